@@ -1,0 +1,210 @@
+/**
+ * A server entry as Claude Code's `.mcp.json` spells it, and its normalised form.
+ *
+ * The file shape is kept verbatim (`raw`) so that keys patchbay does not know survive a rewrite;
+ * `ServerEntry` is the checked, normalised view every other module reads.
+ */
+
+import { PatchbayError } from '../errors.js';
+import { createObject, getOwn, isObject, setOwn, type JsonObject, type JsonValue, type Position } from './json-source.js';
+
+export type Transport = 'http' | 'sse' | 'stdio';
+export const TRANSPORTS: readonly Transport[] = ['http', 'sse', 'stdio'];
+
+export type Scope = 'local' | 'project' | 'user';
+/** Highest precedence first. */
+export const SCOPES: readonly Scope[] = ['local', 'project', 'user'];
+
+export interface OAuthSettings {
+  clientId?: string;
+  callbackPort?: number;
+  /** Space-separated, as in Claude Code. */
+  scopes?: string;
+  authServerMetadataUrl?: string;
+}
+
+export interface ServerEntry {
+  transport: Transport;
+  url?: string;
+  headers?: Record<string, string>;
+  headersHelper?: string;
+  oauth?: OAuthSettings;
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Milliseconds. */
+  timeout?: number;
+}
+
+export interface EntryProblem {
+  /** JSON path inside the entry, e.g. ['headers', 'X-Key']. */
+  path: Array<string | number>;
+  message: string;
+}
+
+function typeName(value: JsonValue | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (isObject(value)) return 'an object';
+  return `a ${typeof value}`;
+}
+
+function stringMap(value: JsonValue | undefined, key: string, problems: EntryProblem[]): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    problems.push({ path: [key], message: `expected an object of strings but found ${typeName(value)}` });
+    return undefined;
+  }
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, inner] of Object.entries(value)) {
+    if (typeof inner !== 'string') {
+      problems.push({ path: [key, name], message: `expected a string but found ${typeName(inner)}` });
+      continue;
+    }
+    Object.defineProperty(out, name, { value: inner, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * Check one entry of `mcpServers` and normalise it. Problems are collected, not thrown, so a
+ * file with one bad entry still serves the others and the message can list every mistake.
+ */
+export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: EntryProblem[] } {
+  const problems: EntryProblem[] = [];
+  if (!isObject(raw)) {
+    return { problems: [{ path: [], message: `expected an object but found ${typeName(raw)}` }] };
+  }
+  const type = getOwn(raw, 'type');
+  const url = getOwn(raw, 'url');
+  const command = getOwn(raw, 'command');
+  let transport: Transport | undefined;
+  if (type === undefined) {
+    // Claude Code's rule: no type and a command is stdio; a URL alone is http.
+    if (command !== undefined) transport = 'stdio';
+    else if (url !== undefined) transport = 'http';
+    else problems.push({ path: [], message: 'expected "url" (a remote server) or "command" (a local one)' });
+  } else if (type === 'http' || type === 'streamable-http') {
+    transport = 'http';
+  } else if (type === 'sse' || type === 'stdio') {
+    transport = type;
+  } else {
+    problems.push({
+      path: ['type'],
+      message: `expected "http", "sse" or "stdio" but found ${typeof type === 'string' ? JSON.stringify(type) : typeName(type)}`,
+    });
+  }
+
+  const entry: ServerEntry = { transport: transport ?? 'http' };
+  const timeout = getOwn(raw, 'timeout');
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0) {
+      problems.push({ path: ['timeout'], message: `expected a positive whole number of milliseconds but found ${JSON.stringify(timeout)}` });
+    } else entry.timeout = timeout;
+  }
+
+  if (transport === 'stdio') {
+    if (typeof command !== 'string' || command.length === 0) {
+      problems.push({ path: ['command'], message: `expected a non-empty string but found ${typeName(command)}` });
+    } else entry.command = command;
+    const args = getOwn(raw, 'args');
+    if (args !== undefined) {
+      if (!Array.isArray(args)) problems.push({ path: ['args'], message: `expected an array of strings but found ${typeName(args)}` });
+      else {
+        args.forEach((arg, i) => {
+          if (typeof arg !== 'string') problems.push({ path: ['args', i], message: `expected a string but found ${typeName(arg)}` });
+        });
+        entry.args = args.filter((arg): arg is string => typeof arg === 'string');
+      }
+    }
+    const env = stringMap(getOwn(raw, 'env'), 'env', problems);
+    if (env) entry.env = env;
+  } else if (transport) {
+    if (typeof url !== 'string' || url.length === 0) {
+      problems.push({ path: ['url'], message: `expected a URL string but found ${typeName(url)}` });
+    } else entry.url = url;
+    const headers = stringMap(getOwn(raw, 'headers'), 'headers', problems);
+    if (headers) entry.headers = headers;
+    const helper = getOwn(raw, 'headersHelper');
+    if (helper !== undefined) {
+      if (typeof helper !== 'string' || helper.length === 0) {
+        problems.push({ path: ['headersHelper'], message: `expected a command string but found ${typeName(helper)}` });
+      } else entry.headersHelper = helper;
+    }
+    const oauth = getOwn(raw, 'oauth');
+    if (oauth !== undefined) entry.oauth = oauthFromRaw(oauth, problems);
+  }
+  return problems.length === 0 ? { entry, problems } : { problems };
+}
+
+function oauthFromRaw(raw: JsonValue, problems: EntryProblem[]): OAuthSettings | undefined {
+  if (!isObject(raw)) {
+    problems.push({ path: ['oauth'], message: `expected an object but found ${typeName(raw)}` });
+    return undefined;
+  }
+  const settings: OAuthSettings = {};
+  for (const key of ['clientId', 'scopes', 'authServerMetadataUrl'] as const) {
+    const value = getOwn(raw, key);
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.length === 0) {
+      problems.push({ path: ['oauth', key], message: `expected a non-empty string but found ${typeName(value)}` });
+    } else settings[key] = value;
+  }
+  const port = getOwn(raw, 'callbackPort');
+  if (port !== undefined) {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      problems.push({ path: ['oauth', 'callbackPort'], message: `expected a port number (1-65535) but found ${JSON.stringify(port)}` });
+    } else settings.callbackPort = port;
+  }
+  return settings;
+}
+
+/** The file shape patchbay writes: what Claude Code writes for the same entry. */
+export function entryToRaw(entry: ServerEntry): JsonObject {
+  const raw = createObject();
+  setOwn(raw, 'type', entry.transport);
+  if (entry.transport === 'stdio') {
+    setOwn(raw, 'command', entry.command ?? '');
+    setOwn(raw, 'args', [...(entry.args ?? [])]);
+    setOwn(raw, 'env', mapToJson(entry.env ?? {}));
+  } else {
+    setOwn(raw, 'url', entry.url ?? '');
+    if (entry.headers && Object.keys(entry.headers).length > 0) setOwn(raw, 'headers', mapToJson(entry.headers));
+    if (entry.headersHelper) setOwn(raw, 'headersHelper', entry.headersHelper);
+    if (entry.oauth && Object.keys(entry.oauth).length > 0) {
+      const oauth = createObject();
+      for (const [key, value] of Object.entries(entry.oauth)) if (value !== undefined) setOwn(oauth, key, value);
+      setOwn(raw, 'oauth', oauth);
+    }
+  }
+  if (entry.timeout !== undefined) setOwn(raw, 'timeout', entry.timeout);
+  return raw;
+}
+
+function mapToJson(map: Record<string, string>): JsonObject {
+  const out = createObject();
+  for (const [key, value] of Object.entries(map)) setOwn(out, key, value);
+  return out;
+}
+
+/** `file:line:col: mcpServers.name.field: message`, the form editors and terminals link. */
+export function formatProblem(
+  fileLabel: string,
+  entryPath: ReadonlyArray<string | number>,
+  problem: EntryProblem,
+  positionOf: (path: ReadonlyArray<string | number>) => Position | undefined,
+): string {
+  const fullPath = [...entryPath, ...problem.path];
+  // Fall back to the nearest enclosing value that has a position (a missing key has none).
+  let position: Position | undefined;
+  for (let length = fullPath.length; length >= 0 && !position; length--) position = positionOf(fullPath.slice(0, length));
+  const where = position ? `${fileLabel}:${position.line}:${position.column}` : fileLabel;
+  return `${where}: ${fullPath.join('.')}: ${problem.message}`;
+}
+
+export function entryProblemsError(messages: string[]): PatchbayError {
+  return new PatchbayError('config-shape', messages.join('\n'), {
+    hint: 'Fix the entry in the file (see the Claude Code .mcp.json format in `patchbay help config`).',
+  });
+}

@@ -1,0 +1,45 @@
+/** Where patchbay's files live (XDG), and where the project is. */
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+export function homeDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HOME || homedir();
+}
+
+/** `${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}` */
+export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PATCHBAY_CONFIG_DIR) return resolve(env.PATCHBAY_CONFIG_DIR);
+  const xdg = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(homeDirectory(env), '.config');
+  return join(xdg, 'patchbay');
+}
+
+export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDirectory(env), 'config.json');
+}
+
+export const PROJECT_FILE = '.mcp.json';
+
+/**
+ * The project root: `PATCHBAY_PROJECT_DIR` if set, else the nearest directory from `cwd` upward
+ * that holds a `.mcp.json`, else the nearest that holds `.git`, else `cwd` itself. The home
+ * directory is never taken as a project by the upward search (a stray ~/.mcp.json is not a project).
+ */
+export function findProjectRoot(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PATCHBAY_PROJECT_DIR) return resolve(env.PATCHBAY_PROJECT_DIR);
+  const start = resolve(cwd);
+  const home = resolve(homeDirectory(env));
+  const search = (marker: string): string | undefined => {
+    for (let dir = start; ; dir = dirname(dir)) {
+      if (dir === home && dir !== start) return undefined;
+      if (existsSync(join(dir, marker))) return dir;
+      if (dirname(dir) === dir) return undefined;
+    }
+  };
+  return search(PROJECT_FILE) ?? search('.git') ?? start;
+}
+
+export function projectConfigPath(projectRoot: string): string {
+  return join(projectRoot, PROJECT_FILE);
+}

@@ -1,0 +1,96 @@
+/**
+ * The one error class of patchbay. Every failure a user can see carries a stable `code`, a
+ * sentence saying what failed and why (`message`), and the next command to run (`hint`).
+ * The CLI maps `code` to an exit status through EXIT_CODES; nothing else calls process.exit.
+ */
+
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  needsAuth: 4,
+  degraded: 8,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Stable error codes. Adding one is fine; renaming one breaks scripts that match on `--json` output. */
+export type ErrorCode =
+  | 'usage'
+  | 'invalid-name'
+  | 'invalid-url'
+  | 'invalid-header'
+  | 'invalid-env'
+  | 'invalid-entry'
+  | 'invalid-json'
+  | 'config-parse'
+  | 'config-shape'
+  | 'duplicate'
+  | 'not-found'
+  | 'ambiguous-scope'
+  | 'lock-timeout'
+  | 'write-failed'
+  | 'read-failed'
+  | 'unset-variable'
+  | 'no-tty'
+  | 'needs-auth'
+  | 'connect-failed'
+  | 'internal';
+
+const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
+  usage: EXIT.usage,
+  'invalid-name': EXIT.usage,
+  'invalid-url': EXIT.usage,
+  'invalid-header': EXIT.usage,
+  'invalid-env': EXIT.usage,
+  'invalid-entry': EXIT.usage,
+  'invalid-json': EXIT.usage,
+  'config-parse': EXIT.usage,
+  'config-shape': EXIT.usage,
+  duplicate: EXIT.usage,
+  'not-found': EXIT.usage,
+  'ambiguous-scope': EXIT.usage,
+  'no-tty': EXIT.usage,
+  'unset-variable': EXIT.usage,
+  'lock-timeout': EXIT.error,
+  'write-failed': EXIT.error,
+  'read-failed': EXIT.error,
+  'needs-auth': EXIT.needsAuth,
+  'connect-failed': EXIT.error,
+  internal: EXIT.error,
+};
+
+export interface PatchbayErrorOptions {
+  /** The next command to run, or what to change. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class PatchbayError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PatchbayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PatchbayError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  get exitCode(): ExitCode {
+    return EXIT_BY_CODE[this.code];
+  }
+}
+
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof PatchbayError ? error.exitCode : EXIT.error;
+}
+
+/** The documented exit codes, for `patchbay help exit-codes` and the README. */
+export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCode; meaning: string }> = [
+  { code: EXIT.ok, meaning: 'success; for list/get: every checked server is connected' },
+  { code: EXIT.error, meaning: 'an error: a failed write, a lock not obtained, a server that failed' },
+  { code: EXIT.usage, meaning: 'usage error or invalid input: bad flag, name, URL, header, or a malformed config file' },
+  { code: EXIT.needsAuth, meaning: 'authentication is needed: run `patchbay login <name>`' },
+  { code: EXIT.degraded, meaning: 'degraded: some servers are not connected (failed, needs login, pending approval)' },
+];
