@@ -1,0 +1,93 @@
+/** `patchbay get <name>`: one server in full, with where it came from and what it shadows. */
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import { findServer, notFoundError } from '../../config/registry.js';
+import { staticState } from '../../config/status.js';
+import { validateName } from '../../config/validate.js';
+import { checkServers, timeoutFrom } from '../health.js';
+import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { loadForCommand } from '../registry-loader.js';
+import { detailView, targetText, type DetailView } from '../server-view.js';
+
+export interface GetOptions {
+  name: string;
+  json: boolean;
+  check: boolean;
+  resolved: boolean;
+  showSecrets: boolean;
+  timeoutMs: number;
+}
+
+export function parseGetOptions(
+  name: string,
+  raw: { json?: boolean; check?: boolean; resolved?: boolean; showSecrets?: boolean; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): GetOptions {
+  const timeoutMs = timeoutFrom(raw.timeout, env);
+  if (Number.isNaN(timeoutMs)) {
+    throw new PatchbayError('usage', `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`);
+  }
+  return {
+    name: validateName(name),
+    json: Boolean(raw.json),
+    check: raw.check !== false,
+    resolved: Boolean(raw.resolved),
+    showSecrets: Boolean(raw.showSecrets),
+    timeoutMs,
+  };
+}
+
+export async function runGet(options: GetOptions, io: Io): Promise<number> {
+  const registry = await loadForCommand(io);
+  const server = findServer(registry, options.name);
+  if (!server) throw notFoundError(registry, options.name);
+  const state = staticState(server, io.env);
+  const [probe] = options.check ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd }) : [undefined];
+  const view = detailView(server, state, probe, options);
+  if (options.json) printJson(io, view);
+  else printDetail(view, io);
+  switch (view.status) {
+    case 'connected':
+    case 'unchecked':
+      return EXIT.ok;
+    case 'needs-auth':
+      return EXIT.needsAuth;
+    case 'failed':
+      return EXIT.error;
+    default:
+      return EXIT.degraded;
+  }
+}
+
+function printDetail(view: DetailView, io: Io): void {
+  const p = paint(useColor(io, 'stdout'));
+  const out = (label: string, value: string) => writeLine(io.stdout, `  ${p.dim(label.padEnd(12))}${sanitizeForTerminal(value)}`);
+  writeLine(io.stdout, p.bold(view.name));
+  out('scope', `${view.scope} (${view.file})`);
+  out('transport', view.transport ?? '?');
+  if (view.transport === 'stdio') {
+    out('command', targetText(view));
+    for (const [key, value] of Object.entries(view.env ?? {})) out('env', `${key}=${value}`);
+  } else {
+    out('url', view.url ?? '');
+    for (const [key, value] of Object.entries(view.headers ?? {})) out('header', `${key}: ${value}`);
+    if (view.headersHelper) out('headers via', view.headersHelper);
+    if (view.oauth) {
+      for (const [key, value] of Object.entries(view.oauth)) out(`oauth`, `${key} = ${String(value)}`);
+    }
+  }
+  if (view.timeout !== null) out('timeout', `${view.timeout} ms`);
+  if (view.resolved) {
+    writeLine(io.stdout, `  ${p.dim('resolved')}`);
+    if (view.resolved.url) out('  url', view.resolved.url);
+    for (const [key, value] of Object.entries(view.resolved.headers ?? {})) out('  header', `${key}: ${value}`);
+    if (view.resolved.command) out('  command', [view.resolved.command, ...(view.resolved.args ?? [])].join(' '));
+    for (const [key, value] of Object.entries(view.resolved.env ?? {})) out('  env', `${key}=${value}`);
+  }
+  const statusLine = [view.status, view.reason].filter(Boolean).join(': ');
+  out('status', statusLine);
+  if (view.server) out('server', `${view.server.name} ${view.server.version}${view.server.protocolVersion ? ` (protocol ${view.server.protocolVersion})` : ''}`);
+  if (view.toolCount !== null) out('tools', String(view.toolCount));
+  for (const shadow of view.shadows) out('shadows', `${shadow.scope} entry in ${shadow.file}`);
+  if (view.hint && view.status !== 'connected' && view.status !== 'unchecked') out('next', view.hint);
+}

@@ -1,0 +1,49 @@
+/**
+ * Health checks for `list` and `get`: every contactable server probed at once (bounded pool),
+ * each within its own timeout. The SDK is loaded only here, and only when there is a server to
+ * check, so `--no-check` never pays for it.
+ */
+
+import type { EffectiveServer } from '../config/registry.js';
+import type { StaticState } from '../config/status.js';
+import type { ProbeResult } from '../connect/probe.js';
+
+/** Large enough that 50 servers are not queued behind each other. */
+export const CHECK_POOL_SIZE = 64;
+
+export interface CheckTarget {
+  server: EffectiveServer;
+  state: StaticState;
+}
+
+export async function checkServers(
+  targets: CheckTarget[],
+  options: { timeoutMs: number; cwd: string; onResult?: (index: number, result: ProbeResult) => void },
+): Promise<Array<ProbeResult | undefined>> {
+  const results: Array<ProbeResult | undefined> = new Array(targets.length).fill(undefined);
+  const work = targets.map((target, index) => ({ target, index })).filter(({ target }) => target.state.resolved);
+  if (work.length === 0) return results;
+  const { probeServer } = await import('../connect/probe.js');
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) {
+      const { target, index } = work[next++]!;
+      const resolved = target.state.resolved!;
+      const timeoutMs = resolved.timeout ?? options.timeoutMs;
+      const result = await probeServer(resolved, { timeoutMs, cwd: options.cwd });
+      results[index] = result;
+      options.onResult?.(index, result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
+  return results;
+}
+
+/** `--timeout S` (seconds), else `PATCHBAY_TIMEOUT` (seconds), else 10 s. */
+export function timeoutFrom(flag: string | undefined, env: NodeJS.ProcessEnv): number {
+  const text = flag ?? env.PATCHBAY_TIMEOUT;
+  if (text === undefined || text === '') return 10_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) return Number.NaN;
+  return Math.round(seconds * 1000);
+}

@@ -1,0 +1,65 @@
+/**
+ * What a command may touch of the outside world: its streams, environment and directory.
+ * Passing it explicitly keeps `run(opts, io)` testable without spawning a process.
+ */
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+/** Colour only for a terminal, never with NO_COLOR (any value), always with FORCE_COLOR. */
+export function useColor(io: Io, stream: 'stdout' | 'stderr' = 'stderr'): boolean {
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
+  if (io.env.FORCE_COLOR !== undefined && io.env.FORCE_COLOR !== '0') return true;
+  if (io.env.TERM === 'dumb') return false;
+  return Boolean(io[stream].isTTY);
+}
+
+export interface Paint {
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+export function paint(enabled: boolean): Paint {
+  const wrap = (open: number, close: number) => (text: string) => (enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text);
+  return { red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
+}
+
+export function writeLine(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(text + '\n');
+}
+
+export function warn(io: Io, message: string): void {
+  const p = paint(useColor(io));
+  writeLine(io.stderr, `${p.yellow('warning:')} ${message}`);
+}
+
+export function note(io: Io, message: string): void {
+  writeLine(io.stderr, message);
+}
+
+/** One helper for every `--json`: stable, pretty, on stdout. */
+export function printJson(io: Io, value: unknown): void {
+  writeLine(io.stdout, JSON.stringify(value, null, 2));
+}
+
+/** Strip terminal control characters from text a server or file supplied before printing it. */
+export function sanitizeForTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function isInteractive(io: Io): boolean {
+  return Boolean(io.stdin.isTTY && io.stderr.isTTY);
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env node
+/**
+ * The `patchbay` command. Parsing only: each command's module is imported when it runs, so a
+ * command that needs no network never loads the MCP SDK. This is the only file that exits.
+ */
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
+import { paint, processIo, useColor, writeLine, type Io } from './io.js';
+
+function packageVersion(): string {
+  // dist/cli/main.js → ../../package.json; read lazily and only for --version.
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const HELP_TOPICS: Record<string, () => string> = {
+  'exit-codes': () =>
+    ['Exit codes of patchbay:', '', ...EXIT_CODE_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(3)} ${meaning}`), ''].join('\n'),
+  config: () =>
+    [
+      'Where servers live (highest precedence first; whole entries, no field merging):',
+      '',
+      '  local    you, this project   ${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}/config.json',
+      '                               under projects["<project root>"].mcpServers',
+      '  project  the team, committed <project root>/.mcp.json (Claude Code\'s format)',
+      '  user     you, every project  the same config.json, under mcpServers',
+      '',
+      'The project root is the nearest directory upward with a .mcp.json, else with .git, else the',
+      'current directory (PATCHBAY_PROJECT_DIR overrides). Servers from .mcp.json are not contacted',
+      'until you approve them: patchbay approve <name>.',
+      '',
+      'An entry (the .mcp.json format Claude Code reads):',
+      '  {"mcpServers": {"notion": {"type": "http", "url": "https://mcp.notion.com/mcp",',
+      '                              "headers": {"Authorization": "Bearer ${NOTION_TOKEN}"}},',
+      '                  "files":  {"type": "stdio", "command": "npx", "args": ["-y", "some-server"],',
+      '                              "env": {"ROOT": "${HOME}/src"}}}}',
+      '',
+      'type: http (Streamable HTTP; "streamable-http" is an alias), sse (legacy), stdio. An entry with a',
+      'command and no type is stdio. Also: oauth {clientId, callbackPort, scopes, authServerMetadataUrl},',
+      'headersHelper (a command printing a JSON object of headers), timeout (ms).',
+      '',
+      '${VAR} and ${VAR:-default} are expanded in url, headers, command, args, env and headersHelper.',
+      'An unset variable without a default makes that server fail with a reason naming it.',
+      '',
+    ].join('\n'),
+};
+
+// commander hands actions untyped operands and an options bag; each command's parse function checks them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Action = (...args: any[]) => Promise<number> | number;
+
+function buildProgram(io: Io, argv: string[], setExitCode: (code: number) => void): Command {
+  // Every action returns its exit code; commander discards return values, so record it here.
+  const act =
+    (action: Action) =>
+    async (...args: unknown[]) =>
+      setExitCode(await action(...args));
+
+  const program = new Command('patchbay')
+    .description('Connect any MCP host to remote MCP servers, and keep those connections working.')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ patchbay add notion https://mcp.notion.com/mcp
+  $ patchbay add -s project -H "Authorization: Bearer \${SENTRY_TOKEN}" sentry https://mcp.sentry.dev/mcp
+  $ patchbay add files -- npx -y @modelcontextprotocol/server-filesystem ~/src
+  $ patchbay list
+  $ patchbay get notion --json
+  $ patchbay demo
+
+More: patchbay help config · patchbay help exit-codes`,
+    );
+  program.helpCommand(false);
+
+  program
+    .command('add')
+    .description('Add a server: a URL (http by default) or, after "--", a command to run (stdio)')
+    .argument('<name>', 'server name: 1-64 letters, digits, "_" or "-"')
+    .argument('[url-or-command...]', 'the server URL, or "--" followed by a command and its arguments')
+    .addOption(new Option('-t, --transport <transport>', 'http (Streamable HTTP), sse (legacy) or stdio').choices(['http', 'streamable-http', 'sse', 'stdio']))
+    .option('-s, --scope <scope>', 'local (you, this project), project (.mcp.json) or user (you, all projects)', 'local')
+    .option('-H, --header <header>', 'an HTTP header "Name: value" (repeatable; ${VAR} allowed)', collect)
+    .option('-e, --env <KEY=value>', 'an environment variable for a stdio command (repeatable, one per flag)', collect)
+    .option('--client-id <id>', 'pre-registered OAuth client ID')
+    .option('--client-secret', 'ask for the OAuth client secret (or read MCP_CLIENT_SECRET); stored privately, never in the config')
+    .option('--callback-port <port>', 'fixed port for the OAuth redirect (http://localhost:PORT/callback)')
+    .option('--headers-helper <command>', 'a command that prints a JSON object of headers, run at connect time')
+    .option('--timeout <ms>', 'per-server timeout in milliseconds')
+    .option('-f, --force', 'replace an existing entry of the same name in that scope')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ patchbay add notion https://mcp.notion.com/mcp
+  $ patchbay add -t sse legacy https://example.com/sse
+  $ patchbay add -s project -H "X-Api-Key: \${API_KEY}" api https://api.example.com/mcp
+  $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
+  $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp`,
+    )
+    .action(act(async (name: string, operands: string[], flags) => {
+      const { parseAddOptions, runAdd } = await import('./commands/add.js');
+      return runAdd(parseAddOptions(name, operands, flags, argv.includes('--')), io);
+    }));
+
+  program
+    .command('add-json')
+    .description("Add a server from a JSON entry in .mcp.json's format (\"-\" reads standard input)")
+    .argument('<name>', 'server name')
+    .argument('<json>', 'the entry as JSON, or "-"')
+    .option('-s, --scope <scope>', 'local, project or user', 'local')
+    .option('-f, --force', 'replace an existing entry of the same name in that scope')
+    .addHelpText('after', `\nExample:\n  $ patchbay add-json api '{"type":"http","url":"https://api.example.com/mcp","headers":{"Authorization":"Bearer \${API_TOKEN}"}}'`)
+    .action(act(async (name: string, json: string, flags) => {
+      const { parseAddJsonOptions, runAddJson } = await import('./commands/add-json.js');
+      return runAddJson(parseAddJsonOptions(name, json, flags), io);
+    }));
+
+  program
+    .command('list')
+    .description('List servers, the scope each comes from, and check that each one works')
+    .option('--json', 'machine-readable output (stable; see the README)')
+    .option('--no-check', 'do not contact any server')
+    .option('--timeout <seconds>', 'per-server check timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--show-secrets', 'show secret values instead of ****')
+    .addHelpText('after', '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json')
+    .action(act(async (flags) => {
+      const { parseListOptions, runList } = await import('./commands/list.js');
+      return runList(parseListOptions(flags, io.env), io);
+    }));
+
+  program
+    .command('get')
+    .description('Show one server in full: entry, scope, what it shadows, and its status')
+    .argument('<name>', 'server name')
+    .option('--json', 'machine-readable output')
+    .option('--resolved', 'also show the values after ${VAR} expansion (masked)')
+    .option('--show-secrets', 'show secret values instead of ****')
+    .option('--no-check', 'do not contact the server')
+    .option('--timeout <seconds>', 'check timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText('after', '\nExamples:\n  $ patchbay get notion\n  $ patchbay get notion --resolved --json')
+    .action(act(async (name: string, flags) => {
+      const { parseGetOptions, runGet } = await import('./commands/get.js');
+      return runGet(parseGetOptions(name, flags, io.env), io);
+    }));
+
+  program
+    .command('remove')
+    .description('Remove a server (from the one scope that has it, or the one given)')
+    .argument('<name>', 'server name')
+    .option('-s, --scope <scope>', 'local, project or user')
+    .action(act(async (name: string, flags) => {
+      const { parseRemoveOptions, runRemove } = await import('./commands/remove.js');
+      return runRemove(parseRemoveOptions(name, flags), io);
+    }));
+
+  program
+    .command('approve')
+    .description("Approve servers from this project's .mcp.json (bound to their current content)")
+    .argument('[names...]', 'server names')
+    .option('--all', 'approve every server in .mcp.json')
+    .action(act(async (names: string[], flags) => {
+      const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
+      return runChoice(parseChoiceOptions('approved', names, flags), io);
+    }));
+
+  program
+    .command('reject')
+    .description("Reject servers from this project's .mcp.json: they are never contacted")
+    .argument('[names...]', 'server names')
+    .option('--all', 'reject every server in .mcp.json')
+    .action(act(async (names: string[], flags) => {
+      const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
+      return runChoice(parseChoiceOptions('rejected', names, flags), io);
+    }));
+
+  program
+    .command('reset-project-choices')
+    .description("Forget approvals and rejections for this project's .mcp.json servers")
+    .action(act(async () => {
+      const { runResetProjectChoices } = await import('./commands/approve.js');
+      return runResetProjectChoices(io);
+    }));
+
+  program
+    .command('import')
+    .description("Import servers from another host's config (claude-code, claude-desktop, cursor, vscode)")
+    .requiredOption('--from <host>', 'claude-code, claude-desktop, cursor or vscode')
+    .option('-s, --scope <scope>', 'scope to import into', 'local')
+    .option('--dry-run', 'report what would be imported, change nothing')
+    .option('-f, --force', 'replace same-named entries')
+    .option('--json', 'machine-readable report')
+    .addHelpText('after', '\nExamples:\n  $ patchbay import --from claude-desktop --dry-run\n  $ patchbay import --from cursor -s user')
+    .action(act(async (flags) => {
+      const { parseImportOptions, runImport } = await import('./commands/import.js');
+      return runImport(parseImportOptions(flags), io);
+    }));
+
+  program
+    .command('export')
+    .description("Write patchbay's servers into another host's config (claude-code, claude-desktop, cursor, vscode)")
+    .requiredOption('--to <host>', 'claude-code, claude-desktop, cursor or vscode')
+    .option('-s, --scope <scope>', 'export only this scope')
+    .option('--dry-run', 'report what would be written, change nothing')
+    .option('-f, --force', 'replace same-named entries in the target')
+    .option('--json', 'machine-readable report')
+    .addHelpText('after', '\nExamples:\n  $ patchbay export --to cursor --dry-run\n  $ patchbay export --to vscode -s project')
+    .action(act(async (flags) => {
+      const { parseExportOptions, runExport } = await import('./commands/export.js');
+      return runExport(parseExportOptions(flags), io);
+    }));
+
+  program
+    .command('demo')
+    .description('Run the main job end to end against an embedded MCP server, in a throwaway config')
+    .action(act(async () => {
+      const { runDemo } = await import('../demo/run-demo.js');
+      return runDemo(io);
+    }));
+
+  program
+    .command('help')
+    .description('Show help for a command or a topic (config, exit-codes)')
+    .argument('[topic]', 'a command name, "config" or "exit-codes"')
+    .action(act((topic: string | undefined) => {
+      if (topic && HELP_TOPICS[topic]) {
+        io.stdout.write(HELP_TOPICS[topic]());
+        return EXIT.ok;
+      }
+      const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;
+      if (topic && !command) {
+        throw new PatchbayError('usage', `No command or help topic named ${JSON.stringify(topic)}.`, {
+          hint: `Topics: ${Object.keys(HELP_TOPICS).join(', ')}. Commands: ${program.commands.map((c) => c.name()).join(', ')}.`,
+        });
+      }
+      io.stdout.write((command ?? program).helpInformation());
+      return EXIT.ok;
+    }));
+
+  return program;
+}
+
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, argv, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: Io): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+    // commander has already printed its message.
+    writeLine(io.stderr, 'Run `patchbay help <command>` for usage.');
+    return EXIT.usage;
+  }
+  const p = paint(useColor(io));
+  if (error instanceof PatchbayError) {
+    writeLine(io.stderr, `${p.red('error:')} ${error.message}`);
+    if (error.hint) writeLine(io.stderr, `${p.dim('hint:')} ${error.hint}`);
+    return error.exitCode;
+  }
+  writeLine(io.stderr, `${p.red('error:')} ${error instanceof Error ? error.message : String(error)}`);
+  writeLine(io.stderr, `${p.dim('hint:')} this is a bug in patchbay; please report it with the command you ran.`);
+  if (io.env.PATCHBAY_DEBUG && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
+  return exitCodeOf(error);
+}
+
+// Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.
+const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entryPath === fileURLToPath(import.meta.url)) {
+  // exitCode, not exit(): let stdout drain so piped output is never cut.
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,20 @@
+/** Load the registry for a command and report broken files once, on stderr. */
+
+import { createContext, loadRegistry, type Registry } from '../config/registry.js';
+import { paint, useColor, writeLine, type Io } from './io.js';
+
+export async function loadForCommand(io: Io): Promise<Registry> {
+  const registry = await loadRegistry(createContext(io.env, io.cwd));
+  const p = paint(useColor(io));
+  for (const file of registry.files) {
+    if (!file.error) continue;
+    writeLine(io.stderr, `${p.red('error:')} ${file.error.message}`);
+    writeLine(io.stderr, `  The ${file.scopes.join(' and ')} scope${file.scopes.length > 1 ? 's are' : ' is'} ignored until it is fixed; the other scopes still work.`);
+    if (file.error.hint) writeLine(io.stderr, `  ${file.error.hint}`);
+  }
+  return registry;
+}
+
+export function hasBrokenFile(registry: Registry): boolean {
+  return registry.files.some((file) => file.error);
+}

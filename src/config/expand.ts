@@ -1,0 +1,78 @@
+/**
+ * `${VAR}` and `${VAR:-default}` expansion, with the POSIX meaning of `:-` (the default also
+ * applies when VAR is set but empty). A variable that is unset and has no default is an error
+ * for that server: the text is never sent with the literal `${VAR}` in it.
+ */
+
+import { PatchbayError } from '../errors.js';
+import type { ServerEntry } from './entry.js';
+
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+export interface TemplatePart {
+  literal?: string;
+  variable?: string;
+  fallback?: string;
+}
+
+/** Split a value into literal text and `${VAR}` references (used by masking too). */
+export function splitTemplate(text: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let last = 0;
+  for (const match of text.matchAll(REFERENCE)) {
+    if (match.index > last) parts.push({ literal: text.slice(last, match.index) });
+    parts.push(match[2] === undefined ? { variable: match[1]! } : { variable: match[1]!, fallback: match[2] });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parts.push({ literal: text.slice(last) });
+  return parts;
+}
+
+export function hasReferences(text: string): boolean {
+  return splitTemplate(text).some((part) => part.variable !== undefined);
+}
+
+export class UnsetVariableError extends PatchbayError {
+  constructor(
+    readonly variable: string,
+    readonly field: string,
+  ) {
+    super('unset-variable', `environment variable ${variable} is not set (used in ${field}) and has no default`, {
+      hint: `Set it (export ${variable}=...) or give a default: \${${variable}:-value}.`,
+    });
+  }
+}
+
+export function expandString(text: string, env: NodeJS.ProcessEnv, field: string): string {
+  return splitTemplate(text)
+    .map((part) => {
+      if (part.literal !== undefined) return part.literal;
+      const value = env[part.variable!];
+      if (value !== undefined && value !== '') return value;
+      if (part.fallback !== undefined) return part.fallback;
+      if (value === '') return '';
+      throw new UnsetVariableError(part.variable!, field);
+    })
+    .join('');
+}
+
+function expandMap(map: Record<string, string> | undefined, env: NodeJS.ProcessEnv, field: string) {
+  if (!map) return undefined;
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of Object.entries(map)) {
+    Object.defineProperty(out, key, { value: expandString(value, env, `${field}.${key}`), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** Expand every field that takes variables: url, headers, command, args, env, headersHelper. */
+export function expandEntry(entry: ServerEntry, env: NodeJS.ProcessEnv): ServerEntry {
+  const out: ServerEntry = { ...entry };
+  if (entry.url !== undefined) out.url = expandString(entry.url, env, 'url');
+  if (entry.headers) out.headers = expandMap(entry.headers, env, 'headers');
+  if (entry.headersHelper !== undefined) out.headersHelper = expandString(entry.headersHelper, env, 'headersHelper');
+  if (entry.command !== undefined) out.command = expandString(entry.command, env, 'command');
+  if (entry.args) out.args = entry.args.map((arg, i) => expandString(arg, env, `args[${i}]`));
+  if (entry.env) out.env = expandMap(entry.env, env, 'env');
+  return out;
+}

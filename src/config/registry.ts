@@ -1,0 +1,389 @@
+/**
+ * The registry of servers: the three scopes, their files, and precedence.
+ *
+ *   local   → patchbay's config.json, `projects[<project root>].mcpServers` (this user, this project)
+ *   project → `<project root>/.mcp.json`, Claude Code's format, committed with the project
+ *   user    → patchbay's config.json, `mcpServers` (this user, every project)
+ *
+ * Precedence is local > project > user, by whole entry. A file that does not parse takes its
+ * scope(s) out of service and is never rewritten; the other scopes keep working.
+ */
+
+import { createHash } from 'node:crypto';
+import { PatchbayError } from '../errors.js';
+import { entryFromRaw, formatProblem, SCOPES, type Scope, type ServerEntry } from './entry.js';
+import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
+import { createObject, getOwn, hasOwn, isObject, setOwn, type JsonObject, type JsonValue, type ParsedJson } from './json-source.js';
+import { findProjectRoot, projectConfigPath, userConfigPath } from './paths.js';
+
+export interface ConfigContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  projectRoot: string;
+  userConfigPath: string;
+  projectConfigPath: string;
+}
+
+export function createContext(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ConfigContext {
+  const projectRoot = findProjectRoot(cwd, env);
+  return { env, cwd, projectRoot, userConfigPath: userConfigPath(env), projectConfigPath: projectConfigPath(projectRoot) };
+}
+
+export interface ScopedEntry {
+  name: string;
+  scope: Scope;
+  /** The file it was read from. */
+  path: string;
+  raw: JsonValue;
+  /** Absent when the entry has problems. */
+  entry?: ServerEntry;
+  /** `file:line:col: path: message` lines. */
+  problems: string[];
+}
+
+export type ProjectChoice = 'approved' | 'rejected' | 'pending';
+
+export interface EffectiveServer {
+  name: string;
+  winner: ScopedEntry;
+  /** Same-named entries of lower scopes, hidden by the winner. */
+  shadowed: ScopedEntry[];
+  /** For a project entry: the user's decision about this exact content. */
+  projectChoice?: ProjectChoice;
+}
+
+export interface FileStatus {
+  scopes: Scope[];
+  path: string;
+  exists: boolean;
+  error?: PatchbayError;
+}
+
+export interface Registry {
+  context: ConfigContext;
+  files: FileStatus[];
+  entries: ScopedEntry[];
+  servers: EffectiveServer[];
+}
+
+interface StoredChoice {
+  decision: 'approved' | 'rejected';
+  sha256: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export async function loadRegistry(context: ConfigContext): Promise<Registry> {
+  const [userFile, projectFile] = await Promise.all([
+    readJsonFile(context.userConfigPath),
+    readJsonFile(context.projectConfigPath),
+  ]);
+  const files: FileStatus[] = [];
+  const entries: ScopedEntry[] = [];
+
+  const userShape = checkUserConfigShape(userFile, context.projectRoot);
+  files.push({ scopes: ['local', 'user'], path: userFile.path, exists: userFile.exists, error: userFile.error ?? userShape.error });
+  const projectShape = checkServersShape(projectFile, ['mcpServers']);
+  files.push({ scopes: ['project'], path: projectFile.path, exists: projectFile.exists, error: projectFile.error ?? projectShape.error });
+
+  if (userShape.local) entries.push(...readServers(userShape.local, 'local', userFile, ['projects', context.projectRoot, 'mcpServers']));
+  if (projectShape.servers) entries.push(...readServers(projectShape.servers, 'project', projectFile, ['mcpServers']));
+  if (userShape.user) entries.push(...readServers(userShape.user, 'user', userFile, ['mcpServers']));
+
+  const choices = userShape.choices ?? createObject();
+  const servers: EffectiveServer[] = [];
+  const byName = new Map<string, EffectiveServer>();
+  for (const scoped of entries) {
+    const existing = byName.get(scoped.name);
+    if (existing) {
+      existing.shadowed.push(scoped);
+      continue;
+    }
+    const server: EffectiveServer = { name: scoped.name, winner: scoped, shadowed: [] };
+    if (scoped.scope === 'project') server.projectChoice = choiceFor(choices, scoped);
+    byName.set(scoped.name, server);
+    servers.push(server);
+  }
+  return { context, files, entries, servers };
+}
+
+function readServers(servers: JsonObject, scope: Scope, file: LoadedFile, basePath: string[]): ScopedEntry[] {
+  const parsed = file.parsed!;
+  return Object.entries(servers).map(([name, raw]) => {
+    const { entry, problems } = entryFromRaw(raw);
+    const scoped: ScopedEntry = {
+      name,
+      scope,
+      path: file.path,
+      raw,
+      problems: problems.map((problem) => formatProblem(file.path, [...basePath, name], problem, parsed.positionOf)),
+    };
+    if (entry) scoped.entry = entry;
+    return scoped;
+  });
+}
+
+function shapeError(parsed: ParsedJson, file: string, path: Array<string>, expected: string): PatchbayError {
+  const position = parsed.positionOf(path);
+  const where = position ? `${file}:${position.line}:${position.column}` : file;
+  return new PatchbayError('config-shape', `${where}: ${path.length ? path.join('.') : 'the file'}: expected ${expected}`, {
+    hint: `Fix ${file}; patchbay will not rewrite it while it is broken.`,
+  });
+}
+
+/** `.mcp.json` (and any `{ "<key>": { name: entry } }` file): the servers object, or why not. */
+function checkServersShape(file: LoadedFile, path: string[]): { servers?: JsonObject; error?: PatchbayError } {
+  if (!file.parsed) return {};
+  let value: JsonValue | undefined = file.parsed.value;
+  if (!isObject(value)) return { error: shapeError(file.parsed, file.path, [], 'a JSON object') };
+  for (let i = 0; i < path.length; i++) {
+    value = getOwn(value as JsonObject, path[i]!);
+    if (value === undefined) return { servers: createObject() };
+    if (!isObject(value)) return { error: shapeError(file.parsed, file.path, path.slice(0, i + 1), 'an object') };
+  }
+  return { servers: value as JsonObject };
+}
+
+function checkUserConfigShape(
+  file: LoadedFile,
+  projectRoot: string,
+): { user?: JsonObject; local?: JsonObject; choices?: JsonObject; error?: PatchbayError } {
+  if (!file.parsed) return {};
+  const user = checkServersShape(file, ['mcpServers']);
+  if (user.error) return { error: user.error };
+  const local = checkServersShape(file, ['projects', projectRoot, 'mcpServers']);
+  if (local.error) return { error: local.error };
+  const choices = checkServersShape(file, ['projects', projectRoot, 'mcpjsonChoices']);
+  if (choices.error) return { error: choices.error };
+  return { user: user.servers!, local: local.servers!, choices: choices.servers! };
+}
+
+/** Approvals are bound to the entry's content: a changed entry is pending again. */
+export function entryDigest(raw: JsonValue): string {
+  return createHash('sha256').update(canonicalJson(raw)).digest('hex');
+}
+
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function choiceFor(choices: JsonObject, scoped: ScopedEntry): ProjectChoice {
+  const stored = getOwn(choices, scoped.name);
+  if (!isObject(stored)) return 'pending';
+  const choice = stored as unknown as StoredChoice;
+  if (choice.sha256 !== entryDigest(scoped.raw)) return 'pending';
+  return choice.decision === 'approved' || choice.decision === 'rejected' ? choice.decision : 'pending';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookup helpers
+
+export function findServer(registry: Registry, name: string): EffectiveServer | undefined {
+  return registry.servers.find((server) => server.name === name);
+}
+
+/** The closest configured name, for "did you mean" hints. */
+export function closestName(registry: Registry, name: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of new Set(registry.entries.map((entry) => entry.name))) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance <= Math.max(2, Math.floor(name.length / 3)) && (!best || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function notFoundError(registry: Registry, name: string): PatchbayError {
+  const suggestion = closestName(registry, name);
+  return new PatchbayError('not-found', `No server named ${JSON.stringify(name)} is configured.`, {
+    hint: suggestion ? `Did you mean ${suggestion}? See all servers with: patchbay list --no-check` : 'See all servers with: patchbay list --no-check',
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export function scopeFilePath(context: ConfigContext, scope: Scope): string {
+  return scope === 'project' ? context.projectConfigPath : context.userConfigPath;
+}
+
+function isSecretFile(scope: Scope): boolean {
+  // patchbay's own config holds user/local entries with literal headers and env: keep it private.
+  // .mcp.json is the team's committed file: it keeps its own mode.
+  return scope !== 'project';
+}
+
+/** Get (creating on the way) the object at `path`; throws if something else is in the way. */
+function objectAt(root: JsonValue, path: string[], file: string): JsonObject {
+  if (!isObject(root)) throw new PatchbayError('config-shape', `${file}: expected a JSON object at the top level; the file was left unchanged.`);
+  let current: JsonObject = root;
+  for (const key of path) {
+    let next = getOwn(current, key);
+    if (next === undefined) {
+      next = createObject();
+      setOwn(current, key, next);
+    }
+    if (!isObject(next)) {
+      throw new PatchbayError('config-shape', `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`, {
+        hint: `Fix ${file} by hand first.`,
+      });
+    }
+    current = next;
+  }
+  return current;
+}
+
+function serversPath(context: ConfigContext, scope: Scope): string[] {
+  if (scope === 'local') return ['projects', context.projectRoot, 'mcpServers'];
+  return ['mcpServers'];
+}
+
+/** Every `mcpServers` object in a file, with its JSON path: the user file has one per project. */
+function serverObjects(root: JsonObject, scope: Scope): Array<{ path: string[]; servers: JsonObject }> {
+  const found: Array<{ path: string[]; servers: JsonObject }> = [];
+  const top = getOwn(root, 'mcpServers');
+  if (isObject(top)) found.push({ path: ['mcpServers'], servers: top });
+  const projects = scope === 'project' ? undefined : getOwn(root, 'projects');
+  if (isObject(projects)) {
+    for (const [project, settings] of Object.entries(projects)) {
+      const servers = isObject(settings) ? getOwn(settings, 'mcpServers') : undefined;
+      if (isObject(servers)) found.push({ path: ['projects', project, 'mcpServers'], servers });
+    }
+  }
+  return found;
+}
+
+/**
+ * Mutate one scope's servers under the file's lock. The callback sees the live object
+ * (fresh from disk, after the lock) and returns whether to write. A file holding an invalid
+ * entry is refused: writing back a file patchbay only half understands could lose the user's work.
+ */
+export async function updateScope<T>(
+  context: ConfigContext,
+  scope: Scope,
+  mutate: (servers: JsonObject, root: JsonObject) => { write: boolean; result: T },
+): Promise<T> {
+  const path = scopeFilePath(context, scope);
+  return updateJsonFile(
+    path,
+    (root, file) => {
+      if (isObject(root) && file.parsed) {
+        const problems: string[] = [];
+        for (const { path: basePath, servers } of serverObjects(root, scope)) {
+          for (const [name, raw] of Object.entries(servers)) {
+            for (const problem of entryFromRaw(raw).problems) {
+              problems.push(formatProblem(path, [...basePath, name], problem, file.parsed.positionOf));
+            }
+          }
+        }
+        if (problems.length > 0) {
+          throw new PatchbayError('config-shape', `${problems.join('\n')}\nThe file was left unchanged.`, {
+            hint: `Fix the entries above in ${path}; patchbay does not rewrite a file it cannot fully read.`,
+          });
+        }
+      }
+      const servers = objectAt(root, serversPath(context, scope), path);
+      return mutate(servers, root as JsonObject);
+    },
+    { secret: isSecretFile(scope) },
+  );
+}
+
+export interface AddResult {
+  path: string;
+  replaced: boolean;
+}
+
+export async function addServer(
+  context: ConfigContext,
+  scope: Scope,
+  name: string,
+  raw: JsonObject,
+  options: { force?: boolean } = {},
+): Promise<AddResult> {
+  const path = scopeFilePath(context, scope);
+  const result = await updateScope(context, scope, (servers) => {
+    const replaced = hasOwn(servers, name);
+    if (replaced && !options.force) {
+      throw new PatchbayError('duplicate', `A server named ${JSON.stringify(name)} already exists in the ${scope} scope (${path}).`, {
+        hint: `Replace it with --force, remove it first (patchbay remove ${name} -s ${scope}), or choose another name.`,
+      });
+    }
+    setOwn(servers, name, raw);
+    return { write: true, result: { path, replaced } };
+  });
+  // The user wrote this project entry themselves: it needs no approval from them.
+  if (scope === 'project') await recordProjectChoices(context, [{ name, decision: 'approved', raw }]);
+  return result;
+}
+
+export async function removeFromScope(context: ConfigContext, scope: Scope, name: string): Promise<boolean> {
+  return updateScope(context, scope, (servers) => {
+    if (!hasOwn(servers, name)) return { write: false, result: false };
+    delete servers[name];
+    return { write: true, result: true };
+  });
+}
+
+function toChoice(decision: 'approved' | 'rejected', raw: JsonValue): JsonObject {
+  const choice = createObject();
+  setOwn(choice, 'decision', decision);
+  setOwn(choice, 'sha256', entryDigest(raw));
+  setOwn(choice, 'at', new Date().toISOString());
+  return choice;
+}
+
+/** Record approve/reject decisions for project entries, in the user's config (never the project). */
+export async function recordProjectChoices(
+  context: ConfigContext,
+  decisions: Array<{ name: string; decision: 'approved' | 'rejected'; raw: JsonValue }>,
+): Promise<void> {
+  await updateJsonFile(
+    context.userConfigPath,
+    (root) => {
+      const choices = objectAt(root, ['projects', context.projectRoot, 'mcpjsonChoices'], context.userConfigPath);
+      for (const { name, decision, raw } of decisions) setOwn(choices, name, toChoice(decision, raw));
+      return { write: decisions.length > 0, result: undefined };
+    },
+    { secret: true },
+  );
+}
+
+export async function resetProjectChoices(context: ConfigContext): Promise<number> {
+  return updateJsonFile(
+    context.userConfigPath,
+    (root) => {
+      if (!isObject(root)) return { write: false, result: 0 };
+      const projects = getOwn(root, 'projects');
+      const project = isObject(projects) ? getOwn(projects, context.projectRoot) : undefined;
+      if (!isObject(project) || !isObject(getOwn(project, 'mcpjsonChoices'))) return { write: false, result: 0 };
+      const count = Object.keys(getOwn(project, 'mcpjsonChoices') as JsonObject).length;
+      delete project['mcpjsonChoices'];
+      return { write: true, result: count };
+    },
+    { secret: true },
+  );
+}
+
+export { SCOPES };
