@@ -139,6 +139,8 @@ export async function writeFileAtomic(
 
 /** A lock older than this is taken to be left by a crashed process. */
 const STALE_LOCK_MS = 30_000;
+/** An empty lock older than this was left by a process killed before it wrote its pid. */
+const EMPTY_LOCK_MS = 2_000;
 
 /**
  * An exclusive lock: `<file>.lock` created with O_EXCL, holding the owner's pid. A lock whose
@@ -182,8 +184,11 @@ async function removeIfStale(lockPath: string): Promise<boolean> {
   try {
     const [text, stat] = await Promise.all([fs.readFile(lockPath, 'utf8'), fs.stat(lockPath)]);
     const pid = Number.parseInt(text, 10);
-    const ownerGone = Number.isInteger(pid) && pid > 0 && !processExists(pid);
-    if (ownerGone || Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+    const age = Date.now() - stat.mtimeMs;
+    // A live owner writes its pid right after creating the lock; an empty lock that stays empty
+    // was left by a process killed in between.
+    const ownerGone = Number.isInteger(pid) && pid > 0 ? !processExists(pid) : age > EMPTY_LOCK_MS;
+    if (ownerGone || age > STALE_LOCK_MS) {
       // Rename first so two waiters cannot both delete a lock a third has just taken.
       const grave = `${lockPath}.stale.${process.pid}`;
       await fs.rename(lockPath, grave);

@@ -232,7 +232,11 @@ class Parser {
         }
         this.fail(`invalid escape '\\${escape ?? ''}' in a string`);
       }
-      if (char < ' ') this.fail('a control character (such as a raw newline) inside a string');
+      if (char === '\n' || char === '\r') {
+        this.index = start;
+        this.fail('a string is not closed on its line (missing \'"\')');
+      }
+      if (char < ' ') this.fail('a control character inside a string (write it as an escape such as \\t)');
       out += char;
       this.index++;
     }
