@@ -1,0 +1,32 @@
+/** Commands that need no network must not load the MCP SDK: it is most of the start-up time. */
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createSandbox, runBinary, type Sandbox } from '../helpers/sandbox.js';
+
+const TRACER = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await createSandbox();
+  await sandbox.run(['add', 'a', 'https://a.example.com/mcp']);
+});
+afterEach(async () => {
+  await sandbox.cleanup();
+});
+
+async function loadedModules(args: string[]): Promise<string[]> {
+  const traceFile = join(sandbox.root, `trace-${args[0]}.txt`);
+  const result = await runBinary(args, { ...sandbox.env, TRACE_IMPORTS_FILE: traceFile, NODE_OPTIONS: `--import ${TRACER}` }, undefined, sandbox.project);
+  expect(result.code, result.stderr).toBe(0);
+  return (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
+}
+
+for (const args of [['list', '--no-check'], ['get', 'a', '--no-check'], ['add', 'b', 'https://b.example.com/mcp'], ['remove', 'a']]) {
+  it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
+    const modules = await loadedModules(args);
+    expect(modules.some((url) => url.includes('/dist/cli/'))).toBe(true);
+    expect(modules.filter((url) => url.includes('@modelcontextprotocol'))).toEqual([]);
+  });
+}
