@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 const runs = Number(process.argv[2] ?? 20);
 const binary = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'patchbay-bench-'));
-const env = { ...process.env, PATCHBAY_CONFIG_DIR: join(root, 'config'), PATCHBAY_PROJECT_DIR: join(root, 'project'), NO_COLOR: '1' };
+const env = {
+  ...process.env,
+  PATCHBAY_CONFIG_DIR: join(root, 'config'),
+  PATCHBAY_PROJECT_DIR: join(root, 'project'),
+  NO_COLOR: '1',
+};
 
 function time(args, { node = false } = {}) {
   const samples = [];
@@ -20,14 +25,18 @@ function time(args, { node = false } = {}) {
     const start = process.hrtime.bigint();
     const result = spawnSync(process.execPath, node ? args : [binary, ...args], { env, encoding: 'utf8' });
     samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (result.status !== 0 && !args.includes('add')) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0 && !args.includes('add'))
+      throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   }
   samples.sort((a, b) => a - b);
   return { median: samples[Math.floor(samples.length / 2)], p90: samples[Math.floor(samples.length * 0.9)] };
 }
 
 // 50 servers in the user scope, so list and get read a realistic file.
-for (let i = 0; i < 50; i++) spawnSync(process.execPath, [binary, 'add', '-s', 'user', `server-${i}`, `https://s${i}.example.com/mcp`], { env });
+for (let i = 0; i < 50; i++)
+  spawnSync(process.execPath, [binary, 'add', '-s', 'user', `server-${i}`, `https://s${i}.example.com/mcp`], {
+    env,
+  });
 
 let counter = 0;
 const rows = [
@@ -36,18 +45,26 @@ const rows = [
   ['patchbay list --no-check (50 servers)', time(['list', '--no-check'])],
   ['patchbay list --no-check --json', time(['list', '--no-check', '--json'])],
   ['patchbay get server-7 --no-check', time(['get', 'server-7', '--no-check'])],
-  ['patchbay add (local scope)', (() => {
-    const samples = [];
-    for (let i = 0; i < runs; i++) {
-      const start = process.hrtime.bigint();
-      spawnSync(process.execPath, [binary, 'add', `new-${counter++}`, 'https://n.example.com/mcp'], { env });
-      samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    samples.sort((a, b) => a - b);
-    return { median: samples[Math.floor(runs / 2)], p90: samples[Math.floor(runs * 0.9)] };
-  })()],
+  [
+    'patchbay add (local scope)',
+    (() => {
+      const samples = [];
+      for (let i = 0; i < runs; i++) {
+        const start = process.hrtime.bigint();
+        spawnSync(process.execPath, [binary, 'add', `new-${counter++}`, 'https://n.example.com/mcp'], {
+          env,
+        });
+        samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+      }
+      samples.sort((a, b) => a - b);
+      return { median: samples[Math.floor(runs / 2)], p90: samples[Math.floor(runs * 0.9)] };
+    })(),
+  ],
 ];
 rmSync(root, { recursive: true, force: true });
 
 console.log(`node ${process.version}, ${runs} runs each`);
-for (const [label, { median, p90 }] of rows) console.log(`${label.padEnd(42)} median ${median.toFixed(1).padStart(6)} ms   p90 ${p90.toFixed(1).padStart(6)} ms`);
+for (const [label, { median, p90 }] of rows)
+  console.log(
+    `${label.padEnd(42)} median ${median.toFixed(1).padStart(6)} ms   p90 ${p90.toFixed(1).padStart(6)} ms`,
+  );

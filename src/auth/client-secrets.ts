@@ -18,7 +18,12 @@ function secretKey(name: string, url: string): string {
   return `${name} ${url}`;
 }
 
-export async function storeClientSecret(env: NodeJS.ProcessEnv, name: string, url: string, secret: string): Promise<string> {
+export async function storeClientSecret(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  url: string,
+  secret: string,
+): Promise<string> {
   const path = credentialsPath(env);
   await updateJsonFile(
     path,

@@ -21,7 +21,9 @@ export async function checkServers(
   options: { timeoutMs: number; cwd: string; onResult?: (index: number, result: ProbeResult) => void },
 ): Promise<Array<ProbeResult | undefined>> {
   const results: Array<ProbeResult | undefined> = new Array(targets.length).fill(undefined);
-  const work = targets.map((target, index) => ({ target, index })).filter(({ target }) => target.state.resolved);
+  const work = targets
+    .map((target, index) => ({ target, index }))
+    .filter(({ target }) => target.state.resolved);
   if (work.length === 0) return results;
   const { probeServer } = await import('../connect/probe.js');
   let next = 0;

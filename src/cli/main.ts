@@ -13,7 +13,9 @@ import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 function packageVersion(): string {
   // dist/cli/main.js → ../../package.json; read lazily and only for --version.
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -23,14 +25,19 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const HELP_TOPICS: Record<string, () => string> = {
   'exit-codes': () =>
-    ['Exit codes of patchbay:', '', ...EXIT_CODE_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(3)} ${meaning}`), ''].join('\n'),
+    [
+      'Exit codes of patchbay:',
+      '',
+      ...EXIT_CODE_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(3)} ${meaning}`),
+      '',
+    ].join('\n'),
   config: () =>
     [
       'Where servers live (highest precedence first; whole entries, no field merging):',
       '',
       '  local    you, this project   ${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}/config.json',
       '                               under projects["<project root>"].mcpServers',
-      '  project  the team, committed <project root>/.mcp.json (Claude Code\'s format)',
+      "  project  the team, committed <project root>/.mcp.json (Claude Code's format)",
       '  user     you, every project  the same config.json, under mcpServers',
       '',
       'The project root is the nearest directory upward with a .mcp.json, else with .git, else the',
@@ -93,14 +100,35 @@ More: patchbay help config · patchbay help exit-codes`,
     .description('Add a server: a URL (http by default) or, after "--", a command to run (stdio)')
     .argument('<name>', 'server name: 1-64 letters, digits, "_" or "-"')
     .argument('[url-or-command...]', 'the server URL, or "--" followed by a command and its arguments')
-    .addOption(new Option('-t, --transport <transport>', 'http (Streamable HTTP), sse (legacy) or stdio').choices(['http', 'streamable-http', 'sse', 'stdio']))
-    .option('-s, --scope <scope>', 'local (you, this project), project (.mcp.json) or user (you, all projects)', 'local')
+    .addOption(
+      new Option('-t, --transport <transport>', 'http (Streamable HTTP), sse (legacy) or stdio').choices([
+        'http',
+        'streamable-http',
+        'sse',
+        'stdio',
+      ]),
+    )
+    .option(
+      '-s, --scope <scope>',
+      'local (you, this project), project (.mcp.json) or user (you, all projects)',
+      'local',
+    )
     .option('-H, --header <header>', 'an HTTP header "Name: value" (repeatable; ${VAR} allowed)', collect)
-    .option('-e, --env <KEY=value>', 'an environment variable for a stdio command (repeatable, one per flag)', collect)
+    .option(
+      '-e, --env <KEY=value>',
+      'an environment variable for a stdio command (repeatable, one per flag)',
+      collect,
+    )
     .option('--client-id <id>', 'pre-registered OAuth client ID')
-    .option('--client-secret', 'ask for the OAuth client secret (or read MCP_CLIENT_SECRET); stored privately, never in the config')
+    .option(
+      '--client-secret',
+      'ask for the OAuth client secret (or read MCP_CLIENT_SECRET); stored privately, never in the config',
+    )
     .option('--callback-port <port>', 'fixed port for the OAuth redirect (http://localhost:PORT/callback)')
-    .option('--headers-helper <command>', 'a command that prints a JSON object of headers, run at connect time')
+    .option(
+      '--headers-helper <command>',
+      'a command that prints a JSON object of headers, run at connect time',
+    )
     .option('--timeout <ms>', 'per-server timeout in milliseconds')
     .option('-f, --force', 'replace an existing entry of the same name in that scope')
     .addHelpText(
@@ -113,23 +141,30 @@ Examples:
   $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
   $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp`,
     )
-    .action(act(async (name: string, operands: string[], flags) => {
-      const { parseAddOptions, runAdd } = await import('./commands/add.js');
-      return runAdd(parseAddOptions(name, operands, flags, argv.includes('--')), io);
-    }));
+    .action(
+      act(async (name: string, operands: string[], flags) => {
+        const { parseAddOptions, runAdd } = await import('./commands/add.js');
+        return runAdd(parseAddOptions(name, operands, flags, argv.includes('--')), io);
+      }),
+    );
 
   program
     .command('add-json')
-    .description("Add a server from a JSON entry in .mcp.json's format (\"-\" reads standard input)")
+    .description('Add a server from a JSON entry in .mcp.json\'s format ("-" reads standard input)')
     .argument('<name>', 'server name')
     .argument('<json>', 'the entry as JSON, or "-"')
     .option('-s, --scope <scope>', 'local, project or user', 'local')
     .option('-f, --force', 'replace an existing entry of the same name in that scope')
-    .addHelpText('after', `\nExample:\n  $ patchbay add-json api '{"type":"http","url":"https://api.example.com/mcp","headers":{"Authorization":"Bearer \${API_TOKEN}"}}'`)
-    .action(act(async (name: string, json: string, flags) => {
-      const { parseAddJsonOptions, runAddJson } = await import('./commands/add-json.js');
-      return runAddJson(parseAddJsonOptions(name, json, flags), io);
-    }));
+    .addHelpText(
+      'after',
+      `\nExample:\n  $ patchbay add-json api '{"type":"http","url":"https://api.example.com/mcp","headers":{"Authorization":"Bearer \${API_TOKEN}"}}'`,
+    )
+    .action(
+      act(async (name: string, json: string, flags) => {
+        const { parseAddJsonOptions, runAddJson } = await import('./commands/add-json.js');
+        return runAddJson(parseAddJsonOptions(name, json, flags), io);
+      }),
+    );
 
   program
     .command('list')
@@ -138,11 +173,16 @@ Examples:
     .option('--no-check', 'do not contact any server')
     .option('--timeout <seconds>', 'per-server check timeout (default 10, or PATCHBAY_TIMEOUT)')
     .option('--show-secrets', 'show secret values instead of ****')
-    .addHelpText('after', '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json')
-    .action(act(async (flags) => {
-      const { parseListOptions, runList } = await import('./commands/list.js');
-      return runList(parseListOptions(flags, io.env), io);
-    }));
+    .addHelpText(
+      'after',
+      '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json',
+    )
+    .action(
+      act(async (flags) => {
+        const { parseListOptions, runList } = await import('./commands/list.js');
+        return runList(parseListOptions(flags, io.env), io);
+      }),
+    );
 
   program
     .command('get')
@@ -154,48 +194,58 @@ Examples:
     .option('--no-check', 'do not contact the server')
     .option('--timeout <seconds>', 'check timeout (default 10, or PATCHBAY_TIMEOUT)')
     .addHelpText('after', '\nExamples:\n  $ patchbay get notion\n  $ patchbay get notion --resolved --json')
-    .action(act(async (name: string, flags) => {
-      const { parseGetOptions, runGet } = await import('./commands/get.js');
-      return runGet(parseGetOptions(name, flags, io.env), io);
-    }));
+    .action(
+      act(async (name: string, flags) => {
+        const { parseGetOptions, runGet } = await import('./commands/get.js');
+        return runGet(parseGetOptions(name, flags, io.env), io);
+      }),
+    );
 
   program
     .command('remove')
     .description('Remove a server (from the one scope that has it, or the one given)')
     .argument('<name>', 'server name')
     .option('-s, --scope <scope>', 'local, project or user')
-    .action(act(async (name: string, flags) => {
-      const { parseRemoveOptions, runRemove } = await import('./commands/remove.js');
-      return runRemove(parseRemoveOptions(name, flags), io);
-    }));
+    .action(
+      act(async (name: string, flags) => {
+        const { parseRemoveOptions, runRemove } = await import('./commands/remove.js');
+        return runRemove(parseRemoveOptions(name, flags), io);
+      }),
+    );
 
   program
     .command('approve')
     .description("Approve servers from this project's .mcp.json (bound to their current content)")
     .argument('[names...]', 'server names')
     .option('--all', 'approve every server in .mcp.json')
-    .action(act(async (names: string[], flags) => {
-      const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
-      return runChoice(parseChoiceOptions('approved', names, flags), io);
-    }));
+    .action(
+      act(async (names: string[], flags) => {
+        const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
+        return runChoice(parseChoiceOptions('approved', names, flags), io);
+      }),
+    );
 
   program
     .command('reject')
     .description("Reject servers from this project's .mcp.json: they are never contacted")
     .argument('[names...]', 'server names')
     .option('--all', 'reject every server in .mcp.json')
-    .action(act(async (names: string[], flags) => {
-      const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
-      return runChoice(parseChoiceOptions('rejected', names, flags), io);
-    }));
+    .action(
+      act(async (names: string[], flags) => {
+        const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
+        return runChoice(parseChoiceOptions('rejected', names, flags), io);
+      }),
+    );
 
   program
     .command('reset-project-choices')
     .description("Forget approvals and rejections for this project's .mcp.json servers")
-    .action(act(async () => {
-      const { runResetProjectChoices } = await import('./commands/approve.js');
-      return runResetProjectChoices(io);
-    }));
+    .action(
+      act(async () => {
+        const { runResetProjectChoices } = await import('./commands/approve.js');
+        return runResetProjectChoices(io);
+      }),
+    );
 
   program
     .command('import')
@@ -205,56 +255,71 @@ Examples:
     .option('--dry-run', 'report what would be imported, change nothing')
     .option('-f, --force', 'replace same-named entries')
     .option('--json', 'machine-readable report')
-    .addHelpText('after', '\nExamples:\n  $ patchbay import --from claude-desktop --dry-run\n  $ patchbay import --from cursor -s user')
-    .action(act(async (flags) => {
-      const { parseImportOptions, runImport } = await import('./commands/import.js');
-      return runImport(parseImportOptions(flags), io);
-    }));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ patchbay import --from claude-desktop --dry-run\n  $ patchbay import --from cursor -s user',
+    )
+    .action(
+      act(async (flags) => {
+        const { parseImportOptions, runImport } = await import('./commands/import.js');
+        return runImport(parseImportOptions(flags), io);
+      }),
+    );
 
   program
     .command('export')
-    .description("Write patchbay's servers into another host's config (claude-code, claude-desktop, cursor, vscode)")
+    .description(
+      "Write patchbay's servers into another host's config (claude-code, claude-desktop, cursor, vscode)",
+    )
     .requiredOption('--to <host>', 'claude-code, claude-desktop, cursor or vscode')
     .option('-s, --scope <scope>', 'export only this scope')
     .option('--dry-run', 'report what would be written, change nothing')
     .option('-f, --force', 'replace same-named entries in the target')
     .option('--json', 'machine-readable report')
-    .addHelpText('after', '\nExamples:\n  $ patchbay export --to cursor --dry-run\n  $ patchbay export --to vscode -s project')
-    .action(act(async (flags) => {
-      const { parseExportOptions, runExport } = await import('./commands/export.js');
-      return runExport(parseExportOptions(flags), io);
-    }));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ patchbay export --to cursor --dry-run\n  $ patchbay export --to vscode -s project',
+    )
+    .action(
+      act(async (flags) => {
+        const { parseExportOptions, runExport } = await import('./commands/export.js');
+        return runExport(parseExportOptions(flags), io);
+      }),
+    );
 
   program
     .command('demo')
     .description('Run the main job end to end against an embedded MCP server, in a throwaway config')
-    .action(act(async () => {
-      const { runDemo } = await import('../demo/run-demo.js');
-      return runDemo(io);
-    }));
+    .action(
+      act(async () => {
+        const { runDemo } = await import('../demo/run-demo.js');
+        return runDemo(io);
+      }),
+    );
 
   program
     .command('help')
     .description('Show help for a command or a topic (config, exit-codes)')
     .argument('[topic]', 'a command name, "config" or "exit-codes"')
-    .action(act((topic: string | undefined) => {
-      if (topic && HELP_TOPICS[topic]) {
-        io.stdout.write(HELP_TOPICS[topic]());
+    .action(
+      act((topic: string | undefined) => {
+        if (topic && HELP_TOPICS[topic]) {
+          io.stdout.write(HELP_TOPICS[topic]());
+          return EXIT.ok;
+        }
+        const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;
+        if (topic && !command) {
+          throw new PatchbayError('usage', `No command or help topic named ${JSON.stringify(topic)}.`, {
+            hint: `Topics: ${Object.keys(HELP_TOPICS).join(', ')}. Commands: ${program.commands.map((c) => c.name()).join(', ')}.`,
+          });
+        }
+        io.stdout.write((command ?? program).helpInformation());
         return EXIT.ok;
-      }
-      const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;
-      if (topic && !command) {
-        throw new PatchbayError('usage', `No command or help topic named ${JSON.stringify(topic)}.`, {
-          hint: `Topics: ${Object.keys(HELP_TOPICS).join(', ')}. Commands: ${program.commands.map((c) => c.name()).join(', ')}.`,
-        });
-      }
-      io.stdout.write((command ?? program).helpInformation());
-      return EXIT.ok;
-    }));
+      }),
+    );
 
   return program;
 }
-
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -269,7 +334,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 
 function reportError(error: unknown, io: Io): number {
   if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    )
+      return EXIT.ok;
     // commander has already printed its message.
     writeLine(io.stderr, 'Run `patchbay help <command>` for usage.');
     return EXIT.usage;
@@ -281,7 +351,10 @@ function reportError(error: unknown, io: Io): number {
     return error.exitCode;
   }
   writeLine(io.stderr, `${p.red('error:')} ${error instanceof Error ? error.message : String(error)}`);
-  writeLine(io.stderr, `${p.dim('hint:')} this is a bug in patchbay; please report it with the command you ran.`);
+  writeLine(
+    io.stderr,
+    `${p.dim('hint:')} this is a bug in patchbay; please report it with the command you ran.`,
+  );
   if (io.env.PATCHBAY_DEBUG && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
   return exitCodeOf(error);
 }

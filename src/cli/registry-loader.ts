@@ -9,13 +9,19 @@ export async function loadForCommand(io: Io): Promise<Registry> {
   for (const file of registry.files) {
     if (!file.error) continue;
     writeLine(io.stderr, `${p.red('error:')} ${file.error.message}`);
-    writeLine(io.stderr, `  The ${file.scopes.join(' and ')} scope${file.scopes.length > 1 ? 's are' : ' is'} ignored until it is fixed; the other scopes still work.`);
+    writeLine(
+      io.stderr,
+      `  The ${file.scopes.join(' and ')} scope${file.scopes.length > 1 ? 's are' : ' is'} ignored until it is fixed; the other scopes still work.`,
+    );
     if (file.error.hint) writeLine(io.stderr, `  ${file.error.hint}`);
   }
   for (const entry of registry.entries) {
     if (entry.problems.length === 0) continue;
     for (const problem of entry.problems) writeLine(io.stderr, `${p.red('error:')} ${problem}`);
-    writeLine(io.stderr, `  ${entry.name} is not usable, and patchbay will not rewrite ${entry.path} until the entry is fixed.`);
+    writeLine(
+      io.stderr,
+      `  ${entry.name} is not usable, and patchbay will not rewrite ${entry.path} until the entry is fixed.`,
+    );
   }
   return registry;
 }

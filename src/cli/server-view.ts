@@ -47,7 +47,12 @@ function displayEntry(entry: ServerEntry | undefined, options: ViewOptions): Ser
   return options.showSecrets ? entry : maskEntry(entry);
 }
 
-export function serverView(server: EffectiveServer, state: StaticState, probe: ProbeResult | undefined, options: ViewOptions): ServerView {
+export function serverView(
+  server: EffectiveServer,
+  state: StaticState,
+  probe: ProbeResult | undefined,
+  options: ViewOptions,
+): ServerView {
   const entry = displayEntry(server.winner.entry, options);
   const status = probe?.status ?? state.status;
   const reason = probe ? probe.reason : state.reason;
@@ -71,7 +76,8 @@ export function serverView(server: EffectiveServer, state: StaticState, probe: P
 
 function probeHint(name: string, probe: ProbeResult): string | null {
   if (probe.status === 'needs-auth') return `patchbay login ${name}`;
-  if (probe.status === 'failed') return `patchbay get ${name} shows the entry; check that the server is running and the URL or command is right.`;
+  if (probe.status === 'failed')
+    return `patchbay get ${name} shows the entry; check that the server is running and the URL or command is right.`;
   return null;
 }
 
@@ -91,7 +97,16 @@ export function detailView(
     oauth: entry?.oauth ?? null,
     timeout: entry?.timeout ?? null,
     projectChoice: server.projectChoice ?? null,
-    resolved: resolved ? { url: resolved.url, headers: resolved.headers, command: resolved.command, args: resolved.args, env: resolved.env, headersHelper: resolved.headersHelper } : null,
+    resolved: resolved
+      ? {
+          url: resolved.url,
+          headers: resolved.headers,
+          command: resolved.command,
+          args: resolved.args,
+          env: resolved.env,
+          headersHelper: resolved.headersHelper,
+        }
+      : null,
   };
 }
 

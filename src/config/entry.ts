@@ -6,7 +6,15 @@
  */
 
 import { PatchbayError } from '../errors.js';
-import { createObject, getOwn, isObject, setOwn, type JsonObject, type JsonValue, type Position } from './json-source.js';
+import {
+  createObject,
+  getOwn,
+  isObject,
+  setOwn,
+  type JsonObject,
+  type JsonValue,
+  type Position,
+} from './json-source.js';
 
 export type Transport = 'http' | 'sse' | 'stdio';
 export const TRANSPORTS: readonly Transport[] = ['http', 'sse', 'stdio'];
@@ -50,7 +58,11 @@ function typeName(value: JsonValue | undefined): string {
   return `a ${typeof value}`;
 }
 
-function stringMap(value: JsonValue | undefined, key: string, problems: EntryProblem[]): Record<string, string> | undefined {
+function stringMap(
+  value: JsonValue | undefined,
+  key: string,
+  problems: EntryProblem[],
+): Record<string, string> | undefined {
   if (value === undefined) return undefined;
   if (!isObject(value)) {
     problems.push({ path: [key], message: `expected an object of strings but found ${typeName(value)}` });
@@ -100,20 +112,31 @@ export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: E
   const timeout = getOwn(raw, 'timeout');
   if (timeout !== undefined) {
     if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0) {
-      problems.push({ path: ['timeout'], message: `expected a positive whole number of milliseconds but found ${JSON.stringify(timeout)}` });
+      problems.push({
+        path: ['timeout'],
+        message: `expected a positive whole number of milliseconds but found ${JSON.stringify(timeout)}`,
+      });
     } else entry.timeout = timeout;
   }
 
   if (transport === 'stdio') {
     if (typeof command !== 'string' || command.length === 0) {
-      problems.push({ path: ['command'], message: `expected a non-empty string but found ${typeName(command)}` });
+      problems.push({
+        path: ['command'],
+        message: `expected a non-empty string but found ${typeName(command)}`,
+      });
     } else entry.command = command;
     const args = getOwn(raw, 'args');
     if (args !== undefined) {
-      if (!Array.isArray(args)) problems.push({ path: ['args'], message: `expected an array of strings but found ${typeName(args)}` });
+      if (!Array.isArray(args))
+        problems.push({
+          path: ['args'],
+          message: `expected an array of strings but found ${typeName(args)}`,
+        });
       else {
         args.forEach((arg, i) => {
-          if (typeof arg !== 'string') problems.push({ path: ['args', i], message: `expected a string but found ${typeName(arg)}` });
+          if (typeof arg !== 'string')
+            problems.push({ path: ['args', i], message: `expected a string but found ${typeName(arg)}` });
         });
         entry.args = args.filter((arg): arg is string => typeof arg === 'string');
       }
@@ -129,7 +152,10 @@ export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: E
     const helper = getOwn(raw, 'headersHelper');
     if (helper !== undefined) {
       if (typeof helper !== 'string' || helper.length === 0) {
-        problems.push({ path: ['headersHelper'], message: `expected a command string but found ${typeName(helper)}` });
+        problems.push({
+          path: ['headersHelper'],
+          message: `expected a command string but found ${typeName(helper)}`,
+        });
       } else entry.headersHelper = helper;
     }
     const oauth = getOwn(raw, 'oauth');
@@ -148,13 +174,19 @@ function oauthFromRaw(raw: JsonValue, problems: EntryProblem[]): OAuthSettings |
     const value = getOwn(raw, key);
     if (value === undefined) continue;
     if (typeof value !== 'string' || value.length === 0) {
-      problems.push({ path: ['oauth', key], message: `expected a non-empty string but found ${typeName(value)}` });
+      problems.push({
+        path: ['oauth', key],
+        message: `expected a non-empty string but found ${typeName(value)}`,
+      });
     } else settings[key] = value;
   }
   const port = getOwn(raw, 'callbackPort');
   if (port !== undefined) {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      problems.push({ path: ['oauth', 'callbackPort'], message: `expected a port number (1-65535) but found ${JSON.stringify(port)}` });
+      problems.push({
+        path: ['oauth', 'callbackPort'],
+        message: `expected a port number (1-65535) but found ${JSON.stringify(port)}`,
+      });
     } else settings.callbackPort = port;
   }
   return settings;
@@ -170,11 +202,13 @@ export function entryToRaw(entry: ServerEntry): JsonObject {
     setOwn(raw, 'env', mapToJson(entry.env ?? {}));
   } else {
     setOwn(raw, 'url', entry.url ?? '');
-    if (entry.headers && Object.keys(entry.headers).length > 0) setOwn(raw, 'headers', mapToJson(entry.headers));
+    if (entry.headers && Object.keys(entry.headers).length > 0)
+      setOwn(raw, 'headers', mapToJson(entry.headers));
     if (entry.headersHelper) setOwn(raw, 'headersHelper', entry.headersHelper);
     if (entry.oauth && Object.keys(entry.oauth).length > 0) {
       const oauth = createObject();
-      for (const [key, value] of Object.entries(entry.oauth)) if (value !== undefined) setOwn(oauth, key, value);
+      for (const [key, value] of Object.entries(entry.oauth))
+        if (value !== undefined) setOwn(oauth, key, value);
       setOwn(raw, 'oauth', oauth);
     }
   }
@@ -198,7 +232,8 @@ export function formatProblem(
   const fullPath = [...entryPath, ...problem.path];
   // Fall back to the nearest enclosing value that has a position (a missing key has none).
   let position: Position | undefined;
-  for (let length = fullPath.length; length >= 0 && !position; length--) position = positionOf(fullPath.slice(0, length));
+  for (let length = fullPath.length; length >= 0 && !position; length--)
+    position = positionOf(fullPath.slice(0, length));
   const where = position ? `${fileLabel}:${position.line}:${position.column}` : fileLabel;
   return `${where}: ${fullPath.join('.')}: ${problem.message}`;
 }

@@ -21,7 +21,9 @@ export function splitTemplate(text: string): TemplatePart[] {
   let last = 0;
   for (const match of text.matchAll(REFERENCE)) {
     if (match.index > last) parts.push({ literal: text.slice(last, match.index) });
-    parts.push(match[2] === undefined ? { variable: match[1]! } : { variable: match[1]!, fallback: match[2] });
+    parts.push(
+      match[2] === undefined ? { variable: match[1]! } : { variable: match[1]!, fallback: match[2] },
+    );
     last = match.index + match[0].length;
   }
   if (last < text.length) parts.push({ literal: text.slice(last) });
@@ -37,9 +39,13 @@ export class UnsetVariableError extends PatchbayError {
     readonly variable: string,
     readonly field: string,
   ) {
-    super('unset-variable', `environment variable ${variable} is not set (used in ${field}) and has no default`, {
-      hint: `Set it (export ${variable}=...) or give a default: \${${variable}:-value}.`,
-    });
+    super(
+      'unset-variable',
+      `environment variable ${variable} is not set (used in ${field}) and has no default`,
+      {
+        hint: `Set it (export ${variable}=...) or give a default: \${${variable}:-value}.`,
+      },
+    );
   }
 }
 
@@ -60,7 +66,12 @@ function expandMap(map: Record<string, string> | undefined, env: NodeJS.ProcessE
   if (!map) return undefined;
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, { value: expandString(value, env, `${field}.${key}`), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: expandString(value, env, `${field}.${key}`),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -70,7 +81,8 @@ export function expandEntry(entry: ServerEntry, env: NodeJS.ProcessEnv): ServerE
   const out: ServerEntry = { ...entry };
   if (entry.url !== undefined) out.url = expandString(entry.url, env, 'url');
   if (entry.headers) out.headers = expandMap(entry.headers, env, 'headers');
-  if (entry.headersHelper !== undefined) out.headersHelper = expandString(entry.headersHelper, env, 'headersHelper');
+  if (entry.headersHelper !== undefined)
+    out.headersHelper = expandString(entry.headersHelper, env, 'headersHelper');
   if (entry.command !== undefined) out.command = expandString(entry.command, env, 'command');
   if (entry.args) out.args = entry.args.map((arg, i) => expandString(arg, env, `args[${i}]`));
   if (entry.env) out.env = expandMap(entry.env, env, 'env');

@@ -12,7 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { createObject, parseJsonSource, stringifyJson, type JsonValue, type ParsedJson } from './json-source.js';
+import {
+  createObject,
+  parseJsonSource,
+  stringifyJson,
+  type JsonValue,
+  type ParsedJson,
+} from './json-source.js';
 
 export interface LoadedFile {
   path: string;
@@ -42,7 +48,11 @@ export async function readJsonFile(path: string, options: ReadOptions = {}): Pro
     };
   }
   try {
-    return { path, exists: true, parsed: parseJsonSource(text, { fileLabel: path, jsonc: options.jsonc ?? false }) };
+    return {
+      path,
+      exists: true,
+      parsed: parseJsonSource(text, { fileLabel: path, jsonc: options.jsonc ?? false }),
+    };
   } catch (error) {
     if (error instanceof PatchbayError) {
       return {
@@ -122,10 +132,14 @@ export async function writeFileAtomic(
   } catch (error) {
     await handle?.close().catch(() => undefined);
     await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw new PatchbayError('write-failed', `Could not write ${path}: ${(error as Error).message}. The old file is intact.`, {
-      hint: `Check free space and permissions of ${dirname(path)}.`,
-      cause: error,
-    });
+    throw new PatchbayError(
+      'write-failed',
+      `Could not write ${path}: ${(error as Error).message}. The old file is intact.`,
+      {
+        hint: `Check free space and permissions of ${dirname(path)}.`,
+        cause: error,
+      },
+    );
   }
   // Persist the rename itself; not every platform lets a directory be opened, hence best effort.
   try {
@@ -152,22 +166,34 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
   let delay = 5;
   for (;;) {
     try {
-      const handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      const handle = await fs.open(
+        lockPath,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+        0o600,
+      );
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PatchbayError('write-failed', `Cannot create the lock ${lockPath}: ${(error as Error).message}.`, {
-          hint: `Check the permissions of ${dirname(lockPath)}.`,
-          cause: error,
-        });
+        throw new PatchbayError(
+          'write-failed',
+          `Cannot create the lock ${lockPath}: ${(error as Error).message}.`,
+          {
+            hint: `Check the permissions of ${dirname(lockPath)}.`,
+            cause: error,
+          },
+        );
       }
       if (await removeIfStale(lockPath)) continue;
       if (Date.now() > deadline) {
-        throw new PatchbayError('lock-timeout', `Another patchbay process holds ${lockPath} (waited ${Math.round(timeoutMs / 1000)} s).`, {
-          hint: `If no other patchbay is running, remove the lock: rm ${lockPath}`,
-        });
+        throw new PatchbayError(
+          'lock-timeout',
+          `Another patchbay process holds ${lockPath} (waited ${Math.round(timeoutMs / 1000)} s).`,
+          {
+            hint: `If no other patchbay is running, remove the lock: rm ${lockPath}`,
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 100);

@@ -60,7 +60,12 @@ export function setOwn(object: JsonObject, key: string, value: JsonValue): void 
 
 /** Deep copy into prototype-less objects (values built in code with `{}` literals become safe). */
 export function toJsonValue(value: unknown): JsonValue {
-  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') {
+  if (
+    value === null ||
+    typeof value === 'boolean' ||
+    typeof value === 'number' ||
+    typeof value === 'string'
+  ) {
     return value;
   }
   if (Array.isArray(value)) return value.map(toJsonValue);
@@ -95,7 +100,8 @@ class Parser {
     if (this.index >= this.text.length) this.fail('the file is empty; expected a JSON object');
     const value = this.parseValue([]);
     this.skipSpace();
-    if (this.index < this.text.length) this.fail(`unexpected ${this.describeHere()} after the end of the JSON value`);
+    if (this.index < this.text.length)
+      this.fail(`unexpected ${this.describeHere()} after the end of the JSON value`);
     const lineStarts = computeLineStarts(this.text);
     return {
       value,
@@ -150,7 +156,8 @@ class Parser {
       const keyStart = this.index;
       const key = this.parseString();
       this.skipSpace();
-      if (this.text[this.index] !== ':') this.fail(`expected ':' after "${key}" but found ${this.describeHere()}`);
+      if (this.text[this.index] !== ':')
+        this.fail(`expected ':' after "${key}" but found ${this.describeHere()}`);
       this.index++;
       this.skipSpace();
       const childPath = [...path, key];
@@ -209,7 +216,7 @@ class Parser {
       const char = this.text[this.index];
       if (char === undefined) {
         this.index = start;
-        this.fail('a string is not closed (missing \'"\')');
+        this.fail("a string is not closed (missing '\"')");
       }
       if (char === '"') {
         this.index++;
@@ -217,7 +224,16 @@ class Parser {
       }
       if (char === '\\') {
         const escape = this.text[this.index + 1];
-        const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+        const simple: Record<string, string> = {
+          '"': '"',
+          '\\': '\\',
+          '/': '/',
+          b: '\b',
+          f: '\f',
+          n: '\n',
+          r: '\r',
+          t: '\t',
+        };
         if (escape !== undefined && escape in simple) {
           out += simple[escape];
           this.index += 2;
@@ -234,7 +250,7 @@ class Parser {
       }
       if (char === '\n' || char === '\r') {
         this.index = start;
-        this.fail('a string is not closed on its line (missing \'"\')');
+        this.fail("a string is not closed on its line (missing '\"')");
       }
       if (char < ' ') this.fail('a control character inside a string (write it as an escape such as \\t)');
       out += char;

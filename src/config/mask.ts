@@ -24,14 +24,18 @@ export function maskValue(value: string): string {
   const scheme = AUTH_SCHEME.exec(value)?.[0] ?? '';
   const rest = value.slice(scheme.length);
   const masked = splitTemplate(rest)
-    .map((part) => (part.literal !== undefined ? (part.literal.trim() === '' ? part.literal : MASK) : rawReference(part)))
+    .map((part) =>
+      part.literal !== undefined ? (part.literal.trim() === '' ? part.literal : MASK) : rawReference(part),
+    )
     .join('');
   return scheme + masked;
 }
 
 function rawReference(part: { variable?: string; fallback?: string }): string {
   // A default is a literal too; it may be a secret.
-  return part.fallback === undefined ? `\${${part.variable}}` : `\${${part.variable}:-${part.fallback === '' ? '' : MASK}}`;
+  return part.fallback === undefined
+    ? `\${${part.variable}}`
+    : `\${${part.variable}:-${part.fallback === '' ? '' : MASK}}`;
 }
 
 export function maskUrl(text: string): string {
@@ -59,7 +63,12 @@ export function maskUrl(text: string): string {
 export function maskMap(map: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, { value: isSecretName(key) ? maskValue(value) : value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: isSecretName(key) ? maskValue(value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -72,7 +81,12 @@ export function maskArgs(args: string[]): string[] {
     const inline = /^(--?[A-Za-z0-9_-]+)=(.*)$/.exec(arg);
     if (inline && isSecretName(inline[1]!)) {
       out.push(`${inline[1]}=${maskValue(inline[2]!)}`);
-    } else if (/^--?[A-Za-z0-9_-]+$/.test(arg) && isSecretName(arg) && i + 1 < args.length && !args[i + 1]!.startsWith('-')) {
+    } else if (
+      /^--?[A-Za-z0-9_-]+$/.test(arg) &&
+      isSecretName(arg) &&
+      i + 1 < args.length &&
+      !args[i + 1]!.startsWith('-')
+    ) {
       out.push(arg, maskValue(args[i + 1]!));
       i++;
     } else {

@@ -11,7 +11,10 @@ export function homeDirectory(env: NodeJS.ProcessEnv = process.env): string {
 /** `${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}` */
 export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PATCHBAY_CONFIG_DIR) return resolve(env.PATCHBAY_CONFIG_DIR);
-  const xdg = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(homeDirectory(env), '.config');
+  const xdg =
+    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/')
+      ? env.XDG_CONFIG_HOME
+      : join(homeDirectory(env), '.config');
   return join(xdg, 'patchbay');
 }
 

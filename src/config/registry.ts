@@ -13,7 +13,16 @@ import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
 import { entryFromRaw, formatProblem, SCOPES, type Scope, type ServerEntry } from './entry.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
-import { createObject, getOwn, hasOwn, isObject, setOwn, type JsonObject, type JsonValue, type ParsedJson } from './json-source.js';
+import {
+  createObject,
+  getOwn,
+  hasOwn,
+  isObject,
+  setOwn,
+  type JsonObject,
+  type JsonValue,
+  type ParsedJson,
+} from './json-source.js';
 import { findProjectRoot, projectConfigPath, userConfigPath } from './paths.js';
 
 export interface ConfigContext {
@@ -24,9 +33,18 @@ export interface ConfigContext {
   projectConfigPath: string;
 }
 
-export function createContext(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ConfigContext {
+export function createContext(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): ConfigContext {
   const projectRoot = findProjectRoot(cwd, env);
-  return { env, cwd, projectRoot, userConfigPath: userConfigPath(env), projectConfigPath: projectConfigPath(projectRoot) };
+  return {
+    env,
+    cwd,
+    projectRoot,
+    userConfigPath: userConfigPath(env),
+    projectConfigPath: projectConfigPath(projectRoot),
+  };
 }
 
 export interface ScopedEntry {
@@ -83,12 +101,26 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
   const entries: ScopedEntry[] = [];
 
   const userShape = checkUserConfigShape(userFile, context.projectRoot);
-  files.push({ scopes: ['local', 'user'], path: userFile.path, exists: userFile.exists, error: userFile.error ?? userShape.error });
+  files.push({
+    scopes: ['local', 'user'],
+    path: userFile.path,
+    exists: userFile.exists,
+    error: userFile.error ?? userShape.error,
+  });
   const projectShape = checkServersShape(projectFile, ['mcpServers']);
-  files.push({ scopes: ['project'], path: projectFile.path, exists: projectFile.exists, error: projectFile.error ?? projectShape.error });
+  files.push({
+    scopes: ['project'],
+    path: projectFile.path,
+    exists: projectFile.exists,
+    error: projectFile.error ?? projectShape.error,
+  });
 
-  if (userShape.local) entries.push(...readServers(userShape.local, 'local', userFile, ['projects', context.projectRoot, 'mcpServers']));
-  if (projectShape.servers) entries.push(...readServers(projectShape.servers, 'project', projectFile, ['mcpServers']));
+  if (userShape.local)
+    entries.push(
+      ...readServers(userShape.local, 'local', userFile, ['projects', context.projectRoot, 'mcpServers']),
+    );
+  if (projectShape.servers)
+    entries.push(...readServers(projectShape.servers, 'project', projectFile, ['mcpServers']));
   if (userShape.user) entries.push(...readServers(userShape.user, 'user', userFile, ['mcpServers']));
 
   const choices = userShape.choices ?? createObject();
@@ -117,7 +149,9 @@ function readServers(servers: JsonObject, scope: Scope, file: LoadedFile, basePa
       scope,
       path: file.path,
       raw,
-      problems: problems.map((problem) => formatProblem(file.path, [...basePath, name], problem, parsed.positionOf)),
+      problems: problems.map((problem) =>
+        formatProblem(file.path, [...basePath, name], problem, parsed.positionOf),
+      ),
     };
     if (entry) scoped.entry = entry;
     return scoped;
@@ -127,20 +161,28 @@ function readServers(servers: JsonObject, scope: Scope, file: LoadedFile, basePa
 function shapeError(parsed: ParsedJson, file: string, path: Array<string>, expected: string): PatchbayError {
   const position = parsed.positionOf(path);
   const where = position ? `${file}:${position.line}:${position.column}` : file;
-  return new PatchbayError('config-shape', `${where}: ${path.length ? path.join('.') : 'the file'}: expected ${expected}`, {
-    hint: `Fix ${file}; patchbay will not rewrite it while it is broken.`,
-  });
+  return new PatchbayError(
+    'config-shape',
+    `${where}: ${path.length ? path.join('.') : 'the file'}: expected ${expected}`,
+    {
+      hint: `Fix ${file}; patchbay will not rewrite it while it is broken.`,
+    },
+  );
 }
 
 /** `.mcp.json` (and any `{ "<key>": { name: entry } }` file): the servers object, or why not. */
-function checkServersShape(file: LoadedFile, path: string[]): { servers?: JsonObject; error?: PatchbayError } {
+function checkServersShape(
+  file: LoadedFile,
+  path: string[],
+): { servers?: JsonObject; error?: PatchbayError } {
   if (!file.parsed) return {};
   let value: JsonValue | undefined = file.parsed.value;
   if (!isObject(value)) return { error: shapeError(file.parsed, file.path, [], 'a JSON object') };
   for (let i = 0; i < path.length; i++) {
     value = getOwn(value as JsonObject, path[i]!);
     if (value === undefined) return { servers: createObject() };
-    if (!isObject(value)) return { error: shapeError(file.parsed, file.path, path.slice(0, i + 1), 'an object') };
+    if (!isObject(value))
+      return { error: shapeError(file.parsed, file.path, path.slice(0, i + 1), 'an object') };
   }
   return { servers: value as JsonObject };
 }
@@ -217,7 +259,9 @@ function editDistance(a: string, b: string): number {
 export function notFoundError(registry: Registry, name: string): PatchbayError {
   const suggestion = closestName(registry, name);
   return new PatchbayError('not-found', `No server named ${JSON.stringify(name)} is configured.`, {
-    hint: suggestion ? `Did you mean ${suggestion}? See all servers with: patchbay list --no-check` : 'See all servers with: patchbay list --no-check',
+    hint: suggestion
+      ? `Did you mean ${suggestion}? See all servers with: patchbay list --no-check`
+      : 'See all servers with: patchbay list --no-check',
   });
 }
 
@@ -236,7 +280,11 @@ function isSecretFile(scope: Scope): boolean {
 
 /** Get (creating on the way) the object at `path`; throws if something else is in the way. */
 function objectAt(root: JsonValue, path: string[], file: string): JsonObject {
-  if (!isObject(root)) throw new PatchbayError('config-shape', `${file}: expected a JSON object at the top level; the file was left unchanged.`);
+  if (!isObject(root))
+    throw new PatchbayError(
+      'config-shape',
+      `${file}: expected a JSON object at the top level; the file was left unchanged.`,
+    );
   let current: JsonObject = root;
   for (const key of path) {
     let next = getOwn(current, key);
@@ -245,9 +293,13 @@ function objectAt(root: JsonValue, path: string[], file: string): JsonObject {
       setOwn(current, key, next);
     }
     if (!isObject(next)) {
-      throw new PatchbayError('config-shape', `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`, {
-        hint: `Fix ${file} by hand first.`,
-      });
+      throw new PatchbayError(
+        'config-shape',
+        `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`,
+        {
+          hint: `Fix ${file} by hand first.`,
+        },
+      );
     }
     current = next;
   }
@@ -326,9 +378,13 @@ export async function addServer(
   const result = await updateScope(context, scope, (servers) => {
     const replaced = hasOwn(servers, name);
     if (replaced && !options.force) {
-      throw new PatchbayError('duplicate', `A server named ${JSON.stringify(name)} already exists in the ${scope} scope (${path}).`, {
-        hint: `Replace it with --force, remove it first (patchbay remove ${name} -s ${scope}), or choose another name.`,
-      });
+      throw new PatchbayError(
+        'duplicate',
+        `A server named ${JSON.stringify(name)} already exists in the ${scope} scope (${path}).`,
+        {
+          hint: `Replace it with --force, remove it first (patchbay remove ${name} -s ${scope}), or choose another name.`,
+        },
+      );
     }
     setOwn(servers, name, raw);
     return { write: true, result: { path, replaced } };
@@ -362,7 +418,11 @@ export async function recordProjectChoices(
   await updateJsonFile(
     context.userConfigPath,
     (root) => {
-      const choices = objectAt(root, ['projects', context.projectRoot, 'mcpjsonChoices'], context.userConfigPath);
+      const choices = objectAt(
+        root,
+        ['projects', context.projectRoot, 'mcpjsonChoices'],
+        context.userConfigPath,
+      );
       for (const { name, decision, raw } of decisions) setOwn(choices, name, toChoice(decision, raw));
       return { write: decisions.length > 0, result: undefined };
     },
@@ -377,7 +437,8 @@ export async function resetProjectChoices(context: ConfigContext): Promise<numbe
       if (!isObject(root)) return { write: false, result: 0 };
       const projects = getOwn(root, 'projects');
       const project = isObject(projects) ? getOwn(projects, context.projectRoot) : undefined;
-      if (!isObject(project) || !isObject(getOwn(project, 'mcpjsonChoices'))) return { write: false, result: 0 };
+      if (!isObject(project) || !isObject(getOwn(project, 'mcpjsonChoices')))
+        return { write: false, result: 0 };
       const count = Object.keys(getOwn(project, 'mcpjsonChoices') as JsonObject).length;
       delete project['mcpjsonChoices'];
       return { write: true, result: count };

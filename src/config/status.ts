@@ -9,7 +9,8 @@ import { expandEntry } from './expand.js';
 import type { EffectiveServer } from './registry.js';
 import { validateUrl } from './validate.js';
 
-export type ServerStatus = 'connected' | 'needs-auth' | 'failed' | 'pending-approval' | 'disabled' | 'unchecked';
+export type ServerStatus =
+  'connected' | 'needs-auth' | 'failed' | 'pending-approval' | 'disabled' | 'unchecked';
 
 export interface StaticState {
   status: ServerStatus;
@@ -54,7 +55,12 @@ export function staticState(server: EffectiveServer, env: NodeJS.ProcessEnv): St
     try {
       validateUrl(resolved.url);
     } catch (error) {
-      if (error instanceof PatchbayError) return { status: 'failed', reason: error.message, hint: `Fix the url of ${server.name} in ${winner.path}.` };
+      if (error instanceof PatchbayError)
+        return {
+          status: 'failed',
+          reason: error.message,
+          hint: `Fix the url of ${server.name} in ${winner.path}.`,
+        };
       throw error;
     }
   }

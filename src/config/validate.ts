@@ -21,7 +21,12 @@ export function validateName(name: string): string {
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127(?:\.\d{1,3}){3}$/.test(host)
+  );
 }
 
 export interface UrlCheck {
@@ -35,9 +40,13 @@ export function validateUrl(text: string, label = 'URL'): UrlCheck {
   try {
     url = new URL(text);
   } catch {
-    throw new PatchbayError('invalid-url', `Invalid ${label} ${JSON.stringify(text)}: it is not an absolute URL.`, {
-      hint: 'Give the full address with its scheme, e.g. https://mcp.example.com/mcp.',
-    });
+    throw new PatchbayError(
+      'invalid-url',
+      `Invalid ${label} ${JSON.stringify(text)}: it is not an absolute URL.`,
+      {
+        hint: 'Give the full address with its scheme, e.g. https://mcp.example.com/mcp.',
+      },
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new PatchbayError(
@@ -65,9 +74,13 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function validateHeader(name: string, value: string): void {
   if (!HEADER_NAME.test(name)) {
-    throw new PatchbayError('invalid-header', `Invalid header name ${JSON.stringify(name)}: it is not an HTTP token.`, {
-      hint: 'Header names are letters, digits and !#$%&\'*+.^_`|~-, e.g. -H "X-Api-Key: ${API_KEY}".',
-    });
+    throw new PatchbayError(
+      'invalid-header',
+      `Invalid header name ${JSON.stringify(name)}: it is not an HTTP token.`,
+      {
+        hint: 'Header names are letters, digits and !#$%&\'*+.^_`|~-, e.g. -H "X-Api-Key: ${API_KEY}".',
+      },
+    );
   }
   if (/[\r\n\0]/.test(value)) {
     throw new PatchbayError(
@@ -82,9 +95,13 @@ export function validateHeader(name: string, value: string): void {
 export function parseHeaderFlag(flag: string): [string, string] {
   const colon = flag.indexOf(':');
   if (colon <= 0) {
-    throw new PatchbayError('invalid-header', `Invalid header ${JSON.stringify(flag)}: expected "Name: value".`, {
-      hint: 'Write each header as -H "Name: value", e.g. -H "Authorization: Bearer ${TOKEN}".',
-    });
+    throw new PatchbayError(
+      'invalid-header',
+      `Invalid header ${JSON.stringify(flag)}: expected "Name: value".`,
+      {
+        hint: 'Write each header as -H "Name: value", e.g. -H "Authorization: Bearer ${TOKEN}".',
+      },
+    );
   }
   const name = flag.slice(0, colon).trim();
   const value = flag.slice(colon + 1).trim();
@@ -99,9 +116,13 @@ export function parseEnvFlag(flag: string): [string, string] {
   const equals = flag.indexOf('=');
   const key = equals === -1 ? flag : flag.slice(0, equals);
   if (equals === -1 || !ENV_NAME.test(key)) {
-    throw new PatchbayError('invalid-env', `Invalid environment variable ${JSON.stringify(flag)}: expected KEY=value.`, {
-      hint: 'Pass one variable per flag, e.g. -e API_KEY=${API_KEY} -e DEBUG=1.',
-    });
+    throw new PatchbayError(
+      'invalid-env',
+      `Invalid environment variable ${JSON.stringify(flag)}: expected KEY=value.`,
+      {
+        hint: 'Pass one variable per flag, e.g. -e API_KEY=${API_KEY} -e DEBUG=1.',
+      },
+    );
   }
   return [key, flag.slice(equals + 1)];
 }

@@ -26,7 +26,10 @@ export async function runDemo(io: Io): Promise<number> {
   try {
     writeLine(io.stdout, p.bold('patchbay demo'));
     writeLine(io.stdout, `An MCP server is running at ${server.url} (embedded, loopback only).`);
-    writeLine(io.stdout, p.dim(`Throwaway config: ${env.PATCHBAY_CONFIG_DIR} — your own config is not touched.`));
+    writeLine(
+      io.stdout,
+      p.dim(`Throwaway config: ${env.PATCHBAY_CONFIG_DIR} — your own config is not touched.`),
+    );
     const steps: Array<{ say: string; args: string[] }> = [
       { say: 'Register the server (local scope: you, this project):', args: ['add', 'demo', server.url] },
       { say: 'List servers and check each one (in parallel, with a timeout):', args: ['list'] },

@@ -33,7 +33,10 @@ describe('parseJsonSource', () => {
 
   it('matches JSON.parse on valid input', () => {
     const samples = ['{"a":[1,-2.5e3,true,false,null,"\\u00e9\\n\\"x\\""]}', '[]', '"s"', '0', '{"":{}}'];
-    for (const sample of samples) expect(JSON.parse(JSON.stringify(parseJsonSource(sample, { fileLabel: 'f' }).value))).toEqual(JSON.parse(sample));
+    for (const sample of samples)
+      expect(JSON.parse(JSON.stringify(parseJsonSource(sample, { fileLabel: 'f' }).value))).toEqual(
+        JSON.parse(sample),
+      );
   });
 
   it('skips a byte order mark and detects tab indentation', () => {
@@ -62,14 +65,34 @@ describe('expansion', () => {
   it('expands url, headers, command, args, env and headersHelper', () => {
     const env = { H: 'h.example.com', T: 't', C: 'node', A: 'x', E: 'e', S: 'helper' };
     const entry = expandEntry(
-      { transport: 'stdio', url: 'https://${H}', headers: { A: '${T}' }, command: '${C}', args: ['${A}'], env: { K: '${E}' }, headersHelper: '${S}' },
+      {
+        transport: 'stdio',
+        url: 'https://${H}',
+        headers: { A: '${T}' },
+        command: '${C}',
+        args: ['${A}'],
+        env: { K: '${E}' },
+        headersHelper: '${S}',
+      },
       env,
     );
-    expect(entry).toEqual({ transport: 'stdio', url: 'https://h.example.com', headers: { A: 't' }, command: 'node', args: ['x'], env: { K: 'e' }, headersHelper: 'helper' });
+    expect(entry).toEqual({
+      transport: 'stdio',
+      url: 'https://h.example.com',
+      headers: { A: 't' },
+      command: 'node',
+      args: ['x'],
+      env: { K: 'e' },
+      headersHelper: 'helper',
+    });
   });
 
   it('splits templates', () => {
-    expect(splitTemplate('Bearer ${T:-x}!')).toEqual([{ literal: 'Bearer ' }, { variable: 'T', fallback: 'x' }, { literal: '!' }]);
+    expect(splitTemplate('Bearer ${T:-x}!')).toEqual([
+      { literal: 'Bearer ' },
+      { variable: 'T', fallback: 'x' },
+      { literal: '!' },
+    ]);
   });
 });
 
@@ -82,12 +105,20 @@ describe('masking', () => {
   });
 
   it('masks URL passwords and secret query parameters only', () => {
-    expect(maskUrl('https://u:p@h.example.com/x?token=1&page=2')).toBe('https://u:****@h.example.com/x?token=****&page=2');
+    expect(maskUrl('https://u:p@h.example.com/x?token=1&page=2')).toBe(
+      'https://u:****@h.example.com/x?token=****&page=2',
+    );
     expect(maskUrl('https://h.example.com/${PATH}?page=2')).toBe('https://h.example.com/${PATH}?page=2');
   });
 
   it('masks secret-looking flag values in args', () => {
-    expect(maskArgs(['--api-key', 'k', '--token=t', '--verbose', 'file'])).toEqual(['--api-key', '****', '--token=****', '--verbose', 'file']);
+    expect(maskArgs(['--api-key', 'k', '--token=t', '--verbose', 'file'])).toEqual([
+      '--api-key',
+      '****',
+      '--token=****',
+      '--verbose',
+      'file',
+    ]);
   });
 });
 

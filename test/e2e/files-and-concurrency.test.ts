@@ -14,18 +14,46 @@ afterEach(async () => {
 });
 
 const MALFORMED: Array<[string, string, string]> = [
-  ['a missing comma', '{\n  "mcpServers": {\n    "a": {"url": "https://a.example.com"}\n    "b": {}\n  }\n}\n', ':4:5: expected \',\' or \'}\''],
-  ['a trailing comma', '{\n  "mcpServers": {\n    "a": {"url": "https://a.example.com"},\n  }\n}\n', ':4:3: expected a property name'],
+  [
+    'a missing comma',
+    '{\n  "mcpServers": {\n    "a": {"url": "https://a.example.com"}\n    "b": {}\n  }\n}\n',
+    ":4:5: expected ',' or '}'",
+  ],
+  [
+    'a trailing comma',
+    '{\n  "mcpServers": {\n    "a": {"url": "https://a.example.com"},\n  }\n}\n',
+    ':4:3: expected a property name',
+  ],
   ['a comment', '// team servers\n{"mcpServers": {}}\n', ':1:1: expected a value'],
-  ['an unclosed string', '{"mcpServers": {"a": {"url": "https://a.example.com}}}\n', ':1:30: a string is not closed on its line'],
+  [
+    'an unclosed string',
+    '{"mcpServers": {"a": {"url": "https://a.example.com}}}\n',
+    ':1:30: a string is not closed on its line',
+  ],
   ['an empty file', '', ':1:1: the file is empty'],
   ['truncated', '{"mcpServers": {"a": {"url": ', ':1:30: expected a value but found the end of the file'],
   ['a top-level array', '[1, 2]\n', ':1:1: the file: expected a JSON object'],
   ['mcpServers as an array', '{\n  "mcpServers": []\n}\n', ':2:17: mcpServers: expected an object'],
-  ['an entry with a number URL', '{\n  "mcpServers": {\n    "a": {"type": "http", "url": 42}\n  }\n}\n', ':3:34: mcpServers.a.url: expected a URL string'],
-  ['an unknown type', '{\n  "mcpServers": {\n    "a": {"type": "websocket", "url": "wss://x"}\n  }\n}\n', ':3:19: mcpServers.a.type: expected "http", "sse" or "stdio"'],
-  ['args not an array', '{"mcpServers": {"a": {"command": "x", "args": "--flag"}}}', ':1:47: mcpServers.a.args: expected an array of strings'],
-  ['an entry with neither url nor command', '{"mcpServers": {"a": {"headers": {}}}}', ':1:22: mcpServers.a: expected "url"'],
+  [
+    'an entry with a number URL',
+    '{\n  "mcpServers": {\n    "a": {"type": "http", "url": 42}\n  }\n}\n',
+    ':3:34: mcpServers.a.url: expected a URL string',
+  ],
+  [
+    'an unknown type',
+    '{\n  "mcpServers": {\n    "a": {"type": "websocket", "url": "wss://x"}\n  }\n}\n',
+    ':3:19: mcpServers.a.type: expected "http", "sse" or "stdio"',
+  ],
+  [
+    'args not an array',
+    '{"mcpServers": {"a": {"command": "x", "args": "--flag"}}}',
+    ':1:47: mcpServers.a.args: expected an array of strings',
+  ],
+  [
+    'an entry with neither url nor command',
+    '{"mcpServers": {"a": {"headers": {}}}}',
+    ':1:22: mcpServers.a: expected "url"',
+  ],
 ];
 
 describe('a malformed .mcp.json', () => {
@@ -57,13 +85,22 @@ describe('a malformed user config', () => {
     const text = '{\n  "mcpServers": {\n    "a": { "url": "https://a.example.com" },,\n  }\n}\n';
     await mkdir(dirname(sandbox.userConfig), { recursive: true });
     await writeFile(sandbox.userConfig, text);
-    await writeFile(sandbox.projectConfig, JSON.stringify({ mcpServers: { team: { type: 'http', url: 'https://team.example.com/mcp' } } }));
+    await writeFile(
+      sandbox.projectConfig,
+      JSON.stringify({ mcpServers: { team: { type: 'http', url: 'https://team.example.com/mcp' } } }),
+    );
     const list = await sandbox.run(['list', '--no-check', '--json']);
     expect(list.code).toBe(2);
     expect(list.stderr).toContain(`${sandbox.userConfig}:3:45:`);
     expect(list.stderr).toContain('local and user scopes are ignored');
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'team', status: 'pending-approval' })]);
-    for (const args of [['add', 'x', 'https://x.example.com'], ['add', '-s', 'user', 'x', 'https://x.example.com'], ['approve', 'team']]) {
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'team', status: 'pending-approval' }),
+    ]);
+    for (const args of [
+      ['add', 'x', 'https://x.example.com'],
+      ['add', '-s', 'user', 'x', 'https://x.example.com'],
+      ['approve', 'team'],
+    ]) {
       const result = await sandbox.run(args);
       expect(result.code, args.join(' ')).toBe(2);
     }
@@ -87,7 +124,8 @@ describe('writes', () => {
     expect(await readFile(sandbox.projectConfig, 'utf8')).toBe(before);
     const next = await sandbox.run(['add', '-s', 'project', 'c', 'https://c.example.com/mcp']);
     expect(next.code, next.stderr).toBe(0);
-    const servers = (JSON.parse(await readFile(sandbox.projectConfig, 'utf8')) as { mcpServers: object }).mcpServers;
+    const servers = (JSON.parse(await readFile(sandbox.projectConfig, 'utf8')) as { mcpServers: object })
+      .mcpServers;
     expect(Object.keys(servers)).toEqual(['a', 'c']);
     // No temporary files are left behind.
     expect((await readdir(sandbox.project)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
@@ -105,16 +143,26 @@ describe('20 concurrent `patchbay add` processes', () => {
   for (const scope of ['local', 'project', 'user'] as const) {
     it(`leave 20 entries in the ${scope} scope`, async () => {
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => sandbox.run(['add', '-s', scope, `server-${i}`, `https://s${i}.example.com/mcp`])),
+        Array.from({ length: 20 }, (_, i) =>
+          sandbox.run(['add', '-s', scope, `server-${i}`, `https://s${i}.example.com/mcp`]),
+        ),
       );
       for (const result of results) expect(result.code, result.stderr).toBe(0);
-      const list = JSON.parse((await sandbox.run(['list', '--no-check', '--json'])).stdout) as Array<{ name: string; scope: string }>;
-      expect(list.filter((view) => view.scope === scope).map((view) => view.name).sort()).toEqual(
-        Array.from({ length: 20 }, (_, i) => `server-${i}`).sort(),
-      );
+      const list = JSON.parse((await sandbox.run(['list', '--no-check', '--json'])).stdout) as Array<{
+        name: string;
+        scope: string;
+      }>;
+      expect(
+        list
+          .filter((view) => view.scope === scope)
+          .map((view) => view.name)
+          .sort(),
+      ).toEqual(Array.from({ length: 20 }, (_, i) => `server-${i}`).sort());
       if (scope === 'project') {
         // Each project add also records its approval in the user file: none of those is lost either.
-        const config = JSON.parse(await readFile(sandbox.userConfig, 'utf8')) as { projects: Record<string, { mcpjsonChoices: object }> };
+        const config = JSON.parse(await readFile(sandbox.userConfig, 'utf8')) as {
+          projects: Record<string, { mcpjsonChoices: object }>;
+        };
         expect(Object.keys(config.projects[sandbox.project]!.mcpjsonChoices)).toHaveLength(20);
       }
     }, 60_000);

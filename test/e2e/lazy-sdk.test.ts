@@ -18,12 +18,22 @@ afterEach(async () => {
 
 async function loadedModules(args: string[]): Promise<string[]> {
   const traceFile = join(sandbox.root, `trace-${args[0]}.txt`);
-  const result = await runBinary(args, { ...sandbox.env, TRACE_IMPORTS_FILE: traceFile, NODE_OPTIONS: `--import ${TRACER}` }, undefined, sandbox.project);
+  const result = await runBinary(
+    args,
+    { ...sandbox.env, TRACE_IMPORTS_FILE: traceFile, NODE_OPTIONS: `--import ${TRACER}` },
+    undefined,
+    sandbox.project,
+  );
   expect(result.code, result.stderr).toBe(0);
   return (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
 }
 
-for (const args of [['list', '--no-check'], ['get', 'a', '--no-check'], ['add', 'b', 'https://b.example.com/mcp'], ['remove', 'a']]) {
+for (const args of [
+  ['list', '--no-check'],
+  ['get', 'a', '--no-check'],
+  ['add', 'b', 'https://b.example.com/mcp'],
+  ['remove', 'a'],
+]) {
   it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
     const modules = await loadedModules(args);
     expect(modules.some((url) => url.includes('/dist/cli/'))).toBe(true);

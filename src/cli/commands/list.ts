@@ -14,21 +14,37 @@ export interface ListOptions {
   showSecrets: boolean;
 }
 
-export function parseListOptions(raw: { json?: boolean; check?: boolean; timeout?: string; showSecrets?: boolean }, env: NodeJS.ProcessEnv): ListOptions {
+export function parseListOptions(
+  raw: { json?: boolean; check?: boolean; timeout?: string; showSecrets?: boolean },
+  env: NodeJS.ProcessEnv,
+): ListOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
   if (Number.isNaN(timeoutMs)) {
-    throw new PatchbayError('usage', `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`, {
-      hint: 'For example: patchbay list --timeout 5',
-    });
+    throw new PatchbayError(
+      'usage',
+      `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`,
+      {
+        hint: 'For example: patchbay list --timeout 5',
+      },
+    );
   }
-  return { json: Boolean(raw.json), check: raw.check !== false, timeoutMs, showSecrets: Boolean(raw.showSecrets) };
+  return {
+    json: Boolean(raw.json),
+    check: raw.check !== false,
+    timeoutMs,
+    showSecrets: Boolean(raw.showSecrets),
+  };
 }
 
 export async function runList(options: ListOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const targets = registry.servers.map((server) => ({ server, state: staticState(server, io.env) }));
-  const probes = options.check ? await checkServers(targets, { timeoutMs: options.timeoutMs, cwd: io.cwd }) : [];
-  const views = targets.map(({ server, state }, i) => serverView(server, state, probes[i], { showSecrets: options.showSecrets }));
+  const probes = options.check
+    ? await checkServers(targets, { timeoutMs: options.timeoutMs, cwd: io.cwd })
+    : [];
+  const views = targets.map(({ server, state }, i) =>
+    serverView(server, state, probes[i], { showSecrets: options.showSecrets }),
+  );
 
   if (options.json) printJson(io, views);
   else printTable(views, io, registry.context.projectRoot);
@@ -41,7 +57,10 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const p = paint(useColor(io, 'stdout'));
   if (views.length === 0) {
     writeLine(io.stderr, 'No MCP servers configured.');
-    writeLine(io.stderr, 'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]');
+    writeLine(
+      io.stderr,
+      'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
+    );
     return;
   }
   const nameWidth = Math.max(...views.map((view) => view.name.length));
@@ -52,8 +71,17 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const targetWidth = Math.min(48, Math.max(...targets.map((target) => target.length)));
   writeLine(io.stderr, p.dim(`Project: ${projectRoot}`));
   views.forEach((view, index) => {
-    const colour = view.status === 'connected' ? p.green : view.status === 'failed' ? p.red : view.status === 'unchecked' || view.status === 'disabled' ? p.dim : p.yellow;
-    const detail = [view.status, view.reason ? sanitizeForTerminal(view.reason) : null].filter(Boolean).join(': ');
+    const colour =
+      view.status === 'connected'
+        ? p.green
+        : view.status === 'failed'
+          ? p.red
+          : view.status === 'unchecked' || view.status === 'disabled'
+            ? p.dim
+            : p.yellow;
+    const detail = [view.status, view.reason ? sanitizeForTerminal(view.reason) : null]
+      .filter(Boolean)
+      .join(': ');
     const extras: string[] = [];
     if (view.toolCount !== null) extras.push(`${view.toolCount} tool${view.toolCount === 1 ? '' : 's'}`);
     if (view.durationMs !== null) extras.push(`${view.durationMs} ms`);
@@ -67,6 +95,7 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
       colour(detail) + (extras.length ? p.dim(` (${extras.join(', ')})`) : ''),
     ].join('  ');
     writeLine(io.stdout, line);
-    if (view.hint && view.status !== 'connected' && view.status !== 'unchecked') writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`→ ${view.hint}`)}`);
+    if (view.hint && view.status !== 'connected' && view.status !== 'unchecked')
+      writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`→ ${view.hint}`)}`);
   });
 }

@@ -29,7 +29,9 @@ export async function runRemove(options: RemoveOptions, io: Io): Promise<number>
       throw new PatchbayError(
         'ambiguous-scope',
         `${options.name} is configured in several scopes: ${found.map((entry) => `${entry.scope} (${entry.path})`).join(', ')}.`,
-        { hint: `Say which one: ${found.map((entry) => `patchbay remove ${options.name} -s ${entry.scope}`).join('  or  ')}` },
+        {
+          hint: `Say which one: ${found.map((entry) => `patchbay remove ${options.name} -s ${entry.scope}`).join('  or  ')}`,
+        },
       );
     }
     scope = found[0]!.scope;
@@ -37,12 +39,19 @@ export async function runRemove(options: RemoveOptions, io: Io): Promise<number>
   const removed = await removeFromScope(registry.context, scope, options.name);
   if (!removed) {
     const elsewhere = found.map((entry) => entry.scope);
-    throw new PatchbayError('not-found', `No server named ${JSON.stringify(options.name)} in the ${scope} scope.`, {
-      hint: elsewhere.length ? `It is in the ${elsewhere.join(' and ')} scope: patchbay remove ${options.name} -s ${elsewhere[0]}` : 'See all servers with: patchbay list --no-check',
-    });
+    throw new PatchbayError(
+      'not-found',
+      `No server named ${JSON.stringify(options.name)} in the ${scope} scope.`,
+      {
+        hint: elsewhere.length
+          ? `It is in the ${elsewhere.join(' and ')} scope: patchbay remove ${options.name} -s ${elsewhere[0]}`
+          : 'See all servers with: patchbay list --no-check',
+      },
+    );
   }
   note(io, `Removed ${options.name} from the ${scope} scope.`);
   const remaining = found.filter((entry) => entry.scope !== scope);
-  if (remaining.length > 0) note(io, `The ${remaining[0]!.scope} entry of the same name is now in effect (${remaining[0]!.path}).`);
+  if (remaining.length > 0)
+    note(io, `The ${remaining[0]!.scope} entry of the same name is now in effect (${remaining[0]!.path}).`);
   return 0;
 }
