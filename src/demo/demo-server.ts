@@ -1,0 +1,256 @@
+/**
+ * A small, real MCP server on loopback: what `patchbay demo` serves and what tests connect to.
+ *
+ * It is built from one factory served by the SDK's web-standard `createMcpHandler`, so it answers
+ * both protocol eras (2026-07-28 `server/discover` and the 2025 `initialize` handshake, the latter
+ * statelessly). The SDK's own node:http adapter lives in `@modelcontextprotocol/node`, which
+ * patchbay does not depend on; `serveWebHandler` below is the few lines it needs instead.
+ */
+
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+
+import {
+  createMcpHandler,
+  hostHeaderValidationResponse,
+  localhostAllowedHostnames,
+  localhostAllowedOrigins,
+  McpServer,
+  originValidationResponse,
+} from '@modelcontextprotocol/server';
+import { z } from 'zod';
+
+export const DEMO_SERVER_NAME = 'patchbay-demo';
+export const DEMO_SERVER_VERSION = '0.1.0';
+export const DEMO_MCP_PATH = '/mcp';
+/** The tools the demo server registers, in registration order. */
+export const DEMO_TOOL_NAMES: readonly string[] = ['echo', 'add', 'get_time'];
+
+const README = `# patchbay demo server
+
+A loopback MCP server for trying patchbay without a remote account.
+
+- \`echo\` returns the text it is given.
+- \`add\` adds two numbers and returns the sum as structured output.
+- \`get_time\` returns the current time (read-only).
+`;
+
+export interface DemoServerOptions {
+  /** Defaults to 127.0.0.1: the demo server is for this machine only. */
+  host?: string;
+  /** Defaults to 0 (any free port). */
+  port?: number;
+}
+
+export interface DemoServer {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** One fresh McpServer per serving unit, as `createMcpHandler` requires for both eras. */
+export function createDemoMcpServer(): McpServer {
+  const server = new McpServer(
+    { name: DEMO_SERVER_NAME, version: DEMO_SERVER_VERSION },
+    { instructions: 'A demo server from patchbay: echo text, add numbers, read the time.' },
+  );
+
+  server.registerTool(
+    'echo',
+    {
+      title: 'Echo',
+      description: 'Return the given text unchanged.',
+      inputSchema: z.object({ text: z.string().describe('The text to send back') }),
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ text }) => ({ content: [{ type: 'text', text }] }),
+  );
+
+  server.registerTool(
+    'add',
+    {
+      title: 'Add',
+      description: 'Add two numbers.',
+      inputSchema: z.object({ a: z.number(), b: z.number() }),
+      outputSchema: z.object({ sum: z.number() }),
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ a, b }) => {
+      const sum = a + b;
+      return { content: [{ type: 'text', text: String(sum) }], structuredContent: { sum } };
+    },
+  );
+
+  server.registerTool(
+    'get_time',
+    {
+      title: 'Current time',
+      description: 'Return the current time as an ISO 8601 string (UTC).',
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    () => ({ content: [{ type: 'text', text: new Date().toISOString() }] }),
+  );
+
+  server.registerResource(
+    'readme',
+    'demo://readme',
+    { title: 'About this server', description: 'What the demo server offers.', mimeType: 'text/markdown' },
+    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: README }] }),
+  );
+
+  server.registerPrompt(
+    'greet',
+    {
+      title: 'Greet',
+      description: 'A greeting for someone.',
+      argsSchema: z.object({ name: z.string().describe('Who to greet') }),
+    },
+    ({ name }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${name}.` } }],
+    }),
+  );
+
+  return server;
+}
+
+export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
+  const host = options.host ?? '127.0.0.1';
+  const handler = createMcpHandler(() => createDemoMcpServer(), {
+    // Loopback needs no keep-alive comment frames, and without them an idle stream holds no timer.
+    keepAliveMs: 0,
+  });
+  // The entry itself does no Host/Origin checks. On loopback, a browser tab must not reach the
+  // server through DNS rebinding; bound elsewhere, the Host is whatever name the machine has.
+  const allowedHosts = isLoopback(host) ? localhostAllowedHostnames() : undefined;
+  const serveMcp = (request: Request): Promise<Response> => {
+    const rejected =
+      (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ??
+      originValidationResponse(request, localhostAllowedOrigins());
+    return rejected ? Promise.resolve(rejected) : handler.fetch(request);
+  };
+
+  const httpServer = createServer();
+  await listen(httpServer, host, options.port ?? 0);
+  const { port } = httpServer.address() as AddressInfo;
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path !== DEMO_MCP_PATH) {
+      res
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`Not found. The MCP endpoint is ${DEMO_MCP_PATH}.\n`);
+      return;
+    }
+    serveWebHandler(req, res, origin, serveMcp);
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${origin}${DEMO_MCP_PATH}`,
+    close() {
+      closing ??= (async () => {
+        await handler.close();
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          // close() waits for every open connection; idle keep-alive and open streams would stall it.
+          httpServer.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function listen(server: HttpServer, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Serve one node:http exchange with a web-standard `(Request) => Promise<Response>` handler.
+ * The request body is streamed, not buffered (the SDK enforces its own size limit), and the
+ * request's signal aborts when the client goes away so a streaming response is torn down.
+ */
+function serveWebHandler(
+  req: IncomingMessage,
+  res: ServerResponse,
+  origin: string,
+  handle: (request: Request) => Promise<Response>,
+): void {
+  const aborter = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+
+  let request: Request;
+  try {
+    const headers = new Headers();
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    const method = req.method ?? 'GET';
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: aborter.signal };
+    if (method !== 'GET' && method !== 'HEAD') {
+      init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+      init.duplex = 'half';
+    }
+    // The URL comes from the listening address, not the client's Host header (validated later).
+    request = new Request(`${origin}${req.url ?? '/'}`, init);
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Bad request.\n');
+    return;
+  }
+
+  handle(request)
+    .then((response) => writeResponse(response, res, aborter.signal))
+    .catch(() => {
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal error.\n');
+    });
+}
+
+async function writeResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue;
+    res.setHeader(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  // An SSE stream may stay quiet for a while; the client needs the status line now.
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      res.write(value);
+    }
+    res.end();
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}

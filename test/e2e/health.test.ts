@@ -1,0 +1,115 @@
+/** `list` and `get` with health checks, against real servers on loopback, and the demo. */
+
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
+import {
+  getFreePort,
+  startHangingServer,
+  startUnauthorizedServer,
+  type FaultServer,
+} from '../fixtures/fault-servers.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+let sandbox: Sandbox;
+let demo: DemoServer;
+let unauthorized: FaultServer;
+let hanging: FaultServer;
+
+beforeAll(async () => {
+  [demo, unauthorized, hanging] = await Promise.all([
+    startDemoServer(),
+    startUnauthorizedServer(401),
+    startHangingServer(),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([demo.close(), unauthorized.close(), hanging.close()]);
+});
+beforeEach(async () => {
+  sandbox = await createSandbox();
+});
+afterEach(async () => {
+  await sandbox.cleanup();
+});
+
+interface View {
+  name: string;
+  status: string;
+  reason: string | null;
+  toolCount: number | null;
+  server: { name: string } | null;
+}
+
+describe('health checks', () => {
+  it('every server is checked in parallel, each within the timeout, and the exit code says degraded', async () => {
+    const refusedPort = await getFreePort();
+    await sandbox.run(['add', 'demo', demo.url]);
+    await sandbox.run(['add', 'locked', unauthorized.url]);
+    await sandbox.run(['add', 'slow', hanging.url]);
+    await sandbox.run(['add', 'gone', `http://127.0.0.1:${refusedPort}/mcp`]);
+    await sandbox.run(['add', 'missing', '--', 'patchbay-test-no-such-command']);
+
+    const started = Date.now();
+    const list = await sandbox.run(['list', '--json', '--timeout', '1.5']);
+    const elapsed = Date.now() - started;
+    expect(list.code).toBe(8);
+    const views = JSON.parse(list.stdout) as View[];
+    const byName = Object.fromEntries(views.map((view) => [view.name, view]));
+    expect(byName.demo).toMatchObject({
+      status: 'connected',
+      toolCount: 3,
+      server: { name: 'patchbay-demo' },
+    });
+    expect(byName.locked).toMatchObject({ status: 'needs-auth' });
+    expect(byName.slow!.status).toBe('failed');
+    expect(byName.slow!.reason).toMatch(/1\.5 s/);
+    expect(byName.gone!.status).toBe('failed');
+    expect(byName.gone!.reason).toMatch(/refused/);
+    expect(byName.missing!.status).toBe('failed');
+    expect(byName.missing!.reason).toMatch(/not found/);
+    // In parallel: the hanging server's 1.5 s is not added to the others'.
+    expect(elapsed).toBeLessThan(6_000);
+    // Config order is kept.
+    expect(views.map((view) => view.name)).toEqual(['demo', 'locked', 'slow', 'gone', 'missing']);
+  });
+
+  it('get exits 0 when connected, 4 when it needs login, 1 when it failed', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    await sandbox.run(['add', 'locked', unauthorized.url]);
+    await sandbox.run(['add', 'gone', `http://127.0.0.1:${await getFreePort()}/mcp`]);
+    const connected = await sandbox.run(['get', 'demo']);
+    expect(connected.code).toBe(0);
+    expect(connected.stdout).toContain('connected');
+    const locked = await sandbox.run(['get', 'locked']);
+    expect(locked.code).toBe(4);
+    expect(locked.stdout).toContain('patchbay login locked');
+    expect((await sandbox.run(['get', 'gone'])).code).toBe(1);
+  });
+
+  it('a project server pending approval is never contacted', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      sandbox.projectConfig,
+      JSON.stringify({ mcpServers: { team: { type: 'http', url: hanging.url } } }),
+    );
+    const before = hanging.requests.length;
+    const list = await sandbox.run(['list', '--json', '--timeout', '1']);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'team', status: 'pending-approval' }),
+    ]);
+    expect(hanging.requests.length).toBe(before);
+  });
+});
+
+describe('patchbay demo (npm start)', () => {
+  it('runs add → list (connected) → get end to end in a throwaway config', async () => {
+    const result = await sandbox.run(['demo']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('$ patchbay add demo http://127.0.0.1:');
+    expect(result.stdout).toMatch(/✔ +demo +local +http .* connected/);
+    expect(result.stdout).toContain('server      patchbay-demo');
+    // The user's own config is not touched.
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(sandbox.userConfig)).toBe(false);
+  });
+});
