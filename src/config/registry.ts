@@ -57,6 +57,8 @@ export interface ScopedEntry {
   entry?: ServerEntry;
   /** `file:line:col: path: message` lines. */
   problems: string[];
+  /** For a project entry (winner or shadowed): the user's decision about this exact content. */
+  projectChoice?: ProjectChoice;
 }
 
 export type ProjectChoice = 'approved' | 'rejected' | 'pending';
@@ -124,6 +126,8 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
   if (userShape.user) entries.push(...readServers(userShape.user, 'user', userFile, ['mcpServers']));
 
   const choices = userShape.choices ?? createObject();
+  for (const scoped of entries)
+    if (scoped.scope === 'project') scoped.projectChoice = choiceFor(choices, scoped);
   const servers: EffectiveServer[] = [];
   const byName = new Map<string, EffectiveServer>();
   for (const scoped of entries) {
@@ -133,7 +137,7 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
       continue;
     }
     const server: EffectiveServer = { name: scoped.name, winner: scoped, shadowed: [] };
-    if (scoped.scope === 'project') server.projectChoice = choiceFor(choices, scoped);
+    if (scoped.projectChoice) server.projectChoice = scoped.projectChoice;
     byName.set(scoped.name, server);
     servers.push(server);
   }

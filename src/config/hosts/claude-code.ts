@@ -5,7 +5,6 @@
  * (patchbay adopted it), so entries travel verbatim, unknown keys included.
  */
 
-import { resolve } from 'node:path';
 import { projectConfigPath } from '../paths.js';
 import { toJsonValue, type JsonObject } from '../json-source.js';
 import { checkConverted, hostHome, pathFor, requireObject } from './shared.js';
@@ -14,11 +13,12 @@ import { refusable } from './variables.js';
 
 export function claudeCodeConfigPath(host: HostEnvironment): string {
   const dir = host.env.CLAUDE_CONFIG_DIR;
-  if (dir) return pathFor(host.platform).join(resolve(host.cwd, dir), '.claude.json');
+  if (dir) return pathFor(host.platform).join(pathFor(host.platform).resolve(host.cwd, dir), '.claude.json');
   return pathFor(host.platform).join(hostHome(host), '.claude.json');
 }
 
-export const PROJECT_FILE_REASON = "in the project's .mcp.json, which patchbay already reads as its project scope";
+export const PROJECT_FILE_REASON =
+  "in the project's .mcp.json, which patchbay already reads as its project scope";
 
 export const claudeCode: HostAdapter = {
   id: 'claude-code',
@@ -29,18 +29,37 @@ export const claudeCode: HostAdapter = {
     const file = claudeCodeConfigPath(host);
     // Claude Code keys a local entry by the directory it was started in; patchbay by the project
     // root. Starting `claude` here would use the first; the second is where patchbay keeps them.
-    const keys = [...new Set([resolve(host.cwd), host.projectRoot])];
-    const locations: HostLocation[] = keys.map((key) => ({ scope: 'local', path: file, serversPath: ['projects', key, 'mcpServers'] }));
+    const native = [pathFor(host.platform).resolve(host.cwd), host.projectRoot];
+    // On Windows the keys may be written with forward slashes (C:/src/shop); look under both.
+    const keys = [
+      ...new Set(
+        host.platform === 'win32' ? native.flatMap((key) => [key, key.replaceAll('\\', '/')]) : native,
+      ),
+    ];
+    const locations: HostLocation[] = keys.map((key) => ({
+      scope: 'local',
+      path: file,
+      serversPath: ['projects', key, 'mcpServers'],
+    }));
     // Claude Code's precedence: local, then project, then user.
-    locations.push({ scope: 'project', path: projectConfigPath(host.projectRoot), serversPath: ['mcpServers'], skipReason: PROJECT_FILE_REASON });
+    locations.push({
+      scope: 'project',
+      path: projectConfigPath(host.projectRoot),
+      serversPath: ['mcpServers'],
+      skipReason: PROJECT_FILE_REASON,
+    });
     locations.push({ scope: 'user', path: file, serversPath: ['mcpServers'] });
     return locations;
   },
 
   exportLocation(scope, host) {
     const file = claudeCodeConfigPath(host);
-    if (scope === 'project') return { reason: "a project entry already lives in the project's .mcp.json, which Claude Code reads itself" };
-    if (scope === 'local') return { scope: 'local', path: file, serversPath: ['projects', host.projectRoot, 'mcpServers'] };
+    if (scope === 'project')
+      return {
+        reason: "a project entry already lives in the project's .mcp.json, which Claude Code reads itself",
+      };
+    if (scope === 'local')
+      return { scope: 'local', path: file, serversPath: ['projects', host.projectRoot, 'mcpServers'] };
     return { scope: 'user', path: file, serversPath: ['mcpServers'] };
   },
 

@@ -37,7 +37,9 @@ export const claudeDesktop: HostAdapter = {
       const source = requireObject(raw);
       const type = getOwn(source, 'type');
       if (getOwn(source, 'command') === undefined || (type !== undefined && type !== 'stdio')) {
-        refuse('not a local command: Claude Desktop runs only command/args/env entries from this file, so it does not use this one either');
+        refuse(
+          'not a local command: Claude Desktop runs only command/args/env entries from this file, so it does not use this one either',
+        );
       }
       const out = createObject();
       setOwn(out, 'type', 'stdio');
@@ -73,7 +75,10 @@ export const claudeDesktop: HostAdapter = {
         );
       }
       const notes: string[] = [];
-      if (entry.timeout !== undefined) notes.push(`timeout ${entry.timeout} ms was not exported: Claude Desktop's file has no per-server timeout`);
+      if (entry.timeout !== undefined)
+        notes.push(
+          `timeout ${entry.timeout} ms was not exported: Claude Desktop's file has no per-server timeout`,
+        );
       return { raw: out, notes };
     });
   },

@@ -33,14 +33,18 @@ export const cursor: HostAdapter = {
   },
 
   exportLocation(scope, host) {
-    if (scope === 'project') return { scope: 'project', path: cursorProjectPath(host), serversPath: ['mcpServers'] };
+    if (scope === 'project')
+      return { scope: 'project', path: cursorProjectPath(host), serversPath: ['mcpServers'] };
     return { scope: 'user', path: cursorUserPath(host), serversPath: ['mcpServers'] };
   },
 
   toPatchbay(raw, name, context) {
     return refusable(() => {
       const source = requireObject(raw);
-      const converted = editorEntryToPatchbay(source, name, context, { hostName: 'Cursor', handledKeys: ['auth'] });
+      const converted = editorEntryToPatchbay(source, name, context, {
+        hostName: 'Cursor',
+        handledKeys: ['auth'],
+      });
       if (getOwn(source, 'auth') !== undefined) {
         converted.notes.push(
           `"auth" (Cursor's OAuth client) was not imported: that client is registered for Cursor's own redirect address. Sign in with \`patchbay login ${name}\`; if the server needs a pre-registered client, set oauth.clientId in patchbay`,
@@ -55,7 +59,11 @@ export const cursor: HostAdapter = {
       const notes = patchbayOnlySettings(entry, 'Cursor');
       // Cursor infers stdio and Streamable HTTP from the fields; only legacy SSE is named, so a
       // round trip keeps the transport.
-      const raw = commonHostEntry(entry, (text) => patchbayToEditor(text, 'Cursor', notes), entry.transport === 'sse' ? { type: 'sse' } : {});
+      const raw = commonHostEntry(
+        entry,
+        (text) => patchbayToEditor(text, 'Cursor', notes),
+        entry.transport === 'sse' ? { type: 'sse' } : {},
+      );
       return { raw, notes: [...new Set(notes)] };
     });
   },

@@ -30,10 +30,17 @@ function transportOf(source: JsonObject, hostName: string): 'stdio' | 'http' | '
   }
   if (type === 'stdio' || type === 'sse') return type;
   if (type === 'http' || type === 'streamable-http' || type === 'streamableHttp') return 'http';
-  return refuse(`type ${JSON.stringify(type)} is not one patchbay knows (${hostName} entries are stdio, http or sse)`);
+  return refuse(
+    `type ${JSON.stringify(type)} is not one patchbay knows (${hostName} entries are stdio, http or sse)`,
+  );
 }
 
-export function editorEntryToPatchbay(source: JsonObject, name: string, context: ImportContext, dialect: EditorDialect): { raw: JsonObject; notes: string[] } {
+export function editorEntryToPatchbay(
+  source: JsonObject,
+  name: string,
+  context: ImportContext,
+  dialect: EditorDialect,
+): { raw: JsonObject; notes: string[] } {
   const transport = transportOf(source, dialect.hostName);
   if (getOwn(source, 'envFile') !== undefined) {
     // Skipped rather than noted: the variables in that file are often the server's credentials,
@@ -46,7 +53,13 @@ export function editorEntryToPatchbay(source: JsonObject, name: string, context:
   const convert = (text: string) =>
     editorToPatchbay(
       text,
-      { hostName: dialect.hostName, platform: context.platform, projectRoot: context.projectRoot, targetScope: context.targetScope, input: dialect.input },
+      {
+        hostName: dialect.hostName,
+        platform: context.platform,
+        projectRoot: context.projectRoot,
+        targetScope: context.targetScope,
+        input: dialect.input,
+      },
       notes,
     );
   const out = createObject();

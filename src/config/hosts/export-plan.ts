@@ -8,8 +8,8 @@
 import { PatchbayError } from '../../errors.js';
 import type { Scope, ServerEntry } from '../entry.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from '../file-store.js';
-import { getOwn, isObject, setOwn, type JsonObject, type JsonValue } from '../json-source.js';
-import { entryDigest, loadRegistry, type ConfigContext, type ProjectChoice, type ScopedEntry } from '../registry.js';
+import { getOwn, setOwn, type JsonObject, type JsonValue } from '../json-source.js';
+import { entryDigest, loadRegistry, type ConfigContext } from '../registry.js';
 import { hostEnvironment, sameEntry, type SkippedServer } from './import-plan.js';
 import { serversAt } from './shared.js';
 import { isRefusal, type HostAdapter, type HostEnvironment, type HostScope } from './types.js';
@@ -49,14 +49,21 @@ export interface ExportPlan {
   skipped: SkippedServer[];
 }
 
-export interface ExportOptions {
+export interface ExportPlanOptions {
   scope?: Scope;
   force: boolean;
   platform: NodeJS.Platform;
 }
 
 /** Whether two host entries mean the same, judged by what patchbay would import from each. */
-function sameHostEntry(host: HostAdapter, name: string, a: JsonValue, b: JsonValue, hostEnv: HostEnvironment, location: ExportItem): boolean {
+function sameHostEntry(
+  host: HostAdapter,
+  name: string,
+  a: JsonValue,
+  b: JsonValue,
+  hostEnv: HostEnvironment,
+  location: ExportItem,
+): boolean {
   if (entryDigest(a) === entryDigest(b)) return true;
   const context = {
     ...hostEnv,
@@ -71,54 +78,54 @@ function sameHostEntry(host: HostAdapter, name: string, a: JsonValue, b: JsonVal
 
 type Decision = { action: ExportAction } | { reason: string };
 
-function decide(host: HostAdapter, item: ExportItem, servers: JsonObject | undefined, force: boolean, hostEnv: HostEnvironment): Decision {
+function decide(
+  host: HostAdapter,
+  item: ExportItem,
+  servers: JsonObject | undefined,
+  force: boolean,
+  hostEnv: HostEnvironment,
+): Decision {
   const existing = servers ? getOwn(servers, item.name) : undefined;
   if (existing === undefined) return { action: 'add' };
   if (sameHostEntry(host, item.name, existing, item.raw, hostEnv, item)) return { action: 'unchanged' };
   if (force) return { action: 'replace' };
-  return { reason: `${host.displayName}'s ${item.to} already has a different server named ${JSON.stringify(item.name)}; pass --force to replace it` };
+  return {
+    reason: `${host.displayName}'s ${item.to} already has a different server named ${JSON.stringify(item.name)}; pass --force to replace it`,
+  };
 }
 
-/** The approval of a project entry, also for one hidden by a same-named local entry. */
-async function projectChoiceOf(context: ConfigContext, scoped: ScopedEntry, known: ProjectChoice | undefined): Promise<ProjectChoice> {
-  if (known) return known;
-  const file = await readJsonFile(context.userConfigPath);
-  const root = file.parsed?.value;
-  const projects = isObject(root) ? getOwn(root, 'projects') : undefined;
-  const project = isObject(projects) ? getOwn(projects, context.projectRoot) : undefined;
-  const choices = isObject(project) ? getOwn(project, 'mcpjsonChoices') : undefined;
-  const choice = isObject(choices) ? getOwn(choices, scoped.name) : undefined;
-  if (!isObject(choice) || getOwn(choice, 'sha256') !== entryDigest(scoped.raw)) return 'pending';
-  const decision = getOwn(choice, 'decision');
-  return decision === 'approved' || decision === 'rejected' ? decision : 'pending';
-}
-
-export async function planExport(context: ConfigContext, host: HostAdapter, options: ExportOptions): Promise<ExportPlan> {
+export async function planExport(
+  context: ConfigContext,
+  host: HostAdapter,
+  options: ExportPlanOptions,
+): Promise<ExportPlan> {
   const hostEnv = hostEnvironment(context, options.platform);
   const registry = await loadRegistry(context);
   for (const file of registry.files) {
     if (file.error && (options.scope === undefined || file.scopes.includes(options.scope))) {
-      throw new PatchbayError(file.error.code, `Cannot export: ${file.error.message}`, { hint: file.error.hint });
+      throw new PatchbayError(file.error.code, `Cannot export: ${file.error.message}`, {
+        hint: file.error.hint,
+      });
     }
   }
   const plan: ExportPlan = { host, scope: options.scope, files: [], items: [], skipped: [] };
   const candidates =
     options.scope === undefined
-      ? registry.servers.map((server) => ({ scoped: server.winner, choice: server.projectChoice }))
-      : registry.entries
-          .filter((scoped) => scoped.scope === options.scope)
-          .map((scoped) => ({ scoped, choice: registry.servers.find((server) => server.winner === scoped)?.projectChoice }));
+      ? registry.servers.map((server) => server.winner)
+      : registry.entries.filter((scoped) => scoped.scope === options.scope);
 
-  for (const { scoped, choice } of candidates) {
+  for (const scoped of candidates) {
     const skip = (reason: string) => plan.skipped.push({ name: scoped.name, from: scoped.path, reason });
     if (!scoped.entry) {
       skip(`invalid entry: ${scoped.problems.join('; ')}`);
       continue;
     }
     if (scoped.scope === 'project') {
-      const decision = await projectChoiceOf(context, scoped, choice);
+      const decision = scoped.projectChoice ?? 'pending';
       if (decision === 'pending') {
-        skip(`a project entry not yet approved (or changed since it was); review it with \`patchbay get ${scoped.name}\`, approve it with \`patchbay approve ${scoped.name}\`, then export again`);
+        skip(
+          `a project entry not yet approved (or changed since it was); review it with \`patchbay get ${scoped.name}\`, approve it with \`patchbay approve ${scoped.name}\`, then export again`,
+        );
         continue;
       }
       if (decision === 'rejected') {
@@ -155,22 +162,37 @@ export async function planExport(context: ConfigContext, host: HostAdapter, opti
     if (files.has(item.to)) continue;
     const file = await readJsonFile(item.to, { jsonc: host.jsonc });
     if (file.error) {
-      throw new PatchbayError(file.error.code, `Cannot export to ${host.displayName}: ${file.error.message}\nNothing was written.`, {
-        hint: file.error.hint,
-      });
+      throw new PatchbayError(
+        file.error.code,
+        `Cannot export to ${host.displayName}: ${file.error.message}\nNothing was written.`,
+        {
+          hint: file.error.hint,
+        },
+      );
     }
     files.set(item.to, file);
-    plan.files.push({ path: item.to, scope: item.hostScope, exists: file.exists, hadComments: file.parsed?.hadComments ?? false });
+    plan.files.push({
+      path: item.to,
+      scope: item.hostScope,
+      exists: file.exists,
+      hadComments: file.parsed?.hadComments ?? false,
+    });
   }
 
   const kept: ExportItem[] = [];
   for (const item of plan.items) {
     const file = files.get(item.to)!;
     const servers = file.parsed
-      ? serversAt(file.parsed.value, item.serversPath, { path: item.to, positionOf: file.parsed.positionOf }, false)
+      ? serversAt(
+          file.parsed.value,
+          item.serversPath,
+          { path: item.to, positionOf: file.parsed.positionOf },
+          false,
+        )
       : undefined;
     const decision = decide(host, item, servers, options.force, hostEnv);
-    if ('reason' in decision) plan.skipped.push({ name: item.name, from: item.from, reason: decision.reason });
+    if ('reason' in decision)
+      plan.skipped.push({ name: item.name, from: item.from, reason: decision.reason });
     else kept.push({ ...item, action: decision.action });
   }
   plan.items = kept;
@@ -183,7 +205,11 @@ export interface ExportResult {
   failed: SkippedServer[];
 }
 
-export async function applyExport(context: ConfigContext, plan: ExportPlan, options: ExportOptions): Promise<ExportResult> {
+export async function applyExport(
+  context: ConfigContext,
+  plan: ExportPlan,
+  options: ExportPlanOptions,
+): Promise<ExportResult> {
   const hostEnv = hostEnvironment(context, options.platform);
   const result: ExportResult = { taken: [], skipped: [...plan.skipped], failed: [] };
   const byFile = new Map<string, ExportItem[]>();
@@ -201,7 +227,12 @@ export async function applyExport(context: ConfigContext, plan: ExportPlan, opti
           const taken: ExportItem[] = [];
           const skipped: SkippedServer[] = [];
           for (const item of items) {
-            const servers = serversAt(root, item.serversPath, { path, positionOf: file.parsed?.positionOf }, true)!;
+            const servers = serversAt(
+              root,
+              item.serversPath,
+              { path, positionOf: file.parsed?.positionOf },
+              true,
+            )!;
             // Decide again: the file may have changed since the plan was made.
             const decision = decide(plan.host, item, servers, options.force, hostEnv);
             if ('reason' in decision) {
@@ -219,9 +250,9 @@ export async function applyExport(context: ConfigContext, plan: ExportPlan, opti
       result.skipped.push(...outcome.skipped);
     } catch (error) {
       if (!(error instanceof PatchbayError)) throw error;
-      for (const item of items) result.failed.push({ name: item.name, from: item.from, reason: `not written: ${error.message}` });
+      for (const item of items)
+        result.failed.push({ name: item.name, from: item.from, reason: `not written: ${error.message}` });
     }
   }
   return result;
 }
-

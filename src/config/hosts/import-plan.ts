@@ -10,7 +10,13 @@ import { readJsonFile, type LoadedFile } from '../file-store.js';
 import type { JsonObject, JsonValue } from '../json-source.js';
 import { addServer, entryDigest, loadRegistry, scopeFilePath, type ConfigContext } from '../registry.js';
 import { serversAt } from './shared.js';
-import { isRefusal, type HostAdapter, type HostEnvironment, type HostLocation, type HostScope } from './types.js';
+import {
+  isRefusal,
+  type HostAdapter,
+  type HostEnvironment,
+  type HostLocation,
+  type HostScope,
+} from './types.js';
 
 export interface SourceFile {
   path: string;
@@ -53,12 +59,13 @@ export interface ImportPlan {
   skipped: SkippedServer[];
 }
 
-export interface ImportOptions {
+export interface ImportPlanOptions {
   scope: Scope;
   force: boolean;
   platform: NodeJS.Platform;
 }
 
+// The rule of validateName (validate.ts), which throws; here a name is cleaned up instead.
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A valid patchbay name for a host's name ("GitHub MCP" → "GitHub-MCP"), or undefined. */
@@ -75,7 +82,11 @@ export function patchbayName(name: string): string | undefined {
 export function sameEntry(a: JsonValue, b: JsonValue): boolean {
   const left = entryFromRaw(a).entry;
   const right = entryFromRaw(b).entry;
-  return left !== undefined && right !== undefined && entryDigest(entryToRaw(left)) === entryDigest(entryToRaw(right));
+  return (
+    left !== undefined &&
+    right !== undefined &&
+    entryDigest(entryToRaw(left)) === entryDigest(entryToRaw(right))
+  );
 }
 
 export function hostEnvironment(context: ConfigContext, platform: NodeJS.Platform): HostEnvironment {
@@ -92,7 +103,11 @@ function uniqueLocations(locations: HostLocation[]): HostLocation[] {
   });
 }
 
-async function readHostFile(path: string, host: HostAdapter, cache: Map<string, LoadedFile>): Promise<LoadedFile> {
+async function readHostFile(
+  path: string,
+  host: HostAdapter,
+  cache: Map<string, LoadedFile>,
+): Promise<LoadedFile> {
   let file = cache.get(path);
   if (!file) {
     file = await readJsonFile(path, { jsonc: host.jsonc });
@@ -101,7 +116,11 @@ async function readHostFile(path: string, host: HostAdapter, cache: Map<string, 
   return file;
 }
 
-export async function planImport(context: ConfigContext, host: HostAdapter, options: ImportOptions): Promise<ImportPlan> {
+export async function planImport(
+  context: ConfigContext,
+  host: HostAdapter,
+  options: ImportPlanOptions,
+): Promise<ImportPlan> {
   const hostEnv = hostEnvironment(context, options.platform);
   const targetPath = scopeFilePath(context, options.scope);
   const plan: ImportPlan = { host, scope: options.scope, targetPath, files: [], items: [], skipped: [] };
@@ -114,19 +133,35 @@ export async function planImport(context: ConfigContext, host: HostAdapter, opti
     if (file.error) {
       // A file patchbay reads itself (.mcp.json) is reported by `patchbay list`; it is not ours to fail on.
       if (location.skipReason) continue;
-      throw new PatchbayError(file.error.code, `Cannot import from ${host.displayName}: ${file.error.message}`, {
-        hint: `Fix ${location.path} (${host.displayName} cannot read it either), then run the import again.`,
-      });
+      throw new PatchbayError(
+        file.error.code,
+        `Cannot import from ${host.displayName}: ${file.error.message}`,
+        {
+          hint: `Fix ${location.path} (${host.displayName} cannot read it either), then run the import again.`,
+        },
+      );
     }
     let servers: JsonObject | undefined;
     try {
-      servers = file.parsed ? serversAt(file.parsed.value, location.serversPath, { path: location.path, positionOf: file.parsed.positionOf }, false) : undefined;
+      servers = file.parsed
+        ? serversAt(
+            file.parsed.value,
+            location.serversPath,
+            { path: location.path, positionOf: file.parsed.positionOf },
+            false,
+          )
+        : undefined;
     } catch (error) {
       if (location.skipReason) continue;
       throw error;
     }
     const names = servers ? Object.keys(servers) : [];
-    plan.files.push({ path: location.path, scope: location.scope, exists: file.exists, servers: names.length });
+    plan.files.push({
+      path: location.path,
+      scope: location.scope,
+      exists: file.exists,
+      servers: names.length,
+    });
     if (!servers) continue;
 
     for (const [sourceName, raw] of Object.entries(servers)) {
@@ -169,7 +204,8 @@ export async function planImport(context: ConfigContext, host: HostAdapter, opti
       }
       usedNames.add(name);
       const notes = [...conversion.notes];
-      if (name !== sourceName) notes.unshift(`imported as ${JSON.stringify(name)}: patchbay names are letters, digits, "_" and "-"`);
+      if (name !== sourceName)
+        notes.unshift(`imported as ${JSON.stringify(name)}: patchbay names are letters, digits, "_" and "-"`);
       plan.items.push({
         name,
         sourceName,
@@ -189,16 +225,26 @@ export async function planImport(context: ConfigContext, host: HostAdapter, opti
 }
 
 /** Compare with what the target scope already holds: new, identical, or different (needs --force). */
-async function decideActions(context: ConfigContext, plan: ImportPlan, options: ImportOptions): Promise<void> {
+async function decideActions(
+  context: ConfigContext,
+  plan: ImportPlan,
+  options: ImportPlanOptions,
+): Promise<void> {
   if (plan.items.length === 0) return;
   const registry = await loadRegistry(context);
   const target = registry.files.find((file) => file.scopes.includes(options.scope));
   if (target?.error) {
-    throw new PatchbayError(target.error.code, `Cannot import into the ${options.scope} scope: ${target.error.message}`, { hint: target.error.hint });
+    throw new PatchbayError(
+      target.error.code,
+      `Cannot import into the ${options.scope} scope: ${target.error.message}`,
+      { hint: target.error.hint },
+    );
   }
   const kept: ImportItem[] = [];
   for (const item of plan.items) {
-    const existing = registry.entries.find((entry) => entry.scope === options.scope && entry.name === item.name);
+    const existing = registry.entries.find(
+      (entry) => entry.scope === options.scope && entry.name === item.name,
+    );
     if (!existing) kept.push(item);
     else if (sameEntry(existing.raw, item.raw)) kept.push({ ...item, action: 'unchanged' });
     else if (options.force) kept.push({ ...item, action: 'replace' });
@@ -228,12 +274,18 @@ export async function applyImport(context: ConfigContext, plan: ImportPlan): Pro
       continue;
     }
     try {
-      const { replaced } = await addServer(context, plan.scope, item.name, item.raw, { force: item.action === 'replace' });
+      const { replaced } = await addServer(context, plan.scope, item.name, item.raw, {
+        force: item.action === 'replace',
+      });
       result.taken.push({ ...item, action: replaced ? 'replace' : 'add' });
     } catch (error) {
       if (error instanceof PatchbayError && error.code === 'duplicate') {
         // Another process added the name since the plan was made.
-        result.skipped.push({ name: item.name, from: item.from, reason: `${error.message} Pass --force to replace it.` });
+        result.skipped.push({
+          name: item.name,
+          from: item.from,
+          reason: `${error.message} Pass --force to replace it.`,
+        });
       } else if (error instanceof PatchbayError) {
         result.failed.push({ name: item.name, from: item.from, reason: `not written: ${error.message}` });
       } else {

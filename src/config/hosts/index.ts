@@ -25,11 +25,17 @@ export function parseHost(text: string | undefined, flag: '--from' | '--to'): Ho
   const valid = HOST_IDS.join(', ');
   const example = flag === '--from' ? 'patchbay import --from cursor' : 'patchbay export --to vscode';
   if (text === undefined || text === '') {
-    throw new PatchbayError('usage', `Missing ${flag} <host>: which host's configuration to use (${valid}).`, { hint: `For example: ${example}` });
+    throw new PatchbayError(
+      'usage',
+      `Missing ${flag} <host>: which host's configuration to use (${valid}).`,
+      { hint: `For example: ${example}` },
+    );
   }
   const normalised = text.toLowerCase();
   if (isHostId(normalised)) return normalised;
-  throw new PatchbayError('usage', `Unknown host ${JSON.stringify(text)}: expected one of ${valid}.`, { hint: `For example: ${example}` });
+  throw new PatchbayError('usage', `Unknown host ${JSON.stringify(text)}: expected one of ${valid}.`, {
+    hint: `For example: ${example}`,
+  });
 }
 
 export function getHost(id: HostId): HostAdapter {
@@ -41,5 +47,17 @@ export { claudeCodeConfigPath } from './claude-code.js';
 export { claudeDesktopConfigPath } from './claude-desktop.js';
 export { cursorProjectPath, cursorUserPath } from './cursor.js';
 export { vscodeUserPath, vscodeWorkspacePath } from './vscode.js';
-export { planImport, applyImport, type ImportPlan, type ImportItem, type ImportResult } from './import-plan.js';
-export { planExport, applyExport, type ExportPlan, type ExportItem, type ExportResult } from './export-plan.js';
+export {
+  planImport,
+  applyImport,
+  type ImportPlan,
+  type ImportItem,
+  type ImportResult,
+} from './import-plan.js';
+export {
+  planExport,
+  applyExport,
+  type ExportPlan,
+  type ExportItem,
+  type ExportResult,
+} from './export-plan.js';

@@ -3,7 +3,15 @@
 import { win32, posix } from 'node:path';
 import { PatchbayError } from '../../errors.js';
 import { entryFromRaw, formatProblem, type ServerEntry } from '../entry.js';
-import { createObject, getOwn, isObject, setOwn, type JsonObject, type JsonValue, type Position } from '../json-source.js';
+import {
+  createObject,
+  getOwn,
+  isObject,
+  setOwn,
+  type JsonObject,
+  type JsonValue,
+  type Position,
+} from '../json-source.js';
 import { homeDirectory } from '../paths.js';
 import type { HostEnvironment, ImportContext } from './types.js';
 import { refuse } from './variables.js';
@@ -30,7 +38,12 @@ export function appDataDirectory(host: HostEnvironment): string {
 }
 
 export function requireObject(raw: JsonValue): JsonObject {
-  if (!isObject(raw)) refuse(`expected an object but found ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`);
+  // The type only: a misplaced value may be a secret.
+  if (!isObject(raw)) {
+    refuse(
+      `expected an object but found ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : `a ${typeof raw}`}`,
+    );
+  }
   return raw;
 }
 
@@ -39,7 +52,13 @@ export function checkConverted(raw: JsonObject, name: string, context: ImportCon
   const { entry, problems } = entryFromRaw(raw);
   if (!entry) {
     const positionOf = context.positionOf ?? (() => undefined);
-    refuse(problems.map((problem) => formatProblem(context.location.path, [...context.location.serversPath, name], problem, positionOf)).join('; '));
+    refuse(
+      problems
+        .map((problem) =>
+          formatProblem(context.location.path, [...context.location.serversPath, name], problem, positionOf),
+        )
+        .join('; '),
+    );
   }
   return entry;
 }
@@ -71,10 +90,12 @@ export function commonHostEntry(
   if (entry.transport === 'stdio') {
     setOwn(raw, 'command', convert(entry.command ?? ''));
     if (entry.args && entry.args.length > 0) setOwn(raw, 'args', entry.args.map(convert));
-    if (entry.env && Object.keys(entry.env).length > 0) setOwn(raw, 'env', stringMapToJson(mapValues(entry.env, convert)));
+    if (entry.env && Object.keys(entry.env).length > 0)
+      setOwn(raw, 'env', stringMapToJson(mapValues(entry.env, convert)));
   } else {
     setOwn(raw, 'url', convert(entry.url ?? ''));
-    if (entry.headers && Object.keys(entry.headers).length > 0) setOwn(raw, 'headers', stringMapToJson(mapValues(entry.headers, convert)));
+    if (entry.headers && Object.keys(entry.headers).length > 0)
+      setOwn(raw, 'headers', stringMapToJson(mapValues(entry.headers, convert)));
   }
   return raw;
 }
@@ -82,7 +103,12 @@ export function commonHostEntry(
 function mapValues(map: Record<string, string>, convert: (text: string) => string): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, { value: convert(value), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: convert(value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -90,11 +116,15 @@ function mapValues(map: Record<string, string>, convert: (text: string) => strin
 /** Notes for patchbay settings an editor host has no place for; `headersHelper` refuses instead. */
 export function patchbayOnlySettings(entry: ServerEntry, hostName: string): string[] {
   if (entry.headersHelper !== undefined) {
-    refuse(`uses headersHelper (a command that produces its headers), which ${hostName} has no equivalent for; without it the server would get no credentials`);
+    refuse(
+      `uses headersHelper (a command that produces its headers), which ${hostName} has no equivalent for; without it the server would get no credentials`,
+    );
   }
   const notes: string[] = [];
-  if (entry.oauth) notes.push(`the oauth settings were not exported: ${hostName} runs its own OAuth sign-in for the server`);
-  if (entry.timeout !== undefined) notes.push(`timeout ${entry.timeout} ms was not exported: ${hostName}'s file has no per-server timeout`);
+  if (entry.oauth)
+    notes.push(`the oauth settings were not exported: ${hostName} runs its own OAuth sign-in for the server`);
+  if (entry.timeout !== undefined)
+    notes.push(`timeout ${entry.timeout} ms was not exported: ${hostName}'s file has no per-server timeout`);
   return notes;
 }
 
@@ -112,9 +142,13 @@ export function serversAt(
     const position = file.positionOf?.(path.slice(0, depth));
     const where = position ? `${file.path}:${position.line}:${position.column}` : file.path;
     const what = depth === 0 ? 'the file' : path.slice(0, depth).join('.');
-    throw new PatchbayError('config-shape', `${where}: ${what}: expected a JSON object; the file was left unchanged.`, {
-      hint: `Fix ${file.path} by hand first; patchbay does not rewrite a file it cannot fully read.`,
-    });
+    throw new PatchbayError(
+      'config-shape',
+      `${where}: ${what}: expected a JSON object; the file was left unchanged.`,
+      {
+        hint: `Fix ${file.path} by hand first; patchbay does not rewrite a file it cannot fully read.`,
+      },
+    );
   };
   if (!isObject(root)) return fail(0);
   let current: JsonObject = root;

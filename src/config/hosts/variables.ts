@@ -71,7 +71,9 @@ export function editorToPatchbay(text: string, options: EditorVariableOptions, n
     if (token.startsWith('env:')) {
       const name = token.slice('env:'.length);
       if (!IDENTIFIER.test(name)) {
-        refuse(`uses \${env:${name}}, and patchbay variable names are letters, digits and "_" (not starting with a digit)`);
+        refuse(
+          `uses \${env:${name}}, and patchbay variable names are letters, digits and "_" (not starting with a digit)`,
+        );
       }
       return `\${${name}}`;
     }
@@ -86,7 +88,10 @@ export function editorToPatchbay(text: string, options: EditorVariableOptions, n
           `uses \${${token}}, which ${options.hostName} sets to the open project; the ${options.targetScope} scope has no single project (import into the local scope with -s local to pin it to ${options.projectRoot})`,
         );
       }
-      const value = token === 'workspaceFolder' ? options.projectRoot : projectBasename(options.projectRoot, options.platform);
+      const value =
+        token === 'workspaceFolder'
+          ? options.projectRoot
+          : projectBasename(options.projectRoot, options.platform);
       notes.push(`\${${token}} became ${value} (this project)`);
       return value;
     }
@@ -109,11 +114,14 @@ export function patchbayToEditor(text: string, hostName: string, notes: string[]
   return splitTemplate(text)
     .map((part) => {
       if (part.literal !== undefined) {
-        if (part.literal.includes('${')) refuse(`contains "\${" text that ${hostName} would read as one of its own variables`);
+        if (part.literal.includes('${'))
+          refuse(`contains "\${" text that ${hostName} would read as one of its own variables`);
         return part.literal;
       }
       if (part.fallback !== undefined) {
-        notes.push(`the default of \${${part.variable}} was dropped (${hostName} has no defaults): set ${part.variable} before starting ${hostName}`);
+        notes.push(
+          `the default of \${${part.variable}} was dropped (${hostName} has no defaults): set ${part.variable} before starting ${hostName}`,
+        );
       }
       return `\${env:${part.variable}}`;
     })

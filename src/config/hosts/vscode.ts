@@ -21,7 +21,9 @@ export function vscodeWorkspacePath(host: HostEnvironment): string {
 
 function describeInput(root: JsonValue, id: string): string {
   const inputs = isObject(root) ? getOwn(root, 'inputs') : undefined;
-  const input = Array.isArray(inputs) ? inputs.find((item) => isObject(item) && getOwn(item, 'id') === id) : undefined;
+  const input = Array.isArray(inputs)
+    ? inputs.find((item) => isObject(item) && getOwn(item, 'id') === id)
+    : undefined;
   const description = isObject(input) ? getOwn(input, 'description') : undefined;
   return typeof description === 'string' && description !== '' ? ` (${JSON.stringify(description)})` : '';
 }
@@ -39,7 +41,8 @@ export const vscode: HostAdapter = {
   },
 
   exportLocation(scope, host) {
-    if (scope === 'project') return { scope: 'project', path: vscodeWorkspacePath(host), serversPath: ['servers'] };
+    if (scope === 'project')
+      return { scope: 'project', path: vscodeWorkspacePath(host), serversPath: ['servers'] };
     return { scope: 'user', path: vscodeUserPath(host), serversPath: ['servers'] };
   },
 
@@ -53,14 +56,19 @@ export const vscode: HostAdapter = {
           note: `set ${variable} in your environment: it replaces \${input:${id}}, which VS Code prompted for${describeInput(context.root, id)}`,
         };
       };
-      const converted = editorEntryToPatchbay(source, name, context, { hostName: 'VS Code', handledKeys: ['cwd', 'dev'], input });
+      const converted = editorEntryToPatchbay(source, name, context, {
+        hostName: 'VS Code',
+        handledKeys: ['cwd', 'dev'],
+        input,
+      });
       const cwd = getOwn(source, 'cwd');
       if (cwd !== undefined) {
         converted.notes.push(
           `"cwd" ${JSON.stringify(cwd)} was not imported: patchbay has no working directory setting for a command; make relative paths in args absolute if the server needs them`,
         );
       }
-      if (getOwn(source, 'dev') !== undefined) converted.notes.push('ignored "dev": VS Code\'s watch-and-debug mode for server development');
+      if (getOwn(source, 'dev') !== undefined)
+        converted.notes.push('ignored "dev": VS Code\'s watch-and-debug mode for server development');
       return converted;
     });
   },
@@ -68,7 +76,9 @@ export const vscode: HostAdapter = {
   fromPatchbay(entry) {
     return refusable(() => {
       const notes = patchbayOnlySettings(entry, 'VS Code');
-      const raw = commonHostEntry(entry, (text) => patchbayToEditor(text, 'VS Code', notes), { type: entry.transport });
+      const raw = commonHostEntry(entry, (text) => patchbayToEditor(text, 'VS Code', notes), {
+        type: entry.transport,
+      });
       return { raw, notes: [...new Set(notes)] };
     });
   },
