@@ -4,6 +4,7 @@
  * check, so `--no-check` never pays for it.
  */
 
+import { PatchbayError } from '../errors.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
 import type { ProbeResult } from '../connect/probe.js';
@@ -41,11 +42,20 @@ export async function checkServers(
   return results;
 }
 
-/** `--timeout S` (seconds), else `PATCHBAY_TIMEOUT` (seconds), else 10 s. */
+/** `--timeout S` (seconds), else `PATCHBAY_TIMEOUT` (seconds), else 10 s; in milliseconds. */
 export function timeoutFrom(flag: string | undefined, env: NodeJS.ProcessEnv): number {
   const text = flag ?? env.PATCHBAY_TIMEOUT;
   if (text === undefined || text === '') return 10_000;
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) return Number.NaN;
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    const source = flag === undefined ? 'PATCHBAY_TIMEOUT' : '--timeout';
+    throw new PatchbayError(
+      'usage',
+      `Invalid ${source} ${JSON.stringify(text)}: expected a positive number of seconds.`,
+      {
+        hint: 'For example: --timeout 5 (or PATCHBAY_TIMEOUT=5)',
+      },
+    );
+  }
   return Math.round(seconds * 1000);
 }

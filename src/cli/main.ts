@@ -303,8 +303,9 @@ Examples:
     .argument('[topic]', 'a command name, "config" or "exit-codes"')
     .action(
       act((topic: string | undefined) => {
-        if (topic && HELP_TOPICS[topic]) {
-          io.stdout.write(HELP_TOPICS[topic]());
+        const topicText = topic && Object.hasOwn(HELP_TOPICS, topic) ? HELP_TOPICS[topic] : undefined;
+        if (topicText) {
+          io.stdout.write(topicText());
           return EXIT.ok;
         }
         const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;

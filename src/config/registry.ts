@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
-import { entryFromRaw, formatProblem, SCOPES, type Scope, type ServerEntry } from './entry.js';
+import { entryFromRaw, formatProblem, type Scope, type ServerEntry } from './entry.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
 import {
   createObject,
@@ -109,7 +109,7 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     exists: userFile.exists,
     error: userFile.error ?? userShape.error,
   });
-  const projectShape = checkServersShape(projectFile, ['mcpServers']);
+  const projectShape = objectAtPath(projectFile, ['mcpServers']);
   files.push({
     scopes: ['project'],
     path: projectFile.path,
@@ -174,11 +174,8 @@ function shapeError(parsed: ParsedJson, file: string, path: Array<string>, expec
   );
 }
 
-/** `.mcp.json` (and any `{ "<key>": { name: entry } }` file): the servers object, or why not. */
-function checkServersShape(
-  file: LoadedFile,
-  path: string[],
-): { servers?: JsonObject; error?: PatchbayError } {
+/** The object at `path` (empty when absent), or a shape error pointing at what is in the way. */
+function objectAtPath(file: LoadedFile, path: string[]): { servers?: JsonObject; error?: PatchbayError } {
   if (!file.parsed) return {};
   let value: JsonValue | undefined = file.parsed.value;
   if (!isObject(value)) return { error: shapeError(file.parsed, file.path, [], 'a JSON object') };
@@ -196,11 +193,11 @@ function checkUserConfigShape(
   projectRoot: string,
 ): { user?: JsonObject; local?: JsonObject; choices?: JsonObject; error?: PatchbayError } {
   if (!file.parsed) return {};
-  const user = checkServersShape(file, ['mcpServers']);
+  const user = objectAtPath(file, ['mcpServers']);
   if (user.error) return { error: user.error };
-  const local = checkServersShape(file, ['projects', projectRoot, 'mcpServers']);
+  const local = objectAtPath(file, ['projects', projectRoot, 'mcpServers']);
   if (local.error) return { error: local.error };
-  const choices = checkServersShape(file, ['projects', projectRoot, 'mcpjsonChoices']);
+  const choices = objectAtPath(file, ['projects', projectRoot, 'mcpjsonChoices']);
   if (choices.error) return { error: choices.error };
   return { user: user.servers!, local: local.servers!, choices: choices.servers! };
 }
@@ -450,5 +447,3 @@ export async function resetProjectChoices(context: ConfigContext): Promise<numbe
     { secret: true },
   );
 }
-
-export { SCOPES };

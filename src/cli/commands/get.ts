@@ -1,6 +1,6 @@
 /** `patchbay get <name>`: one server in full, with where it came from and what it shadows. */
 
-import { EXIT, PatchbayError } from '../../errors.js';
+import { EXIT } from '../../errors.js';
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
@@ -24,12 +24,6 @@ export function parseGetOptions(
   env: NodeJS.ProcessEnv,
 ): GetOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
-  if (Number.isNaN(timeoutMs)) {
-    throw new PatchbayError(
-      'usage',
-      `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`,
-    );
-  }
   return {
     name: validateName(name),
     json: Boolean(raw.json),

@@ -1,6 +1,6 @@
 /** `patchbay list`: every configured server, which scope won, and whether it works. */
 
-import { EXIT, PatchbayError } from '../../errors.js';
+import { EXIT } from '../../errors.js';
 import { staticState } from '../../config/status.js';
 import { checkServers, timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
@@ -19,15 +19,6 @@ export function parseListOptions(
   env: NodeJS.ProcessEnv,
 ): ListOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
-  if (Number.isNaN(timeoutMs)) {
-    throw new PatchbayError(
-      'usage',
-      `Invalid timeout ${JSON.stringify(raw.timeout ?? env.PATCHBAY_TIMEOUT)}: expected a number of seconds.`,
-      {
-        hint: 'For example: patchbay list --timeout 5',
-      },
-    );
-  }
   return {
     json: Boolean(raw.json),
     check: raw.check !== false,
