@@ -284,6 +284,12 @@ describe('secrets are masked everywhere unless --show-secrets', () => {
     ]);
   });
 
+  it('in the confirmation of add', async () => {
+    const added = await sandbox.run(['add', 'c', '--', 'server', '--token=t-secret']);
+    expect(added.stderr).toContain('--token=****');
+    expect(added.stderr).not.toContain('t-secret');
+  });
+
   it('in list and get, human and --json', async () => {
     const outputs = await Promise.all([
       sandbox.run(['list', '--no-check']),

@@ -14,7 +14,7 @@ import {
 } from '../../config/entry.js';
 import { hasReferences } from '../../config/expand.js';
 import type { JsonObject } from '../../config/json-source.js';
-import { isSecretName, maskUrl, maskValue } from '../../config/mask.js';
+import { isSecretName, maskEntry, maskUrl, maskValue } from '../../config/mask.js';
 import { addServer, createContext, loadRegistry } from '../../config/registry.js';
 import { parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from '../../config/validate.js';
 import { isInteractive, note, warn, type Io } from '../io.js';
@@ -248,10 +248,8 @@ export async function runAdd(
     note(io, `Stored the client secret in ${path} (mode 0600).`);
   }
   const verb = result.replaced ? 'Replaced' : 'Added';
-  const target =
-    options.entry.transport === 'stdio'
-      ? [options.entry.command, ...(options.entry.args ?? [])].join(' ')
-      : maskUrl(options.entry.url!);
+  const shown = maskEntry(options.entry);
+  const target = shown.transport === 'stdio' ? [shown.command, ...(shown.args ?? [])].join(' ') : shown.url!;
   note(
     io,
     `${verb} ${options.entry.transport} server ${options.name} (${target}) in the ${options.scope} scope: ${result.path}`,
