@@ -61,6 +61,42 @@ const rows = [
     })(),
   ],
 ];
+
+// Peer: Claude Code's `claude mcp` on the same 50 servers, when CLAUDE_BIN points at its binary
+// (e.g. npm i @anthropic-ai/claude-code in a scratch directory). It gets its own throwaway HOME.
+const claude = process.env.CLAUDE_BIN;
+if (claude) {
+  const claudeHome = join(root, 'claude-home');
+  const claudeEnv = {
+    ...process.env,
+    HOME: claudeHome,
+    CLAUDE_CONFIG_DIR: join(claudeHome, '.claude'),
+    NO_COLOR: '1',
+  };
+  const timeClaude = (argsFor) => {
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      const start = process.hrtime.bigint();
+      spawnSync(claude, argsFor(i), { env: claudeEnv, cwd: claudeHome, encoding: 'utf8' });
+      samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    samples.sort((a, b) => a - b);
+    return { median: samples[Math.floor(runs / 2)], p90: samples[Math.floor(runs * 0.9)] };
+  };
+  spawnSync('mkdir', ['-p', claudeHome]);
+  for (let i = 0; i < 50; i++)
+    spawnSync(
+      claude,
+      ['mcp', 'add', '-s', 'user', '-t', 'http', `server-${i}`, `https://s${i}.example.com/mcp`],
+      { env: claudeEnv, cwd: claudeHome },
+    );
+  rows.push(['claude --version', timeClaude(() => ['--version'])]);
+  rows.push(['claude mcp get server-7', timeClaude(() => ['mcp', 'get', 'server-7'])]);
+  rows.push([
+    'claude mcp add (local scope)',
+    timeClaude((i) => ['mcp', 'add', '-t', 'http', `new-${i}`, 'https://n.example.com/mcp']),
+  ]);
+}
 rmSync(root, { recursive: true, force: true });
 
 console.log(`node ${process.version}, ${runs} runs each`);
