@@ -153,8 +153,8 @@ export async function writeFileAtomic(
 
 /** A lock older than this is taken to be left by a crashed process. */
 const STALE_LOCK_MS = 30_000;
-/** An empty lock older than this was left by a process killed before it wrote its pid. */
-const EMPTY_LOCK_MS = 2_000;
+/** A lock is broken only when at least this old, so one that just changed hands never is. */
+const MIN_BREAK_AGE_MS = 1_000;
 
 /**
  * An exclusive lock: `<file>.lock` created with O_EXCL, holding the owner's pid. A lock whose
@@ -162,6 +162,8 @@ const EMPTY_LOCK_MS = 2_000;
  */
 export async function withFileLock<T>(path: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
   const lockPath = `${path}.lock`;
+  // pid for staleness checks, plus a nonce so an owner never mistakes another acquisition for its own.
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
@@ -171,7 +173,7 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
         0o600,
       );
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(token);
       await handle.close();
       break;
     } catch (error) {
@@ -190,9 +192,7 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
         throw new PatchbayError(
           'lock-timeout',
           `Another patchbay process holds ${lockPath} (waited ${Math.round(timeoutMs / 1000)} s).`,
-          {
-            hint: `If no other patchbay is running, remove the lock: rm ${lockPath}`,
-          },
+          { hint: `If no other patchbay is running, remove the lock: rm ${lockPath}` },
         );
       }
       await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
@@ -202,29 +202,59 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
   try {
     return await work();
   } finally {
-    await fs.rm(lockPath, { force: true });
+    // Remove the lock only if it is still ours.
+    const current = await fs.readFile(lockPath, 'utf8').catch(() => undefined);
+    if (current === token) await fs.rm(lockPath, { force: true });
   }
 }
 
+/**
+ * Break a lock whose owner is gone. Only the owner or a breaker ever removes a lock, and breakers
+ * exclude each other with a second lock, so once a lock is judged stale under that second lock
+ * (its owner dead, itself old), nothing can replace it before it is removed. A lock that merely
+ * changed hands is young, hence never judged stale: that is why age is part of the test.
+ */
 async function removeIfStale(lockPath: string): Promise<boolean> {
+  const first = await readLock(lockPath);
+  if (!first || !isStale(first)) return false;
+  const breakerPath = `${lockPath}.breaker`;
   try {
-    const [text, stat] = await Promise.all([fs.readFile(lockPath, 'utf8'), fs.stat(lockPath)]);
-    const pid = Number.parseInt(text, 10);
-    const age = Date.now() - stat.mtimeMs;
-    // A live owner writes its pid right after creating the lock; an empty lock that stays empty
-    // was left by a process killed in between.
-    const ownerGone = Number.isInteger(pid) && pid > 0 ? !processExists(pid) : age > EMPTY_LOCK_MS;
-    if (ownerGone || age > STALE_LOCK_MS) {
-      // Rename first so two waiters cannot both delete a lock a third has just taken.
-      const grave = `${lockPath}.stale.${process.pid}`;
-      await fs.rename(lockPath, grave);
-      await fs.rm(grave, { force: true });
-      return true;
+    await fs.writeFile(breakerPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+  } catch {
+    // Another process is breaking it. A breaker left by a crash is old; clear it for next time.
+    const breaker = await readLock(breakerPath);
+    if (breaker && breaker.ageMs > STALE_LOCK_MS) await fs.rm(breakerPath, { force: true });
+    return false;
+  }
+  try {
+    const judged = await readLock(lockPath);
+    if (!judged || !isStale(judged)) return false;
+    await fs.rm(lockPath, { force: true });
+    return true;
+  } finally {
+    await fs.rm(breakerPath, { force: true });
+  }
+}
+
+async function readLock(path: string): Promise<{ text: string; ageMs: number } | undefined> {
+  try {
+    const handle = await fs.open(path, 'r');
+    try {
+      const [stat, text] = await Promise.all([handle.stat(), handle.readFile('utf8')]);
+      return { text, ageMs: Date.now() - stat.mtimeMs };
+    } finally {
+      await handle.close();
     }
   } catch {
-    // The lock vanished or is being written: just try again.
+    return undefined; // Vanished meanwhile.
   }
-  return false;
+}
+
+function isStale(lock: { text: string; ageMs: number }): boolean {
+  const pid = Number.parseInt(lock.text, 10);
+  // An empty lock was left by a process killed between creating it and writing its token.
+  const ownerGone = !(Number.isInteger(pid) && pid > 0) || !processExists(pid);
+  return (ownerGone && lock.ageMs > MIN_BREAK_AGE_MS) || lock.ageMs > STALE_LOCK_MS;
 }
 
 function processExists(pid: number): boolean {
