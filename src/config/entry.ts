@@ -74,7 +74,7 @@ function stringMap(
       problems.push({ path: [key, name], message: `expected a string but found ${typeName(inner)}` });
       continue;
     }
-    Object.defineProperty(out, name, { value: inner, enumerable: true, writable: true, configurable: true });
+    setOwn(out, name, inner);
   }
   return out;
 }

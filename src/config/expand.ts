@@ -6,6 +6,7 @@
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from './entry.js';
+import { mapOwnValues } from './json-source.js';
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -63,17 +64,7 @@ export function expandString(text: string, env: NodeJS.ProcessEnv, field: string
 }
 
 function expandMap(map: Record<string, string> | undefined, env: NodeJS.ProcessEnv, field: string) {
-  if (!map) return undefined;
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, {
-      value: expandString(value, env, `${field}.${key}`),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+  return map && mapOwnValues(map, (value, key) => expandString(value, env, `${field}.${key}`));
 }
 
 /** Expand every field that takes variables: url, headers, command, args, env, headersHelper. */

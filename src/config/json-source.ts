@@ -54,8 +54,18 @@ export function hasOwn(object: JsonObject, key: string): boolean {
 }
 
 /** Assignment that defines an own property even for `__proto__`. */
-export function setOwn(object: JsonObject, key: string, value: JsonValue): void {
+export function setOwn<T>(object: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** A prototype-less copy of a string map with each value converted (header or env names may be `__proto__`). */
+export function mapOwnValues(
+  map: Record<string, string>,
+  convert: (value: string, key: string) => string,
+): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const [key, value] of Object.entries(map)) setOwn(out, key, convert(value, key));
+  return out;
 }
 
 /** Deep copy into prototype-less objects (values built in code with `{}` literals become safe). */

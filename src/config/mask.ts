@@ -7,6 +7,7 @@
 
 import type { ServerEntry } from './entry.js';
 import { splitTemplate } from './expand.js';
+import { mapOwnValues } from './json-source.js';
 
 export const MASK = '****';
 
@@ -61,16 +62,7 @@ export function maskUrl(text: string): string {
 }
 
 export function maskMap(map: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, {
-      value: isSecretName(key) ? maskValue(value) : value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+  return mapOwnValues(map, (value, key) => (isSecretName(key) ? maskValue(value) : value));
 }
 
 /** `--api-key abc`, `--token=abc`: mask the value that follows a secret-looking flag. */

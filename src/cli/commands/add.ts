@@ -19,6 +19,7 @@ import { addServer, createContext, loadRegistry } from '../../config/registry.js
 import { parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from '../../config/validate.js';
 import { isInteractive, note, warn, type Io } from '../io.js';
 import { readHiddenLine } from '../prompt.js';
+import { targetText } from '../server-view.js';
 
 export interface RawAddFlags {
   transport?: string;
@@ -249,7 +250,12 @@ export async function runAdd(
   }
   const verb = result.replaced ? 'Replaced' : 'Added';
   const shown = maskEntry(options.entry);
-  const target = shown.transport === 'stdio' ? [shown.command, ...(shown.args ?? [])].join(' ') : shown.url!;
+  const target = targetText({
+    transport: shown.transport,
+    url: shown.url ?? null,
+    command: shown.command ?? null,
+    args: shown.args ?? null,
+  });
   note(
     io,
     `${verb} ${options.entry.transport} server ${options.name} (${target}) in the ${options.scope} scope: ${result.path}`,

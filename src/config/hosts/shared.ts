@@ -7,6 +7,7 @@ import {
   createObject,
   getOwn,
   isObject,
+  mapOwnValues,
   setOwn,
   type JsonObject,
   type JsonValue,
@@ -91,26 +92,13 @@ export function commonHostEntry(
     setOwn(raw, 'command', convert(entry.command ?? ''));
     if (entry.args && entry.args.length > 0) setOwn(raw, 'args', entry.args.map(convert));
     if (entry.env && Object.keys(entry.env).length > 0)
-      setOwn(raw, 'env', stringMapToJson(mapValues(entry.env, convert)));
+      setOwn(raw, 'env', stringMapToJson(mapOwnValues(entry.env, (value) => convert(value))));
   } else {
     setOwn(raw, 'url', convert(entry.url ?? ''));
     if (entry.headers && Object.keys(entry.headers).length > 0)
-      setOwn(raw, 'headers', stringMapToJson(mapValues(entry.headers, convert)));
+      setOwn(raw, 'headers', stringMapToJson(mapOwnValues(entry.headers, (value) => convert(value))));
   }
   return raw;
-}
-
-function mapValues(map: Record<string, string>, convert: (text: string) => string): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const [key, value] of Object.entries(map)) {
-    Object.defineProperty(out, key, {
-      value: convert(value),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
 }
 
 /** Notes for patchbay settings an editor host has no place for; `headersHelper` refuses instead. */
