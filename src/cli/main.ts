@@ -129,6 +129,9 @@ More: patchbay help config · patchbay help exit-codes`,
       '--headers-helper <command>',
       'a command that prints a JSON object of headers, run at connect time',
     )
+    .option('--ca-file <path>', 'PEM file of CA certificates to trust for this server (a private CA)')
+    .option('--client-cert <path>', 'PEM client certificate for mutual TLS (with --client-key)')
+    .option('--client-key <path>', 'PEM private key of the client certificate')
     .option('--timeout <ms>', 'per-server timeout in milliseconds')
     .option('-f, --force', 'replace an existing entry of the same name in that scope')
     .addHelpText(
@@ -139,6 +142,7 @@ Examples:
   $ patchbay add -t sse legacy https://example.com/sse
   $ patchbay add -s project -H "X-Api-Key: \${API_KEY}" api https://api.example.com/mcp
   $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
+  $ patchbay add --ca-file /etc/ssl/corp-ca.pem intranet https://mcp.intranet.example/mcp
   $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp`,
     )
     .action(

@@ -32,6 +32,7 @@ export interface DetailView extends ServerView {
   headersHelper: string | null;
   env: Record<string, string> | null;
   oauth: ServerEntry['oauth'] | null;
+  tls: ServerEntry['tls'] | null;
   timeout: number | null;
   projectChoice: string | null;
   /** Present with --resolved: the values after ${VAR} expansion (masked unless --show-secrets). */
@@ -95,6 +96,7 @@ export function detailView(
     headersHelper: entry?.headersHelper ?? null,
     env: entry?.env ? { ...entry.env } : null,
     oauth: entry?.oauth ?? null,
+    tls: entry?.tls ?? null,
     timeout: entry?.timeout ?? null,
     projectChoice: server.projectChoice ?? null,
     resolved: resolved

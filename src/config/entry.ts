@@ -31,12 +31,28 @@ export interface OAuthSettings {
   authServerMetadataUrl?: string;
 }
 
+/**
+ * Per-server TLS for a private CA or a client certificate (mTLS): PEM file paths, `${VAR}`
+ * expanded; a relative path is taken from the directory of the file that holds the entry.
+ * Not part of Claude Code's format, which ignores the key.
+ */
+export interface TlsSettings {
+  /** CA certificate(s) trusted in addition to the system's and NODE_EXTRA_CA_CERTS. */
+  caFile?: string;
+  /** Client certificate chain for mTLS; needs keyFile. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+export const TLS_KEYS = ['caFile', 'certFile', 'keyFile'] as const;
+
 export interface ServerEntry {
   transport: Transport;
   url?: string;
   headers?: Record<string, string>;
   headersHelper?: string;
   oauth?: OAuthSettings;
+  tls?: TlsSettings;
   command?: string;
   args?: string[];
   env?: Record<string, string>;
@@ -160,6 +176,8 @@ export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: E
     }
     const oauth = getOwn(raw, 'oauth');
     if (oauth !== undefined) entry.oauth = oauthFromRaw(oauth, problems);
+    const tls = getOwn(raw, 'tls');
+    if (tls !== undefined) entry.tls = tlsFromRaw(tls, problems);
   }
   return problems.length === 0 ? { entry, problems } : { problems };
 }
@@ -192,6 +210,28 @@ function oauthFromRaw(raw: JsonValue, problems: EntryProblem[]): OAuthSettings |
   return settings;
 }
 
+function tlsFromRaw(raw: JsonValue, problems: EntryProblem[]): TlsSettings | undefined {
+  if (!isObject(raw)) {
+    problems.push({ path: ['tls'], message: `expected an object but found ${typeName(raw)}` });
+    return undefined;
+  }
+  const settings: TlsSettings = {};
+  for (const key of TLS_KEYS) {
+    const value = getOwn(raw, key);
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.length === 0) {
+      problems.push({ path: ['tls', key], message: `expected a file path but found ${typeName(value)}` });
+    } else settings[key] = value;
+  }
+  if ((settings.certFile === undefined) !== (settings.keyFile === undefined)) {
+    problems.push({
+      path: ['tls', settings.certFile === undefined ? 'certFile' : 'keyFile'],
+      message: 'a client certificate needs both certFile and keyFile',
+    });
+  }
+  return settings;
+}
+
 /** The file shape patchbay writes: what Claude Code writes for the same entry. */
 export function entryToRaw(entry: ServerEntry): JsonObject {
   const raw = createObject();
@@ -210,6 +250,11 @@ export function entryToRaw(entry: ServerEntry): JsonObject {
       for (const [key, value] of Object.entries(entry.oauth))
         if (value !== undefined) setOwn(oauth, key, value);
       setOwn(raw, 'oauth', oauth);
+    }
+    if (entry.tls && Object.keys(entry.tls).length > 0) {
+      const tls = createObject();
+      for (const key of TLS_KEYS) if (entry.tls[key] !== undefined) setOwn(tls, key, entry.tls[key]);
+      setOwn(raw, 'tls', tls);
     }
   }
   if (entry.timeout !== undefined) setOwn(raw, 'timeout', entry.timeout);

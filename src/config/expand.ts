@@ -67,7 +67,7 @@ function expandMap(map: Record<string, string> | undefined, env: NodeJS.ProcessE
   return map && mapOwnValues(map, (value, key) => expandString(value, env, `${field}.${key}`));
 }
 
-/** Expand every field that takes variables: url, headers, command, args, env, headersHelper. */
+/** Expand every field that takes variables: url, headers, command, args, env, headersHelper, tls. */
 export function expandEntry(entry: ServerEntry, env: NodeJS.ProcessEnv): ServerEntry {
   const out: ServerEntry = { ...entry };
   if (entry.url !== undefined) out.url = expandString(entry.url, env, 'url');
@@ -77,5 +77,6 @@ export function expandEntry(entry: ServerEntry, env: NodeJS.ProcessEnv): ServerE
   if (entry.command !== undefined) out.command = expandString(entry.command, env, 'command');
   if (entry.args) out.args = entry.args.map((arg, i) => expandString(arg, env, `args[${i}]`));
   if (entry.env) out.env = expandMap(entry.env, env, 'env');
+  if (entry.tls) out.tls = expandMap(entry.tls as Record<string, string>, env, 'tls');
   return out;
 }

@@ -3,6 +3,8 @@
  * entry not yet approved, an unset variable. Everything that passes is ready to be checked.
  */
 
+import { dirname, isAbsolute, resolve } from 'node:path';
+
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from './entry.js';
 import { expandEntry } from './expand.js';
@@ -64,5 +66,15 @@ export function staticState(server: EffectiveServer, env: NodeJS.ProcessEnv): St
       throw error;
     }
   }
+  if (resolved.tls) resolved = { ...resolved, tls: resolveTlsPaths(resolved.tls, dirname(winner.path)) };
   return { status: 'unchecked', reason: null, resolved };
+}
+
+/** A relative certificate path means the same file wherever patchbay runs: next to the config file. */
+function resolveTlsPaths(tls: NonNullable<ServerEntry['tls']>, base: string): ServerEntry['tls'] {
+  const out: NonNullable<ServerEntry['tls']> = {};
+  for (const [key, path] of Object.entries(tls) as Array<[keyof typeof tls, string]>) {
+    out[key] = isAbsolute(path) ? path : resolve(base, path);
+  }
+  return out;
 }

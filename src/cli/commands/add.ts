@@ -3,6 +3,8 @@
  * A URL without `-t` is always http: a remote server is never silently treated as a command.
  */
 
+import { isAbsolute, resolve } from 'node:path';
+
 import { PatchbayError } from '../../errors.js';
 import {
   entryToRaw,
@@ -31,6 +33,9 @@ export interface RawAddFlags {
   callbackPort?: string;
   timeout?: string;
   headersHelper?: string;
+  caFile?: string;
+  clientCert?: string;
+  clientKey?: string;
   force?: boolean;
 }
 
@@ -138,7 +143,15 @@ export function parseAddOptions(
         '-H/--header applies to http and sse servers, not to a stdio command.',
         { hint: 'Pass settings to a command with -e KEY=value.' },
       );
-    for (const flag of ['clientId', 'clientSecret', 'callbackPort', 'headersHelper'] as const) {
+    for (const flag of [
+      'clientId',
+      'clientSecret',
+      'callbackPort',
+      'headersHelper',
+      'caFile',
+      'clientCert',
+      'clientKey',
+    ] as const) {
       if (flags[flag] !== undefined && flags[flag] !== false) {
         throw new PatchbayError(
           'usage',
@@ -169,6 +182,8 @@ export function parseAddOptions(
       entry.headers = map;
     }
     if (flags.headersHelper) entry.headersHelper = flags.headersHelper;
+    const tls = tlsFromFlags(flags);
+    if (tls) entry.tls = tls;
     if (flags.clientId !== undefined || flags.callbackPort !== undefined) {
       entry.oauth = {};
       if (flags.clientId !== undefined) {
@@ -300,4 +315,22 @@ async function obtainClientSecret(io: Io, name: string): Promise<string> {
   const secret = await readHiddenLine(io, `Client secret for ${name}: `);
   if (!secret) throw new PatchbayError('usage', 'No client secret entered; nothing was changed.');
   return secret;
+}
+
+function tlsFromFlags(flags: RawAddFlags): ServerEntry['tls'] {
+  if ((flags.clientCert === undefined) !== (flags.clientKey === undefined)) {
+    throw new PatchbayError('usage', 'A client certificate needs both --client-cert and --client-key.', {
+      hint: 'patchbay add <name> <url> --client-cert client.pem --client-key client-key.pem',
+    });
+  }
+  const tls: NonNullable<ServerEntry['tls']> = {};
+  // Stored absolute: a relative path in the file would be read from the file's directory.
+  const absolute = (path: string, flag: string) => {
+    if (path === '') throw new PatchbayError('usage', `${flag} is empty.`);
+    return hasReferences(path) || isAbsolute(path) ? path : resolve(path);
+  };
+  if (flags.caFile !== undefined) tls.caFile = absolute(flags.caFile, '--ca-file');
+  if (flags.clientCert !== undefined) tls.certFile = absolute(flags.clientCert, '--client-cert');
+  if (flags.clientKey !== undefined) tls.keyFile = absolute(flags.clientKey, '--client-key');
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }

@@ -75,6 +75,7 @@ function printDetail(view: DetailView, io: Io): void {
     if (view.oauth) {
       for (const [key, value] of Object.entries(view.oauth)) out(`oauth`, `${key} = ${String(value)}`);
     }
+    for (const [key, value] of Object.entries(view.tls ?? {})) out('tls', `${key} = ${String(value)}`);
   }
   if (view.timeout !== null) out('timeout', `${view.timeout} ms`);
   if (view.resolved) {
