@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'no-tty'
   | 'needs-auth'
   | 'connect-failed'
+  | 'headers-helper-failed'
+  | 'tls-config'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -57,6 +59,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'read-failed': EXIT.error,
   'needs-auth': EXIT.needsAuth,
   'connect-failed': EXIT.error,
+  'headers-helper-failed': EXIT.error,
+  'tls-config': EXIT.error,
   internal: EXIT.error,
 };
 
