@@ -19,7 +19,12 @@ export interface CheckTarget {
 
 export async function checkServers(
   targets: CheckTarget[],
-  options: { timeoutMs: number; cwd: string; onResult?: (index: number, result: ProbeResult) => void },
+  options: {
+    timeoutMs: number;
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    onResult?: (index: number, result: ProbeResult) => void;
+  },
 ): Promise<Array<ProbeResult | undefined>> {
   const results: Array<ProbeResult | undefined> = new Array(targets.length).fill(undefined);
   const work = targets
@@ -33,7 +38,12 @@ export async function checkServers(
       const { target, index } = work[next++]!;
       const resolved = target.state.resolved!;
       const timeoutMs = resolved.timeout ?? options.timeoutMs;
-      const result = await probeServer(resolved, { timeoutMs, cwd: options.cwd });
+      const result = await probeServer(resolved, {
+        timeoutMs,
+        name: target.server.name,
+        cwd: options.cwd,
+        env: options.env,
+      });
       results[index] = result;
       options.onResult?.(index, result);
     }

@@ -3,10 +3,13 @@
  * documented in the README and must stay stable.
  */
 
+import { EXIT, type ExitCode } from '../errors.js';
 import type { Scope, ServerEntry, Transport } from '../config/entry.js';
-import { maskEntry } from '../config/mask.js';
+import { hasReferences } from '../config/expand.js';
+import { isSecretName, maskEntry } from '../config/mask.js';
 import type { EffectiveServer, ScopedEntry } from '../config/registry.js';
 import type { ServerStatus, StaticState } from '../config/status.js';
+import type { ConnectStep } from '../connect/connect-error.js';
 import type { ProbeResult } from '../connect/probe.js';
 
 export interface ServerView {
@@ -22,8 +25,17 @@ export interface ServerView {
   hint: string | null;
   /** Lower-scope entries of the same name that this one hides. */
   shadows: Array<{ scope: Scope; file: string }>;
+  /** Where a failed check failed (connect, tls, http, handshake, ...). */
+  step: ConnectStep | null;
   server: { name: string; version: string; protocolVersion?: string } | null;
+  /** The transport the check actually used (an http entry may have fallen back to sse). */
+  transportUsed: Transport | null;
+  fellBackToSse: boolean;
+  era: 'modern' | 'legacy' | null;
   toolCount: number | null;
+  resourceCount: number | null;
+  promptCount: number | null;
+  /** Round-trip time of the check: connect, handshake and listings. */
   durationMs: number | null;
 }
 
@@ -67,19 +79,46 @@ export function serverView(
     args: entry?.transport === 'stdio' ? (entry.args ?? []) : null,
     status,
     reason,
-    hint: probe ? probeHint(server.name, probe) : (state.hint ?? null),
+    hint: probe ? probeHint(server, probe) : (state.hint ?? null),
     shadows: server.shadowed.map((shadowed: ScopedEntry) => ({ scope: shadowed.scope, file: shadowed.path })),
+    step: probe?.step ?? null,
     server: probe?.server ?? null,
+    transportUsed: probe?.transport ?? null,
+    fellBackToSse: probe?.fellBackToSse ?? false,
+    era: probe?.era ?? null,
     toolCount: probe?.toolCount ?? null,
+    resourceCount: probe?.resourceCount ?? null,
+    promptCount: probe?.promptCount ?? null,
     durationMs: probe?.durationMs ?? null,
   };
 }
 
-function probeHint(name: string, probe: ProbeResult): string | null {
+function probeHint(server: EffectiveServer, probe: ProbeResult): string | null {
+  const { name } = server;
+  if (probe.fellBackToSse) return sseRecordCommand(server);
+  if (probe.hint) return probe.hint;
   if (probe.status === 'needs-auth') return `patchbay login ${name}`;
-  if (probe.status === 'failed')
-    return `patchbay get ${name} shows the entry; check that the server is running and the URL or command is right.`;
+  if (probe.status === 'failed') return `patchbay doctor ${name} checks it layer by layer.`;
   return null;
+}
+
+/**
+ * The command that records `-t sse` for a server found to speak only legacy SSE. Built from the
+ * entry as written (with its `${VAR}` references, never expanded values); literal header values
+ * are left out rather than printed.
+ */
+function sseRecordCommand(server: EffectiveServer): string {
+  const entry = server.winner.entry;
+  const words = ['patchbay', 'add', '-t', 'sse', '-s', server.winner.scope, '--force'];
+  let leftOut = false;
+  for (const [key, value] of Object.entries(entry?.headers ?? {})) {
+    if (isSecretName(key) && !hasReferences(value)) leftOut = true;
+    else words.push('-H', `${key}: ${value}`);
+  }
+  if (entry?.headersHelper) words.push('--headers-helper', entry.headersHelper);
+  words.push(server.name, entry?.url ?? '<url>');
+  const command = words.map(quoteArg).join(' ');
+  return `It speaks only the legacy SSE transport; to skip the probe next time: ${command}${leftOut ? ' (add your secret -H headers again)' : ''}`;
 }
 
 export function detailView(
@@ -133,4 +172,30 @@ export const STATUS_SYMBOL: Record<ServerStatus, string> = {
 /** Statuses that make `list` exit 8 (degraded). A server the user disabled is their choice, not a fault. */
 export function isDegraded(status: ServerStatus): boolean {
   return status === 'failed' || status === 'needs-auth' || status === 'pending-approval';
+}
+
+/** 0 when every checked server is fine, 4 when the only problems are logins, else 8. */
+export function healthExitCode(statuses: ServerStatus[]): ExitCode {
+  const problems = statuses.filter(isDegraded);
+  if (problems.length === 0) return EXIT.ok;
+  return problems.every((status) => status === 'needs-auth') ? EXIT.needsAuth : EXIT.degraded;
+}
+
+/** What a connected check found: who answered, how, what it offers and how fast. */
+export function connectedDetails(view: ServerView): string[] {
+  const extras: string[] = [];
+  if (view.server) extras.push(`${view.server.name} ${view.server.version}`);
+  if (view.server?.protocolVersion) extras.push(view.server.protocolVersion);
+  if (view.transportUsed && view.transportUsed !== view.transport) extras.push(`via ${view.transportUsed}`);
+  const counts = [
+    count(view.toolCount, 'tool'),
+    count(view.resourceCount, 'resource'),
+    count(view.promptCount, 'prompt'),
+  ].filter((text): text is string => text !== null);
+  if (counts.length > 0) extras.push(counts.join(', '));
+  return extras;
+}
+
+function count(value: number | null, noun: string): string | null {
+  return value === null ? null : `${value} ${noun}${value === 1 ? '' : 's'}`;
 }

@@ -1,13 +1,36 @@
 /**
- * CONTRACT (being implemented): `connect(entry, options) → Session`, the one way every command
- * reaches a server.
+ * `connect(entry, options) → Session`: the one way every command reaches a server, on the SDK
+ * client. Streamable HTTP in both protocol eras (2026-07-28 `server/discover`, else the 2025-era
+ * `initialize` with a session), legacy HTTP+SSE (also as the spec's fallback for an `http` entry
+ * whose server speaks only that), and stdio through patchbay's own transport.
+ *
+ * Every wait is bounded by the connect timeout and the caller's signal. Reasons never hold a
+ * configured header or environment value, nor a headersHelper's output. The SDK, undici and the
+ * transports are loaded here only, so commands that need no network never pay for them.
  */
+
+import { performance } from 'node:perf_hooks';
 
 import type { Client } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry, Transport } from '../config/entry.js';
+import {
+  causeChain,
+  classifyFailure,
+  httpStatus,
+  redact,
+  sanitize,
+  secretValues,
+  timeoutFailure,
+  type FailureContext,
+  type Target,
+} from './classify.js';
+import { ConnectError } from './connect-error.js';
 import type { HttpClient } from './network.js';
+import type { StdioProcessTransport } from './stdio-transport.js';
+
+export { ConnectError, type ConnectFailureStatus, type ConnectStep } from './connect-error.js';
 
 export interface ConnectOptions {
   /** The server's configured name: for headersHelper's environment and for hints. */
@@ -23,33 +46,8 @@ export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   /** Try legacy HTTP+SSE when an http server answers the POST with 400/404/405 (default true). */
   sseFallback?: boolean;
-}
-
-/** Where a connect attempt was when it failed. */
-export type ConnectStep =
-  | 'config'
-  | 'headers-helper'
-  | 'spawn'
-  | 'connect'
-  | 'tls'
-  | 'http'
-  | 'handshake'
-  | 'request';
-
-export type ConnectFailureStatus = 'failed' | 'needs-auth';
-
-export class ConnectError extends PatchbayError {
-  constructor(
-    readonly status: ConnectFailureStatus,
-    readonly step: ConnectStep,
-    /** One sentence a person can act on; never holds a secret. */
-    readonly reason: string,
-    options: { hint?: string; cause?: unknown; httpStatus?: number } = {},
-  ) {
-    super(status === 'needs-auth' ? 'needs-auth' : 'connect-failed', reason, options);
-    this.httpStatus = options.httpStatus;
-  }
-  readonly httpStatus: number | undefined;
+  /** Called on each new SDK client before it connects: capabilities and request handlers. */
+  configureClient?: (client: Client) => void;
 }
 
 export interface ServerIdentity {
@@ -79,8 +77,526 @@ export interface Session {
    * Mcp-Session-Id), start a new session and run it once more.
    */
   request<T>(run: (client: Client) => Promise<T>): Promise<T>;
+  /** Options for one request: the per-request timeout and the caller's signal. */
+  requestOptions(): { timeout: number; signal?: AbortSignal };
+  /** The reason, step and hint for a failed request of this session. */
+  explain(error: unknown): ConnectError;
   /** Ends the session (DELETE for HTTP sessions, process group for stdio). Idempotent. */
   close(): Promise<void>;
 }
 
-export declare function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session>;
+type ClientModule = typeof import('@modelcontextprotocol/client');
+type SdkTransport = Parameters<Client['connect']>[0];
+
+const CLIENT_INFO = { name: 'patchbay', version: '0.1.0' };
+/** How long a server gets to acknowledge the end of its session (HTTP DELETE). */
+const SESSION_END_GRACE_MS = 500;
+/** The statuses after which the spec says to try the legacy SSE transport on the same URL. */
+const SSE_FALLBACK_STATUSES = new Set([400, 404, 405]);
+
+interface Opened {
+  client: Client;
+  transport: SdkTransport;
+  kind: Transport;
+}
+
+/** What a connect attempt needs while it runs, shared by the first attempt and a renewal. */
+interface Dialer {
+  sdk: ClientModule;
+  entry: ServerEntry;
+  target: Target;
+  options: ConnectOptions;
+  headers: Record<string, string>;
+  http: HttpClient | undefined;
+  secrets: string[];
+}
+
+export async function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session> {
+  const started = performance.now();
+  const secrets = secretValues(entry);
+  const target = checkEntry(entry);
+  const deadline = new Deadline(options.timeoutMs, options.signal);
+  let http: HttpClient | undefined;
+  let attempt: Attempt | undefined;
+  let sdk: ClientModule | undefined;
+  try {
+    sdk = await deadline.race(import('@modelcontextprotocol/client'));
+    const headers = { ...entry.headers };
+    if (target.transport !== 'stdio') {
+      if (entry.headersHelper) {
+        const extra = await runHelper(entry.headersHelper, target.url, options, deadline);
+        secrets.push(...Object.values(extra).filter((value) => value.length >= 6));
+        Object.assign(headers, extra);
+      }
+      http = await createHttp(entry, options);
+    }
+    const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets };
+    attempt = new Attempt(dialer, deadline);
+    let opened: Opened;
+    let fellBack = false;
+    try {
+      opened = await attempt.open(target.transport);
+    } catch (error) {
+      if (!shouldTrySse(error, dialer, deadline)) throw error;
+      // The spec's backwards-compatibility rule: a 4xx to the POST means "try GET for an SSE stream".
+      await attempt.abandon();
+      try {
+        opened = await attempt.open('sse');
+        fellBack = true;
+      } catch {
+        await attempt.abandon();
+        throw error;
+      }
+    }
+    return new LiveSession(dialer, opened, fellBack, Math.round(performance.now() - started));
+  } catch (error) {
+    const failure = await describeConnectFailure(error, { deadline, attempt, sdk, entry, target, options });
+    await attempt?.abandon();
+    await http?.close();
+    throw redactFailure(failure, secrets);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry, headers, HTTP client
+
+function checkEntry(entry: ServerEntry): Target {
+  const invalid = (reason: string) => new ConnectError('failed', 'config', reason);
+  if (entry.transport === 'stdio') {
+    if (!entry.command) throw invalid('the entry has no command to run');
+    return { transport: 'stdio', command: entry.command };
+  }
+  if (!entry.url) throw invalid('the entry has no URL');
+  let url: URL;
+  try {
+    url = new URL(entry.url);
+  } catch {
+    throw invalid('the entry\u2019s URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(`the entry\u2019s URL must start with http:// or https://, not ${url.protocol}//`);
+  }
+  return { transport: entry.transport, url };
+}
+
+async function runHelper(
+  command: string,
+  url: URL,
+  options: ConnectOptions,
+  deadline: Deadline,
+): Promise<Record<string, string>> {
+  const { runHeadersHelper } = await import('./headers-helper.js');
+  try {
+    return await deadline.race(
+      runHeadersHelper(command, {
+        url: url.href,
+        ...(options.name ? { serverName: options.name } : {}),
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        env: options.env ?? process.env,
+        timeoutMs: Math.min(10_000, deadline.remaining()),
+        signal: deadline.signal,
+      }),
+    );
+  } catch (error) {
+    if (error instanceof PatchbayError && !(error instanceof ConnectError)) {
+      throw new ConnectError('failed', 'headers-helper', error.message, {
+        cause: error,
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
+    }
+    throw error;
+  }
+}
+
+async function createHttp(entry: ServerEntry, options: ConnectOptions): Promise<HttpClient> {
+  const { createHttpClient } = await import('./network.js');
+  try {
+    return await createHttpClient({
+      env: options.env ?? process.env,
+      ...(entry.tls ? { tls: entry.tls } : {}),
+      connectTimeoutMs: options.timeoutMs,
+    });
+  } catch (error) {
+    if (error instanceof PatchbayError) {
+      throw new ConnectError('failed', 'config', error.message, {
+        cause: error,
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
+    }
+    throw error;
+  }
+}
+
+function shouldTrySse(error: unknown, dialer: Dialer, deadline: Deadline): boolean {
+  if (dialer.target.transport !== 'http' || dialer.options.sseFallback === false) return false;
+  if (deadline.signal.aborted) return false;
+  const status = httpStatus([...causeChain(error)], dialer.sdk);
+  return status !== undefined && SSE_FALLBACK_STATUSES.has(status);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One connect attempt: a client and a transport, and what is needed to explain its failure
+
+class Attempt {
+  current: Opened | undefined;
+
+  constructor(
+    readonly dialer: Dialer,
+    private readonly deadline: Deadline,
+  ) {}
+
+  async open(kind: Transport): Promise<Opened> {
+    const { sdk, options } = this.dialer;
+    const client = new sdk.Client(CLIENT_INFO, {
+      // HTTP: ask `server/discover` first and fall back to `initialize`, so both eras work.
+      // stdio and SSE: `initialize`, which every server of those transports answers; probing
+      // a stdio server with `server/discover` makes some older servers exit.
+      versionNegotiation: { mode: kind === 'http' ? 'auto' : 'legacy' },
+    });
+    options.configureClient?.(client);
+    const transport = await this.createTransport(kind);
+    this.current = { client, transport, kind };
+    await this.deadline.race(
+      client.connect(transport, { timeout: this.deadline.remaining(), signal: this.deadline.signal }),
+    );
+    return this.current;
+  }
+
+  private async createTransport(kind: Transport): Promise<SdkTransport> {
+    const { sdk, entry, target, options, headers, http } = this.dialer;
+    if (kind === 'stdio') {
+      const { StdioProcessTransport } = await import('./stdio-transport.js');
+      return new StdioProcessTransport({
+        command: (target as { command: string }).command,
+        args: entry.args ?? [],
+        env: { ...entry.env },
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        inheritFrom: options.env ?? process.env,
+      });
+    }
+    const url = (target as { url: URL }).url;
+    const requestInit: RequestInit = { headers };
+    const transportOptions = { requestInit, ...(http ? { fetch: http.fetch } : {}) };
+    return kind === 'http'
+      ? new sdk.StreamableHTTPClientTransport(url, transportOptions)
+      : new sdk.SSEClientTransport(url, transportOptions);
+  }
+
+  stdio(): StdioProcessTransport | undefined {
+    const transport = this.current?.transport as Partial<StdioProcessTransport> | undefined;
+    return transport && 'stderrTail' in transport ? (transport as StdioProcessTransport) : undefined;
+  }
+
+  /** Close a failed attempt without ceremony: no DELETE, the process group killed. */
+  async abandon(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    if (!current) return;
+    await current.client.close().catch(() => undefined);
+    await current.transport.close().catch(() => undefined);
+  }
+}
+
+interface FailureSources {
+  deadline: Deadline;
+  attempt: Attempt | undefined;
+  sdk: ClientModule | undefined;
+  entry: ServerEntry;
+  target: Target;
+  options: ConnectOptions;
+  stage?: 'handshake' | 'request';
+  http?: HttpClient | undefined;
+}
+
+async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
+  const { deadline, attempt, sdk } = sources;
+  const kind = deadline.kindOf(error, sdk);
+  if (kind === 'aborted')
+    return new ConnectError('failed', sources.stage ?? 'handshake', 'the connection attempt was cancelled');
+  if (error instanceof ConnectError) return error;
+  // A dying child's last stderr lines may still be in flight when the close error arrives.
+  const stdio = attempt?.stdio();
+  if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(150)]);
+  const context = failureContext(sources, stdio, attempt);
+  if (kind === 'timeout') return timeoutFailure(sources.options.timeoutMs, context);
+  if (!sdk) {
+    return new ConnectError(
+      'failed',
+      'handshake',
+      `the MCP client library failed to load (${String(error)})`,
+    );
+  }
+  return classifyFailure(error, context, sdk);
+}
+
+function failureContext(
+  sources: FailureSources,
+  stdio: StdioProcessTransport | undefined,
+  attempt: Attempt | undefined,
+): FailureContext {
+  const { target, entry, options } = sources;
+  const context: FailureContext = {
+    target,
+    entry,
+    name: options.name ?? '<name>',
+    stage: sources.stage ?? 'handshake',
+  };
+  const http = sources.http ?? attempt?.dialer.http;
+  if (target.transport !== 'stdio' && http) {
+    context.phase = http.phase(target.url);
+    const proxy = http.proxyFor(target.url);
+    if (proxy) context.proxy = `${proxy.protocol}//${proxy.host}`;
+  }
+  if (stdio) {
+    context.stdio = { exit: stdio.exit, stderrTail: stdio.stderrTail, strayStdout: stdio.strayStdout };
+  }
+  return context;
+}
+
+function redactFailure(error: ConnectError, secrets: string[]): ConnectError {
+  const reason = redact(error.reason, secrets);
+  const hint = error.hint === undefined ? undefined : redact(error.hint, secrets);
+  if (reason === error.reason && hint === error.hint) return error;
+  return new ConnectError(error.status, error.step, reason, {
+    cause: error.cause,
+    ...(hint !== undefined ? { hint } : {}),
+    ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session
+
+class LiveSession implements Session {
+  private opened: Opened;
+  private closed = false;
+  private renewing: Promise<void> | undefined;
+
+  constructor(
+    private readonly dialer: Dialer,
+    opened: Opened,
+    readonly fellBackToSse: boolean,
+    readonly connectMs: number,
+  ) {
+    this.opened = opened;
+  }
+
+  get client(): Client {
+    return this.opened.client;
+  }
+  get transport(): Transport {
+    return this.opened.kind;
+  }
+  get http(): HttpClient | undefined {
+    return this.dialer.http;
+  }
+  get server(): ServerIdentity | undefined {
+    const info = this.client.getServerVersion();
+    if (!info) return undefined;
+    // Self-reported by the server: printable and bounded before anything displays it.
+    const identity: ServerIdentity = {
+      name: sanitize(String(info.name), 100),
+      version: sanitize(String(info.version), 50),
+    };
+    if (typeof info.title === 'string') identity.title = sanitize(info.title, 100);
+    return identity;
+  }
+  get protocolVersion(): string | undefined {
+    return this.client.getNegotiatedProtocolVersion();
+  }
+  get era(): 'modern' | 'legacy' {
+    return this.client.getProtocolEra() ?? 'legacy';
+  }
+  get sessionId(): string | undefined {
+    return this.opened.transport.sessionId;
+  }
+  get instructions(): string | undefined {
+    return this.client.getInstructions();
+  }
+
+  requestOptions(): { timeout: number; signal?: AbortSignal } {
+    const timeout = this.dialer.options.requestTimeoutMs ?? this.dialer.options.timeoutMs;
+    return this.dialer.options.signal ? { timeout, signal: this.dialer.options.signal } : { timeout };
+  }
+
+  async request<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    const before = this.opened;
+    try {
+      return await run(before.client);
+    } catch (error) {
+      if (!this.isExpiredSession(error, before)) throw error;
+      await this.renew(before);
+      return run(this.opened.client);
+    }
+  }
+
+  explain(error: unknown): ConnectError {
+    if (error instanceof ConnectError) return error;
+    const { sdk, entry, target, options, http } = this.dialer;
+    const context = failureContext(
+      {
+        deadline: new Deadline(1, undefined),
+        attempt: undefined,
+        sdk,
+        entry,
+        target,
+        options,
+        stage: 'request',
+        http,
+      },
+      this.stdio(),
+      undefined,
+    );
+    const timedOut = sdk.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout;
+    const failure = timedOut
+      ? timeoutFailure(this.requestOptions().timeout, context)
+      : classifyFailure(error, context, sdk);
+    return redactFailure(failure, this.dialer.secrets);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.renewing?.catch(() => undefined);
+    const { client, transport } = this.opened;
+    await endSession(transport);
+    await client.close().catch(() => undefined);
+    await transport.close().catch(() => undefined);
+    await this.dialer.http?.close();
+  }
+
+  private stdio(): StdioProcessTransport | undefined {
+    const transport = this.opened.transport as Partial<StdioProcessTransport>;
+    return 'stderrTail' in transport ? (transport as StdioProcessTransport) : undefined;
+  }
+
+  /** A 2025-era session the server no longer knows: 404 on a request that carried its id. */
+  private isExpiredSession(error: unknown, opened: Opened): boolean {
+    if (this.closed || opened.kind !== 'http' || !opened.transport.sessionId) return false;
+    return httpStatus([...causeChain(error)], this.dialer.sdk) === 404;
+  }
+
+  /** Start a new session in place of an expired one; concurrent requests share one renewal. */
+  private async renew(expired: Opened): Promise<void> {
+    if (this.opened !== expired) return; // another request already renewed it
+    this.renewing ??= (async () => {
+      const timeoutMs = this.requestOptions().timeout;
+      const deadline = new Deadline(timeoutMs, this.dialer.options.signal);
+      const attempt = new Attempt(this.dialer, deadline);
+      try {
+        const fresh = await attempt.open('http');
+        // The old session is gone on the server; closing it locally must not send a DELETE.
+        await expired.client.close().catch(() => undefined);
+        this.opened = fresh;
+      } catch (error) {
+        const failure = await describeConnectFailure(error, {
+          deadline,
+          attempt,
+          sdk: this.dialer.sdk,
+          entry: this.dialer.entry,
+          target: this.dialer.target,
+          options: { ...this.dialer.options, timeoutMs },
+          http: this.dialer.http,
+        });
+        await attempt.abandon();
+        throw redactFailure(failure, this.dialer.secrets);
+      } finally {
+        deadline.dispose();
+      }
+    })().finally(() => {
+      this.renewing = undefined;
+    });
+    await this.renewing;
+  }
+}
+
+/** A 2025-era Streamable HTTP session holds state on the server; say goodbye instead of abandoning it. */
+async function endSession(transport: SdkTransport): Promise<void> {
+  const terminate = (transport as { terminateSession?: () => Promise<void> }).terminateSession;
+  if (!transport.sessionId || typeof terminate !== 'function') return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    terminate.call(transport).catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, SESSION_END_GRACE_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadline: the connect timeout and the caller's cancellation, told apart from SDK errors
+
+class DeadlineReached extends Error {
+  constructor(readonly kind: 'timeout' | 'aborted') {
+    super(kind === 'timeout' ? 'the connect timeout passed' : 'cancelled');
+  }
+}
+
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly started = performance.now();
+  private readonly onCallerAbort = () => this.controller.abort(new DeadlineReached('aborted'));
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(
+      () => this.controller.abort(new DeadlineReached('timeout')),
+      Math.max(1, timeoutMs),
+    );
+    if (callerSignal?.aborted) this.onCallerAbort();
+    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remaining(): number {
+    return Math.max(1, Math.round(this.timeoutMs - (performance.now() - this.started)));
+  }
+
+  race<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.controller.signal;
+    if (signal.aborted) {
+      promise.catch(() => undefined);
+      return Promise.reject(signal.reason as Error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error as Error);
+        },
+      );
+    });
+  }
+
+  /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
+  kindOf(error: unknown, sdk: ClientModule | undefined): 'timeout' | 'aborted' | undefined {
+    if (error instanceof DeadlineReached) return error.kind;
+    const reason: unknown = this.controller.signal.reason;
+    if (this.controller.signal.aborted && reason instanceof DeadlineReached) return reason.kind;
+    // The SDK's own request timeout (set to the remaining budget) may fire a moment earlier.
+    if (sdk?.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout) return 'timeout';
+    return undefined;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

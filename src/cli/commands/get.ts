@@ -1,13 +1,12 @@
 /** `patchbay get <name>`: one server in full, with where it came from and what it shadows. */
 
-import { EXIT } from '../../errors.js';
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { checkServers, timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
-import { detailView, targetText, type DetailView } from '../server-view.js';
+import { connectedDetails, detailView, healthExitCode, targetText, type DetailView } from '../server-view.js';
 
 export interface GetOptions {
   name: string;
@@ -40,22 +39,12 @@ export async function runGet(options: GetOptions, io: Io): Promise<number> {
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
   const [probe] = options.check
-    ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd })
+    ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd, env: io.env })
     : [undefined];
   const view = detailView(server, state, probe, options);
   if (options.json) printJson(io, view);
   else printDetail(view, io);
-  switch (view.status) {
-    case 'connected':
-    case 'unchecked':
-      return EXIT.ok;
-    case 'needs-auth':
-      return EXIT.needsAuth;
-    case 'failed':
-      return EXIT.error;
-    default:
-      return EXIT.degraded;
-  }
+  return healthExitCode([view.status]);
 }
 
 function printDetail(view: DetailView, io: Io): void {
@@ -88,13 +77,16 @@ function printDetail(view: DetailView, io: Io): void {
     for (const [key, value] of Object.entries(view.resolved.env ?? {})) out('  env', `${key}=${value}`);
   }
   const statusLine = [view.status, view.reason].filter(Boolean).join(': ');
-  out('status', statusLine);
-  if (view.server)
-    out(
-      'server',
-      `${view.server.name} ${view.server.version}${view.server.protocolVersion ? ` (protocol ${view.server.protocolVersion})` : ''}`,
-    );
-  if (view.toolCount !== null) out('tools', String(view.toolCount));
+  out('status', statusLine + (view.step && view.status !== 'connected' ? ` (at: ${view.step})` : ''));
+  if (view.server) out('server', `${view.server.name} ${view.server.version}`);
+  if (view.server?.protocolVersion)
+    out('protocol', `${view.server.protocolVersion}${view.era ? ` (${view.era} era)` : ''}`);
+  if (view.transportUsed)
+    out('connected', `over ${view.transportUsed}${view.fellBackToSse ? ' (fell back from http)' : ''}`);
+  const offers = connectedDetails({ ...view, server: null, transportUsed: null });
+  if (offers.length > 0) out('offers', offers.join(', '));
+  if (view.durationMs !== null) out('checked in', `${view.durationMs} ms`);
   for (const shadow of view.shadows) out('shadows', `${shadow.scope} entry in ${shadow.file}`);
-  if (view.hint && view.status !== 'connected' && view.status !== 'unchecked') out('next', view.hint);
+  if (view.hint && view.status !== 'unchecked' && (view.status !== 'connected' || view.fellBackToSse))
+    out('next', view.hint);
 }

@@ -1,11 +1,20 @@
 /** `patchbay list`: every configured server, which scope won, and whether it works. */
 
 import { EXIT } from '../../errors.js';
-import { staticState } from '../../config/status.js';
-import { checkServers, timeoutFrom } from '../health.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { staticState, type ServerStatus } from '../../config/status.js';
+import type { ProbeResult } from '../../connect/probe.js';
+import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
+import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
-import { isDegraded, serverView, STATUS_SYMBOL, targetText, type ServerView } from '../server-view.js';
+import {
+  connectedDetails,
+  healthExitCode,
+  serverView,
+  STATUS_SYMBOL,
+  targetText,
+  type ServerView,
+} from '../server-view.js';
 
 export interface ListOptions {
   json: boolean;
@@ -30,9 +39,7 @@ export function parseListOptions(
 export async function runList(options: ListOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const targets = registry.servers.map((server) => ({ server, state: staticState(server, io.env) }));
-  const probes = options.check
-    ? await checkServers(targets, { timeoutMs: options.timeoutMs, cwd: io.cwd })
-    : [];
+  const probes = options.check ? await checkWithProgress(targets, options, io) : [];
   const views = targets.map(({ server, state }, i) =>
     serverView(server, state, probes[i], { showSecrets: options.showSecrets }),
   );
@@ -41,7 +48,48 @@ export async function runList(options: ListOptions, io: Io): Promise<number> {
   else printTable(views, io, registry.context.projectRoot);
 
   if (hasBrokenFile(registry)) return EXIT.usage;
-  return views.some((view) => isDegraded(view.status)) ? EXIT.degraded : EXIT.ok;
+  return healthExitCode(views.map((view) => view.status));
+}
+
+/** All checks at once; on a terminal each result shows as it arrives, under a progress line. */
+async function checkWithProgress(
+  targets: CheckTarget[],
+  options: ListOptions,
+  io: Io,
+): Promise<Array<ProbeResult | undefined>> {
+  const live = liveView(io);
+  const p = paint(useColor(io, 'stderr'));
+  const total = targets.filter((target) => target.state.resolved).length;
+  let done = 0;
+  const status = () => `Checking ${total} server${total === 1 ? '' : 's'}… ${done}/${total} done`;
+  if (total > 0) live.status(status());
+  try {
+    return await checkServers(targets, {
+      timeoutMs: options.timeoutMs,
+      cwd: io.cwd,
+      env: io.env,
+      onResult: (index, result) => {
+        done++;
+        const colour = statusColour(p, result.status);
+        const detail = result.reason
+          ? `${result.status}: ${sanitizeForTerminal(result.reason)}`
+          : result.status;
+        live.add(
+          `${colour(STATUS_SYMBOL[result.status])} ${targets[index]!.server.name}  ${colour(detail)} ${p.dim(`(${result.durationMs} ms)`)}`,
+        );
+        live.status(status());
+      },
+    });
+  } finally {
+    live.finish();
+  }
+}
+
+function statusColour(p: Paint, status: ServerStatus): (text: string) => string {
+  if (status === 'connected') return p.green;
+  if (status === 'failed') return p.red;
+  if (status === 'unchecked' || status === 'disabled') return p.dim;
+  return p.yellow;
 }
 
 function printTable(views: ServerView[], io: Io, projectRoot: string): void {
@@ -62,19 +110,11 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const targetWidth = Math.min(48, Math.max(...targets.map((target) => target.length)));
   writeLine(io.stderr, p.dim(`Project: ${projectRoot}`));
   views.forEach((view, index) => {
-    const colour =
-      view.status === 'connected'
-        ? p.green
-        : view.status === 'failed'
-          ? p.red
-          : view.status === 'unchecked' || view.status === 'disabled'
-            ? p.dim
-            : p.yellow;
+    const colour = statusColour(p, view.status);
     const detail = [view.status, view.reason ? sanitizeForTerminal(view.reason) : null]
       .filter(Boolean)
       .join(': ');
-    const extras: string[] = [];
-    if (view.toolCount !== null) extras.push(`${view.toolCount} tool${view.toolCount === 1 ? '' : 's'}`);
+    const extras = view.status === 'connected' ? connectedDetails(view).map(sanitizeForTerminal) : [];
     if (view.durationMs !== null) extras.push(`${view.durationMs} ms`);
     if (view.shadows.length > 0) extras.push(`shadows ${view.shadows.map((s) => s.scope).join(', ')}`);
     const line = [
@@ -83,10 +123,10 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
       view.scope.padEnd(scopeWidth),
       (view.transport ?? '?').padEnd(transportWidth),
       targets[index]!.padEnd(targetWidth),
-      colour(detail) + (extras.length ? p.dim(` (${extras.join(', ')})`) : ''),
+      colour(detail) + (extras.length ? p.dim(` (${extras.join(' \u00b7 ')})`) : ''),
     ].join('  ');
     writeLine(io.stdout, line);
-    if (view.hint && view.status !== 'connected' && view.status !== 'unchecked')
-      writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`→ ${view.hint}`)}`);
+    if (view.hint && view.status !== 'unchecked' && (view.status !== 'connected' || view.fellBackToSse))
+      writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`\u2192 ${sanitizeForTerminal(view.hint)}`)}`);
   });
 }
