@@ -188,7 +188,7 @@ function listen(server: HttpServer, host: string, port: number): Promise<void> {
  * The request body is streamed, not buffered (the SDK enforces its own size limit), and the
  * request's signal aborts when the client goes away so a streaming response is torn down.
  */
-function serveWebHandler(
+export function serveWebHandler(
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,

@@ -101,7 +101,7 @@ describe('probeServer against real MCP servers', () => {
       expect(result).toMatchObject({ status: 'connected', reason: null, server: { name: EVERYTHING_NAME } });
       expect(result.server?.protocolVersion).toMatch(/^2025-/);
       expect(result.toolCount).toBeGreaterThan(5);
-      stdioToolCount = result.toolCount;
+      stdioToolCount = result.toolCount ?? undefined;
     });
 
     it('connects over Streamable HTTP, falling back to the 2025 era', async () => {
@@ -119,10 +119,15 @@ describe('probeServer against real MCP servers', () => {
     });
   });
 
-  it('says what to try when a Streamable HTTP entry points at an SSE endpoint', async () => {
-    const result = await probeServer(http(everythingSse.url), { timeoutMs: TIMEOUT });
-    expect(result.status).toBe('failed');
-    expect(result.reason).toMatch(/HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/sse/);
+  it('falls back to legacy SSE when an http entry points at an SSE-only server, and says so', async () => {
+    const result = await probeServer(http(everythingSse.url), { timeoutMs: TIMEOUT, name: 'old' });
+    expect(result).toMatchObject({
+      status: 'connected',
+      transport: 'sse',
+      fellBackToSse: true,
+      server: { name: EVERYTHING_NAME },
+    });
+    expect(result.hint).toMatch(/patchbay add -t sse --force old/);
   });
 });
 
@@ -130,19 +135,30 @@ describe.concurrent('probeServer over HTTP faults', () => {
   it('reports a refused connection with host and port', async () => {
     const port = await getFreePort();
     const result = await probeServer(http(`http://127.0.0.1:${port}/mcp`), { timeoutMs: TIMEOUT });
-    expect(result).toMatchObject({ status: 'failed', reason: `connection refused at 127.0.0.1:${port}` });
+    expect(result).toMatchObject({
+      status: 'failed',
+      reason: `connection refused: nothing is listening on 127.0.0.1:${port}`,
+      step: 'connect',
+    });
   });
 
   it('reports a refused connection over SSE too', async () => {
     const port = await getFreePort();
     const result = await probeServer(sse(`http://127.0.0.1:${port}/sse`), { timeoutMs: TIMEOUT });
-    expect(result).toMatchObject({ status: 'failed', reason: `connection refused at 127.0.0.1:${port}` });
+    expect(result).toMatchObject({
+      status: 'failed',
+      reason: `connection refused: nothing is listening on 127.0.0.1:${port}`,
+    });
   });
 
   it('gives up on a server that accepts and never answers, within the timeout', async () => {
     await withServer(startHangingServer(), async (server) => {
       const result = await probeServer(http(server.url), { timeoutMs: HANG_TIMEOUT });
-      expect(result).toMatchObject({ status: 'failed', reason: 'no answer within 1.5 s' });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+        step: 'handshake',
+      });
       expect(result.durationMs).toBeGreaterThanOrEqual(HANG_TIMEOUT - 5);
       expect(result.durationMs).toBeLessThan(HANG_TIMEOUT + 500);
     });
@@ -151,7 +167,10 @@ describe.concurrent('probeServer over HTTP faults', () => {
   it('gives up on a silent SSE server within the timeout', async () => {
     await withServer(startHangingServer(), async (server) => {
       const result = await probeServer(sse(server.url), { timeoutMs: HANG_TIMEOUT });
-      expect(result).toMatchObject({ status: 'failed', reason: 'no answer within 1.5 s' });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+      });
     });
   });
 
@@ -160,7 +179,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 100);
       const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT, signal: controller.signal });
-      expect(result).toMatchObject({ status: 'failed', reason: 'the check was cancelled' });
+      expect(result).toMatchObject({ status: 'failed', reason: 'the connection attempt was cancelled' });
       expect(result.durationMs).toBeLessThan(1_000);
     });
   });
@@ -168,14 +187,21 @@ describe.concurrent('probeServer over HTTP faults', () => {
   it('reports an HTTP 500 with the URL, without its query string', async () => {
     await withServer(startStatusServer(500, { body: 'Internal Server Error' }), async (server) => {
       const result = await probeServer(http(`${server.url}?key=abc123def`), { timeoutMs: TIMEOUT });
-      expect(result).toMatchObject({ status: 'failed', reason: `HTTP 500 from ${server.url}` });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: `HTTP 500 from ${server.url}: the server failed`,
+        step: 'http',
+      });
     });
   });
 
   it('reports an HTTP 500 over SSE', async () => {
     await withServer(startStatusServer(500), async (server) => {
       const result = await probeServer(sse(server.url), { timeoutMs: TIMEOUT });
-      expect(result).toMatchObject({ status: 'failed', reason: `HTTP 500 from ${server.url}` });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: `HTTP 500 from ${server.url}: the server failed`,
+      });
     });
   });
 
@@ -184,7 +210,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
       expect(result).toMatchObject({
         status: 'failed',
-        reason: 'the server answered with HTML, not MCP (is the URL the MCP endpoint?)',
+        reason: 'the server answered with an HTML page, not MCP',
       });
     });
   });
@@ -199,17 +225,28 @@ describe.concurrent('probeServer over HTTP faults', () => {
 
   it('reports 401 as needs-auth, sending the configured headers but never naming their values', async () => {
     await withServer(startUnauthorizedServer(401), async (server) => {
-      const headers = { 'X-Api-Key': 'sk-live-0123456789', Authorization: 'Bearer tok-abcdef-987654' };
-      const result = await probeServer(http(server.url, headers), { timeoutMs: TIMEOUT });
+      const headers = { 'X-Api-Key': 'sk-live-0123456789' };
+      const result = await probeServer(http(server.url, headers), { timeoutMs: TIMEOUT, name: 'corp' });
       expect(result).toMatchObject({
         status: 'needs-auth',
         reason: 'the server requires authentication (HTTP 401)',
+        hint: 'patchbay login corp',
       });
-      expect(JSON.stringify(result)).not.toMatch(/sk-live|tok-abcdef/);
-      expect(server.requests[0]?.headers).toMatchObject({
-        'x-api-key': 'sk-live-0123456789',
-        authorization: 'Bearer tok-abcdef-987654',
+      expect(JSON.stringify(result)).not.toMatch(/sk-live/);
+      expect(server.requests[0]?.headers).toMatchObject({ 'x-api-key': 'sk-live-0123456789' });
+    });
+  });
+
+  it('reports a 401 to a static Authorization header as a rejected header, not a login', async () => {
+    await withServer(startUnauthorizedServer(401), async (server) => {
+      const headers = { Authorization: 'Bearer tok-abcdef-987654' };
+      const result = await probeServer(http(server.url, headers), { timeoutMs: TIMEOUT, name: 'corp' });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: 'the server rejected the configured Authorization header (HTTP 401)',
       });
+      expect(JSON.stringify(result)).not.toMatch(/tok-abcdef/);
+      expect(server.requests[0]?.headers).toMatchObject({ authorization: 'Bearer tok-abcdef-987654' });
     });
   });
 
@@ -223,12 +260,12 @@ describe.concurrent('probeServer over HTTP faults', () => {
     });
   });
 
-  it('reports 403 as needs-auth', async () => {
+  it('reports a plain 403 as forbidden', async () => {
     await withServer(startStatusServer(403, { body: 'Forbidden' }), async (server) => {
       const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
       expect(result).toMatchObject({
-        status: 'needs-auth',
-        reason: 'the server refused access with the current credentials (HTTP 403)',
+        status: 'failed',
+        reason: `access to ${server.url} is forbidden with the current credentials (HTTP 403)`,
       });
     });
   });
@@ -256,7 +293,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
         const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
         expect(result).toMatchObject({
           status: 'failed',
-          reason: 'the server answered with JSON that is not MCP (is the URL the MCP endpoint?)',
+          reason: 'the server answered with JSON that is not MCP',
         });
       },
     );
@@ -303,7 +340,7 @@ describe.concurrent('probeServer over stdio faults', () => {
     );
     expect(result).toMatchObject({
       status: 'failed',
-      reason: 'process exited with code 3: error: DATABASE_URL is not set',
+      reason: 'the process exited with code 3: error: DATABASE_URL is not set',
     });
   });
 
@@ -320,7 +357,7 @@ describe.concurrent('probeServer over stdio faults', () => {
       );
       expect(result).toMatchObject({
         status: 'failed',
-        reason: 'process exited with code 1: key=*** parent=undefined path=true',
+        reason: 'the process exited with code 1: key=*** parent=undefined path=true',
       });
     } finally {
       delete process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY;
@@ -333,7 +370,7 @@ describe.concurrent('probeServer over stdio faults', () => {
       timeoutMs: TIMEOUT,
       cwd,
     });
-    expect(result.reason).toBe(`process exited with code 1: cwd=${cwd}`);
+    expect(result.reason).toBe(`the process exited with code 1: cwd=${cwd}`);
   });
 
   it('times out on a process that never answers, and kills it', async () => {
@@ -349,7 +386,8 @@ describe.concurrent('probeServer over stdio faults', () => {
       );
       expect(result).toMatchObject({
         status: 'failed',
-        reason: 'no answer within 1.5 s (stderr: waiting for a token)',
+        reason:
+          'timed out after 1.5 s waiting for the MCP handshake from the process (stderr: waiting for a token)',
       });
       const pid = Number(await readFile(pidFile, 'utf8'));
       expect(isAlive(pid)).toBe(false);
@@ -369,7 +407,10 @@ describe.concurrent('probeServer over stdio faults', () => {
         ),
         { timeoutMs: 300 },
       );
-      expect(result).toMatchObject({ status: 'failed', reason: 'no answer within 300 ms' });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: 'timed out after 300 ms waiting for the MCP handshake from the process',
+      });
       const pid = Number(await readFile(pidFile, 'utf8'));
       expect(isAlive(pid)).toBe(false);
     } finally {
@@ -386,7 +427,7 @@ describe.concurrent('probeServer over stdio faults', () => {
     );
     expect(result.status).toBe('failed');
     expect(result.reason).toBe(
-      'no answer within 500 ms; the process wrote text that is not MCP to stdout (servers must log to stderr): Server starting on stdio...',
+      'timed out after 500 ms: the process wrote text that is not MCP to stdout (servers must log to stderr): Server starting on stdio...',
     );
   });
 });
