@@ -1,0 +1,97 @@
+/**
+ * What patchbay hands to the programs it starts (stdio servers, headersHelper) and how it reads
+ * what they say. The environment: enough to find executables, a home directory, a temp directory
+ * and a locale, and nothing that tends to hold secrets (cloud keys, tokens, the user's other
+ * servers' credentials). Their stderr: untrusted text, shown one bounded, printable line at a time.
+ */
+
+import { setOwn } from '../config/json-source.js';
+
+/** Inherited by child processes; everything else comes from the entry's own `env`. */
+export const INHERITED_ENV: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'TERM',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'TEMP',
+  'TMP',
+  // Windows: programs fail in odd ways without these.
+  'SystemRoot',
+  'windir',
+  'ComSpec',
+  'PATHEXT',
+  'APPDATA',
+  'LOCALAPPDATA',
+  'ProgramData',
+  'ProgramFiles',
+  'ProgramFiles(x86)',
+  'USERPROFILE',
+  'USERNAME',
+  'HOMEDRIVE',
+  'HOMEPATH',
+];
+
+/**
+ * The INHERITED_ENV subset of `from`. Names are matched exactly, except on Windows, where
+ * environment names ignore case (`process.env` does this itself; a plain object does not).
+ */
+export function minimalEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const windows = process.platform === 'win32';
+  const byLowerName = windows ? lowerCaseIndex(from) : undefined;
+  const env = Object.create(null) as Record<string, string>;
+  for (const name of INHERITED_ENV) {
+    const value = from[name] ?? byLowerName?.get(name.toLowerCase());
+    // A value starting with `()` is a bash function export: a known injection vector, never needed here.
+    if (value === undefined || value.startsWith('()')) continue;
+    setOwn(env, name, value);
+  }
+  return env;
+}
+
+/** `base` with `overrides` on top, as a prototype-less map (names such as `__proto__` stay data). */
+export function layerEnv(
+  base: Record<string, string>,
+  overrides?: Record<string, string>,
+): Record<string, string> {
+  const env = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(base)) setOwn(env, name, value);
+  for (const [name, value] of Object.entries(overrides ?? {})) setOwn(env, name, value);
+  return env;
+}
+
+function lowerCaseIndex(from: NodeJS.ProcessEnv): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && !index.has(name.toLowerCase())) index.set(name.toLowerCase(), value);
+  }
+  return index;
+}
+
+/** CSI sequences (colours, cursor moves) and OSC sequences (window titles, links). */
+// eslint-disable-next-line no-control-regex
+const TERMINAL_ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?/g;
+
+/** The last non-empty line of a stderr tail, without ANSI escapes, printable, at most 200 characters. */
+export function lastStderrLine(stderrTail: string): string | undefined {
+  const clean = stderrTail.replace(TERMINAL_ESCAPES, '');
+  const last = clean
+    .split(/\r?\n|\r/)
+    .map((line) => printable(line, Infinity).trim())
+    .filter(Boolean)
+    .at(-1);
+  return last === undefined ? undefined : printable(last, 200);
+}
+
+/** Printable characters only, bounded: this text came from a process patchbay does not control. */
+export function printable(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max - 1)}\u2026` : clean;
+}
