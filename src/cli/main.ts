@@ -206,6 +206,35 @@ Examples:
     );
 
   program
+    .command('doctor')
+    .description(
+      'Diagnose servers layer by layer (config, DNS, TCP, proxy, TLS, HTTP, auth, MCP, tools) with the fix',
+    )
+    .argument('[name]', 'one server (default: every server, in parallel)')
+    .option('--json', 'machine-readable output: the same findings, as fields')
+    .option(
+      '--timeout <seconds>',
+      "per-server time budget (default 10, or PATCHBAY_TIMEOUT; an entry's timeout wins)",
+    )
+    .addHelpText(
+      'after',
+      `
+Changes nothing: no OAuth registration, no token request, no file written.
+Exit status: 0 every server fine, 4 only logins missing, 8 some server not fine.
+
+Examples:
+  $ patchbay doctor
+  $ patchbay doctor notion
+  $ patchbay doctor notion --json --timeout 30`,
+    )
+    .action(
+      act(async (name: string | undefined, flags) => {
+        const { parseDoctorOptions, runDoctor } = await import('./commands/doctor.js');
+        return runDoctor(parseDoctorOptions(name, flags, io.env), io);
+      }),
+    );
+
+  program
     .command('remove')
     .description('Remove a server (from the one scope that has it, or the one given)')
     .argument('<name>', 'server name')

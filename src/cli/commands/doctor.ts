@@ -1,0 +1,139 @@
+/** `patchbay doctor [name]`: walk each server's layers and say what works, what does not, and the fix. */
+
+import { EXIT } from '../../errors.js';
+import { findServer, notFoundError } from '../../config/registry.js';
+import { validateName } from '../../config/validate.js';
+import type { Diagnosis, Finding, FindingStatus } from '../../diagnose/findings.js';
+import { timeoutFrom } from '../health.js';
+import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
+
+export interface DoctorOptions {
+  /** One server, or every server when absent. */
+  name?: string;
+  json: boolean;
+  /** Per server; an entry's own `timeout` wins. */
+  timeoutMs: number;
+}
+
+export function parseDoctorOptions(
+  name: string | undefined,
+  raw: { json?: boolean; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): DoctorOptions {
+  const timeoutMs = timeoutFrom(raw.timeout, env);
+  return {
+    ...(name === undefined ? {} : { name: validateName(name) }),
+    json: Boolean(raw.json),
+    timeoutMs,
+  };
+}
+
+export async function runDoctor(options: DoctorOptions, io: Io): Promise<number> {
+  const registry = await loadForCommand(io);
+  let servers = registry.servers;
+  if (options.name !== undefined) {
+    const server = findServer(registry, options.name);
+    if (!server) throw notFoundError(registry, options.name);
+    servers = [server];
+  }
+  if (servers.length === 0) {
+    if (options.json) printJson(io, []);
+    writeLine(io.stderr, 'No MCP servers configured.');
+    writeLine(
+      io.stderr,
+      'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
+    );
+    return hasBrokenFile(registry) ? EXIT.degraded : EXIT.ok;
+  }
+
+  const { diagnoseAll } = await import('../../diagnose/doctor.js');
+  // Human output streams in config order: a server is printed once every one before it is.
+  const done: Array<Diagnosis | undefined> = new Array<Diagnosis | undefined>(servers.length);
+  let printed = 0;
+  const diagnoses = await diagnoseAll(servers, {
+    timeoutMs: options.timeoutMs,
+    env: io.env,
+    cwd: io.cwd,
+    onResult: (index, diagnosis) => {
+      if (options.json) return;
+      done[index] = diagnosis;
+      while (printed < done.length && done[printed]) printDiagnosis(done[printed++]!, io, printed > 1);
+    },
+  });
+
+  if (options.json) printJson(io, options.name === undefined ? diagnoses : diagnoses[0]);
+  else printSummary(diagnoses, io);
+  return exitCode(diagnoses, hasBrokenFile(registry));
+}
+
+/** 0 all fine; 4 when the only problems are logins; 8 otherwise. */
+export function exitCode(diagnoses: Diagnosis[], brokenFile = false): number {
+  const problems = diagnoses.filter(isProblem);
+  if (problems.length === 0 && !brokenFile) return EXIT.ok;
+  if (!brokenFile && problems.every((diagnosis) => diagnosis.verdict === 'needs-auth')) return EXIT.needsAuth;
+  return EXIT.degraded;
+}
+
+/** A server the user rejected for this project is their choice, not a fault; one awaiting approval is. */
+function isProblem(diagnosis: Diagnosis): boolean {
+  if (diagnosis.verdict === 'ok') return false;
+  if (diagnosis.verdict === 'skipped') return diagnosis.findings.some((finding) => finding.status === 'fail');
+  return true;
+}
+
+const SYMBOL: Record<FindingStatus, string> = { pass: '✔', fail: '✘', warn: '!', skip: '-' };
+const VERDICT_TEXT: Record<Diagnosis['verdict'], string> = {
+  ok: 'ok',
+  'needs-auth': 'needs login',
+  failed: 'failed',
+  skipped: 'not checked',
+};
+
+function colourOf(p: Paint, status: FindingStatus): (text: string) => string {
+  return status === 'pass' ? p.green : status === 'fail' ? p.red : status === 'warn' ? p.yellow : p.dim;
+}
+
+function printDiagnosis(diagnosis: Diagnosis, io: Io, separate: boolean): void {
+  const p = paint(useColor(io, 'stdout'));
+  const verdictColour =
+    diagnosis.verdict === 'ok'
+      ? p.green
+      : diagnosis.verdict === 'failed'
+        ? p.red
+        : diagnosis.verdict === 'needs-auth'
+          ? p.yellow
+          : p.dim;
+  if (separate) writeLine(io.stdout);
+  const where = [diagnosis.scope, diagnosis.transport ?? '?', sanitizeForTerminal(diagnosis.target)].join(
+    ' · ',
+  );
+  writeLine(
+    io.stdout,
+    `${p.bold(diagnosis.name)}  ${verdictColour(VERDICT_TEXT[diagnosis.verdict])}  ${p.dim(`(${where})`)}`,
+  );
+  const width = Math.max(...diagnosis.findings.map((finding) => finding.layer.length));
+  for (const finding of diagnosis.findings) printFinding(finding, width, io, p);
+}
+
+function printFinding(finding: Finding, width: number, io: Io, p: Paint): void {
+  const colour = colourOf(p, finding.status);
+  const summary = sanitizeForTerminal(finding.summary);
+  writeLine(
+    io.stdout,
+    `  ${colour(SYMBOL[finding.status])} ${finding.layer.padEnd(width)}  ${finding.status === 'skip' ? p.dim(summary) : summary}`,
+  );
+  if (finding.fix && finding.status !== 'pass')
+    writeLine(io.stdout, `  ${' '.repeat(width + 4)}${p.dim('→')} ${sanitizeForTerminal(finding.fix)}`);
+}
+
+function printSummary(diagnoses: Diagnosis[], io: Io): void {
+  const counts = new Map<string, number>();
+  for (const diagnosis of diagnoses)
+    counts.set(VERDICT_TEXT[diagnosis.verdict], (counts.get(VERDICT_TEXT[diagnosis.verdict]) ?? 0) + 1);
+  const parts = [...counts].map(([verdict, count]) => `${count} ${verdict}`);
+  writeLine(
+    io.stderr,
+    `\n${diagnoses.length} server${diagnoses.length === 1 ? '' : 's'}: ${parts.join(', ')}`,
+  );
+}

@@ -1,0 +1,17 @@
+/** What every layer of one server's diagnosis may read. */
+
+import type { Scope, ServerEntry } from '../../config/entry.js';
+import type { Deadline } from '../deadline.js';
+
+export interface LayerContext {
+  name: string;
+  scope: Scope;
+  file: string;
+  /** Expanded, with TLS paths resolved: what is actually used. */
+  entry: ServerEntry;
+  /** As written in the file (`${VAR}` templates kept): what fixes are built from. */
+  template: ServerEntry;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  deadline: Deadline;
+}
