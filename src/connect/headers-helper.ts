@@ -226,11 +226,13 @@ function execute(argv: string[], options: ExecuteOptions): Promise<HelperRun> {
     let size = 0;
     let stderr = '';
     let stopped: HelperRun['stopped'];
+    let overflowed = false;
     let killTimer: NodeJS.Timeout | undefined;
     let finished = false;
 
     const stop = (why: NonNullable<HelperRun['stopped']>) => {
-      if (stopped || finished) return;
+      // A helper that already exited is done, whatever its pipes are still delivering.
+      if (stopped || finished || child.exitCode !== null || child.signalCode !== null) return;
       stopped = why;
       signalGroup(child, 'SIGTERM');
       killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
@@ -246,14 +248,20 @@ function execute(argv: string[], options: ExecuteOptions): Promise<HelperRun> {
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
       destroyPipes(child);
+      stopped ??= overflowed ? 'too-large' : undefined;
       resolve({ ...result, stdout: Buffer.concat(chunks), stderr, ...(stopped ? { stopped } : {}) });
     };
 
     child.stdout!.on('data', (chunk: Buffer) => {
-      if (stopped) return;
+      if (stopped || overflowed) return;
       size += chunk.length;
-      if (size > HEADERS_HELPER_MAX_STDOUT) stop('too-large');
-      else chunks.push(chunk);
+      if (size <= HEADERS_HELPER_MAX_STDOUT) {
+        chunks.push(chunk);
+        return;
+      }
+      overflowed = true;
+      chunks.length = 0;
+      stop('too-large');
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
