@@ -7,6 +7,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import { terminateProcessGroups } from '../connect/live-children.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 
@@ -393,9 +394,24 @@ function reportError(error: unknown, io: Io): number {
   return exitCodeOf(error);
 }
 
+/**
+ * Ctrl-C (or a SIGTERM) ends the stdio servers patchbay started before patchbay itself: they run
+ * in their own process groups, out of the terminal's reach. Exit status 128 + signal number.
+ */
+function exitCleanlyOnSignals(): void {
+  const onSignal = (signal: NodeJS.Signals, code: number) => {
+    process.once(signal, () => {
+      void terminateProcessGroups().finally(() => process.exit(code));
+    });
+  };
+  onSignal('SIGINT', 130);
+  onSignal('SIGTERM', 143);
+}
+
 // Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.
 const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entryPath === fileURLToPath(import.meta.url)) {
+  exitCleanlyOnSignals();
   // exitCode, not exit(): let stdout drain so piped output is never cut.
   process.exitCode = await main(process.argv.slice(2));
 }

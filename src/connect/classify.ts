@@ -7,7 +7,8 @@
 import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
-import { lastStderrLine, type StdioExit } from './stdio-transport.js';
+import { lastStderrLine, printable } from './child-env.js';
+import type { StdioExit } from './stdio-transport.js';
 
 type ClientModule = typeof import('@modelcontextprotocol/client');
 
@@ -287,9 +288,16 @@ function networkFailure(chain: unknown[], url: URL, context: FailureContext): Ne
     };
   }
   if (messages.some((message) => /other side closed|socket hang up|terminated/i.test(message))) {
+    // Under TLS 1.3 a server that demands a client certificate just hangs up after the handshake.
+    const maybeMtls = url.protocol === 'https:' && !context.entry.tls?.certFile;
     return {
       step: context.stage,
       reason: `the server at ${hostPort} closed the connection without answering`,
+      ...(maybeMtls
+        ? {
+            hint: 'If it requires a client certificate (mTLS): patchbay add --client-cert cert.pem --client-key key.pem --force …',
+          }
+        : {}),
     };
   }
   return undefined;
@@ -411,11 +419,7 @@ export function displayUrl(url: URL): string {
 }
 
 /** Printable characters only, bounded: this text came from a process or server patchbay does not control. */
-export function sanitize(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const printable = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
-  return printable.length > max ? `${printable.slice(0, max - 1)}\u2026` : printable;
-}
+export const sanitize = printable;
 
 /** The values of configured headers and environment: never allowed into a message. */
 export function secretValues(entry: ServerEntry): string[] {

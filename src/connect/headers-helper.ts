@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 
 import { setOwn } from '../config/json-source.js';
 import { PatchbayError } from '../errors.js';
-import { lastStderrLine, layerEnv, minimalEnv, printable } from './child-env.js';
+import { lastStderrLine, layerEnv, printable } from './child-env.js';
 
 export interface HeadersHelperContext {
   /** The server's configured name, passed as PATCHBAY_SERVER_NAME (and CLAUDE_CODE_MCP_SERVER_NAME). */
@@ -18,7 +18,11 @@ export interface HeadersHelperContext {
   /** The server's URL, passed as PATCHBAY_SERVER_URL (and CLAUDE_CODE_MCP_SERVER_URL). */
   url: string;
   cwd?: string;
-  /** Where the helper's minimal environment is inherited from; defaults to process.env. */
+  /**
+   * The helper's environment; defaults to process.env. Unlike a stdio server (third-party code,
+   * given a minimal environment), the helper is the user's own credential program and often needs
+   * AWS_PROFILE, VAULT_ADDR, SSH_AUTH_SOCK or KUBECONFIG, as it does under Claude Code.
+   */
   env?: NodeJS.ProcessEnv;
   /** Default 10 000. */
   timeoutMs?: number;
@@ -65,7 +69,7 @@ export async function runHeadersHelper(
   }
 
   const run = await execute(argv, {
-    env: layerEnv(minimalEnv(context.env ?? process.env), identity),
+    env: layerEnv(definedOnly(context.env ?? process.env), identity),
     cwd: context.cwd,
     timeoutMs,
     signal: context.signal,
@@ -406,4 +410,10 @@ function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
   const seconds = ms / 1000;
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
 }

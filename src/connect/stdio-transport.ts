@@ -22,6 +22,7 @@ import {
 } from '@modelcontextprotocol/client';
 
 import { layerEnv, minimalEnv, printable } from './child-env.js';
+import { trackProcessGroup, untrackProcessGroup } from './live-children.js';
 
 export { lastStderrLine } from './child-env.js';
 
@@ -136,6 +137,7 @@ export class StdioProcessTransport implements Transport {
       throw error;
     }
     this.child = child;
+    if (child.pid !== undefined) trackProcessGroup(child.pid);
 
     child.stdout!.on('data', (chunk: Buffer) => this.readStdout(chunk));
     child.stdout!.on('error', (error) => this.onerror?.(error));
@@ -317,6 +319,7 @@ export class StdioProcessTransport implements Transport {
       if (this.settled) await this.settled;
       destroyPipes(child);
     }
+    if (child?.pid !== undefined) untrackProcessGroup(child.pid);
     this.readBuffer.clear();
     this.notifyClose();
   }

@@ -111,7 +111,7 @@ describe('splitCommandLine', () => {
 });
 
 describe('runHeadersHelper', () => {
-  it('returns the headers as printed, with the server name and URL in its environment', async () => {
+  it('returns the headers as printed, with the server name and URL and the user\u2019s environment', async () => {
     const headers = await runHeadersHelper(helper('ok'), {
       ...context,
       env: { ...process.env, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI' },
@@ -122,7 +122,7 @@ describe('runHeadersHelper', () => {
       'X-Server-Url': URL_,
       'X-Claude-Name': 'example',
       'X-Claude-Url': URL_,
-      'X-Secret-Visible': 'false',
+      'X-Secret-Visible': 'true',
       'X-Cwd': process.cwd(),
     });
   });

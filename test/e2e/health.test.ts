@@ -73,7 +73,7 @@ describe('health checks', () => {
     expect(views.map((view) => view.name)).toEqual(['demo', 'locked', 'slow', 'gone', 'missing']);
   });
 
-  it('get exits 0 when connected, 4 when it needs login, 1 when it failed', async () => {
+  it('get exits 0 when connected, 4 when it needs login, 8 when it failed', async () => {
     await sandbox.run(['add', 'demo', demo.url]);
     await sandbox.run(['add', 'locked', unauthorized.url]);
     await sandbox.run(['add', 'gone', `http://127.0.0.1:${await getFreePort()}/mcp`]);
@@ -83,7 +83,70 @@ describe('health checks', () => {
     const locked = await sandbox.run(['get', 'locked']);
     expect(locked.code).toBe(4);
     expect(locked.stdout).toContain('patchbay login locked');
-    expect((await sandbox.run(['get', 'gone'])).code).toBe(1);
+    const gone = await sandbox.run(['get', 'gone']);
+    expect(gone.code).toBe(8);
+    expect(gone.stdout).toMatch(
+      /connection refused: nothing is listening on 127\.0\.0\.1:\d+ \(at: connect\)/,
+    );
+    expect(gone.stdout).toContain('patchbay doctor gone');
+  });
+
+  it('list exits 4 when the only problems are logins, 0 when all are connected, and --json has the facts', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    await sandbox.run(['add', 'locked', unauthorized.url]);
+    const mixed = await sandbox.run(['list', '--json']);
+    expect(mixed.code).toBe(4);
+    await sandbox.run(['remove', 'locked']);
+    const healthy = await sandbox.run(['list', '--json']);
+    expect(healthy.code).toBe(0);
+    const [view] = JSON.parse(healthy.stdout) as Array<Record<string, unknown>>;
+    expect(view).toMatchObject({
+      name: 'demo',
+      status: 'connected',
+      transport: 'http',
+      transportUsed: 'http',
+      fellBackToSse: false,
+      era: 'modern',
+      server: { name: 'patchbay-demo', protocolVersion: '2026-07-28' },
+      toolCount: 3,
+      resourceCount: 1,
+      promptCount: 1,
+      step: null,
+    });
+    expect(typeof view!.durationMs).toBe('number');
+  });
+
+  it('leaves no process behind after checking stdio servers, grandchildren included', async () => {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { EVERYTHING_SCRIPT } = await import('../fixtures/everything.js');
+    // A wrapper that starts the real server as its own child on the same stdio, as `npx` does.
+    const wrapper = join(sandbox.root, 'wrapper.mjs');
+    await writeFile(
+      wrapper,
+      `import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+const child = spawn(process.execPath, [${JSON.stringify(EVERYTHING_SCRIPT)}, 'stdio'], { stdio: 'inherit' });
+appendFileSync(process.argv[2], process.pid + ' ' + child.pid + '\n');
+child.on('exit', (code) => process.exit(code ?? 0));
+`,
+    );
+    const pids = join(sandbox.root, 'pids.txt');
+    for (const name of ['one', 'two', 'three'])
+      await sandbox.run(['add', name, '--', process.execPath, wrapper, pids]);
+    const list = await sandbox.run(['list', '--json', '--timeout', '20']);
+    expect(list.code, list.stdout + list.stderr).toBe(0);
+    const started = (await readFile(pids, 'utf8')).trim().split(/\s+/).map(Number);
+    expect(started).toHaveLength(6);
+    const alive = started.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
   });
 
   it('a project server pending approval is never contacted', async () => {
