@@ -3,6 +3,8 @@
  * authorization-server metadata reported; nothing registered, no token requested.
  */
 
+import { fileURLToPath } from 'node:url';
+
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { diagnose } from '../../src/diagnose/doctor.js';
@@ -161,5 +163,37 @@ describe('a rejected static Authorization header', () => {
       `Replace the header's value: patchbay add --force -s local -H 'Authorization: Bearer ****' keyed ${server.url}`,
     );
     expect(JSON.stringify(diagnosis)).not.toContain('literal-secret-1');
+  });
+});
+
+describe('headersHelper', () => {
+  const helper = (mode: string) =>
+    `'${process.execPath}' '${fileURLToPath(new URL('../fixtures/stdio/headers-helper.mjs', import.meta.url))}' ${mode}`;
+
+  it('its Authorization header is sent; when rejected, the fix points at the helper; values never show', async () => {
+    const server = await started(startUnauthorizedServer(401));
+    const diagnosis = await diagnose(
+      serverFor('helped', { type: 'http', url: server.url, headersHelper: helper('ok') }),
+      optionsWith(),
+    );
+    expect(server.requests[0]!.headers.authorization).toBe('Bearer tok-123');
+    expect(layer(diagnosis, 'http').evidence.headersHelper).toMatch(/^Authorization, X-Server-Name/);
+    const auth = layer(diagnosis, 'auth');
+    expect(auth.summary).toMatch(/rejected the Authorization header from the headersHelper/);
+    expect(auth.fix).toMatch(/headers-helper\.mjs' ok$/);
+    expect(JSON.stringify(diagnosis)).not.toContain('tok-123');
+  });
+
+  it('a failing helper fails the HTTP layer with its reason', async () => {
+    const server = await started(startUnauthorizedServer(401));
+    const diagnosis = await diagnose(
+      serverFor('helped', { type: 'http', url: server.url, headersHelper: helper('fail') }),
+      optionsWith(),
+    );
+    const http = layer(diagnosis, 'http');
+    expect(http.status).toBe('fail');
+    expect(http.summary).toMatch(/^headersHelper failed: .*token expired/);
+    expect(http.fix).toMatch(/^Run it by hand to see why: /);
+    expect(server.requests).toHaveLength(0);
   });
 });

@@ -108,10 +108,10 @@ function printDiagnosis(diagnosis: Diagnosis, io: Io, separate: boolean): void {
   const where = [diagnosis.scope, diagnosis.transport ?? '?', sanitizeForTerminal(diagnosis.target)].join(
     ' · ',
   );
-  writeLine(
-    io.stdout,
-    `${p.bold(diagnosis.name)}  ${verdictColour(VERDICT_TEXT[diagnosis.verdict])}  ${p.dim(`(${where})`)}`,
-  );
+  const warnings = diagnosis.findings.filter((finding) => finding.status === 'warn').length;
+  const verdict =
+    VERDICT_TEXT[diagnosis.verdict] + (warnings > 0 ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : '');
+  writeLine(io.stdout, `${p.bold(diagnosis.name)}  ${verdictColour(verdict)}  ${p.dim(`(${where})`)}`);
   const width = Math.max(...diagnosis.findings.map((finding) => finding.layer.length));
   for (const finding of diagnosis.findings) printFinding(finding, width, io, p);
 }
