@@ -78,16 +78,48 @@ function lowerCaseIndex(from: NodeJS.ProcessEnv): Map<string, string> {
 // eslint-disable-next-line no-control-regex
 const TERMINAL_ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?/g;
 
-/** The last non-empty line of a stderr tail, without ANSI escapes, printable, at most 200 characters. */
+/**
+ * The line of a stderr tail that says what went wrong: the last non-empty one, except that the
+ * noise runtimes print after the message is skipped — Node's `Node.js v20.1.0` trailer, stack
+ * frames (`    at f (file.js:1:2)`, Python's `  File "x.py", line 3`) and the braces of an error's
+ * printed properties. Without ANSI escapes, printable, at most 200 characters.
+ */
 export function lastStderrLine(stderrTail: string): string | undefined {
   const clean = stderrTail.replace(TERMINAL_ESCAPES, '');
-  const last = clean
+  const lines = clean
     .split(/\r?\n|\r/)
     .map((line) => printable(line, Infinity).trim())
-    .filter(Boolean)
-    .at(-1);
+    .filter(Boolean);
+  const meaningful = withoutPropertyBlocks(lines).filter(
+    (line) => !STDERR_NOISE.some((noise) => noise.test(line)),
+  );
+  const last = meaningful.at(-1) ?? lines.at(-1);
   return last === undefined ? undefined : printable(last, 200);
 }
+
+/** Node prints an error's own properties as `{ code: 'X', errno: -2 }` after its stack. */
+function withoutPropertyBlocks(lines: string[]): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  for (const line of lines) {
+    if (depth > 0) {
+      if (/^}/.test(line)) depth--;
+      continue;
+    }
+    if (/ \{$/.test(line) && /^at /.test(line)) depth = 1;
+    out.push(line);
+  }
+  return out;
+}
+
+const STDERR_NOISE = [
+  /^Node\.js v\d+\.\d+/,
+  /^at (?:.+ \()?(?:file:|node:|\/|[A-Za-z]:\\|<anonymous>|native)/,
+  /^File ".*", line \d+/,
+  /^\^+$/,
+  /^[{}[\]]+,?$/,
+  /^[A-Za-z_$][\w$]*: .*,$/,
+];
 
 /** Printable characters only, bounded: this text came from a process patchbay does not control. */
 export function printable(text: string, max: number): string {

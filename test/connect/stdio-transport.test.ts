@@ -277,6 +277,28 @@ describe('StdioProcessTransport environment', () => {
 });
 
 describe('lastStderrLine', () => {
+  it('skips what runtimes print after the message: Node\u2019s trailer, stack frames, error properties', () => {
+    const node = [
+      'file:///srv/server.mjs:3',
+      "throw new Error('DATABASE_URL is not set');",
+      '^',
+      '',
+      'Error: DATABASE_URL is not set',
+      '    at file:///srv/server.mjs:3:7',
+      '    at async ModuleLoader.import (node:internal/modules/esm/loader:473:24) {',
+      "  code: 'ERR_X',",
+      '  errno: -2',
+      '}',
+      '',
+      'Node.js v20.20.2',
+    ].join('\n');
+    expect(lastStderrLine(node)).toBe('Error: DATABASE_URL is not set');
+    const python =
+      'Traceback (most recent call last):\n  File "x.py", line 3, in <module>\nValueError: bad key\n';
+    expect(lastStderrLine(python)).toBe('ValueError: bad key');
+    expect(lastStderrLine('Node.js v20.20.2\n')).toBe('Node.js v20.20.2');
+  });
+
   it('takes the last non-empty line, strips ANSI escapes and control characters, and bounds it', () => {
     expect(lastStderrLine('')).toBeUndefined();
     expect(lastStderrLine('\n  \n')).toBeUndefined();
