@@ -245,7 +245,9 @@ function networkFailure(chain: unknown[], url: URL, context: FailureContext): Ne
     if (code) found.push(code);
     // eventsource flattens its cause into the message text ("fetch failed: connect ECONNREFUSED ...").
     if (link instanceof Error)
-      for (const match of link.message.matchAll(/\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+|[A-Z_]*CERT[A-Z_]*)\b/g))
+      for (const match of link.message.matchAll(
+        /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|UNABLE_TO_[A-Z_]+)\b/g,
+      ))
         found.push(match[1]!);
     return found;
   });
@@ -262,7 +264,10 @@ function networkFailure(chain: unknown[], url: URL, context: FailureContext): Ne
       };
     }
     const reason = NETWORK_REASONS[code];
-    if (reason) return { step: 'connect', ...reason(hostPort, host) };
+    if (reason) {
+      const hangUp = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
+      return { step: 'connect', ...reason(hostPort, host), ...(hangUp ? mtlsHint(url, context) : {}) };
+    }
   }
   const messages = chain.filter((link): link is Error => link instanceof Error).map((link) => link.message);
   if (proxy && messages.some((message) => /\b407\b|Proxy Authentication Required/i.test(message))) {
@@ -288,19 +293,21 @@ function networkFailure(chain: unknown[], url: URL, context: FailureContext): Ne
     };
   }
   if (messages.some((message) => /other side closed|socket hang up|terminated/i.test(message))) {
-    // Under TLS 1.3 a server that demands a client certificate just hangs up after the handshake.
-    const maybeMtls = url.protocol === 'https:' && !context.entry.tls?.certFile;
     return {
       step: context.stage,
       reason: `the server at ${hostPort} closed the connection without answering`,
-      ...(maybeMtls
-        ? {
-            hint: 'If it requires a client certificate (mTLS): patchbay add --client-cert cert.pem --client-key key.pem --force …',
-          }
-        : {}),
+      ...mtlsHint(url, context),
     };
   }
   return undefined;
+}
+
+/** Under TLS 1.3 a server that demands a client certificate just hangs up after the handshake. */
+function mtlsHint(url: URL, context: FailureContext): { hint?: string } {
+  if (url.protocol !== 'https:' || context.entry.tls?.certFile) return {};
+  return {
+    hint: 'If the server requires a client certificate (mTLS): patchbay add --client-cert cert.pem --client-key key.pem --force …',
+  };
 }
 
 const NETWORK_REASONS: Record<string, (hostPort: string, host: string) => { reason: string; hint?: string }> =
@@ -390,10 +397,9 @@ export function* causeChain(error: unknown): Generator<unknown> {
 export function nodeErrorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' &&
-    /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_[A-Z_]+|[A-Z_]+_CERT[A-Z_]*|CERT_[A-Z_]+)$/.test(code)
-    ? code
-    : undefined;
+  // Node, undici and OpenSSL codes are upper-case words (`ECONNREFUSED`, `UND_ERR_SOCKET`,
+  // `UNABLE_TO_VERIFY_LEAF_SIGNATURE`); HTTP and JSON-RPC codes are numbers.
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) ? code : undefined;
 }
 
 function sdkCode(error: unknown, sdk: ClientModule): string | undefined {
