@@ -4,14 +4,7 @@ import { PatchbayError } from '../errors.js';
 
 /** Where a connect attempt was when it failed. */
 export type ConnectStep =
-  | 'config'
-  | 'headers-helper'
-  | 'spawn'
-  | 'connect'
-  | 'tls'
-  | 'http'
-  | 'handshake'
-  | 'request';
+  'config' | 'headers-helper' | 'spawn' | 'connect' | 'tls' | 'http' | 'handshake' | 'request';
 
 export type ConnectFailureStatus = 'failed' | 'needs-auth';
 
@@ -28,4 +21,3 @@ export class ConnectError extends PatchbayError {
   }
   readonly httpStatus: number | undefined;
 }
-
