@@ -92,15 +92,15 @@ export function exitCodeOf(error: unknown): ExitCode {
 
 /** The documented exit codes, for `patchbay help exit-codes` and the README. */
 export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCode; meaning: string }> = [
-  { code: EXIT.ok, meaning: 'success; for list/get: every checked server is connected' },
-  { code: EXIT.error, meaning: 'an error: a failed write, a lock not obtained, a server that failed' },
+  { code: EXIT.ok, meaning: 'success; for list/get/doctor: every checked server is connected' },
+  { code: EXIT.error, meaning: 'an error: a failed write, a lock not obtained' },
   {
     code: EXIT.usage,
     meaning: 'usage error or invalid input: bad flag, name, URL, header, or a malformed config file',
   },
-  { code: EXIT.needsAuth, meaning: 'authentication is needed: run `patchbay login <name>`' },
   {
-    code: EXIT.degraded,
-    meaning: 'degraded: some servers are not connected (failed, needs login, pending approval)',
+    code: EXIT.needsAuth,
+    meaning: 'authentication is needed, and nothing else is wrong: run `patchbay login <name>`',
   },
+  { code: EXIT.degraded, meaning: 'degraded: some servers are not connected (failed, pending approval)' },
 ];
