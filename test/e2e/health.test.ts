@@ -38,6 +38,7 @@ interface View {
   reason: string | null;
   toolCount: number | null;
   server: { name: string } | null;
+  durationMs: number | null;
 }
 
 describe('health checks', () => {
@@ -67,8 +68,9 @@ describe('health checks', () => {
     expect(byName.gone!.reason).toMatch(/refused/);
     expect(byName.missing!.status).toBe('failed');
     expect(byName.missing!.reason).toMatch(/not found/);
-    // In parallel: the hanging server's 1.5 s is not added to the others'.
-    expect(elapsed).toBeLessThan(6_000);
+    // Each check is bounded by the timeout (plus teardown), whatever the machine's load.
+    for (const view of views) expect(view.durationMs ?? 0).toBeLessThan(1_500 + 1_000);
+    expect(elapsed).toBeLessThan(15_000);
     // Config order is kept.
     expect(views.map((view) => view.name)).toEqual(['demo', 'locked', 'slow', 'gone', 'missing']);
   });

@@ -18,6 +18,7 @@ interface View {
   reason: string | null;
   hint: string | null;
   step: string | null;
+  durationMs: number | null;
 }
 
 let demo: DemoServer;
@@ -206,9 +207,8 @@ describe('names, slowness', () => {
 
   it('a server slow to send its headers costs the timeout, and the reason says where it waited', async () => {
     await sandbox.run(['add', 'slow', slow.url]);
-    const started = Date.now();
     const view = await listOne({}, '1');
-    expect(Date.now() - started).toBeLessThan(3_500);
+    expect(view.durationMs).toBeLessThan(2_000);
     expect(view).toMatchObject({
       status: 'failed',
       step: 'handshake',
