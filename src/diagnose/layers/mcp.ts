@@ -24,8 +24,8 @@ export async function checkMcp(context: LayerContext): Promise<McpOutcome> {
   try {
     session = await connect(context.entry, {
       name: context.name,
+      // connect's own bound, not our signal: its timeout names the step that was waiting.
       timeoutMs: context.deadline.remainingMs(),
-      signal: context.deadline.signal,
       cwd: context.cwd,
       env: context.env,
     });
