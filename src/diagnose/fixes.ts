@@ -11,6 +11,8 @@ export interface AddChanges {
   transport?: Transport;
   url?: string;
   caFile?: string;
+  /** Flags to add, already shell-quoted, e.g. ['--client-id', '<client-id>']. */
+  extraFlags?: string[];
 }
 
 /** `patchbay add --force -s <scope> [flags as configured, with the changes] <name> <url>`. */
@@ -28,6 +30,7 @@ export function addCommand(name: string, scope: Scope, template: ServerEntry, ch
   if (template.tls?.certFile) words.push('--client-cert', shellWord(template.tls.certFile));
   if (template.tls?.keyFile) words.push('--client-key', shellWord(template.tls.keyFile));
   if (template.timeout) words.push('--timeout', String(template.timeout));
+  words.push(...(changes.extraFlags ?? []));
   words.push(shellWord(name), shellWord(maskUrl(changes.url ?? template.url ?? '')));
   return words.join(' ');
 }

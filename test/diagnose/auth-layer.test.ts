@@ -94,7 +94,7 @@ describe('a server behind OAuth', () => {
     const server = await started(startOAuthProtectedServer({ registration: false }));
     const diagnosis = await diagnose(serverFor('corp', { type: 'http', url: server.url }), optionsWith());
     expect(diagnosis.verdict).toBe('failed');
-    expect(layer(diagnosis, 'auth').fix).toMatch(/--client-id <client-id> corp/);
+    expect(layer(diagnosis, 'auth').fix).toMatch(/--client-id '<client-id>' corp/);
     // A configured client ID is a way in.
     const withClient = await diagnose(
       serverFor('corp', { type: 'http', url: server.url, oauth: { clientId: 'my-app' } }),

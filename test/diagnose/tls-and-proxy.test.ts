@@ -3,6 +3,8 @@
  * self-signed) and the proxy layer with a real proxy whose gate proves the traffic went through it.
  */
 
+import { readFileSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
@@ -139,6 +141,45 @@ describe('TLS', () => {
       optionsWith(),
     );
     expect(layer(diagnosis, 'tls').summary).toMatch(/^certificate not trusted: it is self-signed/);
+  });
+
+  it('mutual TLS: without a client certificate the TLS layer says one is wanted; with it, all pass', async () => {
+    const mtls = await startTlsFront(demoPort, {
+      ...tlsPair('server'),
+      ca: readFileSync(tlsPath('client-ca', 'pem'), 'utf8'),
+      requestCert: true,
+    });
+    try {
+      const url = mtls.url('/mcp');
+      const without = await diagnose(
+        serverFor('mtls', { type: 'http', url, tls: { caFile: tlsPath('ca', 'pem') } }),
+        optionsWith(),
+      );
+      const tls = layer(without, 'tls');
+      expect(tls.status).toBe('fail');
+      expect(tls.summary).toMatch(
+        /^the server wants a client certificate \(mutual TLS\) and patchbay has none/,
+      );
+      expect(tls.fix).toMatch(
+        /--client-cert \/path\/to\/client\.pem --client-key \/path\/to\/client\.key mtls https:/,
+      );
+
+      const withCertificate = await diagnose(
+        serverFor('mtls', {
+          type: 'http',
+          url,
+          tls: {
+            caFile: tlsPath('ca', 'pem'),
+            certFile: tlsPath('client', 'pem'),
+            keyFile: tlsPath('client', 'key'),
+          },
+        }),
+        optionsWith(),
+      );
+      expect(withCertificate.verdict).toBe('ok');
+    } finally {
+      await mtls.close();
+    }
   });
 
   it('https to a plain http port: the server does not speak TLS', async () => {

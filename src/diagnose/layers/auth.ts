@@ -116,15 +116,9 @@ export async function checkAuth(
       'auth',
       `HTTP ${challenge.status}: the server wants credentials but publishes no OAuth metadata`,
       evidence,
-      `If it takes an API key or token: ${addCommand(
-        context.name,
-        context.scope,
-        context.template,
-        {},
-      ).replace(
-        ` ${context.name} `,
-        ` -H 'Authorization: Bearer \${TOKEN}' ${context.name} `,
-      )}   otherwise try: patchbay login ${context.name}`,
+      `If it takes an API key or token: ${addCommand(context.name, context.scope, context.template, {
+        extraFlags: ['-H', `'Authorization: Bearer \${TOKEN}'`],
+      })}   otherwise try: patchbay login ${context.name}`,
     ),
   };
 }
@@ -290,7 +284,7 @@ function judgeMetadata(
   if (ways.length === 0)
     return broken(
       `${issuer} offers no way for patchbay to identify itself (no registration endpoint, no client ID metadata documents)`,
-      `Ask the operator for a client ID, then: ${addCommand(context.name, context.scope, context.template, {}).replace(` ${context.name} `, ` --client-id <client-id> ${context.name} `)}`,
+      `Ask the operator for a client ID, then: ${addCommand(context.name, context.scope, context.template, { extraFlags: ['--client-id', "'<client-id>'"] })}`,
     );
   const what =
     status === 403

@@ -34,6 +34,8 @@ const UNTRUSTED = new Set([
 ]);
 
 const DAY_MS = 86_400_000;
+/** How long to listen, after the handshake, for a server's verdict on the client certificate. */
+const CLIENT_CERT_VERDICT_MS = 250;
 
 export async function checkTls(
   context: LayerContext,
@@ -52,6 +54,27 @@ export async function checkTls(
     evidence.authorizationError = authorizationError;
     const issuer = String(evidence.issuer ?? 'an unknown issuer');
     if (authorizationError) return rejected(context, host, authorizationError, evidence, issuer);
+
+    // TLS 1.3 finishes the client's side of the handshake before the server has judged the
+    // client's certificate; a server that wants one (mTLS) says so with an alert just after.
+    const alert = await lateAlert(secure, Math.min(CLIENT_CERT_VERDICT_MS, deadline.remainingMs()));
+    if (alert) {
+      evidence.alert = alert;
+      const hasCertificate = context.entry.tls?.certFile !== undefined;
+      evidence.clientCertificate = hasCertificate;
+      return failed(
+        'tls',
+        hasCertificate
+          ? `the server rejected patchbay's client certificate (${alert})`
+          : `the server wants a client certificate (mutual TLS) and patchbay has none (${alert})`,
+        evidence,
+        hasCertificate
+          ? "Check that the client certificate is one the server's CA signed, and not expired"
+          : addCommand(context.name, context.scope, context.template, {
+              extraFlags: ['--client-cert', '/path/to/client.pem', '--client-key', '/path/to/client.key'],
+            }),
+      );
+    }
 
     const daysLeft = typeof evidence.daysLeft === 'number' ? evidence.daysLeft : undefined;
     const validTo = String(evidence.validTo ?? '');
@@ -156,6 +179,23 @@ function withHost(template: string, host: string): string | undefined {
   const match = /^(https?:\/\/)(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(.*)$/i.exec(template);
   if (!match) return undefined;
   return `${match[1]}${isIP(host) === 6 ? `[${host}]` : host}${match[3]}`;
+}
+
+/** The alert (error code) the server sends within `waitMs` of the handshake, if any. */
+function lateAlert(secure: TLSSocket, waitMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const finish = (alert: string | undefined) => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      secure.off('close', onClose);
+      resolve(alert);
+    };
+    const onError = (error: Error) => finish(clean(errorCode(error) ?? error.message, 80));
+    const onClose = () => finish('the server closed the connection');
+    const timer = setTimeout(() => finish(undefined), waitMs);
+    secure.on('error', onError);
+    secure.once('close', onClose);
+  });
 }
 
 function handshake(
