@@ -3,7 +3,11 @@
  * self-signed) and the proxy layer with a real proxy whose gate proves the traffic went through it.
  */
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -32,6 +36,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([demo.close(), ...[...fronts.values()].map((front) => front.close())]);
 });
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function front(name: TlsFixtureName): TlsFront {
   return fronts.get(name)!;
@@ -181,6 +194,72 @@ describe('TLS', () => {
       await mtls.close();
     }
   });
+
+  it.skipIf(!hasOpenssl())(
+    'a certificate with less than 14 days left is a warning, not a failure',
+    async () => {
+      const work = await mkdtemp(join(tmpdir(), 'patchbay-doctor-cert-'));
+      let soon: TlsFront | undefined;
+      try {
+        // Signed by the test CA for 127.0.0.1, valid for 5 days from now.
+        const key = join(work, 'soon.key');
+        const csr = join(work, 'soon.csr');
+        const ext = join(work, 'soon.ext');
+        const cert = join(work, 'soon.pem');
+        await writeFile(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+        execFileSync('openssl', [
+          'genpkey',
+          '-algorithm',
+          'EC',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-out',
+          key,
+        ]);
+        execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=patchbay test soon', '-out', csr]);
+        execFileSync(
+          'openssl',
+          [
+            'x509',
+            '-req',
+            '-in',
+            csr,
+            '-CA',
+            tlsPath('ca', 'pem'),
+            '-CAkey',
+            tlsPath('ca', 'key'),
+            '-set_serial',
+            '7',
+            '-days',
+            '5',
+            '-extfile',
+            ext,
+            '-out',
+            cert,
+          ],
+          { stdio: 'ignore' },
+        );
+        soon = await startTlsFront(demoPort, {
+          cert: await readFile(cert, 'utf8'),
+          key: await readFile(key, 'utf8'),
+        });
+        const diagnosis = await diagnose(
+          serverFor('soon', { type: 'http', url: soon.url('/mcp'), tls: { caFile: tlsPath('ca', 'pem') } }),
+          optionsWith(),
+        );
+        const tls = layer(diagnosis, 'tls');
+        expect(tls.status).toBe('warn');
+        expect(tls.summary).toMatch(
+          /^certificate expires in [45] days, on \d{4}-\d{2}-\d{2} \(issuer: patchbay test CA \(test only\)\)$/,
+        );
+        expect(diagnosis.verdict).toBe('ok');
+        expect(layer(diagnosis, 'tools').status).toBe('pass');
+      } finally {
+        await soon?.close();
+        await rm(work, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('https to a plain http port: the server does not speak TLS', async () => {
     const diagnosis = await diagnose(
