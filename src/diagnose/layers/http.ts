@@ -12,8 +12,17 @@ import { failed, passed, warned, type Evidence, type Finding } from '../findings
 import { addCommand } from '../fixes.js';
 import { clean, displayUrl, errorCode } from '../text.js';
 import type { LayerContext } from './context.js';
+import {
+  errorText,
+  isObject,
+  jsonRpcErrorText,
+  mediaType,
+  parseJson,
+  postInitialize,
+  readSseEvent,
+  readText,
+} from './mcp-wire.js';
 
-const MAX_BODY_BYTES = 256 * 1024;
 const SESSION_END_MS = 2_000;
 
 export interface HttpOutcome {
@@ -109,28 +118,7 @@ async function checkStreamableEndpoint(
   url: URL,
   prepared: PreparedHeaders,
 ): Promise<Answer> {
-  const { LATEST_PROTOCOL_VERSION } = await import('@modelcontextprotocol/client');
-  const response = await http.fetch(url, {
-    method: 'POST',
-    redirect: 'manual',
-    signal: context.deadline.signal,
-    headers: {
-      ...prepared.headers,
-      Accept: 'application/json, text/event-stream',
-      'Content-Type': 'application/json',
-      'MCP-Protocol-Version': LATEST_PROTOCOL_VERSION,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: { name: 'patchbay-doctor', version: '0.1.0' },
-      },
-    }),
-  });
+  const response = await postInitialize(http, url, prepared.headers, context.deadline.signal);
   const contentType = response.headers.get('content-type');
   const sessionId = response.headers.get('mcp-session-id');
   const evidence: Evidence = {
@@ -465,28 +453,7 @@ async function answersInitialize(
   headers: Record<string, string>,
 ): Promise<boolean> {
   try {
-    const { LATEST_PROTOCOL_VERSION } = await import('@modelcontextprotocol/client');
-    const response = await http.fetch(url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: context.deadline.signal,
-      headers: {
-        ...headers,
-        Accept: 'application/json, text/event-stream',
-        'Content-Type': 'application/json',
-        'MCP-Protocol-Version': LATEST_PROTOCOL_VERSION,
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: LATEST_PROTOCOL_VERSION,
-          capabilities: {},
-          clientInfo: { name: 'patchbay-doctor', version: '0.1.0' },
-        },
-      }),
-    });
+    const response = await postInitialize(http, url, headers, context.deadline.signal);
     const sessionId = response.headers.get('mcp-session-id');
     await response.body?.cancel().catch(() => undefined);
     if (sessionId !== null && response.ok) await endSession(context, http, url, headers, sessionId);
@@ -553,102 +520,4 @@ function networkFailure(error: unknown, url: URL, context: LayerContext, evidenc
     { ...evidence, code: code ?? null },
     `Check that the server is healthy and the URL is right: patchbay get ${context.name}`,
   );
-}
-
-function mediaType(contentType: string | null): string {
-  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-async function readText(response: Response, context: LayerContext): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (text.length < MAX_BODY_BYTES) {
-      const { done, value } = await context.deadline.race(reader.read());
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return text;
-}
-
-interface SseEvent {
-  event: string;
-  data: string;
-}
-
-/** The first event `wanted` accepts, reading no more than MAX_BODY_BYTES and within the budget. */
-async function readSseEvent(
-  response: Response,
-  context: LayerContext,
-  wanted: (event: SseEvent) => boolean,
-): Promise<SseEvent | undefined> {
-  const reader = response.body?.getReader();
-  if (!reader) return undefined;
-  const decoder = new TextDecoder();
-  let buffered = '';
-  let total = 0;
-  try {
-    while (total < MAX_BODY_BYTES) {
-      const { done, value } = await context.deadline.race(reader.read());
-      if (done) break;
-      total += value.byteLength;
-      buffered += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
-      let end: number;
-      while ((end = buffered.indexOf('\n\n')) !== -1) {
-        const block = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        const event = parseSseBlock(block);
-        if (event && wanted(event)) return event;
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return undefined;
-}
-
-function parseSseBlock(block: string): SseEvent | undefined {
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':') || line === '') continue;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-  }
-  return data.length === 0 && event === 'message' ? undefined : { event, data: data.join('\n') };
-}
-
-async function jsonRpcErrorText(response: Response, context: LayerContext): Promise<string | undefined> {
-  if (mediaType(response.headers.get('content-type')) !== 'application/json') return undefined;
-  try {
-    const message = parseJson(await readText(response, context));
-    return isObject(message) && isObject(message.error) ? errorText(message.error) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function errorText(error: Record<string, unknown>): string {
-  const code = typeof error.code === 'number' ? `JSON-RPC error ${error.code}` : 'JSON-RPC error';
-  return typeof error.message === 'string' ? `${code}: ${clean(error.message, 120)}` : code;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
