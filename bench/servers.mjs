@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// Loopback MCP servers for bench/list.mjs, in their own process so that serving them never shares
+// an event loop with the code that times the clients.
+//
+// Usage: npm run build && node bench/servers.mjs [--count N] [--delay-ms MS] [--hang N]
+//   --count N      N healthy demo servers (dist/demo/demo-server.js), default 1
+//   --delay-ms MS  put a delaying front in each one: every HTTP request waits MS before it is
+//                  forwarded to the demo server, so a handshake of k requests takes >= k*MS
+//   --hang N       N servers that accept TCP connections and never write a byte
+// Prints one JSON line on stdout, {"healthy":[url…],"hanging":[url…]}, then serves until stdin
+// closes (the parent went away, however it died), SIGTERM or SIGINT.
+// Each line "stats" on stdin is answered with one JSON line, {"peakBusyServers":n,"requests":m},
+// counted since the last "stats" and then reset: the most delayed servers that had a request in
+// flight at the same moment (how many servers the client checks at once; only with --delay-ms,
+// which holds requests long enough to overlap), and how many requests the delayed servers got.
+
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1' },
+    'delay-ms': { type: 'string', default: '0' },
+    hang: { type: 'string', default: '0' },
+  },
+});
+const count = Number(values.count);
+const delayMs = Number(values['delay-ms']);
+const hang = Number(values.hang);
+for (const [name, value] of [
+  ['--count', count],
+  ['--delay-ms', delayMs],
+  ['--hang', hang],
+])
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`servers.mjs: ${name} must be a non-negative integer`);
+    process.exit(2);
+  }
+
+const { startDemoServer } = await import(new URL('../dist/demo/demo-server.js', import.meta.url).href);
+
+const closers = [];
+let busyServers = 0;
+let peakBusyServers = 0;
+let requests = 0;
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve(server.address().port);
+    });
+  });
+}
+
+/** Track sockets so close() does not wait on a client's idle keep-alive or open stream. */
+function trackSockets(server) {
+  const sockets = new Set();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+}
+
+/** An HTTP front that holds every request for `ms`, then pipes it to `target` and back. */
+async function startDelayingFront(target, ms) {
+  const upstream = new URL(target);
+  let inFlight = 0;
+  const server = createHttpServer((req, res) => {
+    requests++;
+    if (inFlight++ === 0) peakBusyServers = Math.max(peakBusyServers, ++busyServers);
+    res.once('close', () => {
+      if (--inFlight === 0) busyServers--;
+    });
+    req.pause();
+    const timer = setTimeout(() => {
+      const forward = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          // The Host header stays as the client sent it (127.0.0.1:<front port>): a loopback host,
+          // which the demo server's DNS-rebinding check accepts.
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.flushHeaders();
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => {
+        if (res.headersSent) res.destroy();
+        else res.writeHead(502).end();
+      });
+      res.once('close', () => forward.destroy());
+      req.pipe(forward);
+      req.resume();
+    }, ms);
+    res.once('close', () => clearTimeout(timer));
+  });
+  const close = trackSockets(server);
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}${upstream.pathname}`, close };
+}
+
+async function startHanging() {
+  const server = createNetServer(() => undefined);
+  const close = trackSockets(server);
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}/mcp`, close };
+}
+
+let shuttingDown = false;
+async function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  // Fronts first, then the demo servers behind them.
+  await Promise.allSettled(closers.reverse().map((close) => close()));
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));
+process.stdin.on('end', () => void shutdown(0));
+process.stdin.on('error', () => void shutdown(0));
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'stats') return;
+  process.stdout.write(`${JSON.stringify({ peakBusyServers, requests })}\n`);
+  peakBusyServers = busyServers;
+  requests = 0;
+});
+
+try {
+  const healthy = [];
+  for (let i = 0; i < count; i++) {
+    const demo = await startDemoServer();
+    closers.push(() => demo.close());
+    if (delayMs > 0) {
+      const front = await startDelayingFront(demo.url, delayMs);
+      closers.push(front.close);
+      healthy.push(front.url);
+    } else healthy.push(demo.url);
+  }
+  const hanging = [];
+  for (let i = 0; i < hang; i++) {
+    const server = await startHanging();
+    closers.push(server.close);
+    hanging.push(server.url);
+  }
+  process.stdout.write(`${JSON.stringify({ healthy, hanging })}\n`);
+} catch (error) {
+  console.error(`servers.mjs: ${error instanceof Error ? error.stack : error}`);
+  await shutdown(1);
+}
