@@ -8,6 +8,7 @@ import {
   getFreePort,
   startHangingServer,
   startHtmlServer,
+  startHttpFaultServer,
   startStatusServer,
   type FaultServer,
 } from '../fixtures/fault-servers.js';
@@ -179,6 +180,42 @@ describe('HTTP answers that are not MCP', () => {
       expect(post.headers['mcp-protocol-version']).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     });
   }
+
+  it('a session the initialize POST opened is ended with DELETE; the session id is not reported', async () => {
+    const server = await fault(
+      startHttpFaultServer((req, res) => {
+        if (req.method === 'DELETE') {
+          res.writeHead(200).end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'doctor-session-1' });
+        res.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            result: {
+              protocolVersion: '2025-06-18',
+              capabilities: {},
+              serverInfo: { name: 'x', version: '1' },
+            },
+          }),
+        );
+      }),
+    );
+    const diagnosis = await diagnose(
+      serverFor('sessions', { type: 'http', url: server.url }),
+      optionsWith({}, 2_000),
+    );
+    const http = layer(diagnosis, 'http');
+    expect(http).toMatchObject({
+      status: 'pass',
+      evidence: { status: 200, sessionId: true, sessionEnded: true, protocolVersion: '2025-06-18' },
+    });
+    const [first, second] = server.requests;
+    expect(first).toMatchObject({ method: 'POST' });
+    expect(second).toMatchObject({ method: 'DELETE', headers: { 'mcp-session-id': 'doctor-session-1' } });
+    expect(JSON.stringify(http)).not.toContain('doctor-session-1');
+  });
 
   it('a redirect is reported with where it goes, not followed', async () => {
     const server = await fault(
