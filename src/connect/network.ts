@@ -8,10 +8,13 @@
  *   certificate from `tls.certFile` / `tls.keyFile` (mTLS).
  * - Connection progress per origin, so a timeout can say at which step it happened.
  *
- * Requests go through undici's own `fetch` with a dispatcher owned by the client: the global
- * fetch is never replaced or handed a dispatcher from the undici package (the two undici copies,
- * Node's bundled one and this package, must not be mixed). This module is loaded lazily, only when
- * a command touches the network, so importing undici here keeps it off the CLI's fast path.
+ * Requests go through Node's own `fetch` (never replaced) with a dispatcher from the undici
+ * package owned by the client, passed per request. Only the dispatcher modules are loaded: the
+ * package's own `fetch` would cost ~90 ms of start-up on every networked command, and its
+ * Response is another class than the global one, which the SDK tests with `instanceof`. Node's
+ * fetch drives any object with undici's dispatch interface; the tests run the SDK, proxies,
+ * tunnels, TLS and mTLS through this pairing. This module is loaded lazily, only when a command
+ * touches the network.
  */
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -19,20 +22,34 @@ import { readFile } from 'node:fs/promises';
 import { BlockList, isIP, isIPv4, isIPv6, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates } from 'node:tls';
 
-import {
-  Agent,
-  buildConnector,
-  errors as undiciErrors,
-  fetch as undiciFetch,
-  Pool,
-  ProxyAgent,
-  type Dispatcher,
-  type RequestInit as UndiciRequestInit,
-  type Response as UndiciResponse,
+import { createRequire } from 'node:module';
+
+import type {
+  Agent as AgentClass,
+  buildConnector as BuildConnector,
+  Dispatcher,
+  errors as UndiciErrors,
+  Pool as PoolClass,
+  ProxyAgent as ProxyAgentClass,
 } from 'undici';
 
 import type { TlsSettings } from '../config/entry.js';
 import { PatchbayError } from '../errors.js';
+
+// The dispatcher parts of undici, without the package's index (fetch, WebSocket, cache, ...).
+const require = createRequire(import.meta.url);
+const Agent = require('undici/lib/dispatcher/agent.js') as typeof AgentClass;
+const Pool = require('undici/lib/dispatcher/pool.js') as typeof PoolClass;
+const buildConnector = require('undici/lib/core/connect.js') as typeof BuildConnector;
+const undiciErrors = require('undici/lib/core/errors.js') as typeof UndiciErrors;
+// What undici's index does besides exporting: the request/stream/connect methods on every
+// dispatcher. ProxyAgent opens its tunnels with `connect`.
+Object.assign(
+  (require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype,
+  require('undici/lib/api/index.js') as object,
+);
+/** Loaded with the first proxied request only. */
+const loadProxyAgent = () => require('undici/lib/dispatcher/proxy-agent.js') as typeof ProxyAgentClass;
 
 /** The fetch signature the SDK's transports and auth functions accept. */
 export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -405,9 +422,9 @@ function describeFsError(error: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // The client
 
-type Connector = buildConnector.connector;
-type ConnectOptions = buildConnector.Options;
-type ConnectCallback = buildConnector.Callback;
+type Connector = BuildConnector.connector;
+type ConnectOptions = BuildConnector.Options;
+type ConnectCallback = BuildConnector.Callback;
 
 /** Phases by origin (`https://host:port`, as URL.origin spells it). */
 type PhaseTable = Map<string, ConnectionPhase>;
@@ -433,16 +450,16 @@ export async function createHttpClient(options: HttpClientOptions): Promise<Http
   const originPhases: PhaseTable = new Map();
   const proxyPhases: PhaseTable = new Map();
   const tunnels: ProxyTunnelChannel = { sockets: new WeakSet() };
-  let direct: Agent | undefined;
-  const viaProxy = new Map<string, ProxyAgent>();
+  let direct: AgentClass | undefined;
+  const viaProxy = new Map<string, ProxyAgentClass>();
   let closing: Promise<void> | undefined;
 
-  const directAgent = (): Agent =>
+  const directAgent = (): AgentClass =>
     (direct ??= new Agent({
       connect: trackSocketConnector(buildConnector({ ...material, timeout }), originPhases),
     }));
 
-  const proxyAgent = (proxy: URL): ProxyAgent => {
+  const proxyAgent = (proxy: URL): ProxyAgentClass => {
     let agent = viaProxy.get(proxy.href);
     if (!agent) {
       listenForTunnels(tunnels, originPhases);
@@ -457,9 +474,8 @@ export async function createHttpClient(options: HttpClientOptions): Promise<Http
     const url = new URL(input);
     const proxy = selectProxy(url, settings);
     const dispatcher: Dispatcher = proxy ? proxyAgent(proxy) : directAgent();
-    // The two undici copies type RequestInit slightly differently; the shapes agree at run time.
-    const response = await undiciFetch(url, { ...init, dispatcher } as unknown as UndiciRequestInit);
-    return toGlobalResponse(response);
+    // Node's fetch reads `dispatcher`; its types (undici-types) and this package's differ in detail.
+    return globalThis.fetch(url, { ...init, dispatcher } as unknown as RequestInit);
   };
 
   return {
@@ -506,8 +522,9 @@ function createProxyAgent(
   originPhases: PhaseTable,
   proxyPhases: PhaseTable,
   tunnels: ProxyTunnelChannel,
-): ProxyAgent {
+): ProxyAgentClass {
   const onProxySocket = (socket: Socket) => tunnels.sockets.add(socket);
+  const ProxyAgent = loadProxyAgent();
   return new ProxyAgent({
     uri: proxy.href,
     // false = forward plain http through an http proxy; undici tunnels everything else anyway.
@@ -632,35 +649,4 @@ function listenForTunnels(tunnels: ProxyTunnelChannel, phases: PhaseTable): void
     if (phases.get(origin) === 'connecting') phases.set(origin, 'tls-handshake');
   };
   subscribe(PROXY_CONNECTED_CHANNEL, tunnels.listener);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Responses
-
-/** Statuses whose Response must have a null body (the constructor throws otherwise). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-/**
- * Re-wrap undici's Response as the global one. The undici package's Response is another class
- * than Node's global Response (Node bundles its own undici copy), and the SDK tests
- * `response instanceof Response` (e.g. when it parses an OAuth error body), so an undici Response
- * would be misread as a string there. The body stream is handed over as it is (both copies use
- * Node's web streams), so streaming (SSE) and cancellation still reach the socket. `url` and
- * `redirected` are copied as own properties because the constructor cannot set them; a clone()
- * of the result loses them.
- */
-function toGlobalResponse(response: UndiciResponse): Response {
-  // The constructor accepts 200-599 only; fetch itself never hands out anything else but 101.
-  if (response.status < 200 || response.status > 599) return response as unknown as Response;
-  const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
-  const converted = new Response(body as ReadableStream<Uint8Array> | null, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: [...response.headers] as Array<[string, string]>,
-  });
-  Object.defineProperties(converted, {
-    url: { value: response.url, enumerable: true },
-    redirected: { value: response.redirected, enumerable: true },
-  });
-  return converted;
 }
