@@ -5,12 +5,12 @@
 
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Scope, ServerEntry, Transport } from '../config/entry.js';
-import { hasReferences } from '../config/expand.js';
-import { isSecretName, maskEntry } from '../config/mask.js';
+import { maskEntry } from '../config/mask.js';
 import type { EffectiveServer, ScopedEntry } from '../config/registry.js';
 import type { ServerStatus, StaticState } from '../config/status.js';
 import type { ConnectStep } from '../connect/connect-error.js';
 import type { ProbeResult } from '../connect/probe.js';
+import { addCommand } from '../diagnose/fixes.js';
 
 export interface ServerView {
   name: string;
@@ -102,23 +102,13 @@ function probeHint(server: EffectiveServer, probe: ProbeResult): string | null {
   return null;
 }
 
-/**
- * The command that records `-t sse` for a server found to speak only legacy SSE. Built from the
- * entry as written (with its `${VAR}` references, never expanded values); literal header values
- * are left out rather than printed.
- */
+/** The command that records `-t sse` for a server found to speak only legacy SSE. */
 function sseRecordCommand(server: EffectiveServer): string {
   const entry = server.winner.entry;
-  const words = ['patchbay', 'add', '-t', 'sse', '-s', server.winner.scope, '--force'];
-  let leftOut = false;
-  for (const [key, value] of Object.entries(entry?.headers ?? {})) {
-    if (isSecretName(key) && !hasReferences(value)) leftOut = true;
-    else words.push('-H', `${key}: ${value}`);
-  }
-  if (entry?.headersHelper) words.push('--headers-helper', entry.headersHelper);
-  words.push(server.name, entry?.url ?? '<url>');
-  const command = words.map(quoteArg).join(' ');
-  return `It speaks only the legacy SSE transport; to skip the probe next time: ${command}${leftOut ? ' (add your secret -H headers again)' : ''}`;
+  const command = entry
+    ? addCommand(server.name, server.winner.scope, entry, { transport: 'sse' })
+    : `patchbay add -t sse --force ${server.name} <url>`;
+  return `It speaks only the legacy SSE transport; to skip the probe next time: ${command}`;
 }
 
 export function detailView(

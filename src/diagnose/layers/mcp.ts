@@ -3,6 +3,7 @@
  * command uses: transport, era negotiation, SSE fallback, stdio spawn), then tools/list.
  */
 
+import { shellWord } from '../text.js';
 import type { ConnectError, Session } from '../../connect/session.js';
 import { formatDuration, isDeadline } from '../deadline.js';
 import { failed, passed, warned, type Evidence, type Finding } from '../findings.js';
@@ -81,7 +82,7 @@ function connectFailure(context: LayerContext, error: ConnectError): McpOutcome 
 
 function defaultFix(context: LayerContext, error: ConnectError): string {
   if (context.entry.transport === 'stdio') {
-    const line = [context.template.command ?? '', ...(context.template.args ?? [])].join(' ');
+    const line = [context.template.command ?? '', ...(context.template.args ?? [])].map(shellWord).join(' ');
     return `Run the command by hand to see what it prints: ${line}`;
   }
   if (error.step === 'handshake')
