@@ -101,6 +101,8 @@ describe('probeServer against real MCP servers', () => {
       expect(result).toMatchObject({ status: 'connected', reason: null, server: { name: EVERYTHING_NAME } });
       expect(result.server?.protocolVersion).toMatch(/^2025-/);
       expect(result.toolCount).toBeGreaterThan(5);
+      expect(result.resourceCount).toBeGreaterThan(0);
+      expect(result.promptCount).toBeGreaterThan(0);
       stdioToolCount = result.toolCount ?? undefined;
     });
 
@@ -276,6 +278,39 @@ describe.concurrent('probeServer over HTTP faults', () => {
       expect(result).toMatchObject({
         status: 'needs-auth',
         reason: 'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope)',
+      });
+    });
+  });
+
+  it('reports a 404 with the endpoint, after the SSE fallback found nothing either', async () => {
+    await withServer(startStatusServer(404, { body: 'Not Found' }), async (server) => {
+      const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
+      expect(result).toMatchObject({
+        status: 'failed',
+        step: 'http',
+        reason: `HTTP 404 from ${server.url}: no MCP endpoint at this path`,
+      });
+      // POST (discover), then the spec's fallback: GET for an SSE stream.
+      expect(server.requests.map((request) => request.method)).toContain('GET');
+    });
+  });
+
+  it('reports a 405 as not taking MCP by POST', async () => {
+    await withServer(startStatusServer(405, { body: 'Method Not Allowed' }), async (server) => {
+      const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT, name: 'x' });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: `HTTP 405 from ${server.url}: it does not take MCP requests by POST`,
+      });
+    });
+  });
+
+  it('recognises a wrong content type', async () => {
+    await withServer(startStatusServer(200, { contentType: 'text/plain', body: 'hello' }), async (server) => {
+      const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
+      expect(result).toMatchObject({
+        status: 'failed',
+        reason: 'the server answered with text/plain, not MCP',
       });
     });
   });

@@ -116,6 +116,13 @@ describe('health checks', () => {
       step: null,
     });
     expect(typeof view!.durationMs).toBe('number');
+    // A check writes nothing: the config is byte for byte the same, and no file appeared.
+    const { readFile, readdir } = await import('node:fs/promises');
+    const before = await readFile(sandbox.userConfig, 'utf8');
+    const files = await readdir(sandbox.configDir);
+    await sandbox.run(['list', '--json']);
+    expect(await readFile(sandbox.userConfig, 'utf8')).toBe(before);
+    expect(await readdir(sandbox.configDir)).toEqual(files);
   });
 
   it('leaves no process behind after checking stdio servers, grandchildren included', async () => {
