@@ -7,6 +7,7 @@
 import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
+import { formatDuration } from './race.js';
 import { lastStderrLine, printable } from './child-env.js';
 import type { StdioExit } from './stdio-transport.js';
 
@@ -79,12 +80,6 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
         { hint: fix },
       );
   }
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { setOwn } from '../config/json-source.js';
 import { PatchbayError } from '../errors.js';
 import { lastStderrLine, layerEnv, printable } from './child-env.js';
+import { formatDuration } from './race.js';
 
 export interface HeadersHelperContext {
   /** The server's configured name, passed as PATCHBAY_SERVER_NAME (and CLAUDE_CODE_MCP_SERVER_NAME). */
@@ -404,12 +405,6 @@ function spawnFailure(
     hint: `check the headersHelper setting${setting}`,
     cause: error,
   });
-}
-
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

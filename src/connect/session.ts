@@ -27,6 +27,7 @@ import {
   type Target,
 } from './classify.js';
 import { ConnectError } from './connect-error.js';
+import { raceAbort } from './race.js';
 import type { HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
@@ -560,25 +561,7 @@ class Deadline {
   }
 
   race<T>(promise: Promise<T>): Promise<T> {
-    const signal = this.controller.signal;
-    if (signal.aborted) {
-      promise.catch(() => undefined);
-      return Promise.reject(signal.reason as Error);
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error as Error);
-        },
-      );
-    });
+    return raceAbort(promise, this.controller.signal);
   }
 
   /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */

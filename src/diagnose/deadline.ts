@@ -5,6 +5,8 @@
 
 import { performance } from 'node:perf_hooks';
 
+import { formatDuration, raceAbort } from '../connect/race.js';
+
 export class DeadlineExceeded extends Error {
   constructor(readonly budgetMs: number) {
     super(`no answer within ${formatDuration(budgetMs)}`);
@@ -45,25 +47,7 @@ export class Deadline {
 
   /** The promise, or DeadlineExceeded when the budget runs out first (the work itself is not stopped). */
   race<T>(promise: Promise<T>): Promise<T> {
-    const signal = this.controller.signal;
-    if (signal.aborted) {
-      promise.catch(() => undefined);
-      return Promise.reject(signal.reason as Error);
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error as Error);
-        },
-      );
-    });
+    return raceAbort(promise, this.controller.signal);
   }
 
   dispose(): void {
@@ -75,8 +59,4 @@ export function isDeadline(error: unknown): error is DeadlineExceeded {
   return error instanceof DeadlineExceeded;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
-}
+export { formatDuration };

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { runHeadersHelper, splitCommandLine } from '../../src/connect/headers-helper.js';
 import { PatchbayError } from '../../src/errors.js';
+import { isGone } from '../helpers/processes.js';
 
 const HELPER = fileURLToPath(new URL('../fixtures/stdio/headers-helper.mjs', import.meta.url));
 /** Single-quoted for a POSIX shell: the repository's path may contain spaces or quotes. */
@@ -18,21 +18,6 @@ const helper = (mode: string, ...args: string[]) =>
 const URL_ = 'https://mcp.example.test/mcp';
 const context = { url: URL_, serverName: 'example' };
 const SECRET = 'sk-live-abc123';
-
-/** Gone, or a zombie waiting for init to reap it (which runs nothing). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return process.platform === 'linux';
-  }
-}
 
 /** The error runHeadersHelper threw, checked to be a headers-helper-failed PatchbayError without secrets. */
 async function failure(command: string, extra: Partial<Parameters<typeof runHeadersHelper>[1]> = {}) {

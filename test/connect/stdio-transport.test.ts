@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Client, type JSONRPCMessage } from '@modelcontextprotocol/client';
@@ -6,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { lastStderrLine, StdioProcessTransport } from '../../src/connect/stdio-transport.js';
 import { EVERYTHING_SCRIPT } from '../fixtures/everything.js';
+import { isGone } from '../helpers/processes.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/stdio/${name}`, import.meta.url));
 const node = (script: string, args: string[] = [], env?: Record<string, string>) =>
@@ -24,24 +24,6 @@ function track(transport: StdioProcessTransport): StdioProcessTransport {
 afterEach(async () => {
   await Promise.all(transports.splice(0).map((transport) => transport.close()));
 });
-
-/**
- * Gone, or a zombie waiting for init to reap it (a killed grandchild whose parent died first is
- * reaped by PID 1, which takes up to ~2 s in some containers; a zombie runs nothing).
- */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return process.platform === 'linux';
-  }
-}
 
 async function waitFor<T>(read: () => T | undefined, ms = 5_000): Promise<T> {
   const deadline = Date.now() + ms;

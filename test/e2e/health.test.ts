@@ -8,6 +8,7 @@ import {
   startUnauthorizedServer,
   type FaultServer,
 } from '../fixtures/fault-servers.js';
+import { isGone } from '../helpers/processes.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -127,7 +128,6 @@ describe('health checks', () => {
 
   it('leaves no process behind after checking stdio servers, grandchildren included', async () => {
     const { readFile, writeFile } = await import('node:fs/promises');
-    const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { EVERYTHING_SCRIPT } = await import('../fixtures/everything.js');
     // A wrapper that starts the real server as its own child on the same stdio, as `npx` does.
@@ -148,22 +148,7 @@ child.on('exit', (code) => process.exit(code ?? 0));
     expect(list.code, list.stdout + list.stderr).toBe(0);
     const started = (await readFile(pids, 'utf8')).trim().split(/\s+/).map(Number);
     expect(started).toHaveLength(6);
-    // A zombie has exited; it only waits for init (slow on some CI machines) to reap it.
-    const zombie = (pid: number) => {
-      try {
-        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    };
-    const alive = started.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return !zombie(pid);
-      } catch {
-        return false;
-      }
-    });
+    const alive = started.filter((pid) => !isGone(pid));
     expect(alive).toEqual([]);
   });
 
