@@ -25,7 +25,7 @@ export function liveView(io: Io): LiveView {
   const stream = io.stderr as NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
   if (!stream.isTTY || io.env.TERM === 'dumb' || io.env.CI) return { add() {}, status() {}, finish() {} };
 
-  const columns = () => Math.max(20, stream.columns ?? 80);
+  const columns = () => Math.max(20, stream.columns || 80);
   // Longer lines would wrap, and a wrapped line cannot be erased by counting lines.
   const fit = (line: string) => (visibleLength(line) < columns() ? line : truncate(line, columns() - 1));
   let printed = 0;
@@ -62,7 +62,7 @@ export function liveView(io: Io): LiveView {
     finish() {
       clearInterval(timer);
       clearStatus();
-      const rows = stream.rows ?? 24;
+      const rows = stream.rows || 24;
       // Lines that scrolled off the top cannot be taken back; leave them all then.
       if (printed > 0 && printed < rows - 1) stream.write(`\u001b[${printed}A\u001b[0J`);
       printed = 0;
