@@ -36,7 +36,8 @@ export interface FailureContext {
 
 export function timeoutFailure(timeoutMs: number, context: FailureContext): ConnectError {
   const after = `timed out after ${formatDuration(timeoutMs)}`;
-  const waitingFor = context.stage === 'handshake' ? 'the MCP handshake' : 'its answer';
+  const waitingFor =
+    context.stage === 'handshake' ? 'the MCP handshake' : 'a request made after a successful handshake';
   const fix = `If the server is just slow, allow it longer: --timeout <seconds> (or "timeout" in ms in the entry).`;
   if (context.target.transport === 'stdio') {
     const { stdio } = context;

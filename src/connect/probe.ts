@@ -93,7 +93,7 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
     }
     return result;
   } catch (error) {
-    return failure(session.explain(error));
+    return failure(session.explain(error, options.timeoutMs));
   } finally {
     await session.close();
   }

@@ -80,8 +80,8 @@ export interface Session {
   request<T>(run: (client: Client) => Promise<T>): Promise<T>;
   /** Options for one request: the per-request timeout and the caller's signal. */
   requestOptions(): { timeout: number; signal?: AbortSignal };
-  /** The reason, step and hint for a failed request of this session. */
-  explain(error: unknown): ConnectError;
+  /** The reason, step and hint for a failed request of this session (timed out after `timeoutMs`). */
+  explain(error: unknown, timeoutMs?: number): ConnectError;
   /** Ends the session (DELETE for HTTP sessions, process group for stdio). Idempotent. */
   close(): Promise<void>;
 }
@@ -300,15 +300,19 @@ class Attempt {
   }
 }
 
-interface FailureSources {
-  deadline: Deadline;
-  attempt: Attempt | undefined;
-  sdk: ClientModule | undefined;
+/** What a failure's context is built from. */
+interface ContextSources {
   entry: ServerEntry;
   target: Target;
   options: ConnectOptions;
   stage?: 'handshake' | 'request';
   http?: HttpClient | undefined;
+}
+
+interface FailureSources extends ContextSources {
+  deadline: Deadline;
+  attempt: Attempt | undefined;
+  sdk: ClientModule | undefined;
 }
 
 async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
@@ -333,7 +337,7 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
 }
 
 function failureContext(
-  sources: FailureSources,
+  sources: ContextSources,
   stdio: StdioProcessTransport | undefined,
   attempt: Attempt | undefined,
 ): FailureContext {
@@ -433,27 +437,16 @@ class LiveSession implements Session {
     }
   }
 
-  explain(error: unknown): ConnectError {
+  explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {
     if (error instanceof ConnectError) return error;
     const { sdk, entry, target, options, http } = this.dialer;
     const context = failureContext(
-      {
-        deadline: new Deadline(1, undefined),
-        attempt: undefined,
-        sdk,
-        entry,
-        target,
-        options,
-        stage: 'request',
-        http,
-      },
+      { entry, target, options, stage: 'request', http },
       this.stdio(),
       undefined,
     );
     const timedOut = sdk.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout;
-    const failure = timedOut
-      ? timeoutFailure(this.requestOptions().timeout, context)
-      : classifyFailure(error, context, sdk);
+    const failure = timedOut ? timeoutFailure(timeoutMs, context) : classifyFailure(error, context, sdk);
     return redactFailure(failure, this.dialer.secrets);
   }
 

@@ -121,6 +121,47 @@ describe('probeServer against real MCP servers', () => {
     });
   });
 
+  it('a server that completes the handshake but never answers tools/list fails at the request step', async () => {
+    // A front that relays to the demo server, except that it swallows tools/list.
+    const { createServer, request } = await import('node:http');
+    const target = new URL(demo.url);
+    const front = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (body.includes('"tools/list"')) return; // never answered
+        const upstream = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: req.url,
+            method: req.method,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const port = (front.address() as { port: number }).port;
+    try {
+      const result = await probeServer(http(`http://127.0.0.1:${port}/mcp`), { timeoutMs: HANG_TIMEOUT });
+      expect(result).toMatchObject({
+        status: 'failed',
+        step: 'request',
+        reason: `timed out after 1.5 s: connected to 127.0.0.1:${port}, but got no answer to a request made after a successful handshake`,
+      });
+    } finally {
+      front.closeAllConnections();
+      await new Promise((resolve) => front.close(resolve));
+    }
+  });
+
   it('falls back to legacy SSE when an http entry points at an SSE-only server, and says so', async () => {
     const result = await probeServer(http(everythingSse.url), { timeoutMs: TIMEOUT, name: 'old' });
     expect(result).toMatchObject({
