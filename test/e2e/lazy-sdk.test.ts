@@ -37,6 +37,26 @@ for (const args of [
   it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
     const modules = await loadedModules(args);
     expect(modules.some((url) => url.includes('/dist/cli/'))).toBe(true);
-    expect(modules.filter((url) => url.includes('@modelcontextprotocol'))).toEqual([]);
+    expect(
+      modules.filter((url) => /@modelcontextprotocol|\/undici\/|\/connect\/network\.js/.test(url)),
+    ).toEqual([]);
   });
 }
+
+it('importing the library loads neither the SDK nor undici', async () => {
+  const { spawn } = await import('node:child_process');
+  const traceFile = join(sandbox.root, 'trace-library.txt');
+  const library = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', TRACER, '--input-type=module', '-e', `await import(${JSON.stringify(library)})`],
+      { env: { ...process.env, TRACE_IMPORTS_FILE: traceFile }, stdio: 'ignore' },
+    );
+    child.once('exit', resolve);
+  });
+  expect(code).toBe(0);
+  const modules = (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
+  expect(modules.some((url) => url.endsWith('/dist/index.js'))).toBe(true);
+  expect(modules.filter((url) => /@modelcontextprotocol|\/undici\//.test(url))).toEqual([]);
+});
