@@ -3,8 +3,9 @@
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { checkServers, timeoutFrom } from '../health.js';
+import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { liveView } from '../progress.js';
 import { loadForCommand } from '../registry-loader.js';
 import { connectedDetails, detailView, healthExitCode, targetText, type DetailView } from '../server-view.js';
 
@@ -38,13 +39,21 @@ export async function runGet(options: GetOptions, io: Io): Promise<number> {
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
-  const [probe] = options.check
-    ? await checkServers([{ server, state }], { timeoutMs: options.timeoutMs, cwd: io.cwd, env: io.env })
-    : [undefined];
+  const [probe] = options.check ? await checkOne({ server, state }, options, io) : [undefined];
   const view = detailView(server, state, probe, options);
   if (options.json) printJson(io, view);
   else printDetail(view, io);
   return healthExitCode([view.status]);
+}
+
+async function checkOne(target: CheckTarget, options: GetOptions, io: Io) {
+  const live = liveView(io);
+  if (target.state.resolved) live.status(`Checking ${target.server.name}\u2026`);
+  try {
+    return await checkServers([target], { timeoutMs: options.timeoutMs, cwd: io.cwd, env: io.env });
+  } finally {
+    live.finish();
+  }
 }
 
 function printDetail(view: DetailView, io: Io): void {
