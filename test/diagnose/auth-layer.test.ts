@@ -138,7 +138,7 @@ describe('a rejected static Authorization header', () => {
       optionsWith({ DOCTOR_TEST_TOKEN: 'sk-very-secret-value' }),
     );
     expect(server.requests[0]!.headers.authorization).toBe('Bearer sk-very-secret-value');
-    expect(diagnosis.verdict).toBe('needs-auth');
+    expect(diagnosis.verdict).toBe('failed');
     const auth = layer(diagnosis, 'auth');
     expect(auth.summary).toBe(
       'the server rejected the configured Authorization header (HTTP 401, invalid_token)',

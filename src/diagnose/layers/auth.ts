@@ -301,6 +301,10 @@ function judgeMetadata(
   };
 }
 
+/**
+ * A credential the user configured was refused: a failure to fix in the config or the variable
+ * (as `list` reports it), not a login — `patchbay login` would not change what is sent.
+ */
 function rejectedHeader(
   context: LayerContext,
   outcome: HttpOutcome,
@@ -313,7 +317,7 @@ function rejectedHeader(
   const alternative = oauth ? ` — or drop the header and log in: patchbay login ${context.name}` : '';
   if (outcome.authorizationSource === 'headersHelper')
     return {
-      needsAuth: true,
+      needsAuth: false,
       finding: failed(
         'auth',
         `the server rejected the Authorization header from the headersHelper (HTTP ${status}${error})`,
@@ -334,7 +338,7 @@ function rejectedHeader(
       ? `Set a valid token: export ${variables.map((name) => `${name}=…`).join(' ')}${alternative}`
       : `Replace the header's value: ${addCommand(context.name, context.scope, context.template, {})}${alternative}`;
   return {
-    needsAuth: true,
+    needsAuth: false,
     finding: failed(
       'auth',
       `the server rejected the configured Authorization header (HTTP ${status}${error})`,
