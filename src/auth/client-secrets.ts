@@ -1,43 +1,35 @@
 /**
  * Pre-registered OAuth client secrets (`add --client-secret`). They never go into a config file
- * a team might commit: they live in patchbay's private credentials file (0600), keyed by the
- * server's name and URL so a secret is never sent to a server it was not given for.
- * (The OS keychain comes with the OAuth work; this file is its fallback.)
+ * a team might commit: they live in the credential store (the OS keychain, or a 0600 file under
+ * the data directory), keyed by the server's name and URL so a secret is never sent to a server
+ * it was not given for. Secrets stored before the credential store existed, in
+ * `${configDir}/credentials.json`, are still read, and moved into the store on the next write.
  */
 
-import { join } from 'node:path';
-import { updateJsonFile } from '../config/file-store.js';
-import { createObject, getOwn, isObject, setOwn } from '../config/json-source.js';
-import { configDirectory } from '../config/paths.js';
+import { openCredentialStore } from './store.js';
+import { legacyCredentialsPath } from './store-legacy.js';
 
+/** The pre-store credentials file (read for migration only). */
 export function credentialsPath(env: NodeJS.ProcessEnv): string {
-  return join(configDirectory(env), 'credentials.json');
+  return legacyCredentialsPath(env);
 }
 
-function secretKey(name: string, url: string): string {
-  return `${name} ${url}`;
-}
-
+/** Store the secret; returns where it went, in words fit for a message (never the secret). */
 export async function storeClientSecret(
   env: NodeJS.ProcessEnv,
   name: string,
   url: string,
   secret: string,
 ): Promise<string> {
-  const path = credentialsPath(env);
-  await updateJsonFile(
-    path,
-    (root) => {
-      if (!isObject(root)) return { write: false, result: undefined };
-      let secrets = getOwn(root, 'clientSecrets');
-      if (!isObject(secrets)) {
-        secrets = createObject();
-        setOwn(root, 'clientSecrets', secrets);
-      }
-      setOwn(secrets, secretKey(name, url), secret);
-      return { write: true, result: undefined };
-    },
-    { secret: true },
-  );
-  return path;
+  const store = await openCredentialStore(env);
+  await store.saveClientSecret(name, url, secret);
+  return store.describe().location;
+}
+
+export async function readClientSecret(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  url: string,
+): Promise<string | undefined> {
+  return (await openCredentialStore(env)).getClientSecret(name, url);
 }

@@ -18,6 +18,19 @@ export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg, 'patchbay');
 }
 
+/**
+ * `${PATCHBAY_DATA_DIR:-${XDG_DATA_HOME:-~/.local/share}/patchbay}`: what patchbay keeps rather than
+ * what the user writes (stored credentials, their index, lock files).
+ */
+export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PATCHBAY_DATA_DIR) return resolve(env.PATCHBAY_DATA_DIR);
+  const xdg =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/')
+      ? env.XDG_DATA_HOME
+      : join(homeDirectory(env), '.local', 'share');
+  return join(xdg, 'patchbay');
+}
+
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDirectory(env), 'config.json');
 }

@@ -260,8 +260,8 @@ export async function runAdd(
   const result = await addServer(context, options.scope, options.name, raw, { force: options.force });
   if (clientSecret !== undefined) {
     const { storeClientSecret } = await import('../../auth/client-secrets.js');
-    const path = await storeClientSecret(io.env, options.name, options.entry.url!, clientSecret);
-    note(io, `Stored the client secret in ${path} (mode 0600).`);
+    const where = await storeClientSecret(io.env, options.name, options.entry.url!, clientSecret);
+    note(io, `Stored the client secret in ${where}.`);
   }
   const verb = result.replaced ? 'Replaced' : 'Added';
   const shown = maskEntry(options.entry);
