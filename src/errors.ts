@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'connect-failed'
   | 'headers-helper-failed'
   | 'tls-config'
+  | 'auth-refused'
+  | 'auth-failed'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -61,6 +63,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'connect-failed': EXIT.error,
   'headers-helper-failed': EXIT.error,
   'tls-config': EXIT.error,
+  'auth-refused': EXIT.error,
+  'auth-failed': EXIT.needsAuth,
   internal: EXIT.error,
 };
 

@@ -249,6 +249,28 @@ Examples:
     );
 
   program
+    .command('login')
+    .description('Log in to a server with OAuth (opens a browser; prints the URL when it cannot)')
+    .argument('<name>', 'the server to log in to')
+    .option('--no-browser', 'print the login URL instead of opening a browser (paste the address it ends on)')
+    .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server asks for)')
+    .option('--timeout <seconds>', 'how long to wait for the browser (default 300)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ patchbay login notion
+  $ patchbay login --no-browser corp          # over SSH: open the URL elsewhere, paste the address it ends on
+  $ PATCHBAY_BROWSER=firefox patchbay login corp`,
+    )
+    .action(
+      act(async (name: string, flags) => {
+        const { parseLoginOptions, runLogin } = await import('./commands/login.js');
+        return runLogin(parseLoginOptions(name, flags), io);
+      }),
+    );
+
+  program
     .command('approve')
     .description("Approve servers from this project's .mcp.json (bound to their current content)")
     .argument('[names...]', 'server names')
@@ -407,6 +429,13 @@ function exitCleanlyOnSignals(): void {
   };
   onSignal('SIGINT', 130);
   onSignal('SIGTERM', 143);
+  // `patchbay list | head`: the reader left; stop quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(EXIT.ok);
+      throw error;
+    });
+  }
 }
 
 // Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.

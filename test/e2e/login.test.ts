@@ -1,0 +1,84 @@
+/**
+ * `patchbay login` end to end: the built binary against a real authorization server
+ * (oidc-provider) and a token-checking MCP server, the browser driven by PATCHBAY_BROWSER.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import {
+  startAuthorizationServer,
+  type AuthorizationServer,
+} from '../fixtures/oauth/authorization-server.js';
+import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+const BROWSER = fileURLToPath(new URL('../fixtures/oauth/browser.mjs', import.meta.url));
+
+let sandbox: Sandbox;
+let as: AuthorizationServer | undefined;
+let mcp: ProtectedMcpServer | undefined;
+let env: NodeJS.ProcessEnv;
+
+beforeEach(async () => {
+  sandbox = await createSandbox();
+  env = {
+    PATCHBAY_BROWSER: `"${process.execPath}" "${BROWSER}"`,
+    PATCHBAY_CREDENTIAL_STORE: 'file',
+    PATCHBAY_DATA_DIR: join(sandbox.root, 'data'),
+    BROWSER_LOG: join(sandbox.root, 'browser.log'),
+  };
+});
+afterEach(async () => {
+  await mcp?.close();
+  await as?.close();
+  mcp = undefined;
+  as = undefined;
+  await sandbox.cleanup();
+});
+
+describe('patchbay login', () => {
+  it('registers, opens the browser, exchanges the code and says who is logged in, never the token', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`Logged in to corp at ${as.issuer}`);
+    expect(result.stdout).toMatch(/client +dynamic/);
+    expect(result.stdout).toMatch(/token +expires \d{4}-/);
+    // One registration and one code exchange; no token in any output or in the index file.
+    expect(as.count('/reg')).toBeGreaterThanOrEqual(1);
+    expect(as.tokenRequests('authorization_code')).toBe(1);
+    const everything = result.stdout + result.stderr;
+    expect(everything).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    const index = await readFile(join(sandbox.root, 'data', 'auth-index.json'), 'utf8');
+    expect(index).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    // The browser was sent to the authorization server, once.
+    const opened = (await readFile(env.BROWSER_LOG!, 'utf8')).trim().split('\n');
+    expect(opened).toHaveLength(1);
+    expect(opened[0]!.startsWith(as.endpoints.authorization)).toBe(true);
+  });
+
+  it('refuses an authorization server that does not advertise PKCE, before opening a browser', async () => {
+    as = await startAuthorizationServer({ pkce: false });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/does not advertise PKCE/);
+    await expect(readFile(env.BROWSER_LOG!, 'utf8')).rejects.toThrow();
+  });
+
+  it('says when the user refuses consent, with the server\u2019s error code', async () => {
+    as = await startAuthorizationServer({ denyConsent: true });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/access_denied/);
+  });
+});
