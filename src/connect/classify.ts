@@ -29,6 +29,8 @@ export interface FailureContext {
   /** HTTP: the proxy in use, for messages (no credentials). */
   proxy?: string;
   stdio?: { exit: StdioExit | null; stderrTail: string; strayStdout: string | undefined };
+  /** The server's stored login had expired, so no token was sent. */
+  expiredLogin?: { expiresAt: number; refreshable: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +154,13 @@ function classifyHttp(
     return needsAuth(
       'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope)',
       403,
+    );
+  }
+  if (unauthorized && context.expiredLogin) {
+    const when = new Date(context.expiredLogin.expiresAt).toISOString();
+    return needsAuth(
+      `the access token from the last login expired at ${when}${context.expiredLogin.refreshable ? ' (a refresh token is stored; a check does not use it)' : ''}`,
+      401,
     );
   }
   if (unauthorized) return needsAuth('the server requires authentication (HTTP 401)', 401);

@@ -30,6 +30,7 @@ import { ConnectError } from './connect-error.js';
 import { raceAbort } from './race.js';
 import type { HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
+import type { StoredAccess } from '../auth/stored-token.js';
 
 export { ConnectError, type ConnectFailureStatus, type ConnectStep } from './connect-error.js';
 
@@ -110,6 +111,8 @@ interface Dialer {
   headers: Record<string, string>;
   http: HttpClient | undefined;
   secrets: string[];
+  /** What a login left for this server, when no Authorization header is configured. */
+  login: StoredAccess | undefined;
 }
 
 export async function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session> {
@@ -131,7 +134,9 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
       }
       http = await createHttp(entry, options);
     }
-    const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets };
+    const login = target.transport === 'stdio' ? undefined : await loginFor(target.url, headers, options);
+    if (login?.kind === 'valid') secrets.push(login.accessToken);
+    const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets, login };
     attempt = new Attempt(dialer, deadline);
     let opened: Opened;
     let fellBack = false;
@@ -230,6 +235,23 @@ async function createHttp(entry: ServerEntry, options: ConnectOptions): Promise<
   }
 }
 
+/** A stored login for the server, unless the entry sends its own Authorization header. */
+async function loginFor(
+  url: URL,
+  headers: Record<string, string>,
+  options: ConnectOptions,
+): Promise<StoredAccess | undefined> {
+  if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return undefined;
+  const { storedAccess } = await import('../auth/stored-token.js');
+  try {
+    return await storedAccess(url.href, options.env ?? process.env);
+  } catch {
+    // An unreadable credential store is `patchbay auth status`'s to report; the check goes on
+    // without a login and says needs-auth if the server wants one.
+    return undefined;
+  }
+}
+
 function shouldTrySse(error: unknown, dialer: Dialer, deadline: Deadline): boolean {
   if (dialer.target.transport !== 'http' || dialer.options.sseFallback === false) return false;
   if (deadline.signal.aborted) return false;
@@ -279,7 +301,15 @@ class Attempt {
     }
     const url = (target as { url: URL }).url;
     const requestInit: RequestInit = { headers };
-    const transportOptions = { requestInit, ...(http ? { fetch: http.fetch } : {}) };
+    const login = this.dialer.login;
+    const transportOptions = {
+      requestInit,
+      ...(http ? { fetch: http.fetch } : {}),
+      // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
+      ...(login?.kind === 'valid'
+        ? { authProvider: { token: () => Promise.resolve(login.accessToken) } }
+        : {}),
+    };
     return kind === 'http'
       ? new sdk.StreamableHTTPClientTransport(url, transportOptions)
       : new sdk.SSEClientTransport(url, transportOptions);
@@ -302,6 +332,7 @@ class Attempt {
 
 /** What a failure's context is built from. */
 interface ContextSources {
+  login?: StoredAccess | undefined;
   entry: ServerEntry;
   target: Target;
   options: ConnectOptions;
@@ -357,6 +388,8 @@ function failureContext(
   if (stdio) {
     context.stdio = { exit: stdio.exit, stderrTail: stdio.stderrTail, strayStdout: stdio.strayStdout };
   }
+  const login = sources.login ?? attempt?.dialer.login;
+  if (login?.kind === 'expired') context.expiredLogin = login;
   return context;
 }
 

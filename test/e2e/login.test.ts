@@ -61,6 +61,29 @@ describe('patchbay login', () => {
     const opened = (await readFile(env.BROWSER_LOG!, 'utf8')).trim().split('\n');
     expect(opened).toHaveLength(1);
     expect(opened[0]!.startsWith(as.endpoints.authorization)).toBe(true);
+
+    // The check uses the stored token as it is: connected, and no token request made.
+    const before = as.tokenRequests();
+    const list = await sandbox.run(['list', '--json'], { env });
+    expect(list.code, list.stdout + list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'corp', status: 'connected', toolCount: 3 }),
+    ]);
+    expect(as.tokenRequests()).toBe(before);
+    expect(mcp.requests.some((request) => request.authorization)).toBe(true);
+  });
+
+  it('a server behind OAuth without a login is needs-auth, with the login command', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const list = await sandbox.run(['list', '--json'], { env });
+    expect(list.code).toBe(4);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ status: 'needs-auth', hint: 'patchbay login corp' }),
+    ]);
+    expect(as.count('/reg')).toBe(0);
+    expect(as.tokenRequests()).toBe(0);
   });
 
   it('refuses an authorization server that does not advertise PKCE, before opening a browser', async () => {
