@@ -7,7 +7,9 @@
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { HttpClient } from '../connect/network.js';
-import type { AuthorizationResponse } from './callback.js';
+import type { OAuthDiscoveryState } from '@modelcontextprotocol/client';
+
+import type { AuthorizationResponse, CallbackListener } from './callback.js';
 import { newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
 import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
@@ -47,14 +49,21 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
   const deadline = AbortSignal.timeout(request.timeoutMs);
   const { createHttpClient } = await import('../connect/network.js');
   const http: HttpClient = await createHttpClient({ env, ...(entry.tls ? { tls: entry.tls } : {}) });
-  const { startCallbackListener } = await import('./callback.js');
-  const state = newState();
-  const listener = await startCallbackListener({
-    state,
-    signal: deadline,
-    ...(entry.oauth?.callbackPort ? { port: entry.oauth.callbackPort } : {}),
-  });
+  let listener: CallbackListener | undefined;
   try {
+    const sdk = await import('@modelcontextprotocol/client');
+    const discovered = await discover(url, entry, http, sdk);
+    const issuer = discovered.authorizationServerMetadata?.issuer ?? discovered.authorizationServerUrl;
+    const { startCallbackListener } = await import('./callback.js');
+    const state = newState();
+    const port = entry.oauth?.callbackPort ?? (await reusablePort(store, issuer, entry));
+    listener = await startListener(
+      startCallbackListener,
+      state,
+      deadline,
+      port,
+      entry.oauth?.callbackPort !== undefined,
+    );
     const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
     const provider = new PatchbayOAuthProvider(
       store,
@@ -62,6 +71,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         resource: url,
         state,
         redirectUrl: listener.redirectUri,
+        discovery: discovered,
         ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
         ...(clientSecret ? { clientSecret } : {}),
         ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
@@ -71,9 +81,16 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         onNotice: request.say,
       },
     );
-    const sdk = await import('@modelcontextprotocol/client');
-    const scope = request.scope ?? entry.oauth?.scopes;
-    const base = { serverUrl: url, fetchFn: http.fetch, ...(scope ? { scope } : {}) };
+    // Pinned scopes win, then the ones the 401 asked for; else the SDK takes scopes_supported.
+    const scope = request.scope ?? entry.oauth?.scopes ?? discovered.challengeScope;
+    const base = {
+      serverUrl: url,
+      fetchFn: http.fetch,
+      ...(scope ? { scope } : {}),
+      ...(discovered.resourceMetadataUrl
+        ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) }
+        : {}),
+    };
     const first = await sdk.auth(provider, { ...base, forceReauthorization: true });
     if (first === 'REDIRECT') {
       const response = await firstResponse(listener.result, request, listener.redirectUri, state, deadline);
@@ -83,16 +100,166 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         ...(response.iss ? { iss: response.iss } : {}),
       });
     }
-    const issuer = provider.discoveryState()?.authorizationServerMetadata?.issuer;
-    if (!issuer) throw new PatchbayError('auth-failed', 'the login finished without an authorization server');
     const tokens = await store.getTokens(tokenKey(issuer, url));
     if (!tokens) throw new PatchbayError('auth-failed', 'the login finished but no tokens were stored');
     return describeLogin(tokens, entry, provider.clientMetadataUrl);
   } catch (error) {
     throw explainLoginFailure(error, request.name);
   } finally {
-    await listener.close();
+    await listener?.close();
     await http.close();
+  }
+}
+
+type ClientSdk = typeof import('@modelcontextprotocol/client');
+
+interface Discovered extends OAuthDiscoveryState {
+  /** The scopes the server's 401 asked for (`WWW-Authenticate: Bearer scope="…"`). */
+  challengeScope?: string;
+}
+
+/**
+ * Where to log in, in the spec's order: the 401's `resource_metadata` first (an unauthenticated
+ * request tells), then the well-known protected-resource locations; the authorization server's
+ * metadata by RFC 8414 then OIDC (the SDK's discovery). An explicit `authServerMetadataUrl`
+ * replaces the authorization-server part.
+ */
+async function discover(
+  url: string,
+  entry: ServerEntry,
+  http: HttpClient,
+  sdk: ClientSdk,
+): Promise<Discovered> {
+  const challenge = await readChallenge(url, http, sdk);
+  const resourceMetadataUrl = challenge?.resourceMetadataUrl;
+  if (entry.oauth?.authServerMetadataUrl) {
+    const metadata = await fetchAuthServerMetadata(entry.oauth.authServerMetadataUrl, http);
+    let resourceMetadata: OAuthDiscoveryState['resourceMetadata'];
+    try {
+      resourceMetadata = await sdk.discoverOAuthProtectedResourceMetadata(
+        url,
+        resourceMetadataUrl ? { resourceMetadataUrl } : {},
+        http.fetch,
+      );
+    } catch {
+      resourceMetadata = undefined; // optional when the authorization server is configured
+    }
+    return {
+      authorizationServerUrl: metadata.issuer,
+      authorizationServerMetadata: metadata,
+      ...(resourceMetadata ? { resourceMetadata } : {}),
+      ...(resourceMetadataUrl ? { resourceMetadataUrl: resourceMetadataUrl.href } : {}),
+      ...(challenge?.scope ? { challengeScope: challenge.scope } : {}),
+    };
+  }
+  const info = await sdk.discoverOAuthServerInfo(url, {
+    fetchFn: http.fetch,
+    ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}),
+  });
+  if (!info.authorizationServerMetadata) {
+    throw new PatchbayError(
+      'auth-failed',
+      `no authorization server metadata found for ${info.authorizationServerUrl} (tried RFC 8414 and OpenID discovery)`,
+      {
+        hint: 'If the server documents its authorization server, set oauth.authServerMetadataUrl in the entry.',
+      },
+    );
+  }
+  return {
+    ...info,
+    ...(resourceMetadataUrl ? { resourceMetadataUrl: resourceMetadataUrl.href } : {}),
+    ...(challenge?.scope ? { challengeScope: challenge.scope } : {}),
+  };
+}
+
+/** An unauthenticated MCP request, for the 401's `WWW-Authenticate` parameters. */
+async function readChallenge(
+  url: string,
+  http: HttpClient,
+  sdk: ClientSdk,
+): Promise<{ resourceMetadataUrl?: URL; scope?: string } | undefined> {
+  try {
+    const response = await http.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'patchbay', version: '0.1.0' },
+        },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status !== 401 && response.status !== 403) return undefined;
+    const params = sdk.extractWWWAuthenticateParams(response);
+    return {
+      ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}),
+      ...(params.scope ? { scope: params.scope } : {}),
+    };
+  } catch {
+    return undefined; // discovery by well-known locations still follows
+  }
+}
+
+async function fetchAuthServerMetadata(
+  metadataUrl: string,
+  http: HttpClient,
+): Promise<NonNullable<OAuthDiscoveryState['authorizationServerMetadata']>> {
+  const where = `the authorization server metadata at ${metadataUrl} (oauth.authServerMetadataUrl)`;
+  let body: unknown;
+  try {
+    const response = await http.fetch(metadataUrl, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new PatchbayError('auth-failed', `${where} answered HTTP ${response.status}`);
+    body = await response.json();
+  } catch (error) {
+    if (error instanceof PatchbayError) throw error;
+    throw new PatchbayError('auth-failed', `could not read ${where}`, { cause: error });
+  }
+  const metadata = body as Record<string, unknown> | null;
+  for (const field of ['issuer', 'authorization_endpoint', 'token_endpoint']) {
+    if (typeof metadata?.[field] !== 'string')
+      throw new PatchbayError('auth-failed', `${where} has no ${field}`);
+  }
+  return metadata as unknown as NonNullable<OAuthDiscoveryState['authorizationServerMetadata']>;
+}
+
+/**
+ * The port of this issuer's stored registration: a dynamically registered client is bound to its
+ * redirect URI, so coming back on the same port reuses it instead of registering again.
+ */
+async function reusablePort(
+  store: CredentialStore,
+  issuer: string,
+  entry: ServerEntry,
+): Promise<number | undefined> {
+  if (entry.oauth?.clientId) return undefined;
+  const client = await store.getClient(issuer);
+  if (!client?.redirectUri) return undefined;
+  const port = Number(new URL(client.redirectUri).port);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+async function startListener(
+  start: typeof import('./callback.js').startCallbackListener,
+  state: string,
+  signal: AbortSignal,
+  port: number | undefined,
+  configured: boolean,
+): Promise<CallbackListener> {
+  try {
+    return await start({ state, signal, ...(port ? { port } : {}) });
+  } catch (error) {
+    // A remembered port that is busy now costs a new registration, not the login.
+    if (port === undefined || configured) throw error;
+    return start({ state, signal });
   }
 }
 

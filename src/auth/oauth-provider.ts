@@ -47,11 +47,8 @@ export interface ProviderSettings {
   clientMetadataUrl?: string;
   /** Where the authorization server sends the browser back (the loopback listener); unset for non-interactive use. */
   redirectUrl?: string;
-  /** Explicit `authServerMetadataUrl`: overrides discovery of the authorization server. */
-  authServerMetadata?: {
-    url: string;
-    metadata: NonNullable<OAuthDiscoveryState['authorizationServerMetadata']>;
-  };
+  /** Discovery done beforehand (the login needs the issuer before it picks its port). */
+  discovery?: OAuthDiscoveryState;
 }
 
 export interface ProviderEvents {
@@ -73,12 +70,7 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
     private readonly events: ProviderEvents = {},
   ) {
     this.authorizationState = settings.state ?? newState();
-    if (settings.authServerMetadata) {
-      this.discovery = {
-        authorizationServerUrl: settings.authServerMetadata.metadata.issuer,
-        authorizationServerMetadata: settings.authServerMetadata.metadata,
-      };
-    }
+    this.discovery = settings.discovery;
   }
 
   get redirectUrl(): string | undefined {

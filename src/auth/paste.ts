@@ -69,8 +69,11 @@ export function waitForPastedRedirect(
       done = true;
       signal?.removeEventListener('abort', onAbort);
       lines.off('line', onLine);
-      // Gives stdin back (paused), so that it no longer keeps the process alive.
+      // Gives stdin back, paused. A paused pipe or terminal still holds the event loop open, so
+      // it is unref'd too: the command must end when the login does, not when stdin does.
       lines.close();
+      input.pause();
+      (input as { unref?: () => void }).unref?.();
       settle();
     };
     const onAbort = () => finish(() => reject(signal!.reason as Error));

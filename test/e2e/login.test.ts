@@ -105,3 +105,102 @@ describe('patchbay login', () => {
     expect(result.stderr).toMatch(/access_denied/);
   });
 });
+
+describe('patchbay login, the other ways in', () => {
+  it('reuses the registration at the next login instead of registering again', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
+    const registrations = as.count('/reg');
+    const again = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(as.count('/reg')).toBe(registrations);
+    expect(as.tokenRequests('authorization_code')).toBe(2);
+  });
+
+  it('uses a pre-registered client and its stored secret, and registers nothing', async () => {
+    as = await startAuthorizationServer({
+      registration: false,
+      clients: [
+        {
+          client_id: 'patchbay-test',
+          client_secret: 'test-secret-value',
+          redirect_uris: ['http://localhost:47123/callback'],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+      ],
+    });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    const added = await sandbox.run(
+      ['add', 'corp', mcp.url, '--client-id', 'patchbay-test', '--client-secret', '--callback-port', '47123'],
+      { env: { ...env, MCP_CLIENT_SECRET: 'test-secret-value' } },
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/client +pre-registered/);
+    expect(result.stdout + result.stderr).not.toContain('test-secret-value');
+    expect(as.count('/reg')).toBe(0);
+  });
+
+  it('finds a path-based issuer that only serves OpenID discovery', async () => {
+    as = await startAuthorizationServer({ issuerPath: '/tenant1', only: 'oidc' });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`at ${as.issuer}`);
+    expect(as.issuer.endsWith('/tenant1')).toBe(true);
+  });
+
+  it('honours an explicit authServerMetadataUrl', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as, metadataAt: 'header-only' });
+    await sandbox.run([
+      'add-json',
+      'corp',
+      JSON.stringify({ type: 'http', url: mcp.url, oauth: { authServerMetadataUrl: as.metadataUrl } }),
+    ]);
+    const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`at ${as.issuer}`);
+  });
+
+  it('--no-browser prints the URL and takes the redirect address pasted on stdin', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const { spawn, execFile } = await import('node:child_process');
+    const { BINARY } = await import('../helpers/sandbox.js');
+    const child = spawn(process.execPath, [BINARY, 'login', 'corp', '--no-browser', '--timeout', '30'], {
+      env: { ...sandbox.env, ...env, PATCHBAY_BROWSER: '' },
+      cwd: sandbox.project,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const authorizationUrl = await new Promise<string>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const line = stderr.split('\n').find((text) => text.startsWith(as!.endpoints.authorization));
+        if (line) resolve(line.trim());
+      });
+    });
+    // The "other machine": a browser that ends on the redirect address, which the user copies.
+    const redirect = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [BROWSER, authorizationUrl],
+        { env: { ...process.env, BROWSER_MODE: 'print-redirect' } },
+        (error, out) => (error ? reject(error) : resolve(out.trim())),
+      ),
+    );
+    child.stdin.write(`  ${redirect}  \n`);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain(`Logged in to corp at ${as.issuer}`);
+    expect(stderr).toContain('Open this URL in a browser to log in:');
+  });
+});

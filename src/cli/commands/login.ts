@@ -4,7 +4,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { isInteractive, note, writeLine, type Io } from '../io.js';
+import { note, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 
 export interface LoginOptions {
@@ -52,7 +52,8 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
     env: io.env,
     ...(options.scope ? { scope: options.scope } : {}),
     noBrowser: options.noBrowser,
-    ...(isInteractive(io) ? { pasteFrom: io.stdin } : {}),
+    // The redirect URL may be pasted (a browser on another machine), or piped in by a script.
+    pasteFrom: io.stdin,
     timeoutMs: options.timeoutMs,
     say: (message) => note(io, message),
   });
