@@ -144,6 +144,33 @@ describe('patchbay login, the other ways in', () => {
     expect(as.count('/reg')).toBe(0);
   });
 
+  it('identifies itself with a Client ID Metadata Document where the server supports it', async () => {
+    const { startClientMetadataServer } = await import('../fixtures/oauth/client-metadata-server.js');
+    const documents = await startClientMetadataServer();
+    try {
+      const clientId = documents.publish({
+        client_name: 'patchbay',
+        redirect_uris: ['http://localhost/callback'],
+        application_type: 'native',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      });
+      as = await startAuthorizationServer({ cimd: true, registration: false });
+      mcp = await startProtectedMcpServer({ authorizationServer: as });
+      await sandbox.run(['add', 'corp', mcp.url]);
+      const result = await sandbox.run(['login', 'corp', '--timeout', '30'], {
+        env: { ...env, PATCHBAY_CLIENT_METADATA_URL: clientId },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/client +metadata-document/);
+      expect(as.outboundFetches).toContain(clientId);
+      expect(as.count('/reg')).toBe(0);
+    } finally {
+      await documents.close();
+    }
+  });
+
   it('finds a path-based issuer that only serves OpenID discovery', async () => {
     as = await startAuthorizationServer({ issuerPath: '/tenant1', only: 'oidc' });
     mcp = await startProtectedMcpServer({ authorizationServer: as });
