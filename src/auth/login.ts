@@ -10,7 +10,8 @@ import type { HttpClient } from '../connect/network.js';
 import type { OAuthDiscoveryState } from '@modelcontextprotocol/client';
 
 import type { AuthorizationResponse, CallbackListener } from './callback.js';
-import { newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
+import { DEVICE_CODE_GRANT, deviceAuthorizationEndpoint, deviceLogin } from './device.js';
+import { DEVICE_REGISTRATION_SLOT, newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
 import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
 
@@ -24,6 +25,8 @@ export interface LoginRequest {
   scope?: string;
   /** Print the URL instead of opening a browser (also when there is no display). */
   noBrowser: boolean;
+  /** RFC 8628: a code to type on another device instead of a redirect to this machine. */
+  device?: boolean;
   /** Where a pasted redirect URL may come from (a terminal), if anywhere. */
   pasteFrom?: NodeJS.ReadableStream;
   /** The whole login, browser included. */
@@ -56,22 +59,21 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     const issuer = discovered.authorizationServerMetadata?.issuer ?? discovered.authorizationServerUrl;
     const { startCallbackListener } = await import('./callback.js');
     const state = newState();
-    const port = entry.oauth?.callbackPort ?? (await reusablePort(store, issuer, entry));
-    listener = await startListener(
-      startCallbackListener,
-      state,
-      deadline,
-      port,
-      entry.oauth?.callbackPort !== undefined,
-    );
+    if (!request.device) {
+      const port = entry.oauth?.callbackPort ?? (await reusablePort(store, issuer, entry));
+      const configured = entry.oauth?.callbackPort !== undefined;
+      listener = await startListener(startCallbackListener, state, deadline, port, configured);
+    }
     const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
     const provider = new PatchbayOAuthProvider(
       store,
       {
         resource: url,
         state,
-        redirectUrl: listener.redirectUri,
         discovery: discovered,
+        ...(listener
+          ? { redirectUrl: listener.redirectUri }
+          : { registrationSlot: DEVICE_REGISTRATION_SLOT }),
         ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
         ...(clientSecret ? { clientSecret } : {}),
         ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
@@ -91,8 +93,15 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) }
         : {}),
     };
+    if (request.device) {
+      await loginWithDeviceCode(request, provider, discovered, http, scope, deadline, sdk);
+      const tokens = await store.getTokens(tokenKey(issuer, url));
+      if (!tokens) throw new PatchbayError('auth-failed', 'the login finished but no tokens were stored');
+      return describeLogin(tokens, entry, provider.clientMetadataUrl);
+    }
     const first = await sdk.auth(provider, { ...base, forceReauthorization: true });
     if (first === 'REDIRECT') {
+      if (!listener) throw new PatchbayError('internal', 'a browser login without its callback listener');
       const response = await firstResponse(listener.result, request, listener.redirectUri, state, deadline);
       await sdk.auth(provider, {
         ...base,
@@ -242,7 +251,7 @@ async function reusablePort(
 ): Promise<number | undefined> {
   if (entry.oauth?.clientId) return undefined;
   const client = await store.getClient(issuer);
-  if (!client?.redirectUri) return undefined;
+  if (!client?.redirectUri || !URL.canParse(client.redirectUri)) return undefined;
   const port = Number(new URL(client.redirectUri).port);
   return Number.isInteger(port) && port > 0 ? port : undefined;
 }
@@ -261,6 +270,55 @@ async function startListener(
     if (port === undefined || configured) throw error;
     return start({ state, signal });
   }
+}
+
+/** The device flow needs a client allowed the device grant: the configured one, else a registration of its own. */
+async function loginWithDeviceCode(
+  request: LoginRequest,
+  provider: PatchbayOAuthProvider,
+  discovered: Discovered,
+  http: HttpClient,
+  scope: string | undefined,
+  signal: AbortSignal,
+  sdk: ClientSdk,
+): Promise<void> {
+  const metadata = discovered.authorizationServerMetadata!;
+  const issuer = metadata.issuer;
+  deviceAuthorizationEndpoint(metadata, issuer); // refuse before registering anything
+  if (!(await provider.clientInformation({ issuer }))) {
+    const registered = await sdk.registerClient(discovered.authorizationServerUrl, {
+      metadata,
+      clientMetadata: {
+        client_name: 'patchbay',
+        redirect_uris: [],
+        grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+        response_types: [],
+        token_endpoint_auth_method: 'none',
+      },
+      ...(scope ? { scope } : {}),
+      fetchFn: http.fetch,
+    });
+    await provider.saveClientInformation({ ...registered, issuer }, { issuer });
+  }
+  await deviceLogin({
+    http,
+    metadata,
+    issuer,
+    provider,
+    resource: request.entry.url!,
+    scope,
+    signal,
+    show: async (authorization) => {
+      request.say(`To log in, visit ${authorization.verificationUri} on any device and enter the code:`);
+      request.say(`    ${authorization.userCode}`);
+      const complete = authorization.verificationUriComplete;
+      if (complete && request.env.PATCHBAY_BROWSER?.trim()) {
+        const { checkAuthorizationUrl, openAuthorizationUrl } = await import('./browser.js');
+        await openAuthorizationUrl(checkAuthorizationUrl(complete), request.env);
+      }
+      request.say('Waiting for the approval…');
+    },
+  });
 }
 
 async function showAuthorizationUrl(url: URL, request: LoginRequest): Promise<void> {

@@ -49,7 +49,15 @@ export interface ProviderSettings {
   redirectUrl?: string;
   /** Discovery done beforehand (the login needs the issuer before it picks its port). */
   discovery?: OAuthDiscoveryState;
+  /**
+   * What a dynamic registration is stored under, besides the issuer: by default the redirect
+   * URI it is bound to; the device flow's clients (no redirect, another grant) keep their own.
+   */
+  registrationSlot?: string;
 }
+
+/** The registration slot of clients registered for the device authorization grant. */
+export const DEVICE_REGISTRATION_SLOT = 'device-authorization-grant';
 
 export interface ProviderEvents {
   /** The authorization URL, checked and safe to open or print. */
@@ -62,6 +70,8 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
   /** The `state` of the authorization request in flight, to compare with the callback's. */
   readonly authorizationState: string;
   private verifier: string | undefined;
+  /** Set while a new grant (not a refresh) is being obtained: its tokens start a new login. */
+  private newGrant = false;
   private discovery: OAuthDiscoveryState | undefined;
 
   constructor(
@@ -124,7 +134,7 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
       issuer,
       kind,
       clientId: information.client_id,
-      ...(kind === 'dynamic' && this.settings.redirectUrl ? { redirectUri: this.settings.redirectUrl } : {}),
+      ...(kind === 'dynamic' && this.slot() ? { redirectUri: this.slot() } : {}),
       ...(information.client_secret ? { clientSecret: information.client_secret } : {}),
       registeredAt: Date.now(),
       information,
@@ -155,7 +165,7 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
     const now = Date.now();
     const client = await this.clientInformation({ issuer });
     // A grant that follows this provider's own authorization request starts a new login.
-    const fresh = this.verifier !== undefined || !previous;
+    const fresh = this.newGrant || this.verifier !== undefined || !previous;
     const refreshToken = tokens.refresh_token ?? (fresh ? undefined : previous?.refreshToken);
     const scope = tokens.scope ?? (fresh ? undefined : previous?.scope);
     await this.store.saveTokens(key, {
@@ -179,6 +189,11 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
     // The URL is built by the SDK from the server's metadata: as hostile as anything it sends.
     const checked = checkAuthorizationUrl(authorizationUrl.href);
     await this.events.onAuthorizationUrl?.(checked);
+  }
+
+  /** The tokens saved next come from a new grant (a device code), not from a refresh. */
+  beginNewGrant(): void {
+    this.newGrant = true;
   }
 
   saveCodeVerifier(codeVerifier: string): void {
@@ -213,8 +228,13 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
     if (scope === 'all' || scope === 'discovery') this.discovery = undefined;
   }
 
+  private slot(): string | undefined {
+    return this.settings.registrationSlot ?? this.settings.redirectUrl;
+  }
+
   private clientMatch(): ClientMatch {
-    return this.settings.redirectUrl ? { redirectUri: this.settings.redirectUrl } : {};
+    const slot = this.slot();
+    return slot ? { redirectUri: slot } : {};
   }
 
   /**

@@ -171,6 +171,29 @@ describe('patchbay login, the other ways in', () => {
     }
   });
 
+  it('--device: shows a code to type elsewhere, polls until it is approved, registers a device client', async () => {
+    as = await startAuthorizationServer({ deviceFlow: true });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    // PATCHBAY_BROWSER stands for the person on the other device: it opens the complete URI.
+    const result = await sandbox.run(['login', 'corp', '--device', '--timeout', '40'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/enter the code:\n +\S+/);
+    expect(result.stdout).toContain(`Logged in to corp at ${as.issuer}`);
+    expect(as.tokenRequests('urn:ietf:params:oauth:grant-type:device_code')).toBeGreaterThanOrEqual(1);
+    const list = await sandbox.run(['list', '--json'], { env });
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ status: 'connected' })]);
+  });
+
+  it('--device on a server without the device grant says so', async () => {
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--device', '--timeout', '20'], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/does not offer the device authorization grant/);
+  });
+
   it('finds a path-based issuer that only serves OpenID discovery', async () => {
     as = await startAuthorizationServer({ issuerPath: '/tenant1', only: 'oidc' });
     mcp = await startProtectedMcpServer({ authorizationServer: as });

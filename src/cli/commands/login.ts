@@ -10,6 +10,7 @@ import { loadForCommand } from '../registry-loader.js';
 export interface LoginOptions {
   name: string;
   noBrowser: boolean;
+  device: boolean;
   scope: string | undefined;
   timeoutMs: number;
 }
@@ -19,7 +20,7 @@ const LOGIN_TIMEOUT_MS = 5 * 60_000;
 
 export function parseLoginOptions(
   name: string,
-  raw: { browser?: boolean; scope?: string; timeout?: string },
+  raw: { browser?: boolean; device?: boolean; scope?: string; timeout?: string },
 ): LoginOptions {
   let timeoutMs = LOGIN_TIMEOUT_MS;
   if (raw.timeout !== undefined) {
@@ -29,7 +30,13 @@ export function parseLoginOptions(
     timeoutMs = Math.round(seconds * 1000);
   }
   const scope = raw.scope?.trim();
-  return { name: validateName(name), noBrowser: raw.browser === false, scope: scope || undefined, timeoutMs };
+  return {
+    name: validateName(name),
+    noBrowser: raw.browser === false,
+    device: Boolean(raw.device),
+    scope: scope || undefined,
+    timeoutMs,
+  };
 }
 
 export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
@@ -52,6 +59,7 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
     env: io.env,
     ...(options.scope ? { scope: options.scope } : {}),
     noBrowser: options.noBrowser,
+    device: options.device,
     // The redirect URL may be pasted (a browser on another machine), or piped in by a script.
     pasteFrom: io.stdin,
     timeoutMs: options.timeoutMs,
