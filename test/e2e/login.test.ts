@@ -254,3 +254,22 @@ describe('patchbay login, the other ways in', () => {
     expect(stderr).toContain('Open this URL in a browser to log in:');
   });
 });
+
+describe('patchbay login refuses authorization URLs it must not open (CVE-2025-6514)', () => {
+  for (const [label, endpoint, reason] of [
+    ['plain http to another host', 'http://evil.example/authorize', /http:/],
+    ['shell syntax in the path', "https://evil.example/a'$(touch PWNED)'", /refus/i],
+    ['a javascript: URL', 'javascript:alert(1)', /./],
+  ] as const) {
+    it(`refuses ${label}, and opens nothing`, async () => {
+      as = await startAuthorizationServer({ metadataOverrides: { authorization_endpoint: endpoint } });
+      mcp = await startProtectedMcpServer({ authorizationServer: as });
+      await sandbox.run(['add', 'corp', mcp.url]);
+      const result = await sandbox.run(['login', 'corp', '--timeout', '20'], { env });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(reason);
+      await expect(readFile(env.BROWSER_LOG!, 'utf8')).rejects.toThrow();
+      expect(result.stdout + result.stderr).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    });
+  }
+});
