@@ -271,6 +271,46 @@ Examples:
     );
 
   program
+    .command('logout')
+    .description("Remove a server's stored login, and revoke its tokens where the server offers revocation")
+    .argument('<name>', 'the server (or the URL of a stored login no server uses any more)')
+    .option('--timeout <seconds>', 'how long revocation may take (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText(
+      'after',
+      `
+The tokens are removed here first; a revocation that fails is a warning. The client registration
+stays, for the next login.
+
+Examples:
+  $ patchbay logout notion
+  $ patchbay logout https://old.example.com/mcp   # a login listed by auth status under no server`,
+    )
+    .action(
+      act(async (name: string, flags) => {
+        const { parseLogoutOptions, runLogout } = await import('./commands/logout.js');
+        return runLogout(parseLogoutOptions(name, flags, io.env), io);
+      }),
+    );
+
+  const auth = program.command('auth').description('OAuth logins and how each server is authenticated');
+  auth
+    .command('status')
+    .description(
+      'Per server: header, OAuth or none; issuer, client registration, scopes, expiry, refresh (no network)',
+    )
+    .option('--json', 'machine-readable output (stable; see the README)')
+    .addHelpText(
+      'after',
+      '\nNever shows a token. Exit status: 0, or 2 when a config file is broken.\n\nExamples:\n  $ patchbay auth status\n  $ patchbay auth status --json',
+    )
+    .action(
+      act(async (flags) => {
+        const { parseAuthStatusOptions, runAuthStatus } = await import('./commands/auth-status.js');
+        return runAuthStatus(parseAuthStatusOptions(flags), io);
+      }),
+    );
+
+  program
     .command('approve')
     .description("Approve servers from this project's .mcp.json (bound to their current content)")
     .argument('[names...]', 'server names')

@@ -1,0 +1,245 @@
+/**
+ * `patchbay logout <name|url>`: remove a server's stored login (every issuer's tokens for its URL)
+ * and revoke the tokens at the authorization server when it offers revocation (RFC 7009). The
+ * local tokens go first and whatever the server says; a failed revocation is a warning. The client
+ * registration stays: the next login reuses it. A URL instead of a name removes a login whose
+ * server is no longer configured (`patchbay auth status` lists them).
+ */
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import type { ServerEntry } from '../../config/entry.js';
+import { expandEntry, expandString } from '../../config/expand.js';
+import { findServer, notFoundError, type EffectiveServer } from '../../config/registry.js';
+import { staticState } from '../../config/status.js';
+import { validateName, validateUrl } from '../../config/validate.js';
+import type { RevocationClient, RevocationOutcome } from '../../auth/revoke.js';
+import type { CredentialListing, CredentialStore, StoredTokens } from '../../auth/store.js';
+import { timeoutFrom } from '../health.js';
+import { sameResource } from './auth-status.js';
+import { note, sanitizeForTerminal, warn, writeLine, type Io } from '../io.js';
+import { loadForCommand } from '../registry-loader.js';
+
+export type LogoutTarget = { kind: 'name'; name: string } | { kind: 'url'; url: string };
+
+export interface LogoutOptions {
+  target: LogoutTarget;
+  /** For the revocation requests (discovery included). */
+  timeoutMs: number;
+}
+
+export function parseLogoutOptions(
+  nameOrUrl: string,
+  raw: { timeout?: string },
+  env: NodeJS.ProcessEnv,
+): LogoutOptions {
+  // A name never holds ':' (validateName), so anything with a scheme is a URL.
+  const target: LogoutTarget = nameOrUrl.includes('://')
+    ? { kind: 'url', url: validateUrl(nameOrUrl, 'server URL').url.href }
+    : { kind: 'name', name: validateName(nameOrUrl) };
+  return { target, timeoutMs: timeoutFrom(raw.timeout, env) };
+}
+
+interface RemovedLogin {
+  issuer: string;
+  tokens: StoredTokens;
+}
+
+export async function runLogout(options: LogoutOptions, io: Io): Promise<number> {
+  const registry = await loadForCommand(io);
+  let label: string;
+  let resource: string;
+  let server: EffectiveServer | undefined;
+  if (options.target.kind === 'name') {
+    label = options.target.name;
+    server = findServer(registry, label);
+    if (!server) throw notFoundError(registry, label);
+    const url = serverUrl(server, io.env);
+    if (url === undefined) {
+      writeLine(io.stdout, `${label} is a local command (stdio): it has no OAuth login to remove.`);
+      return EXIT.ok;
+    }
+    resource = url;
+  } else {
+    resource = options.target.url;
+    label = resource;
+    server = registry.servers.find((candidate) => {
+      const url = safeServerUrl(candidate, io.env);
+      return url !== undefined && sameResource(url, resource);
+    });
+  }
+  // The expanded entry, TLS paths resolved, for the revocation requests' CA and client certificate.
+  const entry = server && (staticState(server, io.env).resolved ?? safeExpanded(server, io.env, resource));
+
+  const { openCredentialStore } = await import('../../auth/store.js');
+  const store = await openCredentialStore(io.env);
+  const listing = await store.list();
+  const logins = listing.tokens.filter((facts) => sameResource(facts.resource, resource));
+  if (logins.length === 0) {
+    writeLine(io.stdout, `No login is stored for ${sanitizeForTerminal(label)}; nothing to remove.`);
+    return EXIT.ok;
+  }
+
+  // Under the server's lock, so a refresh in another process cannot save new tokens behind us.
+  const removed: RemovedLogin[] = [];
+  for (const facts of logins) {
+    const tokens = await store.withServerLock(facts.serverKey, async (current) => {
+      await store.deleteTokens(facts.serverKey);
+      return current;
+    });
+    if (tokens) removed.push({ issuer: facts.issuer, tokens });
+  }
+
+  const outcomes = await revokeAll(removed, { store, listing, resource, server, entry, io, options });
+  const parts = outcomes.map((outcome) => describeOutcome(outcome, outcomes.length > 1));
+  for (const outcome of outcomes) {
+    if (outcome.status === 'failed')
+      warn(io, `the tokens from ${outcome.issuer} were removed here but not revoked: ${outcome.reason}`);
+  }
+  writeLine(
+    io.stdout,
+    sanitizeForTerminal(
+      `Logged out of ${label} (tokens removed${parts.length ? `; ${parts.join('; ')}` : ''})`,
+    ),
+  );
+  return EXIT.ok;
+}
+
+function describeOutcome(outcome: RevocationOutcome, several: boolean): string {
+  if (outcome.status === 'revoked') return `revoked at ${outcome.issuer}`;
+  return `not revoked${several ? ` at ${outcome.issuer}` : ''}: ${outcome.reason}`;
+}
+
+interface RevokeContext {
+  store: CredentialStore;
+  listing: CredentialListing;
+  resource: string;
+  server: EffectiveServer | undefined;
+  entry: ServerEntry | undefined;
+  io: Io;
+  options: LogoutOptions;
+}
+
+async function revokeAll(removed: RemovedLogin[], context: RevokeContext): Promise<RevocationOutcome[]> {
+  if (removed.length === 0) return [];
+  const { io, entry } = context;
+  const { revokeLogin } = await import('../../auth/revoke.js');
+  const { createHttpClient } = await import('../../connect/network.js');
+  let http: Awaited<ReturnType<typeof createHttpClient>>;
+  try {
+    http = await createHttpClient({ env: io.env, ...(entry?.tls ? { tls: entry.tls } : {}) });
+  } catch (error) {
+    // A bad proxy variable or certificate path: the logout itself is done.
+    const reason = error instanceof Error ? error.message : String(error);
+    return removed.map(({ issuer }) => ({ status: 'failed', issuer, reason }));
+  }
+  const signal = AbortSignal.timeout(context.options.timeoutMs);
+  try {
+    const outcomes: RevocationOutcome[] = [];
+    for (const { issuer, tokens } of removed) {
+      const client = await revocationClient(issuer, tokens, context);
+      outcomes.push(
+        await revokeLogin(
+          {
+            issuer,
+            accessToken: tokens.accessToken,
+            ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+            client,
+          },
+          {
+            fetchFn: http.fetch,
+            signal,
+            ...(entry?.oauth?.authServerMetadataUrl
+              ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
+              : {}),
+            say: (message) => note(io, message),
+          },
+        ),
+      );
+    }
+    return outcomes;
+  } finally {
+    await http.close();
+  }
+}
+
+/**
+ * The client the tokens were issued to, authenticated as its registration says: the configured
+ * client with its stored secret, else the registration stored for the issuer, else a public
+ * client known only by its ID.
+ */
+async function revocationClient(
+  issuer: string,
+  tokens: StoredTokens,
+  context: RevokeContext,
+): Promise<RevocationClient | undefined> {
+  const { store, listing, resource, server, entry } = context;
+  const configuredId = entry?.oauth?.clientId;
+  const clientId = tokens.clientId ?? configuredId;
+  if (!clientId) return undefined;
+  try {
+    if (clientId === configuredId && server) {
+      const secret = await store.getClientSecret(server.name, entry?.url ?? resource);
+      return secret
+        ? { clientId, clientSecret: secret, authMethod: 'client_secret_basic' }
+        : { clientId, authMethod: 'none' };
+    }
+    const registered = await store.getClient(issuer, { clientId });
+    if (registered) {
+      // Present on a registration response (RFC 7591), absent on a bare client ID.
+      const information: Record<string, unknown> = { ...registered.information };
+      const method = information.token_endpoint_auth_method;
+      return {
+        clientId,
+        ...(registered.clientSecret ? { clientSecret: registered.clientSecret } : {}),
+        ...(typeof method === 'string' ? { authMethod: method } : {}),
+      };
+    }
+    // A pre-registered client of a server no longer configured: its secret is kept by name and URL.
+    const kept = listing.clientSecrets.find((facts) => sameResource(facts.url, resource));
+    const secret =
+      kept && kept.storedIn !== 'legacy-file' ? await store.getClientSecret(kept.name, kept.url) : undefined;
+    return secret ? { clientId, clientSecret: secret, authMethod: 'client_secret_basic' } : { clientId };
+  } catch {
+    // The secret is out of reach (a keychain this process cannot use): try as a public client.
+    return { clientId };
+  }
+}
+
+/** The server's expanded URL, undefined for a stdio server; a usage error when it cannot be told. */
+function serverUrl(server: EffectiveServer, env: NodeJS.ProcessEnv): string | undefined {
+  const { winner } = server;
+  if (!winner.entry) {
+    throw new PatchbayError('usage', `Cannot log out of ${server.name}: its entry is invalid.`, {
+      hint: `Fix the entry in ${winner.path}, or log out by URL: patchbay auth status lists stored logins.`,
+    });
+  }
+  if (winner.entry.transport === 'stdio' || winner.entry.url === undefined) return undefined;
+  try {
+    return expandString(winner.entry.url, env, 'url');
+  } catch (error) {
+    if (!(error instanceof PatchbayError)) throw error;
+    throw new PatchbayError('usage', `Cannot tell which URL ${server.name} points to: ${error.message}`, {
+      hint: `${error.hint ? `${error.hint} ` : ''}Or log out by URL: patchbay auth status lists the stored logins, then patchbay logout <url>.`,
+    });
+  }
+}
+
+function safeServerUrl(server: EffectiveServer, env: NodeJS.ProcessEnv): string | undefined {
+  const url = server.winner.entry?.url;
+  try {
+    return url === undefined ? undefined : expandString(url, env, 'url');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The entry expanded as far as it can be: an unset variable in a header does not hide its oauth settings. */
+function safeExpanded(server: EffectiveServer, env: NodeJS.ProcessEnv, url: string): ServerEntry | undefined {
+  const entry = server.winner.entry;
+  if (!entry) return undefined;
+  try {
+    return expandEntry(entry, env);
+  } catch {
+    return { transport: entry.transport, url, ...(entry.oauth ? { oauth: entry.oauth } : {}) };
+  }
+}
