@@ -253,6 +253,7 @@ Examples:
     .description('Log in to a server with OAuth (opens a browser; prints the URL when it cannot)')
     .argument('<name>', 'the server to log in to')
     .option('--no-browser', 'print the login URL instead of opening a browser (paste the address it ends on)')
+    .option('--device', 'log in with a code typed on another device (RFC 8628), where the server offers it')
     .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server asks for)')
     .option('--timeout <seconds>', 'how long to wait for the browser (default 300)')
     .addHelpText(
@@ -261,6 +262,7 @@ Examples:
 Examples:
   $ patchbay login notion
   $ patchbay login --no-browser corp          # over SSH: open the URL elsewhere, paste the address it ends on
+  $ patchbay login --device corp              # headless: type a code on another device
   $ PATCHBAY_BROWSER=firefox patchbay login corp`,
     )
     .action(
