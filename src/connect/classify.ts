@@ -31,6 +31,8 @@ export interface FailureContext {
   stdio?: { exit: StdioExit | null; stderrTail: string; strayStdout: string | undefined };
   /** The server's stored login had expired, so no token was sent. */
   expiredLogin?: { expiresAt: number; refreshable: boolean };
+  /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
+  refreshingLogin?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,6 +158,16 @@ function classifyHttp(
       403,
     );
   }
+  // With a refreshing token source, the transport's 401 after its one retry means the token it
+  // got right after the first 401 was refused too (without one, any 401 has this code).
+  const renewedAndRejected =
+    context.refreshingLogin === true &&
+    chain.some(
+      (link) => sdk.SdkError.isInstance(link) && link.code === sdk.SdkErrorCode.ClientHttpAuthentication,
+    );
+  if (unauthorized && renewedAndRejected) {
+    return needsAuth('the server rejected the access token again after it was renewed (HTTP 401)', 401);
+  }
   if (unauthorized && context.expiredLogin) {
     const when = new Date(context.expiredLogin.expiresAt).toISOString();
     return needsAuth(
@@ -231,7 +243,7 @@ export function httpStatus(chain: unknown[], sdk: ClientModule): number | undefi
   return undefined;
 }
 
-interface NetworkFailure {
+export interface NetworkFailure {
   step: ConnectStep;
   reason: string;
   hint?: string;
@@ -241,7 +253,11 @@ const TRUST_HINT =
   'If the server uses a private CA, trust it: NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or patchbay add --ca-file /path/to/ca.pem --force …';
 
 /** Network-level failures, from the codes Node and undici leave on an error's cause chain. */
-function networkFailure(chain: unknown[], url: URL, context: FailureContext): NetworkFailure | undefined {
+export function networkFailure(
+  chain: unknown[],
+  url: URL,
+  context: FailureContext,
+): NetworkFailure | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostPort = hostPortOf(url);
   const codes = chain.flatMap((link) => {

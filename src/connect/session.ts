@@ -19,6 +19,7 @@ import {
   causeChain,
   classifyFailure,
   httpStatus,
+  networkFailure,
   redact,
   sanitize,
   secretValues,
@@ -31,6 +32,7 @@ import { raceAbort } from './race.js';
 import type { HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 import type { StoredAccess } from '../auth/stored-token.js';
+import type { CredentialError, OAuthTokenSource } from '../auth/refresh.js';
 
 export { ConnectError, type ConnectFailureStatus, type ConnectStep } from './connect-error.js';
 
@@ -50,6 +52,14 @@ export interface ConnectOptions {
   sseFallback?: boolean;
   /** Called on each new SDK client before it connects: capabilities and request handlers. */
   configureClient?: (client: Client) => void;
+  /**
+   * What may be done with a stored OAuth login (never with a configured Authorization header):
+   * - 'read-only' (default; checks such as list, get, doctor): the stored access token is sent as
+   *   is while unexpired; no token request is ever made.
+   * - 'refresh' (calls, the gateway): refreshed shortly before it expires and once when the server
+   *   answers 401, then the request is retried; one refresh across processes.
+   */
+  credentials?: 'read-only' | 'refresh';
 }
 
 export interface ServerIdentity {
@@ -111,8 +121,10 @@ interface Dialer {
   headers: Record<string, string>;
   http: HttpClient | undefined;
   secrets: string[];
-  /** What a login left for this server, when no Authorization header is configured. */
+  /** What a login left for this server, when no Authorization header is configured (read-only). */
   login: StoredAccess | undefined;
+  /** The refreshing token source, with `credentials: 'refresh'` and no Authorization header. */
+  tokens: OAuthTokenSource | undefined;
 }
 
 export async function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session> {
@@ -134,9 +146,12 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
       }
       http = await createHttp(entry, options);
     }
-    const login = target.transport === 'stdio' ? undefined : await loginFor(target.url, headers, options);
+    const { login, tokens } =
+      target.transport === 'stdio' || !http
+        ? {}
+        : await credentialsFor(entry, target.url, headers, options, http, secrets);
     if (login?.kind === 'valid') secrets.push(login.accessToken);
-    const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets, login };
+    const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets, login, tokens };
     attempt = new Attempt(dialer, deadline);
     let opened: Opened;
     let fellBack = false;
@@ -235,13 +250,55 @@ async function createHttp(entry: ServerEntry, options: ConnectOptions): Promise<
   }
 }
 
+interface Credentials {
+  login?: StoredAccess | undefined;
+  tokens?: OAuthTokenSource;
+}
+
 /** A stored login for the server, unless the entry sends its own Authorization header. */
+async function credentialsFor(
+  entry: ServerEntry,
+  url: URL,
+  headers: Record<string, string>,
+  options: ConnectOptions,
+  http: HttpClient,
+  secrets: string[],
+): Promise<Credentials> {
+  if (options.credentials !== 'refresh') return { login: await loginFor(url, headers, options) };
+  if (hasAuthorization(headers)) return {};
+  const [{ OAuthTokenSource }, { openCredentialStore }] = await Promise.all([
+    import('../auth/refresh.js'),
+    import('../auth/store.js'),
+  ]);
+  const env = options.env ?? process.env;
+  return {
+    tokens: new OAuthTokenSource({
+      resource: entry.url ?? url.href,
+      ...(options.name ? { name: options.name } : {}),
+      ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
+      ...(entry.oauth?.authServerMetadataUrl
+        ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
+        : {}),
+      fetch: http.fetch,
+      store: () => openCredentialStore(env),
+      onToken: (token) => {
+        if (!secrets.includes(token)) secrets.push(token);
+      },
+    }),
+  };
+}
+
+function hasAuthorization(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+}
+
+/** Read-only: the stored, unexpired access token as it is. */
 async function loginFor(
   url: URL,
   headers: Record<string, string>,
   options: ConnectOptions,
 ): Promise<StoredAccess | undefined> {
-  if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return undefined;
+  if (hasAuthorization(headers)) return undefined;
   const { storedAccess } = await import('../auth/stored-token.js');
   try {
     return await storedAccess(url.href, options.env ?? process.env);
@@ -301,14 +358,17 @@ class Attempt {
     }
     const url = (target as { url: URL }).url;
     const requestInit: RequestInit = { headers };
-    const login = this.dialer.login;
+    const { login, tokens } = this.dialer;
     const transportOptions = {
       requestInit,
-      ...(http ? { fetch: http.fetch } : {}),
-      // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
-      ...(login?.kind === 'valid'
-        ? { authProvider: { token: () => Promise.resolve(login.accessToken) } }
-        : {}),
+      // The token source's fetch wraps the client's: it knows which token a 401 answered.
+      ...(tokens ? { fetch: tokens.fetch } : http ? { fetch: http.fetch } : {}),
+      ...(tokens
+        ? { authProvider: tokens }
+        : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
+          login?.kind === 'valid'
+          ? { authProvider: { token: () => Promise.resolve(login.accessToken) } }
+          : {}),
     };
     return kind === 'http'
       ? new sdk.StreamableHTTPClientTransport(url, transportOptions)
@@ -333,6 +393,7 @@ class Attempt {
 /** What a failure's context is built from. */
 interface ContextSources {
   login?: StoredAccess | undefined;
+  tokens?: OAuthTokenSource | undefined;
   entry: ServerEntry;
   target: Target;
   options: ConnectOptions;
@@ -352,6 +413,8 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   if (kind === 'aborted')
     return new ConnectError('failed', sources.stage ?? 'handshake', 'the connection attempt was cancelled');
   if (error instanceof ConnectError) return error;
+  const credentials = credentialFailure(error, sources);
+  if (credentials) return credentials;
   // A dying child's last stderr lines may still be in flight when the close error arrives.
   const stdio = attempt?.stdio();
   if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(150)]);
@@ -390,7 +453,47 @@ function failureContext(
   }
   const login = sources.login ?? attempt?.dialer.login;
   if (login?.kind === 'expired') context.expiredLogin = login;
+  if (sources.tokens ?? attempt?.dialer.tokens) context.refreshingLogin = true;
   return context;
+}
+
+/**
+ * A token source's failure, wherever the SDK carried it: the login to renew, or why the
+ * authorization server could not renew it (a network reason names that server, not the MCP one).
+ */
+function credentialFailure(error: unknown, sources: ContextSources): ConnectError | undefined {
+  const found = [...causeChain(error)].find(
+    (link): link is CredentialError => link instanceof PatchbayError && link.name === 'CredentialError',
+  );
+  if (!found) return undefined;
+  const hint = found.hint ?? `patchbay login ${sources.options.name ?? '<name>'}`;
+  const httpStatus = found.httpStatus === undefined ? {} : { httpStatus: found.httpStatus };
+  if (found.kind === 'needs-login') {
+    return new ConnectError('needs-auth', 'http', found.message, { cause: found, hint, ...httpStatus });
+  }
+  if (found.kind === 'unreachable' && found.endpoint) {
+    const context = failureContext(
+      { ...sources, target: { transport: 'http', url: found.endpoint } },
+      undefined,
+      undefined,
+    );
+    const network = networkFailure([...causeChain(found.cause)], found.endpoint, context);
+    if (network) {
+      // A certificate or proxy fix applies as is; "start the server" is not the user's to do here.
+      const fix =
+        network.step === 'tls' || context.proxy
+          ? network.hint
+          : `Try again once ${found.endpoint.host} is reachable; patchbay doctor ${sources.options.name ?? '<name>'} checks each step.`;
+      return new ConnectError('failed', network.step, `${found.message}: ${network.reason}`, {
+        cause: found,
+        ...(fix ? { hint: fix } : {}),
+      });
+    }
+  }
+  return new ConnectError('failed', 'http', found.message, {
+    cause: found,
+    ...(found.hint ? { hint: found.hint } : {}),
+  });
 }
 
 function redactFailure(error: ConnectError, secrets: string[]): ConnectError {
@@ -472,9 +575,11 @@ class LiveSession implements Session {
 
   explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {
     if (error instanceof ConnectError) return error;
-    const { sdk, entry, target, options, http } = this.dialer;
+    const { sdk, entry, target, options, http, tokens } = this.dialer;
+    const credentials = credentialFailure(error, { entry, target, options, stage: 'request', http });
+    if (credentials) return redactFailure(credentials, this.dialer.secrets);
     const context = failureContext(
-      { entry, target, options, stage: 'request', http },
+      { entry, target, options, stage: 'request', http, tokens },
       this.stdio(),
       undefined,
     );
