@@ -99,19 +99,53 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
       if (!tokens) throw new PatchbayError('auth-failed', 'the login finished but no tokens were stored');
       return describeLogin(tokens, entry, provider.clientMetadataUrl);
     }
-    const first = await sdk.auth(provider, { ...base, forceReauthorization: true });
-    if (first === 'REDIRECT') {
-      if (!listener) throw new PatchbayError('internal', 'a browser login without its callback listener');
-      const response = await firstResponse(listener.result, request, listener.redirectUri, state, deadline);
-      await sdk.auth(provider, {
-        ...base,
-        authorizationCode: response.code,
-        ...(response.iss ? { iss: response.iss } : {}),
-      });
+    // Step-up: when the new token is refused for lack of scope, authorize again for what the
+    // server names, a bounded number of times.
+    let roundScope = scope;
+    for (let round = 1; ; round++) {
+      if (round > 1) {
+        listener = await startListener(
+          startCallbackListener,
+          provider.renewState(),
+          deadline,
+          listener!.port,
+          true,
+        );
+      }
+      const roundBase = { ...base, ...(roundScope ? { scope: roundScope } : {}) };
+      const first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
+      if (first === 'REDIRECT') {
+        if (!listener) throw new PatchbayError('internal', 'a browser login without its callback listener');
+        const response = await firstResponse(
+          listener.result,
+          request,
+          listener.redirectUri,
+          provider.authorizationState,
+          deadline,
+        );
+        await sdk.auth(provider, {
+          ...roundBase,
+          authorizationCode: response.code,
+          ...(response.iss ? { iss: response.iss } : {}),
+        });
+      }
+      const tokens = await store.getTokens(tokenKey(issuer, url));
+      if (!tokens) throw new PatchbayError('auth-failed', 'the login finished but no tokens were stored');
+      const wanted = await scopeStillMissing(url, tokens.accessToken, http, sdk);
+      if (wanted === undefined) return describeLogin(tokens, entry, provider.clientMetadataUrl);
+      if (round >= MAX_LOGIN_ROUNDS) {
+        throw new PatchbayError(
+          'auth-failed',
+          `the server still refuses the token for lack of permissions (it asks for ${wanted}) after ${round} logins`,
+          {
+            hint: `Ask the server's operator which scopes ${request.name} needs; then: patchbay login ${request.name} --scope "…"`,
+          },
+        );
+      }
+      request.say(`The server asks for more permissions (${wanted}); logging in again for them.`);
+      roundScope = unionOfScopes(tokens.scope, wanted);
+      await listener?.close();
     }
-    const tokens = await store.getTokens(tokenKey(issuer, url));
-    if (!tokens) throw new PatchbayError('auth-failed', 'the login finished but no tokens were stored');
-    return describeLogin(tokens, entry, provider.clientMetadataUrl);
   } catch (error) {
     throw explainLoginFailure(error, request.name);
   } finally {
@@ -121,6 +155,54 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
 }
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
+
+/** The first login plus step-up rounds for more scopes. */
+const MAX_LOGIN_ROUNDS = 3;
+
+/**
+ * Try the new token on the server: the scopes its 403 `insufficient_scope` challenge asks for,
+ * or undefined when the token is accepted (or the answer says nothing about scopes).
+ */
+async function scopeStillMissing(
+  url: string,
+  accessToken: string,
+  http: HttpClient,
+  sdk: ClientSdk,
+): Promise<string | undefined> {
+  try {
+    const response = await http.fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify(INITIALIZE_PROBE),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status !== 403) return undefined;
+    const params = sdk.extractWWWAuthenticateParams(response);
+    return params.error === 'insufficient_scope' && params.scope ? params.scope : undefined;
+  } catch {
+    return undefined; // the login itself succeeded; a check will say more
+  }
+}
+
+function unionOfScopes(...lists: Array<string | undefined>): string {
+  return [...new Set(lists.flatMap((list) => (list ?? '').split(/\s+/)).filter(Boolean))].join(' ');
+}
+
+const INITIALIZE_PROBE = {
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-11-25',
+    capabilities: {},
+    clientInfo: { name: 'patchbay', version: '0.1.0' },
+  },
+};
 
 interface Discovered extends OAuthDiscoveryState {
   /** The scopes the server's 401 asked for (`WWW-Authenticate: Bearer scope="…"`). */
@@ -191,16 +273,7 @@ async function readChallenge(
     const response = await http.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'patchbay', version: '0.1.0' },
-        },
-      }),
+      body: JSON.stringify(INITIALIZE_PROBE),
       signal: AbortSignal.timeout(10_000),
     });
     await response.body?.cancel().catch(() => undefined);

@@ -68,7 +68,7 @@ export interface ProviderEvents {
 
 export class PatchbayOAuthProvider implements OAuthClientProvider {
   /** The `state` of the authorization request in flight, to compare with the callback's. */
-  readonly authorizationState: string;
+  authorizationState: string;
   private verifier: string | undefined;
   /** Set while a new grant (not a refresh) is being obtained: its tokens start a new login. */
   private newGrant = false;
@@ -104,6 +104,12 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
 
   state(): string {
     return this.authorizationState;
+  }
+
+  /** A new authorization request (a step-up round) gets a new `state`. */
+  renewState(state: string = newState()): string {
+    this.authorizationState = state;
+    return state;
   }
 
   async clientInformation(

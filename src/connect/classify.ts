@@ -152,10 +152,21 @@ function classifyHttp(
       httpStatus: 401,
     });
   }
-  if (chain.some((link) => link instanceof sdk.InsufficientScopeError)) {
-    return needsAuth(
-      'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope)',
-      403,
+  const insufficient = chain.find((link) => link instanceof sdk.InsufficientScopeError) as
+    InstanceType<ClientModule['InsufficientScopeError']> | undefined;
+  if (insufficient) {
+    // Step-up: log in again asking for what the challenge names (bounded, printable scope names).
+    const scope = insufficient.requiredScope?.trim();
+    const printable = scope && /^[\x21\x23-\x5b\x5d-\x7e ]{1,200}$/.test(scope) ? scope : undefined;
+    return new ConnectError(
+      'needs-auth',
+      'http',
+      `the server requires permissions the current credentials lack (HTTP 403, insufficient_scope${printable ? `; it asks for ${printable}` : ''})`,
+      {
+        cause: error,
+        hint: printable ? `patchbay login ${context.name} --scope "${printable}"` : login,
+        httpStatus: 403,
+      },
     );
   }
   // With a refreshing token source, the transport's 401 after its one retry means the token it

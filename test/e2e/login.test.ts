@@ -273,3 +273,21 @@ describe('patchbay login refuses authorization URLs it must not open (CVE-2025-6
     });
   }
 });
+
+describe('patchbay login steps up', () => {
+  it('authorizes again for the scopes a 403 insufficient_scope asks for, then succeeds', async () => {
+    as = await startAuthorizationServer({ scopes: ['mcp:read', 'mcp:write'] });
+    mcp = await startProtectedMcpServer({
+      authorizationServer: as,
+      requiredScopes: ['mcp:read', 'mcp:write'],
+    });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    const result = await sandbox.run(['login', 'corp', '--scope', 'mcp:read', '--timeout', '40'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/asks for more permissions \(.*mcp:write.*\); logging in again/);
+    expect(result.stdout).toMatch(/scopes +.*mcp:write/);
+    expect(as.tokenRequests('authorization_code')).toBe(2);
+    const list = await sandbox.run(['list', '--json'], { env });
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ status: 'connected' })]);
+  });
+});
