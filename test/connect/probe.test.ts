@@ -315,10 +315,12 @@ describe.concurrent('probeServer over HTTP faults', () => {
 
   it('reports a 403 insufficient_scope challenge as needs-auth', async () => {
     await withServer(startUnauthorizedServer(403), async (server) => {
-      const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT });
+      const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT, name: 'corp' });
       expect(result).toMatchObject({
         status: 'needs-auth',
-        reason: 'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope)',
+        reason:
+          'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope; it asks for admin)',
+        hint: 'patchbay login corp --scope "admin"',
       });
     });
   });
