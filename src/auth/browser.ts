@@ -8,8 +8,8 @@
 import { spawn } from 'node:child_process';
 
 import { PatchbayError } from '../errors.js';
-import { printable } from '../connect/child-env.js';
-import { splitCommandLine } from '../connect/headers-helper.js';
+import { printable } from '../config/text.js';
+import { splitCommandLine } from '../config/command-line.js';
 
 /** Longer than any authorization URL (Windows caps a whole command line at 32 767 characters). */
 export const MAX_AUTHORIZATION_URL_CHARS = 16 * 1024;

@@ -12,7 +12,7 @@ import type {
 } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
-import type { HttpClient } from '../connect/network.js';
+import type { HttpClient } from './login.js';
 import type { PatchbayOAuthProvider } from './oauth-provider.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

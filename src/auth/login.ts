@@ -6,7 +6,6 @@
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
-import type { HttpClient } from '../connect/network.js';
 import type { OAuthDiscoveryState } from '@modelcontextprotocol/client';
 
 import type { AuthorizationResponse, CallbackListener } from './callback.js';
@@ -15,7 +14,16 @@ import { DEVICE_REGISTRATION_SLOT, newState, PatchbayOAuthProvider, tokenKey } f
 import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
 
+/**
+ * How the login reaches the network: the caller's proxy- and certificate-aware fetch (connect's
+ * HttpClient), so OAuth requests take the same path as MCP traffic.
+ */
+export interface HttpClient {
+  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
+}
+
 export interface LoginRequest {
+  http: HttpClient;
   name: string;
   /** The expanded entry (http or sse). */
   entry: ServerEntry;
@@ -50,8 +58,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
   }
   const url = entry.url;
   const deadline = AbortSignal.timeout(request.timeoutMs);
-  const { createHttpClient } = await import('../connect/network.js');
-  const http: HttpClient = await createHttpClient({ env, ...(entry.tls ? { tls: entry.tls } : {}) });
+  const { http } = request;
   let listener: CallbackListener | undefined;
   try {
     const sdk = await import('@modelcontextprotocol/client');
@@ -150,7 +157,6 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     throw explainLoginFailure(error, request.name);
   } finally {
     await listener?.close();
-    await http.close();
   }
 }
 

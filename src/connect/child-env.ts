@@ -5,6 +5,7 @@
  * servers' credentials). Their stderr: untrusted text, shown one bounded, printable line at a time.
  */
 
+import { printable } from '../config/text.js';
 import { setOwn } from '../config/json-source.js';
 
 /** Inherited by child processes; everything else comes from the entry's own `env`. */
@@ -121,9 +122,4 @@ const STDERR_NOISE = [
   /^[A-Za-z_$][\w$]*: .*,$/,
 ];
 
-/** Printable characters only, bounded: this text came from a process patchbay does not control. */
-export function printable(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
-  return clean.length > max ? `${clean.slice(0, max - 1)}\u2026` : clean;
-}
+export { printable };

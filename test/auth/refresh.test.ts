@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { login } from '../../src/auth/login.js';
+import { createHttpClient } from '../../src/connect/network.js';
 import { tokenKey } from '../../src/auth/oauth-provider.js';
 import { openCredentialStore, type CredentialStore, type StoredTokens } from '../../src/auth/store.js';
 import type { ServerEntry } from '../../src/config/entry.js';
@@ -62,7 +63,21 @@ async function loggedIn(asOptions: AuthorizationServerOptions): Promise<World> {
   };
   const store = await openCredentialStore(env);
   const entry: ServerEntry = { transport: 'http', url: mcp.url };
-  await login({ name: 'corp', entry, store, env, noBrowser: false, timeoutMs: 30_000, say: () => undefined });
+  const http = await createHttpClient({ env });
+  try {
+    await login({
+      http,
+      name: 'corp',
+      entry,
+      store,
+      env,
+      noBrowser: false,
+      timeoutMs: 30_000,
+      say: () => undefined,
+    });
+  } finally {
+    await http.close();
+  }
   const key = tokenKey(as.issuer, mcp.url);
   return {
     as,

@@ -52,7 +52,11 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
   const { openCredentialStore } = await import('../../auth/store.js');
   const { login } = await import('../../auth/login.js');
   const store = await openCredentialStore(io.env);
+  const { createHttpClient } = await import('../../connect/network.js');
+  const entry = state.resolved;
+  const http = await createHttpClient({ env: io.env, ...(entry.tls ? { tls: entry.tls } : {}) });
   const result = await login({
+    http,
     name: options.name,
     entry: state.resolved,
     store,
@@ -64,7 +68,7 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
     pasteFrom: io.stdin,
     timeoutMs: options.timeoutMs,
     say: (message) => note(io, message),
-  });
+  }).finally(() => http.close());
   const expiry =
     result.expiresAt === undefined
       ? 'no expiry given'
