@@ -312,6 +312,19 @@ Examples:
       }),
     );
 
+  auth
+    .command('refresh')
+    .description('Renew a login now with its stored refresh token (a health check never does)')
+    .argument('<name>', 'the server')
+    .option('--timeout <seconds>', 'per-server timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText('after', '\nExamples:\n  $ patchbay auth refresh corp')
+    .action(
+      act(async (name: string, flags) => {
+        const { parseAuthRefreshOptions, runAuthRefresh } = await import('./commands/auth-refresh.js');
+        return runAuthRefresh(parseAuthRefreshOptions(name, flags, io.env), io);
+      }),
+    );
+
   program
     .command('approve')
     .description("Approve servers from this project's .mcp.json (bound to their current content)")

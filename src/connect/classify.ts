@@ -181,9 +181,18 @@ function classifyHttp(
   }
   if (unauthorized && context.expiredLogin) {
     const when = new Date(context.expiredLogin.expiresAt).toISOString();
-    return needsAuth(
-      `the access token from the last login expired at ${when}${context.expiredLogin.refreshable ? ' (a refresh token is stored; a check does not use it)' : ''}`,
-      401,
+    const { refreshable } = context.expiredLogin;
+    return new ConnectError(
+      'needs-auth',
+      'http',
+      `the access token from the last login expired at ${when}${refreshable ? '; it is refreshed on the next use (a check makes no token request)' : ''}`,
+      {
+        cause: error,
+        hint: refreshable
+          ? `patchbay auth refresh ${context.name} (or: patchbay login ${context.name})`
+          : login,
+        httpStatus: 401,
+      },
     );
   }
   if (unauthorized) return needsAuth('the server requires authentication (HTTP 401)', 401);

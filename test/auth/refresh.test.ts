@@ -140,7 +140,7 @@ describe('connect with credentials: refresh', () => {
     // A check (read-only) with the expired token: needs-auth, and no token request.
     const check = await connectFailure(world);
     expect(check.status).toBe('needs-auth');
-    expect(check.hint).toBe('patchbay login corp');
+    expect(check.hint).toBe('patchbay auth refresh corp (or: patchbay login corp)');
     expect(world.as.tokenRequests('refresh_token')).toBe(0);
 
     expect(await listToolNames(world, 'refresh')).toEqual(['add', 'echo', 'get_time']);

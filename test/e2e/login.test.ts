@@ -291,3 +291,33 @@ describe('patchbay login steps up', () => {
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ status: 'connected' })]);
   });
 });
+
+describe('an expired login', () => {
+  it('a check says it expired and names auth refresh; auth refresh renews it; the check is connected again', async () => {
+    const { openCredentialStore } = await import('../../src/auth/store.js');
+    const { tokenKey } = await import('../../src/auth/oauth-provider.js');
+    as = await startAuthorizationServer({ rotateRefreshTokens: true });
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
+    // Expire it by the clock, as an hour later would.
+    const store = await openCredentialStore({ ...sandbox.env, ...env });
+    const key = tokenKey(as.issuer, mcp.url);
+    const tokens = (await store.getTokens(key))!;
+    await store.saveTokens(key, { ...tokens, expiresAt: Date.now() - 1_000 });
+
+    const stale = await sandbox.run(['list', '--json'], { env });
+    expect(stale.code).toBe(4);
+    const [view] = JSON.parse(stale.stdout) as Array<{ reason: string; hint: string }>;
+    expect(view!.reason).toMatch(/expired at .*; it is refreshed on the next use/);
+    expect(view!.hint).toContain('patchbay auth refresh corp');
+    expect(as.tokenRequests('refresh_token')).toBe(0);
+
+    const refreshed = await sandbox.run(['auth', 'refresh', 'corp'], { env });
+    expect(refreshed.code, refreshed.stderr).toBe(0);
+    expect(refreshed.stdout).toContain('Refreshed the login for corp');
+    expect(as.tokenRequests('refresh_token')).toBe(1);
+    const fresh = await sandbox.run(['list', '--json'], { env });
+    expect(JSON.parse(fresh.stdout)).toEqual([expect.objectContaining({ status: 'connected' })]);
+  });
+});
