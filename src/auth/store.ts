@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock } from '../config/file-store.js';
 import { getOwn, isObject, setOwn, toJsonValue, type JsonObject } from '../config/json-source.js';
-import { dataDirectory } from '../config/paths.js';
+import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
 import { FileVault, readStoreFile, sectionOf, updateStoreFile, type StoreFile } from './store-file.js';
 import {
   KeychainVault,
@@ -164,7 +164,7 @@ export class CredentialStore {
     private readonly keychainVerdict: () => Promise<KeychainVerdict>,
     private readonly keychainUnavailable: string | undefined,
   ) {
-    this.indexPath = join(dataDir, 'auth-index.json');
+    this.indexPath = join(dataDir, AUTH_INDEX_FILE);
     this.locksDirectory = join(dataDir, 'locks');
     this.legacyPath = legacyCredentialsPath(env);
     this.fileVault = new FileVault(join(dataDir, 'auth-secrets.json'), checkSecretRecords);

@@ -4,7 +4,10 @@
  * nor the native module; only a matching record is read in full.
  */
 
-import { openCredentialStore } from './store.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
 
 export type StoredAccess =
   | { kind: 'valid'; issuer: string; accessToken: string }
@@ -17,6 +20,9 @@ export async function storedAccess(
   resource: string,
   env: NodeJS.ProcessEnv,
 ): Promise<StoredAccess | undefined> {
+  // No login was ever stored: say so without loading the store (most checks end here).
+  if (!existsSync(join(dataDirectory(env), AUTH_INDEX_FILE))) return undefined;
+  const { openCredentialStore } = await import('./store.js');
   const store = await openCredentialStore(env, { backend: 'file' });
   const { tokens } = await store.list();
   const candidates = tokens.filter((facts) => facts.resource === resource);

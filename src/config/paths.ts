@@ -59,3 +59,6 @@ export function findProjectRoot(cwd: string = process.cwd(), env: NodeJS.Process
 export function projectConfigPath(projectRoot: string): string {
   return join(projectRoot, PROJECT_FILE);
 }
+
+/** The credential store's index of non-secret facts, in the data directory (see auth/store.ts). */
+export const AUTH_INDEX_FILE = 'auth-index.json';
