@@ -29,6 +29,8 @@ export interface FailureContext {
   /** HTTP: the proxy in use, for messages (no credentials). */
   proxy?: string;
   stdio?: { exit: StdioExit | null; stderrTail: string; strayStdout: string | undefined };
+  /** The scopes the server's last 401/403 challenge asked for, as it sent them. */
+  challengeScope?: string;
   /** The server's stored login had expired, so no token was sent. */
   expiredLogin?: { expiresAt: number; refreshable: boolean };
   /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
@@ -156,8 +158,7 @@ function classifyHttp(
     InstanceType<ClientModule['InsufficientScopeError']> | undefined;
   if (insufficient) {
     // Step-up: log in again asking for what the challenge names (bounded, printable scope names).
-    const scope = insufficient.requiredScope?.trim();
-    const printable = scope && /^[\x21\x23-\x5b\x5d-\x7e ]{1,200}$/.test(scope) ? scope : undefined;
+    const printable = printableScope(insufficient.requiredScope);
     return new ConnectError(
       'needs-auth',
       'http',
@@ -195,7 +196,14 @@ function classifyHttp(
       },
     );
   }
-  if (unauthorized) return needsAuth('the server requires authentication (HTTP 401)', 401);
+  if (unauthorized) {
+    const scope = printableScope(context.challengeScope);
+    return new ConnectError('needs-auth', 'http', 'the server requires authentication (HTTP 401)', {
+      cause: error,
+      hint: scope ? `patchbay login ${context.name} --scope "${scope}"` : login,
+      httpStatus: 401,
+    });
+  }
   if (status === 403) {
     return failed('http', `access to ${where} is forbidden with the current credentials (HTTP 403)`, {
       hint: 'Check the headers sent (patchbay get --resolved) and your permissions on the server.',
@@ -245,6 +253,12 @@ function classifyHttp(
     describeProtocolFailure(error, sdk) ??
       `the server at ${where} did not complete the MCP handshake (${errorName(error)})`,
   );
+}
+
+/** A challenge's scope, if it is plain scope tokens (RFC 6749 §3.3) that can go in a command line. */
+function printableScope(scope: string | undefined): string | undefined {
+  const trimmed = scope?.trim();
+  return trimmed && /^[\x21\x23-\x5b\x5d-\x7e ]{1,200}$/.test(trimmed) ? trimmed : undefined;
 }
 
 function contentTypeReason(contentType: string): string {

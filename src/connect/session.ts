@@ -29,7 +29,7 @@ import {
 } from './classify.js';
 import { ConnectError } from './connect-error.js';
 import { raceAbort } from './race.js';
-import type { HttpClient } from './network.js';
+import type { FetchLike, HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 import type { StoredAccess } from '../auth/stored-token.js';
 import type { CredentialError, OAuthTokenSource } from '../auth/refresh.js';
@@ -125,6 +125,8 @@ interface Dialer {
   login: StoredAccess | undefined;
   /** The refreshing token source, with `credentials: 'refresh'` and no Authorization header. */
   tokens: OAuthTokenSource | undefined;
+  /** The scopes the server's last 401/403 challenge asked for. */
+  challengeScope?: string;
 }
 
 export async function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session> {
@@ -359,10 +361,11 @@ class Attempt {
     const url = (target as { url: URL }).url;
     const requestInit: RequestInit = { headers };
     const { login, tokens } = this.dialer;
+    // The token source's fetch wraps the client's: it knows which token a 401 answered.
+    const baseFetch = tokens ? tokens.fetch : http?.fetch;
     const transportOptions = {
       requestInit,
-      // The token source's fetch wraps the client's: it knows which token a 401 answered.
-      ...(tokens ? { fetch: tokens.fetch } : http ? { fetch: http.fetch } : {}),
+      ...(baseFetch ? { fetch: this.rememberingChallenges(baseFetch) } : {}),
       ...(tokens
         ? { authProvider: tokens }
         : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
@@ -373,6 +376,23 @@ class Attempt {
     return kind === 'http'
       ? new sdk.StreamableHTTPClientTransport(url, transportOptions)
       : new sdk.SSEClientTransport(url, transportOptions);
+  }
+
+  /**
+   * The scopes a 401 or 403 challenge asked for (`WWW-Authenticate: Bearer scope="…"`), on any
+   * request, so the reason can name the login that asks for them (the first request may pass
+   * unchallenged and a later one not).
+   */
+  private rememberingChallenges(fetch: FetchLike): FetchLike {
+    const { sdk } = this.dialer;
+    return async (url, init) => {
+      const response = await fetch(url, init);
+      if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {
+        const { scope } = sdk.extractWWWAuthenticateParams(response);
+        if (scope) this.dialer.challengeScope = scope;
+      }
+      return response;
+    };
   }
 
   stdio(): StdioProcessTransport | undefined {
@@ -393,6 +413,7 @@ class Attempt {
 /** What a failure's context is built from. */
 interface ContextSources {
   login?: StoredAccess | undefined;
+  challengeScope?: string | undefined;
   tokens?: OAuthTokenSource | undefined;
   entry: ServerEntry;
   target: Target;
@@ -453,6 +474,8 @@ function failureContext(
   }
   const login = sources.login ?? attempt?.dialer.login;
   if (login?.kind === 'expired') context.expiredLogin = login;
+  const challengeScope = sources.challengeScope ?? attempt?.dialer.challengeScope;
+  if (challengeScope) context.challengeScope = challengeScope;
   if (sources.tokens ?? attempt?.dialer.tokens) context.refreshingLogin = true;
   return context;
 }
@@ -579,7 +602,7 @@ class LiveSession implements Session {
     const credentials = credentialFailure(error, { entry, target, options, stage: 'request', http });
     if (credentials) return redactFailure(credentials, this.dialer.secrets);
     const context = failureContext(
-      { entry, target, options, stage: 'request', http, tokens },
+      { entry, target, options, stage: 'request', http, tokens, challengeScope: this.dialer.challengeScope },
       this.stdio(),
       undefined,
     );

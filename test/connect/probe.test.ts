@@ -280,6 +280,20 @@ describe.concurrent('probeServer over HTTP faults', () => {
     });
   });
 
+  it('names the scopes a 401 challenge asks for in the login command', async () => {
+    await withServer(
+      startStatusServer(401, { headers: { 'www-authenticate': 'Bearer scope="mcp:basic mcp:write"' } }),
+      async (server) => {
+        const result = await probeServer(http(server.url), { timeoutMs: TIMEOUT, name: 'corp' });
+        expect(result).toMatchObject({
+          status: 'needs-auth',
+          reason: 'the server requires authentication (HTTP 401)',
+          hint: 'patchbay login corp --scope "mcp:basic mcp:write"',
+        });
+      },
+    );
+  });
+
   it('reports a 401 to a static Authorization header as a rejected header, not a login', async () => {
     await withServer(startUnauthorizedServer(401), async (server) => {
       const headers = { Authorization: 'Bearer tok-abcdef-987654' };

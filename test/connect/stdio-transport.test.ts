@@ -155,7 +155,12 @@ describe('StdioProcessTransport process lifecycle', () => {
 
   it('lets a server that exits when stdin ends go without a signal', async () => {
     const transport = track(node('echo.mjs'));
+    const echoed: JSONRPCMessage[] = [];
+    transport.onmessage = (message) => echoed.push(message);
     await transport.start();
+    // Wait until it runs (a loaded machine may take longer to start node than the exit grace).
+    await transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await waitFor(() => (echoed.length > 0 ? true : undefined));
     await transport.close();
     expect(transport.exit).toEqual({ code: 0, signal: null });
   });
