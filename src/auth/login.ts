@@ -72,6 +72,10 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
       listener = await startListener(startCallbackListener, state, deadline, port, configured);
     }
     const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
+    const registrationMatch = listener ? { redirectUri: listener.redirectUri } : {};
+    const previous = entry.oauth?.clientId ? undefined : await store.getClient(issuer, registrationMatch);
+    const storedRegistration = previous?.kind === 'dynamic';
+    let preflighted = false;
     const provider = new PatchbayOAuthProvider(
       store,
       {
@@ -86,7 +90,16 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
       },
       {
-        onAuthorizationUrl: (authorizationUrl) => showAuthorizationUrl(authorizationUrl, request),
+        onAuthorizationUrl: async (authorizationUrl) => {
+          // Once per login, and only for a registration stored earlier: does the server still
+          // know it? An authorization server that forgot a client answers its request with an
+          // error page, where the browser would be stuck.
+          if (storedRegistration && !preflighted) {
+            preflighted = true;
+            if (await authorizationEndpointRefuses(authorizationUrl, http)) throw new StaleRegistration();
+          }
+          await showAuthorizationUrl(authorizationUrl, request);
+        },
         onNotice: request.say,
       },
     );
@@ -120,7 +133,17 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         );
       }
       const roundBase = { ...base, ...(roundScope ? { scope: roundScope } : {}) };
-      const first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
+      let first: 'AUTHORIZED' | 'REDIRECT';
+      try {
+        first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
+      } catch (error) {
+        if (!(error instanceof StaleRegistration)) throw error;
+        request.say(
+          `The authorization server ${issuer} no longer accepts patchbay's stored registration; registering again.`,
+        );
+        await store.deleteClient(issuer, registrationMatch);
+        first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
+      }
       if (first === 'REDIRECT') {
         if (!listener) throw new PatchbayError('internal', 'a browser login without its callback listener');
         const response = await firstResponse(
@@ -161,6 +184,28 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
 }
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
+
+/** The authorization server refused a request made with a stored registration (see below). */
+class StaleRegistration extends Error {
+  constructor() {
+    super('the stored client registration was refused');
+  }
+}
+
+/**
+ * Ask the authorization endpoint, without cookies and without following redirects, what it makes
+ * of the request: 400/401 means it refuses the client or its redirect URI (a login page or a
+ * redirect means it accepts them). Any other outcome, network errors included, counts as accepted.
+ */
+async function authorizationEndpointRefuses(url: URL, http: HttpClient): Promise<boolean> {
+  try {
+    const response = await http.fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    await response.body?.cancel().catch(() => undefined);
+    return response.status === 400 || response.status === 401;
+  } catch {
+    return false;
+  }
+}
 
 /** The first login plus step-up rounds for more scopes. */
 const MAX_LOGIN_ROUNDS = 3;

@@ -119,6 +119,27 @@ describe('patchbay login, the other ways in', () => {
     expect(as.tokenRequests('authorization_code')).toBe(2);
   });
 
+  it('registers again, once and saying so, when the server no longer knows the stored registration', async () => {
+    const { openCredentialStore } = await import('../../src/auth/store.js');
+    as = await startAuthorizationServer();
+    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    await sandbox.run(['add', 'corp', mcp.url]);
+    expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
+    // As if the authorization server had lost its client store: the stored client ID means nothing.
+    const store = await openCredentialStore({ ...sandbox.env, ...env });
+    const client = (await store.getClient(as.issuer))!;
+    await store.saveClient({
+      ...client,
+      clientId: 'forgotten-client',
+      information: { ...client.information, client_id: 'forgotten-client' },
+    });
+    const registrations = as.count('/reg');
+    const again = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/no longer accepts patchbay's stored registration; registering again/);
+    expect(as.count('/reg')).toBe(registrations + 1);
+  });
+
   it('uses a pre-registered client and its stored secret, and registers nothing', async () => {
     as = await startAuthorizationServer({
       registration: false,
