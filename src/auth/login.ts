@@ -60,6 +60,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
   const deadline = AbortSignal.timeout(request.timeoutMs);
   const { http } = request;
   let listener: CallbackListener | undefined;
+  let dropRegistration: (() => Promise<unknown>) | undefined;
   try {
     const sdk = await import('@modelcontextprotocol/client');
     const discovered = await discover(url, entry, http, sdk);
@@ -74,8 +75,11 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
     const registrationMatch = listener ? { redirectUri: listener.redirectUri } : {};
     const previous = entry.oauth?.clientId ? undefined : await store.getClient(issuer, registrationMatch);
-    const storedRegistration = previous?.kind === 'dynamic';
-    let preflighted = false;
+    if (previous?.kind === 'dynamic') {
+      // If this login fails at the authorization server, the stored registration is the first
+      // suspect (servers forget clients); the next login then registers afresh.
+      dropRegistration = () => store.deleteClient(issuer, registrationMatch);
+    }
     const provider = new PatchbayOAuthProvider(
       store,
       {
@@ -90,16 +94,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
       },
       {
-        onAuthorizationUrl: async (authorizationUrl) => {
-          // Once per login, and only for a registration stored earlier: does the server still
-          // know it? An authorization server that forgot a client answers its request with an
-          // error page, where the browser would be stuck.
-          if (storedRegistration && !preflighted) {
-            preflighted = true;
-            if (await authorizationEndpointRefuses(authorizationUrl, http)) throw new StaleRegistration();
-          }
-          await showAuthorizationUrl(authorizationUrl, request);
-        },
+        onAuthorizationUrl: (authorizationUrl) => showAuthorizationUrl(authorizationUrl, request),
         onNotice: request.say,
       },
     );
@@ -133,17 +128,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         );
       }
       const roundBase = { ...base, ...(roundScope ? { scope: roundScope } : {}) };
-      let first: 'AUTHORIZED' | 'REDIRECT';
-      try {
-        first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
-      } catch (error) {
-        if (!(error instanceof StaleRegistration)) throw error;
-        request.say(
-          `The authorization server ${issuer} no longer accepts patchbay's stored registration; registering again.`,
-        );
-        await store.deleteClient(issuer, registrationMatch);
-        first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
-      }
+      const first = await sdk.auth(provider, { ...roundBase, forceReauthorization: true });
       if (first === 'REDIRECT') {
         if (!listener) throw new PatchbayError('internal', 'a browser login without its callback listener');
         const response = await firstResponse(
@@ -177,35 +162,20 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
       await listener?.close();
     }
   } catch (error) {
-    throw explainLoginFailure(error, request.name);
+    const explained = explainLoginFailure(error, request.name);
+    if (dropRegistration && isAuthorizationStepFailure(explained)) {
+      await dropRegistration().catch(() => undefined);
+      request.say(
+        'patchbay dropped its stored client registration at this server (the server may have forgotten it); the next login registers again.',
+      );
+    }
+    throw explained;
   } finally {
     await listener?.close();
   }
 }
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
-
-/** The authorization server refused a request made with a stored registration (see below). */
-class StaleRegistration extends Error {
-  constructor() {
-    super('the stored client registration was refused');
-  }
-}
-
-/**
- * Ask the authorization endpoint, without cookies and without following redirects, what it makes
- * of the request: 400/401 means it refuses the client or its redirect URI (a login page or a
- * redirect means it accepts them). Any other outcome, network errors included, counts as accepted.
- */
-async function authorizationEndpointRefuses(url: URL, http: HttpClient): Promise<boolean> {
-  try {
-    const response = await http.fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
-    await response.body?.cancel().catch(() => undefined);
-    return response.status === 400 || response.status === 401;
-  } catch {
-    return false;
-  }
-}
 
 /** The first login plus step-up rounds for more scopes. */
 const MAX_LOGIN_ROUNDS = 3;
@@ -509,6 +479,12 @@ function describeLogin(
         ? 'metadata-document'
         : 'dynamic',
   };
+}
+
+/** A login that never came back from the browser, or came back refused: where a stale client shows. */
+function isAuthorizationStepFailure(error: unknown): boolean {
+  if (!(error instanceof PatchbayError) || error.code !== 'auth-failed') return false;
+  return /timed out|invalid_client|unauthorized_client|invalid_request|redirect/i.test(error.message);
 }
 
 function explainLoginFailure(error: unknown, name: string): unknown {

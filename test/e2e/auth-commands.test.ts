@@ -16,11 +16,10 @@ import {
   type AuthorizationServerOptions,
 } from '../fixtures/oauth/authorization-server.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { JWT, oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, runBinary, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
-const BROWSER = fileURLToPath(new URL('../fixtures/oauth/browser.mjs', import.meta.url));
 const TRACER = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
-const JWT = /eyJ[\w-]+\.[\w-]+\./;
 
 let sandbox: Sandbox;
 let as: AuthorizationServer | undefined;
@@ -29,12 +28,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeEach(async () => {
   sandbox = await createSandbox();
-  env = {
-    PATCHBAY_BROWSER: `"${process.execPath}" "${BROWSER}"`,
-    PATCHBAY_CREDENTIAL_STORE: 'file',
-    PATCHBAY_DATA_DIR: join(sandbox.root, 'data'),
-    BROWSER_LOG: join(sandbox.root, 'browser.log'),
-  };
+  env = { ...oauthEnv(sandbox) };
 });
 afterEach(async () => {
   await mcp?.close();
@@ -359,7 +353,11 @@ describe('patchbay logout', () => {
     const list = await run(['list', '--json']);
     expect(list.code, list.stderr).toBe(4);
     expect(JSON.parse(list.stdout)).toEqual([
-      expect.objectContaining({ name: 'corp', status: 'needs-auth', hint: 'patchbay login corp' }),
+      expect.objectContaining({
+        name: 'corp',
+        status: 'needs-auth',
+        hint: expect.stringMatching(/^patchbay login corp( --scope "mcp:read")?$/),
+      }),
     ]);
 
     // Logging out again finds nothing, and says so.

@@ -5,7 +5,6 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -14,9 +13,8 @@ import {
   type AuthorizationServer,
 } from '../fixtures/oauth/authorization-server.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { BROWSER, oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
-
-const BROWSER = fileURLToPath(new URL('../fixtures/oauth/browser.mjs', import.meta.url));
 
 let sandbox: Sandbox;
 let as: AuthorizationServer | undefined;
@@ -25,12 +23,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeEach(async () => {
   sandbox = await createSandbox();
-  env = {
-    PATCHBAY_BROWSER: `"${process.execPath}" "${BROWSER}"`,
-    PATCHBAY_CREDENTIAL_STORE: 'file',
-    PATCHBAY_DATA_DIR: join(sandbox.root, 'data'),
-    BROWSER_LOG: join(sandbox.root, 'browser.log'),
-  };
+  env = { ...oauthEnv(sandbox) };
 });
 afterEach(async () => {
   await mcp?.close();
@@ -119,7 +112,7 @@ describe('patchbay login, the other ways in', () => {
     expect(as.tokenRequests('authorization_code')).toBe(2);
   });
 
-  it('registers again, once and saying so, when the server no longer knows the stored registration', async () => {
+  it('a login that fails on a registration the server forgot drops it, and the next one registers again', async () => {
     const { openCredentialStore } = await import('../../src/auth/store.js');
     as = await startAuthorizationServer();
     mcp = await startProtectedMcpServer({ authorizationServer: as });
@@ -134,9 +127,12 @@ describe('patchbay login, the other ways in', () => {
       information: { ...client.information, client_id: 'forgotten-client' },
     });
     const registrations = as.count('/reg');
+    // The browser lands on the server's error page and never comes back.
+    const stuck = await sandbox.run(['login', 'corp', '--timeout', '3'], { env });
+    expect(stuck.code).not.toBe(0);
+    expect(stuck.stderr).toMatch(/dropped its stored client registration/);
     const again = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/no longer accepts patchbay's stored registration; registering again/);
     expect(as.count('/reg')).toBe(registrations + 1);
   });
 

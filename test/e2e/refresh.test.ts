@@ -7,7 +7,6 @@
  */
 
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,9 +18,9 @@ import {
   type AuthorizationServer,
 } from '../fixtures/oauth/authorization-server.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
-const BROWSER = fileURLToPath(new URL('../fixtures/oauth/browser.mjs', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/refresh-worker.mjs', import.meta.url));
 
 let sandbox: Sandbox;
@@ -31,12 +30,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeEach(async () => {
   sandbox = await createSandbox();
-  env = {
-    ...sandbox.env,
-    PATCHBAY_BROWSER: `"${process.execPath}" "${BROWSER}"`,
-    PATCHBAY_CREDENTIAL_STORE: 'file',
-    PATCHBAY_DATA_DIR: join(sandbox.root, 'data'),
-  };
+  env = { ...sandbox.env, ...oauthEnv(sandbox) };
 });
 afterEach(async () => {
   await mcp?.close();
