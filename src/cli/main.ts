@@ -208,6 +208,35 @@ Examples:
     );
 
   program
+    .command('tools')
+    .description("List a server's tools: name, title, annotations, arguments, description")
+    .argument('<name>', 'server name')
+    .option('--json', 'machine-readable output (the tools as the server describes them)')
+    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText('after', '\nExamples:\n  $ patchbay tools notion\n  $ patchbay tools notion --json')
+    .action(
+      act(async (name: string, flags) => {
+        const { parseToolsOptions, runTools } = await import('./commands/tools.js');
+        return runTools(parseToolsOptions(name, flags, io.env), io);
+      }),
+    );
+
+  program
+    .command('tool')
+    .description("Show one tool's description, annotations, and input and output schema")
+    .argument('<name>', 'server name')
+    .argument('<tool>', 'tool name')
+    .option('--json', 'machine-readable output')
+    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText('after', '\nExamples:\n  $ patchbay tool notion search')
+    .action(
+      act(async (name: string, tool: string, flags) => {
+        const { parseToolOptions, runTool } = await import('./commands/tools.js');
+        return runTool(parseToolOptions(name, tool, flags, io.env), io);
+      }),
+    );
+
+  program
     .command('doctor')
     .description(
       'Diagnose servers layer by layer (config, DNS, TCP, proxy, TLS, HTTP, auth, MCP, tools) with the fix',

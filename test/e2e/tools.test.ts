@@ -1,0 +1,78 @@
+/** `patchbay tools` and `patchbay tool`, the first commands that use a server, on real servers. */
+
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { argumentSummary } from '../../src/cli/commands/tools.js';
+import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
+import { EVERYTHING_SCRIPT } from '../fixtures/everything.js';
+import { getFreePort, startUnauthorizedServer, type FaultServer } from '../fixtures/fault-servers.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+let sandbox: Sandbox;
+let demo: DemoServer;
+let locked: FaultServer;
+
+beforeAll(async () => {
+  [demo, locked] = await Promise.all([startDemoServer(), startUnauthorizedServer(401)]);
+});
+afterAll(async () => {
+  await Promise.all([demo?.close(), locked?.close()]);
+});
+beforeEach(async () => {
+  sandbox = await createSandbox();
+});
+afterEach(async () => {
+  await sandbox.cleanup();
+});
+
+describe('patchbay tools', () => {
+  it('lists every tool of server-everything over stdio, with annotations and arguments', async () => {
+    await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+    const result = await sandbox.run(['tools', 'ev', '--timeout', '20']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^echo +\(Echo Tool\) +read-only, idempotent$/m);
+    expect(result.stdout).toMatch(/^ {2}args a: number, b: number$/m);
+    const json = await sandbox.run(['tools', 'ev', '--json', '--timeout', '20']);
+    const tools = JSON.parse(json.stdout) as Array<{ name: string; inputSchema: unknown }>;
+    expect(tools.length).toBeGreaterThan(5);
+    expect(tools.find((tool) => tool.name === 'echo')?.inputSchema).toMatchObject({
+      properties: { message: { type: 'string' } },
+    });
+  });
+
+  it('shows one tool in full, over Streamable HTTP', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    const result = await sandbox.run(['tool', 'demo', 'add']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('input schema');
+    expect(result.stdout).toContain('output schema');
+    const unknown = await sandbox.run(['tool', 'demo', 'ADD']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Did you mean add?');
+  });
+
+  it('fails with the same reason and hint as list: needs login (4), unreachable (1)', async () => {
+    await sandbox.run(['add', 'locked', locked.url]);
+    const needsLogin = await sandbox.run(['tools', 'locked']);
+    expect(needsLogin.code).toBe(4);
+    expect(needsLogin.stderr).toContain('patchbay login locked');
+    await sandbox.run(['add', 'gone', `http://127.0.0.1:${await getFreePort()}/mcp`]);
+    const gone = await sandbox.run(['tools', 'gone']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/connection refused: nothing is listening on 127\.0\.0\.1:\d+/);
+  });
+});
+
+describe('argumentSummary', () => {
+  it('marks optional arguments, names enum choices, and survives odd schemas', () => {
+    expect(
+      argumentSummary({
+        type: 'object',
+        properties: { a: { type: 'number' }, mode: { enum: ['x', 'y'] }, tags: { type: ['array', 'null'] } },
+        required: ['a'],
+      }),
+    ).toBe('a: number, mode?: "x"|"y", tags?: array|null');
+    expect(argumentSummary(undefined)).toBe('');
+    expect(argumentSummary({ properties: null })).toBe('');
+  });
+});
