@@ -236,6 +236,28 @@ Examples:
       }),
     );
 
+  for (const [command, what, run] of [
+    ['resources', "List a server's resources and resource templates", 'runResources'],
+    ['prompts', "List a server's prompts and their arguments", 'runPrompts'],
+  ] as const) {
+    program
+      .command(command)
+      .description(what)
+      .argument('<name>', 'server name')
+      .option('--json', 'machine-readable output (as the server describes them)')
+      .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+      .addHelpText(
+        'after',
+        `\nExamples:\n  $ patchbay ${command} notion\n  $ patchbay ${command} notion --json`,
+      )
+      .action(
+        act(async (name: string, flags) => {
+          const catalog = await import('./commands/catalog.js');
+          return catalog[run](catalog.parseCatalogOptions(name, flags, io.env), io);
+        }),
+      );
+  }
+
   program
     .command('doctor')
     .description(

@@ -63,6 +63,32 @@ describe('patchbay tools', () => {
   });
 });
 
+describe('patchbay resources and patchbay prompts', () => {
+  it('list resources with templates, and prompts with their arguments, as text and JSON', async () => {
+    await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+    const resources = await sandbox.run(['resources', 'ev', '--json', '--timeout', '20']);
+    expect(resources.code, resources.stderr).toBe(0);
+    const listed = JSON.parse(resources.stdout) as {
+      resources: unknown[];
+      templates: Array<{ uriTemplate: string }>;
+    };
+    expect(listed.resources.length).toBeGreaterThan(0);
+    expect(listed.templates.some((template) => template.uriTemplate.includes('{resourceId}'))).toBe(true);
+    const human = await sandbox.run(['resources', 'ev', '--timeout', '20']);
+    expect(human.stdout).toMatch(/\(template\)$/m);
+    const prompts = await sandbox.run(['prompts', 'ev', '--timeout', '20']);
+    expect(prompts.code, prompts.stderr).toBe(0);
+    expect(prompts.stdout).toMatch(/^ {2}args department, name$/m);
+  });
+
+  it('lists the prompts of a 2026-era server over Streamable HTTP', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    const result = await sandbox.run(['prompts', 'demo', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([expect.objectContaining({ name: 'greet' })]);
+  });
+});
+
 describe('argumentSummary', () => {
   it('marks optional arguments, names enum choices, and survives odd schemas', () => {
     expect(

@@ -1,0 +1,147 @@
+/**
+ * `patchbay resources <name>` (resources and resource templates) and `patchbay prompts <name>`:
+ * what else a server offers, every page of it. Every string comes from the server and is made
+ * printable before it reaches the terminal.
+ */
+
+import { EXIT } from '../../errors.js';
+import { validateName } from '../../config/validate.js';
+import type { Session } from '../../connect/session.js';
+import { timeoutFrom } from '../health.js';
+import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { openServer } from '../server-session.js';
+
+export interface CatalogOptions {
+  name: string;
+  json: boolean;
+  timeoutMs: number;
+}
+
+export function parseCatalogOptions(
+  name: string,
+  raw: { json?: boolean; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): CatalogOptions {
+  return { name: validateName(name), json: Boolean(raw.json), timeoutMs: timeoutFrom(raw.timeout, env) };
+}
+
+async function withSession<T>(
+  options: CatalogOptions,
+  io: Io,
+  use: (session: Session) => Promise<T>,
+): Promise<T> {
+  const session = await openServer(options.name, options.timeoutMs, io);
+  try {
+    return await use(session).catch((error: unknown) => {
+      throw session.explain(error);
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+interface ResourceInfo {
+  uri: string;
+  name?: string;
+  title?: string;
+  mimeType?: string;
+  description?: string;
+}
+
+interface TemplateInfo {
+  uriTemplate: string;
+  name?: string;
+  title?: string;
+  mimeType?: string;
+  description?: string;
+}
+
+export async function runResources(options: CatalogOptions, io: Io): Promise<number> {
+  const { resources, templates } = await withSession(options, io, async (session) => {
+    const offers = session.client.getServerCapabilities()?.resources;
+    if (!offers) return { resources: [] as ResourceInfo[], templates: [] as TemplateInfo[] };
+    // Without a cursor the SDK follows every page.
+    const [listed, templated] = await Promise.all([
+      session.request((client) => client.listResources(undefined, session.requestOptions())),
+      session.request((client) => client.listResourceTemplates(undefined, session.requestOptions())),
+    ]);
+    return {
+      resources: listed.resources as ResourceInfo[],
+      templates: templated.resourceTemplates as TemplateInfo[],
+    };
+  });
+  if (options.json) {
+    printJson(io, { resources, templates });
+    return EXIT.ok;
+  }
+  const p = paint(useColor(io, 'stdout'));
+  for (const resource of resources) {
+    const label = resource.title ?? resource.name;
+    writeLine(
+      io.stdout,
+      `${p.bold(text(resource.uri))}${label ? `  ${text(label)}` : ''}${resource.mimeType ? p.dim(`  ${text(resource.mimeType)}`) : ''}`,
+    );
+    if (resource.description) writeLine(io.stdout, `  ${firstLine(resource.description)}`);
+  }
+  for (const template of templates) {
+    const label = template.title ?? template.name;
+    writeLine(
+      io.stdout,
+      `${p.bold(text(template.uriTemplate))}${label ? `  ${text(label)}` : ''}  ${p.dim('(template)')}`,
+    );
+    if (template.description) writeLine(io.stdout, `  ${firstLine(template.description)}`);
+  }
+  writeLine(
+    io.stderr,
+    p.dim(
+      `${count(resources.length, 'resource')}, ${count(templates.length, 'template')} on ${options.name}`,
+    ),
+  );
+  return EXIT.ok;
+}
+
+interface PromptInfo {
+  name: string;
+  title?: string;
+  description?: string;
+  arguments?: Array<{ name: string; description?: string; required?: boolean }>;
+}
+
+export async function runPrompts(options: CatalogOptions, io: Io): Promise<number> {
+  const prompts = await withSession(options, io, async (session) => {
+    if (!session.client.getServerCapabilities()?.prompts) return [] as PromptInfo[];
+    const { prompts: listed } = await session.request((client) =>
+      client.listPrompts(undefined, session.requestOptions()),
+    );
+    return listed as PromptInfo[];
+  });
+  if (options.json) {
+    printJson(io, prompts);
+    return EXIT.ok;
+  }
+  const p = paint(useColor(io, 'stdout'));
+  for (const prompt of prompts) {
+    const title = prompt.title && prompt.title !== prompt.name ? ` ${p.dim(`(${text(prompt.title)})`)}` : '';
+    writeLine(io.stdout, `${p.bold(text(prompt.name))}${title}`);
+    const args = (prompt.arguments ?? [])
+      .map((arg) => `${text(arg.name)}${arg.required ? '' : '?'}`)
+      .join(', ');
+    writeLine(io.stdout, `  ${p.dim('args')} ${args || '(none)'}`);
+    if (prompt.description) writeLine(io.stdout, `  ${firstLine(prompt.description)}`);
+  }
+  writeLine(io.stderr, p.dim(`${count(prompts.length, 'prompt')} on ${options.name}`));
+  return EXIT.ok;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function firstLine(description: string): string {
+  const line = description.trim().split(/\r?\n/, 1)[0] ?? '';
+  return text(line.length > 160 ? `${line.slice(0, 159)}…` : line);
+}
+
+function text(value: string): string {
+  return sanitizeForTerminal(value);
+}
