@@ -259,6 +259,41 @@ Examples:
   }
 
   program
+    .command('read')
+    .description("Read a server's resource: text to stdout, binary to a file (-o)")
+    .argument('<name>', 'server name')
+    .argument('<uri>', 'resource URI (see: patchbay resources <name>)')
+    .option('-o, --output <file>', 'where to write binary content')
+    .option('--json', 'the contents as the server sent them (binary as base64)')
+    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ patchbay read docs file:///README.md\n  $ patchbay read ev demo://resource/static/document/architecture.md',
+    )
+    .action(
+      act(async (name: string, uri: string, flags) => {
+        const { parseReadOptions, runRead } = await import('./commands/read.js');
+        return runRead(parseReadOptions(name, uri, flags, io.env), io);
+      }),
+    );
+
+  program
+    .command('prompt')
+    .description("Get a server's prompt with arguments; prints the messages")
+    .argument('<name>', 'server name')
+    .argument('<prompt>', 'prompt name (see: patchbay prompts <name>)')
+    .argument('[arguments...]', 'key=value pairs')
+    .option('--json', 'machine-readable output')
+    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText('after', '\nExamples:\n  $ patchbay prompt demo greet name=Ada')
+    .action(
+      act(async (name: string, prompt: string, pairs: string[], flags) => {
+        const { parsePromptOptions, runPrompt } = await import('./commands/prompt.js');
+        return runPrompt(parsePromptOptions(name, prompt, pairs, flags, io.env), io);
+      }),
+    );
+
+  program
     .command('doctor')
     .description(
       'Diagnose servers layer by layer (config, DNS, TCP, proxy, TLS, HTTP, auth, MCP, tools) with the fix',

@@ -89,6 +89,50 @@ describe('patchbay resources and patchbay prompts', () => {
   });
 });
 
+describe('patchbay read and patchbay prompt', () => {
+  it('reads text to stdout, refuses to print binary, writes it to -o', async () => {
+    await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+    const text = await sandbox.run([
+      'read',
+      'ev',
+      'demo://resource/static/document/features.md',
+      '--timeout',
+      '20',
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^# /);
+    const blob = await sandbox.run(['read', 'ev', 'demo://resource/dynamic/blob/1', '--timeout', '20']);
+    expect(blob.code).toBe(2);
+    expect(blob.stderr).toMatch(/holds binary content .*-o <file>/s);
+    const { join } = await import('node:path');
+    const { readFile } = await import('node:fs/promises');
+    const file = join(sandbox.root, 'blob.bin');
+    const written = await sandbox.run([
+      'read',
+      'ev',
+      'demo://resource/dynamic/blob/1',
+      '-o',
+      file,
+      '--timeout',
+      '20',
+    ]);
+    expect(written.code, written.stderr).toBe(0);
+    expect((await readFile(file)).length).toBeGreaterThan(0);
+  });
+
+  it('gets a prompt, checking its arguments before sending', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    const result = await sandbox.run(['prompt', 'demo', 'greet', 'name=Ada']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\[user\]$/m);
+    expect(result.stdout).toContain('Ada');
+    const bad = await sandbox.run(['prompt', 'demo', 'greet', 'nom=Ada']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no argument named nom/);
+    expect(bad.stderr).toMatch(/It takes: name/);
+  });
+});
+
 describe('argumentSummary', () => {
   it('marks optional arguments, names enum choices, and survives odd schemas', () => {
     expect(

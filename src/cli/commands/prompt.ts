@@ -1,0 +1,131 @@
+/**
+ * `patchbay prompt <name> <prompt> [key=value ...]`: the messages a server's prompt produces,
+ * with its arguments checked against what the prompt declares before anything is sent.
+ */
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import { validateName } from '../../config/validate.js';
+import { timeoutFrom } from '../health.js';
+import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { openServer } from '../server-session.js';
+
+export interface PromptOptions {
+  name: string;
+  prompt: string;
+  arguments: Record<string, string>;
+  json: boolean;
+  timeoutMs: number;
+}
+
+export function parsePromptOptions(
+  name: string,
+  prompt: string,
+  pairs: string[],
+  raw: { json?: boolean; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): PromptOptions {
+  const args: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) {
+      throw new PatchbayError('usage', `Expected key=value, got ${JSON.stringify(pair)}.`, {
+        hint: `For example: patchbay prompt ${name} ${prompt} topic=weather`,
+      });
+    }
+    args[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return {
+    name: validateName(name),
+    prompt,
+    arguments: args,
+    json: Boolean(raw.json),
+    timeoutMs: timeoutFrom(raw.timeout, env),
+  };
+}
+
+interface PromptMessage {
+  role: string;
+  content: { type: string; text?: string; mimeType?: string; resource?: { uri?: string; text?: string } };
+}
+
+export async function runPrompt(options: PromptOptions, io: Io): Promise<number> {
+  const session = await openServer(options.name, options.timeoutMs, io);
+  let messages: PromptMessage[];
+  let description: string | undefined;
+  try {
+    const explain = (error: unknown) => {
+      throw session.explain(error);
+    };
+    const { prompts } = await session
+      .request((client) => client.listPrompts(undefined, session.requestOptions()))
+      .catch(explain);
+    const declared = prompts.find((candidate) => candidate.name === options.prompt);
+    if (!declared) {
+      throw new PatchbayError(
+        'not-found',
+        `${options.name} has no prompt named ${JSON.stringify(options.prompt)}.`,
+        {
+          hint: `patchbay prompts ${options.name} lists them.`,
+        },
+      );
+    }
+    const known = new Set((declared.arguments ?? []).map((arg) => arg.name));
+    const unknown = Object.keys(options.arguments).filter((key) => !known.has(key));
+    const missing = (declared.arguments ?? []).filter(
+      (arg) => arg.required && !(arg.name in options.arguments),
+    );
+    if (unknown.length > 0 || missing.length > 0) {
+      const expected = (declared.arguments ?? [])
+        .map((arg) => `${arg.name}${arg.required ? '' : '?'}`)
+        .join(', ');
+      throw new PatchbayError(
+        'usage',
+        [
+          missing.length > 0 ? `missing ${missing.map((arg) => arg.name).join(', ')}` : '',
+          unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ') + ` for the prompt ${options.prompt}.`,
+        { hint: `It takes: ${expected || '(no arguments)'}` },
+      );
+    }
+    const result = await session
+      .request((client) =>
+        client.getPrompt(
+          { name: options.prompt, arguments: { ...options.arguments } },
+          session.requestOptions(),
+        ),
+      )
+      .catch(explain);
+    messages = result.messages as PromptMessage[];
+    description = result.description;
+  } finally {
+    await session.close();
+  }
+  if (options.json) {
+    printJson(io, { description: description ?? null, messages });
+    return EXIT.ok;
+  }
+  const p = paint(useColor(io, 'stdout'));
+  for (const message of messages) {
+    writeLine(io.stdout, p.bold(`[${sanitizeForTerminal(message.role)}]`));
+    writeLine(io.stdout, contentText(message.content));
+  }
+  return EXIT.ok;
+}
+
+function contentText(content: PromptMessage['content']): string {
+  switch (content.type) {
+    case 'text':
+      return sanitizeForTerminal(content.text ?? '');
+    case 'resource':
+      return sanitizeForTerminal(
+        `(resource ${content.resource?.uri ?? ''})${content.resource?.text ? `\n${content.resource.text}` : ''}`,
+      );
+    default:
+      // Images and audio: named, never dumped as base64 on a terminal (--json has them).
+      return sanitizeForTerminal(
+        `(${content.type}${content.mimeType ? `, ${content.mimeType}` : ''}; see --json)`,
+      );
+  }
+}
