@@ -259,6 +259,37 @@ Examples:
   }
 
   program
+    .command('call')
+    .description('Call a tool: key=value typed by its schema, validated before sending')
+    .argument('<name>', 'server name')
+    .argument('<tool>', 'tool name (see: patchbay tools <name>)')
+    .argument('[arguments...]', 'key=value pairs (numbers, booleans, JSON for objects and arrays)')
+    .option(
+      '--args <json>',
+      "arguments as a JSON object ('-' reads it from stdin); key=value pairs go on top",
+    )
+    .option('-o, --output <dir>', 'where images, audio and other binary results are written')
+    .option('--max-output <chars>', 'cut text output after this many characters (default 1000000)')
+    .option('--json', 'the whole tool result as JSON')
+    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText(
+      'after',
+      `
+A result with isError exits 1 with its text on stderr.
+
+Examples:
+  $ patchbay call demo add a=2 b=3
+  $ patchbay call ev echo message='hello world'
+  $ echo '{"query": "mcp"}' | patchbay call docs search --args -`,
+    )
+    .action(
+      act(async (name: string, tool: string, pairs: string[], flags) => {
+        const { parseCallOptions, runCall } = await import('./commands/call.js');
+        return runCall(parseCallOptions(name, tool, pairs, flags, io.env), io);
+      }),
+    );
+
+  program
     .command('read')
     .description("Read a server's resource: text to stdout, binary to a file (-o)")
     .argument('<name>', 'server name')

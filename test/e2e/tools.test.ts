@@ -146,3 +146,47 @@ describe('argumentSummary', () => {
     expect(argumentSummary({ properties: null })).toBe('');
   });
 });
+
+describe('patchbay call', () => {
+  it('types key=value by the schema, validates before sending, prints text, structured content once, files for images', async () => {
+    await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+    const echo = await sandbox.run(['call', 'ev', 'echo', 'message=hello world', '--timeout', '20']);
+    expect(echo.code, echo.stderr).toBe(0);
+    expect(echo.stdout).toBe('Echo: hello world\n');
+    const sum = await sandbox.run(['call', 'ev', 'get-sum', 'a=2', 'b=3.5', '--timeout', '20']);
+    expect(sum.stdout).toContain('5.5');
+    const wrong = await sandbox.run(['call', 'ev', 'get-sum', 'a=2', 'b=x', '--timeout', '20']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('Argument b must be a number, not "x".');
+    const missing = await sandbox.run(['call', 'ev', 'get-sum', 'a=2', '--timeout', '20']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/do not fit get-sum's input schema: .*b/);
+    const structured = await sandbox.run([
+      'call',
+      'ev',
+      'get-structured-content',
+      'location=Chicago',
+      '--timeout',
+      '20',
+    ]);
+    expect(structured.code, structured.stderr).toBe(0);
+    expect(structured.stdout.match(/temperature/g)).toHaveLength(1);
+    const { join } = await import('node:path');
+    const { readFile } = await import('node:fs/promises');
+    const out = join(sandbox.root, 'out');
+    const image = await sandbox.run(['call', 'ev', 'get-tiny-image', '-o', out, '--timeout', '20']);
+    expect(image.code, image.stderr).toBe(0);
+    expect(image.stdout).not.toMatch(/[A-Za-z0-9+/]{200}/); // no base64 on the terminal
+    const png = await readFile(join(out, 'get-tiny-image-1.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('takes --args JSON from stdin, with key=value on top; --json gives the whole result', async () => {
+    await sandbox.run(['add', 'demo', demo.url]);
+    const result = await sandbox.run(['call', 'demo', 'add', '--args', '-', 'b=40', '--json'], {
+      input: '{"a": 2, "b": 1}',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ structuredContent: { sum: 42 } });
+  });
+});

@@ -1,0 +1,330 @@
+/**
+ * `patchbay call <name> <tool> [key=value ...] [--args JSON|-]`: call a tool from the shell.
+ *
+ * Arguments are typed by the tool's input schema (numbers, booleans, JSON for objects and arrays)
+ * and validated against it before anything is sent, the error naming the argument. Text is
+ * printed plainly, structured content as JSON; images, audio and blobs go to files (never base64
+ * on a terminal). A tool result with `isError` exits 1 with its text on stderr.
+ */
+
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import { validateName } from '../../config/validate.js';
+import { timeoutFrom } from '../health.js';
+import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
+import { openServer } from '../server-session.js';
+
+export interface CallOptions {
+  name: string;
+  tool: string;
+  pairs: string[];
+  /** `--args JSON`, or '-' to read it from stdin. */
+  args: string | undefined;
+  json: boolean;
+  /** Where binary content goes; a new temporary directory when absent. */
+  outputDir: string | undefined;
+  /** Characters of text output before it is cut (with a note). */
+  maxOutput: number;
+  timeoutMs: number;
+}
+
+const DEFAULT_MAX_OUTPUT = 1_000_000;
+
+export function parseCallOptions(
+  name: string,
+  tool: string,
+  pairs: string[],
+  raw: { args?: string; json?: boolean; output?: string; maxOutput?: string; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): CallOptions {
+  let maxOutput = DEFAULT_MAX_OUTPUT;
+  if (raw.maxOutput !== undefined) {
+    maxOutput = Number(raw.maxOutput);
+    if (!Number.isInteger(maxOutput) || maxOutput <= 0)
+      throw new PatchbayError(
+        'usage',
+        `Invalid --max-output ${JSON.stringify(raw.maxOutput)}: expected characters.`,
+      );
+  }
+  for (const pair of pairs) {
+    if (pair.indexOf('=') <= 0)
+      throw new PatchbayError('usage', `Expected key=value, got ${JSON.stringify(pair)}.`, {
+        hint: `For example: patchbay call ${name} ${tool} message=hello count=3 --args '{"deep": {"x": 1}}'`,
+      });
+  }
+  return {
+    name: validateName(name),
+    tool,
+    pairs,
+    args: raw.args,
+    json: Boolean(raw.json),
+    outputDir: raw.output,
+    maxOutput,
+    timeoutMs: timeoutFrom(raw.timeout, env),
+  };
+}
+
+interface ToolInfo {
+  name: string;
+  inputSchema?: JsonSchema;
+}
+
+interface JsonSchema {
+  type?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: unknown;
+  additionalProperties?: unknown;
+}
+
+export async function runCall(options: CallOptions, io: Io): Promise<number> {
+  const base = options.args === undefined ? {} : parseArgsJson(await readArgs(options.args, io));
+  const session = await openServer(options.name, options.timeoutMs, io);
+  let result: CallResult;
+  try {
+    const explain = (error: unknown) => {
+      throw session.explain(error);
+    };
+    const { tools } = await session
+      .request((client) => client.listTools(undefined, session.requestOptions()))
+      .catch(explain);
+    const tool = (tools as ToolInfo[]).find((candidate) => candidate.name === options.tool);
+    if (!tool) {
+      throw new PatchbayError(
+        'not-found',
+        `${options.name} has no tool named ${JSON.stringify(options.tool)}.`,
+        {
+          hint: `patchbay tools ${options.name} lists them.`,
+        },
+      );
+    }
+    const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
+    await validateArguments(args, tool.inputSchema, options);
+    result = (await session
+      .request((client) =>
+        client.callTool({ name: options.tool, arguments: args }, { ...session.requestOptions() }),
+      )
+      .catch(explain)) as CallResult;
+  } finally {
+    await session.close();
+  }
+  if (options.json) {
+    printJson(io, result);
+    return result.isError ? EXIT.error : EXIT.ok;
+  }
+  return printResult(result, options, io);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+async function readArgs(source: string, io: Io): Promise<string> {
+  if (source !== '-') return source;
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseArgsJson(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new PatchbayError('usage', '--args is not valid JSON.', {
+      hint: `For example: --args '{"query": "x"}'`,
+    });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new PatchbayError('usage', '--args must be a JSON object of arguments.');
+  return value as Record<string, unknown>;
+}
+
+/** key=value pairs typed by the schema's property types, laid over --args. */
+export function typedArguments(
+  pairs: string[],
+  base: Record<string, unknown>,
+  schema: JsonSchema,
+  options: Pick<CallOptions, 'name' | 'tool'>,
+): Record<string, unknown> {
+  const args: Record<string, unknown> = { ...base };
+  const properties = schema.properties ?? {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    const key = pair.slice(0, equals);
+    const raw = pair.slice(equals + 1);
+    const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
+    if (!property && schema.additionalProperties === false) {
+      const known = Object.keys(properties);
+      throw new PatchbayError('usage', `${options.tool} has no argument named ${JSON.stringify(key)}.`, {
+        hint: known.length > 0 ? `It takes: ${known.join(', ')}` : `It takes no arguments.`,
+      });
+    }
+    args[key] = typed(key, raw, property);
+  }
+  return args;
+}
+
+function typed(key: string, raw: string, property: JsonSchema | undefined): unknown {
+  const types = property ? (Array.isArray(property.type) ? property.type : [property.type]) : [];
+  const fail = (expected: string) =>
+    new PatchbayError('usage', `Argument ${key} must be ${expected}, not ${JSON.stringify(raw)}.`);
+  if (types.includes('string') || types.length === 0 || types[0] === undefined) return raw;
+  if (types.includes('integer') || types.includes('number')) {
+    const number = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(number)) throw fail('a number');
+    if (!types.includes('number') && !Number.isInteger(number)) throw fail('a whole number');
+    return number;
+  }
+  if (types.includes('boolean')) {
+    if (raw === 'true') return true;
+    if (raw === 'false') return false;
+    throw fail('true or false');
+  }
+  if (types.includes('object') || types.includes('array') || types.includes('null')) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw fail(`JSON (${types.join(' or ')})`);
+    }
+  }
+  return raw;
+}
+
+async function validateArguments(
+  args: Record<string, unknown>,
+  schema: JsonSchema | undefined,
+  options: Pick<CallOptions, 'name' | 'tool'>,
+): Promise<void> {
+  if (!schema) return;
+  const { AjvJsonSchemaValidator } = await import('@modelcontextprotocol/client/validators/ajv');
+  const check = new AjvJsonSchemaValidator().getValidator(schema as never);
+  const verdict = check(args);
+  if (verdict.valid) return;
+  throw new PatchbayError(
+    'usage',
+    `The arguments do not fit ${options.tool}'s input schema: ${sanitizeForTerminal(verdict.errorMessage)}.`,
+    { hint: `patchbay tool ${options.name} ${options.tool} shows the schema.` },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface ContentBlock {
+  type: string;
+  text?: string;
+  data?: string;
+  mimeType?: string;
+  uri?: string;
+  name?: string;
+  resource?: { uri: string; mimeType?: string; text?: string; blob?: string };
+}
+
+interface CallResult {
+  content?: ContentBlock[];
+  structuredContent?: unknown;
+  isError?: boolean;
+}
+
+async function printResult(result: CallResult, options: CallOptions, io: Io): Promise<number> {
+  const text: string[] = [];
+  const files: string[] = [];
+  let directory: string | undefined;
+  const save = async (base64: string, mimeType: string | undefined): Promise<string> => {
+    if (directory === undefined) {
+      if (options.outputDir) {
+        directory = resolve(io.cwd, options.outputDir);
+        await mkdir(directory, { recursive: true }).catch((error: unknown) => {
+          throw new PatchbayError('write-failed', `Cannot create ${directory}: ${(error as Error).message}`);
+        });
+      } else {
+        directory = await mkdtemp(join(tmpdir(), `patchbay-${options.tool.replace(/[^\w.-]/g, '_')}-`));
+      }
+    }
+    const path = join(
+      directory,
+      `${options.tool.replace(/[^\w.-]/g, '_')}-${files.length + 1}${extension(mimeType)}`,
+    );
+    await writeFile(path, Buffer.from(base64, 'base64'));
+    files.push(path);
+    return path;
+  };
+  for (const block of result.content ?? []) {
+    switch (block.type) {
+      case 'text':
+        text.push(block.text ?? '');
+        break;
+      case 'image':
+      case 'audio':
+        text.push(
+          `(${block.type}, ${block.mimeType ?? 'unknown type'}: ${await save(block.data ?? '', block.mimeType)})`,
+        );
+        break;
+      case 'resource': {
+        const resource = block.resource;
+        if (resource?.text !== undefined) text.push(`(resource ${resource.uri})\n${resource.text}`);
+        else if (resource?.blob !== undefined)
+          text.push(
+            `(resource ${resource.uri}, ${resource.mimeType ?? 'binary'}: ${await save(resource.blob, resource.mimeType)})`,
+          );
+        break;
+      }
+      case 'resource_link':
+        text.push(
+          `(link ${block.uri ?? ''}${block.name ? ` ${block.name}` : ''}${block.mimeType ? `, ${block.mimeType}` : ''})`,
+        );
+        break;
+      default:
+        text.push(`(${block.type} content; see --json)`);
+    }
+  }
+  let output = text.join('\n');
+  // Servers should also send structured content serialized as text; it is printed once.
+  const echoed = text.some((block) => sameJson(block, result.structuredContent));
+  if (result.structuredContent !== undefined && !result.isError && !echoed) {
+    output += `${output ? '\n' : ''}${JSON.stringify(result.structuredContent, null, 2)}`;
+  }
+  if (output.length > options.maxOutput) {
+    const left = output.length - options.maxOutput;
+    output = `${output.slice(0, options.maxOutput)}\n… ${left} more characters left out (--max-output ${options.maxOutput})`;
+  }
+  const clean = sanitizeForTerminal(output);
+  if (result.isError) {
+    writeLine(io.stderr, clean || `${options.tool} reported an error without text.`);
+    return EXIT.error;
+  }
+  if (clean) writeLine(io.stdout, clean);
+  if (files.length > 0)
+    note(io, `Wrote ${files.length} file${files.length === 1 ? '' : 's'} to ${directory}`);
+  return EXIT.ok;
+}
+
+function sameJson(text: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  try {
+    return JSON.stringify(JSON.parse(text)) === JSON.stringify(value);
+  } catch {
+    return false;
+  }
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+  'image/webp': '.webp',
+  'image/svg+xml': '.svg',
+  'audio/wav': '.wav',
+  'audio/x-wav': '.wav',
+  'audio/mpeg': '.mp3',
+  'audio/ogg': '.ogg',
+  'application/pdf': '.pdf',
+  'application/json': '.json',
+  'text/plain': '.txt',
+};
+
+function extension(mimeType: string | undefined): string {
+  return (mimeType && EXTENSIONS[mimeType.split(';', 1)[0]!.trim().toLowerCase()]) ?? '.bin';
+}
