@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 2,
   needsAuth: 4,
   degraded: 8,
+  /** 128 + SIGINT: stopped by Ctrl-C (a request in flight was cancelled). */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -107,4 +109,8 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCode; meaning: string }>
     meaning: 'authentication is needed, and nothing else is wrong: run `patchbay login <name>`',
   },
   { code: EXIT.degraded, meaning: 'degraded: some servers are not connected (failed, pending approval)' },
+  {
+    code: EXIT.interrupted,
+    meaning: 'interrupted (Ctrl-C): a request in flight was cancelled at the server',
+  },
 ];

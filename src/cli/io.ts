@@ -9,15 +9,18 @@ export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Aborted on Ctrl-C: a command in the middle of a request cancels it and returns 130. */
+  interrupt?: AbortSignal;
 }
 
-export function processIo(): Io {
+export function processIo(interrupt?: AbortSignal): Io {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
+    ...(interrupt ? { interrupt } : {}),
   };
 }
 

@@ -593,14 +593,20 @@ function reportError(error: unknown, io: Io): number {
  * Ctrl-C (or a SIGTERM) ends the stdio servers patchbay started before patchbay itself: they run
  * in their own process groups, out of the terminal's reach. Exit status 128 + signal number.
  */
-function exitCleanlyOnSignals(): void {
-  const onSignal = (signal: NodeJS.Signals, code: number) => {
+function exitCleanlyOnSignals(interrupt: AbortController): void {
+  const onSignal = (signal: NodeJS.Signals, code: number, graceMs: number) => {
     process.once(signal, () => {
-      void terminateProcessGroups().finally(() => process.exit(code));
+      // A command with a request in flight cancels it (the server is told) and returns by itself;
+      // whatever is still running after the grace period is ended here.
+      interrupt.abort(new Error(`interrupted by ${signal}`));
+      const timer = setTimeout(() => {
+        void terminateProcessGroups().finally(() => process.exit(code));
+      }, graceMs);
+      timer.unref();
     });
   };
-  onSignal('SIGINT', 130);
-  onSignal('SIGTERM', 143);
+  onSignal('SIGINT', EXIT.interrupted, 1_000);
+  onSignal('SIGTERM', 143, 0);
   // `patchbay list | head`: the reader left; stop quietly, as other command-line tools do.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -613,7 +619,10 @@ function exitCleanlyOnSignals(): void {
 // Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.
 const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entryPath === fileURLToPath(import.meta.url)) {
-  exitCleanlyOnSignals();
+  const interrupt = new AbortController();
+  exitCleanlyOnSignals(interrupt);
   // exitCode, not exit(): let stdout drain so piped output is never cut.
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2), processIo(interrupt.signal));
+  // Ctrl-C may have left stdio servers behind a command that returned early.
+  if (interrupt.signal.aborted) await terminateProcessGroups();
 }

@@ -190,3 +190,57 @@ describe('patchbay call', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ structuredContent: { sum: 42 } });
   });
 });
+
+describe('patchbay call, interrupted', () => {
+  it('Ctrl-C cancels the request in flight, exits 130 promptly, and leaves no server process', async () => {
+    const { spawn } = await import('node:child_process');
+    const { BINARY } = await import('../helpers/sandbox.js');
+    const { isGone } = await import('../helpers/processes.js');
+    const { join } = await import('node:path');
+    const { readFile, writeFile } = await import('node:fs/promises');
+    // The real server, started by a wrapper that records its pid (the grandchild of patchbay).
+    const wrapper = join(sandbox.root, 'wrapper.mjs');
+    const pids = join(sandbox.root, 'pids.txt');
+    await writeFile(
+      wrapper,
+      `import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+const child = spawn(process.execPath, [${JSON.stringify(EVERYTHING_SCRIPT)}, 'stdio'], { stdio: 'inherit' });
+appendFileSync(${JSON.stringify(pids)}, process.pid + ' ' + child.pid + '\\n');
+child.on('exit', (code) => process.exit(code ?? 0));
+`,
+    );
+    await sandbox.run(['add', 'ev', '--', process.execPath, wrapper]);
+    const child = spawn(
+      process.execPath,
+      [BINARY, 'call', 'ev', 'trigger-long-running-operation', 'duration=20', 'steps=20', '--timeout', '30'],
+      { env: sandbox.env, cwd: sandbox.project, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Interrupt once the server is running the operation.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const text = await readFile(pids, 'utf8').catch(() => '');
+      if (text.trim()) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const interruptedAt = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).toBe(130);
+    expect(Date.now() - interruptedAt).toBeLessThan(4_000);
+    expect(stderr).toContain('Cancelled trigger-long-running-operation');
+    const started = (await readFile(pids, 'utf8')).trim().split(/\s+/).map(Number);
+    expect(started.filter((pid) => !isGone(pid))).toEqual([]);
+  });
+});
+
+describe('describeProgress', () => {
+  it('shows a percentage when the server gives a total, else the count, with its message', async () => {
+    const { describeProgress } = await import('../../src/cli/commands/call.js');
+    expect(describeProgress('op', { progress: 3, total: 10, message: 'step 3' })).toBe('op: 30 % step 3');
+    expect(describeProgress('op', { progress: 7 })).toBe('op: 7');
+  });
+});

@@ -15,6 +15,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
+import { liveView } from '../progress.js';
 import { openServer } from '../server-session.js';
 
 export interface CallOptions {
@@ -102,11 +103,35 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     }
     const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
     await validateArguments(args, tool.inputSchema, options);
-    result = (await session
-      .request((client) =>
-        client.callTool({ name: options.tool, arguments: args }, { ...session.requestOptions() }),
-      )
-      .catch(explain)) as CallResult;
+    const progress = progressLine(io, options.tool);
+    try {
+      result = (await session
+        .request((client) =>
+          client.callTool(
+            { name: options.tool, arguments: args },
+            {
+              ...session.requestOptions(),
+              // Ctrl-C: the SDK sends notifications/cancelled for this request.
+              ...(io.interrupt ? { signal: io.interrupt } : {}),
+              onprogress: progress.update,
+              // A long operation that keeps reporting progress is not timed out between reports.
+              resetTimeoutOnProgress: true,
+            },
+          ),
+        )
+        .catch((error: unknown) => {
+          if (io.interrupt?.aborted) throw new Interrupted();
+          return explain(error);
+        })) as CallResult;
+    } finally {
+      progress.finish();
+    }
+  } catch (error) {
+    if (error instanceof Interrupted) {
+      note(io, `Cancelled ${options.tool}: the server was told to stop.`);
+      return EXIT.interrupted;
+    }
+    throw error;
   } finally {
     await session.close();
   }
@@ -115,6 +140,31 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     return result.isError ? EXIT.error : EXIT.ok;
   }
   return printResult(result, options, io);
+}
+
+class Interrupted extends Error {}
+
+/** Progress notifications as a line on a terminal: `42 %` with the server's message, or a count. */
+function progressLine(io: Io, tool: string): { update(progress: ProgressReport): void; finish(): void } {
+  const live = liveView(io);
+  return {
+    update: (progress) => live.status(describeProgress(tool, progress)),
+    finish: () => live.finish(),
+  };
+}
+
+interface ProgressReport {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+export function describeProgress(tool: string, report: ProgressReport): string {
+  const amount =
+    report.total !== undefined && report.total > 0
+      ? `${Math.min(100, Math.round((report.progress / report.total) * 100))} %`
+      : `${report.progress}`;
+  return `${tool}: ${amount}${report.message ? ` ${sanitizeForTerminal(report.message).slice(0, 80)}` : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------
