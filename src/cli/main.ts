@@ -270,6 +270,7 @@ Examples:
     )
     .option('-o, --output <dir>', 'where images, audio and other binary results are written')
     .option('--max-output <chars>', 'cut text output after this many characters (default 1000000)')
+    .option('--roots', 'let the server see the current directory as a root (roots/list)')
     .option('--json', 'the whole tool result as JSON')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
     .addHelpText(

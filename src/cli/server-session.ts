@@ -10,8 +10,14 @@ import { staticState } from '../config/status.js';
 import type { Session } from '../connect/session.js';
 import type { Io } from './io.js';
 import { loadForCommand } from './registry-loader.js';
+import { answerServerRequests } from './server-requests.js';
 
-export async function openServer(name: string, timeoutMs: number, io: Io): Promise<Session> {
+export async function openServer(
+  name: string,
+  timeoutMs: number,
+  io: Io,
+  options: { roots?: boolean } = {},
+): Promise<Session> {
   const registry = await loadForCommand(io);
   const server = findServer(registry, name);
   if (!server) throw notFoundError(registry, name);
@@ -30,5 +36,6 @@ export async function openServer(name: string, timeoutMs: number, io: Io): Promi
     credentials: 'refresh',
     cwd: io.cwd,
     env: io.env,
+    configureClient: (client) => answerServerRequests(client, io, { roots: options.roots ?? false }),
   });
 }

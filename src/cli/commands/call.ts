@@ -29,6 +29,8 @@ export interface CallOptions {
   outputDir: string | undefined;
   /** Characters of text output before it is cut (with a note). */
   maxOutput: number;
+  /** Let the server list the current directory as a root. */
+  roots: boolean;
   timeoutMs: number;
 }
 
@@ -38,7 +40,14 @@ export function parseCallOptions(
   name: string,
   tool: string,
   pairs: string[],
-  raw: { args?: string; json?: boolean; output?: string; maxOutput?: string; timeout?: string },
+  raw: {
+    args?: string;
+    json?: boolean;
+    output?: string;
+    maxOutput?: string;
+    timeout?: string;
+    roots?: boolean;
+  },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
   let maxOutput = DEFAULT_MAX_OUTPUT;
@@ -64,6 +73,7 @@ export function parseCallOptions(
     json: Boolean(raw.json),
     outputDir: raw.output,
     maxOutput,
+    roots: Boolean(raw.roots),
     timeoutMs: timeoutFrom(raw.timeout, env),
   };
 }
@@ -82,7 +92,7 @@ interface JsonSchema {
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
   const base = options.args === undefined ? {} : parseArgsJson(await readArgs(options.args, io));
-  const session = await openServer(options.name, options.timeoutMs, io);
+  const session = await openServer(options.name, options.timeoutMs, io, { roots: options.roots });
   let result: CallResult;
   try {
     const explain = (error: unknown) => {
