@@ -16,7 +16,7 @@ import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
 import { liveView } from '../progress.js';
-import { openServer } from '../server-session.js';
+import { useServer } from '../server-session.js';
 
 export interface CallOptions {
   name: string;
@@ -92,31 +92,29 @@ interface JsonSchema {
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
   const base = options.args === undefined ? {} : parseArgsJson(await readArgs(options.args, io));
-  const session = await openServer(options.name, options.timeoutMs, io, { roots: options.roots });
-  let result: CallResult;
-  try {
-    const explain = (error: unknown) => {
-      throw session.explain(error);
-    };
-    const { tools } = await session
-      .request((client) => client.listTools(undefined, session.requestOptions()))
-      .catch(explain);
-    const tool = (tools as ToolInfo[]).find((candidate) => candidate.name === options.tool);
-    if (!tool) {
-      throw new PatchbayError(
-        'not-found',
-        `${options.name} has no tool named ${JSON.stringify(options.tool)}.`,
-        {
-          hint: `patchbay tools ${options.name} lists them.`,
-        },
+  const outcome = await useServer(
+    options.name,
+    options.timeoutMs,
+    io,
+    async (session): Promise<CallResult | Interrupted> => {
+      const { tools } = await session.request((client) =>
+        client.listTools(undefined, session.requestOptions()),
       );
-    }
-    const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
-    await validateArguments(args, tool.inputSchema, options);
-    const progress = progressLine(io, options.tool);
-    try {
-      result = (await session
-        .request((client) =>
+      const tool = (tools as ToolInfo[]).find((candidate) => candidate.name === options.tool);
+      if (!tool) {
+        throw new PatchbayError(
+          'not-found',
+          `${options.name} has no tool named ${JSON.stringify(options.tool)}.`,
+          {
+            hint: `patchbay tools ${options.name} lists them.`,
+          },
+        );
+      }
+      const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
+      await validateArguments(args, tool.inputSchema, options);
+      const progress = progressLine(io, options.tool);
+      try {
+        return (await session.request((client) =>
           client.callTool(
             { name: options.tool, arguments: args },
             {
@@ -128,23 +126,21 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
               resetTimeoutOnProgress: true,
             },
           ),
-        )
-        .catch((error: unknown) => {
-          if (io.interrupt?.aborted) throw new Interrupted();
-          return explain(error);
-        })) as CallResult;
-    } finally {
-      progress.finish();
-    }
-  } catch (error) {
-    if (error instanceof Interrupted) {
-      note(io, `Cancelled ${options.tool}: the server was told to stop.`);
-      return EXIT.interrupted;
-    }
-    throw error;
-  } finally {
-    await session.close();
+        )) as CallResult;
+      } catch (error) {
+        if (io.interrupt?.aborted) return new Interrupted();
+        throw error;
+      } finally {
+        progress.finish();
+      }
+    },
+    { roots: options.roots },
+  );
+  if (outcome instanceof Interrupted) {
+    note(io, `Cancelled ${options.tool}: the server was told to stop.`);
+    return EXIT.interrupted;
   }
+  const result = outcome;
   if (options.json) {
     printJson(io, result);
     return result.isError ? EXIT.error : EXIT.ok;

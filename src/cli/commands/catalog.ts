@@ -5,40 +5,11 @@
  */
 
 import { EXIT } from '../../errors.js';
-import { validateName } from '../../config/validate.js';
-import type { Session } from '../../connect/session.js';
-import { timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
-import { openServer } from '../server-session.js';
+import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
-export interface CatalogOptions {
-  name: string;
-  json: boolean;
-  timeoutMs: number;
-}
-
-export function parseCatalogOptions(
-  name: string,
-  raw: { json?: boolean; timeout?: string },
-  env: NodeJS.ProcessEnv,
-): CatalogOptions {
-  return { name: validateName(name), json: Boolean(raw.json), timeoutMs: timeoutFrom(raw.timeout, env) };
-}
-
-async function withSession<T>(
-  options: CatalogOptions,
-  io: Io,
-  use: (session: Session) => Promise<T>,
-): Promise<T> {
-  const session = await openServer(options.name, options.timeoutMs, io);
-  try {
-    return await use(session).catch((error: unknown) => {
-      throw session.explain(error);
-    });
-  } finally {
-    await session.close();
-  }
-}
+export type CatalogOptions = ServerReadOptions;
+export const parseCatalogOptions = parseServerReadOptions;
 
 interface ResourceInfo {
   uri: string;
@@ -57,7 +28,7 @@ interface TemplateInfo {
 }
 
 export async function runResources(options: CatalogOptions, io: Io): Promise<number> {
-  const { resources, templates } = await withSession(options, io, async (session) => {
+  const { resources, templates } = await useServer(options.name, options.timeoutMs, io, async (session) => {
     const offers = session.client.getServerCapabilities()?.resources;
     if (!offers) return { resources: [] as ResourceInfo[], templates: [] as TemplateInfo[] };
     // Without a cursor the SDK follows every page.
@@ -108,7 +79,7 @@ interface PromptInfo {
 }
 
 export async function runPrompts(options: CatalogOptions, io: Io): Promise<number> {
-  const prompts = await withSession(options, io, async (session) => {
+  const prompts = await useServer(options.name, options.timeoutMs, io, async (session) => {
     if (!session.client.getServerCapabilities()?.prompts) return [] as PromptInfo[];
     const { prompts: listed } = await session.request((client) =>
       client.listPrompts(undefined, session.requestOptions()),

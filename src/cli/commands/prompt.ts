@@ -7,7 +7,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
-import { openServer } from '../server-session.js';
+import { useServer } from '../server-session.js';
 
 export interface PromptOptions {
   name: string;
@@ -49,16 +49,10 @@ interface PromptMessage {
 }
 
 export async function runPrompt(options: PromptOptions, io: Io): Promise<number> {
-  const session = await openServer(options.name, options.timeoutMs, io);
-  let messages: PromptMessage[];
-  let description: string | undefined;
-  try {
-    const explain = (error: unknown) => {
-      throw session.explain(error);
-    };
-    const { prompts } = await session
-      .request((client) => client.listPrompts(undefined, session.requestOptions()))
-      .catch(explain);
+  const { messages, description } = await useServer(options.name, options.timeoutMs, io, async (session) => {
+    const { prompts } = await session.request((client) =>
+      client.listPrompts(undefined, session.requestOptions()),
+    );
     const declared = prompts.find((candidate) => candidate.name === options.prompt);
     if (!declared) {
       throw new PatchbayError(
@@ -89,19 +83,14 @@ export async function runPrompt(options: PromptOptions, io: Io): Promise<number>
         { hint: `It takes: ${expected || '(no arguments)'}` },
       );
     }
-    const result = await session
-      .request((client) =>
-        client.getPrompt(
-          { name: options.prompt, arguments: { ...options.arguments } },
-          session.requestOptions(),
-        ),
-      )
-      .catch(explain);
-    messages = result.messages as PromptMessage[];
-    description = result.description;
-  } finally {
-    await session.close();
-  }
+    const result = await session.request((client) =>
+      client.getPrompt(
+        { name: options.prompt, arguments: { ...options.arguments } },
+        session.requestOptions(),
+      ),
+    );
+    return { messages: result.messages as PromptMessage[], description: result.description };
+  });
   if (options.json) {
     printJson(io, { description: description ?? null, messages });
     return EXIT.ok;

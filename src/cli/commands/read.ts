@@ -10,7 +10,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, printJson, type Io } from '../io.js';
-import { openServer } from '../server-session.js';
+import { useServer } from '../server-session.js';
 
 export interface ReadOptions {
   name: string;
@@ -44,18 +44,12 @@ interface Content {
 }
 
 export async function runRead(options: ReadOptions, io: Io): Promise<number> {
-  const session = await openServer(options.name, options.timeoutMs, io);
-  let contents: Content[];
-  try {
-    const result = await session
-      .request((client) => client.readResource({ uri: options.uri }, session.requestOptions()))
-      .catch((error: unknown) => {
-        throw session.explain(error);
-      });
-    contents = result.contents as Content[];
-  } finally {
-    await session.close();
-  }
+  const contents = await useServer(options.name, options.timeoutMs, io, async (session) => {
+    const result = await session.request((client) =>
+      client.readResource({ uri: options.uri }, session.requestOptions()),
+    );
+    return result.contents as Content[];
+  });
   if (options.json) {
     printJson(io, contents);
     return EXIT.ok;

@@ -5,16 +5,10 @@
  */
 
 import { EXIT, PatchbayError } from '../../errors.js';
-import { validateName } from '../../config/validate.js';
-import { timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
-import { openServer } from '../server-session.js';
+import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
-export interface ToolsOptions {
-  name: string;
-  json: boolean;
-  timeoutMs: number;
-}
+export type ToolsOptions = ServerReadOptions;
 
 export interface ToolOptions extends ToolsOptions {
   tool: string;
@@ -29,13 +23,7 @@ interface ToolInfo {
   outputSchema?: unknown;
 }
 
-export function parseToolsOptions(
-  name: string,
-  raw: { json?: boolean; timeout?: string },
-  env: NodeJS.ProcessEnv,
-): ToolsOptions {
-  return { name: validateName(name), json: Boolean(raw.json), timeoutMs: timeoutFrom(raw.timeout, env) };
-}
+export const parseToolsOptions = parseServerReadOptions;
 
 export function parseToolOptions(
   name: string,
@@ -47,19 +35,14 @@ export function parseToolOptions(
   return { ...parseToolsOptions(name, raw, env), tool };
 }
 
-async function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
-  const session = await openServer(options.name, options.timeoutMs, io);
-  try {
+function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
+  return useServer(options.name, options.timeoutMs, io, async (session) => {
     // Without a cursor the SDK follows every page.
-    const { tools } = await session
-      .request((client) => client.listTools(undefined, session.requestOptions()))
-      .catch((error: unknown) => {
-        throw session.explain(error);
-      });
+    const { tools } = await session.request((client) =>
+      client.listTools(undefined, session.requestOptions()),
+    );
     return tools as ToolInfo[];
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 export async function runTools(options: ToolsOptions, io: Io): Promise<number> {
