@@ -8,6 +8,7 @@ import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { formatDuration } from './race.js';
+import { displayUrl } from '../config/text.js';
 import { lastStderrLine, printable } from './child-env.js';
 import type { StdioExit } from './stdio-transport.js';
 
@@ -472,11 +473,6 @@ function errorName(error: unknown): string {
 export function hostPortOf(url: URL): string {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return `${host}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
-}
-
-/** Origin and path only: a query string or user-info part may carry a key. */
-export function displayUrl(url: URL): string {
-  return `${url.origin}${url.pathname}`;
 }
 
 /** Printable characters only, bounded: this text came from a process or server patchbay does not control. */

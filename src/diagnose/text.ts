@@ -1,5 +1,7 @@
 /** Output hygiene for what servers, processes and the network hand back. */
 
+import { displayUrl as originAndPath } from '../config/text.js';
+
 /* eslint-disable no-control-regex -- matching control characters is the point */
 const ESCAPE_SEQUENCE = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
@@ -15,8 +17,7 @@ export function clean(text: string, max = 200): string {
 /** Origin and path only: a query string or user-info part may carry a key. */
 export function displayUrl(url: URL | string): string {
   try {
-    const parsed = typeof url === 'string' ? new URL(url) : url;
-    return `${parsed.origin}${parsed.pathname}`;
+    return originAndPath(typeof url === 'string' ? new URL(url) : url);
   } catch {
     return clean(String(url), 120);
   }

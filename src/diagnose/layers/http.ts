@@ -112,6 +112,17 @@ function isAuthorization(name: string): boolean {
 
 type Answer = Omit<HttpOutcome, 'sentAuthorization' | 'authorizationSource'>;
 
+/** What every answer shows: what was sent, and the status and content type that came back. */
+function answerEvidence(prepared: PreparedHeaders, method: 'GET' | 'POST', response: Response): Evidence {
+  const contentType = response.headers.get('content-type');
+  return {
+    ...prepared.evidence,
+    method,
+    status: response.status,
+    contentType: contentType === null ? null : clean(contentType, 100),
+  };
+}
+
 async function checkStreamableEndpoint(
   context: LayerContext,
   http: HttpClient,
@@ -119,15 +130,8 @@ async function checkStreamableEndpoint(
   prepared: PreparedHeaders,
 ): Promise<Answer> {
   const response = await postInitialize(http, url, prepared.headers, context.deadline.signal);
-  const contentType = response.headers.get('content-type');
   const sessionId = response.headers.get('mcp-session-id');
-  const evidence: Evidence = {
-    ...prepared.evidence,
-    method: 'POST',
-    status: response.status,
-    contentType: contentType === null ? null : clean(contentType, 100),
-    sessionId: sessionId !== null,
-  };
+  const evidence: Evidence = { ...answerEvidence(prepared, 'POST', response), sessionId: sessionId !== null };
   try {
     return await judgeInitializeAnswer(context, http, url, prepared, response, evidence);
   } finally {
@@ -348,13 +352,7 @@ async function checkSseEndpoint(
     signal: context.deadline.signal,
     headers: { ...prepared.headers, Accept: 'text/event-stream' },
   });
-  const contentType = response.headers.get('content-type');
-  const evidence: Evidence = {
-    ...prepared.evidence,
-    method: 'GET',
-    status: response.status,
-    contentType: contentType === null ? null : clean(contentType, 100),
-  };
+  const evidence = answerEvidence(prepared, 'GET', response);
   const where = displayUrl(url);
   try {
     const redirect = redirectOf(response, url, evidence);
@@ -369,7 +367,7 @@ async function checkSseEndpoint(
           evidence,
         ),
       };
-    const essence = mediaType(contentType);
+    const essence = mediaType(response.headers.get('content-type'));
     if (response.ok && essence === 'text/event-stream') {
       const event = await readSseEvent(response, context, (candidate) => candidate.event === 'endpoint');
       if (!event)
