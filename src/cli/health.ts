@@ -56,14 +56,22 @@ export async function checkServers(
 export function timeoutFrom(flag: string | undefined, env: NodeJS.ProcessEnv): number {
   const text = flag ?? env.PATCHBAY_TIMEOUT;
   if (text === undefined || text === '') return 10_000;
+  return secondsToMs(
+    text,
+    flag === undefined ? 'PATCHBAY_TIMEOUT' : '--timeout',
+    'For example: --timeout 5 (or PATCHBAY_TIMEOUT=5)',
+  );
+}
+
+/** A positive number of seconds given in `source`, in milliseconds; else a usage error naming it. */
+export function secondsToMs(text: string, source: string, hint: string): number {
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0) {
-    const source = flag === undefined ? 'PATCHBAY_TIMEOUT' : '--timeout';
     throw new PatchbayError(
       'usage',
       `Invalid ${source} ${JSON.stringify(text)}: expected a positive number of seconds.`,
       {
-        hint: 'For example: --timeout 5 (or PATCHBAY_TIMEOUT=5)',
+        hint,
       },
     );
   }

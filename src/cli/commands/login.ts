@@ -5,6 +5,7 @@ import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { note, writeLine, type Io } from '../io.js';
+import { secondsToMs } from '../health.js';
 import { loadForCommand } from '../registry-loader.js';
 
 export interface LoginOptions {
@@ -22,13 +23,10 @@ export function parseLoginOptions(
   name: string,
   raw: { browser?: boolean; device?: boolean; scope?: string; timeout?: string },
 ): LoginOptions {
-  let timeoutMs = LOGIN_TIMEOUT_MS;
-  if (raw.timeout !== undefined) {
-    const seconds = Number(raw.timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0)
-      throw new PatchbayError('usage', `Invalid --timeout ${JSON.stringify(raw.timeout)}: expected seconds.`);
-    timeoutMs = Math.round(seconds * 1000);
-  }
+  const timeoutMs =
+    raw.timeout === undefined
+      ? LOGIN_TIMEOUT_MS
+      : secondsToMs(raw.timeout, '--timeout', 'For example: --timeout 120 (the default is 300)');
   const scope = raw.scope?.trim();
   return {
     name: validateName(name),
