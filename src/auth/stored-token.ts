@@ -4,7 +4,7 @@
  * nor the native module; only a matching record is read in full.
  */
 
-import { existsSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
@@ -21,10 +21,12 @@ export async function storedAccess(
   env: NodeJS.ProcessEnv,
 ): Promise<StoredAccess | undefined> {
   // No login was ever stored: say so without loading the store (most checks end here).
-  if (!existsSync(join(dataDirectory(env), AUTH_INDEX_FILE))) return undefined;
+  const indexPath = join(dataDirectory(env), AUTH_INDEX_FILE);
+  const index = statIfAny(indexPath);
+  if (!index) return undefined;
   const { openCredentialStore } = await import('./store.js');
   const store = await openCredentialStore(env, { backend: 'file' });
-  const { tokens } = await store.list();
+  const tokens = await tokenFacts(store, indexPath, index);
   const candidates = tokens.filter((facts) => facts.resource === resource);
   if (candidates.length === 0) return undefined;
   // The most recent login wins when a resource has tokens from more than one issuer.
@@ -42,4 +44,33 @@ export async function storedAccess(
   const full = await store.getTokens(facts.serverKey);
   if (!full) return undefined;
   return { kind: 'valid', issuer: facts.issuer, accessToken: full.accessToken };
+}
+
+type Store = Awaited<ReturnType<(typeof import('./store.js'))['openCredentialStore']>>;
+type TokenListing = Awaited<ReturnType<Store['list']>>['tokens'];
+
+/**
+ * The index's token facts, read once per version of the file: `list` checks every server at once
+ * and each check would otherwise read and parse the same index again.
+ */
+let cachedFacts: { key: string; tokens: Promise<TokenListing> } | undefined;
+
+function tokenFacts(store: Store, indexPath: string, index: Stats): Promise<TokenListing> {
+  const key = `${indexPath}\0${index.mtimeMs}\0${index.size}`;
+  if (cachedFacts?.key !== key) {
+    const tokens = store.list().then((listing) => listing.tokens);
+    cachedFacts = { key, tokens };
+    tokens.catch(() => {
+      if (cachedFacts?.tokens === tokens) cachedFacts = undefined;
+    });
+  }
+  return cachedFacts.tokens;
+}
+
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
