@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'tls-config'
   | 'auth-refused'
   | 'auth-failed'
+  | 'server-request-declined'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -67,6 +68,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'tls-config': EXIT.error,
   'auth-refused': EXIT.error,
   'auth-failed': EXIT.needsAuth,
+  'server-request-declined': EXIT.error,
   internal: EXIT.error,
 };
 
@@ -99,7 +101,11 @@ export function exitCodeOf(error: unknown): ExitCode {
 /** The documented exit codes, for `patchbay help exit-codes` and the README. */
 export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCode; meaning: string }> = [
   { code: EXIT.ok, meaning: 'success; for list/get/doctor: every checked server is connected' },
-  { code: EXIT.error, meaning: 'an error: a failed write, a lock not obtained' },
+  {
+    code: EXIT.error,
+    meaning:
+      'an error: a server not reached, a tool result with isError, a failed write, a lock not obtained',
+  },
   {
     code: EXIT.usage,
     meaning: 'usage error or invalid input: bad flag, name, URL, header, or a malformed config file',

@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
+import { withOutputLimit } from './output-limit.js';
 
 function packageVersion(): string {
   // dist/cli/main.js → ../../package.json; read lazily and only for --version.
@@ -61,6 +62,21 @@ const HELP_TOPICS: Record<string, () => string> = {
       '',
     ].join('\n'),
 };
+
+/** --max-output, on every command that prints what a server returns. */
+function maxOutputOption(): Option {
+  return new Option(
+    '--max-output <chars>',
+    'cut the output after this many characters, with a note (default 1000000; --json only when given)',
+  );
+}
+
+/** How call, read and prompt answer the requests a server makes while it works on theirs. */
+function withServerRequestOptions(command: Command): Command {
+  return command
+    .option('--accept-defaults', "answer the server's questions with their defaults, without asking")
+    .option('--roots', 'let the server see the current directory as a root (roots/list)');
+}
 
 // commander hands actions untyped operands and an options bag; each command's parse function checks them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -213,11 +229,13 @@ Examples:
     .argument('<name>', 'server name')
     .option('--json', 'machine-readable output (the tools as the server describes them)')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addOption(maxOutputOption())
     .addHelpText('after', '\nExamples:\n  $ patchbay tools notion\n  $ patchbay tools notion --json')
     .action(
       act(async (name: string, flags) => {
         const { parseToolsOptions, runTools } = await import('./commands/tools.js');
-        return runTools(parseToolsOptions(name, flags, io.env), io);
+        const options = parseToolsOptions(name, flags, io.env);
+        return withOutputLimit(io, flags, (io) => runTools(options, io));
       }),
     );
 
@@ -228,11 +246,13 @@ Examples:
     .argument('<tool>', 'tool name')
     .option('--json', 'machine-readable output')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addOption(maxOutputOption())
     .addHelpText('after', '\nExamples:\n  $ patchbay tool notion search')
     .action(
       act(async (name: string, tool: string, flags) => {
         const { parseToolOptions, runTool } = await import('./commands/tools.js');
-        return runTool(parseToolOptions(name, tool, flags, io.env), io);
+        const options = parseToolOptions(name, tool, flags, io.env);
+        return withOutputLimit(io, flags, (io) => runTool(options, io));
       }),
     );
 
@@ -246,6 +266,7 @@ Examples:
       .argument('<name>', 'server name')
       .option('--json', 'machine-readable output (as the server describes them)')
       .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+      .addOption(maxOutputOption())
       .addHelpText(
         'after',
         `\nExamples:\n  $ patchbay ${command} notion\n  $ patchbay ${command} notion --json`,
@@ -253,12 +274,13 @@ Examples:
       .action(
         act(async (name: string, flags) => {
           const catalog = await import('./commands/catalog.js');
-          return catalog[run](catalog.parseCatalogOptions(name, flags, io.env), io);
+          const options = catalog.parseCatalogOptions(name, flags, io.env);
+          return withOutputLimit(io, flags, (io) => catalog[run](options, io));
         }),
       );
   }
 
-  program
+  const call = program
     .command('call')
     .description('Call a tool: key=value typed by its schema, validated before sending')
     .argument('<name>', 'server name')
@@ -269,14 +291,15 @@ Examples:
       "arguments as a JSON object ('-' reads it from stdin); key=value pairs go on top",
     )
     .option('-o, --output <dir>', 'where images, audio and other binary results are written')
-    .option('--max-output <chars>', 'cut text output after this many characters (default 1000000)')
-    .option('--roots', 'let the server see the current directory as a root (roots/list)')
     .option('--json', 'the whole tool result as JSON')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addOption(maxOutputOption());
+  withServerRequestOptions(call)
     .addHelpText(
       'after',
       `
-A result with isError exits 1 with its text on stderr.
+A result with isError exits 1 with its text on stderr. A question from the server is asked on a
+terminal; without one it is declined, or answered with its defaults given --accept-defaults.
 
 Examples:
   $ patchbay call demo add a=2 b=3
@@ -286,11 +309,12 @@ Examples:
     .action(
       act(async (name: string, tool: string, pairs: string[], flags) => {
         const { parseCallOptions, runCall } = await import('./commands/call.js');
-        return runCall(parseCallOptions(name, tool, pairs, flags, io.env), io);
+        const options = parseCallOptions(name, tool, pairs, flags, io.env);
+        return withOutputLimit(io, flags, (io) => runCall(options, io));
       }),
     );
 
-  program
+  const read = program
     .command('read')
     .description("Read a server's resource: text to stdout, binary to a file (-o)")
     .argument('<name>', 'server name')
@@ -298,6 +322,8 @@ Examples:
     .option('-o, --output <file>', 'where to write binary content')
     .option('--json', 'the contents as the server sent them (binary as base64)')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addOption(maxOutputOption());
+  withServerRequestOptions(read)
     .addHelpText(
       'after',
       '\nExamples:\n  $ patchbay read docs file:///README.md\n  $ patchbay read ev demo://resource/static/document/architecture.md',
@@ -305,11 +331,12 @@ Examples:
     .action(
       act(async (name: string, uri: string, flags) => {
         const { parseReadOptions, runRead } = await import('./commands/read.js');
-        return runRead(parseReadOptions(name, uri, flags, io.env), io);
+        const options = parseReadOptions(name, uri, flags, io.env);
+        return withOutputLimit(io, flags, (io) => runRead(options, io));
       }),
     );
 
-  program
+  const prompt = program
     .command('prompt')
     .description("Get a server's prompt with arguments; prints the messages")
     .argument('<name>', 'server name')
@@ -317,11 +344,14 @@ Examples:
     .argument('[arguments...]', 'key=value pairs')
     .option('--json', 'machine-readable output')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addOption(maxOutputOption());
+  withServerRequestOptions(prompt)
     .addHelpText('after', '\nExamples:\n  $ patchbay prompt demo greet name=Ada')
     .action(
       act(async (name: string, prompt: string, pairs: string[], flags) => {
         const { parsePromptOptions, runPrompt } = await import('./commands/prompt.js');
-        return runPrompt(parsePromptOptions(name, prompt, pairs, flags, io.env), io);
+        const options = parsePromptOptions(name, prompt, pairs, flags, io.env);
+        return withOutputLimit(io, flags, (io) => runPrompt(options, io));
       }),
     );
 

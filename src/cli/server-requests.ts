@@ -1,21 +1,33 @@
 /**
- * Requests a server sends back while a command uses it: elicitation is answered on a terminal
- * (form fields with their schema defaults; a URL shown and opened only with consent) and declined
- * without one; sampling is declined (patchbay runs no model); roots list the current directory
- * only when the user asked for it (`--roots`).
+ * Requests a server sends back while a command uses it — as server→client requests (2025 era)
+ * or embedded in an `input_required` result (2026-07-28, which the SDK fulfils through these
+ * same handlers and then retries): elicitation is asked on a terminal (form fields with their
+ * schema defaults; a URL shown and opened only with consent), answered with the form's defaults
+ * with `--accept-defaults`, and declined otherwise; sampling is declined (patchbay runs no
+ * model); roots list the current directory only when the user asked for it (`--roots`).
  */
 
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface, type Interface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
 
 import type { Client } from '@modelcontextprotocol/client';
 
+import { PatchbayError } from '../errors.js';
+import {
+  defaultAnswers,
+  questionFor,
+  readAnswer,
+  type FieldValue,
+  type FormSchema,
+} from './elicitation-form.js';
 import { isInteractive, note, sanitizeForTerminal, type Io } from './io.js';
 
 export interface ServerRequestOptions {
   /** Answer roots/list with the current directory. */
   roots: boolean;
+  /** Answer form questions with the schema's defaults, without asking (for scripts). */
+  acceptDefaults: boolean;
 }
 
 export function answerServerRequests(client: Client, io: Io, options: ServerRequestOptions): void {
@@ -24,10 +36,18 @@ export function answerServerRequests(client: Client, io: Io, options: ServerRequ
     sampling: {},
     ...(options.roots ? { roots: { listChanged: false } } : {}),
   });
-  client.setRequestHandler('elicitation/create', async (request) => answerElicitation(request.params, io));
+  client.setRequestHandler('elicitation/create', async (request) =>
+    answerElicitation(request.params as ElicitParams, io, options),
+  );
   client.setRequestHandler('sampling/createMessage', async () => {
     note(io, 'The server asked patchbay to run a language model (sampling); declined: patchbay runs none.');
-    throw new Error('patchbay does not run language models; the sampling request was declined');
+    // 2025 era: the server gets this as a JSON-RPC error and decides. 2026-07-28: an
+    // input_required result cannot be finished without the answer, so the request fails with it.
+    throw new PatchbayError(
+      'server-request-declined',
+      'The request could not finish without the language model answer the server asked for.',
+      { hint: 'Use this from an AI host (Claude Code, Cursor …) connected through patchbay.' },
+    );
   });
   if (options.roots) {
     client.setRequestHandler('roots/list', async () => ({
@@ -37,100 +57,114 @@ export function answerServerRequests(client: Client, io: Io, options: ServerRequ
 }
 
 interface ElicitParams {
-  message: string;
+  message?: string;
   mode?: string;
   url?: string;
-  requestedSchema?: { properties?: Record<string, FieldSchema>; required?: string[] };
-}
-
-interface FieldSchema {
-  type?: string;
-  title?: string;
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
+  requestedSchema?: FormSchema;
 }
 
 type ElicitAnswer =
-  | { action: 'accept'; content?: Record<string, string | number | boolean | string[]> }
-  | { action: 'decline' | 'cancel' };
+  { action: 'accept'; content?: Record<string, FieldValue> } | { action: 'decline' | 'cancel' };
 
-async function answerElicitation(raw: unknown, io: Io): Promise<ElicitAnswer> {
-  const params = raw as ElicitParams;
+async function answerElicitation(
+  params: ElicitParams,
+  io: Io,
+  options: ServerRequestOptions,
+): Promise<ElicitAnswer> {
   const message = sanitizeForTerminal(String(params.message ?? ''));
+  const isUrl = params.mode === 'url';
+  if (options.acceptDefaults && !isUrl) {
+    const { content, missing } = defaultAnswers(params.requestedSchema);
+    if (missing.length > 0) {
+      note(
+        io,
+        `The server asked a question, declined: ${missing.map((key) => sanitizeForTerminal(key)).join(', ')} ${missing.length === 1 ? 'has' : 'have'} no default (--accept-defaults): ${message}`,
+      );
+      return { action: 'decline' };
+    }
+    note(io, `The server asked a question, answered with its defaults (--accept-defaults): ${message}`);
+    return { action: 'accept', content };
+  }
   if (!isInteractive(io)) {
-    note(io, `The server asked a question, declined (no terminal to ask on): ${message}`);
+    const url = isUrl ? ` It wanted you to open ${sanitizeForTerminal(String(params.url ?? ''))}` : '';
+    note(io, `The server asked a question, declined (no terminal to ask on): ${message}${url}`);
+    if (!isUrl) note(io, 'Run it in a terminal to answer, or pass --accept-defaults to send the defaults.');
     return { action: 'decline' };
   }
   const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
+  // Ctrl-C at a question: readline takes the terminal's raw input, so it raises SIGINT here.
+  const cancelled = new Promise<'cancel'>((resolve) => prompt.once('SIGINT', () => resolve('cancel')));
+  const closed = new Promise<'cancel'>((resolve) => prompt.once('close', () => resolve('cancel')));
   try {
-    return await askOnTerminal(prompt, params, message, io);
-  } catch {
-    // Ctrl-D (or Ctrl-C) at a question: the person chose not to answer.
-    note(io, 'Cancelled the answer to the server.');
-    return { action: 'cancel' };
+    const answer = await Promise.race([
+      isUrl ? askToOpen(prompt, params, message, io) : askForm(prompt, params, message, io),
+      cancelled,
+      closed,
+    ]);
+    if (answer === 'cancel') {
+      note(io, '\nCancelled the answer to the server.');
+      return { action: 'cancel' };
+    }
+    return answer;
   } finally {
     prompt.close();
   }
 }
 
-async function askOnTerminal(
-  prompt: ReturnType<typeof createInterface>,
+async function askToOpen(
+  prompt: Interface,
+  params: ElicitParams,
+  message: string,
+  io: Io,
+): Promise<ElicitAnswer> {
+  const { checkAuthorizationUrl, openAuthorizationUrl } = await import('../auth/browser.js');
+  note(io, `The server asks: ${message}`);
+  let url: URL;
+  try {
+    url = checkAuthorizationUrl(String(params.url ?? ''));
+  } catch (error) {
+    note(io, `Declined: ${error instanceof PatchbayError ? error.message : String(error)}`);
+    return { action: 'decline' };
+  }
+  note(io, `It wants you to open: ${url.href}`);
+  const consent = (await prompt.question('Open it? [y/N] ')).trim().toLowerCase();
+  if (consent !== 'y' && consent !== 'yes') return { action: 'decline' };
+  const opened = await openAuthorizationUrl(url, io.env);
+  if (!opened.opened) note(io, `${opened.reason}; open the URL above yourself.`);
+  return { action: 'accept' };
+}
+
+async function askForm(
+  prompt: Interface,
   params: ElicitParams,
   message: string,
   io: Io,
 ): Promise<ElicitAnswer> {
   note(io, `The server asks: ${message}`);
-  if (params.mode === 'url') {
-    note(io, `It wants you to open: ${sanitizeForTerminal(String(params.url ?? ''))}`);
-    const consent = (await prompt.question('Open it? [y/N] ')).trim().toLowerCase();
-    return { action: consent === 'y' || consent === 'yes' ? 'accept' : 'decline' };
-  }
-  const content: Record<string, string | number | boolean | string[]> = {};
+  const content: Record<string, FieldValue> = {};
   const required = new Set(params.requestedSchema?.required ?? []);
   for (const [key, field] of Object.entries(params.requestedSchema?.properties ?? {})) {
-    const label = sanitizeForTerminal(field.title ?? key);
-    const choices = Array.isArray(field.enum) ? ` (${field.enum.map(String).join('/')})` : '';
-    const fallback = field.default === undefined ? '' : ` [${String(field.default)}]`;
+    if (field.description) note(io, `  ${sanitizeForTerminal(field.description)}`);
+    const question = sanitizeForTerminal(questionFor(key, field, required.has(key)));
     for (;;) {
-      const answer = (
-        await prompt.question(`${label}${choices}${fallback}${required.has(key) ? '' : ' (optional)'}: `)
-      ).trim();
-      if (answer === '' && field.default !== undefined) {
-        content[key] = field.default as string | number | boolean;
+      const typed = (await prompt.question(question)).trim();
+      if (typed === '' && field.default !== undefined) {
+        content[key] = field.default as FieldValue;
         break;
       }
-      if (answer === '' && !required.has(key)) break;
-      const value = convert(answer, field);
-      if (value !== undefined) {
-        content[key] = value;
+      if (typed === '' && !required.has(key)) break;
+      if (typed === '') {
+        note(io, 'An answer is required.');
+        continue;
+      }
+      const read = readAnswer(typed, field);
+      if ('value' in read) {
+        content[key] = read.value;
         break;
       }
-      note(
-        io,
-        `That is not ${field.enum ? `one of ${field.enum.map(String).join(', ')}` : `a ${field.type ?? 'value'}`}.`,
-      );
+      note(io, sanitizeForTerminal(read.problem));
     }
   }
   const send = (await prompt.question('Send these answers? [Y/n] ')).trim().toLowerCase();
   return send === 'n' || send === 'no' ? { action: 'decline' } : { action: 'accept', content };
-}
-
-function convert(answer: string, field: FieldSchema): string | number | boolean | undefined {
-  if (Array.isArray(field.enum)) return field.enum.map(String).includes(answer) ? answer : undefined;
-  switch (field.type) {
-    case 'number':
-    case 'integer': {
-      const number = Number(answer);
-      if (!Number.isFinite(number) || (field.type === 'integer' && !Number.isInteger(number)))
-        return undefined;
-      return number;
-    }
-    case 'boolean':
-      if (/^(y|yes|true)$/i.test(answer)) return true;
-      if (/^(n|no|false)$/i.test(answer)) return false;
-      return undefined;
-    default:
-      return answer;
-  }
 }

@@ -1,10 +1,11 @@
 /**
- * Commands that use a server (tools, tool, and later call/read/prompt) open it the same way:
+ * Commands that use a server (tools, tool, resources, prompts, call, read, prompt) open it the same way:
  * by name, with its login refreshed when needed, and fail with the same reason and hint as
  * `list` when it cannot be reached.
  */
 
 import { PatchbayError } from '../errors.js';
+import { printable } from '../config/text.js';
 import { findServer, notFoundError } from '../config/registry.js';
 import { staticState } from '../config/status.js';
 import type { Session } from '../connect/session.js';
@@ -12,13 +13,13 @@ import { validateName } from '../config/validate.js';
 import { timeoutFrom } from './health.js';
 import type { Io } from './io.js';
 import { loadForCommand } from './registry-loader.js';
-import { answerServerRequests } from './server-requests.js';
+import { answerServerRequests, type ServerRequestOptions } from './server-requests.js';
 
 async function openServer(
   name: string,
   timeoutMs: number,
   io: Io,
-  options: { roots?: boolean } = {},
+  options: Partial<ServerRequestOptions> = {},
 ): Promise<Session> {
   const registry = await loadForCommand(io);
   const server = findServer(registry, name);
@@ -38,7 +39,11 @@ async function openServer(
     credentials: 'refresh',
     cwd: io.cwd,
     env: io.env,
-    configureClient: (client) => answerServerRequests(client, io, { roots: options.roots ?? false }),
+    configureClient: (client) =>
+      answerServerRequests(client, io, {
+        roots: options.roots ?? false,
+        acceptDefaults: options.acceptDefaults ?? false,
+      }),
   });
 }
 
@@ -52,16 +57,42 @@ export async function useServer<T>(
   timeoutMs: number,
   io: Io,
   use: (session: Session) => Promise<T>,
-  options: { roots?: boolean } = {},
+  options: Partial<ServerRequestOptions> = {},
 ): Promise<T> {
   const session = await openServer(name, timeoutMs, io, options);
   try {
     return await use(session);
   } catch (error) {
-    throw error instanceof PatchbayError ? error : session.explain(error);
+    if (error instanceof PatchbayError) throw error;
+    throw missingCapability(name, error) ?? session.explain(error);
   } finally {
     await session.close();
   }
+}
+
+/** JSON-RPC -32021: the server needs a capability the client did not declare. */
+const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
+
+/**
+ * A server that needs a client capability patchbay left out (roots without --roots): the
+ * capability named, and how to grant it.
+ */
+function missingCapability(name: string, error: unknown): PatchbayError | undefined {
+  const failure = error as { code?: unknown; data?: { requiredCapabilities?: unknown } } | undefined;
+  if (failure?.code !== MISSING_REQUIRED_CLIENT_CAPABILITY) return undefined;
+  const required = failure.data?.requiredCapabilities;
+  const names =
+    typeof required === 'object' && required !== null
+      ? Object.keys(required).map((key) => printable(key, 40))
+      : [];
+  const what = names.length > 0 ? names.join(', ') : 'a client capability';
+  return new PatchbayError(
+    'server-request-declined',
+    `${name} needs ${what} from the client to do this, which patchbay offers only when asked.`,
+    names.includes('roots')
+      ? { hint: 'Run it again with --roots to let the server see the current directory.' }
+      : {},
+  );
 }
 
 /** The options every command that reads from one server takes: its name, --json, --timeout. */
@@ -77,4 +108,12 @@ export function parseServerReadOptions(
   env: NodeJS.ProcessEnv,
 ): ServerReadOptions {
   return { name: validateName(name), json: Boolean(raw.json), timeoutMs: timeoutFrom(raw.timeout, env) };
+}
+
+/** What call, read and prompt add: how to answer the server's own requests while it works. */
+export function parseServerRequestOptions(raw: {
+  roots?: boolean;
+  acceptDefaults?: boolean;
+}): ServerRequestOptions {
+  return { roots: Boolean(raw.roots), acceptDefaults: Boolean(raw.acceptDefaults) };
 }

@@ -405,6 +405,13 @@ const TLS_REASONS: Record<string, (host: string) => string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: (host) => `the TLS certificate presented by ${host} is for another host name`,
 };
 
+/**
+ * Pages patchbay follows in one list before calling the list endless. Lists are meant to be
+ * complete (a server with thousands of tools in pages of 10 is fine); the SDK's default of 64
+ * pages would cut those short, while a cursor that never ends still has to stop somewhere.
+ */
+export const LIST_MAX_PAGES = 1_000;
+
 /** Failures on the MCP layer itself: malformed answers, JSON-RPC errors, no common version. */
 export function describeProtocolFailure(error: unknown, sdk: ClientModule): string | undefined {
   const chain = [...causeChain(error)];
@@ -418,14 +425,19 @@ export function describeProtocolFailure(error: unknown, sdk: ClientModule): stri
     return 'the server chose a protocol version patchbay does not support';
   }
   const protocolError = chain.find((link) => sdk.ProtocolError.isInstance(link));
-  if (protocolError) return `the server answered with JSON-RPC error ${protocolError.code}`;
+  if (protocolError) {
+    // The server's own words say most ("Unknown tool: x", "Invalid params: …"); the SDK prefixes
+    // them with "MCP error <code>: ", which the code already says.
+    const words = protocolError.message.replace(/^MCP error -?\d+:\s*/, '').trim();
+    return `the server answered with JSON-RPC error ${protocolError.code}${words ? `: ${sanitize(words, 300)}` : ''}`;
+  }
   switch (sdkCode(error, sdk)) {
     case sdk.SdkErrorCode.ConnectionClosed:
       return 'the server closed the connection during the MCP exchange';
     case sdk.SdkErrorCode.InvalidResult:
       return 'the server answered with a malformed MCP result';
     case sdk.SdkErrorCode.ListPaginationExceeded:
-      return 'the server\u2019s list never ended (more than 64 pages)';
+      return `the server\u2019s list never ended (more than ${LIST_MAX_PAGES} pages)`;
     case sdk.SdkErrorCode.EraNegotiationFailed:
       return 'the server\u2019s answer to the protocol version probe was not MCP';
     default:

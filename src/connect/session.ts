@@ -19,6 +19,7 @@ import {
   causeChain,
   classifyFailure,
   httpStatus,
+  LIST_MAX_PAGES,
   networkFailure,
   redact,
   sanitize,
@@ -336,6 +337,7 @@ class Attempt {
       // stdio and SSE: `initialize`, which every server of those transports answers; probing
       // a stdio server with `server/discover` makes some older servers exit.
       versionNegotiation: { mode: kind === 'http' ? 'auto' : 'legacy' },
+      listMaxPages: LIST_MAX_PAGES,
     });
     options.configureClient?.(client);
     const transport = await this.createTransport(kind);

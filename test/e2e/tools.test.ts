@@ -244,33 +244,3 @@ describe('describeProgress', () => {
     expect(describeProgress('op', { progress: 7 })).toBe('op: 7');
   });
 });
-
-describe('requests from the server during a call', () => {
-  it('declines elicitation without a terminal, declines sampling, and lists roots only with --roots', async () => {
-    await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
-    const elicit = await sandbox.run(['call', 'ev', 'trigger-elicitation-request', '--timeout', '20']);
-    expect(elicit.code, elicit.stderr).toBe(0);
-    expect(elicit.stdout).toContain('"action": "decline"');
-    expect(elicit.stderr).toMatch(/declined \(no terminal to ask on\)/);
-    const sampling = await sandbox.run([
-      'call',
-      'ev',
-      'trigger-sampling-request',
-      'prompt=hi',
-      '--timeout',
-      '20',
-    ]);
-    expect(sampling.code).toBe(1);
-    expect(sampling.stderr).toMatch(/declined: patchbay runs none/);
-    const withRoots = await sandbox.run(['call', 'ev', 'get-roots-list', '--roots', '--timeout', '20']);
-    expect(withRoots.code, withRoots.stderr).toBe(0);
-    expect(withRoots.stdout).toContain(`file://${sandbox.project}`);
-    const tools = JSON.parse(
-      (await sandbox.run(['tools', 'ev', '--json', '--timeout', '20'])).stdout,
-    ) as Array<{
-      name: string;
-    }>;
-    // Without --roots the client declares no roots capability: the server offers no roots tool.
-    expect(tools.some((tool) => tool.name === 'get-roots-list')).toBe(false);
-  });
-});

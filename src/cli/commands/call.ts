@@ -16,7 +16,8 @@ import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
 import { liveView } from '../progress.js';
-import { useServer } from '../server-session.js';
+import type { ServerRequestOptions } from '../server-requests.js';
+import { parseServerRequestOptions, useServer } from '../server-session.js';
 
 export interface CallOptions {
   name: string;
@@ -27,14 +28,10 @@ export interface CallOptions {
   json: boolean;
   /** Where binary content goes; a new temporary directory when absent. */
   outputDir: string | undefined;
-  /** Characters of text output before it is cut (with a note). */
-  maxOutput: number;
-  /** Let the server list the current directory as a root. */
-  roots: boolean;
+  /** How the server's own requests (elicitation, roots) are answered. */
+  requests: ServerRequestOptions;
   timeoutMs: number;
 }
-
-const DEFAULT_MAX_OUTPUT = 1_000_000;
 
 export function parseCallOptions(
   name: string,
@@ -44,21 +41,12 @@ export function parseCallOptions(
     args?: string;
     json?: boolean;
     output?: string;
-    maxOutput?: string;
     timeout?: string;
     roots?: boolean;
+    acceptDefaults?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
-  let maxOutput = DEFAULT_MAX_OUTPUT;
-  if (raw.maxOutput !== undefined) {
-    maxOutput = Number(raw.maxOutput);
-    if (!Number.isInteger(maxOutput) || maxOutput <= 0)
-      throw new PatchbayError(
-        'usage',
-        `Invalid --max-output ${JSON.stringify(raw.maxOutput)}: expected characters.`,
-      );
-  }
   for (const pair of pairs) {
     if (pair.indexOf('=') <= 0)
       throw new PatchbayError('usage', `Expected key=value, got ${JSON.stringify(pair)}.`, {
@@ -72,8 +60,7 @@ export function parseCallOptions(
     args: raw.args,
     json: Boolean(raw.json),
     outputDir: raw.output,
-    maxOutput,
-    roots: Boolean(raw.roots),
+    requests: parseServerRequestOptions(raw),
     timeoutMs: timeoutFrom(raw.timeout, env),
   };
 }
@@ -134,7 +121,7 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
         progress.finish();
       }
     },
-    { roots: options.roots },
+    options.requests,
   );
   if (outcome instanceof Interrupted) {
     note(io, `Cancelled ${options.tool}: the server was told to stop.`);
@@ -341,10 +328,6 @@ async function printResult(result: CallResult, options: CallOptions, io: Io): Pr
   const echoed = text.some((block) => sameJson(block, result.structuredContent));
   if (result.structuredContent !== undefined && !result.isError && !echoed) {
     output += `${output ? '\n' : ''}${JSON.stringify(result.structuredContent, null, 2)}`;
-  }
-  if (output.length > options.maxOutput) {
-    const left = output.length - options.maxOutput;
-    output = `${output.slice(0, options.maxOutput)}\n… ${left} more characters left out (--max-output ${options.maxOutput})`;
   }
   const clean = sanitizeForTerminal(output);
   if (result.isError) {

@@ -7,7 +7,8 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
-import { useServer } from '../server-session.js';
+import type { ServerRequestOptions } from '../server-requests.js';
+import { parseServerRequestOptions, useServer } from '../server-session.js';
 
 export interface PromptOptions {
   name: string;
@@ -15,13 +16,15 @@ export interface PromptOptions {
   arguments: Record<string, string>;
   json: boolean;
   timeoutMs: number;
+  /** How the server's own requests (elicitation, roots) are answered. */
+  requests: ServerRequestOptions;
 }
 
 export function parsePromptOptions(
   name: string,
   prompt: string,
   pairs: string[],
-  raw: { json?: boolean; timeout?: string },
+  raw: { json?: boolean; timeout?: string; roots?: boolean; acceptDefaults?: boolean },
   env: NodeJS.ProcessEnv,
 ): PromptOptions {
   const args: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -40,6 +43,7 @@ export function parsePromptOptions(
     arguments: args,
     json: Boolean(raw.json),
     timeoutMs: timeoutFrom(raw.timeout, env),
+    requests: parseServerRequestOptions(raw),
   };
 }
 
@@ -49,48 +53,54 @@ interface PromptMessage {
 }
 
 export async function runPrompt(options: PromptOptions, io: Io): Promise<number> {
-  const { messages, description } = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    const { prompts } = await session.request((client) =>
-      client.listPrompts(undefined, session.requestOptions()),
-    );
-    const declared = prompts.find((candidate) => candidate.name === options.prompt);
-    if (!declared) {
-      throw new PatchbayError(
-        'not-found',
-        `${options.name} has no prompt named ${JSON.stringify(options.prompt)}.`,
-        {
-          hint: `patchbay prompts ${options.name} lists them.`,
-        },
+  const { messages, description } = await useServer(
+    options.name,
+    options.timeoutMs,
+    io,
+    async (session) => {
+      const { prompts } = await session.request((client) =>
+        client.listPrompts(undefined, session.requestOptions()),
       );
-    }
-    const known = new Set((declared.arguments ?? []).map((arg) => arg.name));
-    const unknown = Object.keys(options.arguments).filter((key) => !known.has(key));
-    const missing = (declared.arguments ?? []).filter(
-      (arg) => arg.required && !(arg.name in options.arguments),
-    );
-    if (unknown.length > 0 || missing.length > 0) {
-      const expected = (declared.arguments ?? [])
-        .map((arg) => `${arg.name}${arg.required ? '' : '?'}`)
-        .join(', ');
-      throw new PatchbayError(
-        'usage',
-        [
-          missing.length > 0 ? `missing ${missing.map((arg) => arg.name).join(', ')}` : '',
-          unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
-        ]
-          .filter(Boolean)
-          .join('; ') + ` for the prompt ${options.prompt}.`,
-        { hint: `It takes: ${expected || '(no arguments)'}` },
+      const declared = prompts.find((candidate) => candidate.name === options.prompt);
+      if (!declared) {
+        throw new PatchbayError(
+          'not-found',
+          `${options.name} has no prompt named ${JSON.stringify(options.prompt)}.`,
+          {
+            hint: `patchbay prompts ${options.name} lists them.`,
+          },
+        );
+      }
+      const known = new Set((declared.arguments ?? []).map((arg) => arg.name));
+      const unknown = Object.keys(options.arguments).filter((key) => !known.has(key));
+      const missing = (declared.arguments ?? []).filter(
+        (arg) => arg.required && !(arg.name in options.arguments),
       );
-    }
-    const result = await session.request((client) =>
-      client.getPrompt(
-        { name: options.prompt, arguments: { ...options.arguments } },
-        session.requestOptions(),
-      ),
-    );
-    return { messages: result.messages as PromptMessage[], description: result.description };
-  });
+      if (unknown.length > 0 || missing.length > 0) {
+        const expected = (declared.arguments ?? [])
+          .map((arg) => `${arg.name}${arg.required ? '' : '?'}`)
+          .join(', ');
+        throw new PatchbayError(
+          'usage',
+          [
+            missing.length > 0 ? `missing ${missing.map((arg) => arg.name).join(', ')}` : '',
+            unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
+          ]
+            .filter(Boolean)
+            .join('; ') + ` for the prompt ${options.prompt}.`,
+          { hint: `It takes: ${expected || '(no arguments)'}` },
+        );
+      }
+      const result = await session.request((client) =>
+        client.getPrompt(
+          { name: options.prompt, arguments: { ...options.arguments } },
+          session.requestOptions(),
+        ),
+      );
+      return { messages: result.messages as PromptMessage[], description: result.description };
+    },
+    options.requests,
+  );
   if (options.json) {
     printJson(io, { description: description ?? null, messages });
     return EXIT.ok;

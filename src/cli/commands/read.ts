@@ -10,7 +10,8 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, printJson, type Io } from '../io.js';
-import { useServer } from '../server-session.js';
+import type { ServerRequestOptions } from '../server-requests.js';
+import { parseServerRequestOptions, useServer } from '../server-session.js';
 
 export interface ReadOptions {
   name: string;
@@ -18,12 +19,14 @@ export interface ReadOptions {
   output: string | undefined;
   json: boolean;
   timeoutMs: number;
+  /** How the server's own requests (elicitation, roots) are answered. */
+  requests: ServerRequestOptions;
 }
 
 export function parseReadOptions(
   name: string,
   uri: string,
-  raw: { output?: string; json?: boolean; timeout?: string },
+  raw: { output?: string; json?: boolean; timeout?: string; roots?: boolean; acceptDefaults?: boolean },
   env: NodeJS.ProcessEnv,
 ): ReadOptions {
   if (uri.trim() === '') throw new PatchbayError('usage', 'The resource URI is empty.');
@@ -33,6 +36,7 @@ export function parseReadOptions(
     output: raw.output,
     json: Boolean(raw.json),
     timeoutMs: timeoutFrom(raw.timeout, env),
+    requests: parseServerRequestOptions(raw),
   };
 }
 
@@ -44,12 +48,18 @@ interface Content {
 }
 
 export async function runRead(options: ReadOptions, io: Io): Promise<number> {
-  const contents = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    const result = await session.request((client) =>
-      client.readResource({ uri: options.uri }, session.requestOptions()),
-    );
-    return result.contents as Content[];
-  });
+  const contents = await useServer(
+    options.name,
+    options.timeoutMs,
+    io,
+    async (session) => {
+      const result = await session.request((client) =>
+        client.readResource({ uri: options.uri }, session.requestOptions()),
+      );
+      return result.contents as Content[];
+    },
+    options.requests,
+  );
   if (options.json) {
     printJson(io, contents);
     return EXIT.ok;
