@@ -26,7 +26,7 @@ export function runInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd: strin
   const command = [process.execPath, BINARY, ...args].map(shellQuote).join(' ');
   // -q quiet, -e pass the exit code on, -f flush each write; the typescript goes to /dev/null.
   const child = spawn('script', ['-qefc', command, '/dev/null'], {
-    env: { ...env, TERM: 'dumb', COLUMNS: '200' },
+    env: { ...env, TERM: 'xterm', COLUMNS: '200' },
     cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -361,6 +361,8 @@ const EXTENSIONS: Record<string, string> = {
   'audio/ogg': '.ogg',
   'application/pdf': '.pdf',
   'application/json': '.json',
+  'application/gzip': '.gz',
+  'application/zip': '.zip',
   'text/plain': '.txt',
 };
 
