@@ -20,7 +20,15 @@
 // change in the machine's load touches all of them alike.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,13 +49,17 @@ for (const [file, fix] of [
 const runsText = process.argv[2] ?? '15';
 const runs = Number(runsText);
 if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench/use.mjs: the number of runs must be a positive integer, not ${JSON.stringify(runsText)}`);
+  console.error(
+    `bench/use.mjs: the number of runs must be a positive integer, not ${JSON.stringify(runsText)}`,
+  );
   process.exit(2);
 }
 const timeoutText = process.env.BENCH_RUN_TIMEOUT_S || '60';
 const runTimeoutMs = Number(timeoutText) * 1000;
 if (!(runTimeoutMs > 0)) {
-  console.error(`bench/use.mjs: BENCH_RUN_TIMEOUT_S must be a positive number, not ${JSON.stringify(timeoutText)}`);
+  console.error(
+    `bench/use.mjs: BENCH_RUN_TIMEOUT_S must be a positive number, not ${JSON.stringify(timeoutText)}`,
+  );
   process.exit(2);
 }
 const mcpcBin = process.env.MCPC_BIN || null;
@@ -266,7 +278,8 @@ function problem(result, expect) {
   return why ? `${why}; stdout: ${tail(result.stdout) || '(empty)'}` : null;
 }
 const printsEcho = (stdout) => (stdout.includes('Echo: hi') ? null : 'no "Echo: hi" in its output');
-const listsEcho = (pattern) => (stdout) => (pattern.test(stdout) ? null : 'the echo tool is not in its output');
+const listsEcho = (pattern) => (stdout) =>
+  pattern.test(stdout) ? null : 'the echo tool is not in its output';
 const listsEchoJson = (stdout) => {
   try {
     return JSON.parse(stdout).tools.some((tool) => tool.name === 'echo') ? null : 'no tool named echo';
@@ -351,10 +364,18 @@ if (mcpcBin) {
   } catch {
     // reported just below if the connect failed too
   }
-  const why = problem(sessionOpen, () => (bridgePid ? null : `no ${session} with a bridge pid in sessions.json`));
+  const why = problem(sessionOpen, () =>
+    bridgePid ? null : `no ${session} with a bridge pid in sessions.json`,
+  );
   if (why) fail(`mcpc connect failed: ${why}`);
   console.error(`  ${sessionOpen.ms.toFixed(0)} ms, bridge pid ${bridgePid}`);
   commands.push(
+    {
+      // No MCP at all: what starting mcpc's CLI costs, which every command below pays.
+      label: 'mcpc --version (its start-up)',
+      ...mcpc(['--version']),
+      expect: (stdout) => (/\d+\.\d+\.\d+/.test(stdout) ? null : 'no version number'),
+    },
     {
       label: `mcpc ${session} tools-list (warm session)`,
       ...mcpc([session, 'tools-list']),
@@ -449,7 +470,8 @@ const lines = [
   '| command | median | p90 | vs patchbay call |',
   '| --- | --: | --: | --: |',
   ...commands.map(
-    (c) => `| \`${c.label}\` | ${ms(c.median)} | ${ms(c.p90)} | ${(c.median / baseline.median).toFixed(2)}× |`,
+    (c) =>
+      `| \`${c.label}\` | ${ms(c.median)} | ${ms(c.p90)} | ${(c.median / baseline.median).toFixed(2)}× |`,
   ),
 ];
 

@@ -7,8 +7,9 @@
  *   1. `patchbay add conformance <url>` (the built binary) in a throwaway home, config and data
  *      directory — with `--client-id … --client-secret` when the scenario hands out a
  *      pre-registered client;
- *   2. the library's `connect(entry, { credentials: 'refresh' })`, then tools/list and a
- *      tools/call of every tool listed (arguments filled in from each tool's input schema);
+ *   2. `patchbay tools conformance --json`, then `patchbay call conformance <tool> --json
+ *      --accept-defaults` of every tool listed (arguments filled in from each tool's input
+ *      schema; a question from the server is answered with its defaults);
  *   3. when that ends in needs-auth, the command patchbay's hint names (`patchbay login
  *      conformance [--scope "…"]`, the built binary, the browser step done by the headless
  *      PATCHBAY_BROWSER script), then step 2 again — at most MAX_LOGINS logins in all.
@@ -26,7 +27,6 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 const BINARY = join(ROOT, 'dist', 'cli', 'main.js');
-const LIBRARY = join(ROOT, 'dist', 'index.js');
 /** Follows redirects on loopback to the login's callback: the suite's servers are on localhost. */
 const BROWSER = join(ROOT, 'test', 'fixtures', 'oauth', 'browser.mjs');
 /**
@@ -38,7 +38,7 @@ const CLIENT_METADATA_URL = 'https://conformance-test.local/client-metadata.json
 const NAME = 'conformance';
 /** The first login and two step-up logins: the spec's "bounded" retry of insufficient_scope. */
 const MAX_LOGINS = 3;
-const CONNECT_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_S = 10;
 const LOGIN_TIMEOUT_S = 15;
 
 const log = (message) => process.stderr.write(`[adapter] ${message}\n`);
@@ -100,13 +100,11 @@ async function run(root) {
   if (added.code !== 0) throw new Error(`patchbay add exited with ${added.code}`);
 
   // 2 and 3. Use it; log in when patchbay says so, as its hint says.
-  const library = await import(LIBRARY);
   for (let logins = 0; ;) {
-    const entry = await resolvedEntry(library, env, project);
-    const outcome = await exercise(library, entry, env, project);
+    const outcome = await exercise(env, project);
     if (outcome.ok) return 0;
     const failure = outcome.failure;
-    log(`${failure.status ?? 'error'}: ${failure.message}${failure.hint ? ` (hint: ${failure.hint})` : ''}`);
+    log(`${failure.status}: ${failure.message}${failure.hint ? ` (hint: ${failure.hint})` : ''}`);
     const login = failure.status === 'needs-auth' ? loginCommand(failure.hint) : undefined;
     if (!login) return 1;
     if (logins >= MAX_LOGINS) {
@@ -122,61 +120,53 @@ async function run(root) {
   }
 }
 
-/** connect, tools/list, tools/call of each tool; the failure as patchbay explains it. */
-async function exercise(library, entry, env, project) {
-  let session;
-  try {
-    session = await library.connect(entry, {
-      name: NAME,
-      timeoutMs: CONNECT_TIMEOUT_MS,
-      credentials: 'refresh',
+/**
+ * `patchbay tools --json`, then `patchbay call --json --accept-defaults` of each tool (arguments
+ * filled in from its input schema). A tool result with isError still counts as a call made (exit
+ * 1 with the result on stdout); anything else that is not 0 is a failure, explained as patchbay
+ * printed it.
+ */
+async function exercise(env, project) {
+  const timeout = ['--timeout', String(REQUEST_TIMEOUT_S)];
+  const listed = await patchbay(['tools', NAME, '--json', ...timeout], env, project);
+  if (listed.code !== 0) return { ok: false, failure: failureOf(listed) };
+  const tools = JSON.parse(listed.stdout);
+  log(`tools: ${tools.map((tool) => tool.name).join(', ') || '(none)'}`);
+  for (const tool of tools) {
+    const args = JSON.stringify(sampleArguments(tool.inputSchema));
+    const called = await patchbay(
+      ['call', NAME, tool.name, '--args', args, '--json', '--accept-defaults', ...timeout],
       env,
-      cwd: project,
-    });
-    log(
-      `connected: ${session.server?.name ?? '?'} ${session.server?.version ?? ''}, protocol ${session.protocolVersion}, ${session.era} era, ${session.transport}`,
+      project,
     );
-    const { tools } = await session.request((client) =>
-      client.listTools(undefined, session.requestOptions()),
-    );
-    log(`tools: ${tools.map((tool) => tool.name).join(', ') || '(none)'}`);
-    for (const tool of tools) {
-      const args = sampleArguments(tool.inputSchema);
-      const result = await session.request((client) =>
-        client.callTool({ name: tool.name, arguments: args }, session.requestOptions()),
-      );
-      const text = (result.content ?? [])
-        .filter((part) => part.type === 'text')
-        .map((part) => part.text)
-        .join(' ');
-      log(
-        `called ${tool.name}(${JSON.stringify(args)}): ${result.isError ? 'error ' : ''}${text.slice(0, 200)}`,
-      );
-    }
-    return { ok: true };
-  } catch (error) {
-    const explained =
-      error instanceof library.ConnectError ? error : session ? session.explain(error) : error;
-    return {
-      ok: false,
-      failure: {
-        status: explained?.status,
-        message: explained?.reason ?? describe(explained),
-        hint: explained?.hint,
-      },
-    };
-  } finally {
-    await session?.close().catch(() => undefined);
+    const result = parseJson(called.stdout);
+    if (called.code !== 0 && !(called.code === 1 && result?.isError))
+      return { ok: false, failure: failureOf(called) };
   }
+  return { ok: true };
 }
 
-async function resolvedEntry(library, env, project) {
-  const registry = await library.loadRegistry(library.createContext(env, project));
-  const server = library.findServer(registry, NAME);
-  if (!server) throw new Error(`patchbay does not list ${NAME} after add`);
-  const state = library.staticState(server, env);
-  if (!state.resolved) throw new Error(`${NAME} is ${state.status}: ${state.reason}`);
-  return state.resolved;
+/** What patchbay printed on stderr for a failure: its `error:` line and its `hint:`. */
+function failureOf(result) {
+  const line = (prefix) =>
+    result.stderr
+      .split('\n')
+      .find((text) => text.startsWith(prefix))
+      ?.slice(prefix.length)
+      .trim();
+  return {
+    status: result.code === 4 ? 'needs-auth' : `exit ${result.code}`,
+    message: line('error:') ?? '(no error line)',
+    hint: line('hint:'),
+  };
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `patchbay login <name> [--scope "…"]` from a hint, as argv; anything else is not followed. */
@@ -210,13 +200,21 @@ function patchbay(args, env, cwd) {
   log(`$ patchbay ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BINARY, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
     const relay = (chunk) => {
       for (const line of chunk.toString().split('\n')) if (line) log(`  ${line}`);
     };
-    child.stdout.on('data', relay);
-    child.stderr.on('data', relay);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      relay(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      relay(chunk);
+    });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1) }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
   });
 }
 

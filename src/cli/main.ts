@@ -6,6 +6,7 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
@@ -647,11 +648,24 @@ function exitCleanlyOnSignals(interrupt: AbortController): void {
   }
 }
 
+/**
+ * stdout carries data (tables, --json) and nothing else; a library's console output must not land
+ * in it (the MCP SDK logs with console.debug, which Node writes to stdout). Debug output is
+ * dropped unless PATCHBAY_DEBUG is set; log and info go to stderr.
+ */
+function keepStdoutForData(): void {
+  const toStderr = (...args: unknown[]) => process.stderr.write(`${format(...args)}\n`);
+  console.log = toStderr;
+  console.info = toStderr;
+  console.debug = process.env.PATCHBAY_DEBUG ? toStderr : () => undefined;
+}
+
 // Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.
 const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entryPath === fileURLToPath(import.meta.url)) {
   const interrupt = new AbortController();
   exitCleanlyOnSignals(interrupt);
+  keepStdoutForData();
   // exitCode, not exit(): let stdout drain so piped output is never cut.
   process.exitCode = await main(process.argv.slice(2), processIo(interrupt.signal));
   // Ctrl-C may have left stdio servers behind a command that returned early.

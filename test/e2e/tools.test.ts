@@ -63,6 +63,28 @@ describe('patchbay tools', () => {
   });
 });
 
+describe('a server that offers no tools', () => {
+  it('lists none: --json is [] and nothing else reaches stdout', async () => {
+    const { Server } = await import('@modelcontextprotocol/server');
+    const { startModernServer } = await import('../fixtures/modern-servers.js');
+    const promptsOnly = await startModernServer(
+      () => new Server({ name: 'prompts-only', version: '1.0.0' }, { capabilities: { prompts: {} } }),
+    );
+    try {
+      await sandbox.run(['add', 'quiet', promptsOnly.url]);
+      const listed = await sandbox.run(['tools', 'quiet', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toBe('[]\n');
+      const call = await sandbox.run(['call', 'quiet', 'anything']);
+      expect(call.code).toBe(2);
+      expect(call.stdout).toBe('');
+      expect(call.stderr).toContain('quiet has no tool named "anything"');
+    } finally {
+      await promptsOnly.close();
+    }
+  });
+});
+
 describe('patchbay resources and patchbay prompts', () => {
   it('list resources with templates, and prompts with their arguments, as text and JSON', async () => {
     await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);

@@ -84,9 +84,9 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     options.timeoutMs,
     io,
     async (session): Promise<CallResult | Interrupted> => {
-      const { tools } = await session.request((client) =>
-        client.listTools(undefined, session.requestOptions()),
-      );
+      const { tools } = session.client.getServerCapabilities()?.tools
+        ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
+        : { tools: [] };
       const tool = (tools as ToolInfo[]).find((candidate) => candidate.name === options.tool);
       if (!tool) {
         throw new PatchbayError(

@@ -37,6 +37,7 @@ export function parseToolOptions(
 
 function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
   return useServer(options.name, options.timeoutMs, io, async (session) => {
+    if (!session.client.getServerCapabilities()?.tools) return [];
     // Without a cursor the SDK follows every page.
     const { tools } = await session.request((client) =>
       client.listTools(undefined, session.requestOptions()),
