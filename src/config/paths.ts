@@ -31,6 +31,15 @@ export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg, 'patchbay');
 }
 
+/** `${XDG_CACHE_HOME:-~/.cache}/patchbay`: what can be deleted at any time (compiled code). */
+export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/')
+      ? env.XDG_CACHE_HOME
+      : join(homeDirectory(env), '.cache');
+  return join(xdg, 'patchbay');
+}
+
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDirectory(env), 'config.json');
 }

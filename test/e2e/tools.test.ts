@@ -260,9 +260,12 @@ child.on('exit', (code) => process.exit(code ?? 0));
 });
 
 describe('describeProgress', () => {
-  it('shows a percentage when the server gives a total, else the count, with its message', async () => {
+  it('shows a bar and a percentage when the server gives a total, else the count, with its message', async () => {
     const { describeProgress } = await import('../../src/cli/commands/call.js');
-    expect(describeProgress('op', { progress: 3, total: 10, message: 'step 3' })).toBe('op: 30 % step 3');
+    expect(describeProgress('op', { progress: 3, total: 10, message: 'step 3' })).toBe(
+      'op [######--------------] 30 % step 3',
+    );
+    expect(describeProgress('op', { progress: 12, total: 10 })).toBe('op [####################] 100 %');
     expect(describeProgress('op', { progress: 7 })).toBe('op: 7');
   });
 });

@@ -150,7 +150,7 @@ describe('progress on a terminal', () => {
       { ...sandbox.env },
       sandbox.project,
     );
-    await terminal.waitFor(/trigger-long-running-operation: (25|50|75) %/);
+    await terminal.waitFor(/trigger-long-running-operation \[#+-+\] (25|50|75) %/);
     expect(await terminal.exited, terminal.screen()).toBe(0);
     expect(terminal.screen()).toContain('Long running operation completed');
   }, 30_000);

@@ -153,12 +153,15 @@ interface ProgressReport {
 }
 
 export function describeProgress(tool: string, report: ProgressReport): string {
-  const amount =
-    report.total !== undefined && report.total > 0
-      ? `${Math.min(100, Math.round((report.progress / report.total) * 100))} %`
-      : `${report.progress}`;
-  return `${tool}: ${amount}${report.message ? ` ${sanitizeForTerminal(report.message).slice(0, 80)}` : ''}`;
+  const message = report.message ? ` ${sanitizeForTerminal(report.message).slice(0, 80)}` : '';
+  if (report.total === undefined || !(report.total > 0)) return `${tool}: ${report.progress}${message}`;
+  const fraction = Math.min(1, Math.max(0, report.progress / report.total));
+  const filled = Math.round(fraction * PROGRESS_BAR_WIDTH);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(PROGRESS_BAR_WIDTH - filled)}]`;
+  return `${tool} ${bar} ${Math.round(fraction * 100)} %${message}`;
 }
+
+const PROGRESS_BAR_WIDTH = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
