@@ -156,6 +156,27 @@ describe('progress on a terminal', () => {
   }, 30_000);
 });
 
+describe('cancelling over Streamable HTTP', () => {
+  it('Ctrl-C during a long operation stops the call and exits 130 promptly', async () => {
+    const { spawn } = await import('node:child_process');
+    const { BINARY } = await import('../helpers/sandbox.js');
+    const child = spawn(
+      process.execPath,
+      [BINARY, 'call', 'streamableHttp', 'trigger-long-running-operation', 'duration=20', 'steps=20'],
+      { env: sandbox.env, cwd: sandbox.project, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const interruptedAt = Date.now();
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    expect(Date.now() - interruptedAt).toBeLessThan(4_000);
+    expect(stderr).toContain('Cancelled trigger-long-running-operation: the server was told to stop.');
+  }, 30_000);
+});
+
 describe('lists in pages', () => {
   it('follows every page of tools, resources, templates and prompts (75 pages each, past the SDK default of 64)', async () => {
     const [tools, resources, prompts] = await runAll([
