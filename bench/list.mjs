@@ -34,6 +34,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { killTree, live, timedRun } from './processes.mjs';
+
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
 const serversScript = join(repo, 'bench/servers.mjs');
@@ -70,23 +72,12 @@ const patchbayHome = join(root, 'patchbay-home');
 const claudeHome = join(root, 'claude-home');
 for (const dir of [project, patchbayHome, claudeHome]) mkdirSync(dir, { recursive: true });
 
-const live = new Set(); // child processes to kill on the way out
 let cleanedUp = false;
 function cleanUp() {
   if (cleanedUp) return;
   cleanedUp = true;
   for (const child of live) killTree(child);
   rmSync(root, { recursive: true, force: true });
-}
-function killTree(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    // Tools run detached in their own process group, so their own children go too.
-    if (child.detachedGroup) process.kill(-child.pid, 'SIGKILL');
-    else child.kill('SIGTERM');
-  } catch {
-    // already gone
-  }
 }
 process.on('exit', cleanUp);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
@@ -205,37 +196,6 @@ function writeMcpJson(urls) {
 // ---------------------------------------------------------------------------------------------
 // One timed run of a tool.
 
-function run(command, args, env) {
-  return new Promise((resolve) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(command, args, {
-      cwd: project,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.detachedGroup = true;
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child);
-    }, runTimeoutMs);
-    const finish = (code, error) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ ms, code, stdout, stderr: error ? String(error) : stderr, timedOut });
-    };
-    child.once('error', (error) => finish(null, error));
-    child.once('close', (code) => finish(code));
-  });
-}
-
 /** patchbay's `list --json`: an array of objects with `name` and `status`. */
 function parsePatchbay(result) {
   if (result.timedOut) return { error: 'timed out' };
@@ -290,14 +250,24 @@ function parseClaude(result) {
 const tools = {
   patchbay: (extraArgs = []) => ({
     label: `patchbay list --json ${extraArgs.join(' ')}`.trim(),
-    exec: () => run(process.execPath, [binary, 'list', '--json', ...extraArgs], patchbayEnv),
+    exec: () =>
+      timedRun(process.execPath, [binary, 'list', '--json', ...extraArgs], {
+        env: patchbayEnv,
+        cwd: project,
+        timeoutMs: runTimeoutMs,
+      }),
     parse: parsePatchbay,
   }),
   claude: (extraEnv = {}) => ({
     label: `${Object.entries(extraEnv)
       .map(([k, v]) => `${k}=${v} `)
       .join('')}claude mcp list`,
-    exec: () => run(claudeBin, ['mcp', 'list'], { ...claudeEnv, ...extraEnv }),
+    exec: () =>
+      timedRun(claudeBin, ['mcp', 'list'], {
+        env: { ...claudeEnv, ...extraEnv },
+        cwd: project,
+        timeoutMs: runTimeoutMs,
+      }),
     parse: parseClaude,
   }),
 };
@@ -412,7 +382,11 @@ for (const scenario of scenarios) {
   servers.hasDelay = (scenario.servers.delayMs ?? 0) > 0;
   try {
     writeMcpJson([...servers.healthy, ...servers.hanging]);
-    const approve = await run(process.execPath, [binary, 'approve', '--all'], patchbayEnv);
+    const approve = await timedRun(process.execPath, [binary, 'approve', '--all'], {
+      env: patchbayEnv,
+      cwd: project,
+      timeoutMs: runTimeoutMs,
+    });
     if (approve.code !== 0)
       throw new Error(`patchbay approve --all exited ${approve.code}: ${approve.stderr}`);
 

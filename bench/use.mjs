@@ -34,6 +34,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { killTree, live, timedRun } from './processes.mjs';
+
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
 const everything = join(repo, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -90,7 +92,6 @@ const dirs = {
 for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
 writeFileSync(join(dirs.inspectorHome, 'package.json'), '{}\n');
 
-const live = new Set(); // child processes to kill on the way out
 let bridgePid = null; // mcpc's bridge, detached by mcpc itself
 let cleanedUp = false;
 function cleanUp() {
@@ -99,15 +100,6 @@ function cleanUp() {
   for (const child of live) killTree(child);
   killBridge();
   rmSync(root, { recursive: true, force: true });
-}
-function killTree(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    if (child.detachedGroup) process.kill(-child.pid, 'SIGKILL');
-    else child.kill('SIGTERM');
-  } catch {
-    // already gone
-  }
 }
 /** Kill the bridge process this bench's mcpc session started, if it is still that process. */
 function killBridge() {
@@ -237,38 +229,6 @@ async function startServer() {
 // One timed run: from spawn to the process's exit. Each runs in its own process group, so a
 // timeout also kills what it started (mcpc's bridge detaches from it and is handled apart).
 
-function run(command, args, { env, cwd }) {
-  return new Promise((resolve) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    child.detachedGroup = true;
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child);
-    }, runTimeoutMs);
-    let ms = null;
-    let code = null;
-    child.once('exit', (exitCode, signal) => {
-      ms = Number(process.hrtime.bigint() - start) / 1e6;
-      code = exitCode ?? signal;
-    });
-    const finish = (error) => {
-      clearTimeout(timer);
-      live.delete(child);
-      ms ??= Number(process.hrtime.bigint() - start) / 1e6;
-      resolve({ ms, code, stdout, stderr: error ? String(error) : stderr, timedOut });
-    };
-    child.once('error', (error) => finish(error));
-    child.once('close', () => finish());
-  });
-}
-
 /** Why a run does not count, or null when it exited 0 and printed what it should. */
 function problem(result, expect) {
   const tail = (text) => text.trim().split('\n').slice(-5).join(' | ');
@@ -318,7 +278,8 @@ const loadBefore = load();
 const server = await startServer();
 console.error(`server-everything at ${server.url}`);
 
-const added = await run(process.execPath, [binary, 'add', 'ev', server.url], {
+const added = await timedRun(process.execPath, [binary, 'add', 'ev', server.url], {
+  timeoutMs: runTimeoutMs,
   env: patchbayEnv,
   cwd: dirs.project,
 });
@@ -356,7 +317,11 @@ let sessionOpen = null;
 if (mcpcBin) {
   // The one-time cost: mcpc starts its bridge, which connects and initializes the session.
   console.error(`mcpc connect ${server.url} ${session}`);
-  sessionOpen = await run(mcpcBin, ['connect', server.url, session], { env: mcpcEnv, cwd: dirs.mcpcHome });
+  sessionOpen = await timedRun(mcpcBin, ['connect', server.url, session], {
+    env: mcpcEnv,
+    cwd: dirs.mcpcHome,
+    timeoutMs: runTimeoutMs,
+  });
   try {
     bridgePid = JSON.parse(readFileSync(join(mcpcEnv.MCPC_HOME_DIR, 'sessions.json'), 'utf8')).sessions[
       session
@@ -422,7 +387,7 @@ console.error(header.join('\n'));
 // command further along the list.
 
 async function once(command) {
-  const result = await run(command.command, command.args, command);
+  const result = await timedRun(command.command, command.args, { ...command, timeoutMs: runTimeoutMs });
   const why = problem(result, command.expect);
   if (why) fail(`${command.label} failed: ${why}`);
   return result.ms;
@@ -445,7 +410,11 @@ for (let round = 0; round < runs; round++) {
 
 let sessionClose = null;
 if (mcpcBin) {
-  sessionClose = await run(mcpcBin, [session, 'close'], { env: mcpcEnv, cwd: dirs.mcpcHome });
+  sessionClose = await timedRun(mcpcBin, [session, 'close'], {
+    env: mcpcEnv,
+    cwd: dirs.mcpcHome,
+    timeoutMs: runTimeoutMs,
+  });
   if (sessionClose.code !== 0)
     console.error(`mcpc ${session} close exited ${sessionClose.code}: ${sessionClose.stderr.trim()}`);
   await new Promise((resolve) => setTimeout(resolve, 500));
