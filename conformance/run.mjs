@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 /**
  * `npm run conformance`: the official MCP conformance suite's client scenarios against patchbay,
- * one at a time (parallel runs race on ports on a small machine), through conformance/adapter.mjs.
+ * one at a time (parallel runs race on ports on a small machine), through conformance/adapter.mjs,
+ * in three runs:
+ *   - `stable`: every client scenario of the stable suite (@modelcontextprotocol/conformance);
+ *   - `2025-11-25` and `2026-07-28`: the client scenarios the pre-release suite
+ *     (@modelcontextprotocol/conformance-next) requires for that revision, each at its wire version
+ *     (`--spec-version`); the scenarios it reports but never scores (extensions) are left out.
  *
  * The suite's runner needs Node >= 22 while patchbay runs on Node >= 20: the runner gets a Node 22
  * binary from the npm registry (the `node-<platform>-<arch>` package, pinned below, cached under
  * node_modules/.cache), and the adapter — patchbay itself — runs on the Node running this script.
  *
- * Prints a table (scenario, result, checks passed/failed/warnings, time, reason for an expected
- * failure) and a closing line `N passed, N failed`. Exits 1 when a scenario fails that
- * conformance/expected-failures.json does not list, or when a listed one passes (a stale entry).
+ * Prints a table a run (scenario, result, checks passed/total, time, then the reasons for the
+ * failures), a line a run, and a closing line `N passed, N failed`. Exits 1 when a scenario fails
+ * that conformance/expected-failures.json does not list for its run, or when a listed one passes
+ * (a stale entry).
  *
  * Environment:
- *   CONFORMANCE_SCENARIOS=a,b   run only these scenarios (default: every client scenario)
+ *   CONFORMANCE_RUNS=a,b        only these runs: stable, 2025-11-25, 2026-07-28 (default: all three)
+ *   CONFORMANCE_SCENARIOS=a,b   only these scenarios, in the runs that have them
  *   CONFORMANCE_NODE=<path>     the Node >= 22 binary for the runner (default: see above)
  *   CONFORMANCE_TIMEOUT_MS=<ms> the runner's per-scenario client timeout (default 30000)
  *   CONFORMANCE_OUTPUT=<dir>    where the runner's results go (default: a new temporary directory)
@@ -46,56 +53,74 @@ const require = createRequire(import.meta.url);
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const note = (line) => process.stderr.write(`${line}\n`);
 
+/** The three runs, in order: the stable suite whole, then the pre-release suite's requirement sets. */
+const RUNS = [
+  { id: 'stable', package: '@modelcontextprotocol/conformance' },
+  { id: '2025-11-25', package: '@modelcontextprotocol/conformance-next', requirements: '2025-11-25' },
+  { id: '2026-07-28', package: '@modelcontextprotocol/conformance-next', requirements: '2026-07-28' },
+];
+
 const started = performance.now();
-const suite = locateSuite();
 const node = runnerNode();
 checkBuilt();
-const expected = readExpectedFailures();
-const available = listClientScenarios(node, suite.bin);
-const scenarios = selectScenarios(available);
+const expectedByRun = readExpectedFailures();
+const runs = selectRuns();
 const output = process.env.CONFORMANCE_OUTPUT
   ? resolve(process.env.CONFORMANCE_OUTPUT)
   : mkdtempSync(join(tmpdir(), 'patchbay-conformance-results-'));
 mkdirSync(output, { recursive: true });
 const command = adapterCommand();
 const timeoutMs = Number(process.env.CONFORMANCE_TIMEOUT_MS ?? 30_000);
-
 note(
-  `conformance suite ${suite.version}, runner on Node ${nodeVersion(node)}, patchbay on Node ${process.versions.node}`,
+  `conformance runner on Node ${nodeVersion(node)}, patchbay on Node ${process.versions.node}; results in ${output}`,
 );
-note(`${scenarios.length} client scenario(s); results in ${output}`);
 
-const results = [];
-for (const scenario of scenarios) {
-  const result = await runScenario(scenario);
-  results.push(result);
-  note(`  ${result.passed ? 'pass' : 'FAIL'}  ${scenario}  (${(result.ms / 1000).toFixed(1)} s)`);
+const summaries = [];
+for (const run of runs) {
+  const suite = locateSuite(run.package);
+  const expected = expectedFor(run, suite);
+  const scenarios = selectScenarios(listClientScenarios(node, suite.bin, run.requirements));
+  note(`${run.id}: suite ${suite.version}, ${scenarios.length} client scenario(s)`);
+  const results = [];
+  for (const scenario of scenarios) {
+    const result = await runScenario(suite, run, scenario);
+    results.push(result);
+    note(`  ${result.passed ? 'pass' : 'FAIL'}  ${scenario}  (${(result.ms / 1000).toFixed(1)} s)`);
+  }
+  const verdict = judge(results, expected);
+  summaries.push({ run: run.id, suite: suite.version, results, verdict });
+  say(
+    `## ${run.id} (suite ${suite.version}${run.requirements ? `, the scenarios ${run.requirements} requires` : ''})`,
+  );
+  say();
+  printTable(results, expected);
+  for (const line of verdict.messages) say(line);
+  const passedHere = results.filter((result) => result.passed).length;
+  say(
+    `${run.id}: ${passedHere} passed, ${results.length - passedHere} failed (${results.length - passedHere - verdict.unexpected.length} of them listed in conformance/expected-failures.json)`,
+  );
+  say();
 }
 
-printTable(results);
-const verdict = judge(results);
-writeFileSync(
-  join(output, 'summary.json'),
-  `${JSON.stringify({ suite: suite.version, results, verdict }, null, 2)}\n`,
-);
-const passed = results.filter((result) => result.passed).length;
-const failed = results.length - passed;
-for (const line of verdict.messages) say(line);
+writeFileSync(join(output, 'summary.json'), `${JSON.stringify(summaries, null, 2)}\n`);
+const all = summaries.flatMap((summary) => summary.results);
+const passed = all.filter((result) => result.passed).length;
+const ok = summaries.every((summary) => summary.verdict.ok);
 say(
-  `suite ${suite.version}: ${failed - verdict.unexpected.length} of the failures listed in conformance/expected-failures.json, ${verdict.unexpected.length} not; ${((performance.now() - started) / 1000).toFixed(1)} s; results in ${output}`,
+  `${summaries.map((summary) => `${summary.run} ${summary.results.filter((result) => result.passed).length}/${summary.results.length}`).join(', ')}; ${((performance.now() - started) / 1000).toFixed(1)} s; results in ${output}`,
 );
-say(`${passed} passed, ${failed} failed`);
+say(`${passed} passed, ${all.length - passed} failed${ok ? '' : ' (some not as expected: see above)'}`);
 // eslint-disable-next-line no-restricted-syntax -- a standalone script, not part of the library
-process.exit(verdict.ok ? 0 : 1);
+process.exit(ok ? 0 : 1);
 
 // ---------------------------------------------------------------------------------------------
 
-function locateSuite() {
+function locateSuite(name) {
   let manifest;
   try {
-    manifest = require.resolve('@modelcontextprotocol/conformance/package.json', { paths: [ROOT] });
+    manifest = require.resolve(`${name}/package.json`, { paths: [ROOT] });
   } catch {
-    fail('@modelcontextprotocol/conformance is not installed: run npm ci');
+    fail(`${name} is not installed: run npm ci`);
   }
   const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.conformance;
@@ -164,23 +189,46 @@ function checkBuilt() {
   }
 }
 
+/** `{ "<run>": { "suite": "<version reviewed>", "failures": { "<scenario>": "<reason>" } } }` */
 function readExpectedFailures() {
   const parsed = JSON.parse(readFileSync(EXPECTED_FAILURES, 'utf8'));
-  const failures = parsed.failures ?? {};
-  for (const [scenario, reason] of Object.entries(failures)) {
-    if (typeof reason !== 'string' || reason.trim() === '')
-      fail(`expected-failures.json: ${scenario} needs a reason`);
+  for (const [run, entry] of Object.entries(parsed)) {
+    if (!RUNS.some((known) => known.id === run)) fail(`expected-failures.json: unknown run ${run}`);
+    for (const [scenario, reason] of Object.entries(entry.failures ?? {})) {
+      if (typeof reason !== 'string' || reason.trim() === '')
+        fail(`expected-failures.json: ${run} ${scenario} needs a reason`);
+    }
   }
-  if (parsed.suite && parsed.suite !== suite.version)
-    note(
-      `note: expected-failures.json was reviewed for suite ${parsed.suite}; the installed suite is ${suite.version}`,
-    );
-  return failures;
+  return parsed;
 }
 
-/** The runner's own list: `  - name [versions]` lines under "Client scenarios". */
-function listClientScenarios(binary, bin) {
-  const listed = spawnSync(binary, [bin, 'list'], { encoding: 'utf8' });
+function expectedFor(run, suite) {
+  const entry = expectedByRun[run.id] ?? {};
+  if (entry.suite && entry.suite !== suite.version)
+    note(
+      `note: expected-failures.json was reviewed for ${run.id} on suite ${entry.suite}; the installed suite is ${suite.version}`,
+    );
+  return entry.failures ?? {};
+}
+
+function selectRuns() {
+  const wanted = process.env.CONFORMANCE_RUNS?.split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  if (!wanted?.length) return RUNS;
+  const unknown = wanted.filter((id) => !RUNS.some((run) => run.id === id));
+  if (unknown.length)
+    fail(`unknown run(s): ${unknown.join(', ')}; there are: ${RUNS.map((run) => run.id).join(', ')}`);
+  return RUNS.filter((run) => wanted.includes(run.id));
+}
+
+/**
+ * The runner's own list: `  - name` lines under "Client scenarios". For a requirement set, only
+ * the scored ones: the list ends at "Run and reported, but never scored".
+ */
+function listClientScenarios(binary, bin, requirements) {
+  const args = requirements ? [bin, 'list', '--client', '--requirements', requirements] : [bin, 'list'];
+  const listed = spawnSync(binary, args, { encoding: 'utf8' });
   if (listed.status !== 0) fail(`the conformance runner could not list scenarios: ${listed.stderr}`);
   const lines = listed.stdout.split('\n');
   const start = lines.findIndex((line) => /^Client scenarios/.test(line));
@@ -194,14 +242,13 @@ function listClientScenarios(binary, bin) {
   return names;
 }
 
+/** CONFORMANCE_SCENARIOS narrows every run to the scenarios it names (a run may have none of them). */
 function selectScenarios(all) {
   const wanted = process.env.CONFORMANCE_SCENARIOS?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   if (!wanted?.length) return all;
-  const unknown = wanted.filter((name) => !all.includes(name));
-  if (unknown.length) fail(`unknown scenario(s): ${unknown.join(', ')}; the suite has: ${all.join(', ')}`);
-  return wanted;
+  return all.filter((name) => wanted.includes(name));
 }
 
 /** The runner splits --command on spaces and runs it through a shell: no spaces allowed in the paths. */
@@ -215,8 +262,8 @@ function adapterCommand() {
   return `${process.execPath} ${ADAPTER}`;
 }
 
-async function runScenario(scenario) {
-  const dir = join(output, scenario.replace(/[^\w.-]+/g, '_'));
+async function runScenario(suite, run, scenario) {
+  const dir = join(output, run.id, scenario.replace(/[^\w.-]+/g, '_'));
   mkdirSync(dir, { recursive: true });
   const begin = performance.now();
   const args = [
@@ -226,6 +273,8 @@ async function runScenario(scenario) {
     command,
     '--scenario',
     scenario,
+    // A requirement set runs each scenario at its own wire version.
+    ...(run.requirements ? ['--spec-version', run.requirements] : []),
     '--timeout',
     String(timeoutMs),
     '-o',
@@ -294,7 +343,7 @@ function readChecks(dir) {
   });
 }
 
-function printTable(results) {
+function printTable(results, expected) {
   const rows = results.map((result) => {
     const listed = expected[result.scenario];
     const outcome = result.passed
@@ -330,7 +379,7 @@ function printTable(results) {
   }
 }
 
-function judge(results) {
+function judge(results, expected) {
   const messages = [];
   const unexpected = results.filter((result) => !result.passed && !expected[result.scenario]);
   const stale = results.filter((result) => result.passed && expected[result.scenario]);

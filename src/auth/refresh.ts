@@ -260,6 +260,11 @@ export class OAuthTokenSource implements AuthProvider {
     return tokens.accessToken;
   }
 
+  /** The scope the stored login was granted (or asked for), as the token endpoint said it. */
+  grantedScope(): string | undefined {
+    return this.current?.scope;
+  }
+
   private loginHint(): string {
     return `patchbay login ${this.settings.name ?? '<name>'}`;
   }

@@ -32,6 +32,8 @@ export interface FailureContext {
   stdio?: { exit: StdioExit | null; stderrTail: string; strayStdout: string | undefined };
   /** The scopes the server's last 401/403 challenge asked for, as it sent them. */
   challengeScope?: string;
+  /** The scopes the login in use was granted, for a step-up login that keeps them (SEP-2350). */
+  grantedScope?: string;
   /** The server's stored login had expired, so no token was sent. */
   expiredLogin?: { expiresAt: number; refreshable: boolean };
   /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
@@ -158,7 +160,8 @@ function classifyHttp(
   const insufficient = chain.find((link) => link instanceof sdk.InsufficientScopeError) as
     InstanceType<ClientModule['InsufficientScopeError']> | undefined;
   if (insufficient) {
-    // Step-up: log in again asking for what the challenge names (bounded, printable scope names).
+    // Step-up: log in again asking for what the challenge names (bounded, printable scope names)
+    // on top of what the login already has, so that it loses nothing (SEP-2350).
     const printable = printableScope(insufficient.requiredScope);
     return new ConnectError(
       'needs-auth',
@@ -166,7 +169,7 @@ function classifyHttp(
       `the server requires permissions the current credentials lack (HTTP 403, insufficient_scope${printable ? `; it asks for ${printable}` : ''})`,
       {
         cause: error,
-        hint: printable ? `patchbay login ${context.name} --scope "${printable}"` : login,
+        hint: loginCommand(context.name, insufficient.requiredScope, context.grantedScope),
         httpStatus: 403,
       },
     );
@@ -198,10 +201,9 @@ function classifyHttp(
     );
   }
   if (unauthorized) {
-    const scope = printableScope(context.challengeScope);
     return new ConnectError('needs-auth', 'http', 'the server requires authentication (HTTP 401)', {
       cause: error,
-      hint: scope ? `patchbay login ${context.name} --scope "${scope}"` : login,
+      hint: loginCommand(context.name, context.challengeScope),
       httpStatus: 401,
     });
   }
@@ -254,6 +256,20 @@ function classifyHttp(
     describeProtocolFailure(error, sdk) ??
       `the server at ${where} did not complete the MCP handshake (${errorName(error)})`,
   );
+}
+
+/**
+ * The login that answers a challenge: `patchbay login <name>`, with `--scope` when the challenge
+ * named scopes. A step-up keeps the scopes already granted (the union, SEP-2350), so that the new
+ * token still does what the old one did. A scope that cannot go in a command line is left out.
+ */
+export function loginCommand(name: string, challenged?: string, granted?: string): string {
+  const asked = printableScope(challenged);
+  if (!asked) return `patchbay login ${name}`;
+  const union = [...new Set([...(printableScope(granted)?.split(' ') ?? []), ...asked.split(' ')])]
+    .filter(Boolean)
+    .join(' ');
+  return `patchbay login ${name} --scope "${printableScope(union) ?? asked}"`;
 }
 
 /** A challenge's scope, if it is plain scope tokens (RFC 6749 §3.3) that can go in a command line. */

@@ -20,6 +20,7 @@ import {
   classifyFailure,
   httpStatus,
   LIST_MAX_PAGES,
+  loginCommand,
   networkFailure,
   redact,
   sanitize,
@@ -30,6 +31,7 @@ import {
 } from './classify.js';
 import { ConnectError } from './connect-error.js';
 import { raceAbort } from './race.js';
+import { completingResults } from './result-type.js';
 import type { FetchLike, HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 import type { StoredAccess } from '../auth/stored-token.js';
@@ -367,7 +369,7 @@ class Attempt {
     const baseFetch = tokens ? tokens.fetch : http?.fetch;
     const transportOptions = {
       requestInit,
-      ...(baseFetch ? { fetch: this.rememberingChallenges(baseFetch) } : {}),
+      ...(baseFetch ? { fetch: this.rememberingChallenges(completingResults(baseFetch)) } : {}),
       ...(tokens
         ? { authProvider: tokens }
         : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
@@ -436,7 +438,8 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   if (kind === 'aborted')
     return new ConnectError('failed', sources.stage ?? 'handshake', 'the connection attempt was cancelled');
   if (error instanceof ConnectError) return error;
-  const credentials = credentialFailure(error, sources);
+  const challengeScope = sources.challengeScope ?? attempt?.dialer.challengeScope;
+  const credentials = credentialFailure(error, { ...sources, ...(challengeScope ? { challengeScope } : {}) });
   if (credentials) return credentials;
   // A dying child's last stderr lines may still be in flight when the close error arrives.
   const stdio = attempt?.stdio();
@@ -478,7 +481,10 @@ function failureContext(
   if (login?.kind === 'expired') context.expiredLogin = login;
   const challengeScope = sources.challengeScope ?? attempt?.dialer.challengeScope;
   if (challengeScope) context.challengeScope = challengeScope;
-  if (sources.tokens ?? attempt?.dialer.tokens) context.refreshingLogin = true;
+  const tokens = sources.tokens ?? attempt?.dialer.tokens;
+  if (tokens) context.refreshingLogin = true;
+  const granted = tokens?.grantedScope();
+  if (granted) context.grantedScope = granted;
   return context;
 }
 
@@ -491,7 +497,13 @@ function credentialFailure(error: unknown, sources: ContextSources): ConnectErro
     (link): link is CredentialError => link instanceof PatchbayError && link.name === 'CredentialError',
   );
   if (!found) return undefined;
-  const hint = found.hint ?? `patchbay login ${sources.options.name ?? '<name>'}`;
+  const name = sources.options.name ?? '<name>';
+  // A 401 that named scopes: the login to run asks for them (the token source knows no challenge).
+  const plainLogin = `patchbay login ${name}`;
+  const hint =
+    found.hint === undefined || found.hint === plainLogin
+      ? loginCommand(name, sources.challengeScope)
+      : found.hint;
   const httpStatus = found.httpStatus === undefined ? {} : { httpStatus: found.httpStatus };
   if (found.kind === 'needs-login') {
     return new ConnectError('needs-auth', 'http', found.message, { cause: found, hint, ...httpStatus });
@@ -601,7 +613,15 @@ class LiveSession implements Session {
   explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {
     if (error instanceof ConnectError) return error;
     const { sdk, entry, target, options, http, tokens } = this.dialer;
-    const credentials = credentialFailure(error, { entry, target, options, stage: 'request', http });
+    const { challengeScope } = this.dialer;
+    const credentials = credentialFailure(error, {
+      entry,
+      target,
+      options,
+      stage: 'request',
+      http,
+      ...(challengeScope ? { challengeScope } : {}),
+    });
     if (credentials) return redactFailure(credentials, this.dialer.secrets);
     const context = failureContext(
       { entry, target, options, stage: 'request', http, tokens, challengeScope: this.dialer.challengeScope },

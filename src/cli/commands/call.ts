@@ -98,7 +98,7 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
         );
       }
       const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
-      await validateArguments(args, tool.inputSchema, options);
+      await validateArguments(args, tool.inputSchema, options, io);
       const progress = progressLine(io, options.tool);
       try {
         return (await session.request((client) =>
@@ -242,10 +242,23 @@ async function validateArguments(
   args: Record<string, unknown>,
   schema: JsonSchema | undefined,
   options: Pick<CallOptions, 'name' | 'tool'>,
+  io: Io,
 ): Promise<void> {
   if (!schema) return;
   const { AjvJsonSchemaValidator } = await import('@modelcontextprotocol/client/validators/ajv');
-  const check = new AjvJsonSchemaValidator().getValidator(schema as never);
+  let check: ReturnType<InstanceType<typeof AjvJsonSchemaValidator>['getValidator']>;
+  try {
+    check = new AjvJsonSchemaValidator().getValidator(schema as never);
+  } catch (error) {
+    // A schema patchbay cannot compile (a $ref to another document, which is never fetched
+    // (SEP-2106), an unknown dialect): the server still checks what it gets.
+    const why = error instanceof Error ? error.message : String(error);
+    note(
+      io,
+      `Could not check the arguments against ${options.tool}'s input schema (${sanitizeForTerminal(why).slice(0, 200)}); sending them as given.`,
+    );
+    return;
+  }
   const verdict = check(args);
   if (verdict.valid) return;
   throw new PatchbayError(
