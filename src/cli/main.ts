@@ -360,6 +360,38 @@ Examples:
     );
 
   program
+    .command('serve')
+    .description(
+      'Serve every configured server as one MCP server, over stdio or Streamable HTTP (the gateway)',
+    )
+    .option('--http [[host:]port]', `speak Streamable HTTP at http://host:port/mcp (default 127.0.0.1:7431)`)
+    .option('--servers <names>', 'serve only these servers (comma-separated)')
+    .option('--print-token', 'print the bearer token HTTP hosts must send, and exit')
+    .option(
+      '--dangerously-expose',
+      'allow --http on an address other machines can reach (a token is still required)',
+    )
+    .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
+    .option('--timeout <seconds>', 'connect timeout of each server (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText(
+      'after',
+      `
+Tools and prompts are named <server>__<name> (long or colliding names get a short hash); resource
+URIs are kept. A server that is down or needs a login stays listed, and calling it says why.
+
+Examples:
+  $ claude mcp add patchbay -- patchbay serve
+  $ patchbay serve --http 7431
+  $ patchbay serve --print-token`,
+    )
+    .action(
+      act(async (flags) => {
+        const { parseServeOptions, runServe } = await import('./commands/serve.js');
+        return runServe(parseServeOptions(flags, io.env), io);
+      }),
+    );
+
+  program
     .command('doctor')
     .description(
       'Diagnose servers layer by layer (config, DNS, TCP, proxy, TLS, HTTP, auth, MCP, tools) with the fix',

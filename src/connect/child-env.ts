@@ -37,6 +37,8 @@ export const INHERITED_ENV: readonly string[] = [
   'USERNAME',
   'HOMEDRIVE',
   'HOMEPATH',
+  // Set by `patchbay serve` for what it starts, so that a gateway started by a gateway refuses to run.
+  'PATCHBAY_GATEWAY_PID',
 ];
 
 /**

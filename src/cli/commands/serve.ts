@@ -1,0 +1,189 @@
+/**
+ * `patchbay serve [--http [host:]port] [--servers a,b]`: every configured server behind one MCP
+ * endpoint, over stdio (the default, for hosts that start it) or Streamable HTTP.
+ *
+ * Safe by default: HTTP binds 127.0.0.1 unless a host is named; another interface needs
+ * --dangerously-expose, and still a token; --dangerously-no-auth is refused off loopback.
+ */
+
+import { readFileSync } from 'node:fs';
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import { staticState } from '../../config/status.js';
+import { timeoutFrom } from '../health.js';
+import { note, writeLine, type Io } from '../io.js';
+import { loadForCommand } from '../registry-loader.js';
+
+/** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
+export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
+
+export interface ServeOptions {
+  http: { host: string; port: number } | undefined;
+  servers: string[] | undefined;
+  printToken: boolean;
+  expose: boolean;
+  noAuth: boolean;
+  timeoutMs: number;
+}
+
+export function parseServeOptions(
+  raw: {
+    http?: string | boolean;
+    servers?: string;
+    printToken?: boolean;
+    dangerouslyExpose?: boolean;
+    dangerouslyNoAuth?: boolean;
+    timeout?: string;
+  },
+  env: NodeJS.ProcessEnv,
+): ServeOptions {
+  const http =
+    raw.http === undefined || raw.http === false ? undefined : parseListen(raw.http === true ? '' : raw.http);
+  const servers = raw.servers
+    ?.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (http) {
+    const { isLoopback } = loopbackCheck();
+    if (!isLoopback(http.host) && !raw.dangerouslyExpose)
+      throw new PatchbayError(
+        'usage',
+        `Refusing to serve on ${http.host}: only this computer (127.0.0.1) by default.`,
+        {
+          hint: `To let other machines reach every server patchbay holds, add --dangerously-expose (a token is still required).`,
+        },
+      );
+    if (raw.dangerouslyNoAuth && !isLoopback(http.host))
+      throw new PatchbayError('usage', '--dangerously-no-auth is refused off loopback.', {
+        hint: 'Keep the token, or serve on 127.0.0.1.',
+      });
+  } else if (raw.dangerouslyExpose || raw.dangerouslyNoAuth) {
+    throw new PatchbayError('usage', '--dangerously-expose and --dangerously-no-auth go with --http.');
+  }
+  return {
+    http,
+    servers: servers?.length ? servers : undefined,
+    printToken: Boolean(raw.printToken),
+    expose: Boolean(raw.dangerouslyExpose),
+    noAuth: Boolean(raw.dangerouslyNoAuth),
+    timeoutMs: timeoutFrom(raw.timeout, env),
+  };
+}
+
+/** `8080`, `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:0` (empty: 127.0.0.1 and port 7431). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text.trim());
+  if (text.trim() === '') return { host: '127.0.0.1', port: DEFAULT_PORT };
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535)
+    throw new PatchbayError('usage', `Invalid --http ${JSON.stringify(text)}: expected [host:]port.`, {
+      hint: 'For example: patchbay serve --http 7431, or --http 127.0.0.1:7431',
+    });
+  const host = match[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1';
+  return { host, port };
+}
+
+export const DEFAULT_PORT = 7431;
+
+function loopbackCheck() {
+  return { isLoopback: (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host) };
+}
+
+export async function runServe(options: ServeOptions, io: Io): Promise<number> {
+  if (options.printToken) {
+    const { gatewayToken, gatewayTokenPath } = await import('../../gateway/token.js');
+    writeLine(io.stdout, await gatewayToken(io.env));
+    note(io, `(kept in ${gatewayTokenPath(io.env)}, mode 0600)`);
+    return EXIT.ok;
+  }
+  if (io.env[GATEWAY_MARK]) {
+    throw new PatchbayError(
+      'usage',
+      `patchbay serve was started by another patchbay gateway (pid ${io.env[GATEWAY_MARK]}): it would serve itself.`,
+      {
+        hint: 'Remove the server entry that runs "patchbay serve" from patchbay\'s own servers (patchbay list shows it).',
+      },
+    );
+  }
+  const upstreams = await configuredUpstreams(options, io);
+  const { Gateway } = await import('../../gateway/gateway.js');
+  const gateway = new Gateway({
+    upstreams,
+    env: { ...io.env, [GATEWAY_MARK]: String(process.pid) },
+    cwd: io.cwd,
+    version: packageVersion(),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    io.interrupt?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  if (!options.http) {
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+    const handle = serveStdio(() => gateway.createServer());
+    note(io, `patchbay gateway on stdio: ${describe(upstreams)}`);
+    await Promise.race([stopped, new Promise<void>((resolve) => io.stdin.once('end', () => resolve()))]);
+    await handle.close().catch(() => undefined);
+    await gateway.close();
+    return EXIT.ok;
+  }
+  const { serveHttp } = await import('../../gateway/http.js');
+  const { gatewayToken } = await import('../../gateway/token.js');
+  const token = options.noAuth ? undefined : await gatewayToken(io.env);
+  const served = await serveHttp(gateway, { ...options.http, token });
+  note(io, `patchbay gateway at ${served.url}: ${describe(upstreams)}`);
+  note(
+    io,
+    token
+      ? `Hosts send "Authorization: Bearer <token>"; patchbay serve --print-token shows it.`
+      : 'No token required (--dangerously-no-auth): any program on this computer can use every server.',
+  );
+  await stopped;
+  await served.close();
+  await gateway.close();
+  return EXIT.ok;
+}
+
+async function configuredUpstreams(options: ServeOptions, io: Io) {
+  const registry = await loadForCommand(io);
+  const wanted = options.servers;
+  if (wanted) {
+    const known = new Set(registry.servers.map((server) => server.name));
+    const missing = wanted.filter((name) => !known.has(name));
+    if (missing.length)
+      throw new PatchbayError('not-found', `No server named ${missing.join(', ')} is configured.`, {
+        hint: 'See all servers with: patchbay list --no-check',
+      });
+  }
+  const upstreams = [];
+  for (const server of registry.servers) {
+    if (wanted && !wanted.includes(server.name)) continue;
+    const state = staticState(server, io.env);
+    // Pending approval and rejected servers are not served; a broken entry is, to say why.
+    if (state.status === 'pending-approval' || state.status === 'disabled') continue;
+    upstreams.push({
+      name: server.name,
+      entry: state.resolved,
+      ...(state.resolved
+        ? {}
+        : {
+            unusable: { reason: state.reason ?? state.status, ...(state.hint ? { hint: state.hint } : {}) },
+          }),
+      timeoutMs: state.resolved?.timeout ?? options.timeoutMs,
+    });
+  }
+  return upstreams;
+}
+
+function describe(upstreams: Array<{ name: string }>): string {
+  return upstreams.length === 0
+    ? 'no servers configured (patchbay add …)'
+    : `${upstreams.length} server${upstreams.length === 1 ? '' : 's'} (${upstreams.map((upstream) => upstream.name).join(', ')})`;
+}
+
+function packageVersion(): string {
+  try {
+    const url = new URL('../../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

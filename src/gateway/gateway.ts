@@ -1,0 +1,439 @@
+/**
+ * The gateway: every configured upstream behind one MCP server.
+ *
+ * - Tools and prompts are named `<server>__<name>` (names.ts has the rule for long or colliding
+ *   names); resources and templates keep their URIs.
+ * - A resource is read from the upstream that listed its URI; a URI no upstream listed goes to the
+ *   first upstream (in config order) with a template that matches it.
+ * - A listing waits for each upstream at most LIST_BUDGET_MS; an upstream that is slower, dead or
+ *   needs a login is listed as last seen, and a listing that arrives later becomes `list_changed`.
+ * - A call to an upstream that cannot be reached is a tool error that says why and how to fix it.
+ * - Progress and cancellation travel with each call; elicitation and sampling requests an upstream
+ *   makes during a call are relayed to the host that made it (2025-era hosts; a 2026-07-28 host
+ *   is answered "declined").
+ */
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import type { Client } from '@modelcontextprotocol/client';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  UriTemplate,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+
+import { PatchbayError } from '../errors.js';
+import { exposedNames, type Original } from './names.js';
+import { Upstream, type Listed, type ListKind, type UpstreamOptions } from './upstream.js';
+
+export const LIST_BUDGET_MS = 3_000;
+/** Tool calls may run long; progress notifications reset the clock. */
+export const CALL_TIMEOUT_MS = 300_000;
+
+export const GATEWAY_NAME = 'patchbay';
+
+export interface GatewayUpstream {
+  name: string;
+  entry: UpstreamOptions['entry'];
+  unusable?: UpstreamOptions['unusable'];
+  timeoutMs: number;
+}
+
+export interface GatewayOptions {
+  upstreams: GatewayUpstream[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  version: string;
+  /** How long a listing waits for each upstream (default LIST_BUDGET_MS). */
+  listBudgetMs?: number;
+}
+
+/** The downstream request an upstream's own request (elicitation, sampling) belongs to. */
+interface CallScope {
+  ctx: ServerContext;
+  server: Server;
+}
+
+export type Kind = 'tools' | 'resources' | 'prompts';
+
+export class Gateway {
+  readonly upstreams: Upstream[];
+  private readonly listBudgetMs: number;
+  private toolNames = new Map<string, Original>();
+  private promptNames = new Map<string, Original>();
+  private readonly servers = new Set<Server>();
+  private readonly announcers: Array<(kind: Kind) => void> = [];
+  private readonly scope = new AsyncLocalStorage<CallScope>();
+  /** Calls in flight per upstream: an upstream request that arrives outside any call's async scope (stdio) goes to the only one. */
+  private readonly inFlight = new Map<Upstream, Set<CallScope>>();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.listBudgetMs = options.listBudgetMs ?? LIST_BUDGET_MS;
+    this.upstreams = options.upstreams.map(
+      (upstream) =>
+        new Upstream({
+          ...upstream,
+          env: options.env,
+          cwd: options.cwd,
+          configureClient: (client, owner) => this.configureUpstreamClient(client, owner),
+          onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
+        }),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Listings
+
+  /** Every upstream's items of a kind: read now where that takes less than the budget, else as last seen. */
+  private async gather(kind: ListKind): Promise<Array<{ upstream: Upstream; items: Listed[] }>> {
+    return Promise.all(
+      this.upstreams.map(async (upstream) => {
+        const reading = upstream.list(kind).catch(() => upstream.kept(kind));
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<Listed[]>((resolve) => {
+          timer = setTimeout(() => resolve(upstream.kept(kind)), this.listBudgetMs);
+          timer.unref?.();
+        });
+        const items = await Promise.race([reading, late]).finally(() => clearTimeout(timer));
+        return { upstream, items };
+      }),
+    );
+  }
+
+  async listTools(): Promise<Listed[]> {
+    const gathered = await this.gather('tools');
+    const originals = gathered.flatMap(({ upstream, items }) =>
+      items.map((tool) => ({ server: upstream.name, name: String(tool.name) })),
+    );
+    this.toolNames = exposedNames(originals);
+    const byOriginal = invert(this.toolNames);
+    return gathered.flatMap(({ upstream, items }) =>
+      items.map((tool) => {
+        const name = byOriginal.get(key(upstream.name, String(tool.name)))!;
+        return {
+          ...tool,
+          name,
+          title: `${String(tool.title ?? (tool.annotations as { title?: string } | undefined)?.title ?? tool.name)} (${upstream.name})`,
+          _meta: {
+            ...(tool._meta as object | undefined),
+            'io.patchbay/server': upstream.name,
+            'io.patchbay/name': tool.name,
+          },
+        };
+      }),
+    );
+  }
+
+  async listPrompts(): Promise<Listed[]> {
+    const gathered = await this.gather('prompts');
+    this.promptNames = exposedNames(
+      gathered.flatMap(({ upstream, items }) =>
+        items.map((prompt) => ({ server: upstream.name, name: String(prompt.name) })),
+      ),
+    );
+    const byOriginal = invert(this.promptNames);
+    return gathered.flatMap(({ upstream, items }) =>
+      items.map((prompt) => ({
+        ...prompt,
+        name: byOriginal.get(key(upstream.name, String(prompt.name)))!,
+        title: `${String(prompt.title ?? prompt.name)} (${upstream.name})`,
+        _meta: {
+          ...(prompt._meta as object | undefined),
+          'io.patchbay/server': upstream.name,
+          'io.patchbay/name': prompt.name,
+        },
+      })),
+    );
+  }
+
+  /** Resources in config order; a URI two upstreams list is the first one's. */
+  async listResources(): Promise<Listed[]> {
+    const gathered = await this.gather('resources');
+    const seen = new Set<string>();
+    return gathered.flatMap(({ upstream, items }) =>
+      items
+        .filter((resource) => !seen.has(String(resource.uri)) && seen.add(String(resource.uri)))
+        .map((resource) => ({
+          ...resource,
+          _meta: { ...(resource._meta as object | undefined), 'io.patchbay/server': upstream.name },
+        })),
+    );
+  }
+
+  async listTemplates(): Promise<Listed[]> {
+    const gathered = await this.gather('templates');
+    return gathered.flatMap(({ upstream, items }) =>
+      items.map((template) => ({
+        ...template,
+        _meta: { ...(template._meta as object | undefined), 'io.patchbay/server': upstream.name },
+      })),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    ctx: ServerContext,
+    server: Server,
+  ) {
+    const original = await this.resolve('tool', name);
+    if (!original) {
+      // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
+      const down = this.upstreams.find((upstream) => name.startsWith(`${upstream.name}__`) && upstream.problem());
+      if (down) return unavailable(down.name, down.problem()!);
+      return unknown('tool', name);
+    }
+    const upstream = this.upstream(original.server);
+    try {
+      return await this.within(upstream, { ctx, server }, () =>
+        upstream.request((client) =>
+          client.callTool(
+            { name: original.name, ...(args ? { arguments: args } : {}) },
+            this.relayOptions(ctx),
+          ),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof PatchbayError) return unavailable(upstream.name, error);
+      throw error;
+    }
+  }
+
+  async getPrompt(
+    name: string,
+    args: Record<string, string> | undefined,
+    ctx: ServerContext,
+    server: Server,
+  ) {
+    const original = (await this.resolve('prompt', name)) ?? unknown('prompt', name);
+    const upstream = this.upstream(original.server);
+    return this.within(upstream, { ctx, server }, () =>
+      upstream
+        .request((client) =>
+          client.getPrompt(
+            { name: original.name, ...(args ? { arguments: args } : {}) },
+            this.relayOptions(ctx),
+          ),
+        )
+        .catch(asProtocolError),
+    );
+  }
+
+  async readResource(uri: string, ctx: ServerContext, server: Server) {
+    const upstream = (await this.owner(uri)) ?? unknown('resource', uri);
+    return this.within(upstream, { ctx, server }, () =>
+      upstream
+        .request((client) => client.readResource({ uri }, this.relayOptions(ctx)))
+        .catch(asProtocolError),
+    );
+  }
+
+  /** The upstream that listed a URI, else the first whose template matches it. */
+  private async owner(uri: string): Promise<Upstream | undefined> {
+    const find = () =>
+      this.upstreams.find((upstream) =>
+        upstream.kept('resources').some((resource) => resource.uri === uri),
+      ) ??
+      this.upstreams.find((upstream) =>
+        upstream.kept('templates').some((template) => matches(String(template.uriTemplate), uri)),
+      );
+    const found = find();
+    if (found) return found;
+    await Promise.all([this.listResources(), this.listTemplates()]);
+    return find();
+  }
+
+  /** The original behind an exposed name, listing again first when the name is new. */
+  private async resolve(kind: 'tool' | 'prompt', name: string): Promise<Original | undefined> {
+    const names = () => (kind === 'tool' ? this.toolNames : this.promptNames);
+    if (!names().has(name)) await (kind === 'tool' ? this.listTools() : this.listPrompts());
+    return names().get(name);
+  }
+
+  private upstream(name: string): Upstream {
+    return this.upstreams.find((upstream) => upstream.name === name)!;
+  }
+
+  /** Progress from the upstream goes to the host under the host's token; the host's cancel reaches the upstream. */
+  private relayOptions(ctx: ServerContext) {
+    const token = ctx.mcpReq._meta?.progressToken;
+    return {
+      signal: ctx.mcpReq.signal,
+      timeout: CALL_TIMEOUT_MS,
+      resetTimeoutOnProgress: true,
+      ...(token !== undefined
+        ? {
+            onprogress: (progress: { progress: number; total?: number; message?: string }) => {
+              void ctx.mcpReq
+                .notify({ method: 'notifications/progress', params: { progressToken: token, ...progress } })
+                .catch(() => undefined);
+            },
+          }
+        : {}),
+    };
+  }
+
+  private async within<T>(upstream: Upstream, scope: CallScope, run: () => Promise<T>): Promise<T> {
+    let calls = this.inFlight.get(upstream);
+    if (!calls) this.inFlight.set(upstream, (calls = new Set()));
+    calls.add(scope);
+    try {
+      return await this.scope.run(scope, run);
+    } finally {
+      calls.delete(scope);
+    }
+  }
+
+  /** The call an upstream's request belongs to: the async scope it came in, or the upstream's only call in flight. */
+  private callOf(upstream: Upstream): CallScope | undefined {
+    const current = this.scope.getStore();
+    if (current) return current;
+    const calls = this.inFlight.get(upstream);
+    return calls?.size === 1 ? [...calls][0] : undefined;
+  }
+
+  private configureUpstreamClient(client: Client, upstream: Upstream): void {
+    client.registerCapabilities({ elicitation: { form: {}, url: {} }, sampling: {} });
+    client.setRequestHandler('elicitation/create', async (request) => {
+      const call = this.callOf(upstream);
+      if (!call?.server.getClientCapabilities()?.elicitation) return { action: 'decline' as const };
+      try {
+        return await call.ctx.mcpReq.elicitInput(request.params as never);
+      } catch {
+        return { action: 'decline' as const };
+      }
+    });
+    client.setRequestHandler('sampling/createMessage', async (request) => {
+      const call = this.callOf(upstream);
+      if (!call?.server.getClientCapabilities()?.sampling)
+        throw new Error(
+          `the host connected to patchbay offers no sampling; ${upstream.name}'s request was declined`,
+        );
+      return call.ctx.mcpReq.requestSampling(request.params as never);
+    });
+    for (const [method, kind] of [
+      ['notifications/tools/list_changed', 'tools'],
+      ['notifications/prompts/list_changed', 'prompts'],
+      ['notifications/resources/list_changed', 'resources'],
+    ] as const) {
+      client.setNotificationHandler(method, () => {
+        // Read it again: a change is announced downstream when the listing differs.
+        void upstream.list(kind).catch(() => undefined);
+        if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Downstream servers
+
+  /** A low-level MCP server over this gateway, for one downstream connection (or one request). */
+  createServer(): Server {
+    const server = new Server(
+      { name: GATEWAY_NAME, version: this.options.version, title: 'patchbay gateway' },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { listChanged: true },
+          prompts: { listChanged: true },
+        },
+        instructions:
+          'patchbay: every MCP server configured in patchbay, behind one endpoint. Tools and prompts are named <server>__<name>.',
+      },
+    );
+    server.setRequestHandler('tools/list', async () => ({ tools: (await this.listTools()) as never }));
+    server.setRequestHandler('tools/call', async (request, ctx) =>
+      this.callTool(request.params.name, request.params.arguments, ctx, server),
+    );
+    server.setRequestHandler('prompts/list', async () => ({ prompts: (await this.listPrompts()) as never }));
+    server.setRequestHandler(
+      'prompts/get',
+      async (request, ctx) =>
+        (await this.getPrompt(request.params.name, request.params.arguments, ctx, server)) as never,
+    );
+    server.setRequestHandler('resources/list', async () => ({
+      resources: (await this.listResources()) as never,
+    }));
+    server.setRequestHandler('resources/templates/list', async () => ({
+      resourceTemplates: (await this.listTemplates()) as never,
+    }));
+    server.setRequestHandler(
+      'resources/read',
+      async (request, ctx) => (await this.readResource(request.params.uri, ctx, server)) as never,
+    );
+    this.servers.add(server);
+    server.onclose = () => this.servers.delete(server);
+    return server;
+  }
+
+  /** Also tell `kind` changes to something other than the connected servers (HTTP subscriptions). */
+  onAnnounce(announcer: (kind: Kind) => void): void {
+    this.announcers.push(announcer);
+  }
+
+  /** A listing changed upstream (or the config did): every connected host hears it. */
+  announce(kind: Kind): void {
+    for (const announcer of this.announcers) announcer(kind);
+    for (const server of this.servers) {
+      const send =
+        kind === 'tools'
+          ? server.sendToolListChanged()
+          : kind === 'prompts'
+            ? server.sendPromptListChanged()
+            : server.sendResourceListChanged();
+      void send.catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((upstream) => upstream.close()));
+  }
+}
+
+const key = (server: string, name: string) => `${server}\0${name}`;
+
+function invert(names: Map<string, Original>): Map<string, string> {
+  return new Map([...names].map(([exposed, original]) => [key(original.server, original.name), exposed]));
+}
+
+function matches(template: string, uri: string): boolean {
+  try {
+    return new UriTemplate(template).match(uri) !== null;
+  } catch {
+    return false;
+  }
+}
+
+function unknown(what: 'tool' | 'prompt' | 'resource', name: string): never {
+  throw new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    what === 'resource' ? `No server behind patchbay offers ${name}` : `Unknown ${what}: ${name}`,
+  );
+}
+
+/** An upstream that cannot be reached: the call's result says why and what to run. */
+function unavailable(server: string, error: PatchbayError) {
+  const hint = error.hint ? ` Fix: ${error.hint}` : '';
+  return {
+    isError: true,
+    content: [
+      { type: 'text' as const, text: `patchbay could not reach ${server}: ${error.message}.${hint}` },
+    ],
+  };
+}
+
+/** Local failures become a JSON-RPC error with the reason and the fix, in one place. */
+function asProtocolError(error: unknown): never {
+  if (error instanceof PatchbayError) {
+    throw new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      `${error.message}${error.hint ? ` Fix: ${error.hint}` : ''}`,
+    );
+  }
+  throw error;
+}

@@ -1,0 +1,189 @@
+/**
+ * `patchbay serve --http`: the gateway over Streamable HTTP (both eras; 2025 served statelessly),
+ * on one path, `/mcp`, safe by default — the holes of CVE-2025-49596 (the Inspector's proxy:
+ * no auth, any Origin, bound to every interface) are closed one by one, in this order:
+ *
+ * 1. only `/mcp` exists (404 elsewhere);
+ * 2. `Host` must name this server (DNS rebinding) and a browser `Origin` must be a local one: 403;
+ * 3. `Authorization: Bearer <token>` must match (timing-safe): 401 with a challenge;
+ * 4. a body over MAX_BODY_BYTES: 413, read no further;
+ * 5. at most MAX_CONCURRENT_REQUESTS requests at once: 503 with Retry-After.
+ *
+ * Sessions: the 2025 era is served statelessly, so there are no sessions to hold, expire or bound;
+ * a 2025 client's GET (a standing stream) is answered 405, as the spec allows.
+ */
+
+import { timingSafeEqual } from 'node:crypto';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import {
+  createMcpHandler,
+  hostHeaderValidationResponse,
+  localhostAllowedHostnames,
+  localhostAllowedOrigins,
+  originValidationResponse,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
+
+import type { Gateway } from './gateway.js';
+
+export const MCP_PATH = '/mcp';
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_CONCURRENT_REQUESTS = 64;
+
+export interface HttpGatewayOptions {
+  host: string;
+  port: number;
+  /** The bearer token every request must carry; undefined with --dangerously-no-auth. */
+  token: string | undefined;
+}
+
+export interface HttpGateway {
+  url: string;
+  handler: McpHttpHandler;
+  close(): Promise<void>;
+}
+
+export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): Promise<HttpGateway> {
+  const handler = createMcpHandler(() => gateway.createServer(), { keepAliveMs: 15_000 });
+  // 2026-07-28 hosts hear of changes on their subscriptions/listen streams.
+  gateway.onAnnounce((kind) =>
+    kind === 'tools'
+      ? handler.notify.toolsChanged()
+      : kind === 'prompts'
+        ? handler.notify.promptsChanged()
+        : handler.notify.resourcesChanged(),
+  );
+  const httpServer: HttpServer = createServer();
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port, options.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const loopback = isLoopback(options.host);
+  const allowedHosts = loopback ? localhostAllowedHostnames() : [options.host];
+  let inFlight = 0;
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (path !== MCP_PATH) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
+      const headers = headersOf(req);
+      const probe = new Request(`${origin}${req.url ?? '/'}`, { method: 'HEAD', headers });
+      const rejected =
+        hostHeaderValidationResponse(probe, allowedHosts) ??
+        originValidationResponse(probe, loopback ? localhostAllowedOrigins() : [origin]);
+      if (rejected) return relay(res, rejected);
+      if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="patchbay"');
+        return plain(res, 401, 'A bearer token is required: patchbay serve --print-token shows it.');
+      }
+      if (inFlight >= MAX_CONCURRENT_REQUESTS) {
+        res.setHeader('Retry-After', '1');
+        return plain(res, 503, 'Too many requests at once; try again.');
+      }
+      inFlight++;
+      try {
+        const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
+        if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
+        const aborter = new AbortController();
+        res.once('close', () => {
+          if (!res.writableFinished) aborter.abort();
+        });
+        const request = new Request(`${origin}${req.url ?? '/'}`, {
+          method: req.method ?? 'GET',
+          headers,
+          ...(body ? { body } : {}),
+          signal: aborter.signal,
+        });
+        await relay(res, await handler.fetch(request));
+      } finally {
+        inFlight--;
+      }
+    })().catch(() => {
+      if (!res.headersSent) plain(res, 500, 'Internal error.');
+      else res.destroy();
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${origin}${MCP_PATH}`,
+    handler,
+    close() {
+      closing ??= (async () => {
+        await handler.close();
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          httpServer.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]!);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  return headers;
+}
+
+/** The body, or 'too-large' as soon as it passes the limit (the rest is not read). */
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  if (!res.headersSent)
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(`${text}\n`);
+}
+
+/** A web Response onto node's response, streaming (SSE) bodies as they come. */
+async function relay(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  res.writeHead(response.status, headers);
+  if (!response.body) return void res.end();
+  const reader = response.body.getReader();
+  res.once('close', () => void reader.cancel().catch(() => undefined));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    res.write(value);
+  }
+  res.end();
+}

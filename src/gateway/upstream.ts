@@ -1,0 +1,164 @@
+/**
+ * One configured server behind the gateway: connected on first use, its listings kept from the
+ * last time they were read, and reconnected after a failure with a bounded backoff (1 s, 2 s, 4 s
+ * … at most 30 s) — never in a tight loop, and never blocking the other upstreams.
+ */
+
+import { ProtocolError, type Client } from '@modelcontextprotocol/client';
+
+import { PatchbayError } from '../errors.js';
+import type { ServerEntry } from '../config/entry.js';
+import { ConnectError } from '../connect/connect-error.js';
+import type { Session } from '../connect/session.js';
+
+export type ListKind = 'tools' | 'resources' | 'templates' | 'prompts';
+
+/** An item as the upstream listed it (a tool, resource, template or prompt). */
+export type Listed = Record<string, unknown> & { name?: string; uri?: string; uriTemplate?: string };
+
+export interface UpstreamOptions {
+  name: string;
+  /** The expanded entry, or why the server cannot be used (pending approval, an unset variable…). */
+  entry: ServerEntry | undefined;
+  unusable?: { reason: string; hint?: string };
+  timeoutMs: number;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Request handlers and notification handlers for each new client (elicitation, list_changed…). */
+  configureClient: (client: Client, upstream: Upstream) => void;
+  /** Called when a listing changed from what was kept (or arrived for the first time). */
+  onListChanged: (upstream: Upstream, kind: ListKind) => void;
+}
+
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+
+export class Upstream {
+  readonly name: string;
+  private session: Session | undefined;
+  private connecting: Promise<Session> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private lastError: PatchbayError | undefined;
+  private readonly listings = new Map<ListKind, Listed[]>();
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.name = options.name;
+  }
+
+  /** What the upstream offers of a kind, as last read (empty before the first good listing). */
+  kept(kind: ListKind): Listed[] {
+    return this.listings.get(kind) ?? [];
+  }
+
+  /** Why the upstream is not usable now, if it is not. */
+  problem(): PatchbayError | undefined {
+    if (this.options.unusable) {
+      const { reason, hint } = this.options.unusable;
+      return new PatchbayError('connect-failed', `${this.name}: ${reason}`, hint ? { hint } : {});
+    }
+    return this.session ? undefined : this.lastError;
+  }
+
+  /** The open session, connecting first if needed (one attempt at a time; none during backoff). */
+  async open(): Promise<Session> {
+    if (this.session) return this.session;
+    const unusable = this.problem();
+    if (this.options.unusable && unusable) throw unusable;
+    if (this.connecting) return this.connecting;
+    if (this.lastError && Date.now() < this.retryAt) throw this.lastError;
+    this.connecting = this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<Session> {
+    const { connect } = await import('../connect/session.js');
+    try {
+      const session = await connect(this.options.entry!, {
+        name: this.name,
+        timeoutMs: this.options.timeoutMs,
+        credentials: 'refresh',
+        env: this.options.env,
+        cwd: this.options.cwd,
+        configureClient: (client) => this.options.configureClient(client, this),
+      });
+      this.session = session;
+      this.failures = 0;
+      this.lastError = undefined;
+      return session;
+    } catch (error) {
+      throw this.failed(error);
+    }
+  }
+
+  /** Record a failure: the error to show, and when the next attempt may be made. */
+  private failed(error: unknown): PatchbayError {
+    this.failures++;
+    this.retryAt = Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.failures - 1));
+    const explained =
+      error instanceof PatchbayError
+        ? error
+        : new PatchbayError('connect-failed', error instanceof Error ? error.message : String(error));
+    this.lastError = explained;
+    return explained;
+  }
+
+  /**
+   * Run a request on the session. A JSON-RPC error is the server's answer and leaves the session
+   * as it is; anything else (a dead connection, a timeout) is explained, closes the session, and
+   * makes the next use reconnect (after the backoff).
+   */
+  async request<T>(run: (client: Client, session: Session) => Promise<T>): Promise<T> {
+    const session = await this.open();
+    try {
+      return await session.request((client) => run(client, session));
+    } catch (error) {
+      if (isServerAnswer(error) || isCancelled(error)) throw error;
+      const explained = session.explain(error);
+      if (this.session === session) {
+        this.session = undefined;
+        void session.close().catch(() => undefined);
+      }
+      throw this.failed(explained);
+    }
+  }
+
+  /** Read a listing (following every page), keep it, and say so when it changed. */
+  async list(kind: ListKind): Promise<Listed[]> {
+    const items = await this.request(async (client, session) => {
+      const capabilities = client.getServerCapabilities();
+      const options = session.requestOptions();
+      switch (kind) {
+        case 'tools':
+          return capabilities?.tools ? (await client.listTools(undefined, options)).tools : [];
+        case 'resources':
+          return capabilities?.resources ? (await client.listResources(undefined, options)).resources : [];
+        case 'templates':
+          return capabilities?.resources
+            ? (await client.listResourceTemplates(undefined, options)).resourceTemplates
+            : [];
+        case 'prompts':
+          return capabilities?.prompts ? (await client.listPrompts(undefined, options)).prompts : [];
+      }
+    });
+    const before = this.listings.get(kind);
+    this.listings.set(kind, items as Listed[]);
+    if (JSON.stringify(before) !== JSON.stringify(items)) this.options.onListChanged(this, kind);
+    return items as Listed[];
+  }
+
+  async close(): Promise<void> {
+    const session = this.session ?? (await this.connecting?.catch(() => undefined));
+    this.session = undefined;
+    await session?.close().catch(() => undefined);
+  }
+}
+
+/** The server answered with a JSON-RPC error: a reply, not a broken connection. */
+function isServerAnswer(error: unknown): boolean {
+  return !(error instanceof ConnectError) && ProtocolError.isInstance(error);
+}
+
+function isCancelled(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || /aborted|cancel/i.test(error.message));
+}
