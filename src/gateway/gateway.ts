@@ -184,17 +184,19 @@ export class Gateway {
     const original = await this.resolve('tool', name);
     if (!original) {
       // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
-      const down = this.upstreams.find((upstream) => name.startsWith(`${upstream.name}__`) && upstream.problem());
+      const down = this.upstreams.find(
+        (upstream) => name.startsWith(`${upstream.name}__`) && upstream.problem(),
+      );
       if (down) return unavailable(down.name, down.problem()!);
       return unknown('tool', name);
     }
     const upstream = this.upstream(original.server);
     try {
       return await this.within(upstream, { ctx, server }, () =>
-        upstream.request((client) =>
+        upstream.request((client, _session, lost) =>
           client.callTool(
             { name: original.name, ...(args ? { arguments: args } : {}) },
-            this.relayOptions(ctx),
+            this.relayOptions(ctx, lost),
           ),
         ),
       );
@@ -214,10 +216,10 @@ export class Gateway {
     const upstream = this.upstream(original.server);
     return this.within(upstream, { ctx, server }, () =>
       upstream
-        .request((client) =>
+        .request((client, _session, lost) =>
           client.getPrompt(
             { name: original.name, ...(args ? { arguments: args } : {}) },
-            this.relayOptions(ctx),
+            this.relayOptions(ctx, lost),
           ),
         )
         .catch(asProtocolError),
@@ -228,7 +230,7 @@ export class Gateway {
     const upstream = (await this.owner(uri)) ?? unknown('resource', uri);
     return this.within(upstream, { ctx, server }, () =>
       upstream
-        .request((client) => client.readResource({ uri }, this.relayOptions(ctx)))
+        .request((client, _session, lost) => client.readResource({ uri }, this.relayOptions(ctx, lost)))
         .catch(asProtocolError),
     );
   }
@@ -260,10 +262,10 @@ export class Gateway {
   }
 
   /** Progress from the upstream goes to the host under the host's token; the host's cancel reaches the upstream. */
-  private relayOptions(ctx: ServerContext) {
+  private relayOptions(ctx: ServerContext, lost: AbortSignal) {
     const token = ctx.mcpReq._meta?.progressToken;
     return {
-      signal: ctx.mcpReq.signal,
+      signal: AbortSignal.any([ctx.mcpReq.signal, lost]),
       timeout: CALL_TIMEOUT_MS,
       resetTimeoutOnProgress: true,
       ...(token !== undefined

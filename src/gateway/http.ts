@@ -22,14 +22,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import {
-  createMcpHandler,
-  hostHeaderValidationResponse,
-  localhostAllowedHostnames,
-  localhostAllowedOrigins,
-  originValidationResponse,
-  type McpHttpHandler,
-} from '@modelcontextprotocol/server';
+import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 
 import type { Gateway } from './gateway.js';
 
@@ -71,7 +64,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   const loopback = isLoopback(options.host);
-  const allowedHosts = loopback ? localhostAllowedHostnames() : [options.host];
+  const allowedHosts = loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()];
   let inFlight = 0;
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -79,11 +72,10 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       const path = (req.url ?? '/').split('?', 1)[0];
       if (path !== MCP_PATH) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
       const headers = headersOf(req);
-      const probe = new Request(`${origin}${req.url ?? '/'}`, { method: 'HEAD', headers });
-      const rejected =
-        hostHeaderValidationResponse(probe, allowedHosts) ??
-        originValidationResponse(probe, loopback ? localhostAllowedOrigins() : [origin]);
-      if (rejected) return relay(res, rejected);
+      if (!hostAllowed(req.headers.host, allowedHosts))
+        return plain(res, 403, 'Forbidden: the Host header does not name this server (DNS rebinding?).');
+      if (!originAllowed(req.headers.origin, loopback, origin))
+        return plain(res, 403, 'Forbidden: requests from web pages of other origins are refused.');
       if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="patchbay"');
         return plain(res, 401, 'A bearer token is required: patchbay serve --print-token shows it.');
@@ -131,6 +123,35 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       return closing;
     },
   };
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/** The Host header's name (port and IPv6 brackets removed) is one this server answers to. */
+function hostAllowed(host: string | undefined, allowed: string[]): boolean {
+  if (!host) return false;
+  const name = (
+    host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
+  ).toLowerCase();
+  return allowed.includes(name);
+}
+
+/**
+ * No Origin: not a browser (hosts, CLIs), allowed. A browser page: only one of this computer
+ * when serving loopback, else only this server's own origin.
+ */
+function originAllowed(origin: string | undefined, loopback: boolean, self: string): boolean {
+  if (origin === undefined) return true;
+  if (!loopback) return origin === self;
+  try {
+    const { hostname, protocol } = new URL(origin);
+    return (
+      (protocol === 'http:' || protocol === 'https:') &&
+      LOOPBACK_NAMES.includes(hostname.replace(/^\[|\]$/g, ''))
+    );
+  } catch {
+    return false;
+  }
 }
 
 export function isLoopback(host: string): boolean {

@@ -40,6 +40,8 @@ export class Upstream {
   private failures = 0;
   private retryAt = 0;
   private lastError: PatchbayError | undefined;
+  /** Aborted when the open session's connection is found dead: its requests in flight end then. */
+  private lost: AbortController | undefined;
   private readonly listings = new Map<ListKind, Listed[]>();
 
   constructor(private readonly options: UpstreamOptions) {
@@ -73,16 +75,25 @@ export class Upstream {
 
   private async connect(): Promise<Session> {
     const { connect } = await import('../connect/session.js');
+    let session: Session | undefined;
     try {
-      const session = await connect(this.options.entry!, {
+      session = await connect(this.options.entry!, {
         name: this.name,
         timeoutMs: this.options.timeoutMs,
         credentials: 'refresh',
         env: this.options.env,
         cwd: this.options.cwd,
-        configureClient: (client) => this.options.configureClient(client, this),
+        configureClient: (client) => {
+          this.options.configureClient(client, this);
+          // The SDK keeps a request pending when its HTTP stream dies and cannot be resumed; it
+          // only reports it here. Such a session is dead: its calls end now, not at their timeout.
+          client.onerror = (error) => {
+            if (/Maximum reconnection attempts/.test(String(error))) this.markLost(session, error);
+          };
+        },
       });
       this.session = session;
+      this.lost = new AbortController();
       this.failures = 0;
       this.lastError = undefined;
       return session;
@@ -108,11 +119,13 @@ export class Upstream {
    * as it is; anything else (a dead connection, a timeout) is explained, closes the session, and
    * makes the next use reconnect (after the backoff).
    */
-  async request<T>(run: (client: Client, session: Session) => Promise<T>): Promise<T> {
+  async request<T>(run: (client: Client, session: Session, lost: AbortSignal) => Promise<T>): Promise<T> {
     const session = await this.open();
+    const lost = this.lost!.signal;
     try {
-      return await session.request((client) => run(client, session));
+      return await session.request((client) => run(client, session, lost));
     } catch (error) {
+      if (lost.aborted) throw this.lastError ?? this.failed(lost.reason);
       if (isServerAnswer(error) || isCancelled(error)) throw error;
       const explained = session.explain(error);
       if (this.session === session) {
@@ -121,6 +134,21 @@ export class Upstream {
       }
       throw this.failed(explained);
     }
+  }
+
+  /** The session's connection is gone: end its requests in flight and reconnect on next use. */
+  private markLost(session: Session | undefined, _error: unknown): void {
+    if (!session || this.session !== session) return;
+    this.session = undefined;
+    this.failed(
+      new PatchbayError(
+        'connect-failed',
+        `the connection to ${this.name} broke during a request and could not be resumed`,
+        { hint: `patchbay doctor ${this.name}` },
+      ),
+    );
+    this.lost?.abort(this.lastError);
+    void session.close().catch(() => undefined);
   }
 
   /** Read a listing (following every page), keep it, and say so when it changed. */

@@ -1,0 +1,347 @@
+/**
+ * `patchbay serve` in front of real servers — server-everything over Streamable HTTP, SSE and
+ * stdio at once, and the demo server (2026-07-28) — driven by real clients: patchbay itself (as a
+ * host would start it, over stdio and over HTTP) and the SDK's client.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
+import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { startHangingServer, type FaultServer } from '../fixtures/fault-servers.js';
+import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+let sandbox: Sandbox;
+let http: EverythingServer;
+let sse: EverythingServer;
+let demo: DemoServer;
+let hanging: FaultServer;
+let gateway: { child: ChildProcess; url: string; token: string } | undefined;
+
+const UPSTREAMS = ['evhttp', 'evsse', 'evstdio', 'demo'];
+
+beforeAll(async () => {
+  sandbox = await createSandbox();
+  [http, sse, demo, hanging] = await Promise.all([
+    startEverything('streamableHttp'),
+    startEverything('sse'),
+    startDemoServer(),
+    startHangingServer(),
+  ]);
+  await sandbox.run(['add', 'evhttp', http.url]);
+  await sandbox.run(['add', '-t', 'sse', 'evsse', sse.url]);
+  await sandbox.run(['add', 'evstdio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+  await sandbox.run(['add', 'demo', demo.url]);
+  await sandbox.run(['add', '--timeout', '2000', 'stuck', hanging.url]);
+  // The host's view: the gateway as one stdio server, as `claude mcp add patchbay -- patchbay serve`.
+  await sandbox.run(['add', 'gw', '--', process.execPath, BINARY, 'serve', '--servers', UPSTREAMS.join(',')]);
+}, 30_000);
+
+afterAll(async () => {
+  gateway?.child.kill('SIGTERM');
+  await Promise.all([http?.close(), sse?.close(), demo?.close(), hanging?.close()]);
+  await sandbox?.cleanup();
+});
+
+/** `patchbay serve --http 127.0.0.1:0 …` in the background; its URL from its first line. */
+async function startHttpGateway(
+  args: string[] = [],
+): Promise<{ child: ChildProcess; url: string; token: string }> {
+  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
+  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0', ...args], {
+    env: sandbox.env,
+    cwd: sandbox.project,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+  return { child, url, token };
+}
+
+/** A POST through node:http, which (unlike fetch) sends the Host header it is given. */
+async function rawStatus(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const sent = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    sent.on('error', reject);
+    sent.end(body);
+  });
+}
+
+describe('patchbay serve over stdio, used by patchbay as a host would', () => {
+  it('lists the tools of every upstream under <server>__<tool>, calls each, reads resources, gets prompts', async () => {
+    const listed = await sandbox.run(['tools', 'gw', '--json', '--timeout', '30']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const tools = JSON.parse(listed.stdout) as Array<{
+      name: string;
+      title: string;
+      _meta: Record<string, unknown>;
+    }>;
+    for (const upstream of ['evhttp', 'evsse', 'evstdio']) {
+      const echo = tools.find((tool) => tool.name === `${upstream}__echo`);
+      expect(echo?._meta).toMatchObject({ 'io.patchbay/server': upstream, 'io.patchbay/name': 'echo' });
+      expect(echo?.title).toBe(`Echo Tool (${upstream})`);
+    }
+    expect(tools.some((tool) => tool.name === 'demo__add')).toBe(true);
+    const calls = await Promise.all(
+      ['evhttp', 'evsse', 'evstdio'].map((upstream) =>
+        sandbox.run(['call', 'gw', `${upstream}__echo`, `message=via ${upstream}`, '--timeout', '30']),
+      ),
+    );
+    calls.forEach((call, index) =>
+      expect(call.stdout, call.stderr).toBe(`Echo: via ${['evhttp', 'evsse', 'evstdio'][index]}\n`),
+    );
+    const sum = await sandbox.run(['call', 'gw', 'demo__add', 'a=2', 'b=40', '--json', '--timeout', '30']);
+    expect(JSON.parse(sum.stdout)).toMatchObject({ structuredContent: { sum: 42 } });
+    const read = await sandbox.run(['read', 'gw', 'demo://resource/dynamic/text/4', '--timeout', '30']);
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout).toContain('Resource 4');
+    const readme = await sandbox.run(['read', 'gw', 'demo://readme', '--timeout', '30']);
+    expect(readme.stdout).toContain('patchbay demo server');
+    const prompt = await sandbox.run(['prompt', 'gw', 'demo__greet', 'name=Ada', '--timeout', '30']);
+    expect(prompt.stdout).toContain('Say hello to Ada.');
+  }, 90_000);
+
+  it('refuses to run inside another gateway (a gateway among its own servers)', async () => {
+    const nested = await sandbox.run(['serve'], { env: { PATCHBAY_GATEWAY_PID: '12345' } });
+    expect(nested.code).toBe(2);
+    expect(nested.stderr).toContain('would serve itself');
+  });
+});
+
+describe('patchbay serve --http', () => {
+  beforeAll(async () => {
+    gateway = await startHttpGateway(['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
+  }, 20_000);
+
+  it('serves patchbay as an HTTP host with the bearer token, and a hanging upstream delays nothing for long', async () => {
+    await sandbox.run(['add', 'gwhttp', gateway!.url, '-H', `Authorization: Bearer ${gateway!.token}`]);
+    const started = Date.now();
+    const listed = await sandbox.run(['tools', 'gwhttp', '--json', '--timeout', '30']);
+    expect(listed.code, listed.stderr).toBe(0);
+    // The listing waits 3 s for each upstream at most: the hanging one is left out, not waited for.
+    expect(Date.now() - started).toBeLessThan(8_000);
+    const names = (JSON.parse(listed.stdout) as Array<{ name: string }>).map((tool) => tool.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['evhttp__echo', 'evsse__echo', 'evstdio__echo', 'demo__echo']),
+    );
+    expect(names.some((name) => name.startsWith('stuck__'))).toBe(false);
+    const call = await sandbox.run(['call', 'gwhttp', 'evsse__get-sum', 'a=1', 'b=2', '--timeout', '30']);
+    expect(call.stdout, call.stderr).toContain('The sum of 1 and 2 is 3.');
+  }, 60_000);
+
+  it('relays progress to an SDK client, and ends a call the client cancels', async () => {
+    const client = new Client({ name: 'test-host', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(gateway!.url), {
+        requestInit: { headers: { Authorization: `Bearer ${gateway!.token}` } },
+      }),
+    );
+    try {
+      const progress: number[] = [];
+      const long = await client.callTool(
+        { name: 'evhttp__trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
+        { onprogress: (update) => progress.push(update.progress), timeout: 30_000 },
+      );
+      expect(JSON.stringify(long.content)).toContain('Long running operation completed');
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      const aborter = new AbortController();
+      const cancelled = client.callTool(
+        { name: 'evhttp__trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+        { signal: aborter.signal, timeout: 60_000 },
+      );
+      setTimeout(() => aborter.abort(), 1_000);
+      await expect(cancelled).rejects.toThrow();
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  it('closes the holes of CVE-2025-49596: token, Host, Origin, body size, and survives malformed JSON-RPC', async () => {
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(gateway!.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body,
+      });
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const auth = { authorization: `Bearer ${gateway!.token}` };
+    expect((await post({}, ping)).status).toBe(401);
+    expect((await post({ authorization: 'Bearer wrong' }, ping)).status).toBe(401);
+    expect((await post({ ...auth, origin: 'http://evil.example' }, ping)).status).toBe(403);
+    expect(await rawStatus(gateway!.url, { ...auth, host: 'evil.example' }, ping)).toBe(403);
+    expect(
+      await rawStatus(gateway!.url, { ...auth, host: `localhost:${new URL(gateway!.url).port}` }, ping),
+    ).not.toBe(403);
+    expect(
+      (
+        await post(
+          auth,
+          `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}}`,
+        )
+      ).status,
+    ).toBe(413);
+    expect((await fetch(gateway!.url.replace('/mcp', '/other'), { headers: auth })).status).toBe(404);
+    // A bounded fuzz run: every malformed message gets an answer, none brings the gateway down.
+    const samples = [
+      '',
+      '{',
+      'null',
+      '[]',
+      '[1,2,3]',
+      '{"jsonrpc":"1.0","id":1,"method":"ping"}',
+      '{"jsonrpc":"2.0","id":{},"method":"ping"}',
+      '{"jsonrpc":"2.0","id":1}',
+      '{"jsonrpc":"2.0","id":1,"method":42}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope__nothing"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"nowhere://x"}}',
+      `{"jsonrpc":"2.0","id":1,"method":"${'a'.repeat(10_000)}"}`,
+      '"\\ud800"',
+    ];
+    for (let round = 0; round < 4; round++) {
+      for (const sample of samples) {
+        const response = await post(auth, sample);
+        expect(response.status, sample.slice(0, 80)).toBeLessThan(500);
+        await response.arrayBuffer();
+      }
+    }
+    await sandbox.run(['add', '-f', 'gwhttp', gateway!.url, '-H', `Authorization: Bearer ${gateway!.token}`]);
+    const still = await sandbox.run(['call', 'gwhttp', 'demo__echo', 'text=still here', '--timeout', '30']);
+    expect(still.stdout, still.stderr).toBe('still here\n');
+  }, 60_000);
+
+  it('refuses to listen off loopback without --dangerously-expose, and no-auth off loopback at all', async () => {
+    const exposed = await sandbox.run(['serve', '--http', '0.0.0.0:0']);
+    expect(exposed.code).toBe(2);
+    expect(exposed.stderr).toContain('--dangerously-expose');
+    const open = await sandbox.run([
+      'serve',
+      '--http',
+      '0.0.0.0:0',
+      '--dangerously-expose',
+      '--dangerously-no-auth',
+    ]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toContain('refused off loopback');
+  });
+});
+
+describe('questions an upstream asks during a call', () => {
+  it('reach a 2025-era host on stdio, and its answer reaches the upstream', async () => {
+    const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+    const client = new Client({ name: 'test-host', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler('elicitation/create', async () => ({
+      action: 'accept' as const,
+      content: { name: 'Ada Lovelace' },
+    }));
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BINARY, 'serve', '--servers', 'evstdio,evhttp'],
+        env: sandbox.env as Record<string, string>,
+        cwd: sandbox.project,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      for (const upstream of ['evstdio', 'evhttp']) {
+        const asked = await client.callTool(
+          { name: `${upstream}__trigger-elicitation-request`, arguments: {} },
+          { timeout: 30_000 },
+        );
+        expect(JSON.stringify(asked.content), upstream).toContain('Ada Lovelace');
+      }
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+});
+
+describe('an upstream that dies', () => {
+  it('fails the call in flight with a clear error, keeps the others working, and comes back after a restart', async () => {
+    const victim = await startEverything('streamableHttp');
+    const port = Number(new URL(victim.url).port);
+    await sandbox.run(['add', 'victim', victim.url]);
+    const local = await startHttpGateway(['--servers', 'victim,demo']);
+    const client = new Client({ name: 'test-host', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(local.url), {
+        requestInit: { headers: { Authorization: `Bearer ${local.token}` } },
+      }),
+    );
+    try {
+      await client.listTools();
+      const inFlight = client.callTool(
+        { name: 'victim__trigger-long-running-operation', arguments: { duration: 20, steps: 20 } },
+        { timeout: 30_000 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await victim.close();
+      const failed = await inFlight.catch((error: unknown) => ({
+        isError: true,
+        content: [{ type: 'text', text: String(error) }],
+      }));
+      expect(failed.isError).toBe(true);
+      expect(JSON.stringify(failed.content)).toMatch(/victim/);
+      const other = await client.callTool({ name: 'demo__echo', arguments: { text: 'alive' } });
+      expect(JSON.stringify(other.content)).toContain('alive');
+      const down = await client.callTool({ name: 'victim__echo', arguments: { message: 'x' } });
+      expect(down.isError).toBe(true);
+      // Within the backoff: the reason the last attempt failed, and the command to look closer.
+      expect(JSON.stringify(down.content)).toMatch(
+        /patchbay could not reach victim: .+Fix: patchbay doctor victim/,
+      );
+      const revived = await startEverything('streamableHttp', 10_000, port);
+      try {
+        // The backoff after two failures is at most a few seconds.
+        let answer: unknown;
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const result = await client.callTool({ name: 'victim__echo', arguments: { message: 'back' } });
+          if (!result.isError) {
+            answer = result.content;
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        expect(JSON.stringify(answer)).toContain('Echo: back');
+      } finally {
+        await revived.close();
+      }
+    } finally {
+      await client.close();
+      local.child.kill('SIGTERM');
+    }
+  }, 60_000);
+});
