@@ -392,6 +392,30 @@ Examples:
     );
 
   program
+    .command('connect')
+    .description(
+      'Serve one configured server over stdio, under its own names (a bridge for stdio-only hosts)',
+    )
+    .argument('<name>', 'server name')
+    .option('--timeout <seconds>', 'connect timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .addHelpText(
+      'after',
+      `
+With patchbay's transports, proxy support, certificates and OAuth: what mcp-remote does, for a
+server patchbay already has.
+
+Examples:
+  $ claude mcp add notion -- patchbay connect notion
+  $ patchbay connect sentry`,
+    )
+    .action(
+      act(async (name: string, flags) => {
+        const { parseConnectOptions, runServe } = await import('./commands/serve.js');
+        return runServe(parseConnectOptions(name, flags, io.env), io);
+      }),
+    );
+
+  program
     .command('doctor')
     .description(
       'Diagnose servers layer by layer (config, DNS, TCP, proxy, TLS, HTTP, auth, MCP, tools) with the fix',

@@ -48,6 +48,11 @@ export interface GatewayOptions {
   version: string;
   /** How long a listing waits for each upstream (default LIST_BUDGET_MS). */
   listBudgetMs?: number;
+  /**
+   * `patchbay connect <name>`: one upstream, passed through under its own names (a bridge, as
+   * mcp-remote is), not `<server>__<name>`.
+   */
+  bridge?: boolean;
 }
 
 /** The downstream request an upstream's own request (elicitation, sampling) belongs to. */
@@ -59,7 +64,9 @@ interface CallScope {
 export type Kind = 'tools' | 'resources' | 'prompts';
 
 export class Gateway {
-  readonly upstreams: Upstream[];
+  upstreams: Upstream[];
+  /** What each upstream was made from, to see which ones a config change touched. */
+  private readonly madeFrom = new WeakMap<Upstream, string>();
   private readonly listBudgetMs: number;
   private toolNames = new Map<string, Original>();
   private promptNames = new Map<string, Original>();
@@ -71,16 +78,38 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     this.listBudgetMs = options.listBudgetMs ?? LIST_BUDGET_MS;
-    this.upstreams = options.upstreams.map(
-      (upstream) =>
-        new Upstream({
-          ...upstream,
-          env: options.env,
-          cwd: options.cwd,
-          configureClient: (client, owner) => this.configureUpstreamClient(client, owner),
-          onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
-        }),
-    );
+    this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
+  }
+
+  private makeUpstream(config: GatewayUpstream): Upstream {
+    const upstream = new Upstream({
+      ...config,
+      env: this.options.env,
+      cwd: this.options.cwd,
+      configureClient: (client, owner) => this.configureUpstreamClient(client, owner),
+      onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
+    });
+    this.madeFrom.set(upstream, JSON.stringify(config));
+    return upstream;
+  }
+
+  /**
+   * The configuration changed: servers added, removed or edited. Unchanged upstreams keep their
+   * connection; the others are closed and made again, and hosts hear that every list changed.
+   */
+  async reconfigure(configs: GatewayUpstream[]): Promise<void> {
+    const before = new Map(this.upstreams.map((upstream) => [upstream.name, upstream]));
+    const next = configs.map((config) => {
+      const kept = before.get(config.name);
+      return kept && this.madeFrom.get(kept) === JSON.stringify(config) ? kept : this.makeUpstream(config);
+    });
+    const dropped = this.upstreams.filter((upstream) => !next.includes(upstream));
+    this.upstreams = next;
+    await Promise.all(dropped.map((upstream) => upstream.close()));
+    const made = next.filter((upstream) => before.get(upstream.name) !== upstream);
+    if (dropped.length > 0 || made.length > 0) {
+      for (const kind of ['tools', 'prompts', 'resources'] as const) this.announce(kind);
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -107,7 +136,7 @@ export class Gateway {
     const originals = gathered.flatMap(({ upstream, items }) =>
       items.map((tool) => ({ server: upstream.name, name: String(tool.name) })),
     );
-    this.toolNames = exposedNames(originals);
+    this.toolNames = this.naming(originals);
     const byOriginal = invert(this.toolNames);
     return gathered.flatMap(({ upstream, items }) =>
       items.map((tool) => {
@@ -115,7 +144,10 @@ export class Gateway {
         return {
           ...tool,
           name,
-          title: `${String(tool.title ?? (tool.annotations as { title?: string } | undefined)?.title ?? tool.name)} (${upstream.name})`,
+          title: this.titled(
+            String(tool.title ?? (tool.annotations as { title?: string } | undefined)?.title ?? tool.name),
+            upstream.name,
+          ),
           _meta: {
             ...(tool._meta as object | undefined),
             'io.patchbay/server': upstream.name,
@@ -128,7 +160,7 @@ export class Gateway {
 
   async listPrompts(): Promise<Listed[]> {
     const gathered = await this.gather('prompts');
-    this.promptNames = exposedNames(
+    this.promptNames = this.naming(
       gathered.flatMap(({ upstream, items }) =>
         items.map((prompt) => ({ server: upstream.name, name: String(prompt.name) })),
       ),
@@ -138,7 +170,7 @@ export class Gateway {
       items.map((prompt) => ({
         ...prompt,
         name: byOriginal.get(key(upstream.name, String(prompt.name)))!,
-        title: `${String(prompt.title ?? prompt.name)} (${upstream.name})`,
+        title: this.titled(String(prompt.title ?? prompt.name), upstream.name),
         _meta: {
           ...(prompt._meta as object | undefined),
           'io.patchbay/server': upstream.name,
@@ -170,6 +202,17 @@ export class Gateway {
         _meta: { ...(template._meta as object | undefined), 'io.patchbay/server': upstream.name },
       })),
     );
+  }
+
+  /** The `<server>__<name>` rule; a bridge keeps the names as they are. */
+  private naming(originals: Original[]): Map<string, Original> {
+    if (!this.options.bridge) return exposedNames(originals);
+    return new Map(originals.map((original) => [original.name, original]));
+  }
+
+  /** A bridge shows titles as the server wrote them; the gateway says whose each item is. */
+  private titled(title: string, server: string): string {
+    return this.options.bridge ? title : `${title} (${server})`;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -258,6 +258,81 @@ describe('patchbay serve --http', () => {
   });
 });
 
+describe('patchbay connect <name>', () => {
+  it('bridges one server over stdio under its own names', async () => {
+    await sandbox.run(['add', 'bridge', '--', process.execPath, BINARY, 'connect', 'evhttp']);
+    const tools = await sandbox.run(['tools', 'bridge', '--json', '--timeout', '30']);
+    expect(tools.code, tools.stderr).toBe(0);
+    const names = (JSON.parse(tools.stdout) as Array<{ name: string }>).map((tool) => tool.name);
+    expect(names).toContain('echo');
+    expect(names.some((name) => name.includes('__'))).toBe(false);
+    const echo = await sandbox.run(['call', 'bridge', 'echo', 'message=bridged', '--timeout', '30']);
+    expect(echo.stdout, echo.stderr).toBe('Echo: bridged\n');
+    const unknown = await sandbox.run(['connect', 'nosuch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No server named nosuch');
+  }, 60_000);
+});
+
+describe('a config edit while serving', () => {
+  it('serves a server added meanwhile, and keeps serving when a file is saved broken', async () => {
+    const own = await createSandbox();
+    try {
+      await own.run(['add', 'demo', demo.url]);
+      const token = (await own.run(['serve', '--print-token'])).stdout.trim();
+      const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
+        env: own.env,
+        cwd: own.project,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let log = '';
+      const url = await new Promise<string>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => {
+          log += chunk.toString();
+          const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(log);
+          if (match) resolve(match[1]!);
+        }),
+      );
+      try {
+        await own.run(['add', 'gw', url, '-H', `Authorization: Bearer ${token}`]);
+        const toolNames = async () =>
+          (
+            JSON.parse((await own.run(['tools', 'gw', '--json', '--timeout', '30'])).stdout) as Array<{
+              name: string;
+            }>
+          ).map((tool) => tool.name);
+        expect((await toolNames()).filter((name) => name.startsWith('evhttp__'))).toEqual([]);
+        await own.run(['add', 'evhttp', http.url]);
+        let names: string[] = [];
+        for (let attempt = 0; attempt < 20 && !names.includes('evhttp__echo'); attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          names = await toolNames();
+        }
+        expect(names).toContain('evhttp__echo');
+        expect(log).toContain('The configuration changed; now serving');
+        const { writeFile } = await import('node:fs/promises');
+        await writeFile(own.userConfig, '{ "mcpServers": ');
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        expect(log).toContain('was not applied');
+        // The gateway's own entry was in that file too; the host that already has the URL goes on.
+        const client = new Client({ name: 'test-host', version: '1.0.0' });
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(url), {
+            requestInit: { headers: { Authorization: `Bearer ${token}` } },
+          }),
+        );
+        const still = (await client.listTools()).tools.map((tool) => tool.name);
+        await client.close();
+        expect(still).toEqual(expect.arrayContaining(['demo__echo', 'evhttp__echo']));
+      } finally {
+        child.kill('SIGTERM');
+      }
+    } finally {
+      await own.cleanup();
+    }
+  }, 60_000);
+});
+
 describe('questions an upstream asks during a call', () => {
   it('reach a 2025-era host on stdio, and its answer reaches the upstream', async () => {
     const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');

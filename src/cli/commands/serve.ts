@@ -10,15 +10,18 @@ import { readFileSync } from 'node:fs';
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState } from '../../config/status.js';
+import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
-import { loadForCommand } from '../registry-loader.js';
+import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
 export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
 
 export interface ServeOptions {
   http: { host: string; port: number } | undefined;
+  /** `patchbay connect <name>`: that one server over stdio, under its own names. */
+  bridge?: boolean;
   servers: string[] | undefined;
   printToken: boolean;
   expose: boolean;
@@ -70,6 +73,23 @@ export function parseServeOptions(
   };
 }
 
+/** `patchbay connect <name>`: one configured server as a stdio MCP server (the mcp-remote use). */
+export function parseConnectOptions(
+  name: string,
+  raw: { timeout?: string },
+  env: NodeJS.ProcessEnv,
+): ServeOptions {
+  return {
+    http: undefined,
+    bridge: true,
+    servers: [validateName(name)],
+    printToken: false,
+    expose: false,
+    noAuth: false,
+    timeoutMs: timeoutFrom(raw.timeout, env),
+  };
+}
+
 /** `8080`, `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:0` (empty: 127.0.0.1 and port 7431). */
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text.trim());
@@ -112,15 +132,33 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     env: { ...io.env, [GATEWAY_MARK]: String(process.pid) },
     cwd: io.cwd,
     version: packageVersion(),
+    ...(options.bridge ? { bridge: true } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     io.interrupt?.addEventListener('abort', () => resolve(), { once: true });
   });
+  // A config edit while serving (patchbay add in another terminal, an editor): served as it is saved.
+  const { watchConfigFiles } = await import('../../config/watch.js');
+  const registry = await loadForCommand(io);
+  const watcher = watchConfigFiles(
+    registry.files.map((file) => file.path),
+    () =>
+      void configuredUpstreams(options, io, true)
+        .then((next) => gateway.reconfigure(next))
+        .then(() => note(io, `The configuration changed; now serving ${describe(gateway.upstreams)}.`))
+        .catch((error: unknown) =>
+          note(
+            io,
+            `The configuration changed but was not applied (the servers stay as they were): ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        ),
+  );
   if (!options.http) {
     const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
     const handle = serveStdio(() => gateway.createServer());
-    note(io, `patchbay gateway on stdio: ${describe(upstreams)}`);
+    note(io, `patchbay ${options.bridge ? 'bridge' : 'gateway'} on stdio: ${describe(upstreams)}`);
     await Promise.race([stopped, new Promise<void>((resolve) => io.stdin.once('end', () => resolve()))]);
+    watcher.close();
     await handle.close().catch(() => undefined);
     await gateway.close();
     return EXIT.ok;
@@ -137,13 +175,17 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       : 'No token required (--dangerously-no-auth): any program on this computer can use every server.',
   );
   await stopped;
+  watcher.close();
   await served.close();
   await gateway.close();
   return EXIT.ok;
 }
 
-async function configuredUpstreams(options: ServeOptions, io: Io) {
+async function configuredUpstreams(options: ServeOptions, io: Io, whileServing = false) {
   const registry = await loadForCommand(io);
+  // Half-saved: serving without that file's servers would drop them from every host.
+  if (whileServing && hasBrokenFile(registry))
+    throw new PatchbayError('config-parse', 'a config file does not parse (see above)');
   const wanted = options.servers;
   if (wanted) {
     const known = new Set(registry.servers.map((server) => server.name));
