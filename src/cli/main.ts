@@ -415,6 +415,40 @@ Examples:
       }),
     );
 
+  for (const [command, what] of [
+    ['install', "Add the gateway (patchbay serve) to a host's own config as one server named patchbay"],
+    ['uninstall', "Remove the gateway's entry from a host's config (only if it is still patchbay's)"],
+  ] as const) {
+    const defined = program
+      .command(command)
+      .description(what)
+      .requiredOption('--host <host>', 'claude-code, claude-desktop, cursor or vscode')
+      .option('--dry-run', 'show what would change, change nothing')
+      .option('--json', 'machine-readable output');
+    if (command === 'install')
+      defined
+        .option('--servers <names>', 'serve only these servers (comma-separated)')
+        .option('-f, --force', 'replace an entry named patchbay that is not the gateway');
+    defined
+      .addHelpText(
+        'after',
+        `
+The host's file is copied to <file>.patchbay-backup-<time> before it is changed; a file that does
+not parse is never touched.
+
+Examples:
+  $ patchbay ${command} --host claude-desktop${command === 'install' ? ' --dry-run' : ''}
+  $ patchbay ${command} --host cursor`,
+      )
+      .action(
+        act(async (flags) => {
+          const module = await import('./commands/install.js');
+          const options = module.parseInstallOptions(flags);
+          return command === 'install' ? module.runInstall(options, io) : module.runUninstall(options, io);
+        }),
+      );
+  }
+
   program
     .command('doctor')
     .description(

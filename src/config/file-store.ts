@@ -75,6 +75,8 @@ export interface WriteOptions {
   jsonc?: boolean;
   /** How long to wait for another process's lock. */
   lockTimeoutMs?: number;
+  /** Run under the lock just before the file is replaced (e.g. to back it up). */
+  beforeWrite?: (path: string, existed: boolean) => Promise<void>;
 }
 
 /**
@@ -97,6 +99,7 @@ export async function updateJsonFile<T>(
     const value = file.parsed?.value ?? createObject();
     const { write, result } = mutate(value, file);
     if (write) {
+      await options.beforeWrite?.(path, file.exists);
       await writeFileAtomic(path, stringifyJson(value, file.parsed?.indent ?? 2), {
         mode: options.secret ? 0o600 : (options.mode ?? 0o644),
         secret: options.secret ?? false,

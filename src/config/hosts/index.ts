@@ -20,10 +20,14 @@ export function isHostId(text: string): text is HostId {
   return (HOST_IDS as string[]).includes(text);
 }
 
-/** The host named by a `--from`/`--to` flag, or a usage error listing the valid names. */
-export function parseHost(text: string | undefined, flag: '--from' | '--to'): HostId {
+/** The host named by a `--from`/`--to`/`--host` flag, or a usage error listing the valid names. */
+export function parseHost(text: string | undefined, flag: '--from' | '--to' | '--host'): HostId {
   const valid = HOST_IDS.join(', ');
-  const example = flag === '--from' ? 'patchbay import --from cursor' : 'patchbay export --to vscode';
+  const example = {
+    '--from': 'patchbay import --from cursor',
+    '--to': 'patchbay export --to vscode',
+    '--host': 'patchbay install --host claude-desktop',
+  }[flag];
   if (text === undefined || text === '') {
     throw new PatchbayError(
       'usage',
