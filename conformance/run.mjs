@@ -6,7 +6,9 @@
  *   - `stable`: every client scenario of the stable suite (@modelcontextprotocol/conformance);
  *   - `2025-11-25` and `2026-07-28`: the client scenarios the pre-release suite
  *     (@modelcontextprotocol/conformance-next) requires for that revision, each at its wire version
- *     (`--spec-version`); the scenarios it reports but never scores (extensions) are left out.
+ *     (`--spec-version`); the scenarios it reports but never scores (extensions) are left out;
+ *   - `gateway`: the stable suite's server scenarios that apply to a proxy, against
+ *     `patchbay serve --http` with server-everything behind it.
  *
  * The suite's runner needs Node >= 22 while patchbay runs on Node >= 20: the runner gets a Node 22
  * binary from the npm registry (the `node-<platform>-<arch>` package, pinned below, cached under
@@ -18,7 +20,7 @@
  * (a stale entry).
  *
  * Environment:
- *   CONFORMANCE_RUNS=a,b        only these runs: stable, 2025-11-25, 2026-07-28 (default: all three)
+ *   CONFORMANCE_RUNS=a,b        only these runs: stable, 2025-11-25, 2026-07-28, gateway (default: all)
  *   CONFORMANCE_SCENARIOS=a,b   only these scenarios, in the runs that have them
  *   CONFORMANCE_NODE=<path>     the Node >= 22 binary for the runner (default: see above)
  *   CONFORMANCE_TIMEOUT_MS=<ms> the runner's per-scenario client timeout (default 30000)
@@ -27,7 +29,15 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -58,6 +68,23 @@ const RUNS = [
   { id: 'stable', package: '@modelcontextprotocol/conformance' },
   { id: '2025-11-25', package: '@modelcontextprotocol/conformance-next', requirements: '2025-11-25' },
   { id: '2026-07-28', package: '@modelcontextprotocol/conformance-next', requirements: '2026-07-28' },
+  {
+    id: 'gateway',
+    package: '@modelcontextprotocol/conformance',
+    // Server scenarios against `patchbay serve --http`, with server-everything (stdio) behind it.
+    // These are the ones a proxy in front of any server must pass; the others test the suite's
+    // own reference server (its test_* tools, test:// resources), which patchbay does not ship.
+    server: [
+      'server-initialize',
+      'ping',
+      'logging-set-level',
+      'completion-complete',
+      'tools-list',
+      'resources-list',
+      'prompts-list',
+      'dns-rebinding-protection',
+    ],
+  },
 ];
 
 const started = performance.now();
@@ -79,13 +106,20 @@ const summaries = [];
 for (const run of runs) {
   const suite = locateSuite(run.package);
   const expected = expectedFor(run, suite);
-  const scenarios = selectScenarios(listClientScenarios(node, suite.bin, run.requirements));
-  note(`${run.id}: suite ${suite.version}, ${scenarios.length} client scenario(s)`);
+  const scenarios = selectScenarios(run.server ?? listClientScenarios(node, suite.bin, run.requirements));
+  note(
+    `${run.id}: suite ${suite.version}, ${scenarios.length} ${run.server ? 'server' : 'client'} scenario(s)`,
+  );
+  const gateway = run.server && scenarios.length > 0 ? await startGateway() : undefined;
   const results = [];
-  for (const scenario of scenarios) {
-    const result = await runScenario(suite, run, scenario);
-    results.push(result);
-    note(`  ${result.passed ? 'pass' : 'FAIL'}  ${scenario}  (${(result.ms / 1000).toFixed(1)} s)`);
+  try {
+    for (const scenario of scenarios) {
+      const result = await runScenario(suite, run, scenario, gateway?.url);
+      results.push(result);
+      note(`  ${result.passed ? 'pass' : 'FAIL'}  ${scenario}  (${(result.ms / 1000).toFixed(1)} s)`);
+    }
+  } finally {
+    gateway?.stop();
   }
   const verdict = judge(results, expected);
   summaries.push({ run: run.id, suite: suite.version, results, verdict });
@@ -262,21 +296,76 @@ function adapterCommand() {
   return `${process.execPath} ${ADAPTER}`;
 }
 
-async function runScenario(suite, run, scenario) {
+/**
+ * `patchbay serve --http` on a free loopback port in a throwaway home, with server-everything over
+ * stdio as its one server. --dangerously-no-auth (loopback only): the suite sends no token.
+ */
+async function startGateway() {
+  const home = mkdtempSync(join(tmpdir(), 'patchbay-conformance-gateway-'));
+  const env = {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    PATCHBAY_PROJECT_DIR: home,
+    PATCHBAY_DATA_DIR: join(home, 'data'),
+    PATCHBAY_CREDENTIAL_STORE: 'file',
+    NO_COLOR: '1',
+  };
+  const binary = join(ROOT, 'dist', 'cli', 'main.js');
+  const everything = require.resolve('@modelcontextprotocol/server-everything/dist/index.js', {
+    paths: [ROOT],
+  });
+  const added = spawnSync(
+    process.execPath,
+    [binary, 'add', 'everything', '--', process.execPath, everything, 'stdio'],
+    {
+      env,
+      cwd: home,
+      encoding: 'utf8',
+    },
+  );
+  if (added.status !== 0) fail(`patchbay add failed: ${added.stderr}`);
+  const child = spawn(process.execPath, [binary, 'serve', '--http', '127.0.0.1:0', '--dangerously-no-auth'], {
+    env,
+    cwd: home,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise((resolveUrl, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`patchbay serve printed no URL:\n${text}`)), 15_000);
+    child.stderr.on('data', (chunk) => {
+      text += chunk;
+      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`patchbay serve exited with ${code}:\n${text}`)));
+  });
+  note(`  gateway at ${url}`);
+  return {
+    url,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function runScenario(suite, run, scenario, serverUrl) {
   const dir = join(output, run.id, scenario.replace(/[^\w.-]+/g, '_'));
   mkdirSync(dir, { recursive: true });
   const begin = performance.now();
+  const target = serverUrl ? ['server', '--url', serverUrl] : ['client', '--command', command];
   const args = [
     suite.bin,
-    'client',
-    '--command',
-    command,
+    ...target,
     '--scenario',
     scenario,
     // A requirement set runs each scenario at its own wire version.
     ...(run.requirements ? ['--spec-version', run.requirements] : []),
-    '--timeout',
-    String(timeoutMs),
+    ...(serverUrl ? [] : ['--timeout', String(timeoutMs)]),
     '-o',
     dir,
   ];

@@ -63,6 +63,12 @@ interface CallScope {
 
 export type Kind = 'tools' | 'resources' | 'prompts';
 
+interface CompleteParams {
+  ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
+  argument: { name: string; value: string };
+  context?: { arguments?: Record<string, string> };
+}
+
 export class Gateway {
   upstreams: Upstream[];
   /** What each upstream was made from, to see which ones a config change touched. */
@@ -278,6 +284,56 @@ export class Gateway {
     );
   }
 
+  /**
+   * Completion of a prompt argument (routed like the prompt) or of a template variable (routed to
+   * the upstream that lists the template). Nothing to route to, or an upstream without completion:
+   * no suggestions, which the spec allows.
+   */
+  async complete(params: CompleteParams, ctx: ServerContext, server: Server) {
+    const none = { completion: { values: [] as string[] } };
+    let upstream: Upstream | undefined;
+    let ref = params.ref;
+    if (ref.type === 'ref/prompt') {
+      const original = await this.resolve('prompt', String(ref.name));
+      if (!original) return none;
+      upstream = this.upstream(original.server);
+      ref = { ...ref, name: original.name };
+    } else {
+      const { uri } = ref;
+      await this.listTemplates();
+      upstream = this.upstreams.find((candidate) =>
+        candidate.kept('templates').some((template) => template.uriTemplate === uri),
+      );
+    }
+    if (!upstream) return none;
+    const target = upstream;
+    return this.within(target, { ctx, server }, () =>
+      target
+        .request(async (client, _session, lost) =>
+          client.getServerCapabilities()?.completions
+            ? client.complete({ ...params, ref } as never, this.relayOptions(ctx, lost))
+            : none,
+        )
+        .catch(asProtocolError),
+    );
+  }
+
+  /** The host's log level, passed to every connected upstream that logs (and to later ones). */
+  private logLevel: string | undefined;
+
+  async setLogLevel(level: string): Promise<void> {
+    this.logLevel = level;
+    await Promise.all(
+      this.upstreams.map((upstream) =>
+        upstream
+          .request(async (client) => {
+            if (client.getServerCapabilities()?.logging) await client.setLoggingLevel(level as never);
+          })
+          .catch(() => undefined),
+      ),
+    );
+  }
+
   /** The upstream that listed a URI, else the first whose template matches it. */
   private async owner(uri: string): Promise<Upstream | undefined> {
     const find = () =>
@@ -361,6 +417,18 @@ export class Gateway {
         );
       return call.ctx.mcpReq.requestSampling(request.params as never);
     });
+    // An upstream's log messages reach the hosts connected over stdio (HTTP is served statelessly).
+    client.setNotificationHandler('notifications/message', (notification) => {
+      const params = notification.params as { level: string; logger?: string; data: unknown };
+      for (const server of this.servers) {
+        void server
+          .sendLoggingMessage({
+            ...params,
+            logger: `${upstream.name}${params.logger ? `/${params.logger}` : ''}`,
+          } as never)
+          .catch(() => undefined);
+      }
+    });
     for (const [method, kind] of [
       ['notifications/tools/list_changed', 'tools'],
       ['notifications/prompts/list_changed', 'prompts'],
@@ -386,6 +454,8 @@ export class Gateway {
           tools: { listChanged: true },
           resources: { listChanged: true },
           prompts: { listChanged: true },
+          completions: {},
+          logging: {},
         },
         instructions:
           'patchbay: every MCP server configured in patchbay, behind one endpoint. Tools and prompts are named <server>__<name>.',
@@ -411,6 +481,14 @@ export class Gateway {
       'resources/read',
       async (request, ctx) => (await this.readResource(request.params.uri, ctx, server)) as never,
     );
+    server.setRequestHandler(
+      'completion/complete',
+      async (request, ctx) => (await this.complete(request.params as CompleteParams, ctx, server)) as never,
+    );
+    server.setRequestHandler('logging/setLevel', async (request) => {
+      await this.setLogLevel(request.params.level);
+      return {};
+    });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
     return server;

@@ -1,0 +1,905 @@
+#!/usr/bin/env node
+// The gateway: `tools/call` of server-everything's `echo` relayed through `patchbay serve --http`
+// beside the same call sent straight to the server, on loopback, sequentially (c=1) and with 32
+// calls in flight at once on one client (c=32); and the gateway's resident memory with 50
+// upstreams connected. Two peers can run beside it:
+//   - supergateway (stdio server → Streamable HTTP), compared with patchbay serving the same stdio
+//     server (`patchbay add evs -- node <everything> stdio`) and with the server over plain stdio;
+//   - mcp-remote (remote HTTP server → stdio), compared with `patchbay connect ev`, the stdio bridge.
+//
+// Usage: npm run build && MCP_REMOTE_BIN=… SUPERGATEWAY_BIN=… node bench/gateway.mjs
+// A peer whose variable is unset is skipped. Progress goes to stderr, the markdown tables to stdout.
+// Environment:
+//   MCP_REMOTE_BIN       the `mcp-remote` binary (e.g. /tmp/peers/node_modules/.bin/mcp-remote)
+//   SUPERGATEWAY_BIN     the `supergateway` binary
+//   BENCH_CALLS_C1       measured calls per target at concurrency 1 (default 500)
+//   BENCH_CALLS_C32      measured calls per target at concurrency 32 (default 2000)
+//   BENCH_WARMUP         checked, untimed calls per target at concurrency 1 first (default 50; then
+//                        64 more at concurrency 32)
+//   BENCH_ROUNDS         the measured calls go in this many rounds, one batch of each target per
+//                        round (default 5)
+//   BENCH_UPSTREAMS      upstreams of the memory measurement (default 50)
+//   BENCH_CALL_TIMEOUT_S a call that takes longer is an error (default 30)
+//
+// The client is the SDK's (`@modelcontextprotocol/client`, default 2025-era handshake) in this
+// process, one connected client per target; every result must be the text "Echo: <message>" for
+// the message of that call (each call's is different), or the call counts as an error. Servers,
+// relays and bridges each run in their own processes, bound to 127.0.0.1, with throwaway HOMEs in
+// one temporary directory; nothing but 127.0.0.1 is contacted. A target with errors is flagged and
+// the bench exits 1 after printing the tables.
+
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { killTree, live, timedRun } from './processes.mjs';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const binary = join(repo, 'dist/cli/main.js');
+const serversScript = join(repo, 'bench/servers.mjs');
+const everything = join(repo, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+for (const [file, fix] of [
+  [binary, 'run npm run build first'],
+  [join(repo, 'dist/demo/demo-server.js'), 'run npm run build first'],
+  [everything, 'run npm install first'],
+])
+  if (!existsSync(file)) {
+    console.error(`bench/gateway.mjs: ${file} is missing; ${fix}.`);
+    process.exit(1);
+  }
+
+const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+
+const positiveInt = (name, fallback) => {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`bench/gateway.mjs: ${name} must be a positive integer, not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+};
+const callsC1 = positiveInt('BENCH_CALLS_C1', 500);
+const callsC32 = positiveInt('BENCH_CALLS_C32', 2000);
+const warmup = positiveInt('BENCH_WARMUP', 50);
+const rounds = positiveInt('BENCH_ROUNDS', 5);
+const upstreamCount = positiveInt('BENCH_UPSTREAMS', 50);
+const callTimeoutMs = positiveInt('BENCH_CALL_TIMEOUT_S', 30) * 1000;
+const runTimeoutMs = 60_000; // patchbay add / --print-token / approve
+const CONCURRENCY = 32;
+const WARMUP_C32 = 2 * CONCURRENCY;
+/** A target stops being loaded after this many errors (its row is flagged either way). */
+const MAX_ERRORS = 50;
+
+const mcpRemoteBin = process.env.MCP_REMOTE_BIN || null;
+const supergatewayBin = process.env.SUPERGATEWAY_BIN || null;
+for (const [name, bin] of [
+  ['MCP_REMOTE_BIN', mcpRemoteBin],
+  ['SUPERGATEWAY_BIN', supergatewayBin],
+])
+  if (bin && !existsSync(bin)) {
+    console.error(`bench/gateway.mjs: ${name} is ${bin}, which does not exist.`);
+    process.exit(2);
+  }
+
+// ---------------------------------------------------------------------------------------------
+// Clean-up: every child (servers, gateways, relays, stdio bridges) goes however the bench ends.
+
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'patchbay-bench-gateway-')));
+const dirs = {
+  patchbayHome: join(root, 'patchbay-home'),
+  project: join(root, 'project'),
+  manyHome: join(root, 'many-home'),
+  manyProject: join(root, 'many-project'),
+  mcpRemoteHome: join(root, 'mcp-remote-home'),
+  supergatewayHome: join(root, 'supergateway-home'),
+  stdioHome: join(root, 'stdio-home'),
+};
+for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+
+/** Processes the SDK's stdio transport started (it does not hand out the child itself). */
+const stdioPids = new Set();
+let cleanedUp = false;
+function cleanUp() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const pid of stdioPids)
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  // The gateways and supergateway are not detached: they get SIGTERM and stop their own stdio
+  // servers (which they start in process groups of their own).
+  for (const child of live) killTree(child);
+  rmSync(root, { recursive: true, force: true });
+}
+process.on('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(signal, () => {
+    console.error(`\nbench/gateway.mjs: ${signal}, stopping.`);
+    cleanUp();
+    process.exit(130);
+  });
+function fail(message) {
+  console.error(`\nbench/gateway.mjs: ${message}`);
+  process.exit(1); // the exit handler cleans up
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environments. Inherited settings that would change what is measured are dropped.
+
+const baseEnv = {
+  ...process.env,
+  NO_COLOR: '1',
+  NO_PROXY: '127.0.0.1,localhost',
+  no_proxy: '127.0.0.1,localhost',
+};
+for (const name of [
+  'PATCHBAY_CONFIG_DIR',
+  'PATCHBAY_TIMEOUT',
+  'PATCHBAY_DEBUG',
+  'DBUS_SESSION_BUS_ADDRESS', // so no tool can reach the user's keyring
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'FORCE_COLOR',
+  'NODE_OPTIONS',
+  'PORT',
+])
+  delete baseEnv[name];
+const homeEnv = (home) => ({
+  ...baseEnv,
+  HOME: home,
+  XDG_CONFIG_HOME: join(home, '.config'),
+  XDG_DATA_HOME: join(home, '.local', 'share'),
+  XDG_STATE_HOME: join(home, '.local', 'state'),
+  XDG_CACHE_HOME: join(home, '.cache'),
+});
+const sandboxEnv = (home, project) => ({
+  ...homeEnv(home),
+  PATCHBAY_PROJECT_DIR: project,
+  PATCHBAY_DATA_DIR: join(home, 'data'),
+  PATCHBAY_CREDENTIAL_STORE: 'file',
+});
+const patchbayEnv = sandboxEnv(dirs.patchbayHome, dirs.project);
+const manyEnv = sandboxEnv(dirs.manyHome, dirs.manyProject);
+
+// ---------------------------------------------------------------------------------------------
+// Processes that listen: server-everything's Streamable HTTP transport and supergateway both
+// listen on all interfaces at a given port. A preload given to their node binds them to 127.0.0.1
+// instead (on a free port when given 0), reports the address on stderr, and ends the process with
+// SIGTERM when its stdin closes (the bench went away, however it died), so that its own shutdown
+// (supergateway stops its stdio servers) runs.
+
+const preload = `
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
+    args.splice(1, 0, '127.0.0.1');
+  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
+  return listen.apply(this, args);
+};
+const end = () => process.kill(process.pid, 'SIGTERM');
+process.stdin.on('end', end).on('error', end).resume();
+`;
+const preloadArgs = ['--import', `data:text/javascript,${encodeURIComponent(preload)}`];
+
+/** Keep the last few kilobytes of a stream, to say what went wrong. */
+function tailOf(stream) {
+  const tail = { text: '' };
+  stream?.setEncoding?.('utf8');
+  stream?.on('data', (chunk) => (tail.text = (tail.text + chunk).slice(-4000)));
+  return tail;
+}
+const lastLines = (text, n = 5) => text.trim().split('\n').slice(-n).join(' | ');
+
+/** Wait for a line of a child's stderr that `pattern` matches; the child exiting first is an error. */
+function awaitLine(child, pattern, what, timeoutMs = 15_000) {
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s: ${lastLines(log)}`)),
+      timeoutMs,
+    );
+    const lines = createInterface({ input: child.stderr });
+    lines.on('line', (line) => {
+      const match = pattern.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      } else log = (log + `${line}\n`).slice(-4000);
+    });
+    exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${how}): ${lastLines(log)}`));
+    });
+  });
+}
+
+/** Stop a child: `how` asks it to (stdin closed, SIGTERM); SIGKILL after 5 s. */
+async function stopChild(child, how) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    how();
+    const timer = setTimeout(() => killTree(child), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  live.delete(child);
+}
+
+/** Start node with the preload; resolve with the 127.0.0.1 address it listens on. */
+async function startListening(what, args, env, stdout = 'ignore') {
+  const child = spawn(process.execPath, [...preloadArgs, ...args], {
+    env,
+    stdio: ['pipe', stdout, 'pipe'],
+  });
+  live.add(child);
+  const match = await awaitLine(child, /^BENCH_LISTENING (.*)$/, what).catch((error) =>
+    fail(error.message),
+  );
+  const address = JSON.parse(match[1]);
+  if (address.address !== '127.0.0.1') fail(`${what} listens on ${address.address}, not 127.0.0.1`);
+  tailOf(child.stderr); // keep draining it
+  return {
+    child,
+    url: `http://127.0.0.1:${address.port}/mcp`,
+    stop: () => stopChild(child, () => child.stdin.end()),
+  };
+}
+
+/** server-everything over Streamable HTTP; its stdout (a line per HTTP request) is counted. */
+async function startEverything() {
+  const server = await startListening(
+    'server-everything',
+    [everything, 'streamableHttp'],
+    { ...baseEnv, PORT: '0' },
+    'pipe',
+  );
+  server.requests = { post: 0, get: 0, sessions: 0 };
+  createInterface({ input: server.child.stdout }).on('line', (line) => {
+    if (line.startsWith('Received MCP POST')) server.requests.post++;
+    else if (line.startsWith('Received MCP GET')) server.requests.get++;
+    else if (line.startsWith('Session initialized')) server.requests.sessions++;
+  });
+  return server;
+}
+
+/** The demo servers of bench/servers.mjs, in one child process; resolves with their URLs. */
+async function startDemoServers(count) {
+  const child = spawn(process.execPath, [serversScript, '--count', String(count)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  const stderr = tailOf(child.stderr);
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await Promise.race([lines.next(), exited.then((code) => ({ exitCode: code }))]);
+  if ('exitCode' in first || first.done)
+    fail(`bench/servers.mjs exited (${first.exitCode}): ${lastLines(stderr.text)}`);
+  return { ...JSON.parse(first.value), stop: () => stopChild(child, () => child.stdin.end()) };
+}
+
+/** `patchbay serve --http 127.0.0.1:0` in a sandbox; resolves when it prints its URL. */
+async function startGateway(env, cwd, what) {
+  const child = spawn(process.execPath, [binary, 'serve', '--http', '127.0.0.1:0'], {
+    env,
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  live.add(child);
+  const match = await awaitLine(child, /patchbay gateway at (http:\/\/127\.0\.0\.1:\d+\/mcp)/, what).catch(
+    (error) => fail(error.message),
+  );
+  const stderr = tailOf(child.stderr);
+  return {
+    child,
+    url: match[1],
+    stderr,
+    stop: () => stopChild(child, () => child.kill('SIGTERM')),
+  };
+}
+
+/** A patchbay command that must succeed; its stdout. */
+async function patchbay(args, env, cwd) {
+  const result = await timedRun(process.execPath, [binary, ...args], { env, cwd, timeoutMs: runTimeoutMs });
+  if (result.code !== 0 || result.timedOut)
+    fail(
+      `patchbay ${args.join(' ')} ${result.timedOut ? 'timed out' : `exited ${result.code}`}: ` +
+        lastLines(result.stderr || result.stdout),
+    );
+  return result.stdout;
+}
+
+/** Resident memory of a process, from /proc: current (VmRSS) and peak (VmHWM), in MiB. */
+function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+/** CPU time (user + system) a process has used so far, in ms; null when it is gone. */
+function cpuMs(pid) {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is the state
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+/** The first process under `pid` (children, grandchildren…) whose command line `test` accepts. */
+function descendant(pid, test) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const next = queue.shift();
+    try {
+      if (test(readFileSync(`/proc/${next}/cmdline`, 'utf8').split('\0'))) return next;
+    } catch {
+      // gone
+    }
+    queue.push(...(children.get(next) ?? []));
+  }
+  return null;
+}
+const isEverythingStdio = (argv) => argv.includes(everything) && argv.includes('stdio');
+const mib = (value) => (value === null || value === undefined ? 'n/a' : `${value.toFixed(1)} MiB`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Clients.
+
+const clientInfo = { name: 'patchbay-bench-gateway', version: '0.0.0' };
+
+async function connectHttp(url, headers = {}) {
+  const client = new Client(clientInfo);
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  await client.connect(transport, { timeout: 30_000 });
+  return { client, childPid: null, stderr: null };
+}
+
+async function connectStdio({ command, args, env, cwd }) {
+  const transport = new StdioClientTransport({ command, args, env, cwd, stderr: 'pipe' });
+  const stderr = tailOf(transport.stderr);
+  const client = new Client(clientInfo);
+  try {
+    await client.connect(transport, { timeout: 30_000 });
+  } catch (error) {
+    if (transport.pid) stdioPids.add(transport.pid);
+    await client.close().catch(() => undefined);
+    throw new Error(`${error.message}; its stderr: ${lastLines(stderr.text) || '(empty)'}`);
+  }
+  stdioPids.add(transport.pid);
+  return { client, childPid: transport.pid, stderr };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load: `count` calls of a target's echo tool, `concurrency` of them in flight at once on its one
+// client. Every result is checked; an error's text is kept (the first few distinct ones).
+
+let sequence = 0;
+function problemWith(result, message) {
+  if (result.isError) return `isError: ${JSON.stringify(result.content).slice(0, 300)}`;
+  const text = result.content?.[0]?.type === 'text' ? result.content[0].text : undefined;
+  if (text !== `Echo: ${message}`) return `expected "Echo: ${message}", got ${JSON.stringify(result).slice(0, 300)}`;
+  return null;
+}
+
+async function load(target, count, concurrency) {
+  const latencies = [];
+  let issued = 0;
+  let errors = 0;
+  const start = process.hrtime.bigint();
+  const worker = async () => {
+    while (issued < count && target.errors < MAX_ERRORS) {
+      issued++;
+      const message = `${target.id} ${++sequence}`;
+      const t0 = process.hrtime.bigint();
+      let why;
+      try {
+        const result = await target.client.callTool(
+          { name: target.tool, arguments: { message } },
+          { timeout: callTimeoutMs },
+        );
+        why = problemWith(result, message);
+      } catch (error) {
+        why = `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`.slice(0, 300);
+      }
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (why) {
+        errors++;
+        target.errors++;
+        const key = why.replace(/\d+/g, '#');
+        if (!target.errorTexts.has(key) && target.errorTexts.size < 5) target.errorTexts.set(key, why);
+      } else latencies.push(ms);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { latencies, errors, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions, for the header.
+
+/** The version in the package.json nearest above a file (symlinks resolved). */
+function packageVersion(file) {
+  for (let dir = dirname(realpathSync(file)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const { name, version } = JSON.parse(readFileSync(manifest, 'utf8'));
+    if (name && version) return `${name} ${version}`;
+  }
+  return 'unknown version';
+}
+const git = (args) => spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).stdout.trim();
+const patchbayVersion = spawnSync(process.execPath, [binary, '--version'], {
+  env: patchbayEnv,
+  encoding: 'utf8',
+}).stdout.trim();
+/** A peer's binary as a node script, so that it runs on this node (not the first one on PATH). */
+function nodeScript(bin, name) {
+  const script = realpathSync(bin);
+  const head = readFileSync(script, 'utf8').slice(0, 200);
+  if (!/^#!.*\bnode\b/.test(head) && !/\.(c|m)?js$/.test(script))
+    fail(`${name} (${script}) is not a node script; point it at the package's bin.`);
+  return script;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up: the upstream, the gateway sandbox, the peers.
+
+const load1 = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+const loadBefore = load1();
+
+const server = await startEverything();
+console.error(`server-everything (Streamable HTTP) at ${server.url}`);
+
+await patchbay(['add', 'ev', server.url], patchbayEnv, dirs.project);
+await patchbay(['add', 'evs', '--', process.execPath, everything, 'stdio'], patchbayEnv, dirs.project);
+const token = (await patchbay(['serve', '--print-token'], patchbayEnv, dirs.project)).trim();
+if (!/^[A-Za-z0-9_-]{32,}$/.test(token)) fail(`patchbay serve --print-token printed ${JSON.stringify(token)}`);
+const gateway = await startGateway(patchbayEnv, dirs.project, 'patchbay serve --http');
+console.error(`patchbay gateway at ${gateway.url} (pid ${gateway.child.pid})`);
+await sleep(500);
+const gatewayIdle = memory(gateway.child.pid);
+const auth = { Authorization: `Bearer ${token}` };
+
+let supergateway = null;
+const skipped = [];
+if (supergatewayBin) {
+  const script = nodeScript(supergatewayBin, 'SUPERGATEWAY_BIN');
+  // --stdio is run through a shell: the paths are quoted.
+  const quote = (text) => `'${text.replaceAll("'", `'\\''`)}'`;
+  supergateway = await startListening(
+    'supergateway',
+    [
+      script,
+      '--stdio',
+      `${quote(process.execPath)} ${quote(everything)} stdio`,
+      '--outputTransport',
+      'streamableHttp',
+      '--stateful',
+      '--port',
+      '0',
+      '--logLevel',
+      'none',
+    ],
+    homeEnv(dirs.supergatewayHome),
+  );
+  console.error(`supergateway at ${supergateway.url} (pid ${supergateway.child.pid})`);
+} else skipped.push('supergateway skipped: set SUPERGATEWAY_BIN');
+if (!mcpRemoteBin) skipped.push('mcp-remote skipped: set MCP_REMOTE_BIN');
+for (const note of skipped) console.error(note);
+
+// Each target: how its client connects, the tool's name there, the direct path it is compared
+// with, and (after it connected) the processes whose CPU time is counted: the relay (gateway,
+// bridge) and the upstream server behind it. A relay with `relayName` also gets its memory read
+// after the load.
+const httpUpstream = () => server.child.pid;
+const targets = [
+  {
+    id: 'direct-http',
+    label: 'direct: SDK client → server-everything (Streamable HTTP)',
+    tool: 'echo',
+    connect: () => connectHttp(server.url),
+    upstream: 'http',
+    upstreamPid: httpUpstream,
+  },
+  {
+    id: 'gateway-http',
+    label: 'patchbay serve --http → server-everything (Streamable HTTP)',
+    tool: 'ev__echo',
+    connect: () => connectHttp(gateway.url, auth),
+    baseline: 'direct-http',
+    relayPid: () => gateway.child.pid,
+    upstreamPid: httpUpstream,
+    upstream: 'http',
+  },
+  {
+    id: 'connect',
+    label: 'patchbay connect ev (stdio bridge) → server-everything (Streamable HTTP)',
+    tool: 'echo',
+    connect: () =>
+      connectStdio({
+        command: process.execPath,
+        args: [binary, 'connect', 'ev'],
+        env: patchbayEnv,
+        cwd: dirs.project,
+      }),
+    baseline: 'direct-http',
+    relayPid: (target) => target.childPid,
+    relayName: 'patchbay connect ev',
+    upstreamPid: httpUpstream,
+    upstream: 'http',
+  },
+];
+if (mcpRemoteBin)
+  targets.push({
+    id: 'mcp-remote',
+    label: 'mcp-remote (stdio bridge) → server-everything (Streamable HTTP)',
+    tool: 'echo',
+    connect: () =>
+      connectStdio({
+        command: process.execPath,
+        args: [nodeScript(mcpRemoteBin, 'MCP_REMOTE_BIN'), server.url, '--transport', 'http-only', '--silent'],
+        env: homeEnv(dirs.mcpRemoteHome),
+        cwd: dirs.mcpRemoteHome,
+      }),
+    baseline: 'direct-http',
+    relayPid: (target) => target.childPid,
+    relayName: 'mcp-remote',
+    upstreamPid: httpUpstream,
+    upstream: 'http',
+    peerOf: 'connect',
+  });
+targets.push(
+  {
+    id: 'direct-stdio',
+    label: 'direct: SDK client → server-everything (stdio)',
+    tool: 'echo',
+    connect: () =>
+      connectStdio({
+        command: process.execPath,
+        args: [everything, 'stdio'],
+        env: homeEnv(dirs.stdioHome),
+        cwd: dirs.stdioHome,
+      }),
+    upstreamPid: (target) => target.childPid,
+  },
+  {
+    id: 'gateway-stdio',
+    label: 'patchbay serve --http → server-everything (stdio)',
+    tool: 'evs__echo',
+    connect: () => connectHttp(gateway.url, auth),
+    baseline: 'direct-stdio',
+    relayPid: () => gateway.child.pid,
+    upstreamPid: () => descendant(gateway.child.pid, isEverythingStdio),
+  },
+);
+if (supergateway)
+  targets.push({
+    id: 'supergateway',
+    label: 'supergateway --stateful (Streamable HTTP) → server-everything (stdio)',
+    tool: 'echo',
+    connect: () => connectHttp(supergateway.url),
+    baseline: 'direct-stdio',
+    relayPid: () => supergateway.child.pid,
+    relayName: 'supergateway (without its stdio server)',
+    upstreamPid: () => descendant(supergateway.child.pid, isEverythingStdio),
+    peerOf: 'gateway-stdio',
+  });
+for (const target of targets)
+  Object.assign(target, {
+    errors: 0,
+    errorTexts: new Map(),
+    failed: null,
+    c1: { latencies: [], ms: 0, cpu: { client: 0, relay: 0, upstream: 0 } },
+    c32: { latencies: [], ms: 0, cpu: { client: 0, relay: 0, upstream: 0 } },
+    upstreamPosts: 0,
+    measuredCalls: 0,
+  });
+
+const header = [
+  `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model?.trim() ?? 'unknown'}), load average ${loadBefore} before the bench`,
+  `patchbay ${patchbayVersion} (commit ${git(['rev-parse', '--short', 'HEAD'])}${
+    git(['status', '--porcelain', '--', 'src']) ? ', src/ modified' : ''
+  }); upstream ${packageVersion(everything)}; client ${packageVersion(
+    join(repo, 'node_modules/@modelcontextprotocol/client/package.json'),
+  )}`,
+  `supergateway: ${supergatewayBin ? packageVersion(supergatewayBin) : 'n/a (set SUPERGATEWAY_BIN)'}; mcp-remote: ${
+    mcpRemoteBin ? packageVersion(mcpRemoteBin) : 'n/a (set MCP_REMOTE_BIN)'
+  }`,
+  `per target: ${warmup} + ${WARMUP_C32} warm-up calls (c=1, c=${CONCURRENCY}), then ${callsC1} calls at c=1 and ` +
+    `${callsC32} at c=${CONCURRENCY} (${CONCURRENCY} in flight on one client) in ${rounds} interleaved rounds`,
+];
+console.error(header.join('\n'));
+
+// ---------------------------------------------------------------------------------------------
+// Connect every target and warm it up (checked, untimed).
+
+for (const target of targets) {
+  console.error(`\n${target.label}`);
+  try {
+    const started = performance.now();
+    Object.assign(target, await target.connect());
+    const { tools } = await target.client.listTools(undefined, { timeout: 30_000 });
+    const ms = performance.now() - started;
+    if (!tools.some((tool) => tool.name === target.tool))
+      throw new Error(
+        `no tool ${target.tool} in its listing (${tools.length} tools: ${tools
+          .map((tool) => tool.name)
+          .slice(0, 8)
+          .join(', ')}…)`,
+      );
+    console.error(`  connected and listed ${tools.length} tools in ${ms.toFixed(0)} ms`);
+  } catch (error) {
+    target.failed = `did not connect: ${error.message}`;
+    console.error(`  FAILED: ${target.failed}`);
+    continue;
+  }
+  const w1 = await load(target, warmup, 1);
+  const w32 = await load(target, WARMUP_C32, CONCURRENCY);
+  console.error(
+    `  warm-up: ${warmup} calls at c=1 in ${w1.ms.toFixed(0)} ms, ${WARMUP_C32} at c=${CONCURRENCY} in ` +
+      `${w32.ms.toFixed(0)} ms, ${w1.errors + w32.errors} errors`,
+  );
+  // Now that the stdio servers behind the relays have started, find them.
+  target.relay = target.relayPid?.(target) ?? null;
+  target.upstreamProcess = target.upstreamPid?.(target) ?? null;
+  console.error(`  relay pid ${target.relay ?? '—'}, upstream pid ${target.upstreamProcess ?? 'not found'}`);
+}
+const gatewayWarm = memory(gateway.child.pid);
+
+// ---------------------------------------------------------------------------------------------
+// Measurement: `rounds` rounds; in each, every target gets one batch at c=1, then every target one
+// batch at c=32, each round starting one target further along the list.
+
+const active = () => targets.filter((target) => !target.failed && target.errors < MAX_ERRORS);
+const share = (total, round) => Math.floor((total * (round + 1)) / rounds) - Math.floor((total * round) / rounds);
+for (let round = 0; round < rounds; round++) {
+  const parts = [];
+  for (const [key, total, concurrency] of [
+    ['c1', callsC1, 1],
+    ['c32', callsC32, CONCURRENCY],
+  ]) {
+    const list = active();
+    for (let i = 0; i < list.length; i++) {
+      const target = list[(round + i) % list.length];
+      const posts = server.requests.post;
+      const before = { client: process.cpuUsage(), relay: cpuMs(target.relay), upstream: cpuMs(target.upstreamProcess) };
+      const batch = await load(target, share(total, round), concurrency);
+      const clientCpu = process.cpuUsage(before.client);
+      const cpu = target[key].cpu;
+      cpu.client += (clientCpu.user + clientCpu.system) / 1000;
+      cpu.relay += (cpuMs(target.relay) ?? NaN) - (before.relay ?? NaN);
+      cpu.upstream += (cpuMs(target.upstreamProcess) ?? NaN) - (before.upstream ?? NaN);
+      if (target.upstream === 'http') target.upstreamPosts += server.requests.post - posts;
+      target.measuredCalls += batch.latencies.length + batch.errors;
+      target[key].latencies.push(...batch.latencies);
+      target[key].ms += batch.ms;
+      parts.push(`${target.id} c=${concurrency} ${batch.ms.toFixed(0)} ms${batch.errors ? ` (${batch.errors} errors)` : ''}`);
+    }
+  }
+  console.error(`round ${round + 1}/${rounds}: ${parts.join(', ')}`);
+}
+
+// Memory of each relay after the load, then close the clients.
+for (const target of targets) if (target.relayName && target.relay) target.memory = memory(target.relay);
+const gatewayAfter = memory(gateway.child.pid);
+for (const target of targets) {
+  if (!target.client) continue;
+  await target.client.close().catch(() => undefined); // a stdio child is ended by the SDK
+  if (target.childPid) stdioPids.delete(target.childPid);
+}
+if (supergateway) await supergateway.stop();
+await gateway.stop();
+await server.stop();
+
+// ---------------------------------------------------------------------------------------------
+// The gateway's memory with many upstreams: demo servers in one process, a second sandbox whose
+// .mcp.json lists them (approved), `patchbay serve --http` on it, then tools/list until every
+// upstream has answered (a listing waits up to 3 s per upstream, and they connect lazily).
+
+console.error(`\nmemory: ${upstreamCount} demo servers behind a second gateway`);
+const demos = await startDemoServers(upstreamCount);
+const mcpServers = {};
+demos.healthy.forEach((url, i) => (mcpServers[`s${String(i + 1).padStart(2, '0')}`] = { type: 'http', url }));
+writeFileSync(join(dirs.manyProject, '.mcp.json'), `${JSON.stringify({ mcpServers }, null, 2)}\n`);
+await patchbay(['approve', '--all'], manyEnv, dirs.manyProject);
+const manyToken = (await patchbay(['serve', '--print-token'], manyEnv, dirs.manyProject)).trim();
+const many = await startGateway(manyEnv, dirs.manyProject, 'patchbay serve --http (many upstreams)');
+await sleep(1000);
+const manyIdle = memory(many.child.pid);
+const manyClient = await connectHttp(many.url, { Authorization: `Bearer ${manyToken}` });
+const manyIdleConnected = memory(many.child.pid);
+const listings = [];
+let answered = new Set();
+for (let attempt = 0; attempt < 5 && answered.size < upstreamCount; attempt++) {
+  const started = performance.now();
+  const { tools } = await manyClient.client.listTools(undefined, { timeout: 60_000 });
+  const ms = performance.now() - started;
+  answered = new Set(tools.map((tool) => String(tool._meta?.['io.patchbay/server'] ?? '')).filter(Boolean));
+  listings.push({ ms, tools: tools.length, servers: answered.size });
+  console.error(`  tools/list: ${tools.length} tools from ${answered.size} servers in ${ms.toFixed(0)} ms`);
+}
+await sleep(1000);
+const manyConnected = memory(many.child.pid);
+await manyClient.client.close().catch(() => undefined);
+await many.stop();
+await demos.stop();
+const loadAfter = load1();
+
+// ---------------------------------------------------------------------------------------------
+// The tables.
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1)]; // nearest rank
+}
+for (const target of targets)
+  for (const key of ['c1', 'c32']) {
+    const run = target[key];
+    const sorted = [...run.latencies].sort((a, b) => a - b);
+    Object.assign(run, {
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      rate: run.ms > 0 ? (run.latencies.length * 1000) / run.ms : NaN,
+    });
+  }
+const byId = new Map(targets.map((target) => [target.id, target]));
+const ms = (value) => (Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : 'n/a');
+const perSecond = (value) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a');
+const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+
+const rows = [];
+for (const target of targets) {
+  const base = target.baseline ? byId.get(target.baseline) : null;
+  const flag = target.failed || target.errors > 0 ? ' ⚠' : '';
+  for (const [key, concurrency] of [
+    ['c1', 1],
+    ['c32', CONCURRENCY],
+  ]) {
+    const run = target[key];
+    const baseRun = base && !base.failed ? base[key] : null;
+    const calls = run.latencies.length || NaN;
+    const perCall = (value) => (Number.isFinite(value) ? (value / calls).toFixed(2) : '—');
+    rows.push(
+      `| ${target.label}${flag} | \`${target.tool}\` | ${concurrency} | ${ms(run.p50)} | ${ms(run.p99)} | ` +
+        `${perSecond(run.rate)} | ${baseRun ? ratio(run.p50 / baseRun.p50) : '—'} | ` +
+        `${baseRun ? ratio(run.rate / baseRun.rate) : '—'} | ${perCall(run.cpu.client)} · ` +
+        `${target.relay ? perCall(run.cpu.relay) : '—'} · ${perCall(run.cpu.upstream)} | ` +
+        `${target.failed ? 'failed' : target.errors} |`,
+    );
+  }
+}
+const table = [
+  '| path | tool | c | p50 | p99 | calls/s | p50 vs direct | calls/s vs direct | CPU ms/call: client · relay · upstream | errors |',
+  '| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: |',
+  ...rows,
+];
+
+const upstreamRows = targets
+  .filter((target) => target.upstream === 'http' && target.measuredCalls > 0)
+  .map((target) => `${target.id} ${(target.upstreamPosts / target.measuredCalls).toFixed(2)}`);
+
+const memoryRows = [
+  '| process | RSS | peak (VmHWM) |',
+  '| --- | --: | --: |',
+  `| patchbay serve --http, ev + evs, idle (before any request) | ${mib(gatewayIdle?.rss)} | ${mib(gatewayIdle?.hwm)} |`,
+  `| patchbay serve --http, ev + evs, after warm-up (both upstreams connected) | ${mib(gatewayWarm?.rss)} | ${mib(gatewayWarm?.hwm)} |`,
+  `| patchbay serve --http, ev + evs, after the measured load | ${mib(gatewayAfter?.rss)} | ${mib(gatewayAfter?.hwm)} |`,
+  ...targets
+    .filter((target) => target.relayName)
+    .map(
+      (target) =>
+        `| ${target.relayName}, after the measured load | ${mib(target.memory?.rss)} | ${mib(target.memory?.hwm)} |`,
+    ),
+  `| patchbay serve --http, ${upstreamCount} upstreams, idle (before any listing) | ${mib(manyIdle?.rss)} | ${mib(manyIdle?.hwm)} |`,
+  `| patchbay serve --http, ${upstreamCount} upstreams, a client connected, none listed | ${mib(manyIdleConnected?.rss)} | ${mib(manyIdleConnected?.hwm)} |`,
+  `| patchbay serve --http, ${upstreamCount} upstreams, ${answered.size} connected and listed | ${mib(manyConnected?.rss)} | ${mib(manyConnected?.hwm)} |`,
+];
+
+// The issue's targets: the gateway (HTTP upstream) within 1.25× of direct p50 and at least 0.8× of
+// direct calls/s; patchbay ahead of each peer on the comparable path (lower p50, more calls/s).
+const verdicts = [];
+const gw = byId.get('gateway-http');
+const direct = byId.get('direct-http');
+if (!gw.failed && !direct.failed)
+  for (const [key, concurrency] of [
+    ['c1', 1],
+    ['c32', CONCURRENCY],
+  ]) {
+    const p = gw[key].p50 / direct[key].p50;
+    const r = gw[key].rate / direct[key].rate;
+    verdicts.push(
+      `c=${concurrency}: gateway p50 ${ratio(p)} direct (target ≤ 1.25×) — ${p <= 1.25 ? 'met' : 'NOT met'}; ` +
+        `calls/s ${ratio(r)} direct (target ≥ 0.8×) — ${r >= 0.8 ? 'met' : 'NOT met'}.`,
+    );
+  }
+for (const peer of targets.filter((target) => target.peerOf)) {
+  const ours = byId.get(peer.peerOf);
+  if (peer.failed || ours.failed) {
+    verdicts.push(`${ours.id} vs ${peer.id}: not compared (${peer.failed ? peer.id : ours.id} failed).`);
+    continue;
+  }
+  for (const [key, concurrency] of [
+    ['c1', 1],
+    ['c32', CONCURRENCY],
+  ]) {
+    const ahead = ours[key].p50 < peer[key].p50 && ours[key].rate > peer[key].rate;
+    verdicts.push(
+      `c=${concurrency}: ${ours.id} vs ${peer.id}: p50 ${ms(ours[key].p50)} vs ${ms(peer[key].p50)}, ` +
+        `calls/s ${perSecond(ours[key].rate)} vs ${perSecond(peer[key].rate)} — ${ahead ? 'ahead' : 'NOT ahead'}.`,
+    );
+  }
+}
+
+const notes = [
+  ...skipped,
+  `Upstream HTTP POSTs per measured call (from server-everything's request log, ≈): ${upstreamRows.join(', ')}.`,
+  `${upstreamCount} upstreams: ${listings
+    .map((listing, i) => `listing ${i + 1} took ${listing.ms.toFixed(0)} ms (${listing.tools} tools, ${listing.servers} servers)`)
+    .join('; ')}.`,
+  `Load average ${loadBefore} before the bench, ${loadAfter} after.`,
+];
+const broken = targets.filter((target) => target.failed || target.errors > 0);
+for (const target of broken) {
+  notes.push(
+    `⚠ ${target.id}: ${target.failed ?? `${target.errors} errors`}` +
+      (target.errorTexts.size ? `; e.g. ${[...target.errorTexts.values()].map((text) => `"${text}"`).join('; ')}` : '') +
+      (target.id.startsWith('gateway') && gateway.stderr.text.trim()
+        ? `; gateway stderr: ${lastLines(gateway.stderr.text)}`
+        : '') +
+      (target.stderr?.text.trim() ? `; its stderr: ${lastLines(target.stderr.text)}` : ''),
+  );
+}
+
+console.log(header.join('  \n'));
+console.log('');
+console.log(table.join('\n'));
+console.log('');
+console.log(memoryRows.join('\n'));
+console.log(`\n${verdicts.map((line) => `- ${line}`).join('\n')}`);
+console.log(`\n${notes.map((note) => `- ${note}`).join('\n')}`);
+if (broken.length > 0)
+  fail(`${broken.map((target) => target.id).join(', ')} failed the checks (see above): the figures of a failing target mean little.`);
