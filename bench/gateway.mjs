@@ -255,9 +255,7 @@ async function startListening(what, args, env, stdout = 'ignore') {
     stdio: ['pipe', stdout, 'pipe'],
   });
   live.add(child);
-  const match = await awaitLine(child, /^BENCH_LISTENING (.*)$/, what).catch((error) =>
-    fail(error.message),
-  );
+  const match = await awaitLine(child, /^BENCH_LISTENING (.*)$/, what).catch((error) => fail(error.message));
   const address = JSON.parse(match[1]);
   if (address.address !== '127.0.0.1') fail(`${what} listens on ${address.address}, not 127.0.0.1`);
   tailOf(child.stderr); // keep draining it
@@ -418,7 +416,8 @@ let sequence = 0;
 function problemWith(result, message) {
   if (result.isError) return `isError: ${JSON.stringify(result.content).slice(0, 300)}`;
   const text = result.content?.[0]?.type === 'text' ? result.content[0].text : undefined;
-  if (text !== `Echo: ${message}`) return `expected "Echo: ${message}", got ${JSON.stringify(result).slice(0, 300)}`;
+  if (text !== `Echo: ${message}`)
+    return `expected "Echo: ${message}", got ${JSON.stringify(result).slice(0, 300)}`;
   return null;
 }
 
@@ -497,7 +496,8 @@ console.error(`server-everything (Streamable HTTP) at ${server.url}`);
 await patchbay(['add', 'ev', server.url], patchbayEnv, dirs.project);
 await patchbay(['add', 'evs', '--', process.execPath, everything, 'stdio'], patchbayEnv, dirs.project);
 const token = (await patchbay(['serve', '--print-token'], patchbayEnv, dirs.project)).trim();
-if (!/^[A-Za-z0-9_-]{32,}$/.test(token)) fail(`patchbay serve --print-token printed ${JSON.stringify(token)}`);
+if (!/^[A-Za-z0-9_-]{32,}$/.test(token))
+  fail(`patchbay serve --print-token printed ${JSON.stringify(token)}`);
 const gateway = await startGateway(patchbayEnv, dirs.project, 'patchbay serve --http');
 console.error(`patchbay gateway at ${gateway.url} (pid ${gateway.child.pid})`);
 await sleep(500);
@@ -581,7 +581,13 @@ if (mcpRemoteBin)
     connect: () =>
       connectStdio({
         command: process.execPath,
-        args: [nodeScript(mcpRemoteBin, 'MCP_REMOTE_BIN'), server.url, '--transport', 'http-only', '--silent'],
+        args: [
+          nodeScript(mcpRemoteBin, 'MCP_REMOTE_BIN'),
+          server.url,
+          '--transport',
+          'http-only',
+          '--silent',
+        ],
         env: homeEnv(dirs.mcpRemoteHome),
         cwd: dirs.mcpRemoteHome,
       }),
@@ -695,7 +701,8 @@ const gatewayWarm = memory(gateway.child.pid);
 // batch at c=32, each round starting one target further along the list.
 
 const active = () => targets.filter((target) => !target.failed && target.errors < MAX_ERRORS);
-const share = (total, round) => Math.floor((total * (round + 1)) / rounds) - Math.floor((total * round) / rounds);
+const share = (total, round) =>
+  Math.floor((total * (round + 1)) / rounds) - Math.floor((total * round) / rounds);
 for (let round = 0; round < rounds; round++) {
   const parts = [];
   for (const [key, total, concurrency] of [
@@ -706,7 +713,11 @@ for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < list.length; i++) {
       const target = list[(round + i) % list.length];
       const posts = server.requests.post;
-      const before = { client: process.cpuUsage(), relay: cpuMs(target.relay), upstream: cpuMs(target.upstreamProcess) };
+      const before = {
+        client: process.cpuUsage(),
+        relay: cpuMs(target.relay),
+        upstream: cpuMs(target.upstreamProcess),
+      };
       const batch = await load(target, share(total, round), concurrency);
       const clientCpu = process.cpuUsage(before.client);
       const cpu = target[key].cpu;
@@ -717,7 +728,9 @@ for (let round = 0; round < rounds; round++) {
       target.measuredCalls += batch.latencies.length + batch.errors;
       target[key].latencies.push(...batch.latencies);
       target[key].ms += batch.ms;
-      parts.push(`${target.id} c=${concurrency} ${batch.ms.toFixed(0)} ms${batch.errors ? ` (${batch.errors} errors)` : ''}`);
+      parts.push(
+        `${target.id} c=${concurrency} ${batch.ms.toFixed(0)} ms${batch.errors ? ` (${batch.errors} errors)` : ''}`,
+      );
     }
   }
   console.error(`round ${round + 1}/${rounds}: ${parts.join(', ')}`);
@@ -787,7 +800,8 @@ for (const target of targets)
     });
   }
 const byId = new Map(targets.map((target) => [target.id, target]));
-const ms = (value) => (Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : 'n/a');
+const ms = (value) =>
+  Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : 'n/a';
 const perSecond = (value) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a');
 const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 
@@ -878,7 +892,10 @@ const notes = [
   ...skipped,
   `Upstream HTTP POSTs per measured call (from server-everything's request log, ≈): ${upstreamRows.join(', ')}.`,
   `${upstreamCount} upstreams: ${listings
-    .map((listing, i) => `listing ${i + 1} took ${listing.ms.toFixed(0)} ms (${listing.tools} tools, ${listing.servers} servers)`)
+    .map(
+      (listing, i) =>
+        `listing ${i + 1} took ${listing.ms.toFixed(0)} ms (${listing.tools} tools, ${listing.servers} servers)`,
+    )
     .join('; ')}.`,
   `Load average ${loadBefore} before the bench, ${loadAfter} after.`,
 ];
@@ -886,7 +903,9 @@ const broken = targets.filter((target) => target.failed || target.errors > 0);
 for (const target of broken) {
   notes.push(
     `⚠ ${target.id}: ${target.failed ?? `${target.errors} errors`}` +
-      (target.errorTexts.size ? `; e.g. ${[...target.errorTexts.values()].map((text) => `"${text}"`).join('; ')}` : '') +
+      (target.errorTexts.size
+        ? `; e.g. ${[...target.errorTexts.values()].map((text) => `"${text}"`).join('; ')}`
+        : '') +
       (target.id.startsWith('gateway') && gateway.stderr.text.trim()
         ? `; gateway stderr: ${lastLines(gateway.stderr.text)}`
         : '') +
@@ -902,4 +921,6 @@ console.log(memoryRows.join('\n'));
 console.log(`\n${verdicts.map((line) => `- ${line}`).join('\n')}`);
 console.log(`\n${notes.map((note) => `- ${note}`).join('\n')}`);
 if (broken.length > 0)
-  fail(`${broken.map((target) => target.id).join(', ')} failed the checks (see above): the figures of a failing target mean little.`);
+  fail(
+    `${broken.map((target) => target.id).join(', ')} failed the checks (see above): the figures of a failing target mean little.`,
+  );
