@@ -37,6 +37,18 @@ export function gatewayEntry(mainScript: string, servers: string[] | undefined):
   };
 }
 
+/** Copies the host's file aside, once, just before patchbay first replaces it. */
+function backupOnWrite(): { path?: string; take: (path: string, existed: boolean) => Promise<void> } {
+  const backup: { path?: string; take: (path: string, existed: boolean) => Promise<void> } = {
+    take: async (path, existed) => {
+      if (!existed) return;
+      backup.path = `${path}.patchbay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await copyFile(path, backup.path);
+    },
+  };
+  return backup;
+}
+
 function locate(host: HostAdapter, context: ConfigContext, platform: NodeJS.Platform): HostLocation {
   const location = host.exportLocation('user', hostEnvironment(context, platform));
   if ('reason' in location) throw new PatchbayError('usage', `${host.displayName}: ${location.reason}`);
@@ -78,7 +90,7 @@ export async function installGateway(
       );
     return 'replace';
   };
-  let backup: string | undefined;
+  const backup = backupOnWrite();
   const action = await updateJsonFile(
     location.path,
     (root, file) => {
@@ -93,18 +105,9 @@ export async function installGateway(
       setOwn(servers!, GATEWAY_ENTRY_NAME, raw);
       return { write: true, result: action };
     },
-    {
-      jsonc: host.jsonc,
-      secret: true,
-      beforeWrite: async (path, existed) => {
-        if (existed) {
-          backup = `${path}.patchbay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-          await copyFile(path, backup);
-        }
-      },
-    },
+    { jsonc: host.jsonc, secret: true, beforeWrite: backup.take },
   );
-  return { host, location, raw, action, ...(backup ? { backup } : {}) };
+  return { host, location, raw, action, ...(backup.path ? { backup: backup.path } : {}) };
 }
 
 export async function uninstallGateway(
@@ -113,7 +116,7 @@ export async function uninstallGateway(
   options: { dryRun: boolean; platform: NodeJS.Platform },
 ): Promise<{ location: HostLocation; removed: boolean; backup?: string }> {
   const location = locate(host, context, options.platform);
-  let backup: string | undefined;
+  const backup = backupOnWrite();
   const removed = await updateJsonFile(
     location.path,
     (root, file) => {
@@ -134,16 +137,7 @@ export async function uninstallGateway(
       delete (servers as Record<string, unknown>)[GATEWAY_ENTRY_NAME];
       return { write: true, result: true };
     },
-    {
-      jsonc: host.jsonc,
-      secret: true,
-      beforeWrite: async (path, existed) => {
-        if (existed) {
-          backup = `${path}.patchbay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-          await copyFile(path, backup);
-        }
-      },
-    },
+    { jsonc: host.jsonc, secret: true, beforeWrite: backup.take },
   );
-  return { location, removed, ...(backup ? { backup } : {}) };
+  return { location, removed, ...(backup.path ? { backup: backup.path } : {}) };
 }
