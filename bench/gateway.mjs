@@ -26,7 +26,8 @@
 // the message of that call (each call's is different), or the call counts as an error. Servers,
 // relays and bridges each run in their own processes, bound to 127.0.0.1, with throwaway HOMEs in
 // one temporary directory; nothing but 127.0.0.1 is contacted. A target with errors is flagged and
-// the bench exits 1 after printing the tables.
+// the bench exits 1 after printing the tables. Beside latency and calls/s, each row gives the CPU
+// time per call of the client (this process), the relay and the upstream server, from /proc.
 
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -59,6 +60,17 @@ for (const [file, fix] of [
     console.error(`bench/gateway.mjs: ${file} is missing; ${fix}.`);
     process.exit(1);
   }
+
+// Process warnings of the bench's own clients are counted and reported, the first of each kind
+// printed: the SDK client combines signals with AbortSignal.any, and on node 20 a long run can pass
+// 1500 listeners on its transport's signal and print a MaxListenersExceededWarning per call.
+const warnings = new Map();
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  const key = `${warning.name}: ${warning.message.replace(/\d+/g, '#')}`;
+  if (!warnings.has(key)) console.error(`bench/gateway.mjs (client): ${warning.name}: ${warning.message}`);
+  warnings.set(key, (warnings.get(key) ?? 0) + 1);
+});
 
 const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
 const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
@@ -203,11 +215,14 @@ process.stdin.on('end', end).on('error', end).resume();
 `;
 const preloadArgs = ['--import', `data:text/javascript,${encodeURIComponent(preload)}`];
 
-/** Keep the last few kilobytes of a stream, to say what went wrong. */
+/** Keep the last few kilobytes of a stream, to say what went wrong, and count its warnings. */
 function tailOf(stream) {
-  const tail = { text: '' };
+  const tail = { text: '', warnings: 0 };
   stream?.setEncoding?.('utf8');
-  stream?.on('data', (chunk) => (tail.text = (tail.text + chunk).slice(-4000)));
+  stream?.on('data', (chunk) => {
+    tail.text = (tail.text + chunk).slice(-4000);
+    tail.warnings += chunk.match(/Warning:/g)?.length ?? 0;
+  });
   return tail;
 }
 const lastLines = (text, n = 5) => text.trim().split('\n').slice(-n).join(' | ');
@@ -258,9 +273,10 @@ async function startListening(what, args, env, stdout = 'ignore') {
   const match = await awaitLine(child, /^BENCH_LISTENING (.*)$/, what).catch((error) => fail(error.message));
   const address = JSON.parse(match[1]);
   if (address.address !== '127.0.0.1') fail(`${what} listens on ${address.address}, not 127.0.0.1`);
-  tailOf(child.stderr); // keep draining it
+  const stderr = tailOf(child.stderr); // keep draining it
   return {
     child,
+    stderr,
     url: `http://127.0.0.1:${address.port}/mcp`,
     stop: () => stopChild(child, () => child.stdin.end()),
   };
@@ -500,7 +516,7 @@ if (!/^[A-Za-z0-9_-]{32,}$/.test(token))
   fail(`patchbay serve --print-token printed ${JSON.stringify(token)}`);
 const gateway = await startGateway(patchbayEnv, dirs.project, 'patchbay serve --http');
 console.error(`patchbay gateway at ${gateway.url} (pid ${gateway.child.pid})`);
-await sleep(500);
+await sleep(1000);
 const gatewayIdle = memory(gateway.child.pid);
 const auth = { Authorization: `Bearer ${token}` };
 
@@ -601,7 +617,7 @@ if (mcpRemoteBin)
 targets.push(
   {
     id: 'direct-stdio',
-    label: 'direct: SDK client → server-everything (stdio)',
+    label: 'direct: SDK client → server-everything (stdio, its child)',
     tool: 'echo',
     connect: () =>
       connectStdio({
@@ -890,6 +906,11 @@ for (const peer of targets.filter((target) => target.peerOf)) {
 
 const notes = [
   ...skipped,
+  `"vs direct" divides by the direct row of the same upstream transport (HTTP rows by direct HTTP, ` +
+    `stdio rows by direct stdio). Latency is per call, from callTool() to its checked result; calls/s ` +
+    `is checked calls over the batches' wall time. CPU is user + system time from /proc (10 ms ticks) ` +
+    `over the measured batches, divided by the calls: the client is this process, the relay the ` +
+    `gateway or bridge process alone, the upstream the server-everything process behind it.`,
   `Upstream HTTP POSTs per measured call (from server-everything's request log, ≈): ${upstreamRows.join(', ')}.`,
   `${upstreamCount} upstreams: ${listings
     .map(
@@ -899,6 +920,26 @@ const notes = [
     .join('; ')}.`,
   `Load average ${loadBefore} before the bench, ${loadAfter} after.`,
 ];
+if (warnings.size > 0)
+  notes.push(
+    `The bench's clients (this process) printed warnings: ${[...warnings]
+      .map(([key, count]) => `${count} × ${key}`)
+      .join('; ')}.`,
+  );
+for (const [what, stderr] of [
+  ['patchbay serve --http', gateway.stderr],
+  ['patchbay serve --http (many upstreams)', many.stderr],
+  ['server-everything (Streamable HTTP)', server.stderr],
+  ...(supergateway ? [['supergateway', supergateway.stderr]] : []),
+  ...targets
+    .filter((target) => target.relayName && target.stderr)
+    .map((target) => [target.relayName, target.stderr]),
+])
+  if (stderr.warnings > 0)
+    notes.push(
+      `${what} wrote ${stderr.warnings} warning${stderr.warnings === 1 ? '' : 's'} on stderr, e.g. ` +
+        lastLines(stderr.text, 2),
+    );
 const broken = targets.filter((target) => target.failed || target.errors > 0);
 for (const target of broken) {
   notes.push(
