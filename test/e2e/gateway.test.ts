@@ -258,6 +258,57 @@ describe('patchbay serve --http', () => {
   });
 });
 
+describe('the MCP Inspector CLI as the host', () => {
+  /** `mcp-inspector-cli --cli …`: its JSON answer on stdout. */
+  async function inspector(args: string[]): Promise<unknown> {
+    const { createRequire } = await import('node:module');
+    const { writeFile } = await import('node:fs/promises');
+    const bin = createRequire(import.meta.url).resolve('@modelcontextprotocol/inspector-cli/build/cli.js');
+    // Inspector CLI 1.0.3 looks for a package.json next to its working directory.
+    await writeFile(`${sandbox.root}/package.json`, '{}');
+    const { execFile } = await import('node:child_process');
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [bin, '--cli', ...args],
+        { env: sandbox.env, cwd: sandbox.project, timeout: 30_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+      ),
+    );
+    return JSON.parse(stdout.slice(stdout.indexOf('{')));
+  }
+
+  it('lists and calls through patchbay serve over stdio and over HTTP with the token', async () => {
+    const viaStdio = (await inspector([
+      process.execPath,
+      BINARY,
+      'serve',
+      '--servers',
+      'evstdio,demo',
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'evstdio__echo',
+      '--tool-arg',
+      'message=from the inspector',
+    ])) as { content: Array<{ text: string }> };
+    expect(viaStdio.content[0]!.text).toBe('Echo: from the inspector');
+    gateway ??= await startHttpGateway(['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
+    const listed = (await inspector([
+      gateway.url,
+      '--transport',
+      'http',
+      '--header',
+      `Authorization: Bearer ${gateway.token}`,
+      '--method',
+      'tools/list',
+    ])) as { tools: Array<{ name: string }> };
+    expect(listed.tools.map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(['demo__add', 'evsse__echo']),
+    );
+  }, 60_000);
+});
+
 describe('patchbay connect <name>', () => {
   it('bridges one server over stdio under its own names', async () => {
     await sandbox.run(['add', 'bridge', '--', process.execPath, BINARY, 'connect', 'evhttp']);
