@@ -3,18 +3,11 @@
  *
  * It is built from one factory served by the SDK's web-standard `createMcpHandler`, so it answers
  * both protocol eras (2026-07-28 `server/discover` and the 2025 `initialize` handshake, the latter
- * statelessly). The SDK's own node:http adapter lives in `@modelcontextprotocol/node`, which
- * patchbay does not depend on; `serveWebHandler` below is the few lines it needs instead.
+ * statelessly), behind node:http through gateway/web-handler.ts.
  */
 
-import {
-  createServer,
-  type IncomingMessage,
-  type Server as HttpServer,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 
 import {
   createMcpHandler,
@@ -25,6 +18,9 @@ import {
   originValidationResponse,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+
+import { isLoopbackHost } from '../config/validate.js';
+import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
 
 export const DEMO_SERVER_NAME = 'patchbay-demo';
 export const DEMO_SERVER_VERSION = '0.1.0';
@@ -127,7 +123,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   });
   // The entry itself does no Host/Origin checks. On loopback, a browser tab must not reach the
   // server through DNS rebinding; bound elsewhere, the Host is whatever name the machine has.
-  const allowedHosts = isLoopback(host) ? localhostAllowedHostnames() : undefined;
+  const allowedHosts = isLoopbackHost(host) ? localhostAllowedHostnames() : undefined;
   const serveMcp = (request: Request): Promise<Response> => {
     const rejected =
       (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ??
@@ -148,7 +144,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
         .end(`Not found. The MCP endpoint is ${DEMO_MCP_PATH}.\n`);
       return;
     }
-    serveWebHandler(req, res, origin, serveMcp);
+    void serveWebHandler(req, res, origin, serveMcp);
   });
 
   let closing: Promise<void> | undefined;
@@ -157,100 +153,9 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     close() {
       closing ??= (async () => {
         await handler.close();
-        await new Promise<void>((resolve) => {
-          httpServer.close(() => resolve());
-          // close() waits for every open connection; idle keep-alive and open streams would stall it.
-          httpServer.closeAllConnections();
-        });
+        await closeServer(httpServer);
       })();
       return closing;
     },
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-function listen(server: HttpServer, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-/**
- * Serve one node:http exchange with a web-standard `(Request) => Promise<Response>` handler.
- * The request body is streamed, not buffered (the SDK enforces its own size limit), and the
- * request's signal aborts when the client goes away so a streaming response is torn down.
- */
-export function serveWebHandler(
-  req: IncomingMessage,
-  res: ServerResponse,
-  origin: string,
-  handle: (request: Request) => Promise<Response>,
-): void {
-  const aborter = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) aborter.abort();
-  });
-
-  let request: Request;
-  try {
-    const headers = new Headers();
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    }
-    const method = req.method ?? 'GET';
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: aborter.signal };
-    if (method !== 'GET' && method !== 'HEAD') {
-      init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
-      init.duplex = 'half';
-    }
-    // The URL comes from the listening address, not the client's Host header (validated later).
-    request = new Request(`${origin}${req.url ?? '/'}`, init);
-  } catch {
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Bad request.\n');
-    return;
-  }
-
-  handle(request)
-    .then((response) => writeResponse(response, res, aborter.signal))
-    .catch(() => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal error.\n');
-    });
-}
-
-async function writeResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) {
-    if (name === 'set-cookie') continue;
-    res.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-  if (!response.body) {
-    res.end();
-    return;
-  }
-  // An SSE stream may stay quiet for a while; the client needs the status line now.
-  res.flushHeaders();
-  const reader = response.body.getReader();
-  const cancel = () => void reader.cancel().catch(() => undefined);
-  signal.addEventListener('abort', cancel, { once: true });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      res.write(value);
-    }
-    res.end();
-  } finally {
-    signal.removeEventListener('abort', cancel);
-  }
 }

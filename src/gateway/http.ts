@@ -24,7 +24,9 @@ import type { AddressInfo } from 'node:net';
 
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 
+import { isLoopbackHost } from '../config/validate.js';
 import type { Gateway } from './gateway.js';
+import { closeServer, listen, serveWebHandler } from './web-handler.js';
 
 export const MCP_PATH = '/mcp';
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -54,16 +56,10 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         : handler.notify.resourcesChanged(),
   );
   const httpServer: HttpServer = createServer();
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port, options.host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(httpServer, options.host, options.port);
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-  const loopback = isLoopback(options.host);
+  const loopback = isLoopbackHost(options.host);
   const allowedHosts = loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()];
   let inFlight = 0;
 
@@ -71,7 +67,6 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     void (async () => {
       const path = (req.url ?? '/').split('?', 1)[0];
       if (path !== MCP_PATH) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
-      const headers = headersOf(req);
       if (!hostAllowed(req.headers.host, allowedHosts))
         return plain(res, 403, 'Forbidden: the Host header does not name this server (DNS rebinding?).');
       if (!originAllowed(req.headers.origin, loopback, origin))
@@ -88,17 +83,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       try {
         const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
         if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
-        const aborter = new AbortController();
-        res.once('close', () => {
-          if (!res.writableFinished) aborter.abort();
-        });
-        const request = new Request(`${origin}${req.url ?? '/'}`, {
-          method: req.method ?? 'GET',
-          headers,
-          ...(body ? { body } : {}),
-          signal: aborter.signal,
-        });
-        await relay(res, await handler.fetch(request));
+        await serveWebHandler(req, res, origin, (request) => handler.fetch(request), body ? { body } : {});
       } finally {
         inFlight--;
       }
@@ -115,10 +100,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     close() {
       closing ??= (async () => {
         await handler.close();
-        await new Promise<void>((resolve) => {
-          httpServer.close(() => resolve());
-          httpServer.closeAllConnections();
-        });
+        await closeServer(httpServer);
       })();
       return closing;
     },
@@ -154,23 +136,12 @@ function originAllowed(origin: string | undefined, loopback: boolean, self: stri
   }
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) return false;
   const given = Buffer.from(match[1]!);
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-function headersOf(req: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
-    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  return headers;
 }
 
 /** The body, or 'too-large' as soon as it passes the limit (the rest is not read). */
@@ -191,20 +162,4 @@ function plain(res: ServerResponse, status: number, text: string): void {
   if (!res.headersSent)
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
   res.end(`${text}\n`);
-}
-
-/** A web Response onto node's response, streaming (SSE) bodies as they come. */
-async function relay(res: ServerResponse, response: Response): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => (headers[name] = value));
-  res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
-  const reader = response.body.getReader();
-  res.once('close', () => void reader.cancel().catch(() => undefined));
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    res.write(value);
-  }
-  res.end();
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState } from '../../config/status.js';
-import { validateName } from '../../config/validate.js';
+import { isLoopbackHost, validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
@@ -47,8 +47,7 @@ export function parseServeOptions(
     .map((name) => name.trim())
     .filter(Boolean);
   if (http) {
-    const { isLoopback } = loopbackCheck();
-    if (!isLoopback(http.host) && !raw.dangerouslyExpose)
+    if (!isLoopbackHost(http.host) && !raw.dangerouslyExpose)
       throw new PatchbayError(
         'usage',
         `Refusing to serve on ${http.host}: only this computer (127.0.0.1) by default.`,
@@ -56,7 +55,7 @@ export function parseServeOptions(
           hint: `To let other machines reach every server patchbay holds, add --dangerously-expose (a token is still required).`,
         },
       );
-    if (raw.dangerouslyNoAuth && !isLoopback(http.host))
+    if (raw.dangerouslyNoAuth && !isLoopbackHost(http.host))
       throw new PatchbayError('usage', '--dangerously-no-auth is refused off loopback.', {
         hint: 'Keep the token, or serve on 127.0.0.1.',
       });
@@ -104,10 +103,6 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 export const DEFAULT_PORT = 7431;
-
-function loopbackCheck() {
-  return { isLoopback: (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host) };
-}
 
 export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   if (options.printToken) {
