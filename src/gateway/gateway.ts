@@ -137,50 +137,40 @@ export class Gateway {
     );
   }
 
-  async listTools(): Promise<Listed[]> {
-    const gathered = await this.gather('tools');
-    const originals = gathered.flatMap(({ upstream, items }) =>
-      items.map((tool) => ({ server: upstream.name, name: String(tool.name) })),
-    );
-    this.toolNames = this.naming(originals);
-    const byOriginal = invert(this.toolNames);
-    return gathered.flatMap(({ upstream, items }) =>
-      items.map((tool) => {
-        const name = byOriginal.get(key(upstream.name, String(tool.name)))!;
-        return {
-          ...tool,
-          name,
-          title: this.titled(
-            String(tool.title ?? (tool.annotations as { title?: string } | undefined)?.title ?? tool.name),
-            upstream.name,
-          ),
-          _meta: {
-            ...(tool._meta as object | undefined),
-            'io.patchbay/server': upstream.name,
-            'io.patchbay/name': tool.name,
-          },
-        };
-      }),
-    );
+  listTools(): Promise<Listed[]> {
+    return this.listNamed('tools');
   }
 
-  async listPrompts(): Promise<Listed[]> {
-    const gathered = await this.gather('prompts');
-    this.promptNames = this.naming(
+  listPrompts(): Promise<Listed[]> {
+    return this.listNamed('prompts');
+  }
+
+  /**
+   * Tools or prompts of every upstream under their exposed names, with the original server and
+   * name in the title and `_meta`; the name map is kept for routing calls.
+   */
+  private async listNamed(kind: 'tools' | 'prompts'): Promise<Listed[]> {
+    const gathered = await this.gather(kind);
+    const names = this.naming(
       gathered.flatMap(({ upstream, items }) =>
-        items.map((prompt) => ({ server: upstream.name, name: String(prompt.name) })),
+        items.map((item) => ({ server: upstream.name, name: String(item.name) })),
       ),
     );
-    const byOriginal = invert(this.promptNames);
+    if (kind === 'tools') this.toolNames = names;
+    else this.promptNames = names;
+    const byOriginal = invert(names);
     return gathered.flatMap(({ upstream, items }) =>
-      items.map((prompt) => ({
-        ...prompt,
-        name: byOriginal.get(key(upstream.name, String(prompt.name)))!,
-        title: this.titled(String(prompt.title ?? prompt.name), upstream.name),
+      items.map((item) => ({
+        ...item,
+        name: byOriginal.get(key(upstream.name, String(item.name)))!,
+        title: this.titled(
+          String(item.title ?? (item.annotations as { title?: string } | undefined)?.title ?? item.name),
+          upstream.name,
+        ),
         _meta: {
-          ...(prompt._meta as object | undefined),
+          ...(item._meta as object | undefined),
           'io.patchbay/server': upstream.name,
-          'io.patchbay/name': prompt.name,
+          'io.patchbay/name': item.name,
         },
       })),
     );

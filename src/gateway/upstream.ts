@@ -65,8 +65,7 @@ export class Upstream {
   /** The open session, connecting first if needed (one attempt at a time; none during backoff). */
   async open(): Promise<Session> {
     if (this.session) return this.session;
-    const unusable = this.problem();
-    if (this.options.unusable && unusable) throw unusable;
+    if (this.options.unusable) throw this.problem()!;
     if (this.connecting) return this.connecting;
     if (this.lastError && Date.now() < this.retryAt) throw this.lastError;
     this.connecting = this.connect().finally(() => (this.connecting = undefined));
@@ -88,7 +87,7 @@ export class Upstream {
           // The SDK keeps a request pending when its HTTP stream dies and cannot be resumed; it
           // only reports it here. Such a session is dead: its calls end now, not at their timeout.
           client.onerror = (error) => {
-            if (/Maximum reconnection attempts/.test(String(error))) this.markLost(session, error);
+            if (/Maximum reconnection attempts/.test(String(error))) this.markLost(session);
           };
         },
       });
@@ -137,7 +136,7 @@ export class Upstream {
   }
 
   /** The session's connection is gone: end its requests in flight and reconnect on next use. */
-  private markLost(session: Session | undefined, _error: unknown): void {
+  private markLost(session: Session | undefined): void {
     if (!session || this.session !== session) return;
     this.session = undefined;
     this.failed(

@@ -37,16 +37,40 @@ export function gatewayEntry(mainScript: string, servers: string[] | undefined):
   };
 }
 
-/** Copies the host's file aside, once, just before patchbay first replaces it. */
-function backupOnWrite(): { path?: string; take: (path: string, existed: boolean) => Promise<void> } {
-  const backup: { path?: string; take: (path: string, existed: boolean) => Promise<void> } = {
-    take: async (path, existed) => {
-      if (!existed) return;
-      backup.path = `${path}.patchbay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      await copyFile(path, backup.path);
+/**
+ * Edit the servers object of a host's file under its lock (created when `create`). The file is
+ * copied aside to `<file>.patchbay-backup-<time>` just before it is replaced; a file that does not
+ * parse is never touched (updateJsonFile refuses it).
+ */
+async function editServers<T>(
+  host: HostAdapter,
+  location: HostLocation,
+  create: boolean,
+  edit: (servers: JsonObject | undefined) => { write: boolean; result: T },
+): Promise<{ result: T; backup?: string }> {
+  let backup: string | undefined;
+  const result = await updateJsonFile(
+    location.path,
+    (root, file) =>
+      edit(
+        serversAt(
+          root,
+          location.serversPath,
+          { path: location.path, positionOf: file.parsed?.positionOf },
+          create,
+        ),
+      ),
+    {
+      jsonc: host.jsonc,
+      secret: true,
+      beforeWrite: async (path, existed) => {
+        if (!existed) return;
+        backup = `${path}.patchbay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        await copyFile(path, backup);
+      },
     },
-  };
-  return backup;
+  );
+  return { result, ...(backup ? { backup } : {}) };
 }
 
 function locate(host: HostAdapter, context: ConfigContext, platform: NodeJS.Platform): HostLocation {
@@ -90,24 +114,13 @@ export async function installGateway(
       );
     return 'replace';
   };
-  const backup = backupOnWrite();
-  const action = await updateJsonFile(
-    location.path,
-    (root, file) => {
-      const servers = serversAt(
-        root,
-        location.serversPath,
-        { path: location.path, positionOf: file.parsed?.positionOf },
-        !options.dryRun,
-      );
-      const action = decide(servers);
-      if (options.dryRun || action === 'unchanged') return { write: false, result: action };
-      setOwn(servers!, GATEWAY_ENTRY_NAME, raw);
-      return { write: true, result: action };
-    },
-    { jsonc: host.jsonc, secret: true, beforeWrite: backup.take },
-  );
-  return { host, location, raw, action, ...(backup.path ? { backup: backup.path } : {}) };
+  const { result: action, backup } = await editServers(host, location, !options.dryRun, (servers) => {
+    const action = decide(servers);
+    if (options.dryRun || action === 'unchanged') return { write: false, result: action };
+    setOwn(servers!, GATEWAY_ENTRY_NAME, raw);
+    return { write: true, result: action };
+  });
+  return { host, location, raw, action, ...(backup ? { backup } : {}) };
 }
 
 export async function uninstallGateway(
@@ -116,28 +129,17 @@ export async function uninstallGateway(
   options: { dryRun: boolean; platform: NodeJS.Platform },
 ): Promise<{ location: HostLocation; removed: boolean; backup?: string }> {
   const location = locate(host, context, options.platform);
-  const backup = backupOnWrite();
-  const removed = await updateJsonFile(
-    location.path,
-    (root, file) => {
-      const servers = serversAt(
-        root,
-        location.serversPath,
-        { path: location.path, positionOf: file.parsed?.positionOf },
-        false,
+  const { result: removed, backup } = await editServers(host, location, false, (servers) => {
+    const existing = servers ? getOwn(servers, GATEWAY_ENTRY_NAME) : undefined;
+    if (existing === undefined) return { write: false, result: false };
+    if (!isGatewayEntry(existing))
+      throw new PatchbayError(
+        'usage',
+        `The server named "${GATEWAY_ENTRY_NAME}" in ${location.path} is not patchbay's gateway; it was left unchanged.`,
       );
-      const existing = servers ? getOwn(servers, GATEWAY_ENTRY_NAME) : undefined;
-      if (existing === undefined) return { write: false, result: false };
-      if (!isGatewayEntry(existing))
-        throw new PatchbayError(
-          'usage',
-          `The server named "${GATEWAY_ENTRY_NAME}" in ${location.path} is not patchbay's gateway; it was left unchanged.`,
-        );
-      if (options.dryRun) return { write: false, result: true };
-      delete (servers as Record<string, unknown>)[GATEWAY_ENTRY_NAME];
-      return { write: true, result: true };
-    },
-    { jsonc: host.jsonc, secret: true, beforeWrite: backup.take },
-  );
-  return { location, removed, ...(backup.path ? { backup: backup.path } : {}) };
+    if (options.dryRun) return { write: false, result: true };
+    delete (servers as Record<string, unknown>)[GATEWAY_ENTRY_NAME];
+    return { write: true, result: true };
+  });
+  return { location, removed, ...(backup ? { backup } : {}) };
 }
