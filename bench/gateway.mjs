@@ -41,11 +41,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { killTree, live, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, packageVersion, stopOnExit, timedRun } from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -140,43 +140,18 @@ function cleanUp() {
   for (const child of live) killTree(child);
   rmSync(root, { recursive: true, force: true });
 }
-process.on('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(signal, () => {
-    console.error(`\nbench/gateway.mjs: ${signal}, stopping.`);
-    cleanUp();
-    process.exit(130);
-  });
-function fail(message) {
-  console.error(`\nbench/gateway.mjs: ${message}`);
-  process.exit(1); // the exit handler cleans up
-}
+const fail = stopOnExit('bench/gateway.mjs', cleanUp);
 
 // ---------------------------------------------------------------------------------------------
 // Environments. Inherited settings that would change what is measured are dropped.
 
-const baseEnv = {
-  ...process.env,
-  NO_COLOR: '1',
-  NO_PROXY: '127.0.0.1,localhost',
-  no_proxy: '127.0.0.1,localhost',
-};
-for (const name of [
+const baseEnv = benchEnv([
   'PATCHBAY_CONFIG_DIR',
-  'PATCHBAY_TIMEOUT',
   'PATCHBAY_DEBUG',
   'DBUS_SESSION_BUS_ADDRESS', // so no tool can reach the user's keyring
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'FORCE_COLOR',
   'NODE_OPTIONS',
   'PORT',
-])
-  delete baseEnv[name];
+]);
 const homeEnv = (home) => ({
   ...baseEnv,
   HOME: home,
@@ -474,15 +449,6 @@ async function load(target, count, concurrency) {
 // Versions, for the header.
 
 /** The version in the package.json nearest above a file (symlinks resolved). */
-function packageVersion(file) {
-  for (let dir = dirname(realpathSync(file)); dir !== dirname(dir); dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (!existsSync(manifest)) continue;
-    const { name, version } = JSON.parse(readFileSync(manifest, 'utf8'));
-    if (name && version) return `${name} ${version}`;
-  }
-  return 'unknown version';
-}
 const git = (args) => spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).stdout.trim();
 const patchbayVersion = spawnSync(process.execPath, [binary, '--version'], {
   env: patchbayEnv,

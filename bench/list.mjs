@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { killTree, live, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, stopOnExit, timedRun } from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -79,39 +79,18 @@ function cleanUp() {
   for (const child of live) killTree(child);
   rmSync(root, { recursive: true, force: true });
 }
-process.on('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(signal, () => {
-    console.error(`\nbench/list.mjs: ${signal}, stopping.`);
-    cleanUp();
-    process.exit(130);
-  });
+stopOnExit('bench/list.mjs', cleanUp);
 
 // ---------------------------------------------------------------------------------------------
 // Environments. Inherited settings that would change what is measured are dropped.
 
-const baseEnv = {
-  ...process.env,
-  NO_COLOR: '1',
-  NO_PROXY: '127.0.0.1,localhost',
-  no_proxy: '127.0.0.1,localhost',
-};
-for (const name of [
-  'PATCHBAY_TIMEOUT',
+const baseEnv = benchEnv([
   'CLAUDE_CONFIG_DIR',
   'MCP_TIMEOUT',
   'MCP_SERVER_CONNECTION_BATCH_SIZE',
   'MCP_REMOTE_SERVER_CONNECTION_BATCH_SIZE',
   'MCP_CONNECT_TIMEOUT_MS',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'FORCE_COLOR',
-])
-  delete baseEnv[name];
+]);
 
 const patchbayEnv = {
   ...baseEnv,

@@ -1,7 +1,10 @@
-// What the benchmarks share: timed runs of a command in its own process group, and killing every
-// one still running on the way out (a run that times out, Ctrl-C on the bench).
+// What the benchmarks share: timed runs of a command in its own process group, killing every one
+// still running on the way out (a run that times out, Ctrl-C on the bench), the environment the
+// tools run in, and package versions for the report.
 
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** The children still running, so that the bench can kill them on the way out. */
 export const live = new Set();
@@ -53,4 +56,57 @@ export function timedRun(command, args, { env, cwd, timeoutMs }) {
     child.once('error', (error) => finish(error));
     child.once('close', () => finish());
   });
+}
+
+/**
+ * Clean up on exit and on SIGINT/SIGTERM/SIGHUP (exit 130 for a signal). Returns `fail`, which
+ * says what went wrong and exits 1 (the exit handler cleans up).
+ */
+export function stopOnExit(script, cleanUp) {
+  process.on('exit', cleanUp);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+    process.on(signal, () => {
+      console.error(`\n${script}: ${signal}, stopping.`);
+      cleanUp();
+      process.exit(130);
+    });
+  return (message) => {
+    console.error(`\n${script}: ${message}`);
+    process.exit(1);
+  };
+}
+
+/** Settings every bench drops from the inherited environment: they would change what is measured. */
+const DROPPED = [
+  'PATCHBAY_TIMEOUT',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'FORCE_COLOR',
+];
+
+/** The environment the tools run in: no colour, loopback never proxied, and `drop` removed too. */
+export function benchEnv(drop = []) {
+  const env = {
+    ...process.env,
+    NO_COLOR: '1',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+  };
+  for (const name of [...DROPPED, ...drop]) delete env[name];
+  return env;
+}
+
+/** `<name> <version>` of the package a file (or bin link) belongs to. */
+export function packageVersion(file) {
+  for (let dir = dirname(realpathSync(file)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const { name, version } = JSON.parse(readFileSync(manifest, 'utf8'));
+    if (name && version) return `${name} ${version}`;
+  }
+  return 'unknown version';
 }

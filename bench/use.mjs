@@ -30,11 +30,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { killTree, live, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, packageVersion, stopOnExit, timedRun } from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -118,45 +118,20 @@ function killBridge() {
     return false;
   }
 }
-process.on('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(signal, () => {
-    console.error(`\nbench/use.mjs: ${signal}, stopping.`);
-    cleanUp();
-    process.exit(130);
-  });
-function fail(message) {
-  console.error(`\nbench/use.mjs: ${message}`);
-  process.exit(1); // the exit handler cleans up
-}
+const fail = stopOnExit('bench/use.mjs', cleanUp);
 
 // ---------------------------------------------------------------------------------------------
 // Environments. Inherited settings that would change what is measured are dropped.
 
-const baseEnv = {
-  ...process.env,
-  NO_COLOR: '1',
-  NO_PROXY: '127.0.0.1,localhost',
-  no_proxy: '127.0.0.1,localhost',
-};
-for (const name of [
+const baseEnv = benchEnv([
   'PATCHBAY_CONFIG_DIR',
-  'PATCHBAY_TIMEOUT',
   'PATCHBAY_DEBUG',
   'MCPC_HOME_DIR',
   'MCPC_JSON',
   'MCPC_VERBOSE',
   'DBUS_SESSION_BUS_ADDRESS', // so no tool can reach the user's keyring
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'FORCE_COLOR',
   'NODE_OPTIONS',
-])
-  delete baseEnv[name];
+]);
 const homeEnv = (home) => ({
   ...baseEnv,
   HOME: home,
@@ -252,15 +227,6 @@ const listsEchoJson = (stdout) => {
 // Versions, for the header.
 
 /** The version in the package.json nearest above a binary (symlinks resolved). */
-function packageVersion(bin) {
-  for (let dir = dirname(realpathSync(bin)); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    const { name, version } = JSON.parse(readFileSync(file, 'utf8'));
-    if (name && version) return `${name} ${version}`;
-  }
-  return 'unknown version';
-}
 const git = (args) => spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).stdout.trim();
 const patchbayVersion = spawnSync(process.execPath, [binary, '--version'], {
   env: patchbayEnv,
