@@ -7,11 +7,11 @@
 import { splitCommandLine } from '../config/command-line.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 
 import { setOwn } from '../config/json-source.js';
 import { PatchbayError } from '../errors.js';
 import { lastStderrLine, layerEnv, printable } from './child-env.js';
+import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
 import { formatDuration } from './race.js';
 
 export interface HeadersHelperContext {
@@ -219,29 +219,9 @@ function execute(argv: string[], options: ExecuteOptions): Promise<HelperRun> {
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    if (process.platform === 'win32') child.kill(signal);
-    else process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: already gone.
-  }
+  if (child.pid !== undefined) signalProcessGroup(child.pid, signal);
 }
 
-function streamClosed(stream: Readable | null): Promise<void> {
-  if (!stream || stream.closed || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => stream.once('close', () => resolve()));
-}
-
-function destroyPipes(child: ChildProcess): void {
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output
-
-/** The helper's stdout as headers. Messages name keys and types, never values or the raw text. */
 function parseHeaders(stdout: Buffer): Record<string, string> {
   const text = stdout.toString('utf8').replace(/^\uFEFF/, '');
   if (text.trim() === '') throw failure('headersHelper printed nothing', { hint: OUTPUT_HINT });

@@ -6,6 +6,8 @@
  * No SDK import: the CLI's entry point loads this module on every run.
  */
 
+import { signalProcessGroup } from './child-process.js';
+
 const groups = new Set<number>();
 
 export function trackProcessGroup(pid: number): void {
@@ -23,21 +25,11 @@ export async function terminateProcessGroups(graceMs = 500): Promise<void> {
   const deadline = Date.now() + graceMs;
   while (groups.size > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 25));
-    for (const pid of groups) if (!signalGroup(pid, 0)) groups.delete(pid);
+    for (const pid of groups) if (!signalProcessGroup(pid, 0)) groups.delete(pid);
   }
   signalAll('SIGKILL');
 }
 
 function signalAll(signal: NodeJS.Signals): void {
-  for (const pid of groups) if (!signalGroup(pid, signal)) groups.delete(pid);
-}
-
-/** False when the group is gone (ESRCH). Windows has no groups: the process itself. */
-function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(process.platform === 'win32' ? pid : -pid, signal);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  for (const pid of groups) if (!signalProcessGroup(pid, signal)) groups.delete(pid);
 }

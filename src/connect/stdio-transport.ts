@@ -10,7 +10,6 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
 
 import {
   ReadBuffer,
@@ -22,6 +21,7 @@ import {
 } from '@modelcontextprotocol/client';
 
 import { layerEnv, minimalEnv, printable } from './child-env.js';
+import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
 import { trackProcessGroup, untrackProcessGroup } from './live-children.js';
 
 export { lastStderrLine } from './child-env.js';
@@ -341,17 +341,10 @@ export class StdioProcessTransport implements Transport {
 
   private signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     const pid = child.pid;
-    if (pid === undefined) return;
-    if (process.platform === 'win32') {
-      if (this.exitStatus === null) child.kill(signal);
-      return;
-    }
-    if (this.groupGone) return;
-    try {
-      process.kill(-pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') this.groupGone = true;
-    }
+    if (pid === undefined || this.groupGone) return;
+    // Windows signals the process itself, and an exited one's pid may belong to another by now.
+    if (process.platform === 'win32' && this.exitStatus !== null) return;
+    if (!signalProcessGroup(pid, signal)) this.groupGone = true;
   }
 
   private async waitUntil(done: () => boolean, ms: number): Promise<void> {
@@ -368,17 +361,6 @@ export class StdioProcessTransport implements Transport {
     this.closeNotified = true;
     this.onclose?.();
   }
-}
-
-function streamClosed(stream: Readable | null): Promise<void> {
-  if (!stream || stream.closed || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => stream.once('close', () => resolve()));
-}
-
-function destroyPipes(child: ChildProcess): void {
-  child.stdin?.destroy();
-  child.stdout?.destroy();
-  child.stderr?.destroy();
 }
 
 async function within(promise: Promise<unknown>, ms: number): Promise<void> {
