@@ -120,7 +120,7 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       },
     );
   }
-  const upstreams = await configuredUpstreams(options, io);
+  const { upstreams, files } = await configuredUpstreams(options, io);
   const { Gateway } = await import('../../gateway/gateway.js');
   const gateway = new Gateway({
     upstreams,
@@ -134,12 +134,11 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   });
   // A config edit while serving (patchbay add in another terminal, an editor): served as it is saved.
   const { watchConfigFiles } = await import('../../config/watch.js');
-  const registry = await loadForCommand(io);
   const watcher = watchConfigFiles(
-    registry.files.map((file) => file.path),
+    files,
     () =>
       void configuredUpstreams(options, io, true)
-        .then((next) => gateway.reconfigure(next))
+        .then((next) => gateway.reconfigure(next.upstreams))
         .then(() => note(io, `The configuration changed; now serving ${describe(gateway.upstreams)}.`))
         .catch((error: unknown) =>
           note(
@@ -176,6 +175,7 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+/** The servers to serve, as the config files say now, and those files (to watch). */
 async function configuredUpstreams(options: ServeOptions, io: Io, whileServing = false) {
   const registry = await loadForCommand(io);
   // Half-saved: serving without that file's servers would drop them from every host.
@@ -207,7 +207,7 @@ async function configuredUpstreams(options: ServeOptions, io: Io, whileServing =
       timeoutMs: state.resolved?.timeout ?? options.timeoutMs,
     });
   }
-  return upstreams;
+  return { upstreams, files: registry.files.map((file) => file.path) };
 }
 
 function describe(upstreams: Array<{ name: string }>): string {
