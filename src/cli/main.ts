@@ -373,6 +373,11 @@ Examples:
     )
     .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
     .option('--timeout <seconds>', 'connect timeout of each server (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--max-sessions <n>', 'HTTP: sessions of 2025-era hosts held at once (default 100)')
+    .option(
+      '--session-idle-timeout <seconds>',
+      'HTTP: close a 2025-era session with no request or stream open for this long (default 1800)',
+    )
     .addHelpText(
       'after',
       `

@@ -9,8 +9,9 @@
  * 4. a body over MAX_BODY_BYTES: 413, read no further;
  * 5. at most MAX_CONCURRENT_REQUESTS requests at once: 503 with Retry-After.
  *
- * Sessions: the 2025 era is served statelessly, so there are no sessions to hold, expire or bound;
- * a 2025 client's GET (a standing stream) is answered 405, as the spec allows.
+ * 2026-07-28 requests are served per request (`createMcpHandler`); 2025-era hosts get sessions
+ * (legacy-sessions.ts: bounded in number, expired when idle), and a 2025 request without a session
+ * that is not `initialize` is still answered, statelessly.
  */
 
 import { timingSafeEqual } from 'node:crypto';
@@ -22,10 +23,11 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 
 import { isLoopbackHost } from '../config/validate.js';
 import type { Gateway } from './gateway.js';
+import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from './web-handler.js';
 
 export const MCP_PATH = '/mcp';
@@ -37,6 +39,10 @@ export interface HttpGatewayOptions {
   port: number;
   /** The bearer token every request must carry; undefined with --dangerously-no-auth. */
   token: string | undefined;
+  /** 2025-era sessions held at once (default MAX_SESSIONS). */
+  maxSessions?: number;
+  /** A 2025-era session with nothing open for this long is closed (default SESSION_IDLE_MS). */
+  sessionIdleMs?: number;
 }
 
 export interface HttpGateway {
@@ -55,6 +61,18 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         ? handler.notify.promptsChanged()
         : handler.notify.resourcesChanged(),
   );
+  const sessions = new LegacySessions(() => gateway.createServer(), {
+    maxSessions: options.maxSessions ?? MAX_SESSIONS,
+    idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
+  });
+  const route = async (request: Request, body: Buffer | undefined): Promise<Response> => {
+    const parsedBody = body === undefined || body.length === 0 ? undefined : parseJson(body);
+    // Not JSON: the SDK answers the parse error.
+    if (parsedBody === NOT_JSON) return handler.fetch(request);
+    if (sessions.claims(request, parsedBody) && (await isLegacyRequest(request, parsedBody)))
+      return sessions.handle(request, parsedBody);
+    return handler.fetch(request, parsedBody === undefined ? {} : { parsedBody });
+  };
   const httpServer: HttpServer = createServer();
   await listen(httpServer, options.host, options.port);
   const { port } = httpServer.address() as AddressInfo;
@@ -83,7 +101,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       try {
         const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
         if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
-        await serveWebHandler(req, res, origin, (request) => handler.fetch(request), body ? { body } : {});
+        await serveWebHandler(req, res, origin, (request) => route(request, body), body ? { body } : {});
       } finally {
         inFlight--;
       }
@@ -99,7 +117,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     handler,
     close() {
       closing ??= (async () => {
-        await handler.close();
+        await Promise.all([handler.close(), sessions.close()]);
         await closeServer(httpServer);
       })();
       return closing;
@@ -156,6 +174,17 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+const NOT_JSON = Symbol('not JSON');
+
+/** The body as JSON, or NOT_JSON. */
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return NOT_JSON;
+  }
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {

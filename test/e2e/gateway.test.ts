@@ -258,6 +258,84 @@ describe('patchbay serve --http', () => {
   });
 });
 
+describe('sessions of 2025-era hosts over HTTP', () => {
+  it('are bounded in number, closed by DELETE, and expire when idle', async () => {
+    const local = await startHttpGateway([
+      '--servers',
+      'demo',
+      '--max-sessions',
+      '2',
+      '--session-idle-timeout',
+      '2',
+    ]);
+    const auth = { Authorization: `Bearer ${local.token}` };
+    const legacyClient = () =>
+      new Client({ name: 'legacy-host', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
+    const connectLegacy = async () => {
+      const client = legacyClient();
+      const transport = new StreamableHTTPClientTransport(new URL(local.url), {
+        requestInit: { headers: auth },
+      });
+      await client.connect(transport);
+      return { client, transport };
+    };
+    try {
+      const first = await connectLegacy();
+      const second = await connectLegacy();
+      expect(first.transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await second.client.listTools()).tools.map((tool) => tool.name)).toContain('demo__echo');
+      // A third while two are open (each with its standing GET stream, so never idle): refused, with the reason.
+      const initialize = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      };
+      const post = (body: unknown, headers: Record<string, string> = {}) =>
+        fetch(local.url, {
+          method: 'POST',
+          headers: {
+            ...auth,
+            ...headers,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify(body),
+        });
+      const refused = await post(initialize);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain('--max-sessions');
+      // The first host leaves (DELETE): its place is free.
+      await first.transport.terminateSession();
+      await first.client.close();
+      const raw = await post(initialize);
+      expect(raw.status).toBe(200);
+      await raw.text();
+      const sessionId = raw.headers.get('mcp-session-id')!;
+      expect(sessionId).toBeTruthy();
+      const headers = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+      await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).text();
+      const listed = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers);
+      expect(listed.status).toBe(200);
+      expect(await listed.text()).toContain('demo__echo');
+      // Nothing open on the raw session for longer than the idle timeout: it is gone, and 404 says so.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const expired = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, headers);
+      expect(expired.status).toBe(404);
+      expect(await expired.text()).toContain('initialize again');
+      // The host that kept its stream open still has its session.
+      expect((await second.client.listTools()).tools.length).toBeGreaterThan(0);
+      await second.client.close();
+    } finally {
+      local.child.kill('SIGTERM');
+    }
+  }, 60_000);
+});
+
 describe('the MCP Inspector CLI as the host', () => {
   /** `mcp-inspector-cli --cli …`: its JSON answer on stdout. */
   async function inspector(args: string[]): Promise<unknown> {
@@ -344,7 +422,21 @@ describe('a config edit while serving', () => {
           if (match) resolve(match[1]!);
         }),
       );
+      // A 2025-era host holds a session: it hears of the change on its standing GET stream.
+      const legacyHost = new Client(
+        { name: 'legacy-host', version: '1.0.0' },
+        { versionNegotiation: { mode: 'legacy' } },
+      );
+      const heard: string[] = [];
+      legacyHost.setNotificationHandler('notifications/tools/list_changed', () => {
+        heard.push('tools');
+      });
       try {
+        await legacyHost.connect(
+          new StreamableHTTPClientTransport(new URL(url), {
+            requestInit: { headers: { Authorization: `Bearer ${token}` } },
+          }),
+        );
         await own.run(['add', 'gw', url, '-H', `Authorization: Bearer ${token}`]);
         const toolNames = async () =>
           (
@@ -361,6 +453,9 @@ describe('a config edit while serving', () => {
         }
         expect(names).toContain('evhttp__echo');
         expect(log).toContain('The configuration changed; now serving');
+        expect(heard).toContain('tools');
+        expect((await legacyHost.listTools()).tools.map((tool) => tool.name)).toContain('evhttp__echo');
+        await legacyHost.close();
         const { writeFile } = await import('node:fs/promises');
         await writeFile(own.userConfig, '{ "mcpServers": ');
         await new Promise((resolve) => setTimeout(resolve, 800));
@@ -385,6 +480,33 @@ describe('a config edit while serving', () => {
 });
 
 describe('questions an upstream asks during a call', () => {
+  it('reach a 2025-era host over HTTP in its session, and its answer reaches the upstream', async () => {
+    const client = new Client(
+      { name: 'test-host', version: '1.0.0' },
+      { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'legacy' } },
+    );
+    client.setRequestHandler('elicitation/create', async () => ({
+      action: 'accept' as const,
+      content: { name: 'Grace Hopper' },
+    }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(gateway!.url), {
+        requestInit: { headers: { Authorization: `Bearer ${gateway!.token}` } },
+      }),
+    );
+    try {
+      for (const upstream of ['evhttp', 'evstdio']) {
+        const asked = await client.callTool(
+          { name: `${upstream}__trigger-elicitation-request`, arguments: {} },
+          { timeout: 30_000 },
+        );
+        expect(JSON.stringify(asked.content), upstream).toContain('Grace Hopper');
+      }
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
   it('reach a 2025-era host on stdio, and its answer reaches the upstream', async () => {
     const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
     const client = new Client({ name: 'test-host', version: '1.0.0' }, { capabilities: { elicitation: {} } });

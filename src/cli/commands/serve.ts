@@ -27,6 +27,9 @@ export interface ServeOptions {
   expose: boolean;
   noAuth: boolean;
   timeoutMs: number;
+  /** HTTP: 2025-era sessions held at once, and how long one may stay idle. */
+  maxSessions?: number;
+  sessionIdleMs?: number;
 }
 
 export function parseServeOptions(
@@ -37,9 +40,13 @@ export function parseServeOptions(
     dangerouslyExpose?: boolean;
     dangerouslyNoAuth?: boolean;
     timeout?: string;
+    maxSessions?: string;
+    sessionIdleTimeout?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
+  if (!raw.http && (raw.maxSessions !== undefined || raw.sessionIdleTimeout !== undefined))
+    throw new PatchbayError('usage', '--max-sessions and --session-idle-timeout go with --http.');
   const http =
     raw.http === undefined || raw.http === false ? undefined : parseListen(raw.http === true ? '' : raw.http);
   const servers = raw.servers
@@ -69,7 +76,24 @@ export function parseServeOptions(
     expose: Boolean(raw.dangerouslyExpose),
     noAuth: Boolean(raw.dangerouslyNoAuth),
     timeoutMs: timeoutFrom(raw.timeout, env),
+    ...(raw.maxSessions !== undefined
+      ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
+      : {}),
+    ...(raw.sessionIdleTimeout !== undefined
+      ? { sessionIdleMs: positiveNumber('--session-idle-timeout', raw.sessionIdleTimeout, 1000) }
+      : {}),
   };
+}
+
+/** A whole positive number of a flag, times `unit`. */
+function positiveNumber(flag: string, text: string, unit: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1)
+    throw new PatchbayError(
+      'usage',
+      `Invalid ${flag} ${JSON.stringify(text)}: expected a whole number above 0.`,
+    );
+  return value * unit;
 }
 
 /** `patchbay connect <name>`: one configured server as a stdio MCP server (the mcp-remote use). */
@@ -160,7 +184,12 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   const { serveHttp } = await import('../../gateway/http.js');
   const { gatewayToken } = await import('../../gateway/token.js');
   const token = options.noAuth ? undefined : await gatewayToken(io.env);
-  const served = await serveHttp(gateway, { ...options.http, token });
+  const served = await serveHttp(gateway, {
+    ...options.http,
+    token,
+    ...(options.maxSessions ? { maxSessions: options.maxSessions } : {}),
+    ...(options.sessionIdleMs ? { sessionIdleMs: options.sessionIdleMs } : {}),
+  });
   note(io, `patchbay gateway at ${served.url}: ${describe(upstreams)}`);
   note(
     io,
