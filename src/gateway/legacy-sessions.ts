@@ -73,17 +73,17 @@ export class LegacySessions {
       );
     }
     const server = this.makeServer();
-    let session: LegacySession | undefined;
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sessionId) => {
-        this.sessions.set(sessionId, session!);
+        this.sessions.set(sessionId, session);
       },
       onsessionclosed: (sessionId) => {
         this.sessions.delete(sessionId);
       },
     });
-    session = { transport, server, open: 0, lastActive: Date.now() };
+    // Declared after the transport, whose callbacks run only once a request is handled.
+    const session: LegacySession = { transport, server, open: 0, lastActive: Date.now() };
     transport.onclose = () => {
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
