@@ -9,22 +9,25 @@
  *   needs a login is listed as last seen, and a listing that arrives later becomes `list_changed`.
  * - A call to an upstream that cannot be reached is a tool error that says why and how to fix it.
  * - Progress and cancellation travel with each call; elicitation and sampling requests an upstream
- *   makes during a call are relayed to the host that made it (2025-era hosts; a 2026-07-28 host
- *   is answered "declined").
+ *   makes during a call are relayed to the host that made it: as requests to a 2025-era host, as
+ *   `input_required` rounds to a 2026-07-28 host (input-relay.ts).
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-import type { Client } from '@modelcontextprotocol/client';
+import type { Client, RequestOptions } from '@modelcontextprotocol/client';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
   Server,
   UriTemplate,
+  type ClientCapabilities,
   type ServerContext,
 } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
+import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
 import { Upstream, type Listed, type ListKind, type UpstreamOptions } from './upstream.js';
 
@@ -59,6 +62,8 @@ export interface GatewayOptions {
 interface CallScope {
   ctx: ServerContext;
   server: Server;
+  /** A 2026-07-28 host's call: questions wait for its next round. */
+  call?: RelayedCall;
 }
 
 export type Kind = 'tools' | 'resources' | 'prompts';
@@ -81,6 +86,7 @@ export class Gateway {
   private readonly scope = new AsyncLocalStorage<CallScope>();
   /** Calls in flight per upstream: an upstream request that arrives outside any call's async scope (stdio) goes to the only one. */
   private readonly inFlight = new Map<Upstream, Set<CallScope>>();
+  private readonly inputs = new InputRelay();
 
   constructor(private readonly options: GatewayOptions) {
     this.listBudgetMs = options.listBudgetMs ?? LIST_BUDGET_MS;
@@ -231,13 +237,8 @@ export class Gateway {
     }
     const upstream = this.upstream(original.server);
     try {
-      return await this.within(upstream, { ctx, server }, () =>
-        upstream.request((client, _session, lost) =>
-          client.callTool(
-            { name: original.name, ...(args ? { arguments: args } : {}) },
-            this.relayOptions(ctx, lost),
-          ),
-        ),
+      return await this.relay(upstream, ctx, server, `tool ${name}`, (client, options) =>
+        client.callTool({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
       );
     } catch (error) {
       if (error instanceof PatchbayError) return unavailable(upstream.name, error);
@@ -253,25 +254,16 @@ export class Gateway {
   ) {
     const original = (await this.resolve('prompt', name)) ?? unknown('prompt', name);
     const upstream = this.upstream(original.server);
-    return this.within(upstream, { ctx, server }, () =>
-      upstream
-        .request((client, _session, lost) =>
-          client.getPrompt(
-            { name: original.name, ...(args ? { arguments: args } : {}) },
-            this.relayOptions(ctx, lost),
-          ),
-        )
-        .catch(asProtocolError),
-    );
+    return this.relay(upstream, ctx, server, `prompt ${name}`, (client, options) =>
+      client.getPrompt({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
+    ).catch(asProtocolError);
   }
 
   async readResource(uri: string, ctx: ServerContext, server: Server) {
     const upstream = (await this.owner(uri)) ?? unknown('resource', uri);
-    return this.within(upstream, { ctx, server }, () =>
-      upstream
-        .request((client, _session, lost) => client.readResource({ uri }, this.relayOptions(ctx, lost)))
-        .catch(asProtocolError),
-    );
+    return this.relay(upstream, ctx, server, `resource ${uri}`, (client, options) =>
+      client.readResource({ uri }, options),
+    ).catch(asProtocolError);
   }
 
   /**
@@ -296,16 +288,11 @@ export class Gateway {
       );
     }
     if (!upstream) return none;
-    const target = upstream;
-    return this.within(target, { ctx, server }, () =>
-      target
-        .request(async (client, _session, lost) =>
-          client.getServerCapabilities()?.completions
-            ? client.complete({ ...params, ref } as never, this.relayOptions(ctx, lost))
-            : none,
-        )
-        .catch(asProtocolError),
-    );
+    return this.relay(upstream, ctx, server, `complete ${JSON.stringify(ref)}`, async (client, options) =>
+      client.getServerCapabilities()?.completions
+        ? client.complete({ ...params, ref } as never, options)
+        : none,
+    ).catch(asProtocolError);
   }
 
   /** The host's log level, passed to every connected upstream that logs (and to later ones). */
@@ -350,23 +337,39 @@ export class Gateway {
     return this.upstreams.find((upstream) => upstream.name === name)!;
   }
 
-  /** Progress from the upstream goes to the host under the host's token; the host's cancel reaches the upstream. */
-  private relayOptions(ctx: ServerContext, lost: AbortSignal) {
-    const token = ctx.mcpReq._meta?.progressToken;
-    return {
-      signal: AbortSignal.any([ctx.mcpReq.signal, lost]),
-      timeout: CALL_TIMEOUT_MS,
-      resetTimeoutOnProgress: true,
-      ...(token !== undefined
-        ? {
-            onprogress: (progress: { progress: number; total?: number; message?: string }) => {
-              void ctx.mcpReq
-                .notify({ method: 'notifications/progress', params: { progressToken: token, ...progress } })
-                .catch(() => undefined);
-            },
-          }
-        : {}),
-    };
+  /**
+   * Make a request of an upstream for a host's request. Progress goes to the host under the
+   * host's token, the host's cancellation reaches the upstream, and the upstream's questions reach
+   * the host: as requests (2025 era), or as input_required rounds (2026-07-28), `purpose` naming
+   * what a round's retry must be for.
+   */
+  private relay<T>(
+    upstream: Upstream,
+    ctx: ServerContext,
+    server: Server,
+    purpose: string,
+    send: (client: Client, options: RequestOptions) => Promise<T>,
+  ) {
+    if (!isModernRequest(ctx)) {
+      return this.within(upstream, { ctx, server }, () =>
+        upstream.request((client, _session, lost) =>
+          send(
+            client,
+            relayOptions(() => ctx, AbortSignal.any([ctx.mcpReq.signal, lost])),
+          ),
+        ),
+      );
+    }
+    return this.inputs.round(ctx, purpose, (call) =>
+      this.within(upstream, { ctx, server, call }, () =>
+        upstream.request((client, _session, lost) =>
+          send(
+            client,
+            relayOptions(() => call.ctx, AbortSignal.any([call.signal, lost])),
+          ),
+        ),
+      ),
+    );
   }
 
   private async within<T>(upstream: Upstream, scope: CallScope, run: () => Promise<T>): Promise<T> {
@@ -392,20 +395,20 @@ export class Gateway {
     client.registerCapabilities({ elicitation: { form: {}, url: {} }, sampling: {} });
     client.setRequestHandler('elicitation/create', async (request) => {
       const call = this.callOf(upstream);
-      if (!call?.server.getClientCapabilities()?.elicitation) return { action: 'decline' as const };
+      if (!call || !hostCapabilities(call)?.elicitation) return { action: 'decline' as const };
       try {
-        return await call.ctx.mcpReq.elicitInput(request.params as never);
+        return (await this.ask(call, 'elicitation/create', request.params)) as never;
       } catch {
         return { action: 'decline' as const };
       }
     });
     client.setRequestHandler('sampling/createMessage', async (request) => {
       const call = this.callOf(upstream);
-      if (!call?.server.getClientCapabilities()?.sampling)
+      if (!call || !hostCapabilities(call)?.sampling)
         throw new Error(
           `the host connected to patchbay offers no sampling; ${upstream.name}'s request was declined`,
         );
-      return call.ctx.mcpReq.requestSampling(request.params as never);
+      return (await this.ask(call, 'sampling/createMessage', request.params)) as never;
     });
     // An upstream's log messages reach the hosts connected over stdio (HTTP is served statelessly).
     client.setNotificationHandler('notifications/message', (notification) => {
@@ -430,6 +433,17 @@ export class Gateway {
         if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
       });
     }
+  }
+
+  /** Put an upstream's question to the host of the call it belongs to, in that host's era. */
+  private ask(scope: CallScope, method: QuestionMethod, params: unknown): Promise<unknown> {
+    if (scope.call) {
+      if (this.inputs.full) throw new Error('too many calls are waiting for their hosts');
+      return scope.call.ask(method, params as Record<string, unknown>);
+    }
+    return method === 'elicitation/create'
+      ? scope.ctx.mcpReq.elicitInput(params as never)
+      : scope.ctx.mcpReq.requestSampling(params as never);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -504,11 +518,39 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.inputs.close();
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
 }
 
 const key = (server: string, name: string) => `${server}\0${name}`;
+
+/** What the host of a call can do: from its request's envelope (2026-07-28) or its `initialize`. */
+function hostCapabilities({ ctx, server }: CallScope): ClientCapabilities | undefined {
+  if (isModernRequest(ctx))
+    return ctx.mcpReq.envelope?.[CLIENT_CAPABILITIES_META_KEY as never] as ClientCapabilities | undefined;
+  return server.getClientCapabilities();
+}
+
+/**
+ * Request options relaying progress to the host's current request, under that request's own token
+ * (asked for upstream only when the host asked for progress).
+ */
+function relayOptions(host: () => ServerContext, signal: AbortSignal): RequestOptions {
+  const options: RequestOptions = { signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true };
+  if (host().mcpReq._meta?.progressToken === undefined) return options;
+  return {
+    ...options,
+    onprogress: (progress) => {
+      const ctx = host();
+      const token = ctx.mcpReq._meta?.progressToken;
+      if (token === undefined) return;
+      void ctx.mcpReq
+        .notify({ method: 'notifications/progress', params: { progressToken: token, ...progress } })
+        .catch(() => undefined);
+    },
+  };
+}
 
 function invert(names: Map<string, Original>): Map<string, string> {
   return new Map([...names].map(([exposed, original]) => [key(original.server, original.name), exposed]));

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startHangingServer, type FaultServer } from '../fixtures/fault-servers.js';
+import { createAskingServer, startModernServer } from '../fixtures/modern-servers.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -506,6 +507,112 @@ describe('questions an upstream asks during a call', () => {
       await client.close();
     }
   }, 60_000);
+
+  it('reach a 2026-07-28 host as input_required rounds, from upstreams of both eras, over HTTP and stdio', async () => {
+    const asking = await startModernServer(() => createAskingServer());
+    await sandbox.run(['add', 'asking', asking.url]);
+    const local = await startHttpGateway(['--servers', 'evhttp,evstdio,asking']);
+    const modernHost = () => {
+      const client = new Client(
+        { name: 'modern-host', version: '1.0.0' },
+        { capabilities: { elicitation: { form: {} }, sampling: {} }, versionNegotiation: { mode: 'auto' } },
+      );
+      const questions: string[] = [];
+      client.setRequestHandler('elicitation/create', async (request) => {
+        questions.push(String(request.params.message));
+        const schema = (request.params as { requestedSchema?: { properties?: object } }).requestedSchema;
+        return schema?.properties && 'environment' in schema.properties
+          ? { action: 'accept' as const, content: { environment: 'prd', replicas: 3 } }
+          : { action: 'accept' as const, content: { name: 'Ada Lovelace' } };
+      });
+      client.setRequestHandler('sampling/createMessage', async () => ({
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: 'sampled by the host' },
+        model: 'test-model',
+      }));
+      return { client, questions };
+    };
+    const exercise = async (client: Client, questions: string[], transport: string) => {
+      for (const upstream of ['evhttp', 'evstdio']) {
+        const asked = await client.callTool(
+          { name: `${upstream}__trigger-elicitation-request`, arguments: {} },
+          { timeout: 30_000 },
+        );
+        expect(JSON.stringify(asked.content), `${transport} ${upstream}`).toContain('Ada Lovelace');
+      }
+      const deployed = await client.callTool({ name: 'asking__deploy', arguments: {} }, { timeout: 30_000 });
+      expect(JSON.stringify(deployed.content), transport).toContain('prd');
+      const sampled = await client.callTool(
+        { name: 'evhttp__trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } },
+        { timeout: 30_000 },
+      );
+      expect(JSON.stringify(sampled.content), transport).toContain('sampled by the host');
+      const thought = await client.callTool({ name: 'asking__think', arguments: {} }, { timeout: 30_000 });
+      expect(JSON.stringify(thought.content), transport).toContain('sampled by the host');
+      expect(questions).toContain('Deploy where?');
+    };
+    try {
+      const overHttp = modernHost();
+      await overHttp.client.connect(
+        new StreamableHTTPClientTransport(new URL(local.url), {
+          requestInit: { headers: { Authorization: `Bearer ${local.token}` } },
+        }),
+      );
+      expect(overHttp.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      await exercise(overHttp.client, overHttp.questions, 'http');
+      // A requestState the gateway never issued is refused, not guessed at.
+      const forged = await fetch(local.url, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${local.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'asking__deploy',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: {
+            name: 'asking__deploy',
+            arguments: {},
+            requestState: 'forged',
+            inputResponses: { q1: { action: 'accept', content: { environment: 'prd', replicas: 1 } } },
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+              'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+            },
+          },
+        }),
+      });
+      expect(await forged.text()).toContain('Invalid or expired requestState');
+      await overHttp.client.close();
+
+      const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+      const overStdio = modernHost();
+      await overStdio.client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [BINARY, 'serve', '--servers', 'evhttp,evstdio,asking'],
+          env: sandbox.env as Record<string, string>,
+          cwd: sandbox.project,
+          stderr: 'ignore',
+        }),
+      );
+      try {
+        expect(overStdio.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+        await exercise(overStdio.client, overStdio.questions, 'stdio');
+      } finally {
+        await overStdio.client.close();
+      }
+    } finally {
+      local.child.kill('SIGTERM');
+      await asking.close();
+    }
+  }, 90_000);
 
   it('reach a 2025-era host on stdio, and its answer reaches the upstream', async () => {
     const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
