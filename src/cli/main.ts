@@ -433,6 +433,10 @@ Examples:
     if (command === 'install')
       defined
         .option('--servers <names>', 'serve only these servers (comma-separated)')
+        .option(
+          '--http [url]',
+          'enter a running "patchbay serve --http" (default http://127.0.0.1:7431/mcp), its token from $PATCHBAY_GATEWAY_TOKEN',
+        )
         .option('-f, --force', 'replace an entry named patchbay that is not the gateway');
     defined
       .addHelpText(
@@ -443,7 +447,7 @@ not parse is never touched.
 
 Examples:
   $ patchbay ${command} --host claude-desktop${command === 'install' ? ' --dry-run' : ''}
-  $ patchbay ${command} --host cursor`,
+  $ patchbay ${command} --host cursor${command === 'install' ? '\n  $ patchbay install --host claude-code --http' : ''}`,
       )
       .action(
         act(async (flags) => {

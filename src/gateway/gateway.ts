@@ -99,6 +99,7 @@ export class Gateway {
       env: this.options.env,
       cwd: this.options.cwd,
       configureClient: (client, owner) => this.configureUpstreamClient(client, owner),
+      onConnected: (client) => this.passLogLevel(client),
       onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
     });
     this.madeFrom.set(upstream, JSON.stringify(config));
@@ -302,13 +303,14 @@ export class Gateway {
     this.logLevel = level;
     await Promise.all(
       this.upstreams.map((upstream) =>
-        upstream
-          .request(async (client) => {
-            if (client.getServerCapabilities()?.logging) await client.setLoggingLevel(level as never);
-          })
-          .catch(() => undefined),
+        upstream.request((client) => this.passLogLevel(client)).catch(() => undefined),
       ),
     );
+  }
+
+  private async passLogLevel(client: Client): Promise<void> {
+    if (this.logLevel && client.getServerCapabilities()?.logging)
+      await client.setLoggingLevel(this.logLevel as never);
   }
 
   /** The upstream that listed a URI, else the first whose template matches it. */

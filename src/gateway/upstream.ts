@@ -26,6 +26,8 @@ export interface UpstreamOptions {
   cwd: string;
   /** Request handlers and notification handlers for each new client (elicitation, list_changed…). */
   configureClient: (client: Client, upstream: Upstream) => void;
+  /** Called after each (re)connection, to bring the new session up to date (the host's log level). */
+  onConnected?: (client: Client, upstream: Upstream) => Promise<void>;
   /** Called when a listing changed from what was kept (or arrived for the first time). */
   onListChanged: (upstream: Upstream, kind: ListKind) => void;
 }
@@ -95,10 +97,12 @@ export class Upstream {
       this.lost = new AbortController();
       this.failures = 0;
       this.lastError = undefined;
-      return session;
     } catch (error) {
       throw this.failed(error);
     }
+    const { onConnected } = this.options;
+    if (onConnected) await session.request((client) => onConnected(client, this)).catch(() => undefined);
+    return session;
   }
 
   /** Record a failure: the error to show, and when the next attempt may be made. */

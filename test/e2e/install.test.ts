@@ -1,12 +1,13 @@
 /** `patchbay install` / `uninstall`: the gateway as one entry in a host's real config file. */
 
+import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { startDemoServer } from '../../src/demo/demo-server.js';
-import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let desktopFile: string;
@@ -98,4 +99,77 @@ describe('patchbay install --host', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toMatch(/^Replaced/);
   }, 30_000);
+
+  it("--http enters a running gateway with the token from the host's environment, and the entry works", async () => {
+    const demo = await startDemoServer();
+    await sandbox.run(['add', 'demo', demo.url]);
+    const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
+    const gateway = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
+      env: sandbox.env,
+      cwd: sandbox.project,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve) => {
+        let text = '';
+        gateway.stderr!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
+          if (match) resolve(match[1]!);
+        });
+      });
+      const installed = await sandbox.run(['install', '--host', 'claude-code', '--http', url, '--json']);
+      expect(installed.code, installed.stderr).toBe(0);
+      expect(installed.stderr).toContain('PATCHBAY_GATEWAY_TOKEN');
+      const claudeFile = JSON.parse(await readFile(join(sandbox.home, '.claude.json'), 'utf8')) as {
+        mcpServers: Record<string, unknown>;
+      };
+      const entry = claudeFile.mcpServers.patchbay;
+      // No secret in the host's file: the header names the variable.
+      expect(entry).toEqual({
+        type: 'http',
+        url,
+        headers: { Authorization: 'Bearer ${PATCHBAY_GATEWAY_TOKEN}' },
+      });
+      expect(JSON.stringify(claudeFile)).not.toContain(token);
+      // Claude Code's format is patchbay's: the entry, used with the variable set, reaches the demo.
+      await sandbox.run(['add-json', 'viahost', JSON.stringify(entry)]);
+      const call = await sandbox.run(['call', 'viahost', 'demo__echo', 'text=over http', '--timeout', '20'], {
+        env: { PATCHBAY_GATEWAY_TOKEN: token },
+      });
+      expect(call.stdout, call.stderr).toBe('over http\n');
+      // Cursor and VS Code name the variable their way; Claude Desktop takes no remote entries.
+      const cursor = await sandbox.run(['install', '--host', 'cursor', '--http', '--json']);
+      expect(JSON.parse(cursor.stdout)).toMatchObject({
+        entry: {
+          url: 'http://127.0.0.1:7431/mcp',
+          headers: { Authorization: 'Bearer ${env:PATCHBAY_GATEWAY_TOKEN}' },
+        },
+      });
+      const desktop = await sandbox.run(['install', '--host', 'claude-desktop', '--http']);
+      expect(desktop.code).toBe(2);
+      expect(desktop.stderr).toContain('Connectors');
+      const mixed = await sandbox.run(['install', '--host', 'cursor', '--http', '--servers', 'demo']);
+      expect(mixed.code).toBe(2);
+      // Uninstall knows the HTTP entry as patchbay's.
+      for (const host of ['claude-code', 'cursor']) {
+        const removed = await sandbox.run(['uninstall', '--host', host]);
+        expect(removed.stdout, removed.stderr).toMatch(/^Removed/);
+      }
+    } finally {
+      gateway.kill('SIGTERM');
+      await demo.close();
+    }
+  }, 60_000);
+
+  it("writes a stdio entry in Claude Code's own format", async () => {
+    const installed = await sandbox.run(['install', '--host', 'claude-code', '--servers', 'a,b', '--json']);
+    expect(installed.code, installed.stderr).toBe(0);
+    const entry = (
+      JSON.parse(installed.stdout) as { entry: { type: string; command: string; args: string[] } }
+    ).entry;
+    expect(entry.type).toBe('stdio');
+    expect(entry.command).toBe(process.execPath);
+    expect(entry.args.slice(1)).toEqual(['serve', '--servers', 'a,b']);
+  });
 });

@@ -1,14 +1,17 @@
 /**
- * `patchbay install --host <host> [--servers a,b] [--dry-run] [--force]` and
- * `patchbay uninstall --host <host> [--dry-run]`: add the gateway (`patchbay serve`, over stdio) to
- * a host's own config as one server named `patchbay`, or remove exactly that entry.
+ * `patchbay install --host <host> [--servers a,b | --http [url]] [--dry-run] [--force]` and
+ * `patchbay uninstall --host <host> [--dry-run]`: add the gateway to a host's own config as one
+ * server named `patchbay` (a stdio entry running `patchbay serve`, or an HTTP entry for a running
+ * `patchbay serve --http`), or remove exactly that entry.
  */
 
 import { fileURLToPath } from 'node:url';
 
-import { EXIT } from '../../errors.js';
+import { EXIT, PatchbayError } from '../../errors.js';
 import {
   gatewayEntry,
+  gatewayHttpEntry,
+  GATEWAY_TOKEN_VARIABLE,
   installGateway,
   uninstallGateway,
   GATEWAY_ENTRY_NAME,
@@ -21,6 +24,8 @@ import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.
 export interface InstallOptions {
   host: HostId;
   servers: string[] | undefined;
+  /** The URL of a `patchbay serve --http` to enter instead of the stdio command. */
+  http: string | undefined;
   dryRun: boolean;
   force: boolean;
   json: boolean;
@@ -30,10 +35,16 @@ export interface InstallOptions {
 export function parseInstallOptions(raw: {
   host?: string;
   servers?: string;
+  http?: string | boolean;
   dryRun?: boolean;
   force?: boolean;
   json?: boolean;
 }): InstallOptions {
+  const http = raw.http === undefined || raw.http === false ? undefined : gatewayUrl(raw.http);
+  if (http && raw.servers)
+    throw new PatchbayError('usage', '--servers goes with the stdio entry, not --http.', {
+      hint: 'The running gateway chooses what it serves: patchbay serve --http --servers a,b',
+    });
   const servers = raw.servers
     ?.split(',')
     .map((name) => name.trim())
@@ -42,10 +53,29 @@ export function parseInstallOptions(raw: {
   return {
     host: parseHost(raw.host, '--host'),
     servers: servers?.length ? servers : undefined,
+    http,
     dryRun: Boolean(raw.dryRun),
     force: Boolean(raw.force),
     json: Boolean(raw.json),
   };
+}
+
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:7431/mcp';
+
+/** `--http` alone: the default address of `patchbay serve --http`; else an http(s) URL. */
+function gatewayUrl(value: string | true): string {
+  if (value === true) return DEFAULT_GATEWAY_URL;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new PatchbayError('usage', `Invalid --http ${JSON.stringify(value)}: expected the gateway's URL.`, {
+      hint: `For example: --http ${DEFAULT_GATEWAY_URL}`,
+    });
+  return url.href;
 }
 
 /** This patchbay's entry script, as hosts will run it. */
@@ -55,12 +85,17 @@ function mainScript(): string {
 
 export async function runInstall(options: InstallOptions, io: Io): Promise<number> {
   const host = getHost(options.host);
-  const entry = gatewayEntry(mainScript(), options.servers);
+  const entry = options.http ? gatewayHttpEntry(options.http) : gatewayEntry(mainScript(), options.servers);
   const done = await installGateway(createContext(io.env, io.cwd), host, entry, {
     dryRun: options.dryRun,
     force: options.force,
     platform: options.platform ?? process.platform,
   });
+  if (options.http)
+    note(
+      io,
+      `${host.displayName} sends the token from its environment: set ${GATEWAY_TOKEN_VARIABLE} where it starts (its value: patchbay serve --print-token), and keep "patchbay serve --http" running.`,
+    );
   if (options.json) {
     printJson(io, {
       host: host.id,
@@ -68,6 +103,7 @@ export async function runInstall(options: InstallOptions, io: Io): Promise<numbe
       action: done.action,
       dryRun: options.dryRun,
       entry: done.raw,
+      tokenVariable: options.http ? GATEWAY_TOKEN_VARIABLE : null,
       backup: done.backup ?? null,
     });
     return EXIT.ok;

@@ -1,14 +1,15 @@
 /**
  * `patchbay install --host X` / `patchbay uninstall --host X`: the gateway as one entry, named
- * `patchbay`, in a host's own config file — a stdio entry that runs `patchbay serve`, in the
- * format each host reads. The file is backed up before it is first changed, a file that does not
+ * `patchbay`, in a host's own config file, in the format each host reads: a stdio entry that runs
+ * `patchbay serve`, or (`--http`) an HTTP entry for a running `patchbay serve --http` whose bearer
+ * header names the variable GATEWAY_TOKEN_VARIABLE, so the host's file holds no secret. The file is backed up before it is first changed, a file that does not
  * parse is never touched, and uninstall removes that entry only if it is still patchbay's.
  */
 
 import { copyFile } from 'node:fs/promises';
 
 import { PatchbayError } from '../../errors.js';
-import type { ServerEntry } from '../entry.js';
+import { entryToRaw, type ServerEntry } from '../entry.js';
 import { updateJsonFile } from '../file-store.js';
 import { getOwn, isObject, setOwn, type JsonObject } from '../json-source.js';
 import type { ConfigContext } from '../registry.js';
@@ -26,6 +27,18 @@ export interface GatewayInstall {
   action: 'add' | 'replace' | 'unchanged';
   /** Where the file was copied before it was changed (none for a new file or a dry run). */
   backup?: string;
+}
+
+/** The variable an HTTP entry's Authorization header names; the host must have it set. */
+export const GATEWAY_TOKEN_VARIABLE = 'PATCHBAY_GATEWAY_TOKEN';
+
+/** The HTTP entry of a gateway at `url`: the token comes from the host's environment. */
+export function gatewayHttpEntry(url: string): ServerEntry {
+  return {
+    transport: 'http',
+    url,
+    headers: { Authorization: `Bearer \${${GATEWAY_TOKEN_VARIABLE}}` },
+  };
 }
 
 /** The command hosts run: this Node and this patchbay, by absolute path (a host's PATH is its own). */
@@ -79,9 +92,21 @@ function locate(host: HostAdapter, context: ConfigContext, platform: NodeJS.Plat
   return location;
 }
 
-/** Is this host entry one patchbay wrote (it runs `… serve`, or `patchbay serve`)? */
+/**
+ * Is this host entry one patchbay wrote? It runs `… serve` (or `patchbay serve`), or it is an HTTP
+ * entry whose bearer header names GATEWAY_TOKEN_VARIABLE (in any host's variable syntax).
+ */
 export function isGatewayEntry(raw: unknown): boolean {
   if (!isObject(raw)) return false;
+  const headers = getOwn(raw, 'headers');
+  if (isObject(headers)) {
+    const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization');
+    if (
+      authorization &&
+      new RegExp(`\\$\\{(env:)?${GATEWAY_TOKEN_VARIABLE}\\}`).test(String(authorization[1]))
+    )
+      return true;
+  }
   const args = getOwn(raw, 'args');
   const command = String(getOwn(raw, 'command') ?? '');
   const list = Array.isArray(args) ? args.map(String) : [];
@@ -99,7 +124,7 @@ export async function installGateway(
   options: { dryRun: boolean; force: boolean; platform: NodeJS.Platform },
 ): Promise<GatewayInstall> {
   const location = locate(host, context, options.platform);
-  const conversion = host.fromPatchbay(entry, {}, { platform: options.platform });
+  const conversion = host.fromPatchbay(entry, entryToRaw(entry), { platform: options.platform });
   if (isRefusal(conversion)) throw new PatchbayError('usage', `${host.displayName}: ${conversion.reason}`);
   const raw = conversion.raw;
   const decide = (servers: JsonObject | undefined): GatewayInstall['action'] => {
