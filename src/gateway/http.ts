@@ -27,7 +27,7 @@ import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelco
 
 import { isLoopbackHost } from '../config/validate.js';
 import type { Gateway } from './gateway.js';
-import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS } from './legacy-sessions.js';
+import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from './web-handler.js';
 
 export const MCP_PATH = '/mcp';
@@ -52,7 +52,10 @@ export interface HttpGateway {
 }
 
 export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): Promise<HttpGateway> {
-  const handler = createMcpHandler(() => gateway.createServer(), { keepAliveMs: 15_000 });
+  const handler = createMcpHandler(() => gateway.createServer(), {
+    keepAliveMs: 15_000,
+    maxSubscriptions: options.maxSessions ?? MAX_SESSIONS,
+  });
   // 2026-07-28 hosts hear of changes on their subscriptions/listen streams.
   gateway.onAnnounce((kind) =>
     kind === 'tools'
@@ -65,12 +68,11 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     maxSessions: options.maxSessions ?? MAX_SESSIONS,
     idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
   });
-  const route = async (request: Request, body: Buffer | undefined): Promise<Response> => {
-    const parsedBody = body === undefined || body.length === 0 ? undefined : parseJson(body);
+  const route = async (request: Request, parsedBody: unknown, ended: Ended): Promise<Response> => {
     // Not JSON: the SDK answers the parse error.
     if (parsedBody === NOT_JSON) return handler.fetch(request);
     if (sessions.claims(request, parsedBody) && (await isLegacyRequest(request, parsedBody)))
-      return sessions.handle(request, parsedBody);
+      return sessions.handle(request, parsedBody, ended);
     return handler.fetch(request, parsedBody === undefined ? {} : { parsedBody });
   };
   const httpServer: HttpServer = createServer();
@@ -93,17 +95,30 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         res.setHeader('WWW-Authenticate', 'Bearer realm="patchbay"');
         return plain(res, 401, 'A bearer token is required: patchbay serve --print-token shows it.');
       }
-      if (inFlight >= MAX_CONCURRENT_REQUESTS) {
+      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
+      if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
+      const parsedBody = body === undefined || body.length === 0 ? undefined : parseJson(body);
+      // Standing streams (a session's GET, a 2026 subscriptions/listen) are bounded by the number
+      // of sessions and subscriptions, not counted as requests in flight.
+      const standing = req.method === 'GET' || isListen(parsedBody);
+      if (!standing && inFlight >= MAX_CONCURRENT_REQUESTS) {
         res.setHeader('Retry-After', '1');
         return plain(res, 503, 'Too many requests at once; try again.');
       }
-      inFlight++;
+      if (!standing) inFlight++;
+      let end!: () => void;
+      const ended = new Promise<void>((resolve) => (end = resolve));
       try {
-        const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
-        if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
-        await serveWebHandler(req, res, origin, (request) => route(request, body), body ? { body } : {});
+        await serveWebHandler(
+          req,
+          res,
+          origin,
+          (request) => route(request, parsedBody, ended),
+          body ? { body } : {},
+        );
       } finally {
-        inFlight--;
+        end();
+        if (!standing) inFlight--;
       }
     })().catch(() => {
       if (!res.headersSent) plain(res, 500, 'Internal error.');
@@ -177,6 +192,14 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
 }
 
 const NOT_JSON = Symbol('not JSON');
+
+function isListen(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { method?: unknown }).method === 'subscriptions/listen'
+  );
+}
 
 /** The body as JSON, or NOT_JSON. */
 function parseJson(body: Buffer): unknown {

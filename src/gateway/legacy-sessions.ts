@@ -21,6 +21,9 @@ import {
 export const MAX_SESSIONS = 100;
 export const SESSION_IDLE_MS = 30 * 60_000;
 
+/** Settles when the HTTP exchange is over (its response written, or the client gone). */
+export type Ended = Promise<void>;
+
 export interface LegacySessionLimits {
   maxSessions: number;
   idleMs: number;
@@ -55,13 +58,13 @@ export class LegacySessions {
     return request.headers.has('mcp-session-id') || isInitializeRequest(parsedBody);
   }
 
-  async handle(request: Request, parsedBody: unknown): Promise<Response> {
+  async handle(request: Request, parsedBody: unknown, ended: Ended): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
     if (id !== null) {
       const session = this.sessions.get(id);
       if (!session)
         return jsonRpcError(404, -32001, 'Session not found (expired or closed); initialize again.');
-      return this.serve(session, request, parsedBody);
+      return this.serve(session, request, parsedBody, ended);
     }
     await this.sweep();
     if (this.sessions.size >= this.limits.maxSessions) {
@@ -88,26 +91,26 @@ export class LegacySessions {
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    return this.serve(session, request, parsedBody);
+    return this.serve(session, request, parsedBody, ended);
   }
 
-  /** One exchange of a session, counted open until its response (or stream) has ended. */
-  private async serve(session: LegacySession, request: Request, parsedBody: unknown): Promise<Response> {
+  /**
+   * One exchange of a session. It counts as open until `ended` is called, which the HTTP layer does
+   * once the response (or stream) has been written or abandoned.
+   */
+  private async serve(
+    session: LegacySession,
+    request: Request,
+    parsedBody: unknown,
+    ended: Ended,
+  ): Promise<Response> {
     session.open++;
     session.lastActive = Date.now();
-    let response: Response;
-    try {
-      response = await session.transport.handleRequest(request, { parsedBody });
-    } catch (error) {
-      this.settle(session);
-      throw error;
-    }
-    return whenEnded(response, () => this.settle(session));
-  }
-
-  private settle(session: LegacySession): void {
-    session.open--;
-    session.lastActive = Date.now();
+    ended.then(() => {
+      session.open--;
+      session.lastActive = Date.now();
+    });
+    return session.transport.handleRequest(request, { parsedBody });
   }
 
   /** Close the sessions nobody has used for idleMs. */
@@ -124,47 +127,6 @@ export class LegacySessions {
     this.sessions.clear();
     await Promise.all(all.map((session) => session.server.close().catch(() => undefined)));
   }
-}
-
-/** The same response, calling `ended` once its body has been read to the end, failed or been cancelled. */
-function whenEnded(response: Response, ended: () => void): Response {
-  let done = false;
-  const finish = () => {
-    if (!done) {
-      done = true;
-      ended();
-    }
-  };
-  if (!response.body) {
-    finish();
-    return response;
-  }
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done: end, value } = await reader.read();
-        if (end) {
-          finish();
-          controller.close();
-        } else {
-          controller.enqueue(value);
-        }
-      } catch (error) {
-        finish();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      finish();
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
 }
 
 function jsonRpcError(
