@@ -355,9 +355,11 @@ export class Gateway {
     if (!isModernRequest(ctx)) {
       return this.within(upstream, { ctx, server }, () =>
         upstream.request((client, _session, lost) =>
-          send(
-            client,
-            relayOptions(() => ctx, AbortSignal.any([ctx.mcpReq.signal, lost])),
+          whileEither(ctx.mcpReq.signal, lost, (signal) =>
+            send(
+              client,
+              relayOptions(() => ctx, signal),
+            ),
           ),
         ),
       );
@@ -365,9 +367,11 @@ export class Gateway {
     return this.inputs.round(ctx, purpose, (call) =>
       this.within(upstream, { ctx, server, call }, () =>
         upstream.request((client, _session, lost) =>
-          send(
-            client,
-            relayOptions(() => call.ctx, AbortSignal.any([call.signal, lost])),
+          whileEither(call.signal, lost, (signal) =>
+            send(
+              client,
+              relayOptions(() => call.ctx, signal),
+            ),
           ),
         ),
       ),
@@ -526,6 +530,25 @@ export class Gateway {
 }
 
 const key = (server: string, name: string) => `${server}\0${name}`;
+
+/**
+ * Run with a signal that aborts when either does. Unlike AbortSignal.any, nothing stays attached
+ * to `b` (an upstream's connection-lost signal, which lives as long as its session) afterwards.
+ */
+async function whileEither<T>(a: AbortSignal, b: AbortSignal, run: (signal: AbortSignal) => Promise<T>) {
+  const both = new AbortController();
+  const abort = (event: Event) => both.abort((event.target as AbortSignal).reason);
+  for (const signal of [a, b]) {
+    if (signal.aborted) both.abort(signal.reason);
+    else signal.addEventListener('abort', abort, { once: true });
+  }
+  try {
+    return await run(both.signal);
+  } finally {
+    a.removeEventListener('abort', abort);
+    b.removeEventListener('abort', abort);
+  }
+}
 
 /** What the host of a call can do: from its request's envelope (2026-07-28) or its `initialize`. */
 function hostCapabilities({ ctx, server }: CallScope): ClientCapabilities | undefined {
