@@ -4,6 +4,8 @@
  * … at most 30 s) — never in a tight loop, and never blocking the other upstreams.
  */
 
+import { setMaxListeners } from 'node:events';
+
 import { ProtocolError, type Client } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
@@ -95,6 +97,8 @@ export class Upstream {
       });
       this.session = session;
       this.lost = new AbortController();
+      // Each call in flight listens on it until it ends: one listener per call, not a leak.
+      setMaxListeners(0, this.lost.signal);
       this.failures = 0;
       this.lastError = undefined;
     } catch (error) {
