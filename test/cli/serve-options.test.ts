@@ -1,0 +1,31 @@
+/** `patchbay serve` flags: what is accepted, and the usage error for what is not. */
+
+import { describe, expect, it } from 'vitest';
+
+import { parseListen, parseServeOptions } from '../../src/cli/commands/serve.js';
+
+describe('parseServeOptions', () => {
+  it('reads --http addresses, session limits in seconds, and the defaults', () => {
+    expect(parseListen('')).toEqual({ host: '127.0.0.1', port: 7431 });
+    expect(parseListen('8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    const options = parseServeOptions({ http: '0', maxSessions: '3', sessionIdleTimeout: '90' }, {});
+    expect(options).toMatchObject({
+      http: { host: '127.0.0.1', port: 0 },
+      maxSessions: 3,
+      sessionIdleMs: 90_000,
+    });
+    expect(parseServeOptions({ http: true }, {}).maxSessions).toBeUndefined();
+  });
+
+  it.each([
+    [{ http: '0', maxSessions: '0' }, /--max-sessions/],
+    [{ http: '0', sessionIdleTimeout: '1.5' }, /--session-idle-timeout/],
+    [{ maxSessions: '3' }, /go with --http/],
+    [{ http: '0.0.0.0:80' }, /Refusing to serve on 0.0.0.0/],
+    [{ http: '0.0.0.0:80', dangerouslyExpose: true, dangerouslyNoAuth: true }, /refused off loopback/],
+    [{ http: 'localhost:99999' }, /expected \[host:\]port/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => parseServeOptions(raw, {})).toThrow(message);
+  });
+});
