@@ -416,7 +416,7 @@ export class Gateway {
         );
       return (await this.ask(call, 'sampling/createMessage', request.params)) as never;
     });
-    // An upstream's log messages reach the hosts connected over stdio (HTTP is served statelessly).
+    // An upstream's log messages reach every host with a session (stdio, 2025-era HTTP).
     client.setNotificationHandler('notifications/message', (notification) => {
       const params = notification.params as { level: string; logger?: string; data: unknown };
       for (const server of this.servers) {
