@@ -521,9 +521,11 @@ describe('questions an upstream asks during a call', () => {
       client.setRequestHandler('elicitation/create', async (request) => {
         questions.push(String(request.params.message));
         const schema = (request.params as { requestedSchema?: { properties?: object } }).requestedSchema;
-        return schema?.properties && 'environment' in schema.properties
-          ? { action: 'accept' as const, content: { environment: 'prd', replicas: 3 } }
-          : { action: 'accept' as const, content: { name: 'Ada Lovelace' } };
+        const content: Record<string, string | number> =
+          schema?.properties && 'environment' in schema.properties
+            ? { environment: 'prd', replicas: 3 }
+            : { name: 'Ada Lovelace' };
+        return { action: 'accept' as const, content };
       });
       client.setRequestHandler('sampling/createMessage', async () => ({
         role: 'assistant' as const,
