@@ -31,6 +31,19 @@ export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg, 'patchbay');
 }
 
+/**
+ * `${PATCHBAY_STATE_DIR:-${XDG_STATE_HOME:-~/.local/state}/patchbay}`: what patchbay records as it
+ * runs (the audit log, usage counts, pinned tool definitions), kept across restarts.
+ */
+export function stateDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PATCHBAY_STATE_DIR) return resolve(env.PATCHBAY_STATE_DIR);
+  const xdg =
+    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')
+      ? env.XDG_STATE_HOME
+      : join(homeDirectory(env), '.local', 'state');
+  return join(xdg, 'patchbay');
+}
+
 /** `${XDG_CACHE_HOME:-~/.cache}/patchbay`: what can be deleted at any time (compiled code). */
 export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
   const xdg =
