@@ -12,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
 import { entryFromRaw, formatProblem, type Scope, type ServerEntry } from './entry.js';
+import { readManagedPolicy, type ManagedPolicy } from './managed.js';
+import { policyLocation, readPolicyDoc, readTeamPolicyFile, type PolicySource } from './policy-files.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
 import {
   createObject,
@@ -70,6 +72,16 @@ export interface EffectiveServer {
   shadowed: ScopedEntry[];
   /** For a project entry: the user's decision about this exact content. */
   projectChoice?: ProjectChoice;
+  /** The administrator's policy, which may block this server (checked on the expanded entry). */
+  managed?: ManagedPolicy;
+  /** The policy file that disables this server (`patchbay disable`), if one does. */
+  disabledBy?: PolicySource;
+}
+
+export interface PolicySet {
+  /** Policy documents, most specific scope first: local, project (the team's file), user. */
+  sources: PolicySource[];
+  managed?: ManagedPolicy;
 }
 
 export interface FileStatus {
@@ -84,6 +96,7 @@ export interface Registry {
   files: FileStatus[];
   entries: ScopedEntry[];
   servers: EffectiveServer[];
+  policy: PolicySet;
 }
 
 interface StoredChoice {
@@ -95,19 +108,25 @@ interface StoredChoice {
 // Reading
 
 export async function loadRegistry(context: ConfigContext): Promise<Registry> {
-  const [userFile, projectFile] = await Promise.all([
+  const [userFile, projectFile, teamFile, managed] = await Promise.all([
     readJsonFile(context.userConfigPath),
     readJsonFile(context.projectConfigPath),
+    readTeamPolicyFile(context.projectRoot),
+    readManagedPolicy(context.env),
   ]);
   const files: FileStatus[] = [];
   const entries: ScopedEntry[] = [];
 
   const userShape = checkUserConfigShape(userFile, context.projectRoot);
+  const paths = { userConfigPath: context.userConfigPath, projectRoot: context.projectRoot };
+  const localPolicy = readPolicyDoc(userFile, policyLocation('local', paths).at);
+  const userPolicy = readPolicyDoc(userFile, policyLocation('user', paths).at);
+  const teamPolicy = readPolicyDoc(teamFile, []);
   files.push({
     scopes: ['local', 'user'],
     path: userFile.path,
     exists: userFile.exists,
-    error: userFile.error ?? userShape.error,
+    error: userFile.error ?? userShape.error ?? localPolicy.error ?? userPolicy.error,
   });
   const projectShape = objectAtPath(projectFile, ['mcpServers']);
   files.push({
@@ -141,7 +160,23 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     byName.set(scoped.name, server);
     servers.push(server);
   }
-  return { context, files, entries, servers };
+  if (teamFile.exists || teamFile.error)
+    files.push({
+      scopes: ['project'],
+      path: teamFile.path,
+      exists: teamFile.exists,
+      error: teamFile.error ?? teamPolicy.error,
+    });
+  const sources: PolicySource[] = [];
+  if (localPolicy.doc) sources.push({ scope: 'local', path: userFile.path, doc: localPolicy.doc });
+  if (teamPolicy.doc) sources.push({ scope: 'project', path: teamFile.path, doc: teamPolicy.doc });
+  if (userPolicy.doc) sources.push({ scope: 'user', path: userFile.path, doc: userPolicy.doc });
+  for (const server of servers) {
+    if (managed) server.managed = managed;
+    const disabledBy = sources.find((source) => source.doc.servers?.[server.name]?.enabled === false);
+    if (disabledBy) server.disabledBy = disabledBy;
+  }
+  return { context, files, entries, servers, policy: { sources, ...(managed ? { managed } : {}) } };
 }
 
 function readServers(servers: JsonObject, scope: Scope, file: LoadedFile, basePath: string[]): ScopedEntry[] {

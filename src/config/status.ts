@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from './entry.js';
 import { expandEntry } from './expand.js';
+import { managedBlock } from './managed.js';
 import type { EffectiveServer } from './registry.js';
 import { validateUrl } from './validate.js';
 
@@ -30,6 +31,17 @@ export function staticState(server: EffectiveServer, env: NodeJS.ProcessEnv): St
       status: 'failed',
       reason: `invalid entry: ${winner.problems.join('; ')}`,
       hint: `Fix the entry in ${winner.path}.`,
+    };
+  }
+  // The administrator's word first: a blocked server is never contacted, whatever else is set.
+  const blocked = managedBlock(server.managed, server.name, winner.entry);
+  if (blocked) return managedState(server.name, blocked);
+  if (server.disabledBy) {
+    const { scope, path } = server.disabledBy;
+    return {
+      status: 'disabled',
+      reason: `disabled in ${path} (${scope} policy)`,
+      hint: `To use it again: patchbay enable ${server.name} -s ${scope}`,
     };
   }
   if (server.projectChoice === 'pending') {
@@ -66,8 +78,19 @@ export function staticState(server: EffectiveServer, env: NodeJS.ProcessEnv): St
       throw error;
     }
   }
+  // Checked again once expanded: `${VAR}` must not be a way around a denied URL.
+  const blockedExpanded = managedBlock(server.managed, server.name, resolved);
+  if (blockedExpanded) return managedState(server.name, blockedExpanded);
   if (resolved.tls) resolved = { ...resolved, tls: resolveTlsPaths(resolved.tls, dirname(winner.path)) };
   return { status: 'unchecked', reason: null, resolved };
+}
+
+function managedState(name: string, reason: string): StaticState {
+  return {
+    status: 'disabled',
+    reason,
+    hint: `Your administrator decides this; patchbay policy ${name} shows the rule.`,
+  };
 }
 
 /** A relative certificate path means the same file wherever patchbay runs: next to the config file. */

@@ -59,8 +59,8 @@ export function checkConfig(server: EffectiveServer, env: NodeJS.ProcessEnv): Co
     return {
       notContacted: true,
       finding: {
-        ...notChecked('config', 'rejected for this project: not contacted', evidence),
-        fix: `patchbay approve ${server.name}   # to use it after all`,
+        ...notChecked('config', `${clean(state.reason ?? 'disabled', 300)}: not contacted`, evidence),
+        fix: state.hint ?? `patchbay approve ${server.name}   # to use it after all`,
       },
     };
   }

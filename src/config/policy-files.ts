@@ -1,0 +1,228 @@
+/**
+ * Where policy is written, and its format. Three scopes, like servers, plus the administrator's:
+ *
+ * - `user`: patchbay's config.json, under `policy`;
+ * - `local`: the same file, under `projects["<project root>"].policy`;
+ * - `project`: the team's `.patchbay.json` beside `.mcp.json` (never inside `.mcp.json`, which
+ *   other hosts rewrite), the whole file being the policy;
+ * - `managed`: the administrator's file (`/etc/patchbay/managed.json`, or PATCHBAY_MANAGED_POLICY)
+ *   with Claude Code's `allowedMcpServers` / `deniedMcpServers` lists (managed.ts).
+ *
+ * A policy document:
+ *
+ *   { "default": "ask",                                  // tools no rule names (else annotations)
+ *     "servers": { "sentry": { "enabled": false,
+ *                              "tools": { "delete_*": "deny", "search": "allow" },
+ *                              "limits": { "*": "100/hour", "create_*": "5/day" } } } }
+ *
+ * A document that does not have this shape makes its file "broken" like a malformed server
+ * entry: reported with file:line:col, and never rewritten.
+ */
+
+import { join } from 'node:path';
+
+import { PatchbayError } from '../errors.js';
+import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
+import { createObject, getOwn, isObject, setOwn, type JsonObject, type JsonValue } from './json-source.js';
+
+export const DECISIONS = ['allow', 'ask', 'deny'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+export interface ServerPolicy {
+  enabled?: boolean;
+  /** Tool name or glob (`*`, `?`) → decision. */
+  tools?: Record<string, Decision>;
+  /** Tool name or glob (`*` = the whole server) → `N/minute|hour|day`. */
+  limits?: Record<string, string>;
+}
+
+export interface PolicyDoc {
+  default?: Decision;
+  servers?: Record<string, ServerPolicy>;
+}
+
+export type PolicyScope = 'local' | 'project' | 'user';
+
+export interface PolicySource {
+  scope: PolicyScope;
+  path: string;
+  doc: PolicyDoc;
+}
+
+export const TEAM_POLICY_FILE = '.patchbay.json';
+
+export function teamPolicyPath(projectRoot: string): string {
+  return join(projectRoot, TEAM_POLICY_FILE);
+}
+
+/** Where a scope's policy lives: the file, and the JSON path of the document in it. */
+export function policyLocation(
+  scope: PolicyScope,
+  paths: { userConfigPath: string; projectRoot: string },
+): { path: string; at: string[] } {
+  if (scope === 'project') return { path: teamPolicyPath(paths.projectRoot), at: [] };
+  if (scope === 'local') return { path: paths.userConfigPath, at: ['projects', paths.projectRoot, 'policy'] };
+  return { path: paths.userConfigPath, at: ['policy'] };
+}
+
+/** The policy document at `at` in a parsed file (none when absent), or the shape error. */
+export function readPolicyDoc(file: LoadedFile, at: string[]): { doc?: PolicyDoc; error?: PatchbayError } {
+  if (!file.parsed) return {};
+  let value: JsonValue | undefined = file.parsed.value;
+  for (const key of at) {
+    if (!isObject(value)) return {};
+    value = getOwn(value, key);
+  }
+  if (value === undefined) return {};
+  const problems: Array<{ path: string[]; expected: string }> = [];
+  const doc = checkDoc(value, at, problems);
+  if (problems.length > 0) {
+    const messages = problems.map(({ path, expected }) => {
+      const position = file.parsed!.positionOf(path);
+      const where = position ? `${file.path}:${position.line}:${position.column}` : file.path;
+      return `${where}: ${path.join('.') || 'the file'}: expected ${expected}`;
+    });
+    return {
+      error: new PatchbayError('config-shape', messages.join('\n'), {
+        hint: `Fix the policy in ${file.path}; patchbay will not rewrite it while it is broken.`,
+      }),
+    };
+  }
+  return { doc };
+}
+
+const DECISION_TEXT = '"allow", "ask" or "deny"';
+
+function checkDoc(
+  value: JsonValue,
+  at: string[],
+  problems: Array<{ path: string[]; expected: string }>,
+): PolicyDoc {
+  const doc: PolicyDoc = {};
+  if (!isObject(value)) {
+    problems.push({ path: at, expected: 'an object' });
+    return doc;
+  }
+  const fallback = getOwn(value, 'default');
+  if (fallback !== undefined) {
+    if (isDecision(fallback)) doc.default = fallback;
+    else problems.push({ path: [...at, 'default'], expected: DECISION_TEXT });
+  }
+  const servers = getOwn(value, 'servers');
+  if (servers === undefined) return doc;
+  if (!isObject(servers)) {
+    problems.push({ path: [...at, 'servers'], expected: 'an object of server names' });
+    return doc;
+  }
+  doc.servers = {};
+  for (const [name, raw] of Object.entries(servers)) {
+    const here = [...at, 'servers', name];
+    if (!isObject(raw)) {
+      problems.push({ path: here, expected: 'an object ({ "enabled", "tools", "limits" })' });
+      continue;
+    }
+    const server: ServerPolicy = {};
+    const enabled = getOwn(raw, 'enabled');
+    if (enabled !== undefined) {
+      if (typeof enabled === 'boolean') server.enabled = enabled;
+      else problems.push({ path: [...here, 'enabled'], expected: 'true or false' });
+    }
+    const tools = getOwn(raw, 'tools');
+    if (tools !== undefined) {
+      if (!isObject(tools))
+        problems.push({ path: [...here, 'tools'], expected: 'an object of tool → decision' });
+      else {
+        server.tools = {};
+        for (const [pattern, decision] of Object.entries(tools)) {
+          if (isDecision(decision)) server.tools[pattern] = decision;
+          else problems.push({ path: [...here, 'tools', pattern], expected: DECISION_TEXT });
+        }
+      }
+    }
+    const limits = getOwn(raw, 'limits');
+    if (limits !== undefined) {
+      if (!isObject(limits))
+        problems.push({ path: [...here, 'limits'], expected: 'an object of tool → "N/minute|hour|day"' });
+      else {
+        server.limits = {};
+        for (const [pattern, limit] of Object.entries(limits)) {
+          if (typeof limit === 'string') server.limits[pattern] = limit;
+          else problems.push({ path: [...here, 'limits', pattern], expected: 'a string like "100/hour"' });
+        }
+      }
+    }
+    doc.servers[name] = server;
+  }
+  return doc;
+}
+
+export function isDecision(value: unknown): value is Decision {
+  return typeof value === 'string' && (DECISIONS as readonly string[]).includes(value);
+}
+
+export async function readTeamPolicyFile(projectRoot: string): Promise<LoadedFile> {
+  return readJsonFile(teamPolicyPath(projectRoot));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing: one scope's document, changed under the file's lock (a broken file is refused).
+
+/**
+ * Change one scope's policy document. `edit` sees the live server policy object (created when
+ * missing) and returns whether it changed anything.
+ */
+export async function editServerPolicy(
+  scope: PolicyScope,
+  paths: { userConfigPath: string; projectRoot: string },
+  server: string,
+  edit: (policy: JsonObject) => boolean,
+): Promise<{ path: string; changed: boolean }> {
+  const { path, at } = policyLocation(scope, paths);
+  const changed = await updateJsonFile(
+    path,
+    (root, file) => {
+      const check = readPolicyDoc(file, at);
+      if (check.error)
+        throw new PatchbayError(check.error.code, `${check.error.message}\nThe file was left unchanged.`, {
+          hint: check.error.hint,
+        });
+      const doc = objectPath(root, at, path);
+      const servers = objectPath(doc, ['servers'], path);
+      const policy = objectPath(servers, [server], path);
+      const changed = edit(policy);
+      // Leave no empty shells behind (an emptied server, then an emptied `servers`).
+      for (const key of ['tools', 'limits']) {
+        const inner = getOwn(policy, key);
+        if (isObject(inner) && Object.keys(inner).length === 0) delete policy[key];
+      }
+      if (Object.keys(policy).length === 0) delete servers[server];
+      if (Object.keys(servers).length === 0) delete doc['servers'];
+      return { write: changed, result: changed };
+    },
+    // The user's config holds secrets (headers, env) and stays private; the team file is committed.
+    scope === 'project' ? {} : { secret: true },
+  );
+  return { path, changed };
+}
+
+/** Get (creating on the way) the object at `path` below `root`; refuse anything else in the way. */
+function objectPath(root: JsonValue, path: string[], file: string): JsonObject {
+  if (!isObject(root))
+    throw new PatchbayError('config-shape', `${file}: expected a JSON object; the file was left unchanged.`);
+  let current: JsonObject = root;
+  for (const key of path) {
+    let next = getOwn(current, key);
+    if (next === undefined) {
+      next = createObject();
+      setOwn(current, key, next);
+    }
+    if (!isObject(next))
+      throw new PatchbayError(
+        'config-shape',
+        `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`,
+        { hint: `Fix ${file} by hand first.` },
+      );
+    current = next;
+  }
+  return current;
+}

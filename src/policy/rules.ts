@@ -1,0 +1,156 @@
+/**
+ * Which decision applies to a tool: pure functions over the policy documents (config/policy-files).
+ *
+ * 1. Rules. In each scope's document, the rule that names the tool most precisely applies: its
+ *    exact name, else the glob with the most literal characters (`*` any run, `?` one character).
+ *    Between scopes (local, the team's project file, user) the most restrictive wins:
+ *    deny over ask over allow.
+ * 2. Defaults, for a tool no rule names: the most restrictive `default` any scope sets.
+ * 3. Annotations, when nothing is set: read-only → allow; destructive (`destructiveHint: true`
+ *    and not read-only) → ask; otherwise allow.
+ * 4. Pins: a tool whose definition changed since it was pinned is moved from allow to ask until
+ *    the change is reviewed (`patchbay review`); deny stays deny.
+ *
+ * A disabled server and the administrator's lists are decided before any tool is (config/status).
+ */
+
+import type { Decision, PolicyScope, PolicySource } from '../config/policy-files.js';
+
+export interface ToolFacts {
+  name: string;
+  annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean } & Record<string, unknown>;
+}
+
+export type DecisionSource =
+  | { kind: 'rule'; scope: PolicyScope; path: string; pattern: string }
+  | { kind: 'default'; scope: PolicyScope; path: string }
+  | { kind: 'annotations' };
+
+export interface ToolVerdict {
+  decision: Decision;
+  source: DecisionSource;
+  /** Why, in words: "rule delete_* in /…/.patchbay.json (project)". */
+  because: string;
+  /** The definition changed since it was pinned (and this moved allow to ask). */
+  changed?: boolean;
+}
+
+const STRICTNESS: Record<Decision, number> = { allow: 0, ask: 1, deny: 2 };
+
+export function stricter(a: Decision, b: Decision): Decision {
+  return STRICTNESS[b] > STRICTNESS[a] ? b : a;
+}
+
+export function toolVerdict(
+  server: string,
+  tool: ToolFacts,
+  sources: PolicySource[],
+  options: { definitionChanged?: boolean } = {},
+): ToolVerdict {
+  const verdict = ruledVerdict(server, tool.name, sources) ?? defaultVerdict(sources) ?? annotated(tool);
+  if (options.definitionChanged && verdict.decision === 'allow') {
+    return {
+      ...verdict,
+      decision: 'ask',
+      changed: true,
+      because: `its definition changed since it was first allowed (${verdict.because}); review it: patchbay review ${server}`,
+    };
+  }
+  return options.definitionChanged ? { ...verdict, changed: true } : verdict;
+}
+
+function ruledVerdict(server: string, tool: string, sources: PolicySource[]): ToolVerdict | undefined {
+  let best: ToolVerdict | undefined;
+  for (const source of sources) {
+    const rules = source.doc.servers?.[server]?.tools;
+    if (!rules) continue;
+    const pattern = mostPrecise(Object.keys(rules), tool);
+    if (pattern === undefined) continue;
+    const decision = rules[pattern]!;
+    if (!best || STRICTNESS[decision] > STRICTNESS[best.decision]) {
+      best = {
+        decision,
+        source: { kind: 'rule', scope: source.scope, path: source.path, pattern },
+        because: `rule "${pattern}": ${decision} in ${source.path} (${source.scope})`,
+      };
+    }
+  }
+  return best;
+}
+
+function defaultVerdict(sources: PolicySource[]): ToolVerdict | undefined {
+  let best: ToolVerdict | undefined;
+  for (const source of sources) {
+    const decision = source.doc.default;
+    if (decision && (!best || STRICTNESS[decision] > STRICTNESS[best.decision])) {
+      best = {
+        decision,
+        source: { kind: 'default', scope: source.scope, path: source.path },
+        because: `default ${decision} in ${source.path} (${source.scope})`,
+      };
+    }
+  }
+  return best;
+}
+
+function annotated(tool: ToolFacts): ToolVerdict {
+  const { readOnlyHint, destructiveHint } = tool.annotations ?? {};
+  if (readOnlyHint === true)
+    return { decision: 'allow', source: { kind: 'annotations' }, because: 'read-only (its annotations)' };
+  if (destructiveHint === true)
+    return { decision: 'ask', source: { kind: 'annotations' }, because: 'destructive (its annotations)' };
+  return {
+    decision: 'allow',
+    source: { kind: 'annotations' },
+    because: 'nothing set, not marked destructive',
+  };
+}
+
+/** The pattern that names `name` most precisely: itself, else the matching glob with the most literal characters. */
+export function mostPrecise(patterns: string[], name: string): string | undefined {
+  if (patterns.includes(name)) return name;
+  let best: string | undefined;
+  let bestLiterals = -1;
+  for (const pattern of patterns) {
+    if (!/[*?]/.test(pattern) || !globMatches(pattern, name)) continue;
+    const literals = pattern.replace(/[*?]/g, '').length;
+    if (literals > bestLiterals) {
+      best = pattern;
+      bestLiterals = literals;
+    }
+  }
+  return best;
+}
+
+export function globMatches(pattern: string, name: string): boolean {
+  const body = [...pattern]
+    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`, 's').test(name);
+}
+
+/** One limit that applies to a call: counted under `key` (the same limit set twice counts once). */
+export interface AppliedLimit {
+  key: string;
+  text: string;
+  pattern: string;
+  server: string;
+  scope: PolicyScope;
+  path: string;
+}
+
+/** Every limit of every scope whose pattern matches the tool (`*`: the whole server). */
+export function limitsFor(server: string, tool: string, sources: PolicySource[]): AppliedLimit[] {
+  const found = new Map<string, AppliedLimit>();
+  for (const source of sources) {
+    const limits = source.doc.servers?.[server]?.limits;
+    if (!limits) continue;
+    for (const [pattern, text] of Object.entries(limits)) {
+      if (pattern !== tool && !globMatches(pattern, tool)) continue;
+      const key = `${server}\u0000${pattern}\u0000${text.replace(/\s+/g, '')}`;
+      if (!found.has(key))
+        found.set(key, { key, text, pattern, server, scope: source.scope, path: source.path });
+    }
+  }
+  return [...found.values()];
+}
