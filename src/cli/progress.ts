@@ -18,6 +18,23 @@ export interface LiveView {
   finish(): void;
 }
 
+/**
+ * While patchbay asks the person something (a server's question, an approval), live progress
+ * lines stay off the terminal: a redrawn spinner would write over the question being typed into.
+ */
+let holds = 0;
+const holdListeners = new Set<() => void>();
+
+export function holdTerminal(): () => void {
+  holds++;
+  for (const listener of holdListeners) listener();
+  let released = false;
+  return () => {
+    if (!released) holds--;
+    released = true;
+  };
+}
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const FRAME_MS = 80;
 
@@ -38,10 +55,11 @@ export function liveView(io: Io): LiveView {
     statusShown = false;
   };
   const drawStatus = () => {
-    if (!statusText) return;
+    if (!statusText || holds > 0) return;
     stream.write(`\r\u001b[2K${fit(`${SPINNER[frame % SPINNER.length]} ${statusText}`)}`);
     statusShown = true;
   };
+  holdListeners.add(clearStatus);
   const timer = setInterval(() => {
     frame++;
     drawStatus();
@@ -61,6 +79,7 @@ export function liveView(io: Io): LiveView {
     },
     finish() {
       clearInterval(timer);
+      holdListeners.delete(clearStatus);
       clearStatus();
       const rows = stream.rows || 24;
       // Lines that scrolled off the top cannot be taken back; leave them all then.

@@ -22,6 +22,7 @@ import {
   type FormSchema,
 } from './elicitation-form.js';
 import { isInteractive, note, sanitizeForTerminal, type Io } from './io.js';
+import { holdTerminal } from './progress.js';
 
 export interface ServerRequestOptions {
   /** Answer roots/list with the current directory. */
@@ -91,6 +92,7 @@ async function answerElicitation(
     if (!isUrl) note(io, 'Run it in a terminal to answer, or pass --accept-defaults to send the defaults.');
     return { action: 'decline' };
   }
+  const release = holdTerminal();
   const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
   // Ctrl-C at a question: readline takes the terminal's raw input, so it raises SIGINT here.
   const cancelled = new Promise<'cancel'>((resolve) => prompt.once('SIGINT', () => resolve('cancel')));
@@ -108,6 +110,7 @@ async function answerElicitation(
     return answer;
   } finally {
     prompt.close();
+    release();
   }
 }
 
