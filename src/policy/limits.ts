@@ -1,0 +1,403 @@
+/**
+ * Usage limits (`patchbay limit sentry 'delete_*' 5/day`): how a limit is written, and the counter
+ * store that every patchbay process on the machine shares (the gateway and CLI calls together).
+ *
+ * Windows are fixed and aligned to UTC: a minute window starts at second 0, an hour window at
+ * minute 0, a day window at 00:00 UTC (not local midnight). Fixed rather than sliding, because
+ * then a refusal can say exactly when the window reopens, the store holds one counter per key and
+ * unit instead of a timestamp per call, and every process agrees on the window whatever its time
+ * zone or daylight saving. The cost, accepted: up to 2N calls can pass around a boundary (N at the
+ * end of one window, N at the start of the next).
+ *
+ * The counts live in `<state dir>/usage.json` (0600), one counter per (key, unit):
+ *
+ *     { "version": 1,
+ *       "counters": { "sentry:delete_*": { "day": { "window": "2026-11-21T00:00:00Z", "used": 5 } } } }
+ *
+ * `consume` reads, checks and counts under one exclusive lock file for all its rules, and writes
+ * the file atomically (temp file, fsync, rename), so concurrent processes lose no update and a
+ * crash leaves the old counts whole. Windows that have ended are dropped on every write. A file
+ * that cannot be understood is set aside as `usage.json.corrupt-<time>` and counting starts again
+ * from zero: a damaged counter file must never block calls for good.
+ */
+
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PatchbayError } from '../errors.js';
+import { withFileLock, writeFileAtomic } from '../config/file-store.js';
+import { stateDirectory } from '../config/paths.js';
+
+export type LimitUnit = 'minute' | 'hour' | 'day';
+
+export interface Limit {
+  /** Calls allowed per window: a whole number of at least 1. */
+  count: number;
+  unit: LimitUnit;
+}
+
+export const LIMIT_UNITS: readonly LimitUnit[] = ['minute', 'hour', 'day'];
+
+const UNIT_MS: Record<LimitUnit, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+const UNIT_SPELLINGS: Record<string, LimitUnit> = {
+  minute: 'minute',
+  min: 'minute',
+  m: 'minute',
+  hour: 'hour',
+  hr: 'hour',
+  h: 'hour',
+  day: 'day',
+  d: 'day',
+};
+
+const PARSE_HINT = 'For example: patchbay limit sentry 100/hour';
+
+/** `100/hour`, `5/day`, `10/min`, `10/m`, `1/h`, `3/d` (unit case-insensitive). */
+export function parseLimit(text: string): Limit {
+  const match = /^\s*(\S+?)\s*\/\s*(\S+?)\s*$/.exec(text);
+  if (!match) {
+    throw new PatchbayError(
+      'usage',
+      `Invalid limit ${JSON.stringify(text)}: expected <N>/<minute|hour|day>, e.g. 100/hour.`,
+      { hint: PARSE_HINT },
+    );
+  }
+  const [, countText = '', unitText = ''] = match;
+  const count = /^\d+$/.test(countText) ? Number(countText) : Number.NaN;
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new PatchbayError(
+      'usage',
+      `Invalid limit ${JSON.stringify(text)}: the number of calls must be a whole number of at least 1, not ${JSON.stringify(countText)}.`,
+      { hint: PARSE_HINT },
+    );
+  }
+  const unit = Object.hasOwn(UNIT_SPELLINGS, unitText.toLowerCase())
+    ? UNIT_SPELLINGS[unitText.toLowerCase()]
+    : undefined;
+  if (!unit) {
+    throw new PatchbayError(
+      'usage',
+      `Invalid limit ${JSON.stringify(text)}: unknown unit ${JSON.stringify(unitText)}; use minute, hour or day.`,
+      { hint: PARSE_HINT },
+    );
+  }
+  return { count, unit };
+}
+
+/** The canonical spelling: `100/hour`. */
+export function formatLimit(limit: Limit): string {
+  return `${limit.count}/${limit.unit}`;
+}
+
+/** The UTC-aligned window of `unit` that holds `now`: [start, end). */
+export function limitWindow(unit: LimitUnit, now: Date): { start: Date; end: Date } {
+  const length = UNIT_MS[unit];
+  const start = Math.floor(now.getTime() / length) * length;
+  return { start: new Date(start), end: new Date(start + length) };
+}
+
+export interface LimitRule {
+  /** What is counted together, e.g. `sentry` or `sentry:delete_*`: an opaque string the caller builds. */
+  key: string;
+  limit: Limit;
+  /** For messages, e.g. `sentry delete_*`. */
+  label: string;
+  /** The server and tool glob the limit was set with, to build the command that raises it. */
+  server?: string;
+  tool?: string;
+  /** The hint to show on refusal, instead of the `patchbay limit ...` command built from server/tool. */
+  hint?: string;
+}
+
+export interface LimitStoreOptions {
+  env: NodeJS.ProcessEnv;
+  /** The time to count at; defaults to the clock. */
+  now?: Date;
+  /** Told when the usage file could not be understood (and, by `consume`, was set aside). */
+  onWarning?: (message: string) => void;
+  /** How long to wait for another process holding the usage file's lock. */
+  lockTimeoutMs?: number;
+}
+
+export interface LimitRefusal {
+  ok: false;
+  /** The exhausted rule; when several are, the one whose window reopens last. */
+  rule: LimitRule;
+  used: number;
+  reopensAt: Date;
+  /** What failed and when it can succeed again. */
+  message: string;
+  /** The command that raises the limit (or the rule's own hint). */
+  hint: string;
+}
+
+export type ConsumeResult = { ok: true } | LimitRefusal;
+
+export interface LimitUsage {
+  rule: LimitRule;
+  used: number;
+  remaining: number;
+  windowStart: Date;
+  reopensAt: Date;
+}
+
+export function usageFilePath(env: NodeJS.ProcessEnv): string {
+  return join(stateDirectory(env), USAGE_FILE);
+}
+
+const USAGE_FILE = 'usage.json';
+const FORMAT_VERSION = 1;
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * Check every rule and, only if none is exhausted, count one call against each (a key and unit
+ * shared by several rules is counted once). All of it under one lock, so it is atomic across
+ * processes: of N concurrent calls against a limit of L, exactly min(N, L) pass.
+ */
+export async function consume(
+  rules: readonly LimitRule[],
+  options: LimitStoreOptions,
+): Promise<ConsumeResult> {
+  if (rules.length === 0) return { ok: true };
+  rules.forEach(checkRule);
+  const now = options.now ?? new Date();
+  const path = usageFilePath(options.env);
+  await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // The warning is told after the lock is released: the caller's callback must not lengthen it.
+  let warning: string | undefined;
+  const result = await inProcessQueue(path, () =>
+    withFileLock(path, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, async (): Promise<ConsumeResult> => {
+      const loaded = await readCounters(path);
+      if (loaded.problem) {
+        const aside = await setAside(path);
+        warning =
+          `The usage counts in ${path} could not be understood (${loaded.problem}); counting starts again from zero. ` +
+          (aside ? `The old file was kept as ${aside}.` : 'The old file could not be kept.');
+      }
+      const counters = loaded.counters;
+      const refusal = findRefusal(rules, counters, now);
+      if (refusal) return refusal;
+      const counted = new Set<string>();
+      for (const rule of rules) {
+        // Rules that share a key and unit count the same calls: one call, one count.
+        const id = `${rule.limit.unit}\0${rule.key}`;
+        if (counted.has(id)) continue;
+        counted.add(id);
+        const start = limitWindow(rule.limit.unit, now).start.getTime();
+        const byUnit = counters.get(rule.key) ?? new Map<LimitUnit, Counter>();
+        counters.set(rule.key, byUnit);
+        const counter = byUnit.get(rule.limit.unit);
+        byUnit.set(rule.limit.unit, {
+          window: start,
+          used: counter && counter.window === start ? counter.used + 1 : 1,
+        });
+      }
+      await writeFileAtomic(path, serialize(counters, now), { mode: 0o600, secret: false });
+      return { ok: true };
+    }),
+  );
+  if (warning) options.onWarning?.(warning);
+  return result;
+}
+
+/** The current counts of each rule's window, without counting anything (and without a lock: writes are atomic). */
+export async function usage(
+  rules: readonly LimitRule[],
+  options: Omit<LimitStoreOptions, 'lockTimeoutMs'>,
+): Promise<LimitUsage[]> {
+  rules.forEach(checkRule);
+  const now = options.now ?? new Date();
+  const path = usageFilePath(options.env);
+  const loaded = await readCounters(path);
+  if (loaded.problem) {
+    options.onWarning?.(
+      `The usage counts in ${path} could not be understood (${loaded.problem}); showing zero. ` +
+        'The next counted call sets the file aside and starts again from zero.',
+    );
+  }
+  return rules.map((rule) => {
+    const { start, end } = limitWindow(rule.limit.unit, now);
+    const used = usedIn(loaded.counters, rule, start);
+    return {
+      rule,
+      used,
+      remaining: Math.max(0, rule.limit.count - used),
+      windowStart: start,
+      reopensAt: end,
+    };
+  });
+}
+
+interface Counter {
+  /** Start of the counted window, epoch ms. */
+  window: number;
+  used: number;
+}
+
+/** Keyed by a string the caller builds: Maps, so a key like `__proto__` is just a key. */
+type Counters = Map<string, Map<LimitUnit, Counter>>;
+
+function checkRule(rule: LimitRule): void {
+  const { count, unit } = rule.limit;
+  if (!Number.isSafeInteger(count) || count < 1 || !Object.hasOwn(UNIT_MS, unit)) {
+    throw new PatchbayError(
+      'usage',
+      `Invalid limit for ${rule.label}: ${String(count)}/${String(unit)}; expected <N>/<minute|hour|day> with N at least 1.`,
+      { hint: PARSE_HINT },
+    );
+  }
+}
+
+function usedIn(counters: Counters, rule: LimitRule, windowStart: Date): number {
+  const counter = counters.get(rule.key)?.get(rule.limit.unit);
+  return counter && counter.window === windowStart.getTime() ? counter.used : 0;
+}
+
+function findRefusal(rules: readonly LimitRule[], counters: Counters, now: Date): LimitRefusal | undefined {
+  let refusal: LimitRefusal | undefined;
+  for (const rule of rules) {
+    const { start, end } = limitWindow(rule.limit.unit, now);
+    const used = usedIn(counters, rule, start);
+    if (used < rule.limit.count) continue;
+    // The call can pass only once every exhausted window has reopened: report the last to reopen.
+    if (refusal && refusal.reopensAt.getTime() >= end.getTime()) continue;
+    refusal = {
+      ok: false,
+      rule,
+      used,
+      reopensAt: end,
+      message:
+        `Usage limit reached for ${rule.label}: ${formatLimit(rule.limit)} (${used} used); ` +
+        `the window reopens at ${isoSeconds(end)} (in ${formatDuration(end.getTime() - now.getTime())}).`,
+      hint: rule.hint ?? raiseHint(rule),
+    };
+  }
+  return refusal;
+}
+
+function raiseHint(rule: LimitRule): string {
+  const target = rule.server
+    ? [rule.server, ...(rule.tool ? [rule.tool] : [])].map(shellWord).join(' ')
+    : '<server> [tool-or-glob]';
+  return `Wait until then, or raise the limit: patchbay limit ${target} <N>/${rule.limit.unit}`;
+}
+
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `2026-11-22T00:00:00Z`: windows start on whole seconds, so milliseconds would only be noise. */
+function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `45 s`, `12 min 5 s`, `3 h 12 min` (rounded up to the minute: the exact time is given too). */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) {
+    const rest = seconds % 60;
+    return `${Math.floor(seconds / 60)} min${rest ? ` ${rest} s` : ''}`;
+  }
+  const minutes = Math.ceil(seconds / 60);
+  const rest = minutes % 60;
+  return `${Math.floor(minutes / 60)} h${rest ? ` ${rest} min` : ''}`;
+}
+
+async function readCounters(path: string): Promise<{ counters: Counters; problem?: string }> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { counters: new Map() };
+    throw new PatchbayError(
+      'read-failed',
+      `Cannot read the usage counts ${path}: ${(error as Error).message}.`,
+      {
+        hint: `Check the file's permissions: ls -l ${path}`,
+        cause: error,
+      },
+    );
+  }
+  if (text.trim() === '') return { counters: new Map() };
+  try {
+    return { counters: parseCounters(JSON.parse(text) as unknown) };
+  } catch (error) {
+    return { counters: new Map(), problem: (error as Error).message };
+  }
+}
+
+function parseCounters(value: unknown): Counters {
+  if (!isRecord(value)) throw new Error('not a JSON object');
+  if (value.version !== FORMAT_VERSION) throw new Error(`unknown version ${JSON.stringify(value.version)}`);
+  if (!isRecord(value.counters)) throw new Error('"counters" is not an object');
+  const counters: Counters = new Map();
+  for (const [key, byUnitValue] of Object.entries(value.counters)) {
+    if (!isRecord(byUnitValue)) throw new Error(`counters of ${JSON.stringify(key)} are not an object`);
+    const byUnit = new Map<LimitUnit, Counter>();
+    for (const [unit, counter] of Object.entries(byUnitValue)) {
+      const where = `${JSON.stringify(key)} ${JSON.stringify(unit)}`;
+      if (!Object.hasOwn(UNIT_MS, unit)) throw new Error(`unknown unit at ${where}`);
+      if (!isRecord(counter)) throw new Error(`counter ${where} is not an object`);
+      const window = typeof counter.window === 'string' ? Date.parse(counter.window) : Number.NaN;
+      if (!Number.isFinite(window)) throw new Error(`counter ${where} has no valid "window"`);
+      const used = counter.used;
+      if (typeof used !== 'number' || !Number.isSafeInteger(used) || used < 0) {
+        throw new Error(`counter ${where} has no valid "used"`);
+      }
+      byUnit.set(unit as LimitUnit, { window, used });
+    }
+    counters.set(key, byUnit);
+  }
+  return counters;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The file's text, without windows that have ended by `now`. */
+function serialize(counters: Counters, now: Date): string {
+  const entries: Array<[string, Record<string, { window: string; used: number }>]> = [];
+  for (const [key, byUnit] of counters) {
+    const live: Array<[string, { window: string; used: number }]> = [];
+    for (const [unit, counter] of byUnit) {
+      if (counter.window + UNIT_MS[unit] <= now.getTime()) continue;
+      live.push([unit, { window: isoSeconds(new Date(counter.window)), used: counter.used }]);
+    }
+    // Object.fromEntries defines own properties, so no key reaches a prototype.
+    if (live.length > 0) entries.push([key, Object.fromEntries(live)]);
+  }
+  return `${JSON.stringify({ version: FORMAT_VERSION, counters: Object.fromEntries(entries) }, null, 2)}\n`;
+}
+
+/** Move an unreadable usage file out of the way, keeping it for inspection. */
+async function setAside(path: string): Promise<string | undefined> {
+  const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    await fs.rename(path, aside);
+    return aside;
+  } catch {
+    // Renaming failed: the rewrite replaces it anyway, and a failure there is reported.
+    return undefined;
+  }
+}
+
+/**
+ * Calls from one process wait for each other here rather than all polling the lock file, so the
+ * lock is contended only across processes and a burst in the gateway does not back off for nothing.
+ */
+const queues = new Map<string, Promise<unknown>>();
+
+function inProcessQueue<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const run = (queues.get(path) ?? Promise.resolve()).then(work, work);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(path, tail);
+  void tail.then(() => {
+    if (queues.get(path) === tail) queues.delete(path);
+  });
+  return run;
+}
