@@ -500,6 +500,76 @@ Examples:
     );
 
   program
+    .command('permit')
+    .description("Set a tool's permission: allow, ask (approve each call) or deny (unlisted, refused)")
+    .argument('<name>', 'server name')
+    .argument('<tool-or-glob>', "a tool's name, or a glob such as 'delete_*'")
+    .argument('<decision>', 'allow, ask, deny, or default (remove this rule)')
+    .option('-s, --scope <scope>', "local (default), project (the team's .patchbay.json) or user")
+    .addHelpText(
+      'after',
+      `
+The most precise rule of each scope applies; between scopes the strictest wins (deny, ask, allow).
+A tool no rule names is allowed, or asked about when its annotations say it is destructive.
+
+Examples:
+  $ patchbay permit sentry 'delete_*' deny
+  $ patchbay permit github create_issue ask -s project
+  $ patchbay permit github create_issue default`,
+    )
+    .action(
+      act(async (name: string, pattern: string, decision: string, flags) => {
+        const { parsePermitOptions, runPermit } = await import('./commands/permit.js');
+        return runPermit(parsePermitOptions(name, pattern, decision, flags), io);
+      }),
+    );
+
+  for (const [command, what] of [
+    ['enable', 'Use a server again that patchbay disable turned off'],
+    ['disable', 'Turn a server off: not listed, served or contacted, its entry kept'],
+  ] as const)
+    program
+      .command(command)
+      .description(what)
+      .argument('<name>', 'server name')
+      .option('-s, --scope <scope>', "local (default), project (the team's .patchbay.json) or user")
+      .addHelpText(
+        'after',
+        `\nExamples:\n  $ patchbay ${command} sentry\n  $ patchbay ${command} sentry -s user`,
+      )
+      .action(
+        act(async (name: string, flags) => {
+          const { parseEnableOptions, runEnable } = await import('./commands/permit.js');
+          return runEnable(parseEnableOptions(name, command === 'enable', flags), io);
+        }),
+      );
+
+  program
+    .command('limit')
+    .description("Limit how often a server's tools may be called: N per minute, hour or day")
+    .argument('<name>', 'server name')
+    .argument('<limit...>', '[tool-or-glob] N/minute|hour|day, or none to remove it')
+    .option('-s, --scope <scope>', "local (default), project (the team's .patchbay.json) or user")
+    .addHelpText(
+      'after',
+      `
+Counts are kept for every patchbay process of this computer together (the gateway and
+patchbay call), in fixed windows of a UTC minute, hour or day, and survive restarts. A call
+beyond the limit is refused with the time its window reopens.
+
+Examples:
+  $ patchbay limit sentry 100/hour             # all of sentry's tools together
+  $ patchbay limit github 'create_*' 5/day
+  $ patchbay limit github 'create_*' none`,
+    )
+    .action(
+      act(async (name: string, rest: string[], flags) => {
+        const { parseLimitOptions, runLimit } = await import('./commands/permit.js');
+        return runLimit(await parseLimitOptions(name, rest, flags), io);
+      }),
+    );
+
+  program
     .command('login')
     .description('Log in to a server with OAuth (opens a browser; prints the URL when it cannot)')
     .argument('<name>', 'the server to log in to')

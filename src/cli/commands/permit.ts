@@ -1,0 +1,208 @@
+/**
+ * Writing policy: `patchbay permit <name> <tool-or-glob> allow|ask|deny|default [-s scope]`,
+ * `patchbay enable|disable <name> [-s scope]`, `patchbay limit <name> [tool-or-glob] <N/unit>|none
+ * [-s scope]`. The scope is local by default (you, this project); `project` writes the team's
+ * committed `.patchbay.json`; `user` every project. Each says what it wrote where, and when a
+ * stricter rule elsewhere still decides.
+ */
+
+import { PatchbayError } from '../../errors.js';
+import {
+  DECISIONS,
+  editServerPolicy,
+  isDecision,
+  type Decision,
+  type PolicyScope,
+} from '../../config/policy-files.js';
+import { findServer, notFoundError, type Registry } from '../../config/registry.js';
+import { staticState } from '../../config/status.js';
+import { validateName } from '../../config/validate.js';
+import { toolVerdict } from '../../policy/rules.js';
+import { note, writeLine, type Io } from '../io.js';
+import { loadForCommand } from '../registry-loader.js';
+import { parseScope } from './add.js';
+
+export interface PermitOptions {
+  name: string;
+  pattern: string;
+  /** `default` removes the scope's rule for the pattern. */
+  decision: Decision | 'default';
+  scope: PolicyScope;
+}
+
+export function parsePermitOptions(
+  name: string,
+  pattern: string,
+  decision: string,
+  flags: { scope?: string },
+): PermitOptions {
+  if (!isDecision(decision) && decision !== 'default')
+    throw new PatchbayError(
+      'usage',
+      `Invalid decision ${JSON.stringify(decision)}: expected ${DECISIONS.join(', ')} or default.`,
+      { hint: `For example: patchbay permit ${name} 'delete_*' deny` },
+    );
+  return {
+    name: validateName(name),
+    pattern: validPattern(pattern),
+    decision,
+    scope: parseScope(flags.scope),
+  };
+}
+
+/** A tool name or glob: what a tool name may hold, plus `*` and `?`. */
+function validPattern(pattern: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (pattern.length === 0 || pattern.length > 128 || /[\s\u0000-\u001f]/.test(pattern))
+    throw new PatchbayError('usage', `Invalid tool or glob ${JSON.stringify(pattern)}.`, {
+      hint: "A tool's name, or a glob such as 'delete_*' (quote it for the shell).",
+    });
+  return pattern;
+}
+
+export async function runPermit(options: PermitOptions, io: Io): Promise<number> {
+  const registry = await knownServer(options.name, io);
+  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
+    const tools = (policy['tools'] ??= {}) as Record<string, string>;
+    if (options.decision === 'default') {
+      if (!(options.pattern in tools)) return false;
+      delete tools[options.pattern];
+      return true;
+    }
+    if (tools[options.pattern] === options.decision) return false;
+    tools[options.pattern] = options.decision;
+    return true;
+  });
+  const what = `${options.name} ${options.pattern}`;
+  if (options.decision === 'default')
+    note(
+      io,
+      changed
+        ? `Removed the rule for ${what} from ${path} (${options.scope}).`
+        : `No rule for ${what} in ${path}.`,
+    );
+  else
+    note(
+      io,
+      `${what}: ${options.decision} (${options.scope}, ${path})${changed ? '' : ', as it already was'}.`,
+    );
+  // What now decides, for a tool named exactly so: a stricter rule elsewhere may still win.
+  if (!/[*?]/.test(options.pattern)) {
+    const after = await loadForCommand(io);
+    const verdict = toolVerdict(options.name, { name: options.pattern }, after.policy.sources);
+    if (options.decision === 'default' || verdict.decision !== options.decision)
+      note(io, `In effect now: ${verdict.decision} (${verdict.because}).`);
+  }
+  return 0;
+}
+
+export interface EnableOptions {
+  name: string;
+  enabled: boolean;
+  scope: PolicyScope;
+}
+
+export function parseEnableOptions(name: string, enabled: boolean, flags: { scope?: string }): EnableOptions {
+  return { name: validateName(name), enabled, scope: parseScope(flags.scope) };
+}
+
+export async function runEnable(options: EnableOptions, io: Io): Promise<number> {
+  const registry = await knownServer(options.name, io);
+  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
+    if (options.enabled) {
+      if (policy['enabled'] === undefined) return false;
+      delete policy['enabled'];
+      return true;
+    }
+    if (policy['enabled'] === false) return false;
+    policy['enabled'] = false;
+    return true;
+  });
+  const verb = options.enabled ? 'Enabled' : 'Disabled';
+  note(io, `${verb} ${options.name} in ${path} (${options.scope})${changed ? '' : ': it already was'}.`);
+  const after = await loadForCommand(io);
+  const server = findServer(after, options.name);
+  if (options.enabled && server) {
+    const state = staticState(server, io.env);
+    if (state.status === 'disabled')
+      note(io, `It is still not used: ${state.reason}. ${state.hint ?? ''}`.trim());
+  }
+  return 0;
+}
+
+export interface LimitOptions {
+  name: string;
+  /** `*`: every tool of the server together. */
+  pattern: string;
+  /** `none` removes the limit. */
+  limit: string;
+  scope: PolicyScope;
+}
+
+export async function parseLimitOptions(
+  name: string,
+  rest: string[],
+  flags: { scope?: string },
+): Promise<LimitOptions> {
+  if (rest.length < 1 || rest.length > 2)
+    throw new PatchbayError(
+      'usage',
+      'Expected: patchbay limit <name> [tool-or-glob] <N>/<minute|hour|day>.',
+      {
+        hint: `For example: patchbay limit ${name} 100/hour, or patchbay limit ${name} 'create_*' 5/day`,
+      },
+    );
+  const limit = rest[rest.length - 1]!;
+  if (limit !== 'none') {
+    const { parseLimit } = await import('../../policy/limits.js');
+    parseLimit(limit);
+  }
+  return {
+    name: validateName(name),
+    pattern: rest.length === 2 ? validPattern(rest[0]!) : '*',
+    limit: limit.replace(/\s+/g, ''),
+    scope: parseScope(flags.scope),
+  };
+}
+
+export async function runLimit(options: LimitOptions, io: Io): Promise<number> {
+  const registry = await knownServer(options.name, io);
+  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
+    const limits = (policy['limits'] ??= {}) as Record<string, string>;
+    if (options.limit === 'none') {
+      if (!(options.pattern in limits)) return false;
+      delete limits[options.pattern];
+      return true;
+    }
+    if (limits[options.pattern] === options.limit) return false;
+    limits[options.pattern] = options.limit;
+    return true;
+  });
+  const what =
+    options.pattern === '*'
+      ? `${options.name} (all its tools together)`
+      : `${options.name} ${options.pattern}`;
+  if (options.limit === 'none')
+    note(
+      io,
+      changed
+        ? `Removed the limit of ${what} from ${path} (${options.scope}).`
+        : `No limit of ${what} in ${path}.`,
+    );
+  else
+    writeLine(
+      io.stderr,
+      `Limit of ${what}: ${options.limit} (${options.scope}, ${path})${changed ? '' : ', as it already was'}.`,
+    );
+  return 0;
+}
+
+async function knownServer(name: string, io: Io): Promise<Registry> {
+  const registry = await loadForCommand(io);
+  if (!findServer(registry, name)) throw notFoundError(registry, name);
+  return registry;
+}
+
+function paths(registry: Registry) {
+  return { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot };
+}
