@@ -570,6 +570,55 @@ Examples:
     );
 
   program
+    .command('log')
+    .description('Show the audit log: every call through patchbay serve or patchbay call')
+    .argument('[name]', 'only this server')
+    .option('--since <when>', 'how far back: 90s, 15m, 1h, 2d, 1w or a date (default 24h)')
+    .option('--json', 'machine-readable output (the entries)')
+    .addHelpText(
+      'after',
+      `
+Every call through "patchbay serve" or "patchbay call" is recorded in
+$PATCHBAY_STATE_DIR/audit.jsonl (default ~/.local/state/patchbay/audit.jsonl): time, host, server,
+tool, decision, outcome, duration and sizes. Arguments only with --log-arguments, secrets masked.
+--since takes 90s, 15m, 1h, 2d, 1w or an ISO date (default 24h).
+
+Examples:
+  $ patchbay log
+  $ patchbay log notion --since 1h
+  $ patchbay log --since 2026-01-31T09:00 --json`,
+    )
+    .action(
+      act(async (name: string | undefined, flags) => {
+        const { parseLogOptions, runLog } = await import('./commands/log.js');
+        return runLog(parseLogOptions(name, flags), io);
+      }),
+    );
+
+  program
+    .command('stats')
+    .description('Summarise the audit log: calls, errors and latency per server and tool')
+    .option('--since <when>', 'how far back: 90s, 15m, 1h, 2d, 1w or a date (default 1d)')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
+Percentiles are over the calls that reached the server; refused calls count as errors.
+--since takes 90s, 15m, 1h, 2d, 1w or an ISO date (default 1d).
+
+Examples:
+  $ patchbay stats
+  $ patchbay stats --since 1w
+  $ patchbay stats --json`,
+    )
+    .action(
+      act(async (flags) => {
+        const { parseStatsOptions, runStats } = await import('./commands/log.js');
+        return runStats(parseStatsOptions(flags), io);
+      }),
+    );
+
+  program
     .command('login')
     .description('Log in to a server with OAuth (opens a browser; prints the URL when it cannot)')
     .argument('<name>', 'the server to log in to')

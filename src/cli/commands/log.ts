@@ -1,0 +1,207 @@
+/**
+ * `patchbay log [name] [--since 1h] [--json]`: the calls recorded in the audit log, one line each.
+ * `patchbay stats [--since 1d] [--json]`: calls, errors and latency per server and tool.
+ * Every name in the log came from a host or a server, so it is made printable before it is shown.
+ */
+
+import { EXIT } from '../../errors.js';
+import { validateName } from '../../config/validate.js';
+import {
+  auditLogPath,
+  parseSince,
+  readAudit,
+  summarize,
+  summarizeCalls,
+  type AuditEntry,
+  type AuditRead,
+  type CallStats,
+} from '../../policy/audit.js';
+import { note, paint, printJson, sanitizeForTerminal, useColor, warn, writeLine, type Io } from '../io.js';
+
+export interface LogOptions {
+  /** Only this server's calls. */
+  name: string | undefined;
+  since: Date;
+  json: boolean;
+}
+
+export interface StatsOptions {
+  since: Date;
+  json: boolean;
+}
+
+export const DEFAULT_LOG_SINCE = '24h';
+export const DEFAULT_STATS_SINCE = '1d';
+
+export function parseLogOptions(
+  name: string | undefined,
+  raw: { since?: string; json?: boolean },
+  now: Date = new Date(),
+): LogOptions {
+  return {
+    name: name === undefined ? undefined : validateName(name),
+    since: parseSince(raw.since ?? DEFAULT_LOG_SINCE, now),
+    json: Boolean(raw.json),
+  };
+}
+
+export function parseStatsOptions(
+  raw: { since?: string; json?: boolean },
+  now: Date = new Date(),
+): StatsOptions {
+  return { since: parseSince(raw.since ?? DEFAULT_STATS_SINCE, now), json: Boolean(raw.json) };
+}
+
+export async function runLog(options: LogOptions, io: Io): Promise<number> {
+  const read = await readAudit({ env: io.env, since: options.since, server: options.name });
+  if (options.json) printJson(io, read.entries);
+  reportSkipped(read, io);
+  if (read.entries.length === 0) {
+    sayNothing(read, options.since, io, options.name);
+    return EXIT.ok;
+  }
+  if (!options.json) printEntries(read.entries, io);
+  note(
+    io,
+    paint(useColor(io)).dim(
+      `${plural(read.entries.length, 'call')} since ${localTime(options.since)}; totals: patchbay stats`,
+    ),
+  );
+  return EXIT.ok;
+}
+
+export async function runStats(options: StatsOptions, io: Io): Promise<number> {
+  const read = await readAudit({ env: io.env, since: options.since });
+  const rows = summarize(read.entries);
+  if (options.json) printJson(io, rows);
+  reportSkipped(read, io);
+  if (read.entries.length === 0) {
+    sayNothing(read, options.since, io, undefined);
+    return EXIT.ok;
+  }
+  if (!options.json) printStats(rows, summarizeCalls(read.entries), io);
+  note(io, paint(useColor(io)).dim(`since ${localTime(options.since)}; each call: patchbay log`));
+  return EXIT.ok;
+}
+
+function reportSkipped(read: AuditRead, io: Io): void {
+  if (read.malformed > 0)
+    warn(io, `${plural(read.malformed, 'line')} of the audit log could not be read and were skipped.`);
+}
+
+/** Nothing to show: say whether nothing was ever recorded, or only nothing in this window. */
+function sayNothing(read: AuditRead, since: Date, io: Io, name: string | undefined): void {
+  if (read.files.length === 0) {
+    note(
+      io,
+      `Nothing recorded yet: calls through "patchbay serve" or "patchbay call" are recorded in ${sanitizeForTerminal(auditLogPath(io.env))}.`,
+    );
+    return;
+  }
+  note(
+    io,
+    `No calls${name ? ` to ${name}` : ''} recorded since ${localTime(since)}. Look further back: --since 1w`,
+  );
+}
+
+function printEntries(entries: readonly AuditEntry[], io: Io): void {
+  const p = paint(useColor(io, 'stdout'));
+  const rows = entries.map((entry) => ({
+    entry,
+    time: localTime(new Date(entry.time)),
+    host: clean(entry.host ?? '-'),
+    target: `${clean(entry.server)}/${clean(entry.tool)}`,
+  }));
+  const hostWidth = Math.min(24, Math.max(...rows.map((row) => row.host.length)));
+  const targetWidth = Math.min(48, Math.max(...rows.map((row) => row.target.length)));
+  for (const { entry, time, host, target } of rows) {
+    const decision = entry.decision.padEnd(7);
+    const outcome = entry.outcome.padEnd(10);
+    const sizes = `in ${bytes(entry.argumentBytes)}, out ${bytes(entry.resultBytes)}`;
+    const error = entry.error ? `  ${p.red(clean(entry.error))}` : '';
+    writeLine(
+      io.stdout,
+      [
+        p.dim(time),
+        host.padEnd(hostWidth),
+        target.padEnd(targetWidth),
+        entry.decision === 'denied'
+          ? p.red(decision)
+          : entry.decision === 'limited'
+            ? p.yellow(decision)
+            : decision,
+        entry.outcome === 'ok' ? p.green(outcome) : p.red(outcome),
+        duration(entry.durationMs).padStart(8),
+        sizes,
+      ].join('  ') + error,
+    );
+  }
+}
+
+const STATS_COLUMNS = ['server', 'tool', 'calls', 'errors', 'denied', 'limited', 'p50', 'p95', 'max'];
+
+function printStats(
+  rows: ReadonlyArray<CallStats & { server: string; tool: string }>,
+  total: CallStats,
+  io: Io,
+): void {
+  const p = paint(useColor(io, 'stdout'));
+  const cells = (name: string, tool: string, stats: CallStats) => [
+    name,
+    tool,
+    String(stats.calls),
+    String(stats.errors),
+    String(stats.denied),
+    String(stats.limited),
+    latency(stats.p50Ms),
+    latency(stats.p95Ms),
+    latency(stats.maxMs),
+  ];
+  const table = [
+    STATS_COLUMNS,
+    ...rows.map((row) => cells(clean(row.server), clean(row.tool), row)),
+    cells('total', '', total),
+  ];
+  const widths = STATS_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
+  // Names to the left, figures to the right, so digits line up.
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  writeLine(io.stdout, p.bold(line(table[0]!)));
+  for (const cells of table.slice(1, -1)) writeLine(io.stdout, line(cells));
+  writeLine(io.stdout, p.bold(line(table[table.length - 1]!)));
+}
+
+function clean(text: string): string {
+  return sanitizeForTerminal(text);
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** `2026-01-31 09:12:03` in the local time zone. */
+export function localTime(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+export function duration(ms: number): string {
+  if (ms < 10) return `${Math.round(ms * 10) / 10} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+function latency(ms: number | null): string {
+  return ms === null ? '-' : duration(ms);
+}
+
+export function bytes(count: number): string {
+  if (count < 1024) return `${count} B`;
+  if (count < 1024 * 1024) return `${(count / 1024).toFixed(1)} KiB`;
+  return `${(count / (1024 * 1024)).toFixed(1)} MiB`;
+}

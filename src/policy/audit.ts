@@ -1,0 +1,478 @@
+/**
+ * The audit log: one JSON line per tool call made through the gateway or `patchbay call`, in
+ * `<state dir>/audit.jsonl` (0600, its directory 0700).
+ *
+ * Appends take no lock. Each line is written with a single write() on a descriptor opened with
+ * O_APPEND, and the kernel places every such write whole at the end of the file, so lines from
+ * concurrent processes never interleave (every line is far below the size where a local file
+ * system would split a write; arguments over MAX_ARGUMENT_BYTES are left out for that reason too).
+ *
+ * Rotation takes the lock. Before an append that would take the file past `maxBytes`, the
+ * appender takes `withFileLock(audit.jsonl)`, looks at the size again and only then shifts
+ * audit.2 → audit.3, audit.1 → audit.2, audit → audit.1 (the rename over audit.3 drops the
+ * oldest). The second look is what stops two processes that both saw a full file from rotating
+ * twice. A process that opened audit.jsonl just before the rename writes its line into what is
+ * now audit.1: the line is kept, merely in the previous file, and readers sort by time anyway.
+ *
+ * Logging never fails a call: `recordCall` reports a failure through `onError` and returns false.
+ */
+
+import { constants, promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { PatchbayError } from '../errors.js';
+import { withFileLock } from '../config/file-store.js';
+import { isSecretName, MASK, maskUrl, maskValue } from '../config/mask.js';
+import { stateDirectory } from '../config/paths.js';
+
+export type AuditVia = 'gateway' | 'call';
+export type AuditDecision = 'allowed' | 'asked' | 'denied' | 'limited';
+export type AuditOutcome = 'ok' | 'tool-error' | 'error' | 'refused';
+
+export interface AuditEntry {
+  /** When the call was made (ISO 8601). */
+  time: string;
+  /** The MCP client's name as it announced itself, or 'patchbay call'; null if it gave none. */
+  host: string | null;
+  via: AuditVia;
+  server: string;
+  tool: string;
+  decision: AuditDecision;
+  /** `tool-error`: the tool answered with isError; `error`: no answer; `refused`: never sent. */
+  outcome: AuditOutcome;
+  durationMs: number;
+  argumentBytes: number;
+  resultBytes: number;
+  error?: string;
+  /** Only with --log-arguments, and then with secrets masked. */
+  arguments?: unknown;
+}
+
+export const AUDIT_DECISIONS: readonly AuditDecision[] = ['allowed', 'asked', 'denied', 'limited'];
+export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'tool-error', 'error', 'refused'];
+
+/** Rotate before the current file would grow past this. */
+export const MAX_LOG_BYTES = 10 * 1024 * 1024;
+/** Rotated files kept: audit.1.jsonl (newest) … audit.3.jsonl (oldest). */
+export const KEEP_FILES = 3;
+/** Logged arguments larger than this (after masking) are replaced by a note of their size. */
+export const MAX_ARGUMENT_BYTES = 64 * 1024;
+/** Error texts are cut here: a server can send an error as long as it likes. */
+const MAX_ERROR_CHARS = 2000;
+/** Rotation waits this long for another process's lock; past it, this append just goes on. */
+const ROTATE_LOCK_TIMEOUT_MS = 5_000;
+const READ_LOCK_TIMEOUT_MS = 2_000;
+
+export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDirectory(env), 'audit.jsonl');
+}
+
+/** audit.jsonl for 0, audit.<n>.jsonl for a rotated file. */
+function rotatedPath(path: string, index: number): string {
+  return index === 0 ? path : path.replace(/\.jsonl$/, `.${index}.jsonl`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Masking
+
+/*
+ * mask.ts masks values whose *name* says they are secret (headers, env, flags, URL parts). Tool
+ * arguments and error texts are free-form, so secrets there are also found by *shape*: an auth
+ * scheme followed by a credential, `name=value` / `"name": "value"` with a secret-looking name,
+ * URLs (passwords and secret query parameters, via maskUrl), well-known token formats, and long
+ * random-looking strings. Hex-only strings (commit SHAs, UUIDs) are left alone on purpose: they
+ * are common tool arguments, and a hex key under a secret-looking name is masked by name anyway.
+ */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+const SCHEME_CREDENTIAL = /\b(?:Bearer|Basic|Token|Bot|Digest|ApiKey|DPoP)\s+([A-Za-z0-9._~+/=-]{8,})/gi;
+// The value may start with an auth scheme (`Authorization: Bearer abc`); maskValue keeps the scheme.
+const SECRET_PAIR =
+  /([A-Za-z][A-Za-z0-9_.-]*)(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot|Digest|ApiKey|DPoP)\s+)?[^\s"'&,;)}\]]+)/gi;
+const KNOWN_TOKEN =
+  /\b(?:eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*|(?:gh[pousr]_|github_pat_|glpat-|sk-|sk_live_|sk_test_|rk_live_|xox[abposr]-|AKIA|ASIA|AIza|npm_|pypi-)[A-Za-z0-9_-]{10,})/g;
+const LONG_RUN = /[A-Za-z0-9_+=-]{32,}/g;
+
+function looksRandom(run: string): boolean {
+  return /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run);
+}
+
+/** Mask what looks secret in free text (an error message, a string argument). */
+export function maskSecretsInText(text: string): string {
+  return text
+    .replace(URL_IN_TEXT, (match) => {
+      // Punctuation that ends the sentence is not part of the URL.
+      const url = match.replace(/[.,;:!?)\]]+$/, '');
+      return maskUrl(url) + match.slice(url.length);
+    })
+    .replace(SCHEME_CREDENTIAL, (match, credential: string) =>
+      // A word after "Token" is a credential only if it has a digit or is long (not "Token expired").
+      /\d/.test(credential) || credential.length >= 24 ? maskValue(match) : match,
+    )
+    .replace(SECRET_PAIR, (match, name: string, separator: string, value: string) =>
+      isSecretName(name) ? `${name}${separator}${maskValue(value)}` : match,
+    )
+    .replace(KNOWN_TOKEN, MASK)
+    .replace(LONG_RUN, (run) => (looksRandom(run) ? MASK : run));
+}
+
+const MAX_DEPTH = 64;
+
+/**
+ * Mask a JSON value: everything under a secret-looking key is masked whatever its shape (strings
+ * keep `${VAR}` references and an auth scheme, numbers become ****), and every other string is
+ * searched for secrets by shape.
+ */
+export function maskJsonSecrets(value: unknown, underSecret = false, depth = 0): unknown {
+  if (typeof value === 'string') return underSecret ? maskValue(value) : maskSecretsInText(value);
+  if (typeof value === 'number') return underSecret ? MASK : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return MASK;
+  if (Array.isArray(value)) return value.map((item) => maskJsonSecrets(item, underSecret, depth + 1));
+  // fromEntries defines own properties, so a "__proto__" key stays a key.
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      maskJsonSecrets(item, underSecret || isSecretName(key), depth + 1),
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export interface RecordOptions {
+  env?: NodeJS.ProcessEnv;
+  /** --log-arguments: keep the (masked) arguments; without it they are never written. */
+  logArguments: boolean;
+  /** Rotation size; MAX_LOG_BYTES unless a test wants a small one. */
+  maxBytes?: number;
+  keepFiles?: number;
+  /** Told about a failure to log; the call itself goes on either way. */
+  onError?: (error: unknown) => void;
+}
+
+/** The line written for an entry: fixed field order, error masked, arguments only if asked for. */
+export function auditLine(entry: AuditEntry, logArguments: boolean): string {
+  const record: AuditEntry = {
+    time: entry.time,
+    host: entry.host,
+    via: entry.via,
+    server: entry.server,
+    tool: entry.tool,
+    decision: entry.decision,
+    outcome: entry.outcome,
+    durationMs: Math.round(entry.durationMs * 10) / 10,
+    argumentBytes: entry.argumentBytes,
+    resultBytes: entry.resultBytes,
+  };
+  if (entry.error !== undefined) record.error = maskSecretsInText(entry.error.slice(0, MAX_ERROR_CHARS));
+  if (logArguments && entry.arguments !== undefined) record.arguments = loggableArguments(entry.arguments);
+  // JSON.stringify escapes newlines inside strings, so this is exactly one line.
+  return `${JSON.stringify(record)}\n`;
+}
+
+function loggableArguments(value: unknown): unknown {
+  let plain: unknown;
+  try {
+    // Down to plain JSON data first, as it went over the wire (no Dates, no class instances).
+    plain = JSON.parse(JSON.stringify(value) ?? 'null');
+  } catch {
+    return '[arguments not serialisable]';
+  }
+  const masked = maskJsonSecrets(plain);
+  const bytes = Buffer.byteLength(JSON.stringify(masked));
+  return bytes > MAX_ARGUMENT_BYTES ? `[${bytes} bytes, over ${MAX_ARGUMENT_BYTES}: not logged]` : masked;
+}
+
+/** Append one entry. Returns false (and tells `onError`) if it could not be written; never throws. */
+export async function recordCall(entry: AuditEntry, options: RecordOptions): Promise<boolean> {
+  const report = (error: unknown) => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // A reporter that fails must not fail the call either.
+    }
+  };
+  try {
+    const path = auditLogPath(options.env);
+    const line = Buffer.from(auditLine(entry, options.logArguments), 'utf8');
+    await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      await rotateIfFull(path, line.length, options);
+    } catch (error) {
+      // Not rotated this time (lock busy, rename refused): still log; the next append tries again.
+      report(error);
+    }
+    await appendWhole(path, line);
+    return true;
+  } catch (error) {
+    report(error);
+    return false;
+  }
+}
+
+async function appendWhole(path: string, line: Buffer): Promise<void> {
+  const handle = await fs.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  try {
+    let written = 0;
+    // One write() in practice; the loop only guards against a short write (a full disk, a signal).
+    while (written < line.length) {
+      const { bytesWritten } = await handle.write(line, written, line.length - written);
+      written += bytesWritten;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await fs.stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+/** A file is full when the next line would take it past maxBytes (an empty file takes any line). */
+function isFull(size: number, lineBytes: number, maxBytes: number): boolean {
+  return size > 0 && size + lineBytes > maxBytes;
+}
+
+async function rotateIfFull(path: string, lineBytes: number, options: RecordOptions): Promise<void> {
+  const maxBytes = options.maxBytes ?? MAX_LOG_BYTES;
+  if (!isFull(await fileSize(path), lineBytes, maxBytes)) return;
+  await withFileLock(path, ROTATE_LOCK_TIMEOUT_MS, async () => {
+    // Another process may have rotated while this one waited for the lock.
+    if (!isFull(await fileSize(path), lineBytes, maxBytes)) return;
+    const keep = options.keepFiles ?? KEEP_FILES;
+    for (let index = keep; index >= 1; index--) {
+      try {
+        await fs.rename(rotatedPath(path, index - 1), rotatedPath(path, index));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export interface ReadAuditOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Only entries at or after this time. */
+  since?: Date;
+  /** Only entries for this server. */
+  server?: string;
+  keepFiles?: number;
+}
+
+export interface AuditRead {
+  /** In time order, oldest first. */
+  entries: AuditEntry[];
+  /** Lines that were not a whole entry (a crash mid-write, a hand edit); skipped. */
+  malformed: number;
+  /** The log files that exist, oldest first; none means nothing was ever recorded. */
+  files: string[];
+}
+
+export async function readAudit(options: ReadAuditOptions = {}): Promise<AuditRead> {
+  const path = auditLogPath(options.env);
+  const keep = options.keepFiles ?? KEEP_FILES;
+  const candidates = Array.from({ length: keep + 1 }, (_, i) => rotatedPath(path, keep - i));
+  const present = await existing(candidates);
+  if (present.length === 0) return { entries: [], malformed: 0, files: [] };
+  // Under the rotation lock, so a rotation cannot shift the files between two reads (one file
+  // read twice, another never). If the lock cannot be had, read anyway: a rare glitch beats none.
+  let locked = false;
+  try {
+    return await withFileLock(path, READ_LOCK_TIMEOUT_MS, () => {
+      locked = true;
+      return readFiles(candidates, options);
+    });
+  } catch (error) {
+    if (locked) throw error;
+    return readFiles(candidates, options);
+  }
+}
+
+async function existing(paths: string[]): Promise<string[]> {
+  const found = await Promise.all(
+    paths.map((path) =>
+      fs.stat(path).then(
+        () => path,
+        () => undefined,
+      ),
+    ),
+  );
+  return found.filter((path): path is string => path !== undefined);
+}
+
+async function readFiles(paths: string[], options: ReadAuditOptions): Promise<AuditRead> {
+  const since = options.since?.getTime();
+  const entries: Array<{ entry: AuditEntry; at: number }> = [];
+  const files: string[] = [];
+  let malformed = 0;
+  for (const path of paths) {
+    let text: string;
+    try {
+      const stat = await fs.stat(path);
+      files.push(path);
+      // Every line was written before the file's last change, so an older file holds nothing newer.
+      if (since !== undefined && stat.mtimeMs < since) continue;
+      text = await fs.readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new PatchbayError(
+        'read-failed',
+        `Cannot read the audit log ${path}: ${(error as Error).message}.`,
+        {
+          hint: `Check the file's permissions: ls -l ${path}`,
+          cause: error,
+        },
+      );
+    }
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const entry = parseEntry(line);
+      if (!entry) {
+        malformed++;
+        continue;
+      }
+      const at = Date.parse(entry.time);
+      if (since !== undefined && at < since) continue;
+      if (options.server !== undefined && entry.server !== options.server) continue;
+      entries.push({ entry, at });
+    }
+  }
+  // Stable: lines of one process keep their order; lines of concurrent processes are merged by time.
+  entries.sort((a, b) => a.at - b.at);
+  return { entries: entries.map(({ entry }) => entry), malformed, files };
+}
+
+function parseEntry(line: string): AuditEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isAuditEntry(value) ? value : undefined;
+}
+
+function isAuditEntry(value: unknown): value is AuditEntry {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  const isCount = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  return (
+    typeof v.time === 'string' &&
+    Number.isFinite(Date.parse(v.time)) &&
+    (v.host === null || typeof v.host === 'string') &&
+    (v.via === 'gateway' || v.via === 'call') &&
+    typeof v.server === 'string' &&
+    typeof v.tool === 'string' &&
+    AUDIT_DECISIONS.includes(v.decision as AuditDecision) &&
+    AUDIT_OUTCOMES.includes(v.outcome as AuditOutcome) &&
+    isCount(v.durationMs) &&
+    isCount(v.argumentBytes) &&
+    isCount(v.resultBytes) &&
+    (v.error === undefined || typeof v.error === 'string')
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summaries
+
+export interface CallStats {
+  calls: number;
+  /** Calls whose outcome is not ok (tool errors, failures, refusals). */
+  errors: number;
+  denied: number;
+  limited: number;
+  /**
+   * Latency over the calls that were sent to the server (a refused call has no latency worth
+   * counting); null when there were none. Percentiles are nearest-rank: p50 of 1,2,3,4 is 2.
+   */
+  p50Ms: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface ToolStats extends CallStats {
+  server: string;
+  tool: string;
+}
+
+/** Per server and tool, sorted by server then tool. */
+export function summarize(entries: readonly AuditEntry[]): ToolStats[] {
+  const groups = new Map<string, { server: string; tool: string; entries: AuditEntry[] }>();
+  for (const entry of entries) {
+    // JSON of the pair: no separator character can make two pairs collide.
+    const key = JSON.stringify([entry.server, entry.tool]);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { server: entry.server, tool: entry.tool, entries: [] }));
+    group.entries.push(entry);
+  }
+  return [...groups.values()]
+    .sort((a, b) => compare(a.server, b.server) || compare(a.tool, b.tool))
+    .map(({ server, tool, entries }) => ({ server, tool, ...summarizeCalls(entries) }));
+}
+
+/** The same figures over any set of calls (the totals line of `patchbay stats`). */
+export function summarizeCalls(entries: readonly AuditEntry[]): CallStats {
+  const durations = entries
+    .filter((entry) => entry.outcome !== 'refused')
+    .map((entry) => entry.durationMs)
+    .sort((a, b) => a - b);
+  return {
+    calls: entries.length,
+    errors: entries.filter((entry) => entry.outcome !== 'ok').length,
+    denied: entries.filter((entry) => entry.decision === 'denied').length,
+    limited: entries.filter((entry) => entry.decision === 'limited').length,
+    p50Ms: percentile(durations, 50),
+    p95Ms: percentile(durations, 95),
+    maxMs: durations.length ? durations[durations.length - 1]! : null,
+  };
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1]!;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --since
+
+const UNIT_MS: Record<string, number> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `90s`, `15m`, `1h`, `2d`, `1w` (that long before `now`), or an ISO date or date-time. */
+export function parseSince(text: string, now: Date = new Date()): Date {
+  const trimmed = text.trim();
+  const relative = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(trimmed);
+  if (relative) {
+    const amount = Number(relative[1]);
+    if (amount > 0) return new Date(now.getTime() - amount * UNIT_MS[relative[2]!.toLowerCase()]!);
+  } else if (/^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/i.test(trimmed)) {
+    // A date alone is local midnight, like a date-time without a zone (not UTC, as Date.parse has it).
+    const at = Date.parse(trimmed.length === 10 ? `${trimmed}T00:00` : trimmed.replace(' ', 'T'));
+    if (Number.isFinite(at)) return new Date(at);
+  }
+  throw new PatchbayError(
+    'usage',
+    `Invalid --since ${JSON.stringify(text)}: expected a duration (90s, 15m, 1h, 2d, 1w) or an ISO date.`,
+    { hint: 'For example: --since 1h, or --since 2026-01-31T09:00 (local time unless it ends in Z).' },
+  );
+}
