@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'auth-refused'
   | 'auth-failed'
   | 'server-request-declined'
+  | 'policy-denied'
+  | 'limit-reached'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -69,6 +71,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'auth-refused': EXIT.error,
   'auth-failed': EXIT.needsAuth,
   'server-request-declined': EXIT.error,
+  'policy-denied': EXIT.error,
+  'limit-reached': EXIT.error,
   internal: EXIT.error,
 };
 

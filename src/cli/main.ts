@@ -297,6 +297,8 @@ Examples:
     .option('-o, --output <dir>', 'where images, audio and other binary results are written')
     .option('--json', 'the whole tool result as JSON')
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('-y, --yes', 'approve a tool that policy sets to ask, without asking')
+    .option('--log-arguments', "keep the call's arguments in the audit log (secrets masked)")
     .addOption(maxOutputOption());
   withServerRequestOptions(call)
     .addHelpText(
@@ -304,6 +306,9 @@ Examples:
       `
 A result with isError exits 1 with its text on stderr. A question from the server is asked on a
 terminal; without one it is declined, or answered with its defaults given --accept-defaults.
+Policy applies (patchbay policy <name>): a denied tool is refused; one set to ask is asked about
+on a terminal and refused without one unless --yes; a limit reached refuses the call. Every call
+is recorded in the audit log (patchbay log).
 
 Examples:
   $ patchbay call demo add a=2 b=3
@@ -373,6 +378,7 @@ Examples:
     )
     .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
     .option('--timeout <seconds>', 'connect timeout of each server (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--log-arguments', "keep each call's arguments in the audit log (secrets masked)")
     .option('--max-sessions <n>', 'HTTP: sessions of 2025-era hosts held at once (default 100)')
     .option(
       '--session-idle-timeout <seconds>',
@@ -403,6 +409,7 @@ Examples:
     )
     .argument('<name>', 'server name')
     .option('--timeout <seconds>', 'connect timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--log-arguments', "keep each call's arguments in the audit log (secrets masked)")
     .addHelpText(
       'after',
       `

@@ -6,7 +6,7 @@
 
 import { PatchbayError } from '../errors.js';
 import { printable } from '../config/text.js';
-import { findServer, notFoundError } from '../config/registry.js';
+import { findServer, notFoundError, type EffectiveServer, type Registry } from '../config/registry.js';
 import { staticState } from '../config/status.js';
 import type { Session } from '../connect/session.js';
 import { validateName } from '../config/validate.js';
@@ -15,12 +15,18 @@ import type { Io } from './io.js';
 import { loadForCommand } from './registry-loader.js';
 import { answerServerRequests, type ServerRequestOptions } from './server-requests.js';
 
+/** The server a command opened, as the config has it (for policy: its rules, its pins). */
+export interface OpenedServer {
+  registry: Registry;
+  server: EffectiveServer;
+}
+
 async function openServer(
   name: string,
   timeoutMs: number,
   io: Io,
   options: Partial<ServerRequestOptions> = {},
-): Promise<Session> {
+): Promise<{ session: Session; opened: OpenedServer }> {
   const registry = await loadForCommand(io);
   const server = findServer(registry, name);
   if (!server) throw notFoundError(registry, name);
@@ -33,7 +39,7 @@ async function openServer(
     });
   }
   const { connect } = await import('../connect/session.js');
-  return connect(state.resolved, {
+  const session = await connect(state.resolved, {
     name,
     timeoutMs,
     credentials: 'refresh',
@@ -45,6 +51,7 @@ async function openServer(
         acceptDefaults: options.acceptDefaults ?? false,
       }),
   });
+  return { session, opened: { registry, server } };
 }
 
 /**
@@ -56,12 +63,12 @@ export async function useServer<T>(
   name: string,
   timeoutMs: number,
   io: Io,
-  use: (session: Session) => Promise<T>,
+  use: (session: Session, opened: OpenedServer) => Promise<T>,
   options: Partial<ServerRequestOptions> = {},
 ): Promise<T> {
-  const session = await openServer(name, timeoutMs, io, options);
+  const { session, opened } = await openServer(name, timeoutMs, io, options);
   try {
-    return await use(session);
+    return await use(session, opened);
   } catch (error) {
     if (error instanceof PatchbayError) throw error;
     throw missingCapability(name, error) ?? session.explain(error);

@@ -18,6 +18,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client, RequestOptions } from '@modelcontextprotocol/client';
 import {
   CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
   Server,
@@ -29,6 +30,7 @@ import {
 import { PatchbayError } from '../errors.js';
 import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
+import type { PolicyGate } from './policy-gate.js';
 import { Upstream, type Listed, type ListKind, type UpstreamOptions } from './upstream.js';
 
 export const LIST_BUDGET_MS = 3_000;
@@ -42,6 +44,8 @@ export interface GatewayUpstream {
   entry: UpstreamOptions['entry'];
   unusable?: UpstreamOptions['unusable'];
   timeoutMs: number;
+  /** The server's identity for pinned tool definitions (its name and target as written). */
+  pinKey: string;
 }
 
 export interface GatewayOptions {
@@ -56,6 +60,8 @@ export interface GatewayOptions {
    * mcp-remote is), not `<server>__<name>`.
    */
   bridge?: boolean;
+  /** Permissions, limits, pins and the audit log; without it every tool is served as listed. */
+  gate?: PolicyGate;
 }
 
 /** The downstream request an upstream's own request (elicitation, sampling) belongs to. */
@@ -78,6 +84,7 @@ export class Gateway {
   upstreams: Upstream[];
   /** What each upstream was made from, to see which ones a config change touched. */
   private readonly madeFrom = new WeakMap<Upstream, string>();
+  private readonly pinKeys = new WeakMap<Upstream, string>();
   private readonly listBudgetMs: number;
   private toolNames = new Map<string, Original>();
   private promptNames = new Map<string, Original>();
@@ -103,6 +110,7 @@ export class Gateway {
       onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
     });
     this.madeFrom.set(upstream, JSON.stringify(config));
+    this.pinKeys.set(upstream, config.pinKey);
     return upstream;
   }
 
@@ -158,6 +166,14 @@ export class Gateway {
    */
   private async listNamed(kind: 'tools' | 'prompts'): Promise<Listed[]> {
     const gathered = await this.gather(kind);
+    const { gate } = this.options;
+    if (kind === 'tools' && gate) {
+      // Denied tools are not listed, and the others carry their permission.
+      for (const listing of gathered)
+        listing.items = await gate
+          .list(listing.upstream.name, this.pinKeys.get(listing.upstream)!, listing.items)
+          .catch(() => listing.items.filter(() => false));
+    }
     const names = this.naming(
       gathered.flatMap(({ upstream, items }) =>
         items.map((item) => ({ server: upstream.name, name: String(item.name) })),
@@ -238,9 +254,26 @@ export class Gateway {
     }
     const upstream = this.upstream(original.server);
     try {
-      return await this.relay(upstream, ctx, server, `tool ${name}`, (client, options) =>
-        client.callTool({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
-      );
+      return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
+        const forward = () =>
+          this.forward(upstream, scope, (client, options) =>
+            client.callTool({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
+          );
+        const { gate } = this.options;
+        if (!gate) return forward();
+        const listed = upstream.kept('tools').find((tool) => tool.name === original.name);
+        return gate.call({
+          server: upstream.name,
+          pinKey: this.pinKeys.get(upstream)!,
+          tool: { ...(listed ?? {}), name: original.name },
+          args,
+          host: hostName(scope),
+          ask: hostCapabilities(scope)?.elicitation
+            ? (params) => this.ask(scope, 'elicitation/create', params)
+            : undefined,
+          run: forward as never,
+        });
+      });
     } catch (error) {
       if (error instanceof PatchbayError) return unavailable(upstream.name, error);
       throw error;
@@ -340,10 +373,7 @@ export class Gateway {
   }
 
   /**
-   * Make a request of an upstream for a host's request. Progress goes to the host under the
-   * host's token, the host's cancellation reaches the upstream, and the upstream's questions reach
-   * the host: as requests (2025 era), or as input_required rounds (2026-07-28), `purpose` naming
-   * what a round's retry must be for.
+   * Make a request of an upstream for a host's request: `withHost` then `forward`.
    */
   private relay<T>(
     upstream: Upstream,
@@ -352,28 +382,40 @@ export class Gateway {
     purpose: string,
     send: (client: Client, options: RequestOptions) => Promise<T>,
   ) {
-    if (!isModernRequest(ctx)) {
-      return this.within(upstream, { ctx, server }, () =>
-        upstream.request((client, _session, lost) =>
-          whileEither(ctx.mcpReq.signal, lost, (signal) =>
-            send(
-              client,
-              relayOptions(() => ctx, signal),
-            ),
-          ),
-        ),
-      );
-    }
-    return this.inputs.round(ctx, purpose, (call) =>
-      this.within(upstream, { ctx, server, call }, () =>
-        upstream.request((client, _session, lost) =>
-          whileEither(call.signal, lost, (signal) =>
-            send(
-              client,
-              relayOptions(() => call.ctx, signal),
-            ),
-          ),
-        ),
+    return this.withHost(ctx, server, purpose, (scope) => this.forward(upstream, scope, send));
+  }
+
+  /**
+   * Serve a host's request in its era: directly for a 2025-era host (questions go to it as
+   * requests), or as input_required rounds for a 2026-07-28 host, `purpose` naming what a round's
+   * retry must be for.
+   */
+  private withHost<T>(
+    ctx: ServerContext,
+    server: Server,
+    purpose: string,
+    run: (scope: CallScope) => Promise<T>,
+  ) {
+    if (!isModernRequest(ctx)) return run({ ctx, server });
+    return this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }));
+  }
+
+  /**
+   * Send a request upstream within a host's call: progress goes to the host under the host's
+   * token, the host's cancellation reaches the upstream, and the upstream's questions reach the
+   * host.
+   */
+  private forward<T>(
+    upstream: Upstream,
+    scope: CallScope,
+    send: (client: Client, options: RequestOptions) => Promise<T>,
+  ): Promise<T> {
+    const { call, ctx } = scope;
+    const cancelled = call ? call.signal : ctx.mcpReq.signal;
+    const host = call ? () => call.ctx : () => ctx;
+    return this.within(upstream, scope, () =>
+      upstream.request((client, _session, lost) =>
+        whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
       ),
     );
   }
@@ -472,8 +514,10 @@ export class Gateway {
       },
     );
     server.setRequestHandler('tools/list', async () => ({ tools: (await this.listTools()) as never }));
-    server.setRequestHandler('tools/call', async (request, ctx) =>
-      this.callTool(request.params.name, request.params.arguments, ctx, server),
+    server.setRequestHandler(
+      'tools/call',
+      async (request, ctx) =>
+        (await this.callTool(request.params.name, request.params.arguments, ctx, server)) as never,
     );
     server.setRequestHandler('prompts/list', async () => ({ prompts: (await this.listPrompts()) as never }));
     server.setRequestHandler(
@@ -548,6 +592,15 @@ async function whileEither<T>(a: AbortSignal, b: AbortSignal, run: (signal: Abor
     a.removeEventListener('abort', abort);
     b.removeEventListener('abort', abort);
   }
+}
+
+/** The host's name as it introduced itself (for the audit log). */
+function hostName({ ctx, server }: CallScope): string | null {
+  if (isModernRequest(ctx)) {
+    const info = ctx.mcpReq.envelope?.[CLIENT_INFO_META_KEY as never] as { name?: string } | undefined;
+    return info?.name ?? null;
+  }
+  return server.getClientVersion()?.name ?? null;
 }
 
 /** What the host of a call can do: from its request's envelope (2026-07-28) or its `initialize`. */

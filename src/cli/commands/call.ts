@@ -17,6 +17,7 @@ import { timeoutFrom } from '../health.js';
 import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
 import { liveView } from '../progress.js';
 import type { ServerRequestOptions } from '../server-requests.js';
+import type { ListedTool } from '../../policy/pins.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
 
 export interface CallOptions {
@@ -31,6 +32,10 @@ export interface CallOptions {
   /** How the server's own requests (elicitation, roots) are answered. */
   requests: ServerRequestOptions;
   timeoutMs: number;
+  /** --yes: a tool set to ask (policy) is approved for this call without asking. */
+  yes: boolean;
+  /** --log-arguments: the audit log keeps the (masked) arguments. */
+  logArguments: boolean;
 }
 
 export function parseCallOptions(
@@ -44,6 +49,8 @@ export function parseCallOptions(
     timeout?: string;
     roots?: boolean;
     acceptDefaults?: boolean;
+    yes?: boolean;
+    logArguments?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
@@ -62,6 +69,8 @@ export function parseCallOptions(
     outputDir: raw.output,
     requests: parseServerRequestOptions(raw),
     timeoutMs: timeoutFrom(raw.timeout, env),
+    yes: Boolean(raw.yes),
+    logArguments: Boolean(raw.logArguments),
   };
 }
 
@@ -83,7 +92,7 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     options.name,
     options.timeoutMs,
     io,
-    async (session): Promise<CallResult | Interrupted> => {
+    async (session, opened): Promise<CallResult | Interrupted> => {
       const { tools } = session.client.getServerCapabilities()?.tools
         ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
         : { tools: [] };
@@ -99,9 +108,11 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
       }
       const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
       await validateArguments(args, tool.inputSchema, options, io);
+      const { admitCall } = await import('../call-policy.js');
+      const admitted = await admitCall(opened, tool as ListedTool, args, options, io);
       const progress = progressLine(io, options.tool);
       try {
-        return (await session.request((client) =>
+        const result = (await session.request((client) =>
           client.callTool(
             { name: options.tool, arguments: args },
             {
@@ -114,7 +125,10 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
             },
           ),
         )) as CallResult;
+        await admitted.record(result.isError ? 'tool-error' : 'ok', result);
+        return result;
       } catch (error) {
+        await admitted.record('error', undefined, error instanceof Error ? error.message : String(error));
         if (io.interrupt?.aborted) return new Interrupted();
         throw error;
       } finally {

@@ -14,6 +14,8 @@ import { isLoopbackHost, validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
+import { teamPolicyPath } from '../../config/policy-files.js';
+import { serverKey, serverTarget } from '../../policy/pins.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
 export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
@@ -27,6 +29,8 @@ export interface ServeOptions {
   expose: boolean;
   noAuth: boolean;
   timeoutMs: number;
+  /** The audit log keeps each call's arguments (secrets masked). */
+  logArguments: boolean;
   /** HTTP: 2025-era sessions held at once, and how long one may stay idle. */
   maxSessions?: number;
   sessionIdleMs?: number;
@@ -42,6 +46,7 @@ export function parseServeOptions(
     timeout?: string;
     maxSessions?: string;
     sessionIdleTimeout?: string;
+    logArguments?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -76,6 +81,7 @@ export function parseServeOptions(
     expose: Boolean(raw.dangerouslyExpose),
     noAuth: Boolean(raw.dangerouslyNoAuth),
     timeoutMs: timeoutFrom(raw.timeout, env),
+    logArguments: Boolean(raw.logArguments),
     ...(raw.maxSessions !== undefined
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
@@ -99,7 +105,7 @@ function positiveNumber(flag: string, text: string, unit: number): number {
 /** `patchbay connect <name>`: one configured server as a stdio MCP server (the mcp-remote use). */
 export function parseConnectOptions(
   name: string,
-  raw: { timeout?: string },
+  raw: { timeout?: string; logArguments?: boolean },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
   return {
@@ -110,6 +116,7 @@ export function parseConnectOptions(
     expose: false,
     noAuth: false,
     timeoutMs: timeoutFrom(raw.timeout, env),
+    logArguments: Boolean(raw.logArguments),
   };
 }
 
@@ -144,10 +151,23 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       },
     );
   }
-  const { upstreams, files } = await configuredUpstreams(options, io);
+  const { upstreams, files, registry } = await configuredUpstreams(options, io);
   const { Gateway } = await import('../../gateway/gateway.js');
+  const { PolicyGate } = await import('../../gateway/policy-gate.js');
+  const { ToolPolicy } = await import('../../policy/enforce.js');
+  const policy = new ToolPolicy({
+    env: io.env,
+    sources: registry.policy.sources,
+    onWarning: (message) => note(io, message),
+  });
   const gateway = new Gateway({
     upstreams,
+    gate: new PolicyGate({
+      policy,
+      env: io.env,
+      logArguments: options.logArguments,
+      paths: { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
+    }),
     env: { ...io.env, [GATEWAY_MARK]: String(process.pid) },
     cwd: io.cwd,
     version: packageVersion(),
@@ -162,7 +182,10 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     files,
     () =>
       void configuredUpstreams(options, io, true)
-        .then((next) => gateway.reconfigure(next.upstreams))
+        .then((next) => {
+          policy.update(next.registry.policy.sources);
+          return gateway.reconfigure(next.upstreams);
+        })
         .then(() => note(io, `The configuration changed; now serving ${describe(gateway.upstreams)}.`))
         .catch((error: unknown) =>
           note(
@@ -234,9 +257,18 @@ async function configuredUpstreams(options: ServeOptions, io: Io, whileServing =
             unusable: { reason: state.reason ?? state.status, ...(state.hint ? { hint: state.hint } : {}) },
           }),
       timeoutMs: state.resolved?.timeout ?? options.timeoutMs,
+      // Pins follow the entry as written: a rotated token in a ${VAR} is the same server.
+      pinKey: serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : ''),
     });
   }
-  return { upstreams, files: registry.files.map((file) => file.path) };
+  return {
+    upstreams,
+    registry,
+    // The team's policy file is watched even before it exists: creating it changes the policy.
+    files: [
+      ...new Set([...registry.files.map((file) => file.path), teamPolicyPath(registry.context.projectRoot)]),
+    ],
+  };
 }
 
 function describe(upstreams: Array<{ name: string }>): string {

@@ -1,0 +1,175 @@
+/**
+ * The gateway's side of policy (policy/ decides; this applies it to listings and calls):
+ *
+ * - a listing leaves denied tools out, and marks each tool with its permission in `_meta`;
+ * - a call of a denied tool is refused; one set to ask is put to the host's person (elicitation:
+ *   allow once, always, or deny), and a host that cannot ask gets a tool error that says how to
+ *   allow it; then the limits are counted; then the call goes upstream;
+ * - every call, refused or not, is written to the audit log.
+ *
+ * A refusal is a tool error (isError), not a protocol error: the model reads why, and what to run.
+ */
+
+import type { PolicyScope } from '../config/policy-files.js';
+import { editServerPolicy } from '../config/policy-files.js';
+import { recordCall, type AuditDecision, type AuditOutcome } from '../policy/audit.js';
+import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
+import type { ListedTool } from '../policy/pins.js';
+import type { ToolVerdict } from '../policy/rules.js';
+import type { Listed } from './upstream.js';
+
+export interface PolicyGateOptions {
+  policy: ToolPolicy;
+  env: NodeJS.ProcessEnv;
+  /** --log-arguments: the audit log keeps the (masked) arguments. */
+  logArguments: boolean;
+  /** Where "always allow" is written (the local scope of the project the gateway serves). */
+  paths: { userConfigPath: string; projectRoot: string };
+}
+
+export interface GatedCall {
+  server: string;
+  /** The pin store's key of this server (its name and target). */
+  pinKey: string;
+  /** The tool as the upstream listed it (undefined if never listed: judged by its name). */
+  tool: ListedTool;
+  args: Record<string, unknown> | undefined;
+  /** The host's name, for the audit log. */
+  host: string | null;
+  /** Ask the host's person (undefined: the host cannot be asked). */
+  ask: ((params: ReturnType<typeof approvalQuestion>) => Promise<unknown>) | undefined;
+  run: () => Promise<CallResult>;
+}
+
+type CallResult = { isError?: boolean; content?: unknown[] } & Record<string, unknown>;
+
+const ALWAYS_SCOPE: PolicyScope = 'local';
+
+export class PolicyGate {
+  constructor(private readonly options: PolicyGateOptions) {}
+
+  get policy(): ToolPolicy {
+    return this.options.policy;
+  }
+
+  /** An upstream's tools as hosts may see them: denied ones left out, the others with their permission. */
+  async list(server: string, pinKey: string, tools: Listed[]): Promise<Listed[]> {
+    const verdicts = await this.options.policy.screen(server, pinKey, tools as ListedTool[]);
+    return tools.flatMap((tool) => {
+      const verdict = verdicts.get(String(tool.name));
+      if (!verdict || verdict.decision === 'deny') return [];
+      return [
+        {
+          ...tool,
+          _meta: {
+            ...(tool._meta as object | undefined),
+            'io.patchbay/permission': verdict.decision,
+            ...(verdict.changed ? { 'io.patchbay/definitionChanged': true } : {}),
+          },
+        },
+      ];
+    });
+  }
+
+  async call(call: GatedCall): Promise<CallResult> {
+    const started = Date.now();
+    const verdict = this.options.policy.verdict(call.server, call.pinKey, call.tool);
+    const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
+      void recordCall(
+        {
+          time: new Date(started).toISOString(),
+          host: call.host,
+          via: 'gateway',
+          server: call.server,
+          tool: call.tool.name,
+          decision,
+          outcome,
+          durationMs: Date.now() - started,
+          argumentBytes: byteLength(call.args ?? {}),
+          resultBytes: result === undefined ? 0 : byteLength(result),
+          ...(error ? { error } : {}),
+          arguments: call.args ?? {},
+        },
+        { env: this.options.env, logArguments: this.options.logArguments },
+      );
+
+    if (verdict.decision === 'deny') {
+      const text = `patchbay's policy denies ${call.server}'s tool ${call.tool.name} (${verdict.because}). To allow it: patchbay permit ${call.server} ${call.tool.name} allow`;
+      record('denied', 'refused', undefined, text);
+      return refusal(text);
+    }
+    let decision: AuditDecision = 'allowed';
+    if (verdict.decision === 'ask') {
+      decision = 'asked';
+      const approved = await this.approve(call, verdict);
+      if (approved !== true) {
+        record('asked', 'refused', undefined, approved);
+        return refusal(approved);
+      }
+    }
+    const limited = await this.options.policy.consumeLimits(call.server, call.tool.name);
+    if (limited) {
+      const text = `${limited.message} ${limited.hint}`;
+      record('limited', 'refused', undefined, text);
+      return refusal(text);
+    }
+    try {
+      const result = await call.run();
+      record(
+        decision,
+        result.isError ? 'tool-error' : 'ok',
+        result,
+        result.isError ? firstText(result) : undefined,
+      );
+      return result;
+    } catch (error) {
+      record(decision, 'error', undefined, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+
+  /** true when the person allowed it; else the text of the refusal. */
+  private async approve(call: GatedCall, verdict: ToolVerdict): Promise<true | string> {
+    const allowIt = `patchbay permit ${call.server} ${call.tool.name} allow`;
+    if (!call.ask)
+      return `${call.server}'s tool ${call.tool.name} needs approval (${verdict.because}), and this host cannot ask (it offers no elicitation). To allow it: ${allowIt}${verdict.changed ? `, or review the change: patchbay review ${call.server}` : ''}`;
+    let answer: unknown;
+    try {
+      answer = await call.ask(approvalQuestion(call.server, call.tool.name, call.args, verdict));
+    } catch (error) {
+      return `The approval of ${call.server}'s tool ${call.tool.name} could not be asked: ${error instanceof Error ? error.message : String(error)}. To allow it: ${allowIt}`;
+    }
+    const approval = approvalAnswer(answer);
+    if (approval === 'deny')
+      return `The person declined ${call.server}'s tool ${call.tool.name} for this call.`;
+    if (approval === 'always' && !verdict.changed) {
+      await editServerPolicy(ALWAYS_SCOPE, this.options.paths, call.server, (policy) => {
+        const tools = (policy['tools'] ??= {}) as Record<string, string>;
+        tools[call.tool.name] = 'allow';
+        return true;
+      });
+    }
+    // Allowed as it is now: this definition is the one pinned (an accepted change, too).
+    if (approval === 'always' || !verdict.changed) await this.options.policy.pin(call.pinKey, call.tool);
+    return true;
+  }
+}
+
+function refusal(text: string): CallResult {
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+function byteLength(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return 0;
+  }
+}
+
+function firstText(result: CallResult): string | undefined {
+  const block = result.content?.find(
+    (item): item is { type: 'text'; text: string } => (item as { type?: string }).type === 'text',
+  );
+  return block?.text.slice(0, 500);
+}

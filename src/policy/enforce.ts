@@ -1,0 +1,143 @@
+/**
+ * Policy at the moment of use, the same for the gateway and `patchbay call`:
+ *
+ * - `screen` a server's listing: each tool's verdict; a tool allowed for the first time is pinned,
+ *   and one whose definition changed since it was pinned is remembered as changed (moved to ask).
+ * - `verdict` of one tool when it is called, from the same rules and what `screen` saw.
+ * - `consumeLimits`: count the call against every limit that applies, or say which one refuses it.
+ * - The approval question (`approvalQuestion`, `approvalAnswer`) a host's person answers for a tool
+ *   set to ask, with the arguments summarised and secrets masked.
+ */
+
+import type { PolicySource } from '../config/policy-files.js';
+import { maskJsonSecrets } from './audit.js';
+import { consume, parseLimit, type LimitRefusal, type LimitRule } from './limits.js';
+import { checkTools, type ListedTool } from './pins.js';
+import { limitsFor, toolVerdict, type ToolVerdict } from './rules.js';
+
+export interface ToolPolicyOptions {
+  env: NodeJS.ProcessEnv;
+  sources: PolicySource[];
+  /** A problem that must not stop the call (a usage file set aside, a pins file unreadable). */
+  onWarning?: (message: string) => void;
+}
+
+export class ToolPolicy {
+  private sources: PolicySource[];
+  /** Tools seen changed since pinned, per server key. */
+  private readonly changed = new Map<string, Set<string>>();
+
+  constructor(private readonly options: ToolPolicyOptions) {
+    this.sources = options.sources;
+  }
+
+  /** The policy files changed (a `permit` in another terminal, an edited .patchbay.json). */
+  update(sources: PolicySource[]): void {
+    this.sources = sources;
+  }
+
+  /**
+   * Verdicts for a listing. Tools allowed (by rules, defaults or annotations) are pinned the
+   * first time; a tool whose definition differs from its pin is marked changed.
+   */
+  async screen(server: string, key: string, tools: ListedTool[]): Promise<Map<string, ToolVerdict>> {
+    const plain = new Map(tools.map((tool) => [tool.name, toolVerdict(server, facts(tool), this.sources)]));
+    const results = await checkTools(key, tools, {
+      env: this.options.env,
+      pinNew: (name) => plain.get(name)?.decision === 'allow',
+    });
+    const changed = new Set(
+      results.filter((result) => result.status === 'changed').map((result) => result.name),
+    );
+    this.changed.set(key, changed);
+    return new Map(
+      tools.map((tool) => [
+        tool.name,
+        changed.has(tool.name)
+          ? toolVerdict(server, facts(tool), this.sources, { definitionChanged: true })
+          : plain.get(tool.name)!,
+      ]),
+    );
+  }
+
+  /** The verdict for a call, with what the last `screen` of this server saw of the definition. */
+  verdict(server: string, key: string, tool: ListedTool): ToolVerdict {
+    const definitionChanged = this.changed.get(key)?.has(tool.name) ?? false;
+    return toolVerdict(server, facts(tool), this.sources, { definitionChanged });
+  }
+
+  /** A tool the person just allowed is pinned as it is now. */
+  async pin(key: string, tool: ListedTool): Promise<void> {
+    await checkTools(key, [tool], { env: this.options.env, pinNew: () => true });
+  }
+
+  /** Count one call of `tool` against each limit that applies; the refusal if one is reached. */
+  async consumeLimits(server: string, tool: string): Promise<LimitRefusal | undefined> {
+    const rules: LimitRule[] = limitsFor(server, tool, this.sources).map((applied) => ({
+      key: applied.key,
+      limit: parseLimit(applied.text),
+      label: applied.pattern === '*' ? server : `${server} ${applied.pattern}`,
+      server,
+      ...(applied.pattern === '*' ? {} : { tool: applied.pattern }),
+    }));
+    if (rules.length === 0) return undefined;
+    const result = await consume(rules, {
+      env: this.options.env,
+      ...(this.options.onWarning ? { onWarning: this.options.onWarning } : {}),
+    });
+    return result.ok ? undefined : result;
+  }
+}
+
+function facts(tool: ListedTool) {
+  return {
+    name: tool.name,
+    ...(tool.annotations && typeof tool.annotations === 'object'
+      ? { annotations: tool.annotations as Record<string, unknown> }
+      : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asking the person
+
+export type Approval = 'once' | 'always' | 'deny';
+
+/** The form a host shows for a tool set to ask: allow once, always, or deny. */
+export function approvalQuestion(server: string, tool: string, args: unknown, verdict: ToolVerdict) {
+  return {
+    mode: 'form' as const,
+    message: `Allow ${server}'s tool ${tool}? (${verdict.because})\nArguments: ${summarizeArguments(args)}`,
+    requestedSchema: {
+      type: 'object' as const,
+      properties: {
+        decision: {
+          type: 'string' as const,
+          title: 'Decision',
+          oneOf: [
+            { const: 'once', title: 'Allow once' },
+            { const: 'always', title: 'Always allow (patchbay permit … allow)' },
+            { const: 'deny', title: 'Deny' },
+          ],
+        },
+      },
+      required: ['decision'],
+    },
+  };
+}
+
+/** What the host's answer means; anything but a clear allow is a denial. */
+export function approvalAnswer(result: unknown): Approval {
+  const answer = result as { action?: string; content?: { decision?: unknown } } | undefined;
+  if (answer?.action !== 'accept') return 'deny';
+  const decision = answer.content?.decision;
+  return decision === 'once' || decision === 'always' ? decision : 'deny';
+}
+
+/** The arguments as one line of JSON, secrets masked, cut at `max` characters. */
+export function summarizeArguments(args: unknown, max = 400): string {
+  if (args === undefined || (typeof args === 'object' && args !== null && Object.keys(args).length === 0))
+    return '(none)';
+  const text = JSON.stringify(maskJsonSecrets(args)) ?? String(args);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
