@@ -30,7 +30,7 @@ import {
 import { PatchbayError } from '../errors.js';
 import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
-import type { PolicyGate } from './policy-gate.js';
+import { isDenied, type PolicyGate } from './policy-gate.js';
 import { Upstream, type Listed, type ListKind, type UpstreamOptions } from './upstream.js';
 
 export const LIST_BUDGET_MS = 3_000;
@@ -62,6 +62,8 @@ export interface GatewayOptions {
   bridge?: boolean;
   /** Permissions, limits, pins and the audit log; without it every tool is served as listed. */
   gate?: PolicyGate;
+  /** Something hosts cannot be told but the person running the gateway should (stderr). */
+  onWarning?: (message: string) => void;
 }
 
 /** The downstream request an upstream's own request (elicitation, sampling) belongs to. */
@@ -168,11 +170,16 @@ export class Gateway {
     const gathered = await this.gather(kind);
     const { gate } = this.options;
     if (kind === 'tools' && gate) {
-      // Denied tools are not listed, and the others carry their permission.
+      // Each tool carries its permission; a policy that cannot be read lists nothing of it.
       for (const listing of gathered)
         listing.items = await gate
-          .list(listing.upstream.name, this.pinKeys.get(listing.upstream)!, listing.items)
-          .catch(() => listing.items.filter(() => false));
+          .mark(listing.upstream.name, this.pinKeys.get(listing.upstream)!, listing.items)
+          .catch((error: unknown) => {
+            this.options.onWarning?.(
+              `${listing.upstream.name}'s tools are not listed: its policy cannot be applied (${error instanceof Error ? error.message : String(error)})`,
+            );
+            return [];
+          });
     }
     const names = this.naming(
       gathered.flatMap(({ upstream, items }) =>
@@ -183,19 +190,21 @@ export class Gateway {
     else this.promptNames = names;
     const byOriginal = invert(names);
     return gathered.flatMap(({ upstream, items }) =>
-      items.map((item) => ({
-        ...item,
-        name: byOriginal.get(key(upstream.name, String(item.name)))!,
-        title: this.titled(
-          String(item.title ?? (item.annotations as { title?: string } | undefined)?.title ?? item.name),
-          upstream.name,
-        ),
-        _meta: {
-          ...(item._meta as object | undefined),
-          'io.patchbay/server': upstream.name,
-          'io.patchbay/name': item.name,
-        },
-      })),
+      items
+        .filter((item) => !isDenied(item))
+        .map((item) => ({
+          ...item,
+          name: byOriginal.get(key(upstream.name, String(item.name)))!,
+          title: this.titled(
+            String(item.title ?? (item.annotations as { title?: string } | undefined)?.title ?? item.name),
+            upstream.name,
+          ),
+          _meta: {
+            ...(item._meta as object | undefined),
+            'io.patchbay/server': upstream.name,
+            'io.patchbay/name': item.name,
+          },
+        })),
     );
   }
 

@@ -10,7 +10,7 @@
  * A refusal is a tool error (isError), not a protocol error: the model reads why, and what to run.
  */
 
-import type { PolicyScope } from '../config/policy-files.js';
+import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { editServerPolicy } from '../config/policy-files.js';
 import { recordCall, type AuditDecision, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
@@ -25,6 +25,8 @@ export interface PolicyGateOptions {
   logArguments: boolean;
   /** Where "always allow" is written (the local scope of the project the gateway serves). */
   paths: { userConfigPath: string; projectRoot: string };
+  /** The policy documents as the files hold them now (read again after "always" wrote one). */
+  reload: () => Promise<PolicySource[]>;
 }
 
 export interface GatedCall {
@@ -45,6 +47,13 @@ type CallResult = { isError?: boolean; content?: unknown[] } & Record<string, un
 
 const ALWAYS_SCOPE: PolicyScope = 'local';
 
+export const PERMISSION = 'io.patchbay/permission';
+
+/** A tool `mark` found denied: named, but not listed. */
+export function isDenied(tool: Listed): boolean {
+  return (tool._meta as Record<string, unknown> | undefined)?.[PERMISSION] === 'deny';
+}
+
 export class PolicyGate {
   constructor(private readonly options: PolicyGateOptions) {}
 
@@ -52,22 +61,22 @@ export class PolicyGate {
     return this.options.policy;
   }
 
-  /** An upstream's tools as hosts may see them: denied ones left out, the others with their permission. */
-  async list(server: string, pinKey: string, tools: Listed[]): Promise<Listed[]> {
+  /**
+   * An upstream's tools, each marked with its permission in `_meta` (`io.patchbay/permission`);
+   * the gateway names them all (so a deny never renames another tool) and lists all but denied.
+   */
+  async mark(server: string, pinKey: string, tools: Listed[]): Promise<Listed[]> {
     const verdicts = await this.options.policy.screen(server, pinKey, tools as ListedTool[]);
-    return tools.flatMap((tool) => {
+    return tools.map((tool) => {
       const verdict = verdicts.get(String(tool.name));
-      if (!verdict || verdict.decision === 'deny') return [];
-      return [
-        {
-          ...tool,
-          _meta: {
-            ...(tool._meta as object | undefined),
-            'io.patchbay/permission': verdict.decision,
-            ...(verdict.changed ? { 'io.patchbay/definitionChanged': true } : {}),
-          },
+      return {
+        ...tool,
+        _meta: {
+          ...(tool._meta as object | undefined),
+          [PERMISSION]: verdict?.decision ?? 'deny',
+          ...(verdict?.changed ? { 'io.patchbay/definitionChanged': true } : {}),
         },
-      ];
+      };
     });
   }
 
@@ -148,6 +157,8 @@ export class PolicyGate {
         tools[call.tool.name] = 'allow';
         return true;
       });
+      // In effect for the next call already, not only once the file watcher has seen it.
+      this.options.policy.update(await this.options.reload());
     }
     // Allowed as it is now: this definition is the one pinned (an accepted change, too).
     if (approval === 'always' || !verdict.changed) await this.options.policy.pin(call.pinKey, call.tool);

@@ -162,11 +162,13 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   });
   const gateway = new Gateway({
     upstreams,
+    onWarning: (message) => note(io, message),
     gate: new PolicyGate({
       policy,
       env: io.env,
       logArguments: options.logArguments,
       paths: { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
+      reload: async () => (await loadForCommand(io)).policy.sources,
     }),
     env: { ...io.env, [GATEWAY_MARK]: String(process.pid) },
     cwd: io.cwd,

@@ -1,0 +1,710 @@
+/**
+ * `patchbay policy [name]`: what decides each tool of each server, and where that was written;
+ * `patchbay review <name> [--accept [tool...]]`: the tool definitions that changed since they were
+ * pinned, as a diff, and accepting them.
+ *
+ * `policy` is a read command. It pins nothing: verdicts come from the rules (policy/rules) and the
+ * pins are only compared. A tool that differs from its pin is recorded as changed (never re-pinned),
+ * so that `patchbay review` can show the change `policy` flagged. A server the administrator's
+ * policy blocks, or one that is disabled or not approved, is never contacted.
+ *
+ * `policy --json` prints an array, one object per server, with these keys (all always present):
+ *
+ *   server      the server's name
+ *   status      connected | needs-auth | failed (checked), unchecked (--no-check),
+ *               disabled | pending-approval (not contacted), as in `patchbay list`
+ *   reason      why it is not usable or could not be reached; null otherwise
+ *   hint        the next command to run; null when there is none
+ *   default     { decision, scope, path }: the strictest `default` of the policy files; null when
+ *               none is set (then annotations decide)
+ *   tools       null when not contacted; else one object per listed tool:
+ *                 name, decision (allow|ask|deny),
+ *                 source { kind: rule|default|annotations, scope, path, pattern } (null when n/a),
+ *                 because (the reason in words), changed (its definition differs from its pin),
+ *                 changedAt (when that change was first seen; null), pinned (a pin exists),
+ *                 limits [ limit objects, below: every limit that counts its calls ]
+ *   rules       every tool rule of the policy files for this server:
+ *                 { pattern, decision, scope, path, matches } — matches: the listed tools the
+ *                 pattern names (null when not contacted; [] points at a typo)
+ *   limits      every limit of the policy files for this server: limit objects
+ *   changes     tools recorded as changed since pinned and not reviewed: [{ tool, changedAt }]
+ *
+ * A limit object: { pattern, limit, scope, path, used, reopensAt, problem } — used: calls in the
+ * current window; reopensAt: ISO time the window ends; both null with `problem` (the reason the
+ * limit text cannot be used) when it is invalid.
+ *
+ * `review --json` prints { server, changes: [{ tool, summary, fields, pinnedAt, changedAt,
+ * pinnedDigest, newDigest, old, new, diff }], accept: null | { accepted, stale, notChanged } }.
+ */
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import type { Decision, PolicyScope, PolicySource } from '../../config/policy-files.js';
+import { findServer, notFoundError, type EffectiveServer, type Registry } from '../../config/registry.js';
+import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
+import { validateName } from '../../config/validate.js';
+import { ConnectError } from '../../connect/connect-error.js';
+import { formatDuration, parseLimit, usage, type LimitRule, type LimitUsage } from '../../policy/limits.js';
+import {
+  acceptChanges,
+  changedTools,
+  checkTools,
+  diffViews,
+  serverKey,
+  serverTarget,
+  type ListedTool,
+  type ToolChange,
+  type ToolPinResult,
+} from '../../policy/pins.js';
+import { globMatches, limitsFor, stricter, toolVerdict, type DecisionSource } from '../../policy/rules.js';
+import { CHECK_POOL_SIZE, timeoutFrom } from '../health.js';
+import {
+  note,
+  paint,
+  printJson,
+  sanitizeForTerminal,
+  useColor,
+  writeLine,
+  type Io,
+  type Paint,
+} from '../io.js';
+import { liveView } from '../progress.js';
+import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
+
+// ---------------------------------------------------------------------------------------------
+// patchbay policy
+
+export interface PolicyOptions {
+  /** One server, or every configured server. */
+  name: string | undefined;
+  json: boolean;
+  /** false with --no-check: the files only, nothing contacted. */
+  check: boolean;
+  timeoutMs: number;
+}
+
+export function parsePolicyOptions(
+  name: string | undefined,
+  raw: { json?: boolean; check?: boolean; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): PolicyOptions {
+  return {
+    name: name === undefined ? undefined : validateName(name),
+    json: Boolean(raw.json),
+    check: raw.check !== false,
+    timeoutMs: timeoutFrom(raw.timeout, env),
+  };
+}
+
+export interface LimitView {
+  pattern: string;
+  limit: string;
+  scope: PolicyScope;
+  path: string;
+  used: number | null;
+  reopensAt: string | null;
+  problem: string | null;
+}
+
+export interface ToolPolicyView {
+  name: string;
+  decision: Decision;
+  source: {
+    kind: DecisionSource['kind'];
+    scope: PolicyScope | null;
+    path: string | null;
+    pattern: string | null;
+  };
+  because: string;
+  changed: boolean;
+  changedAt: string | null;
+  pinned: boolean;
+  limits: LimitView[];
+}
+
+export interface RuleView {
+  pattern: string;
+  decision: Decision;
+  scope: PolicyScope;
+  path: string;
+  matches: string[] | null;
+}
+
+export interface ServerPolicyView {
+  server: string;
+  status: ServerStatus;
+  reason: string | null;
+  hint: string | null;
+  default: { decision: Decision; scope: PolicyScope; path: string } | null;
+  tools: ToolPolicyView[] | null;
+  rules: RuleView[];
+  limits: LimitView[];
+  changes: Array<{ tool: string; changedAt: string }>;
+}
+
+/** What a contact with the server gave: its tools, or why there are none. */
+type Listing =
+  | { ok: true; tools: ListedTool[] }
+  | { ok: false; status: 'failed' | 'needs-auth'; reason: string; hint: string | null };
+
+export async function runPolicy(options: PolicyOptions, io: Io): Promise<number> {
+  const registry = await loadForCommand(io);
+  let servers = registry.servers;
+  if (options.name !== undefined) {
+    const server = findServer(registry, options.name);
+    if (!server) throw notFoundError(registry, options.name);
+    servers = [server];
+  }
+  const targets = servers.map((server) => ({ server, state: staticState(server, io.env) }));
+  const listings = options.check
+    ? await listAll(targets, options.timeoutMs, io)
+    : new Array<Listing | undefined>(targets.length).fill(undefined);
+  const views = await Promise.all(
+    targets.map(({ server, state }, index) =>
+      policyView(server, state, listings[index], registry.policy.sources, io),
+    ),
+  );
+
+  if (options.json) printJson(io, views);
+  else printPolicies(views, options, io, registry);
+
+  if (hasBrokenFile(registry)) return EXIT.usage;
+  // Like `list`: a server that should have been reached and was not makes the run degraded.
+  return listings.some((listing) => listing && !listing.ok) ? EXIT.degraded : EXIT.ok;
+}
+
+/** Every contactable server's tools at once (bounded pool, each within its own timeout). */
+async function listAll(
+  targets: Array<{ server: EffectiveServer; state: StaticState }>,
+  timeoutMs: number,
+  io: Io,
+): Promise<Array<Listing | undefined>> {
+  const results = new Array<Listing | undefined>(targets.length).fill(undefined);
+  const work = targets.flatMap(({ server, state }, index) =>
+    state.resolved ? [{ server, entry: state.resolved, index }] : [],
+  );
+  if (work.length === 0) return results;
+  const live = liveView(io);
+  let done = 0;
+  const status = () =>
+    `Listing the tools of ${work.length} server${work.length === 1 ? '' : 's'}… ${done}/${work.length} done`;
+  live.status(status());
+  // The SDK only now, and only when something is to be contacted: --no-check never pays for it.
+  const { connect } = await import('../../connect/session.js');
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) {
+      const { server, entry, index } = work[next++]!;
+      results[index] = await listTools(connect, server.name, entry, entry.timeout ?? timeoutMs, io);
+      done++;
+      live.status(status());
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
+  } finally {
+    live.finish();
+  }
+  return results;
+}
+
+async function listTools(
+  connect: typeof import('../../connect/session.js').connect,
+  name: string,
+  entry: NonNullable<StaticState['resolved']>,
+  timeoutMs: number,
+  io: Io,
+): Promise<Listing> {
+  const failed = (error: unknown): Listing =>
+    error instanceof ConnectError
+      ? {
+          ok: false,
+          status: error.status,
+          reason: error.reason,
+          hint: error.hint ?? (error.status === 'needs-auth' ? `patchbay login ${name}` : null),
+        }
+      : {
+          ok: false,
+          status: 'failed',
+          reason: error instanceof Error ? error.message : String(error),
+          hint: `patchbay doctor ${name} checks it layer by layer.`,
+        };
+  let session: Awaited<ReturnType<typeof connect>>;
+  try {
+    // Read-only credentials, as `list`: looking at a server's tools requests no token.
+    session = await connect(entry, {
+      name,
+      timeoutMs,
+      credentials: 'read-only',
+      cwd: io.cwd,
+      env: io.env,
+      ...(io.interrupt ? { signal: io.interrupt } : {}),
+    });
+  } catch (error) {
+    return failed(error);
+  }
+  try {
+    if (!session.client.getServerCapabilities()?.tools) return { ok: true, tools: [] };
+    // Without a cursor the SDK follows every page.
+    const { tools } = await session.request((client) =>
+      client.listTools(undefined, session.requestOptions()),
+    );
+    return { ok: true, tools: tools as ListedTool[] };
+  } catch (error) {
+    return failed(session.explain(error, timeoutMs));
+  } finally {
+    await session.close();
+  }
+}
+
+/** The pin identity `patchbay call` and the gateway use: name plus the configured target. */
+function pinKey(server: EffectiveServer): string {
+  return serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
+}
+
+async function policyView(
+  server: EffectiveServer,
+  state: StaticState,
+  listing: Listing | undefined,
+  sources: PolicySource[],
+  io: Io,
+): Promise<ServerPolicyView> {
+  const key = pinKey(server);
+  const limits = await limitViews(server.name, sources, io);
+  const view: ServerPolicyView = {
+    server: server.name,
+    status: state.status,
+    reason: state.reason,
+    hint: state.hint ?? null,
+    default: defaultInEffect(sources),
+    tools: null,
+    rules: ruleViews(server.name, sources),
+    limits,
+    changes: [],
+  };
+  if (listing && !listing.ok) {
+    view.status = listing.status;
+    view.reason = listing.reason;
+    view.hint = listing.hint;
+  } else if (listing?.ok) {
+    view.status = 'connected';
+    view.reason = null;
+    view.hint = null;
+    view.tools = await toolViews(server.name, key, listing.tools, sources, limits, io);
+    for (const rule of view.rules)
+      rule.matches = listing.tools
+        .map((tool) => tool.name)
+        .filter((name) => rule.pattern === name || globMatches(rule.pattern, name));
+  }
+  // Read after the listing: a change this run just noticed is among them.
+  view.changes = (await changedTools(key, { env: io.env })).map((change) => ({
+    tool: change.name,
+    changedAt: change.changedAt,
+  }));
+  return view;
+}
+
+async function toolViews(
+  server: string,
+  key: string,
+  tools: ListedTool[],
+  sources: PolicySource[],
+  limits: LimitView[],
+  io: Io,
+): Promise<ToolPolicyView[]> {
+  // Compare with the pins without pinning anything (pinNew: never); a tool that differs from its
+  // pin is recorded as changed, the pin itself kept, so that `patchbay review` can show it.
+  const pins = new Map<string, ToolPinResult>();
+  for (const result of await checkTools(key, tools, { env: io.env, pinNew: () => false }))
+    if (!pins.has(result.name)) pins.set(result.name, result);
+  const seen = new Set<string>();
+  const views: ToolPolicyView[] = [];
+  for (const tool of tools) {
+    if (seen.has(tool.name)) continue;
+    seen.add(tool.name);
+    const pin = pins.get(tool.name);
+    const changed = pin?.status === 'changed';
+    const verdict = toolVerdict(server, facts(tool), sources, { definitionChanged: changed });
+    const applied = new Set(
+      limitsFor(server, tool.name, sources).map((limit) => `${limit.pattern}\u0000${limit.text}`),
+    );
+    views.push({
+      name: tool.name,
+      decision: verdict.decision,
+      source: {
+        kind: verdict.source.kind,
+        scope: 'scope' in verdict.source ? verdict.source.scope : null,
+        path: 'path' in verdict.source ? verdict.source.path : null,
+        pattern: 'pattern' in verdict.source ? verdict.source.pattern : null,
+      },
+      because: verdict.because,
+      changed,
+      changedAt: changed ? (pin?.changedAt ?? null) : null,
+      pinned: pin !== undefined && pin.status !== 'new',
+      // The same limit written in two scopes counts once: show it once.
+      limits: dedupe(limits.filter((limit) => applied.has(`${limit.pattern}\u0000${limit.limit}`))),
+    });
+  }
+  return views;
+}
+
+function dedupe(limits: LimitView[]): LimitView[] {
+  const seen = new Set<string>();
+  return limits.filter((limit) => {
+    const id = `${limit.pattern}\u0000${limit.limit.replace(/\s+/g, '')}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function facts(tool: ListedTool) {
+  return {
+    name: tool.name,
+    ...(tool.annotations && typeof tool.annotations === 'object'
+      ? { annotations: tool.annotations as Record<string, unknown> }
+      : {}),
+  };
+}
+
+/** The strictest `default` any scope sets: what decides a tool no rule names. */
+function defaultInEffect(sources: PolicySource[]): ServerPolicyView['default'] {
+  let best: ServerPolicyView['default'] = null;
+  for (const source of sources) {
+    const decision = source.doc.default;
+    if (decision && (!best || stricter(best.decision, decision) !== best.decision))
+      best = { decision, scope: source.scope, path: source.path };
+  }
+  return best;
+}
+
+function ruleViews(server: string, sources: PolicySource[]): RuleView[] {
+  return sources.flatMap((source) =>
+    Object.entries(source.doc.servers?.[server]?.tools ?? {}).map(([pattern, decision]) => ({
+      pattern,
+      decision,
+      scope: source.scope,
+      path: source.path,
+      matches: null,
+    })),
+  );
+}
+
+/** Every limit the files set for this server, with the current count of its window (nothing counted). */
+async function limitViews(server: string, sources: PolicySource[], io: Io): Promise<LimitView[]> {
+  const written = sources.flatMap((source) =>
+    Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
+      source,
+      pattern,
+      text,
+    })),
+  );
+  const rules: Array<LimitRule | undefined> = written.map(({ source, pattern, text }) => {
+    let limit;
+    try {
+      limit = parseLimit(text);
+    } catch {
+      return undefined;
+    }
+    // The counter key exactly as enforcement builds it (a pattern names itself).
+    const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
+    return applied ? { key: applied.key, limit, label: `${server} ${pattern}` } : undefined;
+  });
+  const valid = rules.filter((rule): rule is LimitRule => rule !== undefined);
+  const counts =
+    valid.length > 0 ? await usage(valid, { env: io.env, onWarning: (message) => note(io, message) }) : [];
+  const byRule = new Map<LimitRule, LimitUsage>(counts.map((count) => [count.rule, count]));
+  return written.map(({ source, pattern, text }, index) => {
+    const rule = rules[index];
+    const count = rule ? byRule.get(rule) : undefined;
+    let problem: string | null = null;
+    if (!rule) {
+      try {
+        parseLimit(text);
+      } catch (error) {
+        problem = error instanceof Error ? error.message : String(error);
+      }
+    }
+    return {
+      pattern,
+      limit: text,
+      scope: source.scope,
+      path: source.path,
+      used: count ? count.used : null,
+      reopensAt: count ? count.reopensAt.toISOString() : null,
+      problem,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// patchbay policy: the human output
+
+const STATUS_WORDS: Record<ServerStatus, string> = {
+  connected: 'usable',
+  unchecked: 'usable',
+  disabled: 'disabled',
+  'pending-approval': 'pending approval',
+  failed: 'not reached',
+  'needs-auth': 'needs login',
+};
+
+function printPolicies(views: ServerPolicyView[], options: PolicyOptions, io: Io, registry: Registry): void {
+  const p = paint(useColor(io, 'stdout'));
+  if (views.length === 0) {
+    writeLine(io.stderr, 'No MCP servers configured.');
+    writeLine(
+      io.stderr,
+      'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
+    );
+    return;
+  }
+  writeLine(io.stderr, p.dim(`Project: ${registry.context.projectRoot}`));
+  if (registry.policy.sources.length === 0)
+    writeLine(io.stderr, p.dim('No policy files set anything: annotations decide every tool.'));
+  views.forEach((view, index) => {
+    if (index > 0) writeLine(io.stdout);
+    printServer(view, options, io, p);
+  });
+}
+
+function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: Paint): void {
+  const out = (line: string) => writeLine(io.stdout, line);
+  const text = sanitizeForTerminal;
+  const usable = view.status === 'connected' || view.status === 'unchecked';
+  const state = usable
+    ? p.green(STATUS_WORDS[view.status])
+    : (view.status === 'disabled' || view.status === 'pending-approval' ? p.yellow : p.red)(
+        STATUS_WORDS[view.status],
+      );
+  const detail = view.reason
+    ? `: ${text(view.reason)}`
+    : view.status === 'unchecked'
+      ? p.dim(' (not contacted: --no-check)')
+      : '';
+  out(`${p.bold(view.server)}  ${state}${detail}`);
+  if (view.hint) out(`  ${p.dim(`\u2192 ${text(view.hint)}`)}`);
+  if (!usable && view.tools === null && (view.status === 'disabled' || view.status === 'pending-approval'))
+    out(`  ${p.dim('not contacted')}`);
+
+  out(
+    `  default  ${
+      view.default
+        ? `${decisionText(view.default.decision, p)} (${text(view.default.path)}, ${view.default.scope})`
+        : p.dim('none set: annotations decide (read-only → allow, destructive → ask, otherwise allow)')
+    }`,
+  );
+  const serverWide = view.limits.filter((limit) => limit.pattern === '*');
+  for (const limit of serverWide) out(`  limit    ${limitText(limit, p)}`);
+
+  if (view.tools) {
+    if (view.tools.length === 0) out(`  ${p.dim('tools    none listed')}`);
+    else {
+      out('  tools');
+      const width = Math.min(40, Math.max(...view.tools.map((tool) => text(tool.name).length)));
+      for (const tool of view.tools) {
+        const flags: string[] = [];
+        if (!tool.pinned) flags.push(p.dim('not pinned yet'));
+        out(
+          `    ${decisionText(tool.decision, p, 5)}  ${text(tool.name).padEnd(width)}  ${text(tool.because)}${
+            flags.length ? `  ${flags.join(' ')}` : ''
+          }`,
+        );
+        const pad = ' '.repeat(width + 13);
+        if (tool.changed)
+          out(
+            `${pad}${p.yellow(`changed since pinned${tool.changedAt ? ` (seen ${tool.changedAt})` : ''} — patchbay review ${view.server}`)}`,
+          );
+        for (const limit of tool.limits.filter((limit) => limit.pattern !== '*'))
+          out(`${pad}limit ${limitText(limit, p)}`);
+      }
+    }
+  } else if (view.changes.length > 0) {
+    for (const change of view.changes)
+      out(
+        `  ${p.yellow(`${text(change.tool)}: changed since pinned (seen ${change.changedAt}) — patchbay review ${view.server}`)}`,
+      );
+  }
+
+  const toolLimits = view.limits.filter((limit) => limit.pattern !== '*');
+  if (view.rules.length > 0 || (view.tools === null && toolLimits.length > 0)) {
+    out('  rules');
+    const width = Math.max(...view.rules.map((rule) => text(rule.pattern).length), 0);
+    for (const rule of view.rules) {
+      const matches =
+        rule.matches === null
+          ? ''
+          : rule.matches.length === 0
+            ? `  ${p.yellow('matches no listed tool')}`
+            : `  ${p.dim(`matches ${rule.matches.map(text).join(', ')}`)}`;
+      out(
+        `    ${text(rule.pattern).padEnd(width)}  ${decisionText(rule.decision, p, 5)}  ${p.dim(`${rule.scope}, ${text(rule.path)}`)}${matches}`,
+      );
+    }
+    // Limits on some tools: with the tools listed they are shown under each; else here.
+    if (view.tools === null) for (const limit of toolLimits) out(`    limit ${limitText(limit, p)}`);
+  }
+  if (view.tools !== null) {
+    const named = new Set(view.tools.map((tool) => tool.name));
+    for (const limit of toolLimits)
+      if (![...named].some((name) => limit.pattern === name || globMatches(limit.pattern, name)))
+        out(
+          `  ${p.yellow(`limit ${text(limit.pattern)} ${text(limit.limit)} matches no listed tool`)} ${p.dim(`(${limit.scope}, ${text(limit.path)})`)}`,
+        );
+  }
+  if (!options.check && usable && view.rules.length === 0 && view.limits.length === 0)
+    out(`  ${p.dim('no rules or limits for this server in the policy files')}`);
+}
+
+function decisionText(decision: Decision, p: Paint, width = 0): string {
+  const padded = decision.padEnd(width);
+  return decision === 'allow' ? p.green(padded) : decision === 'ask' ? p.yellow(padded) : p.red(padded);
+}
+
+const WINDOW_WORDS = { minute: 'this minute', hour: 'this hour', day: 'today' } as const;
+
+/** `* 100/hour: 37/100 this hour, reopens 20:00 UTC (local, /…/config.json)`. */
+function limitText(limit: LimitView, p: Paint, now = new Date()): string {
+  const where = p.dim(`(${limit.scope}, ${sanitizeForTerminal(limit.path)})`);
+  const head = `${sanitizeForTerminal(limit.pattern)} ${sanitizeForTerminal(limit.limit)}`;
+  if (limit.problem !== null || limit.used === null || limit.reopensAt === null)
+    return `${head}: ${p.red(`cannot be used: ${sanitizeForTerminal(limit.problem ?? 'invalid')}`)} ${where}`;
+  const { count, unit } = parseLimit(limit.limit);
+  const reopens = new Date(limit.reopensAt);
+  const count_ = `${limit.used}/${count} ${WINDOW_WORDS[unit]}`;
+  const full = limit.used >= count;
+  const when = `reopens ${utcClock(reopens, now)}${full ? ` (in ${formatDuration(reopens.getTime() - now.getTime())})` : ''}`;
+  return `${head}: ${full ? p.red(count_) : count_}, ${when} ${where}`;
+}
+
+/** `20:00 UTC`, with the date when it is not today's (UTC). */
+function utcClock(date: Date, now: Date): string {
+  const iso = date.toISOString();
+  const clock = `${iso.slice(11, 16)} UTC`;
+  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? clock : `${iso.slice(0, 10)} ${clock}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// patchbay review
+
+export interface ReviewOptions {
+  name: string;
+  /** undefined: only show; 'all': every change shown; else these tools. */
+  accept: 'all' | string[] | undefined;
+  json: boolean;
+}
+
+export function parseReviewOptions(
+  name: string,
+  raw: { accept?: boolean | string[]; json?: boolean },
+): ReviewOptions {
+  let accept: ReviewOptions['accept'];
+  if (raw.accept === true) accept = 'all';
+  else if (Array.isArray(raw.accept)) {
+    for (const tool of raw.accept)
+      if (tool.trim() === '')
+        throw new PatchbayError('usage', 'A tool name given to --accept is empty.', {
+          hint: `patchbay review ${name} lists the changed tools.`,
+        });
+    accept = raw.accept.length === 0 ? 'all' : [...new Set(raw.accept)];
+  }
+  return { name: validateName(name), accept, json: Boolean(raw.json) };
+}
+
+export async function runReview(options: ReviewOptions, io: Io): Promise<number> {
+  const registry = await loadForCommand(io);
+  const server = findServer(registry, options.name);
+  if (!server) throw notFoundError(registry, options.name);
+  const key = pinKey(server);
+  const changes = await changedTools(key, { env: io.env });
+  const accepted = options.accept ? await accept(key, changes, options.accept, io) : undefined;
+
+  if (options.json) {
+    printJson(io, {
+      server: server.name,
+      changes: changes.map((change) => {
+        const diff = diffViews(change.pinnedView, change.newView);
+        return {
+          tool: change.name,
+          summary: diff.summary,
+          fields: diff.fields,
+          pinnedAt: change.pinnedAt,
+          changedAt: change.changedAt,
+          pinnedDigest: change.pinnedDigest,
+          newDigest: change.newDigest,
+          old: change.pinnedView,
+          new: change.newView,
+          diff: diff.lines,
+        };
+      }),
+      accept: accepted ?? null,
+    });
+    return accepted && accepted.stale.length > 0 ? EXIT.error : EXIT.ok;
+  }
+
+  const p = paint(useColor(io, 'stdout'));
+  if (changes.length === 0) {
+    note(
+      io,
+      `No changes to review for ${server.name}: every pinned tool is as it was pinned. ` +
+        `(A change is recorded when patchbay call, patchbay serve or patchbay policy ${server.name} lists the tools.)`,
+    );
+  }
+  changes.forEach((change, index) => {
+    if (index > 0) writeLine(io.stdout);
+    printChange(change, io, p);
+  });
+  if (!accepted) {
+    if (changes.length > 0)
+      note(
+        io,
+        `Until reviewed, ${changes.length === 1 ? 'this tool is' : 'these tools are'} asked about before each call (unless denied). ` +
+          `To accept: patchbay review ${server.name} --accept${changes.length > 1 ? ' [tool...]' : ''}`,
+      );
+    return EXIT.ok;
+  }
+  if (accepted.accepted.length > 0)
+    note(io, `Accepted: ${accepted.accepted.map(sanitizeForTerminal).join(', ')} (pinned as shown above).`);
+  if (accepted.stale.length > 0)
+    note(
+      io,
+      `Not accepted, changed again since it was read: ${accepted.stale.map(sanitizeForTerminal).join(', ')}. ` +
+        `Review the new version: patchbay review ${server.name}`,
+    );
+  if (accepted.notChanged.length > 0)
+    note(io, `No change to accept for: ${accepted.notChanged.map(sanitizeForTerminal).join(', ')}.`);
+  return accepted.stale.length > 0 ? EXIT.error : EXIT.ok;
+}
+
+/**
+ * Accept exactly what this run showed: each tool with the digest that was on screen, so a change
+ * that moved on meanwhile is reported stale rather than approved unseen. A tool named but not
+ * shown has nothing reviewed to accept.
+ */
+async function accept(
+  key: string,
+  shown: ToolChange[],
+  which: 'all' | string[],
+  io: Io,
+): Promise<{ accepted: string[]; stale: string[]; notChanged: string[] }> {
+  const reviewed = new Map(shown.map((change) => [change.name, change.newDigest]));
+  const wanted = which === 'all' ? [...reviewed.keys()] : which;
+  const names = wanted.filter((name) => reviewed.has(name));
+  const notShown = wanted.filter((name) => !reviewed.has(name));
+  if (names.length === 0) return { accepted: [], stale: [], notChanged: notShown };
+  const result = await acceptChanges(key, names, { env: io.env, reviewed });
+  return { accepted: result.accepted, stale: result.stale, notChanged: [...result.notChanged, ...notShown] };
+}
+
+function printChange(change: ToolChange, io: Io, p: Paint): void {
+  const diff = diffViews(change.pinnedView, change.newView);
+  const text = sanitizeForTerminal;
+  writeLine(io.stdout, `${p.bold(text(change.name))}: ${text(diff.summary)}`);
+  writeLine(io.stdout, p.dim(`  pinned ${change.pinnedAt}, changed ${change.changedAt}`));
+  for (const line of diff.lines) {
+    const shown = text(line);
+    if (line.startsWith('@@')) writeLine(io.stdout, p.dim(shown));
+    else if (line.startsWith('-')) writeLine(io.stdout, p.red(shown));
+    else if (line.startsWith('+')) writeLine(io.stdout, p.green(shown));
+    else writeLine(io.stdout, shown);
+  }
+}
