@@ -11,6 +11,7 @@ import type { ServerStatus, StaticState } from '../config/status.js';
 import type { ConnectStep } from '../connect/connect-error.js';
 import type { ProbeResult } from '../connect/probe.js';
 import { addCommand } from '../diagnose/fixes.js';
+import { note, type Io } from './io.js';
 
 export interface ServerView {
   name: string;
@@ -37,6 +38,8 @@ export interface ServerView {
   promptCount: number | null;
   /** Round-trip time of the check: connect, handshake and listings. */
   durationMs: number | null;
+  /** Tools whose definition changed since they were first allowed (patchbay review). */
+  changedTools: string[];
 }
 
 export interface DetailView extends ServerView {
@@ -90,6 +93,7 @@ export function serverView(
     resourceCount: probe?.resourceCount ?? null,
     promptCount: probe?.promptCount ?? null,
     durationMs: probe?.durationMs ?? null,
+    changedTools: [],
   };
 }
 
@@ -188,4 +192,25 @@ export function connectedDetails(view: ServerView): string[] {
 
 function count(value: number | null, noun: string): string | null {
   return value === null ? null : `${value} ${noun}${value === 1 ? '' : 's'}`;
+}
+
+/** Tools whose definitions changed since pinned (read from the pin store, no network). */
+export async function flagChangedTools(
+  servers: EffectiveServer[],
+  views: ServerView[],
+  io: Io,
+): Promise<void> {
+  const { changedTools, serverKey, serverTarget } = await import('../policy/pins.js');
+  try {
+    for (const [index, server] of servers.entries()) {
+      if (!server.winner.entry) continue;
+      const key = serverKey(server.name, serverTarget(server.winner.entry));
+      views[index]!.changedTools = (await changedTools(key, { env: io.env })).map((change) => change.name);
+    }
+  } catch (error) {
+    note(
+      io,
+      `Pinned tool definitions not checked: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }

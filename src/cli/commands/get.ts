@@ -7,7 +7,14 @@ import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
 import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
 import { liveView } from '../progress.js';
 import { loadForCommand } from '../registry-loader.js';
-import { connectedDetails, detailView, healthExitCode, targetText, type DetailView } from '../server-view.js';
+import {
+  connectedDetails,
+  detailView,
+  flagChangedTools,
+  healthExitCode,
+  targetText,
+  type DetailView,
+} from '../server-view.js';
 
 export interface GetOptions {
   name: string;
@@ -41,6 +48,7 @@ export async function runGet(options: GetOptions, io: Io): Promise<number> {
   const state = staticState(server, io.env);
   const [probe] = options.check ? await checkOne({ server, state }, options, io) : [undefined];
   const view = detailView(server, state, probe, options);
+  await flagChangedTools([server], [view], io);
   if (options.json) printJson(io, view);
   else printDetail(view, io);
   return healthExitCode([view.status]);

@@ -9,6 +9,7 @@ import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import {
   connectedDetails,
+  flagChangedTools,
   healthExitCode,
   serverView,
   STATUS_SYMBOL,
@@ -43,6 +44,7 @@ export async function runList(options: ListOptions, io: Io): Promise<number> {
   const views = targets.map(({ server, state }, i) =>
     serverView(server, state, probes[i], { showSecrets: options.showSecrets }),
   );
+  await flagChangedTools(registry.servers, views, io);
 
   if (options.json) printJson(io, views);
   else printTable(views, io, registry.context.projectRoot);
@@ -128,5 +130,12 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
     writeLine(io.stdout, line);
     if (view.hint && view.status !== 'unchecked' && (view.status !== 'connected' || view.fellBackToSse))
       writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`\u2192 ${sanitizeForTerminal(view.hint)}`)}`);
+    if (view.changedTools.length > 0) {
+      const names = view.changedTools.map((name) => sanitizeForTerminal(name)).join(', ');
+      writeLine(
+        io.stdout,
+        `   ${' '.repeat(nameWidth)}${p.yellow(`\u2192 changed since first allowed: ${names} (asked before use): patchbay review ${view.name}`)}`,
+      );
+    }
   });
 }
