@@ -64,6 +64,14 @@ const HELP_TOPICS: Record<string, () => string> = {
       '${VAR} and ${VAR:-default} are expanded in url, headers, command, args, env, headersHelper and tls.',
       'An unset variable without a default makes that server fail with a reason naming it.',
       '',
+      'Policy (patchbay permit, limit, enable, disable) lives beside the servers: under "policy" in',
+      'config.json (user) and projects["<project root>"].policy (local), and in the team\'s committed',
+      '<project root>/.patchbay.json (project):',
+      '  {"default": "ask", "servers": {"github": {"enabled": false, "tools": {"delete_*": "deny"},',
+      '                                             "limits": {"*": "100/hour"}}}}',
+      "The administrator's /etc/patchbay/managed.json (PATCHBAY_MANAGED_POLICY) takes Claude Code's",
+      'allowedMcpServers / deniedMcpServers lists. See: patchbay policy.',
+      '',
     ].join('\n'),
 };
 

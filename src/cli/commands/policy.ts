@@ -398,32 +398,24 @@ async function limitViews(server: string, sources: PolicySource[], io: Io): Prom
       text,
     })),
   );
-  const rules: Array<LimitRule | undefined> = written.map(({ source, pattern, text }) => {
-    let limit;
+  const parsed = written.map(({ source, pattern, text }) => {
     try {
-      limit = parseLimit(text);
-    } catch {
-      return undefined;
+      const limit = parseLimit(text);
+      // The counter key exactly as enforcement builds it (a pattern names itself).
+      const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
+      return { rule: applied && { key: applied.key, limit, label: `${server} ${pattern}` }, problem: null };
+    } catch (error) {
+      // Enforcement refuses every call this limit applies to: show why rather than fail here.
+      return { rule: undefined, problem: error instanceof Error ? error.message : String(error) };
     }
-    // The counter key exactly as enforcement builds it (a pattern names itself).
-    const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
-    return applied ? { key: applied.key, limit, label: `${server} ${pattern}` } : undefined;
   });
-  const valid = rules.filter((rule): rule is LimitRule => rule !== undefined);
+  const rules = parsed.flatMap(({ rule }) => (rule ? [rule] : []));
   const counts =
-    valid.length > 0 ? await usage(valid, { env: io.env, onWarning: (message) => note(io, message) }) : [];
+    rules.length > 0 ? await usage(rules, { env: io.env, onWarning: (message) => note(io, message) }) : [];
   const byRule = new Map<LimitRule, LimitUsage>(counts.map((count) => [count.rule, count]));
   return written.map(({ source, pattern, text }, index) => {
-    const rule = rules[index];
+    const { rule, problem } = parsed[index]!;
     const count = rule ? byRule.get(rule) : undefined;
-    let problem: string | null = null;
-    if (!rule) {
-      try {
-        parseLimit(text);
-      } catch (error) {
-        problem = error instanceof Error ? error.message : String(error);
-      }
-    }
     return {
       pattern,
       limit: text,
@@ -502,12 +494,9 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
       out('  tools');
       const width = Math.min(40, Math.max(...view.tools.map((tool) => text(tool.name).length)));
       for (const tool of view.tools) {
-        const flags: string[] = [];
-        if (!tool.pinned) flags.push(p.dim('not pinned yet'));
+        const unpinned = tool.pinned ? '' : `  ${p.dim('not pinned yet')}`;
         out(
-          `    ${decisionText(tool.decision, p, 5)}  ${text(tool.name).padEnd(width)}  ${text(tool.because)}${
-            flags.length ? `  ${flags.join(' ')}` : ''
-          }`,
+          `    ${decisionText(tool.decision, p, 5)}  ${text(tool.name).padEnd(width)}  ${text(tool.because)}${unpinned}`,
         );
         const pad = ' '.repeat(width + 13);
         if (tool.changed)
@@ -570,10 +559,10 @@ function limitText(limit: LimitView, p: Paint, now = new Date()): string {
     return `${head}: ${p.red(`cannot be used: ${sanitizeForTerminal(limit.problem ?? 'invalid')}`)} ${where}`;
   const { count, unit } = parseLimit(limit.limit);
   const reopens = new Date(limit.reopensAt);
-  const count_ = `${limit.used}/${count} ${WINDOW_WORDS[unit]}`;
+  const counted = `${limit.used}/${count} ${WINDOW_WORDS[unit]}`;
   const full = limit.used >= count;
   const when = `reopens ${utcClock(reopens, now)}${full ? ` (in ${formatDuration(reopens.getTime() - now.getTime())})` : ''}`;
-  return `${head}: ${full ? p.red(count_) : count_}, ${when} ${where}`;
+  return `${head}: ${full ? p.red(counted) : counted}, ${when} ${where}`;
 }
 
 /** `20:00 UTC`, with the date when it is not today's (UTC). */
