@@ -30,7 +30,7 @@ import {
 import { PatchbayError } from '../errors.js';
 import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
-import { isDenied, type PolicyGate } from './policy-gate.js';
+import { isDenied, type CallResult, type PolicyGate } from './policy-gate.js';
 import { Upstream, type Listed, type ListKind, type UpstreamOptions } from './upstream.js';
 
 export const LIST_BUDGET_MS = 3_000;
@@ -280,7 +280,8 @@ export class Gateway {
           ask: hostCapabilities(scope)?.elicitation
             ? (params) => this.ask(scope, 'elicitation/create', params)
             : undefined,
-          run: forward as never,
+          // The SDK's result type is wider than what the gate reads of it.
+          run: () => forward() as Promise<CallResult>,
         });
       });
     } catch (error) {

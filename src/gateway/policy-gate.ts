@@ -43,7 +43,8 @@ export interface GatedCall {
   run: () => Promise<CallResult>;
 }
 
-type CallResult = { isError?: boolean; content?: unknown[] } & Record<string, unknown>;
+/** A tool result as far as the gate reads it (isError, the text of its first block). */
+export type CallResult = { isError?: boolean; content?: unknown[] } & Record<string, unknown>;
 
 const ALWAYS_SCOPE: PolicyScope = 'local';
 
