@@ -57,7 +57,6 @@ describe('parseLogOptions and parseStatsOptions', () => {
       expect((error as PatchbayError).exitCode).toBe(2);
     }
   });
-
 });
 
 describe('how sizes and durations are said', () => {
