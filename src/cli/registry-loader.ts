@@ -23,9 +23,17 @@ export async function loadForCommand(io: Io): Promise<Registry> {
       `  ${entry.name} is not usable, and patchbay will not rewrite ${entry.path} until the entry is fixed.`,
     );
   }
+  for (const problem of registry.policy.problems) {
+    writeLine(io.stderr, `${p.red('error:')} ${problem.message}`);
+    writeLine(
+      io.stderr,
+      '  Every tool is denied until it is fixed: a policy that cannot be read is not ignored.',
+    );
+    if (problem.hint) writeLine(io.stderr, `  ${problem.hint}`);
+  }
   return registry;
 }
 
 export function hasBrokenFile(registry: Registry): boolean {
-  return registry.files.some((file) => file.error);
+  return registry.files.some((file) => file.error) || registry.policy.problems.length > 0;
 }

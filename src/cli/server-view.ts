@@ -11,7 +11,7 @@ import type { ServerStatus, StaticState } from '../config/status.js';
 import type { ConnectStep } from '../connect/connect-error.js';
 import type { ProbeResult } from '../connect/probe.js';
 import { addCommand } from '../diagnose/fixes.js';
-import { note, type Io } from './io.js';
+import { note, writeLine, type Io } from './io.js';
 
 export interface ServerView {
   name: string;
@@ -213,4 +213,13 @@ export async function flagChangedTools(
       `Pinned tool definitions not checked: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+/** What `list` and `policy` say when there is nothing to show. */
+export function printNoServers(io: Io): void {
+  writeLine(io.stderr, 'No MCP servers configured.');
+  writeLine(
+    io.stderr,
+    'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
+  );
 }

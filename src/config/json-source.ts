@@ -351,3 +351,31 @@ export function parseJsonSource(text: string, options: ParseOptions): ParsedJson
 export function stringifyJson(value: JsonValue, indent: string | number = 2): string {
   return JSON.stringify(value, null, indent) + '\n';
 }
+
+/** Get (creating on the way) the object at `path`; throws if something else is in the way. */
+export function objectAt(root: JsonValue, path: string[], file: string): JsonObject {
+  if (!isObject(root))
+    throw new PatchbayError(
+      'config-shape',
+      `${file}: expected a JSON object at the top level; the file was left unchanged.`,
+    );
+  let current: JsonObject = root;
+  for (const key of path) {
+    let next = getOwn(current, key);
+    if (next === undefined) {
+      next = createObject();
+      setOwn(current, key, next);
+    }
+    if (!isObject(next)) {
+      throw new PatchbayError(
+        'config-shape',
+        `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`,
+        {
+          hint: `Fix ${file} by hand first.`,
+        },
+      );
+    }
+    current = next;
+  }
+  return current;
+}

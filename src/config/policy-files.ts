@@ -23,7 +23,7 @@ import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
-import { createObject, getOwn, isObject, setOwn, type JsonObject, type JsonValue } from './json-source.js';
+import { getOwn, isObject, objectAt, type JsonObject, type JsonValue } from './json-source.js';
 
 export const DECISIONS = ['allow', 'ask', 'deny'] as const;
 export type Decision = (typeof DECISIONS)[number];
@@ -47,6 +47,8 @@ export interface PolicySource {
   scope: PolicyScope;
   path: string;
   doc: PolicyDoc;
+  /** The document cannot be read (why): every tool is denied until it is fixed. */
+  broken?: string;
 }
 
 export const TEAM_POLICY_FILE = '.patchbay.json';
@@ -186,9 +188,9 @@ export async function editServerPolicy(
         throw new PatchbayError(check.error.code, `${check.error.message}\nThe file was left unchanged.`, {
           hint: check.error.hint,
         });
-      const doc = objectPath(root, at, path);
-      const servers = objectPath(doc, ['servers'], path);
-      const policy = objectPath(servers, [server], path);
+      const doc = objectAt(root, at, path);
+      const servers = objectAt(doc, ['servers'], path);
+      const policy = objectAt(servers, [server], path);
       const changed = edit(policy);
       // Leave no empty shells behind (an emptied server, then an emptied `servers`).
       for (const key of ['tools', 'limits']) {
@@ -203,26 +205,4 @@ export async function editServerPolicy(
     scope === 'project' ? {} : { secret: true },
   );
   return { path, changed };
-}
-
-/** Get (creating on the way) the object at `path` below `root`; refuse anything else in the way. */
-function objectPath(root: JsonValue, path: string[], file: string): JsonObject {
-  if (!isObject(root))
-    throw new PatchbayError('config-shape', `${file}: expected a JSON object; the file was left unchanged.`);
-  let current: JsonObject = root;
-  for (const key of path) {
-    let next = getOwn(current, key);
-    if (next === undefined) {
-      next = createObject();
-      setOwn(current, key, next);
-    }
-    if (!isObject(next))
-      throw new PatchbayError(
-        'config-shape',
-        `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`,
-        { hint: `Fix ${file} by hand first.` },
-      );
-    current = next;
-  }
-  return current;
 }

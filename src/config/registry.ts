@@ -13,9 +13,17 @@ import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
 import { entryFromRaw, formatProblem, type Scope, type ServerEntry } from './entry.js';
 import { readManagedPolicy, type ManagedPolicy } from './managed.js';
-import { policyLocation, readPolicyDoc, readTeamPolicyFile, type PolicySource } from './policy-files.js';
+import {
+  policyLocation,
+  readPolicyDoc,
+  readTeamPolicyFile,
+  type PolicyDoc,
+  type PolicyScope,
+  type PolicySource,
+} from './policy-files.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
 import {
+  objectAt,
   createObject,
   getOwn,
   hasOwn,
@@ -81,6 +89,8 @@ export interface EffectiveServer {
 export interface PolicySet {
   /** Policy documents, most specific scope first: local, project (the team's file), user. */
   sources: PolicySource[];
+  /** Policy documents that cannot be read (each is also a `broken` source, which denies). */
+  problems: PatchbayError[];
   managed?: ManagedPolicy;
 }
 
@@ -126,7 +136,7 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     scopes: ['local', 'user'],
     path: userFile.path,
     exists: userFile.exists,
-    error: userFile.error ?? userShape.error ?? localPolicy.error ?? userPolicy.error,
+    error: userFile.error ?? userShape.error,
   });
   const projectShape = objectAtPath(projectFile, ['mcpServers']);
   files.push({
@@ -160,23 +170,34 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     byName.set(scoped.name, server);
     servers.push(server);
   }
-  if (teamFile.exists || teamFile.error)
-    files.push({
-      scopes: ['project'],
-      path: teamFile.path,
-      exists: teamFile.exists,
-      error: teamFile.error ?? teamPolicy.error,
-    });
+  // The team's file holds no servers: listed to be watched, its problems are policy problems.
+  if (teamFile.exists) files.push({ scopes: ['project'], path: teamFile.path, exists: true });
   const sources: PolicySource[] = [];
-  if (localPolicy.doc) sources.push({ scope: 'local', path: userFile.path, doc: localPolicy.doc });
-  if (teamPolicy.doc) sources.push({ scope: 'project', path: teamFile.path, doc: teamPolicy.doc });
-  if (userPolicy.doc) sources.push({ scope: 'user', path: userFile.path, doc: userPolicy.doc });
+  const problems: PatchbayError[] = [];
+  const read: Array<[PolicyScope, string, { doc?: PolicyDoc; error?: PatchbayError }]> = [
+    ['local', userFile.path, userFile.error ? {} : localPolicy],
+    ['project', teamFile.path, teamFile.error ? { error: teamFile.error } : teamPolicy],
+    ['user', userFile.path, userFile.error ? {} : userPolicy],
+  ];
+  for (const [scope, path, { doc, error }] of read) {
+    // A policy that cannot be read is not ignored: it denies every tool until it is fixed.
+    if (error) {
+      problems.push(error);
+      sources.push({ scope, path, doc: {}, broken: error.message });
+    } else if (doc) sources.push({ scope, path, doc });
+  }
   for (const server of servers) {
     if (managed) server.managed = managed;
     const disabledBy = sources.find((source) => source.doc.servers?.[server.name]?.enabled === false);
     if (disabledBy) server.disabledBy = disabledBy;
   }
-  return { context, files, entries, servers, policy: { sources, ...(managed ? { managed } : {}) } };
+  return {
+    context,
+    files,
+    entries,
+    servers,
+    policy: { sources, problems, ...(managed ? { managed } : {}) },
+  };
 }
 
 function readServers(servers: JsonObject, scope: Scope, file: LoadedFile, basePath: string[]): ScopedEntry[] {
@@ -262,6 +283,14 @@ function choiceFor(choices: JsonObject, scoped: ScopedEntry): ProjectChoice {
 // ---------------------------------------------------------------------------------------------
 // Lookup helpers
 
+/** The one server named, or every server when no name is given (a command's `[name]`). */
+export function selectServers(registry: Registry, name: string | undefined): EffectiveServer[] {
+  if (name === undefined) return registry.servers;
+  const server = findServer(registry, name);
+  if (!server) throw notFoundError(registry, name);
+  return [server];
+}
+
 export function findServer(registry: Registry, name: string): EffectiveServer | undefined {
   return registry.servers.find((server) => server.name === name);
 }
@@ -312,34 +341,6 @@ function isSecretFile(scope: Scope): boolean {
   // patchbay's own config holds user/local entries with literal headers and env: keep it private.
   // .mcp.json is the team's committed file: it keeps its own mode.
   return scope !== 'project';
-}
-
-/** Get (creating on the way) the object at `path`; throws if something else is in the way. */
-function objectAt(root: JsonValue, path: string[], file: string): JsonObject {
-  if (!isObject(root))
-    throw new PatchbayError(
-      'config-shape',
-      `${file}: expected a JSON object at the top level; the file was left unchanged.`,
-    );
-  let current: JsonObject = root;
-  for (const key of path) {
-    let next = getOwn(current, key);
-    if (next === undefined) {
-      next = createObject();
-      setOwn(current, key, next);
-    }
-    if (!isObject(next)) {
-      throw new PatchbayError(
-        'config-shape',
-        `${file}: ${path.join('.')}: expected an object; the file was left unchanged.`,
-        {
-          hint: `Fix ${file} by hand first.`,
-        },
-      );
-    }
-    current = next;
-  }
-  return current;
 }
 
 function serversPath(context: ConfigContext, scope: Scope): string[] {

@@ -11,6 +11,7 @@
  * 4. Pins: a tool whose definition changed since it was pinned is moved from allow to ask until
  *    the change is reviewed (`patchbay review`); deny stays deny.
  *
+ * A policy file that cannot be read denies every tool until it is fixed (it is never ignored).
  * A disabled server and the administrator's lists are decided before any tool is (config/status).
  */
 
@@ -22,6 +23,7 @@ export interface ToolFacts {
 }
 
 export type DecisionSource =
+  | { kind: 'broken'; scope: PolicyScope; path: string }
   | { kind: 'rule'; scope: PolicyScope; path: string; pattern: string }
   | { kind: 'default'; scope: PolicyScope; path: string }
   | { kind: 'annotations' };
@@ -47,6 +49,14 @@ export function toolVerdict(
   sources: PolicySource[],
   options: { definitionChanged?: boolean } = {},
 ): ToolVerdict {
+  const broken = sources.find((source) => source.broken !== undefined);
+  if (broken)
+    return {
+      decision: 'deny',
+      source: { kind: 'broken', scope: broken.scope, path: broken.path },
+      because: `the policy in ${broken.path} cannot be read, so nothing is allowed until it is fixed: ${broken.broken}`,
+      ...(options.definitionChanged ? { changed: true } : {}),
+    };
   const verdict = ruledVerdict(server, tool.name, sources) ?? defaultVerdict(sources) ?? annotated(tool);
   if (options.definitionChanged && verdict.decision === 'allow') {
     return {

@@ -118,6 +118,18 @@ describe('toolVerdict', () => {
     expect(verdict.because.length).toBeGreaterThan(5);
   });
 
+  it('denies every tool while a policy file cannot be read, whatever else allows it', () => {
+    const verdict = toolVerdict('gh', { name: 'search', annotations: { readOnlyHint: true } }, [
+      local(tools({ search: 'allow' })),
+      { ...team({}), broken: '/p/.patchbay.json:1:9: default: expected "allow", "ask" or "deny"' },
+    ]);
+    expect(verdict).toMatchObject({
+      decision: 'deny',
+      source: { kind: 'broken', path: '/p/.patchbay.json' },
+    });
+    expect(verdict.because).toContain('cannot be read');
+  });
+
   it('says which file decided', () => {
     const verdict = toolVerdict('gh', { name: 'push' }, [
       local(tools({ push: 'allow' })),

@@ -1,7 +1,7 @@
 /** `patchbay doctor [name]`: walk each server's layers and say what works, what does not, and the fix. */
 
 import { EXIT } from '../../errors.js';
-import { findServer, notFoundError } from '../../config/registry.js';
+import { selectServers } from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
 import type { Diagnosis, Finding, FindingStatus } from '../../diagnose/findings.js';
 import { timeoutFrom } from '../health.js';
@@ -31,12 +31,7 @@ export function parseDoctorOptions(
 
 export async function runDoctor(options: DoctorOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
-  let servers = registry.servers;
-  if (options.name !== undefined) {
-    const server = findServer(registry, options.name);
-    if (!server) throw notFoundError(registry, options.name);
-    servers = [server];
-  }
+  const servers = selectServers(registry, options.name);
   if (servers.length === 0) {
     if (options.json) printJson(io, []);
     writeLine(io.stderr, 'No MCP servers configured.');

@@ -11,6 +11,7 @@ import {
   connectedDetails,
   flagChangedTools,
   healthExitCode,
+  printNoServers,
   serverView,
   STATUS_SYMBOL,
   targetText,
@@ -96,14 +97,7 @@ function statusColour(p: Paint, status: ServerStatus): (text: string) => string 
 
 function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const p = paint(useColor(io, 'stdout'));
-  if (views.length === 0) {
-    writeLine(io.stderr, 'No MCP servers configured.');
-    writeLine(
-      io.stderr,
-      'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
-    );
-    return;
-  }
+  if (views.length === 0) return printNoServers(io);
   const nameWidth = Math.max(...views.map((view) => view.name.length));
   const scopeWidth = Math.max(...views.map((view) => view.scope.length));
   const transportWidth = Math.max(...views.map((view) => (view.transport ?? '?').length));

@@ -39,7 +39,13 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import type { Decision, PolicyScope, PolicySource } from '../../config/policy-files.js';
-import { findServer, notFoundError, type EffectiveServer, type Registry } from '../../config/registry.js';
+import {
+  findServer,
+  selectServers,
+  notFoundError,
+  type EffectiveServer,
+  type Registry,
+} from '../../config/registry.js';
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { ConnectError } from '../../connect/connect-error.js';
@@ -69,6 +75,7 @@ import {
 } from '../io.js';
 import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
+import { printNoServers } from '../server-view.js';
 
 // ---------------------------------------------------------------------------------------------
 // patchbay policy
@@ -148,12 +155,7 @@ type Listing =
 
 export async function runPolicy(options: PolicyOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
-  let servers = registry.servers;
-  if (options.name !== undefined) {
-    const server = findServer(registry, options.name);
-    if (!server) throw notFoundError(registry, options.name);
-    servers = [server];
-  }
+  const servers = selectServers(registry, options.name);
   const targets = servers.map((server) => ({ server, state: staticState(server, io.env) }));
   const listings = options.check
     ? await listAll(targets, options.timeoutMs, io)
@@ -442,14 +444,7 @@ const STATUS_WORDS: Record<ServerStatus, string> = {
 
 function printPolicies(views: ServerPolicyView[], options: PolicyOptions, io: Io, registry: Registry): void {
   const p = paint(useColor(io, 'stdout'));
-  if (views.length === 0) {
-    writeLine(io.stderr, 'No MCP servers configured.');
-    writeLine(
-      io.stderr,
-      'Add one with: patchbay add <name> <url>   or   patchbay add <name> -- <command> [args...]',
-    );
-    return;
-  }
+  if (views.length === 0) return printNoServers(io);
   writeLine(io.stderr, p.dim(`Project: ${registry.context.projectRoot}`));
   if (registry.policy.sources.length === 0)
     writeLine(io.stderr, p.dim('No policy files set anything: annotations decide every tool.'));
