@@ -1,0 +1,122 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, onSessionExpired, SESSION_EXPIRED } from './api';
+import { useLoad } from './lib/use-load';
+import { ActivityPage } from './pages/activity';
+import { AddPage } from './pages/add';
+import { ConnectorsPage } from './pages/connectors';
+import { DetailPage } from './pages/detail';
+import { href, navigate, useRoute, type Route } from './router';
+
+const TITLES: Record<Route['page'], string> = {
+  connectors: 'Connectors',
+  add: 'Add custom connector',
+  server: 'Connector',
+  activity: 'Activity',
+  'not-found': 'Not found',
+};
+
+export function App() {
+  const route = useRoute();
+  const [expired, setExpired] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const session = useLoad(() => api.session(), 'session');
+  const main = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+
+  useEffect(() => onSessionExpired(() => setExpired(true)), []);
+
+  // A page change moves focus to the new page, as a full navigation would, and names it.
+  const routeKey = route.page === 'server' ? `server:${route.name}` : route.page;
+  useEffect(() => {
+    document.title = `${route.page === 'server' ? route.name : TITLES[route.page]} · patchbay`;
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    main.current?.focus();
+    scrollTo(0, 0);
+  }, [routeKey]);
+
+  const current = (page: Route['page']) => (route.page === page ? 'page' : undefined);
+
+  return (
+    <>
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          main.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
+      <header class="topbar">
+        <div class="topbar-inner">
+          <a class="brand" href={href.connectors()}>
+            <span class="brand-mark" aria-hidden="true" />
+            patchbay
+          </a>
+          <nav aria-label="Console">
+            <ul class="nav">
+              <li>
+                <a
+                  href={href.connectors()}
+                  aria-current={current('connectors') ?? current('server') ?? current('add')}
+                  data-testid="nav-connectors"
+                >
+                  Connectors
+                </a>
+              </li>
+              <li>
+                <a href={href.activity()} aria-current={current('activity')} data-testid="nav-activity">
+                  Activity
+                </a>
+              </li>
+            </ul>
+          </nav>
+        </div>
+      </header>
+
+      {expired ? (
+        <div class="banner" role="alert" data-testid="session-expired">
+          {SESSION_EXPIRED}
+        </div>
+      ) : null}
+
+      <main id="main" ref={main} tabIndex={-1}>
+        {route.page === 'connectors' ? (
+          <ConnectorsPage notice={notice} onDismissNotice={() => setNotice(null)} />
+        ) : null}
+        {route.page === 'add' ? (
+          <AddPage
+            onAdded={(name) => {
+              setNotice(`Added ${name}.`);
+              navigate(href.connectors());
+            }}
+          />
+        ) : null}
+        {route.page === 'server' ? <DetailPage key={route.name} name={route.name} /> : null}
+        {route.page === 'activity' ? <ActivityPage query={route.query} /> : null}
+        {route.page === 'not-found' ? (
+          <div class="page">
+            <h1>Not found</h1>
+            <p>
+              Nothing lives at <span class="mono">{route.path}</span>.{' '}
+              <a href={href.connectors()}>Back to Connectors</a>
+            </p>
+          </div>
+        ) : null}
+      </main>
+
+      <footer class="footer">
+        {session.data ? (
+          <p>
+            patchbay {session.data.version} · project{' '}
+            <span class="mono break">{session.data.projectRoot}</span>
+          </p>
+        ) : null}
+      </footer>
+    </>
+  );
+}

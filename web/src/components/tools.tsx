@@ -1,0 +1,194 @@
+import { useState } from 'preact/hooks';
+import { api, toApiError, type ApiError } from '../api';
+import type { Decision, ToolView } from '../types';
+import { LimitsEditor } from './limits';
+import { TryTool } from './try-tool';
+import { Chip, ErrorNotice } from './ui';
+
+const DECISIONS: Array<{ decision: Decision; label: string }> = [
+  { decision: 'allow', label: 'Always allow' },
+  { decision: 'ask', label: 'Needs approval' },
+  { decision: 'deny', label: 'Blocked' },
+];
+
+const ANNOTATIONS: Array<{ key: string; label: string; tone?: 'warn' | 'danger' | 'info' | 'ok' }> = [
+  { key: 'readOnlyHint', label: 'Read-only', tone: 'ok' },
+  { key: 'destructiveHint', label: 'Destructive', tone: 'danger' },
+  { key: 'idempotentHint', label: 'Idempotent', tone: 'info' },
+  { key: 'openWorldHint', label: 'Open world', tone: 'warn' },
+];
+
+export function AnnotationChips({ annotations }: { annotations: Record<string, unknown> | null }) {
+  if (!annotations) return null;
+  // Only hints the server states as true: an absent hint is not a claim either way.
+  const shown = ANNOTATIONS.filter(({ key }) => annotations[key] === true);
+  if (shown.length === 0) return null;
+  return (
+    <p class="chips" aria-label="Annotations">
+      {shown.map(({ key, label, tone }) => (
+        <Chip key={key} tone={tone}>
+          {label}
+        </Chip>
+      ))}
+    </p>
+  );
+}
+
+function PermissionControl({
+  server,
+  tool,
+  onSaved,
+}: {
+  server: string;
+  tool: ToolView;
+  onSaved: () => Promise<void>;
+}) {
+  const [pending, setPending] = useState<Decision | null>(null);
+  const [requested, setRequested] = useState<Decision | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  const choose = async (decision: Decision) => {
+    if (pending) return;
+    setPending(decision);
+    setError(null);
+    try {
+      await api.setPermission(server, tool.name, decision);
+      setRequested(decision);
+      await onSaved();
+    } catch (failure) {
+      setError(toApiError(failure));
+    } finally {
+      setPending(null);
+    }
+  };
+
+  const overruled = requested !== null && requested !== tool.decision && pending === null;
+  const shown = pending ?? tool.decision;
+
+  return (
+    <div class="permission">
+      <div class="segmented" role="group" aria-label={`Permission for ${tool.name}`}>
+        {DECISIONS.map(({ decision, label }) => (
+          <button
+            key={decision}
+            type="button"
+            class={`segment segment-${decision}`}
+            aria-pressed={shown === decision}
+            disabled={pending !== null}
+            onClick={() => void choose(decision)}
+            data-testid={`permission-${tool.name}-${decision}`}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      <p class="because" data-testid={`because-${tool.name}`}>
+        {tool.because}
+      </p>
+      {overruled ? (
+        <p class="notice notice-warn notice-inline" role="status">
+          Saved, but a stricter rule elsewhere still decides: {tool.because}
+        </p>
+      ) : null}
+      <ErrorNotice error={error} />
+    </div>
+  );
+}
+
+function ToolItem({
+  server,
+  tool,
+  onSaved,
+}: {
+  server: string;
+  tool: ToolView;
+  onSaved: () => Promise<void>;
+}) {
+  const heading = tool.title && tool.title !== tool.name ? tool.title : tool.name;
+  return (
+    <li class="card tool" data-testid={`tool-${tool.name}`}>
+      <div class="tool-head">
+        <div class="tool-text">
+          <h3 class="tool-name">
+            {heading}
+            {heading !== tool.name ? <span class="muted mono tool-id"> {tool.name}</span> : null}
+          </h3>
+          {tool.changed ? (
+            <p>
+              <Chip tone="warn">Changed since first allowed</Chip>
+            </p>
+          ) : null}
+          {tool.description ? <p class="description">{tool.description}</p> : null}
+          <AnnotationChips annotations={tool.annotations} />
+        </div>
+        <PermissionControl server={server} tool={tool} onSaved={onSaved} />
+      </div>
+      <details class="subsection">
+        <summary data-testid={`limits-open-${tool.name}`}>
+          Limits{tool.limits.length > 0 ? ` (${tool.limits.map((limit) => limit.limit).join(', ')})` : ''}
+        </summary>
+        <LimitsEditor
+          server={server}
+          pattern={tool.name}
+          limits={tool.limits}
+          onSaved={onSaved}
+          testid={`limits-${tool.name}`}
+        />
+      </details>
+      <details class="subsection">
+        <summary data-testid={`try-open-${tool.name}`}>Try it</summary>
+        <TryTool server={server} tool={tool} />
+      </details>
+    </li>
+  );
+}
+
+export function ToolsPanel({
+  server,
+  tools,
+  onSaved,
+}: {
+  server: string;
+  tools: ToolView[];
+  onSaved: () => Promise<void>;
+}) {
+  const [filter, setFilter] = useState('');
+  const needle = filter.trim().toLowerCase();
+  const shown = needle
+    ? tools.filter(
+        (tool) =>
+          tool.name.toLowerCase().includes(needle) ||
+          (tool.title ?? '').toLowerCase().includes(needle) ||
+          (tool.description ?? '').toLowerCase().includes(needle),
+      )
+    : tools;
+
+  if (tools.length === 0) return <p class="muted">This server offers no tools.</p>;
+  return (
+    <div>
+      <div class="panel-toolbar">
+        <p class="muted">
+          Each choice is saved as a rule; a stricter rule in another file (project or user policy) still
+          decides.
+        </p>
+        {tools.length > 6 ? (
+          <label class="filter">
+            <span class="visually-hidden">Filter tools</span>
+            <input
+              type="search"
+              placeholder="Filter tools"
+              value={filter}
+              onInput={(event) => setFilter(event.currentTarget.value)}
+              data-testid="tool-filter"
+            />
+          </label>
+        ) : null}
+      </div>
+      <ul class="tool-list">
+        {shown.map((tool) => (
+          <ToolItem key={tool.name} server={server} tool={tool} onSaved={onSaved} />
+        ))}
+      </ul>
+    </div>
+  );
+}
