@@ -99,7 +99,12 @@ export interface ToolView {
   /** Why, in words, naming the file that decided. */
   because: string;
   /** Where the decision came from. */
-  source: { kind: 'rule' | 'default' | 'annotations' | 'broken'; scope: Scope | null; path: string | null; pattern: string | null };
+  source: {
+    kind: 'rule' | 'default' | 'annotations' | 'broken';
+    scope: Scope | null;
+    path: string | null;
+    pattern: string | null;
+  };
   changed: boolean;
   limits: LimitView[];
 }
@@ -119,8 +124,20 @@ export interface ConnectorDetail extends ConnectorSummary {
   tools: ToolView[];
   /** Limits on the whole server (pattern `*`) and on globs. */
   limits: LimitView[];
-  resources: Array<{ uri: string; name: string; title: string | null; description: string | null; mimeType: string | null }>;
-  templates: Array<{ uriTemplate: string; name: string; title: string | null; description: string | null; mimeType: string | null }>;
+  resources: Array<{
+    uri: string;
+    name: string;
+    title: string | null;
+    description: string | null;
+    mimeType: string | null;
+  }>;
+  templates: Array<{
+    uriTemplate: string;
+    name: string;
+    title: string | null;
+    description: string | null;
+    mimeType: string | null;
+  }>;
   prompts: Array<{
     name: string;
     title: string | null;

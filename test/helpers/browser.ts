@@ -15,7 +15,9 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 export function chromiumPath(): string {
-  const path = [process.env.CHROMIUM_PATH, ...CANDIDATES].find((candidate) => candidate && existsSync(candidate));
+  const path = [process.env.CHROMIUM_PATH, ...CANDIDATES].find(
+    (candidate) => candidate && existsSync(candidate),
+  );
   if (!path)
     throw new Error(
       "The console's browser tests need Debian's chromium: apt-get install -y chromium (.ci/run does it), or set CHROMIUM_PATH.",
