@@ -45,6 +45,12 @@ export interface CallbackListenerOptions extends AuthorizationExpectation {
   port?: number;
   /** The login's deadline or cancel: aborting rejects `result` with the signal's reason and closes. */
   signal?: AbortSignal;
+  /**
+   * Where the browser goes back to once the login has its answer (the console that started it):
+   * an http URL on loopback only, linked from the page, which moves on to it by itself when the
+   * login succeeded.
+   */
+  returnTo?: string;
 }
 
 export interface CallbackListener {
@@ -87,6 +93,7 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
   if (options.requireIssuer && options.expectedIssuer === undefined) {
     throw new TypeError('requireIssuer needs expectedIssuer');
   }
+  const returnTo = options.returnTo === undefined ? undefined : loopbackReturnUrl(options.returnTo);
   options.signal?.throwIfAborted();
 
   let settle: ((outcome: { response: AuthorizationResponse } | { error: unknown }) => void) | undefined;
@@ -102,7 +109,7 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
 
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const outcome = handleRequest(request, options, settle !== undefined);
-    respond(response, outcome.page);
+    respond(response, outcome.page, returnTo);
     if (outcome.verdict && settle) {
       settle(outcome.verdict);
       // Once the page is written (or the browser went away), nothing more is taken.
@@ -283,27 +290,45 @@ function handleRequest(request: IncomingMessage, expected: AuthorizationExpectat
   }
 }
 
+/** The page to return to: http on a loopback address, nothing else (no page may send the browser off-machine). */
+function loopbackReturnUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError('returnTo is not a URL');
+  }
+  const host = url.hostname;
+  const loopback = host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  if (url.protocol !== 'http:' || !loopback || url.username !== '' || url.password !== '')
+    throw new TypeError('returnTo must be an http URL on a loopback address');
+  return url.href;
+}
+
 function isLoopbackHostHeader(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = host.toLowerCase().replace(/:\d{1,5}$/, '');
   return name === 'localhost' || name === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(name);
 }
 
-const PAGES: Record<Page, { status: number; title: string; text: string }> = {
+const PAGES: Record<Page, { status: number; title: string; text: string; returning?: string }> = {
   done: {
     status: 200,
     title: 'patchbay: logged in',
     text: 'Login complete. You can close this tab and return to the terminal.',
+    returning: 'Login complete. Returning to patchbay\u2026',
   },
   failed: {
     status: 400,
     title: 'patchbay: login failed',
     text: 'The login did not complete. You can close this tab and return to the terminal, which says why.',
+    returning: 'The login did not complete.',
   },
   finished: {
     status: 409,
     title: 'patchbay: login already finished',
     text: 'This login has already received its answer. You can close this tab and return to the terminal.',
+    returning: 'This login has already received its answer.',
   },
   'not-found': { status: 404, title: 'Not found', text: 'Not found.' },
   method: { status: 405, title: 'Method not allowed', text: 'Method not allowed.' },
@@ -314,10 +339,16 @@ const PAGES: Record<Page, { status: number; title: string; text: string }> = {
   },
 };
 
-/** Fixed text only: nothing the request carried is ever written back. */
-function respond(response: ServerResponse, page: Page): void {
-  const { status, title, text } = PAGES[page];
-  const body = `<!doctype html>\n<html><head><meta charset="utf-8"><title>${title}</title></head><body><p>${text}</p></body></html>\n`;
+/**
+ * Fixed text only: nothing the request carried is ever written back. With `returnTo` (checked when
+ * the listener started), the page links back to it, and a successful login moves on by itself.
+ */
+function respond(response: ServerResponse, page: Page, returnTo: string | undefined): void {
+  const { status, title, text, returning } = PAGES[page];
+  const back = returning === undefined ? undefined : returnTo && escapeHtml(returnTo);
+  const refresh = back && page === 'done' ? `<meta http-equiv="refresh" content="0;url=${back}">` : '';
+  const paragraph = back ? `${returning} <a href="${back}">Return to patchbay</a>` : text;
+  const body = `<!doctype html>\n<html><head><meta charset="utf-8">${refresh}<title>${title}</title></head><body><p>${paragraph}</p></body></html>\n`;
   response.writeHead(status, {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Security-Policy':
@@ -331,6 +362,13 @@ function respond(response: ServerResponse, page: Page): void {
     Connection: 'close',
   });
   response.end(body);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!,
+  );
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;

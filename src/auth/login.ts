@@ -41,6 +41,15 @@ export interface LoginRequest {
   timeoutMs: number;
   /** Lines for the person at the terminal (stderr). */
   say(message: string): void;
+  /**
+   * Hand the (checked) authorization URL to the caller instead of opening a browser or printing
+   * it: the console returns it to its page, which sends the same browser there.
+   */
+  openUrl?: (url: URL) => Promise<void>;
+  /** A loopback page (the console) that the callback's finished page sends the browser back to. */
+  returnTo?: string;
+  /** Ends the login early (the console closing); the timeout still applies. */
+  signal?: AbortSignal;
 }
 
 export interface LoginResult {
@@ -57,7 +66,8 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     throw new PatchbayError('usage', `${request.name} is a local command; OAuth applies to remote servers.`);
   }
   const url = entry.url;
-  const deadline = AbortSignal.timeout(request.timeoutMs);
+  const timeout = AbortSignal.timeout(request.timeoutMs);
+  const deadline = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
   const { http } = request;
   let listener: CallbackListener | undefined;
   let dropRegistration: (() => Promise<unknown>) | undefined;
@@ -70,7 +80,14 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     if (!request.device) {
       const port = entry.oauth?.callbackPort ?? (await reusablePort(store, issuer, entry));
       const configured = entry.oauth?.callbackPort !== undefined;
-      listener = await startListener(startCallbackListener, state, deadline, port, configured);
+      listener = await startListener(
+        startCallbackListener,
+        state,
+        deadline,
+        port,
+        configured,
+        request.returnTo,
+      );
     }
     const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
     const registrationMatch = listener ? { redirectUri: listener.redirectUri } : {};
@@ -125,6 +142,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
           deadline,
           listener!.port,
           true,
+          request.returnTo,
         );
       }
       const roundBase = { ...base, ...(roundScope ? { scope: roundScope } : {}) };
@@ -202,13 +220,15 @@ async function startListener(
   signal: AbortSignal,
   port: number | undefined,
   configured: boolean,
+  returnTo: string | undefined,
 ): Promise<CallbackListener> {
+  const back = returnTo === undefined ? {} : { returnTo };
   try {
-    return await start({ state, signal, ...(port ? { port } : {}) });
+    return await start({ state, signal, ...(port ? { port } : {}), ...back });
   } catch (error) {
     // A remembered port that is busy now costs a new registration, not the login.
     if (port === undefined || configured) throw error;
-    return start({ state, signal });
+    return start({ state, signal, ...back });
   }
 }
 
@@ -262,7 +282,9 @@ async function loginWithDeviceCode(
 }
 
 async function showAuthorizationUrl(url: URL, request: LoginRequest): Promise<void> {
-  const { hasDisplay, openAuthorizationUrl } = await import('./browser.js');
+  const { checkAuthorizationUrl, hasDisplay, openAuthorizationUrl } = await import('./browser.js');
+  // The URL is the authorization server's: checked before anyone is sent to it.
+  if (request.openUrl) return request.openUrl(checkAuthorizationUrl(url.href));
   const browserSet = Boolean(request.env.PATCHBAY_BROWSER?.trim());
   if (!request.noBrowser && (browserSet || hasDisplay(request.env))) {
     const opened = await openAuthorizationUrl(url, request.env);

@@ -691,6 +691,28 @@ Examples:
     );
 
   program
+    .command('ui')
+    .description('Open the console: a local web page for every configured server (127.0.0.1 only)')
+    .option('--port <n>', 'listen on this port (default: any free port)')
+    .option('--no-open', 'print the URL without opening a browser')
+    .addHelpText(
+      'after',
+      `
+Prints the URL to open on stdout; its one-time token is exchanged for a session cookie, so the URL
+works once, in one browser. Serves until Ctrl-C. PATCHBAY_BROWSER names the browser to use.
+
+Examples:
+  $ patchbay ui
+  $ patchbay ui --port 7432 --no-open`,
+    )
+    .action(
+      act(async (flags) => {
+        const { parseUiOptions, runUi } = await import('./commands/ui.js');
+        return runUi(parseUiOptions(flags), io);
+      }),
+    );
+
+  program
     .command('login')
     .description('Log in to a server with OAuth (opens a browser; prints the URL when it cannot)')
     .argument('<name>', 'the server to log in to')

@@ -1,0 +1,69 @@
+/**
+ * `patchbay ui [--port N] [--no-open]`: the console, a local web page for every configured server.
+ * Prints the URL to open (with its one-time token) on stdout, opens it in the browser unless told
+ * not to, and serves until Ctrl-C.
+ */
+
+import { readFileSync } from 'node:fs';
+
+import { EXIT, PatchbayError } from '../../errors.js';
+import { timeoutFrom } from '../health.js';
+import { note, writeLine, type Io } from '../io.js';
+
+export interface UiOptions {
+  /** 0: any free port. */
+  port: number;
+  open: boolean;
+}
+
+export function parseUiOptions(raw: { port?: string; open?: boolean }): UiOptions {
+  let port = 0;
+  if (raw.port !== undefined) {
+    port = Number(raw.port);
+    if (!/^\d+$/.test(raw.port) || port > 65_535)
+      throw new PatchbayError('usage', `Invalid --port ${JSON.stringify(raw.port)}: expected 0 to 65535.`, {
+        hint: 'For example: patchbay ui --port 7432 (0, the default, picks any free port).',
+      });
+  }
+  return { port, open: raw.open !== false };
+}
+
+export async function runUi(options: UiOptions, io: Io): Promise<number> {
+  const { startConsole } = await import('../../console/server.js');
+  const ui = await startConsole({
+    port: options.port,
+    env: io.env,
+    cwd: io.cwd,
+    version: packageVersion(),
+    timeoutMs: timeoutFrom(undefined, io.env),
+    log: (message) => note(io, message),
+  });
+  try {
+    writeLine(io.stdout, ui.url);
+    note(io, `The patchbay console is at ${ui.origin} (this machine only). Stop it with Ctrl-C.`);
+    note(io, 'Open the URL above: its token works once, in one browser.');
+    if (options.open) {
+      const { openAuthorizationUrl } = await import('../../auth/browser.js');
+      const opened = await openAuthorizationUrl(new URL(ui.url), io.env);
+      if (!opened.opened) note(io, `Not opened in a browser: ${opened.reason}`);
+    }
+    await new Promise<void>((resolve) => {
+      if (!io.interrupt) return;
+      if (io.interrupt.aborted) resolve();
+      else io.interrupt.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return EXIT.ok;
+  } finally {
+    await ui.close();
+  }
+}
+
+/** package.json beside dist/ (or src/, run from source). */
+function packageVersion(): string {
+  try {
+    const url = new URL('../../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Trying a server from its page: call a tool, read a resource, run a prompt.
+ *
+ * A call goes through the same policy as `patchbay call` and the gateway: a denied tool is refused
+ * (403, with the reason); one set to ask answers `needs-approval` until the page sends it again
+ * with `approved: true` (the person's yes); then the limits are counted; and every call that was
+ * decided on is written to the audit log, as `via: console`, host `patchbay ui`.
+ */
+
+import { PatchbayError } from '../../errors.js';
+import { recordCall, type AuditDecision, type AuditOutcome } from '../../policy/audit.js';
+import { ToolPolicy } from '../../policy/enforce.js';
+import type { ListedTool } from '../../policy/pins.js';
+import type { CallOutcome, ContentBlock, PromptOutcome, ReadOutcome } from '../api-types.js';
+import type { ConsoleContext } from '../context.js';
+import { badField, json, objectBody, optionalObject, stringField } from '../http.js';
+import { withServer, type OpenedServer } from '../open.js';
+import type { Route } from '../router.js';
+import { pinKey } from '../views.js';
+
+const HOST = 'patchbay ui';
+
+export const useRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/api/servers/:name/call',
+    handler: async ({ ctx, params, body }) => {
+      const request = objectBody(await body());
+      const tool = stringField(request, 'tool');
+      const args = optionalObject(request, 'arguments') ?? {};
+      const approved = Object.hasOwn(request, 'approved') ? request.approved : undefined;
+      if (approved !== undefined && typeof approved !== 'boolean')
+        throw badField('approved', 'true or false');
+      return json(200, await callTool(ctx, params.name!, tool, args, approved === true));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/servers/:name/read',
+    handler: async ({ ctx, params, body }) => {
+      const uri = stringField(objectBody(await body()), 'uri');
+      const outcome = await withServer(ctx, params.name!, async (session) => {
+        const result = await session.request((client) =>
+          client.readResource({ uri }, session.requestOptions()),
+        );
+        const contents: ReadOutcome['contents'] = result.contents.map((content) => ({
+          uri: content.uri,
+          mimeType: content.mimeType ?? null,
+          ...('text' in content && typeof content.text === 'string' ? { text: content.text } : {}),
+          ...('blob' in content && typeof content.blob === 'string' ? { blob: content.blob } : {}),
+        }));
+        return { contents };
+      });
+      return json(200, outcome satisfies ReadOutcome);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/servers/:name/prompt',
+    handler: async ({ ctx, params, body }) => {
+      const request = objectBody(await body());
+      const prompt = stringField(request, 'prompt');
+      const given = optionalObject(request, 'arguments') ?? {};
+      const args: Record<string, string> = Object.create(null) as Record<string, string>;
+      for (const [key, value] of Object.entries(given)) {
+        if (typeof value !== 'string') throw badField(`argument ${JSON.stringify(key)}`, 'a string');
+        args[key] = value;
+      }
+      return json(200, await runPrompt(ctx, params.name!, prompt, args));
+    },
+  },
+];
+
+async function callTool(
+  ctx: ConsoleContext,
+  name: string,
+  toolName: string,
+  args: Record<string, unknown>,
+  approved: boolean,
+): Promise<CallOutcome> {
+  return withServer(ctx, name, async (session, opened) => {
+    const { tools } = session.client.getServerCapabilities()?.tools
+      ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
+      : { tools: [] };
+    const tool = (tools as ListedTool[]).find((candidate) => candidate.name === toolName);
+    if (!tool)
+      throw new PatchbayError('not-found', `${name} has no tool named ${JSON.stringify(toolName)}.`, {
+        hint: "The connector's page lists its tools.",
+      });
+    await validateArguments(args, tool);
+    const admitted = await admit(ctx, opened, tool, args, approved);
+    if ('needsApproval' in admitted)
+      return { status: 'needs-approval', because: admitted.because, content: [] };
+    try {
+      const result = (await session.request((client) =>
+        client.callTool({ name: toolName, arguments: args }, session.requestOptions()),
+      )) as { content?: ContentBlock[]; structuredContent?: unknown; isError?: boolean };
+      await admitted.record(result.isError ? 'tool-error' : 'ok', result);
+      return {
+        status: result.isError ? 'tool-error' : 'ok',
+        content: result.content ?? [],
+        ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+      };
+    } catch (error) {
+      await admitted.record('error', undefined, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  });
+}
+
+type Admission =
+  | { needsApproval: true; because: string }
+  | { record(outcome: AuditOutcome, result?: unknown, error?: string): Promise<void> };
+
+/** The decision for one call, as `patchbay call` makes it, with the page as the person to ask. */
+async function admit(
+  ctx: ConsoleContext,
+  { registry, server }: OpenedServer,
+  tool: ListedTool,
+  args: Record<string, unknown>,
+  approved: boolean,
+): Promise<Admission> {
+  const started = Date.now();
+  const policy = new ToolPolicy({ env: ctx.env, sources: registry.policy.sources, onWarning: ctx.log });
+  const key = pinKey(server);
+  const verdict = (await policy.screen(server.name, key, [tool])).get(tool.name)!;
+  const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
+    recordCall(
+      {
+        time: new Date(started).toISOString(),
+        host: HOST,
+        via: 'console',
+        server: server.name,
+        tool: tool.name,
+        decision,
+        outcome,
+        durationMs: Date.now() - started,
+        argumentBytes: Buffer.byteLength(JSON.stringify(args)),
+        resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result) ?? ''),
+        ...(error ? { error } : {}),
+      },
+      { env: ctx.env, logArguments: false, onError: (failure) => ctx.log(`Not logged: ${String(failure)}`) },
+    ).then(() => undefined);
+
+  if (verdict.decision === 'deny') {
+    const message = `patchbay's policy denies ${server.name}'s tool ${tool.name} (${verdict.because}).`;
+    await record('denied', 'refused', undefined, message);
+    throw new PatchbayError('policy-denied', message, {
+      hint: `To allow it, set the tool to "Always allow" (patchbay permit ${server.name} ${tool.name} allow).`,
+    });
+  }
+  let decision: AuditDecision = 'allowed';
+  if (verdict.decision === 'ask') {
+    // Not yet a call: the page asks the person, and sends it again if they say yes.
+    if (!approved) return { needsApproval: true, because: verdict.because };
+    decision = 'asked';
+    // Allowed once as it is now: pinned, unless the change itself is what is being asked about.
+    if (!verdict.changed) await policy.pin(key, tool);
+  }
+  const limited = await policy.consumeLimits(server.name, tool.name);
+  if (limited) {
+    await record('limited', 'refused', undefined, limited.message);
+    throw new PatchbayError('limit-reached', limited.message, { hint: limited.hint });
+  }
+  return { record: (outcome, result, error) => record(decision, outcome, result, error) };
+}
+
+/** The arguments against the tool's input schema, as `patchbay call` checks them before sending. */
+async function validateArguments(args: Record<string, unknown>, tool: ListedTool): Promise<void> {
+  if (!tool.inputSchema || typeof tool.inputSchema !== 'object') return;
+  const { AjvJsonSchemaValidator } = await import('@modelcontextprotocol/client/validators/ajv');
+  let check: ReturnType<InstanceType<typeof AjvJsonSchemaValidator>['getValidator']>;
+  try {
+    check = new AjvJsonSchemaValidator().getValidator(tool.inputSchema as never);
+  } catch {
+    // A schema that cannot be compiled here (a $ref to another document): the server checks.
+    return;
+  }
+  const verdict = check(args);
+  if (!verdict.valid)
+    throw new PatchbayError(
+      'usage',
+      `The arguments do not fit ${tool.name}'s input schema: ${verdict.errorMessage}.`,
+    );
+}
+
+async function runPrompt(
+  ctx: ConsoleContext,
+  name: string,
+  promptName: string,
+  args: Record<string, string>,
+): Promise<PromptOutcome> {
+  return withServer(ctx, name, async (session) => {
+    const { prompts } = await session.request((client) =>
+      client.listPrompts(undefined, session.requestOptions()),
+    );
+    const declared = prompts.find((candidate) => candidate.name === promptName);
+    if (!declared)
+      throw new PatchbayError('not-found', `${name} has no prompt named ${JSON.stringify(promptName)}.`, {
+        hint: "The connector's page lists its prompts.",
+      });
+    const known = new Set((declared.arguments ?? []).map((argument) => argument.name));
+    const unknown = Object.keys(args).filter((key) => !known.has(key));
+    const missing = (declared.arguments ?? []).filter(
+      (argument) => argument.required && !(argument.name in args),
+    );
+    if (unknown.length > 0 || missing.length > 0)
+      throw new PatchbayError(
+        'usage',
+        [
+          missing.length > 0 ? `missing ${missing.map((argument) => argument.name).join(', ')}` : '',
+          unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ') + ` for the prompt ${promptName}.`,
+      );
+    const result = await session.request((client) =>
+      client.getPrompt({ name: promptName, arguments: args }, session.requestOptions()),
+    );
+    return {
+      description: result.description ?? null,
+      messages: result.messages.map((message) => ({
+        role: message.role,
+        content: message.content as ContentBlock,
+      })),
+    };
+  });
+}

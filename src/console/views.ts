@@ -1,0 +1,240 @@
+/**
+ * Servers as the page sees them (api-types.ts): masked targets, live status, the login in use and
+ * the policy in force. Built from the config, the credential store's index (never a secret
+ * from it), the pin store and the usage counters; nothing here contacts a server except
+ * `probeAll`, which runs the same check as `patchbay list`.
+ */
+
+import type { ServerEntry } from '../config/entry.js';
+import { expandString } from '../config/expand.js';
+import { getOwn, isObject } from '../config/json-source.js';
+import { maskArgs, maskUrl } from '../config/mask.js';
+import type { PolicySource } from '../config/policy-files.js';
+import type { EffectiveServer } from '../config/registry.js';
+import type { StaticState } from '../config/status.js';
+import type { CredentialListing } from '../auth/store.js';
+import type { ProbeResult } from '../connect/probe.js';
+import { parseLimit, usage, type LimitRule } from '../policy/limits.js';
+import { changedTools, serverKey, serverTarget } from '../policy/pins.js';
+import { globMatches, limitsFor } from '../policy/rules.js';
+import type { AuthView, ConnectorSummary, LimitView, Scope } from './api-types.js';
+
+/** As many checks at once as `patchbay list` runs. */
+const CHECK_POOL_SIZE = 64;
+
+/** The URL (masked) or the command line (secret-looking arguments masked), as configured. */
+export function targetOf(server: EffectiveServer): string {
+  const entry = server.winner.entry;
+  if (entry?.transport === 'stdio') return [entry.command ?? '', ...maskArgs(entry.args ?? [])].join(' ');
+  if (entry?.url !== undefined) return maskUrl(entry.url);
+  // An invalid entry: its URL if it has a string one, else nothing (never the raw object).
+  const raw = server.winner.raw;
+  const url = isObject(raw) ? getOwn(raw, 'url') : undefined;
+  return typeof url === 'string' ? maskUrl(url) : '';
+}
+
+/** The pin identity `patchbay call` and the gateway use: the name plus the configured target. */
+export function pinKey(server: EffectiveServer): string {
+  return serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
+}
+
+export async function changedToolNames(server: EffectiveServer, env: NodeJS.ProcessEnv): Promise<string[]> {
+  if (!server.winner.entry) return [];
+  try {
+    return (await changedTools(pinKey(server), { env })).map((change) => change.name);
+  } catch {
+    // An unreadable pins file hides the flags; the call path still refuses what it must.
+    return [];
+  }
+}
+
+export function summaryOf(
+  server: EffectiveServer,
+  state: StaticState,
+  probe: ProbeResult | undefined,
+  auth: AuthView,
+  changed: string[],
+): ConnectorSummary {
+  return {
+    name: server.name,
+    scope: server.winner.scope,
+    file: server.winner.path,
+    transport: server.winner.entry?.transport ?? null,
+    target: targetOf(server),
+    status: probe?.status ?? state.status,
+    reason: probe ? probe.reason : state.reason,
+    hint: probe ? probeHint(server.name, probe) : (state.hint ?? null),
+    server: probe?.server ?? null,
+    toolCount: probe?.toolCount ?? null,
+    changedTools: changed,
+    auth,
+  };
+}
+
+/** The next command to run after a check, as `patchbay list` says it. */
+export function probeHint(name: string, probe: Pick<ProbeResult, 'status' | 'hint'>): string | null {
+  if (probe.hint) return probe.hint;
+  if (probe.status === 'needs-auth') return `patchbay login ${name}`;
+  if (probe.status === 'failed') return `patchbay doctor ${name} checks it layer by layer.`;
+  return null;
+}
+
+/** Every contactable server checked at once, each within its own timeout; undefined for the rest. */
+export async function probeAll(
+  targets: Array<{ server: EffectiveServer; state: StaticState }>,
+  options: { timeoutMs: number; env: NodeJS.ProcessEnv; cwd: string },
+): Promise<Array<ProbeResult | undefined>> {
+  const results = new Array<ProbeResult | undefined>(targets.length).fill(undefined);
+  const work = targets.flatMap(({ server, state }, index) =>
+    state.resolved ? [{ name: server.name, entry: state.resolved, index }] : [],
+  );
+  if (work.length === 0) return results;
+  const { probeServer } = await import('../connect/probe.js');
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) {
+      const { name, entry, index } = work[next++]!;
+      results[index] = await probeServer(entry, {
+        name,
+        timeoutMs: entry.timeout ?? options.timeoutMs,
+        cwd: options.cwd,
+        env: options.env,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication, from the credential store's index: what `patchbay auth status` shows.
+
+/** The index of stored logins (no keychain access, no secret read); undefined when unreadable. */
+export async function credentialListing(env: NodeJS.ProcessEnv): Promise<CredentialListing | undefined> {
+  try {
+    const { openCredentialStore } = await import('../auth/store.js');
+    return await (await openCredentialStore(env, { backend: 'file' })).list();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same protected resource, whether written `https://h/mcp` or `HTTPS://h:443/mcp`. */
+export function sameResource(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return false;
+  }
+}
+
+/** The server's URL after `${VAR}` expansion, or as written when a variable is unset. */
+export function serverUrls(entry: ServerEntry, env: NodeJS.ProcessEnv): string[] {
+  if (entry.url === undefined) return [];
+  try {
+    return [expandString(entry.url, env, 'url'), entry.url];
+  } catch {
+    return [entry.url];
+  }
+}
+
+const NO_AUTH: AuthView = {
+  kind: 'none',
+  loggedIn: false,
+  issuer: null,
+  scope: null,
+  expiresAt: null,
+  refreshable: false,
+};
+
+/**
+ * How patchbay authenticates to the server: a configured Authorization header or headersHelper
+ * (`header`), an OAuth login or OAuth settings (`oauth`), or nothing. The login described is the
+ * most recent one stored for the server's URL.
+ */
+export function authView(
+  server: EffectiveServer,
+  listing: CredentialListing | undefined,
+  env: NodeJS.ProcessEnv,
+): AuthView {
+  const entry = server.winner.entry;
+  if (!entry || entry.transport === 'stdio') return NO_AUTH;
+  const urls = serverUrls(entry, env);
+  const logins = (listing?.tokens ?? [])
+    .filter((login) => urls.some((url) => sameResource(login.resource, url)))
+    .sort((a, b) => (b.lastRefreshAt ?? b.obtainedAt) - (a.lastRefreshAt ?? a.obtainedAt));
+  const header =
+    Object.keys(entry.headers ?? {}).some((name) => name.toLowerCase() === 'authorization') ||
+    entry.headersHelper !== undefined;
+  const clientSecret = (listing?.clientSecrets ?? []).some(
+    (facts) => facts.name === server.name && urls.some((url) => sameResource(facts.url, url)),
+  );
+  const kind = header ? 'header' : logins.length > 0 || entry.oauth || clientSecret ? 'oauth' : 'none';
+  const login = logins[0];
+  return {
+    kind,
+    loggedIn: login !== undefined,
+    issuer: login?.issuer ?? null,
+    scope: login?.scope ?? null,
+    expiresAt: login?.expiresAt ?? null,
+    refreshable: login?.refreshable ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits, with the current count of each window (nothing counted): what `patchbay policy` shows.
+
+export async function limitViews(
+  server: string,
+  sources: PolicySource[],
+  env: NodeJS.ProcessEnv,
+  onWarning: (message: string) => void,
+): Promise<LimitView[]> {
+  const written = sources.flatMap((source) =>
+    Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
+      scope: source.scope as Scope,
+      source,
+      pattern,
+      text,
+    })),
+  );
+  const rules = written.map(({ source, pattern, text }): LimitRule | undefined => {
+    try {
+      const limit = parseLimit(text);
+      // The counter key exactly as enforcement builds it (a pattern names itself).
+      const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
+      return applied && { key: applied.key, limit, label: `${server} ${pattern}` };
+    } catch {
+      // Enforcement refuses every call such a limit applies to; shown without counts.
+      return undefined;
+    }
+  });
+  const valid = rules.filter((rule): rule is LimitRule => rule !== undefined);
+  const counts = valid.length > 0 ? await usage(valid, { env, onWarning }) : [];
+  return written.map(({ scope, pattern, text }, index) => {
+    const rule = rules[index];
+    const count = rule && counts.find((candidate) => candidate.rule === rule);
+    return {
+      pattern,
+      limit: text,
+      scope,
+      used: count ? count.used : null,
+      reopensAt: count ? count.reopensAt.toISOString() : null,
+    };
+  });
+}
+
+/** The limits that count a tool's calls; the same limit written in two scopes counts once. */
+export function limitsOfTool(tool: string, limits: LimitView[]): LimitView[] {
+  const seen = new Set<string>();
+  const out: LimitView[] = [];
+  for (const limit of limits) {
+    if (limit.pattern !== tool && !globMatches(limit.pattern, tool)) continue;
+    const id = `${limit.pattern}\u0000${limit.limit.replace(/\s+/g, '')}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(limit);
+  }
+  return out;
+}
