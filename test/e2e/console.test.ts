@@ -1,0 +1,230 @@
+/**
+ * The console in a real browser: Debian's Chromium driven by playwright-core against
+ * `patchbay ui`, with server-everything, an OAuth-protected MCP server (oidc-provider) and a
+ * hostile server behind it. Add a connector and see it connect, log in through the real
+ * authorization server, block a tool and see the gateway refuse it, browse a resource, run a
+ * prompt, and the security checks. Screenshots of the main pages go to test-artifacts/.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+import { Client } from '@modelcontextprotocol/client';
+import { McpServer } from '@modelcontextprotocol/server';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { startModernServer, type LoopbackServer } from '../fixtures/modern-servers.js';
+import {
+  startAuthorizationServer,
+  type AuthorizationServer,
+} from '../fixtures/oauth/authorization-server.js';
+import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { launchChromium, screenshot } from '../helpers/browser.js';
+import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">';
+
+let sandbox: Sandbox;
+let everything: EverythingServer;
+let as: AuthorizationServer;
+let secure: ProtectedMcpServer;
+let hostile: LoopbackServer;
+let ui: { child: ChildProcess; url: string; origin: string };
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  sandbox = await createSandbox();
+  [everything, as, hostile] = await Promise.all([
+    startEverything('streamableHttp'),
+    startAuthorizationServer(),
+    startModernServer(() => {
+      const server = new McpServer({ name: 'hostile', version: '1.0.0' });
+      server.registerTool('innocent', { description: `Looks fine. ${HOSTILE}` }, () => ({
+        content: [{ type: 'text', text: HOSTILE }],
+      }));
+      return server;
+    }),
+  ]);
+  secure = await startProtectedMcpServer({ authorizationServer: as });
+  await sandbox.run(['add', 'secure', secure.url]);
+  await sandbox.run(['add', 'hostile', hostile.url]);
+  const child = spawn(process.execPath, [BINARY, 'ui', '--no-open'], {
+    env: sandbox.env,
+    cwd: sandbox.project,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+  ui = { child, url, origin: new URL(url).origin };
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  ui?.child.kill('SIGINT');
+  await Promise.all([everything?.close(), secure?.close(), hostile?.close()]);
+  await as?.close();
+  await sandbox?.cleanup();
+});
+
+const byTestId = (id: string) => `[data-testid="${id}"]`;
+
+async function statusOf(name: string): Promise<string> {
+  return (await page.locator(byTestId(`status-${name}`)).textContent()) ?? '';
+}
+
+describe('the console in Chromium', () => {
+  it('opens with its one-time token, adds a connector, and sees it connect', async () => {
+    await page.goto(ui.url);
+    // The token is exchanged for a cookie and taken out of the address.
+    expect(page.url()).not.toContain('token=');
+    await page.waitForSelector(byTestId('connector-secure'));
+    await page.click(byTestId('add-connector'));
+    await page.fill(byTestId('add-name'), 'bad name!');
+    await page.fill(byTestId('add-url'), everything.url);
+    await page.click(byTestId('add-submit'));
+    // The CLI's own validation, word for word.
+    await expect.poll(() => page.locator(byTestId('add-error')).textContent()).toMatch(/name/i);
+    await page.fill(byTestId('add-name'), 'ev');
+    await page.click(byTestId('add-submit'));
+    await page.waitForSelector(byTestId('connector-ev'));
+    await expect.poll(() => statusOf('ev'), { timeout: 20_000 }).toMatch(/connected/i);
+    await expect.poll(() => statusOf('secure'), { timeout: 20_000 }).toMatch(/log ?in/i);
+    await screenshot(page, 'connectors');
+  }, 60_000);
+
+  it('logs in through the real authorization server and comes back connected', async () => {
+    await page.click(byTestId('login-secure'));
+    // The authorization server logs the test user in and redirects to patchbay's callback,
+    // whose page sends the browser back to the console.
+    await page.waitForURL((url) => url.origin === ui.origin, { timeout: 30_000 });
+    await page.waitForSelector(byTestId('connector-secure'));
+    await expect.poll(() => statusOf('secure'), { timeout: 30_000 }).toMatch(/connected/i);
+    const status = await sandbox.run(['auth', 'status', '--json']);
+    expect(status.stdout).toContain(as.issuer);
+  }, 60_000);
+
+  it('blocks a tool, and the gateway refuses it', async () => {
+    await page.click(byTestId('open-ev'));
+    await page.waitForSelector(byTestId('tool-get-sum'), { timeout: 20_000 });
+    await page.click(byTestId('permission-get-sum-deny'));
+    await expect
+      .poll(() => page.locator(byTestId('because-get-sum')).textContent(), { timeout: 20_000 })
+      .toMatch(/deny/);
+    await screenshot(page, 'detail-tools');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+    const host = new Client({ name: 'console-test-host', version: '1.0.0' });
+    await host.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BINARY, 'serve', '--servers', 'ev'],
+        env: sandbox.env as Record<string, string>,
+        cwd: sandbox.project,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      const names = (await host.listTools()).tools.map((tool) => tool.name);
+      expect(names).toContain('ev__echo');
+      expect(names).not.toContain('ev__get-sum');
+      const refused = await host.callTool({ name: 'ev__get-sum', arguments: { a: 1, b: 2 } });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain("patchbay's policy denies ev's tool get-sum");
+    } finally {
+      await host.close();
+    }
+  }, 60_000);
+
+  it('tries a tool, browses a resource, and runs a prompt', async () => {
+    await page.click(byTestId('try-open-echo'));
+    await page
+      .locator(`${byTestId('try-echo')} input, ${byTestId('try-echo')} textarea`)
+      .first()
+      .fill('from the page');
+    await page.click(byTestId('try-echo-run'));
+    await expect
+      .poll(() => page.locator(`${byTestId('tool-echo')} ${byTestId('result')}`).textContent(), {
+        timeout: 20_000,
+      })
+      .toContain('Echo: from the page');
+
+    await page.click(byTestId('tab-resources'));
+    const item = page.locator('[data-testid^="resource-demo://resource/static/"]').first();
+    await item.waitFor({ timeout: 20_000 });
+    await item.click();
+    await expect
+      .poll(() => page.locator(byTestId('resource-view')).textContent(), { timeout: 20_000 })
+      .toMatch(/\S{20,}/);
+    await screenshot(page, 'detail-resources');
+
+    await page.click(byTestId('tab-prompts'));
+    await page.click(byTestId('prompt-simple-prompt'));
+    await page.click(byTestId('prompt-simple-prompt-run'));
+    await expect
+      .poll(() => page.locator(byTestId('prompt-messages')).textContent(), { timeout: 20_000 })
+      .toMatch(/\w+/);
+    await screenshot(page, 'detail-prompts');
+  }, 60_000);
+
+  it("renders a server's <script> as inert text", async () => {
+    await page.goto(`${ui.origin}/#/server/hostile`);
+    await page.waitForSelector(byTestId('tool-innocent'), { timeout: 20_000 });
+    const text = await page.locator(byTestId('tool-innocent')).textContent();
+    expect(text).toContain('<script>window.__pwned = 1</script>');
+    await page.click(byTestId('try-open-innocent'));
+    await page.click(byTestId('try-innocent-run'));
+    await expect
+      .poll(() => page.locator(`${byTestId('tool-innocent')} ${byTestId('result')}`).textContent(), {
+        timeout: 20_000,
+      })
+      .toContain('onerror=');
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(
+      await page
+        .locator(`${byTestId('tool-innocent')} script, ${byTestId('tool-innocent')} img[src="x"]`)
+        .count(),
+    ).toBe(0);
+  }, 60_000);
+
+  it('shows the activity with its charts', async () => {
+    await page.click(byTestId('nav-activity'));
+    await page.waitForSelector(byTestId('activity-table'), { timeout: 20_000 });
+    await expect.poll(() => page.locator(byTestId('activity-table')).textContent()).toContain('echo');
+    await page.waitForSelector(byTestId('chart-calls'));
+    await page.waitForSelector(byTestId('chart-latency'));
+    await screenshot(page, 'activity');
+  }, 60_000);
+
+  it('refuses requests without the session, with a spent token, or from another origin', async () => {
+    const api = `${ui.origin}/api/servers?check=0`;
+    expect((await fetch(api)).status).toBe(401);
+    expect((await fetch(ui.url, { redirect: 'manual' })).status).toBe(401);
+    const cookies = await page.context().cookies(ui.origin);
+    const session = cookies.find((cookie) => cookie.name.startsWith('patchbay_console'))!;
+    expect(session.httpOnly).toBe(true);
+    expect(session.sameSite).toBe('Strict');
+    const cookie = `${session.name}=${session.value}`;
+    expect((await fetch(api, { headers: { cookie } })).status).toBe(200);
+    const foreign = await fetch(`${ui.origin}/api/servers/ev/enabled`, {
+      method: 'POST',
+      headers: { cookie, origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    expect(foreign.status).toBe(403);
+    const page2 = await fetch(`${ui.origin}/`, { headers: { cookie } });
+    expect(page2.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+});
