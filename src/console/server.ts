@@ -81,7 +81,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   }
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const sessions = new ConsoleSessions();
+  const sessions = new ConsoleSessions(port);
   const logins = new LoginFlows();
   const ctx: ConsoleContext = {
     env: options.env ?? process.env,
@@ -191,7 +191,7 @@ async function handle(
   const token = url.searchParams.get('token');
   if (!api && url.pathname === '/' && token !== null && request.method === 'GET') {
     const id = sessions.exchange(token);
-    if (id) return seeOther('/', ConsoleSessions.setCookie(id));
+    if (id) return seeOther('/', sessions.setCookie(id));
     // A spent token in a reloaded tab that already has its session: just drop the token.
     if (sessions.isValid(cookie)) return seeOther('/');
     return page(

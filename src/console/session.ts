@@ -7,7 +7,13 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const SESSION_COOKIE = 'patchbay_console';
+/**
+ * The cookie's name carries the port: cookies are kept per host, not per port, so two consoles
+ * on 127.0.0.1 would otherwise overwrite each other's session.
+ */
+export function sessionCookieName(port: number): string {
+  return `patchbay_console_${port}`;
+}
 
 /** 32 random bytes, base64url: the launch token and every session ID. */
 export function randomSecret(): string {
@@ -19,6 +25,12 @@ function digest(text: string): Buffer {
 }
 
 export class ConsoleSessions {
+  private readonly cookie: string;
+
+  constructor(port: number) {
+    this.cookie = sessionCookieName(port);
+  }
+
   /** The launch token, for the printed URL. */
   readonly token = randomSecret();
   private launchDigest: Buffer | undefined = digest(this.token);
@@ -37,17 +49,17 @@ export class ConsoleSessions {
 
   /** Whether the Cookie header holds a session ID of this console. */
   isValid(cookieHeader: string | null): boolean {
-    for (const value of cookieValues(cookieHeader, SESSION_COOKIE))
+    for (const value of cookieValues(cookieHeader, this.cookie))
       if (this.sessions.has(digest(value).toString('hex'))) return true;
     return false;
   }
 
-  static setCookie(id: string): string {
-    return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/`;
+  setCookie(id: string): string {
+    return `${this.cookie}=${id}; HttpOnly; SameSite=Strict; Path=/`;
   }
 }
 
-/** Every value of the cookie `name` (another console on another port may have set one too). */
+/** Every value of the cookie `name` in a Cookie header. */
 function cookieValues(header: string | null, name: string): string[] {
   if (!header) return [];
   const values: string[] = [];

@@ -72,7 +72,7 @@ export interface TestConsole {
   console: ConsoleServer;
   port: number;
   webRoot: string;
-  /** The session cookie (`patchbay_console=…`), from the token exchange. */
+  /** The session cookie (`patchbay_console_<port>=…`), from the token exchange. */
   cookie: string;
   /** Every API response body so far, for "no secret in any response". */
   seen: string[];

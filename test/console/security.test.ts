@@ -55,7 +55,10 @@ describe('the token and the session cookie', () => {
     expect(first.status).toBe(303);
     expect(first.headers.location).toBe('/');
     const setCookie = String(first.headers['set-cookie']![0]);
-    expect(setCookie).toMatch(/^patchbay_console=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/$/);
+    // Named with the port: two consoles on 127.0.0.1 keep their own sessions.
+    expect(setCookie).toMatch(
+      new RegExp(`^patchbay_console_${t.port}=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=/$`),
+    );
     const again = await rawRequest(t.port, { path: `/?token=${tokenOf(t.console.url)}` });
     expect(again.status).toBe(401);
     expect(again.headers['set-cookie']).toBeUndefined();
@@ -85,7 +88,7 @@ describe('the token and the session cookie', () => {
     expect(JSON.parse(api.text)).toMatchObject({ version: '0.0.0-test', projectRoot: t.sandbox.project });
     const forged = await rawRequest(t.port, {
       path: '/api/session',
-      headers: { cookie: 'patchbay_console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      headers: { cookie: `patchbay_console_${t.port}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA` },
     });
     expect(forged.status).toBe(401);
   });
