@@ -208,6 +208,37 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'activity');
   }, 60_000);
 
+  it('reads at 360 px, in dark mode, and works from the keyboard', async () => {
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${ui.origin}/#/`);
+    await page.waitForSelector(byTestId('connector-ev'));
+    // Nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).not.toBe('rgb(255, 255, 255)');
+    await screenshot(page, 'connectors-360-dark');
+    // Tab reaches the connectors' actions, each with a name, and Enter uses one.
+    const reached: string[] = [];
+    for (let step = 0; step < 30; step++) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() => {
+        const element = document.activeElement as HTMLElement | null;
+        return element
+          ? `${element.tagName}:${element.getAttribute('data-testid') ?? ''}:${element.textContent?.trim() ?? ''}`
+          : '';
+      });
+      reached.push(focused);
+      if (focused.includes(':open-ev:')) break;
+    }
+    expect(reached.some((focused) => focused.includes(':open-ev:Configure'))).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(byTestId('tool-echo'), { timeout: 20_000 });
+    await screenshot(page, 'detail-360-dark');
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.emulateMedia({ colorScheme: 'light' });
+  }, 60_000);
+
   it('refuses requests without the session, with a spent token, or from another origin', async () => {
     const api = `${ui.origin}/api/servers?check=0`;
     expect((await fetch(api)).status).toBe(401);
