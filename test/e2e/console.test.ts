@@ -214,20 +214,18 @@ describe('the console in Chromium', () => {
     await page.goto(`${ui.origin}/#/`);
     await page.waitForSelector(byTestId('connector-ev'));
     // Nothing wider than the screen.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    // (Page code as strings: the tests are type-checked without the DOM's types.)
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     expect(background).not.toBe('rgb(255, 255, 255)');
     await screenshot(page, 'connectors-360-dark');
     // Tab reaches the connectors' actions, each with a name, and Enter uses one.
     const reached: string[] = [];
     for (let step = 0; step < 30; step++) {
       await page.keyboard.press('Tab');
-      const focused = await page.evaluate(() => {
-        const element = document.activeElement as HTMLElement | null;
-        return element
-          ? `${element.tagName}:${element.getAttribute('data-testid') ?? ''}:${element.textContent?.trim() ?? ''}`
-          : '';
-      });
+      const focused = await page.evaluate<string>(
+        `(() => { const e = document.activeElement; return e ? e.tagName + ':' + (e.getAttribute('data-testid') ?? '') + ':' + (e.textContent ?? '').trim() : ''; })()`,
+      );
       reached.push(focused);
       if (focused.includes(':open-ev:')) break;
     }
