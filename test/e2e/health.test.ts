@@ -166,16 +166,3 @@ child.on('exit', (code) => process.exit(code ?? 0));
     expect(hanging.requests.length).toBe(before);
   });
 });
-
-describe('patchbay demo (npm start)', () => {
-  it('runs add → list (connected) → get end to end in a throwaway config', async () => {
-    const result = await sandbox.run(['demo']);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('$ patchbay add demo http://127.0.0.1:');
-    expect(result.stdout).toMatch(/✔ +demo +local +http .* connected/);
-    expect(result.stdout).toContain('server      patchbay-demo');
-    // The user's own config is not touched.
-    const { existsSync } = await import('node:fs');
-    expect(existsSync(sandbox.userConfig)).toBe(false);
-  });
-});
