@@ -206,3 +206,72 @@ export async function editServerPolicy(
   );
   return { path, changed };
 }
+
+type PolicyPaths = { userConfigPath: string; projectRoot: string };
+
+/** A tool rule of one scope: a decision for a name or glob, or `default` to remove it. */
+export function setToolRule(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  pattern: string,
+  decision: Decision | 'default',
+): Promise<{ path: string; changed: boolean }> {
+  return editServerPolicy(scope, paths, server, (policy) => {
+    const tools = (policy['tools'] ??= {}) as Record<string, string>;
+    if (decision === 'default') {
+      if (!Object.hasOwn(tools, pattern)) return false;
+      delete tools[pattern];
+      return true;
+    }
+    if (tools[pattern] === decision) return false;
+    tools[pattern] = decision;
+    return true;
+  });
+}
+
+/** A limit of one scope (`*`: the whole server), or `none` to remove it. */
+export function setLimit(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  pattern: string,
+  limit: string,
+): Promise<{ path: string; changed: boolean }> {
+  return editServerPolicy(scope, paths, server, (policy) => {
+    const limits = (policy['limits'] ??= {}) as Record<string, string>;
+    if (limit === 'none') {
+      if (!Object.hasOwn(limits, pattern)) return false;
+      delete limits[pattern];
+      return true;
+    }
+    if (limits[pattern] === limit) return false;
+    limits[pattern] = limit;
+    return true;
+  });
+}
+
+/** Disable a server in one scope, or take that scope's `enabled: false` away. */
+export function setServerEnabled(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  enabled: boolean,
+): Promise<{ path: string; changed: boolean }> {
+  return editServerPolicy(scope, paths, server, (policy) => {
+    if (enabled) {
+      if (policy['enabled'] === undefined) return false;
+      delete policy['enabled'];
+      return true;
+    }
+    if (policy['enabled'] === false) return false;
+    policy['enabled'] = false;
+    return true;
+  });
+}
+
+/** A tool's name or a glob a rule or limit may name: 1–128 characters, no spaces or controls. */
+export function validToolPattern(pattern: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  return pattern.length > 0 && pattern.length <= 128 && !/[\s\u0000-\u001f]/.test(pattern);
+}

@@ -207,7 +207,7 @@ async function handle(
         'No console session.',
         'Open the URL that `patchbay ui` printed (it works once).',
       );
-    if (arrivedFromElsewhere(request)) return bounce();
+    if (arrivedFromElsewhere(request)) return bounce(request);
     return page(401, 'Open the URL patchbay ui printed.');
   }
   if (api) return dispatch(ROUTES, request, url, ctx);
@@ -240,10 +240,13 @@ function arrivedFromElsewhere(request: Request): boolean {
   );
 }
 
-function bounce(): Response {
+function bounce(request: Request): Response {
+  // Only the login-return marker is carried over (encoded), nothing else of the address.
+  const login = new URL(request.url).searchParams.get('login');
+  const target = login === null ? '/' : `/?login=${encodeURIComponent(login)}`;
   return page(
     200,
-    'Returning to patchbay\u2026 <a href="/">Continue</a>',
-    '<meta http-equiv="refresh" content="0;url=/">',
+    `Returning to patchbay\u2026 <a href="${target}">Continue</a>`,
+    `<meta http-equiv="refresh" content="0;url=${target}">`,
   );
 }

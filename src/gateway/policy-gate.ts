@@ -11,11 +11,10 @@
  */
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
-import { editServerPolicy } from '../config/policy-files.js';
-import { recordCall, type AuditDecision, type AuditOutcome } from '../policy/audit.js';
+import { setToolRule } from '../config/policy-files.js';
+import { admit } from '../policy/admission.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
-import type { ToolVerdict } from '../policy/rules.js';
 import type { Listed } from './upstream.js';
 
 export interface PolicyGateOptions {
@@ -82,101 +81,48 @@ export class PolicyGate {
   }
 
   async call(call: GatedCall): Promise<CallResult> {
-    const started = Date.now();
-    const verdict = this.options.policy.verdict(call.server, call.pinKey, call.tool);
-    const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
-      void recordCall(
-        {
-          time: new Date(started).toISOString(),
-          host: call.host,
-          via: 'gateway',
-          server: call.server,
-          tool: call.tool.name,
-          decision,
-          outcome,
-          durationMs: Date.now() - started,
-          argumentBytes: byteLength(call.args ?? {}),
-          resultBytes: result === undefined ? 0 : byteLength(result),
-          ...(error ? { error } : {}),
-          arguments: call.args ?? {},
-        },
-        { env: this.options.env, logArguments: this.options.logArguments },
-      );
-
-    if (verdict.decision === 'deny') {
-      const text = `patchbay's policy denies ${call.server}'s tool ${call.tool.name} (${verdict.because}). To allow it: patchbay permit ${call.server} ${call.tool.name} allow`;
-      record('denied', 'refused', undefined, text);
-      return refusal(text);
-    }
-    let decision: AuditDecision = 'allowed';
-    if (verdict.decision === 'ask') {
-      decision = 'asked';
-      const approved = await this.approve(call, verdict);
-      if (approved !== true) {
-        record('asked', 'refused', undefined, approved);
-        return refusal(approved);
-      }
-    }
-    const limited = await this.options.policy.consumeLimits(call.server, call.tool.name);
-    if (limited) {
-      const text = `${limited.message} ${limited.hint}`;
-      record('limited', 'refused', undefined, text);
-      return refusal(text);
-    }
+    const admission = await admit({
+      policy: this.options.policy,
+      env: this.options.env,
+      server: call.server,
+      pinKey: call.pinKey,
+      tool: call.tool,
+      args: call.args ?? {},
+      via: 'gateway',
+      host: call.host,
+      logArguments: this.options.logArguments,
+      ask: call.ask
+        ? async (verdict) =>
+            approvalAnswer(await call.ask!(approvalQuestion(call.server, call.tool.name, call.args, verdict)))
+        : {
+            unavailable: 'this host cannot ask (it offers no elicitation)',
+            hint: `To allow it: patchbay permit ${call.server} ${call.tool.name} allow`,
+          },
+      allowAlways: async () => {
+        await setToolRule(ALWAYS_SCOPE, this.options.paths, call.server, call.tool.name, 'allow');
+        // In effect for the next call already, not only once the file watcher has seen it.
+        this.options.policy.update(await this.options.reload());
+      },
+    });
+    if (admission.kind === 'refused') return refusal(`${admission.message} ${admission.hint}`);
+    if (admission.kind === 'later') return refusal(`${call.server}'s tool ${call.tool.name} needs approval.`);
     try {
       const result = await call.run();
-      record(
-        decision,
+      await admission.record(
         result.isError ? 'tool-error' : 'ok',
         result,
         result.isError ? firstText(result) : undefined,
       );
       return result;
     } catch (error) {
-      record(decision, 'error', undefined, error instanceof Error ? error.message : String(error));
+      await admission.record('error', undefined, error instanceof Error ? error.message : String(error));
       throw error;
     }
-  }
-
-  /** true when the person allowed it; else the text of the refusal. */
-  private async approve(call: GatedCall, verdict: ToolVerdict): Promise<true | string> {
-    const allowIt = `patchbay permit ${call.server} ${call.tool.name} allow`;
-    if (!call.ask)
-      return `${call.server}'s tool ${call.tool.name} needs approval (${verdict.because}), and this host cannot ask (it offers no elicitation). To allow it: ${allowIt}${verdict.changed ? `, or review the change: patchbay review ${call.server}` : ''}`;
-    let answer: unknown;
-    try {
-      answer = await call.ask(approvalQuestion(call.server, call.tool.name, call.args, verdict));
-    } catch (error) {
-      return `The approval of ${call.server}'s tool ${call.tool.name} could not be asked: ${error instanceof Error ? error.message : String(error)}. To allow it: ${allowIt}`;
-    }
-    const approval = approvalAnswer(answer);
-    if (approval === 'deny')
-      return `The person declined ${call.server}'s tool ${call.tool.name} for this call.`;
-    if (approval === 'always' && !verdict.changed) {
-      await editServerPolicy(ALWAYS_SCOPE, this.options.paths, call.server, (policy) => {
-        const tools = (policy['tools'] ??= {}) as Record<string, string>;
-        tools[call.tool.name] = 'allow';
-        return true;
-      });
-      // In effect for the next call already, not only once the file watcher has seen it.
-      this.options.policy.update(await this.options.reload());
-    }
-    // Allowed as it is now: this definition is the one pinned (an accepted change, too).
-    if (approval === 'always' || !verdict.changed) await this.options.policy.pin(call.pinKey, call.tool);
-    return true;
   }
 }
 
 function refusal(text: string): CallResult {
   return { isError: true, content: [{ type: 'text', text }] };
-}
-
-function byteLength(value: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? '');
-  } catch {
-    return 0;
-  }
 }
 
 function firstText(result: CallResult): string | undefined {

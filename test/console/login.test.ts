@@ -109,8 +109,10 @@ describe('logging in from the console', () => {
     });
     expect(page.status).toBe(200);
     // The callback page sends the browser back to the console, with nothing from the request in it.
-    expect(page.text).toContain(`<meta http-equiv="refresh" content="0;url=${t.console.origin}/">`);
-    expect(page.text).toContain(`<a href="${t.console.origin}/">Return to patchbay</a>`);
+    // It goes to the Connectors page, marked with the login that page waits for.
+    const back = `${t.console.origin}/?login=`;
+    expect(page.text).toContain(`<meta http-equiv="refresh" content="0;url=${back}`);
+    expect(page.text).toContain(`<a href="${back}`);
     expect(page.text).not.toContain(target.searchParams.get('code')!);
 
     const after = await waitFor(

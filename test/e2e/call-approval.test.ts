@@ -42,7 +42,7 @@ describe('patchbay call of a tool set to ask, on a terminal', () => {
     await refused.waitFor(QUESTION, 15_000);
     refused.type('');
     expect(await refused.exited).toBe(1);
-    expect(refused.screen()).toContain("Declined demo's tool echo.");
+    expect(refused.screen()).toContain("The person declined demo's tool echo for this call.");
 
     const always = runInTerminal(['call', 'demo', 'echo', 'text=always'], sandbox.env, sandbox.project);
     await always.waitFor(QUESTION, 15_000);

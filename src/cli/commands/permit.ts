@@ -9,8 +9,11 @@
 import { PatchbayError } from '../../errors.js';
 import {
   DECISIONS,
-  editServerPolicy,
   isDecision,
+  setLimit,
+  setServerEnabled,
+  setToolRule,
+  validToolPattern,
   type Decision,
   type PolicyScope,
 } from '../../config/policy-files.js';
@@ -52,8 +55,7 @@ export function parsePermitOptions(
 
 /** A tool name or glob: what a tool name may hold, plus `*` and `?`. */
 function validPattern(pattern: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (pattern.length === 0 || pattern.length > 128 || /[\s\u0000-\u001f]/.test(pattern))
+  if (!validToolPattern(pattern))
     throw new PatchbayError('usage', `Invalid tool or glob ${JSON.stringify(pattern)}.`, {
       hint: "A tool's name, or a glob such as 'delete_*' (quote it for the shell).",
     });
@@ -62,17 +64,13 @@ function validPattern(pattern: string): string {
 
 export async function runPermit(options: PermitOptions, io: Io): Promise<number> {
   const registry = await knownServer(options.name, io);
-  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
-    const tools = (policy['tools'] ??= {}) as Record<string, string>;
-    if (options.decision === 'default') {
-      if (!(options.pattern in tools)) return false;
-      delete tools[options.pattern];
-      return true;
-    }
-    if (tools[options.pattern] === options.decision) return false;
-    tools[options.pattern] = options.decision;
-    return true;
-  });
+  const { path, changed } = await setToolRule(
+    options.scope,
+    paths(registry),
+    options.name,
+    options.pattern,
+    options.decision,
+  );
   const what = `${options.name} ${options.pattern}`;
   if (options.decision === 'default')
     note(
@@ -108,16 +106,12 @@ export function parseEnableOptions(name: string, enabled: boolean, flags: { scop
 
 export async function runEnable(options: EnableOptions, io: Io): Promise<number> {
   const registry = await knownServer(options.name, io);
-  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
-    if (options.enabled) {
-      if (policy['enabled'] === undefined) return false;
-      delete policy['enabled'];
-      return true;
-    }
-    if (policy['enabled'] === false) return false;
-    policy['enabled'] = false;
-    return true;
-  });
+  const { path, changed } = await setServerEnabled(
+    options.scope,
+    paths(registry),
+    options.name,
+    options.enabled,
+  );
   const verb = options.enabled ? 'Enabled' : 'Disabled';
   note(io, `${verb} ${options.name} in ${path} (${options.scope})${changed ? '' : ': it already was'}.`);
   const after = await loadForCommand(io);
@@ -167,17 +161,13 @@ export async function parseLimitOptions(
 
 export async function runLimit(options: LimitOptions, io: Io): Promise<number> {
   const registry = await knownServer(options.name, io);
-  const { path, changed } = await editServerPolicy(options.scope, paths(registry), options.name, (policy) => {
-    const limits = (policy['limits'] ??= {}) as Record<string, string>;
-    if (options.limit === 'none') {
-      if (!(options.pattern in limits)) return false;
-      delete limits[options.pattern];
-      return true;
-    }
-    if (limits[options.pattern] === options.limit) return false;
-    limits[options.pattern] = options.limit;
-    return true;
-  });
+  const { path, changed } = await setLimit(
+    options.scope,
+    paths(registry),
+    options.name,
+    options.pattern,
+    options.limit,
+  );
   const what =
     options.pattern === '*'
       ? `${options.name} (all its tools together)`

@@ -124,7 +124,8 @@ export class LoginFlows {
         timeoutMs: LOGIN_TIMEOUT_MS,
         signal: this.stopping.signal,
         openUrl: async (url) => onUrl(url.href),
-        returnTo: `${ctx.origin}/`,
+        // Back to the Connectors page, which waits there until this login has finished.
+        returnTo: `${ctx.origin}/?login=${encodeURIComponent(server.name)}`,
         say: (message) => ctx.log(`${server.name}: ${message}`),
       });
     } finally {

@@ -10,7 +10,7 @@
 
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
-import { DECISIONS, editServerPolicy, isDecision } from '../../config/policy-files.js';
+import { DECISIONS, isDecision, setLimit, setToolRule, validToolPattern } from '../../config/policy-files.js';
 import { staticState } from '../../config/status.js';
 import { ConnectError } from '../../connect/connect-error.js';
 import type { Session } from '../../connect/session.js';
@@ -49,17 +49,7 @@ export const detailRoutes: Route[] = [
         throw badField('decision', `${DECISIONS.join(', ')} or default`);
       const scope = parseScope(optionalString(request, 'scope'));
       const { registry, server } = await loadServer(ctx, params.name!);
-      const { path } = await editServerPolicy(scope, pathsOf(registry), server.name, (policy) => {
-        const tools = (policy['tools'] ??= {}) as Record<string, string>;
-        if (decision === 'default') {
-          if (!Object.hasOwn(tools, pattern)) return false;
-          delete tools[pattern];
-          return true;
-        }
-        if (tools[pattern] === decision) return false;
-        tools[pattern] = decision;
-        return true;
-      });
+      const { path } = await setToolRule(scope, pathsOf(registry), server.name, pattern, decision);
       ctx.log(`${server.name} ${pattern}: ${decision} (${scope}, ${path}).`);
       return noContent();
     },
@@ -74,17 +64,7 @@ export const detailRoutes: Route[] = [
       if (limit !== 'none') parseLimit(limit);
       const scope = parseScope(optionalString(request, 'scope'));
       const { registry, server } = await loadServer(ctx, params.name!);
-      const { path } = await editServerPolicy(scope, pathsOf(registry), server.name, (policy) => {
-        const limits = (policy['limits'] ??= {}) as Record<string, string>;
-        if (limit === 'none') {
-          if (!Object.hasOwn(limits, pattern)) return false;
-          delete limits[pattern];
-          return true;
-        }
-        if (limits[pattern] === limit) return false;
-        limits[pattern] = limit;
-        return true;
-      });
+      const { path } = await setLimit(scope, pathsOf(registry), server.name, pattern, limit);
       ctx.log(`Limit of ${server.name} ${pattern}: ${limit} (${scope}, ${path}).`);
       return noContent();
     },
@@ -97,8 +77,7 @@ function pathsOf(registry: { context: { userConfigPath: string; projectRoot: str
 
 /** A tool's name or a glob, as `patchbay permit` and `patchbay limit` accept it. */
 function toolPattern(pattern: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (pattern.length > 128 || /[\s\u0000-\u001f]/.test(pattern))
+  if (!validToolPattern(pattern))
     throw new PatchbayError('usage', `Invalid tool or glob ${JSON.stringify(pattern)}.`, {
       hint: "A tool's name, or a glob such as 'delete_*'.",
     });

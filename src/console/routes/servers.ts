@@ -6,7 +6,7 @@
 import { PatchbayError } from '../../errors.js';
 import { parseAddOptions, parseScope } from '../../config/add-options.js';
 import { entryToRaw } from '../../config/entry.js';
-import { editServerPolicy } from '../../config/policy-files.js';
+import { setServerEnabled } from '../../config/policy-files.js';
 import {
   addServer,
   findServer,
@@ -171,16 +171,7 @@ export const serverRoutes: Route[] = [
         userConfigPath: registry.context.userConfigPath,
         projectRoot: registry.context.projectRoot,
       };
-      await editServerPolicy(scope, paths, server.name, (policy) => {
-        if (enabled) {
-          if (policy['enabled'] === undefined) return false;
-          delete policy['enabled'];
-          return true;
-        }
-        if (policy['enabled'] === false) return false;
-        policy['enabled'] = false;
-        return true;
-      });
+      await setServerEnabled(scope, paths, server.name, enabled);
       ctx.log(`${enabled ? 'Enabled' : 'Disabled'} ${server.name} (${scope}).`);
       return noContent();
     },

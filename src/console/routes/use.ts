@@ -8,7 +8,7 @@
  */
 
 import { PatchbayError } from '../../errors.js';
-import { recordCall, type AuditDecision, type AuditOutcome } from '../../policy/audit.js';
+import { admit } from '../../policy/admission.js';
 import { ToolPolicy } from '../../policy/enforce.js';
 import type { ListedTool } from '../../policy/pins.js';
 import type { CallOutcome, ContentBlock, PromptOutcome, ReadOutcome } from '../api-types.js';
@@ -88,8 +88,8 @@ async function callTool(
         hint: "The connector's page lists its tools.",
       });
     await validateArguments(args, tool);
-    const admitted = await admit(ctx, opened, tool, args, approved);
-    if ('needsApproval' in admitted)
+    const admitted = await admitFromPage(ctx, opened, tool, args, approved);
+    if (admitted.kind === 'later')
       return { status: 'needs-approval', because: admitted.because, content: [] };
     try {
       const result = (await session.request((client) =>
@@ -108,61 +108,43 @@ async function callTool(
   });
 }
 
-type Admission =
-  | { needsApproval: true; because: string }
-  | { record(outcome: AuditOutcome, result?: unknown, error?: string): Promise<void> };
-
-/** The decision for one call, as `patchbay call` makes it, with the page as the person to ask. */
-async function admit(
+/**
+ * The decision for one call, as `patchbay call` and the gateway make it (policy/admission.ts),
+ * with the page as the person to ask: a tool set to ask waits for the page's `approved: true`.
+ */
+async function admitFromPage(
   ctx: ConsoleContext,
   { registry, server }: OpenedServer,
   tool: ListedTool,
   args: Record<string, unknown>,
   approved: boolean,
-): Promise<Admission> {
-  const started = Date.now();
+) {
   const policy = new ToolPolicy({ env: ctx.env, sources: registry.policy.sources, onWarning: ctx.log });
   const key = pinKey(server);
-  const verdict = (await policy.screen(server.name, key, [tool])).get(tool.name)!;
-  const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
-    recordCall(
-      {
-        time: new Date(started).toISOString(),
-        host: HOST,
-        via: 'console',
-        server: server.name,
-        tool: tool.name,
-        decision,
-        outcome,
-        durationMs: Date.now() - started,
-        argumentBytes: Buffer.byteLength(JSON.stringify(args)),
-        resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result) ?? ''),
-        ...(error ? { error } : {}),
-      },
-      { env: ctx.env, logArguments: false, onError: (failure) => ctx.log(`Not logged: ${String(failure)}`) },
-    ).then(() => undefined);
-
-  if (verdict.decision === 'deny') {
-    const message = `patchbay's policy denies ${server.name}'s tool ${tool.name} (${verdict.because}).`;
-    await record('denied', 'refused', undefined, message);
-    throw new PatchbayError('policy-denied', message, {
-      hint: `To allow it, set the tool to "Always allow" (patchbay permit ${server.name} ${tool.name} allow).`,
+  await policy.screen(server.name, key, [tool]);
+  const admission = await admit({
+    policy,
+    env: ctx.env,
+    server: server.name,
+    pinKey: key,
+    tool,
+    args,
+    via: 'console',
+    host: HOST,
+    logArguments: false,
+    // The page shows the question; the person's yes comes as a second request.
+    ask: async () => (approved ? 'once' : 'later'),
+    allowAlways: async () => undefined,
+    onAuditError: (failure) => ctx.log(`Not logged: ${String(failure)}`),
+  });
+  if (admission.kind === 'refused')
+    throw new PatchbayError(admission.code, admission.message, {
+      hint:
+        admission.code === 'policy-denied'
+          ? `To allow it, set the tool to "Always allow" (${admission.hint.replace(/^To allow it: /, '')}).`
+          : admission.hint,
     });
-  }
-  let decision: AuditDecision = 'allowed';
-  if (verdict.decision === 'ask') {
-    // Not yet a call: the page asks the person, and sends it again if they say yes.
-    if (!approved) return { needsApproval: true, because: verdict.because };
-    decision = 'asked';
-    // Allowed once as it is now: pinned, unless the change itself is what is being asked about.
-    if (!verdict.changed) await policy.pin(key, tool);
-  }
-  const limited = await policy.consumeLimits(server.name, tool.name);
-  if (limited) {
-    await record('limited', 'refused', undefined, limited.message);
-    throw new PatchbayError('limit-reached', limited.message, { hint: limited.hint });
-  }
-  return { record: (outcome, result, error) => record(decision, outcome, result, error) };
+  return admission;
 }
 
 /** The arguments against the tool's input schema, as `patchbay call` checks them before sending. */

@@ -225,6 +225,21 @@ function ConnectorRow({ connector, checking, onChanged, onRemoved }: RowProps) {
   );
 }
 
+/** Poll a server's login state until it is logged in (at most LOGIN_WAIT_MS). */
+async function waitForLogin(name: string, live: () => boolean): Promise<void> {
+  const until = Date.now() + LOGIN_WAIT_MS;
+  while (live() && Date.now() < until) {
+    try {
+      if ((await api.auth(name)).loggedIn) return;
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+}
+
+const LOGIN_WAIT_MS = 20_000;
+
 export function ConnectorsPage({
   notice,
   onDismissNotice,
@@ -255,6 +270,8 @@ export function ConnectorsPage({
     }
   }, []);
 
+  const [finishing, setFinishing] = useState<string | null>(null);
+
   useEffect(() => {
     let live = true;
     // The configured list first (no network, instant), then every server contacted in parallel by
@@ -267,6 +284,14 @@ export function ConnectorsPage({
         const error = toApiError(failure);
         if (live) setError(error);
         if (error.status === 401) return;
+      }
+      // Back from a login: the browser may arrive before patchbay has its tokens; wait for them.
+      const login = new URLSearchParams(location.search).get('login');
+      if (login !== null) {
+        history.replaceState(null, '', `${location.pathname}${location.hash}`);
+        if (live) setFinishing(login);
+        await waitForLogin(login, () => live);
+        if (live) setFinishing(null);
       }
       if (live) await check();
     })();
@@ -306,6 +331,12 @@ export function ConnectorsPage({
           <button type="button" class="link-button" onClick={onDismissNotice}>
             Dismiss
           </button>
+        </div>
+      ) : null}
+
+      {finishing !== null ? (
+        <div class="notice" role="status" data-testid="login-finishing">
+          <p class="notice-message">Finishing the login to {finishing}…</p>
         </div>
       ) : null}
 
