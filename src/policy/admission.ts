@@ -1,0 +1,147 @@
+/**
+ * Whether one call may go ahead: the one decision the gateway, `patchbay call` and the console
+ * all make (each only says it in its own way: a tool error, an exit status, an HTTP answer).
+ *
+ * 1. deny → refused, with the rule and the command that allows it;
+ * 2. ask → the person is asked (elicitation, a terminal, the page) — or, where nobody can be
+ *    asked, refused with how to allow it; "always" writes an allow rule; an approval pins the
+ *    tool as it is now (unless its change is what was asked about);
+ * 3. the limits are counted → refused with when the window reopens;
+ * 4. admitted: the caller runs the call and records how it ended.
+ *
+ * Every call decided on is written to the audit log, refused ones included.
+ */
+
+import { recordCall, type AuditDecision, type AuditOutcome, type AuditVia } from './audit.js';
+import type { ToolPolicy } from './enforce.js';
+import type { ListedTool } from './pins.js';
+import type { ToolVerdict } from './rules.js';
+
+export type Approval = 'once' | 'always' | 'deny';
+
+export interface AdmissionRequest {
+  policy: ToolPolicy;
+  env: NodeJS.ProcessEnv;
+  server: string;
+  /** The server's key in the pin store. */
+  pinKey: string;
+  tool: ListedTool;
+  args: Record<string, unknown>;
+  via: AuditVia;
+  /** The host's name (for the audit log). */
+  host: string | null;
+  logArguments: boolean;
+  /**
+   * How the person is asked about a tool set to ask: a function (its answer; 'later' when the
+   * asking happens outside this call, as the console's page does), or why nobody can be asked.
+   */
+  ask: ((verdict: ToolVerdict) => Promise<Approval | 'later'>) | { unavailable: string; hint: string };
+  /** Write the "always allow" rule (and make it take effect). */
+  allowAlways: () => Promise<void>;
+  onAuditError?: (error: unknown) => void;
+}
+
+export type Admission =
+  | {
+      kind: 'admitted';
+      decision: AuditDecision;
+      /** Record how the call ended. */
+      record(outcome: AuditOutcome, result?: unknown, error?: string): Promise<void>;
+    }
+  | { kind: 'refused'; code: 'policy-denied' | 'limit-reached'; message: string; hint: string }
+  /** Set to ask, and the answer comes later (the console's page asks, then sends the call again). */
+  | { kind: 'later'; because: string };
+
+export async function admit(request: AdmissionRequest): Promise<Admission> {
+  const { policy, server, tool } = request;
+  const started = Date.now();
+  const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
+    recordCall(
+      {
+        time: new Date(started).toISOString(),
+        host: request.host,
+        via: request.via,
+        server,
+        tool: tool.name,
+        decision,
+        outcome,
+        durationMs: Date.now() - started,
+        argumentBytes: byteLength(request.args),
+        resultBytes: result === undefined ? 0 : byteLength(result),
+        ...(error ? { error } : {}),
+        arguments: request.args,
+      },
+      {
+        env: request.env,
+        logArguments: request.logArguments,
+        ...(request.onAuditError ? { onError: request.onAuditError } : {}),
+      },
+    ).then(() => undefined);
+  const refuse = async (
+    decision: AuditDecision,
+    code: 'policy-denied' | 'limit-reached',
+    message: string,
+    hint: string,
+  ): Promise<Admission> => {
+    await record(decision, 'refused', undefined, message);
+    return { kind: 'refused', code, message, hint };
+  };
+  const allowIt = `patchbay permit ${server} ${tool.name} allow`;
+
+  const verdict = policy.verdict(server, request.pinKey, tool);
+  if (verdict.decision === 'deny')
+    return refuse(
+      'denied',
+      'policy-denied',
+      `patchbay's policy denies ${server}'s tool ${tool.name} (${verdict.because}).`,
+      `To allow it: ${allowIt}`,
+    );
+  let decision: AuditDecision = 'allowed';
+  if (verdict.decision === 'ask') {
+    decision = 'asked';
+    if (typeof request.ask !== 'function')
+      return refuse(
+        'asked',
+        'policy-denied',
+        `${server}'s tool ${tool.name} needs approval (${verdict.because}), and ${request.ask.unavailable}.`,
+        `${request.ask.hint}${verdict.changed ? ` (review the change first: patchbay review ${server})` : ''}`,
+      );
+    let approval: Approval | 'later';
+    try {
+      approval = await request.ask(verdict);
+    } catch (error) {
+      return refuse(
+        'asked',
+        'policy-denied',
+        `The approval of ${server}'s tool ${tool.name} could not be asked: ${error instanceof Error ? error.message : String(error)}.`,
+        `To allow it: ${allowIt}`,
+      );
+    }
+    if (approval === 'later') return { kind: 'later', because: verdict.because };
+    if (approval === 'deny')
+      return refuse(
+        'asked',
+        'policy-denied',
+        `The person declined ${server}'s tool ${tool.name} for this call.`,
+        `To allow it from now on: ${allowIt}`,
+      );
+    // "Always" is a rule for this definition; a changed one is accepted with patchbay review.
+    if (approval === 'always' && !verdict.changed) await request.allowAlways();
+    if (approval === 'always' || !verdict.changed) await policy.pin(request.pinKey, tool);
+  }
+  const limited = await policy.consumeLimits(server, tool.name);
+  if (limited) return refuse('limited', 'limit-reached', limited.message, limited.hint);
+  return {
+    kind: 'admitted',
+    decision,
+    record: (outcome, result, error) => record(decision, outcome, result, error),
+  };
+}
+
+function byteLength(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return 0;
+  }
+}
