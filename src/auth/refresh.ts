@@ -15,6 +15,7 @@
  * granted for and refreshed only at the issuer that granted them, as the client it granted them to.
  */
 
+import { normalUrl, sameResource } from './resource-url.js';
 import type {
   AuthorizationServerMetadata,
   AuthProvider,
@@ -114,19 +115,6 @@ const METADATA_CACHE_MS = 10 * 60_000;
 const refreshedAfter401 = new Map<string, { accessToken: string; at: number }>();
 
 type RefreshCause = { kind: 'expiry'; seen: string } | { kind: 'rejected'; rejected: string };
-
-function normalUrl(value: string): string {
-  try {
-    return new URL(value).href;
-  } catch {
-    return value;
-  }
-}
-
-/** The same protected resource: equal URLs once parsed (`HTTP://Host:80/mcp` is `http://host/mcp`). */
-function sameResource(a: string, b: string): boolean {
-  return normalUrl(a) === normalUrl(b);
-}
 
 /** The same issuer: lists of authorization servers often differ from `issuer` by a final slash. */
 function sameIssuer(a: string, b: string): boolean {

@@ -5,6 +5,7 @@
  * `probeAll`, which runs the same check as `patchbay list`.
  */
 
+import { sameResource } from '../auth/resource-url.js';
 import type { ServerEntry } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
 import { getOwn, isObject } from '../config/json-source.js';
@@ -116,16 +117,6 @@ export async function credentialListing(env: NodeJS.ProcessEnv): Promise<Credent
     return await (await openCredentialStore(env, { backend: 'file' })).list();
   } catch {
     return undefined;
-  }
-}
-
-/** The same protected resource, whether written `https://h/mcp` or `HTTPS://h:443/mcp`. */
-export function sameResource(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    return new URL(a).href === new URL(b).href;
-  } catch {
-    return false;
   }
 }
 

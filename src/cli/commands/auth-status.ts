@@ -7,6 +7,7 @@
  * token is ever read, so none can be printed.
  */
 
+import { sameResource } from '../../auth/resource-url.js';
 import { EXIT } from '../../errors.js';
 import type { Scope, ServerEntry, Transport } from '../../config/entry.js';
 import { expandString } from '../../config/expand.js';
@@ -57,16 +58,6 @@ export interface AuthStatusRow {
   otherIssuers: string[];
   note: string | null;
   hint: string | null;
-}
-
-/** The same protected resource, whether written `https://h/mcp` or `HTTPS://h:443/mcp`. */
-export function sameResource(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    return new URL(a).href === new URL(b).href;
-  } catch {
-    return false;
-  }
 }
 
 type Login = CredentialListing['tokens'][number];

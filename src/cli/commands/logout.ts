@@ -15,7 +15,7 @@ import { validateName, validateUrl } from '../../config/validate.js';
 import type { RevocationClient, RevocationOutcome } from '../../auth/revoke.js';
 import type { CredentialListing, CredentialStore, StoredTokens } from '../../auth/store.js';
 import { timeoutFrom } from '../health.js';
-import { sameResource } from './auth-status.js';
+import { sameResource } from '../../auth/resource-url.js';
 import { note, sanitizeForTerminal, warn, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 

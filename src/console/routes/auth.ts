@@ -16,7 +16,8 @@ import type { LoginStart } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { json, noContent } from '../http.js';
 import type { Route } from '../router.js';
-import { authView, credentialListing, sameResource, serverUrls } from '../views.js';
+import { sameResource } from '../../auth/resource-url.js';
+import { authView, credentialListing, serverUrls } from '../views.js';
 
 /** How long a login started from the page waits for the browser (as `patchbay login`). */
 const LOGIN_TIMEOUT_MS = 5 * 60_000;
