@@ -10,15 +10,12 @@ import type { ServerEntry } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
 import { getOwn, isObject } from '../config/json-source.js';
 import { maskArgs, maskUrl } from '../config/mask.js';
-import type { PolicySource } from '../config/policy-files.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
 import type { CredentialListing } from '../auth/store.js';
 import type { ProbeResult } from '../connect/probe.js';
-import { parseLimit, usage, type LimitRule } from '../policy/limits.js';
 import { changedTools, serverKey, serverTarget } from '../policy/pins.js';
-import { globMatches, limitsFor } from '../policy/rules.js';
-import type { AuthView, ConnectorSummary, LimitView, Scope } from './api-types.js';
+import type { AuthView, ConnectorSummary } from './api-types.js';
 
 /** As many checks at once as `patchbay list` runs. */
 const CHECK_POOL_SIZE = 64;
@@ -175,57 +172,3 @@ export function authView(
 
 // ---------------------------------------------------------------------------------------------
 // Limits, with the current count of each window (nothing counted): what `patchbay policy` shows.
-
-export async function limitViews(
-  server: string,
-  sources: PolicySource[],
-  env: NodeJS.ProcessEnv,
-  onWarning: (message: string) => void,
-): Promise<LimitView[]> {
-  const written = sources.flatMap((source) =>
-    Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
-      scope: source.scope as Scope,
-      source,
-      pattern,
-      text,
-    })),
-  );
-  const rules = written.map(({ source, pattern, text }): LimitRule | undefined => {
-    try {
-      const limit = parseLimit(text);
-      // The counter key exactly as enforcement builds it (a pattern names itself).
-      const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
-      return applied && { key: applied.key, limit, label: `${server} ${pattern}` };
-    } catch {
-      // Enforcement refuses every call such a limit applies to; shown without counts.
-      return undefined;
-    }
-  });
-  const valid = rules.filter((rule): rule is LimitRule => rule !== undefined);
-  const counts = valid.length > 0 ? await usage(valid, { env, onWarning }) : [];
-  return written.map(({ scope, pattern, text }, index) => {
-    const rule = rules[index];
-    const count = rule && counts.find((candidate) => candidate.rule === rule);
-    return {
-      pattern,
-      limit: text,
-      scope,
-      used: count ? count.used : null,
-      reopensAt: count ? count.reopensAt.toISOString() : null,
-    };
-  });
-}
-
-/** The limits that count a tool's calls; the same limit written in two scopes counts once. */
-export function limitsOfTool(tool: string, limits: LimitView[]): LimitView[] {
-  const seen = new Set<string>();
-  const out: LimitView[] = [];
-  for (const limit of limits) {
-    if (limit.pattern !== tool && !globMatches(limit.pattern, tool)) continue;
-    const id = `${limit.pattern}\u0000${limit.limit.replace(/\s+/g, '')}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    out.push(limit);
-  }
-  return out;
-}

@@ -49,7 +49,7 @@ import {
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { ConnectError } from '../../connect/connect-error.js';
-import { formatDuration, parseLimit, usage, type LimitRule, type LimitUsage } from '../../policy/limits.js';
+import { formatDuration, parseLimit } from '../../policy/limits.js';
 import {
   acceptChanges,
   changedTools,
@@ -61,7 +61,8 @@ import {
   type ToolChange,
   type ToolPinResult,
 } from '../../policy/pins.js';
-import { globMatches, limitsFor, stricter, toolVerdict, type DecisionSource } from '../../policy/rules.js';
+import { limitsApplying, limitStates, type LimitState } from '../../policy/limit-usage.js';
+import { globMatches, stricter, toolVerdict, type DecisionSource } from '../../policy/rules.js';
 import { CHECK_POOL_SIZE, timeoutFrom } from '../health.js';
 import {
   note,
@@ -102,15 +103,7 @@ export function parsePolicyOptions(
   };
 }
 
-export interface LimitView {
-  pattern: string;
-  limit: string;
-  scope: PolicyScope;
-  path: string;
-  used: number | null;
-  reopensAt: string | null;
-  problem: string | null;
-}
+export type LimitView = LimitState;
 
 export interface ToolPolicyView {
   name: string;
@@ -271,7 +264,10 @@ async function policyView(
   io: Io,
 ): Promise<ServerPolicyView> {
   const key = pinKey(server);
-  const limits = await limitViews(server.name, sources, io);
+  const limits = await limitStates(server.name, sources, {
+    env: io.env,
+    onWarning: (message) => note(io, message),
+  });
   const view: ServerPolicyView = {
     server: server.name,
     status: state.status,
@@ -326,9 +322,6 @@ async function toolViews(
     const pin = pins.get(tool.name);
     const changed = pin?.status === 'changed';
     const verdict = toolVerdict(server, facts(tool), sources, { definitionChanged: changed });
-    const applied = new Set(
-      limitsFor(server, tool.name, sources).map((limit) => `${limit.pattern}\u0000${limit.text}`),
-    );
     views.push({
       name: tool.name,
       decision: verdict.decision,
@@ -343,20 +336,10 @@ async function toolViews(
       changedAt: changed ? (pin?.changedAt ?? null) : null,
       pinned: pin !== undefined && pin.status !== 'new',
       // The same limit written in two scopes counts once: show it once.
-      limits: dedupe(limits.filter((limit) => applied.has(`${limit.pattern}\u0000${limit.limit}`))),
+      limits: limitsApplying(tool.name, limits),
     });
   }
   return views;
-}
-
-function dedupe(limits: LimitView[]): LimitView[] {
-  const seen = new Set<string>();
-  return limits.filter((limit) => {
-    const id = `${limit.pattern}\u0000${limit.limit.replace(/\s+/g, '')}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }
 
 function facts(tool: ListedTool) {
@@ -389,45 +372,6 @@ function ruleViews(server: string, sources: PolicySource[]): RuleView[] {
       matches: null,
     })),
   );
-}
-
-/** Every limit the files set for this server, with the current count of its window (nothing counted). */
-async function limitViews(server: string, sources: PolicySource[], io: Io): Promise<LimitView[]> {
-  const written = sources.flatMap((source) =>
-    Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
-      source,
-      pattern,
-      text,
-    })),
-  );
-  const parsed = written.map(({ source, pattern, text }) => {
-    try {
-      const limit = parseLimit(text);
-      // The counter key exactly as enforcement builds it (a pattern names itself).
-      const applied = limitsFor(server, pattern, [source]).find((candidate) => candidate.pattern === pattern);
-      return { rule: applied && { key: applied.key, limit, label: `${server} ${pattern}` }, problem: null };
-    } catch (error) {
-      // Enforcement refuses every call this limit applies to: show why rather than fail here.
-      return { rule: undefined, problem: error instanceof Error ? error.message : String(error) };
-    }
-  });
-  const rules = parsed.flatMap(({ rule }) => (rule ? [rule] : []));
-  const counts =
-    rules.length > 0 ? await usage(rules, { env: io.env, onWarning: (message) => note(io, message) }) : [];
-  const byRule = new Map<LimitRule, LimitUsage>(counts.map((count) => [count.rule, count]));
-  return written.map(({ source, pattern, text }, index) => {
-    const { rule, problem } = parsed[index]!;
-    const count = rule ? byRule.get(rule) : undefined;
-    return {
-      pattern,
-      limit: text,
-      scope: source.scope,
-      path: source.path,
-      used: count ? count.used : null,
-      reopensAt: count ? count.reopensAt.toISOString() : null,
-      problem,
-    };
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
  * recorded for `patchbay review`, but nothing is pinned here (as `patchbay policy`).
  */
 
+import { limitsApplying, limitStates } from '../../policy/limit-usage.js';
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
 import { DECISIONS, isDecision, setLimit, setToolRule, validToolPattern } from '../../config/policy-files.js';
@@ -21,16 +22,7 @@ import type { ConnectorDetail, LimitView, ToolView } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { badField, noContent, json, objectBody, optionalString, stringField } from '../http.js';
 import type { Route } from '../router.js';
-import {
-  authView,
-  changedToolNames,
-  credentialListing,
-  limitsOfTool,
-  limitViews,
-  pinKey,
-  probeHint,
-  summaryOf,
-} from '../views.js';
+import { authView, changedToolNames, credentialListing, pinKey, probeHint, summaryOf } from '../views.js';
 
 export const detailRoutes: Route[] = [
   {
@@ -97,7 +89,15 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
   const sources = registry.policy.sources;
   const [listing, limits] = await Promise.all([
     credentialListing(ctx.env),
-    limitViews(server.name, sources, ctx.env, ctx.log),
+    limitStates(server.name, sources, { env: ctx.env, onWarning: ctx.log }).then((states) =>
+      states.map(({ pattern, limit, scope, used, reopensAt }): LimitView => ({
+        pattern,
+        limit,
+        scope,
+        used,
+        reopensAt,
+      })),
+    ),
   ]);
   const detail: ConnectorDetail = {
     ...summaryOf(server, state, undefined, authView(server, listing, ctx.env), []),
@@ -252,7 +252,7 @@ async function toolViews(
         pattern: 'pattern' in source ? source.pattern : null,
       },
       changed: changed.has(tool.name),
-      limits: limitsOfTool(tool.name, limits),
+      limits: limitsApplying(tool.name, limits),
     });
   }
   return views;
