@@ -6,13 +6,14 @@
  * server is no longer configured (`patchbay auth status` lists them).
  */
 
+import { revocationClient } from '../../auth/revoke-client.js';
 import { EXIT, PatchbayError } from '../../errors.js';
 import type { ServerEntry } from '../../config/entry.js';
 import { expandEntry, expandString } from '../../config/expand.js';
 import { findServer, notFoundError, type EffectiveServer } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName, validateUrl } from '../../config/validate.js';
-import type { RevocationClient, RevocationOutcome } from '../../auth/revoke.js';
+import type { RevocationOutcome } from '../../auth/revoke.js';
 import type { CredentialListing, CredentialStore, StoredTokens } from '../../auth/store.js';
 import { timeoutFrom } from '../health.js';
 import { sameResource } from '../../auth/resource-url.js';
@@ -136,7 +137,13 @@ async function revokeAll(removed: RemovedLogin[], context: RevokeContext): Promi
   try {
     const outcomes: RevocationOutcome[] = [];
     for (const { issuer, tokens } of removed) {
-      const client = await revocationClient(issuer, tokens, context);
+      const client = await revocationClient(issuer, tokens, {
+        store: context.store,
+        listing: context.listing,
+        resource: context.resource,
+        serverName: context.server?.name,
+        entry: context.entry,
+      });
       outcomes.push(
         await revokeLogin(
           {
@@ -159,49 +166,6 @@ async function revokeAll(removed: RemovedLogin[], context: RevokeContext): Promi
     return outcomes;
   } finally {
     await http.close();
-  }
-}
-
-/**
- * The client the tokens were issued to, authenticated as its registration says: the configured
- * client with its stored secret, else the registration stored for the issuer, else a public
- * client known only by its ID.
- */
-async function revocationClient(
-  issuer: string,
-  tokens: StoredTokens,
-  context: RevokeContext,
-): Promise<RevocationClient | undefined> {
-  const { store, listing, resource, server, entry } = context;
-  const configuredId = entry?.oauth?.clientId;
-  const clientId = tokens.clientId ?? configuredId;
-  if (!clientId) return undefined;
-  try {
-    if (clientId === configuredId && server) {
-      const secret = await store.getClientSecret(server.name, entry?.url ?? resource);
-      return secret
-        ? { clientId, clientSecret: secret, authMethod: 'client_secret_basic' }
-        : { clientId, authMethod: 'none' };
-    }
-    const registered = await store.getClient(issuer, { clientId });
-    if (registered) {
-      // Present on a registration response (RFC 7591), absent on a bare client ID.
-      const information: Record<string, unknown> = { ...registered.information };
-      const method = information.token_endpoint_auth_method;
-      return {
-        clientId,
-        ...(registered.clientSecret ? { clientSecret: registered.clientSecret } : {}),
-        ...(typeof method === 'string' ? { authMethod: method } : {}),
-      };
-    }
-    // A pre-registered client of a server no longer configured: its secret is kept by name and URL.
-    const kept = listing.clientSecrets.find((facts) => sameResource(facts.url, resource));
-    const secret =
-      kept && kept.storedIn !== 'legacy-file' ? await store.getClientSecret(kept.name, kept.url) : undefined;
-    return secret ? { clientId, clientSecret: secret, authMethod: 'client_secret_basic' } : { clientId };
-  } catch {
-    // The secret is out of reach (a keychain this process cannot use): try as a public client.
-    return { clientId };
   }
 }
 

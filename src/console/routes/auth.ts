@@ -8,10 +8,9 @@
 
 import { PatchbayError } from '../../errors.js';
 import { staticState } from '../../config/status.js';
-import type { ServerEntry } from '../../config/entry.js';
 import type { EffectiveServer } from '../../config/registry.js';
-import type { RevocationClient } from '../../auth/revoke.js';
-import type { CredentialStore, StoredTokens } from '../../auth/store.js';
+import { revocationClient } from '../../auth/revoke-client.js';
+import type { StoredTokens } from '../../auth/store.js';
 import type { LoginStart } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { json, noContent } from '../http.js';
@@ -185,7 +184,12 @@ async function logout(ctx: ConsoleContext, server: EffectiveServer): Promise<voi
           issuer,
           accessToken: tokens.accessToken,
           ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
-          client: await revocationClient(store, server.name, resolved, issuer, tokens),
+          client: await revocationClient(issuer, tokens, {
+            store,
+            resource: resolved.url!,
+            serverName: server.name,
+            entry: resolved,
+          }),
         },
         {
           fetchFn: http.fetch,
@@ -201,37 +205,5 @@ async function logout(ctx: ConsoleContext, server: EffectiveServer): Promise<voi
     }
   } finally {
     await http.close();
-  }
-}
-
-/** The client the tokens were issued to: the configured one with its stored secret, else the registration. */
-async function revocationClient(
-  store: CredentialStore,
-  name: string,
-  entry: ServerEntry,
-  issuer: string,
-  tokens: StoredTokens,
-): Promise<RevocationClient | undefined> {
-  const configuredId = entry.oauth?.clientId;
-  const clientId = tokens.clientId ?? configuredId;
-  if (!clientId) return undefined;
-  try {
-    if (clientId === configuredId) {
-      const secret = await store.getClientSecret(name, entry.url!);
-      return secret
-        ? { clientId, clientSecret: secret, authMethod: 'client_secret_basic' }
-        : { clientId, authMethod: 'none' };
-    }
-    const registered = await store.getClient(issuer, { clientId });
-    if (!registered) return { clientId };
-    const method = (registered.information as Record<string, unknown>).token_endpoint_auth_method;
-    return {
-      clientId,
-      ...(registered.clientSecret ? { clientSecret: registered.clientSecret } : {}),
-      ...(typeof method === 'string' ? { authMethod: method } : {}),
-    };
-  } catch {
-    // The secret is out of reach (a keychain this process cannot use): try as a public client.
-    return { clientId };
   }
 }
