@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { relativeTime, roughDuration, sameResource } from '../../src/cli/commands/auth-status.js';
+import { sameResource } from '../../src/auth/resource-url.js';
+import { relativeTime, roughDuration } from '../../src/cli/commands/auth-status.js';
 import { parseLogoutOptions } from '../../src/cli/commands/logout.js';
 import { PatchbayError } from '../../src/errors.js';
 
