@@ -170,16 +170,23 @@ export class Gateway {
     const gathered = await this.gather(kind);
     const { gate } = this.options;
     if (kind === 'tools' && gate) {
-      // Each tool carries its permission; a policy that cannot be read lists nothing of it.
-      for (const listing of gathered)
-        listing.items = await gate
-          .mark(listing.upstream.name, this.pinKeys.get(listing.upstream)!, listing.items)
-          .catch((error: unknown) => {
-            this.options.onWarning?.(
-              `${listing.upstream.name}'s tools are not listed: its policy cannot be applied (${error instanceof Error ? error.message : String(error)})`,
-            );
-            return [];
-          });
+      // Each tool carries its permission (one pass over the pin store for every upstream); a
+      // policy that cannot be applied lists nothing, and says why on stderr.
+      const marked = await gate
+        .mark(
+          gathered.map(({ upstream, items }) => ({
+            server: upstream.name,
+            pinKey: this.pinKeys.get(upstream)!,
+            tools: items,
+          })),
+        )
+        .catch((error: unknown) => {
+          this.options.onWarning?.(
+            `tools are not listed: the policy cannot be applied (${error instanceof Error ? error.message : String(error)})`,
+          );
+          return gathered.map(() => [] as Listed[]);
+        });
+      gathered.forEach((listing, index) => (listing.items = marked[index]!));
     }
     const names = this.naming(
       gathered.flatMap(({ upstream, items }) =>

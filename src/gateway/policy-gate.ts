@@ -65,19 +65,25 @@ export class PolicyGate {
    * An upstream's tools, each marked with its permission in `_meta` (`io.patchbay/permission`);
    * the gateway names them all (so a deny never renames another tool) and lists all but denied.
    */
-  async mark(server: string, pinKey: string, tools: Listed[]): Promise<Listed[]> {
-    const verdicts = await this.options.policy.screen(server, pinKey, tools as ListedTool[]);
-    return tools.map((tool) => {
-      const verdict = verdicts.get(String(tool.name));
-      return {
-        ...tool,
-        _meta: {
-          ...(tool._meta as object | undefined),
-          [PERMISSION]: verdict?.decision ?? 'deny',
-          ...(verdict?.changed ? { 'io.patchbay/definitionChanged': true } : {}),
-        },
-      };
-    });
+  async mark(
+    listings: ReadonlyArray<{ server: string; pinKey: string; tools: Listed[] }>,
+  ): Promise<Listed[][]> {
+    const verdicts = await this.options.policy.screenAll(
+      listings.map(({ server, pinKey, tools }) => ({ server, key: pinKey, tools: tools as ListedTool[] })),
+    );
+    return listings.map(({ tools }, index) =>
+      tools.map((tool) => {
+        const verdict = verdicts[index]!.get(String(tool.name));
+        return {
+          ...tool,
+          _meta: {
+            ...(tool._meta as object | undefined),
+            [PERMISSION]: verdict?.decision ?? 'deny',
+            ...(verdict?.changed ? { 'io.patchbay/definitionChanged': true } : {}),
+          },
+        };
+      }),
+    );
   }
 
   async call(call: GatedCall): Promise<CallResult> {

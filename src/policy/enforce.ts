@@ -12,7 +12,7 @@
 import type { PolicySource } from '../config/policy-files.js';
 import { maskJsonSecrets } from './audit.js';
 import { consume, parseLimit, type LimitRefusal, type LimitRule } from './limits.js';
-import { checkTools, type ListedTool } from './pins.js';
+import { checkServers, checkTools, type ListedTool } from './pins.js';
 import { limitsFor, toolVerdict, type ToolVerdict } from './rules.js';
 
 export interface ToolPolicyOptions {
@@ -41,23 +41,40 @@ export class ToolPolicy {
    * first time; a tool whose definition differs from its pin is marked changed.
    */
   async screen(server: string, key: string, tools: ListedTool[]): Promise<Map<string, ToolVerdict>> {
-    const plain = new Map(tools.map((tool) => [tool.name, toolVerdict(server, facts(tool), this.sources)]));
-    const results = await checkTools(key, tools, {
-      env: this.options.env,
-      pinNew: (name) => plain.get(name)?.decision === 'allow',
+    const [verdicts] = await this.screenAll([{ server, key, tools }]);
+    return verdicts!;
+  }
+
+  /** `screen` for several servers at once: one pass over the pin store for all of them. */
+  async screenAll(
+    listings: ReadonlyArray<{ server: string; key: string; tools: ListedTool[] }>,
+  ): Promise<Array<Map<string, ToolVerdict>>> {
+    const plain = listings.map(
+      ({ server, tools }) =>
+        new Map(tools.map((tool) => [tool.name, toolVerdict(server, facts(tool), this.sources)])),
+    );
+    const checked = await checkServers(
+      listings.map(({ key, tools }, index) => ({
+        key,
+        tools,
+        pinNew: (name: string) => plain[index]!.get(name)?.decision === 'allow',
+      })),
+      { env: this.options.env },
+    );
+    return listings.map(({ server, key, tools }, index) => {
+      const changed = new Set(
+        checked[index]!.filter((result) => result.status === 'changed').map((result) => result.name),
+      );
+      this.changed.set(key, changed);
+      return new Map(
+        tools.map((tool) => [
+          tool.name,
+          changed.has(tool.name)
+            ? toolVerdict(server, facts(tool), this.sources, { definitionChanged: true })
+            : plain[index]!.get(tool.name)!,
+        ]),
+      );
     });
-    const changed = new Set(
-      results.filter((result) => result.status === 'changed').map((result) => result.name),
-    );
-    this.changed.set(key, changed);
-    return new Map(
-      tools.map((tool) => [
-        tool.name,
-        changed.has(tool.name)
-          ? toolVerdict(server, facts(tool), this.sources, { definitionChanged: true })
-          : plain.get(tool.name)!,
-      ]),
-    );
   }
 
   /** The verdict for a call, with what the last `screen` of this server saw of the definition. */

@@ -222,27 +222,52 @@ export async function checkTools(
   tools: readonly ListedTool[],
   options: CheckToolsOptions,
 ): Promise<ToolPinResult[]> {
+  const [results] = await checkServers([{ key, tools, pinNew: options.pinNew }], options);
+  return results!;
+}
+
+/**
+ * `checkTools` for several servers at once (a gateway listing every upstream): one read, and at
+ * most one locked write for all of them, instead of one per server.
+ */
+export async function checkServers(
+  servers: ReadonlyArray<{
+    key: string;
+    tools: readonly ListedTool[];
+    pinNew: (toolName: string) => boolean;
+  }>,
+  options: Omit<CheckToolsOptions, 'pinNew'>,
+): Promise<ToolPinResult[][]> {
   const path = pinsFilePath(options.env);
   const changedAt = (options.now ?? new Date()).toISOString();
-  const answers = new Map<string, boolean>();
-  const allowed = (name: string): boolean => {
-    let answer = answers.get(name);
-    if (answer === undefined) answers.set(name, (answer = options.pinNew(name)));
-    return answer;
-  };
-  const listed = tools.map((tool) => {
-    const view = pinnedView(tool);
-    return { name: tool.name, view, digest: viewDigest(view) };
+  const prepared = servers.map(({ key, tools, pinNew }) => {
+    const answers = new Map<string, boolean>();
+    const allowed = (name: string): boolean => {
+      let answer = answers.get(name);
+      if (answer === undefined) answers.set(name, (answer = pinNew(name)));
+      return answer;
+    };
+    const listed = tools.map((tool) => {
+      const view = pinnedView(tool);
+      return { name: tool.name, view, digest: viewDigest(view) };
+    });
+    return { key, listed, allowed };
   });
+  const evaluateAll = (document: PinsDocument) => {
+    const decided = prepared.map(({ key, listed, allowed }) =>
+      evaluate(document, key, listed, allowed, changedAt),
+    );
+    return { results: decided.map((one) => one.results), dirty: decided.some((one) => one.dirty) };
+  };
 
   // Writes are atomic renames, so a lock-free read is a consistent snapshot: take the lock only
   // when there is something to write, and decide again under it.
-  const snapshot = evaluate(await loadPins(path), key, listed, allowed, changedAt);
+  const snapshot = evaluateAll(await loadPins(path));
   if (!snapshot.dirty) return snapshot.results;
   await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
   return withFileLock(path, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, async () => {
     const document = await loadPins(path);
-    const decided = evaluate(document, key, listed, allowed, changedAt);
+    const decided = evaluateAll(document);
     if (decided.dirty) await savePins(path, document);
     return decided.results;
   });

@@ -85,6 +85,12 @@ async function startGateway(): Promise<Gateway> {
       if (waited > 10_000) throw new Error(`the gateway did not apply: patchbay ${args.join(' ')}\n${text}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    // One save can be seen as two file events, two reloads: wait until they are over, so a late
+    // one is not mistaken for the next change's.
+    for (let seen = reloads(), quiet = 0; quiet < 600; quiet += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (reloads() !== seen) [seen, quiet] = [reloads(), 0];
+    }
   };
   return { child, url, token, change };
 }
