@@ -32,7 +32,7 @@ export interface GatedCall {
   server: string;
   /** The pin store's key of this server (its name and target). */
   pinKey: string;
-  /** The tool as the upstream listed it (undefined if never listed: judged by its name). */
+  /** The tool as the upstream listed it (only its name when it was never listed). */
   tool: ListedTool;
   args: Record<string, unknown> | undefined;
   /** The host's name, for the audit log. */
