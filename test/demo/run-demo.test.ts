@@ -14,7 +14,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BINARY, createSandbox, runBinary, type Sandbox } from '../helpers/sandbox.js';
 
 const LOGIN_BROWSER = fileURLToPath(new URL('./login-browser.mjs', import.meta.url));
-const CONSOLE_BUILT = existsSync(fileURLToPath(new URL('../../dist/cli/commands/ui.js', import.meta.url)));
 
 interface DemoRun {
   child: ChildProcessWithoutNullStreams;
@@ -110,7 +109,7 @@ async function portRefuses(url: string): Promise<boolean> {
   }
 }
 
-describe.skipIf(!CONSOLE_BUILT)('patchbay demo (npm start)', () => {
+describe('patchbay demo (npm start)', () => {
   it('add → list (needs login) → get, then the console until stdin ends; then everything is gone', async () => {
     run = startDemo();
     const [, consoleUrl] = await run.waitFor(/^(http:\/\/127\.0\.0\.1:\d+\/\S*)$/m);
