@@ -3,6 +3,7 @@
  * with its arguments checked against what the prompt declares before anything is sent.
  */
 
+import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
@@ -71,26 +72,7 @@ export async function runPrompt(options: PromptOptions, io: Io): Promise<number>
           },
         );
       }
-      const known = new Set((declared.arguments ?? []).map((arg) => arg.name));
-      const unknown = Object.keys(options.arguments).filter((key) => !known.has(key));
-      const missing = (declared.arguments ?? []).filter(
-        (arg) => arg.required && !(arg.name in options.arguments),
-      );
-      if (unknown.length > 0 || missing.length > 0) {
-        const expected = (declared.arguments ?? [])
-          .map((arg) => `${arg.name}${arg.required ? '' : '?'}`)
-          .join(', ');
-        throw new PatchbayError(
-          'usage',
-          [
-            missing.length > 0 ? `missing ${missing.map((arg) => arg.name).join(', ')}` : '',
-            unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
-          ]
-            .filter(Boolean)
-            .join('; ') + ` for the prompt ${options.prompt}.`,
-          { hint: `It takes: ${expected || '(no arguments)'}` },
-        );
-      }
+      checkPromptArguments(declared, options.arguments);
       const result = await session.request((client) =>
         client.getPrompt(
           { name: options.prompt, arguments: { ...options.arguments } },

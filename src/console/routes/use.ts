@@ -7,6 +7,7 @@
  * decided on is written to the audit log, as `via: console`, host `patchbay ui`.
  */
 
+import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { PatchbayError } from '../../errors.js';
 import { admit } from '../../policy/admission.js';
 import { ToolPolicy } from '../../policy/enforce.js';
@@ -181,21 +182,7 @@ async function runPrompt(
       throw new PatchbayError('not-found', `${name} has no prompt named ${JSON.stringify(promptName)}.`, {
         hint: "The connector's page lists its prompts.",
       });
-    const known = new Set((declared.arguments ?? []).map((argument) => argument.name));
-    const unknown = Object.keys(args).filter((key) => !known.has(key));
-    const missing = (declared.arguments ?? []).filter(
-      (argument) => argument.required && !(argument.name in args),
-    );
-    if (unknown.length > 0 || missing.length > 0)
-      throw new PatchbayError(
-        'usage',
-        [
-          missing.length > 0 ? `missing ${missing.map((argument) => argument.name).join(', ')}` : '',
-          unknown.length > 0 ? `no argument named ${unknown.join(', ')}` : '',
-        ]
-          .filter(Boolean)
-          .join('; ') + ` for the prompt ${promptName}.`,
-      );
+    checkPromptArguments(declared, args);
     const result = await session.request((client) =>
       client.getPrompt({ name: promptName, arguments: args }, session.requestOptions()),
     );
