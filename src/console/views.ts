@@ -5,7 +5,7 @@
  * `probeAll`, which runs the same check as `patchbay list`.
  */
 
-import { sameResource } from '../auth/resource-url.js';
+import { serverAuthRow } from '../auth/status.js';
 import type { ServerEntry } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
 import { getOwn, isObject } from '../config/json-source.js';
@@ -146,27 +146,16 @@ export function authView(
   listing: CredentialListing | undefined,
   env: NodeJS.ProcessEnv,
 ): AuthView {
-  const entry = server.winner.entry;
-  if (!entry || entry.transport === 'stdio') return NO_AUTH;
-  const urls = serverUrls(entry, env);
-  const logins = (listing?.tokens ?? [])
-    .filter((login) => urls.some((url) => sameResource(login.resource, url)))
-    .sort((a, b) => (b.lastRefreshAt ?? b.obtainedAt) - (a.lastRefreshAt ?? a.obtainedAt));
-  const header =
-    Object.keys(entry.headers ?? {}).some((name) => name.toLowerCase() === 'authorization') ||
-    entry.headersHelper !== undefined;
-  const clientSecret = (listing?.clientSecrets ?? []).some(
-    (facts) => facts.name === server.name && urls.some((url) => sameResource(facts.url, url)),
-  );
-  const kind = header ? 'header' : logins.length > 0 || entry.oauth || clientSecret ? 'oauth' : 'none';
-  const login = logins[0];
+  if (!listing) return NO_AUTH;
+  // The same facts as `patchbay auth status`, for this one server.
+  const row = serverAuthRow(server, { listing, env, now: Date.now(), locationOf: () => '' });
   return {
-    kind,
-    loggedIn: login !== undefined,
-    issuer: login?.issuer ?? null,
-    scope: login?.scope ?? null,
-    expiresAt: login?.expiresAt ?? null,
-    refreshable: login?.refreshable ?? false,
+    kind: row.method,
+    loggedIn: row.loggedIn,
+    issuer: row.issuer,
+    scope: row.scopes ? row.scopes.join(' ') : null,
+    expiresAt: row.expiresAt === null ? null : Date.parse(row.expiresAt),
+    refreshable: row.refreshable ?? false,
   };
 }
 
