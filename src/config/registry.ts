@@ -283,6 +283,28 @@ function choiceFor(choices: JsonObject, scoped: ScopedEntry): ProjectChoice {
 // ---------------------------------------------------------------------------------------------
 // Lookup helpers
 
+/**
+ * The scope to remove `name` from: the one given, else the only one that has it. Several: an
+ * ambiguous-scope error whose hint `say(scope)` words for the caller (a flag, a parameter).
+ */
+export function scopeToRemove(
+  registry: Registry,
+  name: string,
+  given: Scope | undefined,
+  say: (scope: Scope) => string,
+): Scope {
+  if (given !== undefined) return given;
+  const found = registry.entries.filter((entry) => entry.name === name);
+  if (found.length === 0) throw notFoundError(registry, name);
+  if (found.length > 1)
+    throw new PatchbayError(
+      'ambiguous-scope',
+      `${name} is configured in several scopes: ${found.map((entry) => `${entry.scope} (${entry.path})`).join(', ')}.`,
+      { hint: `Say which one: ${found.map((entry) => say(entry.scope)).join('  or  ')}` },
+    );
+  return found[0]!.scope;
+}
+
 /** The one server named, or every server when no name is given (a command's `[name]`). */
 export function selectServers(registry: Registry, name: string | undefined): EffectiveServer[] {
   if (name === undefined) return registry.servers;

@@ -2,7 +2,7 @@
 
 import { PatchbayError } from '../../errors.js';
 import type { Scope } from '../../config/entry.js';
-import { notFoundError, removeFromScope } from '../../config/registry.js';
+import { removeFromScope, scopeToRemove } from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
 import { note, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
@@ -22,20 +22,12 @@ export function parseRemoveOptions(name: string, flags: { scope?: string }): Rem
 export async function runRemove(options: RemoveOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const found = registry.entries.filter((entry) => entry.name === options.name);
-  let scope = options.scope;
-  if (scope === undefined) {
-    if (found.length === 0) throw notFoundError(registry, options.name);
-    if (found.length > 1) {
-      throw new PatchbayError(
-        'ambiguous-scope',
-        `${options.name} is configured in several scopes: ${found.map((entry) => `${entry.scope} (${entry.path})`).join(', ')}.`,
-        {
-          hint: `Say which one: ${found.map((entry) => `patchbay remove ${options.name} -s ${entry.scope}`).join('  or  ')}`,
-        },
-      );
-    }
-    scope = found[0]!.scope;
-  }
+  const scope = scopeToRemove(
+    registry,
+    options.name,
+    options.scope,
+    (scope) => `patchbay remove ${options.name} -s ${scope}`,
+  );
   const removed = await removeFromScope(registry.context, scope, options.name);
   if (!removed) {
     const elsewhere = found.map((entry) => entry.scope);

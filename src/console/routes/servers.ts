@@ -8,6 +8,7 @@ import { parseAddOptions, parseScope } from '../../config/add-options.js';
 import { entryToRaw } from '../../config/entry.js';
 import { setServerEnabled } from '../../config/policy-files.js';
 import {
+  scopeToRemove,
   addServer,
   findServer,
   notFoundError,
@@ -106,17 +107,12 @@ export const serverRoutes: Route[] = [
       const scopeParam = url.searchParams.get('scope');
       const registry = await loadConfig(ctx);
       const found = registry.entries.filter((entry) => entry.name === name);
-      let scope = scopeParam === null ? undefined : parseScope(scopeParam);
-      if (scope === undefined) {
-        if (found.length === 0) throw notFoundError(registry, name);
-        if (found.length > 1)
-          throw new PatchbayError(
-            'ambiguous-scope',
-            `${name} is configured in several scopes: ${found.map((entry) => `${entry.scope} (${entry.path})`).join(', ')}.`,
-            { hint: `Say which one: ${found.map((entry) => `?scope=${entry.scope}`).join(' or ')}` },
-          );
-        scope = found[0]!.scope;
-      }
+      const scope = scopeToRemove(
+        registry,
+        name,
+        scopeParam === null ? undefined : parseScope(scopeParam),
+        (scope) => `?scope=${scope}`,
+      );
       if (!(await removeFromScope(registry.context, scope, name)))
         throw new PatchbayError(
           'not-found',
