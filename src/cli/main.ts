@@ -4,7 +4,7 @@
  * command that needs no network never loads the MCP SDK. This is the only file that exits.
  */
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import module from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,17 +15,7 @@ import { cacheDirectory } from '../config/paths.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 import { withOutputLimit } from './output-limit.js';
-
-function packageVersion(): string {
-  // dist/cli/main.js → ../../package.json; read lazily and only for --version.
-  try {
-    return (
-      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-    ).version;
-  } catch {
-    return 'unknown';
-  }
-}
+import { packageVersion } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

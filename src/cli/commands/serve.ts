@@ -6,8 +6,6 @@
  * --dangerously-expose, and still a token; --dangerously-no-auth is refused off loopback.
  */
 
-import { readFileSync } from 'node:fs';
-
 import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState } from '../../config/status.js';
 import { isLoopbackHost, validateName } from '../../config/validate.js';
@@ -16,6 +14,7 @@ import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import { teamPolicyPath } from '../../config/policy-files.js';
 import { serverKey, serverTarget } from '../../policy/pins.js';
+import { packageVersion } from '../version.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
 export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
@@ -277,13 +276,4 @@ function describe(upstreams: Array<{ name: string }>): string {
   return upstreams.length === 0
     ? 'no servers configured (patchbay add …)'
     : `${upstreams.length} server${upstreams.length === 1 ? '' : 's'} (${upstreams.map((upstream) => upstream.name).join(', ')})`;
-}
-
-function packageVersion(): string {
-  try {
-    const url = new URL('../../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }

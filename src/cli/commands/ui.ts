@@ -4,11 +4,10 @@
  * not to, and serves until Ctrl-C.
  */
 
-import { readFileSync } from 'node:fs';
-
 import { EXIT, PatchbayError } from '../../errors.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
+import { packageVersion } from '../version.js';
 
 export interface UiOptions {
   /** 0: any free port. */
@@ -55,15 +54,5 @@ export async function runUi(options: UiOptions, io: Io): Promise<number> {
     return EXIT.ok;
   } finally {
     await ui.close();
-  }
-}
-
-/** package.json beside dist/ (or src/, run from source). */
-function packageVersion(): string {
-  try {
-    const url = new URL('../../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
   }
 }
