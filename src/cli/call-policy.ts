@@ -11,7 +11,7 @@ import { setToolRule } from '../config/policy-files.js';
 import { admit, type Approval } from '../policy/admission.js';
 import type { AuditOutcome } from '../policy/audit.js';
 import { summarizeArguments, ToolPolicy } from '../policy/enforce.js';
-import { serverKey, serverTarget, type ListedTool } from '../policy/pins.js';
+import { configuredServerKey, type ListedTool } from '../policy/pins.js';
 import type { ToolVerdict } from '../policy/rules.js';
 import { isInteractive, note, sanitizeForTerminal, type Io } from './io.js';
 import { holdTerminal } from './progress.js';
@@ -42,15 +42,14 @@ export async function admitCall(
     sources: registry.policy.sources,
     onWarning: (message) => note(io, message),
   });
-  const key = serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
-  // First allowed: pinned; changed since: flagged (and so asked about).
-  await policy.screen(server.name, key, [tool]);
+  const key = configuredServerKey(server);
   const admission = await admit({
     policy,
     env: io.env,
     server: server.name,
     pinKey: key,
     tool,
+    screen: true,
     args,
     via: 'call',
     host: 'patchbay call',

@@ -200,11 +200,11 @@ export async function flagChangedTools(
   views: ServerView[],
   io: Io,
 ): Promise<void> {
-  const { changedTools, serverKey, serverTarget } = await import('../policy/pins.js');
+  const { changedTools, configuredServerKey } = await import('../policy/pins.js');
   try {
     for (const [index, server] of servers.entries()) {
       if (!server.winner.entry) continue;
-      const key = serverKey(server.name, serverTarget(server.winner.entry));
+      const key = configuredServerKey(server);
       views[index]!.changedTools = (await changedTools(key, { env: io.env })).map((change) => change.name);
     }
   } catch (error) {

@@ -217,17 +217,14 @@ export function setToolRule(
   pattern: string,
   decision: Decision | 'default',
 ): Promise<{ path: string; changed: boolean }> {
-  return editServerPolicy(scope, paths, server, (policy) => {
-    const tools = (policy['tools'] ??= {}) as Record<string, string>;
-    if (decision === 'default') {
-      if (!Object.hasOwn(tools, pattern)) return false;
-      delete tools[pattern];
-      return true;
-    }
-    if (tools[pattern] === decision) return false;
-    tools[pattern] = decision;
-    return true;
-  });
+  return setPatternValue(
+    scope,
+    paths,
+    server,
+    'tools',
+    pattern,
+    decision === 'default' ? undefined : decision,
+  );
 }
 
 /** A limit of one scope (`*`: the whole server), or `none` to remove it. */
@@ -238,15 +235,27 @@ export function setLimit(
   pattern: string,
   limit: string,
 ): Promise<{ path: string; changed: boolean }> {
+  return setPatternValue(scope, paths, server, 'limits', pattern, limit === 'none' ? undefined : limit);
+}
+
+/** Set (or, given undefined, remove) the value a server's `tools` or `limits` holds for a pattern. */
+function setPatternValue(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  field: 'tools' | 'limits',
+  pattern: string,
+  value: string | undefined,
+): Promise<{ path: string; changed: boolean }> {
   return editServerPolicy(scope, paths, server, (policy) => {
-    const limits = (policy['limits'] ??= {}) as Record<string, string>;
-    if (limit === 'none') {
-      if (!Object.hasOwn(limits, pattern)) return false;
-      delete limits[pattern];
+    const values = (policy[field] ??= {}) as Record<string, string>;
+    if (value === undefined) {
+      if (!Object.hasOwn(values, pattern)) return false;
+      delete values[pattern];
       return true;
     }
-    if (limits[pattern] === limit) return false;
-    limits[pattern] = limit;
+    if (values[pattern] === value) return false;
+    values[pattern] = value;
     return true;
   });
 }

@@ -14,7 +14,7 @@ import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
 import type { CredentialListing } from '../auth/store.js';
 import type { ProbeResult } from '../connect/probe.js';
-import { changedTools, serverKey, serverTarget } from '../policy/pins.js';
+import { changedTools, configuredServerKey } from '../policy/pins.js';
 import type { AuthView, ConnectorSummary } from './api-types.js';
 
 /** As many checks at once as `patchbay list` runs. */
@@ -31,15 +31,10 @@ export function targetOf(server: EffectiveServer): string {
   return typeof url === 'string' ? maskUrl(url) : '';
 }
 
-/** The pin identity `patchbay call` and the gateway use: the name plus the configured target. */
-export function pinKey(server: EffectiveServer): string {
-  return serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
-}
-
 export async function changedToolNames(server: EffectiveServer, env: NodeJS.ProcessEnv): Promise<string[]> {
   if (!server.winner.entry) return [];
   try {
-    return (await changedTools(pinKey(server), { env })).map((change) => change.name);
+    return (await changedTools(configuredServerKey(server), { env })).map((change) => change.name);
   } catch {
     // An unreadable pins file hides the flags; the call path still refuses what it must.
     return [];

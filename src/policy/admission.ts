@@ -13,11 +13,11 @@
  */
 
 import { recordCall, type AuditDecision, type AuditOutcome, type AuditVia } from './audit.js';
-import type { ToolPolicy } from './enforce.js';
+import type { Approval, ToolPolicy } from './enforce.js';
 import type { ListedTool } from './pins.js';
 import type { ToolVerdict } from './rules.js';
 
-export type Approval = 'once' | 'always' | 'deny';
+export type { Approval };
 
 export interface AdmissionRequest {
   policy: ToolPolicy;
@@ -26,6 +26,11 @@ export interface AdmissionRequest {
   /** The server's key in the pin store. */
   pinKey: string;
   tool: ListedTool;
+  /**
+   * The tool was just listed by this caller (`patchbay call`, the console), not by a gateway
+   * listing: screen it first, so a first allowed tool is pinned and a changed one is flagged.
+   */
+  screen?: boolean;
   args: Record<string, unknown>;
   via: AuditVia;
   /** The host's name (for the audit log). */
@@ -88,6 +93,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
   };
   const allowIt = `patchbay permit ${server} ${tool.name} allow`;
 
+  if (request.screen) await policy.screen(server, request.pinKey, [tool]);
   const verdict = policy.verdict(server, request.pinKey, tool);
   if (verdict.decision === 'deny')
     return refuse(

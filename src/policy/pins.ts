@@ -153,6 +153,17 @@ export function serverKey(name: string, target: string): string {
   return `${name} ${target}`;
 }
 
+/**
+ * A configured server's key: its name and its target as written (before `${VAR}` expansion, so a
+ * rotated token in the URL is the same server, and no secret lands in the pin store).
+ */
+export function configuredServerKey(server: {
+  name: string;
+  winner: { entry?: Pick<ServerEntry, 'url' | 'command' | 'args'> };
+}): string {
+  return serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
+}
+
 /** The target of `serverKey`: the URL, or the command line of a stdio server. */
 export function serverTarget(entry: Pick<ServerEntry, 'url' | 'command' | 'args'>): string {
   if (entry.url !== undefined) return entry.url;

@@ -51,12 +51,11 @@ import { validateName } from '../../config/validate.js';
 import { ConnectError } from '../../connect/connect-error.js';
 import { formatDuration, parseLimit } from '../../policy/limits.js';
 import {
+  configuredServerKey,
   acceptChanges,
   changedTools,
   checkTools,
   diffViews,
-  serverKey,
-  serverTarget,
   type ListedTool,
   type ToolChange,
   type ToolPinResult,
@@ -251,11 +250,6 @@ async function listTools(
   }
 }
 
-/** The pin identity `patchbay call` and the gateway use: name plus the configured target. */
-function pinKey(server: EffectiveServer): string {
-  return serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : '');
-}
-
 async function policyView(
   server: EffectiveServer,
   state: StaticState,
@@ -263,7 +257,7 @@ async function policyView(
   sources: PolicySource[],
   io: Io,
 ): Promise<ServerPolicyView> {
-  const key = pinKey(server);
+  const key = configuredServerKey(server);
   const limits = await limitStates(server.name, sources, {
     env: io.env,
     onWarning: (message) => note(io, message),
@@ -542,7 +536,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   const registry = await loadForCommand(io);
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
-  const key = pinKey(server);
+  const key = configuredServerKey(server);
   const changes = await changedTools(key, { env: io.env });
   const accepted = options.accept ? await accept(key, changes, options.accept, io) : undefined;
 

@@ -13,7 +13,7 @@ import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import { teamPolicyPath } from '../../config/policy-files.js';
-import { serverKey, serverTarget } from '../../policy/pins.js';
+import { configuredServerKey } from '../../policy/pins.js';
 import { packageVersion } from '../version.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
@@ -259,7 +259,7 @@ async function configuredUpstreams(options: ServeOptions, io: Io, whileServing =
           }),
       timeoutMs: state.resolved?.timeout ?? options.timeoutMs,
       // Pins follow the entry as written: a rotated token in a ${VAR} is the same server.
-      pinKey: serverKey(server.name, server.winner.entry ? serverTarget(server.winner.entry) : ''),
+      pinKey: configuredServerKey(server),
     });
   }
   return {

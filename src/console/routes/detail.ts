@@ -16,13 +16,13 @@ import { staticState } from '../../config/status.js';
 import { ConnectError } from '../../connect/connect-error.js';
 import type { Session } from '../../connect/session.js';
 import { parseLimit } from '../../policy/limits.js';
-import { checkTools, type ListedTool } from '../../policy/pins.js';
+import { checkTools, configuredServerKey, type ListedTool } from '../../policy/pins.js';
 import { toolVerdict } from '../../policy/rules.js';
 import type { ConnectorDetail, LimitView, ToolView } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { badField, noContent, json, objectBody, optionalString, stringField } from '../http.js';
 import type { Route } from '../router.js';
-import { authView, changedToolNames, credentialListing, pinKey, probeHint, summaryOf } from '../views.js';
+import { authView, changedToolNames, credentialListing, probeHint, summaryOf } from '../views.js';
 
 export const detailRoutes: Route[] = [
   {
@@ -142,7 +142,14 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
             ...(session.protocolVersion ? { protocolVersion: session.protocolVersion } : {}),
           };
         detail.toolCount = offered.tools.length;
-        detail.tools = await toolViews(server.name, pinKey(server), offered.tools, sources, limits, ctx.env);
+        detail.tools = await toolViews(
+          server.name,
+          configuredServerKey(server),
+          offered.tools,
+          sources,
+          limits,
+          ctx.env,
+        );
         detail.resources = offered.resources;
         detail.templates = offered.templates;
         detail.prompts = offered.prompts;

@@ -11,13 +11,12 @@ import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { PatchbayError } from '../../errors.js';
 import { admit } from '../../policy/admission.js';
 import { ToolPolicy } from '../../policy/enforce.js';
-import type { ListedTool } from '../../policy/pins.js';
+import { configuredServerKey, type ListedTool } from '../../policy/pins.js';
 import type { CallOutcome, ContentBlock, PromptOutcome, ReadOutcome } from '../api-types.js';
 import type { ConsoleContext } from '../context.js';
 import { badField, json, objectBody, optionalObject, stringField } from '../http.js';
 import { withServer, type OpenedServer } from '../open.js';
 import type { Route } from '../router.js';
-import { pinKey } from '../views.js';
 
 const HOST = 'patchbay ui';
 
@@ -121,14 +120,14 @@ async function admitFromPage(
   approved: boolean,
 ) {
   const policy = new ToolPolicy({ env: ctx.env, sources: registry.policy.sources, onWarning: ctx.log });
-  const key = pinKey(server);
-  await policy.screen(server.name, key, [tool]);
+  const key = configuredServerKey(server);
   const admission = await admit({
     policy,
     env: ctx.env,
     server: server.name,
     pinKey: key,
     tool,
+    screen: true,
     args,
     via: 'console',
     host: HOST,
