@@ -45,7 +45,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { benchEnv, killTree, live, packageVersion, stopOnExit, timedRun } from './processes.mjs';
+import {
+  benchEnv,
+  killTree,
+  live,
+  packageVersion,
+  stopOnExit,
+  timedRun,
+  peerBinaries,
+} from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -97,16 +105,10 @@ const WARMUP_C32 = 2 * CONCURRENCY;
 /** A target stops being loaded after this many errors (its row is flagged either way). */
 const MAX_ERRORS = 50;
 
-const mcpRemoteBin = process.env.MCP_REMOTE_BIN || null;
-const supergatewayBin = process.env.SUPERGATEWAY_BIN || null;
-for (const [name, bin] of [
-  ['MCP_REMOTE_BIN', mcpRemoteBin],
-  ['SUPERGATEWAY_BIN', supergatewayBin],
-])
-  if (bin && !existsSync(bin)) {
-    console.error(`bench/gateway.mjs: ${name} is ${bin}, which does not exist.`);
-    process.exit(2);
-  }
+const { MCP_REMOTE_BIN: mcpRemoteBin, SUPERGATEWAY_BIN: supergatewayBin } = peerBinaries(
+  'bench/gateway.mjs',
+  ['MCP_REMOTE_BIN', 'SUPERGATEWAY_BIN'],
+);
 
 // ---------------------------------------------------------------------------------------------
 // Clean-up: every child (servers, gateways, relays, stdio bridges) goes however the bench ends.

@@ -110,3 +110,20 @@ export function packageVersion(file) {
   }
   return 'unknown version';
 }
+
+/**
+ * The peers' binaries named by environment variables (null when unset); one that is named but
+ * missing ends the bench, as a typo should.
+ */
+export function peerBinaries(script, names) {
+  const bins = {};
+  for (const name of names) {
+    const bin = process.env[name] || null;
+    if (bin && !existsSync(bin)) {
+      console.error(`${script}: ${name} is ${bin}, which does not exist.`);
+      process.exit(2);
+    }
+    bins[name] = bin;
+  }
+  return bins;
+}

@@ -34,7 +34,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { benchEnv, killTree, live, packageVersion, stopOnExit, timedRun } from './processes.mjs';
+import {
+  benchEnv,
+  killTree,
+  live,
+  packageVersion,
+  stopOnExit,
+  timedRun,
+  peerBinaries,
+} from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -64,16 +72,10 @@ if (!(runTimeoutMs > 0)) {
   );
   process.exit(2);
 }
-const mcpcBin = process.env.MCPC_BIN || null;
-const inspectorBin = process.env.INSPECTOR_BIN || null;
-for (const [name, bin] of [
-  ['MCPC_BIN', mcpcBin],
-  ['INSPECTOR_BIN', inspectorBin],
-])
-  if (bin && !existsSync(bin)) {
-    console.error(`bench/use.mjs: ${name} is ${bin}, which does not exist.`);
-    process.exit(2);
-  }
+const { MCPC_BIN: mcpcBin, INSPECTOR_BIN: inspectorBin } = peerBinaries('bench/use.mjs', [
+  'MCPC_BIN',
+  'INSPECTOR_BIN',
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Clean-up: the server, a running command and mcpc's bridge go however the bench ends.
