@@ -1,17 +1,30 @@
 /**
- * A command line split into argv the way a POSIX shell would, without expanding anything: for
- * programs patchbay runs without a shell (headersHelper, PATCHBAY_BROWSER).
+ * A command line split into argv the way a POSIX shell would: for programs patchbay runs without
+ * a shell (headersHelper, PATCHBAY_BROWSER). Nothing is expanded unless the caller passes a
+ * `reference` reader, and then a reference's value is appended to the word it stands in, never
+ * split or re-parsed: `${VAR}` is one argument (or part of one) whatever its value holds, as a
+ * POSIX shell treats `"${VAR}"`.
  */
 
 import { PatchbayError } from '../errors.js';
 
 const SHELL_HINT = "it runs without a shell; to use shell syntax, say so explicitly: sh -c '<your command>'";
 
-/** Splits a command line into argv the way a POSIX shell would, without expanding anything. */
-export function splitCommandLine(command: string): string[] {
+/** A reference found at a position of the command line: how long it is and what it stands for. */
+export interface Reference {
+  length: number;
+  value: string;
+}
+
+/** Reads a reference (such as `${VAR}`) starting at `index`, or undefined when there is none. */
+export type ReferenceReader = (command: string, index: number) => Reference | undefined;
+
+/** Splits a command line into argv the way a POSIX shell would; see the module comment. */
+export function splitCommandLine(command: string, reference?: ReferenceReader): string[] {
   const argv: string[] = [];
   let word = '';
   let inWord = false;
+  let found: Reference | undefined;
   let i = 0;
   while (i < command.length) {
     const c = command[i]!;
@@ -34,7 +47,9 @@ export function splitCommandLine(command: string): string[] {
     } else if (c === "'") {
       const end = command.indexOf("'", i + 1);
       if (end === -1) throw splitError(`unterminated single quote (opened at character ${i + 1})`);
-      word += command.slice(i + 1, end);
+      // Unlike sh, references are read inside single quotes too: patchbay expands `${VAR}` in every
+      // field of an entry wherever it stands, and did so here before splitting was reference-aware.
+      word += reference ? withReferences(command, i + 1, end, reference) : command.slice(i + 1, end);
       inWord = true;
       i = end + 1;
     } else if (c === '"') {
@@ -50,7 +65,14 @@ export function splitCommandLine(command: string): string[] {
           break;
         }
         const next = command[i + 1];
-        if (d === '\\' && (next === '$' || next === '`' || next === '"' || next === '\\' || next === '\n')) {
+        const quoted = d === '$' ? reference?.(command, i) : undefined;
+        if (quoted) {
+          word += quoted.value;
+          i += quoted.length;
+        } else if (
+          d === '\\' &&
+          (next === '$' || next === '`' || next === '"' || next === '\\' || next === '\n')
+        ) {
           if (next !== '\n') word += next;
           i += 2;
         } else {
@@ -58,6 +80,10 @@ export function splitCommandLine(command: string): string[] {
           i++;
         }
       }
+    } else if (c === '$' && (found = reference?.(command, i))) {
+      word += found.value;
+      inWord = true;
+      i += found.length;
     } else if (SHELL_SYNTAX.has(c)) {
       let operator = c;
       while (i + operator.length < command.length && SHELL_SYNTAX.has(command[i + operator.length]!)) {
@@ -74,8 +100,36 @@ export function splitCommandLine(command: string): string[] {
   return argv;
 }
 
+/** The text between `start` and `end` with each reference replaced by its value. */
+function withReferences(command: string, start: number, end: number, reference: ReferenceReader): string {
+  let text = '';
+  let i = start;
+  while (i < end) {
+    const found = command[i] === '$' ? reference(command, i) : undefined;
+    if (found && i + found.length <= end) {
+      text += found.value;
+      i += found.length;
+    } else {
+      text += command[i];
+      i++;
+    }
+  }
+  return text;
+}
+
 /** Unquoted, these make `sh` pipe, redirect, chain, background or substitute: never meant literally. */
 const SHELL_SYNTAX = new Set(['|', '&', ';', '<', '>', '(', ')', '`']);
+
+/** Characters that need no quoting in a command line. */
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * argv as one command line that `splitCommandLine` turns back into exactly that argv: each word
+ * that needs it in single quotes.
+ */
+export function joinCommandLine(argv: readonly string[]): string {
+  return argv.map((word) => (PLAIN_WORD.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
 
 function splitError(message: string, hint?: string): PatchbayError {
   return new PatchbayError('usage', message, hint === undefined ? {} : { hint });

@@ -5,6 +5,7 @@
  */
 
 import { PatchbayError } from '../errors.js';
+import { joinCommandLine, splitCommandLine, type ReferenceReader } from './command-line.js';
 import type { ServerEntry } from './entry.js';
 import { mapOwnValues } from './json-source.js';
 
@@ -63,6 +64,30 @@ export function expandString(text: string, env: NodeJS.ProcessEnv, field: string
     .join('');
 }
 
+/**
+ * A command line (headersHelper) with its `${VAR}`s expanded: split first, so that each value is
+ * one argument or part of one, never re-split or re-parsed however many spaces or quotes it
+ * holds; then joined back, quoted, so that splitting the result gives exactly that argv.
+ */
+export function expandCommandLine(template: string, env: NodeJS.ProcessEnv, field: string): string {
+  const reference: ReferenceReader = (text, index) => {
+    const match = REFERENCE_AT.exec(text.slice(index));
+    return match ? { length: match[0].length, value: expandString(match[0], env, field) } : undefined;
+  };
+  let argv: string[];
+  try {
+    argv = splitCommandLine(template, reference);
+  } catch (error) {
+    if (!(error instanceof PatchbayError) || error instanceof UnsetVariableError) throw error;
+    throw new PatchbayError('headers-helper-failed', `${field} is not a valid command: ${error.message}`, {
+      hint: error.hint ?? `fix the quoting in the ${field} setting`,
+    });
+  }
+  return joinCommandLine(argv);
+}
+
+const REFERENCE_AT = new RegExp(`^${REFERENCE.source}`);
+
 function expandMap(map: Record<string, string> | undefined, env: NodeJS.ProcessEnv, field: string) {
   return map && mapOwnValues(map, (value, key) => expandString(value, env, `${field}.${key}`));
 }
@@ -73,7 +98,7 @@ export function expandEntry(entry: ServerEntry, env: NodeJS.ProcessEnv): ServerE
   if (entry.url !== undefined) out.url = expandString(entry.url, env, 'url');
   if (entry.headers) out.headers = expandMap(entry.headers, env, 'headers');
   if (entry.headersHelper !== undefined)
-    out.headersHelper = expandString(entry.headersHelper, env, 'headersHelper');
+    out.headersHelper = expandCommandLine(entry.headersHelper, env, 'headersHelper');
   if (entry.command !== undefined) out.command = expandString(entry.command, env, 'command');
   if (entry.args) out.args = entry.args.map((arg, i) => expandString(arg, env, `args[${i}]`));
   if (entry.env) out.env = expandMap(entry.env, env, 'env');

@@ -1,6 +1,7 @@
 /** Pure pieces of the config module: the position-aware parser, expansion, masking. */
 
 import { describe, expect, it } from 'vitest';
+import { splitCommandLine } from '../../src/config/command-line.js';
 import { expandEntry, expandString, splitTemplate } from '../../src/config/expand.js';
 import { parseJsonSource, stringifyJson } from '../../src/config/json-source.js';
 import { maskArgs, maskUrl, maskValue } from '../../src/config/mask.js';
@@ -85,6 +86,53 @@ describe('expansion', () => {
       env: { K: 'e' },
       headersHelper: 'helper',
     });
+  });
+
+  // Hostile values: whatever a variable holds, it is one argument (or part of one), as in sh's
+  // "${VAR}": never split at its spaces, never re-parsed for quotes, escapes, comments or operators.
+  const hostileValues = [
+    'two words',
+    `it's "quoted"`,
+    `'; rm -rf ~; echo '`,
+    '" --injected "',
+    'a\\ b \\" c',
+    '$(touch /tmp/x) `id` $HOME ${OTHER}',
+    '# not a comment',
+    '| jq . && curl evil; x > /tmp/y &',
+    '  leading and trailing  ',
+    '\ttab\nnewline',
+    '',
+  ];
+
+  it.each(hostileValues)('a headersHelper ${VAR} holding %j is one argument wherever it stands', (value) => {
+    const env = { V: value, OTHER: 'other' };
+    const argvOf = (headersHelper: string) =>
+      splitCommandLine(
+        expandEntry({ transport: 'http', url: 'https://x', headersHelper }, env).headersHelper!,
+      );
+    expect(argvOf('get-token ${V} --last')).toEqual(['get-token', value, '--last']);
+    expect(argvOf('get-token "${V}"')).toEqual(['get-token', value]);
+    expect(argvOf("get-token '${V}'")).toEqual(['get-token', value]);
+    expect(argvOf('get-token --key=${V}!')).toEqual(['get-token', `--key=${value}!`]);
+    expect(argvOf('get-token "pre ${V} post" x')).toEqual(['get-token', `pre ${value} post`, 'x']);
+    expect(argvOf('get-token ${MISSING:-${V}}')).toEqual(['get-token', '${V}']);
+    expect(argvOf('get-token ${MISSING:-a default}')).toEqual(['get-token', 'a default']);
+  });
+
+  it.each(hostileValues)('a stdio command and args ${VAR} holding %j stay one argument each', (value) => {
+    const env = { V: value };
+    const entry = expandEntry({ transport: 'stdio', command: '${V}', args: ['${V}', '--k=${V}'] }, env);
+    expect(entry.command).toBe(value);
+    expect(entry.args).toEqual([value, `--k=${value}`]);
+  });
+
+  it('a headersHelper that is not a valid command line fails naming the field, before any value is read', () => {
+    expect(() =>
+      expandEntry({ transport: 'http', url: 'https://x', headersHelper: "get-token '${V}" }, { V: 'v' }),
+    ).toThrow(/headersHelper is not a valid command: unterminated single quote/);
+    expect(() =>
+      expandEntry({ transport: 'http', url: 'https://x', headersHelper: 'get-token ${V} | jq' }, { V: 'v' }),
+    ).toThrow(/"\|" is shell syntax/);
   });
 
   it('splits templates', () => {
