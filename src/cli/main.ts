@@ -688,8 +688,9 @@ Examples:
     .addHelpText(
       'after',
       `
-Prints the URL to open on stdout; its one-time token is exchanged for a session cookie, so the URL
-works once, in one browser. Serves until Ctrl-C. PATCHBAY_BROWSER names the browser to use.
+Prints the URL to open on stdout; the page exchanges its one-time token for a session that lives
+in that browser tab (no cookie), so the URL works once, in one tab. Serves until Ctrl-C.
+PATCHBAY_BROWSER names the browser to use.
 
 Examples:
   $ patchbay ui

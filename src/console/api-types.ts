@@ -2,13 +2,15 @@
  * The console's JSON API: the contract between the local server (src/console/server.ts) and the
  * page (web/). Types only, imported by both sides, so the two cannot drift apart.
  *
- * Every path is under /api and needs the session cookie (obtained by opening the URL that
- * `patchbay ui` prints, whose one-time token is exchanged for it) and a same-origin request.
+ * Every path is under /api and needs the session secret in `Authorization: Bearer …` and a
+ * same-origin request; the page gets the secret by exchanging the one-time token of the URL that
+ * `patchbay ui` prints (`POST /api/session`, the only call without it; see session.ts).
  * Errors are `{ error: ApiError }` with an HTTP status: 400 bad input, 401 no session, 403 refused
  * (Origin/Host, policy), 404 unknown server or item, 409 conflict (exists), 500 otherwise.
  * Secrets are never sent to the page: header values and URLs are masked as `patchbay list` masks
  * them; a secret once saved cannot be read back.
  *
+ *   POST   /api/session                              { token } → 201 SessionGrant (the launch token, once; no session needed)
  *   GET    /api/session                              → SessionInfo
  *   GET    /api/servers?check=0|1                     → ConnectorSummary[] (check=1: each one contacted, in parallel)
  *   POST   /api/servers                               NewConnector → 201 ConnectorSummary
@@ -198,4 +200,9 @@ export interface ActivityView {
     p95Ms: number | null;
     maxMs: number | null;
   }>;
+}
+
+/** The answer to the launch token's exchange: the secret to send as `Authorization: Bearer`. */
+export interface SessionGrant {
+  session: string;
 }

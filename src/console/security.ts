@@ -9,6 +9,10 @@
  *   above) or `Sec-Fetch-Site: same-origin`. The API also refuses a fetch another site started.
  * - A body is JSON (`Content-Type: application/json`), at most MAX_BODY_BYTES.
  * - Responses carry a strict Content-Security-Policy, nosniff, no referrer, and never a cache.
+ *
+ * The session itself is a header that only the console's own script sends (session.ts), which by
+ * itself stops a forged request from another site; these checks stay as defence in depth, and
+ * they are what guards the launch token's exchange, the one API call made without a session.
  */
 
 import { failure, hasBody, isJsonContentType, MAX_BODY_BYTES } from './http.js';

@@ -2,9 +2,11 @@
  * `patchbay ui`'s local server: the console page (the built front end) and its JSON API
  * (api-types.ts), on 127.0.0.1 only.
  *
- * Each request passes, in order: the request checks (security.ts: Host, Origin, CSRF, body), the
- * one-time token exchange on `GET /?token=…` (session.ts), the session cookie, then the API router
- * or the static files. Every response gets the security headers, refusals included.
+ * Each request passes, in order: the request checks (security.ts: Host, Origin, CSRF, body), then
+ * for the API the one-time token exchange on `POST /api/session` or the session secret in
+ * `Authorization: Bearer` (session.ts), then the API router. The page and its assets hold no
+ * secret and are served without a session. Every response gets the security headers, refusals
+ * included. No response sets a cookie.
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,7 +15,16 @@ import type { AddressInfo } from 'node:net';
 import { PatchbayError } from '../errors.js';
 import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
 import type { ConsoleContext } from './context.js';
-import { errorResponse, failure, MAX_BODY_BYTES } from './http.js';
+import type { SessionGrant } from './api-types.js';
+import {
+  errorResponse,
+  failure,
+  json,
+  MAX_BODY_BYTES,
+  objectBody,
+  optionalString,
+  readJsonBody,
+} from './http.js';
 import { dispatch, type Route } from './router.js';
 import { activityRoutes } from './routes/activity.js';
 import { authRoutes, LoginFlows } from './routes/auth.js';
@@ -41,7 +52,7 @@ export interface ConsoleOptions {
 }
 
 export interface ConsoleServer {
-  /** `http://127.0.0.1:PORT/?token=…`: opens a session, once. */
+  /** `http://127.0.0.1:PORT/#token=…`: opens a session, once, in the tab that opens it. */
   url: string;
   /** `http://127.0.0.1:PORT` */
   origin: string;
@@ -49,7 +60,8 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-const ROUTES: readonly Route[] = [
+/** Every API route (exported so that a test can try each one). */
+export const CONSOLE_ROUTES: readonly Route[] = [
   ...serverRoutes,
   ...detailRoutes,
   ...useRoutes,
@@ -81,7 +93,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   }
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const sessions = new ConsoleSessions(port);
+  const sessions = new ConsoleSessions();
   const logins = new LoginFlows();
   const ctx: ConsoleContext = {
     env: options.env ?? process.env,
@@ -107,7 +119,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
 
   let closing: Promise<void> | undefined;
   return {
-    url: `${origin}/?token=${sessions.token}`,
+    url: `${origin}/#token=${sessions.token}`,
     origin,
     port,
     close() {
@@ -186,67 +198,42 @@ async function handle(
   const api = url.pathname === '/api' || url.pathname.startsWith('/api/');
   const refused = guardRequest(request, api, allowed);
   if (refused) return refused;
+  if (!api) return serveStatic(webRoot, url.pathname, request.method);
 
-  const cookie = request.headers.get('cookie');
-  const token = url.searchParams.get('token');
-  if (!api && url.pathname === '/' && token !== null && request.method === 'GET') {
-    const id = sessions.exchange(token);
-    if (id) return seeOther('/', sessions.setCookie(id));
-    // A spent token in a reloaded tab that already has its session: just drop the token.
-    if (sessions.isValid(cookie)) return seeOther('/');
-    return page(
-      401,
-      'This link has already been used, or is not from this console. Open the URL patchbay ui printed.',
-    );
-  }
-  if (!sessions.isValid(cookie)) {
-    if (api)
-      return failure(
+  if (url.pathname === '/api/session' && request.method === 'POST') return exchange(request, sessions);
+  if (!sessions.isValid(request.headers.get('authorization')))
+    return withChallenge(
+      failure(
         401,
         'no-session',
-        'No console session.',
-        'Open the URL that `patchbay ui` printed (it works once).',
-      );
-    if (arrivedFromElsewhere(request)) return bounce(request);
-    return page(401, 'Open the URL patchbay ui printed.');
-  }
-  if (api) return dispatch(ROUTES, request, url, ctx);
-  return serveStatic(webRoot, url.pathname, request.method);
-}
-
-function seeOther(location: string, cookie?: string): Response {
-  const headers = new Headers({ location });
-  if (cookie) headers.append('set-cookie', cookie);
-  return new Response(null, { status: 303, headers });
-}
-
-function page(status: number, text: string, head = ''): Response {
-  const body = `<!doctype html>\n<html><head><meta charset="utf-8">${head}<title>patchbay</title></head><body><p>${text}</p></body></html>\n`;
-  return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8' } });
+        'No console session: every API request needs the session secret in Authorization: Bearer.',
+        'Open the URL that `patchbay ui` printed (it works once, in one tab), or run patchbay ui again.',
+      ),
+    );
+  return dispatch(CONSOLE_ROUTES, request, url, ctx);
 }
 
 /**
- * A page opened from another site (the OAuth callback page sending the browser back) arrives
- * without the SameSite=Strict cookie even when the browser has it. Loading the page again from
- * here makes it a same-site navigation, which carries the cookie. Only a page load is repeated,
- * never anything with an effect, and only once: the second load is same-origin.
+ * `POST /api/session` `{ token }` → 201 `{ session }`: the launch token, once, for a session
+ * secret. guardRequest has already refused it from another origin or as a form.
  */
-function arrivedFromElsewhere(request: Request): boolean {
-  const site = request.headers.get('sec-fetch-site');
-  return (
-    request.method === 'GET' &&
-    (site === 'cross-site' || site === 'same-site') &&
-    request.headers.get('sec-fetch-mode') === 'navigate'
-  );
+async function exchange(request: Request, sessions: ConsoleSessions): Promise<Response> {
+  const token = optionalString(objectBody(await readJsonBody(request)), 'token');
+  const session = token === undefined ? undefined : sessions.exchange(token);
+  if (session === undefined)
+    return withChallenge(
+      failure(
+        401,
+        'spent-token',
+        'This console link has already been used, or is not from this console.',
+        'Run patchbay ui again and open the URL it prints (it works once, in one tab).',
+      ),
+    );
+  const grant: SessionGrant = { session };
+  return json(201, grant);
 }
 
-function bounce(request: Request): Response {
-  // Only the login-return marker is carried over (encoded), nothing else of the address.
-  const login = new URL(request.url).searchParams.get('login');
-  const target = login === null ? '/' : `/?login=${encodeURIComponent(login)}`;
-  return page(
-    200,
-    `Returning to patchbay\u2026 <a href="${target}">Continue</a>`,
-    `<meta http-equiv="refresh" content="0;url=${target}">`,
-  );
+function withChallenge(response: Response): Response {
+  response.headers.set('www-authenticate', 'Bearer realm="patchbay console"');
+  return response;
 }

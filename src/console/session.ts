@@ -1,21 +1,22 @@
 /**
- * Who may use the console: whoever opened the URL `patchbay ui` printed. That URL carries a random
- * per-launch token; the first `GET /?token=…` with it gets a random session ID in an HttpOnly,
- * SameSite=Strict cookie and is sent on to `/`, and the token is spent. Every other request needs
- * the cookie. Secrets are compared through fixed-size digests, so timing tells nothing.
+ * Who may use the console: whoever opened the URL `patchbay ui` printed, in that browser tab.
+ *
+ * The URL carries a random per-launch token in its fragment (`/#token=…`), which a browser never
+ * sends to any server. The page's script takes it out of the address, and exchanges it once
+ * (`POST /api/session`, same-origin, JSON) for a random session secret in the JSON answer; the
+ * token is spent by that. The page keeps the secret in sessionStorage, which belongs to this
+ * origin (scheme, host and port) and this tab, and sends it as `Authorization: Bearer …` on every
+ * API call.
+ *
+ * No cookie is involved on purpose: a browser sends the cookies of 127.0.0.1 to every port of
+ * 127.0.0.1, and any page can send the browser to another port, so a cookie session would be
+ * handed to whatever listens there. A header the page's script adds goes only where that script
+ * sends it. Secrets are compared through fixed-size digests, so timing tells nothing.
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/**
- * The cookie's name carries the port: cookies are kept per host, not per port, so two consoles
- * on 127.0.0.1 would otherwise overwrite each other's session.
- */
-export function sessionCookieName(port: number): string {
-  return `patchbay_console_${port}`;
-}
-
-/** 32 random bytes, base64url: the launch token and every session ID. */
+/** 32 random bytes, base64url: the launch token and every session secret. */
 export function randomSecret(): string {
   return randomBytes(32).toString('base64url');
 }
@@ -24,49 +25,31 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/** The secret of an `Authorization: Bearer <secret>` header (RFC 6750 §2.1), or undefined. */
+export function bearerSecret(header: string | null): string | undefined {
+  return header === null ? undefined : /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
+}
+
 export class ConsoleSessions {
-  private readonly cookie: string;
-
-  constructor(port: number) {
-    this.cookie = sessionCookieName(port);
-  }
-
   /** The launch token, for the printed URL. */
   readonly token = randomSecret();
   private launchDigest: Buffer | undefined = digest(this.token);
-  /** Digests of live session IDs (a lookup by digest leaks nothing about an ID). */
+  /** Digests of live session secrets (a lookup by digest leaks nothing about a secret). */
   private readonly sessions = new Set<string>();
 
-  /** A new session ID if `candidate` is the unspent launch token; the token is spent by it. */
+  /** A new session secret if `candidate` is the unspent launch token; the token is spent by it. */
   exchange(candidate: string): string | undefined {
     const expected = this.launchDigest;
     if (!expected || !timingSafeEqual(digest(candidate), expected)) return undefined;
     this.launchDigest = undefined;
-    const id = randomSecret();
-    this.sessions.add(digest(id).toString('hex'));
-    return id;
+    const secret = randomSecret();
+    this.sessions.add(digest(secret).toString('hex'));
+    return secret;
   }
 
-  /** Whether the Cookie header holds a session ID of this console. */
-  isValid(cookieHeader: string | null): boolean {
-    for (const value of cookieValues(cookieHeader, this.cookie))
-      if (this.sessions.has(digest(value).toString('hex'))) return true;
-    return false;
+  /** Whether the Authorization header holds a session secret of this console. */
+  isValid(authorization: string | null): boolean {
+    const secret = bearerSecret(authorization);
+    return secret !== undefined && this.sessions.has(digest(secret).toString('hex'));
   }
-
-  setCookie(id: string): string {
-    return `${this.cookie}=${id}; HttpOnly; SameSite=Strict; Path=/`;
-  }
-}
-
-/** Every value of the cookie `name` in a Cookie header. */
-function cookieValues(header: string | null, name: string): string[] {
-  if (!header) return [];
-  const values: string[] = [];
-  for (const part of header.split(';')) {
-    const equals = part.indexOf('=');
-    if (equals === -1) continue;
-    if (part.slice(0, equals).trim() === name) values.push(part.slice(equals + 1).trim());
-  }
-  return values;
 }

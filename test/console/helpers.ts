@@ -1,7 +1,8 @@
 /**
  * The console under test: started in-process on 127.0.0.1:0 in a sandboxed home and project, with
- * a small stand-in front end, and spoken to over real sockets with node:http (so that Host, Origin
- * and Cookie are exactly what the test says, as a browser or an attacker would send them).
+ * a small stand-in front end, and spoken to over real sockets with node:http (so that Host, Origin,
+ * Cookie and Authorization are exactly what the test says, as a browser or an attacker would send
+ * them).
  */
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -62,6 +63,30 @@ export function rawRequest(port: number, options: RawRequest): Promise<RawRespon
   });
 }
 
+/** The launch token of the URL `patchbay ui` prints (`/#token=…`). */
+export function launchToken(url: string): string {
+  return new URLSearchParams(new URL(url).hash.slice(1)).get('token')!;
+}
+
+/** `POST /api/session { token }` as the console's page sends it (same origin, JSON). */
+export function exchangeToken(
+  port: number,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return rawRequest(port, {
+    method: 'POST',
+    path: '/api/session',
+    headers: {
+      origin: `http://127.0.0.1:${port}`,
+      'sec-fetch-site': 'same-origin',
+      'content-type': 'application/json',
+      ...headers,
+    },
+    body: JSON.stringify({ token }),
+  });
+}
+
 export interface ApiResponse<T = unknown> extends RawResponse {
   json: T;
 }
@@ -72,8 +97,8 @@ export interface TestConsole {
   console: ConsoleServer;
   port: number;
   webRoot: string;
-  /** The session cookie (`patchbay_console_<port>=…`), from the token exchange. */
-  cookie: string;
+  /** `Bearer <session secret>`, from the launch token's exchange, as the page sends it. */
+  authorization: string;
   /** Every API response body so far, for "no secret in any response". */
   seen: string[];
   /** A same-origin API call with the session, as the page makes it. */
@@ -110,11 +135,10 @@ export async function startTestConsole(
     log: (line) => options.log?.push(line),
   });
   const port = console.port;
-  let cookie = '';
+  let authorization = '';
   if (options.exchange !== false) {
-    const token = new URL(console.url).searchParams.get('token')!;
-    const exchanged = await rawRequest(port, { path: `/?token=${token}` });
-    cookie = String(exchanged.headers['set-cookie']?.[0] ?? '').split(';', 1)[0]!;
+    const exchanged = await exchangeToken(port, launchToken(console.url));
+    authorization = `Bearer ${(JSON.parse(exchanged.text) as { session: string }).session}`;
   }
   const seen: string[] = [];
   return {
@@ -123,10 +147,10 @@ export async function startTestConsole(
     console,
     port,
     webRoot,
-    cookie,
+    authorization,
     seen,
     async api<T>(method: string, path: string, body?: unknown) {
-      const headers: Record<string, string> = { cookie, 'sec-fetch-site': 'same-origin' };
+      const headers: Record<string, string> = { authorization, 'sec-fetch-site': 'same-origin' };
       if (method !== 'GET') headers.origin = console.origin;
       let payload: string | undefined;
       if (body !== undefined) {

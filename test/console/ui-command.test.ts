@@ -10,7 +10,7 @@ import { parseUiOptions, runUi } from '../../src/cli/commands/ui.js';
 import type { Io } from '../../src/cli/io.js';
 import { BROWSER } from '../helpers/oauth.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { rawRequest } from './helpers.js';
+import { exchangeToken, launchToken, rawRequest } from './helpers.js';
 
 describe('parseUiOptions', () => {
   it('any free port and the browser by default', () => {
@@ -62,15 +62,15 @@ describe('runUi', () => {
     const running = runUi({ port: 0, open: true }, streams.value);
     await until(() => streams.out().includes('\n'));
     const url = streams.out().trim();
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43}$/);
     expect(streams.err()).toContain('Ctrl-C');
     await until(async () => (await readFile(log, 'utf8').catch(() => '')).includes(url));
 
     const port = Number(new URL(url).port);
-    const exchanged = await rawRequest(port, { path: `${new URL(url).pathname}${new URL(url).search}` });
-    expect(exchanged.status).toBe(303);
-    const cookie = String(exchanged.headers['set-cookie']![0]).split(';', 1)[0]!;
-    const session = await rawRequest(port, { path: '/api/session', headers: { cookie } });
+    const exchanged = await exchangeToken(port, launchToken(url));
+    expect(exchanged.status).toBe(201);
+    const authorization = `Bearer ${JSON.parse(exchanged.text).session}`;
+    const session = await rawRequest(port, { path: '/api/session', headers: { authorization } });
     expect(JSON.parse(session.text)).toMatchObject({
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       projectRoot: sandbox.project,

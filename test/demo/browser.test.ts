@@ -142,7 +142,7 @@ describe('npm start in Chromium', () => {
       const timer = setTimeout(() => reject(new Error(`no console URL:\n${stdout}`)), 45_000);
       child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk;
-        const match = /^(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(stdout);
+        const match = /^(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)$/m.exec(stdout);
         if (match && stdout.includes('press Log in on demo')) {
           clearTimeout(timer);
           resolve(match[1]!);
@@ -169,6 +169,15 @@ describe('npm start in Chromium', () => {
       await page.waitForURL((url) => url.origin === origin, { timeout: 30_000 });
       await page.waitForSelector(byTestId('connector-demo'), { timeout: 20_000 });
       await expect.poll(status, { timeout: 30_000 }).toMatch(/connected/i);
+      // The trip to the login page and back kept the tab's session, and no cookie carries it (the
+      // demo's authorization server, on another port of 127.0.0.1, has its own, which this origin
+      // is sent too: cookies ignore ports).
+      const secret = await page.evaluate<string | null>("sessionStorage.getItem('patchbay-console-session')");
+      expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const cookies = await page.context().cookies(origin);
+      expect(
+        cookies.filter((cookie) => cookie.value.includes(secret!) || cookie.name.startsWith('patchbay')),
+      ).toEqual([]);
       await screenshot(page, 'demo-console-connected');
       expect(violations).toEqual([]);
     } finally {

@@ -60,7 +60,7 @@ beforeAll(async () => {
     const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text);
+      const match = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(text);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -69,7 +69,8 @@ beforeAll(async () => {
   });
   ui = { child, url, origin: new URL(url).origin };
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // One context, so that a second tab of the same browser can be opened in it.
+  page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
 }, 60_000);
 
 afterAll(async () => {
@@ -89,9 +90,9 @@ async function statusOf(name: string): Promise<string> {
 describe('the console in Chromium', () => {
   it('opens with its one-time token, adds a connector, and sees it connect', async () => {
     await page.goto(ui.url);
-    // The token is exchanged for a cookie and taken out of the address.
-    expect(page.url()).not.toContain('token=');
     await page.waitForSelector(byTestId('connector-secure'));
+    // The token was taken out of the address and exchanged for the tab's session.
+    expect(page.url()).not.toContain('token');
     await page.click(byTestId('add-connector'));
     await page.fill(byTestId('add-name'), 'bad name!');
     await page.fill(byTestId('add-url'), everything.url);
@@ -237,23 +238,57 @@ describe('the console in Chromium', () => {
     await page.emulateMedia({ colorScheme: 'light' });
   }, 60_000);
 
-  it('refuses requests without the session, with a spent token, or from another origin', async () => {
+  it('keeps the session in the tab, never in a cookie; the API refuses anything else', async () => {
+    await page.goto(`${ui.origin}/#/`);
+    await page.waitForSelector(byTestId('connector-ev'));
+    const secret = await page.evaluate<string | null>("sessionStorage.getItem('patchbay-console-session')");
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The authorization server on another port of 127.0.0.1 has cookies this origin is sent too
+    // (cookies ignore ports); none of them is the console's.
+    const cookies = await page.context().cookies(ui.origin);
+    expect(
+      cookies.filter((cookie) => cookie.value.includes(secret!) || cookie.name.startsWith('patchbay')),
+    ).toEqual([]);
     const api = `${ui.origin}/api/servers?check=0`;
     expect((await fetch(api)).status).toBe(401);
-    expect((await fetch(ui.url, { redirect: 'manual' })).status).toBe(401);
-    const cookies = await page.context().cookies(ui.origin);
-    const session = cookies.find((cookie) => cookie.name.startsWith('patchbay_console'))!;
-    expect(session.httpOnly).toBe(true);
-    expect(session.sameSite).toBe('Strict');
-    const cookie = `${session.name}=${session.value}`;
-    expect((await fetch(api, { headers: { cookie } })).status).toBe(200);
+    const authorization = `Bearer ${secret}`;
+    expect((await fetch(api, { headers: { authorization } })).status).toBe(200);
+    // The printed URL's token is spent: it opens no second session.
+    const again = await fetch(`${ui.origin}/api/session`, {
+      method: 'POST',
+      headers: { origin: ui.origin, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: new URLSearchParams(new URL(ui.url).hash.slice(1)).get('token') }),
+    });
+    expect(again.status).toBe(401);
     const foreign = await fetch(`${ui.origin}/api/servers/ev/enabled`, {
       method: 'POST',
-      headers: { cookie, origin: 'http://evil.example', 'content-type': 'application/json' },
+      headers: { authorization, origin: 'http://evil.example', 'content-type': 'application/json' },
       body: JSON.stringify({ enabled: false }),
     });
     expect(foreign.status).toBe(403);
-    const page2 = await fetch(`${ui.origin}/`, { headers: { cookie } });
+    const page2 = await fetch(`${ui.origin}/`);
     expect(page2.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page2.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('a reload keeps the session; another tab has none and says what to do', async () => {
+    await page.reload();
+    await page.waitForSelector(byTestId('connector-ev'));
+    expect(await page.locator(byTestId('session-expired')).count()).toBe(0);
+    const other = await page.context().newPage();
+    try {
+      await other.goto(`${ui.origin}/#/`);
+      await expect
+        .poll(() => other.locator(byTestId('session-expired')).textContent(), { timeout: 20_000 })
+        .toContain('This tab has no console session');
+      // The printed URL again, pasted into that tab (only the fragment changes): spent, and said so.
+      await other.goto(ui.url);
+      await expect
+        .poll(() => other.locator(byTestId('session-expired')).textContent(), { timeout: 20_000 })
+        .toContain('already been used');
+      expect(other.url()).not.toContain('token');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Every request the page makes goes through here: same-origin relative URLs, the session cookie,
- * JSON in and out, and every failure turned into one `ApiError` the UI can show as it is.
+ * Every request the page makes goes through here: same-origin relative URLs, the session secret
+ * in `Authorization: Bearer` (session.ts; never a cookie), JSON in and out, and every failure
+ * turned into one `ApiError` the UI can show as it is.
  */
 import type {
   ActivityView,
@@ -18,8 +19,19 @@ import type {
   Scope,
   SessionInfo,
 } from '../../src/console/api-types';
+import { NO_SESSION, openSession, type SessionState } from './session';
 
 export const SESSION_EXPIRED = 'Session expired: run patchbay ui again';
+
+let session: Promise<SessionState> = Promise.resolve({ secret: undefined, problem: undefined });
+
+/**
+ * Takes the launch token out of the address and exchanges it; called once before the first
+ * render. Every request waits for it.
+ */
+export function startSession(): void {
+  session = openSession();
+}
 
 export class ApiError extends Error {
   readonly code: string;
@@ -42,10 +54,13 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError({ code: 'client-error', message }, 0);
 }
 
-type ExpiredListener = () => void;
+type ExpiredListener = (message: string) => void;
 const expiredListeners = new Set<ExpiredListener>();
 
-/** Called once per 401: the page shows one banner instead of an error in every panel. */
+/**
+ * Called on each 401 with what to say: the page shows one banner instead of an error in every
+ * panel (no session in this tab, a spent link, or a session the console no longer knows).
+ */
 export function onSessionExpired(listener: ExpiredListener): () => void {
   expiredListeners.add(listener);
   return () => expiredListeners.delete(listener);
@@ -63,8 +78,11 @@ function isErrorBody(value: unknown): value is { error: ApiErrorBody } {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const { secret, problem } = await session;
   const headers: Record<string, string> = { accept: 'application/json' };
-  const init: RequestInit = { method, credentials: 'same-origin', headers, cache: 'no-store' };
+  if (secret !== undefined) headers.authorization = `Bearer ${secret}`;
+  // No ambient credentials at all: the secret above is the only one, and only this page has it.
+  const init: RequestInit = { method, credentials: 'omit', headers, cache: 'no-store' };
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -85,8 +103,9 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   }
 
   if (response.status === 401) {
-    for (const listener of expiredListeners) listener();
-    throw new ApiError({ code: 'session-expired', message: SESSION_EXPIRED }, 401);
+    const message = secret !== undefined ? SESSION_EXPIRED : (problem ?? NO_SESSION);
+    for (const listener of expiredListeners) listener(message);
+    throw new ApiError({ code: 'session-expired', message }, 401);
   }
   if (response.status === 204) return undefined as T;
 

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, onSessionExpired, SESSION_EXPIRED } from './api';
+import { api, onSessionExpired } from './api';
 import { useLoad } from './lib/use-load';
 import { ActivityPage } from './pages/activity';
 import { AddPage } from './pages/add';
@@ -17,13 +17,13 @@ const TITLES: Record<Route['page'], string> = {
 
 export function App() {
   const route = useRoute();
-  const [expired, setExpired] = useState(false);
+  const [expired, setExpired] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const session = useLoad(() => api.session(), 'session');
   const main = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
 
-  useEffect(() => onSessionExpired(() => setExpired(true)), []);
+  useEffect(() => onSessionExpired(setExpired), []);
 
   // A page change moves focus to the new page, as a full navigation would, and names it.
   const routeKey = route.page === 'server' ? `server:${route.name}` : route.page;
@@ -80,7 +80,7 @@ export function App() {
 
       {expired ? (
         <div class="banner" role="alert" data-testid="session-expired">
-          {SESSION_EXPIRED}
+          {expired}
         </div>
       ) : null}
 

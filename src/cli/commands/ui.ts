@@ -40,7 +40,7 @@ export async function runUi(options: UiOptions, io: Io): Promise<number> {
   try {
     writeLine(io.stdout, ui.url);
     note(io, `The patchbay console is at ${ui.origin} (this machine only). Stop it with Ctrl-C.`);
-    note(io, 'Open the URL above: its token works once, in one browser.');
+    note(io, 'Open the URL above: its token works once, in one browser tab.');
     if (options.open) {
       const { openAuthorizationUrl } = await import('../../auth/browser.js');
       const opened = await openAuthorizationUrl(new URL(ui.url), io.env);
