@@ -28,6 +28,7 @@ import {
 } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
+import type { AuditCaller } from '../policy/audit.js';
 import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
 import { isDenied, type CallResult, type PolicyGate } from './policy-gate.js';
@@ -309,6 +310,7 @@ export class Gateway {
           tool: { ...(listed ?? {}), name: toolName },
           args,
           host: hostName(scope),
+          caller: callerOf(scope),
           ask: hostCapabilities(scope)?.elicitation
             ? (params) => this.ask(scope, 'elicitation/create', params)
             : undefined,
@@ -329,16 +331,38 @@ export class Gateway {
     server: Server,
   ) {
     const { upstream, name: promptName } = (await this.resolve('prompt', name)) ?? unknown('prompt', name);
-    return this.relay(upstream, ctx, server, `prompt ${name}`, (client, options) =>
-      client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+    return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
+      this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
+        this.forward(upstream, scope, (client, options) =>
+          client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+        ),
+      ),
     ).catch(asProtocolError);
   }
 
   async readResource(uri: string, ctx: ServerContext, server: Server) {
     const upstream = (await this.owner(uri)) ?? unknown('resource', uri);
-    return this.relay(upstream, ctx, server, `resource ${uri}`, (client, options) =>
-      client.readResource({ uri }, options),
+    return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
+      this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
+        this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
+      ),
     ).catch(asProtocolError);
+  }
+
+  /** Resource reads and prompts are not governed by rules, but are in the audit log. */
+  private audited<T>(
+    read: {
+      kind: 'resource' | 'prompt';
+      server: string;
+      name: string;
+      args: Record<string, string> | undefined;
+    },
+    scope: CallScope,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const { gate } = this.options;
+    if (!gate) return run();
+    return gate.relayed({ ...read, host: hostName(scope), caller: callerOf(scope) }, run);
   }
 
   /**
@@ -685,6 +709,19 @@ function hostName({ ctx, server }: CallScope): string | null {
   }
   return server.getClientVersion()?.name ?? null;
 }
+
+/**
+ * What patchbay itself knows of a request's caller: over HTTP, what serveHttp established and
+ * passed in as the request's authInfo (CALLER_KEY); otherwise the stdio host that started
+ * `patchbay serve`.
+ */
+function callerOf({ ctx }: CallScope): AuditCaller {
+  const known = ctx.http?.authInfo?.extra?.[CALLER_KEY] as AuditCaller | undefined;
+  return known ?? { transport: 'stdio', auth: 'parent-process', subject: null };
+}
+
+/** Where serveHttp puts the caller in a request's authInfo.extra. */
+export const CALLER_KEY = 'io.patchbay/caller';
 
 /** What the host of a call can do: from its request's envelope (2026-07-28) or its `initialize`. */
 function hostCapabilities({ ctx, server }: CallScope): ClientCapabilities | undefined {

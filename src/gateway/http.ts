@@ -18,7 +18,7 @@
  * that is not `initialize` is still answered, statelessly.
  */
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -27,10 +27,16 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  isLegacyRequest,
+  type AuthInfo,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
 
 import { isLoopbackHost } from '../config/validate.js';
-import type { Gateway } from './gateway.js';
+import type { AuditCaller } from '../policy/audit.js';
+import { CALLER_KEY, type Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from './web-handler.js';
 
@@ -89,12 +95,17 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     maxSessions: options.maxSessions ?? MAX_SESSIONS,
     idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
   });
-  const route = async (request: Request, parsedBody: unknown, ended: Ended): Promise<Response> => {
+  const route = async (
+    request: Request,
+    parsedBody: unknown,
+    ended: Ended,
+    authInfo: AuthInfo,
+  ): Promise<Response> => {
     // Not JSON: the SDK answers the parse error.
     if (parsedBody === NOT_JSON) return handler.fetch(request);
     if (sessions.claims(request, parsedBody) && (await isLegacyRequest(request, parsedBody)))
-      return sessions.handle(request, parsedBody, ended);
-    return handler.fetch(request, parsedBody === undefined ? {} : { parsedBody });
+      return sessions.handle(request, parsedBody, ended, authInfo);
+    return handler.fetch(request, { authInfo, ...(parsedBody === undefined ? {} : { parsedBody }) });
   };
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   // node:http refuses a headers timeout above the request timeout (which includes the headers).
@@ -119,6 +130,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     (loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()]).map((name) => authority(name, port)),
   );
   let inFlight = 0;
+  const { token } = options;
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Answered 503 already; node:http may still have parsed what the client sent.
@@ -152,7 +164,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
           req,
           res,
           origin,
-          (request) => route(request, parsedBody, ended),
+          (request) => route(request, parsedBody, ended, callerInfo(req, token !== undefined)),
           body ? { body } : {},
         );
       } finally {
@@ -180,6 +192,33 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/**
+ * What this exchange established about its caller, handed to the gateway as the request's
+ * authInfo (the SDK passes it through to handlers as ctx.http.authInfo) for the audit log. The
+ * token itself is not in it. A team gateway's member (subject, groups) would go here too.
+ */
+function callerInfo(req: IncomingMessage, tokenChecked: boolean): AuthInfo {
+  const session = req.headers['mcp-session-id'];
+  const { remoteAddress, remotePort } = req.socket;
+  const caller: AuditCaller = {
+    transport: 'http',
+    auth: tokenChecked ? 'gateway-token' : 'none',
+    subject: null,
+    ...(typeof session === 'string'
+      ? { session: `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}` }
+      : {}),
+    ...(remoteAddress
+      ? { peer: `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort}` }
+      : {}),
+  };
+  return {
+    token: '',
+    clientId: caller.auth,
+    scopes: [],
+    extra: { [CALLER_KEY]: caller },
+  };
+}
 
 /** `name:port`, an IPv6 address in brackets, as it appears in a Host header. */
 function authority(name: string, port: number): string {
