@@ -382,6 +382,16 @@ Examples:
       '--session-idle-timeout <seconds>',
       'HTTP: close a 2025-era session with no request or stream open for this long (default 1800)',
     )
+    .option('--headers-timeout <seconds>', 'HTTP: time a client has to send its request headers (default 10)')
+    .option(
+      '--request-timeout <seconds>',
+      'HTTP: time a client has to send its whole request; answers may stream longer (default 30)',
+    )
+    .option('--max-connections <n>', 'HTTP: connections open at once (default 1024)')
+    .option(
+      '--max-connections-per-client <n>',
+      'HTTP: connections open at once from one address (default 256)',
+    )
     .addHelpText(
       'after',
       `

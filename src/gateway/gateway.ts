@@ -28,6 +28,7 @@ import {
 } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
+import type { AuditCaller } from '../policy/audit.js';
 import { InputRelay, isModernRequest, type QuestionMethod, type RelayedCall } from './input-relay.js';
 import { exposedNames, type Original } from './names.js';
 import { isDenied, type CallResult, type PolicyGate } from './policy-gate.js';
@@ -76,6 +77,12 @@ interface CallScope {
 
 export type Kind = 'tools' | 'resources' | 'prompts';
 
+/** Where an exposed tool or prompt name leads: the upstream (the object, not its name) and the item's own name. */
+interface Route {
+  upstream: Upstream;
+  name: string;
+}
+
 interface CompleteParams {
   ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
   argument: { name: string; value: string };
@@ -88,8 +95,15 @@ export class Gateway {
   private readonly madeFrom = new WeakMap<Upstream, string>();
   private readonly pinKeys = new WeakMap<Upstream, string>();
   private readonly listBudgetMs: number;
-  private toolNames = new Map<string, Original>();
-  private promptNames = new Map<string, Original>();
+  /**
+   * Exposed name → the upstream object and its own name for the item. A request reads one route
+   * once and uses that upstream object to the end (never looks it up by server name again), and
+   * a route whose upstream a reload dropped is not served: `resolve` checks it is still current.
+   */
+  private toolRoutes = new Map<string, Route>();
+  private promptRoutes = new Map<string, Route>();
+  /** Bumped by every reconfigure: a listing that straddles one does not store its routes. */
+  private generation = 0;
   private readonly servers = new Set<Server>();
   private readonly announcers: Array<(kind: Kind) => void> = [];
   private readonly scope = new AsyncLocalStorage<CallScope>();
@@ -128,6 +142,10 @@ export class Gateway {
     });
     const dropped = this.upstreams.filter((upstream) => !next.includes(upstream));
     this.upstreams = next;
+    this.generation++;
+    // Routes to dropped upstreams go at once, not at the next listing.
+    this.toolRoutes = this.currentRoutes(this.toolRoutes);
+    this.promptRoutes = this.currentRoutes(this.promptRoutes);
     await Promise.all(dropped.map((upstream) => upstream.close()));
     const made = next.filter((upstream) => before.get(upstream.name) !== upstream);
     if (dropped.length > 0 || made.length > 0) {
@@ -167,6 +185,7 @@ export class Gateway {
    * name in the title and `_meta`; the name map is kept for routing calls.
    */
   private async listNamed(kind: 'tools' | 'prompts'): Promise<Listed[]> {
+    const generation = this.generation;
     const gathered = await this.gather(kind);
     const { gate } = this.options;
     if (kind === 'tools' && gate) {
@@ -193,8 +212,15 @@ export class Gateway {
         items.map((item) => ({ server: upstream.name, name: String(item.name) })),
       ),
     );
-    if (kind === 'tools') this.toolNames = names;
-    else this.promptNames = names;
+    // Routes made over upstreams a reload has since replaced would be stale from the start.
+    if (generation === this.generation) {
+      const byName = new Map(gathered.map(({ upstream }) => [upstream.name, upstream]));
+      const routes = new Map<string, Route>();
+      for (const [exposed, original] of names)
+        routes.set(exposed, { upstream: byName.get(original.server)!, name: original.name });
+      if (kind === 'tools') this.toolRoutes = routes;
+      else this.promptRoutes = routes;
+    }
     const byOriginal = invert(names);
     return gathered.flatMap(({ upstream, items }) =>
       items
@@ -259,8 +285,8 @@ export class Gateway {
     ctx: ServerContext,
     server: Server,
   ) {
-    const original = await this.resolve('tool', name);
-    if (!original) {
+    const route = await this.resolve('tool', name);
+    if (!route) {
       // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
       const down = this.upstreams.find(
         (upstream) => name.startsWith(`${upstream.name}__`) && upstream.problem(),
@@ -268,22 +294,23 @@ export class Gateway {
       if (down) return unavailable(down.name, down.problem()!);
       return unknown('tool', name);
     }
-    const upstream = this.upstream(original.server);
+    const { upstream, name: toolName } = route;
     try {
       return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
         const forward = () =>
           this.forward(upstream, scope, (client, options) =>
-            client.callTool({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
+            client.callTool({ name: toolName, ...(args ? { arguments: args } : {}) }, options),
           );
         const { gate } = this.options;
         if (!gate) return forward();
-        const listed = upstream.kept('tools').find((tool) => tool.name === original.name);
+        const listed = upstream.kept('tools').find((tool) => tool.name === toolName);
         return gate.call({
           server: upstream.name,
           pinKey: this.pinKeys.get(upstream)!,
-          tool: { ...(listed ?? {}), name: original.name },
+          tool: { ...(listed ?? {}), name: toolName },
           args,
           host: hostName(scope),
+          caller: callerOf(scope),
           ask: hostCapabilities(scope)?.elicitation
             ? (params) => this.ask(scope, 'elicitation/create', params)
             : undefined,
@@ -303,18 +330,39 @@ export class Gateway {
     ctx: ServerContext,
     server: Server,
   ) {
-    const original = (await this.resolve('prompt', name)) ?? unknown('prompt', name);
-    const upstream = this.upstream(original.server);
-    return this.relay(upstream, ctx, server, `prompt ${name}`, (client, options) =>
-      client.getPrompt({ name: original.name, ...(args ? { arguments: args } : {}) }, options),
+    const { upstream, name: promptName } = (await this.resolve('prompt', name)) ?? unknown('prompt', name);
+    return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
+      this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
+        this.forward(upstream, scope, (client, options) =>
+          client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+        ),
+      ),
     ).catch(asProtocolError);
   }
 
   async readResource(uri: string, ctx: ServerContext, server: Server) {
     const upstream = (await this.owner(uri)) ?? unknown('resource', uri);
-    return this.relay(upstream, ctx, server, `resource ${uri}`, (client, options) =>
-      client.readResource({ uri }, options),
+    return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
+      this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
+        this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
+      ),
     ).catch(asProtocolError);
+  }
+
+  /** Resource reads and prompts are not governed by rules, but are in the audit log. */
+  private audited<T>(
+    read: {
+      kind: 'resource' | 'prompt';
+      server: string;
+      name: string;
+      args: Record<string, string> | undefined;
+    },
+    scope: CallScope,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const { gate } = this.options;
+    if (!gate) return run();
+    return gate.relayed({ ...read, host: hostName(scope), caller: callerOf(scope) }, run);
   }
 
   /**
@@ -327,10 +375,10 @@ export class Gateway {
     let upstream: Upstream | undefined;
     let ref = params.ref;
     if (ref.type === 'ref/prompt') {
-      const original = await this.resolve('prompt', String(ref.name));
-      if (!original) return none;
-      upstream = this.upstream(original.server);
-      ref = { ...ref, name: original.name };
+      const route = await this.resolve('prompt', String(ref.name));
+      if (!route) return none;
+      upstream = route.upstream;
+      ref = { ...ref, name: route.name };
     } else {
       const { uri } = ref;
       await this.listTemplates();
@@ -378,15 +426,24 @@ export class Gateway {
     return find();
   }
 
-  /** The original behind an exposed name, listing again first when the name is new. */
-  private async resolve(kind: 'tool' | 'prompt', name: string): Promise<Original | undefined> {
-    const names = () => (kind === 'tool' ? this.toolNames : this.promptNames);
-    if (!names().has(name)) await (kind === 'tool' ? this.listTools() : this.listPrompts());
-    return names().get(name);
+  /**
+   * The route behind an exposed name, listing again first when the name is new (or its upstream
+   * was dropped by a reload). One read of one map: what it returns stays usable whatever reloads
+   * happen next — at worst its upstream is closed, and the request says so.
+   */
+  private async resolve(kind: 'tool' | 'prompt', name: string): Promise<Route | undefined> {
+    const lookup = () => {
+      const route = (kind === 'tool' ? this.toolRoutes : this.promptRoutes).get(name);
+      return route && this.upstreams.includes(route.upstream) ? route : undefined;
+    };
+    const found = lookup();
+    if (found) return found;
+    await (kind === 'tool' ? this.listTools() : this.listPrompts());
+    return lookup();
   }
 
-  private upstream(name: string): Upstream {
-    return this.upstreams.find((upstream) => upstream.name === name)!;
+  private currentRoutes(routes: Map<string, Route>): Map<string, Route> {
+    return new Map([...routes].filter(([, route]) => this.upstreams.includes(route.upstream)));
   }
 
   /**
@@ -530,31 +587,45 @@ export class Gateway {
           'patchbay: every MCP server configured in patchbay, behind one endpoint. Tools and prompts are named <server>__<name>.',
       },
     );
-    server.setRequestHandler('tools/list', async () => ({ tools: (await this.listTools()) as never }));
+    // Every answer goes through `sealed`: a local fault is never sent to a host as it is.
+    const sealed = (what: string) => (error: unknown) => this.sealed(what, error);
+    server.setRequestHandler('tools/list', async () => ({
+      tools: (await this.listTools().catch(sealed('tools/list'))) as never,
+    }));
     server.setRequestHandler(
       'tools/call',
       async (request, ctx) =>
-        (await this.callTool(request.params.name, request.params.arguments, ctx, server)) as never,
+        (await this.callTool(request.params.name, request.params.arguments, ctx, server).catch(
+          sealed('tools/call'),
+        )) as never,
     );
-    server.setRequestHandler('prompts/list', async () => ({ prompts: (await this.listPrompts()) as never }));
+    server.setRequestHandler('prompts/list', async () => ({
+      prompts: (await this.listPrompts().catch(sealed('prompts/list'))) as never,
+    }));
     server.setRequestHandler(
       'prompts/get',
       async (request, ctx) =>
-        (await this.getPrompt(request.params.name, request.params.arguments, ctx, server)) as never,
+        (await this.getPrompt(request.params.name, request.params.arguments, ctx, server).catch(
+          sealed('prompts/get'),
+        )) as never,
     );
     server.setRequestHandler('resources/list', async () => ({
-      resources: (await this.listResources()) as never,
+      resources: (await this.listResources().catch(sealed('resources/list'))) as never,
     }));
     server.setRequestHandler('resources/templates/list', async () => ({
-      resourceTemplates: (await this.listTemplates()) as never,
+      resourceTemplates: (await this.listTemplates().catch(sealed('resources/templates/list'))) as never,
     }));
     server.setRequestHandler(
       'resources/read',
-      async (request, ctx) => (await this.readResource(request.params.uri, ctx, server)) as never,
+      async (request, ctx) =>
+        (await this.readResource(request.params.uri, ctx, server).catch(sealed('resources/read'))) as never,
     );
     server.setRequestHandler(
       'completion/complete',
-      async (request, ctx) => (await this.complete(request.params as CompleteParams, ctx, server)) as never,
+      async (request, ctx) =>
+        (await this.complete(request.params as CompleteParams, ctx, server).catch(
+          sealed('completion/complete'),
+        )) as never,
     );
     server.setRequestHandler('logging/setLevel', async (request) => {
       await this.setLogLevel(request.params.level);
@@ -563,6 +634,25 @@ export class Gateway {
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
     return server;
+  }
+
+  /**
+   * The one place a failure becomes what a host reads. A JSON-RPC error (the gateway's own, or an
+   * upstream's answer) passes as it is; a PatchbayError says what failed and the fix; anything
+   * else is a fault of patchbay's — its text (a TypeError's, say) goes to the gateway's stderr,
+   * and the host gets a plain internal error.
+   */
+  private sealed(what: string, error: unknown): never {
+    if (typeof (error as { code?: unknown } | null)?.code === 'number') throw error;
+    if (error instanceof PatchbayError) asProtocolError(error);
+    if (isAbort(error)) throw error;
+    this.options.onWarning?.(
+      `${what} failed inside patchbay: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    throw new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      `patchbay could not serve ${what} (an internal fault, logged by the gateway).`,
+    );
   }
 
   /** Also tell `kind` changes to something other than the connected servers (HTTP subscriptions). */
@@ -620,6 +710,19 @@ function hostName({ ctx, server }: CallScope): string | null {
   return server.getClientVersion()?.name ?? null;
 }
 
+/**
+ * What patchbay itself knows of a request's caller: over HTTP, what serveHttp established and
+ * passed in as the request's authInfo (CALLER_KEY); otherwise the stdio host that started
+ * `patchbay serve`.
+ */
+function callerOf({ ctx }: CallScope): AuditCaller {
+  const known = ctx.http?.authInfo?.extra?.[CALLER_KEY] as AuditCaller | undefined;
+  return known ?? { transport: 'stdio', auth: 'parent-process', subject: null };
+}
+
+/** Where serveHttp puts the caller in a request's authInfo.extra. */
+export const CALLER_KEY = 'io.patchbay/caller';
+
 /** What the host of a call can do: from its request's envelope (2026-07-28) or its `initialize`. */
 function hostCapabilities({ ctx, server }: CallScope): ClientCapabilities | undefined {
   if (isModernRequest(ctx))
@@ -649,6 +752,10 @@ function relayOptions(host: () => ServerContext, signal: AbortSignal): RequestOp
 
 function invert(names: Map<string, Original>): Map<string, string> {
   return new Map([...names].map(([exposed, original]) => [key(original.server, original.name), exposed]));
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 function matches(template: string, uri: string): boolean {

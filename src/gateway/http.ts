@@ -3,8 +3,12 @@
  * on one path, `/mcp`, safe by default — the holes of CVE-2025-49596 (the Inspector's proxy:
  * no auth, any Origin, bound to every interface) are closed one by one, in this order:
  *
+ * 0. a connection past the caps (MAX_CONNECTIONS in all, MAX_CONNECTIONS_PER_CLIENT from one
+ *    address) is answered 503 and closed; a request whose headers (HEADERS_TIMEOUT_MS) or whole
+ *    body (REQUEST_TIMEOUT_MS) take too long is answered 408 and closed by node:http (slowloris);
  * 1. only `/mcp` exists (404 elsewhere);
- * 2. `Host` must name this server (DNS rebinding) and a browser `Origin` must be a local one: 403;
+ * 2. `Host` must be this listener's own host:port (DNS rebinding; hostAllowed has the rule) and a
+ *    browser `Origin` must be a local one: 403;
  * 3. `Authorization: Bearer <token>` must match (timing-safe): 401 with a challenge;
  * 4. a body over MAX_BODY_BYTES: 413, read no further;
  * 5. at most MAX_CONCURRENT_REQUESTS requests at once: 503 with Retry-After.
@@ -14,25 +18,43 @@
  * that is not `initialize` is still answered, statelessly.
  */
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
   type Server as HttpServer,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
-import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  isLegacyRequest,
+  type AuthInfo,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
 
 import { isLoopbackHost } from '../config/validate.js';
-import type { Gateway } from './gateway.js';
+import type { AuditCaller } from '../policy/audit.js';
+import { CALLER_KEY, type Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from './web-handler.js';
 
 export const MCP_PATH = '/mcp';
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_CONCURRENT_REQUESTS = 64;
+/** From a connection's first byte to the end of its request headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * To the end of the request body (node:http's requestTimeout). Only the request: a response
+ * streamed for minutes (a long tool call, a standing SSE GET) is not cut by it.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle kept-alive connection is closed after this. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Open connections at once, in all and from one client address. */
+export const MAX_CONNECTIONS = 1024;
+export const MAX_CONNECTIONS_PER_CLIENT = 256;
 
 export interface HttpGatewayOptions {
   host: string;
@@ -43,6 +65,11 @@ export interface HttpGatewayOptions {
   maxSessions?: number;
   /** A 2025-era session with nothing open for this long is closed (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
+  /** Defaults: HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
 }
 
 export interface HttpGateway {
@@ -68,22 +95,46 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     maxSessions: options.maxSessions ?? MAX_SESSIONS,
     idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
   });
-  const route = async (request: Request, parsedBody: unknown, ended: Ended): Promise<Response> => {
+  const route = async (
+    request: Request,
+    parsedBody: unknown,
+    ended: Ended,
+    authInfo: AuthInfo,
+  ): Promise<Response> => {
     // Not JSON: the SDK answers the parse error.
     if (parsedBody === NOT_JSON) return handler.fetch(request);
     if (sessions.claims(request, parsedBody) && (await isLegacyRequest(request, parsedBody)))
-      return sessions.handle(request, parsedBody, ended);
-    return handler.fetch(request, parsedBody === undefined ? {} : { parsedBody });
+      return sessions.handle(request, parsedBody, ended, authInfo);
+    return handler.fetch(request, { authInfo, ...(parsedBody === undefined ? {} : { parsedBody }) });
   };
-  const httpServer: HttpServer = createServer();
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // node:http refuses a headers timeout above the request timeout (which includes the headers).
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout);
+  const httpServer: HttpServer = createServer({
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // The timeouts are only checked this often (node's default, 30 s, let a slow client stay ~90 s).
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout / 2),
+  });
+  const refused = capConnections(
+    httpServer,
+    options.maxConnections ?? MAX_CONNECTIONS,
+    options.maxConnectionsPerClient ?? MAX_CONNECTIONS_PER_CLIENT,
+  );
   await listen(httpServer, options.host, options.port);
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   const loopback = isLoopbackHost(options.host);
-  const allowedHosts = loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()];
+  const allowedHosts = new Set(
+    (loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()]).map((name) => authority(name, port)),
+  );
   let inFlight = 0;
+  const { token } = options;
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Answered 503 already; node:http may still have parsed what the client sent.
+    if (refused.has(req.socket)) return;
     void (async () => {
       const path = (req.url ?? '/').split('?', 1)[0];
       if (path !== MCP_PATH) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
@@ -113,7 +164,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
           req,
           res,
           origin,
-          (request) => route(request, parsedBody, ended),
+          (request) => route(request, parsedBody, ended, callerInfo(req, token !== undefined)),
           body ? { body } : {},
         );
       } finally {
@@ -142,13 +193,88 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
-/** The Host header's name (port and IPv6 brackets removed) is one this server answers to. */
-function hostAllowed(host: string | undefined, allowed: string[]): boolean {
-  if (!host) return false;
-  const name = (
-    host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
-  ).toLowerCase();
-  return allowed.includes(name);
+/**
+ * What this exchange established about its caller, handed to the gateway as the request's
+ * authInfo (the SDK passes it through to handlers as ctx.http.authInfo) for the audit log. The
+ * token itself is not in it. A team gateway's member (subject, groups) would go here too.
+ */
+function callerInfo(req: IncomingMessage, tokenChecked: boolean): AuthInfo {
+  const session = req.headers['mcp-session-id'];
+  const { remoteAddress, remotePort } = req.socket;
+  const caller: AuditCaller = {
+    transport: 'http',
+    auth: tokenChecked ? 'gateway-token' : 'none',
+    subject: null,
+    ...(typeof session === 'string'
+      ? { session: `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}` }
+      : {}),
+    ...(remoteAddress
+      ? { peer: `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort}` }
+      : {}),
+  };
+  return {
+    token: '',
+    clientId: caller.auth,
+    scopes: [],
+    extra: { [CALLER_KEY]: caller },
+  };
+}
+
+/** `name:port`, an IPv6 address in brackets, as it appears in a Host header. */
+function authority(name: string, port: number): string {
+  return `${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+/**
+ * The Host header names this listener: one of its names *and* its port (DNS rebinding — a page of
+ * evil.example resolved to 127.0.0.1 sends `Host: evil.example:<port>`; another local service's
+ * page sends its own port). A Host without a port means the scheme's default, 80 (RFC 7230
+ * §5.4, RFC 3986 §3.2.3 — also for `name:` with an empty port), so `Host: localhost` is accepted
+ * only by a gateway bound to port 80. No Host at all, userinfo, or anything else: refused.
+ */
+function hostAllowed(host: string | undefined, allowed: Set<string>): boolean {
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::(\d*))?$/i.exec(host ?? '');
+  if (!match) return false;
+  const port = match[2] ? Number(match[2]) : DEFAULT_HTTP_PORT;
+  return port <= 65_535 && allowed.has(`${match[1]!.toLowerCase()}:${port}`);
+}
+
+const DEFAULT_HTTP_PORT = 80;
+
+/**
+ * At most `total` connections at once, and `perClient` from one address: one more is answered
+ * 503 and closed before its request is served, and the connections already open go on. Returns
+ * the refused sockets, whose requests the caller must not serve.
+ */
+function capConnections(server: HttpServer, total: number, perClient: number): WeakSet<Socket> {
+  const refused = new WeakSet<Socket>();
+  const byAddress = new Map<string, number>();
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const fromThere = byAddress.get(address) ?? 0;
+    if (open >= total || fromThere >= perClient) {
+      refused.add(socket);
+      socket.pause();
+      const body = `Too many connections${open >= total ? '' : ' from this address'}; close some and try again.\n`;
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n` +
+          `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Nothing it sends is read; the close after the answer is flushed.
+      socket.once('finish', () => socket.destroy());
+      return;
+    }
+    open++;
+    byAddress.set(address, fromThere + 1);
+    socket.once('close', () => {
+      open--;
+      const left = (byAddress.get(address) ?? 1) - 1;
+      if (left === 0) byAddress.delete(address);
+      else byAddress.set(address, left);
+    });
+  });
+  return refused;
 }
 
 /**

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import {
   isInitializeRequest,
   WebStandardStreamableHTTPServerTransport,
+  type AuthInfo,
   type Server,
 } from '@modelcontextprotocol/server';
 
@@ -58,13 +59,14 @@ export class LegacySessions {
     return request.headers.has('mcp-session-id') || isInitializeRequest(parsedBody);
   }
 
-  async handle(request: Request, parsedBody: unknown, ended: Ended): Promise<Response> {
+  /** `authInfo`: what the HTTP layer established about this request's caller (passed to handlers). */
+  async handle(request: Request, parsedBody: unknown, ended: Ended, authInfo?: AuthInfo): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
     if (id !== null) {
       const session = this.sessions.get(id);
       if (!session)
         return jsonRpcError(404, -32001, 'Session not found (expired or closed); initialize again.');
-      return this.serve(session, request, parsedBody, ended);
+      return this.serve(session, request, parsedBody, ended, authInfo);
     }
     await this.sweep();
     if (this.sessions.size >= this.limits.maxSessions) {
@@ -91,7 +93,7 @@ export class LegacySessions {
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    return this.serve(session, request, parsedBody, ended);
+    return this.serve(session, request, parsedBody, ended, authInfo);
   }
 
   /**
@@ -103,6 +105,7 @@ export class LegacySessions {
     request: Request,
     parsedBody: unknown,
     ended: Ended,
+    authInfo: AuthInfo | undefined,
   ): Promise<Response> {
     session.open++;
     session.lastActive = Date.now();
@@ -110,7 +113,7 @@ export class LegacySessions {
       session.open--;
       session.lastActive = Date.now();
     });
-    return session.transport.handleRequest(request, { parsedBody });
+    return session.transport.handleRequest(request, { parsedBody, ...(authInfo ? { authInfo } : {}) });
   }
 
   /** Close the sessions nobody has used for idleMs. */

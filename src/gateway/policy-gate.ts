@@ -5,7 +5,9 @@
  * - a call of a denied tool is refused; one set to ask is put to the host's person (elicitation:
  *   allow once, always, or deny), and a host that cannot ask gets a tool error that says how to
  *   allow it; then the limits are counted; then the call goes upstream;
- * - every call, refused or not, is written to the audit log.
+ * - every call, refused or not, is written to the audit log;
+ * - resource reads and prompts are not governed by any rule; `relayed` writes them to the audit
+ *   log too, with the decision `not-governed`.
  *
  * A refusal is a tool error (isError), not a protocol error: the model reads why, and what to run.
  */
@@ -13,6 +15,7 @@
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
 import { admit } from '../policy/admission.js';
+import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
 import type { Listed } from './upstream.js';
@@ -35,8 +38,10 @@ export interface GatedCall {
   /** The tool as the upstream listed it (only its name when it was never listed). */
   tool: ListedTool;
   args: Record<string, unknown> | undefined;
-  /** The host's name, for the audit log. */
+  /** The host's name as it gave it (unverified), for the audit log. */
   host: string | null;
+  /** What the gateway itself knows of the caller, for the audit log. */
+  caller: AuditCaller;
   /** Ask the host's person (undefined: the host cannot be asked). */
   ask: ((params: ReturnType<typeof approvalQuestion>) => Promise<unknown>) | undefined;
   run: () => Promise<CallResult>;
@@ -96,6 +101,7 @@ export class PolicyGate {
       args: call.args ?? {},
       via: 'gateway',
       host: call.host,
+      audit: { hostClaimed: call.host, caller: call.caller },
       logArguments: this.options.logArguments,
       ask: call.ask
         ? async (verdict) =>
@@ -124,6 +130,60 @@ export class PolicyGate {
       await admission.record('error', undefined, error instanceof Error ? error.message : String(error));
       throw error;
     }
+  }
+
+  /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */
+  async relayed<T>(read: RelayedRead, run: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const record = (outcome: AuditOutcome, result?: unknown, error?: string) =>
+      recordCall(
+        {
+          time: new Date(started).toISOString(),
+          host: read.host,
+          hostClaimed: read.host,
+          via: 'gateway',
+          caller: read.caller,
+          kind: read.kind,
+          server: read.server,
+          // A URI can carry a credential in its query (as tool arguments can).
+          tool: read.kind === 'resource' ? maskSecretsInText(read.name) : read.name,
+          decision: 'not-governed',
+          outcome,
+          durationMs: Date.now() - started,
+          argumentBytes: byteLength(read.args ?? {}),
+          resultBytes: result === undefined ? 0 : byteLength(result),
+          ...(error ? { error } : {}),
+          arguments: read.args ?? {},
+        },
+        { env: this.options.env, logArguments: this.options.logArguments },
+      );
+    try {
+      const result = await run();
+      await record('ok', result);
+      return result;
+    } catch (error) {
+      await record('error', undefined, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+}
+
+/** A resource read or prompt the gateway relayed (no rule decides on these). */
+export interface RelayedRead {
+  kind: 'resource' | 'prompt';
+  server: string;
+  /** The resource's URI, or the prompt's own name. */
+  name: string;
+  args: Record<string, unknown> | undefined;
+  host: string | null;
+  caller: AuditCaller;
+}
+
+function byteLength(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return 0;
   }
 }
 

@@ -47,6 +47,8 @@ export class Upstream {
   /** Aborted when the open session's connection is found dead: its requests in flight end then. */
   private lost: AbortController | undefined;
   private readonly listings = new Map<ListKind, Listed[]>();
+  /** Closed by the gateway (a reload dropped or replaced it): never connects again. */
+  private closed = false;
 
   constructor(private readonly options: UpstreamOptions) {
     this.name = options.name;
@@ -68,6 +70,7 @@ export class Upstream {
 
   /** The open session, connecting first if needed (one attempt at a time; none during backoff). */
   async open(): Promise<Session> {
+    if (this.closed) throw this.gone();
     if (this.session) return this.session;
     if (this.options.unusable) throw this.problem()!;
     if (this.connecting) return this.connecting;
@@ -132,6 +135,8 @@ export class Upstream {
     try {
       return await session.request((client) => run(client, session, lost));
     } catch (error) {
+      // Closed under the request by a reload: say that, not the transport's "connection closed".
+      if (this.closed) throw this.gone();
       if (lost.aborted) throw this.lastError ?? this.failed(lost.reason);
       if (isServerAnswer(error) || isCancelled(error)) throw error;
       const explained = session.explain(error);
@@ -182,7 +187,17 @@ export class Upstream {
     return items as Listed[];
   }
 
+  /** Why a closed upstream is not used: a reload removed or changed its entry. */
+  private gone(): PatchbayError {
+    return new PatchbayError(
+      'connect-failed',
+      `${this.name} was removed or changed in patchbay's configuration while this request was on its way`,
+      { hint: 'patchbay list (and list the tools again)' },
+    );
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     const session = this.session ?? (await this.connecting?.catch(() => undefined));
     this.session = undefined;
     await session?.close().catch(() => undefined);

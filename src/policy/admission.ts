@@ -12,7 +12,13 @@
  * Every call decided on is written to the audit log, refused ones included.
  */
 
-import { recordCall, type AuditDecision, type AuditOutcome, type AuditVia } from './audit.js';
+import {
+  recordCall,
+  type AuditDecision,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditVia,
+} from './audit.js';
 import type { Approval, ToolPolicy } from './enforce.js';
 import type { ListedTool } from './pins.js';
 import type { ToolVerdict } from './rules.js';
@@ -35,6 +41,8 @@ export interface AdmissionRequest {
   via: AuditVia;
   /** The host's name (for the audit log). */
   host: string | null;
+  /** What the gateway knows of the caller, for the audit log (audit.ts). */
+  audit?: Pick<AuditEntry, 'hostClaimed' | 'caller'>;
   logArguments: boolean;
   /**
    * How the person is asked about a tool set to ask: a function (its answer; 'later' when the
@@ -65,6 +73,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
       {
         time: new Date(started).toISOString(),
         host: request.host,
+        ...request.audit,
         via: request.via,
         server,
         tool: tool.name,

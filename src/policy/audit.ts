@@ -16,6 +16,12 @@
  * now audit.1: the line is kept, merely in the previous file, and readers sort by time anyway.
  *
  * Logging never fails a call: `recordCall` reports a failure through `onError` and returns false.
+ *
+ * Through the gateway, a line also says what patchbay established itself about the caller
+ * (`caller`: transport, how it was authenticated and as whom, the session, the peer address),
+ * beside the name the client gave itself (`hostClaimed`, the same as `host`, which older readers
+ * know). Resource reads and prompts relayed by the gateway are lines too (`kind`), with the
+ * decision `not-governed`: allow/ask/deny rules apply to tools only.
  */
 
 import { closeSync, constants, openSync, promises as fs, statSync, writeSync } from 'node:fs';
@@ -28,16 +34,46 @@ import { stateDirectory } from '../config/paths.js';
 
 export type AuditVia = 'gateway' | 'call' | 'console';
 export const AUDIT_VIAS: readonly AuditVia[] = ['gateway', 'call', 'console'];
-export type AuditDecision = 'allowed' | 'asked' | 'denied' | 'limited';
+/** `not-governed`: a resource read or prompt, relayed without any rule deciding on it. */
+export type AuditDecision = 'allowed' | 'asked' | 'denied' | 'limited' | 'not-governed';
 export type AuditOutcome = 'ok' | 'tool-error' | 'error' | 'refused';
+/** What a line is about; absent (older lines, every tool call) means a tool. */
+export type AuditKind = 'tool' | 'resource' | 'prompt';
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool', 'resource', 'prompt'];
+
+/**
+ * Who made a request through the gateway, as far as patchbay itself knows — nothing here comes
+ * from what the client says about itself.
+ */
+export interface AuditCaller {
+  transport: 'stdio' | 'http';
+  /**
+   * How the request was authenticated: `gateway-token` (the bearer token of patchbay serve),
+   * `none` (--dangerously-no-auth), or `parent-process` (stdio: whoever started patchbay serve).
+   */
+  auth: 'gateway-token' | 'none' | 'parent-process';
+  /** Whom the credential names: null for the one static token; a team gateway's member subject. */
+  subject: string | null;
+  /** A 2025-era HTTP session: `sha256:` and 16 hex digits of its Mcp-Session-Id (not the id itself). */
+  session?: string;
+  /** The HTTP peer, `address:port` (IPv6 in brackets). */
+  peer?: string;
+}
 
 export interface AuditEntry {
   /** When the call was made (ISO 8601). */
   time: string;
   /** The MCP client's name as it announced itself, 'patchbay call' or 'patchbay ui'; null if it gave none. */
   host: string | null;
+  /** Through the gateway: the client's self-given name again, named for what it is (unverified). */
+  hostClaimed?: string | null;
   via: AuditVia;
+  /** Through the gateway: what patchbay knows of the caller. */
+  caller?: AuditCaller;
+  /** Absent for a tool call. */
+  kind?: AuditKind;
   server: string;
+  /** The tool's name; for a resource read its URI, for a prompt its name. */
   tool: string;
   decision: AuditDecision;
   /** `tool-error`: the tool answered with isError; `error`: no answer; `refused`: never sent. */
@@ -50,7 +86,13 @@ export interface AuditEntry {
   arguments?: unknown;
 }
 
-export const AUDIT_DECISIONS: readonly AuditDecision[] = ['allowed', 'asked', 'denied', 'limited'];
+export const AUDIT_DECISIONS: readonly AuditDecision[] = [
+  'allowed',
+  'asked',
+  'denied',
+  'limited',
+  'not-governed',
+];
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'tool-error', 'error', 'refused'];
 
 /** Rotate before the current file would grow past this. */
@@ -158,7 +200,10 @@ export function auditLine(entry: AuditEntry, logArguments: boolean): string {
   const record: AuditEntry = {
     time: entry.time,
     host: entry.host,
+    ...(entry.hostClaimed !== undefined ? { hostClaimed: entry.hostClaimed } : {}),
     via: entry.via,
+    ...(entry.caller ? { caller: auditCaller(entry.caller) } : {}),
+    ...(entry.kind && entry.kind !== 'tool' ? { kind: entry.kind } : {}),
     server: entry.server,
     tool: entry.tool,
     decision: entry.decision,
@@ -171,6 +216,17 @@ export function auditLine(entry: AuditEntry, logArguments: boolean): string {
   if (logArguments && entry.arguments !== undefined) record.arguments = loggableArguments(entry.arguments);
   // JSON.stringify escapes newlines inside strings, so this is exactly one line.
   return `${JSON.stringify(record)}\n`;
+}
+
+/** The caller's fields in a fixed order, and only those (a caller object may carry more). */
+function auditCaller(caller: AuditCaller): AuditCaller {
+  return {
+    transport: caller.transport,
+    auth: caller.auth,
+    subject: caller.subject,
+    ...(caller.session !== undefined ? { session: caller.session } : {}),
+    ...(caller.peer !== undefined ? { peer: caller.peer } : {}),
+  };
 }
 
 function loggableArguments(value: unknown): unknown {
@@ -388,7 +444,10 @@ function isAuditEntry(value: unknown): value is AuditEntry {
     typeof v.time === 'string' &&
     Number.isFinite(Date.parse(v.time)) &&
     (v.host === null || typeof v.host === 'string') &&
+    (v.hostClaimed === undefined || v.hostClaimed === null || typeof v.hostClaimed === 'string') &&
     AUDIT_VIAS.includes(v.via as AuditVia) &&
+    (v.caller === undefined || isCaller(v.caller)) &&
+    (v.kind === undefined || AUDIT_KINDS.includes(v.kind as AuditKind)) &&
     typeof v.server === 'string' &&
     typeof v.tool === 'string' &&
     AUDIT_DECISIONS.includes(v.decision as AuditDecision) &&
@@ -397,6 +456,18 @@ function isAuditEntry(value: unknown): value is AuditEntry {
     isCount(v.argumentBytes) &&
     isCount(v.resultBytes) &&
     (v.error === undefined || typeof v.error === 'string')
+  );
+}
+
+function isCaller(value: unknown): value is AuditCaller {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.transport === 'string' &&
+    typeof c.auth === 'string' &&
+    (c.subject === null || typeof c.subject === 'string') &&
+    (c.session === undefined || typeof c.session === 'string') &&
+    (c.peer === undefined || typeof c.peer === 'string')
   );
 }
 
@@ -421,21 +492,30 @@ export interface CallStats {
 export interface ToolStats extends CallStats {
   server: string;
   tool: string;
+  /** Set for a resource or prompt row (`tool` is then its URI or name); absent for a tool. */
+  kind?: Exclude<AuditKind, 'tool'>;
 }
 
-/** Per server and tool, sorted by server then tool. */
+/** Per server and tool (and resource, and prompt), sorted by server then tool. */
 export function summarize(entries: readonly AuditEntry[]): ToolStats[] {
-  const groups = new Map<string, { server: string; tool: string; entries: AuditEntry[] }>();
+  type Group = { server: string; tool: string; kind: AuditKind; entries: AuditEntry[] };
+  const groups = new Map<string, Group>();
   for (const entry of entries) {
-    // JSON of the pair: no separator character can make two pairs collide.
-    const key = JSON.stringify([entry.server, entry.tool]);
+    const kind = entry.kind ?? 'tool';
+    // JSON of the triple: no separator character can make two of them collide.
+    const key = JSON.stringify([entry.server, entry.tool, kind]);
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { server: entry.server, tool: entry.tool, entries: [] }));
+    if (!group) groups.set(key, (group = { server: entry.server, tool: entry.tool, kind, entries: [] }));
     group.entries.push(entry);
   }
   return [...groups.values()]
-    .sort((a, b) => compare(a.server, b.server) || compare(a.tool, b.tool))
-    .map(({ server, tool, entries }) => ({ server, tool, ...summarizeCalls(entries) }));
+    .sort((a, b) => compare(a.server, b.server) || compare(a.kind, b.kind) || compare(a.tool, b.tool))
+    .map(({ server, tool, kind, entries }) => ({
+      server,
+      tool,
+      ...(kind !== 'tool' ? { kind } : {}),
+      ...summarizeCalls(entries),
+    }));
 }
 
 /** The same figures over any set of calls (the totals line of `patchbay stats`). */

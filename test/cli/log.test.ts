@@ -196,6 +196,62 @@ describe('runLog and runStats', () => {
     expect(io.err()).toMatch(/4 calls since /);
   });
 
+  it('log: what the gateway knows of the caller, resource reads and prompts; older lines as before', async () => {
+    await record({ time: minutesAgo(3).toISOString(), tool: 'plain' });
+    await record({
+      time: minutesAgo(2).toISOString(),
+      hostClaimed: 'claude-code',
+      caller: {
+        transport: 'http',
+        auth: 'gateway-token',
+        subject: null,
+        session: 'sha256:0123456789abcdef',
+        peer: '127.0.0.1:5\u001b[2J',
+        // Only the known fields are written, whatever else the object carries.
+        token: 'secret-token-value',
+      } as never,
+    });
+    await record({
+      time: minutesAgo(1).toISOString(),
+      kind: 'resource',
+      tool: 'demo://readme',
+      decision: 'not-governed',
+      hostClaimed: 'claude-code',
+      caller: { transport: 'stdio', auth: 'parent-process', subject: 'ada@example.com' },
+    });
+    const io = captureIo();
+    await runLog(parseLogOptions(undefined, {}), io);
+    const lines = io.out().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/notion\/plain\s+allowed\s+ok\s+120 ms\s+in 42 B, out 3\.4 KiB$/);
+    expect(lines[1]).toMatch(
+      /notion\/search .*\[http 127\.0\.0\.1:5\\x1b\[2J gateway-token session sha256:0123456789abcdef\]$/,
+    );
+    expect(lines[2]).toMatch(
+      /notion resource demo:\/\/readme\s+not-governed\s+ok .*\[stdio parent-process:ada@example\.com\]$/,
+    );
+    expect(io.out()).not.toContain('\u001b');
+    const json = captureIo();
+    await runLog(parseLogOptions(undefined, { json: true }), json);
+    const entries = JSON.parse(json.out()) as AuditEntry[];
+    expect(entries).toHaveLength(3);
+    expect(entries[0]).not.toHaveProperty('caller');
+    expect(entries[1]!.caller).toEqual({
+      transport: 'http',
+      auth: 'gateway-token',
+      subject: null,
+      session: 'sha256:0123456789abcdef',
+      peer: '127.0.0.1:5\u001b[2J',
+    });
+    expect(json.out()).not.toContain('secret-token-value');
+    const stats = captureIo();
+    await runStats(parseStatsOptions({ json: true }), stats);
+    expect(JSON.parse(stats.out())).toEqual([
+      expect.objectContaining({ server: 'notion', tool: 'demo://readme', kind: 'resource', calls: 1 }),
+      expect.objectContaining({ server: 'notion', tool: 'plain', calls: 1 }),
+      expect.objectContaining({ server: 'notion', tool: 'search', calls: 1 }),
+    ]);
+  });
+
   it('log <name>: only that server; --since reaches further back', async () => {
     await sample();
     const io = captureIo();

@@ -16,12 +16,37 @@ describe('parseServeOptions', () => {
       sessionIdleMs: 90_000,
     });
     expect(parseServeOptions({ http: true }, {}).maxSessions).toBeUndefined();
+    expect(
+      parseServeOptions(
+        {
+          http: '0',
+          headersTimeout: '2',
+          requestTimeout: '20',
+          maxConnections: '50',
+          maxConnectionsPerClient: '5',
+        },
+        {},
+      ),
+    ).toMatchObject({
+      headersTimeoutMs: 2_000,
+      requestTimeoutMs: 20_000,
+      maxConnections: 50,
+      maxConnectionsPerClient: 5,
+    });
   });
 
   it.each([
     [{ http: '0', maxSessions: '0' }, /--max-sessions/],
     [{ http: '0', sessionIdleTimeout: '1.5' }, /--session-idle-timeout/],
     [{ maxSessions: '3' }, /go with --http/],
+    [
+      { headersTimeout: '3', maxConnectionsPerClient: '2' },
+      /--headers-timeout, --max-connections-per-client go with --http/,
+    ],
+    [{ http: '0', headersTimeout: '0' }, /--headers-timeout/],
+    [{ http: '0', requestTimeout: '1s' }, /--request-timeout/],
+    [{ http: '0', maxConnections: '-1' }, /--max-connections/],
+    [{ http: '0', headersTimeout: '20', requestTimeout: '10' }, /cannot be longer than --request-timeout/],
     [{ http: '0.0.0.0:80' }, /Refusing to serve on 0.0.0.0/],
     [{ http: '0.0.0.0:80', dangerouslyExpose: true, dangerouslyNoAuth: true }, /refused off loopback/],
     [{ http: 'localhost:99999' }, /expected \[host:\]port/],

@@ -110,7 +110,11 @@ function printEntries(entries: readonly AuditEntry[], io: Io): void {
     entry,
     time: localTime(new Date(entry.time)),
     host: clean(entry.host ?? '-'),
-    target: `${clean(entry.server)}/${clean(entry.tool)}`,
+    // A resource read or prompt relayed by the gateway names its kind (tool calls as before).
+    target:
+      entry.kind && entry.kind !== 'tool'
+        ? `${clean(entry.server)} ${entry.kind} ${clean(entry.tool)}`
+        : `${clean(entry.server)}/${clean(entry.tool)}`,
   }));
   const hostWidth = Math.min(24, Math.max(...rows.map((row) => row.host.length)));
   const targetWidth = Math.min(48, Math.max(...rows.map((row) => row.target.length)));
@@ -119,6 +123,7 @@ function printEntries(entries: readonly AuditEntry[], io: Io): void {
     const outcome = entry.outcome.padEnd(10);
     const sizes = `in ${bytes(entry.argumentBytes)}, out ${bytes(entry.resultBytes)}`;
     const error = entry.error ? `  ${p.red(clean(entry.error))}` : '';
+    const caller = entry.caller ? `  ${p.dim(`[${callerText(entry.caller)}]`)}` : '';
     writeLine(
       io.stdout,
       [
@@ -133,15 +138,32 @@ function printEntries(entries: readonly AuditEntry[], io: Io): void {
         entry.outcome === 'ok' ? p.green(outcome) : p.red(outcome),
         duration(entry.durationMs).padStart(8),
         sizes,
-      ].join('  ') + error,
+      ].join('  ') +
+        caller +
+        error,
     );
   }
+}
+
+/**
+ * What patchbay knows of a gateway caller (the host column is only what the client calls itself):
+ * `http 127.0.0.1:53211 gateway-token session sha256:…`, `stdio parent-process`.
+ */
+function callerText(caller: NonNullable<AuditEntry['caller']>): string {
+  return [
+    clean(caller.transport),
+    caller.peer ? clean(caller.peer) : undefined,
+    caller.subject ? `${clean(caller.auth)}:${clean(caller.subject)}` : clean(caller.auth),
+    caller.session ? `session ${clean(caller.session)}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 const STATS_COLUMNS = ['server', 'tool', 'calls', 'errors', 'denied', 'limited', 'p50', 'p95', 'max'];
 
 function printStats(
-  rows: ReadonlyArray<CallStats & { server: string; tool: string }>,
+  rows: ReadonlyArray<CallStats & { server: string; tool: string; kind?: string }>,
   total: CallStats,
   io: Io,
 ): void {
@@ -159,7 +181,9 @@ function printStats(
   ];
   const table = [
     STATS_COLUMNS,
-    ...rows.map((row) => cells(clean(row.server), clean(row.tool), row)),
+    ...rows.map((row) =>
+      cells(clean(row.server), row.kind ? `${row.kind} ${clean(row.tool)}` : clean(row.tool), row),
+    ),
     cells('total', '', total),
   ];
   const widths = STATS_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));

@@ -33,7 +33,23 @@ export interface ServeOptions {
   /** HTTP: 2025-era sessions held at once, and how long one may stay idle. */
   maxSessions?: number;
   sessionIdleMs?: number;
+  /** HTTP: how long a client may take to send its headers, and its whole request (not the answer). */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** HTTP: connections open at once, in all and from one client address. */
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
 }
+
+/** The flags that only mean something with --http (their option names). */
+const HTTP_ONLY = {
+  maxSessions: '--max-sessions',
+  sessionIdleTimeout: '--session-idle-timeout',
+  headersTimeout: '--headers-timeout',
+  requestTimeout: '--request-timeout',
+  maxConnections: '--max-connections',
+  maxConnectionsPerClient: '--max-connections-per-client',
+} as const;
 
 export function parseServeOptions(
   raw: {
@@ -45,12 +61,31 @@ export function parseServeOptions(
     timeout?: string;
     maxSessions?: string;
     sessionIdleTimeout?: string;
+    headersTimeout?: string;
+    requestTimeout?: string;
+    maxConnections?: string;
+    maxConnectionsPerClient?: string;
     logArguments?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
-  if (!raw.http && (raw.maxSessions !== undefined || raw.sessionIdleTimeout !== undefined))
-    throw new PatchbayError('usage', '--max-sessions and --session-idle-timeout go with --http.');
+  const httpOnly = (Object.keys(HTTP_ONLY) as Array<keyof typeof HTTP_ONLY>).filter(
+    (flag) => raw[flag] !== undefined,
+  );
+  if (!raw.http && httpOnly.length > 0)
+    throw new PatchbayError('usage', `${httpOnly.map((flag) => HTTP_ONLY[flag]).join(', ')} go with --http.`);
+  const headersTimeoutMs =
+    raw.headersTimeout === undefined
+      ? undefined
+      : positiveNumber('--headers-timeout', raw.headersTimeout, 1000);
+  const requestTimeoutMs =
+    raw.requestTimeout === undefined
+      ? undefined
+      : positiveNumber('--request-timeout', raw.requestTimeout, 1000);
+  if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs)
+    throw new PatchbayError('usage', '--headers-timeout cannot be longer than --request-timeout.', {
+      hint: 'The request timeout runs from the same first byte and includes the headers.',
+    });
   const http =
     raw.http === undefined || raw.http === false ? undefined : parseListen(raw.http === true ? '' : raw.http);
   const servers = raw.servers
@@ -86,6 +121,20 @@ export function parseServeOptions(
       : {}),
     ...(raw.sessionIdleTimeout !== undefined
       ? { sessionIdleMs: positiveNumber('--session-idle-timeout', raw.sessionIdleTimeout, 1000) }
+      : {}),
+    ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(raw.maxConnections !== undefined
+      ? { maxConnections: positiveNumber('--max-connections', raw.maxConnections, 1) }
+      : {}),
+    ...(raw.maxConnectionsPerClient !== undefined
+      ? {
+          maxConnectionsPerClient: positiveNumber(
+            '--max-connections-per-client',
+            raw.maxConnectionsPerClient,
+            1,
+          ),
+        }
       : {}),
   };
 }
@@ -213,6 +262,10 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     token,
     ...(options.maxSessions ? { maxSessions: options.maxSessions } : {}),
     ...(options.sessionIdleMs ? { sessionIdleMs: options.sessionIdleMs } : {}),
+    ...(options.headersTimeoutMs ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxConnectionsPerClient ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
   });
   note(io, `patchbay gateway at ${served.url}: ${describe(upstreams)}`);
   note(

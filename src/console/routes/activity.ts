@@ -3,7 +3,7 @@
  * per-tool figures for the charts, and the doctor's layer-by-layer findings for one connector.
  */
 
-import { parseSince, readAudit, summarize } from '../../policy/audit.js';
+import { parseSince, readAudit, summarize, type AuditDecision, type AuditEntry } from '../../policy/audit.js';
 import { validateName } from '../../config/validate.js';
 import type { ActivityEntry, ActivityView, DoctorView } from '../api-types.js';
 import { loadServer } from '../context.js';
@@ -13,6 +13,12 @@ import type { Route } from '../router.js';
 /** The page gets the most recent entries; the figures count every entry in the period. */
 export const MAX_ACTIVITY_ENTRIES = 5_000;
 
+function isToolCall(
+  entry: AuditEntry,
+): entry is AuditEntry & { decision: Exclude<AuditDecision, 'not-governed'> } {
+  return (entry.kind ?? 'tool') === 'tool' && entry.decision !== 'not-governed';
+}
+
 export const activityRoutes: Route[] = [
   {
     method: 'GET',
@@ -20,11 +26,13 @@ export const activityRoutes: Route[] = [
     handler: async ({ ctx, url }) => {
       const since = url.searchParams.get('since');
       const server = url.searchParams.get('server');
-      const { entries } = await readAudit({
+      const { entries: all } = await readAudit({
         env: ctx.env,
         ...(since ? { since: parseSince(since) } : {}),
         ...(server ? { server: validateName(server) } : {}),
       });
+      // Tool calls only: the page does not show the gateway's resource reads and prompts (yet).
+      const entries = all.filter(isToolCall);
       const view: ActivityView = {
         // Arguments are never sent to the page, even when the log keeps them.
         entries: entries.slice(-MAX_ACTIVITY_ENTRIES).map((entry): ActivityEntry => ({
