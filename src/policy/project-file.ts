@@ -169,10 +169,10 @@ export function projectPolicyStatus(policy: PolicySet, server?: string): Project
   };
 }
 
-/** `.patchbay.json would allow gh/*, default allow` — what approving it would add. */
+/** What approving the file would add, to follow "would": `set default allow, allow gh/*`; '' when nothing. */
 export function loosensText(status: ProjectPolicyStatus): string {
   return status.changes
     .filter((change) => change.effect === 'loosens')
-    .map((change) => change.what)
+    .map((change) => (change.kind === 'default' ? `set ${change.what}` : change.what))
     .join(', ');
 }

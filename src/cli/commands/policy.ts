@@ -70,6 +70,7 @@ import {
 import { limitsApplying, limitStates, type LimitState } from '../../policy/limit-usage.js';
 import {
   classifyPolicyFile,
+  loosensText,
   projectPolicyStatus,
   type ProjectPolicyStatus,
 } from '../../policy/project-file.js';
@@ -426,28 +427,26 @@ function printPolicies(
   });
 }
 
-const PROJECT_POLICY_WORDS: Record<ProjectPolicyStatus['state'], string> = {
-  approved: 'approved: in effect as written',
-  pending: 'pending approval: only what it tightens is in effect',
-  rejected: 'rejected: only what it tightens is in effect',
-  'not-needed': 'only tightens: in effect, nothing to approve',
-};
-
 /**
  * The project's .patchbay.json: its state, and each entry with what it does —
- *   pending: /…/.patchbay.json would allow ev/*, default allow
+ *   pending: /…/.patchbay.json would set default allow, allow ev/*
+ *     only what it tightens is in effect until you approve it
+ *     waits    allow ev/*  …
  */
 function printProjectPolicy(status: ProjectPolicyStatus, io: Io, p: Paint): void {
   const out = (line: string) => writeLine(io.stdout, line);
   const text = sanitizeForTerminal;
   const waiting = status.state === 'pending' || status.state === 'rejected';
-  const colour = status.state === 'pending' ? p.yellow : status.state === 'rejected' ? p.red : p.green;
-  out(`${p.bold(text(status.path))}  ${colour(PROJECT_POLICY_WORDS[status.state])}`);
-  const loosens = status.changes.filter((change) => change.effect === 'loosens');
-  if (waiting && loosens.length > 0)
-    out(
-      `  ${colour(`${status.state}: ${text(status.path)} would ${loosens.map((change) => text(change.what)).join(', ')}`)}`,
-    );
+  const would = loosensText(status);
+  const path = p.bold(text(status.path));
+  if (status.state === 'approved') out(`${p.green('approved:')} ${path} ${p.dim('(in effect as written)')}`);
+  else if (status.state === 'not-needed')
+    out(`${path} ${p.dim('only tightens: in effect, nothing to approve')}`);
+  else {
+    const colour = status.state === 'pending' ? p.yellow : p.red;
+    out(`${colour(`${status.state}:`)} ${path}${would ? ` would ${text(would)}` : ''}`);
+    out(`  ${p.dim(`only what it tightens is in effect until you approve it`)}`);
+  }
   for (const change of status.changes) {
     const label =
       change.effect === 'loosens'

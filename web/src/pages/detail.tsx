@@ -155,8 +155,9 @@ function ProjectPolicyNotice({ policy }: { policy: ConnectorDetail['projectPolic
     <div class="notice notice-warn" data-testid="project-policy-notice">
       <p class="notice-message">
         {policy.state === 'pending' ? 'Not approved: ' : 'Rejected: '}
-        {policy.path} would {waiting.map((change) => change.what).join(', ')}. Until you approve it, only what
-        it tightens applies.
+        {policy.path} would{' '}
+        {waiting.map((change) => (change.kind === 'default' ? `set ${change.what}` : change.what)).join(', ')}
+        . Until you approve it, only what it tightens applies.
       </p>
       {policy.hint ? <p class="notice-hint">{policy.hint}</p> : null}
     </div>
