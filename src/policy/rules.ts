@@ -81,10 +81,11 @@ function guardedVerdict(server: string, tool: ToolFacts, sources: PolicySource[]
     sources.filter((source) => source.unapproved === undefined),
   );
   const held = STRICTNESS[trusted.decision] - STRICTNESS[withAll.decision];
-  // As strict either way: the trusted files' reason is the true one (an unapproved allow rule
-  // did not allow a read-only tool; its annotations did).
   if (held < 0) return withAll;
-  if (held === 0) return trusted;
+  // As strict either way: an ask or deny of the unapproved file applies (it tightens), so it is
+  // the reason; an allow of it is not (an unapproved "*": allow did not allow a read-only tool,
+  // its annotations did).
+  if (held === 0) return withAll.decision === 'allow' ? trusted : withAll;
   const state = unapproved.unapproved!;
   return {
     ...trusted,

@@ -151,6 +151,10 @@ describe('an unapproved project policy file only tightens', () => {
     expect(toolVerdict('gh', other, [team(doc, 'pending')]).decision).toBe('ask');
     const own = local(rules({ drop_table: 'allow' }));
     expect(toolVerdict('gh', other, [own, team(doc, 'pending')]).decision).toBe('allow');
+    // An ask of the unapproved file applies, so it is the reason even where the annotations agree.
+    expect(toolVerdict('gh', destructive, [team({ default: 'ask' }, 'pending')]).because).toBe(
+      `default ask in ${TEAM_PATH} (project)`,
+    );
     // A read-only tool was allowed by its annotations, not by the unapproved rule.
     expect(toolVerdict('gh', readOnly, [team(doc, 'pending')]).because).toBe('read-only (its annotations)');
   });
