@@ -59,6 +59,9 @@ const HELP_TOPICS: Record<string, () => string> = {
       '<project root>/.patchbay.json (project):',
       '  {"default": "ask", "servers": {"github": {"enabled": false, "tools": {"delete_*": "deny"},',
       '                                             "limits": {"*": "100/hour"}}}}',
+      'The .patchbay.json comes with the repository: until you approve it as it reads now',
+      '(patchbay approve --policy), only what it tightens applies (deny, ask, a stricter default,',
+      'limits, disable); its allow rules and a looser default wait. patchbay policy shows what waits.',
       "The administrator's /etc/patchbay/managed.json (PATCHBAY_MANAGED_POLICY) takes Claude Code's",
       'allowedMcpServers / deniedMcpServers lists. See: patchbay policy.',
       '',
@@ -792,9 +795,12 @@ Examples:
 
   program
     .command('approve')
-    .description("Approve servers from this project's .mcp.json (bound to their current content)")
+    .description(
+      "Approve servers from this project's .mcp.json, or its .patchbay.json policy (bound to their current content)",
+    )
     .argument('[names...]', 'server names')
-    .option('--all', 'approve every server in .mcp.json')
+    .option('--policy', "approve the project's .patchbay.json: what it loosens takes effect too")
+    .option('--all', 'approve every server in .mcp.json, and the .patchbay.json')
     .action(
       act(async (names: string[], flags) => {
         const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
@@ -804,9 +810,12 @@ Examples:
 
   program
     .command('reject')
-    .description("Reject servers from this project's .mcp.json: they are never contacted")
+    .description(
+      "Reject servers from this project's .mcp.json (never contacted), or what its .patchbay.json loosens",
+    )
     .argument('[names...]', 'server names')
-    .option('--all', 'reject every server in .mcp.json')
+    .option('--policy', "reject what the project's .patchbay.json loosens (what it tightens still applies)")
+    .option('--all', 'reject every server in .mcp.json, and the .patchbay.json')
     .action(
       act(async (names: string[], flags) => {
         const { parseChoiceOptions, runChoice } = await import('./commands/approve.js');
@@ -816,7 +825,7 @@ Examples:
 
   program
     .command('reset-project-choices')
-    .description("Forget approvals and rejections for this project's .mcp.json servers")
+    .description("Forget approvals and rejections for this project's .mcp.json servers and .patchbay.json")
     .action(
       act(async () => {
         const { runResetProjectChoices } = await import('./commands/approve.js');

@@ -7,6 +7,8 @@
  * ordinary keys (server names may be any of them).
  */
 
+import { createHash } from 'node:crypto';
+
 import { PatchbayError } from '../errors.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -34,6 +36,23 @@ export interface ParseOptions {
   jsonc?: boolean;
   /** Used in error messages. */
   fileLabel: string;
+}
+
+/**
+ * The sha256 of a value's canonical JSON (keys sorted): what an approval is bound to, so that
+ * reformatting a file does not undo it and any change of meaning does.
+ */
+export function contentDigest(value: JsonValue): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 export function createObject(): JsonObject {

@@ -23,7 +23,16 @@ import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
-import { getOwn, isObject, objectAt, type JsonObject, type JsonValue } from './json-source.js';
+import {
+  contentDigest,
+  createObject,
+  getOwn,
+  isObject,
+  objectAt,
+  setOwn,
+  type JsonObject,
+  type JsonValue,
+} from './json-source.js';
 
 export const DECISIONS = ['allow', 'ask', 'deny'] as const;
 export type Decision = (typeof DECISIONS)[number];
@@ -49,7 +58,15 @@ export interface PolicySource {
   doc: PolicyDoc;
   /** The document cannot be read (why): every tool is denied until it is fixed. */
   broken?: string;
+  /**
+   * The project's file, not approved by this user as it reads now (pending, or rejected): only
+   * what it tightens is in effect (policy/rules decides each tool both with and without it).
+   */
+  unapproved?: 'pending' | 'rejected';
 }
+
+/** The one command that approves the project's policy file; every hint names it. */
+export const APPROVE_POLICY_COMMAND = 'patchbay approve --policy';
 
 export const TEAM_POLICY_FILE = '.patchbay.json';
 
@@ -167,6 +184,56 @@ export async function readTeamPolicyFile(projectRoot: string): Promise<LoadedFil
 }
 
 // ---------------------------------------------------------------------------------------------
+// The user's decision about the project's file: in their own config (never in the project), under
+// `projects["<project root>"].policyFileChoice`, bound to the file's content digest.
+
+export const POLICY_FILE_CHOICE = 'policyFileChoice';
+
+export interface PolicyFileChoice {
+  decision: 'approved' | 'rejected';
+  /** `contentDigest` of the file's JSON as it was when the decision was made. */
+  sha256: string;
+}
+
+/** The stored decision (undefined when none, or malformed: then the file is pending). */
+export function readPolicyFileChoice(
+  userFile: LoadedFile,
+  projectRoot: string,
+): PolicyFileChoice | undefined {
+  const root = userFile.parsed?.value;
+  if (!isObject(root)) return undefined;
+  const projects = getOwn(root, 'projects');
+  const project = isObject(projects) ? getOwn(projects, projectRoot) : undefined;
+  const stored = isObject(project) ? getOwn(project, POLICY_FILE_CHOICE) : undefined;
+  if (!isObject(stored)) return undefined;
+  const decision = getOwn(stored, 'decision');
+  const sha256 = getOwn(stored, 'sha256');
+  if ((decision !== 'approved' && decision !== 'rejected') || typeof sha256 !== 'string') return undefined;
+  return { decision, sha256 };
+}
+
+/** Record the user's decision about the project's policy file as it reads with digest `sha256`. */
+export async function recordPolicyFileChoice(
+  paths: PolicyPaths,
+  decision: 'approved' | 'rejected',
+  sha256: string,
+): Promise<void> {
+  await updateJsonFile(
+    paths.userConfigPath,
+    (root) => {
+      const project = objectAt(root, ['projects', paths.projectRoot], paths.userConfigPath);
+      const choice = createObject();
+      setOwn(choice, 'decision', decision);
+      setOwn(choice, 'sha256', sha256);
+      setOwn(choice, 'at', new Date().toISOString());
+      setOwn(project, POLICY_FILE_CHOICE, choice);
+      return { write: true, result: undefined };
+    },
+    { secret: true },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Writing: one scope's document, changed under the file's lock (a broken file is refused).
 
 /**
@@ -180,9 +247,19 @@ export async function editServerPolicy(
   edit: (policy: JsonObject) => boolean,
 ): Promise<{ path: string; changed: boolean }> {
   const { path, at } = policyLocation(scope, paths);
+  // The user's own edit of the project's file: if they had approved the file as it was (or there
+  // was none), they approve it with their edit; a teammate's unapproved content stays pending.
+  const approved =
+    scope === 'project'
+      ? readPolicyFileChoice(await readJsonFile(paths.userConfigPath), paths.projectRoot)
+      : undefined;
+  let carried: string | undefined;
   const changed = await updateJsonFile(
     path,
     (root, file) => {
+      const before = file.parsed ? contentDigest(file.parsed.value) : undefined;
+      const trusted =
+        before === undefined || (approved?.decision === 'approved' && approved.sha256 === before);
       const check = readPolicyDoc(file, at);
       if (check.error)
         throw new PatchbayError(check.error.code, `${check.error.message}\nThe file was left unchanged.`, {
@@ -199,11 +276,13 @@ export async function editServerPolicy(
       }
       if (Object.keys(policy).length === 0) delete servers[server];
       if (Object.keys(servers).length === 0) delete doc['servers'];
+      if (scope === 'project' && changed && trusted) carried = contentDigest(root);
       return { write: changed, result: changed };
     },
     // The user's config holds secrets (headers, env) and stays private; the team file is committed.
     scope === 'project' ? {} : { secret: true },
   );
+  if (carried) await recordPolicyFileChoice(paths, 'approved', carried);
   return { path, changed };
 }
 

@@ -9,13 +9,14 @@
  * scope(s) out of service and is never rewritten; the other scopes keep working.
  */
 
-import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
 import { entryFromRaw, formatProblem, type Scope, type ServerEntry } from './entry.js';
 import { readManagedPolicy, type ManagedPolicy } from './managed.js';
 import {
+  POLICY_FILE_CHOICE,
   policyLocation,
   readPolicyDoc,
+  readPolicyFileChoice,
   readTeamPolicyFile,
   type PolicyDoc,
   type PolicyScope,
@@ -23,6 +24,7 @@ import {
 } from './policy-files.js';
 import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
 import {
+  contentDigest,
   objectAt,
   createObject,
   getOwn,
@@ -89,6 +91,11 @@ export interface EffectiveServer {
 export interface PolicySet {
   /** Policy documents, most specific scope first: local, project (the team's file), user. */
   sources: PolicySource[];
+  /**
+   * The project's `.patchbay.json` when it exists and reads as a policy: its content digest and
+   * the user's decision about exactly that content (policy/project-file says what it changes).
+   */
+  projectFile?: { path: string; sha256: string; choice: ProjectChoice };
   /** Policy documents that cannot be read (each is also a `broken` source, which denies). */
   problems: PatchbayError[];
   managed?: ManagedPolicy;
@@ -128,6 +135,7 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
   const entries: ScopedEntry[] = [];
 
   const userShape = checkUserConfigShape(userFile, context.projectRoot);
+  const policyFileChoice = readPolicyFileChoice(userFile, context.projectRoot);
   const paths = { userConfigPath: context.userConfigPath, projectRoot: context.projectRoot };
   const localPolicy = readPolicyDoc(userFile, policyLocation('local', paths).at);
   const userPolicy = readPolicyDoc(userFile, policyLocation('user', paths).at);
@@ -174,6 +182,13 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
   if (teamFile.exists) files.push({ scopes: ['project'], path: teamFile.path, exists: true });
   const sources: PolicySource[] = [];
   const problems: PatchbayError[] = [];
+  let policyFile: PolicySet['projectFile'];
+  if (!teamFile.error && teamPolicy.doc && teamFile.parsed) {
+    const sha256 = contentDigest(teamFile.parsed.value);
+    const choice: ProjectChoice =
+      policyFileChoice && policyFileChoice.sha256 === sha256 ? policyFileChoice.decision : 'pending';
+    policyFile = { path: teamFile.path, sha256, choice };
+  }
   const read: Array<[PolicyScope, string, { doc?: PolicyDoc; error?: PatchbayError }]> = [
     ['local', userFile.path, userFile.error ? {} : localPolicy],
     ['project', teamFile.path, teamFile.error ? { error: teamFile.error } : teamPolicy],
@@ -184,7 +199,12 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     if (error) {
       problems.push(error);
       sources.push({ scope, path, doc: {}, broken: error.message });
-    } else if (doc) sources.push({ scope, path, doc });
+    } else if (doc) {
+      // The project's file is the repository's word, not the user's: until they approve it as
+      // it reads now, it may only tighten (policy/rules).
+      const choice = scope === 'project' ? policyFile?.choice : undefined;
+      sources.push({ scope, path, doc, ...(choice && choice !== 'approved' ? { unapproved: choice } : {}) });
+    }
   }
   for (const server of servers) {
     if (managed) server.managed = managed;
@@ -196,7 +216,12 @@ export async function loadRegistry(context: ConfigContext): Promise<Registry> {
     files,
     entries,
     servers,
-    policy: { sources, problems, ...(managed ? { managed } : {}) },
+    policy: {
+      sources,
+      problems,
+      ...(policyFile ? { projectFile: policyFile } : {}),
+      ...(managed ? { managed } : {}),
+    },
   };
 }
 
@@ -260,16 +285,7 @@ function checkUserConfigShape(
 
 /** Approvals are bound to the entry's content: a changed entry is pending again. */
 export function entryDigest(raw: JsonValue): string {
-  return createHash('sha256').update(canonicalJson(raw)).digest('hex');
-}
-
-function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return contentDigest(raw);
 }
 
 function choiceFor(choices: JsonObject, scoped: ScopedEntry): ProjectChoice {
@@ -489,18 +505,24 @@ export async function recordProjectChoices(
   );
 }
 
-export async function resetProjectChoices(context: ConfigContext): Promise<number> {
+/** Forget every decision about this project's files: its .mcp.json servers and its .patchbay.json. */
+export async function resetProjectChoices(
+  context: ConfigContext,
+): Promise<{ servers: number; policyFile: boolean }> {
   return updateJsonFile(
     context.userConfigPath,
     (root) => {
-      if (!isObject(root)) return { write: false, result: 0 };
+      const none = { servers: 0, policyFile: false };
+      if (!isObject(root)) return { write: false, result: none };
       const projects = getOwn(root, 'projects');
       const project = isObject(projects) ? getOwn(projects, context.projectRoot) : undefined;
-      if (!isObject(project) || !isObject(getOwn(project, 'mcpjsonChoices')))
-        return { write: false, result: 0 };
-      const count = Object.keys(getOwn(project, 'mcpjsonChoices') as JsonObject).length;
+      if (!isObject(project)) return { write: false, result: none };
+      const choices = getOwn(project, 'mcpjsonChoices');
+      const servers = isObject(choices) ? Object.keys(choices).length : 0;
+      const policyFile = getOwn(project, POLICY_FILE_CHOICE) !== undefined;
       delete project['mcpjsonChoices'];
-      return { write: true, result: count };
+      delete project[POLICY_FILE_CHOICE];
+      return { write: isObject(choices) || policyFile, result: { servers, policyFile } };
     },
     { secret: true },
   );

@@ -121,11 +121,34 @@ export interface LimitView {
   reopensAt: string | null;
 }
 
+/**
+ * The project's `.patchbay.json`, as `patchbay policy --json` shows it (its entries about this
+ * server and its default). pending/rejected: what loosens has no effect until
+ * `patchbay approve --policy`; what tightens applies.
+ */
+export interface ProjectPolicyView {
+  path: string;
+  sha256: string;
+  state: 'approved' | 'pending' | 'rejected' | 'not-needed';
+  changes: Array<{
+    effect: 'loosens' | 'tightens' | 'none';
+    kind: 'default' | 'rule' | 'limit' | 'enabled';
+    server: string | null;
+    pattern: string | null;
+    what: string;
+    why: string;
+  }>;
+  /** The command that approves it, when something in it waits (pending, rejected). */
+  hint: string | null;
+}
+
 export interface ConnectorDetail extends ConnectorSummary {
   instructions: string | null;
   tools: ToolView[];
   /** Limits on the whole server (pattern `*`) and on globs. */
   limits: LimitView[];
+  /** The project's policy file, null when there is none. */
+  projectPolicy: ProjectPolicyView | null;
   resources: Array<{
     uri: string;
     name: string;

@@ -12,6 +12,7 @@
  * Every call decided on is written to the audit log, refused ones included.
  */
 
+import { APPROVE_POLICY_COMMAND } from '../config/policy-files.js';
 import {
   recordCall,
   type AuditDecision,
@@ -104,12 +105,16 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
 
   if (request.screen) await policy.screen(server, request.pinKey, [tool]);
   const verdict = policy.verdict(server, request.pinKey, tool);
+  // The project's unapproved policy file would loosen this: approving it is the other way.
+  const orApprove = verdict.heldBack
+    ? `; or approve ${verdict.heldBack.path}, which would ${verdict.heldBack.decision} it: ${APPROVE_POLICY_COMMAND}`
+    : '';
   if (verdict.decision === 'deny')
     return refuse(
       'denied',
       'policy-denied',
       `patchbay's policy denies ${server}'s tool ${tool.name} (${verdict.because}).`,
-      `To allow it: ${allowIt}`,
+      `To allow it: ${allowIt}${orApprove}`,
     );
   let decision: AuditDecision = 'allowed';
   if (verdict.decision === 'ask') {
@@ -119,7 +124,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
         'asked',
         'policy-denied',
         `${server}'s tool ${tool.name} needs approval (${verdict.because}), and ${request.ask.unavailable}.`,
-        `${request.ask.hint}${verdict.changed ? ` (review the change first: patchbay review ${server})` : ''}`,
+        `${request.ask.hint}${verdict.changed ? ` (review the change first: patchbay review ${server})` : ''}${orApprove}`,
       );
     let approval: Approval | 'later';
     try {

@@ -13,8 +13,15 @@
  *
  * A policy file that cannot be read denies every tool until it is fixed (it is never ignored).
  * A disabled server and the administrator's lists are decided before any tool is (config/status).
+ *
+ * The project's `.patchbay.json` comes with the repository, so until the user approves it as it
+ * reads now (`patchbay approve --policy`), it may only tighten: each tool is decided with and
+ * without it, and the stricter of the two applies. Its deny and ask rules, a stricter default and
+ * its limits (which only ever add to the others) apply at once; an allow rule or a looser default
+ * has no effect until approved.
  */
 
+import { APPROVE_POLICY_COMMAND } from '../config/policy-files.js';
 import type { Decision, PolicyScope, PolicySource } from '../config/policy-files.js';
 
 export interface ToolFacts {
@@ -35,6 +42,8 @@ export interface ToolVerdict {
   because: string;
   /** The definition changed since it was pinned (and this moved allow to ask). */
   changed?: boolean;
+  /** The project's policy file, not approved, would make this looser: it is held back. */
+  heldBack?: { path: string; decision: Decision; state: 'pending' | 'rejected' };
 }
 
 const STRICTNESS: Record<Decision, number> = { allow: 0, ask: 1, deny: 2 };
@@ -49,15 +58,7 @@ export function toolVerdict(
   sources: PolicySource[],
   options: { definitionChanged?: boolean } = {},
 ): ToolVerdict {
-  const broken = sources.find((source) => source.broken !== undefined);
-  if (broken)
-    return {
-      decision: 'deny',
-      source: { kind: 'broken', scope: broken.scope, path: broken.path },
-      because: `the policy in ${broken.path} cannot be read, so nothing is allowed until it is fixed: ${broken.broken}`,
-      ...(options.definitionChanged ? { changed: true } : {}),
-    };
-  const verdict = ruledVerdict(server, tool.name, sources) ?? defaultVerdict(sources) ?? annotated(tool);
+  const verdict = guardedVerdict(server, tool, sources);
   if (options.definitionChanged && verdict.decision === 'allow') {
     return {
       ...verdict,
@@ -67,6 +68,56 @@ export function toolVerdict(
     };
   }
   return options.definitionChanged ? { ...verdict, changed: true } : verdict;
+}
+
+/** The stricter of the verdicts with and without the sources the user has not approved. */
+function guardedVerdict(server: string, tool: ToolFacts, sources: PolicySource[]): ToolVerdict {
+  const withAll = plainVerdict(server, tool, sources);
+  const unapproved = sources.find((source) => source.unapproved !== undefined);
+  if (!unapproved) return withAll;
+  const trusted = plainVerdict(
+    server,
+    tool,
+    sources.filter((source) => source.unapproved === undefined),
+  );
+  const held = STRICTNESS[trusted.decision] - STRICTNESS[withAll.decision];
+  if (held < 0) return withAll;
+  // As strict either way: an ask or deny of the unapproved file applies (it tightens), so it is
+  // the reason; an allow of it is not (an unapproved "*": allow did not allow a read-only tool,
+  // its annotations did).
+  if (held === 0) return withAll.decision === 'allow' ? trusted : withAll;
+  const state = unapproved.unapproved!;
+  return {
+    ...trusted,
+    heldBack: { path: unapproved.path, decision: withAll.decision, state },
+    because: `${trusted.because}; ${unapproved.path} would ${withAll.decision} it, but ${
+      state === 'pending' ? 'you have not approved that file' : 'you rejected that file'
+    } (${APPROVE_POLICY_COMMAND})`,
+  };
+}
+
+function plainVerdict(server: string, tool: ToolFacts, sources: PolicySource[]): ToolVerdict {
+  const broken = sources.find((source) => source.broken !== undefined);
+  if (broken)
+    return {
+      decision: 'deny',
+      source: { kind: 'broken', scope: broken.scope, path: broken.path },
+      because: `the policy in ${broken.path} cannot be read, so nothing is allowed until it is fixed: ${broken.broken}`,
+    };
+  return ruledVerdict(server, tool.name, sources) ?? defaultVerdict(sources) ?? annotated(tool);
+}
+
+/**
+ * The `default` in effect (what decides a tool no rule names), as `toolVerdict` applies it: an
+ * unapproved file's default only where it is the stricter one. Undefined: annotations decide.
+ */
+export function defaultInEffect(sources: PolicySource[]): ToolVerdict | undefined {
+  const trusted = defaultVerdict(sources.filter((source) => source.unapproved === undefined));
+  const all = defaultVerdict(sources);
+  if (!all) return undefined;
+  if (trusted) return STRICTNESS[all.decision] > STRICTNESS[trusted.decision] ? all : trusted;
+  // Only the unapproved file sets one: against the annotations (allow or ask), allow loosens.
+  return all.decision === 'allow' ? undefined : all;
 }
 
 function ruledVerdict(server: string, tool: string, sources: PolicySource[]): ToolVerdict | undefined {

@@ -200,7 +200,18 @@ describe('patchbay policy', () => {
     expect(call.code, call.stderr).toBe(0);
     const [view] = await policyJson(['srv']);
     expect(Object.keys(view!).sort()).toEqual(
-      ['changes', 'default', 'hint', 'limits', 'reason', 'rules', 'server', 'status', 'tools'].sort(),
+      [
+        'changes',
+        'default',
+        'hint',
+        'limits',
+        'projectPolicy',
+        'reason',
+        'rules',
+        'server',
+        'status',
+        'tools',
+      ].sort(),
     );
     expect(view).toMatchObject({
       server: 'srv',

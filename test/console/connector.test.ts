@@ -5,6 +5,9 @@
  * reading text and blobs; running a prompt; the doctor.
  */
 
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type {
@@ -386,5 +389,50 @@ describe('GET /api/servers/:name/doctor', () => {
     expect(dead.json.verdict).toBe('failed');
     const tcp = dead.json.findings.find((finding) => finding.layer === 'tcp')!;
     expect(tcp).toMatchObject({ status: 'fail', fix: expect.any(String) });
+  });
+});
+
+describe("the project's unapproved .patchbay.json", () => {
+  it('is shown in the detail with what waits, and loosens nothing until patchbay approve --policy', async () => {
+    // The user's own default asks; the repository's file would allow every tool of ev.
+    const user = JSON.parse(await readFile(t.sandbox.userConfig, 'utf8')) as Record<string, unknown>;
+    await writeFile(t.sandbox.userConfig, JSON.stringify({ ...user, policy: { default: 'ask' } }));
+    const teamFile = join(t.sandbox.project, '.patchbay.json');
+    await writeFile(teamFile, JSON.stringify({ servers: { ev: { tools: { '*': 'allow' } } } }));
+
+    const pending = await detailOf();
+    expect(pending.projectPolicy).toEqual({
+      path: teamFile,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      state: 'pending',
+      hint: 'patchbay approve --policy',
+      changes: [
+        expect.objectContaining({
+          effect: 'loosens',
+          kind: 'rule',
+          server: 'ev',
+          pattern: '*',
+          what: 'allow ev/*',
+        }),
+      ],
+    });
+    expect(toolOf(pending, 'get-sum')).toMatchObject({
+      decision: 'ask',
+      source: { kind: 'default', scope: 'user' },
+    });
+    expect(toolOf(pending, 'get-sum').because).toContain('patchbay approve --policy');
+    const asked = await t.api<CallOutcome>('POST', '/api/servers/ev/call', {
+      tool: 'get-sum',
+      arguments: { a: 1, b: 2 },
+    });
+    expect(asked.json.status).toBe('needs-approval');
+
+    expect((await t.sandbox.run(['approve', '--policy'])).code).toBe(0);
+    const approved = await detailOf();
+    expect(approved.projectPolicy!.state).toBe('approved');
+    expect(toolOf(approved, 'get-sum')).toMatchObject({
+      decision: 'allow',
+      source: { kind: 'rule', scope: 'project' },
+    });
   });
 });

@@ -24,10 +24,16 @@
  *                 changedAt (when that change was first seen; null), pinned (a pin exists),
  *                 limits [ limit objects, below: every limit that counts its calls ]
  *   rules       every tool rule of the policy files for this server:
- *                 { pattern, decision, scope, path, matches } — matches: the listed tools the
- *                 pattern names (null when not contacted; [] points at a typo)
+ *                 { pattern, decision, scope, path, matches, heldBack } — matches: the listed
+ *                 tools the pattern names (null when not contacted; [] points at a typo);
+ *                 heldBack: true for a rule of the unapproved project file that would loosen
+ *                 (it has no effect until `patchbay approve --policy`)
  *   limits      every limit of the policy files for this server: limit objects
  *   changes     tools recorded as changed since pinned and not reviewed: [{ tool, changedAt }]
+ *   projectPolicy  null when the project has no readable .patchbay.json; else { path, sha256,
+ *               state: approved | pending | rejected | not-needed (it only tightens), hint,
+ *               changes: [{ effect: loosens|tightens|none, server, what, why }] } — the file's
+ *               entries about this server and its default; what loosens waits for approval
  *
  * A limit object: { pattern, limit, scope, path, used, reopensAt, problem } — used: calls in the
  * current window; reopensAt: ISO time the window ends; both null with `problem` (the reason the
@@ -44,6 +50,7 @@ import {
   selectServers,
   notFoundError,
   type EffectiveServer,
+  type PolicySet,
   type Registry,
 } from '../../config/registry.js';
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
@@ -61,7 +68,13 @@ import {
   type ToolPinResult,
 } from '../../policy/pins.js';
 import { limitsApplying, limitStates, type LimitState } from '../../policy/limit-usage.js';
-import { globMatches, stricter, toolVerdict, type DecisionSource } from '../../policy/rules.js';
+import {
+  classifyPolicyFile,
+  loosensText,
+  projectPolicyStatus,
+  type ProjectPolicyStatus,
+} from '../../policy/project-file.js';
+import { defaultInEffect, globMatches, toolVerdict, type DecisionSource } from '../../policy/rules.js';
 import { CHECK_POOL_SIZE, timeoutFrom } from '../health.js';
 import {
   note,
@@ -126,6 +139,8 @@ export interface RuleView {
   scope: PolicyScope;
   path: string;
   matches: string[] | null;
+  /** A rule of the unapproved project file that would loosen: no effect until approved. */
+  heldBack: boolean;
 }
 
 export interface ServerPolicyView {
@@ -138,6 +153,7 @@ export interface ServerPolicyView {
   rules: RuleView[];
   limits: LimitView[];
   changes: Array<{ tool: string; changedAt: string }>;
+  projectPolicy: ProjectPolicyStatus | null;
 }
 
 /** What a contact with the server gave: its tools, or why there are none. */
@@ -154,12 +170,12 @@ export async function runPolicy(options: PolicyOptions, io: Io): Promise<number>
     : new Array<Listing | undefined>(targets.length).fill(undefined);
   const views = await Promise.all(
     targets.map(({ server, state }, index) =>
-      policyView(server, state, listings[index], registry.policy.sources, io),
+      policyView(server, state, listings[index], registry.policy, io),
     ),
   );
 
   if (options.json) printJson(io, views);
-  else printPolicies(views, options, io, registry);
+  else printPolicies(views, options, io, registry, projectPolicyStatus(registry.policy));
 
   if (hasBrokenFile(registry)) return EXIT.usage;
   // Like `list`: a server that should have been reached and was not makes the run degraded.
@@ -254,9 +270,10 @@ async function policyView(
   server: EffectiveServer,
   state: StaticState,
   listing: Listing | undefined,
-  sources: PolicySource[],
+  policy: PolicySet,
   io: Io,
 ): Promise<ServerPolicyView> {
+  const sources = policy.sources;
   const key = configuredServerKey(server);
   const limits = await limitStates(server.name, sources, {
     env: io.env,
@@ -267,11 +284,12 @@ async function policyView(
     status: state.status,
     reason: state.reason,
     hint: state.hint ?? null,
-    default: defaultInEffect(sources),
+    default: defaultView(sources),
     tools: null,
     rules: ruleViews(server.name, sources),
     limits,
     changes: [],
+    projectPolicy: projectPolicyStatus(policy, server.name),
   };
   if (listing && !listing.ok) {
     view.status = listing.status;
@@ -345,27 +363,34 @@ function facts(tool: ListedTool) {
   };
 }
 
-/** The strictest `default` any scope sets: what decides a tool no rule names. */
-function defaultInEffect(sources: PolicySource[]): ServerPolicyView['default'] {
-  let best: ServerPolicyView['default'] = null;
-  for (const source of sources) {
-    const decision = source.doc.default;
-    if (decision && (!best || stricter(best.decision, decision) !== best.decision))
-      best = { decision, scope: source.scope, path: source.path };
-  }
-  return best;
+/** The `default` in effect (an unapproved project file's only where it tightens). */
+function defaultView(sources: PolicySource[]): ServerPolicyView['default'] {
+  const verdict = defaultInEffect(sources);
+  if (!verdict || verdict.source.kind !== 'default') return null;
+  return { decision: verdict.decision, scope: verdict.source.scope, path: verdict.source.path };
 }
 
 function ruleViews(server: string, sources: PolicySource[]): RuleView[] {
-  return sources.flatMap((source) =>
-    Object.entries(source.doc.servers?.[server]?.tools ?? {}).map(([pattern, decision]) => ({
+  const trusted = sources.filter((source) => source.unapproved === undefined);
+  return sources.flatMap((source) => {
+    const loosening = source.unapproved
+      ? new Set(
+          classifyPolicyFile(source.doc, trusted)
+            .filter(
+              (change) => change.effect === 'loosens' && change.kind === 'rule' && change.server === server,
+            )
+            .map((change) => change.pattern),
+        )
+      : undefined;
+    return Object.entries(source.doc.servers?.[server]?.tools ?? {}).map(([pattern, decision]) => ({
       pattern,
       decision,
       scope: source.scope,
       path: source.path,
       matches: null,
-    })),
-  );
+      heldBack: loosening?.has(pattern) ?? false,
+    }));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,16 +405,60 @@ const STATUS_WORDS: Record<ServerStatus, string> = {
   'needs-auth': 'needs login',
 };
 
-function printPolicies(views: ServerPolicyView[], options: PolicyOptions, io: Io, registry: Registry): void {
+function printPolicies(
+  views: ServerPolicyView[],
+  options: PolicyOptions,
+  io: Io,
+  registry: Registry,
+  projectPolicy: ProjectPolicyStatus | null,
+): void {
   const p = paint(useColor(io, 'stdout'));
   if (views.length === 0) return printNoServers(io);
   writeLine(io.stderr, p.dim(`Project: ${registry.context.projectRoot}`));
   if (registry.policy.sources.length === 0)
     writeLine(io.stderr, p.dim('No policy files set anything: annotations decide every tool.'));
+  if (projectPolicy) {
+    printProjectPolicy(projectPolicy, io, p);
+    writeLine(io.stdout);
+  }
   views.forEach((view, index) => {
     if (index > 0) writeLine(io.stdout);
     printServer(view, options, io, p);
   });
+}
+
+/**
+ * The project's .patchbay.json: its state, and each entry with what it does —
+ *   pending: /…/.patchbay.json would set default allow, allow ev/*
+ *     only what it tightens is in effect until you approve it
+ *     waits    allow ev/*  …
+ */
+function printProjectPolicy(status: ProjectPolicyStatus, io: Io, p: Paint): void {
+  const out = (line: string) => writeLine(io.stdout, line);
+  const text = sanitizeForTerminal;
+  const waiting = status.state === 'pending' || status.state === 'rejected';
+  const would = loosensText(status);
+  const path = p.bold(text(status.path));
+  if (status.state === 'approved') out(`${p.green('approved:')} ${path} ${p.dim('(in effect as written)')}`);
+  else if (status.state === 'not-needed')
+    out(`${path} ${p.dim('only tightens: in effect, nothing to approve')}`);
+  else {
+    const colour = status.state === 'pending' ? p.yellow : p.red;
+    out(`${colour(`${status.state}:`)} ${path}${would ? ` would ${text(would)}` : ''}`);
+    out(`  ${p.dim(`only what it tightens is in effect until you approve it`)}`);
+  }
+  for (const change of status.changes) {
+    const label =
+      change.effect === 'loosens'
+        ? waiting
+          ? p.yellow('waits   ')
+          : p.green('loosens ')
+        : change.effect === 'tightens'
+          ? p.green('applies ')
+          : p.dim('no effect');
+    out(`  ${label} ${text(change.what)}  ${p.dim(text(change.why))}`);
+  }
+  if (status.hint) out(`  ${p.dim(`\u2192 to take what waits: ${status.hint}`)}`);
 }
 
 function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: Paint): void {
@@ -458,8 +527,9 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
           : rule.matches.length === 0
             ? `  ${p.yellow('matches no listed tool')}`
             : `  ${p.dim(`matches ${rule.matches.map(text).join(', ')}`)}`;
+      const held = rule.heldBack ? `  ${p.yellow('not in effect: the project file is not approved')}` : '';
       out(
-        `    ${text(rule.pattern).padEnd(width)}  ${decisionText(rule.decision, p, 5)}  ${p.dim(`${rule.scope}, ${text(rule.path)}`)}${matches}`,
+        `    ${text(rule.pattern).padEnd(width)}  ${decisionText(rule.decision, p, 5)}  ${p.dim(`${rule.scope}, ${text(rule.path)}`)}${held}${matches}`,
       );
     }
     // Limits on some tools: with the tools listed they are shown under each; else here.

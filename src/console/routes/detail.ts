@@ -17,6 +17,7 @@ import { ConnectError } from '../../connect/connect-error.js';
 import type { Session } from '../../connect/session.js';
 import { parseLimit } from '../../policy/limits.js';
 import { checkTools, configuredServerKey, type ListedTool } from '../../policy/pins.js';
+import { projectPolicyStatus } from '../../policy/project-file.js';
 import { toolVerdict } from '../../policy/rules.js';
 import type { ConnectorDetail, LimitView, ToolView } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
@@ -104,6 +105,7 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
     instructions: null,
     tools: [],
     limits,
+    projectPolicy: projectPolicyStatus(registry.policy, server.name),
     resources: [],
     templates: [],
     prompts: [],

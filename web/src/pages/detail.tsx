@@ -143,6 +143,27 @@ function Unreachable({ name, error, onRetry }: { name: string; error: ApiError; 
   );
 }
 
+/**
+ * The project's .patchbay.json while what it loosens waits for the user (pending or rejected):
+ * its deny/ask rules and limits already apply; its allows wait for `patchbay approve --policy`.
+ */
+function ProjectPolicyNotice({ policy }: { policy: ConnectorDetail['projectPolicy'] }) {
+  if (!policy || (policy.state !== 'pending' && policy.state !== 'rejected')) return null;
+  const waiting = policy.changes.filter((change) => change.effect === 'loosens');
+  if (waiting.length === 0) return null;
+  return (
+    <div class="notice notice-warn" data-testid="project-policy-notice">
+      <p class="notice-message">
+        {policy.state === 'pending' ? 'Not approved: ' : 'Rejected: '}
+        {policy.path} would{' '}
+        {waiting.map((change) => (change.kind === 'default' ? `set ${change.what}` : change.what)).join(', ')}
+        . Until you approve it, only what it tightens applies.
+      </p>
+      {policy.hint ? <p class="notice-hint">{policy.hint}</p> : null}
+    </div>
+  );
+}
+
 export function DetailPage({ name }: { name: string }) {
   const detail = useLoad(() => api.detail(name), name);
   const [tab, setTab] = useState('tools');
@@ -170,6 +191,8 @@ export function DetailPage({ name }: { name: string }) {
               {data.hint ? <p class="notice-hint">{data.hint}</p> : null}
             </div>
           ) : null}
+
+          <ProjectPolicyNotice policy={data.projectPolicy} />
 
           {data.instructions ? (
             <details class="card instructions" open={data.instructions.length < 600}>
