@@ -3,7 +3,7 @@
  * Passing it explicitly keeps `run(opts, io)` testable without spawning a process.
  */
 
-import { terminalText } from '../core/terminal-text.js';
+import { terminalJson, terminalText } from '../core/terminal-text.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -73,7 +73,7 @@ export function note(io: Io, message: string): void {
 
 /** One helper for every `--json`: stable, pretty, on stdout. */
 export function printJson(io: Io, value: unknown): void {
-  writeLine(io.stdout, JSON.stringify(value, null, 2));
+  writeLine(io.stdout, terminalJson(value));
 }
 
 export function isInteractive(io: Io): boolean {

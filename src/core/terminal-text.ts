@@ -25,8 +25,9 @@
  *    reorders or hides text.
  * 4. With `max`, the result is at most `max` code points, the last one `…` when cut.
  *
- * Output for machines (`--json`) does not come here: JSON escaping already makes every control
- * character inert (`\u001b`), and the data stays faithful.
+ * Output for machines (`--json`) is data and stays faithful: terminalJson. JSON.stringify escapes
+ * C0 (`\u001b`) but not DEL, C1 (an 8-bit CSI U+009B passes raw) or format characters, so those
+ * are written as `\u` escapes too — the same JSON value, inert on a terminal.
  */
 
 export interface TerminalTextOptions {
@@ -53,6 +54,19 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const CONTROL_BUT_NEWLINE_AND_TAB = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 /* eslint-enable no-control-regex */
 const INVISIBLE_FORMAT = /(?![\u200c\u200d])\p{Cf}/gu;
+
+// In JSON text these can only stand inside strings (its syntax is ASCII), so escaping is lossless.
+const UNESCAPED_BY_JSON = /[\x7f-\x9f\u2028\u2029]|(?![\u200c\u200d])\p{Cf}/gu;
+
+/** JSON.stringify, with what a terminal would act on or hide escaped as `\uXXXX` (same value). */
+export function terminalJson(value: unknown, indent = 2): string {
+  const json = JSON.stringify(value, null, indent) ?? 'null';
+  return json.replace(UNESCAPED_BY_JSON, (char) => {
+    let escaped = '';
+    for (let i = 0; i < char.length; i++) escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+  });
+}
 
 /** `text` made safe to print to a terminal (see the rule above). */
 export function terminalText(text: string, options: TerminalTextOptions = {}): string {

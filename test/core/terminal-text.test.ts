@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { terminalText } from '../../src/core/terminal-text.js';
+import { terminalJson, terminalText } from '../../src/core/terminal-text.js';
 import { expectTerminalSafe, HOSTILE } from '../helpers/hostile-text.js';
 
 describe('terminalText', () => {
@@ -65,5 +65,26 @@ describe('terminalText', () => {
       expectTerminalSafe(terminalText(sample, { multiline: true }));
       expectTerminalSafe(terminalText(sample, { max: 10 }));
     }
+  });
+});
+
+describe('terminalJson', () => {
+  it('is the same JSON value, with nothing a terminal acts on or hides left raw', () => {
+    const value = {
+      ...HOSTILE,
+      emoji: '\u{1F469}\u200d\u{1F4BB}',
+      nested: [HOSTILE.csi8bit, { key: HOSTILE.bidi }],
+    };
+    const json = terminalJson(value);
+    expectTerminalSafe(json);
+    expect(JSON.parse(json)).toEqual(value);
+    expect(json).toContain('\\u009b31m8bit');
+    expect(json).toContain('\\u202e');
+    expect(json).toContain('\\udb40\\udc41'); // a tag character, as its surrogate pair
+    expect(json).toContain('\u200d'); // ZWJ stays, as in text
+  });
+
+  it('prints undefined as null, like a JSON document must', () => {
+    expect(terminalJson(undefined)).toBe('null');
   });
 });

@@ -6,7 +6,7 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
-import { terminalText } from '../../core/terminal-text.js';
+import { terminalJson, terminalText } from '../../core/terminal-text.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
 export type ToolsOptions = ServerReadOptions;
@@ -106,10 +106,10 @@ export async function runTool(options: ToolOptions, io: Io): Promise<number> {
   const flags = annotationFlags(tool.annotations);
   if (flags) writeLine(io.stdout, `${p.dim('annotations')} ${flags}`);
   writeLine(io.stdout, p.dim('input schema'));
-  writeLine(io.stdout, terminalText(JSON.stringify(tool.inputSchema ?? {}, null, 2), { multiline: true }));
+  writeLine(io.stdout, terminalJson(tool.inputSchema ?? {}));
   if (tool.outputSchema !== undefined) {
     writeLine(io.stdout, p.dim('output schema'));
-    writeLine(io.stdout, terminalText(JSON.stringify(tool.outputSchema, null, 2), { multiline: true }));
+    writeLine(io.stdout, terminalJson(tool.outputSchema));
   }
   return EXIT.ok;
 }
