@@ -76,12 +76,17 @@ export function unusableDocument(
   name: string,
 ): PatchbayError {
   const what = document ? describeDocument(document.url) : "the authorization server's answer";
-  const problems = [...new Map(issues.map((issue) => [issue.path.join('.'), issue])).values()]
-    .slice(0, 3)
-    .map((issue) => describeIssue(issue, document?.json));
-  return new PatchbayError('auth-refused', `${what} is unusable: ${problems.join('; ')}`, {
+  return new PatchbayError('auth-refused', `${what} is unusable: ${describeIssues(issues, document?.json)}`, {
     hint: `This is for the server's operator to fix; tell them. patchbay doctor ${name} shows each discovery step. If the server documents another authorization server, set oauth.authServerMetadataUrl in its entry.`,
   });
+}
+
+/** `authorization_endpoint 'javascript:alert(1)' is not an https URL (a javascript: URL)`; at most three. */
+export function describeIssues(issues: SchemaIssue[], json: unknown): string {
+  return [...new Map(issues.map((issue) => [issue.path.join('.'), issue])).values()]
+    .slice(0, 3)
+    .map((issue) => describeIssue(issue, json))
+    .join('; ');
 }
 
 function describeDocument(url: string): string {

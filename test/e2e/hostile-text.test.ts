@@ -200,6 +200,7 @@ describe('hostile text from an authorization server', () => {
   async function login(
     overrides: Record<string, unknown>,
     deviceAnswer?: Record<string, unknown>,
+    command: string[] = ['login', 'corp', ...(deviceAnswer ? ['--device'] : []), '--timeout', '20'],
   ): Promise<RunResult> {
     await protectedMcp?.close();
     await as?.close();
@@ -216,9 +217,7 @@ describe('hostile text from an authorization server', () => {
     const box = await createSandbox();
     try {
       await box.run(['add', 'corp', protectedMcp.url]);
-      return await box.run(['login', 'corp', ...(deviceAnswer ? ['--device'] : []), '--timeout', '20'], {
-        env: oauthEnv(box),
-      });
+      return await box.run(command, { env: oauthEnv(box) });
     } finally {
       await box.cleanup();
     }
@@ -277,6 +276,12 @@ describe('hostile text from an authorization server', () => {
       expect(result.stderr).toMatch(said);
       expect(result.stderr).not.toMatch(/"code":|\[\s*\{/);
       expect(result.stderr).toMatch(/hint: .*patchbay doctor corp/);
+
+      // doctor's auth layer says the same, not the raw validation JSON either.
+      const doctor = await login({ authorization_endpoint: endpoint }, undefined, ['doctor', 'corp']);
+      expectSafe('doctor', doctor);
+      expect(doctor.stdout).toMatch(said);
+      expect(doctor.stdout).not.toMatch(/"code":|\[\s*\{/);
     },
   );
 });
