@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 
 import { PatchbayError } from '../errors.js';
-import { printable } from '../config/text.js';
+import { terminalText } from '../core/terminal-text.js';
 import { splitCommandLine } from '../config/command-line.js';
 
 /** Longer than any authorization URL (Windows caps a whole command line at 32 767 characters). */
@@ -45,7 +45,7 @@ export function checkAuthorizationUrl(text: string): URL {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) throw refusal('a login address that is not an absolute URL');
   if (scheme !== 'https' && scheme !== 'http') {
-    const shown = printable(scheme, 40);
+    const shown = terminalText(scheme, { max: 40 });
     throw refusal(`${/^[aeiou]/.test(shown) ? 'an' : 'a'} ${shown}: URL`, 'only https: URLs are opened');
   }
   const login = `a login URL${describeHost(text)}`;
@@ -133,7 +133,7 @@ export async function openAuthorizationUrl(
     if (argv.length === 0) {
       return { opened: false, via: 'PATCHBAY_BROWSER', reason: 'PATCHBAY_BROWSER holds no command' };
     }
-    const via = `PATCHBAY_BROWSER (${printable(argv[0]!, 200)})`;
+    const via = `PATCHBAY_BROWSER (${terminalText(argv[0]!, { max: 200 })})`;
     return start(argv[0]!, [...argv.slice(1), href], env, via, 'PATCHBAY_BROWSER');
   }
   if (!hasDisplay(env, platform)) {
@@ -210,7 +210,7 @@ function start(
 }
 
 function spawnFailureReason(error: NodeJS.ErrnoException, name: string, program: string): string {
-  const shown = printable(program, 200);
+  const shown = terminalText(program, { max: 200 });
   if (error.code === 'ENOENT') {
     return name === 'PATCHBAY_BROWSER'
       ? `PATCHBAY_BROWSER's program was not found: ${shown} (it runs without a shell: give a path or a program on PATH)`

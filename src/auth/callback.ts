@@ -17,6 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 
 /** What a successful authorization response carries (RFC 6749 §4.1.2, RFC 9207). */
@@ -203,8 +204,8 @@ export function inspectAuthorizationResponse(
   if (iss !== undefined && expected.expectedIssuer !== undefined && iss !== expected.expectedIssuer) {
     return refuse(
       'issuer',
-      `the authorization response comes from issuer "${serverText(iss, 200)}", ` +
-        `but this login was sent to "${serverText(expected.expectedIssuer, 200)}"; ` +
+      `the authorization response comes from issuer "${terminalText(iss, { max: 200 })}", ` +
+        `but this login was sent to "${terminalText(expected.expectedIssuer, { max: 200 })}"; ` +
         'refusing it (it may be a mix-up attack)',
     );
   }
@@ -245,7 +246,8 @@ const ERROR_HINTS: Record<string, string> = {
 function authorizationServerError(error: string, description: string | null): PatchbayError {
   // RFC 6749 §4.1.2.1: error codes are printable ASCII without `"` and `\`; anything else is not one.
   const code = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(error) ? error : '(an invalid error code)';
-  const said = description === null || description === '' ? '' : `: "${serverText(description, 300)}"`;
+  const said =
+    description === null || description === '' ? '' : `: "${terminalText(description, { max: 300 })}"`;
   return new PatchbayError('auth-failed', `the authorization server refused the login with ${code}${said}`, {
     hint: ERROR_HINTS[error] ?? RETRY_HINT,
   });
@@ -255,12 +257,6 @@ function authorizationServerError(error: string, description: string | null): Pa
 function sameSecret(received: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
   return timingSafeEqual(digest(received), digest(expected)) && received === expected;
-}
-
-/** Server-sent text for a message: printable ASCII only (it reaches a terminal), bounded. */
-export function serverText(text: string, max: number): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > max ? `${clean.slice(0, max - 1)}\u2026` : clean;
 }
 
 // ---------------------------------------------------------------------------------------------

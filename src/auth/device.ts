@@ -11,7 +11,9 @@ import type {
   StoredOAuthTokens,
 } from '@modelcontextprotocol/client';
 
+import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
+import { checkAuthorizationUrl } from './browser.js';
 import type { HttpClient } from './login.js';
 import type { PatchbayOAuthProvider } from './oauth-provider.js';
 
@@ -28,6 +30,8 @@ export interface DeviceAuthorization {
 }
 
 export interface DeviceLoginSteps {
+  /** The configured server's name, for the next command in a refusal. */
+  name: string;
   http: HttpClient;
   metadata: AuthorizationServerMetadata;
   issuer: string;
@@ -92,12 +96,54 @@ async function requestDeviceCode(
   const complete = text('verification_uri_complete');
   return {
     deviceCode,
-    userCode,
-    verificationUri,
-    ...(complete ? { verificationUriComplete: complete } : {}),
+    userCode: checkedUserCode(userCode, steps.name),
+    verificationUri: checkedVerificationUri('verification_uri', verificationUri, steps.name),
+    ...(complete
+      ? { verificationUriComplete: checkedVerificationUri('verification_uri_complete', complete, steps.name) }
+      : {}),
     interval: typeof json.interval === 'number' && json.interval > 0 ? json.interval : 5,
     expiresIn: typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 600,
   };
+}
+
+/**
+ * The address the user is told to visit (or that is opened for them) is the authorization
+ * server's, so it passes the browser flow's check: https (http only to this computer), no
+ * javascript:/file:/data:, nothing a shell or a terminal would act on.
+ */
+function checkedVerificationUri(field: string, text: string, name: string): string {
+  try {
+    checkAuthorizationUrl(text);
+    return text;
+  } catch (error) {
+    if (!(error instanceof PatchbayError)) throw error;
+    throw new PatchbayError(
+      'auth-refused',
+      `${field} of the device authorization response: ${error.message}`,
+      {
+        hint: `This is a fault or an attack on the authorization server's side: do not visit the address by hand; report it to its operator. To log in another way: patchbay login ${name} --no-browser`,
+        cause: error,
+      },
+    );
+  }
+}
+
+/** RFC 8628 §6.1: a short code a person reads and types; anything a terminal acts on or hides is not one. */
+const MAX_USER_CODE_CHARS = 64;
+
+function checkedUserCode(code: string, name: string): string {
+  const printable = terminalText(code);
+  if (code.trim() === '' || printable !== code || Array.from(code).length > MAX_USER_CODE_CHARS) {
+    const shown = terminalText(printable, { max: 40 });
+    throw new PatchbayError(
+      'auth-refused',
+      `the user_code of the device authorization response is not a short printable code ("${shown}"); refusing to show it`,
+      {
+        hint: `This is a fault or an attack on the authorization server's side; report it to its operator. To log in another way: patchbay login ${name} --no-browser`,
+      },
+    );
+  }
+  return code;
 }
 
 async function pollForTokens(

@@ -10,6 +10,7 @@ import type { ServerEntry } from '../config/entry.js';
 import type { AuthorizationResponse, CallbackListener } from './callback.js';
 import { discover, scopeStillMissing, unionOfScopes, type Discovered } from './discovery.js';
 import { DEVICE_CODE_GRANT, deviceAuthorizationEndpoint, deviceLogin } from './device.js';
+import { rememberingFetch, schemaIssues, unusableDocument } from './metadata-error.js';
 import { DEVICE_REGISTRATION_SLOT, newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
 import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
@@ -68,7 +69,9 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
   const url = entry.url;
   const timeout = AbortSignal.timeout(request.timeoutMs);
   const deadline = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
-  const { http } = request;
+  // The SDK's schema errors name a field, not its value: the documents read are kept to quote it.
+  const reads = rememberingFetch(request.http.fetch);
+  const http: HttpClient = { fetch: reads.fetch };
   let listener: CallbackListener | undefined;
   let dropRegistration: (() => Promise<unknown>) | undefined;
   try {
@@ -180,7 +183,10 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
       await listener?.close();
     }
   } catch (error) {
-    const explained = explainLoginFailure(error, request.name);
+    const issues = schemaIssues(error);
+    const explained = issues
+      ? unusableDocument(issues, await reads.last(), request.name)
+      : explainLoginFailure(error, request.name);
     if (dropRegistration && isAuthorizationStepFailure(explained)) {
       await dropRegistration().catch(() => undefined);
       request.say(
@@ -261,6 +267,7 @@ async function loginWithDeviceCode(
     await provider.saveClientInformation({ ...registered, issuer }, { issuer });
   }
   await deviceLogin({
+    name: request.name,
     http,
     metadata,
     issuer,
@@ -273,6 +280,7 @@ async function loginWithDeviceCode(
       request.say(`    ${authorization.userCode}`);
       const complete = authorization.verificationUriComplete;
       if (complete && request.env.PATCHBAY_BROWSER?.trim()) {
+        // Checked already (deviceLogin refuses an unsafe one), and again as it is opened.
         const { checkAuthorizationUrl, openAuthorizationUrl } = await import('./browser.js');
         await openAuthorizationUrl(checkAuthorizationUrl(complete), request.env);
       }

@@ -9,10 +9,10 @@
 
 import { createInterface } from 'node:readline';
 
+import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 import {
   inspectAuthorizationResponse,
-  serverText,
   type AuthorizationExpectation,
   type AuthorizationResponse,
 } from './callback.js';
@@ -112,7 +112,7 @@ function readPaste(text: string, options: PastedRedirectOptions): Outcome {
   // Only the origin is ever repeated: the rest of a pasted URL may hold a code or a token.
   const mismatch =
     url.protocol !== 'http:' || !isLoopbackHost(url.hostname) || url.port !== expected.port
-      ? `it goes to ${url.origin === 'null' ? `a ${serverText(url.protocol, 40)} URL` : serverText(url.origin, 200)}`
+      ? `it goes to ${url.origin === 'null' ? `a ${terminalText(url.protocol, { max: 40 })} URL` : terminalText(url.origin, { max: 200 })}`
       : url.username !== '' || url.password !== ''
         ? 'it carries a user name or password'
         : url.pathname !== expected.pathname

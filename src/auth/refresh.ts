@@ -23,6 +23,7 @@ import type {
   OAuthTokens,
 } from '@modelcontextprotocol/client';
 
+import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 import { tokenKey } from './oauth-provider.js';
 import { redactSecrets, type StoredTokens } from './store-records.js';
@@ -630,7 +631,7 @@ function safeUrl(value: string | undefined): URL | undefined {
 
 /** `invalid_grant: grant request is invalid`: the server's code and words, printable, bounded, redacted. */
 function describeOAuthError(code: string, message: string, secrets: Array<string | undefined>): string {
-  const clean = (text: string, max: number) => redactSecrets(text, secrets).slice(0, max);
+  const clean = (text: string, max: number) => terminalText(redactSecrets(text, secrets), { max });
   const description = message && message !== code ? `: ${clean(message, 160)}` : '';
   return `${clean(code, 60)}${description}`;
 }

@@ -13,7 +13,8 @@ import type { AuditOutcome } from '../policy/audit.js';
 import { summarizeArguments, ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey, type ListedTool } from '../policy/pins.js';
 import type { ToolVerdict } from '../policy/rules.js';
-import { isInteractive, note, sanitizeForTerminal, type Io } from './io.js';
+import { isInteractive, note, type Io } from './io.js';
+import { terminalText } from '../core/terminal-text.js';
 import { holdTerminal } from './progress.js';
 import type { OpenedServer } from './server-session.js';
 
@@ -90,8 +91,8 @@ async function askOnTerminal(
   const release = holdTerminal();
   const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
   try {
-    note(io, `Allow ${server}'s tool ${tool}? ${sanitizeForTerminal(verdict.because)}`);
-    note(io, `Arguments: ${sanitizeForTerminal(summarizeArguments(args))}`);
+    note(io, `Allow ${server}'s tool ${tool}? ${terminalText(verdict.because)}`);
+    note(io, `Arguments: ${terminalText(summarizeArguments(args))}`);
     const answer = await Promise.race([
       prompt.question('[y] yes, this once  [a] always  [N] no: '),
       new Promise<string>((resolve) => prompt.once('SIGINT', () => resolve(''))),

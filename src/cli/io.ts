@@ -3,6 +3,8 @@
  * Passing it explicitly keeps `run(opts, io)` testable without spawning a process.
  */
 
+import { terminalJson, terminalText } from '../core/terminal-text.js';
+
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
@@ -56,27 +58,22 @@ export function writeLine(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(text + '\n');
 }
 
+/**
+ * warn and note carry messages that quote servers, processes and files, so they print through the
+ * one terminal sanitizer (lines kept); styled text of patchbay's own goes through writeLine.
+ */
 export function warn(io: Io, message: string): void {
   const p = paint(useColor(io));
-  writeLine(io.stderr, `${p.yellow('warning:')} ${message}`);
+  writeLine(io.stderr, `${p.yellow('warning:')} ${terminalText(message, { multiline: true })}`);
 }
 
 export function note(io: Io, message: string): void {
-  writeLine(io.stderr, message);
+  writeLine(io.stderr, terminalText(message, { multiline: true }));
 }
 
 /** One helper for every `--json`: stable, pretty, on stdout. */
 export function printJson(io: Io, value: unknown): void {
-  writeLine(io.stdout, JSON.stringify(value, null, 2));
-}
-
-/** Strip terminal control characters from text a server or file supplied before printing it. */
-export function sanitizeForTerminal(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
-    (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  writeLine(io.stdout, terminalJson(value));
 }
 
 export function isInteractive(io: Io): boolean {

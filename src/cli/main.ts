@@ -12,6 +12,7 @@ import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
 import { cacheDirectory } from '../config/paths.js';
+import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 import { withOutputLimit } from './output-limit.js';
@@ -933,11 +934,14 @@ function reportError(error: unknown, io: Io): number {
   }
   const p = paint(useColor(io));
   if (error instanceof PatchbayError) {
-    writeLine(io.stderr, `${p.red('error:')} ${error.message}`);
-    if (error.hint) writeLine(io.stderr, `${p.dim('hint:')} ${error.hint}`);
+    // Messages and hints quote servers, files and processes; printed through the one sanitizer.
+    writeLine(io.stderr, `${p.red('error:')} ${terminalText(error.message, { multiline: true })}`);
+    if (error.hint)
+      writeLine(io.stderr, `${p.dim('hint:')} ${terminalText(error.hint, { multiline: true })}`);
     return error.exitCode;
   }
-  writeLine(io.stderr, `${p.red('error:')} ${error instanceof Error ? error.message : String(error)}`);
+  const message = error instanceof Error ? error.message : String(error);
+  writeLine(io.stderr, `${p.red('error:')} ${terminalText(message, { multiline: true })}`);
   writeLine(
     io.stderr,
     `${p.dim('hint:')} this is a bug in patchbay; please report it with the command you ran.`,

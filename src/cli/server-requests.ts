@@ -21,7 +21,8 @@ import {
   type FieldValue,
   type FormSchema,
 } from './elicitation-form.js';
-import { isInteractive, note, sanitizeForTerminal, type Io } from './io.js';
+import { isInteractive, note, type Io } from './io.js';
+import { terminalText } from '../core/terminal-text.js';
 import { holdTerminal } from './progress.js';
 
 export interface ServerRequestOptions {
@@ -72,14 +73,14 @@ async function answerElicitation(
   io: Io,
   options: ServerRequestOptions,
 ): Promise<ElicitAnswer> {
-  const message = sanitizeForTerminal(String(params.message ?? ''));
+  const message = terminalText(String(params.message ?? ''), { multiline: true });
   const isUrl = params.mode === 'url';
   if (options.acceptDefaults && !isUrl) {
     const { content, missing } = defaultAnswers(params.requestedSchema);
     if (missing.length > 0) {
       note(
         io,
-        `The server asked a question, declined: ${missing.map((key) => sanitizeForTerminal(key)).join(', ')} ${missing.length === 1 ? 'has' : 'have'} no default (--accept-defaults): ${message}`,
+        `The server asked a question, declined: ${missing.map((key) => terminalText(key)).join(', ')} ${missing.length === 1 ? 'has' : 'have'} no default (--accept-defaults): ${message}`,
       );
       return { action: 'decline' };
     }
@@ -87,7 +88,7 @@ async function answerElicitation(
     return { action: 'accept', content };
   }
   if (!isInteractive(io)) {
-    const url = isUrl ? ` It wanted you to open ${sanitizeForTerminal(String(params.url ?? ''))}` : '';
+    const url = isUrl ? ` It wanted you to open ${terminalText(String(params.url ?? ''))}` : '';
     note(io, `The server asked a question, declined (no terminal to ask on): ${message}${url}`);
     if (!isUrl) note(io, 'Run it in a terminal to answer, or pass --accept-defaults to send the defaults.');
     return { action: 'decline' };
@@ -147,8 +148,8 @@ async function askForm(
   const content: Record<string, FieldValue> = {};
   const required = new Set(params.requestedSchema?.required ?? []);
   for (const [key, field] of Object.entries(params.requestedSchema?.properties ?? {})) {
-    if (field.description) note(io, `  ${sanitizeForTerminal(field.description)}`);
-    const question = sanitizeForTerminal(questionFor(key, field, required.has(key)));
+    if (field.description) note(io, `  ${terminalText(field.description)}`);
+    const question = terminalText(questionFor(key, field, required.has(key)));
     for (;;) {
       const typed = (await prompt.question(question)).trim();
       if (typed === '' && field.default !== undefined) {
@@ -165,7 +166,7 @@ async function askForm(
         content[key] = read.value;
         break;
       }
-      note(io, sanitizeForTerminal(read.problem));
+      note(io, terminalText(read.problem));
     }
   }
   const send = (await prompt.question('Send these answers? [Y/n] ')).trim().toLowerCase();

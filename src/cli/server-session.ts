@@ -5,7 +5,7 @@
  */
 
 import { PatchbayError } from '../errors.js';
-import { printable } from '../config/text.js';
+import { terminalText } from '../core/terminal-text.js';
 import { findServer, notFoundError, type EffectiveServer, type Registry } from '../config/registry.js';
 import { staticState } from '../config/status.js';
 import type { Session } from '../connect/session.js';
@@ -90,7 +90,7 @@ function missingCapability(name: string, error: unknown): PatchbayError | undefi
   const required = failure.data?.requiredCapabilities;
   const names =
     typeof required === 'object' && required !== null
-      ? Object.keys(required).map((key) => printable(key, 40))
+      ? Object.keys(required).map((key) => terminalText(key, { max: 40 }))
       : [];
   const what = names.length > 0 ? names.join(', ') : 'a client capability';
   return new PatchbayError(

@@ -5,7 +5,7 @@
  * servers' credentials). Their stderr: untrusted text, shown one bounded, printable line at a time.
  */
 
-import { printable } from '../config/text.js';
+import { terminalText } from '../core/terminal-text.js';
 import { setOwn } from '../config/json-source.js';
 
 /** Inherited by child processes; everything else comes from the entry's own `env`. */
@@ -77,10 +77,6 @@ function lowerCaseIndex(from: NodeJS.ProcessEnv): Map<string, string> {
   return index;
 }
 
-/** CSI sequences (colours, cursor moves) and OSC sequences (window titles, links). */
-// eslint-disable-next-line no-control-regex
-const TERMINAL_ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?/g;
-
 /**
  * The line of a stderr tail that says what went wrong: the last non-empty one, except that the
  * noise runtimes print after the message is skipped — Node's `Node.js v20.1.0` trailer, stack
@@ -88,16 +84,16 @@ const TERMINAL_ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?
  * printed properties. Without ANSI escapes, printable, at most 200 characters.
  */
 export function lastStderrLine(stderrTail: string): string | undefined {
-  const clean = stderrTail.replace(TERMINAL_ESCAPES, '');
-  const lines = clean
-    .split(/\r?\n|\r/)
-    .map((line) => printable(line, Infinity).trim())
+  // Sanitized as a whole first: an escape sequence may span lines.
+  const lines = terminalText(stderrTail, { multiline: true })
+    .split('\n')
+    .map((line) => terminalText(line).trim())
     .filter(Boolean);
   const meaningful = withoutPropertyBlocks(lines).filter(
     (line) => !STDERR_NOISE.some((noise) => noise.test(line)),
   );
   const last = meaningful.at(-1) ?? lines.at(-1);
-  return last === undefined ? undefined : printable(last, 200);
+  return last === undefined ? undefined : terminalText(last, { max: 200 });
 }
 
 /** Node prints an error's own properties as `{ code: 'X', errno: -2 }` after its stack. */
@@ -123,5 +119,3 @@ const STDERR_NOISE = [
   /^[{}[\]]+,?$/,
   /^[A-Za-z_$][\w$]*: .*,$/,
 ];
-
-export { printable };

@@ -9,7 +9,8 @@ import type { ConnectionPhase } from './network.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { formatDuration } from './race.js';
 import { displayUrl } from '../config/text.js';
-import { lastStderrLine, printable } from './child-env.js';
+import { terminalText } from '../core/terminal-text.js';
+import { lastStderrLine } from './child-env.js';
 import type { StdioExit } from './stdio-transport.js';
 
 type ClientModule = typeof import('@modelcontextprotocol/client');
@@ -282,7 +283,7 @@ function contentTypeReason(contentType: string): string {
   const essence = contentType.split(';', 1)[0]!.trim().toLowerCase();
   if (essence === 'text/html') return 'the server answered with an HTML page, not MCP';
   if (!essence) return 'the server answered without a content type, not with MCP';
-  return `the server answered with ${sanitize(essence, 60)}, not MCP`;
+  return `the server answered with ${terminalText(essence, { max: 60 })}, not MCP`;
 }
 
 /** The HTTP status of a failed exchange: on an SdkHttpError, or the stream request's on an SseError. */
@@ -445,7 +446,7 @@ export function describeProtocolFailure(error: unknown, sdk: ClientModule): stri
     // The server's own words say most ("Unknown tool: x", "Invalid params: …"); the SDK prefixes
     // them with "MCP error <code>: ", which the code already says.
     const words = protocolError.message.replace(/^MCP error -?\d+:\s*/, '').trim();
-    return `the server answered with JSON-RPC error ${protocolError.code}${words ? `: ${sanitize(words, 300)}` : ''}`;
+    return `the server answered with JSON-RPC error ${protocolError.code}${words ? `: ${terminalText(words, { max: 300 })}` : ''}`;
   }
   switch (sdkCode(error, sdk)) {
     case sdk.SdkErrorCode.ConnectionClosed:
@@ -502,9 +503,6 @@ export function hostPortOf(url: URL): string {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return `${host}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 }
-
-/** Printable characters only, bounded: this text came from a process or server patchbay does not control. */
-export const sanitize = printable;
 
 /** The values of configured headers and environment: never allowed into a message. */
 export function secretValues(entry: ServerEntry): string[] {

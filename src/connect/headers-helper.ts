@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 
 import { setOwn } from '../config/json-source.js';
 import { PatchbayError } from '../errors.js';
-import { lastStderrLine, layerEnv, printable } from './child-env.js';
+import { terminalText } from '../core/terminal-text.js';
+import { lastStderrLine, layerEnv } from './child-env.js';
 import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
 import { formatDuration } from './race.js';
 
@@ -290,13 +291,16 @@ function spawnFailure(
   program: string,
   context: HeadersHelperContext,
 ): PatchbayError {
-  const shown = printable(program, 200);
+  const shown = terminalText(program, { max: 200 });
   const setting = context.serverName ? ` (see \`patchbay get ${context.serverName}\`)` : '';
   if (error.code === 'ENOENT' && context.cwd !== undefined && !existsSync(context.cwd)) {
-    return failure(`headersHelper's working directory does not exist: ${printable(context.cwd, 200)}`, {
-      hint: 'run patchbay from an existing directory',
-      cause: error,
-    });
+    return failure(
+      `headersHelper's working directory does not exist: ${terminalText(context.cwd, { max: 200 })}`,
+      {
+        hint: 'run patchbay from an existing directory',
+        cause: error,
+      },
+    );
   }
   if (error.code === 'ENOENT') {
     return failure(`headersHelper command not found: ${shown}`, {

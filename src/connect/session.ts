@@ -15,6 +15,7 @@ import type { Client } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry, Transport } from '../config/entry.js';
+import { terminalText } from '../core/terminal-text.js';
 import {
   causeChain,
   classifyFailure,
@@ -23,7 +24,6 @@ import {
   loginCommand,
   networkFailure,
   redact,
-  sanitize,
   secretValues,
   timeoutFailure,
   type FailureContext,
@@ -575,10 +575,10 @@ class LiveSession implements Session {
     if (!info) return undefined;
     // Self-reported by the server: printable and bounded before anything displays it.
     const identity: ServerIdentity = {
-      name: sanitize(String(info.name), 100),
-      version: sanitize(String(info.version), 50),
+      name: terminalText(String(info.name), { max: 100 }),
+      version: terminalText(String(info.version), { max: 50 }),
     };
-    if (typeof info.title === 'string') identity.title = sanitize(info.title, 100);
+    if (typeof info.title === 'string') identity.title = terminalText(info.title, { max: 100 });
     return identity;
   }
   get protocolVersion(): string | undefined {

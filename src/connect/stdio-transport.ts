@@ -20,7 +20,8 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 
-import { layerEnv, minimalEnv, printable } from './child-env.js';
+import { terminalText } from '../core/terminal-text.js';
+import { layerEnv, minimalEnv } from './child-env.js';
 import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
 import { trackProcessGroup, untrackProcessGroup } from './live-children.js';
 
@@ -272,7 +273,7 @@ export class StdioProcessTransport implements Transport {
   private noteStray(head: Buffer | undefined, cause: unknown): void {
     const text = head?.subarray(0, STRAY_HEAD_BYTES).toString('utf8').trim() ?? '';
     if (text === '') return; // a blank line
-    this.stray ??= printable(text, 120);
+    this.stray ??= terminalText(text, { max: 120 });
     this.onerror?.(
       new Error(
         'the server wrote a line to stdout that is not JSON-RPC (servers must log to stderr)',

@@ -1,17 +1,11 @@
 /** Output hygiene for what servers, processes and the network hand back. */
 
 import { displayUrl as originAndPath } from '../config/text.js';
+import { terminalText } from '../core/terminal-text.js';
 
-/* eslint-disable no-control-regex -- matching control characters is the point */
-const ESCAPE_SEQUENCE = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-/* eslint-enable no-control-regex */
-
-/** Printable and bounded: a server's or a process's text is never trusted to be either. */
+/** One line for a finding: the one terminal sanitizer's rule, trimmed, then bounded. */
 export function clean(text: string, max = 200): string {
-  const printable = text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, ' ');
-  const trimmed = printable.trim();
-  return trimmed.length > max ? `${trimmed.slice(0, max - 1)}\u2026` : trimmed;
+  return terminalText(terminalText(text).trim(), { max });
 }
 
 /** Origin and path only: a query string or user-info part may carry a key. */

@@ -168,7 +168,7 @@ describe('startCallbackListener', () => {
     const error = await rejection(listener.result);
     expect(error.code).toBe('auth-failed');
     expect(error.message).toMatch(
-      /^the authorization server refused the login with access_denied: "User said no\?\[31m\?\?x+\u2026"$/,
+      /^the authorization server refused the login with access_denied: "User said no x+\u2026"$/,
     );
     expect(error.message.length).toBeLessThan(400);
     expect(error.hint).toMatch(/approve/);

@@ -190,7 +190,7 @@ describe('runLog and runStats', () => {
     );
     expect(lines[2]).toContain('HTTP 401: Authorization: Bearer ****');
     expect(lines[2]).not.toContain('sk-abc');
-    expect(lines[3]).toMatch(/evil\\x1b\[2Jhost\s+notion\/search\s+denied\s+refused/);
+    expect(lines[3]).toMatch(/evilhost\s+notion\/search\s+denied\s+refused/);
     expect(io.out()).not.toContain('\u001b');
     expect(io.out()).not.toContain('/old');
     expect(io.err()).toMatch(/4 calls since /);

@@ -9,7 +9,8 @@
 
 import { authStatusRows, type AuthMethod, type AuthStatusRow } from '../../auth/status.js';
 import { EXIT } from '../../errors.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 
 export interface AuthStatusOptions {
@@ -69,7 +70,7 @@ function printStatus(rows: AuthStatusRow[], io: Io, now: number, indexPath: stri
     writeLine(io.stderr, 'Add one with: patchbay add <name> <url>');
     return;
   }
-  const clean = sanitizeForTerminal;
+  const clean = (value: string) => terminalText(value);
   const nameWidth = Math.max(4, ...configured.map((row) => row.name!.length));
   const indent = ' '.repeat(nameWidth + 2 + 6 + 2);
   const detail = (label: string, text: string) =>

@@ -14,7 +14,8 @@ import { join, resolve } from 'node:path';
 import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
-import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
+import { note, printJson, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import type { ServerRequestOptions } from '../server-requests.js';
 import type { ListedTool } from '../../policy/pins.js';
@@ -167,7 +168,7 @@ interface ProgressReport {
 }
 
 export function describeProgress(tool: string, report: ProgressReport): string {
-  const message = report.message ? ` ${sanitizeForTerminal(report.message).slice(0, 80)}` : '';
+  const message = report.message ? ` ${terminalText(report.message).slice(0, 80)}` : '';
   if (report.total === undefined || !(report.total > 0)) return `${tool}: ${report.progress}${message}`;
   const fraction = Math.min(1, Math.max(0, report.progress / report.total));
   const filled = Math.round(fraction * PROGRESS_BAR_WIDTH);
@@ -269,7 +270,7 @@ async function validateArguments(
     const why = error instanceof Error ? error.message : String(error);
     note(
       io,
-      `Could not check the arguments against ${options.tool}'s input schema (${sanitizeForTerminal(why).slice(0, 200)}); sending them as given.`,
+      `Could not check the arguments against ${options.tool}'s input schema (${terminalText(why).slice(0, 200)}); sending them as given.`,
     );
     return;
   }
@@ -277,7 +278,7 @@ async function validateArguments(
   if (verdict.valid) return;
   throw new PatchbayError(
     'usage',
-    `The arguments do not fit ${options.tool}'s input schema: ${sanitizeForTerminal(verdict.errorMessage)}.`,
+    `The arguments do not fit ${options.tool}'s input schema: ${terminalText(verdict.errorMessage)}.`,
     { hint: `patchbay tool ${options.name} ${options.tool} shows the schema.` },
   );
 }
@@ -359,7 +360,7 @@ async function printResult(result: CallResult, options: CallOptions, io: Io): Pr
   if (result.structuredContent !== undefined && !result.isError && !echoed) {
     output += `${output ? '\n' : ''}${JSON.stringify(result.structuredContent, null, 2)}`;
   }
-  const clean = sanitizeForTerminal(output);
+  const clean = terminalText(output, { multiline: true });
   if (result.isError) {
     writeLine(io.stderr, clean || `${options.tool} reported an error without text.`);
     return EXIT.error;

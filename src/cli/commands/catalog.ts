@@ -5,7 +5,8 @@
  */
 
 import { EXIT } from '../../errors.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
 export type CatalogOptions = ServerReadOptions;
@@ -114,5 +115,5 @@ function firstLine(description: string): string {
 }
 
 function text(value: string): string {
-  return sanitizeForTerminal(value);
+  return terminalText(value);
 }

@@ -5,7 +5,8 @@ import { selectServers } from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
 import type { Diagnosis, Finding, FindingStatus } from '../../diagnose/findings.js';
 import { timeoutFrom } from '../health.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 
 export interface DoctorOptions {
@@ -100,9 +101,7 @@ function printDiagnosis(diagnosis: Diagnosis, io: Io, separate: boolean): void {
           ? p.yellow
           : p.dim;
   if (separate) writeLine(io.stdout);
-  const where = [diagnosis.scope, diagnosis.transport ?? '?', sanitizeForTerminal(diagnosis.target)].join(
-    ' · ',
-  );
+  const where = [diagnosis.scope, diagnosis.transport ?? '?', terminalText(diagnosis.target)].join(' · ');
   const warnings = diagnosis.findings.filter((finding) => finding.status === 'warn').length;
   const verdict =
     VERDICT_TEXT[diagnosis.verdict] + (warnings > 0 ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : '');
@@ -113,13 +112,13 @@ function printDiagnosis(diagnosis: Diagnosis, io: Io, separate: boolean): void {
 
 function printFinding(finding: Finding, width: number, io: Io, p: Paint): void {
   const colour = colourOf(p, finding.status);
-  const summary = sanitizeForTerminal(finding.summary);
+  const summary = terminalText(finding.summary);
   writeLine(
     io.stdout,
     `  ${colour(SYMBOL[finding.status])} ${finding.layer.padEnd(width)}  ${finding.status === 'skip' ? p.dim(summary) : summary}`,
   );
   if (finding.fix && finding.status !== 'pass')
-    writeLine(io.stdout, `  ${' '.repeat(width + 4)}${p.dim('→')} ${sanitizeForTerminal(finding.fix)}`);
+    writeLine(io.stdout, `  ${' '.repeat(width + 4)}${p.dim('→')} ${terminalText(finding.fix)}`);
 }
 
 function printSummary(diagnoses: Diagnosis[], io: Io): void {

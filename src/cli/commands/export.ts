@@ -9,7 +9,8 @@ import type { Scope } from '../../config/entry.js';
 import { applyExport, planExport, type ExportItem } from '../../config/hosts/export-plan.js';
 import { getHost, parseHost, type HostId } from '../../config/hosts/index.js';
 import { createContext } from '../../config/registry.js';
-import { paint, printJson, sanitizeForTerminal, useColor, warn, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { parseScope } from './add.js';
 import { maskedEntry, printReport, skipsOf, type ReportItem } from './import.js';
 
@@ -87,7 +88,7 @@ export async function runExport(options: ExportOptions, io: Io): Promise<number>
     writeLine(io.stdout, p.bold(options.dryRun ? `${heading}: dry run, nothing written` : heading));
     for (const file of plan.files) {
       const state = file.exists ? 'exists' : options.dryRun ? 'would be created' : 'new';
-      writeLine(io.stdout, p.dim(`  ${sanitizeForTerminal(file.path)} (${file.scope}): ${state}`));
+      writeLine(io.stdout, p.dim(`  ${terminalText(file.path)} (${file.scope}): ${state}`));
     }
     printReport(io, p, taken, skipped, options.dryRun, 'export');
     for (const warning of warnings) warn(io, warning);

@@ -4,7 +4,8 @@ import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import { loadForCommand } from '../registry-loader.js';
 import {
@@ -67,7 +68,7 @@ async function checkOne(target: CheckTarget, options: GetOptions, io: Io) {
 function printDetail(view: DetailView, io: Io): void {
   const p = paint(useColor(io, 'stdout'));
   const out = (label: string, value: string) =>
-    writeLine(io.stdout, `  ${p.dim(label.padEnd(12))}${sanitizeForTerminal(value)}`);
+    writeLine(io.stdout, `  ${p.dim(label.padEnd(12))}${terminalText(value)}`);
   writeLine(io.stdout, p.bold(view.name));
   out('scope', `${view.scope} (${view.file})`);
   out('transport', view.transport ?? '?');

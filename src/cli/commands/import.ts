@@ -17,7 +17,8 @@ import {
 } from '../../config/hosts/import-plan.js';
 import { maskEntry } from '../../config/mask.js';
 import { createContext } from '../../config/registry.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { targetText } from '../server-view.js';
 import { parseScope } from './add.js';
 
@@ -152,7 +153,7 @@ export function printReport(
   dryRun: boolean,
   verb: 'import' | 'export',
 ): void {
-  const clean = sanitizeForTerminal;
+  const clean = (value: string) => terminalText(value);
   for (const action of ['add', 'replace', 'unchanged'] as const) {
     const items = taken.filter((item) => item.action === action);
     if (items.length === 0) continue;

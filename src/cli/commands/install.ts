@@ -19,7 +19,8 @@ import {
 import { getHost, parseHost, type HostId } from '../../config/hosts/index.js';
 import { createContext } from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
-import { note, printJson, sanitizeForTerminal, writeLine, type Io } from '../io.js';
+import { note, printJson, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 
 export interface InstallOptions {
   host: HostId;
@@ -108,7 +109,7 @@ export async function runInstall(options: InstallOptions, io: Io): Promise<numbe
     });
     return EXIT.ok;
   }
-  const file = sanitizeForTerminal(done.location.path);
+  const file = terminalText(done.location.path);
   const verb = { add: 'Added', replace: 'Replaced', unchanged: 'Already there:' }[done.action];
   writeLine(
     io.stdout,
@@ -140,7 +141,7 @@ export async function runUninstall(options: InstallOptions, io: Io): Promise<num
     });
     return EXIT.ok;
   }
-  const file = sanitizeForTerminal(done.location.path);
+  const file = terminalText(done.location.path);
   writeLine(
     io.stdout,
     done.removed

@@ -4,7 +4,8 @@ import { EXIT } from '../../errors.js';
 import { staticState, type ServerStatus } from '../../config/status.js';
 import type { ProbeResult } from '../../connect/probe.js';
 import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import {
@@ -74,9 +75,7 @@ async function checkWithProgress(
       onResult: (index, result) => {
         done++;
         const colour = statusColour(p, result.status);
-        const detail = result.reason
-          ? `${result.status}: ${sanitizeForTerminal(result.reason)}`
-          : result.status;
+        const detail = result.reason ? `${result.status}: ${terminalText(result.reason)}` : result.status;
         live.add(
           `${colour(STATUS_SYMBOL[result.status])} ${targets[index]!.server.name}  ${colour(detail)} ${p.dim(`(${result.durationMs} ms)`)}`,
         );
@@ -101,16 +100,15 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const nameWidth = Math.max(...views.map((view) => view.name.length));
   const scopeWidth = Math.max(...views.map((view) => view.scope.length));
   const transportWidth = Math.max(...views.map((view) => (view.transport ?? '?').length));
-  const targets = views.map((view) => sanitizeForTerminal(targetText(view)));
+  const targets = views.map((view) => terminalText(targetText(view)));
   // Long commands would push every status off screen; cap the column and let long ones overflow.
   const targetWidth = Math.min(48, Math.max(...targets.map((target) => target.length)));
   writeLine(io.stderr, p.dim(`Project: ${projectRoot}`));
   views.forEach((view, index) => {
     const colour = statusColour(p, view.status);
-    const detail = [view.status, view.reason ? sanitizeForTerminal(view.reason) : null]
-      .filter(Boolean)
-      .join(': ');
-    const extras = view.status === 'connected' ? connectedDetails(view).map(sanitizeForTerminal) : [];
+    const detail = [view.status, view.reason ? terminalText(view.reason) : null].filter(Boolean).join(': ');
+    const extras =
+      view.status === 'connected' ? connectedDetails(view).map((name) => terminalText(name)) : [];
     if (view.durationMs !== null) extras.push(`${view.durationMs} ms`);
     if (view.shadows.length > 0) extras.push(`shadows ${view.shadows.map((s) => s.scope).join(', ')}`);
     const line = [
@@ -123,9 +121,9 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
     ].join('  ');
     writeLine(io.stdout, line);
     if (view.hint && view.status !== 'unchecked' && (view.status !== 'connected' || view.fellBackToSse))
-      writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`\u2192 ${sanitizeForTerminal(view.hint)}`)}`);
+      writeLine(io.stdout, `   ${' '.repeat(nameWidth)}${p.dim(`\u2192 ${terminalText(view.hint)}`)}`);
     if (view.changedTools.length > 0) {
-      const names = view.changedTools.map((name) => sanitizeForTerminal(name)).join(', ');
+      const names = view.changedTools.map((name) => terminalText(name)).join(', ');
       writeLine(
         io.stdout,
         `   ${' '.repeat(nameWidth)}${p.yellow(`\u2192 changed since first allowed: ${names} (asked before use): patchbay review ${view.name}`)}`,

@@ -16,7 +16,8 @@ import {
   type AuditRead,
   type CallStats,
 } from '../../policy/audit.js';
-import { note, paint, printJson, sanitizeForTerminal, useColor, warn, writeLine, type Io } from '../io.js';
+import { note, paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 
 export interface LogOptions {
   /** Only this server's calls. */
@@ -61,8 +62,8 @@ export async function runLog(options: LogOptions, io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (!options.json) printEntries(read.entries, io);
-  note(
-    io,
+  writeLine(
+    io.stderr,
     paint(useColor(io)).dim(
       `${plural(read.entries.length, 'call')} since ${localTime(options.since)}; totals: patchbay stats`,
     ),
@@ -80,7 +81,7 @@ export async function runStats(options: StatsOptions, io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (!options.json) printStats(rows, summarizeCalls(read.entries), io);
-  note(io, paint(useColor(io)).dim(`since ${localTime(options.since)}; each call: patchbay log`));
+  writeLine(io.stderr, paint(useColor(io)).dim(`since ${localTime(options.since)}; each call: patchbay log`));
   return EXIT.ok;
 }
 
@@ -94,7 +95,7 @@ function sayNothing(read: AuditRead, since: Date, io: Io, name: string | undefin
   if (read.files.length === 0) {
     note(
       io,
-      `Nothing recorded yet: calls through "patchbay serve" or "patchbay call" are recorded in ${sanitizeForTerminal(auditLogPath(io.env))}.`,
+      `Nothing recorded yet: calls through "patchbay serve" or "patchbay call" are recorded in ${terminalText(auditLogPath(io.env))}.`,
     );
     return;
   }
@@ -199,7 +200,7 @@ function printStats(
 }
 
 function clean(text: string): string {
-  return sanitizeForTerminal(text);
+  return terminalText(text);
 }
 
 function plural(count: number, word: string): string {

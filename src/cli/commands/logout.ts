@@ -17,7 +17,8 @@ import type { RevocationOutcome } from '../../auth/revoke.js';
 import type { CredentialListing, CredentialStore, StoredTokens } from '../../auth/store.js';
 import { timeoutFrom } from '../health.js';
 import { sameResource } from '../../auth/resource-url.js';
-import { note, sanitizeForTerminal, warn, writeLine, type Io } from '../io.js';
+import { note, warn, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { loadForCommand } from '../registry-loader.js';
 
 export type LogoutTarget = { kind: 'name'; name: string } | { kind: 'url'; url: string };
@@ -76,7 +77,7 @@ export async function runLogout(options: LogoutOptions, io: Io): Promise<number>
   const listing = await store.list();
   const logins = listing.tokens.filter((facts) => sameResource(facts.resource, resource));
   if (logins.length === 0) {
-    writeLine(io.stdout, `No login is stored for ${sanitizeForTerminal(label)}; nothing to remove.`);
+    writeLine(io.stdout, `No login is stored for ${terminalText(label)}; nothing to remove.`);
     return EXIT.ok;
   }
 
@@ -98,9 +99,7 @@ export async function runLogout(options: LogoutOptions, io: Io): Promise<number>
   }
   writeLine(
     io.stdout,
-    sanitizeForTerminal(
-      `Logged out of ${label} (tokens removed${parts.length ? `; ${parts.join('; ')}` : ''})`,
-    ),
+    terminalText(`Logged out of ${label} (tokens removed${parts.length ? `; ${parts.join('; ')}` : ''})`),
   );
   return EXIT.ok;
 }

@@ -76,16 +76,8 @@ import {
 } from '../../policy/project-file.js';
 import { defaultInEffect, globMatches, toolVerdict, type DecisionSource } from '../../policy/rules.js';
 import { CHECK_POOL_SIZE, timeoutFrom } from '../health.js';
-import {
-  note,
-  paint,
-  printJson,
-  sanitizeForTerminal,
-  useColor,
-  writeLine,
-  type Io,
-  type Paint,
-} from '../io.js';
+import { note, paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import { printNoServers } from '../server-view.js';
@@ -463,7 +455,7 @@ function printProjectPolicy(status: ProjectPolicyStatus, io: Io, p: Paint): void
 
 function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: Paint): void {
   const out = (line: string) => writeLine(io.stdout, line);
-  const text = sanitizeForTerminal;
+  const text = (value: string) => terminalText(value);
   const usable = view.status === 'connected' || view.status === 'unchecked';
   const state = usable
     ? p.green(STATUS_WORDS[view.status])
@@ -556,10 +548,10 @@ const WINDOW_WORDS = { minute: 'this minute', hour: 'this hour', day: 'today' } 
 
 /** `* 100/hour: 37/100 this hour, reopens 20:00 UTC (local, /…/config.json)`. */
 function limitText(limit: LimitView, p: Paint, now = new Date()): string {
-  const where = p.dim(`(${limit.scope}, ${sanitizeForTerminal(limit.path)})`);
-  const head = `${sanitizeForTerminal(limit.pattern)} ${sanitizeForTerminal(limit.limit)}`;
+  const where = p.dim(`(${limit.scope}, ${terminalText(limit.path)})`);
+  const head = `${terminalText(limit.pattern)} ${terminalText(limit.limit)}`;
   if (limit.problem !== null || limit.used === null || limit.reopensAt === null)
-    return `${head}: ${p.red(`cannot be used: ${sanitizeForTerminal(limit.problem ?? 'invalid')}`)} ${where}`;
+    return `${head}: ${p.red(`cannot be used: ${terminalText(limit.problem ?? 'invalid')}`)} ${where}`;
   const { count, unit } = parseLimit(limit.limit);
   const reopens = new Date(limit.reopensAt);
   const counted = `${limit.used}/${count} ${WINDOW_WORDS[unit]}`;
@@ -655,15 +647,18 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
     return EXIT.ok;
   }
   if (accepted.accepted.length > 0)
-    note(io, `Accepted: ${accepted.accepted.map(sanitizeForTerminal).join(', ')} (pinned as shown above).`);
+    note(
+      io,
+      `Accepted: ${accepted.accepted.map((name) => terminalText(name)).join(', ')} (pinned as shown above).`,
+    );
   if (accepted.stale.length > 0)
     note(
       io,
-      `Not accepted, changed again since it was read: ${accepted.stale.map(sanitizeForTerminal).join(', ')}. ` +
+      `Not accepted, changed again since it was read: ${accepted.stale.map((name) => terminalText(name)).join(', ')}. ` +
         `Review the new version: patchbay review ${server.name}`,
     );
   if (accepted.notChanged.length > 0)
-    note(io, `No change to accept for: ${accepted.notChanged.map(sanitizeForTerminal).join(', ')}.`);
+    note(io, `No change to accept for: ${accepted.notChanged.map((name) => terminalText(name)).join(', ')}.`);
   return accepted.stale.length > 0 ? EXIT.error : EXIT.ok;
 }
 
@@ -689,7 +684,7 @@ async function accept(
 
 function printChange(change: ToolChange, io: Io, p: Paint): void {
   const diff = diffViews(change.pinnedView, change.newView);
-  const text = sanitizeForTerminal;
+  const text = (value: string) => terminalText(value);
   writeLine(io.stdout, `${p.bold(text(change.name))}: ${text(diff.summary)}`);
   writeLine(io.stdout, p.dim(`  pinned ${change.pinnedAt}, changed ${change.changedAt}`));
   for (const line of diff.lines) {

@@ -7,7 +7,8 @@ import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { EXIT, PatchbayError } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
 import type { ServerRequestOptions } from '../server-requests.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
 
@@ -89,7 +90,7 @@ export async function runPrompt(options: PromptOptions, io: Io): Promise<number>
   }
   const p = paint(useColor(io, 'stdout'));
   for (const message of messages) {
-    writeLine(io.stdout, p.bold(`[${sanitizeForTerminal(message.role)}]`));
+    writeLine(io.stdout, p.bold(`[${terminalText(message.role)}]`));
     writeLine(io.stdout, contentText(message.content));
   }
   return EXIT.ok;
@@ -98,15 +99,14 @@ export async function runPrompt(options: PromptOptions, io: Io): Promise<number>
 function contentText(content: PromptMessage['content']): string {
   switch (content.type) {
     case 'text':
-      return sanitizeForTerminal(content.text ?? '');
+      return terminalText(content.text ?? '', { multiline: true });
     case 'resource':
-      return sanitizeForTerminal(
+      return terminalText(
         `(resource ${content.resource?.uri ?? ''})${content.resource?.text ? `\n${content.resource.text}` : ''}`,
+        { multiline: true },
       );
     default:
       // Images and audio: named, never dumped as base64 on a terminal (--json has them).
-      return sanitizeForTerminal(
-        `(${content.type}${content.mimeType ? `, ${content.mimeType}` : ''}; see --json)`,
-      );
+      return terminalText(`(${content.type}${content.mimeType ? `, ${content.mimeType}` : ''}; see --json)`);
   }
 }

@@ -5,7 +5,8 @@
  */
 
 import { EXIT, PatchbayError } from '../../errors.js';
-import { paint, printJson, sanitizeForTerminal, useColor, writeLine, type Io } from '../io.js';
+import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
+import { terminalJson, terminalText } from '../../core/terminal-text.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
 export type ToolsOptions = ServerReadOptions;
@@ -101,14 +102,14 @@ export async function runTool(options: ToolOptions, io: Io): Promise<number> {
   }
   const p = paint(useColor(io, 'stdout'));
   writeLine(io.stdout, p.bold(text(tool.name)) + (tool.title ? ` ${p.dim(`(${text(tool.title)})`)}` : ''));
-  if (tool.description) writeLine(io.stdout, sanitizeForTerminal(tool.description));
+  if (tool.description) writeLine(io.stdout, terminalText(tool.description, { multiline: true }));
   const flags = annotationFlags(tool.annotations);
   if (flags) writeLine(io.stdout, `${p.dim('annotations')} ${flags}`);
   writeLine(io.stdout, p.dim('input schema'));
-  writeLine(io.stdout, sanitizeForTerminal(JSON.stringify(tool.inputSchema ?? {}, null, 2)));
+  writeLine(io.stdout, terminalJson(tool.inputSchema ?? {}));
   if (tool.outputSchema !== undefined) {
     writeLine(io.stdout, p.dim('output schema'));
-    writeLine(io.stdout, sanitizeForTerminal(JSON.stringify(tool.outputSchema, null, 2)));
+    writeLine(io.stdout, terminalJson(tool.outputSchema));
   }
   return EXIT.ok;
 }
@@ -152,5 +153,5 @@ function firstLine(description: string | undefined): string {
 }
 
 function text(value: string): string {
-  return sanitizeForTerminal(value);
+  return terminalText(value);
 }

@@ -5,6 +5,7 @@
  * GETs public documents: nothing is registered, no token is requested, nothing is stored.
  */
 
+import { describeIssues, rememberingFetch, schemaIssues } from '../../auth/metadata-error.js';
 import type { FetchLike, HttpClient } from '../../connect/network.js';
 import { splitTemplate } from '../../config/expand.js';
 import { isLoopbackHost } from '../../config/validate.js';
@@ -128,8 +129,11 @@ async function discover(
   sdk: typeof import('@modelcontextprotocol/client'),
   serverUrl: URL,
   resourceMetadataUrl: URL | undefined,
-  fetchFn: FetchLike,
+  plainFetch: FetchLike,
 ): Promise<Discovered> {
+  // The documents read are kept, so a schema error can quote the offending value.
+  const reads = rememberingFetch(plainFetch);
+  const fetchFn: FetchLike = reads.fetch;
   const found: Discovered = {};
   if (resourceMetadataUrl && !isSafeToFetch(resourceMetadataUrl, serverUrl)) {
     found.prmProblem = `the challenge points at ${displayUrl(resourceMetadataUrl)}, which patchbay will not fetch (not https)`;
@@ -156,7 +160,7 @@ async function discover(
             // A server that answers every path with 401 publishes nothing either.
             (!resourceMetadataUrl && /^HTTP 4\d\d trying to load well-known/.test(errorText(error)))
           ? NO_PRM
-          : `the protected-resource metadata is unusable (${clean(error instanceof Error ? error.message : String(error), 160)})`;
+          : `the protected-resource metadata is unusable (${await unusable(error, reads, 160)})`;
     }
   }
 
@@ -185,9 +189,20 @@ async function discover(
   } catch (error) {
     found.asProblem = context.deadline.expired()
       ? 'it did not arrive in time'
-      : clean(error instanceof Error ? error.message : String(error), 200);
+      : await unusable(error, reads, 200);
   }
   return found;
+}
+
+/** The SDK's schema error in words, quoting the offending value; any other error, cleaned. */
+async function unusable(
+  error: unknown,
+  reads: ReturnType<typeof rememberingFetch>,
+  max: number,
+): Promise<string> {
+  const issues = schemaIssues(error);
+  if (issues) return clean(describeIssues(issues, (await reads.last())?.json), max);
+  return clean(error instanceof Error ? error.message : String(error), max);
 }
 
 function errorText(error: unknown): string {
