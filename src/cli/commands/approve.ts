@@ -18,7 +18,8 @@ import {
 } from '../../config/registry.js';
 import { validateName } from '../../config/validate.js';
 import { projectPolicyStatus } from '../../policy/project-file.js';
-import { note, sanitizeForTerminal, type Io } from '../io.js';
+import { terminalText } from '../../core/terminal-text.js';
+import { note, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 import { targetText } from '../server-view.js';
 
@@ -125,7 +126,7 @@ async function choosePolicyFile(
 ): Promise<void> {
   const { userConfigPath, projectRoot } = registry.context;
   await recordPolicyFileChoice({ userConfigPath, projectRoot }, decision, status.sha256);
-  const text = sanitizeForTerminal;
+  const text = (value: string) => terminalText(value);
   const loosens = status.changes.filter((change) => change.effect === 'loosens');
   const what =
     loosens.length === 0

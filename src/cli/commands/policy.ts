@@ -427,7 +427,7 @@ function printPolicies(
  */
 function printProjectPolicy(status: ProjectPolicyStatus, io: Io, p: Paint): void {
   const out = (line: string) => writeLine(io.stdout, line);
-  const text = sanitizeForTerminal;
+  const text = (value: string) => terminalText(value);
   const waiting = status.state === 'pending' || status.state === 'rejected';
   const would = loosensText(status);
   const path = p.bold(text(status.path));
