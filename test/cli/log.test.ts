@@ -224,7 +224,7 @@ describe('runLog and runStats', () => {
     const lines = io.out().trimEnd().split('\n');
     expect(lines[0]).toMatch(/notion\/plain\s+allowed\s+ok\s+120 ms\s+in 42 B, out 3\.4 KiB$/);
     expect(lines[1]).toMatch(
-      /notion\/search .*\[http 127\.0\.0\.1:5\\x1b\[2J gateway-token session sha256:0123456789abcdef\]$/,
+      /notion\/search .*\[http 127\.0\.0\.1:5 gateway-token session sha256:0123456789abcdef\]$/,
     );
     expect(lines[2]).toMatch(
       /notion resource demo:\/\/readme\s+not-governed\s+ok .*\[stdio parent-process:ada@example\.com\]$/,
