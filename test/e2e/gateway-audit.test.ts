@@ -6,18 +6,17 @@
  * over stdio; `patchbay log` shows it.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
-
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
 import type { AuditEntry } from '../../src/policy/audit.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let demo: DemoServer;
-let child: ChildProcess | undefined;
+let gateway: RunningGateway | undefined;
 
 beforeAll(async () => {
   sandbox = await createSandbox();
@@ -26,31 +25,15 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  child?.kill('SIGTERM');
+  await gateway?.stop();
   await demo?.close();
   await sandbox?.cleanup();
 });
 
-async function startHttpGateway(): Promise<{ url: string; token: string }> {
-  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-  child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0', '--servers', 'demo'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child!.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  return { url, token };
+/** The gateway over HTTP in front of the demo server, stopped after all tests. */
+async function startHttpGateway(): Promise<RunningGateway> {
+  gateway = await startGateway(sandbox, ['--servers', 'demo']);
+  return gateway;
 }
 
 /** A tool call, a resource read and a prompt, as the host `name`. */

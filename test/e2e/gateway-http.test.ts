@@ -5,7 +5,6 @@
  * last longer than those bounds go on.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -13,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startGateway as startRunningGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let demo: DemoServer;
 let everything: EverythingServer;
 let token: string;
-const children: ChildProcess[] = [];
+const gateways: RunningGateway[] = [];
 
 /** A generous ceiling for "closed by the gateway": far above any bound the tests configure. */
 const CEILING_MS = 20_000;
@@ -33,31 +33,16 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(gateways.map((gateway) => gateway.stop()));
   await Promise.all([demo?.close(), everything?.close()]);
   await sandbox?.cleanup();
 });
 
-async function startGateway(args: string[]): Promise<{ url: string; port: number; log: () => string }> {
-  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0', ...args], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let text = '';
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child.stderr!.on('data', () => {
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  return { url, port: Number(new URL(url).port), log: () => text };
+/** A gateway in this file's sandbox, stopped after all its tests. */
+async function startGateway(args: string[]): Promise<RunningGateway> {
+  const gateway = await startRunningGateway(sandbox, args);
+  gateways.push(gateway);
+  return gateway;
 }
 
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });

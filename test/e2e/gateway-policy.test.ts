@@ -6,7 +6,6 @@
  * the audit log.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +17,8 @@ import { McpServer } from '@modelcontextprotocol/server';
 
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startModernServer } from '../fixtures/modern-servers.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startGateway as startRunningGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let everything: EverythingServer;
@@ -49,50 +49,22 @@ afterAll(async () => {
   await sandbox?.cleanup();
 });
 
-interface Gateway {
-  child: ChildProcess;
-  url: string;
-  token: string;
+interface Gateway extends RunningGateway {
   /** Run a command that changes the config, and wait until the gateway has applied it. */
   change(args: string[]): Promise<void>;
 }
 
 async function startGateway(): Promise<Gateway> {
-  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const reloads = () => text.split('The configuration changed').length - 1;
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child.stderr!.on('data', () => {
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  const change = async (args: string[]) => {
-    const before = reloads();
-    const run = await sandbox.run(args);
-    expect(run.code, run.stderr).toBe(0);
-    for (let waited = 0; reloads() === before; waited += 50) {
-      if (waited > 10_000) throw new Error(`the gateway did not apply: patchbay ${args.join(' ')}\n${text}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    // One save can be seen as two file events, two reloads: wait until they are over, so a late
-    // one is not mistaken for the next change's.
-    for (let seen = reloads(), quiet = 0; quiet < 600; quiet += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      if (reloads() !== seen) [seen, quiet] = [reloads(), 0];
-    }
-  };
-  return { child, url, token, change };
+  const gateway = await startRunningGateway(sandbox);
+  const change = (args: string[]) =>
+    gateway.applied(
+      async () => {
+        const run = await sandbox.run(args);
+        expect(run.code, run.stderr).toBe(0);
+      },
+      `patchbay ${args.join(' ')}`,
+    );
+  return { ...gateway, change };
 }
 
 type Answer = 'once' | 'always' | 'deny';
@@ -136,8 +108,8 @@ describe('policy through patchbay serve', () => {
     gateway = await startGateway();
   }, 20_000);
 
-  afterAll(() => {
-    gateway?.child.kill('SIGTERM');
+  afterAll(async () => {
+    await gateway?.stop();
   });
 
   it('leaves denied tools out, refuses them by name, and never starts a server the administrator denied', async () => {
@@ -233,8 +205,7 @@ describe('policy through patchbay serve', () => {
       /Usage limit reached for ev get-tiny-image: 3\/hour \(3 used\); the window reopens at/,
     );
     // A restart keeps the count.
-    gateway.child.kill('SIGTERM');
-    await new Promise((resolve) => gateway.child.once('exit', resolve));
+    await gateway.stop();
     gateway = await startGateway();
     const second = await host(gateway);
     try {
@@ -307,7 +278,7 @@ describe('a tool whose definition changes while served (the rug pull)', () => {
       expect((await person.call('rug__hello')).text).toContain('hello');
     } finally {
       await person.client.close();
-      gateway.child.kill('SIGTERM');
+      await gateway.stop();
       await rug.close();
     }
   }, 60_000);

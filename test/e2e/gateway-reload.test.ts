@@ -5,61 +5,41 @@
  * error whose text is one the gateway means to give — never a fault's text leaking through.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
-
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let stable: DemoServer;
 let flux: DemoServer;
-let gateway: { child: ChildProcess; url: string; token: string; log: () => string };
+let gateway: RunningGateway;
 
 beforeAll(async () => {
   sandbox = await createSandbox();
   [stable, flux] = await Promise.all([startDemoServer(), startDemoServer()]);
   await sandbox.run(['add', 'stable', stable.url]);
   await sandbox.run(['add', 'flux', flux.url]);
-  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child.stderr!.on('data', () => {
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  gateway = { child, url, token, log: () => text };
+  gateway = await startGateway(sandbox);
 }, 30_000);
 
 afterAll(async () => {
-  gateway?.child.kill('SIGTERM');
+  await gateway?.stop();
   await Promise.all([stable?.close(), flux?.close()]);
   await sandbox?.cleanup();
 });
 
 /** Run a config command and wait until the gateway has applied it. */
 async function change(args: string[]): Promise<void> {
-  const reloads = () => gateway.log().split('The configuration changed').length - 1;
-  const before = reloads();
-  const run = await sandbox.run(args);
-  expect(run.code, run.stderr).toBe(0);
-  for (let waited = 0; reloads() === before; waited += 50) {
-    if (waited > 10_000) throw new Error(`the gateway did not apply: patchbay ${args.join(' ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await gateway.applied(
+    async () => {
+      const run = await sandbox.run(args);
+      expect(run.code, run.stderr).toBe(0);
+    },
+    `patchbay ${args.join(' ')}`,
+  );
 }
 
 async function host(era: 'legacy' | 'auto'): Promise<Client> {
@@ -151,6 +131,6 @@ describe('a reload while hosts call', () => {
     expect(answers.length).toBeGreaterThan(names.length * hosts.length);
     expect(answers.some(({ said }) => said === 'unknown')).toBe(true);
     expect(answers.some(({ said }) => said === 'result')).toBe(true);
-    expect(gateway.log()).not.toMatch(/inside patchbay/);
+    expect(gateway.stderr()).not.toMatch(/inside patchbay/);
   }, 120_000);
 });

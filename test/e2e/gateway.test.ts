@@ -4,8 +4,6 @@
  * host would start it, over stdio and over HTTP) and the SDK's client.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
-
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,6 +11,7 @@ import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js'
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startHangingServer, type FaultServer } from '../fixtures/fault-servers.js';
 import { createAskingServer, startModernServer } from '../fixtures/modern-servers.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -20,7 +19,7 @@ let http: EverythingServer;
 let sse: EverythingServer;
 let demo: DemoServer;
 let hanging: FaultServer;
-let gateway: { child: ChildProcess; url: string; token: string } | undefined;
+let gateway: RunningGateway | undefined;
 
 const UPSTREAMS = ['evhttp', 'evsse', 'evstdio', 'demo'];
 
@@ -42,35 +41,10 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  gateway?.child.kill('SIGTERM');
+  await gateway?.stop();
   await Promise.all([http?.close(), sse?.close(), demo?.close(), hanging?.close()]);
   await sandbox?.cleanup();
 });
-
-/** `patchbay serve --http 127.0.0.1:0 …` in the background; its URL from its first line. */
-async function startHttpGateway(
-  args: string[] = [],
-): Promise<{ child: ChildProcess; url: string; token: string }> {
-  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0', ...args], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  return { child, url, token };
-}
 
 /** A POST through node:http, which (unlike fetch) sends the Host header it is given. */
 async function rawStatus(url: string, headers: Record<string, string>, body: string): Promise<number> {
@@ -139,7 +113,7 @@ describe('patchbay serve over stdio, used by patchbay as a host would', () => {
 
 describe('patchbay serve --http', () => {
   beforeAll(async () => {
-    gateway = await startHttpGateway(['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
+    gateway = await startGateway(sandbox, ['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
   }, 20_000);
 
   it('serves patchbay as an HTTP host with the bearer token, and a hanging upstream delays nothing for long', async () => {
@@ -261,7 +235,7 @@ describe('patchbay serve --http', () => {
 
 describe('sessions of 2025-era hosts over HTTP', () => {
   it('are bounded in number, closed by DELETE, and expire when idle', async () => {
-    const local = await startHttpGateway([
+    const local = await startGateway(sandbox, [
       '--servers',
       'demo',
       '--max-sessions',
@@ -332,7 +306,7 @@ describe('sessions of 2025-era hosts over HTTP', () => {
       expect((await second.client.listTools()).tools.length).toBeGreaterThan(0);
       await second.client.close();
     } finally {
-      local.child.kill('SIGTERM');
+      await local.stop();
     }
   }, 60_000);
 });
@@ -372,7 +346,7 @@ describe('the MCP Inspector CLI as the host', () => {
       'message=from the inspector',
     ])) as { content: Array<{ text: string }> };
     expect(viaStdio.content[0]!.text).toBe('Echo: from the inspector');
-    gateway ??= await startHttpGateway(['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
+    gateway ??= await startGateway(sandbox, ['--servers', [...UPSTREAMS, 'stuck'].join(',')]);
     const listed = (await inspector([
       gateway.url,
       '--transport',
@@ -409,20 +383,7 @@ describe('a config edit while serving', () => {
     const own = await createSandbox();
     try {
       await own.run(['add', 'demo', demo.url]);
-      const token = (await own.run(['serve', '--print-token'])).stdout.trim();
-      const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
-        env: own.env,
-        cwd: own.project,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let log = '';
-      const url = await new Promise<string>((resolve) =>
-        child.stderr!.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-          const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(log);
-          if (match) resolve(match[1]!);
-        }),
-      );
+      const { url, token, stderr, stop } = await startGateway(own);
       // A 2025-era host holds a session: it hears of the change on its standing GET stream.
       const legacyHost = new Client(
         { name: 'legacy-host', version: '1.0.0' },
@@ -453,14 +414,14 @@ describe('a config edit while serving', () => {
           names = await toolNames();
         }
         expect(names).toContain('evhttp__echo');
-        expect(log).toContain('The configuration changed; now serving');
+        expect(stderr()).toContain('The configuration changed; now serving');
         expect(heard).toContain('tools');
         expect((await legacyHost.listTools()).tools.map((tool) => tool.name)).toContain('evhttp__echo');
         await legacyHost.close();
         const { writeFile } = await import('node:fs/promises');
         await writeFile(own.userConfig, '{ "mcpServers": ');
         await new Promise((resolve) => setTimeout(resolve, 800));
-        expect(log).toContain('was not applied');
+        expect(stderr()).toContain('was not applied');
         // The gateway's own entry was in that file too; the host that already has the URL goes on.
         const client = new Client({ name: 'test-host', version: '1.0.0' });
         await client.connect(
@@ -472,7 +433,7 @@ describe('a config edit while serving', () => {
         await client.close();
         expect(still).toEqual(expect.arrayContaining(['demo__echo', 'evhttp__echo']));
       } finally {
-        child.kill('SIGTERM');
+        await stop();
       }
     } finally {
       await own.cleanup();
@@ -511,7 +472,7 @@ describe('questions an upstream asks during a call', () => {
   it('reach a 2026-07-28 host as input_required rounds, from upstreams of both eras, over HTTP and stdio', async () => {
     const asking = await startModernServer(() => createAskingServer());
     await sandbox.run(['add', 'asking', asking.url]);
-    const local = await startHttpGateway(['--servers', 'evhttp,evstdio,asking']);
+    const local = await startGateway(sandbox, ['--servers', 'evhttp,evstdio,asking']);
     const modernHost = () => {
       const client = new Client(
         { name: 'modern-host', version: '1.0.0' },
@@ -611,7 +572,7 @@ describe('questions an upstream asks during a call', () => {
         await overStdio.client.close();
       }
     } finally {
-      local.child.kill('SIGTERM');
+      await local.stop();
       await asking.close();
     }
   }, 90_000);
@@ -651,7 +612,7 @@ describe('an upstream that dies', () => {
     const victim = await startEverything('streamableHttp');
     const port = Number(new URL(victim.url).port);
     await sandbox.run(['add', 'victim', victim.url]);
-    const local = await startHttpGateway(['--servers', 'victim,demo']);
+    const local = await startGateway(sandbox, ['--servers', 'victim,demo']);
     const client = new Client({ name: 'test-host', version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(local.url), {
@@ -698,7 +659,7 @@ describe('an upstream that dies', () => {
       }
     } finally {
       await client.close();
-      local.child.kill('SIGTERM');
+      await local.stop();
     }
   }, 60_000);
 });

@@ -1,13 +1,13 @@
 /** `patchbay install` / `uninstall`: the gateway as one entry in a host's real config file. */
 
-import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { startDemoServer } from '../../src/demo/demo-server.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
 let desktopFile: string;
@@ -103,21 +103,10 @@ describe('patchbay install --host', () => {
   it("--http enters a running gateway with the token from the host's environment, and the entry works", async () => {
     const demo = await startDemoServer();
     await sandbox.run(['add', 'demo', demo.url]);
-    const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-    const gateway = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
-      env: sandbox.env,
-      cwd: sandbox.project,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    let gateway: RunningGateway | undefined;
     try {
-      const url = await new Promise<string>((resolve) => {
-        let text = '';
-        gateway.stderr!.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-          if (match) resolve(match[1]!);
-        });
-      });
+      gateway = await startGateway(sandbox);
+      const { url, token } = gateway;
       const installed = await sandbox.run(['install', '--host', 'claude-code', '--http', url, '--json']);
       expect(installed.code, installed.stderr).toBe(0);
       expect(installed.stderr).toContain('PATCHBAY_GATEWAY_TOKEN');
@@ -157,7 +146,7 @@ describe('patchbay install --host', () => {
         expect(removed.stdout, removed.stderr).toMatch(/^Removed/);
       }
     } finally {
-      gateway.kill('SIGTERM');
+      await gateway?.stop();
       await demo.close();
     }
   }, 60_000);

@@ -6,7 +6,6 @@
  * unapproved file applies at once; `patchbay policy` says what waits.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -16,7 +15,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import type { ServerPolicyView } from '../../src/cli/commands/policy.js';
 import { startModernServer, type LoopbackServer } from '../fixtures/modern-servers.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let server: LoopbackServer;
 /** Every call the server ran, by tool: what the policy let through. */
@@ -170,51 +170,7 @@ describe('patchbay call with an unapproved project .patchbay.json', () => {
 // ---------------------------------------------------------------------------------------------
 // Through patchbay serve
 
-interface Gateway {
-  child: ChildProcess;
-  url: string;
-  token: string;
-  /** Do something that changes the config, and wait until the gateway has applied it. */
-  applied(action: () => Promise<unknown>): Promise<void>;
-}
-
-async function startGateway(): Promise<Gateway> {
-  const token = (await sandbox.run(['serve', '--print-token'])).stdout.trim();
-  const child = spawn(process.execPath, [BINARY, 'serve', '--http', '127.0.0.1:0'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const reloads = () => text.split('The configuration changed').length - 1;
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from patchbay serve:\n${text}`)), 10_000);
-    child.stderr!.on('data', () => {
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  const applied = async (action: () => Promise<unknown>) => {
-    const before = reloads();
-    await action();
-    for (let waited = 0; reloads() === before; waited += 50) {
-      if (waited > 10_000) throw new Error(`the gateway did not apply the change\n${text}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    // One save can be seen as two file events: wait until they are over.
-    for (let seen = reloads(), quiet = 0; quiet < 600; quiet += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      if (reloads() !== seen) [seen, quiet] = [reloads(), 0];
-    }
-  };
-  return { child, url, token, applied };
-}
-
-async function host(gateway: Gateway) {
+async function host(gateway: RunningGateway) {
   const client = new Client(
     { name: 'test-host', version: '1.0.0' },
     { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: 'legacy' } },
@@ -239,7 +195,7 @@ async function host(gateway: Gateway) {
 describe('patchbay serve with an unapproved project .patchbay.json', () => {
   it('still asks about a destructive tool; after approve --policy it does not; an edit asks again', async () => {
     await writeTeam(ALLOW_ALL);
-    const gateway = await startGateway();
+    const gateway = await startGateway(sandbox);
     const person = await host(gateway);
     try {
       const listed = (await person.client.listTools()).tools.find(
@@ -281,7 +237,7 @@ describe('patchbay serve with an unapproved project .patchbay.json', () => {
       expect(ran).toEqual(['delete_repo']);
     } finally {
       await person.client.close();
-      gateway.child.kill('SIGTERM');
+      await gateway.stop();
     }
   }, 60_000);
 });
