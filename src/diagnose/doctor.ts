@@ -44,6 +44,8 @@ export interface DiagnoseOptions {
   env: NodeJS.ProcessEnv;
   /** Working directory for stdio servers and headersHelpers. */
   cwd: string;
+  /** Renew a due or expired login before the handshake (default true); false: `--no-refresh`. */
+  refresh?: boolean;
 }
 
 /** Large enough that 50 servers are not queued behind each other. */
@@ -89,6 +91,7 @@ export async function diagnose(server: EffectiveServer, options: DiagnoseOptions
         env: options.env,
         cwd: options.cwd,
         deadline,
+        refresh: options.refresh !== false,
       };
       const needsAuth =
         config.resolved.transport === 'stdio'
