@@ -26,6 +26,8 @@ export async function checkServers(
     env: NodeJS.ProcessEnv;
     /** Renew due or expired logins first (default true); false: `--no-refresh`, read-only. */
     refresh?: boolean;
+    /** What each check counts (probe.ts): `list` counts tools only, `get` all three kinds. */
+    offers?: 'all' | 'tools';
     onResult?: (index: number, result: ProbeResult) => void;
     /** Receives each session's end; without it, each result waits for its session to end. */
     closing?: Array<Promise<void>>;
@@ -49,6 +51,7 @@ export async function checkServers(
         cwd: options.cwd,
         env: options.env,
         refresh: options.refresh !== false,
+        offers: options.offers ?? 'all',
         ...(options.closing ? { onClosing: (closing: Promise<void>) => options.closing!.push(closing) } : {}),
       });
       results[index] = result;

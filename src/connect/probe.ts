@@ -60,6 +60,12 @@ export interface ProbeOptions {
   /** Renew a due or expired login that has a refresh token (default true); false: read-only. */
   refresh?: boolean;
   /**
+   * What to count: 'all' (default: tools, resources and prompts, every page) or 'tools' (what a
+   * host needs to know a server works; `list` of many servers: two requests fewer per server,
+   * resourceCount and promptCount left null).
+   */
+  offers?: 'all' | 'tools';
+  /**
    * Take over the end of the session (the HTTP DELETE, the process group): called with its
    * promise, and the result comes back without waiting for it. Without it, the result waits.
    */
@@ -103,7 +109,12 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
   }
 
   try {
-    const counts = await countOffers(session, Math.max(1, options.timeoutMs - elapsed()), options.signal);
+    const counts = await countOffers(
+      session,
+      Math.max(1, options.timeoutMs - elapsed()),
+      options.signal,
+      options.offers ?? 'all',
+    );
     const result: ProbeResult = {
       status: 'connected',
       reason: null,
@@ -137,8 +148,10 @@ async function countOffers(
   session: Session,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  offers: 'all' | 'tools',
 ): Promise<{ toolCount: number | null; resourceCount: number | null; promptCount: number | null }> {
-  const capabilities = session.client.getServerCapabilities() ?? {};
+  const declared = session.client.getServerCapabilities() ?? {};
+  const capabilities = offers === 'all' ? declared : { tools: declared.tools };
   const options = { timeout: timeoutMs, ...(signal ? { signal } : {}), cacheMode: 'bypass' as const };
   const [tools, resources, prompts] = await Promise.all([
     capabilities.tools

@@ -80,6 +80,9 @@ async function checkWithProgress(
       cwd: io.cwd,
       env: io.env,
       refresh: options.refresh,
+      // Tools only: what tells a host the server works. Resources and prompts cost two more
+      // requests per server; `get` counts them.
+      offers: 'tools',
       closing,
       onResult: (index, result) => {
         done++;
