@@ -1,18 +1,22 @@
 #!/usr/bin/env node
-// Health checks: wall time of `patchbay list --json` beside Claude Code's `claude mcp list`, both
-// reading the same `.mcp.json` of loopback MCP servers, and how many servers each reported as
-// connected.
+// Health checks: wall time of `patchbay list --json` beside Claude Code's `claude mcp list` (and
+// `get` of one server beside `claude mcp get`), both reading the same `.mcp.json` of loopback MCP
+// servers, and how many servers each reported as connected.
 //
 // Usage: npm run build && CLAUDE_BIN=/path/to/claude node bench/list.mjs
 // Without CLAUDE_BIN the claude column says n/a. Progress goes to stderr, the markdown table to
 // stdout. Environment:
+//   PATCHBAY_BEFORE      another build's dist/cli/main.js (e.g. a copy of main's), measured in the
+//                        same runs as a "before" column
+//   BENCH_SERVER         everything (default: @modelcontextprotocol/server-everything, one process
+//                        per server) or demo (patchbay's demo server, all in one process)
 //   BENCH_RUNS           runs per measurement (default 5 for fast scenarios, 3 for slow ones)
 //   BENCH_SLOW_RUNS      runs per measurement of the slow scenarios only (default BENCH_RUNS or 3)
 //   BENCH_CELL_BUDGET_S  stop repeating one measurement once its runs took this long (default 100:
 //                        claude's 50 × 2 s case takes ~104 s a run and varies by < 1 s, so it gets
 //                        one run, which keeps the whole bench near 6 minutes)
 //   BENCH_RUN_TIMEOUT_S  kill a single run after this long (default 300)
-//   BENCH_ONLY           comma-separated scenario ids to run: 1, 10, 50, 50-remote, slow, hang
+//   BENCH_ONLY           comma-separated scenario ids to run: 1, 10, 50, get, 50-remote, slow, hang
 //   BENCH_EXTRAS=0       skip the extra claude rows (MCP_SERVER_CONNECTION_BATCH_SIZE, MCP_TIMEOUT)
 //
 // The servers run in a child process (bench/servers.mjs), so serving them never shares an event
@@ -34,7 +38,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { benchEnv, killTree, live, stopOnExit, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, packageVersion, stopOnExit, timedRun } from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const binary = join(repo, 'dist/cli/main.js');
@@ -61,6 +65,16 @@ const cellBudgetMs = positiveInt('BENCH_CELL_BUDGET_S', 100) * 1000;
 const runTimeoutMs = positiveInt('BENCH_RUN_TIMEOUT_S', 300) * 1000;
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 const claudeBin = process.env.CLAUDE_BIN || null;
+const beforeBinary = process.env.PATCHBAY_BEFORE || null;
+if (beforeBinary && !existsSync(beforeBinary)) {
+  console.error(`bench/list.mjs: PATCHBAY_BEFORE is ${beforeBinary}, which does not exist.`);
+  process.exit(2);
+}
+const serverKind = process.env.BENCH_SERVER || 'everything';
+if (serverKind !== 'everything' && serverKind !== 'demo') {
+  console.error(`bench/list.mjs: BENCH_SERVER must be everything or demo, not ${JSON.stringify(serverKind)}`);
+  process.exit(2);
+}
 const extras = process.env.BENCH_EXTRAS !== '0' && claudeBin !== null; // they vary claude only
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +151,17 @@ function approveForClaude() {
 async function startServers({ count, delayMs = 0, hang = 0 }) {
   const child = spawn(
     process.execPath,
-    [serversScript, '--count', String(count), '--delay-ms', String(delayMs), '--hang', String(hang)],
+    [
+      serversScript,
+      '--kind',
+      serverKind,
+      '--count',
+      String(count),
+      '--delay-ms',
+      String(delayMs),
+      '--hang',
+      String(hang),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   live.add(child);
@@ -192,6 +216,29 @@ function parsePatchbay(result) {
   return { total: entries.length, connected: statuses.connected ?? 0, statuses };
 }
 
+/** patchbay's `get --json`: one object with `name` and `status`. */
+function parsePatchbayGet(result) {
+  if (result.timedOut) return { error: 'timed out' };
+  if (result.code !== 0 && result.code !== 8)
+    return { error: `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  try {
+    const entry = JSON.parse(result.stdout);
+    return { total: 1, connected: entry.status === 'connected' ? 1 : 0, statuses: { [entry.status]: 1 } };
+  } catch {
+    return { error: `stdout is not JSON: ${result.stdout.slice(0, 200)}` };
+  }
+}
+
+/** claude's `mcp get`: a block whose `Status:` line says how the check went. */
+function parseClaudeGet(result) {
+  if (result.timedOut) return { error: 'timed out' };
+  if (result.code !== 0)
+    return { error: `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  const status = /^\s*Status: (.*)$/m.exec(result.stdout)?.[1]?.trim() ?? '(no status line)';
+  const connected = /Connected$/.test(status);
+  return { total: 1, connected: connected ? 1 : 0, statuses: { [connected ? 'connected' : status]: 1 } };
+}
+
 /** claude's text: one line per server, `name: target (HTTP) - <mark> <status>`. */
 function parseClaude(result) {
   if (result.timedOut) return { error: 'timed out' };
@@ -227,56 +274,81 @@ function parseClaude(result) {
 // Measurements ("cells"): N runs of one tool on one scenario.
 
 const tools = {
-  patchbay: (extraArgs = []) => ({
-    label: `patchbay list --json ${extraArgs.join(' ')}`.trim(),
+  patchbay: (extraArgs = [], { build = binary, command = ['list', '--json'] } = {}) => ({
+    label: `patchbay${build === binary ? '' : ' (before)'} ${[...command, ...extraArgs].join(' ')}`,
     exec: () =>
-      timedRun(process.execPath, [binary, 'list', '--json', ...extraArgs], {
+      timedRun(process.execPath, [build, ...command, ...extraArgs], {
         env: patchbayEnv,
         cwd: project,
         timeoutMs: runTimeoutMs,
       }),
-    parse: parsePatchbay,
+    parse: command[0] === 'get' ? parsePatchbayGet : parsePatchbay,
   }),
-  claude: (extraEnv = {}) => ({
+  claude: (extraEnv = {}, command = ['mcp', 'list']) => ({
     label: `${Object.entries(extraEnv)
       .map(([k, v]) => `${k}=${v} `)
-      .join('')}claude mcp list`,
+      .join('')}claude ${command.join(' ')}`,
     exec: () =>
-      timedRun(claudeBin, ['mcp', 'list'], {
+      timedRun(claudeBin, command, {
         env: { ...claudeEnv, ...extraEnv },
         cwd: project,
         timeoutMs: runTimeoutMs,
       }),
-    parse: parseClaude,
+    parse: command[1] === 'get' ? parseClaudeGet : parseClaude,
   }),
 };
+/** The same patchbay cell, run by the PATCHBAY_BEFORE build. */
+const before = (extraArgs, options = {}) => tools.patchbay(extraArgs, { ...options, build: beforeBinary });
 
-async function measure(tool, { runs, warmUp, servers }) {
-  if (warmUp) await tool.exec();
-  if (servers.hasDelay) await servers.stats(); // reset
-  const samples = [];
-  const checks = [];
-  let spent = 0;
-  for (let i = 0; i < runs && (i === 0 || spent < cellBudgetMs); i++) {
-    const result = await tool.exec();
-    spent += result.ms;
-    const check = tool.parse(result);
-    samples.push(result.ms);
-    checks.push(check);
-    const what = check.error
-      ? `ERROR ${check.error}`
-      : `${check.connected}/${check.total} connected ${JSON.stringify(check.statuses)}`;
-    console.error(`    ${tool.label}: ${(result.ms / 1000).toFixed(2)} s, ${what}`);
-  }
-  const stats = servers.hasDelay ? await servers.stats() : null;
-  const peakBusy = stats?.peakBusyServers ?? null;
-  const requestsPerCheck = stats ? stats.requests / samples.length / servers.healthy.length : null;
-  const sorted = [...samples].sort((a, b) => a - b);
+/** One run of a tool, recorded in its cell and reported on stderr. */
+async function runOnce(tool, cell) {
+  const result = await tool.exec();
+  cell.spent += result.ms;
+  const check = tool.parse(result);
+  cell.samples.push(result.ms);
+  cell.checks.push(check);
+  const what = check.error
+    ? `ERROR ${check.error}`
+    : `${check.connected}/${check.total} connected ${JSON.stringify(check.statuses)}`;
+  console.error(`    ${tool.label}: ${(result.ms / 1000).toFixed(2)} s, ${what}`);
+}
+
+function summary(cell) {
+  const sorted = [...cell.samples].sort((a, b) => a - b);
   const median =
     sorted.length % 2
       ? sorted[(sorted.length - 1) / 2]
       : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  return { median, min: sorted[0], max: sorted.at(-1), n: sorted.length, checks, peakBusy, requestsPerCheck };
+  return { ...cell, median, min: sorted[0], max: sorted.at(-1), n: sorted.length };
+}
+
+/**
+ * The cells of a scenario. Fast ones run interleaved, one run of each tool per round, so a change
+ * in the machine's load touches every tool alike. Delayed ones run one cell after another, since
+ * the servers' counters (peak busy, requests) are per cell; their times are set by the delays.
+ */
+async function measureScenario(cells, { runs, warmUp, servers }) {
+  const entries = Object.entries(cells);
+  const state = Object.fromEntries(entries.map(([key]) => [key, { samples: [], checks: [], spent: 0 }]));
+  if (servers.hasDelay) {
+    for (const [key, tool] of entries) {
+      if (warmUp) await tool.exec();
+      await servers.stats(); // reset
+      const cell = state[key];
+      for (let i = 0; i < runs && (i === 0 || cell.spent < cellBudgetMs); i++) await runOnce(tool, cell);
+      const stats = await servers.stats();
+      cell.peakBusy = stats.peakBusyServers;
+      cell.requestsPerCheck = stats.requests / cell.samples.length / servers.healthy.length;
+    }
+  } else {
+    if (warmUp) for (const [, tool] of entries) await tool.exec();
+    for (let i = 0; i < runs; i++)
+      for (const [key, tool] of entries) {
+        const cell = state[key];
+        if (i === 0 || cell.spent < cellBudgetMs) await runOnce(tool, cell);
+      }
+  }
+  return Object.fromEntries(entries.map(([key]) => [key, { peakBusy: null, ...summary(state[key]) }]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,6 +358,17 @@ const scenarios = [
   { id: '1', title: '1 healthy server', servers: { count: 1 }, slow: false },
   { id: '10', title: '10 healthy servers', servers: { count: 10 }, slow: false },
   { id: '50', title: '50 healthy servers', servers: { count: 50 }, slow: false },
+  {
+    id: 'get',
+    title: '`get` of 1 healthy server',
+    servers: { count: 1 },
+    slow: false,
+    cells: {
+      pb: tools.patchbay([], { command: ['get', 's01', '--json'] }),
+      ...(beforeBinary ? { pbBefore: before([], { command: ['get', 's01', '--json'] }) } : {}),
+      cc: tools.claude({}, ['mcp', 'get', 's01']),
+    },
+  },
   {
     // Loopback answers in microseconds, so the rows above measure CPU, not waiting; a remote
     // server a few tens of milliseconds away is what people actually check.
@@ -301,12 +384,13 @@ const scenarios = [
     slow: true,
     cells: {
       pb: tools.patchbay(),
+      ...(beforeBinary ? { pbBefore: before() } : {}),
       cc: tools.claude(),
       ...(extras ? { ccBatch: tools.claude({ MCP_SERVER_CONNECTION_BATCH_SIZE: '50' }) } : {}),
     },
     rows: [
-      ['', 'pb', 'cc'],
-      ...(extras ? [['claude with MCP_SERVER_CONNECTION_BATCH_SIZE=50', 'pb', 'ccBatch']] : []),
+      ['', 'pb', 'cc', 'pbBefore'],
+      ...(extras ? [['claude with MCP_SERVER_CONNECTION_BATCH_SIZE=50', 'pb', 'ccBatch', 'pbBefore']] : []),
     ],
   },
   {
@@ -316,20 +400,26 @@ const scenarios = [
     slow: true,
     cells: {
       pb5: tools.patchbay(['--timeout', '5']),
+      ...(beforeBinary ? { pb5Before: before(['--timeout', '5']) } : {}),
       pb10: tools.patchbay(),
+      ...(beforeBinary ? { pb10Before: before() } : {}),
       cc: tools.claude(),
       ...(extras ? { cc5: tools.claude({ MCP_TIMEOUT: '5000' }) } : {}),
     },
     rows: [
-      ['patchbay --timeout 5, claude default (MCP_TIMEOUT 30 s)', 'pb5', 'cc'],
-      ['patchbay default timeout (10 s), claude default (30 s)', 'pb10', 'cc'],
-      ...(extras ? [['patchbay --timeout 5, claude MCP_TIMEOUT=5000', 'pb5', 'cc5']] : []),
+      ['patchbay --timeout 5, claude default (MCP_TIMEOUT 30 s)', 'pb5', 'cc', 'pb5Before'],
+      ['patchbay default timeout (10 s), claude default (30 s)', 'pb10', 'cc', 'pb10Before'],
+      ...(extras ? [['patchbay --timeout 5, claude MCP_TIMEOUT=5000', 'pb5', 'cc5', 'pb5Before']] : []),
     ],
   },
 ];
 for (const scenario of scenarios) {
-  scenario.cells ??= { pb: tools.patchbay(), cc: tools.claude() };
-  scenario.rows ??= [['', 'pb', 'cc']];
+  scenario.cells ??= {
+    pb: tools.patchbay(),
+    ...(beforeBinary ? { pbBefore: before() } : {}),
+    cc: tools.claude(),
+  };
+  scenario.rows ??= [['', 'pb', 'cc', 'pbBefore']];
 }
 
 function version(command, args) {
@@ -345,6 +435,8 @@ const header = [
   `node ${process.version}, ${cpus().length} CPUs, patchbay ${version(process.execPath, [binary, '--version'])} ` +
     `(commit ${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) ? ', src/ modified' : ''})`,
   `claude: ${claudeBin ? version(claudeBin, ['--version']) : 'n/a (set CLAUDE_BIN)'}`,
+  `patchbay before: ${beforeBinary ?? 'n/a (set PATCHBAY_BEFORE)'}`,
+  `servers: ${serverKind === 'everything' ? `${packageVersion(join(repo, 'node_modules/@modelcontextprotocol/server-everything/package.json'))}, one process each, Streamable HTTP` : "patchbay's demo server"}`,
   `runs: ${fastRuns} (fast scenarios, after one warm-up run), ${slowRuns} (slow ones); ` +
     `a measurement stops repeating once its runs took ${cellBudgetMs / 1000} s`,
 ];
@@ -369,14 +461,15 @@ for (const scenario of scenarios) {
     if (approve.code !== 0)
       throw new Error(`patchbay approve --all exited ${approve.code}: ${approve.stderr}`);
 
-    const measured = {};
-    for (const [key, tool] of Object.entries(scenario.cells)) {
-      if (key.startsWith('cc') && !claudeBin) continue;
-      measured[key] = await measure(tool, {
-        runs: scenario.slow ? slowRuns : fastRuns,
-        warmUp: !scenario.slow,
-        servers,
-      });
+    const cells = Object.fromEntries(
+      Object.entries(scenario.cells).filter(([key]) => !key.startsWith('cc') || claudeBin),
+    );
+    const measured = await measureScenario(cells, {
+      runs: scenario.slow ? slowRuns : fastRuns,
+      warmUp: !scenario.slow,
+      servers,
+    });
+    for (const [key, tool] of Object.entries(cells)) {
       if (measured[key].peakBusy !== null)
         notes.push(
           `${scenario.title}: ${tool.label} had at most ${measured[key].peakBusy} servers busy at once, ` +
@@ -392,8 +485,15 @@ for (const scenario of scenarios) {
       total: servers.healthy.length + servers.hanging.length,
       connected: servers.healthy.length,
     };
-    for (const [label, pbKey, ccKey] of scenario.rows)
-      results.push({ scenario, label, pb: measured[pbKey], cc: measured[ccKey], expected });
+    for (const [label, pbKey, ccKey, beforeKey] of scenario.rows)
+      results.push({
+        scenario,
+        label,
+        pb: measured[pbKey],
+        cc: measured[ccKey],
+        pbBefore: measured[beforeKey],
+        expected,
+      });
   } finally {
     await servers.stop();
   }
@@ -417,16 +517,24 @@ function connectedCell(cell, expected) {
     : `${text} (expected ${expected.connected}/${expected.total})`;
 }
 
-const lines = [
-  '| scenario | patchbay median (min–max) | claude median (min–max) | claude ÷ patchbay | patchbay connected | claude connected |',
-  '| --- | --- | --- | --- | --- | --- |',
-];
-for (const { scenario, label, pb, cc, expected } of results)
+const ratio = (a, b) => (a && b ? `${(a.median / b.median).toFixed(2)}×` : 'n/a');
+const lines = beforeBinary
+  ? [
+      '| scenario | patchbay median (min–max) | patchbay before | claude median (min–max) | claude ÷ patchbay | claude ÷ before | patchbay connected | before connected | claude connected |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+  : [
+      '| scenario | patchbay median (min–max) | claude median (min–max) | claude ÷ patchbay | patchbay connected | claude connected |',
+      '| --- | --- | --- | --- | --- | --- |',
+    ];
+for (const { scenario, label, pb, cc, pbBefore, expected } of results) {
+  const title = label ? `${scenario.title}: ${label}` : scenario.title;
   lines.push(
-    `| ${label ? `${scenario.title}: ${label}` : scenario.title} | ${timeCell(pb)} | ${timeCell(cc)} | ${
-      pb && cc ? `${(cc.median / pb.median).toFixed(1)}×` : 'n/a'
-    } | ${connectedCell(pb, expected)} | ${connectedCell(cc, expected)} |`,
+    beforeBinary
+      ? `| ${title} | ${timeCell(pb)} | ${timeCell(pbBefore)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${ratio(cc, pbBefore)} | ${connectedCell(pb, expected)} | ${connectedCell(pbBefore, expected)} | ${connectedCell(cc, expected)} |`
+      : `| ${title} | ${timeCell(pb)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${connectedCell(pb, expected)} | ${connectedCell(cc, expected)} |`,
   );
+}
 
 console.log(header.join('  \n'));
 console.log('');

@@ -2,10 +2,13 @@
 // Loopback MCP servers for bench/list.mjs, in their own process so that serving them never shares
 // an event loop with the code that times the clients.
 //
-// Usage: npm run build && node bench/servers.mjs [--count N] [--delay-ms MS] [--hang N]
-//   --count N      N healthy demo servers (dist/demo/demo-server.js), default 1
+// Usage: npm run build && node bench/servers.mjs [--kind K] [--count N] [--delay-ms MS] [--hang N]
+//   --kind K       everything (default): each healthy server is @modelcontextprotocol/server-everything
+//                  over Streamable HTTP in its own node process (2025-era, sessions), as people run
+//                  it; demo: patchbay's demo server (dist/demo/demo-server.js), all in this process
+//   --count N      N healthy servers, default 1
 //   --delay-ms MS  put a delaying front in each one: every HTTP request waits MS before it is
-//                  forwarded to the demo server, so a handshake of k requests takes >= k*MS
+//                  forwarded to the server behind it, so a handshake of k requests takes >= k*MS
 //   --hang N       N servers that accept TCP connections and never write a byte
 // Prints one JSON line on stdout, {"healthy":[url…],"hanging":[url…]}, then serves until stdin
 // closes (the parent went away, however it died), SIGTERM or SIGINT.
@@ -14,13 +17,16 @@
 // flight at the same moment (how many servers the client checks at once; only with --delay-ms,
 // which holds requests long enough to overlap), and how many requests the delayed servers got.
 
+import { spawn } from 'node:child_process';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
+    kind: { type: 'string', default: 'everything' },
     count: { type: 'string', default: '1' },
     'delay-ms': { type: 'string', default: '0' },
     hang: { type: 'string', default: '0' },
@@ -39,7 +45,70 @@ for (const [name, value] of [
     process.exit(2);
   }
 
-const { startDemoServer } = await import(new URL('../dist/demo/demo-server.js', import.meta.url).href);
+if (values.kind !== 'everything' && values.kind !== 'demo') {
+  console.error('servers.mjs: --kind must be everything or demo');
+  process.exit(2);
+}
+
+// server-everything listens on every interface at $PORT; this preload (as in bench/use.mjs) binds
+// it to 127.0.0.1 on a free port, reports the address on stderr, and ends it when its stdin closes,
+// so the servers go when this process goes, however it ended.
+const everythingScript = fileURLToPath(
+  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
+);
+const loopbackPreload = `
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
+    args.splice(1, 0, '127.0.0.1');
+  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
+  return listen.apply(this, args);
+};
+process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+`;
+
+async function startEverything() {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(loopbackPreload)}`,
+      everythingScript,
+      'streamableHttp',
+    ],
+    // stdout gets a line per request: it goes nowhere.
+    { env: { PATH: process.env.PATH ?? '', PORT: '0' }, stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  let log = '';
+  const address = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`it did not listen within 30 s: ${log}`)), 30_000);
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      const match = /^BENCH_LISTENING (.*)$/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(JSON.parse(match[1]));
+      } else log = `${log}${line}\n`.slice(-2000);
+    });
+    exited.then((how) => reject(new Error(`server-everything exited (${how}): ${log}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${address.port}/mcp`,
+    async close() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function startHealthy() {
+  if (values.kind === 'everything') return startEverything();
+  const { startDemoServer } = await import(new URL('../dist/demo/demo-server.js', import.meta.url).href);
+  return startDemoServer();
+}
 
 const closers = [];
 let busyServers = 0;
@@ -90,7 +159,7 @@ async function startDelayingFront(target, ms) {
           method: req.method,
           path: req.url,
           // The Host header stays as the client sent it (127.0.0.1:<front port>): a loopback host,
-          // which the demo server's DNS-rebinding check accepts.
+          // which a server's DNS-rebinding check accepts.
           headers: req.headers,
         },
         (answer) => {
@@ -125,7 +194,7 @@ let shuttingDown = false;
 async function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
-  // Fronts first, then the demo servers behind them.
+  // Fronts first, then the servers behind them.
   await Promise.allSettled(closers.reverse().map((close) => close()));
   process.exit(code);
 }
@@ -142,14 +211,19 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 
 try {
   const healthy = [];
-  for (let i = 0; i < count; i++) {
-    const demo = await startDemoServer();
-    closers.push(() => demo.close());
-    if (delayMs > 0) {
-      const front = await startDelayingFront(demo.url, delayMs);
-      closers.push(front.close);
-      healthy.push(front.url);
-    } else healthy.push(demo.url);
+  // Ten at a time: fifty node processes starting at once would take longer on two cores.
+  for (let first = 0; first < count; first += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, count - first) }, async () => {
+        const server = await startHealthy();
+        closers.push(() => server.close());
+        if (delayMs <= 0) return server.url;
+        const front = await startDelayingFront(server.url, delayMs);
+        closers.push(front.close);
+        return front.url;
+      }),
+    );
+    healthy.push(...batch);
   }
   const hanging = [];
   for (let i = 0; i < hang; i++) {

@@ -15,6 +15,7 @@
  * granted for and refreshed only at the issuer that granted them, as the client it granted them to.
  */
 
+import { isExpired, tokenState } from './expiry.js';
 import { normalUrl, sameResource } from './resource-url.js';
 import type {
   AuthorizationServerMetadata,
@@ -88,8 +89,7 @@ export interface TokenSourceSettings {
   lockTimeoutMs?: number;
 }
 
-/** Refresh this long before expiry (less for tokens that live less than four minutes). */
-export const EXPIRY_SLACK_MS = 60_000;
+export { EXPIRY_SLACK_MS } from './expiry.js';
 /** Well under the 30 s after which a waiting process takes a lock for stale. */
 const REFRESH_TIMEOUT_MS = 15_000;
 const LOCK_TIMEOUT_MS = 45_000;
@@ -122,21 +122,12 @@ function sameIssuer(a: string, b: string): boolean {
   return normalUrl(a).replace(/\/$/, '') === normalUrl(b).replace(/\/$/, '');
 }
 
-/**
- * When a token should be replaced: a minute before it expires, or at three quarters of its
- * lifetime for short-lived tokens (a refresh must not make a token that counts as stale at once).
- */
+/** When a token should be replaced: the one rule of expiry.ts (due or already expired). */
 export function refreshDue(tokens: StoredTokens, now = Date.now()): boolean {
-  if (tokens.expiresAt === undefined) return false;
-  const issuedAt = tokens.lastRefreshAt ?? tokens.obtainedAt;
-  const lifetime = Math.max(0, tokens.expiresAt - issuedAt);
-  const slack = Math.min(EXPIRY_SLACK_MS, lifetime / 4);
-  return tokens.expiresAt - slack <= now;
+  return tokenState(tokens, now) !== 'fresh';
 }
 
-function expired(tokens: StoredTokens, now = Date.now()): boolean {
-  return tokens.expiresAt !== undefined && tokens.expiresAt <= now;
-}
+const expired = (tokens: StoredTokens, now = Date.now()): boolean => isExpired(tokens, now);
 
 /** A refresh token the authorization server already refused (here or in another process). */
 function refusedBefore(tokens: StoredTokens): boolean {

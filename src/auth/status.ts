@@ -10,6 +10,7 @@ import type { Scope, ServerEntry, Transport } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
 import { maskUrl } from '../config/mask.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
+import { isExpired } from './expiry.js';
 import { sameResource } from './resource-url.js';
 import type { ClientKind, CredentialListing, StoredIn, TokenFacts } from './store.js';
 
@@ -219,7 +220,7 @@ function describeLogin(
   row.clientKind = clientKind(login, entry, context.listing);
   row.scopes = login.scope ? login.scope.split(' ').filter(Boolean) : [];
   row.expiresAt = iso(login.expiresAt);
-  row.expired = login.expiresAt === undefined ? false : login.expiresAt <= context.now;
+  row.expired = isExpired(login, context.now);
   row.refreshable = login.refreshable;
   row.obtainedAt = iso(login.obtainedAt);
   row.lastRefreshAt = iso(login.lastRefreshAt);
@@ -250,7 +251,7 @@ function clientKind(
 
 /** Why a login will not work without a new one, if it will not. */
 function loginProblem(login: TokenFacts, now: number): string | null {
-  const expired = login.expiresAt !== undefined && login.expiresAt <= now;
+  const expired = isExpired(login, now);
   if (expired && !login.refreshable) return 'the token has expired and there is no refresh token';
   if (login.lastRefreshError && (login.lastRefreshAt ?? 0) < login.lastRefreshError.at)
     return 'the last refresh failed';

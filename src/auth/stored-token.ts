@@ -1,20 +1,27 @@
 /**
- * The access token a login left for a server, as a health check may use it: read, never
- * refreshed (a check makes no token request). Reading the index needs neither the keychain probe
- * nor the native module; only a matching record is read in full.
+ * The access token a login left for a server, as a health check first reads it: from the index,
+ * with its state by the one expiry rule (expiry.ts). Reading the index needs neither the keychain
+ * probe nor the native module; only a usable token is read in full. Whether a due or expired
+ * login is then renewed is the caller's choice (connect's `credentials`).
  */
 
 import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
+import { tokenState } from './expiry.js';
 
 export type StoredAccess =
-  | { kind: 'valid'; issuer: string; accessToken: string }
+  | {
+      kind: 'valid';
+      issuer: string;
+      accessToken: string;
+      /** Valid, but due for renewal by the one rule (renewed first where that is allowed). */
+      due: boolean;
+      expiresAt: number | undefined;
+      refreshable: boolean;
+    }
   | { kind: 'expired'; issuer: string; expiresAt: number; refreshable: boolean };
-
-/** A minute of slack: a token that expires mid-check would fail it for no good reason. */
-const EXPIRY_SLACK_MS = 60_000;
 
 export async function storedAccess(
   resource: string,
@@ -33,17 +40,25 @@ export async function storedAccess(
   const facts = candidates.sort(
     (a, b) => (b.lastRefreshAt ?? b.obtainedAt) - (a.lastRefreshAt ?? a.obtainedAt),
   )[0]!;
-  if (facts.expiresAt !== undefined && facts.expiresAt - EXPIRY_SLACK_MS < Date.now()) {
+  const state = tokenState(facts);
+  if (state === 'expired') {
     return {
       kind: 'expired',
       issuer: facts.issuer,
-      expiresAt: facts.expiresAt,
+      expiresAt: facts.expiresAt!,
       refreshable: facts.refreshable,
     };
   }
   const full = await store.getTokens(facts.serverKey);
   if (!full) return undefined;
-  return { kind: 'valid', issuer: facts.issuer, accessToken: full.accessToken };
+  return {
+    kind: 'valid',
+    issuer: facts.issuer,
+    accessToken: full.accessToken,
+    due: state === 'due',
+    expiresAt: facts.expiresAt,
+    refreshable: facts.refreshable,
+  };
 }
 
 type Store = Awaited<ReturnType<(typeof import('./store.js'))['openCredentialStore']>>;

@@ -1,7 +1,8 @@
 /**
  * Health checks for `list` and `get`: every contactable server probed at once (bounded pool),
  * each within its own timeout. The SDK is loaded only here, and only when there is a server to
- * check, so `--no-check` never pays for it.
+ * check, so `--no-check` never pays for it. The sessions' ends (HTTP DELETE, process groups) are
+ * handed back in `closing`, for the command to await after it printed.
  */
 
 import { PatchbayError } from '../errors.js';
@@ -23,7 +24,13 @@ export async function checkServers(
     timeoutMs: number;
     cwd: string;
     env: NodeJS.ProcessEnv;
+    /** Renew due or expired logins first (default true); false: `--no-refresh`, read-only. */
+    refresh?: boolean;
+    /** What each check counts (probe.ts): `list` counts tools only, `get` all three kinds. */
+    offers?: 'all' | 'tools';
     onResult?: (index: number, result: ProbeResult) => void;
+    /** Receives each session's end; without it, each result waits for its session to end. */
+    closing?: Array<Promise<void>>;
   },
 ): Promise<Array<ProbeResult | undefined>> {
   const results: Array<ProbeResult | undefined> = new Array(targets.length).fill(undefined);
@@ -43,6 +50,9 @@ export async function checkServers(
         name: target.server.name,
         cwd: options.cwd,
         env: options.env,
+        refresh: options.refresh !== false,
+        offers: options.offers ?? 'all',
+        ...(options.closing ? { onClosing: (closing: Promise<void>) => options.closing!.push(closing) } : {}),
       });
       results[index] = result;
       options.onResult?.(index, result);
@@ -50,6 +60,17 @@ export async function checkServers(
   };
   await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
   return results;
+}
+
+/**
+ * Start loading the check's modules (the SDK above all) now, so that loading overlaps the
+ * configuration's file reads instead of following them.
+ */
+export function preloadChecks(): void {
+  void import('../connect/probe.js').then(
+    (probe) => probe.preloadProbe(),
+    () => undefined,
+  );
 }
 
 /** `--timeout S` (seconds), else `PATCHBAY_TIMEOUT` (seconds), else 10 s; in milliseconds. */

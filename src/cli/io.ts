@@ -38,6 +38,8 @@ export interface Paint {
   red(text: string): string;
   green(text: string): string;
   yellow(text: string): string;
+  /** Information that is not a problem (a login that renews on next use). */
+  cyan(text: string): string;
   dim(text: string): string;
   bold(text: string): string;
 }
@@ -49,6 +51,7 @@ export function paint(enabled: boolean): Paint {
     red: wrap(31, 39),
     green: wrap(32, 39),
     yellow: wrap(33, 39),
+    cyan: wrap(36, 39),
     dim: wrap(2, 22),
     bold: wrap(1, 22),
   };

@@ -201,6 +201,7 @@ Examples:
     .option('--no-check', 'do not contact any server')
     .option('--timeout <seconds>', 'per-server check timeout (default 10, or PATCHBAY_TIMEOUT)')
     .option('--show-secrets', 'show secret values instead of ****')
+    .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText(
       'after',
       '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json',
@@ -221,6 +222,7 @@ Examples:
     .option('--show-secrets', 'show secret values instead of ****')
     .option('--no-check', 'do not contact the server')
     .option('--timeout <seconds>', 'check timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText('after', '\nExamples:\n  $ patchbay get notion\n  $ patchbay get notion --resolved --json')
     .action(
       act(async (name: string, flags) => {
@@ -488,10 +490,12 @@ Examples:
       '--timeout <seconds>',
       "per-server time budget (default 10, or PATCHBAY_TIMEOUT; an entry's timeout wins)",
     )
+    .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText(
       'after',
       `
-Changes nothing: no OAuth registration, no token request, no file written.
+Registers nothing and opens no browser. An expired login with a refresh token is renewed, as a
+call would renew it; with --no-refresh nothing is changed: no token request, no file written.
 Exit status: 0 every server fine, 4 only logins missing, 8 some server not fine.
 
 Examples:

@@ -38,6 +38,11 @@ export interface ServerView {
   promptCount: number | null;
   /** Round-trip time of the check: connect, handshake and listings. */
   durationMs: number | null;
+  /**
+   * needs-auth only because a check with --no-refresh may not renew an expired login that has a
+   * refresh token; the next use renews it. Not a problem (exit code 0).
+   */
+  renewsOnUse: boolean;
   /** Tools whose definition changed since they were first allowed (patchbay review). */
   changedTools: string[];
 }
@@ -93,6 +98,7 @@ export function serverView(
     resourceCount: probe?.resourceCount ?? null,
     promptCount: probe?.promptCount ?? null,
     durationMs: probe?.durationMs ?? null,
+    renewsOnUse: probe?.renewsOnUse === true,
     changedTools: [],
   };
 }
@@ -168,9 +174,15 @@ export function isDegraded(status: ServerStatus): boolean {
   return status === 'failed' || status === 'needs-auth' || status === 'pending-approval';
 }
 
-/** 0 when every checked server is fine, 4 when the only problems are logins, else 8. */
-export function healthExitCode(statuses: ServerStatus[]): ExitCode {
-  const problems = statuses.filter(isDegraded);
+/**
+ * 0 when every checked server is fine (a login that renews on next use is), 4 when the only
+ * problems are logins, else 8.
+ */
+export function healthExitCode(views: Array<Pick<ServerView, 'status' | 'renewsOnUse'>>): ExitCode {
+  const problems = views
+    .filter((view) => !view.renewsOnUse)
+    .map((view) => view.status)
+    .filter(isDegraded);
   if (problems.length === 0) return EXIT.ok;
   return problems.every((status) => status === 'needs-auth') ? EXIT.needsAuth : EXIT.degraded;
 }

@@ -6,6 +6,7 @@
 
 import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
+import { expiryText } from '../auth/expiry.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { formatDuration } from './race.js';
 import { displayUrl } from '../config/text.js';
@@ -186,19 +187,22 @@ function classifyHttp(
     return needsAuth('the server rejected the access token again after it was renewed (HTTP 401)', 401);
   }
   if (unauthorized && context.expiredLogin) {
-    const when = new Date(context.expiredLogin.expiresAt).toISOString();
-    const { refreshable } = context.expiredLogin;
+    const { refreshable, expiresAt } = context.expiredLogin;
+    // Times relative to now, by the clock: an absolute time read as "expired at <future>" once.
+    const when = expiryText(expiresAt);
+    if (refreshable) {
+      return new ConnectError('needs-auth', 'http', `login ${when}, renews on next use`, {
+        cause: error,
+        hint: `A check with --no-refresh makes no token request; renew it now with: patchbay auth refresh ${context.name}`,
+        httpStatus: 401,
+        renewsOnUse: true,
+      });
+    }
     return new ConnectError(
       'needs-auth',
       'http',
-      `the access token from the last login expired at ${when}${refreshable ? '; it is refreshed on the next use (a check makes no token request)' : ''}`,
-      {
-        cause: error,
-        hint: refreshable
-          ? `patchbay auth refresh ${context.name} (or: patchbay login ${context.name})`
-          : login,
-        httpStatus: 401,
-      },
+      `the access token from the last login ${when}, and there is no refresh token`,
+      { cause: error, hint: login, httpStatus: 401 },
     );
   }
   if (unauthorized) {

@@ -14,10 +14,16 @@ export class ConnectError extends PatchbayError {
     readonly step: ConnectStep,
     /** One sentence a person can act on; never holds a secret. */
     readonly reason: string,
-    options: { hint?: string; cause?: unknown; httpStatus?: number } = {},
+    options: { hint?: string; cause?: unknown; httpStatus?: number; renewsOnUse?: boolean } = {},
   ) {
     super(status === 'needs-auth' ? 'needs-auth' : 'connect-failed', reason, options);
     this.httpStatus = options.httpStatus;
+    this.renewsOnUse = options.renewsOnUse === true;
   }
   readonly httpStatus: number | undefined;
+  /**
+   * needs-auth only because a read-only check (`--no-refresh`) may not renew an expired login
+   * that has a refresh token: nothing is wrong, the next use renews it.
+   */
+  readonly renewsOnUse: boolean;
 }

@@ -1,7 +1,15 @@
 /**
- * The health check behind `patchbay list` and `get`: connect, count what the server offers,
- * disconnect, and say in one sentence why it failed if it did. A check changes nothing: no
- * OAuth registration, no token request, no file written.
+ * The health check behind `patchbay list`, `get` and the console: connect, count what the server
+ * offers, disconnect, and say in one sentence why it failed if it did. A check registers nothing
+ * and opens no browser. A login that is due or expired and has a refresh token is renewed first,
+ * as a call renews it (one refresh across processes), so the check reports the server as it
+ * really is; with `refresh: false` (`--no-refresh`) a check makes no token request and writes no
+ * file, and such a login shows as "renews on next use".
+ *
+ * What a check costs is mostly the server's round trips and the SDK: a 2025-era server
+ * remembered as such gets `initialize` straight away (era-hints.ts), no GET stream is opened, the
+ * three listings run at once, and the session's DELETE can be left off the caller's path
+ * (`onClosing`).
  *
  * Imported lazily by the commands (it pulls in the SDK through `connect`).
  */
@@ -33,6 +41,11 @@ export interface ProbeResult {
   toolCount?: number | null;
   resourceCount?: number | null;
   promptCount?: number | null;
+  /**
+   * With `refresh: false`: needs-auth only because the login expired and the check may not
+   * renew it; it has a refresh token, so the next use renews it. Not an error.
+   */
+  renewsOnUse?: boolean;
 }
 
 export interface ProbeOptions {
@@ -44,6 +57,25 @@ export interface ProbeOptions {
   /** Working directory for a stdio server (defaults to the current one). */
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Renew a due or expired login that has a refresh token (default true); false: read-only. */
+  refresh?: boolean;
+  /**
+   * What to count: 'all' (default: tools, resources and prompts, every page) or 'tools' (what a
+   * host needs to know a server works; `list` of many servers: two requests fewer per server,
+   * resourceCount and promptCount left null).
+   */
+  offers?: 'all' | 'tools';
+  /**
+   * Take over the end of the session (the HTTP DELETE, the process group): called with its
+   * promise, and the result comes back without waiting for it. Without it, the result waits.
+   */
+  onClosing?: (closing: Promise<void>) => void;
+}
+
+/** Start loading what a check needs (the SDK, the HTTP client) while the caller does other work. */
+export function preloadProbe(): void {
+  void import('@modelcontextprotocol/client').catch(() => undefined);
+  void import('./network.js').catch(() => undefined);
 }
 
 export async function probeServer(entry: ServerEntry, options: ProbeOptions): Promise<ProbeResult> {
@@ -55,7 +87,9 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
     hint: error.hint ?? null,
     step: error.step,
     durationMs: elapsed(),
+    ...(error.renewsOnUse ? { renewsOnUse: true } : {}),
   });
+  const readOnly = options.refresh === false;
 
   let session: Session;
   try {
@@ -65,6 +99,9 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
+      credentials: readOnly ? 'read-only' : 'renew',
+      listen: false,
+      eraHints: readOnly ? 'read' : 'read-write',
     });
   } catch (error) {
     if (error instanceof ConnectError) return failure(error);
@@ -72,7 +109,12 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
   }
 
   try {
-    const counts = await countOffers(session, Math.max(1, options.timeoutMs - elapsed()), options.signal);
+    const counts = await countOffers(
+      session,
+      Math.max(1, options.timeoutMs - elapsed()),
+      options.signal,
+      options.offers ?? 'all',
+    );
     const result: ProbeResult = {
       status: 'connected',
       reason: null,
@@ -95,7 +137,9 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
   } catch (error) {
     return failure(session.explain(error, options.timeoutMs));
   } finally {
-    await session.close();
+    const closing = session.close();
+    if (options.onClosing) options.onClosing(closing);
+    else await closing;
   }
 }
 
@@ -104,8 +148,10 @@ async function countOffers(
   session: Session,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  offers: 'all' | 'tools',
 ): Promise<{ toolCount: number | null; resourceCount: number | null; promptCount: number | null }> {
-  const capabilities = session.client.getServerCapabilities() ?? {};
+  const declared = session.client.getServerCapabilities() ?? {};
+  const capabilities = offers === 'all' ? declared : { tools: declared.tools };
   const options = { timeout: timeoutMs, ...(signal ? { signal } : {}), cacheMode: 'bypass' as const };
   const [tools, resources, prompts] = await Promise.all([
     capabilities.tools

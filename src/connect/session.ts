@@ -56,13 +56,30 @@ export interface ConnectOptions {
   /** Called on each new SDK client before it connects: capabilities and request handlers. */
   configureClient?: (client: Client) => void;
   /**
-   * What may be done with a stored OAuth login (never with a configured Authorization header):
-   * - 'read-only' (default; checks such as list, get, doctor): the stored access token is sent as
-   *   is while unexpired; no token request is ever made.
+   * What may be done with a stored OAuth login (never with a configured Authorization header).
+   * Every mode judges a token by the one rule of auth/expiry.ts.
+   * - 'read-only' (default; checks with --no-refresh): the stored access token is sent as is
+   *   while unexpired; no token request is ever made.
+   * - 'renew' (checks: list, get, doctor, the console): as read-only while the token is fresh; one
+   *   that is due or expired and has a refresh token is renewed first, exactly as a call renews it
+   *   (one refresh across processes; nothing registered, no browser), so the check reports the
+   *   server as it really is.
    * - 'refresh' (calls, the gateway): refreshed shortly before it expires and once when the server
    *   answers 401, then the request is retried; one refresh across processes.
    */
-  credentials?: 'read-only' | 'refresh';
+  credentials?: 'read-only' | 'renew' | 'refresh';
+  /**
+   * Open the standalone GET stream for server-initiated messages after a 2025-era handshake
+   * (default true). A check that lists and leaves does not need one: its GET is answered 405
+   * here, which the spec lets a server answer too, so the SDK goes on without a stream.
+   */
+  listen?: boolean;
+  /**
+   * Remember which Streamable HTTP servers speak the 2025 era (connect/era-hints.ts) and send
+   * them `initialize` without asking `server/discover` first: 'off' (default), 'read' (use what
+   * is remembered, record nothing: a read-only check), 'read-write' (checks).
+   */
+  eraHints?: 'off' | 'read' | 'read-write';
 }
 
 export interface ServerIdentity {
@@ -158,10 +175,17 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
     if (login?.kind === 'valid') secrets.push(login.accessToken);
     const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets, login, tokens };
     attempt = new Attempt(dialer, deadline);
+    const hints = target.transport === 'http' ? (options.eraHints ?? 'off') : 'off';
+    const env = options.env ?? process.env;
+    const hintUrl = entry.url ?? '';
     let opened: Opened;
     let fellBack = false;
     try {
-      opened = await attempt.open(target.transport);
+      opened = await openHinted(
+        attempt,
+        hints !== 'off' && (await knownLegacyQuietly(hintUrl, env)),
+        deadline,
+      );
     } catch (error) {
       if (!shouldTrySse(error, dialer, deadline)) throw error;
       // The spec's backwards-compatibility rule: a 4xx to the POST means "try GET for an SSE stream".
@@ -174,7 +198,12 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
         throw error;
       }
     }
-    return new LiveSession(dialer, opened, fellBack, Math.round(performance.now() - started));
+    const session = new LiveSession(dialer, opened, fellBack, Math.round(performance.now() - started));
+    if (hints === 'read-write' && !fellBack) {
+      const { rememberEra } = await import('./era-hints.js');
+      await rememberEra(hintUrl, session.era, env);
+    }
+    return session;
   } catch (error) {
     const failure = await describeConnectFailure(error, { deadline, attempt, sdk, entry, target, options });
     await attempt?.abandon();
@@ -269,8 +298,25 @@ async function credentialsFor(
   http: HttpClient,
   secrets: string[],
 ): Promise<Credentials> {
-  if (options.credentials !== 'refresh') return { login: await loginFor(url, headers, options) };
+  if (options.credentials !== 'refresh') {
+    const login = await loginFor(url, headers, options);
+    if (options.credentials !== 'renew' || !login?.refreshable) return { login };
+    if (login.kind === 'valid' && !login.due) return { login };
+    // Due or expired with a refresh token: the token source renews it before the first request.
+    return tokenSourceFor(entry, url, options, http, secrets);
+  }
   if (hasAuthorization(headers)) return {};
+  return tokenSourceFor(entry, url, options, http, secrets);
+}
+
+/** The refreshing token source of a login: one refresh across processes, as a call does it. */
+async function tokenSourceFor(
+  entry: ServerEntry,
+  url: URL,
+  options: ConnectOptions,
+  http: HttpClient,
+  secrets: string[],
+): Promise<Credentials> {
   const [{ OAuthTokenSource }, { openCredentialStore }] = await Promise.all([
     import('../auth/refresh.js'),
     import('../auth/store.js'),
@@ -314,6 +360,33 @@ async function loginFor(
   }
 }
 
+async function knownLegacyQuietly(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const { knownLegacy } = await import('./era-hints.js');
+  return knownLegacy(url, env).catch(() => false);
+}
+
+/**
+ * Open an http attempt, straight to `initialize` when the server is remembered as 2025-era. If
+ * that is refused for any reason but the deadline or a credential, the hint is wrong (the server
+ * moved on, or another server took its address): negotiate afresh, as without a hint.
+ */
+async function openHinted(attempt: Attempt, legacy: boolean, deadline: Deadline): Promise<Opened> {
+  const { dialer } = attempt;
+  if (!legacy) return attempt.open(dialer.target.transport);
+  try {
+    return await attempt.open('http', { kind: 'legacy' });
+  } catch (error) {
+    if (deadline.signal.aborted || deadline.kindOf(error, dialer.sdk) !== undefined) throw error;
+    const status = httpStatus([...causeChain(error)], dialer.sdk);
+    if (status === 401 || status === 403) throw error;
+    await attempt.abandon();
+    const { rememberEra } = await import('./era-hints.js');
+    if (dialer.options.eraHints === 'read-write')
+      await rememberEra(dialer.entry.url ?? '', 'modern', dialer.options.env ?? process.env);
+    return attempt.open('http');
+  }
+}
+
 function shouldTrySse(error: unknown, dialer: Dialer, deadline: Deadline): boolean {
   if (dialer.target.transport !== 'http' || dialer.options.sseFallback === false) return false;
   if (deadline.signal.aborted) return false;
@@ -332,7 +405,7 @@ class Attempt {
     private readonly deadline: Deadline,
   ) {}
 
-  async open(kind: Transport): Promise<Opened> {
+  async open(kind: Transport, prior?: { kind: 'legacy' }): Promise<Opened> {
     const { sdk, options } = this.dialer;
     const client = new sdk.Client(CLIENT_INFO, {
       // HTTP: ask `server/discover` first and fall back to `initialize`, so both eras work.
@@ -345,7 +418,11 @@ class Attempt {
     const transport = await this.createTransport(kind);
     this.current = { client, transport, kind };
     await this.deadline.race(
-      client.connect(transport, { timeout: this.deadline.remaining(), signal: this.deadline.signal }),
+      client.connect(transport, {
+        timeout: this.deadline.remaining(),
+        signal: this.deadline.signal,
+        ...(prior ? { prior } : {}),
+      }),
     );
     return this.current;
   }
@@ -367,9 +444,12 @@ class Attempt {
     const { login, tokens } = this.dialer;
     // The token source's fetch wraps the client's: it knows which token a 401 answered.
     const baseFetch = tokens ? tokens.fetch : http?.fetch;
+    const wrapped = baseFetch ? this.rememberingChallenges(completingResults(baseFetch)) : undefined;
     const transportOptions = {
       requestInit,
-      ...(baseFetch ? { fetch: this.rememberingChallenges(completingResults(baseFetch)) } : {}),
+      ...(wrapped
+        ? { fetch: kind === 'http' && options.listen === false ? withoutListening(wrapped) : wrapped }
+        : {}),
       ...(tokens
         ? { authProvider: tokens }
         : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
@@ -412,6 +492,19 @@ class Attempt {
     await current.client.close().catch(() => undefined);
     await current.transport.close().catch(() => undefined);
   }
+}
+
+/**
+ * The Streamable HTTP client opens a GET stream for server-initiated messages after every
+ * 2025-era handshake. A client need not (the spec makes the GET a MAY, and a server may answer
+ * it 405), so for a caller that only lists and leaves, answer it 405 here: one request fewer for
+ * the server, and no stream to tear down. POST and DELETE pass as they are.
+ */
+function withoutListening(fetch: FetchLike): FetchLike {
+  return (url, init) =>
+    (init?.method ?? 'GET').toUpperCase() === 'GET'
+      ? Promise.resolve(new Response(null, { status: 405, statusText: 'Not listening' }))
+      : fetch(url, init);
 }
 
 /** What a failure's context is built from. */
@@ -541,6 +634,7 @@ function redactFailure(error: ConnectError, secrets: string[]): ConnectError {
     cause: error.cause,
     ...(hint !== undefined ? { hint } : {}),
     ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
+    renewsOnUse: error.renewsOnUse,
   });
 }
 

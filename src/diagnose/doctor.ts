@@ -19,6 +19,7 @@ import { Deadline } from './deadline.js';
 import {
   failed,
   notChecked,
+  passed,
   skippedAfter,
   type Diagnosis,
   type Finding,
@@ -44,6 +45,8 @@ export interface DiagnoseOptions {
   env: NodeJS.ProcessEnv;
   /** Working directory for stdio servers and headersHelpers. */
   cwd: string;
+  /** Renew a due or expired login before the handshake (default true); false: `--no-refresh`. */
+  refresh?: boolean;
 }
 
 /** Large enough that 50 servers are not queued behind each other. */
@@ -89,6 +92,7 @@ export async function diagnose(server: EffectiveServer, options: DiagnoseOptions
         env: options.env,
         cwd: options.cwd,
         deadline,
+        refresh: options.refresh !== false,
       };
       const needsAuth =
         config.resolved.transport === 'stdio'
@@ -271,8 +275,20 @@ async function walkRemote(context: LayerContext, run: Run): Promise<boolean> {
     run.record(answer.finding);
     if (answer.finding.status === 'fail') return stop(run, 'http');
     const auth = await checkAuth(context, http, answer);
-    run.record(auth.finding);
-    if (auth.finding.status === 'fail') {
+    // The HTTP layer asks without the stored login; when there is one, the MCP layer (which
+    // sends it, renewed if need be) says whether it is accepted, not this challenge.
+    if (auth.finding.status === 'fail' && auth.needsAuth && (await hasStoredLogin(context))) {
+      run.record(
+        passed(
+          'auth',
+          `${auth.finding.summary.replace(/^login required: /, '')}; a stored login answers it (see mcp)`,
+          { ...auth.finding.evidence, storedLogin: true },
+        ),
+      );
+    } else {
+      run.record(auth.finding);
+    }
+    if (run.findings.at(-1)!.status === 'fail') {
       run.skipRest('auth');
       return auth.needsAuth;
     }
@@ -280,6 +296,12 @@ async function walkRemote(context: LayerContext, run: Run): Promise<boolean> {
     await http.close();
   }
   return walkMcp(context, run);
+}
+
+/** Whether a login is stored for the server, whatever its state (the index only, no secret read). */
+async function hasStoredLogin(context: LayerContext): Promise<boolean> {
+  const { storedAccess } = await import('../auth/stored-token.js');
+  return (await storedAccess(context.entry.url!, context.env).catch(() => undefined)) !== undefined;
 }
 
 function stop(run: Run, layer: Layer): false {

@@ -137,10 +137,13 @@ describe('connect with credentials: refresh', () => {
     expect(before.refreshToken).toBeDefined();
     await waitUntilExpired(before);
 
-    // A check (read-only) with the expired token: needs-auth, and no token request.
+    // A read-only check (--no-refresh) with the expired token: needs-auth that renews on next
+    // use, and no token request.
     const check = await connectFailure(world);
     expect(check.status).toBe('needs-auth');
-    expect(check.hint).toBe('patchbay auth refresh corp (or: patchbay login corp)');
+    expect(check.renewsOnUse).toBe(true);
+    expect(check.reason).toMatch(/^login expired \d+ s ago, renews on next use$/);
+    expect(check.hint).toMatch(/patchbay auth refresh corp$/);
     expect(world.as.tokenRequests('refresh_token')).toBe(0);
 
     expect(await listToolNames(world, 'refresh')).toEqual(['add', 'echo', 'get_time']);

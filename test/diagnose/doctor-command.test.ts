@@ -21,11 +21,12 @@ function diagnosis(verdict: Verdict, configStatus: 'pass' | 'fail' | 'skip' = 'p
 
 describe('parseDoctorOptions', () => {
   it('one server or all; --json; --timeout in seconds, else PATCHBAY_TIMEOUT, else 10 s', () => {
-    expect(parseDoctorOptions(undefined, {}, {})).toEqual({ json: false, timeoutMs: 10_000 });
-    expect(parseDoctorOptions('notion', { json: true, timeout: '2.5' }, {})).toEqual({
+    expect(parseDoctorOptions(undefined, {}, {})).toEqual({ json: false, timeoutMs: 10_000, refresh: true });
+    expect(parseDoctorOptions('notion', { json: true, timeout: '2.5', refresh: false }, {})).toEqual({
       name: 'notion',
       json: true,
       timeoutMs: 2_500,
+      refresh: false,
     });
     expect(parseDoctorOptions(undefined, {}, { PATCHBAY_TIMEOUT: '3' }).timeoutMs).toBe(3_000);
   });

@@ -112,10 +112,13 @@ describe('health checks', () => {
       era: 'modern',
       server: { name: 'patchbay-demo', protocolVersion: '2026-07-28' },
       toolCount: 3,
-      resourceCount: 1,
-      promptCount: 1,
+      // list counts tools only (two requests fewer per server); get counts all three.
+      resourceCount: null,
+      promptCount: null,
       step: null,
     });
+    const detail = await sandbox.run(['get', 'demo', '--json']);
+    expect(JSON.parse(detail.stdout)).toMatchObject({ toolCount: 3, resourceCount: 1, promptCount: 1 });
     expect(typeof view!.durationMs).toBe('number');
     // A check writes nothing: the config is byte for byte the same, and no file appeared.
     const { readFile, readdir } = await import('node:fs/promises');

@@ -7,6 +7,7 @@
  * token is ever read, so none can be printed.
  */
 
+import { relativeTime } from '../../auth/expiry.js';
 import { authStatusRows, type AuthMethod, type AuthStatusRow } from '../../auth/status.js';
 import { EXIT } from '../../errors.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
@@ -21,21 +22,8 @@ export function parseAuthStatusOptions(raw: { json?: boolean }): AuthStatusOptio
   return { json: Boolean(raw.json) };
 }
 
-/** `42 min`, `3 h`, `2 d`: how far a time is from now, roughly. */
-export function roughDuration(ms: number): string {
-  const seconds = Math.round(Math.abs(ms) / 1000);
-  if (seconds < 90) return `${seconds} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 90) return `${minutes} min`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours} h`;
-  return `${Math.round(hours / 24)} d`;
-}
-
-/** `in 42 min` or `3 h ago`. */
-export function relativeTime(at: number, now: number): string {
-  return at >= now ? `in ${roughDuration(at - now)}` : `${roughDuration(now - at)} ago`;
-}
+// One wording of times for every message about a login (auth/expiry.ts).
+export { relativeTime, roughDuration } from '../../auth/expiry.js';
 
 export async function runAuthStatus(options: AuthStatusOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);

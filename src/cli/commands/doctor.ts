@@ -15,11 +15,13 @@ export interface DoctorOptions {
   json: boolean;
   /** Per server; an entry's own `timeout` wins. */
   timeoutMs: number;
+  /** Renew due or expired logins (default); false with --no-refresh: strictly read-only. */
+  refresh: boolean;
 }
 
 export function parseDoctorOptions(
   name: string | undefined,
-  raw: { json?: boolean; timeout?: string },
+  raw: { json?: boolean; timeout?: string; refresh?: boolean },
   env: NodeJS.ProcessEnv,
 ): DoctorOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
@@ -27,6 +29,7 @@ export function parseDoctorOptions(
     ...(name === undefined ? {} : { name: validateName(name) }),
     json: Boolean(raw.json),
     timeoutMs,
+    refresh: raw.refresh !== false,
   };
 }
 
@@ -51,6 +54,7 @@ export async function runDoctor(options: DoctorOptions, io: Io): Promise<number>
     timeoutMs: options.timeoutMs,
     env: io.env,
     cwd: io.cwd,
+    refresh: options.refresh,
     onResult: (index, diagnosis) => {
       if (options.json) return;
       done[index] = diagnosis;

@@ -3,7 +3,7 @@
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
+import { checkServers, preloadChecks, timeoutFrom, type CheckTarget } from '../health.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
@@ -24,11 +24,20 @@ export interface GetOptions {
   resolved: boolean;
   showSecrets: boolean;
   timeoutMs: number;
+  /** Renew a due or expired login during the check (default); false with --no-refresh. */
+  refresh: boolean;
 }
 
 export function parseGetOptions(
   name: string,
-  raw: { json?: boolean; check?: boolean; resolved?: boolean; showSecrets?: boolean; timeout?: string },
+  raw: {
+    json?: boolean;
+    check?: boolean;
+    resolved?: boolean;
+    showSecrets?: boolean;
+    timeout?: string;
+    refresh?: boolean;
+  },
   env: NodeJS.ProcessEnv,
 ): GetOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
@@ -39,27 +48,38 @@ export function parseGetOptions(
     resolved: Boolean(raw.resolved),
     showSecrets: Boolean(raw.showSecrets),
     timeoutMs,
+    refresh: raw.refresh !== false,
   };
 }
 
 export async function runGet(options: GetOptions, io: Io): Promise<number> {
+  if (options.check) preloadChecks();
   const registry = await loadForCommand(io);
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
-  const [probe] = options.check ? await checkOne({ server, state }, options, io) : [undefined];
+  const closing: Array<Promise<void>> = [];
+  const [probe] = options.check ? await checkOne({ server, state }, options, io, closing) : [undefined];
   const view = detailView(server, state, probe, options);
   await flagChangedTools([server], [view], io);
   if (options.json) printJson(io, view);
   else printDetail(view, io);
-  return healthExitCode([view.status]);
+  // The session ends after the output: the server's DELETE is not the user's wait.
+  await Promise.all(closing);
+  return healthExitCode([view]);
 }
 
-async function checkOne(target: CheckTarget, options: GetOptions, io: Io) {
+async function checkOne(target: CheckTarget, options: GetOptions, io: Io, closing: Array<Promise<void>>) {
   const live = liveView(io);
   if (target.state.resolved) live.status(`Checking ${target.server.name}\u2026`);
   try {
-    return await checkServers([target], { timeoutMs: options.timeoutMs, cwd: io.cwd, env: io.env });
+    return await checkServers([target], {
+      timeoutMs: options.timeoutMs,
+      cwd: io.cwd,
+      env: io.env,
+      refresh: options.refresh,
+      closing,
+    });
   } finally {
     live.finish();
   }

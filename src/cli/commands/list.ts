@@ -3,7 +3,7 @@
 import { EXIT } from '../../errors.js';
 import { staticState, type ServerStatus } from '../../config/status.js';
 import type { ProbeResult } from '../../connect/probe.js';
-import { checkServers, timeoutFrom, type CheckTarget } from '../health.js';
+import { checkServers, preloadChecks, timeoutFrom, type CheckTarget } from '../health.js';
 import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
@@ -24,10 +24,12 @@ export interface ListOptions {
   check: boolean;
   timeoutMs: number;
   showSecrets: boolean;
+  /** Renew due or expired logins during the check (default); false with --no-refresh. */
+  refresh: boolean;
 }
 
 export function parseListOptions(
-  raw: { json?: boolean; check?: boolean; timeout?: string; showSecrets?: boolean },
+  raw: { json?: boolean; check?: boolean; timeout?: string; showSecrets?: boolean; refresh?: boolean },
   env: NodeJS.ProcessEnv,
 ): ListOptions {
   const timeoutMs = timeoutFrom(raw.timeout, env);
@@ -36,13 +38,16 @@ export function parseListOptions(
     check: raw.check !== false,
     timeoutMs,
     showSecrets: Boolean(raw.showSecrets),
+    refresh: raw.refresh !== false,
   };
 }
 
 export async function runList(options: ListOptions, io: Io): Promise<number> {
+  if (options.check) preloadChecks();
   const registry = await loadForCommand(io);
   const targets = registry.servers.map((server) => ({ server, state: staticState(server, io.env) }));
-  const probes = options.check ? await checkWithProgress(targets, options, io) : [];
+  const closing: Array<Promise<void>> = [];
+  const probes = options.check ? await checkWithProgress(targets, options, io, closing) : [];
   const views = targets.map(({ server, state }, i) =>
     serverView(server, state, probes[i], { showSecrets: options.showSecrets }),
   );
@@ -50,9 +55,11 @@ export async function runList(options: ListOptions, io: Io): Promise<number> {
 
   if (options.json) printJson(io, views);
   else printTable(views, io, registry.context.projectRoot);
+  // The sessions end after the output: a server's DELETE is not the user's wait.
+  await Promise.all(closing);
 
   if (hasBrokenFile(registry)) return EXIT.usage;
-  return healthExitCode(views.map((view) => view.status));
+  return healthExitCode(views);
 }
 
 /** All checks at once; on a terminal each result shows as it arrives, under a progress line. */
@@ -60,6 +67,7 @@ async function checkWithProgress(
   targets: CheckTarget[],
   options: ListOptions,
   io: Io,
+  closing: Array<Promise<void>>,
 ): Promise<Array<ProbeResult | undefined>> {
   const live = liveView(io);
   const p = paint(useColor(io, 'stderr'));
@@ -72,9 +80,14 @@ async function checkWithProgress(
       timeoutMs: options.timeoutMs,
       cwd: io.cwd,
       env: io.env,
+      refresh: options.refresh,
+      // Tools only: what tells a host the server works. Resources and prompts cost two more
+      // requests per server; `get` counts them.
+      offers: 'tools',
+      closing,
       onResult: (index, result) => {
         done++;
-        const colour = statusColour(p, result.status);
+        const colour = statusColour(p, result.status, result.renewsOnUse === true);
         const detail = result.reason ? `${result.status}: ${terminalText(result.reason)}` : result.status;
         live.add(
           `${colour(STATUS_SYMBOL[result.status])} ${targets[index]!.server.name}  ${colour(detail)} ${p.dim(`(${result.durationMs} ms)`)}`,
@@ -87,7 +100,9 @@ async function checkWithProgress(
   }
 }
 
-function statusColour(p: Paint, status: ServerStatus): (text: string) => string {
+/** A login that renews on next use is not a problem: shown in cyan, not in a warning colour. */
+export function statusColour(p: Paint, status: ServerStatus, renewsOnUse = false): (text: string) => string {
+  if (renewsOnUse) return p.cyan;
   if (status === 'connected') return p.green;
   if (status === 'failed') return p.red;
   if (status === 'unchecked' || status === 'disabled') return p.dim;
@@ -105,7 +120,7 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const targetWidth = Math.min(48, Math.max(...targets.map((target) => target.length)));
   writeLine(io.stderr, p.dim(`Project: ${projectRoot}`));
   views.forEach((view, index) => {
-    const colour = statusColour(p, view.status);
+    const colour = statusColour(p, view.status, view.renewsOnUse);
     const detail = [view.status, view.reason ? terminalText(view.reason) : null].filter(Boolean).join(': ');
     const extras =
       view.status === 'connected' ? connectedDetails(view).map((name) => terminalText(name)) : [];

@@ -14,4 +14,6 @@ export interface LayerContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   deadline: Deadline;
+  /** Renew a due or expired login before the handshake (default); false: `--no-refresh`. */
+  refresh?: boolean;
 }

@@ -29,6 +29,7 @@ export async function checkMcp(context: LayerContext): Promise<McpOutcome> {
       timeoutMs: context.deadline.remainingMs(),
       cwd: context.cwd,
       env: context.env,
+      credentials: context.refresh === false ? 'read-only' : 'renew',
     });
   } catch (error) {
     if (error instanceof ConnectErrorClass) return connectFailure(context, error);
@@ -69,6 +70,8 @@ export async function checkMcp(context: LayerContext): Promise<McpOutcome> {
 function connectFailure(context: LayerContext, error: ConnectError): McpOutcome {
   const evidence: Evidence = { step: error.step, httpStatus: error.httpStatus ?? null };
   const reason = clean(error.reason, 400);
+  // --no-refresh and an expired login with a refresh token: nothing is wrong, the next use renews it.
+  if (error.renewsOnUse) return { needsAuth: false, finding: warned('mcp', reason, evidence, error.hint) };
   if (error.status === 'needs-auth')
     return {
       needsAuth: true,
