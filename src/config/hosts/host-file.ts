@@ -19,8 +19,8 @@ import {
   createScanner,
   findNodeAtLocation,
   parseTree,
-  SyntaxKind,
   type Node,
+  type SyntaxKind as TokenKind,
 } from 'jsonc-parser';
 
 import { PatchbayError } from '../../errors.js';
@@ -157,6 +157,16 @@ function nest(path: string[], value: JsonValue): JsonValue {
   }
   return out;
 }
+
+// jsonc-parser declares its token kinds as a const enum, which this build cannot inline.
+const SyntaxKind = {
+  CommaToken: 5 as TokenKind,
+  LineCommentTrivia: 12 as TokenKind,
+  BlockCommentTrivia: 13 as TokenKind,
+  LineBreakTrivia: 14 as TokenKind,
+  Trivia: 15 as TokenKind,
+  EOF: 17 as TokenKind,
+};
 
 const TRIVIA = new Set([SyntaxKind.Trivia, SyntaxKind.LineCommentTrivia, SyntaxKind.BlockCommentTrivia]);
 
