@@ -155,7 +155,7 @@ export async function planExport(
     if (server?.disabledBy) {
       const { scope, path } = server.disabledBy;
       skip(
-        `disabled in patchbay (${path}, ${scope} policy), and ${host.displayName} would start it: not exported. To export it, first run patchbay enable ${scoped.name} -s ${scope}`,
+        `disabled in patchbay (${scope} policy in ${path}), and ${host.displayName} would start it: not exported. To export it, first run: patchbay enable ${scoped.name} -s ${scope}`,
       );
       continue;
     }
