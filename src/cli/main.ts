@@ -458,7 +458,8 @@ Examples:
           '--http [url]',
           'enter a running "patchbay serve --http" (default http://127.0.0.1:7431/mcp), its token from $PATCHBAY_GATEWAY_TOKEN',
         )
-        .option('-f, --force', 'replace an entry named patchbay that is not the gateway');
+        .option('-f, --force', 'replace an entry named patchbay that is not the gateway')
+        .option('--allow-empty', 'install even if the gateway would serve no servers yet');
     defined
       .addHelpText(
         'after',

@@ -7,6 +7,7 @@ import { applyExport, planExport } from '../../src/config/hosts/export-plan.js';
 import { HOSTS } from '../../src/config/hosts/index.js';
 import { applyImport, planImport } from '../../src/config/hosts/import-plan.js';
 import { addServer, createContext, loadRegistry } from '../../src/config/registry.js';
+import { parseJsonSource } from '../../src/config/json-source.js';
 import { PatchbayError } from '../../src/errors.js';
 import { makeSandbox, type Sandbox } from '../config/hosts/helpers.js';
 
@@ -276,8 +277,8 @@ describe('patchbay import', () => {
     await freshHome();
     const exported = await exportJson({ to: 'vscode' });
     expect(exported.code).toBe(0);
-    const written = (await box.readJson(join(box.env.HOME!, '.config', 'Code', 'User', 'mcp.json')))
-      .servers as Record<string, unknown>;
+    // Imported into the local scope, it goes back to the workspace's file.
+    const written = (await box.readJson(paths.vscodeWorkspace())).servers as Record<string, unknown>;
     expect(Object.prototype.hasOwnProperty.call(written, '__proto__')).toBe(true);
     expect(Object.getOwnPropertyDescriptor(written, '__proto__')!.value).toEqual({
       type: 'stdio',
@@ -354,12 +355,15 @@ describe('patchbay export', () => {
     await writeFile(join(box.project, '.mcp.json'), JSON.stringify(mcpJson, null, 2));
   }
 
-  it('writes user/local entries to the user file and project entries to the project file', async () => {
+  it('writes user entries to the user file, local and project entries to the project file', async () => {
     await seedPatchbay();
     const { code, report } = await exportJson({ to: 'cursor' });
     expect(code).toBe(0);
     const taken = byName(report.taken);
-    expect(taken['shop-db']!.to).toBe(paths.cursorUser());
+    // A local server is for this project only: Cursor's file for this project, with a note.
+    expect(taken['shop-db']!.to).toBe(paths.cursorProject());
+    expect(taken['shop-db']!.notes).toEqual([expect.stringContaining('keep it out of version control')]);
+    expect(taken.github!.to).toBe(paths.cursorUser());
     expect(taken['team-docs']!.to).toBe(paths.cursorProject());
     expect(taken['shop-db']!.entry.args).toContain('postgresql://shop:****@localhost/shop');
     expect(taken['team-docs']!.entry.headers).toEqual({ 'X-Team-Key': '****' });
@@ -375,14 +379,14 @@ describe('patchbay export', () => {
           headers: { Authorization: 'Bearer ${env:GITHUB_PAT}' },
         },
         fetch: { command: 'uvx', args: ['mcp-server-fetch'] },
-        'shop-db': {
-          command: 'npx',
-          args: ['-y', '@modelcontextprotocol/server-postgres', 'postgresql://shop:hunter2@localhost/shop'],
-        },
       },
     });
     expect(await box.readJson(paths.cursorProject())).toEqual({
       mcpServers: {
+        'shop-db': {
+          command: 'npx',
+          args: ['-y', '@modelcontextprotocol/server-postgres', 'postgresql://shop:hunter2@localhost/shop'],
+        },
         'team-docs': {
           type: 'sse',
           url: 'https://docs.example.com/sse',
@@ -409,7 +413,9 @@ describe('patchbay export', () => {
     const { code, report } = await exportJson({ to: 'vscode', dryRun: true });
     expect(code).toBe(0);
     expect(report.taken.length).toBeGreaterThan(0);
-    expect(report.warnings).toEqual([expect.stringContaining('writing it would drop them')]);
+    // Comments are kept, the file's mode too (0644 from the fixture's copy), so nothing to warn of
+    // for this file, which receives no credential in the clear.
+    expect(report.warnings).toEqual([]);
     expect(await box.read(paths.vscodeUser())).toBe(before);
     await expect(stat(paths.vscodeWorkspace())).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -424,20 +430,19 @@ describe('patchbay export', () => {
       /already has a different server named "github".*--force/,
     );
     expect(byName(report.taken).fetch!.action).toBe('unchanged');
-    expect(report.warnings).toEqual([expect.stringContaining('had comments; they were dropped')]);
+    expect(report.warnings).toEqual([]);
     expect(stderr).toBe('');
+    expect(await box.read(paths.vscodeUser())).toContain('// Web search through Perplexity');
 
-    const written = (await box.readJson(paths.vscodeUser())) as {
-      servers: Record<string, unknown>;
-      inputs: unknown[];
-    };
-    expect(Object.keys(written.servers)).toEqual([
-      'github',
-      'perplexity',
-      'fetch',
-      'microsoft-docs',
-      'shop-db',
-    ]);
+    // The file keeps its comments, so it is read as the JSONC it is.
+    const readJsonc = async (path: string) =>
+      parseJsonSource(await box.read(path), { jsonc: true, fileLabel: path }).value as {
+        servers: Record<string, unknown>;
+        inputs: unknown[];
+      };
+    const written = await readJsonc(paths.vscodeUser());
+    expect(Object.keys(written.servers)).toEqual(['github', 'perplexity', 'fetch', 'microsoft-docs']);
+    expect(Object.keys((await readJsonc(paths.vscodeWorkspace())).servers)).toEqual(['shop-db', 'team-docs']);
     expect(written.servers['microsoft-docs']).toEqual({
       type: 'http',
       url: 'https://learn.microsoft.com/api/mcp',
@@ -450,9 +455,7 @@ describe('patchbay export', () => {
 
     const forced = await exportJson({ to: 'vscode', force: true });
     expect(byName(forced.report.taken).github!.action).toBe('replace');
-    expect(
-      ((await box.readJson(paths.vscodeUser())) as { servers: Record<string, unknown> }).servers.github,
-    ).toEqual({
+    expect((await readJsonc(paths.vscodeUser())).servers.github).toEqual({
       type: 'http',
       url: 'https://api.githubcopilot.com/mcp/',
       headers: { Authorization: 'Bearer ${env:GITHUB_PAT}' },
@@ -540,8 +543,8 @@ describe('patchbay export', () => {
     const plan = await planExport(context, HOSTS.cursor, options);
     await mkdir(paths.cursorUser(), { recursive: true });
     const result = await applyExport(context, plan, options);
-    expect(result.failed.map((item) => item.name)).toEqual(['shop-db', 'github', 'fetch']);
-    expect(result.taken.map((item) => item.name)).toEqual(['team-docs']);
+    expect(result.failed.map((item) => item.name)).toEqual(['github', 'fetch']);
+    expect(result.taken.map((item) => item.name)).toEqual(['shop-db', 'team-docs']);
   });
 });
 
@@ -590,8 +593,9 @@ describe('round trips: import from a host, export back to a fresh file', () => {
     await rm(paths.cursorProject());
     const { report } = await exportJson({ to: 'cursor' });
     expect(report.skipped).toEqual([]);
+    // Imported into the local scope, everything goes back to the project's file.
     const written = (
-      (await box.readJson(join(box.env.HOME!, '.cursor', 'mcp.json'))) as {
+      (await box.readJson(paths.cursorProject())) as {
         mcpServers: Record<string, unknown>;
       }
     ).mcpServers;
@@ -629,7 +633,7 @@ describe('round trips: import from a host, export back to a fresh file', () => {
     await freshHome();
     const { report } = await exportJson({ to: 'vscode' });
     expect(report.skipped).toEqual([]);
-    const written = (await box.readJson(join(box.env.HOME!, '.config', 'Code', 'User', 'mcp.json'))) as {
+    const written = (await box.readJson(paths.vscodeWorkspace())) as {
       servers: Record<string, unknown>;
     };
     expect(written).toEqual({

@@ -9,7 +9,7 @@ import type { Scope } from '../../config/entry.js';
 import { applyExport, planExport, type ExportItem } from '../../config/hosts/export-plan.js';
 import { getHost, parseHost, type HostId } from '../../config/hosts/index.js';
 import { createContext } from '../../config/registry.js';
-import { paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
+import { note, paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { parseScope } from './add.js';
 import { maskedEntry, printReport, skipsOf, type ReportItem } from './import.js';
@@ -49,7 +49,7 @@ export async function runExport(options: ExportOptions, io: Io): Promise<number>
   const planOptions = { scope: options.scope, force: options.force, platform };
   const plan = await planExport(context, host, planOptions);
   const result = options.dryRun
-    ? { taken: plan.items, skipped: plan.skipped, failed: [] }
+    ? { taken: plan.items, skipped: plan.skipped, failed: [], backups: [] }
     : await applyExport(context, plan, planOptions);
 
   const taken = result.taken.map((item: ExportItem): ReportItem & { scope: Scope } => ({
@@ -65,12 +65,8 @@ export async function runExport(options: ExportOptions, io: Io): Promise<number>
   const rewritten = new Set(
     result.taken.filter((item) => item.action !== 'unchanged').map((item) => item.to),
   );
-  const warnings = plan.files
-    .filter((file) => file.hadComments && rewritten.has(file.path))
-    .map(
-      (file) =>
-        `${file.path} had comments; ${options.dryRun ? 'writing it would drop them' : 'they were dropped when patchbay rewrote it'} (the servers and settings are kept).`,
-    );
+  // From the plan, so that a dry run gives exactly the warnings the write gives.
+  const warnings = plan.warnings;
 
   if (options.json) {
     printJson(io, {
@@ -80,6 +76,7 @@ export async function runExport(options: ExportOptions, io: Io): Promise<number>
       taken,
       skipped,
       warnings,
+      backups: result.backups,
     });
   } else {
     const p = paint(useColor(io, 'stdout'));
@@ -92,6 +89,13 @@ export async function runExport(options: ExportOptions, io: Io): Promise<number>
     }
     printReport(io, p, taken, skipped, options.dryRun, 'export');
     for (const warning of warnings) warn(io, warning);
+    for (const { backup } of result.backups) note(io, `The previous file is kept as ${backup}`);
+    const backedUp = plan.files.filter((file) => file.exists && rewritten.has(file.path));
+    if (options.dryRun && backedUp.length > 0)
+      note(
+        io,
+        `Each changed file is copied first to <file>.patchbay-backup-<time> (${backedUp.map((file) => file.path).join(', ')}).`,
+      );
     if (options.dryRun && rewritten.size > 0) {
       writeLine(
         io.stderr,

@@ -11,6 +11,8 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import {
   gatewayEntry,
   gatewayHttpEntry,
+  gatewayServers,
+  type GatewayServers,
   GATEWAY_TOKEN_VARIABLE,
   installGateway,
   uninstallGateway,
@@ -29,6 +31,8 @@ export interface InstallOptions {
   http: string | undefined;
   dryRun: boolean;
   force: boolean;
+  /** Install even when the gateway would serve no servers (it picks up servers added later). */
+  allowEmpty: boolean;
   json: boolean;
   platform?: NodeJS.Platform;
 }
@@ -39,6 +43,7 @@ export function parseInstallOptions(raw: {
   http?: string | boolean;
   dryRun?: boolean;
   force?: boolean;
+  allowEmpty?: boolean;
   json?: boolean;
 }): InstallOptions {
   const http = raw.http === undefined || raw.http === false ? undefined : gatewayUrl(raw.http);
@@ -57,6 +62,7 @@ export function parseInstallOptions(raw: {
     http,
     dryRun: Boolean(raw.dryRun),
     force: Boolean(raw.force),
+    allowEmpty: Boolean(raw.allowEmpty),
     json: Boolean(raw.json),
   };
 }
@@ -84,10 +90,33 @@ function mainScript(): string {
   return fileURLToPath(new URL('../main.js', import.meta.url));
 }
 
+/**
+ * A host shows a gateway that serves nothing as connected, with no tools and no reason: refuse
+ * it here, where the reason can be given, unless --allow-empty says it is meant.
+ */
+function refuseEmpty(host: string, hostId: string, seen: GatewayServers): never {
+  const why =
+    seen.notServed.length > 0
+      ? seen.notServed.map((server) => `${server.name}: ${server.reason}`).join('; ')
+      : `patchbay has no servers in ${seen.files.join(' or ')}`;
+  throw new PatchbayError(
+    'not-found',
+    `${host} would start a gateway that serves no servers (${why}); nothing was written.`,
+    {
+      hint: `Add a server first (patchbay add <name> <url>) and install again, or install it now with: patchbay install --host ${hostId} --allow-empty (the gateway picks up servers added later)`,
+    },
+  );
+}
+
 export async function runInstall(options: InstallOptions, io: Io): Promise<number> {
   const host = getHost(options.host);
-  const entry = options.http ? gatewayHttpEntry(options.http) : gatewayEntry(mainScript(), options.servers);
-  const done = await installGateway(createContext(io.env, io.cwd), host, entry, {
+  const context = createContext(io.env, io.cwd);
+  const seen = options.http ? undefined : await gatewayServers(context, options.servers);
+  if (seen && seen.serves.length === 0 && !options.allowEmpty) refuseEmpty(host.displayName, host.id, seen);
+  const entry = options.http
+    ? gatewayHttpEntry(options.http)
+    : gatewayEntry(mainScript(), options.servers, seen?.env);
+  const done = await installGateway(context, host, entry, {
     dryRun: options.dryRun,
     force: options.force,
     platform: options.platform ?? process.platform,
@@ -105,6 +134,9 @@ export async function runInstall(options: InstallOptions, io: Io): Promise<numbe
       dryRun: options.dryRun,
       entry: done.raw,
       tokenVariable: options.http ? GATEWAY_TOKEN_VARIABLE : null,
+      serves: seen?.serves ?? null,
+      notServed: seen?.notServed ?? null,
+      project: seen?.project ?? null,
       backup: done.backup ?? null,
     });
     return EXIT.ok;
@@ -116,6 +148,7 @@ export async function runInstall(options: InstallOptions, io: Io): Promise<numbe
     `${options.dryRun && done.action !== 'unchanged' ? `Would be ${done.action === 'add' ? 'added' : 'replaced'}:` : verb} "${GATEWAY_ENTRY_NAME}" in ${file} (${host.displayName})`,
   );
   writeLine(io.stdout, `  ${JSON.stringify(done.raw)}`);
+  if (seen) describeServed(io, host.displayName, seen);
   if (done.backup) note(io, `The previous file is kept as ${done.backup}`);
   if (!options.dryRun && done.action !== 'unchanged')
     note(
@@ -123,6 +156,28 @@ export async function runInstall(options: InstallOptions, io: Io): Promise<numbe
       `Restart ${host.displayName} (or reload its MCP servers) to pick it up. Undo: patchbay uninstall --host ${host.id}`,
     );
   return EXIT.ok;
+}
+
+/** What the host will get, said before it is restarted rather than discovered after. */
+function describeServed(io: Io, hostName: string, seen: GatewayServers): void {
+  note(
+    io,
+    seen.serves.length > 0
+      ? `The gateway serves ${seen.serves.length} server${seen.serves.length === 1 ? '' : 's'}: ${seen.serves.join(', ')}.`
+      : `The gateway serves no servers yet; it picks up servers added later (patchbay add <name> <url>).`,
+  );
+  for (const server of seen.notServed) note(io, `Not served: ${server.name}: ${server.reason}`);
+  if (seen.project)
+    note(
+      io,
+      `It serves this project's local and project servers (${seen.project}) wherever ${hostName} starts it; to serve another project's, install from there.`,
+    );
+  const pinned = Object.keys(seen.env).filter((name) => name !== 'PATCHBAY_PROJECT_DIR');
+  if (pinned.length > 0)
+    note(
+      io,
+      `Its env sets ${pinned.join(', ')}, so it reads the same files as this shell whatever ${hostName}'s environment.`,
+    );
 }
 
 export async function runUninstall(options: InstallOptions, io: Io): Promise<number> {

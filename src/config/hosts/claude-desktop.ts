@@ -28,8 +28,18 @@ export const claudeDesktop: HostAdapter = {
     return [{ scope: 'user', path: claudeDesktopConfigPath(host), serversPath: ['mcpServers'] }];
   },
 
-  exportLocation(_scope, host) {
-    return { scope: 'user', path: claudeDesktopConfigPath(host), serversPath: ['mcpServers'] };
+  exportLocation(scope, host) {
+    const location = {
+      scope: 'user' as const,
+      path: claudeDesktopConfigPath(host),
+      serversPath: ['mcpServers'],
+    };
+    // One file, no projects: a server meant for one project is there in every conversation.
+    if (scope === 'user') return location;
+    return {
+      ...location,
+      note: `a ${scope} server goes to Claude Desktop's only file, so Claude Desktop offers it in every conversation, not only for this project`,
+    };
   },
 
   toPatchbay(raw, name, context) {

@@ -35,6 +35,15 @@ export const cursor: HostAdapter = {
   exportLocation(scope, host) {
     if (scope === 'project')
       return { scope: 'project', path: cursorProjectPath(host), serversPath: ['mcpServers'] };
+    // Cursor has no private per-project file: a server for this project only goes to the
+    // project's file, which may be committed, hence the note.
+    if (scope === 'local')
+      return {
+        scope: 'project',
+        path: cursorProjectPath(host),
+        serversPath: ['mcpServers'],
+        note: `a local server goes to this project's .cursor/mcp.json, Cursor's only file for one project; keep it out of version control if the entry holds credentials`,
+      };
     return { scope: 'user', path: cursorUserPath(host), serversPath: ['mcpServers'] };
   },
 

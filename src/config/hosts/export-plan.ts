@@ -1,16 +1,23 @@
 /**
  * Export: convert patchbay's servers into a host's format and merge them into the host's files.
- * Planning reads everything and writes nothing (`--dry-run`); applying rewrites each target file
- * once, under its lock, deciding again against what is on disk at that moment. Everything else in
- * a host file (other servers, settings patchbay does not know) is kept.
+ * Planning reads everything and writes nothing (`--dry-run`), and finds every warning the write
+ * would give, so a dry run shows the same ones; applying edits each target file once, under its
+ * lock, deciding again against what is on disk at that moment. Everything else in a host file
+ * (other servers, settings patchbay does not know, comments, formatting, its mode) is kept, and
+ * the file is backed up first (host-file.ts).
  */
+
+import { stat } from 'node:fs/promises';
 
 import { PatchbayError } from '../../errors.js';
 import type { Scope, ServerEntry } from '../entry.js';
-import { readJsonFile, updateJsonFile, type LoadedFile } from '../file-store.js';
-import { getOwn, setOwn, type JsonObject, type JsonValue } from '../json-source.js';
+import { readJsonFile, type LoadedFile } from '../file-store.js';
+import { getOwn, type JsonObject, type JsonValue } from '../json-source.js';
+import { managedBlock } from '../managed.js';
+import { maskEntry } from '../mask.js';
 import { entryDigest, loadRegistry, type ConfigContext } from '../registry.js';
 import { hostEnvironment, sameEntry, type SkippedServer } from './import-plan.js';
+import { editHostFile, type HostEdit } from './host-file.js';
 import { serversAt } from './shared.js';
 import { isRefusal, type HostAdapter, type HostEnvironment, type HostScope } from './types.js';
 
@@ -18,8 +25,10 @@ export interface TargetFile {
   path: string;
   scope: HostScope;
   exists: boolean;
-  /** The file has comments, which a rewrite drops. */
+  /** The file has comments (kept by the edit). */
   hadComments: boolean;
+  /** The file's permission bits, kept by the edit; null for a new file. */
+  mode: number | null;
 }
 
 export type ExportAction = 'add' | 'replace' | 'unchanged';
@@ -47,6 +56,8 @@ export interface ExportPlan {
   files: TargetFile[];
   items: ExportItem[];
   skipped: SkippedServer[];
+  /** What the user should know about the write as a whole; the same for a dry run. */
+  warnings: string[];
 }
 
 export interface ExportPlanOptions {
@@ -108,7 +119,8 @@ export async function planExport(
       });
     }
   }
-  const plan: ExportPlan = { host, scope: options.scope, files: [], items: [], skipped: [] };
+  const plan: ExportPlan = { host, scope: options.scope, files: [], items: [], skipped: [], warnings: [] };
+  const effective = new Map(registry.servers.map((server) => [server.name, server]));
   const candidates =
     options.scope === undefined
       ? registry.servers.map((server) => server.winner)
@@ -133,6 +145,20 @@ export async function planExport(
         continue;
       }
     }
+    // A host has no "off" for an entry in these files: written, it would be started.
+    const server = effective.get(scoped.name);
+    const blocked = managedBlock(server?.managed, scoped.name, scoped.entry);
+    if (blocked) {
+      skip(`not exported: ${blocked}`);
+      continue;
+    }
+    if (server?.disabledBy) {
+      const { scope, path } = server.disabledBy;
+      skip(
+        `disabled in patchbay (${scope} policy in ${path}), and ${host.displayName} would start it: not exported. To export it, first run: patchbay enable ${scoped.name} -s ${scope}`,
+      );
+      continue;
+    }
     const location = host.exportLocation(scoped.scope, hostEnv);
     if ('reason' in location) {
       skip(location.reason);
@@ -152,7 +178,7 @@ export async function planExport(
       serversPath: location.serversPath,
       raw: conversion.raw,
       entry: scoped.entry,
-      notes: conversion.notes,
+      notes: location.note ? [...conversion.notes, location.note] : conversion.notes,
       action: 'add',
     });
   }
@@ -176,6 +202,7 @@ export async function planExport(
       scope: item.hostScope,
       exists: file.exists,
       hadComments: file.parsed?.hadComments ?? false,
+      mode: file.exists ? (await stat(item.to)).mode & 0o777 : null,
     });
   }
 
@@ -196,13 +223,40 @@ export async function planExport(
     else kept.push({ ...item, action: decision.action });
   }
   plan.items = kept;
+  plan.warnings = modeWarnings(plan);
   return plan;
+}
+
+/** What patchbay masks when it shows the entry (a literal token, a password in a URL) is a secret. */
+function holdsSecret(entry: ServerEntry): boolean {
+  return JSON.stringify(maskEntry(entry)) !== JSON.stringify(entry);
+}
+
+/**
+ * The file's mode is the user's and is kept; when others may read it and it is about to hold a
+ * credential, the user is told, rather than the file silently tightened.
+ */
+function modeWarnings(plan: ExportPlan): string[] {
+  const warnings: string[] = [];
+  for (const file of plan.files) {
+    if (file.mode === null || (file.mode & 0o077) === 0) continue;
+    const names = plan.items
+      .filter((item) => item.to === file.path && item.action !== 'unchanged' && holdsSecret(item.entry))
+      .map((item) => item.name);
+    if (names.length === 0) continue;
+    warnings.push(
+      `${file.path} can be read by other users (mode ${file.mode.toString(8).padStart(4, '0')}) and will hold the credentials written in the entries of ${names.join(', ')}; its mode is kept: chmod 600 ${file.path} if they are secrets.`,
+    );
+  }
+  return warnings;
 }
 
 export interface ExportResult {
   taken: ExportItem[];
   skipped: SkippedServer[];
   failed: SkippedServer[];
+  /** Each changed file and where its previous content was copied. */
+  backups: Array<{ path: string; backup: string }>;
 }
 
 export async function applyExport(
@@ -211,7 +265,7 @@ export async function applyExport(
   options: ExportPlanOptions,
 ): Promise<ExportResult> {
   const hostEnv = hostEnvironment(context, options.platform);
-  const result: ExportResult = { taken: [], skipped: [...plan.skipped], failed: [] };
+  const result: ExportResult = { taken: [], skipped: [...plan.skipped], failed: [], backups: [] };
   const byFile = new Map<string, ExportItem[]>();
   for (const item of plan.items) byFile.set(item.to, [...(byFile.get(item.to) ?? []), item]);
 
@@ -221,33 +275,32 @@ export async function applyExport(
       continue;
     }
     try {
-      const outcome = await updateJsonFile(
-        path,
-        (root, file) => {
-          const taken: ExportItem[] = [];
-          const skipped: SkippedServer[] = [];
-          for (const item of items) {
-            const servers = serversAt(
-              root,
-              item.serversPath,
-              { path, positionOf: file.parsed?.positionOf },
-              true,
-            )!;
-            // Decide again: the file may have changed since the plan was made.
-            const decision = decide(plan.host, item, servers, options.force, hostEnv);
-            if ('reason' in decision) {
-              skipped.push({ name: item.name, from: item.from, reason: decision.reason });
-              continue;
-            }
-            if (decision.action !== 'unchanged') setOwn(servers, item.name, item.raw);
-            taken.push({ ...item, action: decision.action });
+      const outcome = await editHostFile(path, { jsonc: plan.host.jsonc, dryRun: false }, (root, file) => {
+        const taken: ExportItem[] = [];
+        const skipped: SkippedServer[] = [];
+        const edits: HostEdit[] = [];
+        for (const item of items) {
+          const servers = serversAt(
+            root,
+            item.serversPath,
+            { path, positionOf: file.parsed?.positionOf },
+            false,
+          );
+          // Decide again: the file may have changed since the plan was made.
+          const decision = decide(plan.host, item, servers, options.force, hostEnv);
+          if ('reason' in decision) {
+            skipped.push({ name: item.name, from: item.from, reason: decision.reason });
+            continue;
           }
-          return { write: taken.some((item) => item.action !== 'unchanged'), result: { taken, skipped } };
-        },
-        { secret: true, jsonc: plan.host.jsonc },
-      );
-      result.taken.push(...outcome.taken);
-      result.skipped.push(...outcome.skipped);
+          if (decision.action !== 'unchanged')
+            edits.push({ path: [...item.serversPath, item.name], value: item.raw });
+          taken.push({ ...item, action: decision.action });
+        }
+        return { edits, result: { taken, skipped } };
+      });
+      result.taken.push(...outcome.result.taken);
+      result.skipped.push(...outcome.result.skipped);
+      if (outcome.backup) result.backups.push({ path: outcome.path, backup: outcome.backup });
     } catch (error) {
       if (!(error instanceof PatchbayError)) throw error;
       for (const item of items)

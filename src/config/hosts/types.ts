@@ -31,6 +31,8 @@ export interface HostLocation {
   serversPath: string[];
   /** Set when patchbay does not transfer servers here, with the reason (e.g. `.mcp.json`, read by patchbay itself). */
   skipReason?: string;
+  /** For an export: what the user should know about this destination (a note on each entry sent there). */
+  note?: string;
 }
 
 export interface ImportContext extends HostEnvironment {
@@ -58,7 +60,11 @@ export interface HostAdapter {
   jsonc: boolean;
   /** Where to read servers from, highest precedence first (the host's own rule for a name clash). */
   importLocations(host: HostEnvironment): HostLocation[];
-  /** Where a patchbay entry of `scope` goes, or why it does not go anywhere. */
+  /**
+   * Where a patchbay entry of `scope` goes, or why it does not go anywhere: an entry for this
+   * project only (local, project) to the host's file for this project where it has one, a user
+   * entry to its per-user file.
+   */
   exportLocation(scope: Scope, host: HostEnvironment): HostLocation | { reason: string };
   /** A host entry as a patchbay (Claude Code format) entry. */
   toPatchbay(raw: JsonValue, name: string, context: ImportContext): Conversion;

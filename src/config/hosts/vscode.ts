@@ -43,6 +43,15 @@ export const vscode: HostAdapter = {
   exportLocation(scope, host) {
     if (scope === 'project')
       return { scope: 'project', path: vscodeWorkspacePath(host), serversPath: ['servers'] };
+    // VS Code has no private per-project file: a server for this project only goes to the
+    // project's file, which may be committed, hence the note.
+    if (scope === 'local')
+      return {
+        scope: 'project',
+        path: vscodeWorkspacePath(host),
+        serversPath: ['servers'],
+        note: `a local server goes to this project's .vscode/mcp.json, VS Code's only file for one project; keep it out of version control if the entry holds credentials`,
+      };
     return { scope: 'user', path: vscodeUserPath(host), serversPath: ['servers'] };
   },
 

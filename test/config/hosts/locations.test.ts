@@ -93,7 +93,15 @@ describe('host file locations', () => {
     expect(HOSTS.cursor.exportLocation('project', linux)).toMatchObject({
       path: '/home/dev/src/shop/.cursor/mcp.json',
     });
-    expect(HOSTS.cursor.exportLocation('local', linux)).toMatchObject({ path: '/home/dev/.cursor/mcp.json' });
+    expect(HOSTS.cursor.exportLocation('local', linux)).toMatchObject({
+      path: '/home/dev/src/shop/.cursor/mcp.json',
+      note: expect.stringContaining('version control'),
+    });
+    expect(HOSTS.cursor.exportLocation('user', linux)).toMatchObject({ path: '/home/dev/.cursor/mcp.json' });
+    expect(HOSTS.vscode.exportLocation('local', linux)).toMatchObject({
+      path: '/home/dev/src/shop/.vscode/mcp.json',
+    });
+    expect(HOSTS['claude-desktop'].exportLocation('local', linux)).toHaveProperty('note');
     expect(HOSTS['claude-desktop'].exportLocation('project', linux)).toMatchObject({ scope: 'user' });
     expect(HOSTS['claude-code'].exportLocation('project', linux)).toHaveProperty('reason');
     expect(HOSTS['claude-code'].exportLocation('local', linux)).toMatchObject({
