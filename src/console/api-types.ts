@@ -102,7 +102,7 @@ export interface ToolView {
   because: string;
   /** Where the decision came from. */
   source: {
-    kind: 'rule' | 'default' | 'annotations' | 'broken';
+    kind: 'rule' | 'group' | 'default' | 'annotations' | 'broken';
     scope: Scope | null;
     path: string | null;
     pattern: string | null;
@@ -132,7 +132,7 @@ export interface ProjectPolicyView {
   state: 'approved' | 'pending' | 'rejected' | 'not-needed';
   changes: Array<{
     effect: 'loosens' | 'tightens' | 'none';
-    kind: 'default' | 'rule' | 'limit' | 'enabled';
+    kind: 'default' | 'rule' | 'group' | 'limit' | 'enabled';
     server: string | null;
     pattern: string | null;
     what: string;
