@@ -31,6 +31,7 @@ import { dispatch, type Route } from './router.js';
 import { activityRoutes } from './routes/activity.js';
 import { authRoutes, LoginFlows } from './routes/auth.js';
 import { detailRoutes } from './routes/detail.js';
+import { editRoutes } from './routes/edit.js';
 import { serverRoutes } from './routes/servers.js';
 import { useRoutes } from './routes/use.js';
 import { allowedFor, guardRequest, SECURITY_HEADERS, withSecurityHeaders, type Allowed } from './security.js';
@@ -73,6 +74,7 @@ export interface ConsoleServer {
 /** Every API route (exported so that a test can try each one). */
 export const CONSOLE_ROUTES: readonly Route[] = [
   ...serverRoutes,
+  ...editRoutes,
   ...detailRoutes,
   ...useRoutes,
   ...authRoutes,
