@@ -235,7 +235,7 @@ async function handle(
         401,
         'no-session',
         'No console session: every API request needs the session secret in Authorization: Bearer.',
-        'Open the URL that `patchbay ui` printed (it works once, in one tab), or run patchbay ui again.',
+        'Run `patchbay ui` again: it prints a new link to this console (each link works once, in one tab).',
       ),
     );
   return dispatch(CONSOLE_ROUTES, request, url, ctx);
@@ -254,7 +254,7 @@ async function exchange(request: Request, sessions: ConsoleSessions): Promise<Re
         401,
         'spent-token',
         'This console link has already been used, or is not from this console.',
-        'Run patchbay ui again and open the URL it prints (it works once, in one tab).',
+        'Run `patchbay ui` again: it prints a new link to this console (each link works once, in one tab).',
       ),
     );
   const grant: SessionGrant = { session };
