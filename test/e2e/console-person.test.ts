@@ -304,13 +304,16 @@ describe('the console, as a person uses it', () => {
     expect(await view.locator('b').count()).toBe(0);
     // Scrolled to it: the item is in the viewport, far down a list of 30.
     await expect
-      .poll(() =>
-        item.evaluate((element) => {
-          const box = (
-            element as unknown as { getBoundingClientRect(): { top: number; bottom: number } }
-          ).getBoundingClientRect();
-          return box.top >= 0 && box.top < 900;
-        }),
+      .poll(
+        () =>
+          item.evaluate((element) => {
+            const box = (
+              element as unknown as { getBoundingClientRect(): { top: number; bottom: number } }
+            ).getBoundingClientRect();
+            // (Scrolled to the item's top, give or take a sub-pixel.)
+            return box.top > -2 && box.top < 900;
+          }),
+        { timeout: 10_000 },
       )
       .toBe(true);
     await screenshot(page, 'person-resource-deep-link');

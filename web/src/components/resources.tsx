@@ -143,13 +143,19 @@ export function ResourcesPanel({
       setError(toApiError(failure));
     } finally {
       setReading(null);
-      // Bring the answer into view and give keyboard users a place to continue from.
-      requestAnimationFrame(() => {
-        view.current?.focus({ preventScroll: true });
-        view.current?.parentElement?.scrollIntoView({ block: 'start' });
-      });
+      scrollPending.current = true;
     }
   };
+
+  // Once the answer is on the page: bring its item into view and give keyboard users a place to
+  // continue from.
+  const scrollPending = useRef(false);
+  useEffect(() => {
+    if (!scrollPending.current || reading !== null) return;
+    scrollPending.current = false;
+    view.current?.focus({ preventScroll: true });
+    view.current?.parentElement?.scrollIntoView({ block: 'start' });
+  }, [outcome, error, reading]);
 
   useEffect(() => {
     if (initial) void read(initial);
