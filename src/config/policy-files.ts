@@ -13,6 +13,7 @@
  *   { "default": "ask",                                  // tools no rule names (else annotations)
  *     "servers": { "sentry": { "enabled": false,
  *                              "tools": { "delete_*": "deny", "search": "allow" },
+ *                              "groups": { "read-only": "allow", "other": "ask" },
  *                              "limits": { "*": "100/hour", "create_*": "5/day" } } } }
  *
  * A document that does not have this shape makes its file "broken" like a malformed server
@@ -43,6 +44,19 @@ export interface ServerPolicy {
   tools?: Record<string, Decision>;
   /** Tool name or glob (`*` = the whole server) → `N/minute|hour|day`. */
   limits?: Record<string, string>;
+  /**
+   * A decision for a group of the server's tools, as Claude's connectors offer it: `read-only`
+   * (tools whose annotations say `readOnlyHint: true`) and `other` (every other tool). A rule
+   * naming the tool wins over its group; a group wins over `default` and the annotations.
+   */
+  groups?: Partial<Record<ToolGroup, Decision>>;
+}
+
+export const TOOL_GROUPS = ['read-only', 'other'] as const;
+export type ToolGroup = (typeof TOOL_GROUPS)[number];
+
+export function isToolGroup(value: unknown): value is ToolGroup {
+  return typeof value === 'string' && (TOOL_GROUPS as readonly string[]).includes(value);
 }
 
 export interface PolicyDoc {
@@ -137,7 +151,7 @@ function checkDoc(
   for (const [name, raw] of Object.entries(servers)) {
     const here = [...at, 'servers', name];
     if (!isObject(raw)) {
-      problems.push({ path: here, expected: 'an object ({ "enabled", "tools", "limits" })' });
+      problems.push({ path: here, expected: 'an object ({ "enabled", "tools", "groups", "limits" })' });
       continue;
     }
     const server: ServerPolicy = {};
@@ -155,6 +169,26 @@ function checkDoc(
         for (const [pattern, decision] of Object.entries(tools)) {
           if (isDecision(decision)) server.tools[pattern] = decision;
           else problems.push({ path: [...here, 'tools', pattern], expected: DECISION_TEXT });
+        }
+      }
+    }
+    const groups = getOwn(raw, 'groups');
+    if (groups !== undefined) {
+      if (!isObject(groups))
+        problems.push({
+          path: [...here, 'groups'],
+          expected: 'an object of "read-only" | "other" → decision',
+        });
+      else {
+        server.groups = {};
+        for (const [group, decision] of Object.entries(groups)) {
+          if (!isToolGroup(group))
+            problems.push({
+              path: [...here, 'groups', group],
+              expected: 'a group named "read-only" or "other"',
+            });
+          else if (isDecision(decision)) server.groups[group] = decision;
+          else problems.push({ path: [...here, 'groups', group], expected: DECISION_TEXT });
         }
       }
     }
@@ -270,7 +304,7 @@ export async function editServerPolicy(
       const policy = objectAt(servers, [server], path);
       const changed = edit(policy);
       // Leave no empty shells behind (an emptied server, then an emptied `servers`).
-      for (const key of ['tools', 'limits']) {
+      for (const key of ['tools', 'groups', 'limits']) {
         const inner = getOwn(policy, key);
         if (isObject(inner) && Object.keys(inner).length === 0) delete policy[key];
       }
@@ -306,6 +340,24 @@ export function setToolRule(
   );
 }
 
+/** A group's decision in one scope (`read-only` or `other` tools), or `default` to remove it. */
+export function setGroupRule(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  group: ToolGroup,
+  decision: Decision | 'default',
+): Promise<{ path: string; changed: boolean }> {
+  return setPatternValue(
+    scope,
+    paths,
+    server,
+    'groups',
+    group,
+    decision === 'default' ? undefined : decision,
+  );
+}
+
 /** A limit of one scope (`*`: the whole server), or `none` to remove it. */
 export function setLimit(
   scope: PolicyScope,
@@ -317,12 +369,12 @@ export function setLimit(
   return setPatternValue(scope, paths, server, 'limits', pattern, limit === 'none' ? undefined : limit);
 }
 
-/** Set (or, given undefined, remove) the value a server's `tools` or `limits` holds for a pattern. */
+/** Set (or, given undefined, remove) the value a server's `tools`, `groups` or `limits` holds for a key. */
 function setPatternValue(
   scope: PolicyScope,
   paths: PolicyPaths,
   server: string,
-  field: 'tools' | 'limits',
+  field: 'tools' | 'groups' | 'limits',
   pattern: string,
   value: string | undefined,
 ): Promise<{ path: string; changed: boolean }> {

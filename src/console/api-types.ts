@@ -14,6 +14,8 @@
  *   GET    /api/session                              → SessionInfo
  *   GET    /api/servers?check=0|1                     → ConnectorSummary[] (check=1: each one contacted, in parallel)
  *   POST   /api/servers                               NewConnector → 201 ConnectorSummary
+ *   GET    /api/servers/:name/config?scope=…          → ConnectorConfig (a remote entry as the edit form starts from it; no secret)
+ *   PUT    /api/servers/:name?scope=…                 ConnectorEdit → EditOutcome (validated as `patchbay add`, written to the entry's scope)
  *   DELETE /api/servers/:name?scope=local|project|user → 204
  *   POST   /api/servers/:name/approve                 → 204 (a project server pending approval)
  *   POST   /api/servers/:name/enabled                 { enabled: boolean, scope? } → 204
@@ -22,10 +24,12 @@
  *   POST   /api/servers/:name/logout                  → 204
  *   GET    /api/servers/:name                         → ConnectorDetail (contacts the server)
  *   PUT    /api/servers/:name/permissions             { pattern, decision, scope? } → 204
+ *   PUT    /api/servers/:name/groups                  { group, decision, scope? } → 204 (decision "default" removes)
  *   PUT    /api/servers/:name/limits                  { pattern, limit, scope? } → 204 (limit "none" removes)
  *   POST   /api/servers/:name/call                    { tool, arguments, approved? } → CallOutcome
  *   POST   /api/servers/:name/read                    { uri } → ReadOutcome
  *   POST   /api/servers/:name/prompt                  { prompt, arguments } → PromptOutcome
+ *   POST   /api/servers/:name/complete                CompletionRequest → CompletionOutcome (the server's completion/complete)
  *   GET    /api/servers/:name/doctor                  → DoctorView
  *   GET    /api/activity?since=1d&server=NAME         → ActivityView
  */
@@ -86,6 +90,79 @@ export interface NewConnector {
   scope?: Scope;
 }
 
+/**
+ * A remote connector's settings for the edit form. No secret is in it: header values and the
+ * client secret stay where they are (the form sends a value only to change one), and the URL is
+ * masked as `patchbay get` masks it (sent back unchanged, it keeps the stored one).
+ */
+export interface ConnectorConfig {
+  name: string;
+  scope: Scope;
+  file: string;
+  transport: 'http' | 'sse';
+  url: string;
+  /** Header names; their values are never sent. */
+  headers: string[];
+  oauth: {
+    clientId: string | null;
+    callbackPort: number | null;
+    scopes: string | null;
+    authServerMetadataUrl: string | null;
+    /** A client secret is stored for this server and URL. */
+    hasClientSecret: boolean;
+  };
+}
+
+export interface ConnectorEdit {
+  url: string;
+  transport?: 'http' | 'sse';
+  /**
+   * Every header the entry will have. Without `value`, the value stored under `from` (default: the
+   * same name) is kept, unseen; a header left out is removed.
+   */
+  headers?: Array<{ name: string; value?: string; from?: string }>;
+  oauth?: {
+    clientId?: string;
+    callbackPort?: number;
+    scopes?: string;
+    authServerMetadataUrl?: string;
+    /** A new client secret; left out, the stored one is kept (moved along if the URL changes). */
+    clientSecret?: string;
+    removeClientSecret?: boolean;
+  };
+}
+
+export interface EditOutcome {
+  connector: ConnectorSummary;
+  /** What `patchbay add` would warn about (a literal secret in .mcp.json, plain http). */
+  warnings: string[];
+}
+
+export interface CompletionRequest {
+  /** A prompt's argument, or a resource template's variable. */
+  ref: { type: 'prompt'; name: string } | { type: 'template'; uri: string };
+  argument: { name: string; value: string };
+  /** The other arguments already filled in (a server may narrow its answers by them). */
+  context?: Record<string, string>;
+}
+
+export interface CompletionOutcome {
+  values: string[];
+  hasMore: boolean;
+  /** False when the server does not offer completions at all. */
+  supported: boolean;
+}
+
+export type ToolGroup = 'read-only' | 'other';
+
+export interface GroupView {
+  group: ToolGroup;
+  /** What decides the group's tools no rule names, as set in the scope the page writes (local). */
+  decision: Decision | null;
+  /** Every scope's setting for the group, as the policy reads it. */
+  settings: Array<{ scope: Scope; path: string; decision: Decision }>;
+}
+
 export interface LoginStart {
   /** Open this in the same browser; the login ends on a patchbay page that returns to the console. */
   authorizationUrl: string;
@@ -102,11 +179,16 @@ export interface ToolView {
   because: string;
   /** Where the decision came from. */
   source: {
-    kind: 'rule' | 'default' | 'annotations' | 'broken';
+    kind: 'rule' | 'group' | 'default' | 'annotations' | 'broken';
     scope: Scope | null;
     path: string | null;
     pattern: string | null;
+    group: ToolGroup | null;
   };
+  /** The group its annotations put it in (read-only: `readOnlyHint: true`). */
+  group: ToolGroup;
+  /** Scopes holding a rule for exactly this tool (what "back to default" removes). */
+  ownRules: Array<{ scope: Scope; decision: Decision }>;
   changed: boolean;
   limits: LimitView[];
 }
@@ -132,7 +214,7 @@ export interface ProjectPolicyView {
   state: 'approved' | 'pending' | 'rejected' | 'not-needed';
   changes: Array<{
     effect: 'loosens' | 'tightens' | 'none';
-    kind: 'default' | 'rule' | 'limit' | 'enabled';
+    kind: 'default' | 'rule' | 'group' | 'limit' | 'enabled';
     server: string | null;
     pattern: string | null;
     what: string;
@@ -145,8 +227,10 @@ export interface ProjectPolicyView {
 export interface ConnectorDetail extends ConnectorSummary {
   instructions: string | null;
   tools: ToolView[];
-  /** Limits on the whole server (pattern `*`) and on globs. */
+  /** Every limit of the server: on the whole server (pattern `*`), on globs and on single tools. */
   limits: LimitView[];
+  /** The group settings (Read-only tools / Other tools). */
+  groups: GroupView[];
   /** The project's policy file, null when there is none. */
   projectPolicy: ProjectPolicyView | null;
   resources: Array<{

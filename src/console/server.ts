@@ -4,7 +4,8 @@
  *
  * Each request passes, in order: the request checks (security.ts: Host, Origin, CSRF, body), then
  * for the API the one-time token exchange on `POST /api/session` or the session secret in
- * `Authorization: Bearer` (session.ts), then the API router. The page and its assets hold no
+ * `Authorization: Bearer` (session.ts) — or, for a new link, the registration's control secret
+ * (registration.ts) — then the API router. The page and its assets hold no
  * secret and are served without a session. Every response gets the security headers, refusals
  * included. No response sets a cookie.
  */
@@ -12,6 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { createContext } from '../config/registry.js';
 import { PatchbayError } from '../errors.js';
 import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
 import type { ConsoleContext } from './context.js';
@@ -29,9 +31,11 @@ import { dispatch, type Route } from './router.js';
 import { activityRoutes } from './routes/activity.js';
 import { authRoutes, LoginFlows } from './routes/auth.js';
 import { detailRoutes } from './routes/detail.js';
+import { editRoutes } from './routes/edit.js';
 import { serverRoutes } from './routes/servers.js';
 import { useRoutes } from './routes/use.js';
 import { allowedFor, guardRequest, SECURITY_HEADERS, withSecurityHeaders, type Allowed } from './security.js';
+import { isControlRequest, registerConsole } from './registration.js';
 import { ConsoleSessions } from './session.js';
 import { DEFAULT_WEB_ROOT, serveStatic } from './static.js';
 
@@ -49,6 +53,11 @@ export interface ConsoleOptions {
   timeoutMs?: number;
   /** What the console has done (a login finished, a server added), for the terminal. */
   log?: (message: string) => void;
+  /**
+   * Register it for the next `patchbay ui` of this project (registration.ts), which then gets a
+   * fresh link to it instead of starting another console. `patchbay ui` sets it; tests need not.
+   */
+  register?: boolean;
 }
 
 export interface ConsoleServer {
@@ -57,12 +66,15 @@ export interface ConsoleServer {
   /** `http://127.0.0.1:PORT` */
   origin: string;
   port: number;
+  /** Another one-time URL to this console (the first may be spent). */
+  newUrl(): string;
   close(): Promise<void>;
 }
 
 /** Every API route (exported so that a test can try each one). */
 export const CONSOLE_ROUTES: readonly Route[] = [
   ...serverRoutes,
+  ...editRoutes,
   ...detailRoutes,
   ...useRoutes,
   ...authRoutes,
@@ -104,11 +116,21 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     log: options.log ?? (() => undefined),
     logins,
   };
+  let registration: Awaited<ReturnType<typeof registerConsole>> | undefined;
+  if (options.register) {
+    try {
+      registration = await registerConsole(ctx.env, createContext(ctx.env, ctx.cwd).projectRoot, port);
+    } catch (error) {
+      // Without it, the console works; only the next `patchbay ui` cannot find it.
+      ctx.log(`Not registered for the next patchbay ui: ${(error as Error).message}`);
+    }
+  }
   const handler = consoleHandler({
     ctx,
     sessions,
     allowed: allowedFor(port),
     webRoot: options.webRoot ?? DEFAULT_WEB_ROOT,
+    control: registration?.control,
   });
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void readBody(req, MAX_BODY_BYTES).then((body) => {
@@ -122,8 +144,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     url: `${origin}/#token=${sessions.token}`,
     origin,
     port,
+    newUrl: () => `${origin}/#token=${sessions.issueLaunchToken()}`,
     close() {
       closing ??= (async () => {
+        await registration?.unregister().catch(() => undefined);
         await logins.close();
         await closeServer(httpServer);
       })();
@@ -178,6 +202,8 @@ interface HandlerSettings {
   sessions: ConsoleSessions;
   allowed: Allowed;
   webRoot: string;
+  /** The registration's control secret: it may ask for a new launch token (POST /api/launch). */
+  control: string | undefined;
 }
 
 function consoleHandler(settings: HandlerSettings): (request: Request) => Promise<Response> {
@@ -192,7 +218,7 @@ function consoleHandler(settings: HandlerSettings): (request: Request) => Promis
 
 async function handle(
   request: Request,
-  { ctx, sessions, allowed, webRoot }: HandlerSettings,
+  { ctx, sessions, allowed, webRoot, control }: HandlerSettings,
 ): Promise<Response> {
   const url = new URL(request.url);
   const api = url.pathname === '/api' || url.pathname.startsWith('/api/');
@@ -201,13 +227,15 @@ async function handle(
   if (!api) return serveStatic(webRoot, url.pathname, request.method);
 
   if (url.pathname === '/api/session' && request.method === 'POST') return exchange(request, sessions);
+  if (url.pathname === '/api/launch' && request.method === 'POST')
+    return launch(request, sessions, ctx.origin, control);
   if (!sessions.isValid(request.headers.get('authorization')))
     return withChallenge(
       failure(
         401,
         'no-session',
         'No console session: every API request needs the session secret in Authorization: Bearer.',
-        'Open the URL that `patchbay ui` printed (it works once, in one tab), or run patchbay ui again.',
+        'Run `patchbay ui` again: it prints a new link to this console (each link works once, in one tab).',
       ),
     );
   return dispatch(CONSOLE_ROUTES, request, url, ctx);
@@ -226,11 +254,29 @@ async function exchange(request: Request, sessions: ConsoleSessions): Promise<Re
         401,
         'spent-token',
         'This console link has already been used, or is not from this console.',
-        'Run patchbay ui again and open the URL it prints (it works once, in one tab).',
+        'Run `patchbay ui` again: it prints a new link to this console (each link works once, in one tab).',
       ),
     );
   const grant: SessionGrant = { session };
   return json(201, grant);
+}
+
+/**
+ * `POST /api/launch` with `Authorization: Bearer <control secret>` → 201 `{ url }`: a new one-time
+ * URL, for `patchbay ui` run again while this console is up (registration.ts). A session secret
+ * is not a control secret: the page cannot mint links.
+ */
+function launch(
+  request: Request,
+  sessions: ConsoleSessions,
+  origin: string,
+  control: string | undefined,
+): Response {
+  if (control === undefined || !isControlRequest(request.headers.get('authorization'), control))
+    return withChallenge(
+      failure(401, 'not-control', 'Only patchbay ui, run again on this machine, may ask for a new link.'),
+    );
+  return json(201, { url: `${origin}/#token=${sessions.issueLaunchToken()}` });
 }
 
 function withChallenge(response: Response): Response {

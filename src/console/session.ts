@@ -12,9 +12,12 @@
  * 127.0.0.1, and any page can send the browser to another port, so a cookie session would be
  * handed to whatever listens there. A header the page's script adds goes only where that script
  * sends it. Secrets are compared through fixed-size digests, so timing tells nothing.
+ *
+ * A spent link is not a dead end: `patchbay ui` run again while this console is up asks it for a
+ * new launch token (registration.ts), which works once, like the first.
  */
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** 32 random bytes, base64url: the launch token and every session secret. */
 export function randomSecret(): string {
@@ -30,18 +33,33 @@ export function bearerSecret(header: string | null): string | undefined {
   return header === null ? undefined : /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
 }
 
+/** Unspent launch tokens kept at most; asking for more forgets the oldest. */
+const MAX_UNSPENT_TOKENS = 8;
+
 export class ConsoleSessions {
-  /** The launch token, for the printed URL. */
-  readonly token = randomSecret();
-  private launchDigest: Buffer | undefined = digest(this.token);
-  /** Digests of live session secrets (a lookup by digest leaks nothing about a secret). */
+  /** The first launch token, for the URL printed at start. */
+  readonly token: string;
+  /** Digests of unspent launch tokens, oldest first (a lookup by digest leaks nothing). */
+  private readonly launchDigests = new Set<string>();
+  /** Digests of live session secrets. */
   private readonly sessions = new Set<string>();
 
-  /** A new session secret if `candidate` is the unspent launch token; the token is spent by it. */
+  constructor() {
+    this.token = this.issueLaunchToken();
+  }
+
+  /** A new one-time launch token (for `patchbay ui` run again while this console is up). */
+  issueLaunchToken(): string {
+    const token = randomSecret();
+    this.launchDigests.add(digest(token).toString('hex'));
+    if (this.launchDigests.size > MAX_UNSPENT_TOKENS)
+      this.launchDigests.delete(this.launchDigests.values().next().value!);
+    return token;
+  }
+
+  /** A new session secret if `candidate` is an unspent launch token; the token is spent by it. */
   exchange(candidate: string): string | undefined {
-    const expected = this.launchDigest;
-    if (!expected || !timingSafeEqual(digest(candidate), expected)) return undefined;
-    this.launchDigest = undefined;
+    if (!this.launchDigests.delete(digest(candidate).toString('hex'))) return undefined;
     const secret = randomSecret();
     this.sessions.add(digest(secret).toString('hex'));
     return secret;

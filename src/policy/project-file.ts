@@ -24,7 +24,7 @@ export type PolicyEffect = 'loosens' | 'tightens' | 'none';
 
 export interface PolicyFileChange {
   effect: PolicyEffect;
-  kind: 'default' | 'rule' | 'limit' | 'enabled';
+  kind: 'default' | 'rule' | 'group' | 'limit' | 'enabled';
   /** The server the entry is about; null for the file's `default`. */
   server: string | null;
   /** The tool name or glob of a rule or limit; null otherwise. */
@@ -112,6 +112,19 @@ export function classifyPolicyFile(doc: PolicySource['doc'], trusted: PolicySour
       else if (decision === 'ask' && trustedDefault === 'deny')
         changes.push({ ...rule, effect: 'loosens', why: 'your default denies them' });
       else changes.push({ ...rule, effect: 'tightens', why: `these tools: ${decision} at least` });
+    }
+    for (const [group, decision] of Object.entries(policy.groups ?? {})) {
+      const entry = {
+        kind: 'group' as const,
+        server,
+        pattern: null,
+        what: `${decision} ${server}'s ${group} tools`,
+      };
+      if (decision === 'allow')
+        changes.push({ ...entry, effect: 'loosens', why: 'these tools would run without asking' });
+      else if (decision === 'ask' && trustedDefault === 'deny')
+        changes.push({ ...entry, effect: 'loosens', why: 'your default denies them' });
+      else changes.push({ ...entry, effect: 'tightens', why: `these tools: ${decision} at least` });
     }
     for (const [pattern, limit] of Object.entries(policy.limits ?? {}))
       changes.push({

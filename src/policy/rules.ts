@@ -5,10 +5,14 @@
  *    exact name, else the glob with the most literal characters (`*` any run, `?` one character).
  *    Between scopes (local, the team's project file, user) the most restrictive wins:
  *    deny over ask over allow.
- * 2. Defaults, for a tool no rule names: the most restrictive `default` any scope sets.
- * 3. Annotations, when nothing is set: read-only → allow; destructive (`destructiveHint: true`
+ * 2. Groups, for a tool no rule names: the server's setting for its group — `read-only` (its
+ *    annotations say `readOnlyHint: true`) or `other` (every other tool) — the most restrictive
+ *    any scope sets. This is the "Read-only tools / Other tools" choice of Claude's connectors.
+ * 3. Defaults, for a tool no rule or group setting decides: the most restrictive `default` any
+ *    scope sets.
+ * 4. Annotations, when nothing is set: read-only → allow; destructive (`destructiveHint: true`
  *    and not read-only) → ask; otherwise allow.
- * 4. Pins: a tool whose definition changed since it was pinned is moved from allow to ask until
+ * 5. Pins: a tool whose definition changed since it was pinned is moved from allow to ask until
  *    the change is reviewed (`patchbay review`); deny stays deny.
  *
  * A policy file that cannot be read denies every tool until it is fixed (it is never ignored).
@@ -22,7 +26,7 @@
  */
 
 import { APPROVE_POLICY_COMMAND } from '../config/policy-files.js';
-import type { Decision, PolicyScope, PolicySource } from '../config/policy-files.js';
+import type { Decision, PolicyScope, PolicySource, ToolGroup } from '../config/policy-files.js';
 
 export interface ToolFacts {
   name: string;
@@ -32,6 +36,7 @@ export interface ToolFacts {
 export type DecisionSource =
   | { kind: 'broken'; scope: PolicyScope; path: string }
   | { kind: 'rule'; scope: PolicyScope; path: string; pattern: string }
+  | { kind: 'group'; scope: PolicyScope; path: string; group: ToolGroup }
   | { kind: 'default'; scope: PolicyScope; path: string }
   | { kind: 'annotations' };
 
@@ -104,7 +109,33 @@ function plainVerdict(server: string, tool: ToolFacts, sources: PolicySource[]):
       source: { kind: 'broken', scope: broken.scope, path: broken.path },
       because: `the policy in ${broken.path} cannot be read, so nothing is allowed until it is fixed: ${broken.broken}`,
     };
-  return ruledVerdict(server, tool.name, sources) ?? defaultVerdict(sources) ?? annotated(tool);
+  return (
+    ruledVerdict(server, tool.name, sources) ??
+    groupVerdict(server, toolGroup(tool), sources) ??
+    defaultVerdict(sources) ??
+    annotated(tool)
+  );
+}
+
+/** The group a tool belongs to: `read-only` only when its annotations say so, as the server claims it. */
+export function toolGroup(tool: ToolFacts): ToolGroup {
+  return tool.annotations?.readOnlyHint === true ? 'read-only' : 'other';
+}
+
+const GROUP_WORDS: Record<ToolGroup, string> = { 'read-only': 'read-only tools', other: 'other tools' };
+
+function groupVerdict(server: string, group: ToolGroup, sources: PolicySource[]): ToolVerdict | undefined {
+  let best: ToolVerdict | undefined;
+  for (const source of sources) {
+    const decision = source.doc.servers?.[server]?.groups?.[group];
+    if (decision && (!best || STRICTNESS[decision] > STRICTNESS[best.decision]))
+      best = {
+        decision,
+        source: { kind: 'group', scope: source.scope, path: source.path, group },
+        because: `${GROUP_WORDS[group]}: ${decision} in ${source.path} (${source.scope})`,
+      };
+  }
+  return best;
 }
 
 /**

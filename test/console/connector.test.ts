@@ -71,7 +71,9 @@ describe('GET /api/servers/:name', () => {
       }),
       decision: 'allow',
       because: 'read-only (its annotations)',
-      source: { kind: 'annotations', scope: null, path: null, pattern: null },
+      source: { kind: 'annotations', scope: null, path: null, pattern: null, group: null },
+      group: 'read-only',
+      ownRules: [],
       changed: false,
       limits: [],
     });

@@ -128,7 +128,8 @@ describe('logging in from the console', () => {
       refreshable: true,
     });
     expect(after.expiresAt!).toBeGreaterThan(Date.now());
-    expect(logged).toContain(`Logged in to corp at ${as.issuer}.`);
+    // The terminal line is written just after the tokens are stored: wait for it too.
+    await expect.poll(() => logged).toContain(`Logged in to corp at ${as.issuer}.`);
 
     const connected = await t.api<ConnectorSummary[]>('GET', '/api/servers?check=1');
     expect(connected.json[0]).toMatchObject({

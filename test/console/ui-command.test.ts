@@ -1,6 +1,8 @@
 /** `patchbay ui`: its options, and a run that prints the URL, opens it, serves, and stops on Ctrl-C. */
 
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
@@ -81,7 +83,7 @@ describe('runUi', () => {
     await expect(rawRequest(port, { path: '/' })).rejects.toThrow();
   });
 
-  it('--no-open opens nothing; a port in use is a usage error', async () => {
+  it('--no-open opens nothing; run again, it links to the running console; a port in use is a usage error', async () => {
     const log = join(sandbox.root, 'browser.log');
     const env = { ...sandbox.env, PATCHBAY_BROWSER: `"${process.execPath}" "${BROWSER}"`, BROWSER_LOG: log };
     const interrupt = new AbortController();
@@ -90,13 +92,27 @@ describe('runUi', () => {
     await until(() => first.out().includes('\n'));
     const port = Number(new URL(first.out().trim()).port);
 
+    // The same project, the same port (or none given): a fresh link to the console that runs.
     const second = io(env, new AbortController().signal);
-    await expect(runUi({ port, open: false }, second.value)).rejects.toMatchObject({
-      code: 'usage',
-      message: `Port ${port} on 127.0.0.1 is already in use.`,
-    });
+    expect(await runUi({ port, open: false }, second.value)).toBe(0);
+    expect(new URL(second.out().trim()).port).toBe(String(port));
+    expect(launchToken(second.out().trim())).not.toBe(launchToken(first.out().trim()));
     interrupt.abort();
     expect(await running).toBe(0);
     await expect(readFile(log, 'utf8')).rejects.toThrow();
+
+    // A port another program holds.
+    const other = createServer();
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = (other.address() as AddressInfo).port;
+      const third = io(env, new AbortController().signal);
+      await expect(runUi({ port: taken, open: false }, third.value)).rejects.toMatchObject({
+        code: 'usage',
+        message: `Port ${taken} on 127.0.0.1 is already in use.`,
+      });
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 });

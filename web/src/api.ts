@@ -7,7 +7,12 @@ import type {
   ActivityView,
   AuthView,
   CallOutcome,
+  CompletionOutcome,
+  CompletionRequest,
+  ConnectorConfig,
   ConnectorDetail,
+  ConnectorEdit,
+  EditOutcome,
   ConnectorSummary,
   Decision,
   DoctorView,
@@ -18,10 +23,12 @@ import type {
   ReadOutcome,
   Scope,
   SessionInfo,
+  ToolGroup,
 } from '../../src/console/api-types';
 import { NO_SESSION, openSession, type SessionState } from './session';
 
-export const SESSION_EXPIRED = 'Session expired: run patchbay ui again';
+export const SESSION_EXPIRED =
+  'This console session has ended. Run `patchbay ui` again: it prints a new link to the console.';
 
 let session: Promise<SessionState> = Promise.resolve({ secret: undefined, problem: undefined });
 
@@ -152,8 +159,23 @@ export const api = {
   auth: (name: string) => request<AuthView>('GET', `servers/${enc(name)}/auth`),
   logout: (name: string) => request<void>('POST', `servers/${enc(name)}/logout`),
   detail: (name: string) => request<ConnectorDetail>('GET', `servers/${enc(name)}`),
-  setPermission: (name: string, pattern: string, decision: Decision) =>
-    request<void>('PUT', `servers/${enc(name)}/permissions`, { pattern, decision }),
+  setPermission: (name: string, pattern: string, decision: Decision | 'default', scope?: Scope) =>
+    request<void>(
+      'PUT',
+      `servers/${enc(name)}/permissions`,
+      scope ? { pattern, decision, scope } : { pattern, decision },
+    ),
+  setGroup: (name: string, group: ToolGroup, decision: Decision | 'default', scope?: Scope) =>
+    request<void>(
+      'PUT',
+      `servers/${enc(name)}/groups`,
+      scope ? { group, decision, scope } : { group, decision },
+    ),
+  config: (name: string) => request<ConnectorConfig>('GET', `servers/${enc(name)}/config`),
+  edit: (name: string, scope: Scope, edit: ConnectorEdit) =>
+    request<EditOutcome>('PUT', `servers/${enc(name)}?scope=${enc(scope)}`, edit),
+  complete: (name: string, completion: CompletionRequest) =>
+    request<CompletionOutcome>('POST', `servers/${enc(name)}/complete`, completion),
   setLimit: (name: string, pattern: string, limit: string, scope?: Scope) =>
     request<void>(
       'PUT',

@@ -5,12 +5,15 @@ import { ActivityPage } from './pages/activity';
 import { AddPage } from './pages/add';
 import { ConnectorsPage } from './pages/connectors';
 import { DetailPage } from './pages/detail';
+import { RichText } from './components/rich-text';
+import { EditPage } from './pages/edit';
 import { href, navigate, useRoute, type Route } from './router';
 
 const TITLES: Record<Route['page'], string> = {
   connectors: 'Connectors',
   add: 'Add custom connector',
   server: 'Connector',
+  edit: 'Edit connector',
   activity: 'Activity',
   'not-found': 'Not found',
 };
@@ -18,7 +21,8 @@ const TITLES: Record<Route['page'], string> = {
 export function App() {
   const route = useRoute();
   const [expired, setExpired] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  // A notice belongs to the page it was made for (`for`: its route key); elsewhere it is not shown.
+  const [noticeFor, setNoticeFor] = useState<{ text: string; for: string } | null>(null);
   const session = useLoad(() => api.session(), 'session');
   const main = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
@@ -26,9 +30,15 @@ export function App() {
   useEffect(() => onSessionExpired(setExpired), []);
 
   // A page change moves focus to the new page, as a full navigation would, and names it.
-  const routeKey = route.page === 'server' ? `server:${route.name}` : route.page;
+  const routeKey =
+    route.page === 'server' || route.page === 'edit' ? `${route.page}:${route.name}` : route.page;
+  const notice = noticeFor?.for === routeKey ? noticeFor.text : null;
+  const setNotice = (text: string | null, page: string = routeKey) =>
+    setNoticeFor(text === null ? null : { text, for: page });
   useEffect(() => {
-    document.title = `${route.page === 'server' ? route.name : TITLES[route.page]} · patchbay`;
+    document.title = `${route.page === 'server' ? route.name : route.page === 'edit' ? `Edit ${route.name}` : TITLES[route.page]} · patchbay`;
+    // Leaving the page a notice was for ends it.
+    setNoticeFor((current) => (current && current.for !== routeKey ? null : current));
     if (firstRender.current) {
       firstRender.current = false;
       return;
@@ -62,7 +72,9 @@ export function App() {
               <li>
                 <a
                   href={href.connectors()}
-                  aria-current={current('connectors') ?? current('server') ?? current('add')}
+                  aria-current={
+                    current('connectors') ?? current('server') ?? current('edit') ?? current('add')
+                  }
                   data-testid="nav-connectors"
                 >
                   Connectors
@@ -80,7 +92,7 @@ export function App() {
 
       {expired ? (
         <div class="banner" role="alert" data-testid="session-expired">
-          {expired}
+          <RichText text={expired} />
         </div>
       ) : null}
 
@@ -91,12 +103,24 @@ export function App() {
         {route.page === 'add' ? (
           <AddPage
             onAdded={(name) => {
-              setNotice(`Added ${name}.`);
+              setNotice(`Added ${name}.`, 'connectors');
               navigate(href.connectors());
             }}
           />
         ) : null}
-        {route.page === 'server' ? <DetailPage key={route.name} name={route.name} /> : null}
+        {route.page === 'server' ? (
+          <DetailPage key={route.name} name={route.name} query={route.query} notice={notice} />
+        ) : null}
+        {route.page === 'edit' ? (
+          <EditPage
+            key={route.name}
+            name={route.name}
+            onSaved={(message) => {
+              setNotice(message, `server:${route.name}`);
+              navigate(href.server(route.name));
+            }}
+          />
+        ) : null}
         {route.page === 'activity' ? <ActivityPage query={route.query} /> : null}
         {route.page === 'not-found' ? (
           <div class="page">

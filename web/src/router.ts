@@ -3,11 +3,15 @@ import { useEffect, useState } from 'preact/hooks';
 export type Route =
   | { page: 'connectors' }
   | { page: 'add' }
-  | { page: 'server'; name: string }
+  | { page: 'server'; name: string; query: URLSearchParams }
+  | { page: 'edit'; name: string }
   | { page: 'activity'; query: URLSearchParams }
   | { page: 'not-found'; path: string };
 
-/** `#/`, `#/add`, `#/server/<name>`, `#/activity?since=1d&server=x`. */
+/**
+ * `#/`, `#/add`, `#/server/<name>` (`?tab=resources&resource=<uri>` opens at a resource),
+ * `#/server/<name>/edit`, `#/activity?since=1d&server=x`.
+ */
 export function parseHash(hash: string): Route {
   const raw = hash.replace(/^#/, '') || '/';
   const queryAt = raw.indexOf('?');
@@ -16,10 +20,18 @@ export function parseHash(hash: string): Route {
   if (path === '/' || path === '') return { page: 'connectors' };
   if (path === '/add') return { page: 'add' };
   if (path === '/activity') return { page: 'activity', query };
+  const edit = /^\/server\/([^/]+)\/edit$/.exec(path);
+  if (edit?.[1]) {
+    try {
+      return { page: 'edit', name: decodeURIComponent(edit[1]) };
+    } catch {
+      return { page: 'not-found', path };
+    }
+  }
   const server = /^\/server\/(.+)$/.exec(path);
   if (server?.[1]) {
     try {
-      return { page: 'server', name: decodeURIComponent(server[1]) };
+      return { page: 'server', name: decodeURIComponent(server[1]), query };
     } catch {
       return { page: 'not-found', path };
     }
@@ -30,7 +42,11 @@ export function parseHash(hash: string): Route {
 export const href = {
   connectors: () => '#/',
   add: () => '#/add',
-  server: (name: string) => `#/server/${encodeURIComponent(name)}`,
+  server: (name: string, query?: Record<string, string>) => {
+    const search = new URLSearchParams(query ?? {}).toString();
+    return `#/server/${encodeURIComponent(name)}${search ? `?${search}` : ''}`;
+  },
+  edit: (name: string) => `#/server/${encodeURIComponent(name)}/edit`,
   activity: (query?: Record<string, string>) => {
     const search = new URLSearchParams(query ?? {}).toString();
     return search ? `#/activity?${search}` : '#/activity';

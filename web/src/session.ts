@@ -13,7 +13,7 @@ import type { ApiError as ApiErrorBody, SessionGrant } from '../../src/console/a
 const STORAGE_KEY = 'patchbay-console-session';
 
 export const NO_SESSION =
-  'This tab has no console session. Open the URL patchbay ui printed (it works once, in one tab), or run patchbay ui again for a new one.';
+  'This tab has no console session. Run `patchbay ui` again: it prints a new link to this console (each link works once, in one tab).';
 
 export interface SessionState {
   /** The secret for `Authorization: Bearer`, when this tab has one. */
@@ -92,6 +92,7 @@ export function openSession(): Promise<SessionState> {
       return { secret: answer.session, problem: undefined };
     }
     const secret = stored();
-    return { secret, problem: secret === undefined ? answer.message : undefined };
+    const problem = answer.hint ? `${answer.message} ${answer.hint}` : answer.message;
+    return { secret, problem: secret === undefined ? problem : undefined };
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `patchbay ui [--port N] [--no-open]`: the console, a local web page for every configured server.
  * Prints the URL to open (with its one-time token) on stdout, opens it in the browser unless told
- * not to, and serves until Ctrl-C.
+ * not to, and serves until Ctrl-C. Run again while a console of this project is up (and without a
+ * different --port), it prints a fresh one-time URL to that console and exits 0.
  */
 
 import { EXIT, PatchbayError } from '../../errors.js';
@@ -28,8 +29,19 @@ export function parseUiOptions(raw: { port?: string; open?: boolean }): UiOption
 }
 
 export async function runUi(options: UiOptions, io: Io): Promise<number> {
+  const { askRunningConsole } = await import('../../console/registration.js');
+  const { findProjectRoot } = await import('../../config/paths.js');
+  const running = await askRunningConsole(io.env, findProjectRoot(io.cwd, io.env));
+  if (running && (options.port === 0 || options.port === running.port)) {
+    writeLine(io.stdout, running.url);
+    note(io, `The patchbay console is already running at ${running.origin}: a new link to it is above.`);
+    note(io, 'It works once, in one browser tab.');
+    await open(running.url, options, io);
+    return EXIT.ok;
+  }
   const { startConsole } = await import('../../console/server.js');
   const ui = await startConsole({
+    register: true,
     port: options.port,
     env: io.env,
     cwd: io.cwd,
@@ -41,11 +53,7 @@ export async function runUi(options: UiOptions, io: Io): Promise<number> {
     writeLine(io.stdout, ui.url);
     note(io, `The patchbay console is at ${ui.origin} (this machine only). Stop it with Ctrl-C.`);
     note(io, 'Open the URL above: its token works once, in one browser tab.');
-    if (options.open) {
-      const { openAuthorizationUrl } = await import('../../auth/browser.js');
-      const opened = await openAuthorizationUrl(new URL(ui.url), io.env);
-      if (!opened.opened) note(io, `Not opened in a browser: ${opened.reason}`);
-    }
+    await open(ui.url, options, io);
     await new Promise<void>((resolve) => {
       if (!io.interrupt) return;
       if (io.interrupt.aborted) resolve();
@@ -55,4 +63,11 @@ export async function runUi(options: UiOptions, io: Io): Promise<number> {
   } finally {
     await ui.close();
   }
+}
+
+async function open(url: string, options: UiOptions, io: Io): Promise<void> {
+  if (!options.open) return;
+  const { openAuthorizationUrl } = await import('../../auth/browser.js');
+  const opened = await openAuthorizationUrl(new URL(url), io.env);
+  if (!opened.opened) note(io, `Not opened in a browser: ${opened.reason}`);
 }

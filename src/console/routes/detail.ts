@@ -11,15 +11,25 @@
 import { limitsApplying, limitStates } from '../../policy/limit-usage.js';
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
-import { DECISIONS, isDecision, setLimit, setToolRule, validToolPattern } from '../../config/policy-files.js';
+import {
+  DECISIONS,
+  isDecision,
+  isToolGroup,
+  setGroupRule,
+  setLimit,
+  setToolRule,
+  TOOL_GROUPS,
+  validToolPattern,
+  type PolicySource,
+} from '../../config/policy-files.js';
 import { staticState } from '../../config/status.js';
 import { ConnectError } from '../../connect/connect-error.js';
 import type { Session } from '../../connect/session.js';
 import { parseLimit } from '../../policy/limits.js';
 import { checkTools, configuredServerKey, type ListedTool } from '../../policy/pins.js';
 import { projectPolicyStatus } from '../../policy/project-file.js';
-import { toolVerdict } from '../../policy/rules.js';
-import type { ConnectorDetail, LimitView, ToolView } from '../api-types.js';
+import { stricter, toolGroup, toolVerdict } from '../../policy/rules.js';
+import type { ConnectorDetail, GroupView, LimitView, ToolView } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { badField, noContent, json, objectBody, optionalString, stringField } from '../http.js';
 import type { Route } from '../router.js';
@@ -44,6 +54,23 @@ export const detailRoutes: Route[] = [
       const { registry, server } = await loadServer(ctx, params.name!);
       const { path } = await setToolRule(scope, pathsOf(registry), server.name, pattern, decision);
       ctx.log(`${server.name} ${pattern}: ${decision} (${scope}, ${path}).`);
+      return noContent();
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/servers/:name/groups',
+    handler: async ({ ctx, params, body }) => {
+      const request = objectBody(await body());
+      const group = stringField(request, 'group');
+      if (!isToolGroup(group)) throw badField('group', '"read-only" or "other"');
+      const decision = stringField(request, 'decision');
+      if (!isDecision(decision) && decision !== 'default')
+        throw badField('decision', `${DECISIONS.join(', ')} or default`);
+      const scope = parseScope(optionalString(request, 'scope'));
+      const { registry, server } = await loadServer(ctx, params.name!);
+      const { path } = await setGroupRule(scope, pathsOf(registry), server.name, group, decision);
+      ctx.log(`${server.name} ${group} tools: ${decision} (${scope}, ${path}).`);
       return noContent();
     },
   },
@@ -105,6 +132,7 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
     instructions: null,
     tools: [],
     limits,
+    groups: groupViews(server.name, sources),
     projectPolicy: projectPolicyStatus(registry.policy, server.name),
     resources: [],
     templates: [],
@@ -165,6 +193,21 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
   // Read after the listing: a change this look just noticed is among them.
   detail.changedTools = await changedToolNames(server, ctx.env);
   return detail;
+}
+
+/** Each group's settings in every scope, and the strictest of them (what applies). */
+function groupViews(server: string, sources: PolicySource[]): GroupView[] {
+  return TOOL_GROUPS.map((group) => {
+    const settings = sources.flatMap((source) => {
+      const decision = source.doc.servers?.[server]?.groups?.[group];
+      return decision ? [{ scope: source.scope, path: source.path, decision }] : [];
+    });
+    const strictest = settings.reduce<GroupView['decision']>(
+      (best, { decision }) => (best === null ? decision : stricter(best, decision)),
+      null,
+    );
+    return { group, decision: strictest, settings };
+  });
 }
 
 async function listEverything(session: Session): Promise<Listings> {
@@ -259,7 +302,15 @@ async function toolViews(
         scope: 'scope' in source ? source.scope : null,
         path: 'path' in source ? source.path : null,
         pattern: 'pattern' in source ? source.pattern : null,
+        group: 'group' in source ? source.group : null,
       },
+      group: toolGroup({ name: tool.name, ...(annotations ? { annotations } : {}) }),
+      ownRules: sources.flatMap((policy) => {
+        const decision = policy.doc.servers?.[server]?.tools?.[tool.name];
+        return decision && Object.hasOwn(policy.doc.servers![server]!.tools!, tool.name)
+          ? [{ scope: policy.scope, decision }]
+          : [];
+      }),
       changed: changed.has(tool.name),
       limits: limitsApplying(tool.name, limits),
     });

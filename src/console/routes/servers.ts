@@ -4,7 +4,7 @@
  */
 
 import { PatchbayError } from '../../errors.js';
-import { parseAddOptions, parseScope } from '../../config/add-options.js';
+import { literalSecretWarnings, parseAddOptions, parseScope } from '../../config/add-options.js';
 import { entryToRaw } from '../../config/entry.js';
 import { setServerEnabled } from '../../config/policy-files.js';
 import {
@@ -212,9 +212,9 @@ function newConnector(body: JsonBody): NewConnector {
 /**
  * The form as `patchbay add <name> <url> -t … -s … --client-id … --callback-port … --client-secret`
  * would give it, through the same parse (so the same errors, in the same order), then the headers,
- * each checked as `-H` checks one.
+ * each checked as `-H` checks one. The edit form goes through it too.
  */
-function connectorOptions(connector: NewConnector) {
+export function connectorOptions(connector: NewConnector) {
   const options = parseAddOptions(
     connector.name,
     [connector.url],
@@ -236,7 +236,14 @@ function connectorOptions(connector: NewConnector) {
       validateHeader(name, value);
       map[name] = value;
     }
+    // `add` warns about a literal secret in .mcp.json's headers too: checked again with them.
+    const without = options.scope === 'project' ? literalSecretWarnings(options.entry) : [];
     options.entry.headers = map;
+    if (options.scope === 'project')
+      options.warnings = [
+        ...options.warnings.filter((warning) => !without.includes(warning)),
+        ...literalSecretWarnings(options.entry),
+      ];
   }
   return { options, clientSecret: connector.oauth?.clientSecret };
 }

@@ -12,9 +12,16 @@ import { PatchbayError } from '../../errors.js';
 import { admit } from '../../policy/admission.js';
 import { ToolPolicy } from '../../policy/enforce.js';
 import { configuredServerKey, type ListedTool } from '../../policy/pins.js';
-import type { CallOutcome, ContentBlock, PromptOutcome, ReadOutcome } from '../api-types.js';
+import type {
+  CallOutcome,
+  CompletionOutcome,
+  CompletionRequest,
+  ContentBlock,
+  PromptOutcome,
+  ReadOutcome,
+} from '../api-types.js';
 import type { ConsoleContext } from '../context.js';
-import { badField, json, objectBody, optionalObject, stringField } from '../http.js';
+import { badField, json, objectBody, optionalObject, stringField, type JsonBody } from '../http.js';
 import { withServer, type OpenedServer } from '../open.js';
 import type { Route } from '../router.js';
 
@@ -69,7 +76,77 @@ export const useRoutes: Route[] = [
       return json(200, await runPrompt(ctx, params.name!, prompt, args));
     },
   },
+  {
+    method: 'POST',
+    path: '/api/servers/:name/complete',
+    handler: async ({ ctx, params, body }) => json(200, await complete(ctx, params.name!, await body())),
+  },
 ];
+
+/** The most values shown for one completion (the protocol's own cap). */
+const MAX_COMPLETIONS = 100;
+
+/**
+ * `completion/complete` through the server, as the SDK client sends it: what a prompt argument
+ * or a template variable may be, given what is typed so far (and the other values filled in).
+ */
+async function complete(ctx: ConsoleContext, name: string, body: unknown): Promise<CompletionOutcome> {
+  const request = completionRequest(objectBody(body));
+  return withServer(ctx, name, async (session): Promise<CompletionOutcome> => {
+    if (!session.client.getServerCapabilities()?.completions)
+      return { values: [], hasMore: false, supported: false };
+    const result = await session.request((client) =>
+      client.complete(
+        {
+          ref:
+            request.ref.type === 'prompt'
+              ? { type: 'ref/prompt', name: request.ref.name }
+              : { type: 'ref/resource', uri: request.ref.uri },
+          argument: request.argument,
+          ...(request.context ? { context: { arguments: request.context } } : {}),
+        },
+        session.requestOptions(),
+      ),
+    );
+    const values = result.completion.values.filter((value) => typeof value === 'string');
+    return {
+      values: values.slice(0, MAX_COMPLETIONS),
+      hasMore: result.completion.hasMore === true || values.length > MAX_COMPLETIONS,
+      supported: true,
+    };
+  });
+}
+
+function completionRequest(body: JsonBody): CompletionRequest {
+  const ref = optionalObject(body, 'ref');
+  const argument = optionalObject(body, 'argument');
+  if (!ref) throw badField('ref', '{ type: "prompt", name } or { type: "template", uri }');
+  if (!argument) throw badField('argument', '{ name, value }');
+  const type = stringField(ref, 'type');
+  const value = Object.hasOwn(argument, 'value') ? argument.value : undefined;
+  if (typeof value !== 'string') throw badField('argument.value', 'a string');
+  const request: CompletionRequest = {
+    ref:
+      type === 'prompt'
+        ? { type: 'prompt', name: stringField(ref, 'name') }
+        : type === 'template'
+          ? { type: 'template', uri: stringField(ref, 'uri') }
+          : (() => {
+              throw badField('ref.type', '"prompt" or "template"');
+            })(),
+    argument: { name: stringField(argument, 'name'), value },
+  };
+  const context = optionalObject(body, 'context');
+  if (context) {
+    const values: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [key, given] of Object.entries(context)) {
+      if (typeof given !== 'string') throw badField(`context ${JSON.stringify(key)}`, 'a string');
+      values[key] = given;
+    }
+    request.context = values;
+  }
+  return request;
+}
 
 async function callTool(
   ctx: ConsoleContext,

@@ -1,6 +1,8 @@
 import type { ContentBlock } from '../types';
 import { audioDataUrl, imageDataUrl } from '../lib/media';
 import { DownloadLink } from './download';
+import { ZoomableImage } from './lightbox';
+import { isMarkdown, Markdown } from './markdown';
 
 function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
@@ -35,8 +37,14 @@ export function ResourceContents({
         <span class="mono">{uri}</span>
         {mimeType ? <span class="muted"> · {mimeType}</span> : null}
       </p>
-      {typeof text === 'string' ? <pre class="text-block">{text}</pre> : null}
-      {image ? <img class="content-image" src={image} alt={`Image ${uri}`} /> : null}
+      {typeof text === 'string' ? (
+        isMarkdown(mimeType, uri) ? (
+          <Markdown text={text} testid="markdown" />
+        ) : (
+          <pre class="text-block">{text}</pre>
+        )
+      ) : null}
+      {image ? <ZoomableImage src={image} alt={`Image ${uri}`} /> : null}
       {typeof blob === 'string' && !image ? (
         <DownloadLink base64={blob} uri={uri} mimeType={mimeType} />
       ) : null}
@@ -51,7 +59,7 @@ export function ContentBlockView({ block }: { block: ContentBlock }) {
     case 'image': {
       const src = imageDataUrl(block.data, block.mimeType);
       return src ? (
-        <img class="content-image" src={src} alt={`Image from the server (${String(block.mimeType)})`} />
+        <ZoomableImage src={src} alt={`Image from the server (${String(block.mimeType)})`} />
       ) : (
         <p class="muted">
           An image of type {String(block.mimeType)} (not shown: only PNG, JPEG, GIF and WebP are).

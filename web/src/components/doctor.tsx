@@ -1,5 +1,6 @@
 import { api } from '../api';
 import { useLoad } from '../lib/use-load';
+import { RichText } from './rich-text';
 import { ErrorNotice, Loading } from './ui';
 
 const STATUS_LABEL: Record<string, string> = { pass: 'Pass', fail: 'Fail', warn: 'Warning', skip: 'Skipped' };
@@ -29,9 +30,13 @@ export function DoctorFindings({ name }: { name: string }) {
                 </span>
                 <div class="finding-body">
                   <p>
-                    <strong>{finding.layer}</strong> — {finding.summary}
+                    <strong>{finding.layer}</strong> — <RichText text={finding.summary} />
                   </p>
-                  {finding.fix ? <p class="finding-fix mono">{finding.fix}</p> : null}
+                  {finding.fix ? (
+                    <p class="finding-fix">
+                      <RichText text={finding.fix} />
+                    </p>
+                  ) : null}
                 </div>
               </li>
             ))}

@@ -1,6 +1,7 @@
 import { useId, useState } from 'preact/hooks';
 import { api, toApiError, type ApiError } from '../api';
 import type { ConnectorDetail, PromptOutcome } from '../types';
+import { CompletingInput } from './completing-input';
 import { ContentBlockView } from './content';
 import { ErrorNotice } from './ui';
 
@@ -57,17 +58,18 @@ function PromptItem({ server, prompt }: { server: string; prompt: Prompt }) {
                 ) : null}
                 {arg.required ? <span class="visually-hidden"> (required)</span> : null}
               </label>
-              <input
+              <CompletingInput
                 id={inputId}
-                autocomplete="off"
-                aria-required={arg.required}
-                aria-invalid={isMissing || undefined}
-                aria-describedby={arg.description || isMissing ? `${inputId}-hint` : undefined}
+                server={server}
+                completionRef={{ type: 'prompt', name: prompt.name }}
+                argument={arg.name}
+                context={values}
+                ariaRequired={arg.required}
+                ariaInvalid={isMissing || undefined}
+                ariaDescribedBy={arg.description || isMissing ? `${inputId}-hint` : undefined}
                 value={values[arg.name] ?? ''}
-                onInput={(event) =>
-                  setValues((current) => ({ ...current, [arg.name]: event.currentTarget.value }))
-                }
-                data-testid={`prompt-${prompt.name}-${arg.name}`}
+                onValue={(value) => setValues((current) => ({ ...current, [arg.name]: value }))}
+                testid={`prompt-${prompt.name}-${arg.name}`}
               />
               {arg.description || isMissing ? (
                 <p class={isMissing ? 'field-error' : 'field-hint'} id={`${inputId}-hint`}>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, toApiError, type ApiError } from '../api';
-import type { Decision, ToolView } from '../types';
+import type { Decision, GroupView, ToolGroup, ToolView } from '../types';
 import { LimitsEditor } from './limits';
 import { TryTool } from './try-tool';
 import { Chip, ErrorNotice } from './ui';
@@ -43,17 +43,23 @@ function PermissionControl({
   tool: ToolView;
   onSaved: () => Promise<void>;
 }) {
-  const [pending, setPending] = useState<Decision | null>(null);
+  const [pending, setPending] = useState<Decision | 'default' | null>(null);
   const [requested, setRequested] = useState<Decision | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
 
-  const choose = async (decision: Decision) => {
+  const choose = async (decision: Decision | 'default') => {
     if (pending) return;
     setPending(decision);
     setError(null);
     try {
-      await api.setPermission(server, tool.name, decision);
-      setRequested(decision);
+      if (decision === 'default') {
+        // Every rule naming exactly this tool goes, whichever file holds it; globs stay.
+        for (const rule of tool.ownRules) await api.setPermission(server, tool.name, 'default', rule.scope);
+        setRequested(null);
+      } else {
+        await api.setPermission(server, tool.name, decision);
+        setRequested(decision);
+      }
       await onSaved();
     } catch (failure) {
       setError(toApiError(failure));
@@ -63,7 +69,7 @@ function PermissionControl({
   };
 
   const overruled = requested !== null && requested !== tool.decision && pending === null;
-  const shown = pending ?? tool.decision;
+  const shown = pending === 'default' ? null : (pending ?? tool.decision);
 
   return (
     <div class="permission">
@@ -85,6 +91,17 @@ function PermissionControl({
       <p class="because" data-testid={`because-${tool.name}`}>
         {tool.because}
       </p>
+      {tool.ownRules.length > 0 ? (
+        <button
+          type="button"
+          class="link-button"
+          disabled={pending !== null}
+          onClick={() => void choose('default')}
+          data-testid={`permission-${tool.name}-default`}
+        >
+          Back to default
+        </button>
+      ) : null}
       {overruled ? (
         <p class="notice notice-warn notice-inline" role="status">
           Saved, but a stricter rule elsewhere still decides: {tool.because}
@@ -140,6 +157,114 @@ function ToolItem({
         <TryTool server={server} tool={tool} />
       </details>
     </li>
+  );
+}
+
+const GROUP_LABELS: Record<ToolGroup, { title: string; about: string }> = {
+  'read-only': { title: 'Read-only tools', about: 'Tools the server marks read-only.' },
+  other: { title: 'Other tools', about: 'Every other tool: ones that may write, delete or reach out.' },
+};
+
+function GroupRow({
+  server,
+  view,
+  count,
+  onSaved,
+}: {
+  server: string;
+  view: GroupView;
+  count: number;
+  onSaved: () => Promise<void>;
+}) {
+  const [pending, setPending] = useState<Decision | 'default' | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const label = GROUP_LABELS[view.group];
+  const choose = async (decision: Decision | 'default') => {
+    setPending(decision);
+    setError(null);
+    try {
+      if (decision === 'default')
+        for (const setting of view.settings) await api.setGroup(server, view.group, 'default', setting.scope);
+      else await api.setGroup(server, view.group, decision);
+      await onSaved();
+    } catch (failure) {
+      setError(toApiError(failure));
+    } finally {
+      setPending(null);
+    }
+  };
+  const shown = pending === 'default' ? null : (pending ?? view.decision);
+  const where = view.settings.map((setting) => `${setting.decision} in ${setting.scope}`).join(', ');
+  return (
+    <li class="group-row" data-testid={`group-${view.group}`}>
+      <div>
+        <h3 class="tool-name">
+          {label.title} <span class="muted">· {count}</span>
+        </h3>
+        <p class="muted">
+          {label.about}{' '}
+          {view.decision === null
+            ? 'Not set: each tool follows its own setting, else its annotations.'
+            : `Set: ${where}. A tool's own setting still wins.`}
+        </p>
+      </div>
+      <div class="permission">
+        <div class="segmented" role="group" aria-label={label.title}>
+          {DECISIONS.map(({ decision, label: text }) => (
+            <button
+              key={decision}
+              type="button"
+              class={`segment segment-${decision}`}
+              aria-pressed={shown === decision}
+              disabled={pending !== null}
+              onClick={() => void choose(decision)}
+              data-testid={`group-${view.group}-${decision}`}
+            >
+              {text}
+            </button>
+          ))}
+        </div>
+        {view.settings.length > 0 ? (
+          <button
+            type="button"
+            class="link-button"
+            disabled={pending !== null}
+            onClick={() => void choose('default')}
+            data-testid={`group-${view.group}-default`}
+          >
+            Back to default
+          </button>
+        ) : null}
+        <ErrorNotice error={error} />
+      </div>
+    </li>
+  );
+}
+
+/** "Read-only tools" and "Other tools": one setting for each group, as Claude's connectors have. */
+export function GroupSettings({
+  server,
+  groups,
+  tools,
+  onSaved,
+}: {
+  server: string;
+  groups: GroupView[];
+  tools: ToolView[];
+  onSaved: () => Promise<void>;
+}) {
+  return (
+    <ul class="group-list" data-testid="group-settings">
+      {groups.map((view) => (
+        <GroupRow
+          key={view.group}
+          server={server}
+          view={view}
+          count={tools.filter((tool) => tool.group === view.group).length}
+          onSaved={onSaved}
+        />
+      ))}
+    </ul>
   );
 }
 

@@ -1,14 +1,26 @@
 import type { ComponentChildren } from 'preact';
 import type { ApiError } from '../api';
 import type { Status } from '../types';
+import { Hint, RichText, type CoveredVerb } from './rich-text';
 
-export function ErrorNotice({ error, testid }: { error: ApiError | null; testid?: string }) {
+export function ErrorNotice({
+  error,
+  testid,
+  covered,
+}: {
+  error: ApiError | null;
+  testid?: string;
+  /** Verbs of the commands the page has a button for beside this notice (their hints are dropped). */
+  covered?: readonly CoveredVerb[];
+}) {
   // A lost session is said once, in the page's banner, rather than in every panel.
   if (!error || error.status === 401) return null;
   return (
     <div class="notice notice-error" role="alert" data-testid={testid}>
-      <p class="notice-message">{error.message}</p>
-      {error.hint ? <p class="notice-hint">{error.hint}</p> : null}
+      <p class="notice-message">
+        <RichText text={error.message} />
+      </p>
+      <Hint hint={error.hint} covered={covered ?? []} />
     </div>
   );
 }

@@ -20,7 +20,7 @@ const isReference = (value: string) => value.startsWith('${');
  * A value that is either a secret (masked) or a `${VAR}` reference (shown). Both branches render
  * an `<input>` in the same place, so Preact flips its type in place and focus stays while typing.
  */
-function SecretInput(props: {
+export function SecretInput(props: {
   id: string;
   value: string;
   placeholder?: string;

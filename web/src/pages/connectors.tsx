@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, openAuthorizationUrl, toApiError, type ApiError } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DoctorFindings } from '../components/doctor';
+import { Hint } from '../components/rich-text';
 import { Chip, ErrorNotice, Loading, Monogram, StatusPill } from '../components/ui';
 import { fromNow, plural } from '../lib/format';
 import { href } from '../router';
@@ -100,7 +101,10 @@ function ConnectorRow({ connector, checking, onChanged, onRemoved }: RowProps) {
       {connector.status === 'failed' || (connector.reason && connector.status !== 'connected') ? (
         <div class={`notice ${connector.status === 'failed' ? 'notice-error' : 'notice-info'}`}>
           {connector.reason ? <p class="notice-message">{connector.reason}</p> : null}
-          {connector.hint ? <p class="notice-hint">{connector.hint}</p> : null}
+          <Hint
+            hint={connector.hint}
+            covered={['login', 'logout', 'doctor', 'approve', 'enable', 'disable', 'remove', 'get']}
+          />
         </div>
       ) : null}
 
@@ -115,7 +119,7 @@ function ConnectorRow({ connector, checking, onChanged, onRemoved }: RowProps) {
               </span>
             ))}
           </p>
-          <p class="notice-hint">Review the new definitions: patchbay review {name}</p>
+          <Hint hint={`Review the new definitions: patchbay review ${name}`} />
         </div>
       ) : null}
 
@@ -198,7 +202,11 @@ function ConnectorRow({ connector, checking, onChanged, onRemoved }: RowProps) {
         </button>
       </div>
 
-      <ErrorNotice error={error} testid={`error-${name}`} />
+      <ErrorNotice
+        error={error}
+        testid={`error-${name}`}
+        covered={['login', 'logout', 'approve', 'enable', 'disable', 'remove']}
+      />
       {showDoctor ? <DoctorFindings name={name} /> : null}
 
       <ConfirmDialog
@@ -350,8 +358,7 @@ export function ConnectorsPage({
         <div class="empty">
           <p>No connectors yet.</p>
           <p class="muted">
-            Add one by URL with <a href={href.add()}>Add custom connector</a>, or from a shell with{' '}
-            <span class="mono">patchbay add</span>.
+            Add one by its URL with <a href={href.add()}>Add custom connector</a>.
           </p>
         </div>
       ) : null}

@@ -1,11 +1,14 @@
-import { useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { api, openAuthorizationUrl, toApiError, type ApiError } from '../api';
 import { DoctorFindings } from '../components/doctor';
 import { LimitsEditor } from '../components/limits';
 import { PromptsPanel } from '../components/prompts';
 import { ResourcesPanel } from '../components/resources';
 import { Tabs } from '../components/tabs';
-import { ToolsPanel } from '../components/tools';
+import { Markdown } from '../components/markdown';
+import { Hint } from '../components/rich-text';
+import { GroupSettings, ToolsPanel } from '../components/tools';
 import { ErrorNotice, Loading, Monogram, StatusPill } from '../components/ui';
 import { useLoad } from '../lib/use-load';
 import { href } from '../router';
@@ -17,11 +20,13 @@ function LoginButtons({
   auth,
   showLogin,
   onChanged,
+  children,
 }: {
   name: string;
   auth: AuthView;
   showLogin: boolean;
   onChanged: () => void;
+  children?: ComponentChildren;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -68,8 +73,9 @@ function LoginButtons({
             Log out
           </button>
         ) : null}
+        {children}
       </div>
-      <ErrorNotice error={error} />
+      <ErrorNotice error={error} covered={['login', 'logout']} />
     </>
   );
 }
@@ -103,19 +109,39 @@ function Header({ detail, onChanged }: { detail: ConnectorDetail; onChanged: () 
           auth={detail.auth}
           showLogin={needsLogin(detail)}
           onChanged={onChanged}
-        />
+        >
+          {detail.transport === 'http' || detail.transport === 'sse' ? (
+            <a class="button" href={href.edit(detail.name)} data-testid={`edit-${detail.name}`}>
+              Edit
+            </a>
+          ) : null}
+        </LoginButtons>
       </div>
     </header>
   );
 }
 
-/** When the server cannot be reached: what the API said, and the ways forward. */
+/** When the page could not be loaded: what the API said, and the ways forward. */
 function Unreachable({ name, error, onRetry }: { name: string; error: ApiError; onRetry: () => void }) {
+  // No such server: nothing to log in to, retry or diagnose.
+  if (error.status === 404)
+    return (
+      <div class="card" data-testid="detail-not-found">
+        <ErrorNotice error={error} testid="detail-error" />
+        <p>
+          <a href={href.connectors()}>Back to Connectors</a>
+        </p>
+      </div>
+    );
+  return <UnreachableServer name={name} error={error} onRetry={onRetry} />;
+}
+
+function UnreachableServer({ name, error, onRetry }: { name: string; error: ApiError; onRetry: () => void }) {
   const auth = useLoad(() => api.auth(name), name);
   const [doctor, setDoctor] = useState(false);
   return (
     <div class="card">
-      <ErrorNotice error={error} testid="detail-error" />
+      <ErrorNotice error={error} testid="detail-error" covered={['login', 'doctor']} />
       {auth.data ? (
         <LoginButtons
           name={name}
@@ -159,21 +185,72 @@ function ProjectPolicyNotice({ policy }: { policy: ConnectorDetail['projectPolic
         {waiting.map((change) => (change.kind === 'default' ? `set ${change.what}` : change.what)).join(', ')}
         . Until you approve it, only what it tightens applies.
       </p>
-      {policy.hint ? <p class="notice-hint">{policy.hint}</p> : null}
+      <Hint hint={policy.hint} />
     </div>
   );
 }
 
-export function DetailPage({ name }: { name: string }) {
+/** Why the server is not connected, with the doctor one click away (it exists and failed). */
+function NotConnected({ detail }: { detail: ConnectorDetail }) {
+  const [doctor, setDoctor] = useState(false);
+  const failed = detail.status === 'failed';
+  return (
+    <div class={`notice ${failed ? 'notice-error' : 'notice-info'}`} data-testid="not-connected">
+      <p class="notice-message">{detail.reason ?? 'Not connected.'}</p>
+      <Hint hint={detail.hint} covered={['login', 'doctor', 'approve', 'enable', 'get']} />
+      {failed ? (
+        <div class="actions">
+          <button
+            type="button"
+            class="button"
+            aria-expanded={doctor}
+            onClick={() => setDoctor(!doctor)}
+            data-testid={`doctor-${detail.name}`}
+          >
+            {doctor ? 'Hide doctor' : 'Doctor'}
+          </button>
+        </div>
+      ) : null}
+      {doctor ? <DoctorFindings name={detail.name} /> : null}
+    </div>
+  );
+}
+
+const TABS = ['tools', 'resources', 'prompts'];
+
+export function DetailPage({
+  name,
+  query,
+  notice,
+}: {
+  name: string;
+  query: URLSearchParams;
+  notice: string | null;
+}) {
   const detail = useLoad(() => api.detail(name), name);
-  const [tab, setTab] = useState('tools');
+  const asked = query.get('tab');
+  const [tab, setTabState] = useState(asked && TABS.includes(asked) ? asked : 'tools');
+  const setTab = (next: string) => {
+    setTabState(next);
+    history.replaceState(null, '', href.server(name, next === 'tools' ? {} : { tab: next }));
+  };
+  // A link to another tab of this page (the page stays mounted): that tab.
+  useEffect(() => {
+    setTabState(asked && TABS.includes(asked) ? asked : 'tools');
+  }, [asked]);
   const data = detail.data;
+  const connected = data?.status === 'connected';
 
   return (
     <div class="page">
       <p class="breadcrumb">
         <a href={href.connectors()}>← Connectors</a>
       </p>
+      {notice ? (
+        <div class="notice notice-ok" role="status" data-testid="detail-notice">
+          <p class="notice-message">{notice}</p>
+        </div>
+      ) : null}
       {detail.loading && !data ? <Loading label={`Connecting to ${name}…`} /> : null}
       {detail.error && !data ? (
         <>
@@ -185,21 +262,23 @@ export function DetailPage({ name }: { name: string }) {
         <>
           <Header detail={data} onChanged={() => void detail.reload()} />
           {detail.error ? <ErrorNotice error={detail.error} /> : null}
-          {data.reason && data.status !== 'connected' ? (
-            <div class="notice notice-error">
-              <p class="notice-message">{data.reason}</p>
-              {data.hint ? <p class="notice-hint">{data.hint}</p> : null}
-            </div>
-          ) : null}
+          {!connected ? <NotConnected detail={data} /> : null}
 
           <ProjectPolicyNotice policy={data.projectPolicy} />
 
           {data.instructions ? (
-            <details class="card instructions" open={data.instructions.length < 600}>
+            <details class="card instructions" open data-testid="instructions">
               <summary>Instructions from the server</summary>
-              <pre class="text-block">{data.instructions}</pre>
+              <Markdown text={data.instructions} testid="instructions-markdown" />
             </details>
           ) : null}
+
+          <section class="card" aria-labelledby="permissions-title">
+            <h2 id="permissions-title" class="section-title">
+              Tool permissions
+            </h2>
+            <GroupSettings server={name} groups={data.groups} tools={data.tools} onSaved={detail.reload} />
+          </section>
 
           <section class="card" aria-labelledby="server-limits-title">
             <h2 id="server-limits-title" class="section-title">
@@ -208,26 +287,36 @@ export function DetailPage({ name }: { name: string }) {
             <LimitsEditor
               server={name}
               pattern="*"
-              limits={data.limits}
+              limits={data.limits.filter((limit) => limit.pattern === '*')}
               onSaved={detail.reload}
               testid="server-limits"
             />
           </section>
 
-          <Tabs
-            label={`${name} contents`}
-            selected={tab}
-            onSelect={setTab}
-            tabs={[
-              { id: 'tools', label: `Tools · ${data.tools.length}` },
-              { id: 'resources', label: `Resources · ${data.resources.length + data.templates.length}` },
-              { id: 'prompts', label: `Prompts · ${data.prompts.length}` },
-            ]}
-          >
-            {tab === 'tools' ? <ToolsPanel server={name} tools={data.tools} onSaved={detail.reload} /> : null}
-            {tab === 'resources' ? <ResourcesPanel server={name} detail={data} /> : null}
-            {tab === 'prompts' ? <PromptsPanel server={name} prompts={data.prompts} /> : null}
-          </Tabs>
+          {connected ? (
+            <Tabs
+              label={`${name} contents`}
+              selected={tab}
+              onSelect={setTab}
+              tabs={[
+                { id: 'tools', label: `Tools · ${data.tools.length}` },
+                { id: 'resources', label: `Resources · ${data.resources.length + data.templates.length}` },
+                { id: 'prompts', label: `Prompts · ${data.prompts.length}` },
+              ]}
+            >
+              {tab === 'tools' ? (
+                <ToolsPanel server={name} tools={data.tools} onSaved={detail.reload} />
+              ) : null}
+              {tab === 'resources' ? (
+                <ResourcesPanel server={name} detail={data} initial={query.get('resource')} />
+              ) : null}
+              {tab === 'prompts' ? <PromptsPanel server={name} prompts={data.prompts} /> : null}
+            </Tabs>
+          ) : (
+            <p class="muted card" data-testid="contents-unavailable">
+              Its tools, resources and prompts show here once {name} is connected.
+            </p>
+          )}
           <p class="visually-hidden" role="status">
             {detail.loading ? `Refreshing ${name}…` : ''}
           </p>
