@@ -203,7 +203,14 @@ Examples:
     .option('--show-secrets', 'show secret values instead of ****')
     .addHelpText(
       'after',
-      '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json',
+      `
+Exit status: 0 all fine (or off on purpose), 4 only logins missing, 5 only approvals pending,
+8 a server not reached or troubles of different kinds, 2 a config file is broken
+(patchbay help exit-codes).
+
+Examples:
+  $ patchbay list
+  $ patchbay list --no-check --json`,
     )
     .action(
       act(async (flags) => {
@@ -492,7 +499,7 @@ Examples:
       'after',
       `
 Changes nothing: no OAuth registration, no token request, no file written.
-Exit status: 0 every server fine, 4 only logins missing, 8 some server not fine.
+Exit status as list's: 0 every server fine, 4 only logins missing, 5 only approvals pending, 8 otherwise.
 
 Examples:
   $ patchbay doctor
@@ -653,7 +660,7 @@ annotations. Between files the strictest wins (deny, ask, allow). Limits show ho
 current window is used and when it reopens. A tool whose description or schemas changed since it
 was first allowed is flagged and asked about until reviewed (patchbay review <name>). Rules that
 match no listed tool are pointed out. A server the administrator's policy blocks, or one that is
-disabled or not approved, is never contacted. Exit 8 when a server could not be reached.
+disabled or not approved, is never contacted. Exit status as list's (patchbay help exit-codes).
 
 Examples:
   $ patchbay policy
@@ -723,7 +730,12 @@ Examples:
     .argument('<name>', 'the server to log in to')
     .option('--no-browser', 'print the login URL instead of opening a browser (paste the address it ends on)')
     .option('--device', 'log in with a code typed on another device (RFC 8628), where the server offers it')
-    .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server asks for)')
+    .option(
+      '--oauth-scope <scopes>',
+      'space-separated OAuth scopes to ask for (default: what the server asks for)',
+    )
+    // The old spelling: --scope is a config scope (local, project, user) everywhere else.
+    .addOption(new Option('--scope <scopes>').hideHelp())
     .option('--timeout <seconds>', 'how long to wait for the browser (default 300)')
     .addHelpText(
       'after',
@@ -732,12 +744,13 @@ Examples:
   $ patchbay login notion
   $ patchbay login --no-browser corp          # over SSH: open the URL elsewhere, paste the address it ends on
   $ patchbay login --device corp              # headless: type a code on another device
+  $ patchbay login corp --oauth-scope "mcp:read mcp:write"
   $ PATCHBAY_BROWSER=firefox patchbay login corp`,
     )
     .action(
       act(async (name: string, flags) => {
         const { parseLoginOptions, runLogin } = await import('./commands/login.js');
-        return runLogin(parseLoginOptions(name, flags), io);
+        return runLogin(parseLoginOptions(name, flags, io), io);
       }),
     );
 

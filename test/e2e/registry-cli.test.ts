@@ -369,7 +369,7 @@ describe('project approval', () => {
     let view = JSON.parse((await sandbox.run(['get', 'tools', '--json'])).stdout) as Record<string, string>;
     expect(view.status).toBe('pending-approval');
     const list = await sandbox.run(['list']);
-    expect(list.code).toBe(8);
+    expect(list.code).toBe(5);
     expect(list.stdout).toContain('pending-approval');
     expect(list.stdout).toContain('patchbay approve tools');
 

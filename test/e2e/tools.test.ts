@@ -58,7 +58,7 @@ describe('patchbay tools', () => {
     expect(needsLogin.stderr).toContain('patchbay login locked');
     await sandbox.run(['add', 'gone', `http://127.0.0.1:${await getFreePort()}/mcp`]);
     const gone = await sandbox.run(['tools', 'gone']);
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(8);
     expect(gone.stderr).toMatch(/connection refused: nothing is listening on 127\.0\.0\.1:\d+/);
   });
 });
