@@ -308,11 +308,15 @@ Examples:
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
     .option('-y, --yes', 'approve a tool that policy sets to ask, without asking')
     .option('--log-arguments', "keep the call's arguments in the audit log (secrets masked)")
+    .option('--allow-unknown-args', "send argument names the tool's schema does not declare")
     .addOption(maxOutputOption());
   withServerRequestOptions(call)
     .addHelpText(
       'after',
       `
+Arguments are checked against the tool's schema before anything is sent: a wrong type, a value
+not allowed or a missing argument is named, with an example call; an unknown name is refused with
+the nearest one (--allow-unknown-args sends it anyway).
 A result with isError exits 1 with its text on stderr. A question from the server is asked on a
 terminal; without one it is declined, or answered with its defaults given --accept-defaults.
 Policy applies (patchbay policy <name>): a denied tool is refused; one set to ask is asked about
