@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { cacheDirectory } from '../config/paths.js';
+import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../config/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
@@ -20,7 +20,7 @@ import { packageVersion } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-const HELP_TOPICS: Record<string, () => string> = {
+const HELP_TOPICS: Record<string, (io: Io) => string> = {
   'exit-codes': () =>
     [
       'Exit codes of patchbay:',
@@ -28,15 +28,20 @@ const HELP_TOPICS: Record<string, () => string> = {
       ...EXIT_CODE_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(3)} ${meaning}`),
       '',
     ].join('\n'),
-  config: () =>
-    [
-      'Where servers live (highest precedence first; whole entries, no field merging):',
+  config: (io) => {
+    // The paths of this machine and this directory, filled in: what a person would look up next.
+    const config = userConfigPath(io.env);
+    const root = findProjectRoot(io.cwd, io.env);
+    const project = JSON.stringify(root);
+    return [
+      'Where servers live (highest precedence first; whole entries, no field merging), from here:',
       '',
-      '  local    you, this project   ${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}/config.json',
-      '                               under projects["<project root>"].mcpServers',
-      "  project  the team, committed <project root>/.mcp.json (Claude Code's format)",
-      '  user     you, every project  the same config.json, under mcpServers',
+      `  local    you, this project   ${config}`,
+      `                               under projects[${project}].mcpServers`,
+      `  project  the team, committed ${projectConfigPath(root)} (Claude Code's format)`,
+      `  user     you, every project  ${config}, under mcpServers`,
       '',
+      'config.json lives in $PATCHBAY_CONFIG_DIR, else $XDG_CONFIG_HOME/patchbay, else ~/.config/patchbay.',
       'The project root is the nearest directory upward with a .mcp.json, else with .git, else the',
       'current directory (PATCHBAY_PROJECT_DIR overrides). Servers from .mcp.json are not contacted',
       'until you approve them: patchbay approve <name>.',
@@ -56,8 +61,8 @@ const HELP_TOPICS: Record<string, () => string> = {
       'An unset variable without a default makes that server fail with a reason naming it.',
       '',
       'Policy (patchbay permit, limit, enable, disable) lives beside the servers: under "policy" in',
-      'config.json (user) and projects["<project root>"].policy (local), and in the team\'s committed',
-      '<project root>/.patchbay.json (project):',
+      `config.json (user) and projects[${project}].policy (local), and in the team's committed`,
+      `${join(root, '.patchbay.json')} (project):`,
       '  {"default": "ask", "servers": {"github": {"enabled": false, "tools": {"delete_*": "deny"},',
       '                                             "limits": {"*": "100/hour"}}}}',
       'The .patchbay.json comes with the repository: until you approve it as it reads now',
@@ -66,7 +71,8 @@ const HELP_TOPICS: Record<string, () => string> = {
       "The administrator's /etc/patchbay/managed.json (PATCHBAY_MANAGED_POLICY) takes Claude Code's",
       'allowedMcpServers / deniedMcpServers lists. See: patchbay policy.',
       '',
-    ].join('\n'),
+    ].join('\n');
+  },
 };
 
 /** --max-output, on every command that prints what a server returns. */
@@ -909,7 +915,7 @@ Examples:
       act((topic: string | undefined) => {
         const topicText = topic && Object.hasOwn(HELP_TOPICS, topic) ? HELP_TOPICS[topic] : undefined;
         if (topicText) {
-          io.stdout.write(topicText());
+          io.stdout.write(topicText(io));
           return EXIT.ok;
         }
         const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;
@@ -923,7 +929,39 @@ Examples:
       }),
     );
 
+  groupCommands(program);
   return program;
+}
+
+/**
+ * `--help` lists the commands by job, as gh does, in this order; within a group, in the order
+ * they are defined. Every command belongs to exactly one group (a test checks it).
+ */
+export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: readonly string[]]> = [
+  [
+    'Configure servers:',
+    ['add', 'add-json', 'remove', 'import', 'export', 'approve', 'reject', 'reset-project-choices'],
+  ],
+  ['Check servers:', ['list', 'get', 'doctor']],
+  ['Authenticate:', ['login', 'logout', 'auth']],
+  ['Use a server:', ['tools', 'tool', 'resources', 'prompts', 'call', 'read', 'prompt']],
+  [
+    'Control (permissions, limits, audit):',
+    ['permit', 'enable', 'disable', 'limit', 'policy', 'review', 'log', 'stats'],
+  ],
+  ['Serve to hosts:', ['serve', 'connect', 'install', 'uninstall']],
+  ['More:', ['ui', 'demo', 'help']],
+];
+
+function groupCommands(program: Command): void {
+  const rank = new Map<string, number>();
+  COMMAND_GROUPS.forEach(([heading, names], index) => {
+    for (const name of names) rank.set(name, index);
+    for (const command of program.commands) if (names.includes(command.name())) command.helpGroup(heading);
+  });
+  const commands = program.commands as Command[];
+  const order = (command: Command) => rank.get(command.name()) ?? COMMAND_GROUPS.length;
+  commands.sort((a, b) => order(a) - order(b));
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
