@@ -9,6 +9,11 @@ export const EXIT = {
   error: 1,
   usage: 2,
   needsAuth: 4,
+  /** A server from the project's .mcp.json that has not been approved (patchbay approve). */
+  needsApproval: 5,
+  /** Refused by policy: a denied tool, a limit reached, a disabled or administrator-blocked server. */
+  refused: 6,
+  /** A server could not be reached or failed its check (for list, doctor, policy: servers of mixed troubles). */
   degraded: 8,
   /** 128 + SIGINT: stopped by Ctrl-C (a request in flight was cancelled). */
   interrupted: 130,
@@ -36,6 +41,9 @@ export type ErrorCode =
   | 'unset-variable'
   | 'no-tty'
   | 'needs-auth'
+  | 'pending-approval'
+  | 'server-disabled'
+  | 'no-login-needed'
   | 'connect-failed'
   | 'headers-helper-failed'
   | 'tls-config'
@@ -65,14 +73,20 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'write-failed': EXIT.error,
   'read-failed': EXIT.error,
   'needs-auth': EXIT.needsAuth,
-  'connect-failed': EXIT.error,
-  'headers-helper-failed': EXIT.error,
-  'tls-config': EXIT.error,
+  'pending-approval': EXIT.needsApproval,
+  'server-disabled': EXIT.refused,
+  // Not a failure: `login` on a server that answers without one says so and succeeds.
+  'no-login-needed': EXIT.ok,
+  // Every way a server is not reached (refused, timed out, TLS, a helper that failed, a broken
+  // entry) is one situation, with the code `list` gives it.
+  'connect-failed': EXIT.degraded,
+  'headers-helper-failed': EXIT.degraded,
+  'tls-config': EXIT.degraded,
   'auth-refused': EXIT.error,
   'auth-failed': EXIT.needsAuth,
   'server-request-declined': EXIT.error,
-  'policy-denied': EXIT.error,
-  'limit-reached': EXIT.error,
+  'policy-denied': EXIT.refused,
+  'limit-reached': EXIT.refused,
   internal: EXIT.error,
 };
 
@@ -102,23 +116,39 @@ export function exitCodeOf(error: unknown): ExitCode {
   return error instanceof PatchbayError ? error.exitCode : EXIT.error;
 }
 
-/** The documented exit codes, for `patchbay help exit-codes` and the README. */
+/**
+ * The documented exit codes, for `patchbay help exit-codes` and the README (a test checks that the
+ * two say the same). Each situation has one code, whatever the command that meets it.
+ */
 export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCode; meaning: string }> = [
-  { code: EXIT.ok, meaning: 'success; for list/get/doctor: every checked server is connected' },
+  {
+    code: EXIT.ok,
+    meaning: 'success; for list, get, doctor and policy: every server is usable or off on purpose',
+  },
   {
     code: EXIT.error,
-    meaning:
-      'an error: a server not reached, a tool result with isError, a failed write, a lock not obtained',
+    meaning: 'an error: a tool result with isError, a failed write, a lock not obtained, a refused login',
   },
   {
     code: EXIT.usage,
-    meaning: 'usage error or invalid input: bad flag, name, URL, header, or a malformed config file',
+    meaning:
+      'usage error or invalid input: bad flag, name, URL, header, argument, or a malformed config file',
+  },
+  { code: EXIT.needsAuth, meaning: 'a login is needed: run patchbay login <name>' },
+  {
+    code: EXIT.needsApproval,
+    meaning: "a server from the project's .mcp.json waits for patchbay approve <name>",
   },
   {
-    code: EXIT.needsAuth,
-    meaning: 'authentication is needed, and nothing else is wrong: run `patchbay login <name>`',
+    code: EXIT.refused,
+    meaning:
+      'refused by policy: a tool denied, or set to ask and not approved; a limit reached; a server disabled or blocked by the administrator',
   },
-  { code: EXIT.degraded, meaning: 'degraded: some servers are not connected (failed, pending approval)' },
+  {
+    code: EXIT.degraded,
+    meaning:
+      'a server could not be reached or failed its check; for list, doctor and policy also servers with different problems',
+  },
   {
     code: EXIT.interrupted,
     meaning: 'interrupted (Ctrl-C): a request in flight was cancelled at the server',

@@ -75,6 +75,10 @@ export async function discover(
   sdk: ClientSdk,
 ): Promise<Discovered> {
   const challenge = await readChallenge(url, http, sdk);
+  if (challenge?.answeredAnonymously && !entry.oauth?.authServerMetadataUrl) {
+    const none = await noLoginNeeded(url, http, sdk);
+    if (none) throw none;
+  }
   const resourceMetadataUrl = challenge?.resourceMetadataUrl;
   if (entry.oauth?.authServerMetadataUrl) {
     const metadata = await fetchAuthServerMetadata(entry.oauth.authServerMetadataUrl, http);
@@ -116,28 +120,76 @@ export async function discover(
   };
 }
 
-/** An unauthenticated MCP request, for the 401's `WWW-Authenticate` parameters. */
+/**
+ * An unauthenticated MCP request: a 401/403 gives the `WWW-Authenticate` parameters; an answer
+ * without one says the server may need no login at all; no answer means it cannot be reached,
+ * which is said as such (not as a failed login).
+ */
 async function readChallenge(
   url: string,
   http: HttpClient,
   sdk: ClientSdk,
-): Promise<{ resourceMetadataUrl?: URL; scope?: string } | undefined> {
+): Promise<{ resourceMetadataUrl?: URL; scope?: string; answeredAnonymously?: true } | undefined> {
+  let response: Response;
   try {
-    const response = await http.fetch(url, {
+    response = await http.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify(INITIALIZE_PROBE),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status !== 401 && response.status !== 403) return undefined;
-    const params = sdk.extractWWWAuthenticateParams(response);
-    return {
-      ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}),
-      ...(params.scope ? { scope: params.scope } : {}),
-    };
+  } catch (error) {
+    throw new PatchbayError('connect-failed', `cannot reach ${url}: ${unreachableReason(error)}`, {
+      cause: error,
+    });
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.ok) return { answeredAnonymously: true };
+  if (response.status !== 401 && response.status !== 403) return undefined;
+  const params = sdk.extractWWWAuthenticateParams(response);
+  return {
+    ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}),
+    ...(params.scope ? { scope: params.scope } : {}),
+  };
+}
+
+const PROBE_TIMEOUT_MS = 10_000;
+
+function unreachableReason(error: unknown): string {
+  const failure = error as { name?: string; cause?: { code?: string } } | undefined;
+  if (failure?.name === 'TimeoutError') return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
+  switch (failure?.cause?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (nothing is listening there)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name was not found';
+    case 'ECONNRESET':
+      return 'the connection was reset';
+    default:
+      return error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200);
+  }
+}
+
+/**
+ * A server that answered without credentials and publishes no protected-resource metadata has
+ * no login to run: `patchbay login` says so and succeeds (an entry naming its authorization
+ * server is logged in as configured).
+ */
+async function noLoginNeeded(
+  url: string,
+  http: HttpClient,
+  sdk: ClientSdk,
+): Promise<PatchbayError | undefined> {
+  try {
+    await sdk.discoverOAuthProtectedResourceMetadata(url, {}, http.fetch);
+    return undefined;
   } catch {
-    return undefined; // discovery by well-known locations still follows
+    return new PatchbayError(
+      'no-login-needed',
+      'it answers without credentials and publishes no OAuth metadata, so there is no login to run',
+      { hint: 'patchbay get <name> checks it.' },
+    );
   }
 }
 

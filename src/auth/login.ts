@@ -174,7 +174,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
           'auth-failed',
           `the server still refuses the token for lack of permissions (it asks for ${wanted}) after ${round} logins`,
           {
-            hint: `Ask the server's operator which scopes ${request.name} needs; then: patchbay login ${request.name} --scope "…"`,
+            hint: `Ask the server's operator which scopes ${request.name} needs; then: patchbay login ${request.name} --oauth-scope "…"`,
           },
         );
       }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { cacheDirectory } from '../config/paths.js';
+import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../config/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
@@ -20,7 +20,7 @@ import { packageVersion } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-const HELP_TOPICS: Record<string, () => string> = {
+const HELP_TOPICS: Record<string, (io: Io) => string> = {
   'exit-codes': () =>
     [
       'Exit codes of patchbay:',
@@ -28,15 +28,20 @@ const HELP_TOPICS: Record<string, () => string> = {
       ...EXIT_CODE_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(3)} ${meaning}`),
       '',
     ].join('\n'),
-  config: () =>
-    [
-      'Where servers live (highest precedence first; whole entries, no field merging):',
+  config: (io) => {
+    // The paths of this machine and this directory, filled in: what a person would look up next.
+    const config = userConfigPath(io.env);
+    const root = findProjectRoot(io.cwd, io.env);
+    const project = JSON.stringify(root);
+    return [
+      'Where servers live (highest precedence first; whole entries, no field merging), from here:',
       '',
-      '  local    you, this project   ${PATCHBAY_CONFIG_DIR:-${XDG_CONFIG_HOME:-~/.config}/patchbay}/config.json',
-      '                               under projects["<project root>"].mcpServers',
-      "  project  the team, committed <project root>/.mcp.json (Claude Code's format)",
-      '  user     you, every project  the same config.json, under mcpServers',
+      `  local    you, this project   ${config}`,
+      `                               under projects[${project}].mcpServers`,
+      `  project  the team, committed ${projectConfigPath(root)} (Claude Code's format)`,
+      `  user     you, every project  ${config}, under mcpServers`,
       '',
+      'config.json lives in $PATCHBAY_CONFIG_DIR, else $XDG_CONFIG_HOME/patchbay, else ~/.config/patchbay.',
       'The project root is the nearest directory upward with a .mcp.json, else with .git, else the',
       'current directory (PATCHBAY_PROJECT_DIR overrides). Servers from .mcp.json are not contacted',
       'until you approve them: patchbay approve <name>.',
@@ -56,8 +61,8 @@ const HELP_TOPICS: Record<string, () => string> = {
       'An unset variable without a default makes that server fail with a reason naming it.',
       '',
       'Policy (patchbay permit, limit, enable, disable) lives beside the servers: under "policy" in',
-      'config.json (user) and projects["<project root>"].policy (local), and in the team\'s committed',
-      '<project root>/.patchbay.json (project):',
+      `config.json (user) and projects[${project}].policy (local), and in the team's committed`,
+      `${join(root, '.patchbay.json')} (project):`,
       '  {"default": "ask", "servers": {"github": {"enabled": false, "tools": {"delete_*": "deny"},',
       '                                             "limits": {"*": "100/hour"}}}}',
       'The .patchbay.json comes with the repository: until you approve it as it reads now',
@@ -66,7 +71,8 @@ const HELP_TOPICS: Record<string, () => string> = {
       "The administrator's /etc/patchbay/managed.json (PATCHBAY_MANAGED_POLICY) takes Claude Code's",
       'allowedMcpServers / deniedMcpServers lists. See: patchbay policy.',
       '',
-    ].join('\n'),
+    ].join('\n');
+  },
 };
 
 /** --max-output, on every command that prints what a server returns. */
@@ -204,7 +210,14 @@ Examples:
     .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText(
       'after',
-      '\nExit status: 0 all fine, 8 some server not connected, 2 a config file is broken.\n\nExamples:\n  $ patchbay list\n  $ patchbay list --no-check --json',
+      `
+Exit status: 0 all fine (or off on purpose), 4 only logins missing, 5 only approvals pending,
+8 a server not reached or troubles of different kinds, 2 a config file is broken
+(patchbay help exit-codes).
+
+Examples:
+  $ patchbay list
+  $ patchbay list --no-check --json`,
     )
     .action(
       act(async (flags) => {
@@ -303,11 +316,15 @@ Examples:
     .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
     .option('-y, --yes', 'approve a tool that policy sets to ask, without asking')
     .option('--log-arguments', "keep the call's arguments in the audit log (secrets masked)")
+    .option('--allow-unknown-args', "send argument names the tool's schema does not declare")
     .addOption(maxOutputOption());
   withServerRequestOptions(call)
     .addHelpText(
       'after',
       `
+Arguments are checked against the tool's schema before anything is sent: a wrong type, a value
+not allowed or a missing argument is named, with an example call; an unknown name is refused with
+the nearest one (--allow-unknown-args sends it anyway).
 A result with isError exits 1 with its text on stderr. A question from the server is asked on a
 terminal; without one it is declined, or answered with its defaults given --accept-defaults.
 Policy applies (patchbay policy <name>): a denied tool is refused; one set to ask is asked about
@@ -497,7 +514,7 @@ Examples:
       `
 Registers nothing and opens no browser. An expired login with a refresh token is renewed, as a
 call would renew it; with --no-refresh nothing is changed: no token request, no file written.
-Exit status: 0 every server fine, 4 only logins missing, 8 some server not fine.
+Exit status as list's: 0 every server fine, 4 only logins missing, 5 only approvals pending, 8 otherwise.
 
 Examples:
   $ patchbay doctor
@@ -658,7 +675,7 @@ annotations. Between files the strictest wins (deny, ask, allow). Limits show ho
 current window is used and when it reopens. A tool whose description or schemas changed since it
 was first allowed is flagged and asked about until reviewed (patchbay review <name>). Rules that
 match no listed tool are pointed out. A server the administrator's policy blocks, or one that is
-disabled or not approved, is never contacted. Exit 8 when a server could not be reached.
+disabled or not approved, is never contacted. Exit status as list's (patchbay help exit-codes).
 
 Examples:
   $ patchbay policy
@@ -728,7 +745,12 @@ Examples:
     .argument('<name>', 'the server to log in to')
     .option('--no-browser', 'print the login URL instead of opening a browser (paste the address it ends on)')
     .option('--device', 'log in with a code typed on another device (RFC 8628), where the server offers it')
-    .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server asks for)')
+    .option(
+      '--oauth-scope <scopes>',
+      'space-separated OAuth scopes to ask for (default: what the server asks for)',
+    )
+    // The old spelling: --scope is a config scope (local, project, user) everywhere else.
+    .addOption(new Option('--scope <scopes>').hideHelp())
     .option('--timeout <seconds>', 'how long to wait for the browser (default 300)')
     .addHelpText(
       'after',
@@ -737,12 +759,13 @@ Examples:
   $ patchbay login notion
   $ patchbay login --no-browser corp          # over SSH: open the URL elsewhere, paste the address it ends on
   $ patchbay login --device corp              # headless: type a code on another device
+  $ patchbay login corp --oauth-scope "mcp:read mcp:write"
   $ PATCHBAY_BROWSER=firefox patchbay login corp`,
     )
     .action(
       act(async (name: string, flags) => {
         const { parseLoginOptions, runLogin } = await import('./commands/login.js');
-        return runLogin(parseLoginOptions(name, flags), io);
+        return runLogin(parseLoginOptions(name, flags, io), io);
       }),
     );
 
@@ -897,7 +920,7 @@ Examples:
       act((topic: string | undefined) => {
         const topicText = topic && Object.hasOwn(HELP_TOPICS, topic) ? HELP_TOPICS[topic] : undefined;
         if (topicText) {
-          io.stdout.write(topicText());
+          io.stdout.write(topicText(io));
           return EXIT.ok;
         }
         const command = topic ? program.commands.find((candidate) => candidate.name() === topic) : undefined;
@@ -911,7 +934,39 @@ Examples:
       }),
     );
 
+  groupCommands(program);
   return program;
+}
+
+/**
+ * `--help` lists the commands by job, as gh does, in this order; within a group, in the order
+ * they are defined. Every command belongs to exactly one group (a test checks it).
+ */
+export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: readonly string[]]> = [
+  [
+    'Configure servers:',
+    ['add', 'add-json', 'remove', 'import', 'export', 'approve', 'reject', 'reset-project-choices'],
+  ],
+  ['Check servers:', ['list', 'get', 'doctor']],
+  ['Authenticate:', ['login', 'logout', 'auth']],
+  ['Use a server:', ['tools', 'tool', 'resources', 'prompts', 'call', 'read', 'prompt']],
+  [
+    'Control (permissions, limits, audit):',
+    ['permit', 'enable', 'disable', 'limit', 'policy', 'review', 'log', 'stats'],
+  ],
+  ['Serve to hosts:', ['serve', 'connect', 'install', 'uninstall']],
+  ['More:', ['ui', 'demo', 'help']],
+];
+
+function groupCommands(program: Command): void {
+  const rank = new Map<string, number>();
+  COMMAND_GROUPS.forEach(([heading, names], index) => {
+    for (const name of names) rank.set(name, index);
+    for (const command of program.commands) if (names.includes(command.name())) command.helpGroup(heading);
+  });
+  const commands = program.commands as Command[];
+  const order = (command: Command) => rank.get(command.name()) ?? COMMAND_GROUPS.length;
+  commands.sort((a, b) => order(a) - order(b));
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {

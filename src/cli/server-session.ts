@@ -7,7 +7,7 @@
 import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
 import { findServer, notFoundError, type EffectiveServer, type Registry } from '../config/registry.js';
-import { staticState } from '../config/status.js';
+import { staticState, unusableError } from '../config/status.js';
 import type { Session } from '../connect/session.js';
 import { validateName } from '../config/validate.js';
 import { timeoutFrom } from './health.js';
@@ -31,13 +31,8 @@ async function openServer(
   const server = findServer(registry, name);
   if (!server) throw notFoundError(registry, name);
   const state = staticState(server, io.env);
-  if (!state.resolved) {
-    // Pending approval, rejected, an invalid entry, an unset variable: the same words as `list`.
-    const code = state.status === 'failed' ? 'connect-failed' : 'usage';
-    throw new PatchbayError(code, `${name}: ${state.reason ?? state.status}`, {
-      ...(state.hint ? { hint: state.hint } : {}),
-    });
-  }
+  // Pending approval, rejected, an invalid entry, an unset variable: the same words as `list`.
+  if (!state.resolved) throw unusableError(name, state);
   const { connect } = await import('../connect/session.js');
   const session = await connect(state.resolved, {
     name,

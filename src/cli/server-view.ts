@@ -169,22 +169,32 @@ export const STATUS_SYMBOL: Record<ServerStatus, string> = {
   unchecked: '·',
 };
 
-/** Statuses that make `list` exit 8 (degraded). A server the user disabled is their choice, not a fault. */
+/**
+ * The exit code of a status, as every command gives it for that situation. A server that is off
+ * on purpose (disabled by you, rejected for this project, blocked by the administrator) is
+ * reported, not a failure of the report: only a command that needs it is refused (6).
+ */
+const EXIT_BY_STATUS: Partial<Record<ServerStatus, ExitCode>> = {
+  'needs-auth': EXIT.needsAuth,
+  'pending-approval': EXIT.needsApproval,
+  failed: EXIT.degraded,
+};
+
+/** Statuses that make `list` exit non-zero. */
 export function isDegraded(status: ServerStatus): boolean {
-  return status === 'failed' || status === 'needs-auth' || status === 'pending-approval';
+  return EXIT_BY_STATUS[status] !== undefined;
 }
 
 /**
- * 0 when every checked server is fine (a login that renews on next use is), 4 when the only
- * problems are logins, else 8.
+ * 0 when every server is usable or off on purpose (a login that renews on next use is usable);
+ * the situation's code when every server that is not has the same trouble (4 logins, 5 approvals,
+ * 8 not reached); 8 when the troubles differ.
  */
-export function healthExitCode(views: Array<Pick<ServerView, 'status' | 'renewsOnUse'>>): ExitCode {
-  const problems = views
-    .filter((view) => !view.renewsOnUse)
-    .map((view) => view.status)
-    .filter(isDegraded);
-  if (problems.length === 0) return EXIT.ok;
-  return problems.every((status) => status === 'needs-auth') ? EXIT.needsAuth : EXIT.degraded;
+export function healthExitCode(views: Array<{ status: ServerStatus; renewsOnUse?: boolean }>): ExitCode {
+  const troubled = views.filter((view) => !view.renewsOnUse);
+  const codes = new Set(troubled.flatMap((view) => EXIT_BY_STATUS[view.status] ?? []));
+  if (codes.size === 0) return EXIT.ok;
+  return codes.size === 1 ? [...codes][0]! : EXIT.degraded;
 }
 
 /** What a connected check found: who answered, how, what it offers and how fast. */

@@ -11,7 +11,7 @@ import { PatchbayError } from '../errors.js';
 import { SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from './entry.js';
 import { hasReferences } from './expand.js';
 import { isSecretName, maskUrl, maskValue } from './mask.js';
-import { parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from './validate.js';
+import { isLoopbackHost, parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from './validate.js';
 
 export interface RawAddFlags {
   transport?: string;
@@ -114,6 +114,12 @@ export function parseAddOptions(
       );
     }
     const url = operands[0]!;
+    const withScheme = hasReferences(url) ? undefined : schemeFor(url);
+    if (withScheme) {
+      throw new PatchbayError('usage', `${JSON.stringify(url)} has no scheme (https:// or http://).`, {
+        hint: `Did you mean ${withScheme}? patchbay add ${name} ${withScheme}`,
+      });
+    }
     if (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !hasReferences(url)) {
       throw new PatchbayError('usage', `${JSON.stringify(url)} is not a URL.`, {
         hint: `For a remote server give its full URL (https://…); to run a command, put it after "--": patchbay add ${name} -- ${url}`,
@@ -252,4 +258,26 @@ function tlsFromFlags(flags: RawAddFlags): ServerEntry['tls'] {
   if (flags.clientCert !== undefined) tls.certFile = absolute(flags.clientCert, '--client-cert');
   if (flags.clientKey !== undefined) tls.keyFile = absolute(flags.clientKey, '--client-key');
   return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+/**
+ * `mcp.example.com/mcp` or `localhost:3000/mcp`: an address typed without its scheme (the second
+ * even parses as the URL scheme "localhost:"). The URL it most likely means: https, or http for a
+ * loopback host, where local servers listen without TLS. Undefined when it does not look like one.
+ */
+export function schemeFor(text: string): string | undefined {
+  // `server.py`, `index.js`: a script meant for after "--", not a host.
+  if (text.includes('://') || /\.(?:[cm]?js|ts|py|sh|rb|jar|exe|json|toml|ya?ml)$/i.test(text))
+    return undefined;
+  const match =
+    /^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(:\d{1,5})?(?:[/?#]|$)/i.exec(
+      text,
+    );
+  if (!match) return undefined;
+  const host = match[1]!;
+  // A bare word ("notion") is more likely a command meant for after "--" than a host.
+  if (!match[2] && !host.includes('.') && !host.startsWith('[') && host.toLowerCase() !== 'localhost')
+    return undefined;
+  const scheme = isLoopbackHost(host.replace(/^\[|\]$/g, '')) ? 'http' : 'https';
+  return `${scheme}://${text}`;
 }

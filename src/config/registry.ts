@@ -470,11 +470,32 @@ export async function addServer(
 }
 
 export async function removeFromScope(context: ConfigContext, scope: Scope, name: string): Promise<boolean> {
-  return updateScope(context, scope, (servers) => {
+  const removed = await updateScope(context, scope, (servers) => {
     if (!hasOwn(servers, name)) return { write: false, result: false };
     delete servers[name];
     return { write: true, result: true };
   });
+  // The approval of a removed project entry must not outlive it: a server of the same name
+  // added to .mcp.json later (by a teammate, a pull) is new content and waits for approval.
+  if (removed && scope === 'project') await forgetProjectChoice(context, name);
+  return removed;
+}
+
+/** Drop the approve/reject decision about one .mcp.json server of this project. */
+async function forgetProjectChoice(context: ConfigContext, name: string): Promise<void> {
+  await updateJsonFile(
+    context.userConfigPath,
+    (root) => {
+      if (!isObject(root)) return { write: false, result: undefined };
+      const projects = getOwn(root, 'projects');
+      const project = isObject(projects) ? getOwn(projects, context.projectRoot) : undefined;
+      const choices = isObject(project) ? getOwn(project, 'mcpjsonChoices') : undefined;
+      if (!isObject(choices) || !hasOwn(choices, name)) return { write: false, result: undefined };
+      delete choices[name];
+      return { write: true, result: undefined };
+    },
+    { secret: true },
+  );
 }
 
 function toChoice(decision: 'approved' | 'rejected', raw: JsonValue): JsonObject {

@@ -101,3 +101,21 @@ function resolveTlsPaths(tls: NonNullable<ServerEntry['tls']>, base: string): Se
   }
   return out;
 }
+
+/**
+ * Why a command cannot use a server its config rules out, with the code of that situation, the
+ * same from every command: waiting for approval (5), off by choice or by the administrator (6),
+ * an entry that cannot work (8, as `list` reports it).
+ */
+export function unusableError(name: string, state: StaticState, doing?: string): PatchbayError {
+  const code =
+    state.status === 'pending-approval'
+      ? 'pending-approval'
+      : state.status === 'disabled'
+        ? 'server-disabled'
+        : 'connect-failed';
+  const what = doing ? `Cannot ${doing} ${name}` : name;
+  return new PatchbayError(code, `${what}: ${state.reason ?? state.status}.`, {
+    ...(state.hint ? { hint: state.hint } : {}),
+  });
+}

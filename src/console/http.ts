@@ -40,6 +40,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   duplicate: 409,
   'policy-denied': 403,
   'limit-reached': 403,
+  // A login asked for where the server needs none: nothing to do, said as a plain answer.
+  'no-login-needed': 409,
 };
 
 export function json(status: number, body: unknown): Response {

@@ -3,9 +3,9 @@
  * on loopback that wants an OAuth login from its own embedded authorization server, a throwaway
  * config directory and project (never the user's), and the real `patchbay` binary run against
  * them: add → list (needs a login) → get, then the console (`patchbay ui`) with the demo server
- * listed as a connector, to log in from the browser. It serves until Ctrl-C (or SIGTERM, or the
- * end of stdin when stdin is not a terminal), then closes everything and removes the throwaway
- * directory.
+ * listed as a connector, to log in from the browser. It serves until Ctrl-C or SIGTERM, then
+ * closes everything and removes the throwaway directory. Its standard input is never read: run
+ * under nohup, as a service or in CI (stdin closed or /dev/null), it keeps serving.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -106,8 +106,8 @@ export async function runDemo(io: Io): Promise<number> {
 }
 
 /**
- * `patchbay ui` with the throwaway environment, until the person (or a test) says stop: Ctrl-C,
- * SIGTERM, or stdin ending when it is not a terminal.
+ * `patchbay ui` with the throwaway environment, until the person (or a test) says stop: Ctrl-C
+ * or SIGTERM. The end of stdin is not a request to stop (nohup, a service, CI close it at once).
  */
 async function runConsole(
   env: NodeJS.ProcessEnv,
@@ -153,7 +153,7 @@ async function runConsole(
     });
     child.stderr.on('data', (chunk: Buffer) => io.stderr.write(chunk));
 
-    // A signal stops the console at once; the end of stdin only once it is up (a test sees it start).
+    // A signal stops the console at once, even before it is up.
     const started = await Promise.race([ready, stop.signalled.then(() => 'signalled' as const)]);
     if (started === undefined) {
       writeLine(
@@ -179,7 +179,7 @@ async function runConsole(
       );
       writeLine(io.stdout, 'Then open demo: try a tool, read its readme resource, run its greet prompt.');
       writeLine(io.stdout, p.dim('Stop with Ctrl-C: the servers close and the throwaway config is removed.'));
-      const code = await Promise.race([exited, stop.any.then(() => undefined)]);
+      const code = await Promise.race([exited, stop.signalled.then(() => undefined)]);
       if (code !== undefined) {
         writeLine(io.stderr, `The console stopped by itself (patchbay ui exited with ${code}).`);
         return code === EXIT.ok ? EXIT.error : code;
@@ -208,8 +208,6 @@ async function stopChild(child: ChildProcess, exited: Promise<number>): Promise<
 interface StopRequests {
   /** Ctrl-C or SIGTERM. */
   signalled: Promise<void>;
-  /** A signal, or stdin ending when it is not a terminal. */
-  any: Promise<'stop'>;
   dispose(): void;
 }
 
@@ -228,32 +226,7 @@ function stopRequests(io: Io): StopRequests {
       disposers.push(() => process.off(name, onSignal));
     }
   }
-  let inputEnded: Promise<void> = new Promise<void>(() => undefined);
-  if (!io.stdin.isTTY) {
-    const stdin = io.stdin as NodeJS.ReadableStream & { readableEnded?: boolean };
-    inputEnded = new Promise<void>((resolve) => {
-      if (stdin.readableEnded) resolve();
-      const discard = () => undefined;
-      stdin.on('data', discard);
-      stdin.once('end', resolve);
-      stdin.once('close', resolve);
-      stdin.once('error', resolve);
-      disposers.push(() => {
-        stdin.off('data', discard);
-        stdin.off('end', resolve);
-        stdin.off('close', resolve);
-        stdin.off('error', resolve);
-        // A paused pipe no longer keeps the process alive.
-        stdin.pause();
-      });
-    });
-    stdin.resume();
-  }
-  return {
-    signalled,
-    any: Promise.race([signalled, inputEnded]).then(() => 'stop' as const),
-    dispose: () => disposers.forEach((dispose) => dispose()),
-  };
+  return { signalled, dispose: () => disposers.forEach((dispose) => dispose()) };
 }
 
 /** Opening a browser needs a display; PATCHBAY_DEMO_NO_OPEN says not to try. */

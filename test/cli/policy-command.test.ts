@@ -352,7 +352,7 @@ describe('a changed tool definition (rug pull)', () => {
       expect(echo).toMatchObject({ decision: 'ask', changed: true, pinned: true });
 
       const refused = await run(['call', 'srv', 'echo', 'message=hi', '--timeout', '10']);
-      expect(refused.code).toBe(1);
+      expect(refused.code).toBe(6);
       expect(refused.stderr).toContain('patchbay review srv');
       expect(refused.stdout).toBe('');
       const once = await run(['call', 'srv', 'echo', 'message=once', '--yes', '--timeout', '10']);

@@ -276,7 +276,9 @@ describe('POST /api/servers/:name/call', () => {
       arguments: { a: 'one' },
     });
     expect(badArgs.status).toBe(400);
-    expect(badArgs.json.error.message).toContain("get-sum's input schema");
+    // The check `patchbay call` makes (connect/tool-arguments.ts), in the same words.
+    expect(badArgs.json.error.message).toContain('argument "a" must be a number; got "one".');
+    expect(badArgs.json.error.message).toContain('argument "b" is required (number).');
     expect((await t.api<Failure>('POST', '/api/servers/ev/call', { tool: 'no-such-tool' })).status).toBe(404);
     expect((await t.api<Failure>('POST', '/api/servers/ev/call', { arguments: {} })).status).toBe(400);
 

@@ -1,7 +1,7 @@
 /**
  * `patchbay demo` (what `npm start` runs), as the built binary: the CLI steps against the demo
- * server behind its own OAuth, then the console, served until stdin ends or a signal comes, and
- * everything cleaned up afterwards.
+ * server behind its own OAuth, then the console, served until a signal comes (a closed stdin is
+ * not one: nohup, services and CI close it), and everything cleaned up afterwards.
  */
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -42,12 +42,12 @@ afterEach(async () => {
   await sandbox.cleanup();
 });
 
-function startDemo(): DemoRun {
+function startDemo(stdin: 'pipe' | 'ignore' = 'pipe'): DemoRun {
   const child = spawn(process.execPath, [BINARY, 'demo'], {
     env: { ...sandbox.env, PATCHBAY_DEMO_NO_OPEN: '1' },
     cwd: sandbox.project,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    stdio: [stdin, 'pipe', 'pipe'],
+  }) as ChildProcessWithoutNullStreams;
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();
@@ -109,8 +109,19 @@ async function portRefuses(url: string): Promise<boolean> {
   }
 }
 
+/** A moment after stdin closed, the demo is still running and each URL still answers. */
+async function stillServing(demo: DemoRun, urls: string[]): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(demo.child.exitCode, demo.stderr()).toBeNull();
+  for (const url of urls) {
+    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5_000) });
+    await response.body?.cancel();
+    expect(response.status, url).toBeLessThan(500);
+  }
+}
+
 describe('patchbay demo (npm start)', () => {
-  it('add → list (needs login) → get, then the console until stdin ends; then everything is gone', async () => {
+  it('add → list (needs login) → get, then the console, still serving once stdin ends; Ctrl-C removes everything', async () => {
     run = startDemo();
     const [, consoleUrl] = await run.waitFor(/^(http:\/\/127\.0\.0\.1:\d+\/\S*)$/m);
     await run.waitFor(/press Log in on demo/);
@@ -155,8 +166,11 @@ describe('patchbay demo (npm start)', () => {
     expect(call.code, call.stderr).toBe(0);
     expect(call.stdout.trim()).toBe('hi');
 
-    // The end of stdin stops it: exit 0, servers closed, the throwaway directory removed.
+    // The end of stdin (nohup, a service, CI) is not a request to stop: it keeps serving.
     run.child.stdin.end();
+    await stillServing(run, [consoleUrl!, demoUrl]);
+    // Ctrl-C stops it: exit 0, servers closed, the throwaway directory removed.
+    run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.stdout()).toContain(
       'Demo stopped: the servers are closed and the throwaway config is removed.',
@@ -181,13 +195,17 @@ describe('patchbay demo (npm start)', () => {
     expect(await portRefuses(consoleUrl!)).toBe(true);
   });
 
-  it('stdin that is already closed: the steps, the console started, then stopped', async () => {
-    const result = await sandbox.run(['demo'], { env: { PATCHBAY_DEMO_NO_OPEN: '1' } });
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('$ patchbay add demo http://127.0.0.1:');
-    expect(result.stdout).toMatch(/demo\s+local\s+http\s+.*needs-auth/);
-    expect(result.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\S*$/m);
-    expect(result.stdout).toContain('Demo stopped');
-    expect(existsSync(workspaceOf(result.stdout))).toBe(false);
+  it('stdin closed from the start (/dev/null): the steps, then the console keeps serving until SIGTERM', async () => {
+    run = startDemo('ignore');
+    const [, consoleUrl] = await run.waitFor(/^(http:\/\/127\.0\.0\.1:\d+\/\S*)$/m);
+    await run.waitFor(/press Log in on demo/);
+    expect(run.stdout()).toContain('$ patchbay add demo http://127.0.0.1:');
+    expect(run.stdout()).toMatch(/demo\s+local\s+http\s+.*needs-auth/);
+    const workspace = workspaceOf(run.stdout());
+    await stillServing(run, [consoleUrl!]);
+    run.child.kill('SIGTERM');
+    await run.exited;
+    expect(existsSync(workspace)).toBe(false);
+    expect(await portRefuses(consoleUrl!)).toBe(true);
   });
 });

@@ -41,7 +41,7 @@ describe('patchbay call of a tool set to ask, on a terminal', () => {
     const refused = runInTerminal(['call', 'demo', 'echo', 'text=no'], sandbox.env, sandbox.project);
     await refused.waitFor(QUESTION, 15_000);
     refused.type('');
-    expect(await refused.exited).toBe(1);
+    expect(await refused.exited).toBe(6);
     expect(refused.screen()).toContain("The person declined demo's tool echo for this call.");
 
     const always = runInTerminal(['call', 'demo', 'echo', 'text=always'], sandbox.env, sandbox.project);

@@ -132,7 +132,7 @@ describe('policy through patchbay serve', () => {
       await client.close();
     }
     const direct = await sandbox.run(['call', 'forbidden', 'anything']);
-    expect(direct.code).toBe(2);
+    expect(direct.code).toBe(6);
     expect(direct.stderr).toContain("denied by the administrator's policy");
     expect(existsSync(marker)).toBe(false);
   }, 30_000);
@@ -200,7 +200,7 @@ describe('policy through patchbay serve', () => {
       await first.client.close();
     }
     const viaCli = await sandbox.run(['call', 'ev', 'get-tiny-image']);
-    expect(viaCli.code).toBe(1);
+    expect(viaCli.code).toBe(6);
     expect(viaCli.stderr).toMatch(
       /Usage limit reached for ev get-tiny-image: 3\/hour \(3 used\); the window reopens at/,
     );

@@ -57,7 +57,7 @@ describe('policy files', () => {
     const listed = await sandbox.run(['list', '--no-check', '--json']);
     expect(JSON.parse(listed.stdout)).toMatchObject([{ name: 'gh', status: 'disabled' }]);
     const call = await sandbox.run(['call', 'gh', 'anything']);
-    expect(call.code).toBe(2);
+    expect(call.code).toBe(6);
     expect(call.stderr).toContain('disabled in');
     expect(call.stderr).toContain('patchbay enable gh -s local');
     expect((await sandbox.run(['enable', 'gh'])).code).toBe(0);

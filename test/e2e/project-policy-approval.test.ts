@@ -64,7 +64,7 @@ describe('patchbay call with an unapproved project .patchbay.json', () => {
   it('"*": allow does not allow a destructive tool until approved; an edit makes it pending again', async () => {
     await writeTeam(ALLOW_ALL);
     const refused = await sandbox.run(['call', 'danger', 'delete_repo']);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(6);
     expect(refused.stderr).toContain("danger's tool delete_repo needs approval");
     expect(refused.stderr).toContain('there is no terminal to ask on');
     expect(refused.stderr).toContain(`${teamFile} would allow it, but you have not approved that file`);
@@ -83,19 +83,19 @@ describe('patchbay call with an unapproved project .patchbay.json', () => {
     // Any change of meaning (here: a default added) is new content, pending again.
     await writeTeam({ default: 'allow', ...ALLOW_ALL });
     const again = await sandbox.run(['call', 'danger', 'delete_repo']);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(6);
     expect(again.stderr).toContain('needs approval');
     expect(ran).toEqual(['delete_repo']);
   }, 30_000);
 
   it('a default allow waits too; reject keeps it waiting, reset-project-choices forgets the decision', async () => {
     await writeTeam({ default: 'allow' });
-    expect((await sandbox.run(['call', 'danger', 'delete_repo'])).code).toBe(1);
+    expect((await sandbox.run(['call', 'danger', 'delete_repo'])).code).toBe(6);
     const reject = await sandbox.run(['reject', '--policy']);
     expect(reject.code, reject.stderr).toBe(0);
     expect(reject.stderr).toContain('not in effect: default allow');
     const rejected = await sandbox.run(['call', 'danger', 'delete_repo']);
-    expect(rejected.code).toBe(1);
+    expect(rejected.code).toBe(6);
     expect(rejected.stderr).toContain('you rejected that file');
 
     const all = await sandbox.run(['approve', '--all']);
@@ -104,14 +104,14 @@ describe('patchbay call with an unapproved project .patchbay.json', () => {
     const reset = await sandbox.run(['reset-project-choices']);
     expect(reset.code).toBe(0);
     expect(reset.stderr).toContain('patchbay approve --policy');
-    expect((await sandbox.run(['call', 'danger', 'delete_repo'])).code).toBe(1);
+    expect((await sandbox.run(['call', 'danger', 'delete_repo'])).code).toBe(6);
     expect(ran).toEqual(['delete_repo']);
   }, 30_000);
 
   it('a deny in an unapproved file applies at once, beside an allow that waits', async () => {
     await writeTeam({ servers: { danger: { tools: { '*': 'allow', search: 'deny' } } } });
     const denied = await sandbox.run(['call', 'danger', 'search']);
-    expect(denied.code).toBe(1);
+    expect(denied.code).toBe(6);
     expect(denied.stderr).toContain("patchbay's policy denies danger's tool search");
     expect(denied.stderr).toContain(teamFile);
     expect(ran).toEqual([]);

@@ -182,7 +182,7 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
     ['empty name', ['add', '', 'https://x.example.com'], 'it is empty'],
     ['long name', ['add', 'a'.repeat(65), 'https://x.example.com'], 'at most 64'],
     ['bad character', ['add', 'my.server', 'https://x.example.com'], 'contains "."'],
-    ['relative URL', ['add', 'a', 'example.com/mcp'], 'is not a URL'],
+    ['relative URL', ['add', 'a', 'example.com/mcp'], 'has no scheme (https:// or http://)'], // see first-hour.test.ts,
     ['ftp URL', ['add', 'a', 'ftp://example.com/'], 'ftp: is not supported'],
     [
       'header without colon',
@@ -369,7 +369,7 @@ describe('project approval', () => {
     let view = JSON.parse((await sandbox.run(['get', 'tools', '--json'])).stdout) as Record<string, string>;
     expect(view.status).toBe('pending-approval');
     const list = await sandbox.run(['list']);
-    expect(list.code).toBe(8);
+    expect(list.code).toBe(5);
     expect(list.stdout).toContain('pending-approval');
     expect(list.stdout).toContain('patchbay approve tools');
 

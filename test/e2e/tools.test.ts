@@ -58,7 +58,7 @@ describe('patchbay tools', () => {
     expect(needsLogin.stderr).toContain('patchbay login locked');
     await sandbox.run(['add', 'gone', `http://127.0.0.1:${await getFreePort()}/mcp`]);
     const gone = await sandbox.run(['tools', 'gone']);
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(8);
     expect(gone.stderr).toMatch(/connection refused: nothing is listening on 127\.0\.0\.1:\d+/);
   });
 });
@@ -179,10 +179,10 @@ describe('patchbay call', () => {
     expect(sum.stdout).toContain('5.5');
     const wrong = await sandbox.run(['call', 'ev', 'get-sum', 'a=2', 'b=x', '--timeout', '20']);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain('Argument b must be a number, not "x".');
+    expect(wrong.stderr).toContain('Cannot call get-sum: argument "b" must be a number; got "x".');
     const missing = await sandbox.run(['call', 'ev', 'get-sum', 'a=2', '--timeout', '20']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/do not fit get-sum's input schema: .*b/);
+    expect(missing.stderr).toContain('Cannot call get-sum: argument "b" is required (number).');
     const structured = await sandbox.run([
       'call',
       'ev',

@@ -135,7 +135,7 @@ describe.each(TRANSPORTS)('server-everything over %s', (transport) => {
     expect(embedded!.code, embedded!.stderr).toBe(0);
     expect(embedded!.stdout).toMatch(/\(resource demo:\/\/resource\/dynamic\/text\/2\)/);
     expect(badType!.code).toBe(2);
-    expect(badType!.stderr).toContain('Argument b must be a number, not "two".');
+    expect(badType!.stderr).toContain('argument "b" must be a number; got "two".');
     expect(badPrompt!.code).toBe(2);
     expect(badPrompt!.stderr).toMatch(/missing city; no argument named town/);
     expect(unknownTool!.code).toBe(2);

@@ -5,7 +5,7 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { findServer, notFoundError } from '../../config/registry.js';
-import { staticState } from '../../config/status.js';
+import { staticState, unusableError } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { writeLine, type Io } from '../io.js';
@@ -29,8 +29,9 @@ export async function runAuthRefresh(options: AuthRefreshOptions, io: Io): Promi
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
+  if (!state.resolved) throw unusableError(options.name, state, 'refresh the login of');
   const entry = state.resolved;
-  if (!entry || entry.transport === 'stdio' || !entry.url) {
+  if (entry.transport === 'stdio' || !entry.url) {
     throw new PatchbayError('usage', `${options.name} has no OAuth login to refresh.`, {
       hint: `patchbay auth status shows how each server authenticates.`,
     });

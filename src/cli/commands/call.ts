@@ -20,6 +20,12 @@ import { liveView } from '../progress.js';
 import type { ServerRequestOptions } from '../server-requests.js';
 import type { ListedTool } from '../../policy/pins.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
+import {
+  checkToolArguments,
+  exampleArguments,
+  typePhrase,
+  type JsonSchema,
+} from '../../connect/tool-arguments.js';
 
 export interface CallOptions {
   name: string;
@@ -37,6 +43,8 @@ export interface CallOptions {
   yes: boolean;
   /** --log-arguments: the audit log keeps the (masked) arguments. */
   logArguments: boolean;
+  /** --allow-unknown-args: send argument names the tool's schema does not declare. */
+  allowUnknownArgs: boolean;
 }
 
 export function parseCallOptions(
@@ -52,6 +60,7 @@ export function parseCallOptions(
     acceptDefaults?: boolean;
     yes?: boolean;
     logArguments?: boolean;
+    allowUnknownArgs?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
@@ -72,19 +81,13 @@ export function parseCallOptions(
     timeoutMs: timeoutFrom(raw.timeout, env),
     yes: Boolean(raw.yes),
     logArguments: Boolean(raw.logArguments),
+    allowUnknownArgs: Boolean(raw.allowUnknownArgs),
   };
 }
 
 interface ToolInfo {
   name: string;
   inputSchema?: JsonSchema;
-}
-
-interface JsonSchema {
-  type?: unknown;
-  properties?: Record<string, JsonSchema>;
-  required?: unknown;
-  additionalProperties?: unknown;
 }
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
@@ -108,7 +111,15 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
         );
       }
       const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
-      await validateArguments(args, tool.inputSchema, options, io);
+      await checkToolArguments(args, tool, {
+        allowUnknown: options.allowUnknownArgs,
+        hint: argumentsHint(tool, options),
+        onUncheckable: (why) =>
+          note(
+            io,
+            `Could not check the arguments against ${options.tool}'s input schema (${why}); sending them as given.`,
+          ),
+      });
       const { admitCall } = await import('../call-policy.js');
       const admitted = await admitCall(opened, tool as ListedTool, args, options, io);
       const progress = progressLine(io, options.tool);
@@ -216,71 +227,64 @@ export function typedArguments(
     const key = pair.slice(0, equals);
     const raw = pair.slice(equals + 1);
     const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
-    if (!property && schema.additionalProperties === false) {
-      const known = Object.keys(properties);
-      throw new PatchbayError('usage', `${options.tool} has no argument named ${JSON.stringify(key)}.`, {
-        hint: known.length > 0 ? `It takes: ${known.join(', ')}` : `It takes no arguments.`,
-      });
-    }
-    args[key] = typed(key, raw, property);
+    args[key] = typed(options.tool, key, raw, property, () =>
+      argumentsHint({ name: options.tool, inputSchema: schema }, options),
+    );
   }
   return args;
 }
 
-function typed(key: string, raw: string, property: JsonSchema | undefined): unknown {
+/** The example call built from the tool's schema, and where every argument is described. */
+function argumentsHint(tool: ToolInfo, options: Pick<CallOptions, 'name' | 'tool'>): string {
+  const example = exampleArguments(tool.inputSchema ?? {});
+  return [
+    `For example: patchbay call ${options.name} ${options.tool}${example ? ` ${example}` : ''}`,
+    `Its arguments, described: patchbay tool ${options.name} ${options.tool}`,
+  ].join('\n');
+}
+
+function typed(
+  tool: string,
+  key: string,
+  raw: string,
+  property: JsonSchema | undefined,
+  hint: () => string,
+): unknown {
   const types = property ? (Array.isArray(property.type) ? property.type : [property.type]) : [];
   const fail = (expected: string) =>
-    new PatchbayError('usage', `Argument ${key} must be ${expected}, not ${JSON.stringify(raw)}.`);
+    new PatchbayError(
+      'usage',
+      `Cannot call ${tool}: argument ${JSON.stringify(key)} must be ${expected}; got ${JSON.stringify(raw)}.`,
+      {
+        hint: hint(),
+      },
+    );
   if (types.includes('string') || types.length === 0 || types[0] === undefined) return raw;
   if (types.includes('integer') || types.includes('number')) {
     const number = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(number)) throw fail('a number');
-    if (!types.includes('number') && !Number.isInteger(number)) throw fail('a whole number');
+    if (raw.trim() === '' || !Number.isFinite(number))
+      throw fail(typePhrase(types.includes('number') ? 'number' : 'integer'));
+    if (!types.includes('number') && !Number.isInteger(number)) throw fail(typePhrase('integer'));
     return number;
   }
   if (types.includes('boolean')) {
     if (raw === 'true') return true;
     if (raw === 'false') return false;
-    throw fail('true or false');
+    throw fail(typePhrase('boolean'));
   }
   if (types.includes('object') || types.includes('array') || types.includes('null')) {
     try {
       return JSON.parse(raw);
     } catch {
-      throw fail(`JSON (${types.join(' or ')})`);
+      throw fail(
+        `JSON: ${types
+          .filter((type): type is string => typeof type === 'string')
+          .map(typePhrase)
+          .join(' or ')}`,
+      );
     }
   }
   return raw;
-}
-
-async function validateArguments(
-  args: Record<string, unknown>,
-  schema: JsonSchema | undefined,
-  options: Pick<CallOptions, 'name' | 'tool'>,
-  io: Io,
-): Promise<void> {
-  if (!schema) return;
-  const { AjvJsonSchemaValidator } = await import('@modelcontextprotocol/client/validators/ajv');
-  let check: ReturnType<InstanceType<typeof AjvJsonSchemaValidator>['getValidator']>;
-  try {
-    check = new AjvJsonSchemaValidator().getValidator(schema as never);
-  } catch (error) {
-    // A schema patchbay cannot compile (a $ref to another document, which is never fetched
-    // (SEP-2106), an unknown dialect): the server still checks what it gets.
-    const why = error instanceof Error ? error.message : String(error);
-    note(
-      io,
-      `Could not check the arguments against ${options.tool}'s input schema (${terminalText(why).slice(0, 200)}); sending them as given.`,
-    );
-    return;
-  }
-  const verdict = check(args);
-  if (verdict.valid) return;
-  throw new PatchbayError(
-    'usage',
-    `The arguments do not fit ${options.tool}'s input schema: ${terminalText(verdict.errorMessage)}.`,
-    { hint: `patchbay tool ${options.name} ${options.tool} shows the schema.` },
-  );
 }
 
 // ---------------------------------------------------------------------------------------------

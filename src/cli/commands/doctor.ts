@@ -2,12 +2,14 @@
 
 import { EXIT } from '../../errors.js';
 import { selectServers } from '../../config/registry.js';
+import { staticState, type ServerStatus } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import type { Diagnosis, Finding, FindingStatus } from '../../diagnose/findings.js';
 import { timeoutFrom } from '../health.js';
 import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
+import { healthExitCode } from '../server-view.js';
 
 export interface DoctorOptions {
   /** One server, or every server when absent. */
@@ -64,22 +66,35 @@ export async function runDoctor(options: DoctorOptions, io: Io): Promise<number>
 
   if (options.json) printJson(io, options.name === undefined ? diagnoses : diagnoses[0]);
   else printSummary(diagnoses, io);
-  return exitCode(diagnoses, hasBrokenFile(registry));
+  const statuses = servers.map((server) => staticState(server, io.env).status);
+  return exitCode(diagnoses, hasBrokenFile(registry), statuses);
 }
 
-/** 0 all fine; 4 when the only problems are logins; 8 otherwise. */
-export function exitCode(diagnoses: Diagnosis[], brokenFile = false): number {
-  const problems = diagnoses.filter(isProblem);
-  if (problems.length === 0 && !brokenFile) return EXIT.ok;
-  if (!brokenFile && problems.every((diagnosis) => diagnosis.verdict === 'needs-auth')) return EXIT.needsAuth;
-  return EXIT.degraded;
+/**
+ * The same codes as `list` (server-view.ts healthExitCode): 0 all fine, or off on purpose; 4 only
+ * logins missing; 5 only approvals pending; 8 not reached, or troubles of different kinds.
+ */
+export function exitCode(diagnoses: Diagnosis[], brokenFile = false, statuses: ServerStatus[] = []): number {
+  if (brokenFile) return EXIT.degraded;
+  return healthExitCode(
+    diagnoses.map((diagnosis, index) => ({ status: statusOf(diagnosis, statuses[index]) })),
+  );
 }
 
-/** A server the user rejected for this project is their choice, not a fault; one awaiting approval is. */
-function isProblem(diagnosis: Diagnosis): boolean {
-  if (diagnosis.verdict === 'ok') return false;
-  if (diagnosis.verdict === 'skipped') return diagnosis.findings.some((finding) => finding.status === 'fail');
-  return true;
+/** A diagnosis as a server status; a server not contacted keeps the status its config gives it. */
+function statusOf(diagnosis: Diagnosis, configured: ServerStatus | undefined): ServerStatus {
+  switch (diagnosis.verdict) {
+    case 'ok':
+      return 'connected';
+    case 'needs-auth':
+      return 'needs-auth';
+    case 'failed':
+      return 'failed';
+    case 'skipped':
+      // Rejected or blocked is a choice (reported, not a fault); one awaiting approval waits for you.
+      if (configured === 'pending-approval' || configured === 'disabled') return configured;
+      return diagnosis.findings.some((finding) => finding.status === 'fail') ? 'failed' : 'disabled';
+  }
 }
 
 const SYMBOL: Record<FindingStatus, string> = { pass: '✔', fail: '✘', warn: '!', skip: '-' };

@@ -115,9 +115,11 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
   const nameWidth = Math.max(...views.map((view) => view.name.length));
   const scopeWidth = Math.max(...views.map((view) => view.scope.length));
   const transportWidth = Math.max(...views.map((view) => (view.transport ?? '?').length));
-  const targets = views.map((view) => terminalText(targetText(view)));
-  // Long commands would push every status off screen; cap the column and let long ones overflow.
-  const targetWidth = Math.min(48, Math.max(...targets.map((target) => target.length)));
+  const full = views.map((view) => terminalText(targetText(view)));
+  // Long commands would push every status off screen: the column is capped and a longer target
+  // shortened with an ellipsis, so the columns stay; `patchbay get <name>` shows it in full.
+  const targetWidth = Math.min(TARGET_WIDTH, Math.max(...full.map((target) => target.length)));
+  const targets = full.map((target) => shorten(target, targetWidth));
   writeLine(io.stderr, p.dim(`Project: ${projectRoot}`));
   views.forEach((view, index) => {
     const colour = statusColour(p, view.status, view.renewsOnUse);
@@ -145,4 +147,13 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
       );
     }
   });
+  const shortened = views.filter((_, index) => targets[index] !== full[index]);
+  if (shortened.length > 0)
+    writeLine(io.stderr, p.dim(`Shortened: the full target is in patchbay get ${shortened[0]!.name}.`));
+}
+
+const TARGET_WIDTH = 48;
+
+function shorten(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}\u2026`;
 }

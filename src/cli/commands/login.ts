@@ -2,7 +2,7 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { findServer, notFoundError } from '../../config/registry.js';
-import { staticState } from '../../config/status.js';
+import { staticState, unusableError } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { note, writeLine, type Io } from '../io.js';
 import { secondsToMs } from '../health.js';
@@ -21,13 +21,14 @@ const LOGIN_TIMEOUT_MS = 5 * 60_000;
 
 export function parseLoginOptions(
   name: string,
-  raw: { browser?: boolean; device?: boolean; scope?: string; timeout?: string },
+  raw: { browser?: boolean; device?: boolean; oauthScope?: string; scope?: string; timeout?: string },
+  io?: Io,
 ): LoginOptions {
   const timeoutMs =
     raw.timeout === undefined
       ? LOGIN_TIMEOUT_MS
       : secondsToMs(raw.timeout, '--timeout', 'For example: --timeout 120 (the default is 300)');
-  const scope = raw.scope?.trim();
+  const scope = (raw.oauthScope ?? oldScopeFlag(name, raw.scope, io))?.trim();
   return {
     name: validateName(name),
     noBrowser: raw.browser === false,
@@ -37,16 +38,31 @@ export function parseLoginOptions(
   };
 }
 
+const CONFIG_SCOPES = new Set(['local', 'project', 'user']);
+
+/**
+ * `login --scope` was the OAuth scopes before --scope meant a config scope on every other command.
+ * A config scope's name is refused (that is the confusion); anything else still works, with a note.
+ */
+function oldScopeFlag(name: string, value: string | undefined, io: Io | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (CONFIG_SCOPES.has(value.trim())) {
+    throw new PatchbayError(
+      'usage',
+      `login takes no config scope: --scope ${value.trim()} is not an OAuth scope, and a login is kept per server URL, not per config scope.`,
+      { hint: `For OAuth scopes: patchbay login ${name} --oauth-scope "<scope> <scope>"` },
+    );
+  }
+  if (io) note(io, 'login --scope is now --oauth-scope (--scope names a config scope elsewhere).');
+  return value;
+}
+
 export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const state = staticState(server, io.env);
-  if (!state.resolved) {
-    throw new PatchbayError('usage', `Cannot log in to ${options.name}: ${state.reason ?? state.status}.`, {
-      ...(state.hint ? { hint: state.hint } : {}),
-    });
-  }
+  if (!state.resolved) throw unusableError(options.name, state, 'log in to');
   const { openCredentialStore } = await import('../../auth/store.js');
   const { login } = await import('../../auth/login.js');
   const store = await openCredentialStore(io.env);
@@ -66,7 +82,20 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
     pasteFrom: io.stdin,
     timeoutMs: options.timeoutMs,
     say: (message) => note(io, message),
-  }).finally(() => http.close());
+  })
+    .catch((error: unknown) => {
+      // Nothing to log in to is an answer, not a failure.
+      if (error instanceof PatchbayError && error.code === 'no-login-needed') return undefined;
+      throw error;
+    })
+    .finally(() => http.close());
+  if (!result) {
+    writeLine(
+      io.stdout,
+      `${options.name} needs no login: it answers without credentials and publishes no OAuth metadata.`,
+    );
+    return EXIT.ok;
+  }
   const expiry =
     result.expiresAt === undefined
       ? 'no expiry given'

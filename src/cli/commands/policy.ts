@@ -80,7 +80,7 @@ import { note, paint, printJson, useColor, writeLine, type Io, type Paint } from
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
-import { printNoServers } from '../server-view.js';
+import { healthExitCode, printNoServers } from '../server-view.js';
 
 // ---------------------------------------------------------------------------------------------
 // patchbay policy
@@ -170,8 +170,8 @@ export async function runPolicy(options: PolicyOptions, io: Io): Promise<number>
   else printPolicies(views, options, io, registry, projectPolicyStatus(registry.policy));
 
   if (hasBrokenFile(registry)) return EXIT.usage;
-  // Like `list`: a server that should have been reached and was not makes the run degraded.
-  return listings.some((listing) => listing && !listing.ok) ? EXIT.degraded : EXIT.ok;
+  // The codes of `list`: a login missing 4, an approval pending 5, a server not reached 8.
+  return healthExitCode(views);
 }
 
 /** Every contactable server's tools at once (bounded pool, each within its own timeout). */

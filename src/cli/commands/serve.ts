@@ -7,7 +7,7 @@
  */
 
 import { EXIT, PatchbayError } from '../../errors.js';
-import { staticState } from '../../config/status.js';
+import { staticState, unusableError } from '../../config/status.js';
 import { isLoopbackHost, validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
@@ -300,6 +300,14 @@ async function configuredUpstreams(options: ServeOptions, io: Io, whileServing =
   for (const server of registry.servers) {
     if (wanted && !wanted.includes(server.name)) continue;
     const state = staticState(server, io.env);
+    // `patchbay connect x` bridges one server: one that can never be served (waiting for approval,
+    // disabled, blocked) stops it at start-up with that situation's code, not an empty bridge.
+    if (
+      options.bridge &&
+      !whileServing &&
+      (state.status === 'pending-approval' || state.status === 'disabled')
+    )
+      throw unusableError(server.name, state, 'connect to');
     // Pending approval and rejected servers are not served; a broken entry is, to say why.
     if (state.status === 'pending-approval' || state.status === 'disabled') continue;
     upstreams.push({

@@ -8,6 +8,7 @@
  */
 
 import { checkPromptArguments } from '../../connect/prompt-arguments.js';
+import { checkToolArguments } from '../../connect/tool-arguments.js';
 import { PatchbayError } from '../../errors.js';
 import { admit } from '../../policy/admission.js';
 import { ToolPolicy } from '../../policy/enforce.js';
@@ -164,7 +165,8 @@ async function callTool(
       throw new PatchbayError('not-found', `${name} has no tool named ${JSON.stringify(toolName)}.`, {
         hint: "The connector's page lists its tools.",
       });
-    await validateArguments(args, tool);
+    // The one check `patchbay call` makes too (connect/tool-arguments.ts), in the same words.
+    await checkToolArguments(args, tool, { allowUnknown: false });
     const admitted = await admitFromPage(ctx, opened, tool, args, approved);
     if (admitted.kind === 'later')
       return { status: 'needs-approval', because: admitted.because, content: [] };
@@ -222,25 +224,6 @@ async function admitFromPage(
           : admission.hint,
     });
   return admission;
-}
-
-/** The arguments against the tool's input schema, as `patchbay call` checks them before sending. */
-async function validateArguments(args: Record<string, unknown>, tool: ListedTool): Promise<void> {
-  if (!tool.inputSchema || typeof tool.inputSchema !== 'object') return;
-  const { AjvJsonSchemaValidator } = await import('@modelcontextprotocol/client/validators/ajv');
-  let check: ReturnType<InstanceType<typeof AjvJsonSchemaValidator>['getValidator']>;
-  try {
-    check = new AjvJsonSchemaValidator().getValidator(tool.inputSchema as never);
-  } catch {
-    // A schema that cannot be compiled here (a $ref to another document): the server checks.
-    return;
-  }
-  const verdict = check(args);
-  if (!verdict.valid)
-    throw new PatchbayError(
-      'usage',
-      `The arguments do not fit ${tool.name}'s input schema: ${verdict.errorMessage}.`,
-    );
 }
 
 async function runPrompt(
