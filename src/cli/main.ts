@@ -545,21 +545,28 @@ Examples:
     .description("Set a tool's permission: allow, ask (approve each call) or deny (unlisted, refused)")
     .argument('<name>', 'server name')
     .argument('<tool-or-glob>', "a tool's name, or a glob such as 'delete_*'")
-    .argument('<decision>', 'allow, ask, deny, or default (remove this rule)')
+    .argument('[decision]', 'allow, ask, deny, or default (remove this rule)')
     .option('-s, --scope <scope>', "local (default), project (the team's .patchbay.json) or user")
+    .option(
+      '--group <group>',
+      'read-only (tools whose annotations say readOnlyHint) or other: the decision for the whole group, given in place of the tool',
+    )
     .addHelpText(
       'after',
       `
 The most precise rule of each scope applies; between scopes the strictest wins (deny, ask, allow).
-A tool no rule names is allowed, or asked about when its annotations say it is destructive.
+A tool no rule names takes its group's decision (--group), else the default; else it is allowed,
+or asked about when its annotations say it is destructive.
 
 Examples:
   $ patchbay permit sentry 'delete_*' deny
   $ patchbay permit github create_issue ask -s project
-  $ patchbay permit github create_issue default`,
+  $ patchbay permit github create_issue default
+  $ patchbay permit github --group read-only allow     # every read-only tool
+  $ patchbay permit github --group other ask           # every other tool`,
     )
     .action(
-      act(async (name: string, pattern: string, decision: string, flags) => {
+      act(async (name: string, pattern: string, decision: string | undefined, flags) => {
         const { parsePermitOptions, runPermit } = await import('./commands/permit.js');
         return runPermit(parsePermitOptions(name, pattern, decision, flags), io);
       }),

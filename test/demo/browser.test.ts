@@ -184,8 +184,10 @@ describe('npm start in Chromium', () => {
       await page.close();
     }
 
+    // The demo serves on when its stdin closes (nohup, a service); Ctrl-C stops it, with exit 0.
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     child.stdin!.end();
+    child.kill('SIGINT');
     expect(await exited).toBe(0);
   }, 120_000);
 });

@@ -37,6 +37,37 @@ describe('policy files', () => {
     expect(JSON.parse(await readFile(team, 'utf8'))).toEqual({});
   });
 
+  it('permit --group writes the group setting the console writes, and says what is wrong with a bad one', async () => {
+    expect((await sandbox.run(['permit', 'gh', '--group', 'read-only', 'allow'])).code).toBe(0);
+    const other = await sandbox.run(['permit', 'gh', '--group', 'other', 'ask', '-s', 'project']);
+    expect(other.code).toBe(0);
+    expect(other.stderr).toContain("gh's other tools (not read-only): ask");
+    const user = JSON.parse(await readFile(sandbox.userConfig, 'utf8')) as {
+      projects: Record<string, { policy: unknown }>;
+    };
+    expect(user.projects[sandbox.project]!.policy).toEqual({
+      servers: { gh: { groups: { 'read-only': 'allow' } } },
+    });
+    const team = join(sandbox.project, '.patchbay.json');
+    expect(JSON.parse(await readFile(team, 'utf8'))).toEqual({
+      servers: { gh: { groups: { other: 'ask' } } },
+    });
+    expect((await sandbox.run(['permit', 'gh', '--group', 'other', 'default', '-s', 'project'])).code).toBe(
+      0,
+    );
+    expect(JSON.parse(await readFile(team, 'utf8'))).toEqual({});
+
+    const badGroup = await sandbox.run(['permit', 'gh', '--group', 'writes', 'deny']);
+    expect(badGroup.code).toBe(2);
+    expect(badGroup.stderr).toContain('Invalid group "writes": expected read-only or other');
+    const tooMany = await sandbox.run(['permit', 'gh', '--group', 'other', 'push', 'deny']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain('With --group, give only the decision');
+    const noDecision = await sandbox.run(['permit', 'gh', 'push']);
+    expect(noDecision.code).toBe(2);
+    expect(noDecision.stderr).toContain('Missing the decision');
+  });
+
   it('reports a broken team file with its position and never rewrites it', async () => {
     const team = join(sandbox.project, '.patchbay.json');
     const broken = '{ "servers": { "gh": { "tools": { "push": "sometimes" } } } }';

@@ -1,5 +1,6 @@
 /**
- * Writing policy: `patchbay permit <name> <tool-or-glob> allow|ask|deny|default [-s scope]`,
+ * Writing policy: `patchbay permit <name> <tool-or-glob> allow|ask|deny|default [-s scope]` (or
+ * `--group read-only|other <decision>`, the console's group setting),
  * `patchbay enable|disable <name> [-s scope]`, `patchbay limit <name> [tool-or-glob] <N/unit>|none
  * [-s scope]`. The scope is local by default (you, this project); `project` writes the team's
  * committed `.patchbay.json`; `user` every project. Each says what it wrote where, and when a
@@ -10,12 +11,16 @@ import { PatchbayError } from '../../errors.js';
 import {
   DECISIONS,
   isDecision,
+  isToolGroup,
+  setGroupRule,
   setLimit,
   setServerEnabled,
   setToolRule,
+  TOOL_GROUPS,
   validToolPattern,
   type Decision,
   type PolicyScope,
+  type ToolGroup,
 } from '../../config/policy-files.js';
 import { findServer, notFoundError, type Registry } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
@@ -27,7 +32,10 @@ import { parseScope } from './add.js';
 
 export interface PermitOptions {
   name: string;
+  /** A tool's name or a glob; or, with `group`, unused. */
   pattern: string;
+  /** `--group`: the rule is for every read-only tool, or every other tool, of the server. */
+  group?: ToolGroup;
   /** `default` removes the scope's rule for the pattern. */
   decision: Decision | 'default';
   scope: PolicyScope;
@@ -36,9 +44,15 @@ export interface PermitOptions {
 export function parsePermitOptions(
   name: string,
   pattern: string,
-  decision: string,
-  flags: { scope?: string },
+  decisionArgument: string | undefined,
+  flags: { scope?: string; group?: string },
 ): PermitOptions {
+  if (flags.group !== undefined) return parseGroupPermit(name, pattern, decisionArgument, flags);
+  if (decisionArgument === undefined)
+    throw new PatchbayError('usage', 'Missing the decision: allow, ask, deny or default.', {
+      hint: `For example: patchbay permit ${name} ${pattern} ask`,
+    });
+  const decision = decisionArgument;
   if (!isDecision(decision) && decision !== 'default')
     throw new PatchbayError(
       'usage',
@@ -48,6 +62,41 @@ export function parsePermitOptions(
   return {
     name: validateName(name),
     pattern: validPattern(pattern),
+    decision,
+    scope: parseScope(flags.scope),
+  };
+}
+
+/** `permit <name> --group read-only|other <decision>`: the decision is the second argument. */
+function parseGroupPermit(
+  name: string,
+  decision: string,
+  extra: string | undefined,
+  flags: { scope?: string; group?: string },
+): PermitOptions {
+  const example = `patchbay permit ${name} --group read-only allow`;
+  if (!isToolGroup(flags.group))
+    throw new PatchbayError(
+      'usage',
+      `Invalid group ${JSON.stringify(flags.group)}: expected ${TOOL_GROUPS.join(' or ')}.`,
+      {
+        hint: `For example: ${example}`,
+      },
+    );
+  if (extra !== undefined)
+    throw new PatchbayError('usage', 'With --group, give only the decision after the server name.', {
+      hint: `For example: ${example}`,
+    });
+  if (!isDecision(decision) && decision !== 'default')
+    throw new PatchbayError(
+      'usage',
+      `Invalid decision ${JSON.stringify(decision)}: expected ${DECISIONS.join(', ')} or default.`,
+      { hint: `For example: ${example}` },
+    );
+  return {
+    name: validateName(name),
+    pattern: '',
+    group: flags.group,
     decision,
     scope: parseScope(flags.scope),
   };
@@ -64,14 +113,12 @@ function validPattern(pattern: string): string {
 
 export async function runPermit(options: PermitOptions, io: Io): Promise<number> {
   const registry = await knownServer(options.name, io);
-  const { path, changed } = await setToolRule(
-    options.scope,
-    paths(registry),
-    options.name,
-    options.pattern,
-    options.decision,
-  );
-  const what = `${options.name} ${options.pattern}`;
+  const { path, changed } = options.group
+    ? await setGroupRule(options.scope, paths(registry), options.name, options.group, options.decision)
+    : await setToolRule(options.scope, paths(registry), options.name, options.pattern, options.decision);
+  const what = options.group
+    ? `${options.name}'s ${options.group === 'read-only' ? 'read-only tools' : 'other tools (not read-only)'}`
+    : `${options.name} ${options.pattern}`;
   if (options.decision === 'default')
     note(
       io,
@@ -85,7 +132,7 @@ export async function runPermit(options: PermitOptions, io: Io): Promise<number>
       `${what}: ${options.decision} (${options.scope}, ${path})${changed ? '' : ', as it already was'}.`,
     );
   // What now decides, for a tool named exactly so: a stricter rule elsewhere may still win.
-  if (!/[*?]/.test(options.pattern)) {
+  if (!options.group && !/[*?]/.test(options.pattern)) {
     const after = await loadForCommand(io);
     const verdict = toolVerdict(options.name, { name: options.pattern }, after.policy.sources);
     if (options.decision === 'default' || verdict.decision !== options.decision)
