@@ -40,6 +40,8 @@ export interface FailureContext {
   expiredLogin?: { expiresAt: number; refreshable: boolean };
   /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
   refreshingLogin?: boolean;
+  /** HTTP: how far the exchange that timed out got (connect/liveness.ts). */
+  exchange?: 'awaiting-headers' | 'streaming';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
   const after = `timed out after ${formatDuration(timeoutMs)}`;
   const waitingFor =
     context.stage === 'handshake' ? 'the MCP handshake' : 'a request made after a successful handshake';
-  const fix = `If the server is just slow, allow it longer: --timeout <seconds> (or "timeout" in ms in the entry).`;
+  const fix = `If the server is just slow, allow it longer: --timeout 1m (or "timeout" in ms in the entry).`;
   if (context.target.transport === 'stdio') {
     const { stdio } = context;
     if (stdio?.strayStdout !== undefined) {
@@ -60,15 +62,50 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
       );
     }
     const line = stdio ? lastStderrLine(stdio.stderrTail) : undefined;
-    return new ConnectError(
-      'failed',
-      context.stage,
-      `${after} waiting for ${waitingFor} from the process${line ? ` (stderr: ${line})` : ''}`,
-      { hint: fix },
-    );
+    if (line) {
+      // What the server said (npm's error, a proxy refusing, a variable it misses) is the reason;
+      // a longer timeout rarely is the fix.
+      return new ConnectError(
+        'failed',
+        context.stage,
+        `the server said on stderr: ${line} (no answer to ${waitingFor}; ${after})`,
+        {
+          hint: `Fix what it reports: patchbay get ${context.name} shows the command and env it runs with. If it is only slow: --timeout 1m (or "timeout" in ms in the entry).`,
+        },
+      );
+    }
+    return new ConnectError('failed', context.stage, `${after} waiting for ${waitingFor} from the process`, {
+      hint: fix,
+    });
   }
   const hostPort = hostPortOf(context.target.url);
   const via = context.proxy ? ` through the proxy ${context.proxy}` : '';
+  const connected = context.phase === 'connected';
+  if (connected && context.exchange === 'streaming') {
+    return new ConnectError(
+      'failed',
+      context.stage,
+      `${after}: ${hostPort}${via} began its answer to ${waitingFor} (an event stream) and then sent nothing more`,
+      { hint: fix },
+    );
+  }
+  if (connected && context.exchange === 'awaiting-headers') {
+    return new ConnectError(
+      'failed',
+      context.stage,
+      `${after}: ${waitingFor === 'the MCP handshake' ? 'the handshake' : 'the request'} reached ${hostPort}${via}, but no answer began (no response headers)`,
+      { hint: fix },
+    );
+  }
+  if (context.stage === 'request' && context.phase === 'connecting') {
+    // It answered the handshake, so neither a firewall nor a wrong address: it went away since.
+    return new ConnectError(
+      'failed',
+      'connect',
+      `${after} connecting to ${context.proxy ?? hostPort} again: it answered before, but nothing answers now (is the server still running?)`,
+      { hint: `patchbay doctor ${context.name} checks each step.` },
+    );
+  }
   switch (context.phase) {
     case 'connecting':
     case 'none':
@@ -340,9 +377,23 @@ export function networkFailure(
         hint: 'Check HTTPS_PROXY / HTTP_PROXY, or bypass the proxy for this host with NO_PROXY.',
       };
     }
+    const hangUp = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+    // After a good handshake a hang-up is the connection breaking under the request, not a refusal.
+    if (hangUp && context.stage === 'request' && context.phase !== 'tls-handshake')
+      return brokeDuringRequest(hostPort, context.name);
+    if (code === 'ECONNRESET' && context.phase === 'tls-handshake') {
+      return {
+        step: 'tls',
+        reason: `the connection to ${hostPort} was reset during the TLS handshake`,
+        ...(mtlsHint(url, context).hint
+          ? mtlsHint(url, context)
+          : {
+              hint: 'Check that the URL should be https://, and any TLS-inspecting proxy or firewall on the way.',
+            }),
+      };
+    }
     const reason = NETWORK_REASONS[code];
     if (reason) {
-      const hangUp = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
       return { step: 'connect', ...reason(hostPort, host), ...(hangUp ? mtlsHint(url, context) : {}) };
     }
   }
@@ -370,13 +421,23 @@ export function networkFailure(
     };
   }
   if (messages.some((message) => /other side closed|socket hang up|terminated/i.test(message))) {
-    return {
-      step: context.stage,
-      reason: `the server at ${hostPort} closed the connection without answering`,
-      ...mtlsHint(url, context),
-    };
+    return context.stage === 'request'
+      ? brokeDuringRequest(hostPort, context.name)
+      : {
+          step: context.stage,
+          reason: `the server at ${hostPort} closed the connection without answering`,
+          ...mtlsHint(url, context),
+        };
   }
   return undefined;
+}
+
+function brokeDuringRequest(hostPort: string, name: string): NetworkFailure {
+  return {
+    step: 'request',
+    reason: `the connection to ${hostPort} broke during the request`,
+    hint: `The server went away or the network dropped. Try again; patchbay doctor ${name} checks each step.`,
+  };
 }
 
 /** Under TLS 1.3 a server that demands a client certificate just hangs up after the handshake. */

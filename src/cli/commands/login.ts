@@ -5,7 +5,7 @@ import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { note, writeLine, type Io } from '../io.js';
-import { secondsToMs } from '../health.js';
+import { parseDuration } from '../../core/duration.js';
 import { loadForCommand } from '../registry-loader.js';
 
 export interface LoginOptions {
@@ -26,7 +26,7 @@ export function parseLoginOptions(
   const timeoutMs =
     raw.timeout === undefined
       ? LOGIN_TIMEOUT_MS
-      : secondsToMs(raw.timeout, '--timeout', 'For example: --timeout 120 (the default is 300)');
+      : parseDuration(raw.timeout, '--timeout', { hint: 'For example: --timeout 2m (the default is 5m)' });
   const scope = raw.scope?.trim();
   return {
     name: validateName(name),
