@@ -41,7 +41,7 @@ export interface FailureContext {
   /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
   refreshingLogin?: boolean;
   /** HTTP: how far the exchange that timed out got (connect/liveness.ts). */
-  exchange?: 'awaiting-headers' | 'streaming';
+  exchange?: 'awaiting-headers' | 'answering';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,20 +80,24 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
   }
   const hostPort = hostPortOf(context.target.url);
   const via = context.proxy ? ` through the proxy ${context.proxy}` : '';
-  const connected = context.phase === 'connected';
-  if (connected && context.exchange === 'streaming') {
+  // How far the exchange got says more than the connection phase, which a later connection
+  // (the cancellation the SDK sends at its timeout) may already have moved on. In the handshake
+  // the phase still decides while no connection is up: that is the firewall case.
+  const exchange =
+    context.stage === 'request' || context.phase === 'connected' ? context.exchange : undefined;
+  if (exchange === 'answering') {
     return new ConnectError(
       'failed',
       context.stage,
-      `${after}: ${hostPort}${via} began its answer to ${waitingFor} (an event stream) and then sent nothing more`,
+      `${after}: ${hostPort}${via} began its answer${context.stage === 'handshake' ? ' to the MCP handshake' : ''} and then sent nothing more`,
       { hint: fix },
     );
   }
-  if (connected && context.exchange === 'awaiting-headers') {
+  if (exchange === 'awaiting-headers') {
     return new ConnectError(
       'failed',
       context.stage,
-      `${after}: ${waitingFor === 'the MCP handshake' ? 'the handshake' : 'the request'} reached ${hostPort}${via}, but no answer began (no response headers)`,
+      `${after}: no answer from ${hostPort}${via} to ${context.stage === 'handshake' ? 'the MCP handshake' : 'the request'} (not even response headers)`,
       { hint: fix },
     );
   }
@@ -107,9 +111,17 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
     );
   }
   switch (context.phase) {
-    case 'connecting':
     case 'none':
     case undefined:
+      // Nothing was sent: the time went before the first connection (loading, a headersHelper,
+      // a token renewal), so "nothing answered" would be a guess about the network.
+      return new ConnectError(
+        'failed',
+        context.stage,
+        `${after} before patchbay opened a connection to ${context.proxy ?? hostPort}${context.proxy ? ' (the proxy)' : ''}`,
+        { hint: fix },
+      );
+    case 'connecting':
       return new ConnectError(
         'failed',
         'connect',

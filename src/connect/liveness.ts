@@ -11,13 +11,13 @@
  * gives up resuming one. The session then fails its requests in flight at once (session.ts).
  *
  * It also remembers how far the latest exchange got — no response headers yet, or an answer
- * stream open and then silent — so that a timeout can say which of the two it was.
+ * begun (an event stream open) and then silent — so that a timeout can say which it was.
  */
 
 import type { FetchLike } from './network.js';
 
-/** How far one request's HTTP exchange got. */
-export type ExchangeProgress = 'awaiting-headers' | 'streaming';
+/** How far one request's HTTP exchange got: sent, or its answer begun (headers in). */
+export type ExchangeProgress = 'awaiting-headers' | 'answering';
 
 export interface Lost {
   /** The JSON-RPC method whose answer was lost (`tools/call`), when known. */
@@ -60,13 +60,16 @@ export class ConnectionWatch {
   }
 
   /**
-   * The fetch a transport of `kind` uses. Streamable HTTP: each POST's answer is watched (an
-   * event stream that breaks before its end, with no event id to resume from, loses its answer).
+   * The fetch a transport of `kind` uses. Streamable HTTP: each POST's answer is watched (a JSON
+   * body cut short, or an event stream that breaks with no event id to resume from, loses its
+   * answer).
    * Legacy SSE: the GET stream is watched (every answer comes on it).
    */
   wrap(fetch: FetchLike, kind: 'http' | 'sse'): FetchLike {
     return async (url, init) => {
       const method = (init?.method ?? 'GET').toUpperCase();
+      if (kind === 'http' && method === 'GET' && hasHeader(init, 'last-event-id'))
+        return this.resuming(fetch, url, init);
       const watched = kind === 'http' ? method === 'POST' : method === 'GET';
       if (!watched || this.disposed) return fetch(url, init);
       const exchange: Exchange = {
@@ -82,14 +85,15 @@ export class ConnectionWatch {
         this.end(exchange, init);
         throw error;
       }
-      const type = response.headers.get('content-type') ?? '';
-      if (!response.ok || !response.body || !/^\s*text\/event-stream/i.test(type)) {
-        // A JSON answer cut short fails the SDK's read of it, which rejects the request itself.
+      if (!response.ok || !response.body) {
         this.inFlight.delete(exchange);
         return response;
       }
-      exchange.progress = 'streaming';
-      return new Response(this.watchStream(response.body, exchange, kind, init), {
+      // A JSON answer is watched too: cut short, it would reject the request by itself, but as
+      // "terminated", which says nothing of where or when.
+      const stream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
+      exchange.progress = 'answering';
+      return new Response(this.watchStream(response.body, exchange, stream ? kind : 'json', init), {
         status: response.status,
         statusText: response.statusText,
         headers: response.headers,
@@ -97,10 +101,25 @@ export class ConnectionWatch {
     };
   }
 
+  /**
+   * The SDK resuming a broken answer stream (GET with Last-Event-ID). A refusal it does not
+   * retry — 405, the spec's "no resumption here", or any other status — leaves the request
+   * pending in silence; a network error it retries, and reports once it gives up.
+   */
+  private async resuming(
+    fetch: FetchLike,
+    url: string | URL,
+    init: RequestInit | undefined,
+  ): Promise<Response> {
+    const response = await fetch(url, init);
+    if (!response.ok && init?.signal?.aborted !== true) this.lose(this.lastResuming);
+    return response;
+  }
+
   private watchStream(
     body: ReadableStream<Uint8Array>,
     exchange: Exchange,
-    kind: 'http' | 'sse',
+    kind: 'http' | 'sse' | 'json',
     init: RequestInit | undefined,
   ): ReadableStream<Uint8Array> {
     const reader = body.getReader();
@@ -115,7 +134,7 @@ export class ConnectionWatch {
           const cancelled = this.end(exchange, init);
           // Broken under an answer the SDK will not resume (an event id would let it try).
           if (!cancelled && !this.disposed) {
-            if (kind === 'sse' || !resumable) this.lose(exchange.method);
+            if (kind !== 'http' || !resumable) this.lose(exchange.method);
             else this.lastResuming = exchange.method;
           }
           controller.error(error);
@@ -126,7 +145,8 @@ export class ConnectionWatch {
           controller.close();
           return;
         }
-        if (!resumable) ({ found: resumable, atLineStart } = findEventId(chunk.value, atLineStart));
+        if (kind === 'http' && !resumable)
+          ({ found: resumable, atLineStart } = findEventId(chunk.value, atLineStart));
         controller.enqueue(chunk.value);
       },
       cancel: async (reason) => {
@@ -149,6 +169,14 @@ export class ConnectionWatch {
     const lost: Lost = { method };
     this.controller.abort(lost);
   }
+}
+
+function hasHeader(init: RequestInit | undefined, name: string): boolean {
+  const headers = init?.headers;
+  if (!headers) return false;
+  if (headers instanceof Headers) return headers.has(name);
+  if (Array.isArray(headers)) return headers.some(([key]) => key?.toLowerCase() === name);
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
 /** The method of a JSON-RPC request body (`{"method":"tools/call",…,"id":…}`), read cheaply. */

@@ -473,14 +473,14 @@ class Attempt {
     const { login, tokens } = this.dialer;
     // The token source's fetch wraps the client's: it knows which token a 401 answered.
     const baseFetch = tokens ? tokens.fetch : http?.fetch;
-    const wrapped = baseFetch
-      ? watch.wrap(this.rememberingChallenges(completingResults(baseFetch)), kind === 'http' ? 'http' : 'sse')
-      : undefined;
+    const challenged = baseFetch ? this.rememberingChallenges(completingResults(baseFetch)) : undefined;
+    const listening =
+      challenged && kind === 'http' && options.listen === false ? withoutListening(challenged) : challenged;
+    // Outermost, so that it also sees a resumption refused by withoutListening.
+    const wrapped = listening ? watch.wrap(listening, kind === 'http' ? 'http' : 'sse') : undefined;
     const transportOptions = {
       requestInit,
-      ...(wrapped
-        ? { fetch: kind === 'http' && options.listen === false ? withoutListening(wrapped) : wrapped }
-        : {}),
+      ...(wrapped ? { fetch: wrapped } : {}),
       ...(tokens
         ? { authProvider: tokens }
         : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
@@ -570,6 +570,8 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   const stdio = attempt?.stdio();
   if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(150)]);
   const context = failureContext(sources, stdio, attempt);
+  const exchange = attempt?.current?.watch.progress();
+  if (exchange) context.exchange = exchange;
   if (kind === 'timeout') return timeoutFailure(sources.options.timeoutMs, context);
   if (!sdk) {
     return new ConnectError(

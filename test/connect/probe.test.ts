@@ -154,7 +154,7 @@ describe('probeServer against real MCP servers', () => {
       expect(result).toMatchObject({
         status: 'failed',
         step: 'request',
-        reason: `timed out after 1.5 s: the request reached 127.0.0.1:${port}, but no answer began (no response headers)`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${port} to the request (not even response headers)`,
       });
     } finally {
       front.closeAllConnections();
@@ -436,7 +436,7 @@ describe.concurrent('probeServer over stdio faults', () => {
     });
   });
 
-  it('passes entry.env over the user\'s environment, as other hosts do, and redacts env values from the reason', async () => {
+  it("passes entry.env over the user's environment, as other hosts do, and redacts env values from the reason", async () => {
     process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY = 'from-the-shell';
     const script = nodeScript(
       'console.error(`key=${process.env.API_KEY} parent=${process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY} path=${Boolean(process.env.PATH)}`); process.exit(1)',
