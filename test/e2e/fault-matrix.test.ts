@@ -9,7 +9,7 @@
  * timeout's is the proof that they ended before it.
  */
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -207,4 +207,25 @@ describe.concurrent('over stdio: the server process exits mid-request', () => {
       expect(result.code).toBe(command.exit);
     },
   );
+});
+
+describe('one unit of time', () => {
+  it('add --timeout takes a duration and writes milliseconds; call honours the entry\u2019s timeout', async () => {
+    const front = await startFaultFront(everything.url, 'hang-headers', 'tools/call');
+    cleanups.push(() => front.close());
+    const sandbox = await createSandbox();
+    cleanups.push(() => sandbox.cleanup());
+    const bad = await sandbox.run(['add', '-s', 'user', 'srv', front.url, '--timeout', '30x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`--timeout: "30x" is not a duration; use e.g. 500ms, 30s, 2m`);
+    expect((await sandbox.run(['add', '-s', 'user', 'srv', front.url, '--timeout', '3s'])).code).toBe(0);
+    const file = JSON.parse(await readFile(sandbox.userConfig, 'utf8')) as {
+      mcpServers: { srv: { timeout: number } };
+    };
+    expect(file.mcpServers.srv.timeout).toBe(3_000);
+    // No --timeout: the entry's 3 s applies, not the default 10 s.
+    const call = await sandbox.run(['call', 'srv', 'echo', 'message=hi']);
+    expect(call.code).toBe(FAILED);
+    expect(call.stderr).toMatch(/^error: timed out after 3 s/m);
+  });
 });
