@@ -448,7 +448,7 @@ function brokeDuringRequest(hostPort: string, name: string): NetworkFailure {
   return {
     step: 'request',
     reason: `the connection to ${hostPort} broke during the request`,
-    hint: `The server went away or the network dropped. Try again; patchbay doctor ${name} checks each step.`,
+    hint: `patchbay doctor ${name} checks each step (the server went away or the network dropped; try again once it is back).`,
   };
 }
 

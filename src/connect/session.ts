@@ -678,7 +678,7 @@ function lostFailure(lost: Lost, dialer: Dialer, stage: 'handshake' | 'request')
           ? `the request (${lost.method})`
           : 'the request';
   return new ConnectError('failed', stage, `the connection to ${where}${via} broke during ${during}`, {
-    hint: `The server went away or the network dropped. Try again; patchbay doctor ${options.name ?? '<name>'} checks each step.`,
+    hint: `patchbay doctor ${options.name ?? '<name>'} checks each step (the server went away or the network dropped; try again once it is back).`,
   });
 }
 

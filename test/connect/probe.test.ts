@@ -199,7 +199,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const result = await probeServer(http(server.url), { timeoutMs: HANG_TIMEOUT });
       expect(result).toMatchObject({
         status: 'failed',
-        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${server.port} to the MCP handshake (not even response headers)`,
         step: 'handshake',
       });
       expect(result.durationMs).toBeGreaterThanOrEqual(HANG_TIMEOUT - 5);
@@ -212,7 +212,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const result = await probeServer(sse(server.url), { timeoutMs: HANG_TIMEOUT });
       expect(result).toMatchObject({
         status: 'failed',
-        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${server.port} to the MCP handshake (not even response headers)`,
       });
     });
   });
