@@ -5,7 +5,6 @@
  * handed back in `closing`, for the command to await after it printed.
  */
 
-import { PatchbayError } from '../errors.js';
 import { parseDuration } from '../core/duration.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
