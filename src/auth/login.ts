@@ -30,7 +30,7 @@ export interface LoginRequest {
   entry: ServerEntry;
   store: CredentialStore;
   env: NodeJS.ProcessEnv;
-  /** `--scope "a b"`; else the entry's pinned `oauth.scopes`; else what the server asks for. */
+  /** `--oauth-scope "a b"`; else the entry's pinned `oauth.scopes`; else what the server asks for. */
   scope?: string;
   /** Print the URL instead of opening a browser (also when there is no display). */
   noBrowser: boolean;

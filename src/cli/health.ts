@@ -5,7 +5,7 @@
  * handed back in `closing`, for the command to await after it printed.
  */
 
-import { PatchbayError } from '../errors.js';
+import { parseDuration } from '../core/duration.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
 import type { ProbeResult } from '../connect/probe.js';
@@ -73,28 +73,12 @@ export function preloadChecks(): void {
   );
 }
 
-/** `--timeout S` (seconds), else `PATCHBAY_TIMEOUT` (seconds), else 10 s; in milliseconds. */
+/**
+ * `--timeout` (`30s`, `2m`, `500ms`; a bare number is seconds), else `PATCHBAY_TIMEOUT` (the same
+ * forms), else 10 s; in milliseconds.
+ */
 export function timeoutFrom(flag: string | undefined, env: NodeJS.ProcessEnv): number {
   const text = flag ?? env.PATCHBAY_TIMEOUT;
   if (text === undefined || text === '') return 10_000;
-  return secondsToMs(
-    text,
-    flag === undefined ? 'PATCHBAY_TIMEOUT' : '--timeout',
-    'For example: --timeout 5 (or PATCHBAY_TIMEOUT=5)',
-  );
-}
-
-/** A positive number of seconds given in `source`, in milliseconds; else a usage error naming it. */
-export function secondsToMs(text: string, source: string, hint: string): number {
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new PatchbayError(
-      'usage',
-      `Invalid ${source} ${JSON.stringify(text)}: expected a positive number of seconds.`,
-      {
-        hint,
-      },
-    );
-  }
-  return Math.round(seconds * 1000);
+  return parseDuration(text, flag === undefined ? 'PATCHBAY_TIMEOUT' : '--timeout');
 }

@@ -54,8 +54,19 @@ const HELP_TOPICS: Record<string, (io: Io) => string> = {
       '',
       'type: http (Streamable HTTP; "streamable-http" is an alias), sse (legacy), stdio. An entry with a',
       'command and no type is stdio. Also: oauth {clientId, callbackPort, scopes, authServerMetadataUrl},',
-      'headersHelper (a command printing a JSON object of headers, run without a shell), timeout (ms),',
-      "and patchbay's own tls {caFile, certFile, keyFile} (PEM paths; Claude Code ignores the key).",
+      'headersHelper (a command printing a JSON object of headers, run without a shell), timeout,',
+      "and patchbay's own keys, which Claude Code ignores: tls {caFile, certFile, keyFile} (PEM paths)",
+      'and inheritEnv (stdio: false starts the server with a minimal environment, see below).',
+      '',
+      'Durations: "timeout" in a file is milliseconds (Claude Code\'s format: 30000 is 30 s); it is',
+      "that server's time limit in every command (list, get, tools, call, doctor, serve, the console)",
+      'and wins over --timeout. On the command line every duration takes a unit: 500ms, 30s, 2m, 1h;',
+      'a bare number is seconds (add --timeout 30s writes "timeout": 30000). PATCHBAY_TIMEOUT too.',
+      '',
+      "A stdio server gets your environment with the entry's env over it, as under Claude Code,",
+      "Cursor and VS Code. To keep your shell's variables (tokens, cloud keys) from a server, set",
+      '"inheritEnv": false in its entry, or PATCHBAY_STDIO_INHERIT_ENV=0 for every server: it then',
+      'gets PATH, HOME, the locale and temp directories, and its own env only.',
       '',
       '${VAR} and ${VAR:-default} are expanded in url, headers, command, args, env, headersHelper and tls.',
       'An unset variable without a default makes that server fail with a reason naming it.',
@@ -162,7 +173,10 @@ More: patchbay help config · patchbay help exit-codes`,
     .option('--ca-file <path>', 'PEM file of CA certificates to trust for this server (a private CA)')
     .option('--client-cert <path>', 'PEM client certificate for mutual TLS (with --client-key)')
     .option('--client-key <path>', 'PEM private key of the client certificate')
-    .option('--timeout <ms>', 'per-server timeout in milliseconds')
+    .option(
+      '--timeout <duration>',
+      "this server's timeout in every command (30s, 2m, 500ms; a bare number is seconds)",
+    )
     .option('-f, --force', 'replace an existing entry of the same name in that scope')
     .addHelpText(
       'after',
@@ -205,7 +219,7 @@ Examples:
     .description('List servers, the scope each comes from, and check that each one works')
     .option('--json', 'machine-readable output (stable; see the README)')
     .option('--no-check', 'do not contact any server')
-    .option('--timeout <seconds>', 'per-server check timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'per-server check timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .option('--show-secrets', 'show secret values instead of ****')
     .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText(
@@ -234,7 +248,7 @@ Examples:
     .option('--resolved', 'also show the values after ${VAR} expansion (masked)')
     .option('--show-secrets', 'show secret values instead of ****')
     .option('--no-check', 'do not contact the server')
-    .option('--timeout <seconds>', 'check timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'check timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText('after', '\nExamples:\n  $ patchbay get notion\n  $ patchbay get notion --resolved --json')
     .action(
@@ -249,7 +263,7 @@ Examples:
     .description("List a server's tools: name, title, annotations, arguments, description")
     .argument('<name>', 'server name')
     .option('--json', 'machine-readable output (the tools as the server describes them)')
-    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .addOption(maxOutputOption())
     .addHelpText('after', '\nExamples:\n  $ patchbay tools notion\n  $ patchbay tools notion --json')
     .action(
@@ -266,7 +280,7 @@ Examples:
     .argument('<name>', 'server name')
     .argument('<tool>', 'tool name')
     .option('--json', 'machine-readable output')
-    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .addOption(maxOutputOption())
     .addHelpText('after', '\nExamples:\n  $ patchbay tool notion search')
     .action(
@@ -286,7 +300,7 @@ Examples:
       .description(what)
       .argument('<name>', 'server name')
       .option('--json', 'machine-readable output (as the server describes them)')
-      .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+      .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
       .addOption(maxOutputOption())
       .addHelpText(
         'after',
@@ -313,7 +327,7 @@ Examples:
     )
     .option('-o, --output <dir>', 'where images, audio and other binary results are written')
     .option('--json', 'the whole tool result as JSON')
-    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .option('-y, --yes', 'approve a tool that policy sets to ask, without asking')
     .option('--log-arguments', "keep the call's arguments in the audit log (secrets masked)")
     .option('--allow-unknown-args', "send argument names the tool's schema does not declare")
@@ -351,7 +365,7 @@ Examples:
     .argument('<uri>', 'resource URI (see: patchbay resources <name>)')
     .option('-o, --output <file>', 'where to write binary content')
     .option('--json', 'the contents as the server sent them (binary as base64)')
-    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .addOption(maxOutputOption());
   withServerRequestOptions(read)
     .addHelpText(
@@ -373,7 +387,7 @@ Examples:
     .argument('<prompt>', 'prompt name (see: patchbay prompts <name>)')
     .argument('[arguments...]', 'key=value pairs')
     .option('--json', 'machine-readable output')
-    .option('--timeout <seconds>', 'timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .addOption(maxOutputOption());
   withServerRequestOptions(prompt)
     .addHelpText('after', '\nExamples:\n  $ patchbay prompt demo greet name=Ada')
@@ -398,17 +412,20 @@ Examples:
       'allow --http on an address other machines can reach (a token is still required)',
     )
     .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
-    .option('--timeout <seconds>', 'connect timeout of each server (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'connect timeout of each server (default 10s, or PATCHBAY_TIMEOUT)')
     .option('--log-arguments', "keep each call's arguments in the audit log (secrets masked)")
     .option('--max-sessions <n>', 'HTTP: sessions of 2025-era hosts held at once (default 100)')
     .option(
-      '--session-idle-timeout <seconds>',
-      'HTTP: close a 2025-era session with no request or stream open for this long (default 1800)',
+      '--session-idle-timeout <duration>',
+      'HTTP: close a 2025-era session with no request or stream open for this long (default 30m)',
     )
-    .option('--headers-timeout <seconds>', 'HTTP: time a client has to send its request headers (default 10)')
     .option(
-      '--request-timeout <seconds>',
-      'HTTP: time a client has to send its whole request; answers may stream longer (default 30)',
+      '--headers-timeout <duration>',
+      'HTTP: time a client has to send its request headers (default 10s)',
+    )
+    .option(
+      '--request-timeout <duration>',
+      'HTTP: time a client has to send its whole request; answers may stream longer (default 30s)',
     )
     .option('--max-connections <n>', 'HTTP: connections open at once (default 1024)')
     .option(
@@ -439,7 +456,7 @@ Examples:
       'Serve one configured server over stdio, under its own names (a bridge for stdio-only hosts)',
     )
     .argument('<name>', 'server name')
-    .option('--timeout <seconds>', 'connect timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'connect timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .option('--log-arguments', "keep each call's arguments in the audit log (secrets masked)")
     .addHelpText(
       'after',
@@ -505,8 +522,8 @@ Examples:
     .argument('[name]', 'one server (default: every server, in parallel)')
     .option('--json', 'machine-readable output: the same findings, as fields')
     .option(
-      '--timeout <seconds>',
-      "per-server time budget (default 10, or PATCHBAY_TIMEOUT; an entry's timeout wins)",
+      '--timeout <duration>',
+      "per-server time budget (default 10s, or PATCHBAY_TIMEOUT; an entry's timeout wins)",
     )
     .option('--no-refresh', 'read-only: do not renew an expired login (it shows as renewing on next use)')
     .addHelpText(
@@ -672,7 +689,7 @@ Examples:
     .argument('[name]', 'only this server (default: every configured server)')
     .option('--json', 'machine-readable output (one object per server)')
     .option('--no-check', 'only what the policy files say: contact no server, list no tools')
-    .option('--timeout <seconds>', 'timeout for each server (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'timeout for each server (default 10s, or PATCHBAY_TIMEOUT)')
     .addHelpText(
       'after',
       `
@@ -758,7 +775,7 @@ Examples:
     )
     // The old spelling: --scope is a config scope (local, project, user) everywhere else.
     .addOption(new Option('--scope <scopes>').hideHelp())
-    .option('--timeout <seconds>', 'how long to wait for the browser (default 300)')
+    .option('--timeout <duration>', 'how long to wait for the browser (default 5m)')
     .addHelpText(
       'after',
       `
@@ -780,7 +797,7 @@ Examples:
     .command('logout')
     .description("Remove a server's stored login, and revoke its tokens where the server offers revocation")
     .argument('<name>', 'the server (or the URL of a stored login no server uses any more)')
-    .option('--timeout <seconds>', 'how long revocation may take (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'how long revocation may take (default 10s, or PATCHBAY_TIMEOUT)')
     .addHelpText(
       'after',
       `
@@ -820,7 +837,7 @@ Examples:
     .command('refresh')
     .description('Renew a login now with its stored refresh token (a health check never does)')
     .argument('<name>', 'the server')
-    .option('--timeout <seconds>', 'per-server timeout (default 10, or PATCHBAY_TIMEOUT)')
+    .option('--timeout <duration>', 'per-server timeout (default 10s, or PATCHBAY_TIMEOUT)')
     .addHelpText('after', '\nExamples:\n  $ patchbay auth refresh corp')
     .action(
       act(async (name: string, flags) => {

@@ -36,7 +36,8 @@ async function openServer(
   const { connect } = await import('../connect/session.js');
   const session = await connect(state.resolved, {
     name,
-    timeoutMs,
+    // The entry's own timeout (ms, Claude Code's format) wins, as in list, get, doctor and serve.
+    timeoutMs: state.resolved.timeout ?? timeoutMs,
     credentials: 'refresh',
     cwd: io.cwd,
     env: io.env,

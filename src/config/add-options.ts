@@ -8,6 +8,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
+import { parseDuration } from '../core/duration.js';
 import { SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from './entry.js';
 import { hasReferences } from './expand.js';
 import { isSecretName, maskUrl, maskValue } from './mask.js';
@@ -200,7 +201,8 @@ export function parseAddOptions(
     }
   }
   if (flags.timeout !== undefined)
-    entry.timeout = parsePositiveInteger(flags.timeout, '--timeout (milliseconds)');
+    // Seconds when bare, as every other --timeout; the file keeps milliseconds (Claude Code's format).
+    entry.timeout = parseDuration(flags.timeout, '--timeout');
   if (scope === 'project') warnings.push(...literalSecretWarnings(entry));
   return {
     name,

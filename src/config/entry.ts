@@ -56,6 +56,12 @@ export interface ServerEntry {
   command?: string;
   args?: string[];
   env?: Record<string, string>;
+  /**
+   * stdio, patchbay's own key (Claude Code ignores it): false starts the server with a minimal
+   * environment instead of the user's (connect/child-env.ts). Unset: PATCHBAY_STDIO_INHERIT_ENV,
+   * else the user's environment, as other hosts give it.
+   */
+  inheritEnv?: boolean;
   /** Milliseconds. */
   timeout?: number;
 }
@@ -159,6 +165,15 @@ export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: E
     }
     const env = stringMap(getOwn(raw, 'env'), 'env', problems);
     if (env) entry.env = env;
+    const inheritEnv = getOwn(raw, 'inheritEnv');
+    if (inheritEnv !== undefined) {
+      if (typeof inheritEnv !== 'boolean')
+        problems.push({
+          path: ['inheritEnv'],
+          message: `expected true or false but found ${typeName(inheritEnv)}`,
+        });
+      else entry.inheritEnv = inheritEnv;
+    }
   } else if (transport) {
     if (typeof url !== 'string' || url.length === 0) {
       problems.push({ path: ['url'], message: `expected a URL string but found ${typeName(url)}` });
@@ -240,6 +255,7 @@ export function entryToRaw(entry: ServerEntry): JsonObject {
     setOwn(raw, 'command', entry.command ?? '');
     setOwn(raw, 'args', [...(entry.args ?? [])]);
     setOwn(raw, 'env', mapToJson(entry.env ?? {}));
+    if (entry.inheritEnv !== undefined) setOwn(raw, 'inheritEnv', entry.inheritEnv);
   } else {
     setOwn(raw, 'url', entry.url ?? '');
     if (entry.headers && Object.keys(entry.headers).length > 0)

@@ -1,14 +1,42 @@
 /**
  * What patchbay hands to the programs it starts (stdio servers, headersHelper) and how it reads
- * what they say. The environment: enough to find executables, a home directory, a temp directory
- * and a locale, and nothing that tends to hold secrets (cloud keys, tokens, the user's other
- * servers' credentials). Their stderr: untrusted text, shown one bounded, printable line at a time.
+ * what they say.
+ *
+ * The environment of a stdio server: by default the user's own, with the entry's `env` over it —
+ * what Claude Code, Cursor and VS Code give the same entry, so `npx` behind a proxy, a private CA
+ * (NODE_EXTRA_CA_CERTS) or a token read from the shell work the same under patchbay. Keeping the
+ * shell's variables (cloud keys, tokens, other servers' credentials) from third-party code is an
+ * explicit choice: `"inheritEnv": false` on the entry, or PATCHBAY_STDIO_INHERIT_ENV=0 for every
+ * entry that does not say; such a server gets the minimal environment below (enough to find
+ * executables, a home, a temp directory and a locale) and its own `env`.
+ *
+ * Their stderr: untrusted text, shown one bounded, printable line at a time.
  */
 
 import { terminalText } from '../core/terminal-text.js';
 import { setOwn } from '../config/json-source.js';
 
-/** Inherited by child processes; everything else comes from the entry's own `env`. */
+/** The variable that sets the default for entries without their own `inheritEnv`. */
+export const INHERIT_ENV_VARIABLE = 'PATCHBAY_STDIO_INHERIT_ENV';
+
+/**
+ * Whether a stdio server gets the whole parent environment: the entry's own `inheritEnv` when it
+ * has one, else PATCHBAY_STDIO_INHERIT_ENV (`0`, `false`, `no`, `off` keep it), else yes.
+ */
+export function inheritsEnvironment(entry: { inheritEnv?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  if (entry.inheritEnv !== undefined) return entry.inheritEnv;
+  const setting = env[INHERIT_ENV_VARIABLE]?.trim().toLowerCase();
+  return !(setting === '0' || setting === 'false' || setting === 'no' || setting === 'off');
+}
+
+/** The whole environment `from` (its defined values), as a prototype-less map. */
+export function fullEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(from)) if (value !== undefined) setOwn(env, name, value);
+  return env;
+}
+
+/** What a server that does not inherit the environment still gets; the rest is the entry's own `env`. */
 export const INHERITED_ENV: readonly string[] = [
   'PATH',
   'HOME',

@@ -40,6 +40,8 @@ export interface FailureContext {
   expiredLogin?: { expiresAt: number; refreshable: boolean };
   /** A stored login was in use that is refreshed on a 401 (`credentials: 'refresh'`). */
   refreshingLogin?: boolean;
+  /** HTTP: how far the exchange that timed out got (connect/liveness.ts). */
+  exchange?: 'awaiting-headers' | 'answering';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
   const after = `timed out after ${formatDuration(timeoutMs)}`;
   const waitingFor =
     context.stage === 'handshake' ? 'the MCP handshake' : 'a request made after a successful handshake';
-  const fix = `If the server is just slow, allow it longer: --timeout <seconds> (or "timeout" in ms in the entry).`;
+  const fix = `If the server is just slow, allow it longer: --timeout 1m (or "timeout" in ms in the entry).`;
   if (context.target.transport === 'stdio') {
     const { stdio } = context;
     if (stdio?.strayStdout !== undefined) {
@@ -60,19 +62,66 @@ export function timeoutFailure(timeoutMs: number, context: FailureContext): Conn
       );
     }
     const line = stdio ? lastStderrLine(stdio.stderrTail) : undefined;
-    return new ConnectError(
-      'failed',
-      context.stage,
-      `${after} waiting for ${waitingFor} from the process${line ? ` (stderr: ${line})` : ''}`,
-      { hint: fix },
-    );
+    if (line) {
+      // What the server said (npm's error, a proxy refusing, a variable it misses) is the reason;
+      // a longer timeout rarely is the fix.
+      return new ConnectError(
+        'failed',
+        context.stage,
+        `the server said on stderr: ${line} (no answer to ${waitingFor}; ${after})`,
+        {
+          hint: `Fix what it reports: patchbay get ${context.name} shows the command and env it runs with. If it is only slow: --timeout 1m (or "timeout" in ms in the entry).`,
+        },
+      );
+    }
+    return new ConnectError('failed', context.stage, `${after} waiting for ${waitingFor} from the process`, {
+      hint: fix,
+    });
   }
   const hostPort = hostPortOf(context.target.url);
   const via = context.proxy ? ` through the proxy ${context.proxy}` : '';
+  // How far the exchange got says more than the connection phase, which a later connection
+  // (the cancellation the SDK sends at its timeout) may already have moved on. In the handshake
+  // the phase still decides while no connection is up: that is the firewall case.
+  const exchange =
+    context.stage === 'request' || context.phase === 'connected' ? context.exchange : undefined;
+  if (exchange === 'answering') {
+    return new ConnectError(
+      'failed',
+      context.stage,
+      `${after}: ${hostPort}${via} began its answer${context.stage === 'handshake' ? ' to the MCP handshake' : ''} and then sent nothing more`,
+      { hint: fix },
+    );
+  }
+  if (exchange === 'awaiting-headers') {
+    return new ConnectError(
+      'failed',
+      context.stage,
+      `${after}: no answer from ${hostPort}${via} to ${context.stage === 'handshake' ? 'the MCP handshake' : 'the request'} (not even response headers)`,
+      { hint: fix },
+    );
+  }
+  if (context.stage === 'request' && context.phase === 'connecting') {
+    // It answered the handshake, so neither a firewall nor a wrong address: it went away since.
+    return new ConnectError(
+      'failed',
+      'connect',
+      `${after} connecting to ${context.proxy ?? hostPort} again: it answered before, but nothing answers now (is the server still running?)`,
+      { hint: `patchbay doctor ${context.name} checks each step.` },
+    );
+  }
   switch (context.phase) {
-    case 'connecting':
     case 'none':
     case undefined:
+      // Nothing was sent: the time went before the first connection (loading, a headersHelper,
+      // a token renewal), so "nothing answered" would be a guess about the network.
+      return new ConnectError(
+        'failed',
+        context.stage,
+        `${after} before patchbay opened a connection to ${context.proxy ?? hostPort}${context.proxy ? ' (the proxy)' : ''}`,
+        { hint: fix },
+      );
+    case 'connecting':
       return new ConnectError(
         'failed',
         'connect',
@@ -264,7 +313,7 @@ function classifyHttp(
 }
 
 /**
- * The login that answers a challenge: `patchbay login <name>`, with `--scope` when the challenge
+ * The login that answers a challenge: `patchbay login <name>`, with `--oauth-scope` when the challenge
  * named scopes. A step-up keeps the scopes already granted (the union, SEP-2350), so that the new
  * token still does what the old one did. A scope that cannot go in a command line is left out.
  */
@@ -274,7 +323,7 @@ export function loginCommand(name: string, challenged?: string, granted?: string
   const union = [...new Set([...(printableScope(granted)?.split(' ') ?? []), ...asked.split(' ')])]
     .filter(Boolean)
     .join(' ');
-  return `patchbay login ${name} --scope "${printableScope(union) ?? asked}"`;
+  return `patchbay login ${name} --oauth-scope "${printableScope(union) ?? asked}"`;
 }
 
 /** A challenge's scope, if it is plain scope tokens (RFC 6749 §3.3) that can go in a command line. */
@@ -340,9 +389,23 @@ export function networkFailure(
         hint: 'Check HTTPS_PROXY / HTTP_PROXY, or bypass the proxy for this host with NO_PROXY.',
       };
     }
+    const hangUp = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+    // After a good handshake a hang-up is the connection breaking under the request, not a refusal.
+    if (hangUp && context.stage === 'request' && context.phase !== 'tls-handshake')
+      return brokeDuringRequest(hostPort, context.name);
+    if (code === 'ECONNRESET' && context.phase === 'tls-handshake') {
+      return {
+        step: 'tls',
+        reason: `the connection to ${hostPort} was reset during the TLS handshake`,
+        ...(mtlsHint(url, context).hint
+          ? mtlsHint(url, context)
+          : {
+              hint: 'Check that the URL should be https://, and any TLS-inspecting proxy or firewall on the way.',
+            }),
+      };
+    }
     const reason = NETWORK_REASONS[code];
     if (reason) {
-      const hangUp = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
       return { step: 'connect', ...reason(hostPort, host), ...(hangUp ? mtlsHint(url, context) : {}) };
     }
   }
@@ -370,13 +433,23 @@ export function networkFailure(
     };
   }
   if (messages.some((message) => /other side closed|socket hang up|terminated/i.test(message))) {
-    return {
-      step: context.stage,
-      reason: `the server at ${hostPort} closed the connection without answering`,
-      ...mtlsHint(url, context),
-    };
+    return context.stage === 'request'
+      ? brokeDuringRequest(hostPort, context.name)
+      : {
+          step: context.stage,
+          reason: `the server at ${hostPort} closed the connection without answering`,
+          ...mtlsHint(url, context),
+        };
   }
   return undefined;
+}
+
+function brokeDuringRequest(hostPort: string, name: string): NetworkFailure {
+  return {
+    step: 'request',
+    reason: `the connection to ${hostPort} broke during the request`,
+    hint: `patchbay doctor ${name} checks each step (the server went away or the network dropped; try again once it is back).`,
+  };
 }
 
 /** Under TLS 1.3 a server that demands a client certificate just hangs up after the handshake. */

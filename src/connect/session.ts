@@ -9,6 +9,7 @@
  * transports are loaded here only, so commands that need no network never pay for them.
  */
 
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 
 import type { Client } from '@modelcontextprotocol/client';
@@ -19,6 +20,7 @@ import { terminalText } from '../core/terminal-text.js';
 import {
   causeChain,
   classifyFailure,
+  hostPortOf,
   httpStatus,
   LIST_MAX_PAGES,
   loginCommand,
@@ -29,7 +31,9 @@ import {
   type FailureContext,
   type Target,
 } from './classify.js';
+import { CLIENT_CAPABILITIES, declineServerRequests } from './client-capabilities.js';
 import { ConnectError } from './connect-error.js';
+import { ConnectionWatch, type Lost } from './liveness.js';
 import { raceAbort } from './race.js';
 import { completingResults } from './result-type.js';
 import type { FetchLike, HttpClient } from './network.js';
@@ -109,6 +113,11 @@ export interface Session {
    * Mcp-Session-Id), start a new session and run it once more.
    */
   request<T>(run: (client: Client) => Promise<T>): Promise<T>;
+  /**
+   * Aborted when the connection broke under a request (its reason: the ConnectError that says
+   * so); requests in flight then fail at once, and so does every later one.
+   */
+  readonly lost: AbortSignal;
   /** Options for one request: the per-request timeout and the caller's signal. */
   requestOptions(): { timeout: number; signal?: AbortSignal };
   /** The reason, step and hint for a failed request of this session (timed out after `timeoutMs`). */
@@ -130,6 +139,8 @@ interface Opened {
   client: Client;
   transport: SdkTransport;
   kind: Transport;
+  /** Notices when this connection breaks under a request (liveness.ts). */
+  watch: ConnectionWatch;
 }
 
 /** What a connect attempt needs while it runs, shared by the first attempt and a renewal. */
@@ -413,30 +424,48 @@ class Attempt {
       // a stdio server with `server/discover` makes some older servers exit.
       versionNegotiation: { mode: kind === 'http' ? 'auto' : 'legacy' },
       listMaxPages: LIST_MAX_PAGES,
+      // The same for checks and use, so every command sees the same tools (client-capabilities.ts).
+      capabilities: { ...CLIENT_CAPABILITIES },
     });
+    declineServerRequests(client);
     options.configureClient?.(client);
-    const transport = await this.createTransport(kind);
-    this.current = { client, transport, kind };
+    const watch = new ConnectionWatch();
+    const onerror = client.onerror;
+    client.onerror = (error) => {
+      watch.noticeClientError(error);
+      onerror?.(error);
+    };
+    const transport = await this.createTransport(kind, watch);
+    this.current = { client, transport, kind, watch };
+    const connecting = client.connect(transport, {
+      timeout: this.deadline.remaining(),
+      signal: this.deadline.signal,
+      ...(prior ? { prior } : {}),
+    });
     await this.deadline.race(
-      client.connect(transport, {
-        timeout: this.deadline.remaining(),
-        signal: this.deadline.signal,
-        ...(prior ? { prior } : {}),
+      raceAbort(connecting, watch.signal).catch((error: unknown) => {
+        if (watch.signal.aborted) throw lostFailure(watch.signal.reason as Lost, this.dialer, 'handshake');
+        throw error;
       }),
     );
     return this.current;
   }
 
-  private async createTransport(kind: Transport): Promise<SdkTransport> {
+  private async createTransport(kind: Transport, watch: ConnectionWatch): Promise<SdkTransport> {
     const { sdk, entry, target, options, headers, http } = this.dialer;
     if (kind === 'stdio') {
-      const { StdioProcessTransport } = await import('./stdio-transport.js');
+      const [{ StdioProcessTransport }, { inheritsEnvironment }] = await Promise.all([
+        import('./stdio-transport.js'),
+        import('./child-env.js'),
+      ]);
+      const parent = options.env ?? process.env;
       return new StdioProcessTransport({
         command: (target as { command: string }).command,
         args: entry.args ?? [],
         env: { ...entry.env },
         ...(options.cwd ? { cwd: options.cwd } : {}),
-        inheritFrom: options.env ?? process.env,
+        inheritFrom: parent,
+        inheritAll: inheritsEnvironment(entry, parent),
       });
     }
     const url = (target as { url: URL }).url;
@@ -444,12 +473,14 @@ class Attempt {
     const { login, tokens } = this.dialer;
     // The token source's fetch wraps the client's: it knows which token a 401 answered.
     const baseFetch = tokens ? tokens.fetch : http?.fetch;
-    const wrapped = baseFetch ? this.rememberingChallenges(completingResults(baseFetch)) : undefined;
+    const challenged = baseFetch ? this.rememberingChallenges(completingResults(baseFetch)) : undefined;
+    const listening =
+      challenged && kind === 'http' && options.listen === false ? withoutListening(challenged) : challenged;
+    // Outermost, so that it also sees a resumption refused by withoutListening.
+    const wrapped = listening ? watch.wrap(listening, kind === 'http' ? 'http' : 'sse') : undefined;
     const transportOptions = {
       requestInit,
-      ...(wrapped
-        ? { fetch: kind === 'http' && options.listen === false ? withoutListening(wrapped) : wrapped }
-        : {}),
+      ...(wrapped ? { fetch: wrapped } : {}),
       ...(tokens
         ? { authProvider: tokens }
         : // Sent as is: a check never refreshes it (no token request); an expired one is not sent.
@@ -489,6 +520,7 @@ class Attempt {
     const current = this.current;
     this.current = undefined;
     if (!current) return;
+    current.watch.dispose();
     await current.client.close().catch(() => undefined);
     await current.transport.close().catch(() => undefined);
   }
@@ -538,6 +570,8 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   const stdio = attempt?.stdio();
   if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(150)]);
   const context = failureContext(sources, stdio, attempt);
+  const exchange = attempt?.current?.watch.progress();
+  if (exchange) context.exchange = exchange;
   if (kind === 'timeout') return timeoutFailure(sources.options.timeoutMs, context);
   if (!sdk) {
     return new ConnectError(
@@ -626,6 +660,28 @@ function credentialFailure(error: unknown, sources: ContextSources): ConnectErro
   });
 }
 
+/**
+ * The connection broke while patchbay waited for an answer (liveness.ts): say so, naming where
+ * it went and what was under way, rather than wait for the timeout and guess.
+ */
+function lostFailure(lost: Lost, dialer: Dialer, stage: 'handshake' | 'request'): ConnectError {
+  const { target, options } = dialer;
+  const where = target.transport === 'stdio' ? 'the server' : hostPortOf(target.url);
+  const proxy = target.transport === 'stdio' ? null : dialer.http?.proxyFor(target.url);
+  const via = proxy ? ` (through the proxy ${proxy.protocol}//${proxy.host})` : '';
+  const during =
+    stage === 'handshake'
+      ? 'the MCP handshake'
+      : lost.method === 'tools/call'
+        ? 'the call'
+        : lost.method
+          ? `the request (${lost.method})`
+          : 'the request';
+  return new ConnectError('failed', stage, `the connection to ${where}${via} broke during ${during}`, {
+    hint: `patchbay doctor ${options.name ?? '<name>'} checks each step (the server went away or the network dropped; try again once it is back).`,
+  });
+}
+
 function redactFailure(error: ConnectError, secrets: string[]): ConnectError {
   const reason = redact(error.reason, secrets);
   const hint = error.hint === undefined ? undefined : redact(error.hint, secrets);
@@ -645,6 +701,8 @@ class LiveSession implements Session {
   private opened: Opened;
   private closed = false;
   private renewing: Promise<void> | undefined;
+  /** Aborted, with the ConnectError to throw, when the connection broke under a request. */
+  private readonly lostController = new AbortController();
 
   constructor(
     private readonly dialer: Dialer,
@@ -653,6 +711,9 @@ class LiveSession implements Session {
     readonly connectMs: number,
   ) {
     this.opened = opened;
+    // Every request in flight waits on it: one listener per request, not a leak.
+    setMaxListeners(0, this.lostController.signal);
+    this.follow(opened);
   }
 
   get client(): Client {
@@ -693,15 +754,43 @@ class LiveSession implements Session {
     return this.dialer.options.signal ? { timeout, signal: this.dialer.options.signal } : { timeout };
   }
 
+  get lost(): AbortSignal {
+    return this.lostController.signal;
+  }
+
   async request<T>(run: (client: Client) => Promise<T>): Promise<T> {
     const before = this.opened;
     try {
-      return await run(before.client);
+      return await this.unlessLost(before, run(before.client));
     } catch (error) {
       if (!this.isExpiredSession(error, before)) throw error;
       await this.renew(before);
-      return run(this.opened.client);
+      return this.unlessLost(this.opened, run(this.opened.client));
     }
+  }
+
+  /** The request's outcome, or the broken connection's reason as soon as it is known. */
+  private unlessLost<T>(opened: Opened, request: Promise<T>): Promise<T> {
+    if (this.lost.aborted) {
+      request.catch(() => undefined);
+      return Promise.reject(this.lost.reason as Error);
+    }
+    return raceAbort(request, this.lost);
+  }
+
+  /** Forward a connection's loss to the session's signal while that connection is the current one. */
+  private follow(opened: Opened): void {
+    const onLost = () => {
+      if (this.opened !== opened || this.closed || this.lost.aborted) return;
+      this.lostController.abort(
+        redactFailure(
+          lostFailure(opened.watch.signal.reason as Lost, this.dialer, 'request'),
+          this.dialer.secrets,
+        ),
+      );
+    };
+    if (opened.watch.signal.aborted) onLost();
+    else opened.watch.signal.addEventListener('abort', onLost, { once: true });
   }
 
   explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {
@@ -722,6 +811,8 @@ class LiveSession implements Session {
       this.stdio(),
       undefined,
     );
+    const exchange = this.opened.watch.progress();
+    if (exchange) context.exchange = exchange;
     const timedOut = sdk.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout;
     const failure = timedOut ? timeoutFailure(timeoutMs, context) : classifyFailure(error, context, sdk);
     return redactFailure(failure, this.dialer.secrets);
@@ -731,7 +822,8 @@ class LiveSession implements Session {
     if (this.closed) return;
     this.closed = true;
     await this.renewing?.catch(() => undefined);
-    const { client, transport } = this.opened;
+    const { client, transport, watch } = this.opened;
+    watch.dispose();
     await endSession(transport);
     await client.close().catch(() => undefined);
     await transport.close().catch(() => undefined);
@@ -759,8 +851,10 @@ class LiveSession implements Session {
       try {
         const fresh = await attempt.open('http');
         // The old session is gone on the server; closing it locally must not send a DELETE.
+        expired.watch.dispose();
         await expired.client.close().catch(() => undefined);
         this.opened = fresh;
+        this.follow(fresh);
       } catch (error) {
         const failure = await describeConnectFailure(error, {
           deadline,

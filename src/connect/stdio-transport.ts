@@ -3,7 +3,8 @@
  * kill grandchildren such as the server behind `npx`), the exit status and stderr's last lines.
  *
  * Framing and message validation are the SDK's (`ReadBuffer`, `serializeMessage`); this file
- * owns the process: spawn without a shell into its own process group, a minimal environment,
+ * owns the process: spawn without a shell into its own process group, the environment child-env.ts
+ * decides (the user's by default, or a minimal one),
  * stderr kept (never echoed), and a teardown after which nothing of the group is left running.
  *
  * This module loads the SDK when imported: import it lazily from code on a fast path.
@@ -21,7 +22,7 @@ import {
 } from '@modelcontextprotocol/client';
 
 import { terminalText } from '../core/terminal-text.js';
-import { layerEnv, minimalEnv } from './child-env.js';
+import { fullEnv, layerEnv, minimalEnv } from './child-env.js';
 import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
 import { trackProcessGroup, untrackProcessGroup } from './live-children.js';
 
@@ -30,11 +31,16 @@ export { lastStderrLine } from './child-env.js';
 export interface StdioServerParameters {
   command: string;
   args?: string[];
-  /** The entry's env, laid over a minimal inherited environment (PATH, HOME, locale, temp, ...). */
+  /** The entry's env, laid over the inherited environment. */
   env?: Record<string, string>;
   cwd?: string;
-  /** Where the minimal inherited environment is taken from; defaults to process.env. */
+  /** Where the inherited environment is taken from; defaults to process.env. */
   inheritFrom?: NodeJS.ProcessEnv;
+  /**
+   * true (default): all of `inheritFrom`, as other MCP hosts do; false: only its minimal subset
+   * (PATH, HOME, locale, temp, ...), keeping the shell's secrets from the server.
+   */
+  inheritAll?: boolean;
 }
 
 export interface StdioExit {
@@ -120,7 +126,10 @@ export class StdioProcessTransport implements Transport {
     if (this.child) throw new Error('StdioProcessTransport already started');
     if (this.closing)
       throw new SdkError(SdkErrorCode.NotConnected, 'the transport was closed before it started');
-    const { command, args = [], env, cwd, inheritFrom } = this.parameters;
+    const { command, args = [], env, cwd, inheritFrom, inheritAll = true } = this.parameters;
+    const inherited = inheritAll
+      ? fullEnv(inheritFrom ?? process.env)
+      : minimalEnv(inheritFrom ?? process.env);
     let child: ChildProcess;
     try {
       child = spawn(command, args, {
@@ -128,7 +137,7 @@ export class StdioProcessTransport implements Transport {
         // Its own process group (POSIX), so that close() reaches grandchildren too.
         detached: process.platform !== 'win32',
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: layerEnv(minimalEnv(inheritFrom ?? process.env), env),
+        env: layerEnv(inherited, env),
         ...(cwd !== undefined ? { cwd } : {}),
         windowsHide: true,
       });

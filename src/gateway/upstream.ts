@@ -4,8 +4,6 @@
  * … at most 30 s) — never in a tight loop, and never blocking the other upstreams.
  */
 
-import { setMaxListeners } from 'node:events';
-
 import { ProtocolError, type Client } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
@@ -44,8 +42,6 @@ export class Upstream {
   private failures = 0;
   private retryAt = 0;
   private lastError: PatchbayError | undefined;
-  /** Aborted when the open session's connection is found dead: its requests in flight end then. */
-  private lost: AbortController | undefined;
   private readonly listings = new Map<ListKind, Listed[]>();
   /** Closed by the gateway (a reload dropped or replaced it): never connects again. */
   private closed = false;
@@ -89,19 +85,13 @@ export class Upstream {
         credentials: 'refresh',
         env: this.options.env,
         cwd: this.options.cwd,
-        configureClient: (client) => {
-          this.options.configureClient(client, this);
-          // The SDK keeps a request pending when its HTTP stream dies and cannot be resumed; it
-          // only reports it here. Such a session is dead: its calls end now, not at their timeout.
-          client.onerror = (error) => {
-            if (/Maximum reconnection attempts/.test(String(error))) this.markLost(session);
-          };
-        },
+        configureClient: (client) => this.options.configureClient(client, this),
       });
       this.session = session;
-      this.lost = new AbortController();
-      // Each call in flight listens on it until it ends: one listener per call, not a leak.
-      setMaxListeners(0, this.lost.signal);
+      // The session notices a connection that broke under a request (connect/liveness.ts) and
+      // fails its requests in flight at once; the gateway then reconnects on next use.
+      const opened = session;
+      session.lost.addEventListener('abort', () => this.markLost(opened), { once: true });
       this.failures = 0;
       this.lastError = undefined;
     } catch (error) {
@@ -131,7 +121,7 @@ export class Upstream {
    */
   async request<T>(run: (client: Client, session: Session, lost: AbortSignal) => Promise<T>): Promise<T> {
     const session = await this.open();
-    const lost = this.lost!.signal;
+    const lost = session.lost;
     try {
       return await session.request((client) => run(client, session, lost));
     } catch (error) {
@@ -148,18 +138,11 @@ export class Upstream {
     }
   }
 
-  /** The session's connection is gone: end its requests in flight and reconnect on next use. */
-  private markLost(session: Session | undefined): void {
-    if (!session || this.session !== session) return;
+  /** The session's connection is gone (its requests in flight have ended): reconnect on next use. */
+  private markLost(session: Session): void {
+    if (this.session !== session) return;
     this.session = undefined;
-    this.failed(
-      new PatchbayError(
-        'connect-failed',
-        `the connection to ${this.name} broke during a request and could not be resumed`,
-        { hint: `patchbay doctor ${this.name}` },
-      ),
-    );
-    this.lost?.abort(this.lastError);
+    this.failed(session.lost.reason);
     void session.close().catch(() => undefined);
   }
 

@@ -32,17 +32,27 @@ describe('parseAddOptions', () => {
     const options = parseAddOptions(
       'a',
       ['https://x.example.com'],
-      { clientId: 'id', callbackPort: '8080', timeout: '5000', clientSecret: true },
+      { clientId: 'id', callbackPort: '8080', timeout: '30s', clientSecret: true },
       false,
     );
-    expect(options.entry).toMatchObject({ oauth: { clientId: 'id', callbackPort: 8080 }, timeout: 5000 });
+    // The file keeps Claude Code's milliseconds.
+    expect(options.entry).toMatchObject({ oauth: { clientId: 'id', callbackPort: 8080 }, timeout: 30_000 });
     expect(options.wantsClientSecret).toBe(true);
     expect(() => parseAddOptions('a', ['https://x.example.com'], { clientSecret: true }, false)).toThrow(
       /needs --client-id/,
     );
-    expect(() => parseAddOptions('a', ['https://x.example.com'], { timeout: '1.5' }, false)).toThrow(
-      /whole number/,
+    expect(() => parseAddOptions('a', ['https://x.example.com'], { timeout: '30x' }, false)).toThrow(
+      `--timeout: "30x" is not a duration; use e.g. 500ms, 30s, 2m`,
     );
+  });
+
+  it('--timeout means what every other --timeout means: a bare number is seconds, units are kept', () => {
+    const timeout = (text: string) =>
+      parseAddOptions('a', ['https://x.example.com'], { timeout: text }, false).entry.timeout;
+    expect(timeout('30')).toBe(30_000);
+    expect(timeout('1.5')).toBe(1_500);
+    expect(timeout('500ms')).toBe(500);
+    expect(timeout('2m')).toBe(120_000);
   });
 
   it('a templated URL is accepted as written', () => {

@@ -35,16 +35,27 @@ describe('parseServeOptions', () => {
     });
   });
 
+  it('reads its durations with units, a bare number being seconds', () => {
+    expect(
+      parseServeOptions(
+        { http: '0', sessionIdleTimeout: '30m', headersTimeout: '1500ms', requestTimeout: '1m' },
+        {},
+      ),
+    ).toMatchObject({ sessionIdleMs: 1_800_000, headersTimeoutMs: 1_500, requestTimeoutMs: 60_000 });
+    expect(parseServeOptions({ timeout: '2m' }, {}).timeoutMs).toBe(120_000);
+    expect(parseServeOptions({}, { PATCHBAY_TIMEOUT: '45s' }).timeoutMs).toBe(45_000);
+  });
+
   it.each([
     [{ http: '0', maxSessions: '0' }, /--max-sessions/],
-    [{ http: '0', sessionIdleTimeout: '1.5' }, /--session-idle-timeout/],
+    [{ http: '0', sessionIdleTimeout: '1.5 days' }, /--session-idle-timeout: "1.5 days" is not a duration/],
     [{ maxSessions: '3' }, /go with --http/],
     [
       { headersTimeout: '3', maxConnectionsPerClient: '2' },
       /--headers-timeout, --max-connections-per-client go with --http/,
     ],
     [{ http: '0', headersTimeout: '0' }, /--headers-timeout/],
-    [{ http: '0', requestTimeout: '1s' }, /--request-timeout/],
+    [{ http: '0', requestTimeout: '-1s' }, /--request-timeout/],
     [{ http: '0', maxConnections: '-1' }, /--max-connections/],
     [{ http: '0', headersTimeout: '20', requestTimeout: '10' }, /cannot be longer than --request-timeout/],
     [{ http: '0.0.0.0:80' }, /Refusing to serve on 0.0.0.0/],

@@ -154,7 +154,7 @@ describe('probeServer against real MCP servers', () => {
       expect(result).toMatchObject({
         status: 'failed',
         step: 'request',
-        reason: `timed out after 1.5 s: connected to 127.0.0.1:${port}, but got no answer to a request made after a successful handshake`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${port} to the request (not even response headers)`,
       });
     } finally {
       front.closeAllConnections();
@@ -199,7 +199,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const result = await probeServer(http(server.url), { timeoutMs: HANG_TIMEOUT });
       expect(result).toMatchObject({
         status: 'failed',
-        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${server.port} to the MCP handshake (not even response headers)`,
         step: 'handshake',
       });
       expect(result.durationMs).toBeGreaterThanOrEqual(HANG_TIMEOUT - 5);
@@ -212,7 +212,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
       const result = await probeServer(sse(server.url), { timeoutMs: HANG_TIMEOUT });
       expect(result).toMatchObject({
         status: 'failed',
-        reason: `timed out after 1.5 s: connected to 127.0.0.1:${server.port}, but got no answer to the MCP handshake`,
+        reason: `timed out after 1.5 s: no answer from 127.0.0.1:${server.port} to the MCP handshake (not even response headers)`,
       });
     });
   });
@@ -288,7 +288,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
         expect(result).toMatchObject({
           status: 'needs-auth',
           reason: 'the server requires authentication (HTTP 401)',
-          hint: 'patchbay login corp --scope "mcp:basic mcp:write"',
+          hint: 'patchbay login corp --oauth-scope "mcp:basic mcp:write"',
         });
       },
     );
@@ -334,7 +334,7 @@ describe.concurrent('probeServer over HTTP faults', () => {
         status: 'needs-auth',
         reason:
           'the server requires permissions the current credentials lack (HTTP 403, insufficient_scope; it asks for admin)',
-        hint: 'patchbay login corp --scope "admin"',
+        hint: 'patchbay login corp --oauth-scope "admin"',
       });
     });
   });
@@ -436,21 +436,30 @@ describe.concurrent('probeServer over stdio faults', () => {
     });
   });
 
-  it('passes entry.env over a minimal inherited environment, and redacts env values from the reason', async () => {
-    process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY = 'leaked';
+  it("passes entry.env over the user's environment, as other hosts do, and redacts env values from the reason", async () => {
+    process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY = 'from-the-shell';
+    const script = nodeScript(
+      'console.error(`key=${process.env.API_KEY} parent=${process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY} path=${Boolean(process.env.PATH)}`); process.exit(1)',
+      [],
+      { API_KEY: 'secret-value-42' },
+    );
     try {
-      const result = await probeServer(
-        nodeScript(
-          'console.error(`key=${process.env.API_KEY} parent=${process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY} path=${Boolean(process.env.PATH)}`); process.exit(1)',
-          [],
-          { API_KEY: 'secret-value-42' },
-        ),
-        { timeoutMs: TIMEOUT },
-      );
-      expect(result).toMatchObject({
+      expect(await probeServer(script, { timeoutMs: TIMEOUT })).toMatchObject({
         status: 'failed',
+        reason: 'the process exited with code 1: key=*** parent=from-the-shell path=true',
+      });
+      // Kept from the server: per entry, or for every entry that does not say.
+      expect(await probeServer({ ...script, inheritEnv: false }, { timeoutMs: TIMEOUT })).toMatchObject({
         reason: 'the process exited with code 1: key=*** parent=undefined path=true',
       });
+      const keepAll = { ...process.env, PATCHBAY_STDIO_INHERIT_ENV: '0' };
+      expect(await probeServer(script, { timeoutMs: TIMEOUT, env: keepAll })).toMatchObject({
+        reason: 'the process exited with code 1: key=*** parent=undefined path=true',
+      });
+      // An entry's explicit true wins over the global setting.
+      expect(
+        await probeServer({ ...script, inheritEnv: true }, { timeoutMs: TIMEOUT, env: keepAll }),
+      ).toMatchObject({ reason: 'the process exited with code 1: key=*** parent=from-the-shell path=true' });
     } finally {
       delete process.env.PATCHBAY_PROBE_TEST_PARENT_ONLY;
     }
@@ -479,8 +488,10 @@ describe.concurrent('probeServer over stdio faults', () => {
       expect(result).toMatchObject({
         status: 'failed',
         reason:
-          'timed out after 1.5 s waiting for the MCP handshake from the process (stderr: waiting for a token)',
+          'the server said on stderr: waiting for a token (no answer to the MCP handshake; timed out after 1.5 s)',
       });
+      // What it said is the reason, so the hint is not "allow it longer" first.
+      expect(result.hint).toMatch(/^Fix what it reports: patchbay get/);
       const pid = Number(await readFile(pidFile, 'utf8'));
       expect(isAlive(pid)).toBe(false);
     } finally {

@@ -222,19 +222,43 @@ describe('StdioProcessTransport stdout and stdin', () => {
 });
 
 describe('StdioProcessTransport environment', () => {
-  it('passes the entry env and the minimal inherited set, not other variables', async () => {
+  const parent = {
+    PATH: process.env.PATH,
+    HOME: '/inherited/home',
+    LANG: 'C.UTF-8',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI',
+    GITHUB_TOKEN: 'ghp_secret',
+  };
+
+  it('passes the whole inherited environment with the entry env over it, by default', async () => {
     const transport = track(
       new StdioProcessTransport({
         command: process.execPath,
         args: [fixture('print-env.mjs')],
         env: { API_BASE: 'https://example.test', HOME: '/entry/home' },
-        inheritFrom: {
-          PATH: process.env.PATH,
-          HOME: '/inherited/home',
-          LANG: 'C.UTF-8',
-          AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI',
-          GITHUB_TOKEN: 'ghp_secret',
-        },
+        inheritFrom: parent,
+      }),
+    );
+    await transport.start();
+    await transport.exited();
+    const env = JSON.parse(transport.stderrTail) as Record<string, string>;
+    expect(env).toMatchObject({
+      API_BASE: 'https://example.test',
+      HOME: '/entry/home',
+      PATH: process.env.PATH,
+      LANG: 'C.UTF-8',
+      GITHUB_TOKEN: 'ghp_secret',
+    });
+  });
+
+  it('with inheritAll: false, passes the entry env and the minimal inherited set, not other variables', async () => {
+    const transport = track(
+      new StdioProcessTransport({
+        command: process.execPath,
+        args: [fixture('print-env.mjs')],
+        env: { API_BASE: 'https://example.test', HOME: '/entry/home' },
+        inheritFrom: parent,
+        inheritAll: false,
       }),
     );
     await transport.start();

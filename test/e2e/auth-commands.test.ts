@@ -356,7 +356,7 @@ describe('patchbay logout', () => {
       expect.objectContaining({
         name: 'corp',
         status: 'needs-auth',
-        hint: expect.stringMatching(/^patchbay login corp( --scope "mcp:read")?$/),
+        hint: expect.stringMatching(/^patchbay login corp( --oauth-scope "mcp:read")?$/),
       }),
     ]);
 

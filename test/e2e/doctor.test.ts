@@ -164,7 +164,7 @@ describe('patchbay doctor', () => {
   it('failures in parallel, each bounded, in config order; exit 8', async () => {
     const refused = await getFreePort();
     // The entry's own timeout (ms) wins over --timeout: a loaded machine must not fail the healthy one.
-    await add('--timeout', '20000', 'everything', everythingHttp.url);
+    await add('--timeout', '20s', 'everything', everythingHttp.url);
     await add('slow', hanging.url);
     await add('gone', `http://127.0.0.1:${refused}/mcp`);
     await add('nowhere', 'https://mcp.example.invalid/mcp');

@@ -35,7 +35,7 @@ beforeAll(async () => {
   await sandbox.run(['add', '-t', 'sse', 'evsse', sse.url]);
   await sandbox.run(['add', 'evstdio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
   await sandbox.run(['add', 'demo', demo.url]);
-  await sandbox.run(['add', '--timeout', '2000', 'stuck', hanging.url]);
+  await sandbox.run(['add', '--timeout', '2s', 'stuck', hanging.url]);
   // The host's view: the gateway as one stdio server, as `claude mcp add patchbay -- patchbay serve`.
   await sandbox.run(['add', 'gw', '--', process.execPath, BINARY, 'serve', '--servers', UPSTREAMS.join(',')]);
 }, 30_000);

@@ -73,7 +73,7 @@ describe('patchbay login', () => {
     const list = await sandbox.run(['list', '--json'], { env });
     expect(list.code).toBe(4);
     expect(JSON.parse(list.stdout)).toEqual([
-      expect.objectContaining({ status: 'needs-auth', hint: 'patchbay login corp --scope "mcp:read"' }),
+      expect.objectContaining({ status: 'needs-auth', hint: 'patchbay login corp --oauth-scope "mcp:read"' }),
     ]);
     expect(as.count('/reg')).toBe(0);
     expect(as.tokenRequests()).toBe(0);

@@ -212,7 +212,7 @@ describe('names, slowness', () => {
     expect(view).toMatchObject({
       status: 'failed',
       step: 'handshake',
-      reason: `timed out after 1 s: connected to 127.0.0.1:${slow.port}, but got no answer to the MCP handshake`,
+      reason: `timed out after 1 s: no answer from 127.0.0.1:${slow.port} to the MCP handshake (not even response headers)`,
     });
   });
 });

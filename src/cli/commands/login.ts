@@ -5,7 +5,7 @@ import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState, unusableError } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { note, writeLine, type Io } from '../io.js';
-import { secondsToMs } from '../health.js';
+import { parseDuration } from '../../core/duration.js';
 import { loadForCommand } from '../registry-loader.js';
 
 export interface LoginOptions {
@@ -27,7 +27,7 @@ export function parseLoginOptions(
   const timeoutMs =
     raw.timeout === undefined
       ? LOGIN_TIMEOUT_MS
-      : secondsToMs(raw.timeout, '--timeout', 'For example: --timeout 120 (the default is 300)');
+      : parseDuration(raw.timeout, '--timeout', { hint: 'For example: --timeout 2m (the default is 5m)' });
   const scope = (raw.oauthScope ?? oldScopeFlag(name, raw.scope, io))?.trim();
   return {
     name: validateName(name),

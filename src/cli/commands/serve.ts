@@ -10,6 +10,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState, unusableError } from '../../config/status.js';
 import { isLoopbackHost, validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
+import { parseDuration } from '../../core/duration.js';
 import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import { teamPolicyPath } from '../../config/policy-files.js';
@@ -75,13 +76,9 @@ export function parseServeOptions(
   if (!raw.http && httpOnly.length > 0)
     throw new PatchbayError('usage', `${httpOnly.map((flag) => HTTP_ONLY[flag]).join(', ')} go with --http.`);
   const headersTimeoutMs =
-    raw.headersTimeout === undefined
-      ? undefined
-      : positiveNumber('--headers-timeout', raw.headersTimeout, 1000);
+    raw.headersTimeout === undefined ? undefined : parseDuration(raw.headersTimeout, '--headers-timeout');
   const requestTimeoutMs =
-    raw.requestTimeout === undefined
-      ? undefined
-      : positiveNumber('--request-timeout', raw.requestTimeout, 1000);
+    raw.requestTimeout === undefined ? undefined : parseDuration(raw.requestTimeout, '--request-timeout');
   if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs)
     throw new PatchbayError('usage', '--headers-timeout cannot be longer than --request-timeout.', {
       hint: 'The request timeout runs from the same first byte and includes the headers.',
@@ -120,7 +117,7 @@ export function parseServeOptions(
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
     ...(raw.sessionIdleTimeout !== undefined
-      ? { sessionIdleMs: positiveNumber('--session-idle-timeout', raw.sessionIdleTimeout, 1000) }
+      ? { sessionIdleMs: parseDuration(raw.sessionIdleTimeout, '--session-idle-timeout') }
       : {}),
     ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
