@@ -72,6 +72,7 @@ const result = await build({
   treeShaking: true,
   sourcemap: 'external',
   legalComments: 'none',
+  minify: true,
   metafile: true,
   logLevel: 'warning',
   banner: {
