@@ -57,6 +57,50 @@ const moduleUrlPlugin = {
   },
 };
 
+/**
+ * The SDK's Node shims import its ajv validator, and with it ajv's modules run at load: ~20 ms of
+ * every check, which never validates a JSON Schema (a Client only does for a tool's output on
+ * call). Here the default validator becomes one that loads ajv on its first schema: a require()
+ * of the same module, which esbuild keeps in the bundle but evaluates only when called. When the
+ * SDK's file no longer looks as expected it is left alone (ajv then loads eagerly, as before).
+ */
+const lazyAjvPlugin = {
+  name: 'lazy-sdk-ajv',
+  setup(build) {
+    build.onLoad(
+      { filter: /@modelcontextprotocol[\\/]client[\\/]dist[\\/]shimsNode\.mjs$/ },
+      async ({ path }) => {
+        const source = await readFile(path, 'utf8');
+        const provider =
+          /^import \{ n as AjvJsonSchemaValidator \} from "(\.\/ajvProvider-[\w-]+\.mjs)";$/m.exec(source);
+        if (
+          !provider ||
+          !/^const CORS_IS_POSSIBLE = false;$/m.test(source) ||
+          !/^export \{ CORS_IS_POSSIBLE, AjvJsonSchemaValidator as DefaultJsonSchemaValidator \};$/m.test(
+            source,
+          )
+        )
+          return undefined;
+        return {
+          loader: 'js',
+          resolveDir: dirname(path),
+          contents: `
+const CORS_IS_POSSIBLE = false;
+class DefaultJsonSchemaValidator {
+  #ajv;
+  getValidator(schema) {
+    this.#ajv ??= new (require(${JSON.stringify(provider[1])}).n)();
+    return this.#ajv.getValidator(schema);
+  }
+}
+export { CORS_IS_POSSIBLE, DefaultJsonSchemaValidator };
+`,
+        };
+      },
+    );
+  },
+};
+
 await rm(`${outdir}/${chunkDir}`, { recursive: true, force: true });
 const result = await build({
   entryPoints: { main: `${src}cli/main.ts` },
@@ -78,7 +122,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __patchbayCreateRequire } from 'node:module'; const require = __patchbayCreateRequire(import.meta.url);",
   },
-  plugins: [moduleUrlPlugin],
+  plugins: [moduleUrlPlugin, lazyAjvPlugin],
   absWorkingDir: repo,
 });
 
