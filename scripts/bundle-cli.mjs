@@ -118,6 +118,8 @@ const result = await build({
   legalComments: 'none',
   minify: true,
   metafile: true,
+  // Prefer a package's ESM build: jsonc-parser's `main` is UMD, whose require()s esbuild cannot see.
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
   banner: {
     js: "import { createRequire as __patchbayCreateRequire } from 'node:module'; const require = __patchbayCreateRequire(import.meta.url);",

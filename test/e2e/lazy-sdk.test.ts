@@ -1,13 +1,13 @@
 /**
- * Commands that need no network must not load the MCP SDK: it is most of the start-up time. The
- * binary is a bundle (scripts/bundle-cli.mjs): what a file of it holds is in
- * dist/cli/chunks/inputs.json, so a loaded chunk counts as every module bundled into it.
+ * Commands that need no network must not load the MCP SDK: it is most of the start-up time. A
+ * loaded file of the bundled binary counts as every module bundled into it (helpers/bundle.ts).
  */
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { bundledModules } from '../helpers/bundle.js';
 import { createSandbox, runBinary, type Sandbox } from '../helpers/sandbox.js';
 
 const TRACER = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
@@ -19,21 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await sandbox.cleanup();
 });
-
-const DIST_CLI = new URL('../../dist/cli/', import.meta.url);
-/** Source modules by bundle file (`main.js`, `chunks/…`), relative to dist/cli/. */
-const bundled = JSON.parse(await readFile(new URL('chunks/inputs.json', DIST_CLI), 'utf8')) as Record<
-  string,
-  string[]
->;
-
-/** What a loaded URL stands for: the modules bundled into it, or the URL itself. */
-function modulesOf(url: string): string[] {
-  if (!url.startsWith(DIST_CLI.href)) return [url];
-  const inputs = bundled[url.slice(DIST_CLI.href.length)];
-  expect(inputs, `${url} is not a file of the bundle`).toBeDefined();
-  return inputs!;
-}
 
 async function loadedModules(args: string[]): Promise<string[]> {
   const traceFile = join(sandbox.root, `trace-${args[0]}.txt`);
@@ -56,7 +41,7 @@ for (const args of [
   it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
     const urls = await loadedModules(args);
     expect(urls.some((url) => url.includes('/dist/cli/'))).toBe(true);
-    const modules = urls.flatMap(modulesOf);
+    const modules = bundledModules(urls);
     // The bundle holds the command's own module: the map is read right.
     expect(modules.some((module) => module.endsWith(`src/cli/commands/${args[0]}.ts`))).toBe(true);
     expect(
