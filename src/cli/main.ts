@@ -9,6 +9,7 @@ import module from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
 import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../config/paths.js';
@@ -1077,6 +1078,20 @@ function enableCompileCache(): void {
   }
 }
 
+/** Commands that keep running and parsing HTTP responses, for which optimised code pays off. */
+const LONG_RUNNING = new Set(['serve', 'connect', 'ui', 'demo']);
+
+/**
+ * HTTP responses are parsed by undici's llhttp, which is WebAssembly: V8 compiles it quickly
+ * (Liftoff), then again, optimised (TurboFan), on background threads, and node waits for those
+ * compilations to finish before it exits. For a one-shot command that parsed a few responses that
+ * was 50–150 ms after the output (more on a busy machine) and CPU the checks needed. The flag must
+ * be set before the first compilation, which happens on the first request; Node 20 to 24 know it.
+ */
+function keepWasmOnBaselineTier(argv: string[]): void {
+  if (!LONG_RUNNING.has(argv[0] ?? '')) setFlagsFromString('--liftoff-only');
+}
+
 /**
  * stdout carries data (tables, --json) and nothing else; a library's console output must not land
  * in it (the MCP SDK logs with console.debug, which Node writes to stdout). Debug output is
@@ -1093,6 +1108,7 @@ function keepStdoutForData(): void {
 const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entryPath === fileURLToPath(import.meta.url)) {
   enableCompileCache();
+  keepWasmOnBaselineTier(process.argv.slice(2));
   const interrupt = new AbortController();
   exitCleanlyOnSignals(interrupt);
   keepStdoutForData();

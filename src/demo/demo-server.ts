@@ -22,7 +22,7 @@ import {
   McpServer,
   originValidationResponse,
 } from '@modelcontextprotocol/server';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { isLoopbackHost } from '../config/validate.js';
 import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';

@@ -16,6 +16,7 @@ import {
   type AuthorizationServerOptions,
 } from '../fixtures/oauth/authorization-server.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { bundledModules } from '../helpers/bundle.js';
 import { JWT, oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, runBinary, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
@@ -302,10 +303,12 @@ describe('patchbay auth status', () => {
       sandbox.project,
     );
     expect(result.code, result.stderr).toBe(0);
-    const modules = (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
-    expect(modules.some((url) => url.includes('/dist/cli/commands/auth-status.js'))).toBe(true);
+    const modules = bundledModules((await readFile(traceFile, 'utf8')).split('\n').filter(Boolean));
+    expect(modules.some((module) => module.endsWith('src/cli/commands/auth-status.ts'))).toBe(true);
     expect(
-      modules.filter((url) => /@modelcontextprotocol|\/undici\/|\/connect\/network\.js|@napi-rs/.test(url)),
+      modules.filter((module) =>
+        /@modelcontextprotocol|\/undici\/|\/connect\/network\.(js|ts)|@napi-rs/.test(module),
+      ),
     ).toEqual([]);
   });
 });
