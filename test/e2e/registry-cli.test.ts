@@ -205,7 +205,7 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
       ['add', '--callback-port', '70000', 'a', 'https://x.example.com'],
       '--callback-port',
     ],
-    ['bad list timeout', ['list', '--timeout', 'soon'], 'Invalid --timeout "soon"'],
+    ['bad list timeout', ['list', '--timeout', 'soon'], '--timeout: "soon" is not a duration'],
     ['bad add-json', ['add-json', 'a', '{"type":"http"'], '<json>:1:'],
     ['add-json wrong shape', ['add-json', 'a', '{"type":"http","url":42}'], 'url: expected a URL string'],
   ];
