@@ -11,7 +11,7 @@
  *      --accept-defaults` of every tool listed (arguments filled in from each tool's input
  *      schema; a question from the server is answered with its defaults);
  *   3. when that ends in needs-auth, the command patchbay's hint names (`patchbay login
- *      conformance [--scope "…"]`, the built binary, the browser step done by the headless
+ *      conformance [--oauth-scope "…"]`, the built binary, the browser step done by the headless
  *      PATCHBAY_BROWSER script), then step 2 again — at most MAX_LOGINS logins in all.
  *
  * Exit 0 when step 2 completed; 1 otherwise (the reason on stderr). Everything is logged to
@@ -180,11 +180,11 @@ function parseJson(text) {
   }
 }
 
-/** `patchbay login <name> [--scope "…"]` from a hint, as argv; anything else is not followed. */
+/** `patchbay login <name> [--oauth-scope "…"]` from a hint, as argv; anything else is not followed. */
 function loginCommand(hint) {
-  const match = /^patchbay login (\S+)(?: --scope "([^"]*)")?$/.exec(hint ?? '');
+  const match = /^patchbay login (\S+)(?: --oauth-scope "([^"]*)")?$/.exec(hint ?? '');
   if (!match) return undefined;
-  return ['login', match[1], ...(match[2] ? ['--scope', match[2]] : [])];
+  return ['login', match[1], ...(match[2] ? ['--oauth-scope', match[2]] : [])];
 }
 
 /** Values for the required properties of a tool's input schema (the suite's tools take numbers or nothing). */
