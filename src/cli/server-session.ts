@@ -67,6 +67,7 @@ export async function useServer<T>(
     return await use(session, opened);
   } catch (error) {
     if (error instanceof PatchbayError) throw error;
+    await session.settle();
     throw missingCapability(name, error) ?? session.explain(error);
   } finally {
     await session.close();

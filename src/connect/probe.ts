@@ -135,6 +135,7 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
     }
     return result;
   } catch (error) {
+    await session.settle();
     return failure(session.explain(error, options.timeoutMs));
   } finally {
     const closing = session.close();

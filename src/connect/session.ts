@@ -121,6 +121,8 @@ export interface Session {
   /** Options for one request: the per-request timeout and the caller's signal. */
   requestOptions(): { timeout: number; signal?: AbortSignal };
   /** The reason, step and hint for a failed request of this session (timed out after `timeoutMs`). */
+  /** Before `explain` after a failed request: lets a dying stdio child's exit settle (bounded). */
+  settle(): Promise<void>;
   explain(error: unknown, timeoutMs?: number): ConnectError;
   /** Ends the session (DELETE for HTTP sessions, process group for stdio). Idempotent. */
   close(): Promise<void>;
@@ -557,6 +559,11 @@ interface FailureSources extends ContextSources {
   sdk: ClientModule | undefined;
 }
 
+/** How long a failed stdio session waits for its child's exit to be settled before saying why. */
+const STDIO_EXIT_WAIT_MS = 1_000;
+/** How long a failed request waits to see whether its stdio child is exiting at all. */
+const STDIO_EXIT_NOTICE_MS = 500;
+
 async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
   const { deadline, attempt, sdk } = sources;
   const kind = deadline.kindOf(error, sdk);
@@ -566,9 +573,11 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   const challengeScope = sources.challengeScope ?? attempt?.dialer.challengeScope;
   const credentials = credentialFailure(error, { ...sources, ...(challengeScope ? { challengeScope } : {}) });
   if (credentials) return credentials;
-  // A dying child's last stderr lines may still be in flight when the close error arrives.
+  // A dying child's last stderr lines may still be in flight when the close error arrives, and
+  // its exit is settled only once its pipes drained (up to 250 ms): wait for that, bounded, so
+  // the reason is its exit and last words even on a busy machine. Only failures pay this wait.
   const stdio = attempt?.stdio();
-  if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(150)]);
+  if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_WAIT_MS)]);
   const context = failureContext(sources, stdio, attempt);
   const exchange = attempt?.current?.watch.progress();
   if (exchange) context.exchange = exchange;
@@ -791,6 +800,19 @@ class LiveSession implements Session {
     };
     if (opened.watch.signal.aborted) onLost();
     else opened.watch.signal.addEventListener('abort', onLost, { once: true });
+  }
+
+  /**
+   * Before `explain` after a failed request: a stdio child that is dying has its exit settled
+   * only once its pipes drained, and until then the reason would miss its exit code and last
+   * stderr line. Waits for that, bounded; returns at once for HTTP or a child that lives on.
+   */
+  async settle(): Promise<void> {
+    const stdio = this.stdio();
+    if (!stdio) return;
+    // A request failed: if the child is dying its exit follows at once; a live one costs this.
+    if (!stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_NOTICE_MS)]);
+    if (stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_WAIT_MS)]);
   }
 
   explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {

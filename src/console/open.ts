@@ -45,6 +45,7 @@ export async function withServer<T>(
     return await use(session, opened);
   } catch (error) {
     if (error instanceof PatchbayError) throw error;
+    await session.settle();
     throw session.explain(error);
   } finally {
     await session.close();

@@ -252,6 +252,7 @@ async function listTools(
     );
     return { ok: true, tools: tools as ListedTool[] };
   } catch (error) {
+    await session.settle();
     return failed(session.explain(error, timeoutMs));
   } finally {
     await session.close();
