@@ -1,43 +1,10 @@
 import { useState } from 'preact/hooks';
 import { api, toApiError, type ApiError } from '../api';
+import { HeaderRows, type HeaderRow } from '../components/header-rows';
+import { SecretInput } from '../components/secret-input';
 import { ErrorNotice } from '../components/ui';
 import { href } from '../router';
 import type { NewConnector, Scope } from '../types';
-
-interface HeaderRow {
-  id: number;
-  name: string;
-  value: string;
-}
-
-let nextRowId = 1;
-const emptyRow = (): HeaderRow => ({ id: nextRowId++, name: '', value: '' });
-
-/** A `${VAR}` reference is read from the environment when patchbay connects: not a secret. */
-const isReference = (value: string) => value.startsWith('${');
-
-/**
- * A value that is either a secret (masked) or a `${VAR}` reference (shown). Both branches render
- * an `<input>` in the same place, so Preact flips its type in place and focus stays while typing.
- */
-export function SecretInput(props: {
-  id: string;
-  value: string;
-  placeholder?: string;
-  onValue: (value: string) => void;
-  testid: string;
-}) {
-  const common = {
-    id: props.id,
-    autocomplete: 'off',
-    spellcheck: false,
-    placeholder: props.placeholder,
-    value: props.value,
-    onInput: (event: Event) => props.onValue((event.currentTarget as HTMLInputElement).value),
-    'data-testid': props.testid,
-  };
-  return isReference(props.value) ? <input type="text" {...common} /> : <input type="password" {...common} />;
-}
 
 /** The request as typed; the server validates it exactly as `patchbay add` does. */
 export function toNewConnector(form: {
@@ -78,9 +45,6 @@ export function AddPage({ onAdded }: { onAdded: (name: string) => void }) {
   const [scope, setScope] = useState<Scope>('local');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-
-  const updateHeader = (id: number, patch: Partial<HeaderRow>) =>
-    setHeaders((rows) => rows.map((row) => (row.id === id ? { ...row, ...patch } : row)));
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -190,49 +154,13 @@ export function AddPage({ onAdded }: { onAdded: (name: string) => void }) {
                 Each value is a secret (stored, never shown again) or a <span class="mono">{'${VAR}'}</span>{' '}
                 reference read from the environment.
               </p>
-              {headers.map((row, index) => (
-                <div class="header-row" key={row.id}>
-                  <div class="field">
-                    <label for={`header-name-${row.id}`}>Header {index + 1} name</label>
-                    <input
-                      id={`header-name-${row.id}`}
-                      autocomplete="off"
-                      spellcheck={false}
-                      placeholder="Authorization"
-                      value={row.name}
-                      onInput={(event) => updateHeader(row.id, { name: event.currentTarget.value })}
-                      data-testid={`add-header-name-${index}`}
-                    />
-                  </div>
-                  <div class="field">
-                    <label for={`header-value-${row.id}`}>Header {index + 1} value</label>
-                    <SecretInput
-                      id={`header-value-${row.id}`}
-                      placeholder={'Bearer … or ${API_TOKEN}'}
-                      value={row.value}
-                      onValue={(value) => updateHeader(row.id, { value })}
-                      testid={`add-header-value-${index}`}
-                    />
-                  </div>
-                  <button
-                    type="button"
-                    class="button button-quiet"
-                    onClick={() => setHeaders((rows) => rows.filter((other) => other.id !== row.id))}
-                    aria-label={`Remove header ${index + 1}`}
-                    data-testid={`add-header-remove-${index}`}
-                  >
-                    Remove
-                  </button>
-                </div>
-              ))}
-              <button
-                type="button"
-                class="button button-start"
-                onClick={() => setHeaders((rows) => [...rows, emptyRow()])}
-                data-testid="add-header-add"
-              >
-                Add header
-              </button>
+              <HeaderRows
+                rows={headers}
+                setRows={setHeaders}
+                idPrefix=""
+                testidPrefix="add"
+                namePlaceholder="Authorization"
+              />
             </fieldset>
 
             <fieldset class="field">

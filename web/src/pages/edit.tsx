@@ -1,21 +1,11 @@
 import { useState } from 'preact/hooks';
 import { api, toApiError, type ApiError } from '../api';
+import { HeaderRows, headerRow, type HeaderRow } from '../components/header-rows';
+import { SecretInput } from '../components/secret-input';
 import { ErrorNotice, Loading } from '../components/ui';
 import { useLoad } from '../lib/use-load';
 import { href } from '../router';
 import type { ConnectorConfig, ConnectorEdit } from '../types';
-import { SecretInput } from './add';
-
-interface HeaderRow {
-  id: number;
-  name: string;
-  /** Empty for a stored header: its value is kept, unseen. */
-  value: string;
-  /** The stored header this row keeps the value of; null for a new one. */
-  from: string | null;
-}
-
-let nextRowId = 1;
 
 /** The edit as sent: a stored header left empty keeps its value (the page never had it). */
 export function toConnectorEdit(form: {
@@ -54,7 +44,7 @@ function EditForm({ config, onSaved }: { config: ConnectorConfig; onSaved: (mess
   const [url, setUrl] = useState(config.url);
   const [transport, setTransport] = useState(config.transport);
   const [headers, setHeaders] = useState<HeaderRow[]>(() =>
-    config.headers.map((name) => ({ id: nextRowId++, name, value: '', from: name })),
+    config.headers.map((name) => headerRow(name, name)),
   );
   const [clientId, setClientId] = useState(config.oauth.clientId ?? '');
   const [clientSecret, setClientSecret] = useState('');
@@ -65,9 +55,6 @@ function EditForm({ config, onSaved }: { config: ConnectorConfig; onSaved: (mess
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
-
-  const updateHeader = (id: number, patch: Partial<HeaderRow>) =>
-    setHeaders((rows) => rows.map((row) => (row.id === id ? { ...row, ...patch } : row)));
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -173,50 +160,7 @@ function EditForm({ config, onSaved }: { config: ConnectorConfig; onSaved: (mess
 
       <fieldset class="field">
         <legend>Headers</legend>
-        {headers.map((row, index) => (
-          <div class="header-row" key={row.id} data-testid={`edit-header-${index}`}>
-            <div class="field">
-              <label for={`edit-header-name-${row.id}`}>Header {index + 1} name</label>
-              <input
-                id={`edit-header-name-${row.id}`}
-                autocomplete="off"
-                spellcheck={false}
-                value={row.name}
-                onInput={(event) => updateHeader(row.id, { name: event.currentTarget.value })}
-                data-testid={`edit-header-name-${index}`}
-              />
-            </div>
-            <div class="field">
-              <label for={`edit-header-value-${row.id}`}>Header {index + 1} value</label>
-              <SecretInput
-                id={`edit-header-value-${row.id}`}
-                placeholder={row.from !== null ? 'unchanged' : 'Bearer … or ${API_TOKEN}'}
-                value={row.value}
-                onValue={(value) => updateHeader(row.id, { value })}
-                testid={`edit-header-value-${index}`}
-              />
-            </div>
-            <button
-              type="button"
-              class="button button-quiet"
-              onClick={() => setHeaders((rows) => rows.filter((other) => other.id !== row.id))}
-              aria-label={`Remove header ${index + 1}`}
-              data-testid={`edit-header-remove-${index}`}
-            >
-              Remove
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          class="button button-start"
-          onClick={() =>
-            setHeaders((rows) => [...rows, { id: nextRowId++, name: '', value: '', from: null }])
-          }
-          data-testid="edit-header-add"
-        >
-          Add header
-        </button>
+        <HeaderRows rows={headers} setRows={setHeaders} idPrefix="edit-" testidPrefix="edit" />
       </fieldset>
 
       <fieldset class="field">
