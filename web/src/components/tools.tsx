@@ -18,6 +18,33 @@ const ANNOTATIONS: Array<{ key: string; label: string; tone?: 'warn' | 'danger' 
   { key: 'openWorldHint', label: 'Open world', tone: 'warn' },
 ];
 
+/** Allow / Needs approval / Blocked as one segmented control: a tool's, or a group's. */
+function DecisionButtons(props: {
+  label: string;
+  shown: Decision | null;
+  busy: boolean;
+  choose: (decision: Decision) => unknown;
+  testid: (decision: Decision) => string;
+}) {
+  return (
+    <div class="segmented" role="group" aria-label={props.label}>
+      {DECISIONS.map(({ decision, label }) => (
+        <button
+          key={decision}
+          type="button"
+          class={`segment segment-${decision}`}
+          aria-pressed={props.shown === decision}
+          disabled={props.busy}
+          onClick={() => void props.choose(decision)}
+          data-testid={props.testid(decision)}
+        >
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 export function AnnotationChips({ annotations }: { annotations: Record<string, unknown> | null }) {
   if (!annotations) return null;
   // Only hints the server states as true: an absent hint is not a claim either way.
@@ -73,21 +100,13 @@ function PermissionControl({
 
   return (
     <div class="permission">
-      <div class="segmented" role="group" aria-label={`Permission for ${tool.name}`}>
-        {DECISIONS.map(({ decision, label }) => (
-          <button
-            key={decision}
-            type="button"
-            class={`segment segment-${decision}`}
-            aria-pressed={shown === decision}
-            disabled={pending !== null}
-            onClick={() => void choose(decision)}
-            data-testid={`permission-${tool.name}-${decision}`}
-          >
-            {label}
-          </button>
-        ))}
-      </div>
+      <DecisionButtons
+        label={`Permission for ${tool.name}`}
+        shown={shown}
+        busy={pending !== null}
+        choose={choose}
+        testid={(decision) => `permission-${tool.name}-${decision}`}
+      />
       <p class="because" data-testid={`because-${tool.name}`}>
         {tool.because}
       </p>
@@ -209,21 +228,13 @@ function GroupRow({
         </p>
       </div>
       <div class="permission">
-        <div class="segmented" role="group" aria-label={label.title}>
-          {DECISIONS.map(({ decision, label: text }) => (
-            <button
-              key={decision}
-              type="button"
-              class={`segment segment-${decision}`}
-              aria-pressed={shown === decision}
-              disabled={pending !== null}
-              onClick={() => void choose(decision)}
-              data-testid={`group-${view.group}-${decision}`}
-            >
-              {text}
-            </button>
-          ))}
-        </div>
+        <DecisionButtons
+          label={label.title}
+          shown={shown}
+          busy={pending !== null}
+          choose={choose}
+          testid={(decision) => `group-${view.group}-${decision}`}
+        />
         {view.settings.length > 0 ? (
           <button
             type="button"
