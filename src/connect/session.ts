@@ -564,6 +564,17 @@ const STDIO_EXIT_WAIT_MS = 1_000;
 /** How long a failed request waits to see whether its stdio child is exiting at all. */
 const STDIO_EXIT_NOTICE_MS = 500;
 
+/**
+ * After a failure of a stdio session, before saying why: a dying child's last stderr lines may
+ * still be in flight, and its exit is settled only once its pipes drained (up to 250 ms). Waits
+ * for that, bounded, so the reason is its exit code and last words even on a busy machine. A
+ * child that is not exiting costs STDIO_EXIT_NOTICE_MS; only failures pay either wait.
+ */
+async function settleDyingChild(stdio: StdioProcessTransport): Promise<void> {
+  if (!stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_NOTICE_MS)]);
+  if (stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_WAIT_MS)]);
+}
+
 async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
   const { deadline, attempt, sdk } = sources;
   const kind = deadline.kindOf(error, sdk);
@@ -573,11 +584,8 @@ async function describeConnectFailure(error: unknown, sources: FailureSources): 
   const challengeScope = sources.challengeScope ?? attempt?.dialer.challengeScope;
   const credentials = credentialFailure(error, { ...sources, ...(challengeScope ? { challengeScope } : {}) });
   if (credentials) return credentials;
-  // A dying child's last stderr lines may still be in flight when the close error arrives, and
-  // its exit is settled only once its pipes drained (up to 250 ms): wait for that, bounded, so
-  // the reason is its exit and last words even on a busy machine. Only failures pay this wait.
   const stdio = attempt?.stdio();
-  if (stdio && kind === undefined) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_WAIT_MS)]);
+  if (stdio && kind === undefined) await settleDyingChild(stdio);
   const context = failureContext(sources, stdio, attempt);
   const exchange = attempt?.current?.watch.progress();
   if (exchange) context.exchange = exchange;
@@ -809,10 +817,7 @@ class LiveSession implements Session {
    */
   async settle(): Promise<void> {
     const stdio = this.stdio();
-    if (!stdio) return;
-    // A request failed: if the child is dying its exit follows at once; a live one costs this.
-    if (!stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_NOTICE_MS)]);
-    if (stdio.exit) await Promise.race([stdio.exited(), sleep(STDIO_EXIT_WAIT_MS)]);
+    if (stdio) await settleDyingChild(stdio);
   }
 
   explain(error: unknown, timeoutMs = this.requestOptions().timeout): ConnectError {
