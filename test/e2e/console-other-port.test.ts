@@ -10,7 +10,7 @@
  * each must be refused (401/403): nothing the browser sends to another port grants anything.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CONSOLE_ROUTES } from '../../src/console/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startUi } from '../helpers/console.js';
 
 interface Recorded {
   method: string;
@@ -81,24 +82,7 @@ beforeAll(async () => {
   sandbox = await createSandbox();
   // A configured server, so that the routes with :name reach a real entry once let in.
   await sandbox.run(['add', 'x', 'http://127.0.0.1:9/mcp']);
-  const child = spawn(process.execPath, [BINARY, 'ui', '--no-open'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  ui = { child, url, origin: new URL(url).origin };
+  ui = await startUi(sandbox);
   recorder = await startRecorder();
   browser = await launchChromium();
   page = await browser.newPage();

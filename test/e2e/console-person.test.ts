@@ -7,7 +7,7 @@
  * followed by `patchbay ui` run again. Screenshots go to test-artifacts/screenshots/person-*.png.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { crc32, deflateSync } from 'node:zlib';
 
@@ -19,7 +19,8 @@ import { startEverything, type EverythingServer } from '../fixtures/everything.j
 import { getFreePort } from '../fixtures/fault-servers.js';
 import { startModernServer, type LoopbackServer } from '../fixtures/modern-servers.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startUi } from '../helpers/console.js';
 
 /** A solid-colour PNG, w×h, as base64 (a real image for the lightbox). */
 function png(width: number, height: number, rgb: [number, number, number]): string {
@@ -119,24 +120,7 @@ beforeAll(async () => {
     JSON.stringify({ mcpServers: { team: { type: 'http', url: everything.url } } }, null, 2),
   );
 
-  const child = spawn(process.execPath, [BINARY, 'ui', '--no-open'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  ui = { child, url, origin: new URL(url).origin };
+  ui = await startUi(sandbox);
   browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
   await page.goto(ui.url);

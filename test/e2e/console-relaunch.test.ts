@@ -4,7 +4,7 @@
  * registration left by a dead console, or one whose port answers as something else, is ignored.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startUi as startConsole } from '../helpers/console.js';
 import { exchangeToken, launchToken } from '../console/helpers.js';
 
 let sandbox: Sandbox;
@@ -26,27 +27,11 @@ afterEach(async () => {
   await sandbox.cleanup();
 });
 
-/** `patchbay ui --no-open` left running; resolves with the URL it prints. */
-function startUi(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BINARY, 'ui', '--no-open'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`patchbay ui exited with ${code}:\n${text}`)));
-  });
+/** `patchbay ui --no-open` left running (stopped after each test). */
+async function startUi(): Promise<{ child: ChildProcess; url: string }> {
+  const running = await startConsole(sandbox);
+  children.push(running.child);
+  return running;
 }
 
 const consolesDir = () => join(sandbox.home, '.local', 'state', 'patchbay', 'consoles');

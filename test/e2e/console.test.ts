@@ -6,7 +6,7 @@
  * prompt, and the security checks. Screenshots of the main pages go to test-artifacts/.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 
 import { Client } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
@@ -22,6 +22,7 @@ import {
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { startUi } from '../helpers/console.js';
 
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">';
 
@@ -50,24 +51,7 @@ beforeAll(async () => {
   secure = await startProtectedMcpServer({ authorizationServer: as });
   await sandbox.run(['add', 'secure', secure.url]);
   await sandbox.run(['add', 'hostile', hostile.url]);
-  const child = spawn(process.execPath, [BINARY, 'ui', '--no-open'], {
-    env: sandbox.env,
-    cwd: sandbox.project,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`patchbay ui printed no URL:\n${text}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  ui = { child, url, origin: new URL(url).origin };
+  ui = await startUi(sandbox);
   browser = await launchChromium();
   // One context, so that a second tab of the same browser can be opened in it.
   page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
