@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 
 import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
-import { splitCommandLine } from '../config/command-line.js';
+import { splitCommandLine } from '../core/command-line.js';
 
 /** Longer than any authorization URL (Windows caps a whole command line at 32 767 characters). */
 export const MAX_AUTHORIZATION_URL_CHARS = 16 * 1024;

@@ -9,8 +9,8 @@
 import { promises as fs } from 'node:fs';
 
 import { PatchbayError } from '../errors.js';
-import { readJsonFile, updateJsonFile, type LoadedFile } from '../config/file-store.js';
-import { createObject, getOwn, isObject, setOwn, type JsonObject } from '../config/json-source.js';
+import { readJsonFile, updateJsonFile, type LoadedFile } from '../core/file-store.js';
+import { createObject, getOwn, isObject, setOwn, type JsonObject } from '../core/json-source.js';
 import { describePath, RecordReader, shapeError, STORE_FIX_HINT, type Locate } from './store-records.js';
 import { SECTIONS, type SecretVault, type Section, type VaultRecord } from './store-vault.js';
 

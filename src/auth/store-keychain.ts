@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { PatchbayError } from '../errors.js';
-import { isObject, type JsonObject } from '../config/json-source.js';
+import { isObject, type JsonObject } from '../core/json-source.js';
 import { describePath, STORE_FIX_HINT } from './store-records.js';
 import type { SecretVault, Section, VaultRecord } from './store-vault.js';
 

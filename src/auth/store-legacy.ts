@@ -13,9 +13,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../config/file-store.js';
-import { getOwn, isObject, stringifyJson, type JsonObject } from '../config/json-source.js';
-import { configDirectory } from '../config/paths.js';
+import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../core/file-store.js';
+import { getOwn, isObject, stringifyJson, type JsonObject } from '../core/json-source.js';
+import { configDirectory } from '../core/paths.js';
 
 export function legacyCredentialsPath(env: NodeJS.ProcessEnv): string {
   return join(configDirectory(env), 'credentials.json');

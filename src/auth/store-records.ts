@@ -7,8 +7,8 @@
 import type { StoredOAuthClientInformation } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
-import type { JsonObject, JsonValue } from '../config/json-source.js';
-import { getOwn, isObject } from '../config/json-source.js';
+import type { JsonObject, JsonValue } from '../core/json-source.js';
+import { getOwn, isObject } from '../core/json-source.js';
 import type { Section } from './store-vault.js';
 
 /** Where a secret lives: the OS keychain, or the 0600 secrets file in the data directory. */

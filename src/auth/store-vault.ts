@@ -4,7 +4,7 @@
  * record at once: a reader sees the old record or the new one, never a mix.
  */
 
-import type { JsonObject } from '../config/json-source.js';
+import type { JsonObject } from '../core/json-source.js';
 import type { Locate, StoredIn } from './store-records.js';
 
 /** The kinds of record, one namespace each. */

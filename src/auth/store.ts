@@ -29,9 +29,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { withFileLock } from '../config/file-store.js';
-import { getOwn, isObject, setOwn, toJsonValue, type JsonObject } from '../config/json-source.js';
-import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
+import { withFileLock } from '../core/file-store.js';
+import { getOwn, isObject, setOwn, toJsonValue, type JsonObject } from '../core/json-source.js';
+import { AUTH_INDEX_FILE, dataDirectory } from '../core/paths.js';
 import { FileVault, readStoreFile, sectionOf, updateStoreFile, type StoreFile } from './store-file.js';
 import {
   KeychainVault,

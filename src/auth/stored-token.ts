@@ -8,7 +8,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
-import { AUTH_INDEX_FILE, dataDirectory } from '../config/paths.js';
+import { AUTH_INDEX_FILE, dataDirectory } from '../core/paths.js';
 import { tokenState } from './expiry.js';
 
 export type StoredAccess =

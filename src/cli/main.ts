@@ -12,7 +12,7 @@ import { format } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../config/paths.js';
+import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../core/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';

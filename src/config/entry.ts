@@ -14,7 +14,7 @@ import {
   type JsonObject,
   type JsonValue,
   type Position,
-} from './json-source.js';
+} from '../core/json-source.js';
 
 export type Transport = 'http' | 'sse' | 'stdio';
 export const TRANSPORTS: readonly Transport[] = ['http', 'sse', 'stdio'];

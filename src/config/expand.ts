@@ -5,9 +5,9 @@
  */
 
 import { PatchbayError } from '../errors.js';
-import { joinCommandLine, splitCommandLine, type ReferenceReader } from './command-line.js';
+import { joinCommandLine, splitCommandLine, type ReferenceReader } from '../core/command-line.js';
 import type { ServerEntry } from './entry.js';
-import { mapOwnValues } from './json-source.js';
+import { mapOwnValues } from '../core/json-source.js';
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

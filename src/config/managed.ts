@@ -17,8 +17,8 @@
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from './entry.js';
-import { readJsonFile } from './file-store.js';
-import { getOwn, isObject, type JsonValue } from './json-source.js';
+import { readJsonFile } from '../core/file-store.js';
+import { getOwn, isObject, type JsonValue } from '../core/json-source.js';
 
 export const DEFAULT_MANAGED_POLICY = '/etc/patchbay/managed.json';
 

@@ -7,7 +7,7 @@
 
 import type { ServerEntry } from './entry.js';
 import { splitTemplate } from './expand.js';
-import { mapOwnValues } from './json-source.js';
+import { mapOwnValues } from '../core/json-source.js';
 
 export const MASK = '****';
 

@@ -23,7 +23,7 @@
 import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
+import { readJsonFile, updateJsonFile, type LoadedFile } from '../core/file-store.js';
 import {
   contentDigest,
   createObject,
@@ -33,7 +33,7 @@ import {
   setOwn,
   type JsonObject,
   type JsonValue,
-} from './json-source.js';
+} from '../core/json-source.js';
 
 export const DECISIONS = ['allow', 'ask', 'deny'] as const;
 export type Decision = (typeof DECISIONS)[number];

@@ -22,7 +22,7 @@ import {
   type PolicyScope,
   type PolicySource,
 } from './policy-files.js';
-import { readJsonFile, updateJsonFile, type LoadedFile } from './file-store.js';
+import { readJsonFile, updateJsonFile, type LoadedFile } from '../core/file-store.js';
 import {
   contentDigest,
   objectAt,
@@ -34,8 +34,8 @@ import {
   type JsonObject,
   type JsonValue,
   type ParsedJson,
-} from './json-source.js';
-import { findProjectRoot, projectConfigPath, userConfigPath } from './paths.js';
+} from '../core/json-source.js';
+import { findProjectRoot, projectConfigPath, userConfigPath } from '../core/paths.js';
 
 export interface ConfigContext {
   env: NodeJS.ProcessEnv;

@@ -14,7 +14,7 @@
  */
 
 import { terminalText } from '../core/terminal-text.js';
-import { setOwn } from '../config/json-source.js';
+import { setOwn } from '../core/json-source.js';
 
 /** The variable that sets the default for entries without their own `inheritEnv`. */
 export const INHERIT_ENV_VARIABLE = 'PATCHBAY_STDIO_INHERIT_ENV';

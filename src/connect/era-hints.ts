@@ -18,8 +18,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
-import { writeFileAtomic } from '../config/file-store.js';
-import { dataDirectory } from '../config/paths.js';
+import { writeFileAtomic } from '../core/file-store.js';
+import { dataDirectory } from '../core/paths.js';
 
 export const ERA_HINTS_FILE = 'era-hints.json';
 /** A day: long enough to save the round trip on every everyday check. */

@@ -4,11 +4,11 @@
  * here ever contains it (nor any header value); header names are fine.
  */
 
-import { splitCommandLine } from '../config/command-line.js';
+import { splitCommandLine } from '../core/command-line.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-import { setOwn } from '../config/json-source.js';
+import { setOwn } from '../core/json-source.js';
 import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
 import { lastStderrLine, layerEnv } from './child-env.js';

@@ -19,8 +19,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
-import { writeFileAtomic } from '../config/file-store.js';
-import { stateDirectory } from '../config/paths.js';
+import { writeFileAtomic } from '../core/file-store.js';
+import { stateDirectory } from '../core/paths.js';
 import { randomSecret } from './session.js';
 
 export interface Registration {

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 
 import { createContext } from '../config/registry.js';
 import { PatchbayError } from '../errors.js';
-import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
+import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 import type { ConsoleContext } from './context.js';
 import type { SessionGrant } from './api-types.js';
 import {

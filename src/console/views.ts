@@ -8,7 +8,7 @@
 import { serverAuthRow } from '../auth/status.js';
 import type { ServerEntry } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
-import { getOwn, isObject } from '../config/json-source.js';
+import { getOwn, isObject } from '../core/json-source.js';
 import { maskArgs, maskUrl } from '../config/mask.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';

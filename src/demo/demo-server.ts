@@ -3,7 +3,7 @@
  *
  * It is built from one factory served by the SDK's web-standard `createMcpHandler`, so it answers
  * both protocol eras (2026-07-28 `server/discover` and the 2025 `initialize` handshake, the latter
- * statelessly), behind node:http through gateway/web-handler.ts.
+ * statelessly), behind node:http through core/web-handler.ts.
  *
  * With `oauth`, it is a protected resource as the MCP authorization spec describes, in front of
  * its own authorization server (oauth-server.ts): without a valid bearer token (RFC 6750) it
@@ -25,7 +25,7 @@ import {
 import * as z from 'zod';
 
 import { isLoopbackHost } from '../config/validate.js';
-import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
+import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 import {
   DEMO_SCOPES,
   startDemoAuthorizationServer,

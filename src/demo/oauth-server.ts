@@ -23,7 +23,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { closeServer, listen, serveWebHandler } from '../gateway/web-handler.js';
+import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 
 /** The one user of the demo. The password is shown on the login page: this is a demo. */
 export const DEMO_USER = { username: 'demo', password: 'demo', displayName: 'Demo user' } as const;

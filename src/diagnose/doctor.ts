@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 
 import { maskArgs, maskUrl } from '../config/mask.js';
-import { getOwn, isObject } from '../config/json-source.js';
+import { getOwn, isObject } from '../core/json-source.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { HttpClient } from '../connect/network.js';

@@ -38,7 +38,7 @@ import { isLoopbackHost } from '../config/validate.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { CALLER_KEY, type Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
-import { closeServer, listen, serveWebHandler } from './web-handler.js';
+import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 
 export const MCP_PATH = '/mcp';
 export const MAX_BODY_BYTES = 1024 * 1024;

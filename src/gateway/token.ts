@@ -9,8 +9,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { writeFileAtomic } from '../config/file-store.js';
-import { dataDirectory } from '../config/paths.js';
+import { writeFileAtomic } from '../core/file-store.js';
+import { dataDirectory } from '../core/paths.js';
 
 export function gatewayTokenPath(env: NodeJS.ProcessEnv): string {
   return join(dataDirectory(env), 'gateway-token');

@@ -28,9 +28,9 @@ import { closeSync, constants, openSync, promises as fs, statSync, writeSync } f
 import { dirname, join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { withFileLock } from '../config/file-store.js';
+import { withFileLock } from '../core/file-store.js';
 import { isSecretName, MASK, maskUrl, maskValue } from '../config/mask.js';
-import { stateDirectory } from '../config/paths.js';
+import { stateDirectory } from '../core/paths.js';
 
 export type AuditVia = 'gateway' | 'call' | 'console';
 export const AUDIT_VIAS: readonly AuditVia[] = ['gateway', 'call', 'console'];

@@ -24,8 +24,8 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { withFileLock, writeFileAtomic } from '../config/file-store.js';
-import { stateDirectory } from '../config/paths.js';
+import { withFileLock, writeFileAtomic } from '../core/file-store.js';
+import { stateDirectory } from '../core/paths.js';
 
 export type LimitUnit = 'minute' | 'hour' | 'day';
 

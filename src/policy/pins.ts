@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
-import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../config/file-store.js';
+import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../core/file-store.js';
 import {
   createObject,
   getOwn,
@@ -36,8 +36,8 @@ import {
   stringifyJson,
   type JsonObject,
   type JsonValue,
-} from '../config/json-source.js';
-import { stateDirectory } from '../config/paths.js';
+} from '../core/json-source.js';
+import { stateDirectory } from '../core/paths.js';
 
 /** The parts of a tool that instruct the model, in the order a summary names them. */
 export const PINNED_FIELDS = ['title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const;

@@ -7,7 +7,7 @@ import { applyExport, planExport } from '../../src/config/hosts/export-plan.js';
 import { HOSTS } from '../../src/config/hosts/index.js';
 import { applyImport, planImport } from '../../src/config/hosts/import-plan.js';
 import { addServer, createContext, loadRegistry } from '../../src/config/registry.js';
-import { parseJsonSource } from '../../src/config/json-source.js';
+import { parseJsonSource } from '../../src/core/json-source.js';
 import { PatchbayError } from '../../src/errors.js';
 import { makeSandbox, type Sandbox } from '../config/hosts/helpers.js';
 

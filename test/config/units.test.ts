@@ -1,9 +1,9 @@
 /** Pure pieces of the config module: the position-aware parser, expansion, masking. */
 
 import { describe, expect, it } from 'vitest';
-import { splitCommandLine } from '../../src/config/command-line.js';
+import { splitCommandLine } from '../../src/core/command-line.js';
 import { expandEntry, expandString, splitTemplate } from '../../src/config/expand.js';
-import { parseJsonSource, stringifyJson } from '../../src/config/json-source.js';
+import { parseJsonSource, stringifyJson } from '../../src/core/json-source.js';
 import { maskArgs, maskUrl, maskValue } from '../../src/config/mask.js';
 import { entryDigest } from '../../src/config/registry.js';
 import { entryFromRaw } from '../../src/config/entry.js';

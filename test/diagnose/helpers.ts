@@ -1,7 +1,7 @@
 /** Build registry entries for diagnose() without a config file, and read findings by layer. */
 
 import { entryFromRaw, type Scope } from '../../src/config/entry.js';
-import type { JsonValue } from '../../src/config/json-source.js';
+import type { JsonValue } from '../../src/core/json-source.js';
 import type { EffectiveServer, ProjectChoice } from '../../src/config/registry.js';
 import type { DiagnoseOptions } from '../../src/diagnose/doctor.js';
 import type { Diagnosis, Finding, Layer } from '../../src/diagnose/findings.js';

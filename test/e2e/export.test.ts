@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { parseJsonSource } from '../../src/config/json-source.js';
+import { parseJsonSource } from '../../src/core/json-source.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { readJsonFile } from '../../src/config/file-store.js';
+import { readJsonFile } from '../../src/core/file-store.js';
 import {
   readPolicyDoc,
   setGroupRule,

@@ -3,7 +3,7 @@
 import { PatchbayError } from '../../errors.js';
 import { entryFromRaw, formatProblem, type Scope, type ServerEntry } from '../../config/entry.js';
 import { hasReferences } from '../../config/expand.js';
-import { isObject, parseJsonSource, type JsonObject } from '../../config/json-source.js';
+import { isObject, parseJsonSource, type JsonObject } from '../../core/json-source.js';
 import { validateName, validateUrl } from '../../config/validate.js';
 import { literalSecretWarnings, parseScope, runAdd } from './add.js';
 import type { Io } from '../io.js';

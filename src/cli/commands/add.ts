@@ -6,7 +6,7 @@
 import { PatchbayError } from '../../errors.js';
 import type { AddOptions } from '../../config/add-options.js';
 import { entryToRaw } from '../../config/entry.js';
-import type { JsonObject } from '../../config/json-source.js';
+import type { JsonObject } from '../../core/json-source.js';
 import { maskEntry } from '../../config/mask.js';
 import { addServer, createContext, loadRegistry } from '../../config/registry.js';
 import { isInteractive, note, warn, type Io } from '../io.js';

@@ -5,8 +5,8 @@
  * (patchbay adopted it), so entries travel verbatim, unknown keys included.
  */
 
-import { projectConfigPath } from '../paths.js';
-import { toJsonValue, type JsonObject } from '../json-source.js';
+import { projectConfigPath } from '../../core/paths.js';
+import { toJsonValue, type JsonObject } from '../../core/json-source.js';
 import { checkConverted, hostHome, pathFor, requireObject } from './shared.js';
 import type { HostAdapter, HostEnvironment, HostLocation } from './types.js';
 import { refusable } from './variables.js';

@@ -5,7 +5,7 @@
  * gets the text as written.
  */
 
-import { createObject, getOwn, setOwn } from '../json-source.js';
+import { createObject, getOwn, setOwn } from '../../core/json-source.js';
 import { appDataDirectory, checkConverted, ignoredKeyNotes, pathFor, requireObject } from './shared.js';
 import type { HostAdapter, HostEnvironment } from './types.js';
 import { refusable, refuse, referencedVariables } from './variables.js';

@@ -6,7 +6,7 @@
  * `${workspaceFolderBasename}`, `${pathSeparator}` (`${/}`). Read as JSONC.
  */
 
-import { getOwn } from '../json-source.js';
+import { getOwn } from '../../core/json-source.js';
 import { editorEntryToPatchbay } from './editor-entry.js';
 import { commonHostEntry, hostHome, pathFor, patchbayOnlySettings, requireObject } from './shared.js';
 import type { HostAdapter, HostEnvironment } from './types.js';

@@ -4,7 +4,7 @@
  * one such entry into patchbay's form.
  */
 
-import { createObject, getOwn, setOwn, type JsonObject } from '../json-source.js';
+import { createObject, getOwn, setOwn, type JsonObject } from '../../core/json-source.js';
 import { checkConverted, ignoredKeyNotes } from './shared.js';
 import type { ImportContext } from './types.js';
 import { editorToPatchbay, mapStrings, refuse } from './variables.js';

@@ -11,8 +11,8 @@ import { stat } from 'node:fs/promises';
 
 import { PatchbayError } from '../../errors.js';
 import type { Scope, ServerEntry } from '../entry.js';
-import { readJsonFile, type LoadedFile } from '../file-store.js';
-import { getOwn, type JsonObject, type JsonValue } from '../json-source.js';
+import { readJsonFile, type LoadedFile } from '../../core/file-store.js';
+import { getOwn, type JsonObject, type JsonValue } from '../../core/json-source.js';
 import { managedBlock } from '../managed.js';
 import { maskEntry } from '../mask.js';
 import { entryDigest, loadRegistry, type ConfigContext } from '../registry.js';

@@ -11,9 +11,9 @@ import { resolve } from 'node:path';
 
 import { PatchbayError } from '../../errors.js';
 import { entryToRaw, type ServerEntry } from '../entry.js';
-import type { LoadedFile } from '../file-store.js';
-import { getOwn, isObject, type JsonObject, type JsonValue } from '../json-source.js';
-import { configDirectory, dataDirectory, stateDirectory } from '../paths.js';
+import type { LoadedFile } from '../../core/file-store.js';
+import { getOwn, isObject, type JsonObject, type JsonValue } from '../../core/json-source.js';
+import { configDirectory, dataDirectory, stateDirectory } from '../../core/paths.js';
 import { createContext, loadRegistry, type ConfigContext, type EffectiveServer } from '../registry.js';
 import { staticState } from '../status.js';
 import { editHostFile } from './host-file.js';

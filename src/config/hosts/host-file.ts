@@ -24,7 +24,7 @@ import {
 } from 'jsonc-parser';
 
 import { PatchbayError } from '../../errors.js';
-import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../file-store.js';
+import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../../core/file-store.js';
 import {
   contentDigest,
   createObject,
@@ -35,7 +35,7 @@ import {
   stringifyJson,
   type JsonObject,
   type JsonValue,
-} from '../json-source.js';
+} from '../../core/json-source.js';
 
 /** Set `path` to `value`, creating the objects on the way; `undefined` removes the key. */
 export interface HostEdit {

@@ -6,8 +6,8 @@
 
 import { PatchbayError } from '../../errors.js';
 import { entryFromRaw, entryToRaw, type Scope, type ServerEntry } from '../entry.js';
-import { readJsonFile, type LoadedFile } from '../file-store.js';
-import type { JsonObject, JsonValue } from '../json-source.js';
+import { readJsonFile, type LoadedFile } from '../../core/file-store.js';
+import type { JsonObject, JsonValue } from '../../core/json-source.js';
 import { addServer, entryDigest, loadRegistry, scopeFilePath, type ConfigContext } from '../registry.js';
 import { serversAt } from './shared.js';
 import {

@@ -12,8 +12,8 @@ import {
   type JsonObject,
   type JsonValue,
   type Position,
-} from '../json-source.js';
-import { homeDirectory } from '../paths.js';
+} from '../../core/json-source.js';
+import { homeDirectory } from '../../core/paths.js';
 import type { HostEnvironment, ImportContext } from './types.js';
 import { refuse } from './variables.js';
 

@@ -8,7 +8,7 @@
  */
 
 import type { Scope, ServerEntry } from '../entry.js';
-import type { JsonObject, JsonValue, Position } from '../json-source.js';
+import type { JsonObject, JsonValue, Position } from '../../core/json-source.js';
 
 export type HostId = 'claude-code' | 'claude-desktop' | 'cursor' | 'vscode';
 

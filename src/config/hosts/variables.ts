@@ -8,7 +8,7 @@
 import { basename as posixBasename, win32 } from 'node:path';
 import type { Scope } from '../entry.js';
 import { splitTemplate } from '../expand.js';
-import { createObject, isObject, setOwn, type JsonValue } from '../json-source.js';
+import { createObject, isObject, setOwn, type JsonValue } from '../../core/json-source.js';
 import type { Conversion } from './types.js';
 
 /** Thrown inside a conversion to give up on the entry; `refusable` turns it into a Conversion. */

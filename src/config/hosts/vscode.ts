@@ -5,7 +5,7 @@
  * `command/args/env/envFile` or `url/headers`. JSONC. Only the default profile's file is used.
  */
 
-import { getOwn, isObject, type JsonValue } from '../json-source.js';
+import { getOwn, isObject, type JsonValue } from '../../core/json-source.js';
 import { editorEntryToPatchbay } from './editor-entry.js';
 import { appDataDirectory, commonHostEntry, pathFor, patchbayOnlySettings, requireObject } from './shared.js';
 import type { HostAdapter, HostEnvironment } from './types.js';

@@ -15,7 +15,7 @@
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
 import { entryFromRaw, entryProblemsError, type Scope, type ServerEntry } from '../../config/entry.js';
-import { createObject, getOwn, isObject, setOwn, type JsonObject } from '../../config/json-source.js';
+import { createObject, getOwn, isObject, setOwn, type JsonObject } from '../../core/json-source.js';
 import { maskUrl } from '../../config/mask.js';
 import {
   addServer,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entryFromRaw } from '../../../src/config/entry.js';
 import { claudeCode } from '../../../src/config/hosts/claude-code.js';
-import { parseJsonSource } from '../../../src/config/json-source.js';
+import { parseJsonSource } from '../../../src/core/json-source.js';
 import { convertFixture, plain } from './helpers.js';
 
 describe('Claude Code converter', () => {

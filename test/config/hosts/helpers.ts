@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import type { Io } from '../../../src/cli/io.js';
 import type { Scope } from '../../../src/config/entry.js';
 import type { Conversion, HostAdapter, HostScope } from '../../../src/config/hosts/types.js';
-import { getOwn, isObject, parseJsonSource, type JsonValue } from '../../../src/config/json-source.js';
+import { getOwn, isObject, parseJsonSource, type JsonValue } from '../../../src/core/json-source.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'hosts');
 
