@@ -18,6 +18,9 @@
 //   BENCH_RUN_TIMEOUT_S  kill a single run after this long (default 300)
 //   BENCH_ONLY           comma-separated scenario ids to run: 1, 10, 50, get, 50-remote, slow, hang
 //   BENCH_EXTRAS=0       skip the extra claude rows (MCP_SERVER_CONNECTION_BATCH_SIZE, MCP_TIMEOUT)
+//   BENCH_FLOOR=0        skip the floor column: bench/raw-check.mjs, plain fetch and no SDK, sending
+//                        the requests of a full check to every server at once (what the servers
+//                        alone cost; a tool close to it is measuring the servers)
 //
 // The servers run in a child process (bench/servers.mjs), so serving them never shares an event
 // loop with the timing here. Each tool gets a throwaway HOME; claude also gets its own settings
@@ -76,6 +79,8 @@ if (serverKind !== 'everything' && serverKind !== 'demo') {
   process.exit(2);
 }
 const extras = process.env.BENCH_EXTRAS !== '0' && claudeBin !== null; // they vary claude only
+const floor = process.env.BENCH_FLOOR !== '0';
+const rawCheckScript = join(repo, 'bench/raw-check.mjs');
 
 // ---------------------------------------------------------------------------------------------
 // Clean-up: the servers child and a running tool are killed however the bench ends.
@@ -297,6 +302,12 @@ const tools = {
     parse: command[1] === 'get' ? parseClaudeGet : parseClaude,
   }),
 };
+tools.floor = () => ({
+  label: 'raw-check (floor)',
+  exec: () =>
+    timedRun(process.execPath, [rawCheckScript], { env: patchbayEnv, cwd: project, timeoutMs: runTimeoutMs }),
+  parse: parsePatchbay,
+});
 /** The same patchbay cell, run by the PATCHBAY_BEFORE build. */
 const before = (extraArgs, options = {}) => tools.patchbay(extraArgs, { ...options, build: beforeBinary });
 
@@ -418,8 +429,9 @@ for (const scenario of scenarios) {
     pb: tools.patchbay(),
     ...(beforeBinary ? { pbBefore: before() } : {}),
     cc: tools.claude(),
+    ...(floor ? { floor: tools.floor() } : {}),
   };
-  scenario.rows ??= [['', 'pb', 'cc', 'pbBefore']];
+  scenario.rows ??= [['', 'pb', 'cc', 'pbBefore', 'floor']];
 }
 
 function version(command, args) {
@@ -485,13 +497,14 @@ for (const scenario of scenarios) {
       total: servers.healthy.length + servers.hanging.length,
       connected: servers.healthy.length,
     };
-    for (const [label, pbKey, ccKey, beforeKey] of scenario.rows)
+    for (const [label, pbKey, ccKey, beforeKey, floorKey] of scenario.rows)
       results.push({
         scenario,
         label,
         pb: measured[pbKey],
         cc: measured[ccKey],
         pbBefore: measured[beforeKey],
+        floor: measured[floorKey],
         expected,
       });
   } finally {
@@ -520,19 +533,19 @@ function connectedCell(cell, expected) {
 const ratio = (a, b) => (a && b ? `${(a.median / b.median).toFixed(2)}×` : 'n/a');
 const lines = beforeBinary
   ? [
-      '| scenario | patchbay median (min–max) | patchbay before | claude median (min–max) | claude ÷ patchbay | claude ÷ before | patchbay connected | before connected | claude connected |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| scenario | patchbay median (min–max) | patchbay before | claude median (min–max) | claude ÷ patchbay | claude ÷ before | floor (no SDK) | patchbay connected | before connected | claude connected |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
   : [
-      '| scenario | patchbay median (min–max) | claude median (min–max) | claude ÷ patchbay | patchbay connected | claude connected |',
-      '| --- | --- | --- | --- | --- | --- |',
+      '| scenario | patchbay median (min–max) | claude median (min–max) | claude ÷ patchbay | floor (no SDK) | patchbay connected | claude connected |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
     ];
-for (const { scenario, label, pb, cc, pbBefore, expected } of results) {
+for (const { scenario, label, pb, cc, pbBefore, floor: raw, expected } of results) {
   const title = label ? `${scenario.title}: ${label}` : scenario.title;
   lines.push(
     beforeBinary
-      ? `| ${title} | ${timeCell(pb)} | ${timeCell(pbBefore)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${ratio(cc, pbBefore)} | ${connectedCell(pb, expected)} | ${connectedCell(pbBefore, expected)} | ${connectedCell(cc, expected)} |`
-      : `| ${title} | ${timeCell(pb)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${connectedCell(pb, expected)} | ${connectedCell(cc, expected)} |`,
+      ? `| ${title} | ${timeCell(pb)} | ${timeCell(pbBefore)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${ratio(cc, pbBefore)} | ${timeCell(raw)} | ${connectedCell(pb, expected)} | ${connectedCell(pbBefore, expected)} | ${connectedCell(cc, expected)} |`
+      : `| ${title} | ${timeCell(pb)} | ${timeCell(cc)} | ${ratio(cc, pb)} | ${timeCell(raw)} | ${connectedCell(pb, expected)} | ${connectedCell(cc, expected)} |`,
   );
 }
 
