@@ -8,7 +8,8 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState, unusableError } from '../../config/status.js';
-import { isLoopbackHost, validateName } from '../../config/validate.js';
+import { isLoopbackHost } from '../../core/loopback.js';
+import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { parseDuration } from '../../core/duration.js';
 import { note, writeLine, type Io } from '../io.js';
