@@ -7,7 +7,7 @@
 // and links every module separately.
 //
 // What does not survive bundling as is, and how it is kept working:
-// - `import.meta.url` (version.ts reads ../../package.json, the console serves ../web/, the demo
+// - `import.meta.url` (core/version.ts reads ../../package.json, the console serves ../web/, the demo
 //   and install name ../cli/main.js): a module now lives in main.js or in a chunk, not where tsc
 //   put it. Each use is rewritten to the URL the module has in tsc's output, computed from the
 //   file it ended up in, so every path relative to a module still means what it meant.

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 
 import { PatchbayError } from '../errors.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import { terminalText } from '../core/terminal-text.js';
 import { splitCommandLine } from '../core/command-line.js';
 
@@ -82,7 +83,7 @@ export function checkAuthorizationUrl(text: string): URL {
   if (written !== url.host && written !== `${url.hostname}:${defaultPort}`) {
     throw refusal(`a login URL whose host is written in a disguised form (it means ${url.host})`);
   }
-  if (scheme === 'http' && !isLoopbackHostname(url.hostname)) {
+  if (scheme === 'http' && !isLoopbackHost(url.hostname, { localhostSubdomains: false })) {
     throw refusal(
       `a plain http: login URL for ${url.host}`,
       'only https: is opened, or http: to this computer; this login would travel unencrypted',
@@ -238,12 +239,6 @@ function describeHost(text: string): string {
   } catch {
     return '';
   }
-}
-
-function isLoopbackHostname(hostname: string): boolean {
-  return (
-    hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-  );
 }
 
 const CHARACTER_NAMES: Record<string, string> = {

@@ -17,6 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { isLoopbackHost } from '../core/loopback.js';
 import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 
@@ -294,8 +295,7 @@ function loopbackReturnUrl(text: string): string {
   } catch {
     throw new TypeError('returnTo is not a URL');
   }
-  const host = url.hostname;
-  const loopback = host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  const loopback = isLoopbackHost(url.hostname, { localhostSubdomains: false });
   if (url.protocol !== 'http:' || !loopback || url.username !== '' || url.password !== '')
     throw new TypeError('returnTo must be an http URL on a loopback address');
   return url.href;
@@ -304,7 +304,7 @@ function loopbackReturnUrl(text: string): string {
 function isLoopbackHostHeader(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = host.toLowerCase().replace(/:\d{1,5}$/, '');
-  return name === 'localhost' || name === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(name);
+  return isLoopbackHost(name, { localhostSubdomains: false });
 }
 
 const PAGES: Record<Page, { status: number; title: string; text: string; returning?: string }> = {

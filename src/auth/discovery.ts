@@ -7,6 +7,7 @@
 import type { OAuthDiscoveryState } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
+import { packageVersion } from '../core/version.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { HttpClient } from './login.js';
 
@@ -30,7 +31,7 @@ export async function scopeStillMissing(
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
       },
-      body: JSON.stringify(INITIALIZE_PROBE),
+      body: initializeProbe(),
       signal: AbortSignal.timeout(10_000),
     });
     await response.body?.cancel().catch(() => undefined);
@@ -46,16 +47,18 @@ export function unionOfScopes(...lists: Array<string | undefined>): string {
   return [...new Set(lists.flatMap((list) => (list ?? '').split(/\s+/)).filter(Boolean))].join(' ');
 }
 
-const INITIALIZE_PROBE = {
-  jsonrpc: '2.0',
-  id: 0,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-11-25',
-    capabilities: {},
-    clientInfo: { name: 'patchbay', version: '0.1.0' },
-  },
-};
+function initializeProbe(): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'patchbay', version: packageVersion() },
+    },
+  });
+}
 
 export interface Discovered extends OAuthDiscoveryState {
   /** The scopes the server's 401 asked for (`WWW-Authenticate: Bearer scope="…"`). */
@@ -135,7 +138,7 @@ async function readChallenge(
     response = await http.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify(INITIALIZE_PROBE),
+      body: initializeProbe(),
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
   } catch (error) {

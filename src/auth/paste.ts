@@ -9,6 +9,7 @@
 
 import { createInterface } from 'node:readline';
 
+import { isLoopbackHost } from '../core/loopback.js';
 import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 import {
@@ -111,7 +112,9 @@ function readPaste(text: string, options: PastedRedirectOptions): Outcome {
   }
   // Only the origin is ever repeated: the rest of a pasted URL may hold a code or a token.
   const mismatch =
-    url.protocol !== 'http:' || !isLoopbackHost(url.hostname) || url.port !== expected.port
+    url.protocol !== 'http:' ||
+    !isLoopbackHost(url.hostname, { localhostSubdomains: false }) ||
+    url.port !== expected.port
       ? `it goes to ${url.origin === 'null' ? `a ${terminalText(url.protocol, { max: 40 })} URL` : terminalText(url.origin, { max: 200 })}`
       : url.username !== '' || url.password !== ''
         ? 'it carries a user name or password'
@@ -140,8 +143,4 @@ const CLOSING: Record<string, string> = { '"': '"', "'": "'", '<': '>', '`': '`'
 
 function retry(message: string): Outcome {
   return { error: new PatchbayError('invalid-url', message, { hint: PASTE_HINT }), final: false };
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -9,7 +9,7 @@
  */
 
 import { PatchbayError } from '../errors.js';
-import { isLoopbackHost } from '../config/validate.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import { redactSecrets } from './store-records.js';
 
 /** The fetch signature of the SDK and of connect/network.ts's HttpClient. */

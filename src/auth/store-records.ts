@@ -7,6 +7,7 @@
 import type { StoredOAuthClientInformation } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
+import { terminalText } from '../core/terminal-text.js';
 import type { JsonObject, JsonValue } from '../core/json-source.js';
 import { getOwn, isObject } from '../core/json-source.js';
 import type { Section } from './store-vault.js';
@@ -347,8 +348,9 @@ const MAX_ERROR_LENGTH = 500;
 
 /**
  * Make an error message safe to store and show: the given secrets and anything that looks like a
- * credential in a header, a form body or JSON are replaced, control characters flattened, and
- * the length capped.
+ * credential in a header, a form body or JSON are replaced, the rest made safe for a terminal
+ * (core/terminal-text.ts: escape sequences and invisible format characters removed, control
+ * characters a space), and the length capped.
  */
 export function redactSecrets(message: string, secrets: ReadonlyArray<string | undefined>): string {
   let text = message;
@@ -367,7 +369,7 @@ export function redactSecrets(message: string, secrets: ReadonlyArray<string | u
       /"(access_token|refresh_token|id_token|client_secret|registration_access_token)"\s*:\s*"[^"]*"/gi,
       `"$1":"${REDACTED}"`,
     )
-    .replace(/\b(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)/g, REDACTED)
-    .replace(/\p{Cc}+/gu, ' ');
+    .replace(/\b(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)/g, REDACTED);
+  text = terminalText(text);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
 }

@@ -17,7 +17,7 @@ import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 import { withOutputLimit } from './output-limit.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../core/version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

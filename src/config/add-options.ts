@@ -12,7 +12,8 @@ import { parseDuration } from '../core/duration.js';
 import { SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from './entry.js';
 import { hasReferences } from './expand.js';
 import { isSecretName, maskUrl, maskValue } from './mask.js';
-import { isLoopbackHost, parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from './validate.js';
+import { isLoopbackHost } from '../core/loopback.js';
+import { parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from './validate.js';
 
 export interface RawAddFlags {
   transport?: string;

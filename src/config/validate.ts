@@ -1,6 +1,7 @@
 /** Checks of user input shared by the CLI flags and the config files: names, URLs, headers, env. */
 
 import { PatchbayError } from '../errors.js';
+import { isLoopbackHost } from '../core/loopback.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -17,16 +18,6 @@ export function validateName(name: string): string {
     });
   }
   return name;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '::1' ||
-    /^127(?:\.\d{1,3}){3}$/.test(host)
-  );
 }
 
 export interface UrlCheck {

@@ -17,6 +17,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry, Transport } from '../config/entry.js';
 import { terminalText } from '../core/terminal-text.js';
+import { packageVersion } from '../core/version.js';
 import {
   causeChain,
   classifyFailure,
@@ -131,7 +132,6 @@ export interface Session {
 type ClientModule = typeof import('@modelcontextprotocol/client');
 type SdkTransport = Parameters<Client['connect']>[0];
 
-const CLIENT_INFO = { name: 'patchbay', version: '0.1.0' };
 /** How long a server gets to acknowledge the end of its session (HTTP DELETE). */
 const SESSION_END_GRACE_MS = 500;
 /** The statuses after which the spec says to try the legacy SSE transport on the same URL. */
@@ -420,15 +420,18 @@ class Attempt {
 
   async open(kind: Transport, prior?: { kind: 'legacy' }): Promise<Opened> {
     const { sdk, options } = this.dialer;
-    const client = new sdk.Client(CLIENT_INFO, {
-      // HTTP: ask `server/discover` first and fall back to `initialize`, so both eras work.
-      // stdio and SSE: `initialize`, which every server of those transports answers; probing
-      // a stdio server with `server/discover` makes some older servers exit.
-      versionNegotiation: { mode: kind === 'http' ? 'auto' : 'legacy' },
-      listMaxPages: LIST_MAX_PAGES,
-      // The same for checks and use, so every command sees the same tools (client-capabilities.ts).
-      capabilities: { ...CLIENT_CAPABILITIES },
-    });
+    const client = new sdk.Client(
+      { name: 'patchbay', version: packageVersion() },
+      {
+        // HTTP: ask `server/discover` first and fall back to `initialize`, so both eras work.
+        // stdio and SSE: `initialize`, which every server of those transports answers; probing
+        // a stdio server with `server/discover` makes some older servers exit.
+        versionNegotiation: { mode: kind === 'http' ? 'auto' : 'legacy' },
+        listMaxPages: LIST_MAX_PAGES,
+        // The same for checks and use, so every command sees the same tools (client-capabilities.ts).
+        capabilities: { ...CLIENT_CAPABILITIES },
+      },
+    );
     declineServerRequests(client);
     options.configureClient?.(client);
     const watch = new ConnectionWatch();

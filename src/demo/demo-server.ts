@@ -24,7 +24,7 @@ import {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 
-import { isLoopbackHost } from '../config/validate.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 import {
   DEMO_SCOPES,

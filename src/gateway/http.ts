@@ -34,7 +34,7 @@ import {
   type McpHttpHandler,
 } from '@modelcontextprotocol/server';
 
-import { isLoopbackHost } from '../config/validate.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { CALLER_KEY, type Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';

@@ -8,14 +8,15 @@
 
 import { EXIT, PatchbayError } from '../../errors.js';
 import { staticState, unusableError } from '../../config/status.js';
-import { isLoopbackHost, validateName } from '../../config/validate.js';
+import { isLoopbackHost } from '../../core/loopback.js';
+import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { parseDuration } from '../../core/duration.js';
 import { note, writeLine, type Io } from '../io.js';
 import { hasBrokenFile, loadForCommand } from '../registry-loader.js';
 import { teamPolicyPath } from '../../config/policy-files.js';
 import { configuredServerKey } from '../../policy/pins.js';
-import { packageVersion } from '../version.js';
+import { packageVersion } from '../../core/version.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
 export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';

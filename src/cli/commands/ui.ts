@@ -8,7 +8,7 @@
 import { EXIT, PatchbayError } from '../../errors.js';
 import { timeoutFrom } from '../health.js';
 import { note, writeLine, type Io } from '../io.js';
-import { packageVersion } from '../version.js';
+import { packageVersion } from '../../core/version.js';
 
 export interface UiOptions {
   /** 0: any free port. */

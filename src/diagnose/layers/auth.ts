@@ -8,7 +8,7 @@
 import { describeIssues, rememberingFetch, schemaIssues } from '../../auth/metadata-error.js';
 import type { FetchLike, HttpClient } from '../../connect/network.js';
 import { splitTemplate } from '../../config/expand.js';
-import { isLoopbackHost } from '../../config/validate.js';
+import { isLoopbackHost } from '../../core/loopback.js';
 import { failed, passed, type Evidence, type Finding } from '../findings.js';
 import { addCommand } from '../fixes.js';
 import { clean, displayUrl } from '../text.js';

@@ -4,6 +4,7 @@
  */
 
 import type { HttpClient } from '../../connect/network.js';
+import { packageVersion } from '../../core/version.js';
 import { clean } from '../text.js';
 import type { LayerContext } from './context.js';
 
@@ -34,7 +35,7 @@ export async function postInitialize(
       params: {
         protocolVersion: LATEST_PROTOCOL_VERSION,
         capabilities: {},
-        clientInfo: { name: 'patchbay-doctor', version: '0.1.0' },
+        clientInfo: { name: 'patchbay-doctor', version: packageVersion() },
       },
     }),
   });
