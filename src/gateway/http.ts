@@ -36,7 +36,8 @@ import {
 
 import { isLoopbackHost } from '../config/validate.js';
 import type { AuditCaller } from '../policy/audit.js';
-import { CALLER_KEY, type Gateway } from './gateway.js';
+import { CALLER_KEY } from './caller.js';
+import type { Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 
