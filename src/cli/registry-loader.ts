@@ -34,6 +34,4 @@ export async function loadForCommand(io: Io): Promise<Registry> {
   return registry;
 }
 
-export function hasBrokenFile(registry: Registry): boolean {
-  return registry.files.some((file) => file.error) || registry.policy.problems.length > 0;
-}
+export { hasBrokenFile } from '../config/registry.js';

@@ -288,6 +288,11 @@ export function entryDigest(raw: JsonValue): string {
   return contentDigest(raw);
 }
 
+/** A config file or the policy does not parse: what is served or listed would be missing parts. */
+export function hasBrokenFile(registry: Registry): boolean {
+  return registry.files.some((file) => file.error) || registry.policy.problems.length > 0;
+}
+
 function choiceFor(choices: JsonObject, scoped: ScopedEntry): ProjectChoice {
   const stored = getOwn(choices, scoped.name);
   if (!isObject(stored)) return 'pending';

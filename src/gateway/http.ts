@@ -36,7 +36,8 @@ import {
 
 import { isLoopbackHost } from '../core/loopback.js';
 import type { AuditCaller } from '../policy/audit.js';
-import { CALLER_KEY, type Gateway } from './gateway.js';
+import { CALLER_KEY } from './caller.js';
+import type { Gateway } from './gateway.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 
@@ -56,11 +57,8 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const MAX_CONNECTIONS = 1024;
 export const MAX_CONNECTIONS_PER_CLIENT = 256;
 
-export interface HttpGatewayOptions {
-  host: string;
-  port: number;
-  /** The bearer token every request must carry; undefined with --dangerously-no-auth. */
-  token: string | undefined;
+/** What one gateway listener allows (`patchbay serve --http` flags); unset: the defaults above. */
+export interface HttpLimits {
   /** 2025-era sessions held at once (default MAX_SESSIONS). */
   maxSessions?: number;
   /** A 2025-era session with nothing open for this long is closed (default SESSION_IDLE_MS). */
@@ -70,6 +68,13 @@ export interface HttpGatewayOptions {
   requestTimeoutMs?: number;
   maxConnections?: number;
   maxConnectionsPerClient?: number;
+}
+
+export interface HttpGatewayOptions extends HttpLimits {
+  host: string;
+  port: number;
+  /** The bearer token every request must carry; undefined with --dangerously-no-auth. */
+  token: string | undefined;
 }
 
 export interface HttpGateway {

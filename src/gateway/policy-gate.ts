@@ -12,13 +12,14 @@
  * A refusal is a tool error (isError), not a protocol error: the model reads why, and what to run.
  */
 
+import type { Tool as Listed } from '@modelcontextprotocol/client';
+
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
 import { admit } from '../policy/admission.js';
 import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
-import type { Listed } from './upstream.js';
 
 export interface PolicyGateOptions {
   policy: ToolPolicy;

@@ -4,17 +4,30 @@
  * … at most 30 s) — never in a tight loop, and never blocking the other upstreams.
  */
 
-import { ProtocolError, type Client } from '@modelcontextprotocol/client';
+import {
+  ProtocolError,
+  type Client,
+  type Prompt,
+  type RequestOptions,
+  type Resource,
+  type ResourceTemplateType,
+  type Tool,
+} from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
 import { ConnectError } from '../connect/connect-error.js';
 import type { Session } from '../connect/session.js';
 
-export type ListKind = 'tools' | 'resources' | 'templates' | 'prompts';
+/** What an upstream lists, by kind: each item as the SDK checked and typed it. */
+export interface Listing {
+  tools: Tool;
+  resources: Resource;
+  templates: ResourceTemplateType;
+  prompts: Prompt;
+}
 
-/** An item as the upstream listed it (a tool, resource, template or prompt). */
-export type Listed = Record<string, unknown> & { name?: string; uri?: string; uriTemplate?: string };
+export type ListKind = keyof Listing;
 
 export interface UpstreamOptions {
   name: string;
@@ -42,7 +55,7 @@ export class Upstream {
   private failures = 0;
   private retryAt = 0;
   private lastError: PatchbayError | undefined;
-  private readonly listings = new Map<ListKind, Listed[]>();
+  private readonly listings: { [K in ListKind]?: Array<Listing[K]> } = {};
   /** Closed by the gateway (a reload dropped or replaced it): never connects again. */
   private closed = false;
 
@@ -51,8 +64,8 @@ export class Upstream {
   }
 
   /** What the upstream offers of a kind, as last read (empty before the first good listing). */
-  kept(kind: ListKind): Listed[] {
-    return this.listings.get(kind) ?? [];
+  kept<K extends ListKind>(kind: K): Array<Listing[K]> {
+    return this.listings[kind] ?? [];
   }
 
   /** Why the upstream is not usable now, if it is not. */
@@ -147,27 +160,13 @@ export class Upstream {
   }
 
   /** Read a listing (following every page), keep it, and say so when it changed. */
-  async list(kind: ListKind): Promise<Listed[]> {
-    const items = await this.request(async (client, session) => {
-      const capabilities = client.getServerCapabilities();
-      const options = session.requestOptions();
-      switch (kind) {
-        case 'tools':
-          return capabilities?.tools ? (await client.listTools(undefined, options)).tools : [];
-        case 'resources':
-          return capabilities?.resources ? (await client.listResources(undefined, options)).resources : [];
-        case 'templates':
-          return capabilities?.resources
-            ? (await client.listResourceTemplates(undefined, options)).resourceTemplates
-            : [];
-        case 'prompts':
-          return capabilities?.prompts ? (await client.listPrompts(undefined, options)).prompts : [];
-      }
-    });
-    const before = this.listings.get(kind);
-    this.listings.set(kind, items as Listed[]);
+  async list<K extends ListKind>(kind: K): Promise<Array<Listing[K]>> {
+    const items = await this.request((client, session) => READERS[kind](client, session.requestOptions()));
+    const before = this.listings[kind];
+    // TypeScript cannot correlate a generic key on the write side; the read side is checked.
+    (this.listings as { [P in K]?: Array<Listing[P]> })[kind] = items;
     if (JSON.stringify(before) !== JSON.stringify(items)) this.options.onListChanged(this, kind);
-    return items as Listed[];
+    return items;
   }
 
   /** Why a closed upstream is not used: a reload removed or changed its entry. */
@@ -186,6 +185,23 @@ export class Upstream {
     await session?.close().catch(() => undefined);
   }
 }
+
+/** How each kind is read; an upstream without the capability lists nothing of it. */
+const READERS: { [K in ListKind]: (client: Client, options: RequestOptions) => Promise<Array<Listing[K]>> } =
+  {
+    tools: async (client, options) =>
+      client.getServerCapabilities()?.tools ? (await client.listTools(undefined, options)).tools : [],
+    resources: async (client, options) =>
+      client.getServerCapabilities()?.resources
+        ? (await client.listResources(undefined, options)).resources
+        : [],
+    templates: async (client, options) =>
+      client.getServerCapabilities()?.resources
+        ? (await client.listResourceTemplates(undefined, options)).resourceTemplates
+        : [],
+    prompts: async (client, options) =>
+      client.getServerCapabilities()?.prompts ? (await client.listPrompts(undefined, options)).prompts : [],
+  };
 
 /** The server answered with a JSON-RPC error: a reply, not a broken connection. */
 function isServerAnswer(error: unknown): boolean {

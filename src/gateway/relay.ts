@@ -1,0 +1,342 @@
+/**
+ * The relay: a host's request forwarded to the upstream its route leads to, and the answer back.
+ *
+ * - Tool calls go through the policy gate (when there is one); prompts and resource reads are
+ *   audited; completions are routed like the prompt or template they complete.
+ * - Progress and cancellation travel with each request, and an upstream whose connection breaks
+ *   fails the request at once.
+ * - Elicitation and sampling requests an upstream makes during a call are relayed to the host that
+ *   made it: as requests to a 2025-era host, as `input_required` rounds to a 2026-07-28 host
+ *   (input-relay.ts). Upstream log messages reach every connected host.
+ * - A call to an upstream that cannot be reached is a tool error that says why and how to fix it;
+ *   every other failure is mapped to JSON-RPC in protocol-errors.ts.
+ */
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import type { Client, RequestOptions } from '@modelcontextprotocol/client';
+import type { Server, ServerContext } from '@modelcontextprotocol/server';
+
+import { PatchbayError } from '../errors.js';
+import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
+import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
+import type { Listings } from './listings.js';
+import type { CallResult, PolicyGate } from './policy-gate.js';
+import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
+import type { Upstream } from './upstream.js';
+
+/** Tool calls may run long; progress notifications reset the clock. */
+export const CALL_TIMEOUT_MS = 300_000;
+
+export interface CompleteParams {
+  ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
+  argument: { name: string; value: string };
+  context?: { arguments?: Record<string, string> };
+}
+
+export interface RelayOptions {
+  /** The upstreams now, in config order. */
+  upstreams: () => readonly Upstream[];
+  listings: Listings;
+  pinKey: (upstream: Upstream) => string;
+  gate: PolicyGate | undefined;
+  /** The hosts connected now (stdio, 2025-era HTTP sessions): upstream log messages go to each. */
+  servers: ReadonlySet<Server>;
+}
+
+export class Relay {
+  private readonly scope = new AsyncLocalStorage<CallScope>();
+  /** Calls in flight per upstream: an upstream request that arrives outside any call's async scope (stdio) goes to the only one. */
+  private readonly inFlight = new Map<Upstream, Set<CallScope>>();
+  private readonly inputs = new InputRelay();
+  /** The host's log level, passed to every connected upstream that logs (and to later ones). */
+  private logLevel: string | undefined;
+
+  constructor(private readonly options: RelayOptions) {}
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    ctx: ServerContext,
+    server: Server,
+  ) {
+    const route = await this.options.listings.resolve('tool', name);
+    if (!route) {
+      // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
+      const down = this.options
+        .upstreams()
+        .find((upstream) => name.startsWith(`${upstream.name}__`) && upstream.problem());
+      if (down) return unavailable(down.name, down.problem()!);
+      return unknownItem('tool', name);
+    }
+    const { upstream, name: toolName } = route;
+    try {
+      return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
+        const forward = () =>
+          this.forward(upstream, scope, (client, options) =>
+            client.callTool({ name: toolName, ...(args ? { arguments: args } : {}) }, options),
+          );
+        const { gate } = this.options;
+        if (!gate) return forward();
+        const listed = upstream.kept('tools').find((tool) => tool.name === toolName);
+        return gate.call({
+          server: upstream.name,
+          pinKey: this.options.pinKey(upstream),
+          tool: { ...(listed ?? {}), name: toolName },
+          args,
+          host: hostName(scope),
+          caller: callerOf(scope),
+          ask: hostCapabilities(scope)?.elicitation
+            ? (params) => this.ask(scope, 'elicitation/create', params)
+            : undefined,
+          // The SDK's result type is wider than what the gate reads of it.
+          run: () => forward() as Promise<CallResult>,
+        });
+      });
+    } catch (error) {
+      if (error instanceof PatchbayError) return unavailable(upstream.name, error);
+      throw error;
+    }
+  }
+
+  async getPrompt(
+    name: string,
+    args: Record<string, string> | undefined,
+    ctx: ServerContext,
+    server: Server,
+  ) {
+    const { upstream, name: promptName } =
+      (await this.options.listings.resolve('prompt', name)) ?? unknownItem('prompt', name);
+    return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
+      this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
+        this.forward(upstream, scope, (client, options) =>
+          client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+        ),
+      ),
+    ).catch(asProtocolError);
+  }
+
+  async readResource(uri: string, ctx: ServerContext, server: Server) {
+    const upstream = (await this.options.listings.owner(uri)) ?? unknownItem('resource', uri);
+    return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
+      this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
+        this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
+      ),
+    ).catch(asProtocolError);
+  }
+
+  /**
+   * Completion of a prompt argument (routed like the prompt) or of a template variable (routed to
+   * the upstream that lists the template). Nothing to route to, or an upstream without completion:
+   * no suggestions, which the spec allows.
+   */
+  async complete(params: CompleteParams, ctx: ServerContext, server: Server) {
+    const none = { completion: { values: [] as string[] } };
+    let upstream: Upstream | undefined;
+    let ref = params.ref;
+    if (ref.type === 'ref/prompt') {
+      const route = await this.options.listings.resolve('prompt', String(ref.name));
+      if (!route) return none;
+      upstream = route.upstream;
+      ref = { ...ref, name: route.name };
+    } else {
+      upstream = await this.options.listings.templateOwner(ref.uri);
+    }
+    if (!upstream) return none;
+    return this.withHost(ctx, server, `complete ${JSON.stringify(ref)}`, (scope) =>
+      this.forward(upstream, scope, async (client, options) =>
+        client.getServerCapabilities()?.completions
+          ? client.complete({ ...params, ref } as never, options)
+          : none,
+      ),
+    ).catch(asProtocolError);
+  }
+
+  async setLogLevel(level: string): Promise<void> {
+    this.logLevel = level;
+    await Promise.all(
+      this.options
+        .upstreams()
+        .map((upstream) => upstream.request((client) => this.passLogLevel(client)).catch(() => undefined)),
+    );
+  }
+
+  /** Bring an upstream's (new) session to the host's log level. */
+  async passLogLevel(client: Client): Promise<void> {
+    if (this.logLevel && client.getServerCapabilities()?.logging)
+      await client.setLoggingLevel(this.logLevel as never);
+  }
+
+  /**
+   * An upstream client's side of the relay: its questions (elicitation, sampling) go to the host
+   * of the call they belong to, its log messages to every host, and its list_changed makes it
+   * list again (a change is announced downstream when the listing differs).
+   */
+  configureUpstreamClient(client: Client, upstream: Upstream): void {
+    client.registerCapabilities({ elicitation: { form: {}, url: {} }, sampling: {} });
+    client.setRequestHandler('elicitation/create', async (request) => {
+      const call = this.callOf(upstream);
+      if (!call || !hostCapabilities(call)?.elicitation) return { action: 'decline' as const };
+      try {
+        return (await this.ask(call, 'elicitation/create', request.params)) as never;
+      } catch {
+        return { action: 'decline' as const };
+      }
+    });
+    client.setRequestHandler('sampling/createMessage', async (request) => {
+      const call = this.callOf(upstream);
+      if (!call || !hostCapabilities(call)?.sampling)
+        throw new Error(
+          `the host connected to patchbay offers no sampling; ${upstream.name}'s request was declined`,
+        );
+      return (await this.ask(call, 'sampling/createMessage', request.params)) as never;
+    });
+    // An upstream's log messages reach every host with a session (stdio, 2025-era HTTP).
+    client.setNotificationHandler('notifications/message', (notification) => {
+      const params = notification.params as { level: string; logger?: string; data: unknown };
+      for (const server of this.options.servers) {
+        void server
+          .sendLoggingMessage({
+            ...params,
+            logger: `${upstream.name}${params.logger ? `/${params.logger}` : ''}`,
+          } as never)
+          .catch(() => undefined);
+      }
+    });
+    for (const [method, kind] of [
+      ['notifications/tools/list_changed', 'tools'],
+      ['notifications/prompts/list_changed', 'prompts'],
+      ['notifications/resources/list_changed', 'resources'],
+    ] as const) {
+      client.setNotificationHandler(method, () => {
+        // Read it again: a change is announced downstream when the listing differs.
+        void upstream.list(kind).catch(() => undefined);
+        if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
+      });
+    }
+  }
+
+  close(): void {
+    this.inputs.close();
+  }
+
+  /** Resource reads and prompts are not governed by rules, but are in the audit log. */
+  private audited<T>(
+    read: {
+      kind: 'resource' | 'prompt';
+      server: string;
+      name: string;
+      args: Record<string, string> | undefined;
+    },
+    scope: CallScope,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const { gate } = this.options;
+    if (!gate) return run();
+    return gate.relayed({ ...read, host: hostName(scope), caller: callerOf(scope) }, run);
+  }
+
+  /**
+   * Serve a host's request in its era: directly for a 2025-era host (questions go to it as
+   * requests), or as input_required rounds for a 2026-07-28 host, `purpose` naming what a round's
+   * retry must be for.
+   */
+  private withHost<T>(
+    ctx: ServerContext,
+    server: Server,
+    purpose: string,
+    run: (scope: CallScope) => Promise<T>,
+  ) {
+    if (!isModernRequest(ctx)) return run({ ctx, server });
+    return this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }));
+  }
+
+  /**
+   * Send a request upstream within a host's call: progress goes to the host under the host's
+   * token, the host's cancellation reaches the upstream, and the upstream's questions reach the
+   * host.
+   */
+  private forward<T>(
+    upstream: Upstream,
+    scope: CallScope,
+    send: (client: Client, options: RequestOptions) => Promise<T>,
+  ): Promise<T> {
+    const { call, ctx } = scope;
+    const cancelled = call ? call.signal : ctx.mcpReq.signal;
+    const host = call ? () => call.ctx : () => ctx;
+    return this.within(upstream, scope, () =>
+      upstream.request((client, _session, lost) =>
+        whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
+      ),
+    );
+  }
+
+  private async within<T>(upstream: Upstream, scope: CallScope, run: () => Promise<T>): Promise<T> {
+    let calls = this.inFlight.get(upstream);
+    if (!calls) this.inFlight.set(upstream, (calls = new Set()));
+    calls.add(scope);
+    try {
+      return await this.scope.run(scope, run);
+    } finally {
+      calls.delete(scope);
+    }
+  }
+
+  /** The call an upstream's request belongs to: the async scope it came in, or the upstream's only call in flight. */
+  private callOf(upstream: Upstream): CallScope | undefined {
+    const current = this.scope.getStore();
+    if (current) return current;
+    const calls = this.inFlight.get(upstream);
+    return calls?.size === 1 ? [...calls][0] : undefined;
+  }
+
+  /** Put an upstream's question to the host of the call it belongs to, in that host's era. */
+  private ask(scope: CallScope, method: QuestionMethod, params: unknown): Promise<unknown> {
+    if (scope.call) {
+      if (this.inputs.full) throw new Error('too many calls are waiting for their hosts');
+      return scope.call.ask(method, params as Record<string, unknown>);
+    }
+    return method === 'elicitation/create'
+      ? scope.ctx.mcpReq.elicitInput(params as never)
+      : scope.ctx.mcpReq.requestSampling(params as never);
+  }
+}
+
+/**
+ * Run with a signal that aborts when either does. Unlike AbortSignal.any, nothing stays attached
+ * to `b` (an upstream's connection-lost signal, which lives as long as its session) afterwards.
+ */
+async function whileEither<T>(a: AbortSignal, b: AbortSignal, run: (signal: AbortSignal) => Promise<T>) {
+  const both = new AbortController();
+  const abort = (event: Event) => both.abort((event.target as AbortSignal).reason);
+  for (const signal of [a, b]) {
+    if (signal.aborted) both.abort(signal.reason);
+    else signal.addEventListener('abort', abort, { once: true });
+  }
+  try {
+    return await run(both.signal);
+  } finally {
+    a.removeEventListener('abort', abort);
+    b.removeEventListener('abort', abort);
+  }
+}
+
+/**
+ * Request options relaying progress to the host's current request, under that request's own token
+ * (asked for upstream only when the host asked for progress).
+ */
+function relayOptions(host: () => ServerContext, signal: AbortSignal): RequestOptions {
+  const options: RequestOptions = { signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true };
+  if (host().mcpReq._meta?.progressToken === undefined) return options;
+  return {
+    ...options,
+    onprogress: (progress) => {
+      const ctx = host();
+      const token = ctx.mcpReq._meta?.progressToken;
+      if (token === undefined) return;
+      void ctx.mcpReq
+        .notify({ method: 'notifications/progress', params: { progressToken: token, ...progress } })
+        .catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * A running gateway's lifecycle (`patchbay serve`, `patchbay connect`): the upstreams as the config
+ * files say, the policy over them, the listener (stdio, or Streamable HTTP with its token), the
+ * config watched and applied while serving, and the shutdown when stopped. What the person running
+ * it reads is the caller's to print: every event is a callback.
+ */
+
+import { staticState, unusableError } from '../config/status.js';
+import { teamPolicyPath } from '../config/policy-files.js';
+import { hasBrokenFile, type Registry } from '../config/registry.js';
+import { watchConfigFiles } from '../config/watch.js';
+import { PatchbayError } from '../errors.js';
+import { ToolPolicy } from '../policy/enforce.js';
+import { configuredServerKey } from '../policy/pins.js';
+import { Gateway, type GatewayUpstream } from './gateway.js';
+import type { HttpLimits } from './http.js';
+import { PolicyGate } from './policy-gate.js';
+
+/** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
+export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
+
+export interface StartOptions extends HttpLimits {
+  /** Serve Streamable HTTP here; undefined: stdio. */
+  http: { host: string; port: number } | undefined;
+  /** `patchbay connect <name>`: that one server over stdio, under its own names. */
+  bridge?: boolean;
+  /** Only these configured servers (all when undefined). */
+  servers: string[] | undefined;
+  /** --dangerously-no-auth: HTTP hosts need no token. */
+  noAuth: boolean;
+  /** Connect timeout of an upstream whose entry sets none. */
+  timeoutMs: number;
+  /** The audit log keeps each call's arguments (secrets masked). */
+  logArguments: boolean;
+}
+
+export interface GatewayCallbacks {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  version: string;
+  /** On stdio, the host closing this ends the gateway. */
+  stdin: NodeJS.ReadableStream;
+  /** Aborted (SIGINT, SIGTERM): the gateway closes. */
+  stop: AbortSignal | undefined;
+  /** The registry as the config files say now (the caller reports broken files as it likes). */
+  load: () => Promise<Registry>;
+  /** Something hosts cannot be told but the person running the gateway should. */
+  onWarning: (message: string) => void;
+  /** A config change is served now, with these servers. */
+  onReloaded: (servers: string[]) => void;
+  /** A config change was not applied (the servers stay as they were). */
+  onReloadFailed: (error: unknown) => void;
+}
+
+export interface RunningGateway {
+  /** The HTTP endpoint hosts connect to; undefined on stdio. */
+  url: string | undefined;
+  /** Hosts must send the gateway token (HTTP without --dangerously-no-auth). */
+  tokenRequired: boolean;
+  /** The servers served at start, in config order. */
+  servers: string[];
+  /** Resolves once the gateway was stopped (or, on stdio, its host went away) and has closed. */
+  done: Promise<void>;
+}
+
+export async function startGateway(
+  options: StartOptions,
+  callbacks: GatewayCallbacks,
+): Promise<RunningGateway> {
+  const { env } = callbacks;
+  if (env[GATEWAY_MARK]) {
+    throw new PatchbayError(
+      'usage',
+      `patchbay serve was started by another patchbay gateway (pid ${env[GATEWAY_MARK]}): it would serve itself.`,
+      {
+        hint: 'Remove the server entry that runs "patchbay serve" from patchbay\'s own servers (patchbay list shows it).',
+      },
+    );
+  }
+  const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
+  const policy = new ToolPolicy({ env, sources: registry.policy.sources, onWarning: callbacks.onWarning });
+  const gateway = new Gateway({
+    upstreams,
+    onWarning: callbacks.onWarning,
+    gate: new PolicyGate({
+      policy,
+      env,
+      logArguments: options.logArguments,
+      paths: { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
+      reload: async () => (await callbacks.load()).policy.sources,
+    }),
+    env: { ...env, [GATEWAY_MARK]: String(process.pid) },
+    cwd: callbacks.cwd,
+    version: callbacks.version,
+    ...(options.bridge ? { bridge: true } : {}),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    callbacks.stop?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  // A config edit while serving (patchbay add in another terminal, an editor): served as it is saved.
+  const watcher = watchConfigFiles(
+    files,
+    () =>
+      void configuredUpstreams(options, callbacks, true)
+        .then((next) => {
+          policy.update(next.registry.policy.sources);
+          return gateway.reconfigure(next.upstreams);
+        })
+        .then(() => callbacks.onReloaded(gateway.upstreams.map((upstream) => upstream.name)))
+        .catch(callbacks.onReloadFailed),
+  );
+  const servers = upstreams.map((upstream) => upstream.name);
+  if (!options.http) {
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+    const handle = serveStdio(() => gateway.createServer());
+    const hostGone = new Promise<void>((resolve) => callbacks.stdin.once('end', () => resolve()));
+    const done = Promise.race([stopped, hostGone]).then(async () => {
+      watcher.close();
+      await handle.close().catch(() => undefined);
+      await gateway.close();
+    });
+    return { url: undefined, tokenRequired: false, servers, done };
+  }
+  const { serveHttp } = await import('./http.js');
+  const { gatewayToken } = await import('./token.js');
+  const token = options.noAuth ? undefined : await gatewayToken(env);
+  const served = await serveHttp(gateway, { ...options.http, token, ...limitsSet(options) });
+  const done = stopped.then(async () => {
+    watcher.close();
+    await served.close();
+    await gateway.close();
+  });
+  return { url: served.url, tokenRequired: token !== undefined, servers, done };
+}
+
+/** The servers to serve, as the config files say now, and those files (to watch). */
+async function configuredUpstreams(
+  options: StartOptions,
+  callbacks: Pick<GatewayCallbacks, 'load' | 'env'>,
+  whileServing = false,
+) {
+  const registry = await callbacks.load();
+  // Half-saved: serving without that file's servers would drop them from every host.
+  if (whileServing && hasBrokenFile(registry))
+    throw new PatchbayError('config-parse', 'a config file does not parse (see above)');
+  const wanted = options.servers;
+  if (wanted) {
+    const known = new Set(registry.servers.map((server) => server.name));
+    const missing = wanted.filter((name) => !known.has(name));
+    if (missing.length)
+      throw new PatchbayError('not-found', `No server named ${missing.join(', ')} is configured.`, {
+        hint: 'See all servers with: patchbay list --no-check',
+      });
+  }
+  const upstreams: GatewayUpstream[] = [];
+  for (const server of registry.servers) {
+    if (wanted && !wanted.includes(server.name)) continue;
+    const state = staticState(server, callbacks.env);
+    // `patchbay connect x` bridges one server: one that can never be served (waiting for approval,
+    // disabled, blocked) stops it at start-up with that situation's code, not an empty bridge.
+    if (
+      options.bridge &&
+      !whileServing &&
+      (state.status === 'pending-approval' || state.status === 'disabled')
+    )
+      throw unusableError(server.name, state, 'connect to');
+    // Pending approval and rejected servers are not served; a broken entry is, to say why.
+    if (state.status === 'pending-approval' || state.status === 'disabled') continue;
+    upstreams.push({
+      name: server.name,
+      entry: state.resolved,
+      ...(state.resolved
+        ? {}
+        : {
+            unusable: { reason: state.reason ?? state.status, ...(state.hint ? { hint: state.hint } : {}) },
+          }),
+      timeoutMs: state.resolved?.timeout ?? options.timeoutMs,
+      // Pins follow the entry as written: a rotated token in a ${VAR} is the same server.
+      pinKey: configuredServerKey(server),
+    });
+  }
+  return {
+    upstreams,
+    registry,
+    // The team's policy file is watched even before it exists: creating it changes the policy.
+    files: [
+      ...new Set([...registry.files.map((file) => file.path), teamPolicyPath(registry.context.projectRoot)]),
+    ],
+  };
+}
+
+const LIMITS = [
+  'maxSessions',
+  'sessionIdleMs',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'maxConnections',
+  'maxConnectionsPerClient',
+] as const satisfies ReadonlyArray<keyof HttpLimits>;
+
+/** The limits given (a zero or unset one keeps the listener's default). */
+function limitsSet(options: HttpLimits): HttpLimits {
+  return Object.fromEntries(LIMITS.filter((limit) => options[limit]).map((limit) => [limit, options[limit]]));
+}
