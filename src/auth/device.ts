@@ -14,7 +14,7 @@ import type {
 import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 import { checkAuthorizationUrl } from './browser.js';
-import type { HttpClient } from './login.js';
+import type { HttpClient } from './http-client.js';
 import type { PatchbayOAuthProvider } from './oauth-provider.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

@@ -9,7 +9,7 @@ import type { OAuthDiscoveryState } from '@modelcontextprotocol/client';
 import { PatchbayError } from '../errors.js';
 import { packageVersion } from '../core/version.js';
 import type { ServerEntry } from '../config/entry.js';
-import type { HttpClient } from './login.js';
+import type { HttpClient } from './http-client.js';
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
 

@@ -8,20 +8,13 @@ import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
 
 import type { AuthorizationResponse, CallbackListener } from './callback.js';
+import type { HttpClient } from './http-client.js';
 import { discover, scopeStillMissing, unionOfScopes, type Discovered } from './discovery.js';
 import { DEVICE_CODE_GRANT, deviceAuthorizationEndpoint, deviceLogin } from './device.js';
 import { rememberingFetch, schemaIssues, unusableDocument } from './metadata-error.js';
 import { DEVICE_REGISTRATION_SLOT, newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
 import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
-
-/**
- * How the login reaches the network: the caller's proxy- and certificate-aware fetch (connect's
- * HttpClient), so OAuth requests take the same path as MCP traffic.
- */
-export interface HttpClient {
-  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
-}
 
 export interface LoginRequest {
   http: HttpClient;

@@ -10,10 +10,9 @@ import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
 import type { JsonObject, JsonValue } from '../core/json-source.js';
 import { getOwn, isObject } from '../core/json-source.js';
-import type { Section } from './store-vault.js';
+import type { Locate, Section, StoredIn } from './store-vault.js';
 
-/** Where a secret lives: the OS keychain, or the 0600 secrets file in the data directory. */
-export type StoredIn = 'keychain' | 'file';
+export type { Locate, StoredIn } from './store-vault.js';
 
 /** Why the last refresh failed. `message` is redacted of tokens before it is stored. */
 export interface RefreshError {
@@ -129,9 +128,6 @@ export function clientFacts(client: StoredClient): ClientFacts {
     clientSecretExpiresAt: typeof expires === 'number' && expires > 0 ? expires * 1000 : undefined,
   };
 }
-
-/** Names a place in a store for error messages: `locate(['tokens', key, 'expiresAt'])`. */
-export type Locate = (path: ReadonlyArray<string | number>) => string;
 
 /** `tokens["https://as https://rs"].expiresAt` */
 export function describePath(path: ReadonlyArray<string | number>): string {

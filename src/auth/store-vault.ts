@@ -5,7 +5,12 @@
  */
 
 import type { JsonObject } from '../core/json-source.js';
-import type { Locate, StoredIn } from './store-records.js';
+
+/** Where a secret lives: the OS keychain, or the 0600 secrets file in the data directory. */
+export type StoredIn = 'keychain' | 'file';
+
+/** Names a place in a store for error messages: `locate(['tokens', key, 'expiresAt'])`. */
+export type Locate = (path: ReadonlyArray<string | number>) => string;
 
 /** The kinds of record, one namespace each. */
 export type Section = 'tokens' | 'clients' | 'clientSecrets';

@@ -933,7 +933,7 @@ Examples:
     .action(
       act(async () => {
         const { runDemo } = await import('../demo/run-demo.js');
-        return runDemo(io);
+        return runDemo(io, paint(useColor(io, 'stdout')));
       }),
     );
 

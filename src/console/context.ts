@@ -3,7 +3,7 @@
 import { createContext, findServer, loadRegistry, notFoundError } from '../config/registry.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
 import { validateName } from '../config/validate.js';
-import type { LoginFlows } from './routes/auth.js';
+import type { LoginStart } from './api-types.js';
 
 export interface ConsoleContext {
   env: NodeJS.ProcessEnv;
@@ -16,7 +16,15 @@ export interface ConsoleContext {
   timeoutMs: number;
   /** A line for the terminal that runs `patchbay ui` (never a secret). */
   log(message: string): void;
-  logins: LoginFlows;
+  logins: Logins;
+}
+
+/**
+ * The logins started from the page (routes/auth.ts's LoginFlows). Declared here, as what the
+ * routes need of it, so that this file does not import a route.
+ */
+export interface Logins {
+  start(ctx: ConsoleContext, name: string): Promise<LoginStart>;
 }
 
 /** The config as it is now: another terminal may have changed it since the last request. */

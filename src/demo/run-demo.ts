@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { EXIT } from '../errors.js';
-import { paint, useColor, writeLine, type Io, type Paint } from '../cli/io.js';
 import { startDemoServer } from './demo-server.js';
 import { DEMO_USER } from './oauth-server.js';
 
@@ -35,8 +34,25 @@ interface Step {
   expected: number[];
 }
 
-export async function runDemo(io: Io): Promise<number> {
-  const p = paint(useColor(io, 'stdout'));
+/**
+ * What the demo touches of the outside world: a part of cli/io.ts's Io, declared here because
+ * nothing imports cli/.
+ */
+export interface DemoIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C. */
+  interrupt?: AbortSignal;
+}
+
+/** The styles the story prints with: cli/io.ts's paint, with colour or not as stdout allows. */
+export interface DemoPaint {
+  bold(text: string): string;
+  dim(text: string): string;
+}
+
+export async function runDemo(io: DemoIo, p: DemoPaint): Promise<number> {
   const workspace = await mkdtemp(join(tmpdir(), 'patchbay-demo-'));
   const env: NodeJS.ProcessEnv = {
     ...io.env,
@@ -111,10 +127,10 @@ export async function runDemo(io: Io): Promise<number> {
  */
 async function runConsole(
   env: NodeJS.ProcessEnv,
-  io: Io,
+  io: DemoIo,
   cwd: string,
   children: Set<ChildProcess>,
-  p: Paint,
+  p: DemoPaint,
 ): Promise<number> {
   if (!existsSync(CONSOLE_MODULE)) {
     writeLine(
@@ -211,7 +227,7 @@ interface StopRequests {
   dispose(): void;
 }
 
-function stopRequests(io: Io): StopRequests {
+function stopRequests(io: DemoIo): StopRequests {
   const disposers: Array<() => void> = [];
   let onSignal!: () => void;
   const signalled = new Promise<void>((resolve) => (onSignal = resolve));
@@ -244,7 +260,7 @@ function delay(ms: number): Promise<void> {
 function runPatchbay(
   args: string[],
   env: NodeJS.ProcessEnv,
-  io: Io,
+  io: DemoIo,
   cwd: string,
   children: Set<ChildProcess>,
 ): Promise<number> {
@@ -259,4 +275,8 @@ function runPatchbay(
       resolve(code ?? (signal ? 128 : EXIT.error));
     });
   });
+}
+
+function writeLine(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(text + '\n');
 }

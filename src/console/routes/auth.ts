@@ -12,7 +12,7 @@ import type { EffectiveServer } from '../../config/registry.js';
 import { revocationClient } from '../../auth/revoke-client.js';
 import type { StoredTokens } from '../../auth/store.js';
 import type { LoginStart } from '../api-types.js';
-import { loadServer, type ConsoleContext } from '../context.js';
+import { loadServer, type ConsoleContext, type Logins } from '../context.js';
 import { json, noContent } from '../http.js';
 import type { Route } from '../router.js';
 import { sameResource } from '../../auth/resource-url.js';
@@ -56,7 +56,7 @@ interface Flow {
 }
 
 /** The logins started from the page, one per server at a time. */
-export class LoginFlows {
+export class LoginFlows implements Logins {
   private readonly flows = new Map<string, Flow>();
   private readonly stopping = new AbortController();
 
