@@ -1,27 +1,21 @@
 /**
- * Policy for `patchbay call`, the same rules as the gateway's: a denied tool is refused; one set
- * to ask is asked about on a terminal (yes once, always, no) and refused without one unless
- * `--yes`; then the limits are counted. Every call, refused or not, goes to the audit log.
+ * `patchbay call` as a caller of the guarded call (use/guarded-call.ts): a tool set to ask is
+ * asked about on a terminal (yes once, always, no) and refused without one unless `--yes`;
+ * "always" writes an allow rule in the local scope; a refusal is a PatchbayError (its exit status).
  */
 
 import { createInterface } from 'node:readline/promises';
 
 import { PatchbayError } from '../errors.js';
 import { setToolRule } from '../config/policy-files.js';
-import { admit, type Approval } from '../policy/admission.js';
-import type { AuditOutcome } from '../policy/audit.js';
-import { summarizeArguments, ToolPolicy } from '../policy/enforce.js';
-import { configuredServerKey, type ListedTool } from '../policy/pins.js';
+import type { Approval } from '../policy/admission.js';
+import { summarizeArguments } from '../policy/enforce.js';
 import type { ToolVerdict } from '../policy/rules.js';
+import type { Caller, GuardedOutcome } from '../use/guarded-call.js';
 import { isInteractive, note, type Io } from './io.js';
 import { terminalText } from '../core/terminal-text.js';
 import { holdTerminal } from './progress.js';
 import type { OpenedServer } from './server-session.js';
-
-export interface CallAdmission {
-  /** Write the call's line in the audit log (once it is known how it ended). */
-  record(outcome: AuditOutcome, result?: unknown, error?: string): Promise<void>;
-}
 
 export interface CallPolicyOptions {
   /** --yes: a tool set to ask is approved without asking. */
@@ -30,40 +24,26 @@ export interface CallPolicyOptions {
   logArguments: boolean;
 }
 
-export async function admitCall(
+export function terminalCaller(
   opened: OpenedServer,
-  tool: ListedTool,
-  args: Record<string, unknown>,
+  toolName: string,
   options: CallPolicyOptions,
   io: Io,
-): Promise<CallAdmission> {
+): Caller {
   const { registry, server } = opened;
-  const policy = new ToolPolicy({
-    env: io.env,
-    sources: registry.policy.sources,
-    onWarning: (message) => note(io, message),
-  });
-  const key = configuredServerKey(server);
-  const admission = await admit({
-    policy,
-    env: io.env,
-    server: server.name,
-    pinKey: key,
-    tool,
-    screen: true,
-    args,
+  return {
     via: 'call',
     host: 'patchbay call',
     logArguments: options.logArguments,
     ask: options.yes
       ? async () => 'once'
       : isInteractive(io)
-        ? (verdict) => askOnTerminal(server.name, tool.name, args, verdict, io)
+        ? (verdict, { tool, args }) => askOnTerminal(server.name, tool.name, args, verdict, io)
         : {
             unavailable: 'there is no terminal to ask on',
-            hint: `Run it in a terminal, pass --yes to approve this call, or allow it: patchbay permit ${server.name} ${tool.name} allow`,
+            hint: `Run it in a terminal, pass --yes to approve this call, or allow it: patchbay permit ${server.name} ${toolName} allow`,
           },
-    allowAlways: async () => {
+    allowAlways: async (tool) => {
       const { path } = await setToolRule(
         'local',
         { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
@@ -74,10 +54,14 @@ export async function admitCall(
       note(io, `${server.name} ${tool.name}: allow from now on (local, ${path}).`);
     },
     onAuditError: () => undefined,
-  });
-  if (admission.kind === 'admitted') return admission;
-  if (admission.kind === 'later') throw new Error('internal: a terminal approval cannot come later');
-  throw new PatchbayError(admission.code, admission.message, { hint: admission.hint });
+  };
+}
+
+/** The result of an admitted call; a refusal as the error `patchbay call` exits with. */
+export function resultOrThrow<R>(outcome: GuardedOutcome<R>): R {
+  if (outcome.kind === 'done') return outcome.result;
+  if (outcome.kind === 'later') throw new Error('internal: a terminal approval cannot come later');
+  throw new PatchbayError(outcome.code, outcome.message, { hint: outcome.hint });
 }
 
 /** y: once, a: always (a rule is written), anything else: no. */

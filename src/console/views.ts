@@ -1,8 +1,8 @@
 /**
  * Servers as the page sees them (api-types.ts): masked targets, live status, the login in use and
  * the policy in force. Built from the config, the credential store's index (never a secret
- * from it), the pin store and the usage counters; nothing here contacts a server except
- * `probeAll`, which runs the same check as `patchbay list`.
+ * from it), the pin store and the usage counters; nothing here contacts a server (the checks
+ * are use/check-many.ts, the same as `patchbay list`).
  */
 
 import { serverAuthRow } from '../auth/status.js';
@@ -16,9 +16,6 @@ import type { CredentialListing } from '../auth/store.js';
 import type { ProbeResult } from '../connect/probe.js';
 import { changedTools, configuredServerKey } from '../policy/pins.js';
 import type { AuthView, ConnectorSummary } from './api-types.js';
-
-/** As many checks at once as `patchbay list` runs. */
-const CHECK_POOL_SIZE = 64;
 
 /** The URL (masked) or the command line (secret-looking arguments masked), as configured. */
 export function targetOf(server: EffectiveServer): string {
@@ -70,33 +67,6 @@ export function probeHint(name: string, probe: Pick<ProbeResult, 'status' | 'hin
   if (probe.status === 'needs-auth') return `patchbay login ${name}`;
   if (probe.status === 'failed') return `patchbay doctor ${name} checks it layer by layer.`;
   return null;
-}
-
-/** Every contactable server checked at once, each within its own timeout; undefined for the rest. */
-export async function probeAll(
-  targets: Array<{ server: EffectiveServer; state: StaticState }>,
-  options: { timeoutMs: number; env: NodeJS.ProcessEnv; cwd: string },
-): Promise<Array<ProbeResult | undefined>> {
-  const results = new Array<ProbeResult | undefined>(targets.length).fill(undefined);
-  const work = targets.flatMap(({ server, state }, index) =>
-    state.resolved ? [{ name: server.name, entry: state.resolved, index }] : [],
-  );
-  if (work.length === 0) return results;
-  const { probeServer } = await import('../connect/probe.js');
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) {
-      const { name, entry, index } = work[next++]!;
-      results[index] = await probeServer(entry, {
-        name,
-        timeoutMs: entry.timeout ?? options.timeoutMs,
-        cwd: options.cwd,
-        env: options.env,
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
-  return results;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 
 import { maskArgs, maskUrl } from '../config/mask.js';
 import { getOwn, isObject } from '../core/json-source.js';
+import { mapBounded } from '../core/pool.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { EffectiveServer } from '../config/registry.js';
 import type { HttpClient } from '../connect/network.js';
@@ -57,18 +58,11 @@ export async function diagnoseAll(
   servers: EffectiveServer[],
   options: DiagnoseOptions & { onResult?: (index: number, diagnosis: Diagnosis) => void },
 ): Promise<Diagnosis[]> {
-  const results: Diagnosis[] = new Array<Diagnosis>(servers.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < servers.length) {
-      const index = next++;
-      const diagnosis = await diagnose(servers[index]!, options);
-      results[index] = diagnosis;
-      options.onResult?.(index, diagnosis);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(DIAGNOSE_POOL_SIZE, servers.length) }, worker));
-  return results;
+  return mapBounded(servers, DIAGNOSE_POOL_SIZE, async (server, index) => {
+    const diagnosis = await diagnose(server, options);
+    options.onResult?.(index, diagnosis);
+    return diagnosis;
+  });
 }
 
 export async function diagnose(server: EffectiveServer, options: DiagnoseOptions): Promise<Diagnosis> {

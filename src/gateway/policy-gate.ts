@@ -16,10 +16,10 @@ import type { Tool as Listed } from '@modelcontextprotocol/client';
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
-import { admit } from '../policy/admission.js';
 import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
+import { guardedCall, type CallResult } from '../use/guarded-call.js';
 
 export interface PolicyGateOptions {
   policy: ToolPolicy;
@@ -48,8 +48,7 @@ export interface GatedCall {
   run: () => Promise<CallResult>;
 }
 
-/** A tool result as far as the gate reads it (isError, the text of its first block). */
-export type CallResult = { isError?: boolean; content?: unknown[] } & Record<string, unknown>;
+export type { CallResult };
 
 const ALWAYS_SCOPE: PolicyScope = 'local';
 
@@ -93,44 +92,40 @@ export class PolicyGate {
   }
 
   async call(call: GatedCall): Promise<CallResult> {
-    const admission = await admit({
-      policy: this.options.policy,
-      env: this.options.env,
-      server: call.server,
-      pinKey: call.pinKey,
-      tool: call.tool,
-      args: call.args ?? {},
-      via: 'gateway',
-      host: call.host,
-      audit: { hostClaimed: call.host, caller: call.caller },
-      logArguments: this.options.logArguments,
-      ask: call.ask
-        ? async (verdict) =>
-            approvalAnswer(await call.ask!(approvalQuestion(call.server, call.tool.name, call.args, verdict)))
-        : {
-            unavailable: 'this host cannot ask (it offers no elicitation)',
-            hint: `To allow it: patchbay permit ${call.server} ${call.tool.name} allow`,
-          },
-      allowAlways: async () => {
-        await setToolRule(ALWAYS_SCOPE, this.options.paths, call.server, call.tool.name, 'allow');
-        // In effect for the next call already, not only once the file watcher has seen it.
-        this.options.policy.update(await this.options.reload());
+    const outcome = await guardedCall(
+      {
+        policy: this.options.policy,
+        env: this.options.env,
+        server: call.server,
+        pinKey: call.pinKey,
       },
-    });
-    if (admission.kind === 'refused') return refusal(`${admission.message} ${admission.hint}`);
-    if (admission.kind === 'later') return refusal(`${call.server}'s tool ${call.tool.name} needs approval.`);
-    try {
-      const result = await call.run();
-      await admission.record(
-        result.isError ? 'tool-error' : 'ok',
-        result,
-        result.isError ? firstText(result) : undefined,
-      );
-      return result;
-    } catch (error) {
-      await admission.record('error', undefined, error instanceof Error ? error.message : String(error));
-      throw error;
-    }
+      {
+        via: 'gateway',
+        host: call.host,
+        audit: { hostClaimed: call.host, caller: call.caller },
+        logArguments: this.options.logArguments,
+        ask: call.ask
+          ? async (verdict) =>
+              approvalAnswer(
+                await call.ask!(approvalQuestion(call.server, call.tool.name, call.args, verdict)),
+              )
+          : {
+              unavailable: 'this host cannot ask (it offers no elicitation)',
+              hint: `To allow it: patchbay permit ${call.server} ${call.tool.name} allow`,
+            },
+        allowAlways: async () => {
+          await setToolRule(ALWAYS_SCOPE, this.options.paths, call.server, call.tool.name, 'allow');
+          // In effect for the next call already, not only once the file watcher has seen it.
+          this.options.policy.update(await this.options.reload());
+        },
+      },
+      call.tool,
+      call.args ?? {},
+      call.run,
+    );
+    if (outcome.kind === 'refused') return refusal(`${outcome.message} ${outcome.hint}`);
+    if (outcome.kind === 'later') return refusal(`${call.server}'s tool ${call.tool.name} needs approval.`);
+    return outcome.result;
   }
 
   /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */
@@ -190,11 +185,4 @@ function byteLength(value: unknown): number {
 
 function refusal(text: string): CallResult {
   return { isError: true, content: [{ type: 'text', text }] };
-}
-
-function firstText(result: CallResult): string | undefined {
-  const block = result.content?.find(
-    (item): item is { type: 'text'; text: string } => (item as { type?: string }).type === 'text',
-  );
-  return block?.text.slice(0, 500);
 }

@@ -18,14 +18,8 @@ import { note, printJson, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
 import type { ServerRequestOptions } from '../server-requests.js';
-import type { ListedTool } from '../../policy/pins.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
-import {
-  checkToolArguments,
-  exampleArguments,
-  typePhrase,
-  type JsonSchema,
-} from '../../connect/tool-arguments.js';
+import { exampleArguments, typePhrase, type JsonSchema } from '../../connect/tool-arguments.js';
 
 export interface CallOptions {
   name: string;
@@ -97,54 +91,58 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     options.timeoutMs,
     io,
     async (session, opened): Promise<CallResult | Interrupted> => {
-      const { tools } = session.client.getServerCapabilities()?.tools
-        ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
-        : { tools: [] };
-      const tool = (tools as ToolInfo[]).find((candidate) => candidate.name === options.tool);
-      if (!tool) {
-        throw new PatchbayError(
-          'not-found',
-          `${options.name} has no tool named ${JSON.stringify(options.tool)}.`,
-          {
-            hint: `patchbay tools ${options.name} lists them.`,
-          },
-        );
-      }
-      const args = typedArguments(options.pairs, base, tool.inputSchema ?? {}, options);
-      await checkToolArguments(args, tool, {
-        allowUnknown: options.allowUnknownArgs,
-        hint: argumentsHint(tool, options),
-        onUncheckable: (why) =>
-          note(
-            io,
-            `Could not check the arguments against ${options.tool}'s input schema (${why}); sending them as given.`,
-          ),
-      });
-      const { admitCall } = await import('../call-policy.js');
-      const admitted = await admitCall(opened, tool as ListedTool, args, options, io);
-      const progress = progressLine(io, options.tool);
+      const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }] = await Promise.all([
+        import('../../use/guarded-call.js'),
+        import('../call-policy.js'),
+      ]);
+      let interrupted = false;
       try {
-        const result = (await session.request((client) =>
-          client.callTool(
-            { name: options.tool, arguments: args },
-            {
-              ...session.requestOptions(),
-              // Ctrl-C: the SDK sends notifications/cancelled for this request.
-              ...(io.interrupt ? { signal: io.interrupt } : {}),
-              onprogress: progress.update,
-              // A long operation that keeps reporting progress is not timed out between reports.
-              resetTimeoutOnProgress: true,
+        const outcome = await guardedSessionCall(
+          session,
+          opened,
+          {
+            toolName: options.tool,
+            args: (tool) =>
+              typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options),
+            check: (tool) => ({
+              allowUnknown: options.allowUnknownArgs,
+              hint: argumentsHint(tool as ToolInfo, options),
+              onUncheckable: (why) =>
+                note(
+                  io,
+                  `Could not check the arguments against ${options.tool}'s input schema (${why}); sending them as given.`,
+                ),
+            }),
+            notFoundHint: `patchbay tools ${options.name} lists them.`,
+            onWarning: (message) => note(io, message),
+            send: async (request) => {
+              const progress = progressLine(io, options.tool);
+              try {
+                return await session.request((client) =>
+                  client.callTool(request, {
+                    ...session.requestOptions(),
+                    // Ctrl-C: the SDK sends notifications/cancelled for this request.
+                    ...(io.interrupt ? { signal: io.interrupt } : {}),
+                    onprogress: progress.update,
+                    // A long operation that keeps reporting progress is not timed out between reports.
+                    resetTimeoutOnProgress: true,
+                  }),
+                );
+              } catch (error) {
+                interrupted = io.interrupt?.aborted === true;
+                throw error;
+              } finally {
+                progress.finish();
+              }
             },
-          ),
-        )) as CallResult;
-        await admitted.record(result.isError ? 'tool-error' : 'ok', result);
-        return result;
+          },
+          terminalCaller(opened, options.tool, options, io),
+          io.env,
+        );
+        return resultOrThrow(outcome) as CallResult;
       } catch (error) {
-        await admitted.record('error', undefined, error instanceof Error ? error.message : String(error));
-        if (io.interrupt?.aborted) return new Interrupted();
+        if (interrupted) return new Interrupted();
         throw error;
-      } finally {
-        progress.finish();
       }
     },
     options.requests,

@@ -3,7 +3,8 @@
 import { findServer, notFoundError } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { checkServers, preloadChecks, timeoutFrom, type CheckTarget } from '../health.js';
+import { checkMany, preloadChecks, type CheckTarget } from '../../use/check-many.js';
+import { timeoutFrom } from '../health.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
@@ -73,7 +74,7 @@ async function checkOne(target: CheckTarget, options: GetOptions, io: Io, closin
   const live = liveView(io);
   if (target.state.resolved) live.status(`Checking ${target.server.name}\u2026`);
   try {
-    return await checkServers([target], {
+    return await checkMany([target], {
       timeoutMs: options.timeoutMs,
       cwd: io.cwd,
       env: io.env,

@@ -3,7 +3,8 @@
 import { EXIT } from '../../errors.js';
 import { staticState, type ServerStatus } from '../../config/status.js';
 import type { ProbeResult } from '../../connect/probe.js';
-import { checkServers, preloadChecks, timeoutFrom, type CheckTarget } from '../health.js';
+import { checkMany, preloadChecks, type CheckTarget } from '../../use/check-many.js';
+import { timeoutFrom } from '../health.js';
 import { paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
@@ -76,7 +77,7 @@ async function checkWithProgress(
   const status = () => `Checking ${total} server${total === 1 ? '' : 's'}… ${done}/${total} done`;
   if (total > 0) live.status(status());
   try {
-    return await checkServers(targets, {
+    return await checkMany(targets, {
       timeoutMs: options.timeoutMs,
       cwd: io.cwd,
       env: io.env,

@@ -6,7 +6,6 @@
  * server is no longer configured (`patchbay auth status` lists them).
  */
 
-import { revocationClient } from '../../auth/revoke-client.js';
 import { EXIT, PatchbayError } from '../../errors.js';
 import type { ServerEntry } from '../../config/entry.js';
 import { expandEntry, expandString } from '../../config/expand.js';
@@ -14,7 +13,6 @@ import { findServer, notFoundError, type EffectiveServer } from '../../config/re
 import { staticState } from '../../config/status.js';
 import { validateName, validateUrl } from '../../config/validate.js';
 import type { RevocationOutcome } from '../../auth/revoke.js';
-import type { CredentialListing, CredentialStore, StoredTokens } from '../../auth/store.js';
 import { timeoutFrom } from '../health.js';
 import { sameResource } from '../../auth/resource-url.js';
 import { note, warn, writeLine, type Io } from '../io.js';
@@ -39,11 +37,6 @@ export function parseLogoutOptions(
     ? { kind: 'url', url: validateUrl(nameOrUrl, 'server URL').url.href }
     : { kind: 'name', name: validateName(nameOrUrl) };
   return { target, timeoutMs: timeoutFrom(raw.timeout, env) };
-}
-
-interface RemovedLogin {
-  issuer: string;
-  tokens: StoredTokens;
 }
 
 export async function runLogout(options: LogoutOptions, io: Io): Promise<number> {
@@ -72,26 +65,21 @@ export async function runLogout(options: LogoutOptions, io: Io): Promise<number>
   // The expanded entry, TLS paths resolved, for the revocation requests' CA and client certificate.
   const entry = server && (staticState(server, io.env).resolved ?? safeExpanded(server, io.env, resource));
 
-  const { openCredentialStore } = await import('../../auth/store.js');
-  const store = await openCredentialStore(io.env);
-  const listing = await store.list();
-  const logins = listing.tokens.filter((facts) => sameResource(facts.resource, resource));
-  if (logins.length === 0) {
+  const { logout } = await import('../../use/logout.js');
+  const { found, outcomes } = await logout({
+    resources: [resource],
+    resource,
+    serverName: server?.name,
+    entry,
+    env: io.env,
+    timeoutMs: options.timeoutMs,
+    say: (message) => note(io, message),
+  });
+  if (found === 0) {
     writeLine(io.stdout, `No login is stored for ${terminalText(label)}; nothing to remove.`);
     return EXIT.ok;
   }
 
-  // Under the server's lock, so a refresh in another process cannot save new tokens behind us.
-  const removed: RemovedLogin[] = [];
-  for (const facts of logins) {
-    const tokens = await store.withServerLock(facts.serverKey, async (current) => {
-      await store.deleteTokens(facts.serverKey);
-      return current;
-    });
-    if (tokens) removed.push({ issuer: facts.issuer, tokens });
-  }
-
-  const outcomes = await revokeAll(removed, { store, listing, resource, server, entry, io, options });
   const parts = outcomes.map((outcome) => describeOutcome(outcome, outcomes.length > 1));
   for (const outcome of outcomes) {
     if (outcome.status === 'failed')
@@ -107,65 +95,6 @@ export async function runLogout(options: LogoutOptions, io: Io): Promise<number>
 function describeOutcome(outcome: RevocationOutcome, several: boolean): string {
   if (outcome.status === 'revoked') return `revoked at ${outcome.issuer}`;
   return `not revoked${several ? ` at ${outcome.issuer}` : ''}: ${outcome.reason}`;
-}
-
-interface RevokeContext {
-  store: CredentialStore;
-  listing: CredentialListing;
-  resource: string;
-  server: EffectiveServer | undefined;
-  entry: ServerEntry | undefined;
-  io: Io;
-  options: LogoutOptions;
-}
-
-async function revokeAll(removed: RemovedLogin[], context: RevokeContext): Promise<RevocationOutcome[]> {
-  if (removed.length === 0) return [];
-  const { io, entry } = context;
-  const { revokeLogin } = await import('../../auth/revoke.js');
-  const { createHttpClient } = await import('../../connect/network.js');
-  let http: Awaited<ReturnType<typeof createHttpClient>>;
-  try {
-    http = await createHttpClient({ env: io.env, ...(entry?.tls ? { tls: entry.tls } : {}) });
-  } catch (error) {
-    // A bad proxy variable or certificate path: the logout itself is done.
-    const reason = error instanceof Error ? error.message : String(error);
-    return removed.map(({ issuer }) => ({ status: 'failed', issuer, reason }));
-  }
-  const signal = AbortSignal.timeout(context.options.timeoutMs);
-  try {
-    const outcomes: RevocationOutcome[] = [];
-    for (const { issuer, tokens } of removed) {
-      const client = await revocationClient(issuer, tokens, {
-        store: context.store,
-        listing: context.listing,
-        resource: context.resource,
-        serverName: context.server?.name,
-        entry: context.entry,
-      });
-      outcomes.push(
-        await revokeLogin(
-          {
-            issuer,
-            accessToken: tokens.accessToken,
-            ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
-            client,
-          },
-          {
-            fetchFn: http.fetch,
-            signal,
-            ...(entry?.oauth?.authServerMetadataUrl
-              ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
-              : {}),
-            say: (message) => note(io, message),
-          },
-        ),
-      );
-    }
-    return outcomes;
-  } finally {
-    await http.close();
-  }
 }
 
 /** The server's expanded URL, undefined for a stdio server; a usage error when it cannot be told. */

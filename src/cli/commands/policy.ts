@@ -55,27 +55,26 @@ import {
 } from '../../config/registry.js';
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { ConnectError } from '../../connect/connect-error.js';
 import { formatDuration, parseLimit } from '../../policy/limits.js';
 import {
   configuredServerKey,
   acceptChanges,
   changedTools,
-  checkTools,
   diffViews,
   type ListedTool,
   type ToolChange,
-  type ToolPinResult,
 } from '../../policy/pins.js';
-import { limitsApplying, limitStates, type LimitState } from '../../policy/limit-usage.js';
+import { limitStates, type LimitState } from '../../policy/limit-usage.js';
 import {
   classifyPolicyFile,
   loosensText,
   projectPolicyStatus,
   type ProjectPolicyStatus,
 } from '../../policy/project-file.js';
-import { defaultInEffect, globMatches, toolVerdict, type DecisionSource } from '../../policy/rules.js';
-import { CHECK_POOL_SIZE, timeoutFrom } from '../health.js';
+import { defaultInEffect, globMatches, type DecisionSource } from '../../policy/rules.js';
+import { timeoutFrom } from '../health.js';
+import { CHECK_POOL_SIZE, mapBounded } from '../../core/pool.js';
+import { listServerTools, toolPermissionViews, type ToolListing } from '../../use/tool-views.js';
 import { note, paint, printJson, useColor, writeLine, type Io, type Paint } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
@@ -149,9 +148,7 @@ export interface ServerPolicyView {
 }
 
 /** What a contact with the server gave: its tools, or why there are none. */
-type Listing =
-  | { ok: true; tools: ListedTool[] }
-  | { ok: false; status: 'failed' | 'needs-auth'; reason: string; hint: string | null };
+type Listing = ToolListing;
 
 export async function runPolicy(options: PolicyOptions, io: Io): Promise<number> {
   const registry = await loadForCommand(io);
@@ -190,73 +187,22 @@ async function listAll(
   const status = () =>
     `Listing the tools of ${work.length} server${work.length === 1 ? '' : 's'}… ${done}/${work.length} done`;
   live.status(status());
-  // The SDK only now, and only when something is to be contacted: --no-check never pays for it.
-  const { connect } = await import('../../connect/session.js');
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) {
-      const { server, entry, index } = work[next++]!;
-      results[index] = await listTools(connect, server.name, entry, entry.timeout ?? timeoutMs, io);
+  try {
+    // The SDK is loaded only when something is to be contacted: --no-check never pays for it.
+    await mapBounded(work, CHECK_POOL_SIZE, async ({ server, entry, index }) => {
+      results[index] = await listServerTools(server.name, entry, {
+        timeoutMs: entry.timeout ?? timeoutMs,
+        cwd: io.cwd,
+        env: io.env,
+        ...(io.interrupt ? { signal: io.interrupt } : {}),
+      });
       done++;
       live.status(status());
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(CHECK_POOL_SIZE, work.length) }, worker));
+    });
   } finally {
     live.finish();
   }
   return results;
-}
-
-async function listTools(
-  connect: typeof import('../../connect/session.js').connect,
-  name: string,
-  entry: NonNullable<StaticState['resolved']>,
-  timeoutMs: number,
-  io: Io,
-): Promise<Listing> {
-  const failed = (error: unknown): Listing =>
-    error instanceof ConnectError
-      ? {
-          ok: false,
-          status: error.status,
-          reason: error.reason,
-          hint: error.hint ?? (error.status === 'needs-auth' ? `patchbay login ${name}` : null),
-        }
-      : {
-          ok: false,
-          status: 'failed',
-          reason: error instanceof Error ? error.message : String(error),
-          hint: `patchbay doctor ${name} checks it layer by layer.`,
-        };
-  let session: Awaited<ReturnType<typeof connect>>;
-  try {
-    // Read-only credentials, as `list`: looking at a server's tools requests no token.
-    session = await connect(entry, {
-      name,
-      timeoutMs,
-      credentials: 'read-only',
-      cwd: io.cwd,
-      env: io.env,
-      ...(io.interrupt ? { signal: io.interrupt } : {}),
-    });
-  } catch (error) {
-    return failed(error);
-  }
-  try {
-    if (!session.client.getServerCapabilities()?.tools) return { ok: true, tools: [] };
-    // Without a cursor the SDK follows every page.
-    const { tools } = await session.request((client) =>
-      client.listTools(undefined, session.requestOptions()),
-    );
-    return { ok: true, tools: tools as ListedTool[] };
-  } catch (error) {
-    await session.settle();
-    return failed(session.explain(error, timeoutMs));
-  } finally {
-    await session.close();
-  }
 }
 
 async function policyView(
@@ -314,46 +260,22 @@ async function toolViews(
   limits: LimitView[],
   io: Io,
 ): Promise<ToolPolicyView[]> {
-  // Compare with the pins without pinning anything (pinNew: never); a tool that differs from its
-  // pin is recorded as changed, the pin itself kept, so that `patchbay review` can show it.
-  const pins = new Map<string, ToolPinResult>();
-  for (const result of await checkTools(key, tools, { env: io.env, pinNew: () => false }))
-    if (!pins.has(result.name)) pins.set(result.name, result);
-  const seen = new Set<string>();
-  const views: ToolPolicyView[] = [];
-  for (const tool of tools) {
-    if (seen.has(tool.name)) continue;
-    seen.add(tool.name);
-    const pin = pins.get(tool.name);
-    const changed = pin?.status === 'changed';
-    const verdict = toolVerdict(server, facts(tool), sources, { definitionChanged: changed });
-    views.push({
-      name: tool.name,
-      decision: verdict.decision,
-      source: {
-        kind: verdict.source.kind,
-        scope: 'scope' in verdict.source ? verdict.source.scope : null,
-        path: 'path' in verdict.source ? verdict.source.path : null,
-        pattern: 'pattern' in verdict.source ? verdict.source.pattern : null,
-      },
-      because: verdict.because,
-      changed,
-      changedAt: changed ? (pin?.changedAt ?? null) : null,
-      pinned: pin !== undefined && pin.status !== 'new',
-      // The same limit written in two scopes counts once: show it once.
-      limits: limitsApplying(tool.name, limits),
-    });
-  }
-  return views;
-}
-
-function facts(tool: ListedTool) {
-  return {
-    name: tool.name,
-    ...(tool.annotations && typeof tool.annotations === 'object'
-      ? { annotations: tool.annotations as Record<string, unknown> }
-      : {}),
-  };
+  const views = await toolPermissionViews(server, key, tools, sources, limits, io.env);
+  return views.map((view) => ({
+    name: view.name,
+    decision: view.decision,
+    source: {
+      kind: view.source.kind,
+      scope: view.source.scope,
+      path: view.source.path,
+      pattern: view.source.pattern,
+    },
+    because: view.because,
+    changed: view.changed,
+    changedAt: view.changedAt,
+    pinned: view.pinned,
+    limits: view.limits,
+  }));
 }
 
 /** The `default` in effect (an unapproved project file's only where it tightens). */

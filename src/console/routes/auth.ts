@@ -9,13 +9,10 @@
 import { PatchbayError } from '../../errors.js';
 import { staticState } from '../../config/status.js';
 import type { EffectiveServer } from '../../config/registry.js';
-import { revocationClient } from '../../auth/revoke-client.js';
-import type { StoredTokens } from '../../auth/store.js';
 import type { LoginStart } from '../api-types.js';
 import { loadServer, type ConsoleContext, type Logins } from '../context.js';
 import { json, noContent } from '../http.js';
 import type { Route } from '../router.js';
-import { sameResource } from '../../auth/resource-url.js';
 import { authView, credentialListing, serverUrls } from '../views.js';
 
 /** How long a login started from the page waits for the browser (as `patchbay login`). */
@@ -147,63 +144,20 @@ async function logout(ctx: ConsoleContext, server: EffectiveServer): Promise<voi
   const entry = server.winner.entry;
   if (!entry) throw new PatchbayError('usage', `Cannot log out of ${server.name}: its entry is invalid.`);
   if (entry.transport === 'stdio' || entry.url === undefined) return;
-  const urls = serverUrls(entry, ctx.env);
-  const { openCredentialStore } = await import('../../auth/store.js');
-  const store = await openCredentialStore(ctx.env);
-  const listing = await store.list();
-  const removed: Array<{ issuer: string; tokens: StoredTokens }> = [];
-  for (const facts of listing.tokens.filter((login) =>
-    urls.some((url) => sameResource(login.resource, url)),
-  )) {
-    // Under the lock, so a refresh in another process cannot save new tokens behind this.
-    const tokens = await store.withServerLock(facts.serverKey, async (current) => {
-      await store.deleteTokens(facts.serverKey);
-      return current;
-    });
-    if (tokens) removed.push({ issuer: facts.issuer, tokens });
-  }
-  if (removed.length === 0) return;
-  ctx.log(`Logged out of ${server.name} (tokens removed).`);
   const resolved = staticState(server, ctx.env).resolved ?? entry;
-  const [{ revokeLogin }, { createHttpClient }] = await Promise.all([
-    import('../../auth/revoke.js'),
-    import('../../connect/network.js'),
-  ]);
-  let http: Awaited<ReturnType<typeof createHttpClient>>;
-  try {
-    http = await createHttpClient({ env: ctx.env, ...(resolved.tls ? { tls: resolved.tls } : {}) });
-  } catch (error) {
-    ctx.log(`The tokens of ${server.name} were removed but not revoked: ${(error as Error).message}`);
-    return;
-  }
-  const signal = AbortSignal.timeout(ctx.timeoutMs);
-  try {
-    for (const { issuer, tokens } of removed) {
-      const outcome = await revokeLogin(
-        {
-          issuer,
-          accessToken: tokens.accessToken,
-          ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
-          client: await revocationClient(issuer, tokens, {
-            store,
-            resource: resolved.url!,
-            serverName: server.name,
-            entry: resolved,
-          }),
-        },
-        {
-          fetchFn: http.fetch,
-          signal,
-          ...(resolved.oauth?.authServerMetadataUrl
-            ? { authServerMetadataUrl: resolved.oauth.authServerMetadataUrl }
-            : {}),
-          say: (message) => ctx.log(`${server.name}: ${message}`),
-        },
-      );
-      if (outcome.status === 'failed')
-        ctx.log(`The tokens from ${issuer} were removed here but not revoked: ${outcome.reason}`);
-    }
-  } finally {
-    await http.close();
-  }
+  const { logout: removeAndRevoke } = await import('../../use/logout.js');
+  const { outcomes } = await removeAndRevoke({
+    // The URL as expanded, and as written (a login stored before a variable was unset).
+    resources: serverUrls(entry, ctx.env),
+    resource: resolved.url!,
+    serverName: server.name,
+    entry: resolved,
+    env: ctx.env,
+    timeoutMs: ctx.timeoutMs,
+    say: (message) => ctx.log(`${server.name}: ${message}`),
+    onRemoved: () => ctx.log(`Logged out of ${server.name} (tokens removed).`),
+  });
+  for (const outcome of outcomes)
+    if (outcome.status === 'failed')
+      ctx.log(`The tokens from ${outcome.issuer} were removed here but not revoked: ${outcome.reason}`);
 }

@@ -8,7 +8,7 @@
  * recorded for `patchbay review`, but nothing is pinned here (as `patchbay policy`).
  */
 
-import { limitsApplying, limitStates } from '../../policy/limit-usage.js';
+import { limitStates } from '../../policy/limit-usage.js';
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
 import {
@@ -26,9 +26,10 @@ import { staticState } from '../../config/status.js';
 import { ConnectError } from '../../connect/connect-error.js';
 import type { Session } from '../../connect/session.js';
 import { parseLimit } from '../../policy/limits.js';
-import { checkTools, configuredServerKey, type ListedTool } from '../../policy/pins.js';
+import { configuredServerKey, type ListedTool } from '../../policy/pins.js';
 import { projectPolicyStatus } from '../../policy/project-file.js';
-import { stricter, toolGroup, toolVerdict } from '../../policy/rules.js';
+import { stricter } from '../../policy/rules.js';
+import { toolPermissionViews } from '../../use/tool-views.js';
 import type { ConnectorDetail, GroupView, LimitView, ToolView } from '../api-types.js';
 import { loadServer, type ConsoleContext } from '../context.js';
 import { badField, noContent, json, objectBody, optionalString, stringField } from '../http.js';
@@ -266,54 +267,23 @@ async function toolViews(
   server: string,
   key: string,
   tools: ListedTool[],
-  sources: Parameters<typeof toolVerdict>[2],
+  sources: PolicySource[],
   limits: LimitView[],
   env: NodeJS.ProcessEnv,
 ): Promise<ToolView[]> {
-  // Compared with the pins without pinning anything; a changed definition is recorded, not accepted.
-  const pins = await checkTools(key, tools, { env, pinNew: () => false });
-  const changed = new Set(pins.filter((pin) => pin.status === 'changed').map((pin) => pin.name));
-  const seen = new Set<string>();
-  const views: ToolView[] = [];
-  for (const tool of tools) {
-    if (seen.has(tool.name)) continue;
-    seen.add(tool.name);
-    const annotations =
-      tool.annotations && typeof tool.annotations === 'object'
-        ? (tool.annotations as Record<string, unknown>)
-        : null;
-    const verdict = toolVerdict(
-      server,
-      { name: tool.name, ...(annotations ? { annotations } : {}) },
-      sources,
-      { definitionChanged: changed.has(tool.name) },
-    );
-    const source = verdict.source;
-    views.push({
-      name: tool.name,
-      title: typeof tool.title === 'string' ? tool.title : null,
-      description: typeof tool.description === 'string' ? tool.description : null,
-      annotations,
-      inputSchema: (tool.inputSchema as Record<string, unknown> | undefined) ?? { type: 'object' },
-      decision: verdict.decision,
-      because: verdict.because,
-      source: {
-        kind: source.kind,
-        scope: 'scope' in source ? source.scope : null,
-        path: 'path' in source ? source.path : null,
-        pattern: 'pattern' in source ? source.pattern : null,
-        group: 'group' in source ? source.group : null,
-      },
-      group: toolGroup({ name: tool.name, ...(annotations ? { annotations } : {}) }),
-      ownRules: sources.flatMap((policy) => {
-        const decision = policy.doc.servers?.[server]?.tools?.[tool.name];
-        return decision && Object.hasOwn(policy.doc.servers![server]!.tools!, tool.name)
-          ? [{ scope: policy.scope, decision }]
-          : [];
-      }),
-      changed: changed.has(tool.name),
-      limits: limitsApplying(tool.name, limits),
-    });
-  }
-  return views;
+  const views = await toolPermissionViews(server, key, tools, sources, limits, env);
+  return views.map(({ tool, ...view }) => ({
+    name: view.name,
+    title: typeof tool.title === 'string' ? tool.title : null,
+    description: typeof tool.description === 'string' ? tool.description : null,
+    annotations: view.annotations,
+    inputSchema: (tool.inputSchema as Record<string, unknown> | undefined) ?? { type: 'object' },
+    decision: view.decision,
+    because: view.because,
+    source: view.source,
+    group: view.group,
+    ownRules: view.ownRules,
+    changed: view.changed,
+    limits: view.limits,
+  }));
 }

@@ -30,7 +30,8 @@ import {
   type JsonBody,
 } from '../http.js';
 import type { Route } from '../router.js';
-import { authView, changedToolNames, credentialListing, probeAll, summaryOf } from '../views.js';
+import { checkMany } from '../../use/check-many.js';
+import { authView, changedToolNames, credentialListing, summaryOf } from '../views.js';
 
 export const serverRoutes: Route[] = [
   {
@@ -55,7 +56,9 @@ export const serverRoutes: Route[] = [
       const registry = await loadConfig(ctx);
       const targets = registry.servers.map((server) => ({ server, state: staticState(server, ctx.env) }));
       const [probes, listing] = await Promise.all([
-        check === '1' ? probeAll(targets, ctx) : Promise.resolve([]),
+        check === '1'
+          ? checkMany(targets, { timeoutMs: ctx.timeoutMs, env: ctx.env, cwd: ctx.cwd })
+          : Promise.resolve([]),
         credentialListing(ctx.env),
       ]);
       const summaries: ConnectorSummary[] = await Promise.all(

@@ -8,11 +8,8 @@
  */
 
 import { checkPromptArguments } from '../../connect/prompt-arguments.js';
-import { checkToolArguments } from '../../connect/tool-arguments.js';
 import { PatchbayError } from '../../errors.js';
-import { admit } from '../../policy/admission.js';
-import { ToolPolicy } from '../../policy/enforce.js';
-import { configuredServerKey, type ListedTool } from '../../policy/pins.js';
+import { guardedSessionCall } from '../../use/guarded-call.js';
 import type {
   CallOutcome,
   CompletionOutcome,
@@ -23,7 +20,7 @@ import type {
 } from '../api-types.js';
 import type { ConsoleContext } from '../context.js';
 import { badField, json, objectBody, optionalObject, stringField, type JsonBody } from '../http.js';
-import { withServer, type OpenedServer } from '../open.js';
+import { withServer } from '../open.js';
 import type { Route } from '../router.js';
 
 const HOST = 'patchbay ui';
@@ -157,73 +154,47 @@ async function callTool(
   approved: boolean,
 ): Promise<CallOutcome> {
   return withServer(ctx, name, async (session, opened) => {
-    const { tools } = session.client.getServerCapabilities()?.tools
-      ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
-      : { tools: [] };
-    const tool = (tools as ListedTool[]).find((candidate) => candidate.name === toolName);
-    if (!tool)
-      throw new PatchbayError('not-found', `${name} has no tool named ${JSON.stringify(toolName)}.`, {
-        hint: "The connector's page lists its tools.",
+    const outcome = await guardedSessionCall(
+      session,
+      opened,
+      {
+        toolName,
+        args,
+        // The one check `patchbay call` makes too (connect/tool-arguments.ts), in the same words.
+        check: { allowUnknown: false },
+        notFoundHint: "The connector's page lists its tools.",
+        onWarning: ctx.log,
+      },
+      {
+        via: 'console',
+        host: HOST,
+        logArguments: false,
+        // The page shows the question; the person's yes comes as a second request.
+        ask: async () => (approved ? 'once' : 'later'),
+        allowAlways: async () => undefined,
+        onAuditError: (failure) => ctx.log(`Not logged: ${String(failure)}`),
+      },
+      ctx.env,
+    );
+    if (outcome.kind === 'later') return { status: 'needs-approval', because: outcome.because, content: [] };
+    if (outcome.kind === 'refused')
+      throw new PatchbayError(outcome.code, outcome.message, {
+        hint:
+          outcome.code === 'policy-denied'
+            ? `To allow it, set the tool to "Always allow" (${outcome.hint.replace(/^To allow it: /, '')}).`
+            : outcome.hint,
       });
-    // The one check `patchbay call` makes too (connect/tool-arguments.ts), in the same words.
-    await checkToolArguments(args, tool, { allowUnknown: false });
-    const admitted = await admitFromPage(ctx, opened, tool, args, approved);
-    if (admitted.kind === 'later')
-      return { status: 'needs-approval', because: admitted.because, content: [] };
-    try {
-      const result = (await session.request((client) =>
-        client.callTool({ name: toolName, arguments: args }, session.requestOptions()),
-      )) as { content?: ContentBlock[]; structuredContent?: unknown; isError?: boolean };
-      await admitted.record(result.isError ? 'tool-error' : 'ok', result);
-      return {
-        status: result.isError ? 'tool-error' : 'ok',
-        content: result.content ?? [],
-        ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
-      };
-    } catch (error) {
-      await admitted.record('error', undefined, error instanceof Error ? error.message : String(error));
-      throw error;
-    }
+    const result = outcome.result as {
+      content?: ContentBlock[];
+      structuredContent?: unknown;
+      isError?: boolean;
+    };
+    return {
+      status: result.isError ? 'tool-error' : 'ok',
+      content: result.content ?? [],
+      ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+    };
   });
-}
-
-/**
- * The decision for one call, as `patchbay call` and the gateway make it (policy/admission.ts),
- * with the page as the person to ask: a tool set to ask waits for the page's `approved: true`.
- */
-async function admitFromPage(
-  ctx: ConsoleContext,
-  { registry, server }: OpenedServer,
-  tool: ListedTool,
-  args: Record<string, unknown>,
-  approved: boolean,
-) {
-  const policy = new ToolPolicy({ env: ctx.env, sources: registry.policy.sources, onWarning: ctx.log });
-  const key = configuredServerKey(server);
-  const admission = await admit({
-    policy,
-    env: ctx.env,
-    server: server.name,
-    pinKey: key,
-    tool,
-    screen: true,
-    args,
-    via: 'console',
-    host: HOST,
-    logArguments: false,
-    // The page shows the question; the person's yes comes as a second request.
-    ask: async () => (approved ? 'once' : 'later'),
-    allowAlways: async () => undefined,
-    onAuditError: (failure) => ctx.log(`Not logged: ${String(failure)}`),
-  });
-  if (admission.kind === 'refused')
-    throw new PatchbayError(admission.code, admission.message, {
-      hint:
-        admission.code === 'policy-denied'
-          ? `To allow it, set the tool to "Always allow" (${admission.hint.replace(/^To allow it: /, '')}).`
-          : admission.hint,
-    });
-  return admission;
 }
 
 async function runPrompt(
