@@ -23,7 +23,7 @@ export const authCommand: DefineCommand = (program, { io, act }) => {
     .command('refresh')
     .description('Renew a login now with its stored refresh token (a health check never does)')
     .argument('<name>', 'the server')
-    .addOption(timeoutOption('per-server timeout'))
+    .addOption(timeoutOption())
     .addHelpText('after', '\nExamples:\n  $ patchbay auth refresh corp')
     .action(
       act(async (name: string, flags) => {

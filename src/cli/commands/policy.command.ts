@@ -8,7 +8,7 @@ export const policyCommand: DefineCommand = (program, { io, act }) =>
     .argument('[name]', 'only this server (default: every configured server)')
     .addOption(jsonOption('one object per server'))
     .addOption(noCheckOption('only what the policy files say: contact no server, list no tools'))
-    .addOption(timeoutOption('timeout for each server'))
+    .addOption(timeoutOption('per-server timeout'))
     .addHelpText(
       'after',
       `

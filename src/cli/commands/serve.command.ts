@@ -15,7 +15,7 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       'allow --http on an address other machines can reach (a token is still required)',
     )
     .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
-    .addOption(timeoutOption('connect timeout of each server'))
+    .addOption(timeoutOption('per-server connect timeout'))
     .addOption(logArgumentsOption("each call's"))
     .option('--max-sessions <n>', 'HTTP: sessions of 2025-era hosts held at once (default 100)')
     .option(
