@@ -1,0 +1,63 @@
+import { Option } from 'commander';
+import type { DefineCommand } from '../define.js';
+import { collect, forceOption, scopeOption } from '../options.js';
+
+export const addCommand: DefineCommand = (program, { io, argv, act }) =>
+  program
+    .command('add')
+    .description('Add a server: a URL (http by default) or, after "--", a command to run (stdio)')
+    .argument('<name>', 'server name: 1-64 letters, digits, "_" or "-"')
+    .argument('[url-or-command...]', 'the server URL, or "--" followed by a command and its arguments')
+    .addOption(
+      new Option('-t, --transport <transport>', 'http (Streamable HTTP), sse (legacy) or stdio').choices([
+        'http',
+        'streamable-http',
+        'sse',
+        'stdio',
+      ]),
+    )
+    .addOption(
+      scopeOption('local (you, this project), project (.mcp.json) or user (you, all projects)', 'local'),
+    )
+    .option('-H, --header <header>', 'an HTTP header "Name: value" (repeatable; ${VAR} allowed)', collect)
+    .option(
+      '-e, --env <KEY=value>',
+      'an environment variable for a stdio command (repeatable, one per flag)',
+      collect,
+    )
+    .option('--client-id <id>', 'pre-registered OAuth client ID')
+    .option(
+      '--client-secret',
+      'ask for the OAuth client secret (or read MCP_CLIENT_SECRET); stored privately, never in the config',
+    )
+    .option('--callback-port <port>', 'fixed port for the OAuth redirect (http://localhost:PORT/callback)')
+    .option(
+      '--headers-helper <command>',
+      'a command that prints a JSON object of headers, run at connect time',
+    )
+    .option('--ca-file <path>', 'PEM file of CA certificates to trust for this server (a private CA)')
+    .option('--client-cert <path>', 'PEM client certificate for mutual TLS (with --client-key)')
+    .option('--client-key <path>', 'PEM private key of the client certificate')
+    // Not timeoutOption(): this one is written into the entry, not a limit on this run.
+    .option(
+      '--timeout <duration>',
+      "this server's timeout in every command (30s, 2m, 500ms; a bare number is seconds)",
+    )
+    .addOption(forceOption('replace an existing entry of the same name in that scope'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ patchbay add notion https://mcp.notion.com/mcp
+  $ patchbay add -t sse legacy https://example.com/sse
+  $ patchbay add -s project -H "X-Api-Key: \${API_KEY}" api https://api.example.com/mcp
+  $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
+  $ patchbay add --ca-file /etc/ssl/corp-ca.pem intranet https://mcp.intranet.example/mcp
+  $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp`,
+    )
+    .action(
+      act(async (name: string, operands: string[], flags) => {
+        const { parseAddOptions, runAdd } = await import('./add.js');
+        return runAdd(parseAddOptions(name, operands, flags, argv.includes('--')), io);
+      }),
+    );

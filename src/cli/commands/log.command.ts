@@ -1,0 +1,53 @@
+import type { DefineCommand } from '../define.js';
+import { jsonOption, sinceOption } from '../options.js';
+
+export const logCommand: DefineCommand = (program, { io, act }) =>
+  program
+    .command('log')
+    .description('Show the audit log: every call through patchbay serve or patchbay call')
+    .argument('[name]', 'only this server')
+    .addOption(sinceOption('24h'))
+    .addOption(jsonOption('the entries'))
+    .addHelpText(
+      'after',
+      `
+Every call through "patchbay serve" or "patchbay call" is recorded in
+$PATCHBAY_STATE_DIR/audit.jsonl (default ~/.local/state/patchbay/audit.jsonl): time, host, server,
+tool, decision, outcome, duration and sizes. Arguments only with --log-arguments, secrets masked.
+--since takes 90s, 15m, 1h, 2d, 1w or an ISO date (default 24h).
+
+Examples:
+  $ patchbay log
+  $ patchbay log notion --since 1h
+  $ patchbay log --since 2026-01-31T09:00 --json`,
+    )
+    .action(
+      act(async (name: string | undefined, flags) => {
+        const { parseLogOptions, runLog } = await import('./log.js');
+        return runLog(parseLogOptions(name, flags), io);
+      }),
+    );
+
+export const statsCommand: DefineCommand = (program, { io, act }) =>
+  program
+    .command('stats')
+    .description('Summarise the audit log: calls, errors and latency per server and tool')
+    .addOption(sinceOption('1d'))
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      `
+Percentiles are over the calls that reached the server; refused calls count as errors.
+--since takes 90s, 15m, 1h, 2d, 1w or an ISO date (default 1d).
+
+Examples:
+  $ patchbay stats
+  $ patchbay stats --since 1w
+  $ patchbay stats --json`,
+    )
+    .action(
+      act(async (flags) => {
+        const { parseStatsOptions, runStats } = await import('./log.js');
+        return runStats(parseStatsOptions(flags), io);
+      }),
+    );

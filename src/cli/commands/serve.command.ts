@@ -1,0 +1,80 @@
+import type { DefineCommand } from '../define.js';
+import { logArgumentsOption, timeoutOption } from '../options.js';
+
+export const serveCommand: DefineCommand = (program, { io, act }) =>
+  program
+    .command('serve')
+    .description(
+      'Serve every configured server as one MCP server, over stdio or Streamable HTTP (the gateway)',
+    )
+    .option('--http [[host:]port]', `speak Streamable HTTP at http://host:port/mcp (default 127.0.0.1:7431)`)
+    .option('--servers <names>', 'serve only these servers (comma-separated)')
+    .option('--print-token', 'print the bearer token HTTP hosts must send, and exit')
+    .option(
+      '--dangerously-expose',
+      'allow --http on an address other machines can reach (a token is still required)',
+    )
+    .option('--dangerously-no-auth', 'accept HTTP requests without the token (loopback only)')
+    .addOption(timeoutOption('per-server connect timeout'))
+    .addOption(logArgumentsOption("each call's"))
+    .option('--max-sessions <n>', 'HTTP: sessions of 2025-era hosts held at once (default 100)')
+    .option(
+      '--session-idle-timeout <duration>',
+      'HTTP: close a 2025-era session with no request or stream open for this long (default 30m)',
+    )
+    .option(
+      '--headers-timeout <duration>',
+      'HTTP: time a client has to send its request headers (default 10s)',
+    )
+    .option(
+      '--request-timeout <duration>',
+      'HTTP: time a client has to send its whole request; answers may stream longer (default 30s)',
+    )
+    .option('--max-connections <n>', 'HTTP: connections open at once (default 1024)')
+    .option(
+      '--max-connections-per-client <n>',
+      'HTTP: connections open at once from one address (default 256)',
+    )
+    .addHelpText(
+      'after',
+      `
+Tools and prompts are named <server>__<name> (long or colliding names get a short hash); resource
+URIs are kept. A server that is down or needs a login stays listed, and calling it says why.
+
+Examples:
+  $ claude mcp add patchbay -- patchbay serve
+  $ patchbay serve --http 7431
+  $ patchbay serve --print-token`,
+    )
+    .action(
+      act(async (flags) => {
+        const { parseServeOptions, runServe } = await import('./serve.js');
+        return runServe(parseServeOptions(flags, io.env), io);
+      }),
+    );
+
+export const connectCommand: DefineCommand = (program, { io, act }) =>
+  program
+    .command('connect')
+    .description(
+      'Serve one configured server over stdio, under its own names (a bridge for stdio-only hosts)',
+    )
+    .argument('<name>', 'server name')
+    .addOption(timeoutOption('connect timeout'))
+    .addOption(logArgumentsOption("each call's"))
+    .addHelpText(
+      'after',
+      `
+With patchbay's transports, proxy support, certificates and OAuth: what mcp-remote does, for a
+server patchbay already has.
+
+Examples:
+  $ claude mcp add notion -- patchbay connect notion
+  $ patchbay connect sentry`,
+    )
+    .action(
+      act(async (name: string, flags) => {
+        const { parseConnectOptions, runServe } = await import('./serve.js');
+        return runServe(parseConnectOptions(name, flags, io.env), io);
+      }),
+    );
