@@ -8,7 +8,7 @@ import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
 import { expiryText } from '../auth/expiry.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
-import { formatDuration } from './race.js';
+import { formatDuration } from '../core/race.js';
 import { displayUrl } from '../config/text.js';
 import { replaceSecrets } from '../core/redact.js';
 import { terminalText } from '../core/terminal-text.js';
