@@ -12,7 +12,7 @@ import { format } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { cacheDirectory, findProjectRoot, projectConfigPath, userConfigPath } from '../core/paths.js';
+import { findProjectRoot, projectConfigPath, resolvePaths, userConfigPath } from '../core/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, EXIT_CODE_TABLE, exitCodeOf, PatchbayError } from '../errors.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
@@ -1072,7 +1072,7 @@ function enableCompileCache(): void {
   const enable = (module as { enableCompileCache?: (directory?: string) => unknown }).enableCompileCache;
   if (!enable || process.env.NODE_COMPILE_CACHE) return;
   try {
-    enable(join(cacheDirectory(process.env), 'compile-cache'));
+    enable(resolvePaths(process.env).compileCache);
   } catch {
     // A cache that cannot be written is only slower.
   }

@@ -25,12 +25,12 @@
  */
 
 import { closeSync, constants, openSync, promises as fs, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { withFileLock } from '../core/file-store.js';
 import { maskJsonSecrets, maskSecretsInText } from '../core/redact.js';
-import { stateDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 
 /** Masking of tool arguments and error texts: the one redactor's rules (core/redact.ts). */
 export { maskJsonSecrets, maskSecretsInText };
@@ -111,7 +111,7 @@ const ROTATE_LOCK_TIMEOUT_MS = 5_000;
 const READ_LOCK_TIMEOUT_MS = 2_000;
 
 export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(stateDirectory(env), 'audit.jsonl');
+  return resolvePaths(env).audit;
 }
 
 /** audit.jsonl for 0, audit.<n>.jsonl for a rotated file. */
