@@ -19,9 +19,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../core/file-store.js';
-import { dataDirectory } from '../core/paths.js';
+import { ERA_HINTS_FILE, resolvePaths } from '../core/paths.js';
 
-export const ERA_HINTS_FILE = 'era-hints.json';
+export { ERA_HINTS_FILE };
 /** A day: long enough to save the round trip on every everyday check. */
 export const HINT_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -35,7 +35,7 @@ const loaded = new Map<string, Promise<Map<string, number>>>();
 const pendingWrites = new Map<string, Promise<void>>();
 
 function hintsPath(env: NodeJS.ProcessEnv): string {
-  return join(dataDirectory(env), ERA_HINTS_FILE);
+  return resolvePaths(env).eraHints;
 }
 
 function load(path: string): Promise<Map<string, number>> {

@@ -35,7 +35,8 @@ import {
 import { CLIENT_CAPABILITIES, declineServerRequests } from './client-capabilities.js';
 import { ConnectError } from './connect-error.js';
 import { ConnectionWatch, type Lost } from './liveness.js';
-import { raceAbort } from './race.js';
+import { Deadline, type DeadlineKind } from '../core/deadline.js';
+import { raceAbort } from '../core/race.js';
 import { completingResults } from './result-type.js';
 import type { FetchLike, HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
@@ -166,7 +167,7 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
   const started = performance.now();
   const secrets = secretValues(entry);
   const target = checkEntry(entry);
-  const deadline = new Deadline(options.timeoutMs, options.signal);
+  const deadline = connectDeadline(options.timeoutMs, options.signal);
   let http: HttpClient | undefined;
   let attempt: Attempt | undefined;
   let sdk: ClientModule | undefined;
@@ -263,7 +264,7 @@ async function runHelper(
         ...(options.name ? { serverName: options.name } : {}),
         ...(options.cwd ? { cwd: options.cwd } : {}),
         env: options.env ?? process.env,
-        timeoutMs: Math.min(10_000, deadline.remaining()),
+        timeoutMs: Math.min(10_000, deadline.remainingMs()),
         signal: deadline.signal,
       }),
     );
@@ -389,7 +390,7 @@ async function openHinted(attempt: Attempt, legacy: boolean, deadline: Deadline)
   try {
     return await attempt.open('http', { kind: 'legacy' });
   } catch (error) {
-    if (deadline.signal.aborted || deadline.kindOf(error, dialer.sdk) !== undefined) throw error;
+    if (deadline.signal.aborted || deadlineKind(deadline, error, dialer.sdk) !== undefined) throw error;
     const status = httpStatus([...causeChain(error)], dialer.sdk);
     if (status === 401 || status === 403) throw error;
     await attempt.abandon();
@@ -443,7 +444,7 @@ class Attempt {
     const transport = await this.createTransport(kind, watch);
     this.current = { client, transport, kind, watch };
     const connecting = client.connect(transport, {
-      timeout: this.deadline.remaining(),
+      timeout: this.deadline.remainingMs(),
       signal: this.deadline.signal,
       ...(prior ? { prior } : {}),
     });
@@ -580,7 +581,7 @@ async function settleDyingChild(stdio: StdioProcessTransport): Promise<void> {
 
 async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
   const { deadline, attempt, sdk } = sources;
-  const kind = deadline.kindOf(error, sdk);
+  const kind = deadlineKind(deadline, error, sdk);
   if (kind === 'aborted')
     return new ConnectError('failed', sources.stage ?? 'handshake', 'the connection attempt was cancelled');
   if (error instanceof ConnectError) return error;
@@ -876,7 +877,7 @@ class LiveSession implements Session {
     if (this.opened !== expired) return; // another request already renewed it
     this.renewing ??= (async () => {
       const timeoutMs = this.requestOptions().timeout;
-      const deadline = new Deadline(timeoutMs, this.dialer.options.signal);
+      const deadline = connectDeadline(timeoutMs, this.dialer.options.signal);
       const attempt = new Attempt(this.dialer, deadline);
       try {
         const fresh = await attempt.open('http');
@@ -922,56 +923,21 @@ async function endSession(transport: SdkTransport): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Deadline: the connect timeout and the caller's cancellation, told apart from SDK errors
 
-class DeadlineReached extends Error {
-  constructor(readonly kind: 'timeout' | 'aborted') {
-    super(kind === 'timeout' ? 'the connect timeout passed' : 'cancelled');
-  }
+function connectDeadline(timeoutMs: number, signal: AbortSignal | undefined): Deadline {
+  return new Deadline(timeoutMs, { signal, timeoutMessage: 'the connect timeout passed' });
 }
 
-class Deadline {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private readonly started = performance.now();
-  private readonly onCallerAbort = () => this.controller.abort(new DeadlineReached('aborted'));
-
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly callerSignal: AbortSignal | undefined,
-  ) {
-    this.timer = setTimeout(
-      () => this.controller.abort(new DeadlineReached('timeout')),
-      Math.max(1, timeoutMs),
-    );
-    if (callerSignal?.aborted) this.onCallerAbort();
-    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  remaining(): number {
-    return Math.max(1, Math.round(this.timeoutMs - (performance.now() - this.started)));
-  }
-
-  race<T>(promise: Promise<T>): Promise<T> {
-    return raceAbort(promise, this.controller.signal);
-  }
-
-  /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
-  kindOf(error: unknown, sdk: ClientModule | undefined): 'timeout' | 'aborted' | undefined {
-    if (error instanceof DeadlineReached) return error.kind;
-    const reason: unknown = this.controller.signal.reason;
-    if (this.controller.signal.aborted && reason instanceof DeadlineReached) return reason.kind;
-    // The SDK's own request timeout (set to the remaining budget) may fire a moment earlier.
-    if (sdk?.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout) return 'timeout';
-    return undefined;
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-  }
+/** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
+function deadlineKind(
+  deadline: Deadline,
+  error: unknown,
+  sdk: ClientModule | undefined,
+): DeadlineKind | undefined {
+  const kind = deadline.reached(error);
+  if (kind !== undefined) return kind;
+  // The SDK's own request timeout (set to the remaining budget) may fire a moment earlier.
+  if (sdk?.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout) return 'timeout';
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

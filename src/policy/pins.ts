@@ -23,7 +23,7 @@
 
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
@@ -37,7 +37,7 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../core/json-source.js';
-import { stateDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 
 /** The parts of a tool that instruct the model, in the order a summary names them. */
 export const PINNED_FIELDS = ['title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const;
@@ -134,7 +134,6 @@ export interface ViewDiff {
   lines: string[];
 }
 
-const PINS_FILE = 'pins.json';
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 const DIFF_CONTEXT = 3;
@@ -142,7 +141,7 @@ const DIFF_CONTEXT = 3;
 const MAX_DIFF_CELLS = 4_000_000;
 
 export function pinsFilePath(env: NodeJS.ProcessEnv): string {
-  return join(stateDirectory(env), PINS_FILE);
+  return resolvePaths(env).pins;
 }
 
 /**
