@@ -30,9 +30,13 @@ const cacheRoot = join(
   'patchbay',
 );
 
-// The same decision as keepWasmOnBaselineTier in src/cli/main.ts, taken before the bundle is
-// compiled: V8's flags are part of a code cache's identity, so they must not change between the
-// compilation and the moment the cache is written.
+// HTTP responses are parsed by undici's llhttp, which is WebAssembly: V8 compiles it quickly
+// (Liftoff), then again, optimised (TurboFan), on background threads, and node waits for those
+// compilations to finish before it exits. For a one-shot command that parsed a few responses that
+// was 50–150 ms after the output (more on a busy machine) and CPU the checks needed. Commands that
+// keep running and parsing get the optimised code. Decided here, before the bundle is compiled:
+// V8's flags are part of a code cache's identity, so they must not change between the compilation
+// and the moment the cache is written (Node 20 to 24 know the flag).
 const LONG_RUNNING = new Set(['serve', 'connect', 'ui', 'demo']);
 const command = process.argv[2] ?? '';
 if (!LONG_RUNNING.has(command)) setFlagsFromString('--liftoff-only');

@@ -6,13 +6,10 @@
  */
 
 import { realpathSync } from 'node:fs';
-import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { resolvePaths } from '../core/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, exitCodeOf, PatchbayError } from '../errors.js';
 import { addJsonCommand } from './commands/add-json.command.js';
@@ -194,36 +191,6 @@ function exitCleanlyOnSignals(interrupt: AbortController): void {
 }
 
 /**
- * Node 22.1+ can keep the compiled code of the modules a run loads (the MCP SDK, zod, undici) on
- * disk, which takes about 15 % off a one-shot `patchbay call`. The cache is disposable and lives
- * in XDG's cache directory; NODE_COMPILE_CACHE (Node's own variable) wins when set, and
- * NODE_DISABLE_COMPILE_CACHE=1 turns it off. Older Node: nothing happens.
- */
-function enableCompileCache(): void {
-  const enable = (module as { enableCompileCache?: (directory?: string) => unknown }).enableCompileCache;
-  if (!enable || process.env.NODE_COMPILE_CACHE) return;
-  try {
-    enable(resolvePaths(process.env).compileCache);
-  } catch {
-    // A cache that cannot be written is only slower.
-  }
-}
-
-/** Commands that keep running and parsing HTTP responses, for which optimised code pays off. */
-const LONG_RUNNING = new Set(['serve', 'connect', 'ui', 'demo']);
-
-/**
- * HTTP responses are parsed by undici's llhttp, which is WebAssembly: V8 compiles it quickly
- * (Liftoff), then again, optimised (TurboFan), on background threads, and node waits for those
- * compilations to finish before it exits. For a one-shot command that parsed a few responses that
- * was 50–150 ms after the output (more on a busy machine) and CPU the checks needed. The flag must
- * be set before the first compilation, which happens on the first request; Node 20 to 24 know it.
- */
-function keepWasmOnBaselineTier(argv: string[]): void {
-  if (!LONG_RUNNING.has(argv[0] ?? '')) setFlagsFromString('--liftoff-only');
-}
-
-/**
  * stdout carries data (tables, --json) and nothing else; a library's console output must not land
  * in it (the MCP SDK logs with console.debug, which Node writes to stdout). Debug output is
  * dropped unless PATCHBAY_DEBUG is set; log and info go to stderr.
@@ -237,9 +204,9 @@ function keepStdoutForData(): void {
 
 // Run when executed as the `patchbay` binary (through npm's symlink too), not when imported by tests.
 const entryPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
+// The binary's loader (scripts/cli-loader.js) has already set what must precede compilation: the
+// code cache and the WebAssembly tier.
 if (entryPath === fileURLToPath(import.meta.url)) {
-  enableCompileCache();
-  keepWasmOnBaselineTier(process.argv.slice(2));
   const interrupt = new AbortController();
   exitCleanlyOnSignals(interrupt);
   keepStdoutForData();

@@ -47,7 +47,10 @@ export function stateDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg, 'patchbay');
 }
 
-/** `${XDG_CACHE_HOME:-~/.cache}/patchbay`: what can be deleted at any time (compiled code). */
+/**
+ * `${XDG_CACHE_HOME:-~/.cache}/patchbay`: what can be deleted at any time (compiled code). The
+ * binary's loader (scripts/cli-loader.js) applies the same rule, since it runs before this module.
+ */
 export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
   const xdg =
     env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/')
@@ -117,8 +120,6 @@ export interface Paths {
   audit: string;
   /** One registration file per running console (console/registration.ts). */
   consolesDir: string;
-  /** Node's compile cache for the CLI. */
-  compileCache: string;
 }
 
 /** Every location, from `env` (process.env by default), computed once per call. */
@@ -142,7 +143,6 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     pins: join(stateDir, PINS_FILE),
     audit: join(stateDir, 'audit.jsonl'),
     consolesDir: join(stateDir, 'consoles'),
-    compileCache: join(cacheDir, 'compile-cache'),
   };
 }
 
