@@ -311,9 +311,17 @@ tools.floor = () => ({
 /** The same patchbay cell, run by the PATCHBAY_BEFORE build. */
 const before = (extraArgs, options = {}) => tools.patchbay(extraArgs, { ...options, build: beforeBinary });
 
-/** One run of a tool, recorded in its cell and reported on stderr. */
-async function runOnce(tool, cell) {
+/**
+ * One run of a tool, recorded in its cell and reported on stderr. With `servers`, the CPU time the
+ * servers spent answering this run is recorded too (the stats reset before it and read after).
+ */
+async function runOnce(tool, cell, servers) {
+  if (servers) await servers.stats();
   const result = await tool.exec();
+  if (servers) {
+    const { serverCpuMs } = await servers.stats();
+    if (serverCpuMs !== null) cell.serverCpu.push(serverCpuMs);
+  }
   cell.spent += result.ms;
   const check = tool.parse(result);
   cell.samples.push(result.ms);
@@ -330,7 +338,9 @@ function summary(cell) {
     sorted.length % 2
       ? sorted[(sorted.length - 1) / 2]
       : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  return { ...cell, median, min: sorted[0], max: sorted.at(-1), n: sorted.length };
+  const cpu = [...cell.serverCpu].sort((a, b) => a - b);
+  const serverCpuMedian = cpu.length ? cpu[Math.floor((cpu.length - 1) / 2)] : null;
+  return { ...cell, median, min: sorted[0], max: sorted.at(-1), n: sorted.length, serverCpuMedian };
 }
 
 /**
@@ -340,7 +350,9 @@ function summary(cell) {
  */
 async function measureScenario(cells, { runs, warmUp, servers }) {
   const entries = Object.entries(cells);
-  const state = Object.fromEntries(entries.map(([key]) => [key, { samples: [], checks: [], spent: 0 }]));
+  const state = Object.fromEntries(
+    entries.map(([key]) => [key, { samples: [], checks: [], spent: 0, serverCpu: [] }]),
+  );
   if (servers.hasDelay) {
     for (const [key, tool] of entries) {
       if (warmUp) await tool.exec();
@@ -348,6 +360,7 @@ async function measureScenario(cells, { runs, warmUp, servers }) {
       const cell = state[key];
       for (let i = 0; i < runs && (i === 0 || cell.spent < cellBudgetMs); i++) await runOnce(tool, cell);
       const stats = await servers.stats();
+      if (stats.serverCpuMs !== null) cell.serverCpu.push(stats.serverCpuMs / cell.samples.length);
       cell.peakBusy = stats.peakBusyServers;
       cell.requestsPerCheck = stats.requests / cell.samples.length / servers.healthy.length;
     }
@@ -356,7 +369,7 @@ async function measureScenario(cells, { runs, warmUp, servers }) {
     for (let i = 0; i < runs; i++)
       for (const [key, tool] of entries) {
         const cell = state[key];
-        if (i === 0 || cell.spent < cellBudgetMs) await runOnce(tool, cell);
+        if (i === 0 || cell.spent < cellBudgetMs) await runOnce(tool, cell, servers);
       }
   }
   return Object.fromEntries(entries.map(([key]) => [key, { peakBusy: null, ...summary(state[key]) }]));
@@ -493,6 +506,13 @@ for (const scenario of scenarios) {
       );
       if (pending) notes.push(`${tool.label}: ${pending} server(s) pending approval, so not checked.`);
     }
+    const cpuOf = Object.entries(cells)
+      .filter(([key]) => measured[key].serverCpuMedian !== null)
+      .map(([key, tool]) => `${tool.label} ${Math.round(measured[key].serverCpuMedian)} ms`);
+    if (cpuOf.length)
+      notes.push(
+        `${scenario.title}: CPU the servers spent per run (median; ${cpus().length} cores): ${cpuOf.join(', ')}.`,
+      );
     const expected = {
       total: servers.healthy.length + servers.hanging.length,
       connected: servers.healthy.length,

@@ -12,12 +12,16 @@
 //   --hang N       N servers that accept TCP connections and never write a byte
 // Prints one JSON line on stdout, {"healthy":[url…],"hanging":[url…]}, then serves until stdin
 // closes (the parent went away, however it died), SIGTERM or SIGINT.
-// Each line "stats" on stdin is answered with one JSON line, {"peakBusyServers":n,"requests":m},
-// counted since the last "stats" and then reset: the most delayed servers that had a request in
-// flight at the same moment (how many servers the client checks at once; only with --delay-ms,
-// which holds requests long enough to overlap), and how many requests the delayed servers got.
+// Each line "stats" on stdin is answered with one JSON line, {"peakBusyServers":n,"requests":m,
+// "serverCpuMs":c}, counted since the last "stats" and then reset: the most delayed servers that had
+// a request in flight at the same moment (how many servers the client checks at once; only with
+// --delay-ms, which holds requests long enough to overlap), how many requests the delayed servers
+// got, and the CPU time the servers spent (this process and every server process, from Linux's
+// /proc/<pid>/schedstat, in nanoseconds; null where there is no such file). On a machine with few
+// cores the servers' CPU bounds how fast any client can check them all.
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -68,6 +72,21 @@ net.Server.prototype.listen = function (...args) {
 process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
 `;
 
+const serverPids = new Set([process.pid]);
+
+/** CPU time of this process and the server processes, in ms; null off Linux. */
+function serverCpuMs() {
+  let ns = 0;
+  for (const pid of serverPids) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      if (pid === process.pid) return null;
+    }
+  }
+  return ns / 1e6;
+}
+
 async function startEverything() {
   const child = spawn(
     process.execPath,
@@ -80,6 +99,7 @@ async function startEverything() {
     // stdout gets a line per request: it goes nowhere.
     { env: { PATH: process.env.PATH ?? '', PORT: '0' }, stdio: ['pipe', 'ignore', 'pipe'] },
   );
+  serverPids.add(child.pid);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   let log = '';
   const address = await new Promise((resolve, reject) => {
@@ -190,6 +210,7 @@ async function startHanging() {
   return { url: `http://127.0.0.1:${port}/mcp`, close };
 }
 
+let cpuAtLastStats = null;
 let shuttingDown = false;
 async function shutdown(code) {
   if (shuttingDown) return;
@@ -204,9 +225,12 @@ process.stdin.on('end', () => void shutdown(0));
 process.stdin.on('error', () => void shutdown(0));
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'stats') return;
-  process.stdout.write(`${JSON.stringify({ peakBusyServers, requests })}\n`);
+  const cpu = serverCpuMs();
+  const serverCpu = cpu === null || cpuAtLastStats === null ? null : Math.round(cpu - cpuAtLastStats);
+  process.stdout.write(`${JSON.stringify({ peakBusyServers, requests, serverCpuMs: serverCpu })}\n`);
   peakBusyServers = busyServers;
   requests = 0;
+  cpuAtLastStats = cpu;
 });
 
 try {
