@@ -37,6 +37,7 @@ import {
   planUnderLock,
   refreshingClient,
   RETRY_EARLY_REFRESH_MS,
+  type RefreshAfter401,
   type RefreshCause,
 } from './refresh-decisions.js';
 import { sameResource } from './resource-url.js';
@@ -71,6 +72,8 @@ export interface TokenSourceSettings {
   refreshTimeoutMs?: number;
   /** How long to wait for another process's refresh; default 45 s. */
   lockTimeoutMs?: number;
+  /** Shared with the owner's other token sources; default `processRefreshState`. */
+  shared?: RefreshState;
 }
 
 export { EXPIRY_SLACK_MS } from './expiry.js';
@@ -82,16 +85,26 @@ type ClientSdk = typeof import('@modelcontextprotocol/client');
 /** What the transport passes to `onUnauthorized` (the SDK does not export the type by name). */
 type UnauthorizedContext = Parameters<NonNullable<AuthProvider['onUnauthorized']>>[0];
 
-/** One refresh per credential store and server key in this process, whoever asks. */
-const refreshesInFlight = new Map<string, Promise<StoredTokens>>();
-/** Authorization server metadata per issuer (or configured metadata URL), for this process, a while. */
-const metadataCache = new Map<string, { at: number; metadata: Promise<AuthorizationServerMetadata> }>();
 const METADATA_CACHE_MS = 10 * 60_000;
+
 /**
- * Access tokens obtained because the server answered 401, per store and server key: if the server
- * refuses one of those too, refreshing again would only repeat that.
+ * What the token sources of one owner share, keyed by credential store and server key: the
+ * refresh under way (one at a time, whoever asks), each issuer's metadata for a while, and the
+ * access tokens obtained because a server answered 401 (if it refuses one of those too,
+ * refreshing again would only repeat that). A gateway or a test owns its own; token sources made
+ * without one share `processRefreshState`, so that every session of a command refreshes a login once.
  */
-const refreshedAfter401 = new Map<string, { accessToken: string; at: number }>();
+export class RefreshState {
+  /** One refresh per credential store and server key, whoever asks. */
+  readonly inFlight = new Map<string, Promise<StoredTokens>>();
+  /** Authorization server metadata per issuer (or configured metadata URL), a while. */
+  readonly metadata = new Map<string, { at: number; metadata: Promise<AuthorizationServerMetadata> }>();
+  /** Access tokens obtained because the server answered 401, per store and server key. */
+  readonly after401 = new Map<string, RefreshAfter401>();
+}
+
+/** The state shared by the token sources not given their own. */
+export const processRefreshState = new RefreshState();
 
 /**
  * The AuthProvider patchbay hands to the SDK's HTTP transports when requests may refresh
@@ -109,9 +122,11 @@ export class OAuthTokenSource implements AuthProvider {
   private readonly sentWith = new WeakMap<Response, string>();
   /** Until when a failed early refresh (of a token still valid) is not tried again. */
   private quietUntil = 0;
+  private readonly shared: RefreshState;
 
   constructor(private readonly settings: TokenSourceSettings) {
     this.origin = new URL(settings.resource).origin;
+    this.shared = settings.shared ?? processRefreshState;
     this.fetch = (url, init) => this.send(url, init);
   }
 
@@ -164,7 +179,7 @@ export class OAuthTokenSource implements AuthProvider {
     const plan = planForUnauthorized({
       stored,
       sent,
-      lastAfter401: refreshedAfter401.get(loopKey),
+      lastAfter401: this.shared.after401.get(loopKey),
       now: Date.now(),
       login,
     });
@@ -172,7 +187,7 @@ export class OAuthTokenSource implements AuthProvider {
     if (plan.action === 'fail') throw plan.error;
     const fresh = await this.refresh(stored, plan.cause);
     if (sent !== undefined)
-      refreshedAfter401.set(loopKey, { accessToken: fresh.accessToken, at: Date.now() });
+      this.shared.after401.set(loopKey, { accessToken: fresh.accessToken, at: Date.now() });
   }
 
   private use(tokens: StoredTokens): string {
@@ -239,14 +254,14 @@ export class OAuthTokenSource implements AuthProvider {
     const store = await this.openStore();
     const key = this.key ?? tokenKey(seen.issuer, seen.resource);
     const flightKey = await this.flightKey(key);
-    let flight = refreshesInFlight.get(flightKey);
+    let flight = this.shared.inFlight.get(flightKey);
     if (!flight) {
       flight = this.refreshUnderLock(store, key, cause)
         .catch((error: unknown) => {
           throw asCredentialError(error);
         })
-        .finally(() => refreshesInFlight.delete(flightKey));
-      refreshesInFlight.set(flightKey, flight);
+        .finally(() => this.shared.inFlight.delete(flightKey));
+      this.shared.inFlight.set(flightKey, flight);
     }
     const fresh = await flight;
     this.key = key;
@@ -319,7 +334,7 @@ export class OAuthTokenSource implements AuthProvider {
       if (failure.refusal) await store.recordRefreshError(key, failure.refusal).catch(() => false);
       if (failure.kind !== 'needs-login') {
         // Perhaps the server moved its endpoints: discover afresh next time.
-        metadataCache.delete(this.metadataCacheKey(current.issuer));
+        this.shared.metadata.delete(this.metadataCacheKey(current.issuer));
       }
       throw failure;
     }
@@ -338,7 +353,7 @@ export class OAuthTokenSource implements AuthProvider {
   ): Promise<AuthorizationServerMetadata> {
     const configured = this.settings.authServerMetadataUrl;
     const cacheKey = this.metadataCacheKey(issuer);
-    const cached = metadataCache.get(cacheKey);
+    const cached = this.shared.metadata.get(cacheKey);
     if (cached && Date.now() - cached.at < METADATA_CACHE_MS) return cached.metadata;
     const found = (async () => {
       const metadata = configured
@@ -354,8 +369,8 @@ export class OAuthTokenSource implements AuthProvider {
       if (mismatch) throw mismatch;
       return metadata;
     })();
-    metadataCache.set(cacheKey, { at: Date.now(), metadata: found });
-    found.catch(() => metadataCache.delete(cacheKey));
+    this.shared.metadata.set(cacheKey, { at: Date.now(), metadata: found });
+    found.catch(() => this.shared.metadata.delete(cacheKey));
     return found;
   }
 

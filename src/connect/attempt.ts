@@ -182,9 +182,10 @@ function withoutListening(fetch: FetchLike): FetchLike {
       : fetch(url, init);
 }
 
-export async function knownLegacyQuietly(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const { knownLegacy } = await import('./era-hints.js');
-  return knownLegacy(url, env).catch(() => false);
+export async function knownLegacyQuietly(url: string, options: ConnectOptions): Promise<boolean> {
+  const { processEraHints } = await import('./era-hints.js');
+  const hints = options.eraHintCache ?? processEraHints;
+  return hints.knownLegacy(url, options.env ?? process.env).catch(() => false);
 }
 
 /**
@@ -206,9 +207,11 @@ export async function openHinted(
     const status = httpStatus([...causeChain(error)], dialer.sdk);
     if (status === 401 || status === 403) throw error;
     await attempt.abandon();
-    const { rememberEra } = await import('./era-hints.js');
-    if (dialer.options.eraHints === 'read-write')
-      await rememberEra(dialer.entry.url ?? '', 'modern', dialer.options.env ?? process.env);
+    const { processEraHints } = await import('./era-hints.js');
+    if (dialer.options.eraHints === 'read-write') {
+      const hints = dialer.options.eraHintCache ?? processEraHints;
+      await hints.rememberEra(dialer.entry.url ?? '', 'modern', dialer.options.env ?? process.env);
+    }
     return attempt.open('http');
   }
 }

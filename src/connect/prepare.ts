@@ -127,6 +127,7 @@ async function tokenSourceFor(
         : {}),
       fetch: http.fetch,
       store: () => openCredentialStore(env),
+      ...(options.refreshState ? { shared: options.refreshState } : {}),
       onToken: (token) => {
         if (!secrets.includes(token)) secrets.push(token);
       },

@@ -5,8 +5,10 @@
 
 import type { Client } from '@modelcontextprotocol/client';
 
+import type { RefreshState } from '../auth/refresh.js';
 import type { Transport } from '../config/entry.js';
 import type { ConnectError } from './connect-error.js';
+import type { EraHints } from './era-hints.js';
 import type { HttpClient } from './network.js';
 
 export interface ConnectOptions {
@@ -39,6 +41,11 @@ export interface ConnectOptions {
    */
   credentials?: 'read-only' | 'renew' | 'refresh';
   /**
+   * What the refreshing token sources of one owner (a gateway, a test) share: refreshes under way,
+   * issuer metadata, the 401 loop guard. Default: the one of this process (auth/refresh.ts).
+   */
+  refreshState?: RefreshState;
+  /**
    * Open the standalone GET stream for server-initiated messages after a 2025-era handshake
    * (default true). A check that lists and leaves does not need one: its GET is answered 405
    * here, which the spec lets a server answer too, so the SDK goes on without a stream.
@@ -50,6 +57,8 @@ export interface ConnectOptions {
    * is remembered, record nothing: a read-only check), 'read-write' (checks).
    */
   eraHints?: 'off' | 'read' | 'read-write';
+  /** Whose memory of eras that is (a long-running owner may keep its own); default the process's. */
+  eraHintCache?: EraHints;
 }
 
 export interface ServerIdentity {

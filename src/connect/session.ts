@@ -69,7 +69,7 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
     try {
       opened = await openHinted(
         attempt,
-        hints !== 'off' && (await knownLegacyQuietly(hintUrl, env)),
+        hints !== 'off' && (await knownLegacyQuietly(hintUrl, options)),
         deadline,
       );
     } catch (error) {
@@ -92,8 +92,8 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
       (timeoutMs, signal) => new Deadline(timeoutMs, signal),
     );
     if (hints === 'read-write' && !fellBack) {
-      const { rememberEra } = await import('./era-hints.js');
-      await rememberEra(hintUrl, session.era, env);
+      const { processEraHints } = await import('./era-hints.js');
+      await (options.eraHintCache ?? processEraHints).rememberEra(hintUrl, session.era, env);
     }
     return session;
   } catch (error) {
