@@ -7,7 +7,8 @@
  *
  * This file is the evaluation: whether each listed tool is as pinned, newly pinned or changed, and
  * what a review accepts. The store is `pin-store.ts`, a tool's pinned view and digest are
- * `pin-view.ts`, and the reviewer's diff is `pin-diff.ts`; their public names are re-exported here.
+ * `pin-view.ts` (their public names are re-exported here), and the reviewer's diff is `pin-diff.ts`
+ * (imported from there, so that only `review` loads the diff library).
  *
  * `change` is present only while a tool differs from its pin. The old pin is kept until the user
  * accepts, so a server cannot make its change stick by repeating it. Pins of tools a server no
@@ -29,7 +30,6 @@ export {
   type PinnedView,
 } from './pin-view.js';
 export { pinsFilePath, type PinStoreOptions } from './pin-store.js';
-export { diffViews, type FieldChange, type ViewDiff } from './pin-diff.js';
 
 export type PinStatus =
   /** Not pinned, and `pinNew` said not to pin it (the tool is not allowed yet). */
