@@ -4,51 +4,31 @@
  * server remembered as 2025-era; and whether a refused POST means "try SSE".
  */
 
-import type { Client } from '@modelcontextprotocol/client';
-
-import type { ServerEntry, Transport } from '../config/entry.js';
-import type { OAuthTokenSource } from '../auth/refresh.js';
-import type { StoredAccess } from '../auth/stored-token.js';
+import type { Transport } from '../config/entry.js';
 import { packageVersion } from '../core/version.js';
-import { causeChain, httpStatus, LIST_MAX_PAGES, type Target } from './classify.js';
+import { causeChain, httpStatus, LIST_MAX_PAGES } from './classify.js';
 import { CLIENT_CAPABILITIES, declineServerRequests } from './client-capabilities.js';
 import { lostFailure } from './explain.js';
 import { ConnectionWatch, type Lost } from './liveness.js';
-import type { FetchLike, HttpClient } from './network.js';
+import type { FetchLike } from './network.js';
 import { raceAbort } from './race.js';
 import { completingResults } from './result-type.js';
-import type { ClientModule, ConnectDeadline, ConnectOptions, SdkTransport } from './session-types.js';
+import type {
+  AttemptState,
+  ConnectDeadline,
+  ConnectOptions,
+  Dialer,
+  Opened,
+  SdkTransport,
+} from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
+
+export type { Dialer, Opened } from './session-types.js';
 
 /** The statuses after which the spec says to try the legacy SSE transport on the same URL. */
 const SSE_FALLBACK_STATUSES = new Set([400, 404, 405]);
 
-export interface Opened {
-  client: Client;
-  transport: SdkTransport;
-  kind: Transport;
-  /** Notices when this connection breaks under a request (liveness.ts). */
-  watch: ConnectionWatch;
-}
-
-/** What a connect attempt needs while it runs, shared by the first attempt and a renewal. */
-export interface Dialer {
-  sdk: ClientModule;
-  entry: ServerEntry;
-  target: Target;
-  options: ConnectOptions;
-  headers: Record<string, string>;
-  http: HttpClient | undefined;
-  secrets: string[];
-  /** What a login left for this server, when no Authorization header is configured (read-only). */
-  login: StoredAccess | undefined;
-  /** The refreshing token source, with `credentials: 'refresh'` and no Authorization header. */
-  tokens: OAuthTokenSource | undefined;
-  /** The scopes the server's last 401/403 challenge asked for. */
-  challengeScope?: string;
-}
-
-export class Attempt {
+export class Attempt implements AttemptState {
   current: Opened | undefined;
 
   constructor(

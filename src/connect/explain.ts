@@ -9,7 +9,6 @@ import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { CredentialError, OAuthTokenSource } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
-import type { Attempt, Dialer } from './attempt.js';
 import {
   causeChain,
   classifyFailure,
@@ -24,7 +23,7 @@ import {
 import { ConnectError } from './connect-error.js';
 import type { Lost } from './liveness.js';
 import type { HttpClient } from './network.js';
-import type { ClientModule, ConnectDeadline, ConnectOptions } from './session-types.js';
+import type { AttemptState, ClientModule, ConnectDeadline, ConnectOptions, Dialer } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 /** What a failure's context is built from. */
@@ -41,7 +40,7 @@ export interface ContextSources {
 
 export interface FailureSources extends ContextSources {
   deadline: ConnectDeadline;
-  attempt: Attempt | undefined;
+  attempt: AttemptState | undefined;
   sdk: ClientModule | undefined;
 }
 
@@ -89,7 +88,7 @@ export async function describeConnectFailure(error: unknown, sources: FailureSou
 export function failureContext(
   sources: ContextSources,
   stdio: StdioProcessTransport | undefined,
-  attempt: Attempt | undefined,
+  attempt: AttemptState | undefined,
 ): FailureContext {
   const { target, entry, options } = sources;
   const context: FailureContext = {

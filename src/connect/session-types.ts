@@ -5,11 +5,15 @@
 
 import type { Client } from '@modelcontextprotocol/client';
 
-import type { RefreshState } from '../auth/refresh.js';
-import type { Transport } from '../config/entry.js';
+import type { OAuthTokenSource, RefreshState } from '../auth/refresh.js';
+import type { StoredAccess } from '../auth/stored-token.js';
+import type { ServerEntry, Transport } from '../config/entry.js';
+import type { Target } from './classify.js';
 import type { ConnectError } from './connect-error.js';
 import type { EraHints } from './era-hints.js';
+import type { ConnectionWatch } from './liveness.js';
 import type { HttpClient } from './network.js';
+import type { StdioProcessTransport } from './stdio-transport.js';
 
 export interface ConnectOptions {
   /** The server's configured name: for headersHelper's environment and for hints. */
@@ -117,4 +121,36 @@ export interface ConnectDeadline {
   /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
   kindOf(error: unknown, sdk: ClientModule | undefined): 'timeout' | 'aborted' | undefined;
   dispose(): void;
+}
+
+export interface Opened {
+  client: Client;
+  transport: SdkTransport;
+  kind: Transport;
+  /** Notices when this connection breaks under a request (liveness.ts). */
+  watch: ConnectionWatch;
+}
+
+/** What a connect attempt needs while it runs, shared by the first attempt and a renewal. */
+export interface Dialer {
+  sdk: ClientModule;
+  entry: ServerEntry;
+  target: Target;
+  options: ConnectOptions;
+  headers: Record<string, string>;
+  http: HttpClient | undefined;
+  secrets: string[];
+  /** What a login left for this server, when no Authorization header is configured (read-only). */
+  login: StoredAccess | undefined;
+  /** The refreshing token source, with `credentials: 'refresh'` and no Authorization header. */
+  tokens: OAuthTokenSource | undefined;
+  /** The scopes the server's last 401/403 challenge asked for. */
+  challengeScope?: string;
+}
+
+/** What a failure's explanation reads of a connect attempt (attempt.ts). */
+export interface AttemptState {
+  readonly dialer: Dialer;
+  readonly current: Opened | undefined;
+  stdio(): StdioProcessTransport | undefined;
 }
