@@ -1,25 +1,32 @@
 // Bundles the CLI (DESIGN.md, "Shipping"): `node scripts/bundle-cli.mjs`, run by `npm run build`
 // after tsc. tsc still emits all of dist/ (the library, dist/index.js, and the modules tests and
-// benches import); this overwrites dist/cli/main.js, the `patchbay` binary, with an ESM bundle of
-// src/cli/main.ts whose dynamic import()s — each command, the MCP SDK, zod, undici — became
-// chunks in dist/cli/chunks/, loaded only by the command that imports them. One file per chunk
-// instead of hundreds of modules is most of what this saves: node's ESM loader resolves, reads
-// and links every module separately.
+// benches import); this writes the `patchbay` binary over it: dist/cli/patchbay.cjs, one CommonJS
+// bundle of src/cli/main.ts, and dist/cli/main.js, the small loader that runs it
+// (scripts/cli-loader.js, which says why: Node 20 caches compiled code only for scripts, not for
+// ES modules). One file instead of hundreds of modules is most of what bundling saves: node's
+// loader resolves, reads and links every module separately.
+//
+// The dynamic import()s of the source — each command, the MCP SDK, zod, undici — stay lazy inside
+// the one file: esbuild wraps each module they reach in a function that runs it on the first
+// import(), so a command that needs no network runs none of the SDK's modules (the bundle's
+// text is compiled, and cached, as a whole; see test/e2e/lazy-sdk.test.ts for how that is checked).
 //
 // What does not survive bundling as is, and how it is kept working:
 // - `import.meta.url` (core/version.ts reads ../../package.json, the console serves ../web/, the demo
-//   and install name ../cli/main.js): a module now lives in main.js or in a chunk, not where tsc
-//   put it. Each use is rewritten to the URL the module has in tsc's output, computed from the
-//   file it ended up in, so every path relative to a module still means what it meant.
-// - CommonJS dependencies that require() node's built-ins: each output file gets a `require`
-//   made with createRequire, which esbuild's shim calls. A module's own
-//   `const require = createRequire(import.meta.url)` is dropped, so its require()s are bundled.
+//   and install name ../cli/main.js): a module now lives in patchbay.cjs, not where tsc put it.
+//   Each use is rewritten to the URL the module has in tsc's output, computed from the bundle's
+//   directory, so every path relative to a module still means what it meant.
+// - A module's own `const require = createRequire(import.meta.url)` is dropped, so its require()s
+//   are the bundle's and esbuild bundles what they load.
+// - main.ts's top-level await, which a CommonJS file cannot have: its last block (run as the
+//   binary) becomes an async function that is called and not awaited, as nothing waits for it.
 // - @napi-rs/keyring is a native addon that picks a binary per platform: left external, loaded
-//   from node_modules when the keychain is used.
+//   from node_modules when the keychain is used (with require(), see EXTERNAL_IMPORTS).
 //
-// Source maps are written beside the files (`.js.map`) but not referenced by node: run with
-// `node --enable-source-maps` to use them (it slows every start, so the binary does not ask).
+// A source map is written beside the bundle (`patchbay.cjs.map`) for reading stack traces; node
+// does not use it.
 
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,27 +35,38 @@ import { analyzeMetafile, build } from 'esbuild';
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const src = `${repo}src/`;
 const outdir = `${repo}dist/cli`;
-const chunkDir = 'chunks';
+const bundleFile = `${outdir}/patchbay.cjs`;
 
 const OWN_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 
-/** `import.meta.url` → the URL tsc's output of this source file has (dist/<same path>.js). */
+const ENTRY = `${src}cli/main.ts`;
+/** main.ts run as the binary: everything from the entry test to the end of the file. */
+const ENTRY_BLOCK = /^(if \(entryPath === fileURLToPath\(import\.meta\.url\)\) \{\n)([^]*)(\n\}\n)$/m;
+
+/**
+ * `import.meta.url` → the URL tsc's output of this source file has (dist/<same path>.js), and
+ * main.ts without its hashbang and its top-level await.
+ */
 const moduleUrlPlugin = {
   name: 'tsc-module-url',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
-      const source = await readFile(path, 'utf8');
-      if (!path.startsWith(src) || !source.includes('import.meta.url')) return undefined;
+      let source = await readFile(path, 'utf8');
+      if (!path.startsWith(src)) return undefined;
+      if (path === ENTRY) {
+        const block = ENTRY_BLOCK.exec(source);
+        if (!block) throw new Error('bundle-cli: src/cli/main.ts no longer ends with its entry block');
+        source = source.replace(/^#!.*\n/, '').replace(ENTRY_BLOCK, `$1void (async () => {\n$2\n})();$3`);
+      } else if (!source.includes('import.meta.url')) return undefined;
       // A module's own require (network.ts loads undici's dispatcher this way) becomes the
       // bundle's, so that esbuild sees the require() calls and bundles what they load.
       const bundledRequire = source.replace(OWN_REQUIRE, '');
-      // From dist/cli/ (where main.js is) to this module's twin in dist/.
+      // From dist/cli/ (where the bundle is) to this module's twin in dist/.
       const twin = relative(`${src}cli`, path).replace(/\\/g, '/').replace(/\.ts$/, '.js');
-      const distCli = `new URL(/\\/${chunkDir}\\/[^/]*$/.test(import.meta.url) ? "../" : "./", import.meta.url)`;
       return {
         contents: bundledRequire.replaceAll(
           'import.meta.url',
-          `new URL(${JSON.stringify(twin)}, ${distCli}).href`,
+          `new URL(${JSON.stringify(twin)}, require("node:url").pathToFileURL(__dirname + "/")).href`,
         ),
         loader: 'ts',
         resolveDir: dirname(path),
@@ -101,14 +119,13 @@ export { CORS_IS_POSSIBLE, DefaultJsonSchemaValidator };
   },
 };
 
-await rm(`${outdir}/${chunkDir}`, { recursive: true, force: true });
+// The ES module bundle of earlier builds: its chunks would only be dead weight in the package.
+await rm(`${outdir}/chunks`, { recursive: true, force: true });
 const result = await build({
-  entryPoints: { main: `${src}cli/main.ts` },
-  outdir,
-  chunkNames: `${chunkDir}/[name]-[hash]`,
+  entryPoints: [ENTRY],
+  outfile: bundleFile,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['@napi-rs/keyring'],
@@ -121,21 +138,32 @@ const result = await build({
   // Prefer a package's ESM build: jsonc-parser's `main` is UMD, whose require()s esbuild cannot see.
   mainFields: ['module', 'main'],
   logLevel: 'warning',
-  banner: {
-    js: "import { createRequire as __patchbayCreateRequire } from 'node:module'; const require = __patchbayCreateRequire(import.meta.url);",
-  },
   plugins: [moduleUrlPlugin, lazyAjvPlugin],
   absWorkingDir: repo,
 });
 
-// Which source modules each output file holds, for test/e2e/lazy-sdk.test.ts (a command that needs
-// no network must load no file holding the SDK or undici) and for reading bundle sizes.
-const manifest = {};
-for (const [output, { inputs }] of Object.entries(result.metafile.outputs)) {
-  if (!output.endsWith('.js')) continue;
-  manifest[relative('dist/cli', output).replace(/\\/g, '/')] = Object.keys(inputs);
-}
-await writeFile(`${outdir}/${chunkDir}/inputs.json`, `${JSON.stringify(manifest, null, 1)}\n`);
-// BUNDLE_ANALYZE=1: what each file holds, largest first (esbuild's own report).
+// import() of what stays outside the bundle (the keychain addon; node:crypto where there is no
+// globalThis.crypto) becomes require(): both are CommonJS, and node 20 lets a script compiled by
+// vm import() only with an experimental flag or warning. Any other import() fails the build.
+const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto'];
+let bundleText = await readFile(bundleFile, 'utf8');
+for (const specifier of EXTERNAL_IMPORTS)
+  bundleText = bundleText.replaceAll(
+    `import(${JSON.stringify(specifier)})`,
+    `Promise.resolve().then(()=>require(${JSON.stringify(specifier)}))`,
+  );
+if (/\bimport\(/.test(bundleText)) throw new Error(`bundle-cli: an import() is left in ${bundleFile}`);
+await writeFile(bundleFile, bundleText);
+
+// The loader, with the bundle's hash: a code cache is only ever used for the bundle it was made of.
+const bundleHash = createHash('sha256').update(bundleText).digest('hex').slice(0, 16);
+const loader = await readFile(`${repo}scripts/cli-loader.js`, 'utf8');
+if (!loader.includes("'__BUNDLE_HASH__'"))
+  throw new Error('bundle-cli: scripts/cli-loader.js lost its hash slot');
+await writeFile(`${outdir}/main.js`, loader.replace("'__BUNDLE_HASH__'", JSON.stringify(bundleHash)));
+// tsc's map of the main.js it wrote, which the loader replaced.
+await rm(`${outdir}/main.js.map`, { force: true });
+
+// BUNDLE_ANALYZE=1: what the bundle holds, largest first (esbuild's own report).
 if (process.env.BUNDLE_ANALYZE)
   console.log(await analyzeMetafile(result.metafile, { verbose: process.env.BUNDLE_ANALYZE === 'verbose' }));

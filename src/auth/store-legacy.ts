@@ -10,15 +10,14 @@
  */
 
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../core/file-store.js';
 import { getOwn, isObject, stringifyJson, type JsonObject } from '../core/json-source.js';
-import { configDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 
 export function legacyCredentialsPath(env: NodeJS.ProcessEnv): string {
-  return join(configDirectory(env), 'credentials.json');
+  return resolvePaths(env).legacyCredentials;
 }
 
 export interface LegacySecret {

@@ -7,12 +7,12 @@
 import type { StoredOAuthClientInformation } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
-import { terminalText } from '../core/terminal-text.js';
 import type { JsonObject, JsonValue } from '../core/json-source.js';
 import { getOwn, isObject } from '../core/json-source.js';
 import type { Locate, Section, StoredIn } from './store-vault.js';
 
 export type { Locate, StoredIn } from './store-vault.js';
+export { redactSecrets } from '../core/redact.js';
 
 /** Why the last refresh failed. `message` is redacted of tokens before it is stored. */
 export interface RefreshError {
@@ -337,35 +337,4 @@ export function checkSecretRecords(root: JsonObject, locate: Locate): void {
     clients: readStoredClient,
     clientSecrets: readClientSecretRecord,
   });
-}
-
-const REDACTED = '[redacted]';
-const MAX_ERROR_LENGTH = 500;
-
-/**
- * Make an error message safe to store and show: the given secrets and anything that looks like a
- * credential in a header, a form body or JSON are replaced, the rest made safe for a terminal
- * (core/terminal-text.ts: escape sequences and invisible format characters removed, control
- * characters a space), and the length capped.
- */
-export function redactSecrets(message: string, secrets: ReadonlyArray<string | undefined>): string {
-  let text = message;
-  // Longest first, so a secret that contains another is replaced whole.
-  const known = secrets
-    .filter((secret): secret is string => secret !== undefined && secret.length >= 4)
-    .sort((a, b) => b.length - a.length);
-  for (const secret of known) text = text.split(secret).join(REDACTED);
-  text = text
-    .replace(/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`)
-    .replace(
-      /\b(access_token|refresh_token|id_token|client_secret|code|code_verifier|assertion)=[^&\s"']+/gi,
-      `$1=${REDACTED}`,
-    )
-    .replace(
-      /"(access_token|refresh_token|id_token|client_secret|registration_access_token)"\s*:\s*"[^"]*"/gi,
-      `"$1":"${REDACTED}"`,
-    )
-    .replace(/\b(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)/g, REDACTED);
-  text = terminalText(text);
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
 }

@@ -6,9 +6,8 @@
  */
 
 import { statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 
-import { AUTH_INDEX_FILE, dataDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 import { tokenState } from './expiry.js';
 
 export type StoredAccess =
@@ -28,7 +27,7 @@ export async function storedAccess(
   env: NodeJS.ProcessEnv,
 ): Promise<StoredAccess | undefined> {
   // No login was ever stored: say so without loading the store (most checks end here).
-  const indexPath = join(dataDirectory(env), AUTH_INDEX_FILE);
+  const indexPath = resolvePaths(env).authIndex;
   const index = statIfAny(indexPath);
   if (!index) return undefined;
   const { openCredentialStore } = await import('./store.js');

@@ -7,13 +7,12 @@
 
 import { realpathSync } from 'node:fs';
 import module from 'node:module';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
-import { cacheDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, exitCodeOf, PatchbayError } from '../errors.js';
 import { addJsonCommand } from './commands/add-json.command.js';
@@ -204,7 +203,7 @@ function enableCompileCache(): void {
   const enable = (module as { enableCompileCache?: (directory?: string) => unknown }).enableCompileCache;
   if (!enable || process.env.NODE_COMPILE_CACHE) return;
   try {
-    enable(join(cacheDirectory(process.env), 'compile-cache'));
+    enable(resolvePaths(process.env).compileCache);
   } catch {
     // A cache that cannot be written is only slower.
   }

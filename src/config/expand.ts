@@ -8,29 +8,10 @@ import { PatchbayError } from '../errors.js';
 import { joinCommandLine, splitCommandLine, type ReferenceReader } from '../core/command-line.js';
 import type { ServerEntry } from './entry.js';
 import { mapOwnValues } from '../core/json-source.js';
+import { splitTemplate, TEMPLATE_REFERENCE, type TemplatePart } from '../core/template.js';
 
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-export interface TemplatePart {
-  literal?: string;
-  variable?: string;
-  fallback?: string;
-}
-
-/** Split a value into literal text and `${VAR}` references (used by masking too). */
-export function splitTemplate(text: string): TemplatePart[] {
-  const parts: TemplatePart[] = [];
-  let last = 0;
-  for (const match of text.matchAll(REFERENCE)) {
-    if (match.index > last) parts.push({ literal: text.slice(last, match.index) });
-    parts.push(
-      match[2] === undefined ? { variable: match[1]! } : { variable: match[1]!, fallback: match[2] },
-    );
-    last = match.index + match[0].length;
-  }
-  if (last < text.length) parts.push({ literal: text.slice(last) });
-  return parts;
-}
+const REFERENCE = TEMPLATE_REFERENCE;
+export { splitTemplate, type TemplatePart };
 
 export function hasReferences(text: string): boolean {
   return splitTemplate(text).some((part) => part.variable !== undefined);

@@ -4,6 +4,8 @@
  * server remembered as 2025-era; and whether a refused POST means "try SSE".
  */
 
+import type { Deadline } from '../core/deadline.js';
+import { deadlineKind } from './deadline.js';
 import type { Transport } from '../config/entry.js';
 import { packageVersion } from '../core/version.js';
 import { causeChain, httpStatus, LIST_MAX_PAGES } from './classify.js';
@@ -11,16 +13,9 @@ import { CLIENT_CAPABILITIES, declineServerRequests } from './client-capabilitie
 import { lostFailure } from './explain.js';
 import { ConnectionWatch, type Lost } from './liveness.js';
 import type { FetchLike } from './network.js';
-import { raceAbort } from './race.js';
+import { raceAbort } from '../core/race.js';
 import { completingResults } from './result-type.js';
-import type {
-  AttemptState,
-  ConnectDeadline,
-  ConnectOptions,
-  Dialer,
-  Opened,
-  SdkTransport,
-} from './session-types.js';
+import type { AttemptState, ConnectOptions, Dialer, Opened, SdkTransport } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 export type { Dialer, Opened } from './session-types.js';
@@ -33,7 +28,7 @@ export class Attempt implements AttemptState {
 
   constructor(
     readonly dialer: Dialer,
-    private readonly deadline: ConnectDeadline,
+    private readonly deadline: Deadline,
   ) {}
 
   async open(kind: Transport, prior?: { kind: 'legacy' }): Promise<Opened> {
@@ -61,7 +56,7 @@ export class Attempt implements AttemptState {
     const transport = await this.createTransport(kind, watch);
     this.current = { client, transport, kind, watch };
     const connecting = client.connect(transport, {
-      timeout: this.deadline.remaining(),
+      timeout: this.deadline.remainingMs(),
       signal: this.deadline.signal,
       ...(prior ? { prior } : {}),
     });
@@ -173,17 +168,13 @@ export async function knownLegacyQuietly(url: string, options: ConnectOptions): 
  * that is refused for any reason but the deadline or a credential, the hint is wrong (the server
  * moved on, or another server took its address): negotiate afresh, as without a hint.
  */
-export async function openHinted(
-  attempt: Attempt,
-  legacy: boolean,
-  deadline: ConnectDeadline,
-): Promise<Opened> {
+export async function openHinted(attempt: Attempt, legacy: boolean, deadline: Deadline): Promise<Opened> {
   const { dialer } = attempt;
   if (!legacy) return attempt.open(dialer.target.transport);
   try {
     return await attempt.open('http', { kind: 'legacy' });
   } catch (error) {
-    if (deadline.signal.aborted || deadline.kindOf(error, dialer.sdk) !== undefined) throw error;
+    if (deadline.signal.aborted || deadlineKind(deadline, error, dialer.sdk) !== undefined) throw error;
     const status = httpStatus([...causeChain(error)], dialer.sdk);
     if (status === 401 || status === 403) throw error;
     await attempt.abandon();
@@ -196,7 +187,7 @@ export async function openHinted(
   }
 }
 
-export function shouldTrySse(error: unknown, dialer: Dialer, deadline: ConnectDeadline): boolean {
+export function shouldTrySse(error: unknown, dialer: Dialer, deadline: Deadline): boolean {
   if (dialer.target.transport !== 'http' || dialer.options.sseFallback === false) return false;
   if (deadline.signal.aborted) return false;
   const status = httpStatus([...causeChain(error)], dialer.sdk);

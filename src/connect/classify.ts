@@ -8,8 +8,9 @@ import type { ServerEntry } from '../config/entry.js';
 import type { ConnectionPhase } from './network.js';
 import { expiryText } from '../auth/expiry.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
-import { formatDuration } from './race.js';
+import { formatDuration } from '../core/race.js';
 import { displayUrl } from '../config/text.js';
+import { replaceSecrets } from '../core/redact.js';
 import { terminalText } from '../core/terminal-text.js';
 import { lastStderrLine } from './child-env.js';
 import type { StdioExit } from './stdio-transport.js';
@@ -593,8 +594,7 @@ export function secretValues(entry: ServerEntry): string[] {
   return [...new Set(values)].filter((value) => value.length >= 6).sort((a, b) => b.length - a.length);
 }
 
+/** `secrets` (from secretValues) replaced by `***` in a message. */
 export function redact(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  return out;
+  return replaceSecrets(text, secrets, '***');
 }

@@ -19,9 +19,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../core/file-store.js';
-import { dataDirectory } from '../core/paths.js';
+import { ERA_HINTS_FILE, resolvePaths } from '../core/paths.js';
 
-export const ERA_HINTS_FILE = 'era-hints.json';
+export { ERA_HINTS_FILE };
 /** A day: long enough to save the round trip on every everyday check. */
 export const HINT_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -32,7 +32,7 @@ interface HintsFile {
 }
 
 function hintsPath(env: NodeJS.ProcessEnv): string {
-  return join(dataDirectory(env), ERA_HINTS_FILE);
+  return resolvePaths(env).eraHints;
 }
 
 /**

@@ -6,6 +6,8 @@
  */
 
 import { PatchbayError } from '../errors.js';
+import type { Deadline } from '../core/deadline.js';
+import { deadlineKind } from './deadline.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { CredentialError, OAuthTokenSource } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
@@ -23,7 +25,7 @@ import {
 import { ConnectError } from './connect-error.js';
 import type { Lost } from './liveness.js';
 import type { HttpClient } from './network.js';
-import type { AttemptState, ClientModule, ConnectDeadline, ConnectOptions, Dialer } from './session-types.js';
+import type { AttemptState, ClientModule, ConnectOptions, Dialer } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 /** What a failure's context is built from. */
@@ -39,7 +41,7 @@ export interface ContextSources {
 }
 
 export interface FailureSources extends ContextSources {
-  deadline: ConnectDeadline;
+  deadline: Deadline;
   attempt: AttemptState | undefined;
   sdk: ClientModule | undefined;
 }
@@ -62,7 +64,7 @@ export async function settleDyingChild(stdio: StdioProcessTransport): Promise<vo
 
 export async function describeConnectFailure(error: unknown, sources: FailureSources): Promise<ConnectError> {
   const { deadline, attempt, sdk } = sources;
-  const kind = deadline.kindOf(error, sdk);
+  const kind = deadlineKind(deadline, error, sdk);
   if (kind === 'aborted')
     return new ConnectError('failed', sources.stage ?? 'handshake', 'the connection attempt was cancelled');
   if (error instanceof ConnectError) return error;

@@ -13,7 +13,7 @@ import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
 import { lastStderrLine, layerEnv } from './child-env.js';
 import { destroyPipes, signalProcessGroup, streamClosed } from './child-process.js';
-import { formatDuration } from './race.js';
+import { formatDuration } from '../core/race.js';
 
 export interface HeadersHelperContext {
   /** The server's configured name, passed as PATCHBAY_SERVER_NAME (and CLAUDE_CODE_MCP_SERVER_NAME). */

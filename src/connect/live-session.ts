@@ -13,6 +13,7 @@ import { terminalText } from '../core/terminal-text.js';
 import { Attempt, type Dialer, type Opened } from './attempt.js';
 import { causeChain, classifyFailure, httpStatus, timeoutFailure } from './classify.js';
 import { ConnectError } from './connect-error.js';
+import { connectDeadline } from './deadline.js';
 import {
   credentialFailure,
   describeConnectFailure,
@@ -23,15 +24,12 @@ import {
 } from './explain.js';
 import type { Lost } from './liveness.js';
 import type { HttpClient } from './network.js';
-import { raceAbort } from './race.js';
-import type { ConnectDeadline, SdkTransport, ServerIdentity, Session } from './session-types.js';
+import { raceAbort } from '../core/race.js';
+import type { SdkTransport, ServerIdentity, Session } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 /** How long a server gets to acknowledge the end of its session (HTTP DELETE). */
 const SESSION_END_GRACE_MS = 500;
-
-/** Starts the deadline of a session renewal: the request timeout and the caller's signal. */
-export type StartDeadline = (timeoutMs: number, signal: AbortSignal | undefined) => ConnectDeadline;
 
 export class LiveSession implements Session {
   private opened: Opened;
@@ -45,7 +43,6 @@ export class LiveSession implements Session {
     opened: Opened,
     readonly fellBackToSse: boolean,
     readonly connectMs: number,
-    private readonly startDeadline: StartDeadline,
   ) {
     this.opened = opened;
     // Every request in flight waits on it: one listener per request, not a leak.
@@ -193,7 +190,7 @@ export class LiveSession implements Session {
     if (this.opened !== expired) return; // another request already renewed it
     this.renewing ??= (async () => {
       const timeoutMs = this.requestOptions().timeout;
-      const deadline = this.startDeadline(timeoutMs, this.dialer.options.signal);
+      const deadline = connectDeadline(timeoutMs, this.dialer.options.signal);
       const attempt = new Attempt(this.dialer, deadline);
       try {
         const fresh = await attempt.open('http');

@@ -5,12 +5,13 @@
 
 import { PatchbayError } from '../errors.js';
 import type { ServerEntry } from '../config/entry.js';
+import type { Deadline } from '../core/deadline.js';
 import type { OAuthTokenSource } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
 import type { Target } from './classify.js';
 import { ConnectError } from './connect-error.js';
 import type { HttpClient } from './network.js';
-import type { ConnectDeadline, ConnectOptions } from './session-types.js';
+import type { ConnectOptions } from './session-types.js';
 
 export function checkEntry(entry: ServerEntry): Target {
   const invalid = (reason: string) => new ConnectError('failed', 'config', reason);
@@ -35,7 +36,7 @@ export async function runHelper(
   command: string,
   url: URL,
   options: ConnectOptions,
-  deadline: ConnectDeadline,
+  deadline: Deadline,
 ): Promise<Record<string, string>> {
   const { runHeadersHelper } = await import('./headers-helper.js');
   try {
@@ -45,7 +46,7 @@ export async function runHelper(
         ...(options.name ? { serverName: options.name } : {}),
         ...(options.cwd ? { cwd: options.cwd } : {}),
         env: options.env ?? process.env,
-        timeoutMs: Math.min(10_000, deadline.remaining()),
+        timeoutMs: Math.min(10_000, deadline.remainingMs()),
         signal: deadline.signal,
       }),
     );

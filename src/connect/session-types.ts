@@ -110,19 +110,6 @@ export interface Session {
 export type ClientModule = typeof import('@modelcontextprotocol/client');
 export type SdkTransport = Parameters<Client['connect']>[0];
 
-/**
- * The connect timeout and the caller's cancellation, told apart from SDK errors: what an attempt
- * and a failure's explanation need of session.ts's Deadline.
- */
-export interface ConnectDeadline {
-  readonly signal: AbortSignal;
-  remaining(): number;
-  race<T>(promise: Promise<T>): Promise<T>;
-  /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
-  kindOf(error: unknown, sdk: ClientModule | undefined): 'timeout' | 'aborted' | undefined;
-  dispose(): void;
-}
-
 export interface Opened {
   client: Client;
   transport: SdkTransport;

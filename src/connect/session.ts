@@ -10,7 +10,8 @@
  *
  * The parts: prepare.ts (the entry, headers, HTTP client and credentials), attempt.ts (one client
  * and transport, era hints, the SSE fallback rule), explain.ts (why it failed), live-session.ts
- * (the Session), session-types.ts (the options and the Session type, re-exported here).
+ * (the Session), deadline.ts (the connect deadline on core/deadline.ts), session-types.ts (the
+ * options and the Session type, re-exported here).
  */
 
 import { performance } from 'node:perf_hooks';
@@ -25,11 +26,11 @@ import {
   type Dialer,
   type Opened,
 } from './attempt.js';
+import { connectDeadline } from './deadline.js';
 import { describeConnectFailure, redactFailure } from './explain.js';
 import { LiveSession } from './live-session.js';
 import type { HttpClient } from './network.js';
 import { checkEntry, createHttp, credentialsFor, runHelper } from './prepare.js';
-import { raceAbort } from './race.js';
 import type { ClientModule, ConnectOptions, Session } from './session-types.js';
 
 export { ConnectError, type ConnectFailureStatus, type ConnectStep } from './connect-error.js';
@@ -39,7 +40,7 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
   const started = performance.now();
   const secrets = secretValues(entry);
   const target = checkEntry(entry);
-  const deadline = new Deadline(options.timeoutMs, options.signal);
+  const deadline = connectDeadline(options.timeoutMs, options.signal);
   let http: HttpClient | undefined;
   let attempt: Attempt | undefined;
   let sdk: ClientModule | undefined;
@@ -84,13 +85,7 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
         throw error;
       }
     }
-    const session = new LiveSession(
-      dialer,
-      opened,
-      fellBack,
-      Math.round(performance.now() - started),
-      (timeoutMs, signal) => new Deadline(timeoutMs, signal),
-    );
+    const session = new LiveSession(dialer, opened, fellBack, Math.round(performance.now() - started));
     if (hints === 'read-write' && !fellBack) {
       const { processEraHints } = await import('./era-hints.js');
       await (options.eraHintCache ?? processEraHints).rememberEra(hintUrl, session.era, env);
@@ -103,60 +98,5 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
     throw redactFailure(failure, secrets);
   } finally {
     deadline.dispose();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Deadline: the connect timeout and the caller's cancellation, told apart from SDK errors
-
-class DeadlineReached extends Error {
-  constructor(readonly kind: 'timeout' | 'aborted') {
-    super(kind === 'timeout' ? 'the connect timeout passed' : 'cancelled');
-  }
-}
-
-class Deadline {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private readonly started = performance.now();
-  private readonly onCallerAbort = () => this.controller.abort(new DeadlineReached('aborted'));
-
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly callerSignal: AbortSignal | undefined,
-  ) {
-    this.timer = setTimeout(
-      () => this.controller.abort(new DeadlineReached('timeout')),
-      Math.max(1, timeoutMs),
-    );
-    if (callerSignal?.aborted) this.onCallerAbort();
-    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  remaining(): number {
-    return Math.max(1, Math.round(this.timeoutMs - (performance.now() - this.started)));
-  }
-
-  race<T>(promise: Promise<T>): Promise<T> {
-    return raceAbort(promise, this.controller.signal);
-  }
-
-  /** Whether a failure is (or was caused by) this deadline, whatever the SDK wrapped it in. */
-  kindOf(error: unknown, sdk: ClientModule | undefined): 'timeout' | 'aborted' | undefined {
-    if (error instanceof DeadlineReached) return error.kind;
-    const reason: unknown = this.controller.signal.reason;
-    if (this.controller.signal.aborted && reason instanceof DeadlineReached) return reason.kind;
-    // The SDK's own request timeout (set to the remaining budget) may fire a moment earlier.
-    if (sdk?.SdkError.isInstance(error) && error.code === sdk.SdkErrorCode.RequestTimeout) return 'timeout';
-    return undefined;
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
   }
 }

@@ -20,7 +20,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../core/file-store.js';
-import { stateDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 import { randomSecret } from './session.js';
 
 export interface Registration {
@@ -35,7 +35,7 @@ const ASK_TIMEOUT_MS = 3_000;
 
 export function registrationPath(env: NodeJS.ProcessEnv, projectRoot: string): string {
   const key = createHash('sha256').update(projectRoot, 'utf8').digest('hex').slice(0, 16);
-  return join(stateDirectory(env), 'consoles', `${key}.json`);
+  return join(resolvePaths(env).consolesDir, `${key}.json`);
 }
 
 /** Record this console for the next `patchbay ui`; returns its control secret and a remover. */
@@ -47,7 +47,7 @@ export async function registerConsole(
   const path = registrationPath(env, projectRoot);
   const control = randomSecret();
   const record: Registration = { pid: process.pid, port, projectRoot, control };
-  await mkdir(join(stateDirectory(env), 'consoles'), { recursive: true, mode: 0o700 });
+  await mkdir(resolvePaths(env).consolesDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, `${JSON.stringify(record)}\n`, { mode: 0o600, secret: true });
   return {
     control,

@@ -1,4 +1,7 @@
-/** Where patchbay's files live (XDG), and where the project is. */
+/**
+ * Where patchbay's files live (XDG), and where the project is. `resolvePaths(env)` computes every
+ * location once into a `Paths` value; the directory functions below are its parts.
+ */
 
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -54,7 +57,7 @@ export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(configDirectory(env), 'config.json');
+  return resolvePaths(env).userConfig;
 }
 
 export const PROJECT_FILE = '.mcp.json';
@@ -84,3 +87,68 @@ export function projectConfigPath(projectRoot: string): string {
 
 /** The credential store's index of non-secret facts, in the data directory (see auth/store.ts). */
 export const AUTH_INDEX_FILE = 'auth-index.json';
+
+/** Every file and directory patchbay computes from the environment (XDG variables, HOME). */
+export interface Paths {
+  home: string;
+  /** `$PATCHBAY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/patchbay`, else `~/.config/patchbay`. */
+  configDir: string;
+  /** Stored credentials, their index, lock files, hints. */
+  dataDir: string;
+  /** The audit log, usage counts, pinned definitions, running consoles. */
+  stateDir: string;
+  /** What may be deleted at any time. */
+  cacheDir: string;
+  /** The user scope's config file. */
+  userConfig: string;
+  /** The credential store's index of non-secret facts (auth/store.ts). */
+  authIndex: string;
+  /** Credentials as an older patchbay kept them, migrated on first use (auth/store-legacy.ts). */
+  legacyCredentials: string;
+  /** The gateway's bearer token for HTTP clients (gateway/token.ts). */
+  gatewayToken: string;
+  /** Which servers spoke the 2025 era when last seen (connect/era-hints.ts). */
+  eraHints: string;
+  /** Usage-limit counts (policy/limits.ts). */
+  usage: string;
+  /** Pinned tool definitions (policy/pins.ts). */
+  pins: string;
+  /** The audit log, before rotation (policy/audit.ts). */
+  audit: string;
+  /** One registration file per running console (console/registration.ts). */
+  consolesDir: string;
+  /** Node's compile cache for the CLI. */
+  compileCache: string;
+}
+
+/** Every location, from `env` (process.env by default), computed once per call. */
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
+  const configDir = configDirectory(env);
+  const dataDir = dataDirectory(env);
+  const stateDir = stateDirectory(env);
+  const cacheDir = cacheDirectory(env);
+  return {
+    home: homeDirectory(env),
+    configDir,
+    dataDir,
+    stateDir,
+    cacheDir,
+    userConfig: join(configDir, 'config.json'),
+    authIndex: join(dataDir, AUTH_INDEX_FILE),
+    legacyCredentials: join(configDir, 'credentials.json'),
+    gatewayToken: join(dataDir, 'gateway-token'),
+    eraHints: join(dataDir, ERA_HINTS_FILE),
+    usage: join(stateDir, USAGE_FILE),
+    pins: join(stateDir, PINS_FILE),
+    audit: join(stateDir, 'audit.jsonl'),
+    consolesDir: join(stateDir, 'consoles'),
+    compileCache: join(cacheDir, 'compile-cache'),
+  };
+}
+
+/** The connect/ era hints file's name in the data directory. */
+export const ERA_HINTS_FILE = 'era-hints.json';
+/** policy/limits.ts's counts, in the state directory. */
+export const USAGE_FILE = 'usage.json';
+/** policy/pins.ts's pinned definitions, in the state directory. */
+export const PINS_FILE = 'pins.json';

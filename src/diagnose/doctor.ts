@@ -16,7 +16,7 @@ import type { EffectiveServer } from '../config/registry.js';
 import type { HttpClient } from '../connect/network.js';
 import type { Session } from '../connect/session.js';
 import { PatchbayError } from '../errors.js';
-import { Deadline } from './deadline.js';
+import { Deadline } from '../core/deadline.js';
 import {
   failed,
   notChecked,
@@ -67,7 +67,7 @@ export async function diagnoseAll(
 
 export async function diagnose(server: EffectiveServer, options: DiagnoseOptions): Promise<Diagnosis> {
   const template = server.winner.entry;
-  const deadline = new Deadline(template?.timeout ?? options.timeoutMs);
+  const deadline = new Deadline(template?.timeout ?? options.timeoutMs, { unref: true });
   const run = new Run(planFor(server));
   let verdict: Verdict = 'ok';
   try {

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { writeFileAtomic } from '../core/file-store.js';
-import { dataDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 
 export function gatewayTokenPath(env: NodeJS.ProcessEnv): string {
-  return join(dataDirectory(env), 'gateway-token');
+  return resolvePaths(env).gatewayToken;
 }
 
 export async function gatewayToken(env: NodeJS.ProcessEnv): Promise<string> {

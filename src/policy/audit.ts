@@ -25,12 +25,15 @@
  */
 
 import { closeSync, constants, openSync, promises as fs, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { withFileLock } from '../core/file-store.js';
-import { isSecretName, MASK, maskUrl, maskValue } from '../config/mask.js';
-import { stateDirectory } from '../core/paths.js';
+import { maskJsonSecrets, maskSecretsInText } from '../core/redact.js';
+import { resolvePaths } from '../core/paths.js';
+
+/** Masking of tool arguments and error texts: the one redactor's rules (core/redact.ts). */
+export { maskJsonSecrets, maskSecretsInText };
 
 export type AuditVia = 'gateway' | 'call' | 'console';
 export const AUDIT_VIAS: readonly AuditVia[] = ['gateway', 'call', 'console'];
@@ -108,7 +111,7 @@ const ROTATE_LOCK_TIMEOUT_MS = 5_000;
 const READ_LOCK_TIMEOUT_MS = 2_000;
 
 export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(stateDirectory(env), 'audit.jsonl');
+  return resolvePaths(env).audit;
 }
 
 /** audit.jsonl for 0, audit.<n>.jsonl for a rotated file. */
@@ -118,68 +121,6 @@ function rotatedPath(path: string, index: number): string {
 
 // ---------------------------------------------------------------------------------------------
 // Masking
-
-/*
- * mask.ts masks values whose *name* says they are secret (headers, env, flags, URL parts). Tool
- * arguments and error texts are free-form, so secrets there are also found by *shape*: an auth
- * scheme followed by a credential, `name=value` / `"name": "value"` with a secret-looking name,
- * URLs (passwords and secret query parameters, via maskUrl), well-known token formats, and long
- * random-looking strings. Hex-only strings (commit SHAs, UUIDs) are left alone on purpose: they
- * are common tool arguments, and a hex key under a secret-looking name is masked by name anyway.
- */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
-const SCHEME_CREDENTIAL = /\b(?:Bearer|Basic|Token|Bot|Digest|ApiKey|DPoP)\s+([A-Za-z0-9._~+/=-]{8,})/gi;
-// The value may start with an auth scheme (`Authorization: Bearer abc`); maskValue keeps the scheme.
-const SECRET_PAIR =
-  /([A-Za-z][A-Za-z0-9_.-]*)(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot|Digest|ApiKey|DPoP)\s+)?[^\s"'&,;)}\]]+)/gi;
-const KNOWN_TOKEN =
-  /\b(?:eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*|(?:gh[pousr]_|github_pat_|glpat-|sk-|sk_live_|sk_test_|rk_live_|xox[abposr]-|AKIA|ASIA|AIza|npm_|pypi-)[A-Za-z0-9_-]{10,})/g;
-const LONG_RUN = /[A-Za-z0-9_+=-]{32,}/g;
-
-function looksRandom(run: string): boolean {
-  return /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run);
-}
-
-/** Mask what looks secret in free text (an error message, a string argument). */
-export function maskSecretsInText(text: string): string {
-  return text
-    .replace(URL_IN_TEXT, (match) => {
-      // Punctuation that ends the sentence is not part of the URL.
-      const url = match.replace(/[.,;:!?)\]]+$/, '');
-      return maskUrl(url) + match.slice(url.length);
-    })
-    .replace(SCHEME_CREDENTIAL, (match, credential: string) =>
-      // A word after "Token" is a credential only if it has a digit or is long (not "Token expired").
-      /\d/.test(credential) || credential.length >= 24 ? maskValue(match) : match,
-    )
-    .replace(SECRET_PAIR, (match, name: string, separator: string, value: string) =>
-      isSecretName(name) ? `${name}${separator}${maskValue(value)}` : match,
-    )
-    .replace(KNOWN_TOKEN, MASK)
-    .replace(LONG_RUN, (run) => (looksRandom(run) ? MASK : run));
-}
-
-const MAX_DEPTH = 64;
-
-/**
- * Mask a JSON value: everything under a secret-looking key is masked whatever its shape (strings
- * keep `${VAR}` references and an auth scheme, numbers become ****), and every other string is
- * searched for secrets by shape.
- */
-export function maskJsonSecrets(value: unknown, underSecret = false, depth = 0): unknown {
-  if (typeof value === 'string') return underSecret ? maskValue(value) : maskSecretsInText(value);
-  if (typeof value === 'number') return underSecret ? MASK : value;
-  if (value === null || typeof value !== 'object') return value;
-  if (depth >= MAX_DEPTH) return MASK;
-  if (Array.isArray(value)) return value.map((item) => maskJsonSecrets(item, underSecret, depth + 1));
-  // fromEntries defines own properties, so a "__proto__" key stays a key.
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [
-      key,
-      maskJsonSecrets(item, underSecret || isSecretName(key), depth + 1),
-    ]),
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // Writing

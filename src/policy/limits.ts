@@ -22,10 +22,10 @@
  */
 
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
-import { stateDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 
 export type LimitUnit = 'minute' | 'hour' | 'day';
 
@@ -142,10 +142,9 @@ export interface LimitUsage {
 }
 
 export function usageFilePath(env: NodeJS.ProcessEnv): string {
-  return join(stateDirectory(env), USAGE_FILE);
+  return resolvePaths(env).usage;
 }
 
-const USAGE_FILE = 'usage.json';
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 

@@ -14,7 +14,7 @@
  */
 
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../core/file-store.js';
@@ -27,7 +27,7 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../core/json-source.js';
-import { stateDirectory } from '../core/paths.js';
+import { resolvePaths } from '../core/paths.js';
 import type { PinnedView } from './pin-view.js';
 
 export interface PinStoreOptions {
@@ -49,12 +49,11 @@ export interface StoredPin {
   change?: StoredChange;
 }
 
-const PINS_FILE = 'pins.json';
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 
 export function pinsFilePath(env: NodeJS.ProcessEnv): string {
-  return join(stateDirectory(env), PINS_FILE);
+  return resolvePaths(env).pins;
 }
 
 /** The checked content of pins.json; unknown keys are kept as they are on rewrite. */

@@ -296,14 +296,24 @@ describe('patchbay auth status', () => {
   it('reads neither the SDK nor the network stack', async () => {
     await serverWithLogin({});
     const traceFile = join(sandbox.root, 'trace.txt');
+    const coverageDir = join(sandbox.root, 'coverage');
     const result = await runBinary(
       ['auth', 'status'],
-      { ...sandbox.env, ...env, TRACE_IMPORTS_FILE: traceFile, NODE_OPTIONS: `--import ${TRACER}` },
+      {
+        ...sandbox.env,
+        ...env,
+        TRACE_IMPORTS_FILE: traceFile,
+        NODE_OPTIONS: `--import ${TRACER}`,
+        NODE_V8_COVERAGE: coverageDir,
+      },
       undefined,
       sandbox.project,
     );
     expect(result.code, result.stderr).toBe(0);
-    const modules = bundledModules((await readFile(traceFile, 'utf8')).split('\n').filter(Boolean));
+    const modules = bundledModules(
+      (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean),
+      coverageDir,
+    );
     expect(modules.some((module) => module.endsWith('src/cli/commands/auth-status.ts'))).toBe(true);
     expect(
       modules.filter((module) =>

@@ -1,6 +1,6 @@
 /**
- * Commands that need no network must not load the MCP SDK: it is most of the start-up time. A
- * loaded file of the bundled binary counts as every module bundled into it (helpers/bundle.ts).
+ * Commands that need no network must not load the MCP SDK: it is most of the start-up time. In the
+ * bundled binary a module counts as loaded when its code ran (helpers/bundle.ts).
  */
 
 import { readFile } from 'node:fs/promises';
@@ -22,14 +22,22 @@ afterEach(async () => {
 
 async function loadedModules(args: string[]): Promise<string[]> {
   const traceFile = join(sandbox.root, `trace-${args[0]}.txt`);
+  const coverageDir = join(sandbox.root, `coverage-${args[0]}`);
   const result = await runBinary(
     args,
-    { ...sandbox.env, TRACE_IMPORTS_FILE: traceFile, NODE_OPTIONS: `--import ${TRACER}` },
+    {
+      ...sandbox.env,
+      TRACE_IMPORTS_FILE: traceFile,
+      NODE_OPTIONS: `--import ${TRACER}`,
+      NODE_V8_COVERAGE: coverageDir,
+    },
     undefined,
     sandbox.project,
   );
   expect(result.code, result.stderr).toBe(0);
-  return (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
+  const urls = (await readFile(traceFile, 'utf8')).split('\n').filter(Boolean);
+  expect(urls.some((url) => url.includes('/dist/cli/'))).toBe(true);
+  return bundledModules(urls, coverageDir);
 }
 
 for (const args of [
@@ -39,9 +47,7 @@ for (const args of [
   ['remove', 'a'],
 ]) {
   it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
-    const urls = await loadedModules(args);
-    expect(urls.some((url) => url.includes('/dist/cli/'))).toBe(true);
-    const modules = bundledModules(urls);
+    const modules = await loadedModules(args);
     // The bundle holds the command's own module: the map is read right.
     expect(modules.some((module) => module.endsWith(`src/cli/commands/${args[0]}.ts`))).toBe(true);
     expect(

@@ -1,7 +1,7 @@
 /** What every layer of one server's diagnosis may read. */
 
 import type { Scope, ServerEntry } from '../../config/entry.js';
-import type { Deadline } from '../deadline.js';
+import type { Deadline } from '../../core/deadline.js';
 
 export interface LayerContext {
   name: string;

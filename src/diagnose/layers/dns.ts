@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
-import { formatDuration, isDeadline, type Deadline } from '../deadline.js';
+import { formatDuration, isDeadline, type Deadline } from '../../core/deadline.js';
 import { failed, passed, type Finding } from '../findings.js';
 import { errorCode } from '../text.js';
 

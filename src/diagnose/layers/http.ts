@@ -7,7 +7,7 @@
 
 import { PatchbayError } from '../../errors.js';
 import type { HttpClient } from '../../connect/network.js';
-import { formatDuration, isDeadline } from '../deadline.js';
+import { formatDuration, isDeadline } from '../../core/deadline.js';
 import { failed, passed, warned, type Evidence, type Finding } from '../findings.js';
 import { addCommand } from '../fixes.js';
 import { clean, displayUrl, errorCode } from '../text.js';

@@ -5,7 +5,7 @@
 
 import { shellWord } from '../text.js';
 import type { ConnectError, Session } from '../../connect/session.js';
-import { formatDuration, isDeadline } from '../deadline.js';
+import { formatDuration, isDeadline } from '../../core/deadline.js';
 import { failed, passed, warned, type Evidence, type Finding } from '../findings.js';
 import { addCommand } from '../fixes.js';
 import { clean } from '../text.js';

@@ -2,7 +2,7 @@
 
 import { connect, type Socket } from 'node:net';
 
-import { formatDuration, isDeadline, type Deadline } from '../deadline.js';
+import { formatDuration, isDeadline, type Deadline } from '../../core/deadline.js';
 import { failed, passed, type Finding } from '../findings.js';
 import { errorCode } from '../text.js';
 import type { ResolvedAddress } from './dns.js';

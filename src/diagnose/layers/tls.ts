@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { connect as tlsConnect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
 
-import { formatDuration, isDeadline, type Deadline } from '../deadline.js';
+import { formatDuration, isDeadline, type Deadline } from '../../core/deadline.js';
 import { failed, passed, warned, type Evidence, type Finding } from '../findings.js';
 import { addCommand } from '../fixes.js';
 import { clean, errorCode } from '../text.js';

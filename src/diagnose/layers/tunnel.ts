@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 
-import { formatDuration, isDeadline, type Deadline } from '../deadline.js';
+import { formatDuration, isDeadline, type Deadline } from '../../core/deadline.js';
 import { failed, passed, type Finding } from '../findings.js';
 import { clean } from '../text.js';
 

@@ -1,4 +1,4 @@
-/** Small helpers for bounded waits, shared by connect/ and diagnose/. */
+/** Small helpers for bounded waits, shared by core/deadline, connect/ and diagnose/. */
 
 /**
  * The promise, or the signal's reason when it aborts first. The work itself is not stopped
