@@ -15,59 +15,44 @@
  * granted for and refreshed only at the issuer that granted them, as the client it granted them to.
  */
 
-import { isExpired, tokenState } from './expiry.js';
-import { normalUrl, sameResource } from './resource-url.js';
 import type {
   AuthorizationServerMetadata,
   AuthProvider,
   OAuthClientInformationMixed,
-  OAuthTokens,
 } from '@modelcontextprotocol/client';
 
-import { terminalText } from '../core/terminal-text.js';
 import { PatchbayError } from '../errors.js';
 import { tokenKey } from './oauth-provider.js';
-import { redactSecrets, type StoredTokens } from './store-records.js';
+import {
+  asCredentialError,
+  checkAuthorizationServers,
+  checkMetadataIssuer,
+  CredentialError,
+  expired,
+  explainRefreshFailure,
+  nextTokenSet,
+  planAfterReload,
+  planForRequest,
+  planForUnauthorized,
+  planUnderLock,
+  refreshingClient,
+  RETRY_EARLY_REFRESH_MS,
+  type RefreshAfter401,
+  type RefreshCause,
+} from './refresh-decisions.js';
+import { sameResource } from './resource-url.js';
+import type { StoredTokens } from './store-records.js';
 import type { CredentialStore } from './store.js';
+
+export {
+  CredentialError,
+  isCredentialError,
+  refreshDue,
+  type CredentialFailureKind,
+} from './refresh-decisions.js';
 
 /** The fetch signature of the SDK's transports and auth functions. */
 export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
-
-/**
- * What went wrong getting a usable token:
- * - `needs-login`: only a new `patchbay login` helps (no login, expired without a refresh token,
- *   refresh token rejected, registration gone);
- * - `unreachable`: the authorization server could not be reached (the cause has the network error);
- * - `failed`: it answered, but not usefully (a server error, malformed metadata, a timeout).
- */
-export type CredentialFailureKind = 'needs-login' | 'unreachable' | 'failed';
-
-export class CredentialError extends PatchbayError {
-  readonly kind: CredentialFailureKind;
-  /** The authorization server endpoint involved, for network messages. */
-  readonly endpoint: URL | undefined;
-  /** The MCP server's status that led here, when there was one (401). */
-  readonly httpStatus: number | undefined;
-  /** The authorization server's refusal of the refresh token, as recorded with the tokens. */
-  readonly refusal: string | undefined;
-
-  constructor(
-    kind: CredentialFailureKind,
-    message: string,
-    options: { hint?: string; cause?: unknown; endpoint?: URL; httpStatus?: number; refusal?: string } = {},
-  ) {
-    super(kind === 'needs-login' ? 'needs-auth' : 'connect-failed', message, options);
-    this.name = 'CredentialError';
-    this.kind = kind;
-    this.endpoint = options.endpoint;
-    this.httpStatus = options.httpStatus;
-    this.refusal = options.refusal;
-  }
-}
-
-export function isCredentialError(error: unknown): error is CredentialError {
-  return error instanceof PatchbayError && error.name === 'CredentialError';
-}
 
 export interface TokenSourceSettings {
   /** The MCP server's URL as configured: the protected resource the tokens are for. */
@@ -87,53 +72,39 @@ export interface TokenSourceSettings {
   refreshTimeoutMs?: number;
   /** How long to wait for another process's refresh; default 45 s. */
   lockTimeoutMs?: number;
+  /** Shared with the owner's other token sources; default `processRefreshState`. */
+  shared?: RefreshState;
 }
 
 export { EXPIRY_SLACK_MS } from './expiry.js';
 /** Well under the 30 s after which a waiting process takes a lock for stale. */
 const REFRESH_TIMEOUT_MS = 15_000;
 const LOCK_TIMEOUT_MS = 45_000;
-/** A token refreshed because of a 401 and rejected again within this window is not refreshed again. */
-const LOOP_WINDOW_MS = 60_000;
-/** After an early refresh failed, the still-valid token is used this long before the next try. */
-const RETRY_EARLY_REFRESH_MS = 10_000;
-/** Errors an authorization server reports for a passing condition: not a verdict on the refresh token. */
-const TRANSIENT_OAUTH_ERRORS = new Set(['server_error', 'temporarily_unavailable', 'too_many_requests']);
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
 /** What the transport passes to `onUnauthorized` (the SDK does not export the type by name). */
 type UnauthorizedContext = Parameters<NonNullable<AuthProvider['onUnauthorized']>>[0];
 
-/** One refresh per credential store and server key in this process, whoever asks. */
-const refreshesInFlight = new Map<string, Promise<StoredTokens>>();
-/** Authorization server metadata per issuer (or configured metadata URL), for this process, a while. */
-const metadataCache = new Map<string, { at: number; metadata: Promise<AuthorizationServerMetadata> }>();
 const METADATA_CACHE_MS = 10 * 60_000;
+
 /**
- * Access tokens obtained because the server answered 401, per store and server key: if the server
- * refuses one of those too, refreshing again would only repeat that.
+ * What the token sources of one owner share, keyed by credential store and server key: the
+ * refresh under way (one at a time, whoever asks), each issuer's metadata for a while, and the
+ * access tokens obtained because a server answered 401 (if it refuses one of those too,
+ * refreshing again would only repeat that). A gateway or a test owns its own; token sources made
+ * without one share `processRefreshState`, so that every session of a command refreshes a login once.
  */
-const refreshedAfter401 = new Map<string, { accessToken: string; at: number }>();
-
-type RefreshCause = { kind: 'expiry'; seen: string } | { kind: 'rejected'; rejected: string };
-
-/** The same issuer: lists of authorization servers often differ from `issuer` by a final slash. */
-function sameIssuer(a: string, b: string): boolean {
-  return normalUrl(a).replace(/\/$/, '') === normalUrl(b).replace(/\/$/, '');
+export class RefreshState {
+  /** One refresh per credential store and server key, whoever asks. */
+  readonly inFlight = new Map<string, Promise<StoredTokens>>();
+  /** Authorization server metadata per issuer (or configured metadata URL), a while. */
+  readonly metadata = new Map<string, { at: number; metadata: Promise<AuthorizationServerMetadata> }>();
+  /** Access tokens obtained because the server answered 401, per store and server key. */
+  readonly after401 = new Map<string, RefreshAfter401>();
 }
 
-/** When a token should be replaced: the one rule of expiry.ts (due or already expired). */
-export function refreshDue(tokens: StoredTokens, now = Date.now()): boolean {
-  return tokenState(tokens, now) !== 'fresh';
-}
-
-const expired = (tokens: StoredTokens, now = Date.now()): boolean => isExpired(tokens, now);
-
-/** A refresh token the authorization server already refused (here or in another process). */
-function refusedBefore(tokens: StoredTokens): boolean {
-  const error = tokens.lastRefreshError;
-  return error !== undefined && error.at >= (tokens.lastRefreshAt ?? tokens.obtainedAt);
-}
+/** The state shared by the token sources not given their own. */
+export const processRefreshState = new RefreshState();
 
 /**
  * The AuthProvider patchbay hands to the SDK's HTTP transports when requests may refresh
@@ -151,9 +122,11 @@ export class OAuthTokenSource implements AuthProvider {
   private readonly sentWith = new WeakMap<Response, string>();
   /** Until when a failed early refresh (of a token still valid) is not tried again. */
   private quietUntil = 0;
+  private readonly shared: RefreshState;
 
   constructor(private readonly settings: TokenSourceSettings) {
     this.origin = new URL(settings.resource).origin;
+    this.shared = settings.shared ?? processRefreshState;
     this.fetch = (url, init) => this.send(url, init);
   }
 
@@ -161,14 +134,16 @@ export class OAuthTokenSource implements AuthProvider {
   async token(): Promise<string | undefined> {
     let tokens = this.loaded ? this.current : await this.reloadQuietly();
     if (!tokens) return undefined;
-    if (!refreshDue(tokens)) return this.use(tokens);
-    if (!expired(tokens) && Date.now() < this.quietUntil) return this.use(tokens);
-    if (!tokens.refreshToken) {
+    let plan = planForRequest(tokens, Date.now(), this.quietUntil);
+    if (plan === 'reload') {
       // A new login may have replaced it; otherwise send what is still valid, never an expired token.
-      tokens = await this.reloadQuietly();
-      if (!tokens || expired(tokens)) return undefined;
-      if (!refreshDue(tokens) || !tokens.refreshToken) return this.use(tokens);
+      const reloaded = await this.reloadQuietly();
+      const next = planAfterReload(reloaded, Date.now());
+      if (next === 'none' || !reloaded) return undefined;
+      tokens = reloaded;
+      plan = next;
     }
+    if (plan === 'use') return this.use(tokens);
     try {
       return this.use(await this.refresh(tokens, { kind: 'expiry', seen: tokens.accessToken }));
     } catch (error) {
@@ -200,39 +175,19 @@ export class OAuthTokenSource implements AuthProvider {
         httpStatus: 401,
       });
     }
-    const usable = !expired(stored) && !refreshDue(stored);
-    if (stored.accessToken !== sent && usable) return; // a newer token than the one refused: retry with it
-    if (sent === undefined && !stored.refreshToken) {
-      const when = stored.expiresAt === undefined ? '' : ` at ${new Date(stored.expiresAt).toISOString()}`;
-      throw new CredentialError(
-        'needs-login',
-        `the access token from the last login expired${when}, and the authorization server issued no refresh token`,
-        { hint: login, httpStatus: 401 },
-      );
-    }
     const loopKey = await this.flightKey(tokenKey(stored.issuer, stored.resource));
-    const loop = refreshedAfter401.get(loopKey);
-    if (loop && loop.accessToken === sent && Date.now() - loop.at < LOOP_WINDOW_MS) {
-      throw new CredentialError(
-        'needs-login',
-        `the server rejected an access token that ${stored.issuer} issued moments ago (HTTP 401); patchbay will not refresh it again`,
-        { hint: login, httpStatus: 401 },
-      );
-    }
-    if (!stored.refreshToken) {
-      throw new CredentialError(
-        'needs-login',
-        'the server rejected the access token from the last login (HTTP 401), and there is no refresh token to get another',
-        { hint: login, httpStatus: 401 },
-      );
-    }
-    const cause: RefreshCause =
-      sent === undefined
-        ? { kind: 'expiry', seen: stored.accessToken }
-        : { kind: 'rejected', rejected: sent };
-    const fresh = await this.refresh(stored, cause);
+    const plan = planForUnauthorized({
+      stored,
+      sent,
+      lastAfter401: this.shared.after401.get(loopKey),
+      now: Date.now(),
+      login,
+    });
+    if (plan.action === 'retry') return; // a newer token than the one refused: retry with it
+    if (plan.action === 'fail') throw plan.error;
+    const fresh = await this.refresh(stored, plan.cause);
     if (sent !== undefined)
-      refreshedAfter401.set(loopKey, { accessToken: fresh.accessToken, at: Date.now() });
+      this.shared.after401.set(loopKey, { accessToken: fresh.accessToken, at: Date.now() });
   }
 
   private use(tokens: StoredTokens): string {
@@ -299,14 +254,14 @@ export class OAuthTokenSource implements AuthProvider {
     const store = await this.openStore();
     const key = this.key ?? tokenKey(seen.issuer, seen.resource);
     const flightKey = await this.flightKey(key);
-    let flight = refreshesInFlight.get(flightKey);
+    let flight = this.shared.inFlight.get(flightKey);
     if (!flight) {
       flight = this.refreshUnderLock(store, key, cause)
         .catch((error: unknown) => {
           throw asCredentialError(error);
         })
-        .finally(() => refreshesInFlight.delete(flightKey));
-      refreshesInFlight.set(flightKey, flight);
+        .finally(() => this.shared.inFlight.delete(flightKey));
+      this.shared.inFlight.set(flightKey, flight);
     }
     const fresh = await flight;
     this.key = key;
@@ -323,43 +278,24 @@ export class OAuthTokenSource implements AuthProvider {
     const login = this.loginHint();
     return store.withServerLock(
       key,
-      async (current) => {
-        if (!current || !sameResource(current.resource, this.settings.resource)) {
-          throw new CredentialError(
-            'needs-login',
-            'the login for this server was removed (patchbay logout?)',
-            {
-              hint: login,
-            },
-          );
-        }
-        if (this.replacedMeanwhile(current, cause)) return current;
-        if (refusedBefore(current)) {
-          throw new CredentialError('needs-login', loginEnded(current.lastRefreshError!.message), {
-            hint: login,
-          });
-        }
-        if (!current.refreshToken) {
-          throw new CredentialError(
-            'needs-login',
-            'the access token from the last login expired, and the authorization server issued no refresh token',
-            { hint: login },
-          );
-        }
-        const fresh = await this.requestRefresh(store, current, current.refreshToken, key);
+      async (stored) => {
+        const plan = planUnderLock({
+          current: stored,
+          resource: this.settings.resource,
+          cause,
+          now: Date.now(),
+          login,
+        });
+        if (plan.action === 'use') return plan.tokens;
+        if (plan.action === 'fail') throw plan.error;
+        const current = plan.tokens;
+        const fresh = await this.requestRefresh(store, current, plan.refreshToken, key);
         // Durable before anyone uses it: a rotated refresh token must never be lost.
         await store.saveTokens(key, fresh);
         return fresh;
       },
       { timeoutMs: this.settings.lockTimeoutMs ?? LOCK_TIMEOUT_MS },
     );
-  }
-
-  /** Another process (or request) refreshed while this one waited: use its token, make no request. */
-  private replacedMeanwhile(current: StoredTokens, cause: RefreshCause): boolean {
-    if (expired(current)) return false;
-    if (cause.kind === 'rejected') return current.accessToken !== cause.rejected;
-    return current.accessToken !== cause.seen || !refreshDue(current);
   }
 
   private async requestRefresh(
@@ -384,41 +320,24 @@ export class OAuthTokenSource implements AuthProvider {
         resource: new URL(resource),
         fetchFn,
       });
-      return this.nextTokenSet(current, tokens, endpoint);
+      return nextTokenSet(current, tokens, endpoint, Date.now());
     } catch (error) {
-      const failure = this.explainRefreshFailure(error, current, endpoint, signal, sdk);
+      const failure = explainRefreshFailure({
+        error,
+        current,
+        endpoint,
+        ...(signal.aborted ? { timedOutAfterMs: this.settings.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS } : {}),
+        ...(sdk.OAuthError.isInstance(error) ? { oauth: { code: error.code, message: error.message } } : {}),
+        login: this.loginHint(),
+      });
       // The server's verdict on the refresh token, for `auth status` and for every later attempt.
       if (failure.refusal) await store.recordRefreshError(key, failure.refusal).catch(() => false);
       if (failure.kind !== 'needs-login') {
         // Perhaps the server moved its endpoints: discover afresh next time.
-        metadataCache.delete(this.metadataCacheKey(current.issuer));
+        this.shared.metadata.delete(this.metadataCacheKey(current.issuer));
       }
       throw failure;
     }
-  }
-
-  private nextTokenSet(current: StoredTokens, tokens: OAuthTokens, endpoint: URL | undefined): StoredTokens {
-    if (tokens.token_type.toLowerCase() !== 'bearer') {
-      throw new CredentialError(
-        'failed',
-        `the authorization server refreshed the login with a "${redactSecrets(tokens.token_type, []).slice(0, 40)}" token; patchbay sends Bearer tokens only`,
-        { ...(endpoint ? { endpoint } : {}) },
-      );
-    }
-    const now = Date.now();
-    const { lastRefreshError: _cleared, ...kept } = current;
-    return {
-      ...kept,
-      accessToken: tokens.access_token,
-      tokenType: tokens.token_type,
-      // RFC 6749 §6: no new refresh token means the old one stays valid.
-      ...(tokens.refresh_token || current.refreshToken
-        ? { refreshToken: tokens.refresh_token ?? current.refreshToken }
-        : {}),
-      expiresAt: tokens.expires_in === undefined ? undefined : now + tokens.expires_in * 1000,
-      ...(tokens.scope || current.scope ? { scope: tokens.scope ?? current.scope } : {}),
-      lastRefreshAt: now,
-    };
   }
 
   private metadataCacheKey(issuer: string): string {
@@ -434,7 +353,7 @@ export class OAuthTokenSource implements AuthProvider {
   ): Promise<AuthorizationServerMetadata> {
     const configured = this.settings.authServerMetadataUrl;
     const cacheKey = this.metadataCacheKey(issuer);
-    const cached = metadataCache.get(cacheKey);
+    const cached = this.shared.metadata.get(cacheKey);
     if (cached && Date.now() - cached.at < METADATA_CACHE_MS) return cached.metadata;
     const found = (async () => {
       const metadata = configured
@@ -446,17 +365,12 @@ export class OAuthTokenSource implements AuthProvider {
           `${issuer} publishes no authorization server metadata (tried RFC 8414 and OpenID discovery)`,
         );
       }
-      if (!sameIssuer(metadata.issuer, issuer)) {
-        throw new CredentialError(
-          'needs-login',
-          `the authorization server metadata names the issuer ${redactSecrets(metadata.issuer, []).slice(0, 200)}, not ${issuer} that granted the login`,
-          { hint: this.loginHint() },
-        );
-      }
+      const mismatch = checkMetadataIssuer(metadata.issuer, issuer, this.loginHint());
+      if (mismatch) throw mismatch;
       return metadata;
     })();
-    metadataCache.set(cacheKey, { at: Date.now(), metadata: found });
-    found.catch(() => metadataCache.delete(cacheKey));
+    this.shared.metadata.set(cacheKey, { at: Date.now(), metadata: found });
+    found.catch(() => this.shared.metadata.delete(cacheKey));
     return found;
   }
 
@@ -477,14 +391,8 @@ export class OAuthTokenSource implements AuthProvider {
       () => undefined,
     );
     if (!facts) return current.resource;
-    const servers = facts.authorizationServers;
-    if (servers && servers.length > 0 && !servers.some((server) => sameIssuer(server, current.issuer))) {
-      throw new CredentialError(
-        'needs-login',
-        `the server no longer names ${current.issuer}, which granted the login, as its authorization server`,
-        { hint: this.loginHint() },
-      );
-    }
+    const untrusted = checkAuthorizationServers(facts.authorizationServers, current.issuer, this.loginHint());
+    if (untrusted) throw untrusted;
     const allowed = sdk.checkResourceAllowed({
       requestedResource: serverUrl,
       configuredResource: facts.resource,
@@ -497,16 +405,16 @@ export class OAuthTokenSource implements AuthProvider {
     store: CredentialStore,
     current: StoredTokens,
   ): Promise<OAuthClientInformationMixed> {
-    const configured = this.settings.clientId;
-    if (configured && (current.clientId === undefined || current.clientId === configured)) {
+    const choice = refreshingClient(this.settings.clientId, current);
+    if (choice.kind === 'configured') {
       const secret = this.settings.name
         ? await store.getClientSecret(this.settings.name, this.settings.resource)
         : undefined;
-      return { client_id: configured, ...(secret ? { client_secret: secret } : {}) };
+      return { client_id: choice.clientId, ...(secret ? { client_secret: secret } : {}) };
     }
     const client = await store.getClient(
       current.issuer,
-      current.clientId === undefined ? {} : { clientId: current.clientId },
+      choice.clientId === undefined ? {} : { clientId: choice.clientId },
     );
     if (!client || client.issuer !== current.issuer) {
       throw new CredentialError(
@@ -516,69 +424,6 @@ export class OAuthTokenSource implements AuthProvider {
       );
     }
     return client.information;
-  }
-
-  private explainRefreshFailure(
-    error: unknown,
-    current: StoredTokens,
-    endpoint: URL | undefined,
-    signal: AbortSignal,
-    sdk: ClientSdk,
-  ): CredentialError {
-    if (isCredentialError(error)) return error;
-    const at = endpoint ? { endpoint } : {};
-    const secrets = [current.accessToken, current.refreshToken];
-    if (signal.aborted) {
-      const seconds = Math.round((this.settings.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS) / 1000);
-      return new CredentialError(
-        'failed',
-        `refreshing the access token at ${current.issuer} timed out after ${seconds} s`,
-        { ...at, cause: error },
-      );
-    }
-    if (sdk.OAuthError.isInstance(error)) {
-      const said = describeOAuthError(error.code, error.message, secrets);
-      if (TRANSIENT_OAUTH_ERRORS.has(error.code)) {
-        return new CredentialError(
-          'failed',
-          `the authorization server ${current.issuer} could not refresh the access token (${said}); try again later`,
-          { ...at, cause: error },
-        );
-      }
-      return new CredentialError(
-        'needs-login',
-        loginEnded(`${current.issuer} refused the refresh token (${said})`),
-        {
-          ...at,
-          cause: error,
-          hint: this.loginHint(),
-          refusal: `${current.issuer} refused the refresh token (${said})`,
-        },
-      );
-    }
-    if (error instanceof PatchbayError) {
-      return new CredentialError('failed', `refreshing the access token failed: ${error.message}`, {
-        ...at,
-        cause: error,
-        ...(error.hint ? { hint: error.hint } : {}),
-      });
-    }
-    if (
-      error instanceof Error &&
-      (error.name === 'IssuerMismatchError' || error.name === 'InsecureTokenEndpointError')
-    ) {
-      return new CredentialError(
-        'failed',
-        `refreshing the access token failed: ${redactSecrets(error.message, secrets).slice(0, 200)}`,
-        { ...at, cause: error },
-      );
-    }
-    // fetch failed, DNS, TLS, a reset: the session maps the cause to a network reason.
-    return new CredentialError(
-      'unreachable',
-      `could not reach the authorization server ${current.issuer} to refresh the access token`,
-      { ...at, cause: error },
-    );
   }
 
   /** The transport's fetch: remembers the token each response answered; the token stays on this origin. */
@@ -597,20 +442,6 @@ export class OAuthTokenSource implements AuthProvider {
   }
 }
 
-/** A lock not obtained, a store not writable: the refresh could not be done or kept. */
-function asCredentialError(error: unknown): CredentialError {
-  if (isCredentialError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new CredentialError('failed', `the access token could not be refreshed: ${message}`, {
-    cause: error,
-    ...(error instanceof PatchbayError && error.hint ? { hint: error.hint } : {}),
-  });
-}
-
-function loginEnded(refusal: string): string {
-  return `the login has expired or was revoked: ${refusal}`;
-}
-
 function safeUrl(value: string | undefined): URL | undefined {
   if (!value) return undefined;
   try {
@@ -618,13 +449,6 @@ function safeUrl(value: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `invalid_grant: grant request is invalid`: the server's code and words, printable, bounded, redacted. */
-function describeOAuthError(code: string, message: string, secrets: Array<string | undefined>): string {
-  const clean = (text: string, max: number) => terminalText(redactSecrets(text, secrets), { max });
-  const description = message && message !== code ? `: ${clean(message, 160)}` : '';
-  return `${clean(code, 60)}${description}`;
 }
 
 /** Every request of one refresh shares its time budget. */

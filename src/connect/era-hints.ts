@@ -10,9 +10,9 @@
  * still answers `initialize`. Only "legacy" is remembered: modern servers are what the
  * negotiation tries first anyway.
  *
- * A small JSON file in the data directory, read once per process, written only when a verdict
- * changes (never on a steady state), atomically and best effort: a lost write costs one round
- * trip next time, nothing else.
+ * A small JSON file in the data directory, read once per owner of an `EraHints` (the process's
+ * own unless a caller passes one), written only when a verdict changes (never on a steady state),
+ * atomically and best effort: a lost write costs one round trip next time, nothing else.
  */
 
 import { promises as fs } from 'node:fs';
@@ -31,80 +31,104 @@ interface HintsFile {
   legacy: Record<string, number>;
 }
 
-const loaded = new Map<string, Promise<Map<string, number>>>();
-const pendingWrites = new Map<string, Promise<void>>();
-
 function hintsPath(env: NodeJS.ProcessEnv): string {
   return resolvePaths(env).eraHints;
 }
 
-function load(path: string): Promise<Map<string, number>> {
-  let hints = loaded.get(path);
-  if (!hints) {
-    hints = fs.readFile(path, 'utf8').then(
-      (text) => {
-        const parsed = JSON.parse(text) as Partial<HintsFile>;
-        const legacy =
-          parsed.version === 1 && parsed.legacy && typeof parsed.legacy === 'object' ? parsed.legacy : {};
-        return new Map(
-          Object.entries(legacy).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
-        );
-      },
-      // No file yet, or one that is not ours: no hints.
-      () => new Map<string, number>(),
-    );
-    loaded.set(path, hints);
+/**
+ * The hints as one owner knows them: each data directory's file read once, and one write at a
+ * time per file for all the checks of that owner.
+ */
+export class EraHints {
+  private readonly loaded = new Map<string, Promise<Map<string, number>>>();
+  private readonly pendingWrites = new Map<string, Promise<void>>();
+
+  private load(path: string): Promise<Map<string, number>> {
+    let hints = this.loaded.get(path);
+    if (!hints) {
+      hints = fs.readFile(path, 'utf8').then(
+        (text) => {
+          const parsed = JSON.parse(text) as Partial<HintsFile>;
+          const legacy =
+            parsed.version === 1 && parsed.legacy && typeof parsed.legacy === 'object' ? parsed.legacy : {};
+          return new Map(
+            Object.entries(legacy).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+          );
+        },
+        // No file yet, or one that is not ours: no hints.
+        () => new Map<string, number>(),
+      );
+      this.loaded.set(path, hints);
+    }
+    return hints;
   }
-  return hints;
+
+  /** Whether the server at `url` answered as a 2025-era server within the last day. */
+  async knownLegacy(url: string, env: NodeJS.ProcessEnv, now = Date.now()): Promise<boolean> {
+    const seen = (await this.load(hintsPath(env))).get(url);
+    return seen !== undefined && now - seen < HINT_TTL_MS;
+  }
+
+  /**
+   * Record the era a server negotiated. Writes only when that changes what the file says (or a
+   * hint is more than half its lifetime old), and all checks of this owner share a write.
+   */
+  async rememberEra(
+    url: string,
+    era: 'legacy' | 'modern',
+    env: NodeJS.ProcessEnv,
+    now = Date.now(),
+  ): Promise<void> {
+    const path = hintsPath(env);
+    const hints = await this.load(path);
+    const seen = hints.get(url);
+    if (era === 'modern') {
+      if (seen === undefined) return;
+      hints.delete(url);
+    } else {
+      if (seen !== undefined && now - seen < HINT_TTL_MS / 2) return;
+      hints.set(url, now);
+    }
+    await this.scheduleWrite(path, hints);
+  }
+
+  /** One write per file at a time, of the latest state (later changes ride on the next one). */
+  private scheduleWrite(path: string, hints: Map<string, number>): Promise<void> {
+    const running = this.pendingWrites.get(path);
+    if (running) return running;
+    const write = (async () => {
+      // Let the other checks of this run record theirs first: one write for all of them.
+      await new Promise((resolve) => setImmediate(resolve));
+      this.pendingWrites.delete(path);
+      const now = Date.now();
+      const legacy = Object.fromEntries([...hints].filter(([, at]) => now - at < HINT_TTL_MS));
+      const file: HintsFile = { version: 1, legacy };
+      try {
+        await fs.mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
+        await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, secret: false });
+      } catch {
+        // A hint that is not saved costs a round trip next time; it is not worth a failed check.
+      }
+    })();
+    this.pendingWrites.set(path, write);
+    return write;
+  }
 }
+
+/** The hints of the callers that bring none of their own. */
+export const processEraHints = new EraHints();
 
 /** Whether the server at `url` answered as a 2025-era server within the last day. */
-export async function knownLegacy(url: string, env: NodeJS.ProcessEnv, now = Date.now()): Promise<boolean> {
-  const seen = (await load(hintsPath(env))).get(url);
-  return seen !== undefined && now - seen < HINT_TTL_MS;
+export function knownLegacy(url: string, env: NodeJS.ProcessEnv, now = Date.now()): Promise<boolean> {
+  return processEraHints.knownLegacy(url, env, now);
 }
 
-/**
- * Record the era a server negotiated. Writes only when that changes what the file says (or a
- * hint is more than half its lifetime old), and all checks of one process share a write.
- */
-export async function rememberEra(
+/** Record the era a server negotiated, in the process's hints. */
+export function rememberEra(
   url: string,
   era: 'legacy' | 'modern',
   env: NodeJS.ProcessEnv,
   now = Date.now(),
 ): Promise<void> {
-  const path = hintsPath(env);
-  const hints = await load(path);
-  const seen = hints.get(url);
-  if (era === 'modern') {
-    if (seen === undefined) return;
-    hints.delete(url);
-  } else {
-    if (seen !== undefined && now - seen < HINT_TTL_MS / 2) return;
-    hints.set(url, now);
-  }
-  await scheduleWrite(path, hints);
-}
-
-/** One write per process at a time, of the latest state (later changes ride on the next one). */
-function scheduleWrite(path: string, hints: Map<string, number>): Promise<void> {
-  const running = pendingWrites.get(path);
-  if (running) return running;
-  const write = (async () => {
-    // Let the other checks of this run record theirs first: one write for all of them.
-    await new Promise((resolve) => setImmediate(resolve));
-    pendingWrites.delete(path);
-    const now = Date.now();
-    const legacy = Object.fromEntries([...hints].filter(([, at]) => now - at < HINT_TTL_MS));
-    const file: HintsFile = { version: 1, legacy };
-    try {
-      await fs.mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, secret: false });
-    } catch {
-      // A hint that is not saved costs a round trip next time; it is not worth a failed check.
-    }
-  })();
-  pendingWrites.set(path, write);
-  return write;
+  return processEraHints.rememberEra(url, era, env, now);
 }

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ERA_HINTS_FILE, HINT_TTL_MS, knownLegacy, rememberEra } from '../../src/connect/era-hints.js';
+import {
+  EraHints,
+  ERA_HINTS_FILE,
+  HINT_TTL_MS,
+  knownLegacy,
+  rememberEra,
+} from '../../src/connect/era-hints.js';
 import { probeServer } from '../../src/connect/probe.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 
@@ -41,6 +47,22 @@ describe('era hints', () => {
       await rememberEra(url, 'modern', data.env, now + 2000);
       expect(await knownLegacy(url, data.env, now + 2000)).toBe(false);
       expect(JSON.parse(await readFile(data.file, 'utf8'))).toEqual({ version: 1, legacy: {} });
+    } finally {
+      await data.done();
+    }
+  });
+  it('are held by their owner: another owner reads the file afresh, the process keeps what it read', async () => {
+    const data = await dataDir();
+    try {
+      const url = 'http://127.0.0.1:2/mcp';
+      const now = Date.now();
+      expect(await knownLegacy(url, data.env, now)).toBe(false);
+      const gateway = new EraHints();
+      await gateway.rememberEra(url, 'legacy', data.env, now);
+      expect(await gateway.knownLegacy(url, data.env, now + 1000)).toBe(true);
+      expect(await new EraHints().knownLegacy(url, data.env, now + 1000)).toBe(true);
+      // The process's hints were read before the gateway wrote, and are not re-read.
+      expect(await knownLegacy(url, data.env, now + 1000)).toBe(false);
     } finally {
       await data.done();
     }

@@ -11,7 +11,6 @@ import {
   acceptChanges,
   changedTools,
   checkTools,
-  diffViews,
   pinnedView,
   pinsFilePath,
   serverKey,
@@ -19,6 +18,7 @@ import {
   toolDigest,
   type ListedTool,
 } from '../../src/policy/pins.js';
+import { diffViews } from '../../src/policy/pin-diff.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;

@@ -60,10 +60,10 @@ import {
   configuredServerKey,
   acceptChanges,
   changedTools,
-  diffViews,
   type ListedTool,
   type ToolChange,
 } from '../../policy/pins.js';
+import { diffViews } from '../../policy/pin-diff.js';
 import { limitStates, type LimitState } from '../../policy/limit-usage.js';
 import {
   classifyPolicyFile,
