@@ -25,7 +25,7 @@ import {
 import type { Lost } from './liveness.js';
 import type { HttpClient } from './network.js';
 import { raceAbort } from '../core/race.js';
-import type { SdkTransport, ServerIdentity, Session } from './session-types.js';
+import type { PassThrough, SdkTransport, ServerIdentity, Session } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 /** How long a server gets to acknowledge the end of its session (HTTP DELETE). */
@@ -81,6 +81,30 @@ export class LiveSession implements Session {
   }
   get instructions(): string | undefined {
     return this.client.getInstructions();
+  }
+
+  passThrough(): PassThrough | undefined {
+    const { opened, dialer } = this;
+    const sessionId = opened.transport.sessionId;
+    const protocolVersion = this.protocolVersion;
+    if (this.closed || this.lost.aborted || this.renewing || opened.kind !== 'http') return undefined;
+    if (this.era !== 'legacy' || !sessionId || !protocolVersion || !dialer.http) return undefined;
+    const url = (dialer.target as { url: URL }).url;
+    const { tokens, login } = dialer;
+    return {
+      url,
+      dispatcher: dialer.http.dispatcher(url),
+      headers: async () => {
+        // As the SDK transport's _commonHeaders: configured headers, then the bearer token.
+        const token = tokens ? await tokens.token() : login?.kind === 'valid' ? login.accessToken : undefined;
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(dialer.headers)) headers[name.toLowerCase()] = value;
+        if (token) headers.authorization = `Bearer ${token}`;
+        headers['mcp-session-id'] = sessionId;
+        headers['mcp-protocol-version'] = protocolVersion;
+        return headers;
+      },
+    };
   }
 
   requestOptions(): { timeout: number; signal?: AbortSignal } {

@@ -80,6 +80,11 @@ export type ConnectionPhase = 'none' | 'connecting' | 'tls-handshake' | 'connect
 
 export interface HttpClient {
   fetch: FetchLike;
+  /**
+   * The pooled, kept-alive dispatcher `fetch` sends a request for `url` through (the proxy's, when
+   * there is one): for a relay that passes bytes through with undici's `request`, not `fetch`.
+   */
+  dispatcher(url: URL): Dispatcher;
   /** The proxy this client sends a request for `url` through, or null for a direct connection. */
   proxyFor(url: URL): URL | null;
   phase(url: URL): ConnectionPhase;
@@ -469,17 +474,22 @@ export async function createHttpClient(options: HttpClientOptions): Promise<Http
     return agent;
   };
 
-  const fetch: FetchLike = async (input, init) => {
+  const dispatcherFor = (url: URL): Dispatcher => {
     if (closing) throw new PatchbayError('internal', 'this HTTP client was closed; create a new one');
-    const url = new URL(input);
     const proxy = selectProxy(url, settings);
-    const dispatcher: Dispatcher = proxy ? proxyAgent(proxy) : directAgent();
+    return proxy ? proxyAgent(proxy) : directAgent();
+  };
+
+  const fetch: FetchLike = async (input, init) => {
+    const url = new URL(input);
+    const dispatcher = dispatcherFor(url);
     // Node's fetch reads `dispatcher`; its types (undici-types) and this package's differ in detail.
     return globalThis.fetch(url, { ...init, dispatcher } as unknown as RequestInit);
   };
 
   return {
     fetch,
+    dispatcher: dispatcherFor,
     proxyFor: (url) => {
       const proxy = selectProxy(url, settings);
       return proxy ? new URL(proxy.href) : null;

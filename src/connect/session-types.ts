@@ -4,6 +4,7 @@
  */
 
 import type { Client } from '@modelcontextprotocol/client';
+import type { Dispatcher } from 'undici';
 
 import type { OAuthTokenSource, RefreshState } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
@@ -97,6 +98,11 @@ export interface Session {
    * so); requests in flight then fail at once, and so does every later one.
    */
   readonly lost: AbortSignal;
+  /**
+   * A 2025-era Streamable HTTP session's raw side, for a relay that forwards JSON-RPC bytes
+   * instead of SDK messages (the gateway's hot path); undefined for every other session.
+   */
+  passThrough(): PassThrough | undefined;
   /** Options for one request: the per-request timeout and the caller's signal. */
   requestOptions(): { timeout: number; signal?: AbortSignal };
   /** The reason, step and hint for a failed request of this session (timed out after `timeoutMs`). */
@@ -105,6 +111,18 @@ export interface Session {
   explain(error: unknown, timeoutMs?: number): ConnectError;
   /** Ends the session (DELETE for HTTP sessions, process group for stdio). Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a POST of this session carries, from the same sources the SDK transport reads. */
+export interface PassThrough {
+  url: URL;
+  /** The pooled dispatcher the session's own requests go through. */
+  dispatcher: Dispatcher;
+  /**
+   * The headers of a POST now: the configured ones, the credential (the same token source, so a
+   * token due for refresh is refreshed first), Mcp-Session-Id and MCP-Protocol-Version.
+   */
+  headers(): Promise<Record<string, string>>;
 }
 
 export type ClientModule = typeof import('@modelcontextprotocol/client');

@@ -59,8 +59,11 @@ export type Admission =
   | {
       kind: 'admitted';
       decision: AuditDecision;
-      /** Record how the call ended. */
-      record(outcome: AuditOutcome, result?: unknown, error?: string): Promise<void>;
+      /**
+       * Record how the call ended. `resultBytes`: the result's size when the caller measured it
+       * already (a relay that passed its bytes through), instead of serializing `result` again.
+       */
+      record(outcome: AuditOutcome, result?: unknown, error?: string, resultBytes?: number): Promise<void>;
     }
   | { kind: 'refused'; code: 'policy-denied' | 'limit-reached'; message: string; hint: string }
   /** Set to ask, and the answer comes later (the console's page asks, then sends the call again). */
@@ -69,7 +72,13 @@ export type Admission =
 export async function admit(request: AdmissionRequest): Promise<Admission> {
   const { policy, server, tool } = request;
   const started = Date.now();
-  const record = (decision: AuditDecision, outcome: AuditOutcome, result?: unknown, error?: string) =>
+  const record = (
+    decision: AuditDecision,
+    outcome: AuditOutcome,
+    result?: unknown,
+    error?: string,
+    resultBytes?: number,
+  ) =>
     recordCall(
       {
         time: new Date(started).toISOString(),
@@ -82,7 +91,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
         outcome,
         durationMs: Date.now() - started,
         argumentBytes: byteLength(request.args),
-        resultBytes: result === undefined ? 0 : byteLength(result),
+        resultBytes: resultBytes ?? (result === undefined ? 0 : byteLength(result)),
         ...(error ? { error } : {}),
         arguments: request.args,
       },
@@ -154,7 +163,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
   return {
     kind: 'admitted',
     decision,
-    record: (outcome, result, error) => record(decision, outcome, result, error),
+    record: (outcome, result, error, resultBytes) => record(decision, outcome, result, error, resultBytes),
   };
 }
 

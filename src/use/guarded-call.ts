@@ -74,8 +74,32 @@ export async function guardedCall<R extends CallResult>(
   args: Record<string, unknown>,
   run: () => Promise<R>,
 ): Promise<GuardedOutcome<R>> {
+  const admission = await admitCall(guard, caller, tool, args);
+  if (admission.kind !== 'admitted') return admission;
+  let result: R;
+  try {
+    result = await run();
+  } catch (error) {
+    await recordFailure(admission, error);
+    throw error;
+  }
+  await recordResult(admission, result);
+  return { kind: 'done', result };
+}
+
+/**
+ * The first half of `guardedCall`, for a caller that runs the call its own way (the gateway's hot
+ * path streams the answer through): the policy's decision, refusals already written to the audit
+ * log. An admitted call must end in `recordResult` or `recordFailure`, exactly once.
+ */
+export function admitCall(
+  guard: Guard,
+  caller: Caller,
+  tool: ListedTool,
+  args: Record<string, unknown>,
+): Promise<Admission> {
   const { ask } = caller;
-  const admission = await admit({
+  return admit({
     ...guard,
     tool,
     args,
@@ -87,20 +111,45 @@ export async function guardedCall<R extends CallResult>(
     allowAlways: () => caller.allowAlways(tool),
     ...(caller.onAuditError ? { onAuditError: caller.onAuditError } : {}),
   });
-  if (admission.kind !== 'admitted') return admission;
-  let result: R;
-  try {
-    result = await run();
-  } catch (error) {
-    await admission.record('error', undefined, error instanceof Error ? error.message : String(error));
-    throw error;
-  }
-  await admission.record(
+}
+
+/** What an admitted call's result was, as the audit log keeps it, measured by the caller. */
+export interface ResultSummary {
+  isError: boolean;
+  /** The first text block of an error result (the audit's `error`). */
+  errorText?: string | undefined;
+  /** The result's serialized size. */
+  bytes: number;
+}
+
+/** The second half: how an admitted call ended (a result, a tool error). */
+export function recordResult(
+  admission: Extract<Admission, { kind: 'admitted' }>,
+  result: CallResult,
+): Promise<void> {
+  return admission.record(
     result.isError ? 'tool-error' : 'ok',
     result,
     result.isError ? firstText(result) : undefined,
   );
-  return { kind: 'done', result };
+}
+
+/** The second half, from a summary (a relay that passed the result's bytes through unparsed). */
+export function recordSummary(
+  admission: Extract<Admission, { kind: 'admitted' }>,
+  summary: ResultSummary,
+): Promise<void> {
+  return admission.record(
+    summary.isError ? 'tool-error' : 'ok',
+    undefined,
+    summary.isError ? summary.errorText : undefined,
+    summary.bytes,
+  );
+}
+
+/** The second half, for a call that failed (no result: a protocol error, a broken connection). */
+export function recordFailure(admission: Extract<Admission, { kind: 'admitted' }>, error: unknown): Promise<void> {
+  return admission.record('error', undefined, error instanceof Error ? error.message : String(error));
 }
 
 export interface SessionCall {
@@ -158,7 +207,7 @@ export async function guardedSessionCall(
   );
 }
 
-function firstText(result: CallResult): string | undefined {
+export function firstText(result: CallResult): string | undefined {
   const block = result.content?.find(
     (item): item is { type: 'text'; text: string } => (item as { type?: string }).type === 'text',
   );
