@@ -7,6 +7,7 @@
 
 import { Server } from '@modelcontextprotocol/server';
 
+import { HotPath } from './hot-path.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { PolicyGate } from './policy-gate.js';
 import { sealed } from './protocol-errors.js';
@@ -51,6 +52,8 @@ export class Gateway {
   private readonly announcers: Array<(kind: Kind) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
+  /** Tool calls relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
+  readonly hotPath: HotPath | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     const upstreams = () => this.upstreams;
@@ -71,6 +74,16 @@ export class Gateway {
       servers: this.servers,
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
+    this.hotPath =
+      options.env.PATCHBAY_HOT_PATH === '0'
+        ? undefined
+        : new HotPath({
+            resolveTool: (name) => this.listings.resolve('tool', name),
+            pinKey,
+            gate: options.gate,
+            onLog: (upstream, params) => this.relay.passLog(upstream, params),
+            onWarning: options.onWarning,
+          });
   }
 
   private makeUpstream(config: GatewayUpstream): Upstream {

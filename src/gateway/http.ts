@@ -38,6 +38,7 @@ import { isLoopbackHost } from '../core/loopback.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { CALLER_KEY } from './caller.js';
 import type { Gateway } from './gateway.js';
+import { HotPath } from './hot-path.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 
@@ -165,6 +166,25 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       let end!: () => void;
       const ended = new Promise<void>((resolve) => (end = resolve));
       try {
+        const hot = gateway.hotPath;
+        const sessionId = req.headers['mcp-session-id'];
+        if (hot && req.method === 'POST' && typeof sessionId === 'string') {
+          if (HotPath.candidate(parsedBody)) {
+            const server = sessions.hold(sessionId, ended);
+            const served =
+              server !== undefined &&
+              (await hot.serve({
+                req,
+                res,
+                body: parsedBody,
+                sessionId,
+                hostName: server.getClientVersion()?.name ?? null,
+                hostCapabilities: server.getClientCapabilities(),
+                caller: callerOf(req, token !== undefined),
+              }));
+            if (served) return;
+          } else hot.cancel(sessionId, parsedBody);
+        }
         await serveWebHandler(
           req,
           res,
@@ -204,9 +224,20 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
  * token itself is not in it. A team gateway's member (subject, groups) would go here too.
  */
 function callerInfo(req: IncomingMessage, tokenChecked: boolean): AuthInfo {
+  const caller = callerOf(req, tokenChecked);
+  return {
+    token: '',
+    clientId: caller.auth,
+    scopes: [],
+    extra: { [CALLER_KEY]: caller },
+  };
+}
+
+/** The audit log's caller of this exchange (callerInfo's, for the hot path). */
+function callerOf(req: IncomingMessage, tokenChecked: boolean): AuditCaller {
   const session = req.headers['mcp-session-id'];
   const { remoteAddress, remotePort } = req.socket;
-  const caller: AuditCaller = {
+  return {
     transport: 'http',
     auth: tokenChecked ? 'gateway-token' : 'none',
     subject: null,
@@ -216,12 +247,6 @@ function callerInfo(req: IncomingMessage, tokenChecked: boolean): AuthInfo {
     ...(remoteAddress
       ? { peer: `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort}` }
       : {}),
-  };
-  return {
-    token: '',
-    clientId: caller.auth,
-    scopes: [],
-    extra: { [CALLER_KEY]: caller },
   };
 }
 

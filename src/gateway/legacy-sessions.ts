@@ -116,6 +116,22 @@ export class LegacySessions {
     return session.transport.handleRequest(request, { parsedBody, ...(authInfo ? { authInfo } : {}) });
   }
 
+  /**
+   * The server of a session, held open for one exchange served outside its transport (the hot
+   * path) until `ended`, as `serve` holds it; undefined for an unknown session.
+   */
+  hold(id: string, ended: Ended): Server | undefined {
+    const session = this.sessions.get(id);
+    if (!session) return undefined;
+    session.open++;
+    session.lastActive = Date.now();
+    ended.then(() => {
+      session.open--;
+      session.lastActive = Date.now();
+    });
+    return session.server;
+  }
+
   /** Close the sessions nobody has used for idleMs. */
   private async sweep(): Promise<void> {
     const before = Date.now() - this.limits.idleMs;

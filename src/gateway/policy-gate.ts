@@ -19,7 +19,8 @@ import { setToolRule } from '../config/policy-files.js';
 import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
-import { guardedCall, type CallResult } from '../use/guarded-call.js';
+import type { Admission } from '../policy/admission.js';
+import { admitCall, recordFailure, recordResult, type CallResult } from '../use/guarded-call.js';
 
 export interface PolicyGateOptions {
   policy: ToolPolicy;
@@ -49,6 +50,10 @@ export interface GatedCall {
 }
 
 export type { CallResult };
+
+export type GateDecision =
+  | { kind: 'refused'; result: CallResult }
+  | { kind: 'admitted'; admission: Extract<Admission, { kind: 'admitted' }> };
 
 const ALWAYS_SCOPE: PolicyScope = 'local';
 
@@ -92,7 +97,26 @@ export class PolicyGate {
   }
 
   async call(call: GatedCall): Promise<CallResult> {
-    const outcome = await guardedCall(
+    const gated = await this.admit(call);
+    if (gated.kind === 'refused') return gated.result;
+    let result: CallResult;
+    try {
+      result = await call.run();
+    } catch (error) {
+      await recordFailure(gated.admission, error);
+      throw error;
+    }
+    await recordResult(gated.admission, result);
+    return result;
+  }
+
+  /**
+   * The decision alone, for a relay that runs the call its own way (hot-path.ts): a refusal is
+   * already written to the audit log and comes back as the tool error to answer; an admitted call
+   * must be recorded (`recordSummary`, `recordFailure`) exactly once.
+   */
+  async admit(call: Omit<GatedCall, 'run'>): Promise<GateDecision> {
+    const admission = await admitCall(
       {
         policy: this.options.policy,
         env: this.options.env,
@@ -121,11 +145,12 @@ export class PolicyGate {
       },
       call.tool,
       call.args ?? {},
-      call.run,
     );
-    if (outcome.kind === 'refused') return refusal(`${outcome.message} ${outcome.hint}`);
-    if (outcome.kind === 'later') return refusal(`${call.server}'s tool ${call.tool.name} needs approval.`);
-    return outcome.result;
+    if (admission.kind === 'refused')
+      return { kind: 'refused', result: refusal(`${admission.message} ${admission.hint}`) };
+    if (admission.kind === 'later')
+      return { kind: 'refused', result: refusal(`${call.server}'s tool ${call.tool.name} needs approval.`) };
+    return { kind: 'admitted', admission };
   }
 
   /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */

@@ -192,17 +192,9 @@ export class Relay {
       return (await this.ask(call, 'sampling/createMessage', request.params)) as never;
     });
     // An upstream's log messages reach every host with a session (stdio, 2025-era HTTP).
-    client.setNotificationHandler('notifications/message', (notification) => {
-      const params = notification.params as { level: string; logger?: string; data: unknown };
-      for (const server of this.options.servers) {
-        void server
-          .sendLoggingMessage({
-            ...params,
-            logger: `${upstream.name}${params.logger ? `/${params.logger}` : ''}`,
-          } as never)
-          .catch(() => undefined);
-      }
-    });
+    client.setNotificationHandler('notifications/message', (notification) =>
+      this.passLog(upstream, notification.params as Record<string, unknown>),
+    );
     for (const [method, kind] of [
       ['notifications/tools/list_changed', 'tools'],
       ['notifications/prompts/list_changed', 'prompts'],
@@ -213,6 +205,16 @@ export class Relay {
         void upstream.list(kind).catch(() => undefined);
         if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
       });
+    }
+  }
+
+  /** An upstream's log message, to every host with a session, its logger named after the upstream. */
+  passLog(upstream: Upstream, params: Record<string, unknown>): void {
+    const logger = typeof params.logger === 'string' ? params.logger : undefined;
+    for (const server of this.options.servers) {
+      void server
+        .sendLoggingMessage({ ...params, logger: `${upstream.name}${logger ? `/${logger}` : ''}` } as never)
+        .catch(() => undefined);
     }
   }
 

@@ -77,6 +77,11 @@ export class Upstream {
     return this.session ? undefined : this.lastError;
   }
 
+  /** The session open now, if there is one (never connects). */
+  current(): Session | undefined {
+    return this.closed ? undefined : this.session;
+  }
+
   /** The open session, connecting first if needed (one attempt at a time; none during backoff). */
   async open(): Promise<Session> {
     if (this.closed) throw this.gone();
