@@ -76,6 +76,9 @@ interface InFlight {
   cancel(reason: string | undefined): void;
 }
 
+/** On every answer the hot path gave (a diagnostic: which path served a request). */
+export const RELAY_HEADER = 'x-patchbay-relay';
+
 /** A parsed message larger than this is not parsed again to learn what it is. */
 const PARSE_LIMIT = 16 * 1024;
 
@@ -238,6 +241,7 @@ export class HotPath {
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
         'mcp-session-id': exchange.sessionId,
+        [RELAY_HEADER]: 'hot',
       });
       let done = false;
       const events = new SseEvents();
@@ -323,6 +327,7 @@ export class HotPath {
                         'content-type': 'text/event-stream',
                         'cache-control': 'no-cache',
                         'mcp-session-id': exchange.sessionId,
+                        [RELAY_HEADER]: 'hot',
                       });
                     const note = { method: 'notifications/progress', params: { progressToken: token, ...progress } };
                     res.write(`event: message\ndata: ${JSON.stringify({ ...note, jsonrpc: '2.0' })}\n\n`);
@@ -531,7 +536,7 @@ function answerRaw(exchange: HotExchange, type: string, text: string): void {
   const { res } = exchange;
   if (res.writableEnded) return;
   if (!res.headersSent) {
-    res.writeHead(200, { 'content-type': type, 'mcp-session-id': exchange.sessionId });
+    res.writeHead(200, { 'content-type': type, 'mcp-session-id': exchange.sessionId, [RELAY_HEADER]: 'hot' });
     res.end(text);
     return;
   }

@@ -1,0 +1,252 @@
+/**
+ * The gateway's hot path against its reference, the full path (the SDK server and client), on the
+ * built binary: two gateways over the same server-everything (Streamable HTTP), one with the hot
+ * path and one with PATCHBAY_HOT_PATH=0, each with a deny rule, a usage limit and the audit log.
+ * The same corpus goes through both — every server-everything tool with valid arguments, invalid
+ * arguments, an unknown tool, the denied tool, the limited tool past its limit, progress on a
+ * long-running tool, a cancellation — from hosts of both eras, and the answers must be the same;
+ * the audit logs must hold one line per call with the same fields.
+ */
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+
+interface Side {
+  sandbox: Sandbox;
+  gateway: RunningGateway;
+}
+
+let everything: EverythingServer;
+let hot: Side;
+let full: Side;
+
+async function side(hotPath: boolean): Promise<Side> {
+  const sandbox = await createSandbox();
+  if (!hotPath) sandbox.env.PATCHBAY_HOT_PATH = '0';
+  for (const args of [
+    ['add', 'ev', everything.url],
+    ['permit', 'ev', 'get-env', 'deny'],
+    ['limit', 'ev', 'get-sum', '2/hour'],
+  ]) {
+    const run = await sandbox.run(args);
+    expect(run.code, run.stderr).toBe(0);
+  }
+  return { sandbox, gateway: await startGateway(sandbox) };
+}
+
+beforeAll(async () => {
+  everything = await startEverything('streamableHttp');
+  [hot, full] = await Promise.all([side(true), side(false)]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const each of [hot, full]) {
+    await each?.gateway.stop();
+    await each?.sandbox.cleanup();
+  }
+  await everything?.close();
+});
+
+/** A host; `relays` counts the answers the hot path gave it (its diagnostic header). */
+async function host(gateway: RunningGateway, era: 'legacy' | 'auto', capabilities: object = {}) {
+  const relays = { hot: 0 };
+  const client = new Client(
+    { name: 'differential-host', version: '1.0.0' },
+    { capabilities, versionNegotiation: { mode: era } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(gateway.url), {
+      requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
+        return response;
+      },
+    }),
+  );
+  return { client, relays };
+}
+
+type Outcome =
+  | { result: unknown; progress?: unknown[] }
+  | { error: { code: unknown; message: string } }
+  | { rejected: string };
+
+async function call(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> | undefined,
+  options: { progress?: boolean; abortAfterMs?: number } = {},
+): Promise<Outcome> {
+  const progress: unknown[] = [];
+  const abort = new AbortController();
+  const timer = options.abortAfterMs ? setTimeout(() => abort.abort(), options.abortAfterMs) : undefined;
+  try {
+    const result = await client.callTool(
+      { name, ...(args ? { arguments: args } : {}) },
+      {
+        timeout: 30_000,
+        signal: abort.signal,
+        ...(options.progress ? { onprogress: (p: unknown) => progress.push(p) } : {}),
+      },
+    );
+    return options.progress ? { result, progress } : { result };
+  } catch (error) {
+    if (abort.signal.aborted) return { rejected: 'aborted' };
+    const { code, message } = error as { code?: unknown; message: string };
+    return { error: { code, message } };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The corpus: [label, tool, arguments, options]. */
+const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { progress?: boolean }?]> = [
+  ['echo', 'ev__echo', { message: 'hello through both paths' }],
+  ['echo, unicode', 'ev__echo', { message: 'grüße 🚀 "quoted" \\ back\nslash' }],
+  ['annotated error', 'ev__get-annotated-message', { messageType: 'error' }],
+  ['annotated with image', 'ev__get-annotated-message', { messageType: 'success', includeImage: true }],
+  ['resource links', 'ev__get-resource-links', { count: 2 }],
+  ['resource reference', 'ev__get-resource-reference', { resourceType: 'Text', resourceId: 1 }],
+  ['structured content', 'ev__get-structured-content', { location: 'Chicago' }],
+  ['sum', 'ev__get-sum', { a: 1, b: 2 }],
+  ['tiny image', 'ev__get-tiny-image', {}],
+  [
+    'gzip',
+    'ev__gzip-file-as-resource',
+    { name: 'x.gz', data: 'data:text/plain;base64,aGVsbG8=', outputType: 'resource' },
+  ],
+  ['logging on', 'ev__toggle-simulated-logging', {}],
+  ['logging off', 'ev__toggle-simulated-logging', {}],
+  ['subscriber updates on', 'ev__toggle-subscriber-updates', {}],
+  ['subscriber updates off', 'ev__toggle-subscriber-updates', {}],
+  ['elicitation (host cannot answer)', 'ev__trigger-elicitation-request', {}],
+  ['sampling (host cannot answer)', 'ev__trigger-sampling-request', { prompt: 'hi' }],
+  ['research query', 'ev__simulate-research-query', { topic: 'relays' }],
+  ['long-running with progress', 'ev__trigger-long-running-operation', { duration: 1, steps: 3 }, { progress: true }],
+  ['invalid arguments', 'ev__get-sum', { a: 'one' }],
+  ['no arguments', 'ev__echo', undefined],
+  ['unknown tool', 'ev__no-such-tool', {}],
+  ['denied tool', 'ev__get-env', {}],
+  ['limited tool past its limit', 'ev__get-sum', { a: 2, b: 3 }],
+];
+
+/** What may differ between two runs of the same call on two upstream sessions. */
+function normalized(outcome: Outcome): unknown {
+  return JSON.parse(
+    JSON.stringify(outcome)
+      // The limit's window is reported with the time it reopens.
+      .replace(/reopens at [^".]+/g, 'reopens at <time>')
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+      // Each gateway has its own sandbox (where its policy file is)…
+      .replace(/patchbay-test-[A-Za-z0-9]+/g, '<sandbox>')
+      // …and its own upstream session, which some tools name.
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session>'),
+  );
+}
+
+async function runCorpus(era: 'legacy' | 'auto') {
+  const [hotHost, fullHost] = await Promise.all([host(hot.gateway, era), host(full.gateway, era)]);
+  try {
+    const rows: Array<{ label: string; hot: unknown; full: unknown }> = [];
+    for (const [label, name, args, options] of CORPUS) {
+      const [a, b] = await Promise.all([
+        call(hotHost.client, name, args, options),
+        call(fullHost.client, name, args, options),
+      ]);
+      rows.push({ label, hot: normalized(a), full: normalized(b) });
+    }
+    return { rows, hotRelays: hotHost.relays.hot, fullRelays: fullHost.relays.hot };
+  } finally {
+    await Promise.all([hotHost.client.close(), fullHost.client.close()]);
+  }
+}
+
+describe('the hot path answers as the full path does', () => {
+  it('for a 2025-era host: the whole corpus, and the hot path served it', async () => {
+    const { rows, hotRelays, fullRelays } = await runCorpus('legacy');
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    // The full path never answers as the hot path; the hot path took the calls it can take.
+    expect(fullRelays).toBe(0);
+    expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
+  }, 120_000);
+
+  it('for a 2026-07-28 host (served by the full path on both)', async () => {
+    const { rows, hotRelays } = await runCorpus('auto');
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(hotRelays).toBe(0);
+  }, 120_000);
+
+  it('for a host that can be asked (elicitation): the full path, with the question relayed', async () => {
+    const make = async (gateway: RunningGateway) => {
+      const made = await host(gateway, 'legacy', { elicitation: { form: {} } });
+      made.client.setRequestHandler('elicitation/create', async () => ({
+        action: 'accept' as const,
+        content: { name: 'Ada', contactMethod: 'email' },
+      }));
+      return made;
+    };
+    const [a, b] = await Promise.all([make(hot.gateway), make(full.gateway)]);
+    try {
+      const [x, y] = await Promise.all([
+        call(a.client, 'ev__trigger-elicitation-request', {}),
+        call(b.client, 'ev__trigger-elicitation-request', {}),
+      ]);
+      expect(normalized(x)).toEqual(normalized(y));
+      expect(a.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
+
+  it('cancels: the upstream hears it, the host is not answered, and the next call is served', async () => {
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      const args = { duration: 5, steps: 5 };
+      const [x, y] = await Promise.all([
+        call(a.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
+        call(b.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
+      ]);
+      expect(x).toEqual({ rejected: 'aborted' });
+      expect(y).toEqual({ rejected: 'aborted' });
+      const [after, reference] = await Promise.all([
+        call(a.client, 'ev__echo', { message: 'after' }),
+        call(b.client, 'ev__echo', { message: 'after' }),
+      ]);
+      expect(after).toEqual(reference);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
+
+  it('writes one audit line per call, with the same fields and decisions as the full path', async () => {
+    // Lines are written off the path: give the last ones a moment.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const read = async ({ sandbox }: Side) => {
+      const log = await sandbox.run(['log', 'ev', '--json']);
+      expect(log.code, log.stderr).toBe(0);
+      return JSON.parse(log.stdout) as Array<Record<string, unknown>>;
+    };
+    const [hotLines, fullLines] = await Promise.all([read(hot), read(full)]);
+    expect(hotLines.length).toBe(fullLines.length);
+    const shape = (lines: Array<Record<string, unknown>>) =>
+      lines
+        .map((line) => ({
+          keys: Object.keys(line).sort().join(','),
+          tool: line.tool,
+          decision: line.decision,
+          outcome: line.outcome,
+          host: line.host,
+        }))
+        .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
+    expect(shape(hotLines)).toEqual(shape(fullLines));
+  });
+});
