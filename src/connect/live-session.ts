@@ -104,6 +104,9 @@ export class LiveSession implements Session {
         headers['mcp-protocol-version'] = protocolVersion;
         return headers;
       },
+      broken: (method) => {
+        if (this.opened === opened) opened.watch.noticeBroken(method);
+      },
     };
   }
 

@@ -54,6 +54,14 @@ export class ConnectionWatch {
     this.disposed = true;
   }
 
+  /**
+   * An answer that did not go through the wrapped fetch (a relay's own request on the session's
+   * connection pool) broke: the connection is lost as if the SDK's own answer had.
+   */
+  noticeBroken(method: string | undefined): void {
+    this.lose(method);
+  }
+
   /** The SDK's `onerror`: the one place it says it gave up resuming a stream. */
   noticeClientError(error: unknown): void {
     if (/Maximum reconnection attempts/.test(String(error))) this.lose(this.lastResuming);

@@ -123,6 +123,11 @@ export interface PassThrough {
    * token due for refresh is refreshed first), Mcp-Session-Id and MCP-Protocol-Version.
    */
   headers(): Promise<Record<string, string>>;
+  /**
+   * A relayed request's answer broke off (or ended without its response): the session is lost,
+   * as when one of its own answers breaks, and its `lost` reason says why.
+   */
+  broken(method: string): void;
 }
 
 export type ClientModule = typeof import('@modelcontextprotocol/client');

@@ -264,35 +264,34 @@ export class HotPath {
             }
           }
         }
-      } catch (error) {
-        if (cancelled) return;
-        if (!done) {
-          record({ error });
-          const broken = new PatchbayError(
-            'connect-failed',
-            `the connection to ${upstream.name} broke during the call`,
-          );
-          res.end(
-            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: call.id, result: unavailable(upstream.name, broken) })}\n\n`,
-          );
-        }
-        return;
+      } catch {
+        if (cancelled || done) return;
+        return this.broke(exchange, call, upstream, pass, record);
       }
-      if (!done && !cancelled) {
-        // The stream ended without an answer: say so as the full path's lost connection does.
-        record({ error: new Error('the upstream ended its stream without an answer') });
-        const broken = new PatchbayError(
-          'connect-failed',
-          `${upstream.name} ended its answer without a result`,
-        );
-        res.end(
-          `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: call.id, result: unavailable(upstream.name, broken) })}\n\n`,
-        );
-      }
+      if (!done && !cancelled) return this.broke(exchange, call, upstream, pass, record);
     } finally {
       this.inFlight.delete(key);
       res.off('close', onClose);
     }
+  }
+
+  /**
+   * The answer broke off: the session is lost (its reason, the next calls' within the backoff,
+   * as the full path's), and the call's answer is the one the full path gives a call in flight.
+   */
+  private broke(
+    exchange: HotExchange,
+    call: ToolCall,
+    upstream: Upstream,
+    pass: PassThrough,
+    record: (summary: Summary | { error: unknown }) => void,
+  ): void {
+    pass.broken('tools/call');
+    const reason =
+      upstream.problem() ??
+      new PatchbayError('connect-failed', `the connection to ${upstream.name} broke during the call`);
+    record({ error: reason });
+    answerJson(exchange, call.id, { result: unavailable(upstream.name, reason) });
   }
 
   /**
