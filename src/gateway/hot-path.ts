@@ -157,8 +157,7 @@ export class HotPath {
   /** A host's `notifications/cancelled` for a call of its session on the hot path. */
   cancel(sessionId: string, body: unknown): void {
     if (this.inFlight.size === 0 || typeof body !== 'object' || body === null) return;
-    const params = (body as { method?: unknown; params?: { requestId?: unknown; reason?: unknown } })
-      .params;
+    const params = (body as { method?: unknown; params?: { requestId?: unknown; reason?: unknown } }).params;
     if ((body as { method?: unknown }).method !== 'notifications/cancelled' || !params) return;
     const { requestId, reason } = params;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
@@ -328,7 +327,10 @@ export class HotPath {
                         'mcp-session-id': exchange.sessionId,
                         [RELAY_HEADER]: 'hot',
                       });
-                    const note = { method: 'notifications/progress', params: { progressToken: token, ...progress } };
+                    const note = {
+                      method: 'notifications/progress',
+                      params: { progressToken: token, ...progress },
+                    };
                     res.write(`event: message\ndata: ${JSON.stringify({ ...note, jsonrpc: '2.0' })}\n\n`);
                   },
                 }),
@@ -345,7 +347,11 @@ export class HotPath {
       } catch (sealedError) {
         const { code, message, data } = sealedError as { code?: unknown; message: string; data?: unknown };
         return answerJson(exchange, call.id, {
-          error: { code: typeof code === 'number' ? code : -32603, message, ...(data === undefined ? {} : { data }) },
+          error: {
+            code: typeof code === 'number' ? code : -32603,
+            message,
+            ...(data === undefined ? {} : { data }),
+          },
         });
       }
       return;
@@ -387,16 +393,22 @@ interface Summary {
 }
 
 /** The final response's id rewritten, and what the audit reads of it. */
-class Answer {
+export class Answer {
   private readonly suffix: string;
   private readonly replacement: string;
 
-  constructor(upstreamId: string, private readonly hostId: JsonRpcId) {
+  constructor(
+    upstreamId: string,
+    private readonly hostId: JsonRpcId,
+  ) {
     this.suffix = `"id":${JSON.stringify(upstreamId)}}`;
     this.replacement = `"id":${JSON.stringify(hostId)}}`;
   }
 
-  final(text: string, parsed?: Record<string, unknown>): { text: string; summary: Summary | { error: unknown } } {
+  final(
+    text: string,
+    parsed?: Record<string, unknown>,
+  ): { text: string; summary: Summary | { error: unknown } } {
     const bytes = Math.max(0, Buffer.byteLength(text) - ENVELOPE_BYTES);
     let message = parsed;
     // A large result is parsed only when it may be an error (to read its first text).
@@ -431,7 +443,9 @@ type Classified =
 /** What one SSE message of the upstream is; only a small one is parsed. */
 function classify(data: string, upstreamId: string): Classified {
   if (data.length > PARSE_LIMIT)
-    return data.trimEnd().endsWith(`"id":${JSON.stringify(upstreamId)}}`) ? { kind: 'response' } : { kind: 'other' };
+    return data.trimEnd().endsWith(`"id":${JSON.stringify(upstreamId)}}`)
+      ? { kind: 'response' }
+      : { kind: 'other' };
   let message: Record<string, unknown>;
   try {
     message = JSON.parse(data) as Record<string, unknown>;
@@ -467,7 +481,7 @@ function answerQuestion(message: { id: JsonRpcId; method: string }, server: stri
 }
 
 /** SSE framing: the data of each event, as events complete. */
-class SseEvents {
+export class SseEvents {
   private buffer = '';
   private readonly decoder = new TextDecoder();
 
@@ -498,15 +512,16 @@ function toolCall(body: unknown): ToolCall | undefined {
   const { id } = message;
   if (typeof id !== 'string' && typeof id !== 'number') return undefined;
   const params = message.params as
-    | { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } }
-    | undefined;
+    { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } | undefined;
   if (typeof params !== 'object' || params === null || typeof params.name !== 'string') return undefined;
   const args = params.arguments;
-  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) return undefined;
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
+    return undefined;
   const token = params._meta?.progressToken;
   if (token !== undefined && typeof token !== 'string' && typeof token !== 'number') return undefined;
   // Anything else in the params (a task, other _meta) is the full path's to handle.
-  for (const key of Object.keys(params)) if (key !== 'name' && key !== 'arguments' && key !== '_meta') return undefined;
+  for (const key of Object.keys(params))
+    if (key !== 'name' && key !== 'arguments' && key !== '_meta') return undefined;
   if (params._meta && Object.keys(params._meta).some((key) => key !== 'progressToken')) return undefined;
   return { id, name: params.name, args: args as Record<string, unknown> | undefined, progressToken: token };
 }
@@ -527,7 +542,11 @@ function callKey(sessionId: string, id: JsonRpcId): string {
   return `${sessionId}\0${typeof id}:${id}`;
 }
 
-function answerJson(exchange: HotExchange, id: JsonRpcId, body: { result: unknown } | { error: unknown }): void {
+function answerJson(
+  exchange: HotExchange,
+  id: JsonRpcId,
+  body: { result: unknown } | { error: unknown },
+): void {
   answerRaw(exchange, 'application/json', JSON.stringify({ jsonrpc: '2.0', id, ...body }));
 }
 

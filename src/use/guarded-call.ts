@@ -148,7 +148,10 @@ export function recordSummary(
 }
 
 /** The second half, for a call that failed (no result: a protocol error, a broken connection). */
-export function recordFailure(admission: Extract<Admission, { kind: 'admitted' }>, error: unknown): Promise<void> {
+export function recordFailure(
+  admission: Extract<Admission, { kind: 'admitted' }>,
+  error: unknown,
+): Promise<void> {
   return admission.record('error', undefined, error instanceof Error ? error.message : String(error));
 }
 

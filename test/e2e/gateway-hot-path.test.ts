@@ -127,7 +127,12 @@ const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { prog
   ['elicitation (host cannot answer)', 'ev__trigger-elicitation-request', {}],
   ['sampling (host cannot answer)', 'ev__trigger-sampling-request', { prompt: 'hi' }],
   ['research query', 'ev__simulate-research-query', { topic: 'relays' }],
-  ['long-running with progress', 'ev__trigger-long-running-operation', { duration: 1, steps: 3 }, { progress: true }],
+  [
+    'long-running with progress',
+    'ev__trigger-long-running-operation',
+    { duration: 1, steps: 3 },
+    { progress: true },
+  ],
   ['invalid arguments', 'ev__get-sum', { a: 'one' }],
   ['no arguments', 'ev__echo', undefined],
   ['unknown tool', 'ev__no-such-tool', {}],

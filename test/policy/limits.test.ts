@@ -132,6 +132,20 @@ describe('windows', () => {
 });
 
 describe('consume', () => {
+  it('decides calls of one process that wait together in their order, each counted once', async () => {
+    const now = new Date('2026-11-21T20:47:13Z');
+    const burst = rule('burst', '20/hour', { server: 'burst' });
+    const other = rule('other', '100/hour', { server: 'other' });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => consume([index % 2 ? other : burst], { env, now })),
+    );
+    // The first 20 of the 25 calls to `burst` pass, the later ones are refused; `other` all pass.
+    const burstResults = results.filter((_, index) => index % 2 === 0).map((result) => result.ok);
+    expect(burstResults).toEqual([...Array(20).fill(true), ...Array(5).fill(false)]);
+    expect(results.filter((_, index) => index % 2 === 1).every((result) => result.ok)).toBe(true);
+    expect((await usage([burst, other], { env, now })).map((each) => each.used)).toEqual([20, 25]);
+  });
+
   it.each([
     ['minute', '3/min', '2026-11-21T20:47:13Z', '2026-11-21T20:48:00Z', 'in 47 s'],
     ['hour', '3/hour', '2026-11-21T20:47:13Z', '2026-11-21T21:00:00Z', 'in 12 min 47 s'],
