@@ -52,6 +52,7 @@ export type ErrorCode =
   | 'server-request-declined'
   | 'policy-denied'
   | 'limit-reached'
+  | 'registry-failed'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -87,6 +88,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'server-request-declined': EXIT.error,
   'policy-denied': EXIT.refused,
   'limit-reached': EXIT.refused,
+  // An MCP Registry that could not be reached or answered something else than its API.
+  'registry-failed': EXIT.error,
   internal: EXIT.error,
 };
 

@@ -34,6 +34,7 @@ import { policyCommand, reviewCommand } from './commands/policy.command.js';
 import { promptCommand } from './commands/prompt.command.js';
 import { readCommand } from './commands/read.command.js';
 import { removeCommand } from './commands/remove.command.js';
+import { searchCommand } from './commands/search.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
@@ -50,6 +51,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
   [
     'Configure servers:',
     [
+      searchCommand,
       addCommand,
       addJsonCommand,
       removeCommand,
