@@ -117,7 +117,7 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       options.offers ?? 'all',
       // For shell completion: remembered in the background, never waited on.
       (names) => {
-        if (options.name) rememberToolNames(options.env ?? process.env, options.name, names);
+        if (options.name && options.env) rememberToolNames(options.env, options.name, names);
       },
     );
     const result: ProbeResult = {
