@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ambiguous-scope'
   | 'lock-timeout'
   | 'write-failed'
+  | 'editor-failed'
+  | 'conflict'
   | 'read-failed'
   | 'unset-variable'
   | 'no-tty'
@@ -72,6 +74,9 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'unset-variable': EXIT.usage,
   'lock-timeout': EXIT.error,
   'write-failed': EXIT.error,
+  // `patchbay edit`: the editor did not exit cleanly, or the entry changed while it was open.
+  'editor-failed': EXIT.error,
+  conflict: EXIT.error,
   'read-failed': EXIT.error,
   'needs-auth': EXIT.needsAuth,
   'pending-approval': EXIT.needsApproval,
