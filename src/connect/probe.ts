@@ -115,9 +115,10 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       Math.max(1, options.timeoutMs - elapsed()),
       options.signal,
       options.offers ?? 'all',
-      // For shell completion: remembered in the background, never waited on.
+      // For shell completion: remembered in the background, never waited on; not by a read-only
+      // check (--no-refresh writes no file).
       (names) => {
-        if (options.name && options.env) rememberToolNames(options.env, options.name, names);
+        if (options.name && options.env && !readOnly) rememberToolNames(options.env, options.name, names);
       },
     );
     const result: ProbeResult = {

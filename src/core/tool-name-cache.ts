@@ -50,12 +50,34 @@ export function cachedToolNames(env: NodeJS.ProcessEnv, server: string): string[
 }
 
 /**
- * Remember what `server` lists, in the background: returns at once, never throws, and writes only
- * when the names changed.
+ * Remember what `server` lists, in the background: returns at once and never throws. The names
+ * of one process are gathered and written together, once, when they changed: `list` of fifty
+ * servers reads and writes the file once, and no server's names overwrite another's.
  */
 export function rememberToolNames(env: NodeJS.ProcessEnv, server: string, names: readonly unknown[]): void {
-  void writeToolNames(env, server, names).catch(() => undefined);
+  const path = toolNameCachePath(env);
+  let batch = pending.get(path);
+  if (!batch) {
+    batch = new Map();
+    pending.set(path, batch);
+    // After the caller's own work: a macrotask, so every check finishing now joins this write;
+    // one write at a time, so a later batch reads what an earlier one wrote.
+    setImmediate(() => {
+      pending.delete(path);
+      const previous = writing.get(path) ?? Promise.resolve();
+      const next = previous.then(() => writeBatch(path, batch!)).catch(() => undefined);
+      writing.set(path, next);
+      void next.then(() => {
+        if (writing.get(path) === next) writing.delete(path);
+      });
+    });
+  }
+  batch.set(server, safeNames(names));
 }
+
+/** Names waiting to be written, and the write under way, by cache file. */
+const pending = new Map<string, Map<string, string[]>>();
+const writing = new Map<string, Promise<void>>();
 
 /** The write `rememberToolNames` starts, awaitable (tests). */
 export async function writeToolNames(
@@ -63,18 +85,27 @@ export async function writeToolNames(
   server: string,
   names: readonly unknown[],
 ): Promise<void> {
-  const tools = [
+  await writeBatch(toolNameCachePath(env), new Map([[server, safeNames(names)]]));
+}
+
+function safeNames(names: readonly unknown[]): string[] {
+  return [
     ...new Set(names.filter((name): name is string => typeof name === 'string' && SAFE_NAME.test(name))),
   ]
     .slice(0, MAX_NAMES)
     .sort();
-  const path = toolNameCachePath(env);
-  // Read after a tick, so the caller's own work goes first.
-  await Promise.resolve();
+}
+
+async function writeBatch(path: string, batch: Map<string, string[]>): Promise<void> {
   const cache = readCache(path);
-  const before = cache.servers[server];
-  if (before && JSON.stringify(before.tools) === JSON.stringify(tools)) return;
-  cache.servers[server] = { tools, at: new Date().toISOString() };
+  let changed = false;
+  for (const [server, tools] of batch) {
+    const before = cache.servers[server];
+    if (before && JSON.stringify(before.tools) === JSON.stringify(tools)) continue;
+    cache.servers[server] = { tools, at: new Date().toISOString() };
+    changed = true;
+  }
+  if (!changed) return;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {

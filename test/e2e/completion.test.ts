@@ -59,7 +59,7 @@ it('answers commands, flags, server names and cached tool names, without the net
   expect((await sandbox.run(['add', '-s', 'project', 'gamma', '--', 'node', 'x.js'])).code).toBe(0);
   await writeToolNames(sandbox.env, 'alpha', ['echo', 'add', 'get-env', 'bad name', '$(reboot)']);
 
-  expect(values((await sandbox.run(['__complete', 'se'])).stdout)).toEqual(['set', 'serve']);
+  expect(values((await sandbox.run(['__complete', 'se'])).stdout)).toEqual(['search', 'set', 'serve']);
   expect(values((await sandbox.run(['__complete', 'get', '--j'])).stdout)).toEqual(['--json']);
   expect(values((await sandbox.run(['__complete', 'remove', '-s', ''])).stdout)).toEqual([
     'local',
@@ -105,6 +105,30 @@ it('remembers the tool names a command listed', async () => {
     expect(names.length).toBeGreaterThan(0);
     const answer = await sandbox.run(['__complete', 'call', 'ev', '']);
     expect(values(answer.stdout)).toEqual([...names].sort());
+  } finally {
+    await everything.close();
+  }
+});
+
+it('a list of several servers remembers each one; a read-only list (--no-refresh) writes no cache', async () => {
+  const everything = await startEverything('streamableHttp');
+  try {
+    for (const name of ['one', 'two', 'three'])
+      expect((await sandbox.run(['add', name, everything.url])).code).toBe(0);
+    const readOnly = await sandbox.run(['list', '--no-refresh', '--timeout', '30s']);
+    expect(readOnly.code, readOnly.stderr).toBe(0);
+    expect(values((await sandbox.run(['__complete', 'call', 'one', ''])).stdout)).toEqual([]);
+    const listed = await sandbox.run(['list', '--timeout', '30s']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const names = await Promise.all(
+      ['one', 'two', 'three'].map(
+        async (name) => values((await sandbox.run(['__complete', 'call', name, ''])).stdout).length,
+      ),
+    );
+    expect(
+      names.every((count) => count > 0),
+      String(names),
+    ).toBe(true);
   } finally {
     await everything.close();
   }
