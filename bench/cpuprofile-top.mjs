@@ -2,9 +2,10 @@
 // Where a process's CPU time went, from a V8 CPU profile (`node --cpu-prof`, e.g. the gateway's
 // through BENCH_GATEWAY_NODE_OPTIONS): self time by origin — patchbay's own source, each npm
 // package, node's internals (`node:`), the garbage collector, idle — and the functions with the
-// most self time. Code of patchbay's bundle (dist/cli/patchbay.cjs, which holds the SDK and the
-// other dependencies too) is traced back to its source file through the bundle's source map
-// (patchbay.cjs.map), so that patchbay's code and each package are told apart.
+// most self time (a native one named with its nearest caller outside node). Code of patchbay's
+// bundle (dist/cli/patchbay.cjs, which holds the SDK and the other dependencies too) is traced back
+// to its source file through the bundle's source map (patchbay.cjs.map), so that patchbay's code
+// and each package are told apart.
 //
 // Usage: node bench/cpuprofile-top.mjs <file.cpuprofile> [top N, default 25]
 
@@ -66,6 +67,16 @@ function locate({ url, lineNumber, columnNumber, functionName }) {
   return { origin, where: `${short}:${line + 1}` };
 }
 
+// A native function (no URL: a binding such as writev, mkdir) is named with its nearest caller
+// outside node's own code, so that e.g. the file system calls of one module are told apart.
+const parentOf = new Map();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
+function callerOf(node) {
+  for (let up = parentOf.get(node.id); up; up = parentOf.get(up.id))
+    if (up.callFrame.url && !up.callFrame.url.startsWith('node:')) return locate(up.callFrame).where;
+  return '';
+}
+
 let total = 0;
 const byOrigin = new Map();
 const byFunction = new Map();
@@ -75,7 +86,8 @@ for (const node of profile.nodes) {
   total += us;
   const { origin, where } = locate(node.callFrame);
   byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + us);
-  const key = `${node.callFrame.functionName || '(anonymous)'}  ${where}`;
+  const native = !node.callFrame.url && !node.callFrame.functionName.startsWith('(');
+  const key = `${node.callFrame.functionName || '(anonymous)'}  ${native ? `← ${callerOf(node)}` : where}`;
   const entry = byFunction.get(key) ?? { us: 0, origin };
   entry.us += us;
   byFunction.set(key, entry);

@@ -743,9 +743,13 @@ const memoryRows = [
       (target) =>
         `| ${target.relayName}, after the measured load | ${mib(target.memory?.rss)} | ${mib(target.memory?.hwm)} |`,
     ),
-  `| patchbay serve --http, ${upstreamCount} upstreams, idle (before any listing) | ${mib(manyIdle?.rss)} | ${mib(manyIdle?.hwm)} |`,
-  `| patchbay serve --http, ${upstreamCount} upstreams, a client connected, none listed | ${mib(manyIdleConnected?.rss)} | ${mib(manyIdleConnected?.hwm)} |`,
-  `| patchbay serve --http, ${upstreamCount} upstreams, ${answered.size} connected and listed | ${mib(manyConnected?.rss)} | ${mib(manyConnected?.hwm)} |`,
+  ...(upstreamCount === 0
+    ? []
+    : [
+        `| patchbay serve --http, ${upstreamCount} upstreams, idle (before any listing) | ${mib(manyIdle?.rss)} | ${mib(manyIdle?.hwm)} |`,
+        `| patchbay serve --http, ${upstreamCount} upstreams, a client connected, none listed | ${mib(manyIdleConnected?.rss)} | ${mib(manyIdleConnected?.hwm)} |`,
+        `| patchbay serve --http, ${upstreamCount} upstreams, ${answered.size} connected and listed | ${mib(manyConnected?.rss)} | ${mib(manyConnected?.hwm)} |`,
+      ]),
 ];
 
 // The issue's targets (#18), each marked met or missed:
