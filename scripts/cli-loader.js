@@ -109,10 +109,12 @@ function runCached() {
     cachedData,
   });
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
-  // Not after a usage error (exit code 2): a mistyped command would get a cache file of its own.
+  // Not after a usage error (exit code 2): a mistyped command would get a cache file of its own;
+  // nor after a signal (128 + its number): whoever stopped the process may be removing its home.
   if (useCache)
     process.once('exit', (code) => {
-      if (code !== 2) writeCache(script, accepted, bytecodeThen, cacheDir, cacheFile, version, crc32);
+      if (code !== 2 && code < 128)
+        writeCache(script, accepted, bytecodeThen, cacheDir, cacheFile, version, crc32);
     });
   const bundleModule = { exports: {} };
   script.runInThisContext()(bundleModule.exports, require, bundleModule, bundle, join(bundle, '..'));
