@@ -16,6 +16,7 @@ import {
   runLog,
   runStats,
 } from '../../src/cli/commands/log.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import type { Io } from '../../src/cli/io.js';
 import { PatchbayError } from '../../src/errors.js';
 import { auditLogPath, recordCall, type AuditEntry } from '../../src/policy/audit.js';
@@ -108,6 +109,7 @@ describe('runLog and runStats', () => {
       stderr: stderr.stream,
       stdin: new PassThrough(),
       env,
+      paths: resolvePaths(env),
       cwd: root,
       out: stdout.text,
       err: stderr.text,

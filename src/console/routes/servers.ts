@@ -85,7 +85,7 @@ export const serverRoutes: Route[] = [
       await addServer(registry.context, options.scope, options.name, entryToRaw(options.entry));
       if (clientSecret !== undefined) {
         const { storeClientSecret } = await import('../../auth/client-secrets.js');
-        await storeClientSecret(ctx.env, options.name, options.entry.url!, clientSecret);
+        await storeClientSecret(ctx, options.name, options.entry.url!, clientSecret);
       }
       ctx.log(`Added ${options.entry.transport} server ${options.name} in the ${options.scope} scope.`);
       const after = await loadConfig(ctx);
