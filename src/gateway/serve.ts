@@ -9,6 +9,7 @@ import { staticState, unusableError } from '../config/status.js';
 import { teamPolicyPath } from '../config/policy-files.js';
 import { hasBrokenFile, type Registry } from '../config/registry.js';
 import { watchConfigFiles } from '../config/watch.js';
+import type { Paths } from '../core/paths.js';
 import { PatchbayError } from '../errors.js';
 import { ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey } from '../policy/pins.js';
@@ -36,6 +37,8 @@ export interface StartOptions extends HttpLimits {
 
 export interface GatewayCallbacks {
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, resolved once for the gateway's lifetime. */
+  paths: Paths;
   cwd: string;
   version: string;
   /** On stdio, the host closing this ends the gateway. */
@@ -78,13 +81,12 @@ export async function startGateway(
     );
   }
   const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
-  const policy = new ToolPolicy({ env, sources: registry.policy.sources, onWarning: callbacks.onWarning });
+  const policy = new ToolPolicy({ paths: callbacks.paths, sources: registry.policy.sources, onWarning: callbacks.onWarning });
   const gateway = new Gateway({
     upstreams,
     onWarning: callbacks.onWarning,
     gate: new PolicyGate({
       policy,
-      env,
       logArguments: options.logArguments,
       paths: { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
       reload: async () => (await callbacks.load()).policy.sources,

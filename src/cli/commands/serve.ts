@@ -173,6 +173,7 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   const { startGateway } = await import('../../gateway/serve.js');
   const gateway = await startGateway(options, {
     env: io.env,
+    paths: io.paths,
     cwd: io.cwd,
     version: packageVersion(),
     stdin: io.stdin,

@@ -27,7 +27,7 @@ export const activityRoutes: Route[] = [
       const since = url.searchParams.get('since');
       const server = url.searchParams.get('server');
       const { entries: all } = await readAudit({
-        env: ctx.env,
+        paths: ctx.paths,
         ...(since ? { since: parseSince(since) } : {}),
         ...(server ? { server: validateName(server) } : {}),
       });

@@ -52,7 +52,7 @@ export const editRoutes: Route[] = [
         url.searchParams.get('scope'),
         server.winner.scope,
       );
-      const listing = await credentialListing(ctx.env);
+      const listing = await credentialListing(ctx.paths);
       const config: ConnectorConfig = {
         name: server.name,
         scope: scoped.scope,
@@ -177,7 +177,7 @@ async function editConnector(
       edited,
       staticState(edited, ctx.env),
       undefined,
-      authView(edited, await credentialListing(ctx.env), ctx.env),
+      authView(edited, await credentialListing(ctx.paths), ctx.env),
       [],
     ),
     warnings: options.warnings,
@@ -257,11 +257,11 @@ async function keepClientSecret(
   newUrl: string,
   { newSecret, remove }: { newSecret: string | undefined; remove: boolean },
 ): Promise<void> {
-  const listing = await credentialListing(ctx.env);
+  const listing = await credentialListing(ctx.paths);
   const stored = listing?.clientSecrets.some((facts) => facts.name === name && facts.url === oldUrl) ?? false;
   if (!stored && newSecret === undefined) return;
   const { openCredentialStore } = await import('../../auth/store.js');
-  const store = await openCredentialStore(ctx.env);
+  const store = await openCredentialStore(ctx.env, { paths: ctx.paths });
   if (remove) {
     if (stored) await store.deleteClientSecret(name, oldUrl);
     return;

@@ -59,7 +59,7 @@ export const serverRoutes: Route[] = [
         check === '1'
           ? checkMany(targets, { timeoutMs: ctx.timeoutMs, env: ctx.env, cwd: ctx.cwd })
           : Promise.resolve([]),
-        credentialListing(ctx.env),
+        credentialListing(ctx.paths),
       ]);
       const summaries: ConnectorSummary[] = await Promise.all(
         targets.map(async ({ server, state }, index) =>
@@ -68,7 +68,7 @@ export const serverRoutes: Route[] = [
             state,
             probes[index],
             authView(server, listing, ctx.env),
-            await changedToolNames(server, ctx.env),
+            await changedToolNames(server, ctx.paths),
           ),
         ),
       );
@@ -96,7 +96,7 @@ export const serverRoutes: Route[] = [
         server,
         staticState(server, ctx.env),
         undefined,
-        authView(server, await credentialListing(ctx.env), ctx.env),
+        authView(server, await credentialListing(ctx.paths), ctx.env),
         [],
       );
       return json(201, summary);
