@@ -41,11 +41,7 @@ import {
   type KeychainApi,
   type KeychainVerdict,
 } from './store-keychain.js';
-import {
-  clientSecretKey,
-  drainLegacySecrets,
-  readLegacySecrets,
-} from './store-legacy.js';
+import { clientSecretKey, drainLegacySecrets, readLegacySecrets } from './store-legacy.js';
 import {
   checkIndexRecords,
   checkSecretRecords,

@@ -22,10 +22,7 @@ export type StoredAccess =
     }
   | { kind: 'expired'; issuer: string; expiresAt: number; refreshable: boolean };
 
-export async function storedAccess(
-  resource: string,
-  paths: Paths,
-): Promise<StoredAccess | undefined> {
+export async function storedAccess(resource: string, paths: Paths): Promise<StoredAccess | undefined> {
   // No login was ever stored: say so without loading the store (most checks end here).
   const indexPath = paths.authIndex;
   const index = statIfAny(indexPath);

@@ -69,12 +69,7 @@ export class EraHints {
    * Record the era a server negotiated. Writes only when that changes what the file says (or a
    * hint is more than half its lifetime old), and all checks of this owner share a write.
    */
-  async rememberEra(
-    url: string,
-    era: 'legacy' | 'modern',
-    paths: Paths,
-    now = Date.now(),
-  ): Promise<void> {
+  async rememberEra(url: string, era: 'legacy' | 'modern', paths: Paths, now = Date.now()): Promise<void> {
     const path = paths.eraHints;
     const hints = await this.load(path);
     const seen = hints.get(url);

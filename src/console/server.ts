@@ -122,7 +122,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   let registration: Awaited<ReturnType<typeof registerConsole>> | undefined;
   if (options.register) {
     try {
-      registration = await registerConsole(ctx.paths, createContext(ctx.env, ctx.cwd, ctx.paths).projectRoot, port);
+      registration = await registerConsole(
+        ctx.paths,
+        createContext(ctx.env, ctx.cwd, ctx.paths).projectRoot,
+        port,
+      );
     } catch (error) {
       // Without it, the console works; only the next `patchbay ui` cannot find it.
       ctx.log(`Not registered for the next patchbay ui: ${(error as Error).message}`);

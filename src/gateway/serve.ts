@@ -81,7 +81,11 @@ export async function startGateway(
     );
   }
   const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
-  const policy = new ToolPolicy({ paths: callbacks.paths, sources: registry.policy.sources, onWarning: callbacks.onWarning });
+  const policy = new ToolPolicy({
+    paths: callbacks.paths,
+    sources: registry.policy.sources,
+    onWarning: callbacks.onWarning,
+  });
   const gateway = new Gateway({
     upstreams,
     onWarning: callbacks.onWarning,
@@ -92,6 +96,9 @@ export async function startGateway(
       reload: async () => (await callbacks.load()).policy.sources,
     }),
     env: { ...env, [GATEWAY_MARK]: String(process.pid) },
+    paths: callbacks.paths,
+    // The gateway's own, not the process's: its upstreams share one refresh per login.
+    refreshState: new (await import('../auth/refresh.js')).RefreshState(),
     cwd: callbacks.cwd,
     version: callbacks.version,
     ...(options.bridge ? { bridge: true } : {}),
@@ -125,7 +132,7 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const { gatewayToken } = await import('./token.js');
-  const token = options.noAuth ? undefined : await gatewayToken(env);
+  const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const served = await serveHttp(gateway, { ...options.http, token, ...limitsSet(options) });
   const done = stopped.then(async () => {
     watcher.close();

@@ -110,7 +110,6 @@ const MAX_ERROR_CHARS = 2000;
 const ROTATE_LOCK_TIMEOUT_MS = 5_000;
 const READ_LOCK_TIMEOUT_MS = 2_000;
 
-
 /** audit.jsonl for 0, audit.<n>.jsonl for a rotated file. */
 function rotatedPath(path: string, index: number): string {
   return index === 0 ? path : path.replace(/\.jsonl$/, `.${index}.jsonl`);

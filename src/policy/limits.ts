@@ -142,7 +142,6 @@ export interface LimitUsage {
   reopensAt: Date;
 }
 
-
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 

@@ -53,7 +53,6 @@ export interface StoredPin {
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 
-
 /** The checked content of pins.json; unknown keys are kept as they are on rewrite. */
 export class PinsDocument {
   constructor(readonly root: JsonObject) {}

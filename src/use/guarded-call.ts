@@ -142,7 +142,11 @@ export async function guardedSessionCall(
     );
   const args = typeof call.args === 'function' ? call.args(tool) : call.args;
   await checkToolArguments(args, tool, typeof call.check === 'function' ? call.check(tool) : call.check);
-  const policy = new ToolPolicy({ paths: registry.context.paths, sources: registry.policy.sources, onWarning: call.onWarning });
+  const policy = new ToolPolicy({
+    paths: registry.context.paths,
+    sources: registry.policy.sources,
+    onWarning: call.onWarning,
+  });
   const send =
     call.send ??
     ((request) =>

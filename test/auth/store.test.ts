@@ -576,10 +576,19 @@ describe('client secrets from before the store (credentials.json)', () => {
 
   it('client-secrets.ts stores through the store and says where, without the secret', async () => {
     await writeLegacy({ clientSecrets: { 'old https://old.example.com': 'old-secret' } });
-    const where = await storeClientSecret({ env, paths: resolvePaths(env) }, 'x', 'https://x.example.com/mcp', 'cs-x');
+    const where = await storeClientSecret(
+      { env, paths: resolvePaths(env) },
+      'x',
+      'https://x.example.com/mcp',
+      'cs-x',
+    );
     expect(where).toBe(`${secretsPath()} (mode 0600)`);
-    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'x', 'https://x.example.com/mcp')).toBe('cs-x');
-    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'old', 'https://old.example.com')).toBe('old-secret');
+    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'x', 'https://x.example.com/mcp')).toBe(
+      'cs-x',
+    );
+    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'old', 'https://old.example.com')).toBe(
+      'old-secret',
+    );
     expect(existsSync(join(configDir, 'credentials.json'))).toBe(false);
   });
 });

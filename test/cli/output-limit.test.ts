@@ -17,7 +17,14 @@ function captureIo(): { io: Io; stdout: () => string; stderr: () => string } {
     return pass;
   };
   return {
-    io: { stdout: stream(out), stderr: stream(err), stdin: new PassThrough(), env: {}, paths: resolvePaths({}), cwd: '/' },
+    io: {
+      stdout: stream(out),
+      stderr: stream(err),
+      stdin: new PassThrough(),
+      env: {},
+      paths: resolvePaths({}),
+      cwd: '/',
+    },
     stdout: () => out.join(''),
     stderr: () => err.join(''),
   };

@@ -21,7 +21,12 @@ import { resolvePaths, type Paths } from '../../src/core/paths.js';
 import { probeServer } from '../../src/connect/probe.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 
-async function dataDir(): Promise<{ env: NodeJS.ProcessEnv; paths: Paths; file: string; done(): Promise<void> }> {
+async function dataDir(): Promise<{
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  file: string;
+  done(): Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'patchbay-era-hints-'));
   return {
     env: { PATCHBAY_DATA_DIR: dir },

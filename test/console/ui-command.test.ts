@@ -40,7 +40,15 @@ describe('runUi', () => {
     let err = '';
     stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const value: Io = { stdout, stderr, stdin: new PassThrough(), env, paths: resolvePaths(env), cwd: sandbox.project, interrupt };
+    const value: Io = {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      env,
+      paths: resolvePaths(env),
+      cwd: sandbox.project,
+      interrupt,
+    };
     return { value, out: () => out, err: () => err };
   }
 

@@ -59,10 +59,16 @@ async function lines(path: string): Promise<string[]> {
 describe('recordCall and readAudit', () => {
   it('appends JSON lines that read back in time order, in a 0600 file in a 0700 directory', async () => {
     expect(
-      await recordCall(entry({ time: '2026-01-31T09:00:02.000Z', tool: 'b' }), { paths, logArguments: false }),
+      await recordCall(entry({ time: '2026-01-31T09:00:02.000Z', tool: 'b' }), {
+        paths,
+        logArguments: false,
+      }),
     ).toBe(true);
     expect(
-      await recordCall(entry({ time: '2026-01-31T09:00:01.000Z', tool: 'a' }), { paths, logArguments: false }),
+      await recordCall(entry({ time: '2026-01-31T09:00:01.000Z', tool: 'a' }), {
+        paths,
+        logArguments: false,
+      }),
     ).toBe(true);
 
     const path = paths.audit;

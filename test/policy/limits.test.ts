@@ -275,16 +275,18 @@ describe('consume', () => {
       await writeFile(file, damage);
 
       const shown: string[] = [];
-      expect(await usage([sentry], { paths, now, onWarning: (message) => shown.push(message) })).toMatchObject([
-        { used: 0 },
-      ]);
+      expect(
+        await usage([sentry], { paths, now, onWarning: (message) => shown.push(message) }),
+      ).toMatchObject([{ used: 0 }]);
       expect(shown).toEqual([expect.stringContaining(`The usage counts in ${file} could not be understood`)]);
       expect(await readFile(file, 'utf8')).toBe(damage); // Reading alone changes nothing.
 
       const warnings: string[] = [];
-      expect(await consume([sentry], { paths, now, onWarning: (message) => warnings.push(message) })).toEqual({
-        ok: true,
-      });
+      expect(await consume([sentry], { paths, now, onWarning: (message) => warnings.push(message) })).toEqual(
+        {
+          ok: true,
+        },
+      );
       const aside = (await readdir(join(stateDir, 'state'))).filter((name) =>
         name.startsWith('usage.json.corrupt-'),
       );
@@ -365,7 +367,9 @@ describe('consume across processes', () => {
         for (const { child } of workers) if (child.exitCode === null) child.kill('SIGKILL');
       }
       const sentry = rule('sentry', '200/day');
-      expect(await usage([sentry], { paths, now: new Date(now) })).toMatchObject([{ used: 200, remaining: 0 }]);
+      expect(await usage([sentry], { paths, now: new Date(now) })).toMatchObject([
+        { used: 200, remaining: 0 },
+      ]);
       const leftovers = (await readdir(join(stateDir, 'state'))).filter((name) => name !== 'usage.json');
       expect(leftovers).toEqual([]); // No lock or temporary file left behind.
     },

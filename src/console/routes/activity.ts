@@ -59,7 +59,12 @@ export const activityRoutes: Route[] = [
     handler: async ({ ctx, params }) => {
       const { server } = await loadServer(ctx, params.name!);
       const { diagnose } = await import('../../diagnose/doctor.js');
-      const diagnosis = await diagnose(server, { timeoutMs: ctx.timeoutMs, env: ctx.env, paths: ctx.paths, cwd: ctx.cwd });
+      const diagnosis = await diagnose(server, {
+        timeoutMs: ctx.timeoutMs,
+        env: ctx.env,
+        paths: ctx.paths,
+        cwd: ctx.cwd,
+      });
       const view: DoctorView = {
         verdict: diagnosis.verdict,
         findings: diagnosis.findings.map((finding) => ({
