@@ -12,6 +12,7 @@
  * answer, a tool error).
  */
 
+import { rememberToolNames } from '../core/tool-name-cache.js';
 import type { Session } from '../connect/session.js';
 import { checkToolArguments, type CheckOptions } from '../connect/tool-arguments.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
@@ -131,6 +132,12 @@ export async function guardedSessionCall(
   const { tools } = session.client.getServerCapabilities()?.tools
     ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
     : { tools: [] };
+  // For shell completion: remembered in the background, never waited on.
+  rememberToolNames(
+    registry.context.env,
+    server.name,
+    (tools as ListedTool[]).map((listed) => listed.name),
+  );
   const tool = (tools as ListedTool[]).find((candidate) => candidate.name === call.toolName);
   if (!tool)
     throw new PatchbayError(
