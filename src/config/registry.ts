@@ -35,10 +35,12 @@ import {
   type JsonValue,
   type ParsedJson,
 } from '../core/json-source.js';
-import { findProjectRoot, projectConfigPath, userConfigPath } from '../core/paths.js';
+import { findProjectRoot, projectConfigPath, resolvePaths, type Paths } from '../core/paths.js';
 
 export interface ConfigContext {
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, resolved from `env` once by whoever made this context. */
+  paths: Paths;
   cwd: string;
   projectRoot: string;
   userConfigPath: string;
@@ -48,13 +50,15 @@ export interface ConfigContext {
 export function createContext(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
+  paths: Paths = resolvePaths(env),
 ): ConfigContext {
   const projectRoot = findProjectRoot(cwd, env);
   return {
     env,
+    paths,
     cwd,
     projectRoot,
-    userConfigPath: userConfigPath(env),
+    userConfigPath: paths.userConfig,
     projectConfigPath: projectConfigPath(projectRoot),
   };
 }

@@ -8,6 +8,8 @@
 import { Server } from '@modelcontextprotocol/server';
 
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
+import type { RefreshState } from '../auth/refresh.js';
+import type { Paths } from '../core/paths.js';
 import type { PolicyGate } from './policy-gate.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
@@ -27,6 +29,10 @@ export interface GatewayUpstream {
 export interface GatewayOptions {
   upstreams: GatewayUpstream[];
   env: NodeJS.ProcessEnv;
+  /** Where stored logins are, resolved once for the gateway. */
+  paths: Paths;
+  /** Shared by every upstream's token source, for the gateway's lifetime. */
+  refreshState: RefreshState;
   cwd: string;
   version: string;
   /** How long a listing waits for each upstream (default LIST_BUDGET_MS). */
@@ -77,6 +83,8 @@ export class Gateway {
     const upstream = new Upstream({
       ...config,
       env: this.options.env,
+      paths: this.options.paths,
+      refreshState: this.options.refreshState,
       cwd: this.options.cwd,
       configureClient: (client, owner) => this.relay.configureUpstreamClient(client, owner),
       onConnected: (client) => this.relay.passLogLevel(client),

@@ -23,7 +23,6 @@ import { guardedCall, type CallResult } from '../use/guarded-call.js';
 
 export interface PolicyGateOptions {
   policy: ToolPolicy;
-  env: NodeJS.ProcessEnv;
   /** --log-arguments: the audit log keeps the (masked) arguments. */
   logArguments: boolean;
   /** Where "always allow" is written (the local scope of the project the gateway serves). */
@@ -95,7 +94,6 @@ export class PolicyGate {
     const outcome = await guardedCall(
       {
         policy: this.options.policy,
-        env: this.options.env,
         server: call.server,
         pinKey: call.pinKey,
       },
@@ -151,7 +149,7 @@ export class PolicyGate {
           ...(error ? { error } : {}),
           arguments: read.args ?? {},
         },
-        { env: this.options.env, logArguments: this.options.logArguments },
+        { paths: this.options.policy.paths, logArguments: this.options.logArguments },
       );
     try {
       const result = await run();

@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 
 export type LimitUnit = 'minute' | 'hour' | 'day';
 
@@ -110,7 +110,8 @@ export interface LimitRule {
 }
 
 export interface LimitStoreOptions {
-  env: NodeJS.ProcessEnv;
+  /** The usage file is `paths.usage`. */
+  paths: Paths;
   /** The time to count at; defaults to the clock. */
   now?: Date;
   /** Told when the usage file could not be understood (and, by `consume`, was set aside). */
@@ -141,10 +142,6 @@ export interface LimitUsage {
   reopensAt: Date;
 }
 
-export function usageFilePath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).usage;
-}
-
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
@@ -160,7 +157,7 @@ export async function consume(
   if (rules.length === 0) return { ok: true };
   rules.forEach(checkRule);
   const now = options.now ?? new Date();
-  const path = usageFilePath(options.env);
+  const path = options.paths.usage;
   await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // The warning is told after the lock is released: the caller's callback must not lengthen it.
   let warning: string | undefined;
@@ -206,7 +203,7 @@ export async function usage(
 ): Promise<LimitUsage[]> {
   rules.forEach(checkRule);
   const now = options.now ?? new Date();
-  const path = usageFilePath(options.env);
+  const path = options.paths.usage;
   const loaded = await readCounters(path);
   if (loaded.problem) {
     options.onWarning?.(

@@ -54,7 +54,6 @@ export interface Caller {
 /** The policy in force for one server. */
 export interface Guard {
   policy: ToolPolicy;
-  env: NodeJS.ProcessEnv;
   server: string;
   /** The server's key in the pin store. */
   pinKey: string;
@@ -128,7 +127,6 @@ export async function guardedSessionCall(
   opened: { registry: Registry; server: EffectiveServer },
   call: SessionCall,
   caller: Caller,
-  env: NodeJS.ProcessEnv,
 ): Promise<GuardedOutcome<CallResult>> {
   const { registry, server } = opened;
   const { tools } = session.client.getServerCapabilities()?.tools
@@ -136,7 +134,7 @@ export async function guardedSessionCall(
     : { tools: [] };
   // For shell completion: remembered in the background, never waited on.
   rememberToolNames(
-    env,
+    registry.context.env,
     server.name,
     (tools as ListedTool[]).map((listed) => listed.name),
   );
@@ -151,13 +149,17 @@ export async function guardedSessionCall(
     );
   const args = typeof call.args === 'function' ? call.args(tool) : call.args;
   await checkToolArguments(args, tool, typeof call.check === 'function' ? call.check(tool) : call.check);
-  const policy = new ToolPolicy({ env, sources: registry.policy.sources, onWarning: call.onWarning });
+  const policy = new ToolPolicy({
+    paths: registry.context.paths,
+    sources: registry.policy.sources,
+    onWarning: call.onWarning,
+  });
   const send =
     call.send ??
     ((request) =>
       session.request((client) => client.callTool(request, session.requestOptions())) as Promise<CallResult>);
   return guardedCall(
-    { policy, env, server: server.name, pinKey: configuredServerKey(server), screen: true },
+    { policy, server: server.name, pinKey: configuredServerKey(server), screen: true },
     caller,
     tool,
     args,

@@ -41,7 +41,7 @@ export const editRoutes: Route[] = [
     handler: async ({ ctx, params, url }) => {
       const { registry, server } = await loadServer(ctx, params.name!);
       const { scoped, entry } = editable(registry, server.name, url.searchParams.get('scope'));
-      const listing = await credentialListing(ctx.env);
+      const listing = await credentialListing(ctx.paths);
       const config: ConnectorConfig = {
         name: server.name,
         scope: scoped.scope,
@@ -143,7 +143,7 @@ async function editConnector(
       summary,
       staticState(summary, ctx.env),
       undefined,
-      authView(summary, await credentialListing(ctx.env), ctx.env),
+      authView(summary, await credentialListing(ctx.paths), ctx.env),
       [],
     ),
     warnings: edited.warnings,
