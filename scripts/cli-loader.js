@@ -39,19 +39,43 @@ const cacheRoot = join(
 // and the moment the cache is written (Node 20 to 24 know the flag).
 const LONG_RUNNING = new Set(['serve', 'connect', 'ui', 'demo']);
 const command = process.argv[2] ?? '';
-if (!LONG_RUNNING.has(command)) setFlagsFromString('--liftoff-only');
 
-if (module.enableCompileCache) {
-  if (!env.NODE_COMPILE_CACHE) {
-    try {
-      module.enableCompileCache(join(cacheRoot, 'compile-cache'));
-    } catch {
-      // A cache that cannot be written is only slower.
-    }
-  }
-  require(bundle);
+// `patchbay --version` (or -V), alone, is answered here: compiling the CLI only to print one line
+// was a third of its time. The answer is the bundle's own (commander's `.version()` prints
+// core/version.ts's packageVersion() and a newline, exit 0), read from the same file:
+// ../../package.json from dist/cli/ is the one core/version.ts reads from dist/core/. Should it be
+// unreadable, the bundle answers (with "unknown", as it does).
+const version =
+  process.argv.length === 3 && (command === '--version' || command === '-V') ? ownVersion() : undefined;
+if (version !== undefined) {
+  // As the CLI does: a reader that left (`patchbay --version | true`) is no error.
+  process.stdout.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  process.stdout.write(`${version}\n`);
 } else {
-  runCached();
+  if (!LONG_RUNNING.has(command)) setFlagsFromString('--liftoff-only');
+  if (module.enableCompileCache) {
+    if (!env.NODE_COMPILE_CACHE) {
+      try {
+        module.enableCompileCache(join(cacheRoot, 'compile-cache'));
+      } catch {
+        // A cache that cannot be written is only slower.
+      }
+    }
+    require(bundle);
+  } else {
+    runCached();
+  }
+}
+
+function ownVersion() {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    return typeof version === 'string' ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function runCached() {
@@ -85,10 +109,12 @@ function runCached() {
     cachedData,
   });
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
-  // Not after a usage error (exit code 2): a mistyped command would get a cache file of its own.
+  // Not after a usage error (exit code 2): a mistyped command would get a cache file of its own;
+  // nor after a signal (128 + its number): whoever stopped the process may be removing its home.
   if (useCache)
     process.once('exit', (code) => {
-      if (code !== 2) writeCache(script, accepted, bytecodeThen, cacheDir, cacheFile, version, crc32);
+      if (code !== 2 && code < 128)
+        writeCache(script, accepted, bytecodeThen, cacheDir, cacheFile, version, crc32);
     });
   const bundleModule = { exports: {} };
   script.runInThisContext()(bundleModule.exports, require, bundleModule, bundle, join(bundle, '..'));

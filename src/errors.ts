@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ambiguous-scope'
   | 'lock-timeout'
   | 'write-failed'
+  | 'editor-failed'
+  | 'conflict'
   | 'read-failed'
   | 'unset-variable'
   | 'no-tty'
@@ -52,6 +54,7 @@ export type ErrorCode =
   | 'server-request-declined'
   | 'policy-denied'
   | 'limit-reached'
+  | 'registry-failed'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -71,6 +74,9 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'unset-variable': EXIT.usage,
   'lock-timeout': EXIT.error,
   'write-failed': EXIT.error,
+  // `patchbay edit`: the editor did not exit cleanly, or the entry changed while it was open.
+  'editor-failed': EXIT.error,
+  conflict: EXIT.error,
   'read-failed': EXIT.error,
   'needs-auth': EXIT.needsAuth,
   'pending-approval': EXIT.needsApproval,
@@ -87,6 +93,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'server-request-declined': EXIT.error,
   'policy-denied': EXIT.refused,
   'limit-reached': EXIT.refused,
+  // An MCP Registry that could not be reached or answered something else than its API.
+  'registry-failed': EXIT.error,
   internal: EXIT.error,
 };
 

@@ -6,30 +6,31 @@
  * `${configDir}/credentials.json`, are still read, and moved into the store on the next write.
  */
 
+import type { Paths } from '../core/paths.js';
 import { openCredentialStore } from './store.js';
-import { legacyCredentialsPath } from './store-legacy.js';
 
-/** The pre-store credentials file (read for migration only). */
-export function credentialsPath(env: NodeJS.ProcessEnv): string {
-  return legacyCredentialsPath(env);
+/** What opening the store reads: its locations, and PATCHBAY_CREDENTIAL_STORE from `env`. */
+export interface StorePlace {
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
 }
 
 /** Store the secret; returns where it went, in words fit for a message (never the secret). */
 export async function storeClientSecret(
-  env: NodeJS.ProcessEnv,
+  place: StorePlace,
   name: string,
   url: string,
   secret: string,
 ): Promise<string> {
-  const store = await openCredentialStore(env);
+  const store = await openCredentialStore(place.env, { paths: place.paths });
   await store.saveClientSecret(name, url, secret);
   return store.describe().location;
 }
 
 export async function readClientSecret(
-  env: NodeJS.ProcessEnv,
+  place: StorePlace,
   name: string,
   url: string,
 ): Promise<string | undefined> {
-  return (await openCredentialStore(env)).getClientSecret(name, url);
+  return (await openCredentialStore(place.env, { paths: place.paths })).getClientSecret(name, url);
 }

@@ -14,12 +14,6 @@ import { promises as fs } from 'node:fs';
 import { PatchbayError } from '../errors.js';
 import { readJsonFile, withFileLock, writeFileAtomic, type LoadedFile } from '../core/file-store.js';
 import { getOwn, isObject, stringifyJson, type JsonObject } from '../core/json-source.js';
-import { resolvePaths } from '../core/paths.js';
-
-export function legacyCredentialsPath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).legacyCredentials;
-}
-
 export interface LegacySecret {
   name: string;
   url: string;

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock } from '../core/file-store.js';
 import { getOwn, isObject, setOwn, toJsonValue, type JsonObject } from '../core/json-source.js';
-import { AUTH_INDEX_FILE, dataDirectory } from '../core/paths.js';
+import { resolvePaths, type Paths } from '../core/paths.js';
 import { FileVault, readStoreFile, sectionOf, updateStoreFile, type StoreFile } from './store-file.js';
 import {
   KeychainVault,
@@ -41,12 +41,7 @@ import {
   type KeychainApi,
   type KeychainVerdict,
 } from './store-keychain.js';
-import {
-  clientSecretKey,
-  drainLegacySecrets,
-  legacyCredentialsPath,
-  readLegacySecrets,
-} from './store-legacy.js';
+import { clientSecretKey, drainLegacySecrets, readLegacySecrets } from './store-legacy.js';
 import {
   checkIndexRecords,
   checkSecretRecords,
@@ -93,6 +88,8 @@ export interface OpenCredentialStoreOptions {
   keychain?: KeychainApi;
   /** How long the keychain probe may take before the keychain counts as unusable. */
   probeTimeoutMs?: number;
+  /** Where the store's files are: the caller's resolved paths; without them, resolved from `env`. */
+  paths?: Paths;
 }
 
 export interface StoreDescription {
@@ -150,6 +147,7 @@ interface FoundRecord {
 }
 
 export class CredentialStore {
+  private readonly dataDir: string;
   private readonly indexPath: string;
   private readonly locksDirectory: string;
   private readonly legacyPath: string;
@@ -157,17 +155,17 @@ export class CredentialStore {
 
   /** @internal Use openCredentialStore. */
   constructor(
-    env: NodeJS.ProcessEnv,
-    private readonly dataDir: string,
+    paths: Paths,
     private readonly choice: BackendChoice,
     private readonly vault: SecretVault | undefined,
     private readonly keychainVerdict: () => Promise<KeychainVerdict>,
     private readonly keychainUnavailable: string | undefined,
   ) {
-    this.indexPath = join(dataDir, AUTH_INDEX_FILE);
-    this.locksDirectory = join(dataDir, 'locks');
-    this.legacyPath = legacyCredentialsPath(env);
-    this.fileVault = new FileVault(join(dataDir, 'auth-secrets.json'), checkSecretRecords);
+    this.dataDir = paths.dataDir;
+    this.indexPath = paths.authIndex;
+    this.locksDirectory = join(paths.dataDir, 'locks');
+    this.legacyPath = paths.legacyCredentials;
+    this.fileVault = new FileVault(join(paths.dataDir, 'auth-secrets.json'), checkSecretRecords);
   }
 
   /** Where new secrets go. */
@@ -520,7 +518,8 @@ function chosenBackend(env: NodeJS.ProcessEnv, option: BackendChoice | undefined
 }
 
 /**
- * Open the credential store of `env` (its data directory and backend choice). Opening writes
+ * Open the credential store at `options.paths` (else the paths of `env`), with the backend
+ * `options.backend` or PATCHBAY_CREDENTIAL_STORE names. Opening writes
  * nothing; with the file backend it does not load the keychain module either.
  */
 export async function openCredentialStore(
@@ -528,7 +527,8 @@ export async function openCredentialStore(
   options: OpenCredentialStoreOptions = {},
 ): Promise<CredentialStore> {
   const choice = chosenBackend(env, options.backend);
-  const dataDir = dataDirectory(env);
+  const paths = options.paths ?? resolvePaths(env);
+  const dataDir = paths.dataDir;
   const timeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   let verdict: Promise<KeychainVerdict> | undefined;
   const keychainVerdict = () => {
@@ -537,7 +537,7 @@ export async function openCredentialStore(
     return verdict;
   };
   const open = (vault: SecretVault | undefined, unavailable?: string) =>
-    new CredentialStore(env, dataDir, choice, vault, keychainVerdict, unavailable);
+    new CredentialStore(paths, choice, vault, keychainVerdict, unavailable);
 
   if (choice === 'file') return open(undefined);
   const found = await keychainVerdict();

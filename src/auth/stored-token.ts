@@ -7,7 +7,7 @@
 
 import { statSync, type Stats } from 'node:fs';
 
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 import { tokenState } from './expiry.js';
 
 export type StoredAccess =
@@ -22,16 +22,14 @@ export type StoredAccess =
     }
   | { kind: 'expired'; issuer: string; expiresAt: number; refreshable: boolean };
 
-export async function storedAccess(
-  resource: string,
-  env: NodeJS.ProcessEnv,
-): Promise<StoredAccess | undefined> {
+export async function storedAccess(resource: string, paths: Paths): Promise<StoredAccess | undefined> {
   // No login was ever stored: say so without loading the store (most checks end here).
-  const indexPath = resolvePaths(env).authIndex;
+  const indexPath = paths.authIndex;
   const index = statIfAny(indexPath);
   if (!index) return undefined;
   const { openCredentialStore } = await import('./store.js');
-  const store = await openCredentialStore(env, { backend: 'file' });
+  // The backend is named, so no variable is read from the (empty) environment.
+  const store = await openCredentialStore({}, { backend: 'file', paths });
   const tokens = await tokenFacts(store, indexPath, index);
   const candidates = tokens.filter((facts) => facts.resource === resource);
   if (candidates.length === 0) return undefined;

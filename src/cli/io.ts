@@ -3,6 +3,7 @@
  * Passing it explicitly keeps `run(opts, io)` testable without spawning a process.
  */
 
+import { resolvePaths, type Paths } from '../core/paths.js';
 import { terminalJson, terminalText } from '../core/terminal-text.js';
 
 export interface Io {
@@ -10,6 +11,8 @@ export interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, from `env`, resolved once for the whole command. */
+  paths: Paths;
   cwd: string;
   /** Aborted on Ctrl-C: a command in the middle of a request cancels it and returns 130. */
   interrupt?: AbortSignal;
@@ -21,6 +24,7 @@ export function processIo(interrupt?: AbortSignal): Io {
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
+    paths: resolvePaths(process.env),
     cwd: process.cwd(),
     ...(interrupt ? { interrupt } : {}),
   };

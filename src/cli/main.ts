@@ -17,9 +17,11 @@ import { addCommand } from './commands/add.command.js';
 import { approveCommand, rejectCommand, resetProjectChoicesCommand } from './commands/approve.command.js';
 import { authCommand } from './commands/auth.command.js';
 import { callCommand } from './commands/call.command.js';
+import { completionCommand } from './commands/completion.command.js';
 import { promptsCommand, resourcesCommand } from './commands/catalog.command.js';
 import { demoCommand } from './commands/demo.command.js';
 import { doctorCommand } from './commands/doctor.command.js';
+import { editCommand } from './commands/edit.command.js';
 import { exportCommand } from './commands/export.command.js';
 import { getCommand } from './commands/get.command.js';
 import { helpCommand } from './commands/help.command.js';
@@ -34,6 +36,8 @@ import { policyCommand, reviewCommand } from './commands/policy.command.js';
 import { promptCommand } from './commands/prompt.command.js';
 import { readCommand } from './commands/read.command.js';
 import { removeCommand } from './commands/remove.command.js';
+import { searchCommand } from './commands/search.command.js';
+import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
@@ -50,8 +54,11 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
   [
     'Configure servers:',
     [
+      searchCommand,
       addCommand,
       addJsonCommand,
+      setCommand,
+      editCommand,
       removeCommand,
       approveCommand,
       rejectCommand,
@@ -80,7 +87,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
     ],
   ],
   ['Serve to hosts:', [serveCommand, connectCommand, installCommand, uninstallCommand]],
-  ['More:', [uiCommand, demoCommand, helpCommand]],
+  ['More:', [uiCommand, demoCommand, completionCommand, helpCommand]],
 ];
 
 function buildProgram(io: Io, argv: string[], setExitCode: (code: number) => void): Command {
@@ -125,6 +132,12 @@ More: patchbay help config · patchbay help exit-codes`,
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(io, argv, (code) => (exitCode = code));
+  // The completion scripts' question (`patchbay completion`): about the program, not one of its
+  // commands, so commander never parses the words being completed.
+  if (argv[0] === '__complete') {
+    const { runComplete } = await import('./commands/complete.js');
+    return runComplete(program, argv.slice(1), io);
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

@@ -4,7 +4,7 @@ import { createContext, loadRegistry, type Registry } from '../config/registry.j
 import { paint, useColor, writeLine, type Io } from './io.js';
 
 export async function loadForCommand(io: Io): Promise<Registry> {
-  const registry = await loadRegistry(createContext(io.env, io.cwd));
+  const registry = await loadRegistry(createContext(io.env, io.cwd, io.paths));
   const p = paint(useColor(io));
   for (const file of registry.files) {
     if (!file.error) continue;

@@ -227,7 +227,9 @@ export async function flagChangedTools(
     for (const [index, server] of servers.entries()) {
       if (!server.winner.entry) continue;
       const key = configuredServerKey(server);
-      views[index]!.changedTools = (await changedTools(key, { env: io.env })).map((change) => change.name);
+      views[index]!.changedTools = (await changedTools(key, { paths: io.paths })).map(
+        (change) => change.name,
+      );
     }
   } catch (error) {
     note(

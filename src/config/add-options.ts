@@ -13,7 +13,14 @@ import { SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from
 import { hasReferences } from './expand.js';
 import { isSecretName, maskUrl, maskValue } from './mask.js';
 import { isLoopbackHost } from '../core/loopback.js';
-import { parseEnvFlag, parseHeaderFlag, validateName, validateUrl } from './validate.js';
+import {
+  isValidEnvName,
+  parseEnvFlag,
+  parseHeaderFlag,
+  validateHeader,
+  validateName,
+  validateUrl,
+} from './validate.js';
 
 export interface RawAddFlags {
   transport?: string;
@@ -116,19 +123,7 @@ export function parseAddOptions(
       );
     }
     const url = operands[0]!;
-    const withScheme = hasReferences(url) ? undefined : schemeFor(url);
-    if (withScheme) {
-      throw new PatchbayError('usage', `${JSON.stringify(url)} has no scheme (https:// or http://).`, {
-        hint: `Did you mean ${withScheme}? patchbay add ${name} ${withScheme}`,
-      });
-    }
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !hasReferences(url)) {
-      throw new PatchbayError('usage', `${JSON.stringify(url)} is not a URL.`, {
-        hint: `For a remote server give its full URL (https://…); to run a command, put it after "--": patchbay add ${name} -- ${url}`,
-      });
-    }
-    // A templated URL can only be checked once expanded, which happens when it is used.
-    if (!hasReferences(url)) warnings.push(...validateUrl(url).warnings);
+    warnings.push(...checkUrlOperand(name, url));
     entry = { transport: requested ?? 'http', url };
   }
 
@@ -213,6 +208,44 @@ export function parseAddOptions(
     wantsClientSecret: Boolean(flags.clientSecret),
     warnings,
   };
+}
+
+/**
+ * The URL operand of `add` (and any URL an edit sets): a scheme, a URL, and its warnings. A
+ * templated URL can only be checked once expanded, which happens when it is used.
+ */
+function checkUrlOperand(name: string, url: string): string[] {
+  const withScheme = hasReferences(url) ? undefined : schemeFor(url);
+  if (withScheme) {
+    throw new PatchbayError('usage', `${JSON.stringify(url)} has no scheme (https:// or http://).`, {
+      hint: `Did you mean ${withScheme}? patchbay add ${name} ${withScheme}`,
+    });
+  }
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !hasReferences(url)) {
+    throw new PatchbayError('usage', `${JSON.stringify(url)} is not a URL.`, {
+      hint: `For a remote server give its full URL (https://…); to run a command, put it after "--": patchbay add ${name} -- ${url}`,
+    });
+  }
+  return hasReferences(url) ? [] : validateUrl(url).warnings;
+}
+
+/**
+ * An edited entry (`patchbay set`/`edit`, the console's form), checked as `add` checks a new one:
+ * its URL, header names and values, environment names; returns add's warnings for it (plain http,
+ * a literal secret in the team's `.mcp.json`). The file-shape checks are `entryFromRaw`'s.
+ */
+export function checkEditedEntry(name: string, scope: Scope, entry: ServerEntry): string[] {
+  const warnings: string[] = [];
+  if (entry.transport !== 'stdio' && entry.url !== undefined)
+    warnings.push(...checkUrlOperand(name, entry.url));
+  for (const [header, value] of Object.entries(entry.headers ?? {})) validateHeader(header, value);
+  for (const key of Object.keys(entry.env ?? {}))
+    if (!isValidEnvName(key))
+      throw new PatchbayError('invalid-env', `Invalid environment variable name ${JSON.stringify(key)}.`, {
+        hint: 'A name is letters, digits and "_", not starting with a digit, e.g. API_KEY.',
+      });
+  if (scope === 'project') warnings.push(...literalSecretWarnings(entry));
+  return warnings;
 }
 
 /** Secrets written in clear into the team's committed `.mcp.json` deserve a warning. */

@@ -35,10 +35,12 @@ import {
   type JsonValue,
   type ParsedJson,
 } from '../core/json-source.js';
-import { findProjectRoot, projectConfigPath, userConfigPath } from '../core/paths.js';
+import { findProjectRoot, projectConfigPath, resolvePaths, type Paths } from '../core/paths.js';
 
 export interface ConfigContext {
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, resolved from `env` once by whoever made this context. */
+  paths: Paths;
   cwd: string;
   projectRoot: string;
   userConfigPath: string;
@@ -48,13 +50,15 @@ export interface ConfigContext {
 export function createContext(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
+  paths: Paths = resolvePaths(env),
 ): ConfigContext {
   const projectRoot = findProjectRoot(cwd, env);
   return {
     env,
+    paths,
     cwd,
     projectRoot,
-    userConfigPath: userConfigPath(env),
+    userConfigPath: paths.userConfig,
     projectConfigPath: projectConfigPath(projectRoot),
   };
 }
@@ -472,6 +476,33 @@ export async function addServer(
   // The user wrote this project entry themselves: it needs no approval from them.
   if (scope === 'project') await recordProjectChoices(context, [{ name, decision: 'approved', raw }]);
   return result;
+}
+
+/**
+ * Rewrite one entry in place, under the file's lock: `change` gets the entry as it is on disk now
+ * (so an edit never undoes one made meanwhile) and returns the new entry, or throws to leave the
+ * file untouched. The rest of the file, the entry's keys `change` keeps included, is written back
+ * as it was.
+ */
+export async function editServer(
+  context: ConfigContext,
+  scope: Scope,
+  name: string,
+  change: (stored: JsonValue) => JsonObject,
+): Promise<{ path: string; raw: JsonObject }> {
+  const path = scopeFilePath(context, scope);
+  const raw = await updateScope(context, scope, (servers) => {
+    if (!hasOwn(servers, name))
+      throw new PatchbayError('not-found', `No server named ${JSON.stringify(name)} in the ${scope} scope.`, {
+        hint: 'See all servers with: patchbay list --no-check',
+      });
+    const edited = change(servers[name]!);
+    setOwn(servers, name, edited);
+    return { write: true, result: edited };
+  });
+  // As with add: the user changed this project entry themselves, so it needs no approval from them.
+  if (scope === 'project') await recordProjectChoices(context, [{ name, decision: 'approved', raw }]);
+  return { path, raw };
 }
 
 export async function removeFromScope(context: ConfigContext, scope: Scope, name: string): Promise<boolean> {

@@ -15,7 +15,7 @@ import { ConnectionWatch, type Lost } from './liveness.js';
 import type { FetchLike } from './network.js';
 import { raceAbort } from '../core/race.js';
 import { completingResults } from './result-type.js';
-import type { AttemptState, ConnectOptions, Dialer, Opened, SdkTransport } from './session-types.js';
+import type { AttemptState, Dialer, Opened, ResolvedConnectOptions, SdkTransport } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
 export type { Dialer, Opened } from './session-types.js';
@@ -157,10 +157,10 @@ function withoutListening(fetch: FetchLike): FetchLike {
       : fetch(url, init);
 }
 
-export async function knownLegacyQuietly(url: string, options: ConnectOptions): Promise<boolean> {
+export async function knownLegacyQuietly(url: string, options: ResolvedConnectOptions): Promise<boolean> {
   const { processEraHints } = await import('./era-hints.js');
   const hints = options.eraHintCache ?? processEraHints;
-  return hints.knownLegacy(url, options.env ?? process.env).catch(() => false);
+  return hints.knownLegacy(url, options.paths).catch(() => false);
 }
 
 /**
@@ -181,7 +181,7 @@ export async function openHinted(attempt: Attempt, legacy: boolean, deadline: De
     const { processEraHints } = await import('./era-hints.js');
     if (dialer.options.eraHints === 'read-write') {
       const hints = dialer.options.eraHintCache ?? processEraHints;
-      await hints.rememberEra(dialer.entry.url ?? '', 'modern', dialer.options.env ?? process.env);
+      await hints.rememberEra(dialer.entry.url ?? '', 'modern', dialer.options.paths);
     }
     return attempt.open('http');
   }

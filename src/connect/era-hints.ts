@@ -19,7 +19,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../core/file-store.js';
-import { ERA_HINTS_FILE, resolvePaths } from '../core/paths.js';
+import { ERA_HINTS_FILE, type Paths } from '../core/paths.js';
 
 export { ERA_HINTS_FILE };
 /** A day: long enough to save the round trip on every everyday check. */
@@ -29,10 +29,6 @@ interface HintsFile {
   version: 1;
   /** The server URL (as configured) → epoch ms when it was last seen speaking the 2025 era. */
   legacy: Record<string, number>;
-}
-
-function hintsPath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).eraHints;
 }
 
 /**
@@ -64,8 +60,8 @@ export class EraHints {
   }
 
   /** Whether the server at `url` answered as a 2025-era server within the last day. */
-  async knownLegacy(url: string, env: NodeJS.ProcessEnv, now = Date.now()): Promise<boolean> {
-    const seen = (await this.load(hintsPath(env))).get(url);
+  async knownLegacy(url: string, paths: Paths, now = Date.now()): Promise<boolean> {
+    const seen = (await this.load(paths.eraHints)).get(url);
     return seen !== undefined && now - seen < HINT_TTL_MS;
   }
 
@@ -73,13 +69,8 @@ export class EraHints {
    * Record the era a server negotiated. Writes only when that changes what the file says (or a
    * hint is more than half its lifetime old), and all checks of this owner share a write.
    */
-  async rememberEra(
-    url: string,
-    era: 'legacy' | 'modern',
-    env: NodeJS.ProcessEnv,
-    now = Date.now(),
-  ): Promise<void> {
-    const path = hintsPath(env);
+  async rememberEra(url: string, era: 'legacy' | 'modern', paths: Paths, now = Date.now()): Promise<void> {
+    const path = paths.eraHints;
     const hints = await this.load(path);
     const seen = hints.get(url);
     if (era === 'modern') {
@@ -119,16 +110,16 @@ export class EraHints {
 export const processEraHints = new EraHints();
 
 /** Whether the server at `url` answered as a 2025-era server within the last day. */
-export function knownLegacy(url: string, env: NodeJS.ProcessEnv, now = Date.now()): Promise<boolean> {
-  return processEraHints.knownLegacy(url, env, now);
+export function knownLegacy(url: string, paths: Paths, now = Date.now()): Promise<boolean> {
+  return processEraHints.knownLegacy(url, paths, now);
 }
 
 /** Record the era a server negotiated, in the process's hints. */
 export function rememberEra(
   url: string,
   era: 'legacy' | 'modern',
-  env: NodeJS.ProcessEnv,
+  paths: Paths,
   now = Date.now(),
 ): Promise<void> {
-  return processEraHints.rememberEra(url, era, env, now);
+  return processEraHints.rememberEra(url, era, paths, now);
 }

@@ -11,7 +11,7 @@ import type { StoredAccess } from '../auth/stored-token.js';
 import type { Target } from './classify.js';
 import { ConnectError } from './connect-error.js';
 import type { HttpClient } from './network.js';
-import type { ConnectOptions } from './session-types.js';
+import type { ConnectOptions, ResolvedConnectOptions } from './session-types.js';
 
 export function checkEntry(entry: ServerEntry): Target {
   const invalid = (reason: string) => new ConnectError('failed', 'config', reason);
@@ -90,7 +90,7 @@ export async function credentialsFor(
   entry: ServerEntry,
   url: URL,
   headers: Record<string, string>,
-  options: ConnectOptions,
+  options: ResolvedConnectOptions,
   http: HttpClient,
   secrets: string[],
 ): Promise<Credentials> {
@@ -109,7 +109,7 @@ export async function credentialsFor(
 async function tokenSourceFor(
   entry: ServerEntry,
   url: URL,
-  options: ConnectOptions,
+  options: ResolvedConnectOptions,
   http: HttpClient,
   secrets: string[],
 ): Promise<Credentials> {
@@ -127,7 +127,7 @@ async function tokenSourceFor(
         ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
         : {}),
       fetch: http.fetch,
-      store: () => openCredentialStore(env),
+      store: () => openCredentialStore(env, { paths: options.paths }),
       ...(options.refreshState ? { shared: options.refreshState } : {}),
       onToken: (token) => {
         if (!secrets.includes(token)) secrets.push(token);
@@ -144,12 +144,12 @@ function hasAuthorization(headers: Record<string, string>): boolean {
 async function loginFor(
   url: URL,
   headers: Record<string, string>,
-  options: ConnectOptions,
+  options: ResolvedConnectOptions,
 ): Promise<StoredAccess | undefined> {
   if (hasAuthorization(headers)) return undefined;
   const { storedAccess } = await import('../auth/stored-token.js');
   try {
-    return await storedAccess(url.href, options.env ?? process.env);
+    return await storedAccess(url.href, options.paths);
   } catch {
     // An unreadable credential store is `patchbay auth status`'s to report; the check goes on
     // without a login and says needs-auth if the server wants one.

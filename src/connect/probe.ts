@@ -14,6 +14,7 @@
  * Imported lazily by the commands (it pulls in the SDK through `connect`).
  */
 
+import { rememberToolNames } from '../core/tool-name-cache.js';
 import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry, Transport } from '../config/entry.js';
@@ -114,6 +115,11 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       Math.max(1, options.timeoutMs - elapsed()),
       options.signal,
       options.offers ?? 'all',
+      // For shell completion: remembered in the background, never waited on; not by a read-only
+      // check (--no-refresh writes no file).
+      (names) => {
+        if (options.name && options.env && !readOnly) rememberToolNames(options.env, options.name, names);
+      },
     );
     const result: ProbeResult = {
       status: 'connected',
@@ -150,6 +156,7 @@ async function countOffers(
   timeoutMs: number,
   signal: AbortSignal | undefined,
   offers: 'all' | 'tools',
+  onToolNames: (names: string[]) => void,
 ): Promise<{ toolCount: number | null; resourceCount: number | null; promptCount: number | null }> {
   const declared = session.client.getServerCapabilities() ?? {};
   const capabilities = offers === 'all' ? declared : { tools: declared.tools };
@@ -165,6 +172,7 @@ async function countOffers(
       ? session.request((client) => client.listPrompts(undefined, options))
       : Promise.resolve(null),
   ]);
+  if (tools) onToolNames(tools.tools.map((tool) => tool.name));
   return {
     toolCount: tools ? tools.tools.length : null,
     resourceCount: resources ? resources.resources.length : null,

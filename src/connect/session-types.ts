@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { OAuthTokenSource, RefreshState } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
 import type { ServerEntry, Transport } from '../config/entry.js';
+import type { Paths } from '../core/paths.js';
 import type { Target } from './classify.js';
 import type { ConnectError } from './connect-error.js';
 import type { EraHints } from './era-hints.js';
@@ -28,6 +29,11 @@ export interface ConnectOptions {
   cwd?: string;
   /** Proxy variables and the headersHelper's inherited variables; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where stored logins and era hints are: the caller's resolved paths. Without them, connect
+   * resolves them from `env` once, for every part of this connect.
+   */
+  paths?: Paths;
   /** Try legacy HTTP+SSE when an http server answers the POST with 400/404/405 (default true). */
   sseFallback?: boolean;
   /** Called on each new SDK client before it connects: capabilities and request handlers. */
@@ -142,11 +148,14 @@ export interface Opened {
 }
 
 /** What a connect attempt needs while it runs, shared by the first attempt and a renewal. */
+/** The options inside one connect, its paths resolved. */
+export type ResolvedConnectOptions = ConnectOptions & { paths: Paths };
+
 export interface Dialer {
   sdk: ClientModule;
   entry: ServerEntry;
   target: Target;
-  options: ConnectOptions;
+  options: ResolvedConnectOptions;
   headers: Record<string, string>;
   http: HttpClient | undefined;
   secrets: string[];

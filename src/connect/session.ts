@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry } from '../config/entry.js';
+import { resolvePaths } from '../core/paths.js';
 import { secretValues } from './classify.js';
 import {
   Attempt,
@@ -31,13 +32,17 @@ import { describeConnectFailure, redactFailure } from './explain.js';
 import { LiveSession } from './live-session.js';
 import type { HttpClient } from './network.js';
 import { checkEntry, createHttp, credentialsFor, runHelper } from './prepare.js';
-import type { ClientModule, ConnectOptions, Session } from './session-types.js';
+import type { ClientModule, ConnectOptions, ResolvedConnectOptions, Session } from './session-types.js';
 
 export { ConnectError, type ConnectFailureStatus, type ConnectStep } from './connect-error.js';
 export type { ConnectOptions, ServerIdentity, Session } from './session-types.js';
 
-export async function connect(entry: ServerEntry, options: ConnectOptions): Promise<Session> {
+export async function connect(entry: ServerEntry, given: ConnectOptions): Promise<Session> {
   const started = performance.now();
+  const options: ResolvedConnectOptions = {
+    ...given,
+    paths: given.paths ?? resolvePaths(given.env ?? process.env),
+  };
   const secrets = secretValues(entry);
   const target = checkEntry(entry);
   const deadline = connectDeadline(options.timeoutMs, options.signal);
@@ -63,7 +68,6 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
     const dialer: Dialer = { sdk, entry, target, options, headers, http, secrets, login, tokens };
     attempt = new Attempt(dialer, deadline);
     const hints = target.transport === 'http' ? (options.eraHints ?? 'off') : 'off';
-    const env = options.env ?? process.env;
     const hintUrl = entry.url ?? '';
     let opened: Opened;
     let fellBack = false;
@@ -88,7 +92,7 @@ export async function connect(entry: ServerEntry, options: ConnectOptions): Prom
     const session = new LiveSession(dialer, opened, fellBack, Math.round(performance.now() - started));
     if (hints === 'read-write' && !fellBack) {
       const { processEraHints } = await import('./era-hints.js');
-      await (options.eraHintCache ?? processEraHints).rememberEra(hintUrl, session.era, env);
+      await (options.eraHintCache ?? processEraHints).rememberEra(hintUrl, session.era, options.paths);
     }
     return session;
   } catch (error) {

@@ -3,10 +3,13 @@
 import { createContext, findServer, loadRegistry, notFoundError } from '../config/registry.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
 import { validateName } from '../config/validate.js';
+import type { Paths } from '../core/paths.js';
 import type { LoginStart } from './api-types.js';
 
 export interface ConsoleContext {
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, resolved from `env` once for this console. */
+  paths: Paths;
   /** Where the project is looked for, as for a command run there. */
   cwd: string;
   version: string;
@@ -29,7 +32,7 @@ export interface Logins {
 
 /** The config as it is now: another terminal may have changed it since the last request. */
 export function loadConfig(ctx: ConsoleContext): Promise<Registry> {
-  return loadRegistry(createContext(ctx.env, ctx.cwd));
+  return loadRegistry(createContext(ctx.env, ctx.cwd, ctx.paths));
 }
 
 /** The named server (a name the CLI would accept), or a 404 saying which names exist. */

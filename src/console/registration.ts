@@ -20,7 +20,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../core/file-store.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 import { randomSecret } from './session.js';
 
 export interface Registration {
@@ -33,21 +33,21 @@ export interface Registration {
 /** How long the next `patchbay ui` waits for a running console's answer before starting its own. */
 const ASK_TIMEOUT_MS = 3_000;
 
-export function registrationPath(env: NodeJS.ProcessEnv, projectRoot: string): string {
+export function registrationPath(paths: Paths, projectRoot: string): string {
   const key = createHash('sha256').update(projectRoot, 'utf8').digest('hex').slice(0, 16);
-  return join(resolvePaths(env).consolesDir, `${key}.json`);
+  return join(paths.consolesDir, `${key}.json`);
 }
 
 /** Record this console for the next `patchbay ui`; returns its control secret and a remover. */
 export async function registerConsole(
-  env: NodeJS.ProcessEnv,
+  paths: Paths,
   projectRoot: string,
   port: number,
 ): Promise<{ control: string; unregister(): Promise<void> }> {
-  const path = registrationPath(env, projectRoot);
+  const path = registrationPath(paths, projectRoot);
   const control = randomSecret();
   const record: Registration = { pid: process.pid, port, projectRoot, control };
-  await mkdir(resolvePaths(env).consolesDir, { recursive: true, mode: 0o700 });
+  await mkdir(paths.consolesDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, `${JSON.stringify(record)}\n`, { mode: 0o600, secret: true });
   return {
     control,
@@ -101,10 +101,10 @@ function isAlive(pid: number): boolean {
  * there is none (no file, its process gone, or its port not answering as that console).
  */
 export async function askRunningConsole(
-  env: NodeJS.ProcessEnv,
+  paths: Paths,
   projectRoot: string,
 ): Promise<{ url: string; origin: string; port: number } | undefined> {
-  const registration = await readRegistration(registrationPath(env, projectRoot));
+  const registration = await readRegistration(registrationPath(paths, projectRoot));
   if (!registration || registration.projectRoot !== projectRoot || !isAlive(registration.pid))
     return undefined;
   const origin = `http://127.0.0.1:${registration.port}`;

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 import { createContext } from '../config/registry.js';
+import { resolvePaths } from '../core/paths.js';
 import { PatchbayError } from '../errors.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
 import type { ConsoleContext } from './context.js';
@@ -107,8 +108,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const origin = `http://127.0.0.1:${port}`;
   const sessions = new ConsoleSessions();
   const logins = new LoginFlows();
+  const env = options.env ?? process.env;
   const ctx: ConsoleContext = {
-    env: options.env ?? process.env,
+    env,
+    paths: resolvePaths(env),
     cwd: options.cwd ?? process.cwd(),
     version: options.version,
     origin,
@@ -119,7 +122,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   let registration: Awaited<ReturnType<typeof registerConsole>> | undefined;
   if (options.register) {
     try {
-      registration = await registerConsole(ctx.env, createContext(ctx.env, ctx.cwd).projectRoot, port);
+      registration = await registerConsole(
+        ctx.paths,
+        createContext(ctx.env, ctx.cwd, ctx.paths).projectRoot,
+        port,
+      );
     } catch (error) {
       // Without it, the console works; only the next `patchbay ui` cannot find it.
       ctx.log(`Not registered for the next patchbay ui: ${(error as Error).message}`);

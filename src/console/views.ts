@@ -5,6 +5,7 @@
  * are use/check-many.ts, the same as `patchbay list`).
  */
 
+import type { Paths } from '../core/paths.js';
 import { serverAuthRow } from '../auth/status.js';
 import type { ServerEntry } from '../config/entry.js';
 import { expandString } from '../config/expand.js';
@@ -28,10 +29,10 @@ export function targetOf(server: EffectiveServer): string {
   return typeof url === 'string' ? maskUrl(url) : '';
 }
 
-export async function changedToolNames(server: EffectiveServer, env: NodeJS.ProcessEnv): Promise<string[]> {
+export async function changedToolNames(server: EffectiveServer, paths: Paths): Promise<string[]> {
   if (!server.winner.entry) return [];
   try {
-    return (await changedTools(configuredServerKey(server), { env })).map((change) => change.name);
+    return (await changedTools(configuredServerKey(server), { paths })).map((change) => change.name);
   } catch {
     // An unreadable pins file hides the flags; the call path still refuses what it must.
     return [];
@@ -73,10 +74,10 @@ export function probeHint(name: string, probe: Pick<ProbeResult, 'status' | 'hin
 // Authentication, from the credential store's index: what `patchbay auth status` shows.
 
 /** The index of stored logins (no keychain access, no secret read); undefined when unreadable. */
-export async function credentialListing(env: NodeJS.ProcessEnv): Promise<CredentialListing | undefined> {
+export async function credentialListing(paths: Paths): Promise<CredentialListing | undefined> {
   try {
     const { openCredentialStore } = await import('../auth/store.js');
-    return await (await openCredentialStore(env, { backend: 'file' })).list();
+    return await (await openCredentialStore({}, { backend: 'file', paths })).list();
   } catch {
     return undefined;
   }

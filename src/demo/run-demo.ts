@@ -20,8 +20,8 @@ import { startDemoServer } from './demo-server.js';
 import { DEMO_USER } from './oauth-server.js';
 
 const BINARY = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-/** `patchbay ui`, which may not be in every build yet. */
-const CONSOLE_MODULE = fileURLToPath(new URL('../cli/commands/ui.js', import.meta.url));
+/** The console's built front end (web/ → dist/web/), which `npm run build` makes last. */
+const CONSOLE_PAGE = fileURLToPath(new URL('../web/index.html', import.meta.url));
 /** How long `patchbay ui` may take to print its URL. */
 const CONSOLE_START_MS = 30_000;
 /** How long the console gets to stop after it was asked to, before it is killed. */
@@ -132,7 +132,7 @@ async function runConsole(
   children: Set<ChildProcess>,
   p: DemoPaint,
 ): Promise<number> {
-  if (!existsSync(CONSOLE_MODULE)) {
+  if (!existsSync(CONSOLE_PAGE)) {
     writeLine(
       io.stdout,
       'The console (patchbay ui) is not built in this checkout, so the demo ends here: run `npm run build`, then `npm start` again.',

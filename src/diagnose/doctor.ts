@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 
 import { maskArgs, maskUrl } from '../config/mask.js';
 import { getOwn, isObject } from '../core/json-source.js';
+import type { Paths } from '../core/paths.js';
 import { mapBounded } from '../core/pool.js';
 import type { ServerEntry } from '../config/entry.js';
 import type { EffectiveServer } from '../config/registry.js';
@@ -44,6 +45,8 @@ export interface DiagnoseOptions {
   /** The budget per server (`--timeout`, PATCHBAY_TIMEOUT, 10 s); an entry's own `timeout` wins. */
   timeoutMs: number;
   env: NodeJS.ProcessEnv;
+  /** Where stored logins and era hints are (resolved by the caller from its environment). */
+  paths: Paths;
   /** Working directory for stdio servers and headersHelpers. */
   cwd: string;
   /** Renew a due or expired login before the handshake (default true); false: `--no-refresh`. */
@@ -84,6 +87,7 @@ export async function diagnose(server: EffectiveServer, options: DiagnoseOptions
         entry: config.resolved,
         template,
         env: options.env,
+        paths: options.paths,
         cwd: options.cwd,
         deadline,
         refresh: options.refresh !== false,
@@ -295,7 +299,7 @@ async function walkRemote(context: LayerContext, run: Run): Promise<boolean> {
 /** Whether a login is stored for the server, whatever its state (the index only, no secret read). */
 async function hasStoredLogin(context: LayerContext): Promise<boolean> {
   const { storedAccess } = await import('../auth/stored-token.js');
-  return (await storedAccess(context.entry.url!, context.env).catch(() => undefined)) !== undefined;
+  return (await storedAccess(context.entry.url!, context.paths).catch(() => undefined)) !== undefined;
 }
 
 function stop(run: Run, layer: Layer): false {

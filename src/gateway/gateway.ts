@@ -9,6 +9,8 @@ import { Server } from '@modelcontextprotocol/server';
 
 import { HotPath } from './hot-path.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
+import type { RefreshState } from '../auth/refresh.js';
+import type { Paths } from '../core/paths.js';
 import type { PolicyGate } from './policy-gate.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
@@ -28,6 +30,10 @@ export interface GatewayUpstream {
 export interface GatewayOptions {
   upstreams: GatewayUpstream[];
   env: NodeJS.ProcessEnv;
+  /** Where stored logins are, resolved once for the gateway. */
+  paths: Paths;
+  /** Shared by every upstream's token source, for the gateway's lifetime. */
+  refreshState: RefreshState;
   cwd: string;
   version: string;
   /** How long a listing waits for each upstream (default LIST_BUDGET_MS). */
@@ -90,6 +96,8 @@ export class Gateway {
     const upstream = new Upstream({
       ...config,
       env: this.options.env,
+      paths: this.options.paths,
+      refreshState: this.options.refreshState,
       cwd: this.options.cwd,
       configureClient: (client, owner) => this.relay.configureUpstreamClient(client, owner),
       onConnected: (client) => this.relay.passLogLevel(client),

@@ -24,7 +24,6 @@ import { admitCall, recordFailure, recordResult, type CallResult } from '../use/
 
 export interface PolicyGateOptions {
   policy: ToolPolicy;
-  env: NodeJS.ProcessEnv;
   /** --log-arguments: the audit log keeps the (masked) arguments. */
   logArguments: boolean;
   /** Where "always allow" is written (the local scope of the project the gateway serves). */
@@ -119,7 +118,6 @@ export class PolicyGate {
     const admission = await admitCall(
       {
         policy: this.options.policy,
-        env: this.options.env,
         server: call.server,
         pinKey: call.pinKey,
       },
@@ -176,7 +174,7 @@ export class PolicyGate {
           ...(error ? { error } : {}),
           arguments: read.args ?? {},
         },
-        { env: this.options.env, logArguments: this.options.logArguments },
+        { paths: this.options.policy.paths, logArguments: this.options.logArguments },
       );
     try {
       const result = await run();

@@ -9,6 +9,7 @@ import { staticState, unusableError } from '../config/status.js';
 import { teamPolicyPath } from '../config/policy-files.js';
 import { hasBrokenFile, type Registry } from '../config/registry.js';
 import { watchConfigFiles } from '../config/watch.js';
+import type { Paths } from '../core/paths.js';
 import { PatchbayError } from '../errors.js';
 import { ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey } from '../policy/pins.js';
@@ -36,6 +37,8 @@ export interface StartOptions extends HttpLimits {
 
 export interface GatewayCallbacks {
   env: NodeJS.ProcessEnv;
+  /** Where patchbay's files are, resolved once for the gateway's lifetime. */
+  paths: Paths;
   cwd: string;
   version: string;
   /** On stdio, the host closing this ends the gateway. */
@@ -78,18 +81,24 @@ export async function startGateway(
     );
   }
   const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
-  const policy = new ToolPolicy({ env, sources: registry.policy.sources, onWarning: callbacks.onWarning });
+  const policy = new ToolPolicy({
+    paths: callbacks.paths,
+    sources: registry.policy.sources,
+    onWarning: callbacks.onWarning,
+  });
   const gateway = new Gateway({
     upstreams,
     onWarning: callbacks.onWarning,
     gate: new PolicyGate({
       policy,
-      env,
       logArguments: options.logArguments,
       paths: { userConfigPath: registry.context.userConfigPath, projectRoot: registry.context.projectRoot },
       reload: async () => (await callbacks.load()).policy.sources,
     }),
     env: { ...env, [GATEWAY_MARK]: String(process.pid) },
+    paths: callbacks.paths,
+    // The gateway's own, not the process's: its upstreams share one refresh per login.
+    refreshState: new (await import('../auth/refresh.js')).RefreshState(),
     cwd: callbacks.cwd,
     version: callbacks.version,
     ...(options.bridge ? { bridge: true } : {}),
@@ -123,7 +132,7 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const { gatewayToken } = await import('./token.js');
-  const token = options.noAuth ? undefined : await gatewayToken(env);
+  const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const served = await serveHttp(gateway, { ...options.http, token, ...limitsSet(options) });
   const done = stopped.then(async () => {
     watcher.close();

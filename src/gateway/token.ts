@@ -10,14 +10,11 @@ import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { writeFileAtomic } from '../core/file-store.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 
-export function gatewayTokenPath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).gatewayToken;
-}
-
-export async function gatewayToken(env: NodeJS.ProcessEnv): Promise<string> {
-  const path = gatewayTokenPath(env);
+/** The token in `paths.gatewayToken`, made (32 random bytes, 0600) on first use. */
+export async function gatewayToken(paths: Paths): Promise<string> {
+  const path = paths.gatewayToken;
   try {
     const stored = (await readFile(path, 'utf8')).trim();
     if (/^[A-Za-z0-9_-]{32,}$/.test(stored)) return stored;

@@ -15,6 +15,8 @@ import {
 } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
+import type { RefreshState } from '../auth/refresh.js';
+import type { Paths } from '../core/paths.js';
 import type { ServerEntry } from '../config/entry.js';
 import { ConnectError } from '../connect/connect-error.js';
 import type { Session } from '../connect/session.js';
@@ -36,6 +38,10 @@ export interface UpstreamOptions {
   unusable?: { reason: string; hint?: string };
   timeoutMs: number;
   env: NodeJS.ProcessEnv;
+  /** Where stored logins are (the gateway's, resolved once). */
+  paths: Paths;
+  /** What this gateway's token sources share: one refresh per login, whichever upstream asks. */
+  refreshState: RefreshState;
   cwd: string;
   /** Request handlers and notification handlers for each new client (elicitation, list_changed…). */
   configureClient: (client: Client, upstream: Upstream) => void;
@@ -102,6 +108,8 @@ export class Upstream {
         timeoutMs: this.options.timeoutMs,
         credentials: 'refresh',
         env: this.options.env,
+        paths: this.options.paths,
+        refreshState: this.options.refreshState,
         cwd: this.options.cwd,
         configureClient: (client) => this.options.configureClient(client, this),
       });

@@ -28,7 +28,6 @@ export type { Approval };
 
 export interface AdmissionRequest {
   policy: ToolPolicy;
-  env: NodeJS.ProcessEnv;
   server: string;
   /** The server's key in the pin store. */
   pinKey: string;
@@ -96,7 +95,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
         arguments: request.args,
       },
       {
-        env: request.env,
+        paths: request.policy.paths,
         logArguments: request.logArguments,
         ...(request.onAuditError ? { onError: request.onAuditError } : {}),
       },

@@ -30,7 +30,7 @@ import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock } from '../core/file-store.js';
 import { maskJsonSecrets, maskSecretsInText } from '../core/redact.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 
 /** Masking of tool arguments and error texts: the one redactor's rules (core/redact.ts). */
 export { maskJsonSecrets, maskSecretsInText };
@@ -110,10 +110,6 @@ const MAX_ERROR_CHARS = 2000;
 const ROTATE_LOCK_TIMEOUT_MS = 5_000;
 const READ_LOCK_TIMEOUT_MS = 2_000;
 
-export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
-  return resolvePaths(env).audit;
-}
-
 /** audit.jsonl for 0, audit.<n>.jsonl for a rotated file. */
 function rotatedPath(path: string, index: number): string {
   return index === 0 ? path : path.replace(/\.jsonl$/, `.${index}.jsonl`);
@@ -126,7 +122,8 @@ function rotatedPath(path: string, index: number): string {
 // Writing
 
 export interface RecordOptions {
-  env?: NodeJS.ProcessEnv;
+  /** The log is `paths.audit` (and its rotated files beside it). */
+  paths: Paths;
   /** --log-arguments: keep the (masked) arguments; without it they are never written. */
   logArguments: boolean;
   /** Rotation size; MAX_LOG_BYTES unless a test wants a small one. */
@@ -193,7 +190,7 @@ export async function recordCall(entry: AuditEntry, options: RecordOptions): Pro
     }
   };
   try {
-    const path = auditLogPath(options.env);
+    const path = options.paths.audit;
     const line = Buffer.from(auditLine(entry, options.logArguments), 'utf8');
     if (!madeDirectories.has(dirname(path))) {
       await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -276,7 +273,8 @@ async function rotateIfFull(path: string, lineBytes: number, options: RecordOpti
 // Reading
 
 export interface ReadAuditOptions {
-  env?: NodeJS.ProcessEnv;
+  /** The log is `paths.audit` (and its rotated files beside it). */
+  paths: Paths;
   /** Only entries at or after this time. */
   since?: Date;
   /** Only entries for this server. */
@@ -293,8 +291,8 @@ export interface AuditRead {
   files: string[];
 }
 
-export async function readAudit(options: ReadAuditOptions = {}): Promise<AuditRead> {
-  const path = auditLogPath(options.env);
+export async function readAudit(options: ReadAuditOptions): Promise<AuditRead> {
+  const path = options.paths.audit;
   const keep = options.keepFiles ?? KEEP_FILES;
   const candidates = Array.from({ length: keep + 1 }, (_, i) => rotatedPath(path, keep - i));
   const present = await existing(candidates);

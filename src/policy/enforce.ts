@@ -10,13 +10,15 @@
  */
 
 import type { PolicySource } from '../config/policy-files.js';
+import type { Paths } from '../core/paths.js';
 import { maskJsonSecrets } from './audit.js';
 import { consume, parseLimit, type LimitRefusal, type LimitRule } from './limits.js';
 import { checkServers, checkTools, type ListedTool } from './pins.js';
 import { limitsFor, toolVerdict, type ToolVerdict } from './rules.js';
 
 export interface ToolPolicyOptions {
-  env: NodeJS.ProcessEnv;
+  /** Where usage counts and pins are. */
+  paths: Paths;
   sources: PolicySource[];
   /** A problem that must not stop the call (a usage file set aside, a pins file unreadable). */
   onWarning?: (message: string) => void;
@@ -29,6 +31,11 @@ export class ToolPolicy {
 
   constructor(private readonly options: ToolPolicyOptions) {
     this.sources = options.sources;
+  }
+
+  /** Where this policy counts, pins and records (the audit log is among them). */
+  get paths(): Paths {
+    return this.options.paths;
   }
 
   /** The policy files changed (a `permit` in another terminal, an edited .patchbay.json). */
@@ -59,7 +66,7 @@ export class ToolPolicy {
         tools,
         pinNew: (name: string) => plain[index]!.get(name)?.decision === 'allow',
       })),
-      { env: this.options.env },
+      { paths: this.options.paths },
     );
     return listings.map(({ server, key, tools }, index) => {
       const changed = new Set(
@@ -85,7 +92,7 @@ export class ToolPolicy {
 
   /** A tool the person just allowed is pinned as it is now. */
   async pin(key: string, tool: ListedTool): Promise<void> {
-    await checkTools(key, [tool], { env: this.options.env, pinNew: () => true });
+    await checkTools(key, [tool], { paths: this.options.paths, pinNew: () => true });
   }
 
   /** Count one call of `tool` against each limit that applies; the refusal if one is reached. */
@@ -99,7 +106,7 @@ export class ToolPolicy {
     }));
     if (rules.length === 0) return undefined;
     const result = await consume(rules, {
-      env: this.options.env,
+      paths: this.options.paths,
       ...(this.options.onWarning ? { onWarning: this.options.onWarning } : {}),
     });
     return result.ok ? undefined : result;

@@ -4,6 +4,7 @@
  */
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
+import type { Paths } from '../core/paths.js';
 import { parseLimit, usage, type LimitRule } from './limits.js';
 import { globMatches, limitsFor } from './rules.js';
 
@@ -24,7 +25,7 @@ export interface LimitState {
 export async function limitStates(
   server: string,
   sources: PolicySource[],
-  options: { env: NodeJS.ProcessEnv; onWarning?: (message: string) => void },
+  options: { paths: Paths; onWarning?: (message: string) => void },
 ): Promise<LimitState[]> {
   const written = sources.flatMap((source) =>
     Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
@@ -52,7 +53,7 @@ export async function limitStates(
   const counts =
     rules.length > 0
       ? await usage(rules, {
-          env: options.env,
+          paths: options.paths,
           ...(options.onWarning ? { onWarning: options.onWarning } : {}),
         })
       : [];

@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 
 export type LimitUnit = 'minute' | 'hour' | 'day';
 
@@ -110,7 +110,8 @@ export interface LimitRule {
 }
 
 export interface LimitStoreOptions {
-  env: NodeJS.ProcessEnv;
+  /** The usage file is `paths.usage`. */
+  paths: Paths;
   /** The time to count at; defaults to the clock. */
   now?: Date;
   /** Told when the usage file could not be understood (and, by `consume`, was set aside). */
@@ -141,10 +142,6 @@ export interface LimitUsage {
   reopensAt: Date;
 }
 
-export function usageFilePath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).usage;
-}
-
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
@@ -165,7 +162,7 @@ export function consume(rules: readonly LimitRule[], options: LimitStoreOptions)
     return Promise.reject(error as Error);
   }
   const now = options.now ?? new Date();
-  const path = usageFilePath(options.env);
+  const path = options.paths.usage;
   return new Promise<ConsumeResult>((resolve, reject) => {
     let batch = batches.get(path);
     if (!batch) batches.set(path, (batch = { waiting: [], draining: false }));
@@ -267,7 +264,7 @@ export async function usage(
 ): Promise<LimitUsage[]> {
   rules.forEach(checkRule);
   const now = options.now ?? new Date();
-  const path = usageFilePath(options.env);
+  const path = options.paths.usage;
   const loaded = await readCounters(path);
   if (loaded.problem) {
     options.onWarning?.(

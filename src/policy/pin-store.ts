@@ -27,11 +27,12 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../core/json-source.js';
-import { resolvePaths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 import type { PinnedView } from './pin-view.js';
 
 export interface PinStoreOptions {
-  env: NodeJS.ProcessEnv;
+  /** The pins file is `paths.pins`. */
+  paths: Paths;
   /** How long to wait for another process holding the pins file's lock. */
   lockTimeoutMs?: number;
 }
@@ -51,10 +52,6 @@ export interface StoredPin {
 
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
-
-export function pinsFilePath(env: NodeJS.ProcessEnv): string {
-  return resolvePaths(env).pins;
-}
 
 /** The checked content of pins.json; unknown keys are kept as they are on rewrite. */
 export class PinsDocument {
@@ -109,7 +106,7 @@ export class PinsDocument {
 
 /** The pins as they are now: a lock-free read. */
 export async function readPins(options: PinStoreOptions): Promise<PinsDocument> {
-  return loadPins(pinsFilePath(options.env));
+  return loadPins(options.paths.pins);
 }
 
 /**
@@ -121,7 +118,7 @@ export async function updatePins<T>(
   options: PinStoreOptions,
   decide: (document: PinsDocument) => { result: T; dirty: boolean },
 ): Promise<T> {
-  const path = pinsFilePath(options.env);
+  const path = options.paths.pins;
   const snapshot = decide(await loadPins(path));
   if (!snapshot.dirty) return snapshot.result;
   await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });

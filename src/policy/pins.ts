@@ -29,7 +29,7 @@ export {
   type PinnedField,
   type PinnedView,
 } from './pin-view.js';
-export { pinsFilePath, type PinStoreOptions } from './pin-store.js';
+export type { PinStoreOptions } from './pin-store.js';
 
 export type PinStatus =
   /** Not pinned, and `pinNew` said not to pin it (the tool is not allowed yet). */

@@ -12,6 +12,7 @@
  * answer, a tool error).
  */
 
+import { rememberToolNames } from '../core/tool-name-cache.js';
 import type { Session } from '../connect/session.js';
 import { checkToolArguments, type CheckOptions } from '../connect/tool-arguments.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
@@ -53,7 +54,6 @@ export interface Caller {
 /** The policy in force for one server. */
 export interface Guard {
   policy: ToolPolicy;
-  env: NodeJS.ProcessEnv;
   server: string;
   /** The server's key in the pin store. */
   pinKey: string;
@@ -179,12 +179,17 @@ export async function guardedSessionCall(
   opened: { registry: Registry; server: EffectiveServer },
   call: SessionCall,
   caller: Caller,
-  env: NodeJS.ProcessEnv,
 ): Promise<GuardedOutcome<CallResult>> {
   const { registry, server } = opened;
   const { tools } = session.client.getServerCapabilities()?.tools
     ? await session.request((client) => client.listTools(undefined, session.requestOptions()))
     : { tools: [] };
+  // For shell completion: remembered in the background, never waited on.
+  rememberToolNames(
+    registry.context.env,
+    server.name,
+    (tools as ListedTool[]).map((listed) => listed.name),
+  );
   const tool = (tools as ListedTool[]).find((candidate) => candidate.name === call.toolName);
   if (!tool)
     throw new PatchbayError(
@@ -196,13 +201,17 @@ export async function guardedSessionCall(
     );
   const args = typeof call.args === 'function' ? call.args(tool) : call.args;
   await checkToolArguments(args, tool, typeof call.check === 'function' ? call.check(tool) : call.check);
-  const policy = new ToolPolicy({ env, sources: registry.policy.sources, onWarning: call.onWarning });
+  const policy = new ToolPolicy({
+    paths: registry.context.paths,
+    sources: registry.policy.sources,
+    onWarning: call.onWarning,
+  });
   const send =
     call.send ??
     ((request) =>
       session.request((client) => client.callTool(request, session.requestOptions())) as Promise<CallResult>);
   return guardedCall(
-    { policy, env, server: server.name, pinKey: configuredServerKey(server), screen: true },
+    { policy, server: server.name, pinKey: configuredServerKey(server), screen: true },
     caller,
     tool,
     args,

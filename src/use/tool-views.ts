@@ -11,6 +11,7 @@
  * that must request no token.
  */
 
+import type { Paths } from '../core/paths.js';
 import type { Decision, PolicyScope, PolicySource, ToolGroup } from '../config/policy-files.js';
 import type { StaticState } from '../config/status.js';
 import { ConnectError } from '../connect/connect-error.js';
@@ -50,13 +51,13 @@ export async function toolPermissionViews<L extends { pattern: string; limit: st
   tools: ListedTool[],
   sources: PolicySource[],
   limits: L[],
-  env: NodeJS.ProcessEnv,
+  paths: Paths,
 ): Promise<Array<ToolPermissionView<L>>> {
   // Compared with the pins without pinning anything (pinNew: never); a tool that differs from its
   // pin is recorded as changed, the pin itself kept, so that `patchbay review` can show it.
   const pins = new Map<string, ToolPinResult>();
   const changed = new Map<string, ToolPinResult>();
-  for (const result of await checkTools(pinKey, tools, { env, pinNew: () => false })) {
+  for (const result of await checkTools(pinKey, tools, { paths, pinNew: () => false })) {
     if (!pins.has(result.name)) pins.set(result.name, result);
     if (result.status === 'changed' && !changed.has(result.name)) changed.set(result.name, result);
   }

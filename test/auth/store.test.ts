@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import { readClientSecret, storeClientSecret } from '../../src/auth/client-secrets.js';
 import { nativeKeychainVerdict } from '../../src/auth/store-keychain.js';
 import {
@@ -575,10 +576,19 @@ describe('client secrets from before the store (credentials.json)', () => {
 
   it('client-secrets.ts stores through the store and says where, without the secret', async () => {
     await writeLegacy({ clientSecrets: { 'old https://old.example.com': 'old-secret' } });
-    const where = await storeClientSecret(env, 'x', 'https://x.example.com/mcp', 'cs-x');
+    const where = await storeClientSecret(
+      { env, paths: resolvePaths(env) },
+      'x',
+      'https://x.example.com/mcp',
+      'cs-x',
+    );
     expect(where).toBe(`${secretsPath()} (mode 0600)`);
-    expect(await readClientSecret(env, 'x', 'https://x.example.com/mcp')).toBe('cs-x');
-    expect(await readClientSecret(env, 'old', 'https://old.example.com')).toBe('old-secret');
+    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'x', 'https://x.example.com/mcp')).toBe(
+      'cs-x',
+    );
+    expect(await readClientSecret({ env, paths: resolvePaths(env) }, 'old', 'https://old.example.com')).toBe(
+      'old-secret',
+    );
     expect(existsSync(join(configDir, 'credentials.json'))).toBe(false);
   });
 });

@@ -16,9 +16,10 @@ import {
   runLog,
   runStats,
 } from '../../src/cli/commands/log.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import type { Io } from '../../src/cli/io.js';
 import { PatchbayError } from '../../src/errors.js';
-import { auditLogPath, recordCall, type AuditEntry } from '../../src/policy/audit.js';
+import { recordCall, type AuditEntry } from '../../src/policy/audit.js';
 
 const now = new Date('2026-01-31T12:00:00.000Z');
 
@@ -108,6 +109,7 @@ describe('runLog and runStats', () => {
       stderr: stderr.stream,
       stdin: new PassThrough(),
       env,
+      paths: resolvePaths(env),
       cwd: root,
       out: stdout.text,
       err: stderr.text,
@@ -130,7 +132,7 @@ describe('runLog and runStats', () => {
       resultBytes: 3500,
       ...overrides,
     };
-    expect(await recordCall(entry, { env, logArguments: false })).toBe(true);
+    expect(await recordCall(entry, { paths: resolvePaths(env), logArguments: false })).toBe(true);
     return entry;
   }
 
@@ -170,7 +172,7 @@ describe('runLog and runStats', () => {
       expect(io.err()).toMatch(/Nothing recorded yet/);
       expect(io.err()).toMatch(/patchbay serve/);
       expect(io.err()).toMatch(/patchbay call/);
-      expect(io.err()).toContain(auditLogPath(env));
+      expect(io.err()).toContain(resolvePaths(env).audit);
     }
     const io = captureIo();
     expect(await runLog(parseLogOptions(undefined, { json: true }), io)).toBe(0);
@@ -283,7 +285,7 @@ describe('runLog and runStats', () => {
 
   it('warn about lines that could not be read', async () => {
     await record({});
-    await appendFile(auditLogPath(env), 'garbage\n');
+    await appendFile(resolvePaths(env).audit, 'garbage\n');
     const io = captureIo();
     await runLog(parseLogOptions(undefined, {}), io);
     expect(io.out().trimEnd().split('\n')).toHaveLength(1);

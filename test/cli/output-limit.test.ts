@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import type { Io } from '../../src/cli/io.js';
 import { maxOutputFrom, withOutputLimit } from '../../src/cli/output-limit.js';
 
@@ -16,7 +17,14 @@ function captureIo(): { io: Io; stdout: () => string; stderr: () => string } {
     return pass;
   };
   return {
-    io: { stdout: stream(out), stderr: stream(err), stdin: new PassThrough(), env: {}, cwd: '/' },
+    io: {
+      stdout: stream(out),
+      stderr: stream(err),
+      stdin: new PassThrough(),
+      env: {},
+      paths: resolvePaths({}),
+      cwd: '/',
+    },
     stdout: () => out.join(''),
     stderr: () => err.join(''),
   };

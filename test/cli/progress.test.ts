@@ -2,11 +2,19 @@ import { PassThrough } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import type { Io } from '../../src/cli/io.js';
 import { liveView } from '../../src/cli/progress.js';
 
 function ioWith(stderr: PassThrough & { isTTY?: boolean; columns?: number; rows?: number }, env = {}): Io {
-  return { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env, cwd: '/' };
+  return {
+    stdout: new PassThrough(),
+    stderr,
+    stdin: new PassThrough(),
+    env,
+    paths: resolvePaths(env),
+    cwd: '/',
+  };
 }
 
 function collect(stream: PassThrough): () => string {

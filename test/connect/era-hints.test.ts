@@ -17,13 +17,20 @@ import {
   knownLegacy,
   rememberEra,
 } from '../../src/connect/era-hints.js';
+import { resolvePaths, type Paths } from '../../src/core/paths.js';
 import { probeServer } from '../../src/connect/probe.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 
-async function dataDir(): Promise<{ env: NodeJS.ProcessEnv; file: string; done(): Promise<void> }> {
+async function dataDir(): Promise<{
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  file: string;
+  done(): Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'patchbay-era-hints-'));
   return {
     env: { PATCHBAY_DATA_DIR: dir },
+    paths: resolvePaths({ PATCHBAY_DATA_DIR: dir }),
     file: join(dir, ERA_HINTS_FILE),
     done: () => rm(dir, { recursive: true, force: true }),
   };
@@ -35,17 +42,17 @@ describe('era hints', () => {
     try {
       const url = 'http://127.0.0.1:1/mcp';
       const now = Date.now();
-      expect(await knownLegacy(url, data.env, now)).toBe(false);
-      await rememberEra(url, 'legacy', data.env, now);
-      expect(await knownLegacy(url, data.env, now + 1000)).toBe(true);
-      expect(await knownLegacy(url, data.env, now + HINT_TTL_MS)).toBe(false);
+      expect(await knownLegacy(url, data.paths, now)).toBe(false);
+      await rememberEra(url, 'legacy', data.paths, now);
+      expect(await knownLegacy(url, data.paths, now + 1000)).toBe(true);
+      expect(await knownLegacy(url, data.paths, now + HINT_TTL_MS)).toBe(false);
       expect(JSON.parse(await readFile(data.file, 'utf8'))).toEqual({ version: 1, legacy: { [url]: now } });
       // A steady state writes nothing.
       const written = (await stat(data.file)).mtimeMs;
-      await rememberEra(url, 'legacy', data.env, now + 1000);
+      await rememberEra(url, 'legacy', data.paths, now + 1000);
       expect((await stat(data.file)).mtimeMs).toBe(written);
-      await rememberEra(url, 'modern', data.env, now + 2000);
-      expect(await knownLegacy(url, data.env, now + 2000)).toBe(false);
+      await rememberEra(url, 'modern', data.paths, now + 2000);
+      expect(await knownLegacy(url, data.paths, now + 2000)).toBe(false);
       expect(JSON.parse(await readFile(data.file, 'utf8'))).toEqual({ version: 1, legacy: {} });
     } finally {
       await data.done();
@@ -56,13 +63,13 @@ describe('era hints', () => {
     try {
       const url = 'http://127.0.0.1:2/mcp';
       const now = Date.now();
-      expect(await knownLegacy(url, data.env, now)).toBe(false);
+      expect(await knownLegacy(url, data.paths, now)).toBe(false);
       const gateway = new EraHints();
-      await gateway.rememberEra(url, 'legacy', data.env, now);
-      expect(await gateway.knownLegacy(url, data.env, now + 1000)).toBe(true);
-      expect(await new EraHints().knownLegacy(url, data.env, now + 1000)).toBe(true);
+      await gateway.rememberEra(url, 'legacy', data.paths, now);
+      expect(await gateway.knownLegacy(url, data.paths, now + 1000)).toBe(true);
+      expect(await new EraHints().knownLegacy(url, data.paths, now + 1000)).toBe(true);
       // The process's hints were read before the gateway wrote, and are not re-read.
-      expect(await knownLegacy(url, data.env, now + 1000)).toBe(false);
+      expect(await knownLegacy(url, data.paths, now + 1000)).toBe(false);
     } finally {
       await data.done();
     }
@@ -94,7 +101,7 @@ describe('checks of a 2025-era server', () => {
         { timeoutMs: 10_000, env: data.env },
       );
       expect(learned).toMatchObject({ status: 'connected', era: 'legacy', toolCount: expect.any(Number) });
-      expect(await knownLegacy(server.url, data.env)).toBe(true);
+      expect(await knownLegacy(server.url, data.paths)).toBe(true);
       const hinted = await probeServer(
         { transport: 'http', url: server.url },
         { timeoutMs: 10_000, env: data.env },

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import { parseUiOptions, runUi } from '../../src/cli/commands/ui.js';
 import type { Io } from '../../src/cli/io.js';
 import { BROWSER } from '../helpers/oauth.js';
@@ -39,7 +40,15 @@ describe('runUi', () => {
     let err = '';
     stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const value: Io = { stdout, stderr, stdin: new PassThrough(), env, cwd: sandbox.project, interrupt };
+    const value: Io = {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      env,
+      paths: resolvePaths(env),
+      cwd: sandbox.project,
+      interrupt,
+    };
     return { value, out: () => out, err: () => err };
   }
 

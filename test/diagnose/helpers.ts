@@ -2,6 +2,7 @@
 
 import { entryFromRaw, type Scope } from '../../src/config/entry.js';
 import type { JsonValue } from '../../src/core/json-source.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import type { EffectiveServer, ProjectChoice } from '../../src/config/registry.js';
 import type { DiagnoseOptions } from '../../src/diagnose/doctor.js';
 import type { Diagnosis, Finding, Layer } from '../../src/diagnose/findings.js';
@@ -33,7 +34,8 @@ export function serverFor(
 }
 
 export function optionsWith(env: NodeJS.ProcessEnv = {}, timeoutMs = 5_000): DiagnoseOptions {
-  return { timeoutMs, env: { PATH: process.env.PATH, ...env }, cwd: process.cwd() };
+  const full = { PATH: process.env.PATH, ...env };
+  return { timeoutMs, env: full, paths: resolvePaths(full), cwd: process.cwd() };
 }
 
 /** The (first) finding of a layer; fails the test when there is none. */

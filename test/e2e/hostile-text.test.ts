@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import { recordCall } from '../../src/policy/audit.js';
 import {
   startAuthorizationServer,
@@ -113,7 +114,7 @@ beforeAll(async () => {
       resultBytes: 0,
       error: hostile('auditerror'),
     },
-    { env: sandbox.env, logArguments: false },
+    { paths: resolvePaths(sandbox.env), logArguments: false },
   );
 }, 60_000);
 

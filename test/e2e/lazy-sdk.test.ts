@@ -45,6 +45,8 @@ for (const args of [
   ['get', 'a', '--no-check'],
   ['add', 'b', 'https://b.example.com/mcp'],
   ['remove', 'a'],
+  ['set', 'a', 'timeout', '30s'],
+  ['completion', 'bash'],
 ]) {
   it(`patchbay ${args.join(' ')} does not load the SDK`, async () => {
     const modules = await loadedModules(args);
@@ -57,6 +59,16 @@ for (const args of [
     ).toEqual([]);
   });
 }
+
+it('patchbay __complete does not load the SDK', async () => {
+  const modules = await loadedModules(['__complete', 'call', 'a', '']);
+  expect(modules.some((module) => module.endsWith('src/cli/commands/complete.ts'))).toBe(true);
+  expect(
+    modules.filter((module) =>
+      /@modelcontextprotocol|\/undici\/|\/zod\/|\/connect\/(network|session)\.(js|ts)/.test(module),
+    ),
+  ).toEqual([]);
+});
 
 it('importing the library loads neither the SDK nor undici', async () => {
   const { spawn } = await import('node:child_process');

@@ -53,7 +53,8 @@ export async function createSandbox(): Promise<Sandbox> {
     env,
     run: (args, options = {}) =>
       runBinary(args, { ...env, ...options.env }, options.input, options.cwd ?? project),
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    // Retried: a binary stopped by a test may still be finishing a write into its home.
+    cleanup: () => rm(root, { recursive: true, force: true, maxRetries: 5 }),
   };
 }
 

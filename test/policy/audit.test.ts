@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { resolvePaths, type Paths } from '../../src/core/paths.js';
 import { PatchbayError } from '../../src/errors.js';
 import {
-  auditLogPath,
   maskSecretsInText,
   parseSince,
   percentile,
@@ -24,10 +24,12 @@ import {
 
 let root: string;
 let env: NodeJS.ProcessEnv;
+let paths: Paths;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'patchbay-audit-'));
   env = { HOME: root, PATCHBAY_STATE_DIR: join(root, 'state') };
+  paths = resolvePaths(env);
 });
 
 afterEach(async () => {
@@ -57,19 +59,25 @@ async function lines(path: string): Promise<string[]> {
 describe('recordCall and readAudit', () => {
   it('appends JSON lines that read back in time order, in a 0600 file in a 0700 directory', async () => {
     expect(
-      await recordCall(entry({ time: '2026-01-31T09:00:02.000Z', tool: 'b' }), { env, logArguments: false }),
+      await recordCall(entry({ time: '2026-01-31T09:00:02.000Z', tool: 'b' }), {
+        paths,
+        logArguments: false,
+      }),
     ).toBe(true);
     expect(
-      await recordCall(entry({ time: '2026-01-31T09:00:01.000Z', tool: 'a' }), { env, logArguments: false }),
+      await recordCall(entry({ time: '2026-01-31T09:00:01.000Z', tool: 'a' }), {
+        paths,
+        logArguments: false,
+      }),
     ).toBe(true);
 
-    const path = auditLogPath(env);
+    const path = paths.audit;
     expect(path).toBe(join(root, 'state', 'audit.jsonl'));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect((await stat(join(root, 'state'))).mode & 0o777).toBe(0o700);
     expect(await lines(path)).toHaveLength(2);
 
-    const read = await readAudit({ env });
+    const read = await readAudit({ paths });
     expect(read.malformed).toBe(0);
     expect(read.files).toEqual([path]);
     expect(read.entries.map((e) => e.tool)).toEqual(['a', 'b']);
@@ -78,9 +86,9 @@ describe('recordCall and readAudit', () => {
 
   it('drops the arguments unless asked to log them', async () => {
     const args = { query: 'weekly notes' };
-    await recordCall(entry({ arguments: args }), { env, logArguments: false });
-    await recordCall(entry({ arguments: args }), { env, logArguments: true });
-    const [without, withArgs] = await lines(auditLogPath(env));
+    await recordCall(entry({ arguments: args }), { paths, logArguments: false });
+    await recordCall(entry({ arguments: args }), { paths, logArguments: true });
+    const [without, withArgs] = await lines(paths.audit);
     expect(JSON.parse(without!)).not.toHaveProperty('arguments');
     expect(JSON.parse(withArgs!).arguments).toEqual(args);
   });
@@ -100,9 +108,9 @@ describe('recordCall and readAudit', () => {
           sha: '0123456789abcdef0123456789abcdef01234567',
         },
       }),
-      { env, logArguments: true },
+      { paths, logArguments: true },
     );
-    const [line] = await lines(auditLogPath(env));
+    const [line] = await lines(paths.audit);
     expect(line).not.toMatch(/abc123|xyz-987654|hunter2|1234[^5]|ghp_|s3cr3t/);
     expect(JSON.parse(line!).arguments).toEqual({
       query: 'weekly notes',
@@ -124,9 +132,9 @@ describe('recordCall and readAudit', () => {
         error:
           'HTTP 401 from https://ada:pa55word@h.example/mcp?api_key=k3y: Authorization: Bearer sk-abcdefghijklmnop1234; "client_secret":"cs_987"',
       }),
-      { env, logArguments: false },
+      { paths, logArguments: false },
     );
-    const [read] = (await readAudit({ env })).entries;
+    const [read] = (await readAudit({ paths })).entries;
     expect(read!.error).not.toMatch(/pa55word|k3y|sk-abc|cs_987/);
     expect(read!.error).toContain('HTTP 401 from https://ada:****@h.example/mcp?api_key=****: ');
     expect(read!.error).toContain('Authorization: Bearer ****;');
@@ -134,20 +142,20 @@ describe('recordCall and readAudit', () => {
   });
 
   it('leaves a large argument out rather than writing a huge line', async () => {
-    await recordCall(entry({ arguments: { text: 'word '.repeat(20_000) } }), { env, logArguments: true });
-    const [line] = await lines(auditLogPath(env));
+    await recordCall(entry({ arguments: { text: 'word '.repeat(20_000) } }), { paths, logArguments: true });
+    const [line] = await lines(paths.audit);
     expect(JSON.parse(line!).arguments).toMatch(/^\[\d+ bytes, over 65536: not logged\]$/);
   });
 
   it('never throws for a logging failure; it tells onError and returns false', async () => {
     await writeFile(join(root, 'state'), 'a file where the directory should be');
     const errors: unknown[] = [];
-    const ok = await recordCall(entry(), { env, logArguments: false, onError: (e) => errors.push(e) });
+    const ok = await recordCall(entry(), { paths, logArguments: false, onError: (e) => errors.push(e) });
     expect(ok).toBe(false);
     expect(errors).toHaveLength(1);
     expect(
       await recordCall(entry(), {
-        env,
+        paths,
         logArguments: false,
         onError: () => {
           throw new Error('reporter broken');
@@ -157,37 +165,37 @@ describe('recordCall and readAudit', () => {
   });
 
   it('skips malformed lines and counts them', async () => {
-    await recordCall(entry({ tool: 'first' }), { env, logArguments: false });
-    const path = auditLogPath(env);
+    await recordCall(entry({ tool: 'first' }), { paths, logArguments: false });
+    const path = paths.audit;
     await appendFile(path, 'not json\n{"time":"2026-01-31T09:00:00Z"}\n[1,2]\n\n');
-    await recordCall(entry({ tool: 'second' }), { env, logArguments: false });
+    await recordCall(entry({ tool: 'second' }), { paths, logArguments: false });
     await appendFile(path, '{"time":"2026-01-31T09:00:0'); // a crash mid-write
-    const read = await readAudit({ env });
+    const read = await readAudit({ paths });
     expect(read.entries.map((e) => e.tool)).toEqual(['first', 'second']);
     expect(read.malformed).toBe(4);
   });
 
   it('filters by time and by server', async () => {
     await recordCall(entry({ time: '2026-01-30T09:00:00.000Z', server: 'notion' }), {
-      env,
+      paths,
       logArguments: false,
     });
     await recordCall(entry({ time: '2026-01-31T09:00:00.000Z', server: 'sentry' }), {
-      env,
+      paths,
       logArguments: false,
     });
     await recordCall(entry({ time: '2026-01-31T10:00:00.000Z', server: 'notion' }), {
-      env,
+      paths,
       logArguments: false,
     });
     const since = new Date('2026-01-31T00:00:00Z');
-    expect((await readAudit({ env, since })).entries.map((e) => e.server)).toEqual(['sentry', 'notion']);
-    expect((await readAudit({ env, server: 'notion' })).entries).toHaveLength(2);
-    expect((await readAudit({ env, since, server: 'notion' })).entries).toHaveLength(1);
+    expect((await readAudit({ paths, since })).entries.map((e) => e.server)).toEqual(['sentry', 'notion']);
+    expect((await readAudit({ paths, server: 'notion' })).entries).toHaveLength(2);
+    expect((await readAudit({ paths, since, server: 'notion' })).entries).toHaveLength(1);
   });
 
   it('reads nothing, and says no file exists, before anything was recorded', async () => {
-    expect(await readAudit({ env })).toEqual({ entries: [], malformed: 0, files: [] });
+    expect(await readAudit({ paths })).toEqual({ entries: [], malformed: 0, files: [] });
   });
 });
 
@@ -197,7 +205,7 @@ describe('rotation', () => {
     for (let i = 0; i < 60; i++) {
       const time = new Date(Date.UTC(2026, 0, 31, 9, 0, i)).toISOString();
       expect(
-        await recordCall(entry({ time, argumentBytes: i }), { env, logArguments: false, maxBytes }),
+        await recordCall(entry({ time, argumentBytes: i }), { paths, logArguments: false, maxBytes }),
       ).toBe(true);
     }
     const dir = join(root, 'state');
@@ -213,7 +221,7 @@ describe('rotation', () => {
     }
     await expect(stat(join(dir, 'audit.4.jsonl'))).rejects.toThrow();
 
-    const read = await readAudit({ env });
+    const read = await readAudit({ paths });
     expect(read.files).toEqual(files);
     expect(read.entries).toHaveLength(kept);
     // The newest `kept` entries, contiguous and in order: the oldest were dropped with audit.4.
@@ -226,8 +234,8 @@ describe('rotation', () => {
   it('does not read a rotated file last changed before --since', async () => {
     const maxBytes = 600;
     for (let i = 0; i < 6; i++)
-      await recordCall(entry({ time: new Date().toISOString() }), { env, logArguments: false, maxBytes });
-    const read = await readAudit({ env, since: new Date(Date.now() + 60_000) });
+      await recordCall(entry({ time: new Date().toISOString() }), { paths, logArguments: false, maxBytes });
+    const read = await readAudit({ paths, since: new Date(Date.now() + 60_000) });
     expect(read.entries).toEqual([]);
     expect(read.files.length).toBeGreaterThan(1);
   });
@@ -289,14 +297,14 @@ describe('concurrent processes', () => {
     }
     expect(total).toBe(workers * count);
     expect(seen.size).toBe(workers * count);
-    const read = await readAudit({ env });
+    const read = await readAudit({ paths: resolvePaths(env) });
     expect(read.malformed).toBe(0);
     expect(read.entries).toHaveLength(workers * count);
   }
 
   it('8 processes × 200 appends: exactly 1600 well-formed lines', async () => {
     await runWorkers(8, 200, 0);
-    const path = auditLogPath(env);
+    const path = paths.audit;
     expect(await lines(path)).toHaveLength(1600);
     await expectAll([path], 8, 200);
   }, 60_000);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
+import { resolvePaths, type Paths } from '../../src/core/paths.js';
 import { PatchbayError } from '../../src/errors.js';
 import {
   consume,
@@ -21,18 +22,19 @@ import {
   limitWindow,
   parseLimit,
   usage,
-  usageFilePath,
   type Limit,
   type LimitRule,
 } from '../../src/policy/limits.js';
 
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
+let paths: Paths;
 let file: string;
 
 beforeEach(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'patchbay-limits-'));
   env = { PATCHBAY_STATE_DIR: join(stateDir, 'state') };
+  paths = resolvePaths(env);
   file = join(stateDir, 'state', 'usage.json');
 });
 afterEach(async () => {
@@ -45,7 +47,7 @@ function rule(key: string, limit: string, extra: Partial<LimitRule> = {}): Limit
 
 async function consumeTimes(rules: LimitRule[], times: number, now: Date): Promise<number> {
   let passed = 0;
-  for (let i = 0; i < times; i++) if ((await consume(rules, { env, now })).ok) passed++;
+  for (let i = 0; i < times; i++) if ((await consume(rules, { paths, now })).ok) passed++;
   return passed;
 }
 
@@ -137,13 +139,13 @@ describe('consume', () => {
     const burst = rule('burst', '20/hour', { server: 'burst' });
     const other = rule('other', '100/hour', { server: 'other' });
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, index) => consume([index % 2 ? other : burst], { env, now })),
+      Array.from({ length: 50 }, (_, index) => consume([index % 2 ? other : burst], { paths, now })),
     );
     // The first 20 of the 25 calls to `burst` pass, the later ones are refused; `other` all pass.
     const burstResults = results.filter((_, index) => index % 2 === 0).map((result) => result.ok);
     expect(burstResults).toEqual([...Array(20).fill(true), ...Array(5).fill(false)]);
     expect(results.filter((_, index) => index % 2 === 1).every((result) => result.ok)).toBe(true);
-    expect((await usage([burst, other], { env, now })).map((each) => each.used)).toEqual([20, 25]);
+    expect((await usage([burst, other], { paths, now })).map((each) => each.used)).toEqual([20, 25]);
   });
 
   it.each([
@@ -156,7 +158,7 @@ describe('consume', () => {
       const now = new Date(at);
       const sentry = rule('sentry', limit, { server: 'sentry' });
       expect(await consumeTimes([sentry], 3, now)).toBe(3);
-      const refused = await consume([sentry], { env, now });
+      const refused = await consume([sentry], { paths, now });
       expect(refused).toMatchObject({ ok: false, rule: sentry, used: 3, reopensAt: new Date(reopens) });
       if (refused.ok) throw new Error('unreachable');
       expect(refused.message).toBe(
@@ -166,14 +168,14 @@ describe('consume', () => {
         `Wait until then, or raise the limit: patchbay limit sentry <N>/${sentry.limit.unit}`,
       );
       // A refusal counts nothing.
-      expect((await usage([sentry], { env, now }))[0]?.used).toBe(3);
+      expect((await usage([sentry], { paths, now }))[0]?.used).toBe(3);
 
       // Still refused the last millisecond of the window; open again at its end, counting afresh.
-      expect((await consume([sentry], { env, now: new Date(new Date(reopens).getTime() - 1) })).ok).toBe(
+      expect((await consume([sentry], { paths, now: new Date(new Date(reopens).getTime() - 1) })).ok).toBe(
         false,
       );
-      expect(await consume([sentry], { env, now: new Date(reopens) })).toEqual({ ok: true });
-      expect(await usage([sentry], { env, now: new Date(reopens) })).toEqual([
+      expect(await consume([sentry], { paths, now: new Date(reopens) })).toEqual({ ok: true });
+      expect(await usage([sentry], { paths, now: new Date(reopens) })).toEqual([
         { rule: sentry, used: 1, remaining: 2, windowStart: new Date(reopens), reopensAt: expect.any(Date) },
       ]);
     },
@@ -182,8 +184,8 @@ describe('consume', () => {
   it('says how to raise the limit, quoting a glob for the shell, or gives the rule’s own hint', async () => {
     const now = new Date('2026-11-21T20:47:13Z');
     const glob = rule('sentry:delete_*', '1/day', { server: 'sentry', tool: 'delete_*' });
-    await consume([glob], { env, now });
-    const refused = await consume([glob], { env, now });
+    await consume([glob], { paths, now });
+    const refused = await consume([glob], { paths, now });
     expect(refused).toMatchObject({
       ok: false,
       message:
@@ -192,8 +194,8 @@ describe('consume', () => {
     });
 
     const own = rule('github', '1/hour', { hint: 'Ask your admin.' });
-    await consume([own], { env, now });
-    expect(await consume([own], { env, now })).toMatchObject({ ok: false, hint: 'Ask your admin.' });
+    await consume([own], { paths, now });
+    expect(await consume([own], { paths, now })).toMatchObject({ ok: false, hint: 'Ask your admin.' });
   });
 
   it('checks several rules at once: a refusal by one counts none', async () => {
@@ -201,20 +203,20 @@ describe('consume', () => {
     const server = rule('sentry', '10/hour');
     const deletes = rule('sentry:delete_*', '2/day');
     expect(await consumeTimes([server, deletes], 2, now)).toBe(2);
-    const refused = await consume([server, deletes], { env, now });
+    const refused = await consume([server, deletes], { paths, now });
     expect(refused).toMatchObject({ ok: false, rule: deletes, used: 2 });
-    expect((await usage([server, deletes], { env, now })).map((entry) => entry.used)).toEqual([2, 2]);
+    expect((await usage([server, deletes], { paths, now })).map((entry) => entry.used)).toEqual([2, 2]);
     // Other tools of the server still pass, and count against the server only.
-    expect(await consume([server], { env, now })).toEqual({ ok: true });
-    expect((await usage([server, deletes], { env, now })).map((entry) => entry.used)).toEqual([3, 2]);
+    expect(await consume([server], { paths, now })).toEqual({ ok: true });
+    expect((await usage([server, deletes], { paths, now })).map((entry) => entry.used)).toEqual([3, 2]);
   });
 
   it('reports the exhausted rule that reopens last', async () => {
     const now = new Date('2026-11-21T20:47:13Z');
     const perMinute = rule('sentry', '1/min');
     const perDay = rule('sentry:search', '1/day');
-    await consume([perMinute, perDay], { env, now });
-    expect(await consume([perMinute, perDay], { env, now })).toMatchObject({
+    await consume([perMinute, perDay], { paths, now });
+    expect(await consume([perMinute, perDay], { paths, now })).toMatchObject({
       ok: false,
       rule: perDay,
       reopensAt: new Date('2026-11-22T00:00:00Z'),
@@ -226,17 +228,17 @@ describe('consume', () => {
     const a = rule('sentry', '5/hour');
     const b = rule('sentry', '3/hour');
     const daily = rule('sentry', '100/day');
-    expect(await consume([a, b, daily], { env, now })).toEqual({ ok: true });
-    expect((await usage([a, b, daily], { env, now })).map((entry) => entry.used)).toEqual([1, 1, 1]);
+    expect(await consume([a, b, daily], { paths, now })).toEqual({ ok: true });
+    expect((await usage([a, b, daily], { paths, now })).map((entry) => entry.used)).toEqual([1, 1, 1]);
     // Lowering a limit keeps the count of the window: 1 used of 1 allowed.
-    expect(await consume([rule('sentry', '1/hour')], { env, now })).toMatchObject({ ok: false, used: 1 });
+    expect(await consume([rule('sentry', '1/hour')], { paths, now })).toMatchObject({ ok: false, used: 1 });
   });
 
   it('does nothing for no rules, and refuses a limit that was not parsed', async () => {
-    expect(await consume([], { env })).toEqual({ ok: true });
+    expect(await consume([], { paths })).toEqual({ ok: true });
     expect(existsSync(file)).toBe(false);
     await expect(
-      consume([{ key: 'x', label: 'x', limit: { count: 0, unit: 'hour' } }], { env }),
+      consume([{ key: 'x', label: 'x', limit: { count: 0, unit: 'hour' } }], { paths }),
     ).rejects.toMatchObject({ code: 'usage' });
   });
 
@@ -247,17 +249,17 @@ describe('consume', () => {
     vi.resetModules();
     const fresh = (await import('../../src/policy/limits.js')) as typeof import('../../src/policy/limits.js');
     const sentry = { key: 'sentry', label: 'sentry', limit: fresh.parseLimit('5/day') };
-    expect((await fresh.usage([sentry], { env, now }))[0]).toMatchObject({ used: 3, remaining: 2 });
-    expect((await fresh.consume([sentry], { env, now })).ok).toBe(true);
-    expect((await fresh.consume([sentry], { env, now })).ok).toBe(true);
-    expect(await fresh.consume([sentry], { env, now })).toMatchObject({ ok: false, used: 5 });
+    expect((await fresh.usage([sentry], { paths, now }))[0]).toMatchObject({ used: 3, remaining: 2 });
+    expect((await fresh.consume([sentry], { paths, now })).ok).toBe(true);
+    expect((await fresh.consume([sentry], { paths, now })).ok).toBe(true);
+    expect(await fresh.consume([sentry], { paths, now })).toMatchObject({ ok: false, used: 5 });
   });
 
   it('stores one counter per key and unit, 0600, and drops windows that have ended', async () => {
-    expect(usageFilePath(env)).toBe(file);
+    expect(paths.usage).toBe(file);
     const monday = new Date('2026-11-23T10:15:00Z');
-    await consume([rule('sentry', '5/min'), rule('sentry:delete_*', '2/day')], { env, now: monday });
-    await consume([rule('__proto__', '5/hour')], { env, now: monday });
+    await consume([rule('sentry', '5/min'), rule('sentry:delete_*', '2/day')], { paths, now: monday });
+    await consume([rule('__proto__', '5/hour')], { paths, now: monday });
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
       version: 1,
       counters: {
@@ -270,7 +272,7 @@ describe('consume', () => {
     expect(({} as Record<string, unknown>).hour).toBeUndefined();
 
     // An hour later the minute window is gone from the file; the day window stays.
-    await consume([rule('github', '1/day')], { env, now: new Date('2026-11-23T11:15:00Z') });
+    await consume([rule('github', '1/day')], { paths, now: new Date('2026-11-23T11:15:00Z') });
     const later = JSON.parse(await readFile(file, 'utf8')) as { counters: Record<string, unknown> };
     expect(Object.keys(later.counters).sort()).toEqual(['github', 'sentry:delete_*']);
   });
@@ -287,16 +289,18 @@ describe('consume', () => {
       await writeFile(file, damage);
 
       const shown: string[] = [];
-      expect(await usage([sentry], { env, now, onWarning: (message) => shown.push(message) })).toMatchObject([
-        { used: 0 },
-      ]);
+      expect(
+        await usage([sentry], { paths, now, onWarning: (message) => shown.push(message) }),
+      ).toMatchObject([{ used: 0 }]);
       expect(shown).toEqual([expect.stringContaining(`The usage counts in ${file} could not be understood`)]);
       expect(await readFile(file, 'utf8')).toBe(damage); // Reading alone changes nothing.
 
       const warnings: string[] = [];
-      expect(await consume([sentry], { env, now, onWarning: (message) => warnings.push(message) })).toEqual({
-        ok: true,
-      });
+      expect(await consume([sentry], { paths, now, onWarning: (message) => warnings.push(message) })).toEqual(
+        {
+          ok: true,
+        },
+      );
       const aside = (await readdir(join(stateDir, 'state'))).filter((name) =>
         name.startsWith('usage.json.corrupt-'),
       );
@@ -309,7 +313,7 @@ describe('consume', () => {
         ),
       ]);
       expect(warnings[0]).toContain(asidePath);
-      expect((await usage([sentry], { env, now }))[0]?.used).toBe(1);
+      expect((await usage([sentry], { paths, now }))[0]?.used).toBe(1);
       await rm(asidePath);
       await rm(file);
     }
@@ -319,7 +323,7 @@ describe('consume', () => {
     await mkdir(join(stateDir, 'state'));
     await writeFile(file, '{"version": 2, "counters": {}}');
     const warnings: string[] = [];
-    await usage([rule('sentry', '1/day')], { env, onWarning: (message) => warnings.push(message) });
+    await usage([rule('sentry', '1/day')], { paths, onWarning: (message) => warnings.push(message) });
     expect(warnings[0]).toContain('unknown version 2');
   });
 });
@@ -377,7 +381,9 @@ describe('consume across processes', () => {
         for (const { child } of workers) if (child.exitCode === null) child.kill('SIGKILL');
       }
       const sentry = rule('sentry', '200/day');
-      expect(await usage([sentry], { env, now: new Date(now) })).toMatchObject([{ used: 200, remaining: 0 }]);
+      expect(await usage([sentry], { paths, now: new Date(now) })).toMatchObject([
+        { used: 200, remaining: 0 },
+      ]);
       const leftovers = (await readdir(join(stateDir, 'state'))).filter((name) => name !== 'usage.json');
       expect(leftovers).toEqual([]); // No lock or temporary file left behind.
     },

@@ -44,6 +44,14 @@ export const addCommand: DefineCommand = (program, { io, argv, act }) =>
       "this server's timeout in every command (30s, 2m, 500ms; a bare number is seconds)",
     )
     .addOption(forceOption('replace an existing entry of the same name in that scope'))
+    .option(
+      '--from-registry <server[@version]>',
+      'take the URL or command from an MCP Registry server.json (newest version unless @version)',
+    )
+    .option(
+      '--registry <url>',
+      'with --from-registry: the registry (default PATCHBAY_REGISTRY_URL, else the official one)',
+    )
     .addHelpText(
       'after',
       `
@@ -53,10 +61,15 @@ Examples:
   $ patchbay add -s project -H "X-Api-Key: \${API_KEY}" api https://api.example.com/mcp
   $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
   $ patchbay add --ca-file /etc/ssl/corp-ca.pem intranet https://mcp.intranet.example/mcp
-  $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp`,
+  $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp
+  $ patchbay add weather --from-registry io.github.acme-labs/weather@1.3.0 -e OPENWEATHER_API_KEY=\${OPENWEATHER_API_KEY}`,
     )
     .action(
       act(async (name: string, operands: string[], flags) => {
+        if (flags.fromRegistry !== undefined) {
+          const { parseAddFromRegistryOptions, runAddFromRegistry } = await import('./add-from-registry.js');
+          return runAddFromRegistry(parseAddFromRegistryOptions(name, operands, flags), io);
+        }
         const { parseAddOptions, runAdd } = await import('./add.js');
         return runAdd(parseAddOptions(name, operands, flags, argv.includes('--')), io);
       }),

@@ -28,7 +28,7 @@ export async function runAdd(
   io: Io,
   raw: JsonObject = entryToRaw(options.entry),
 ): Promise<number> {
-  const context = createContext(io.env, io.cwd);
+  const context = createContext(io.env, io.cwd, io.paths);
   let clientSecret: string | undefined;
   if (options.wantsClientSecret) clientSecret = await obtainClientSecret(io, options.name);
   for (const warning of options.warnings) warn(io, warning);
@@ -36,7 +36,7 @@ export async function runAdd(
   const result = await addServer(context, options.scope, options.name, raw, { force: options.force });
   if (clientSecret !== undefined) {
     const { storeClientSecret } = await import('../../auth/client-secrets.js');
-    const where = await storeClientSecret(io.env, options.name, options.entry.url!, clientSecret);
+    const where = await storeClientSecret(io, options.name, options.entry.url!, clientSecret);
     note(io, `Stored the client secret in ${where}.`);
   }
   const verb = result.replaced ? 'Replaced' : 'Added';

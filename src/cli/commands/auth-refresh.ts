@@ -37,7 +37,7 @@ export async function runAuthRefresh(options: AuthRefreshOptions, io: Io): Promi
     });
   }
   const { storedAccess } = await import('../../auth/stored-token.js');
-  const before = await storedAccess(entry.url, io.env);
+  const before = await storedAccess(entry.url, io.paths);
   if (!before) {
     throw new PatchbayError('needs-auth', `No login is stored for ${options.name}.`, {
       hint: `patchbay login ${options.name}`,
@@ -53,7 +53,7 @@ export async function runAuthRefresh(options: AuthRefreshOptions, io: Io): Promi
     env: io.env,
   });
   await session.close();
-  const after = await storedAccess(entry.url, io.env);
+  const after = await storedAccess(entry.url, io.paths);
   if (after?.kind !== 'valid') {
     throw new PatchbayError('needs-auth', `The login for ${options.name} could not be renewed.`, {
       hint: `patchbay login ${options.name}`,

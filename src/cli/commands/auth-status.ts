@@ -29,7 +29,7 @@ export async function runAuthStatus(options: AuthStatusOptions, io: Io): Promise
   const registry = await loadForCommand(io);
   const { openCredentialStore } = await import('../../auth/store.js');
   // The file backend reads the index without probing the keychain; no secret is read at all.
-  const store = await openCredentialStore(io.env, { backend: 'file' });
+  const store = await openCredentialStore(io.env, { backend: 'file', paths: io.paths });
   const listing = await store.list();
   const { KEYCHAIN_SERVICE } = await import('../../auth/store-keychain.js');
   const fileLocation = store.describe().location;

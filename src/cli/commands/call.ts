@@ -137,7 +137,6 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
             },
           },
           terminalCaller(opened, options.tool, options, io),
-          io.env,
         );
         return resultOrThrow(outcome) as CallResult;
       } catch (error) {

@@ -55,6 +55,7 @@ export async function runDoctor(options: DoctorOptions, io: Io): Promise<number>
   const diagnoses = await diagnoseAll(servers, {
     timeoutMs: options.timeoutMs,
     env: io.env,
+    paths: io.paths,
     cwd: io.cwd,
     refresh: options.refresh,
     onResult: (index, diagnosis) => {

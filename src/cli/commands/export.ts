@@ -43,7 +43,7 @@ export function parseExportOptions(raw: {
 }
 
 export async function runExport(options: ExportOptions, io: Io): Promise<number> {
-  const context = createContext(io.env, io.cwd);
+  const context = createContext(io.env, io.cwd, io.paths);
   const host = getHost(options.host);
   const platform = options.platform ?? process.platform;
   const planOptions = { scope: options.scope, force: options.force, platform };

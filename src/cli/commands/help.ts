@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { findProjectRoot, projectConfigPath, userConfigPath } from '../../core/paths.js';
+import { findProjectRoot, projectConfigPath } from '../../core/paths.js';
 import { EXIT, EXIT_CODE_TABLE, PatchbayError } from '../../errors.js';
 import type { Io } from '../io.js';
 
@@ -19,7 +19,7 @@ const HELP_TOPICS: Record<string, (io: Io) => string> = {
     ].join('\n'),
   config: (io) => {
     // The paths of this machine and this directory, filled in: what a person would look up next.
-    const config = userConfigPath(io.env);
+    const config = io.paths.userConfig;
     const root = findProjectRoot(io.cwd, io.env);
     const project = JSON.stringify(root);
     return [

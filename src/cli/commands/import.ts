@@ -75,7 +75,7 @@ export function skipsOf(skipped: SkippedServer[], failed: SkippedServer[]): Repo
 }
 
 export async function runImport(options: ImportOptions, io: Io): Promise<number> {
-  const context = createContext(io.env, io.cwd);
+  const context = createContext(io.env, io.cwd, io.paths);
   const host = getHost(options.host);
   const platform = options.platform ?? process.platform;
   const plan = await planImport(context, host, { scope: options.scope, force: options.force, platform });

@@ -110,7 +110,7 @@ function refuseEmpty(host: string, hostId: string, seen: GatewayServers): never 
 
 export async function runInstall(options: InstallOptions, io: Io): Promise<number> {
   const host = getHost(options.host);
-  const context = createContext(io.env, io.cwd);
+  const context = createContext(io.env, io.cwd, io.paths);
   const seen = options.http ? undefined : await gatewayServers(context, options.servers);
   if (seen && seen.serves.length === 0 && !options.allowEmpty) refuseEmpty(host.displayName, host.id, seen);
   const entry = options.http
@@ -182,7 +182,7 @@ function describeServed(io: Io, hostName: string, seen: GatewayServers): void {
 
 export async function runUninstall(options: InstallOptions, io: Io): Promise<number> {
   const host = getHost(options.host);
-  const done = await uninstallGateway(createContext(io.env, io.cwd), host, {
+  const done = await uninstallGateway(createContext(io.env, io.cwd, io.paths), host, {
     dryRun: options.dryRun,
     platform: options.platform ?? process.platform,
   });

@@ -7,7 +7,6 @@
 import { EXIT } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import {
-  auditLogPath,
   parseSince,
   readAudit,
   summarize,
@@ -54,7 +53,7 @@ export function parseStatsOptions(
 }
 
 export async function runLog(options: LogOptions, io: Io): Promise<number> {
-  const read = await readAudit({ env: io.env, since: options.since, server: options.name });
+  const read = await readAudit({ paths: io.paths, since: options.since, server: options.name });
   if (options.json) printJson(io, read.entries);
   reportSkipped(read, io);
   if (read.entries.length === 0) {
@@ -72,7 +71,7 @@ export async function runLog(options: LogOptions, io: Io): Promise<number> {
 }
 
 export async function runStats(options: StatsOptions, io: Io): Promise<number> {
-  const read = await readAudit({ env: io.env, since: options.since });
+  const read = await readAudit({ paths: io.paths, since: options.since });
   const rows = summarize(read.entries);
   if (options.json) printJson(io, rows);
   reportSkipped(read, io);
@@ -95,7 +94,7 @@ function sayNothing(read: AuditRead, since: Date, io: Io, name: string | undefin
   if (read.files.length === 0) {
     note(
       io,
-      `Nothing recorded yet: calls through "patchbay serve" or "patchbay call" are recorded in ${terminalText(auditLogPath(io.env))}.`,
+      `Nothing recorded yet: calls through "patchbay serve" or "patchbay call" are recorded in ${terminalText(io.paths.audit)}.`,
     );
     return;
   }

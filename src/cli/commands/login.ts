@@ -65,7 +65,7 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
   if (!state.resolved) throw unusableError(options.name, state, 'log in to');
   const { openCredentialStore } = await import('../../auth/store.js');
   const { login } = await import('../../auth/login.js');
-  const store = await openCredentialStore(io.env);
+  const store = await openCredentialStore(io.env, { paths: io.paths });
   const { createHttpClient } = await import('../../connect/network.js');
   const entry = state.resolved;
   const http = await createHttpClient({ env: io.env, ...(entry.tls ? { tls: entry.tls } : {}) });

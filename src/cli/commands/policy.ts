@@ -215,7 +215,7 @@ async function policyView(
   const sources = policy.sources;
   const key = configuredServerKey(server);
   const limits = await limitStates(server.name, sources, {
-    env: io.env,
+    paths: io.paths,
     onWarning: (message) => note(io, message),
   });
   const view: ServerPolicyView = {
@@ -245,7 +245,7 @@ async function policyView(
         .filter((name) => rule.pattern === name || globMatches(rule.pattern, name));
   }
   // Read after the listing: a change this run just noticed is among them.
-  view.changes = (await changedTools(key, { env: io.env })).map((change) => ({
+  view.changes = (await changedTools(key, { paths: io.paths })).map((change) => ({
     tool: change.name,
     changedAt: change.changedAt,
   }));
@@ -260,7 +260,7 @@ async function toolViews(
   limits: LimitView[],
   io: Io,
 ): Promise<ToolPolicyView[]> {
-  const views = await toolPermissionViews(server, key, tools, sources, limits, io.env);
+  const views = await toolPermissionViews(server, key, tools, sources, limits, io.paths);
   return views.map((view) => ({
     name: view.name,
     decision: view.decision,
@@ -522,7 +522,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const key = configuredServerKey(server);
-  const changes = await changedTools(key, { env: io.env });
+  const changes = await changedTools(key, { paths: io.paths });
   const accepted = options.accept ? await accept(key, changes, options.accept, io) : undefined;
 
   if (options.json) {
@@ -601,7 +601,7 @@ async function accept(
   const names = wanted.filter((name) => reviewed.has(name));
   const notShown = wanted.filter((name) => !reviewed.has(name));
   if (names.length === 0) return { accepted: [], stale: [], notChanged: notShown };
-  const result = await acceptChanges(key, names, { env: io.env, reviewed });
+  const result = await acceptChanges(key, names, { paths: io.paths, reviewed });
   return { accepted: result.accepted, stale: result.stale, notChanged: [...result.notChanged, ...notShown] };
 }
 

@@ -165,14 +165,15 @@ export const DEFAULT_PORT = 7431;
 
 export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   if (options.printToken) {
-    const { gatewayToken, gatewayTokenPath } = await import('../../gateway/token.js');
-    writeLine(io.stdout, await gatewayToken(io.env));
-    note(io, `(kept in ${gatewayTokenPath(io.env)}, mode 0600)`);
+    const { gatewayToken } = await import('../../gateway/token.js');
+    writeLine(io.stdout, await gatewayToken(io.paths));
+    note(io, `(kept in ${io.paths.gatewayToken}, mode 0600)`);
     return EXIT.ok;
   }
   const { startGateway } = await import('../../gateway/serve.js');
   const gateway = await startGateway(options, {
     env: io.env,
+    paths: io.paths,
     cwd: io.cwd,
     version: packageVersion(),
     stdin: io.stdin,

@@ -7,6 +7,7 @@
 import { EXIT, PatchbayError } from '../../errors.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalJson, terminalText } from '../../core/terminal-text.js';
+import { rememberToolNames } from '../../core/tool-name-cache.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
 
 export type ToolsOptions = ServerReadOptions;
@@ -42,6 +43,12 @@ function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
     // Without a cursor the SDK follows every page.
     const { tools } = await session.request((client) =>
       client.listTools(undefined, session.requestOptions()),
+    );
+    // For shell completion: remembered in the background, never waited on.
+    rememberToolNames(
+      io.env,
+      options.name,
+      tools.map((tool) => tool.name),
     );
     return tools as ToolInfo[];
   });

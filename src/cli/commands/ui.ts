@@ -31,7 +31,7 @@ export function parseUiOptions(raw: { port?: string; open?: boolean }): UiOption
 export async function runUi(options: UiOptions, io: Io): Promise<number> {
   const { askRunningConsole } = await import('../../console/registration.js');
   const { findProjectRoot } = await import('../../core/paths.js');
-  const running = await askRunningConsole(io.env, findProjectRoot(io.cwd, io.env));
+  const running = await askRunningConsole(io.paths, findProjectRoot(io.cwd, io.env));
   if (running && (options.port === 0 || options.port === running.port)) {
     writeLine(io.stdout, running.url);
     note(io, `The patchbay console is already running at ${running.origin}: a new link to it is above.`);

@@ -27,7 +27,7 @@ export const activityRoutes: Route[] = [
       const since = url.searchParams.get('since');
       const server = url.searchParams.get('server');
       const { entries: all } = await readAudit({
-        env: ctx.env,
+        paths: ctx.paths,
         ...(since ? { since: parseSince(since) } : {}),
         ...(server ? { server: validateName(server) } : {}),
       });
@@ -59,7 +59,12 @@ export const activityRoutes: Route[] = [
     handler: async ({ ctx, params }) => {
       const { server } = await loadServer(ctx, params.name!);
       const { diagnose } = await import('../../diagnose/doctor.js');
-      const diagnosis = await diagnose(server, { timeoutMs: ctx.timeoutMs, env: ctx.env, cwd: ctx.cwd });
+      const diagnosis = await diagnose(server, {
+        timeoutMs: ctx.timeoutMs,
+        env: ctx.env,
+        paths: ctx.paths,
+        cwd: ctx.cwd,
+      });
       const view: DoctorView = {
         verdict: diagnosis.verdict,
         findings: diagnosis.findings.map((finding) => ({

@@ -29,7 +29,7 @@ export const authRoutes: Route[] = [
     path: '/api/servers/:name/auth',
     handler: async ({ ctx, params }) => {
       const { server } = await loadServer(ctx, params.name!);
-      return json(200, authView(server, await credentialListing(ctx.env), ctx.env));
+      return json(200, authView(server, await credentialListing(ctx.paths), ctx.env));
     },
   },
   {
@@ -108,7 +108,7 @@ export class LoginFlows implements Logins {
       import('../../auth/store.js'),
       import('../../connect/network.js'),
     ]);
-    const store = await openCredentialStore(ctx.env);
+    const store = await openCredentialStore(ctx.env, { paths: ctx.paths });
     const http = await createHttpClient({ env: ctx.env, ...(entry.tls ? { tls: entry.tls } : {}) });
     try {
       return await login({

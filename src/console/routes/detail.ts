@@ -8,6 +8,7 @@
  * recorded for `patchbay review`, but nothing is pinned here (as `patchbay policy`).
  */
 
+import type { Paths } from '../../core/paths.js';
 import { limitStates } from '../../policy/limit-usage.js';
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
@@ -117,8 +118,8 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
   const state = staticState(server, ctx.env);
   const sources = registry.policy.sources;
   const [listing, limits] = await Promise.all([
-    credentialListing(ctx.env),
-    limitStates(server.name, sources, { env: ctx.env, onWarning: ctx.log }).then((states) =>
+    credentialListing(ctx.paths),
+    limitStates(server.name, sources, { paths: ctx.paths, onWarning: ctx.log }).then((states) =>
       states.map(({ pattern, limit, scope, used, reopensAt }): LimitView => ({
         pattern,
         limit,
@@ -179,7 +180,7 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
           offered.tools,
           sources,
           limits,
-          ctx.env,
+          ctx.paths,
         );
         detail.resources = offered.resources;
         detail.templates = offered.templates;
@@ -192,7 +193,7 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
     }
   }
   // Read after the listing: a change this look just noticed is among them.
-  detail.changedTools = await changedToolNames(server, ctx.env);
+  detail.changedTools = await changedToolNames(server, ctx.paths);
   return detail;
 }
 
@@ -269,9 +270,9 @@ async function toolViews(
   tools: ListedTool[],
   sources: PolicySource[],
   limits: LimitView[],
-  env: NodeJS.ProcessEnv,
+  paths: Paths,
 ): Promise<ToolView[]> {
-  const views = await toolPermissionViews(server, key, tools, sources, limits, env);
+  const views = await toolPermissionViews(server, key, tools, sources, limits, paths);
   return views.map(({ tool, ...view }) => ({
     name: view.name,
     title: typeof tool.title === 'string' ? tool.title : null,

@@ -1,11 +1,10 @@
 /**
  * Editing a remote connector from its page: its URL, transport, headers and OAuth settings.
  *
- * The edit is checked exactly as `patchbay add` checks a new entry (the same parse, through
- * `connectorOptions`), then as a file entry (`entryFromRaw`, for the OAuth keys `add` has no flag
- * for), and written with the same writer (`addServer`, replacing), to the scope the entry lives
- * in. Keys the form does not show (headersHelper, tls, timeout, keys patchbay does not know) are
- * kept as they are.
+ * The form is parsed by `patchbay add`'s own parse (through `connectorOptions`); the edit itself
+ * is the job `patchbay set` and `patchbay edit` run (use/edit-entry.ts): checked as a file entry
+ * and as `add` checks, written by the same writer to the scope the entry lives in. Keys the form
+ * does not show (headersHelper, tls, timeout, keys patchbay does not know) are kept as they are.
  *
  * No secret goes to the page and none is needed back: the form lists header names, and a header
  * sent without a value keeps the stored one; the client secret stays in the credential store
@@ -14,16 +13,11 @@
 
 import { PatchbayError } from '../../errors.js';
 import { parseScope } from '../../config/add-options.js';
-import { entryFromRaw, entryProblemsError, type Scope, type ServerEntry } from '../../config/entry.js';
+import type { ServerEntry } from '../../config/entry.js';
 import { createObject, getOwn, isObject, setOwn, type JsonObject } from '../../core/json-source.js';
 import { maskUrl } from '../../config/mask.js';
-import {
-  addServer,
-  findServer,
-  notFoundError,
-  type Registry,
-  type ScopedEntry,
-} from '../../config/registry.js';
+import { findServer, notFoundError, type Registry, type ScopedEntry } from '../../config/registry.js';
+import { editEntry, entryToEdit } from '../../use/edit-entry.js';
 import { staticState } from '../../config/status.js';
 import type { ConnectorConfig, EditOutcome, NewConnector } from '../api-types.js';
 import { loadConfig, loadServer, type ConsoleContext } from '../context.js';
@@ -46,13 +40,8 @@ export const editRoutes: Route[] = [
     path: '/api/servers/:name/config',
     handler: async ({ ctx, params, url }) => {
       const { registry, server } = await loadServer(ctx, params.name!);
-      const { scoped, entry } = editable(
-        registry,
-        server.name,
-        url.searchParams.get('scope'),
-        server.winner.scope,
-      );
-      const listing = await credentialListing(ctx.env);
+      const { scoped, entry } = editable(registry, server.name, url.searchParams.get('scope'));
+      const listing = await credentialListing(ctx.paths);
       const config: ConnectorConfig = {
         name: server.name,
         scope: scoped.scope,
@@ -81,31 +70,19 @@ export const editRoutes: Route[] = [
   },
 ];
 
-/** The entry to edit: in the scope asked for, else the one in effect; remote and readable. */
+/** The entry to edit, as `patchbay set` finds it; the console edits remote connectors only. */
 function editable(
   registry: Registry,
   name: string,
   scopeText: string | null,
-  fallback: Scope,
 ): { scoped: ScopedEntry; entry: ServerEntry } {
-  const scope = scopeText === null ? fallback : parseScope(scopeText);
-  const scoped = registry.entries.find((candidate) => candidate.name === name && candidate.scope === scope);
-  if (!scoped)
-    throw new PatchbayError('not-found', `No server named ${JSON.stringify(name)} in the ${scope} scope.`);
-  if (!scoped.entry)
-    throw new PatchbayError(
-      'config-shape',
-      `${name} in ${scoped.path} cannot be read:\n${scoped.problems.join('\n')}`,
-      {
-        hint: `Fix it in ${scoped.path}; patchbay does not rewrite an entry it cannot fully read.`,
-      },
-    );
-  if (scoped.entry.transport === 'stdio')
+  const found = entryToEdit(registry, name, scopeText === null ? undefined : parseScope(scopeText));
+  if (found.entry.transport === 'stdio')
     throw new PatchbayError(
       'usage',
       `${name} runs a local command; the console edits remote (http and sse) connectors.`,
     );
-  return { scoped, entry: scoped.entry };
+  return found;
 }
 
 async function editConnector(
@@ -116,20 +93,11 @@ async function editConnector(
 ): Promise<EditOutcome> {
   const request = objectBody(input);
   const { registry, server } = await loadServer(ctx, name);
-  const { scoped, entry: before } = editable(
-    registry,
-    server.name,
-    url.searchParams.get('scope'),
-    server.winner.scope,
-  );
+  const { scoped } = editable(registry, server.name, url.searchParams.get('scope'));
 
-  // The URL as the page showed it (masked) means the stored one.
-  const shownUrl = stringField(request, 'url').trim();
-  const newUrl = shownUrl === maskUrl(before.url!) ? before.url! : shownUrl;
   const transport = optionalString(request, 'transport');
   if (transport !== undefined && transport !== 'http' && transport !== 'sse')
     throw badField('transport', '"http" or "sse"');
-  const headers = editedHeaders(request, before);
   const oauth = optionalObject(request, 'oauth') ?? {};
   const clientId = optionalString(oauth, 'clientId')?.trim() || undefined;
   const newSecret = optionalString(oauth, 'clientSecret') || undefined;
@@ -138,49 +106,47 @@ async function editConnector(
   if (port !== undefined && port !== null && typeof port !== 'number')
     throw badField('oauth.callbackPort', 'a port number (1-65535)');
 
-  // `patchbay add`'s own checks, on the whole edited entry.
-  const connector: NewConnector = {
-    name: server.name,
-    url: newUrl,
-    transport: transport ?? (before.transport as 'http' | 'sse'),
-    scope: scoped.scope,
-    headers,
-    oauth: {
-      ...(clientId !== undefined ? { clientId } : {}),
-      ...(typeof port === 'number' ? { callbackPort: port } : {}),
-      ...(newSecret !== undefined ? { clientSecret: newSecret } : {}),
+  // The form, parsed by `patchbay add`'s own parse, over the entry as it is on disk now.
+  const edited = await editEntry(registry, scoped, {
+    env: ctx.env,
+    ...(newSecret !== undefined ? { newClientSecret: newSecret } : {}),
+    removeClientSecret: removeSecret,
+    change: (stored, before) => {
+      // The URL as the page showed it (masked) means the stored one.
+      const shownUrl = stringField(request, 'url').trim();
+      const connector: NewConnector = {
+        name: server.name,
+        url: shownUrl === maskUrl(before.url!) ? before.url! : shownUrl,
+        transport: transport ?? (before.transport as 'http' | 'sse'),
+        scope: scoped.scope,
+        headers: editedHeaders(request, before),
+        oauth: {
+          ...(clientId !== undefined ? { clientId } : {}),
+          ...(typeof port === 'number' ? { callbackPort: port } : {}),
+          ...(newSecret !== undefined ? { clientSecret: newSecret } : {}),
+        },
+      };
+      const { options } = connectorOptions(connector);
+      return mergedRaw(stored, options.entry, {
+        scopes: optionalString(oauth, 'scopes')?.trim() || undefined,
+        authServerMetadataUrl: optionalString(oauth, 'authServerMetadataUrl')?.trim() || undefined,
+      });
     },
-  };
-  const { options } = connectorOptions(connector);
-  const raw = mergedRaw(scoped.raw, options.entry, {
-    scopes: optionalString(oauth, 'scopes')?.trim() || undefined,
-    authServerMetadataUrl: optionalString(oauth, 'authServerMetadataUrl')?.trim() || undefined,
-  });
-  const checked = entryFromRaw(raw);
-  if (checked.problems.length > 0)
-    throw entryProblemsError(
-      checked.problems.map((problem) => `${problem.path.join('.') || name}: ${problem.message}`),
-    );
-
-  await addServer(registry.context, scoped.scope, server.name, raw, { force: true });
-  await keepClientSecret(ctx, server.name, before.url!, newUrl, {
-    newSecret,
-    remove: removeSecret || clientId === undefined,
   });
   ctx.log(`Edited ${server.name} in the ${scoped.scope} scope (${scoped.path}).`);
 
   const after = await loadConfig(ctx);
-  const edited = findServer(after, server.name);
-  if (!edited) throw notFoundError(after, server.name);
+  const summary = findServer(after, server.name);
+  if (!summary) throw notFoundError(after, server.name);
   return {
     connector: summaryOf(
-      edited,
-      staticState(edited, ctx.env),
+      summary,
+      staticState(summary, ctx.env),
       undefined,
-      authView(edited, await credentialListing(ctx.env), ctx.env),
+      authView(summary, await credentialListing(ctx.paths), ctx.env),
       [],
     ),
-    warnings: options.warnings,
+    warnings: edited.warnings,
   };
 }
 
@@ -213,12 +179,11 @@ function editedHeaders(request: JsonBody, before: ServerEntry): Record<string, s
 
 /** The stored entry with the form's fields replaced and everything else it holds kept. */
 function mergedRaw(
-  stored: ScopedEntry['raw'],
+  stored: JsonObject,
   entry: ServerEntry,
   extra: { scopes: string | undefined; authServerMetadataUrl: string | undefined },
 ): JsonObject {
-  const raw = createObject();
-  if (isObject(stored)) for (const [key, value] of Object.entries(stored)) setOwn(raw, key, value);
+  const raw = stored;
   setOwn(raw, 'type', entry.transport);
   setOwn(raw, 'url', entry.url!);
   if (entry.headers && Object.keys(entry.headers).length > 0) {
@@ -243,36 +208,4 @@ function mergedRaw(
   if (Object.keys(oauth).length > 0) setOwn(raw, 'oauth', oauth);
   else delete raw['oauth'];
   return raw;
-}
-
-/**
- * The client secret follows the edit: a new one is stored; a kept one moves with a new URL (it
- * is stored per name and URL, so that it is never sent to a server it was not given for);
- * without a client ID, or when asked, it is removed.
- */
-async function keepClientSecret(
-  ctx: ConsoleContext,
-  name: string,
-  oldUrl: string,
-  newUrl: string,
-  { newSecret, remove }: { newSecret: string | undefined; remove: boolean },
-): Promise<void> {
-  const listing = await credentialListing(ctx.env);
-  const stored = listing?.clientSecrets.some((facts) => facts.name === name && facts.url === oldUrl) ?? false;
-  if (!stored && newSecret === undefined) return;
-  const { openCredentialStore } = await import('../../auth/store.js');
-  const store = await openCredentialStore(ctx.env);
-  if (remove) {
-    if (stored) await store.deleteClientSecret(name, oldUrl);
-    return;
-  }
-  if (newSecret !== undefined) {
-    if (stored && oldUrl !== newUrl) await store.deleteClientSecret(name, oldUrl);
-    await store.saveClientSecret(name, newUrl, newSecret);
-    return;
-  }
-  if (oldUrl === newUrl) return;
-  const secret = await store.getClientSecret(name, oldUrl);
-  if (secret !== undefined) await store.saveClientSecret(name, newUrl, secret);
-  await store.deleteClientSecret(name, oldUrl);
 }

@@ -59,7 +59,7 @@ export const serverRoutes: Route[] = [
         check === '1'
           ? checkMany(targets, { timeoutMs: ctx.timeoutMs, env: ctx.env, cwd: ctx.cwd })
           : Promise.resolve([]),
-        credentialListing(ctx.env),
+        credentialListing(ctx.paths),
       ]);
       const summaries: ConnectorSummary[] = await Promise.all(
         targets.map(async ({ server, state }, index) =>
@@ -68,7 +68,7 @@ export const serverRoutes: Route[] = [
             state,
             probes[index],
             authView(server, listing, ctx.env),
-            await changedToolNames(server, ctx.env),
+            await changedToolNames(server, ctx.paths),
           ),
         ),
       );
@@ -85,7 +85,7 @@ export const serverRoutes: Route[] = [
       await addServer(registry.context, options.scope, options.name, entryToRaw(options.entry));
       if (clientSecret !== undefined) {
         const { storeClientSecret } = await import('../../auth/client-secrets.js');
-        await storeClientSecret(ctx.env, options.name, options.entry.url!, clientSecret);
+        await storeClientSecret(ctx, options.name, options.entry.url!, clientSecret);
       }
       ctx.log(`Added ${options.entry.transport} server ${options.name} in the ${options.scope} scope.`);
       const after = await loadConfig(ctx);
@@ -96,7 +96,7 @@ export const serverRoutes: Route[] = [
         server,
         staticState(server, ctx.env),
         undefined,
-        authView(server, await credentialListing(ctx.env), ctx.env),
+        authView(server, await credentialListing(ctx.paths), ctx.env),
         [],
       );
       return json(201, summary);

@@ -174,7 +174,6 @@ async function callTool(
         allowAlways: async () => undefined,
         onAuditError: (failure) => ctx.log(`Not logged: ${String(failure)}`),
       },
-      ctx.env,
     );
     if (outcome.kind === 'later') return { status: 'needs-approval', because: outcome.because, content: [] };
     if (outcome.kind === 'refused')

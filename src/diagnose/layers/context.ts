@@ -2,6 +2,7 @@
 
 import type { Scope, ServerEntry } from '../../config/entry.js';
 import type { Deadline } from '../../core/deadline.js';
+import type { Paths } from '../../core/paths.js';
 
 export interface LayerContext {
   name: string;
@@ -12,6 +13,8 @@ export interface LayerContext {
   /** As written in the file (`${VAR}` templates kept): what fixes are built from. */
   template: ServerEntry;
   env: NodeJS.ProcessEnv;
+  /** Where stored logins and era hints are. */
+  paths: Paths;
   cwd: string;
   deadline: Deadline;
   /** Renew a due or expired login before the handshake (default); false: `--no-refresh`. */

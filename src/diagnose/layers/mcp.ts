@@ -29,6 +29,7 @@ export async function checkMcp(context: LayerContext): Promise<McpOutcome> {
       timeoutMs: context.deadline.remainingMs(),
       cwd: context.cwd,
       env: context.env,
+      paths: context.paths,
       credentials: context.refresh === false ? 'read-only' : 'renew',
     });
   } catch (error) {

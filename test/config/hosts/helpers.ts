@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { resolvePaths } from '../../../src/core/paths.js';
 import type { Io } from '../../../src/cli/io.js';
 import type { Scope } from '../../../src/config/entry.js';
 import type { Conversion, HostAdapter, HostScope } from '../../../src/config/hosts/types.js';
@@ -89,6 +90,7 @@ export async function makeSandbox(): Promise<Sandbox> {
         stderr: stderr.stream,
         stdin: process.stdin,
         env,
+        paths: resolvePaths(env),
         cwd: project,
         out: stdout.text,
         err: stderr.text,

@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// A large tool result through the gateway: `blob` of bench/big-server.mjs returns one text item of
+// BENCH_LARGE_MIB MiB (default 10), called straight, through the bare HTTP pass-through (the
+// floor) and through `patchbay serve --http` (with the deny rule, limit and audit log of
+// bench/gateway.mjs). For each call: its time, and the peak resident memory the relay process
+// gained during it — its VmHWM is reset to its current RSS just before the call
+// (/proc/<pid>/clear_refs, 5) and read just after, so the peak is the kernel's, not a sample's.
+// A relay that streams the answer gains far less than the result's size; one that holds it whole
+// gains a multiple of it (the bytes, the decoded string, the parsed message, the re-encoded one).
+// The upstream server's peak is reported too: it builds the whole result, so it holds it whole.
+//
+// Usage: npm run build && node bench/gateway-large.mjs
+// Environment: BENCH_LARGE_MIB (default 10), BENCH_LARGE_RUNS calls per path (default 5; the
+// first of each is a warm-up and not counted), BENCH_GATEWAY_NODE_OPTIONS as in gateway.mjs.
+
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  applyPolicy,
+  baseEnv,
+  memory,
+  mib,
+  missingFiles,
+  patchbay,
+  repo,
+  resetPeak,
+  sandboxEnv,
+  sleep,
+  startGateway,
+  startListening,
+  startPassthrough,
+} from './gateway-parts.mjs';
+import { killTree, live, stopOnExit } from './processes.mjs';
+
+const script = 'bench/gateway-large.mjs';
+const missing = missingFiles();
+if (missing) {
+  console.error(`${script}: ${missing}`);
+  process.exit(1);
+}
+const number = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!(value > 0)) {
+    console.error(`${script}: ${name} must be a positive number`);
+    process.exit(2);
+  }
+  return value;
+};
+const sizeMib = number('BENCH_LARGE_MIB', 10);
+const runs = Math.max(2, Math.round(number('BENCH_LARGE_RUNS', 5)));
+
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'patchbay-bench-large-')));
+const home = join(root, 'home');
+const project = join(root, 'project');
+for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
+const fail = stopOnExit(script, () => {
+  for (const child of live) killTree(child);
+  rmSync(root, { recursive: true, force: true });
+});
+const orFail = (promise) => promise.catch((error) => fail(error.message));
+const env = sandboxEnv(home, project);
+
+const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+
+const big = await orFail(startListening('big-server', [join(repo, 'bench/big-server.mjs')], baseEnv));
+await orFail(patchbay(['add', 'big', big.url], env, project));
+await orFail(applyPolicy(['big'], env, project));
+const token = (await orFail(patchbay(['serve', '--print-token'], env, project))).trim();
+const gateway = await orFail(startGateway(env, project, 'patchbay serve --http'));
+const floor = await orFail(startPassthrough(big.url));
+await sleep(500);
+if (!resetPeak(gateway.child.pid))
+  fail('cannot reset VmHWM through /proc/<pid>/clear_refs here; the peak would not be per call.');
+
+async function connect(url, headers = {}) {
+  const client = new Client({ name: 'patchbay-bench-large', version: '0.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }), {
+    timeout: 30_000,
+  });
+  return client;
+}
+const paths = [
+  { id: 'direct', label: 'direct: SDK client → big-server', url: big.url, tool: 'blob', relay: null },
+  {
+    id: 'floor',
+    label: 'bare node:http pass-through → big-server',
+    url: floor.url,
+    tool: 'blob',
+    relay: floor.child.pid,
+  },
+  {
+    id: 'gateway',
+    label: 'patchbay serve --http (deny rule, limit, audit) → big-server',
+    url: gateway.url,
+    headers: { Authorization: `Bearer ${token}` },
+    tool: 'big__blob',
+    relay: gateway.child.pid,
+  },
+];
+for (const path of paths) {
+  path.client = await orFail(connect(path.url, path.headers));
+  path.results = [];
+}
+
+const expectedLength = Math.round(sizeMib * 1024 * 1024);
+async function measure(path) {
+  const relayBefore = path.relay ? memory(path.relay) : null;
+  if (path.relay) resetPeak(path.relay);
+  resetPeak(big.child.pid);
+  const upstreamBefore = memory(big.child.pid);
+  const started = performance.now();
+  const result = await path.client.callTool(
+    { name: path.tool, arguments: { mib: sizeMib } },
+    { timeout: 120_000 },
+  );
+  const ms = performance.now() - started;
+  const text = result.content?.[0]?.text;
+  if (result.isError || typeof text !== 'string' || text.length !== expectedLength || !text.startsWith('abc'))
+    fail(
+      `${path.id}: expected ${expectedLength} characters of text, got ${JSON.stringify(result).slice(0, 300)}`,
+    );
+  const relayAfter = path.relay ? memory(path.relay) : null;
+  const upstreamAfter = memory(big.child.pid);
+  return {
+    ms,
+    relayExtra: relayAfter ? relayAfter.hwm - relayBefore.rss : null,
+    relayBefore: relayBefore?.rss ?? null,
+    upstreamExtra: upstreamAfter.hwm - upstreamBefore.rss,
+  };
+}
+
+console.error(`${sizeMib} MiB results, ${runs} calls per path (the first a warm-up), in rounds`);
+for (let run = 0; run < runs; run++) {
+  for (const path of paths) {
+    const result = await measure(path);
+    if (run > 0) path.results.push(result);
+    console.error(
+      `run ${run + 1} ${path.id}: ${result.ms.toFixed(0)} ms, relay +${mib(result.relayExtra)} ` +
+        `(from ${mib(result.relayBefore)}), upstream +${mib(result.upstreamExtra)}`,
+    );
+    await sleep(200);
+  }
+}
+
+const median = (values) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : NaN;
+};
+const max = (values) => Math.max(...values.filter(Number.isFinite));
+const direct = median(paths[0].results.map((r) => r.ms));
+console.log(
+  `${sizeMib} MiB tool result (one text item), ${runs - 1} measured calls per path after a warm-up; ` +
+    `node ${process.version}\n`,
+);
+console.log(
+  '| path | time (median) | vs direct | relay peak extra RSS (median · max) | upstream peak extra RSS (median) |',
+);
+console.log('| --- | --: | --: | --: | --: |');
+for (const path of paths) {
+  const ms = median(path.results.map((r) => r.ms));
+  const extras = path.results.map((r) => r.relayExtra);
+  console.log(
+    `| ${path.label} | ${ms.toFixed(0)} ms | ${(ms / direct).toFixed(2)}× | ` +
+      `${path.relay ? `${mib(median(extras))} · ${mib(max(extras))}` : '—'} | ` +
+      `${mib(median(path.results.map((r) => r.upstreamExtra)))} |`,
+  );
+}
+const gw = paths[2];
+const gwExtra = max(gw.results.map((r) => r.relayExtra));
+console.log(
+  `\n- Target: the gateway's peak extra memory well under the result's size (streamed): at most ` +
+    `${mib(gwExtra)} for ${sizeMib} MiB (${(gwExtra / sizeMib).toFixed(2)}× the size) — ` +
+    `${gwExtra < sizeMib / 2 ? 'met' : 'MISSED'} (taking "well under" as below half). The floor, a bare ` +
+    `pipe, peaked at ${mib(max(paths[1].results.map((r) => r.relayExtra)))}: socket and stream buffers ` +
+    `not yet given back.`,
+);
+console.log(
+  '- Peak extra RSS: VmHWM after the call minus VmRSS before it, VmHWM reset just before the call; ' +
+    'it counts heap the garbage collector had not yet given back, so it is an upper bound of what ' +
+    'the relay held at once.',
+);
+
+for (const path of paths) await path.client.close().catch(() => undefined);
+await gateway.stop();
+await floor.stop();
+await big.stop();
