@@ -202,16 +202,7 @@ export class HotPath {
     try {
       let response: Dispatcher.ResponseData;
       try {
-        response = await pass.dispatcher.request({
-          origin: pass.url.origin,
-          path: `${pass.url.pathname}${pass.url.search}`,
-          method: 'POST',
-          headers: {
-            ...(await pass.headers()),
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-          },
-          body: payload,
+        response = await postUpstream(pass, payload, {
           signal: aborter.signal,
           headersTimeout: CALL_TIMEOUT_MS,
           bodyTimeout: CALL_TIMEOUT_MS,
@@ -368,22 +359,32 @@ export class HotPath {
   /** A message to the upstream session (a notification, an answer to its question); 202 expected. */
   private async post(pass: PassThrough, message: unknown): Promise<void> {
     try {
-      const response = await pass.dispatcher.request({
-        origin: pass.url.origin,
-        path: `${pass.url.pathname}${pass.url.search}`,
-        method: 'POST',
-        headers: {
-          ...(await pass.headers()),
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: JSON.stringify(message),
-      });
+      const response = await postUpstream(pass, JSON.stringify(message));
       response.body.resume();
     } catch {
       // The call's own exchange reports a broken connection.
     }
   }
+}
+
+/** A POST of JSON-RPC to the upstream session, with the headers its SDK transport would send. */
+async function postUpstream(
+  pass: PassThrough,
+  body: string,
+  options: Pick<Dispatcher.RequestOptions, 'signal' | 'headersTimeout' | 'bodyTimeout'> = {},
+): Promise<Dispatcher.ResponseData> {
+  return pass.dispatcher.request({
+    origin: pass.url.origin,
+    path: `${pass.url.pathname}${pass.url.search}`,
+    method: 'POST',
+    headers: {
+      ...(await pass.headers()),
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body,
+    ...options,
+  });
 }
 
 interface Summary {

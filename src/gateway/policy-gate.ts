@@ -19,7 +19,7 @@ import { setToolRule } from '../config/policy-files.js';
 import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
-import type { Admission } from '../policy/admission.js';
+import { byteLength, type Admission } from '../policy/admission.js';
 import { admitCall, recordFailure, recordResult, type CallResult } from '../use/guarded-call.js';
 
 export interface PolicyGateOptions {
@@ -196,14 +196,6 @@ export interface RelayedRead {
   args: Record<string, unknown> | undefined;
   host: string | null;
   caller: AuditCaller;
-}
-
-function byteLength(value: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? '');
-  } catch {
-    return 0;
-  }
 }
 
 function refusal(text: string): CallResult {

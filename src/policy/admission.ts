@@ -166,7 +166,8 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
   };
 }
 
-function byteLength(value: unknown): number {
+/** The size of a value as JSON, for the audit log (0 when it cannot be serialised). */
+export function byteLength(value: unknown): number {
   try {
     return Buffer.byteLength(JSON.stringify(value) ?? '');
   } catch {
