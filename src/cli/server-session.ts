@@ -41,6 +41,7 @@ async function openServer(
     credentials: 'refresh',
     cwd: io.cwd,
     env: io.env,
+    paths: io.paths,
     configureClient: (client) =>
       answerServerRequests(client, io, {
         roots: options.roots ?? false,

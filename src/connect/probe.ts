@@ -18,6 +18,7 @@ import { rememberToolNames } from '../core/tool-name-cache.js';
 import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry, Transport } from '../config/entry.js';
+import type { Paths } from '../core/paths.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { connect, type Session } from './session.js';
 
@@ -58,6 +59,8 @@ export interface ProbeOptions {
   /** Working directory for a stdio server (defaults to the current one). */
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where stored logins and era hints are (the caller's resolved paths); else resolved from `env`. */
+  paths?: Paths;
   /** Renew a due or expired login that has a refresh token (default true); false: read-only. */
   refresh?: boolean;
   /**
@@ -100,6 +103,7 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.paths ? { paths: options.paths } : {}),
       credentials: readOnly ? 'read-only' : 'renew',
       listen: false,
       eraHints: readOnly ? 'read' : 'read-write',

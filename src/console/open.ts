@@ -40,6 +40,7 @@ export async function withServer<T>(
     credentials: 'refresh',
     cwd: ctx.cwd,
     env: ctx.env,
+    paths: ctx.paths,
   });
   try {
     return await use(session, opened);

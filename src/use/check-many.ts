@@ -8,6 +8,7 @@
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
 import type { ProbeResult } from '../connect/probe.js';
+import type { Paths } from '../core/paths.js';
 import { CHECK_POOL_SIZE, mapBounded } from '../core/pool.js';
 
 export interface CheckTarget {
@@ -19,6 +20,8 @@ export interface CheckManyOptions {
   timeoutMs: number;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Where stored logins and era hints are: the front end's resolved paths. */
+  paths: Paths;
   /** Renew due or expired logins first (default true); false: `--no-refresh`, read-only. */
   refresh?: boolean;
   /** What each check counts (probe.ts): `list` counts tools only, `get` and the console all three kinds. */
@@ -46,6 +49,7 @@ export async function checkMany(
       name: target.server.name,
       cwd: options.cwd,
       env: options.env,
+      paths: options.paths,
       refresh: options.refresh !== false,
       offers: options.offers ?? 'all',
       ...(options.closing ? { onClosing: (closing: Promise<void>) => options.closing!.push(closing) } : {}),

@@ -113,7 +113,7 @@ export type ToolListing =
 export async function listServerTools(
   name: string,
   entry: NonNullable<StaticState['resolved']>,
-  options: { timeoutMs: number; cwd: string; env: NodeJS.ProcessEnv; signal?: AbortSignal },
+  options: { timeoutMs: number; cwd: string; env: NodeJS.ProcessEnv; paths: Paths; signal?: AbortSignal },
 ): Promise<ToolListing> {
   const failed = (error: unknown): ToolListing =>
     error instanceof ConnectError
@@ -139,6 +139,7 @@ export async function listServerTools(
       credentials: 'read-only',
       cwd: options.cwd,
       env: options.env,
+      paths: options.paths,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {

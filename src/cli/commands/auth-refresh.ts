@@ -51,6 +51,7 @@ export async function runAuthRefresh(options: AuthRefreshOptions, io: Io): Promi
     credentials: 'refresh',
     cwd: io.cwd,
     env: io.env,
+    paths: io.paths,
   });
   await session.close();
   const after = await storedAccess(entry.url, io.paths);

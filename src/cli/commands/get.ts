@@ -78,6 +78,7 @@ async function checkOne(target: CheckTarget, options: GetOptions, io: Io, closin
       timeoutMs: options.timeoutMs,
       cwd: io.cwd,
       env: io.env,
+      paths: io.paths,
       refresh: options.refresh,
       closing,
     });

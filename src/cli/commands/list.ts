@@ -81,6 +81,7 @@ async function checkWithProgress(
       timeoutMs: options.timeoutMs,
       cwd: io.cwd,
       env: io.env,
+      paths: io.paths,
       refresh: options.refresh,
       // Tools only: what tells a host the server works. Resources and prompts cost two more
       // requests per server; `get` counts them.

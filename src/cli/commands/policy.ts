@@ -194,6 +194,7 @@ async function listAll(
         timeoutMs: entry.timeout ?? timeoutMs,
         cwd: io.cwd,
         env: io.env,
+        paths: io.paths,
         ...(io.interrupt ? { signal: io.interrupt } : {}),
       });
       done++;

@@ -155,6 +155,7 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
         credentials: 'refresh',
         cwd: ctx.cwd,
         env: ctx.env,
+        paths: ctx.paths,
       });
     } catch (error) {
       if (!(error instanceof ConnectError)) throw error;
