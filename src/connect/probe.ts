@@ -18,7 +18,9 @@ import { rememberToolNames } from '../core/tool-name-cache.js';
 import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry, Transport } from '../config/entry.js';
+import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
+import type { EraHints } from './era-hints.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { connect, type Session } from './session.js';
 
@@ -61,6 +63,9 @@ export interface ProbeOptions {
   env?: NodeJS.ProcessEnv;
   /** Where stored logins and era hints are (the caller's resolved paths); else resolved from `env`. */
   paths?: Paths;
+  /** Whose refreshes and era hints the check shares (a console's); default the process's. */
+  refreshState?: RefreshState;
+  eraHintCache?: EraHints;
   /** Renew a due or expired login that has a refresh token (default true); false: read-only. */
   refresh?: boolean;
   /**
@@ -104,6 +109,8 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.paths ? { paths: options.paths } : {}),
+      ...(options.refreshState ? { refreshState: options.refreshState } : {}),
+      ...(options.eraHintCache ? { eraHintCache: options.eraHintCache } : {}),
       credentials: readOnly ? 'read-only' : 'renew',
       listen: false,
       eraHints: readOnly ? 'read' : 'read-write',

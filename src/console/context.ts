@@ -3,6 +3,8 @@
 import { createContext, findServer, loadRegistry, notFoundError } from '../config/registry.js';
 import type { EffectiveServer, Registry } from '../config/registry.js';
 import { validateName } from '../config/validate.js';
+import type { RefreshState } from '../auth/refresh.js';
+import type { EraHints } from '../connect/era-hints.js';
 import type { Paths } from '../core/paths.js';
 import type { LoginStart } from './api-types.js';
 
@@ -10,6 +12,13 @@ export interface ConsoleContext {
   env: NodeJS.ProcessEnv;
   /** Where patchbay's files are, resolved from `env` once for this console. */
   paths: Paths;
+  /**
+   * What this console's connects share for its lifetime, as a gateway's do: refreshes under way,
+   * issuer metadata, the 401 loop guard (auth/refresh.ts).
+   */
+  refreshState: RefreshState;
+  /** This console's memory of which servers speak the 2025 era (connect/era-hints.ts). */
+  eraHints: EraHints;
   /** Where the project is looked for, as for a command run there. */
   cwd: string;
   version: string;

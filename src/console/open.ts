@@ -41,6 +41,8 @@ export async function withServer<T>(
     cwd: ctx.cwd,
     env: ctx.env,
     paths: ctx.paths,
+    refreshState: ctx.refreshState,
+    eraHintCache: ctx.eraHints,
   });
   try {
     return await use(session, opened);

@@ -109,9 +109,13 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const sessions = new ConsoleSessions();
   const logins = new LoginFlows();
   const env = options.env ?? process.env;
+  const { RefreshState } = await import('../auth/refresh.js');
+  const { EraHints } = await import('../connect/era-hints.js');
   const ctx: ConsoleContext = {
     env,
     paths: resolvePaths(env),
+    refreshState: new RefreshState(),
+    eraHints: new EraHints(),
     cwd: options.cwd ?? process.cwd(),
     version: options.version,
     origin,

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 
 import { maskArgs, maskUrl } from '../config/mask.js';
 import { getOwn, isObject } from '../core/json-source.js';
+import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
 import { mapBounded } from '../core/pool.js';
 import type { ServerEntry } from '../config/entry.js';
@@ -51,6 +52,8 @@ export interface DiagnoseOptions {
   cwd: string;
   /** Renew a due or expired login before the handshake (default true); false: `--no-refresh`. */
   refresh?: boolean;
+  /** Whose refreshes the handshakes share (a console's); default the process's. */
+  refreshState?: RefreshState;
 }
 
 /** Large enough that 50 servers are not queued behind each other. */
@@ -91,6 +94,7 @@ export async function diagnose(server: EffectiveServer, options: DiagnoseOptions
         cwd: options.cwd,
         deadline,
         refresh: options.refresh !== false,
+        ...(options.refreshState ? { refreshState: options.refreshState } : {}),
       };
       const needsAuth =
         config.resolved.transport === 'stdio'

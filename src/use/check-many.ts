@@ -7,6 +7,8 @@
 
 import type { EffectiveServer } from '../config/registry.js';
 import type { StaticState } from '../config/status.js';
+import type { RefreshState } from '../auth/refresh.js';
+import type { EraHints } from '../connect/era-hints.js';
 import type { ProbeResult } from '../connect/probe.js';
 import type { Paths } from '../core/paths.js';
 import { CHECK_POOL_SIZE, mapBounded } from '../core/pool.js';
@@ -22,6 +24,9 @@ export interface CheckManyOptions {
   env: NodeJS.ProcessEnv;
   /** Where stored logins and era hints are: the front end's resolved paths. */
   paths: Paths;
+  /** Whose refreshes and era hints the checks share (a console's); default the process's. */
+  refreshState?: RefreshState;
+  eraHintCache?: EraHints;
   /** Renew due or expired logins first (default true); false: `--no-refresh`, read-only. */
   refresh?: boolean;
   /** What each check counts (probe.ts): `list` counts tools only, `get` and the console all three kinds. */
@@ -50,6 +55,8 @@ export async function checkMany(
       cwd: options.cwd,
       env: options.env,
       paths: options.paths,
+      ...(options.refreshState ? { refreshState: options.refreshState } : {}),
+      ...(options.eraHintCache ? { eraHintCache: options.eraHintCache } : {}),
       refresh: options.refresh !== false,
       offers: options.offers ?? 'all',
       ...(options.closing ? { onClosing: (closing: Promise<void>) => options.closing!.push(closing) } : {}),

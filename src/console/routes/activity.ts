@@ -64,6 +64,7 @@ export const activityRoutes: Route[] = [
         env: ctx.env,
         paths: ctx.paths,
         cwd: ctx.cwd,
+        refreshState: ctx.refreshState,
       });
       const view: DoctorView = {
         verdict: diagnosis.verdict,

@@ -156,6 +156,8 @@ export async function connectorDetail(ctx: ConsoleContext, name: string): Promis
         cwd: ctx.cwd,
         env: ctx.env,
         paths: ctx.paths,
+        refreshState: ctx.refreshState,
+        eraHintCache: ctx.eraHints,
       });
     } catch (error) {
       if (!(error instanceof ConnectError)) throw error;

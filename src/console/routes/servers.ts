@@ -57,7 +57,14 @@ export const serverRoutes: Route[] = [
       const targets = registry.servers.map((server) => ({ server, state: staticState(server, ctx.env) }));
       const [probes, listing] = await Promise.all([
         check === '1'
-          ? checkMany(targets, { timeoutMs: ctx.timeoutMs, env: ctx.env, cwd: ctx.cwd, paths: ctx.paths })
+          ? checkMany(targets, {
+              timeoutMs: ctx.timeoutMs,
+              env: ctx.env,
+              cwd: ctx.cwd,
+              paths: ctx.paths,
+              refreshState: ctx.refreshState,
+              eraHintCache: ctx.eraHints,
+            })
           : Promise.resolve([]),
         credentialListing(ctx.paths),
       ]);

@@ -1,5 +1,6 @@
 /** What every layer of one server's diagnosis may read. */
 
+import type { RefreshState } from '../../auth/refresh.js';
 import type { Scope, ServerEntry } from '../../config/entry.js';
 import type { Deadline } from '../../core/deadline.js';
 import type { Paths } from '../../core/paths.js';
@@ -19,4 +20,6 @@ export interface LayerContext {
   deadline: Deadline;
   /** Renew a due or expired login before the handshake (default); false: `--no-refresh`. */
   refresh?: boolean;
+  /** Whose refreshes the handshake shares (a console's); default the process's. */
+  refreshState?: RefreshState;
 }

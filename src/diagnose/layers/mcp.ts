@@ -30,6 +30,7 @@ export async function checkMcp(context: LayerContext): Promise<McpOutcome> {
       cwd: context.cwd,
       env: context.env,
       paths: context.paths,
+      ...(context.refreshState ? { refreshState: context.refreshState } : {}),
       credentials: context.refresh === false ? 'read-only' : 'renew',
     });
   } catch (error) {
