@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry, Transport } from '../config/entry.js';
 import type { RefreshState } from '../auth/refresh.js';
-import type { Paths } from '../core/paths.js';
+import { resolvePaths, type Paths } from '../core/paths.js';
 import type { EraHints } from './era-hints.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { connect, type Session } from './session.js';
@@ -129,7 +129,8 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       // For shell completion: remembered in the background, never waited on; not by a read-only
       // check (--no-refresh writes no file).
       (names) => {
-        if (options.name && options.env && !readOnly) rememberToolNames(options.env, options.name, names);
+        if (options.name && options.env && !readOnly)
+          rememberToolNames(options.paths ?? resolvePaths(options.env), options.name, names);
       },
     );
     const result: ProbeResult = {

@@ -120,6 +120,8 @@ export interface Paths {
   audit: string;
   /** One registration file per running console (console/registration.ts). */
   consolesDir: string;
+  /** Each server's tool names as last listed, for shell completion (core/tool-name-cache.ts). */
+  toolNames: string;
 }
 
 /** Every location, from `env` (process.env by default), computed once per call. */
@@ -143,6 +145,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     pins: join(stateDir, PINS_FILE),
     audit: join(stateDir, 'audit.jsonl'),
     consolesDir: join(stateDir, 'consoles'),
+    toolNames: join(cacheDir, TOOL_NAMES_FILE),
   };
 }
 
@@ -152,3 +155,5 @@ export const ERA_HINTS_FILE = 'era-hints.json';
 export const USAGE_FILE = 'usage.json';
 /** policy/pins.ts's pinned definitions, in the state directory. */
 export const PINS_FILE = 'pins.json';
+/** core/tool-name-cache.ts's file, in the cache directory. */
+export const TOOL_NAMES_FILE = 'tool-names.json';

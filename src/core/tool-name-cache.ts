@@ -12,19 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
-import { cacheDirectory } from './paths.js';
-
-export const TOOL_NAMES_FILE = 'tool-names.json';
+import type { Paths } from './paths.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_.\-/]{1,128}$/;
 /** Enough for any real server; a server listing more is not completed past these. */
 const MAX_NAMES = 1000;
-
-export function toolNameCachePath(env: NodeJS.ProcessEnv): string {
-  return join(cacheDirectory(env), TOOL_NAMES_FILE);
-}
 
 type CacheFile = { servers: Record<string, { tools: string[]; at: string }> };
 
@@ -43,8 +37,8 @@ function readCache(path: string): CacheFile {
 }
 
 /** The tool names last listed for `server`, safe ones only; none when never listed. */
-export function cachedToolNames(env: NodeJS.ProcessEnv, server: string): string[] {
-  const entry = readCache(toolNameCachePath(env)).servers[server];
+export function cachedToolNames(paths: Paths, server: string): string[] {
+  const entry = readCache(paths.toolNames).servers[server];
   if (!entry || !Array.isArray(entry.tools)) return [];
   return entry.tools.filter((name): name is string => typeof name === 'string' && SAFE_NAME.test(name));
 }
@@ -54,8 +48,8 @@ export function cachedToolNames(env: NodeJS.ProcessEnv, server: string): string[
  * of one process are gathered and written together, once, when they changed: `list` of fifty
  * servers reads and writes the file once, and no server's names overwrite another's.
  */
-export function rememberToolNames(env: NodeJS.ProcessEnv, server: string, names: readonly unknown[]): void {
-  const path = toolNameCachePath(env);
+export function rememberToolNames(paths: Paths, server: string, names: readonly unknown[]): void {
+  const path = paths.toolNames;
   let batch = pending.get(path);
   if (!batch) {
     batch = new Map();
@@ -80,12 +74,8 @@ const pending = new Map<string, Map<string, string[]>>();
 const writing = new Map<string, Promise<void>>();
 
 /** The write `rememberToolNames` starts, awaitable (tests). */
-export async function writeToolNames(
-  env: NodeJS.ProcessEnv,
-  server: string,
-  names: readonly unknown[],
-): Promise<void> {
-  await writeBatch(toolNameCachePath(env), new Map([[server, safeNames(names)]]));
+export async function writeToolNames(paths: Paths, server: string, names: readonly unknown[]): Promise<void> {
+  await writeBatch(paths.toolNames, new Map([[server, safeNames(names)]]));
 }
 
 function safeNames(names: readonly unknown[]): string[] {

@@ -186,7 +186,7 @@ export async function guardedSessionCall(
     : { tools: [] };
   // For shell completion: remembered in the background, never waited on.
   rememberToolNames(
-    registry.context.env,
+    registry.context.paths,
     server.name,
     (tools as ListedTool[]).map((listed) => listed.name),
   );

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 
+import { resolvePaths } from '../../src/core/paths.js';
 import { writeToolNames } from '../../src/core/tool-name-cache.js';
 import { startEverything } from '../fixtures/everything.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -57,7 +58,8 @@ it('answers commands, flags, server names and cached tool names, without the net
   expect((await sandbox.run(['add', 'alpha', `http://127.0.0.1:${port}/mcp`])).code).toBe(0);
   expect((await sandbox.run(['add', '-s', 'user', 'beta', `http://127.0.0.1:${port}/mcp`])).code).toBe(0);
   expect((await sandbox.run(['add', '-s', 'project', 'gamma', '--', 'node', 'x.js'])).code).toBe(0);
-  await writeToolNames(sandbox.env, 'alpha', ['echo', 'add', 'get-env', 'bad name', '$(reboot)']);
+  const paths = resolvePaths(sandbox.env);
+  await writeToolNames(paths, 'alpha', ['echo', 'add', 'get-env', 'bad name', '$(reboot)']);
 
   expect(values((await sandbox.run(['__complete', 'se'])).stdout)).toEqual(['search', 'set', 'serve']);
   expect(values((await sandbox.run(['__complete', 'get', '--j'])).stdout)).toEqual(['--json']);

@@ -100,7 +100,7 @@ async function operandValues(
     const server = operands[command.registeredArguments.findIndex((arg) => arg.name() === 'name')];
     return server === undefined
       ? []
-      : cachedToolNames(io.env, server).map((tool): Candidate => [tool, `tool of ${server}`]);
+      : cachedToolNames(io.paths, server).map((tool): Candidate => [tool, `tool of ${server}`]);
   }
   if (kind === 'shell') return SHELLS.map((shell): Candidate => [shell, `${shell} completion script`]);
   if (kind === 'topic')

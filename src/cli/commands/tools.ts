@@ -46,7 +46,7 @@ function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
     );
     // For shell completion: remembered in the background, never waited on.
     rememberToolNames(
-      io.env,
+      io.paths,
       options.name,
       tools.map((tool) => tool.name),
     );
