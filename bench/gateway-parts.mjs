@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { benchEnv, killTree, live, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, loopbackPreloadArgs, timedRun } from './processes.mjs';
 
 export const repo = fileURLToPath(new URL('..', import.meta.url));
 export const binary = join(repo, 'dist/cli/main.js');
@@ -65,25 +65,7 @@ export const auditFile = (home) => join(home, '.local', 'state', 'patchbay', 'au
 export const gatewayNodeOptions = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
 
 // ---------------------------------------------------------------------------------------------
-// Processes that listen: server-everything's Streamable HTTP transport and supergateway both
-// listen on all interfaces at a given port. A preload given to their node binds them to 127.0.0.1
-// instead (on a free port when given 0), reports the address on stderr, and ends the process with
-// SIGTERM when its stdin closes (the bench went away, however it died), so that its own shutdown
-// (supergateway stops its stdio servers) runs.
-
-const preload = `
-import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
-    args.splice(1, 0, '127.0.0.1');
-  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
-  return listen.apply(this, args);
-};
-const end = () => process.kill(process.pid, 'SIGTERM');
-process.stdin.on('end', end).on('error', end).resume();
-`;
-export const preloadArgs = ['--import', `data:text/javascript,${encodeURIComponent(preload)}`];
+// Processes that listen: bound to 127.0.0.1 by the preload of processes.mjs.
 
 /** Keep the last few kilobytes of a stream, to say what went wrong, and count its warnings. */
 export function tailOf(stream) {
@@ -135,7 +117,7 @@ export async function stopChild(child, how) {
 
 /** Start node with the preload; resolve with the 127.0.0.1 address it listens on. */
 export async function startListening(what, args, env, stdout = 'ignore') {
-  const child = spawn(process.execPath, [...preloadArgs, ...args], {
+  const child = spawn(process.execPath, [...loopbackPreloadArgs, ...args], {
     env,
     stdio: ['pipe', stdout, 'pipe'],
   });

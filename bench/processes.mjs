@@ -1,6 +1,6 @@
 // What the benchmarks share: timed runs of a command in its own process group, killing every one
 // still running on the way out (a run that times out, Ctrl-C on the bench), the environment the
-// tools run in, and package versions for the report.
+// tools run in, package versions for the report, and the preload that keeps a server on loopback.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -127,3 +127,27 @@ export function peerBinaries(script, names) {
   }
   return bins;
 }
+
+/**
+ * Node arguments for a process that listens (server-everything's Streamable HTTP transport,
+ * supergateway) on all interfaces at a given port: a preload binds it to 127.0.0.1 instead (on a
+ * free port when given 0), reports the address on stderr as `BENCH_LISTENING {address}`, and ends
+ * the process with SIGTERM when its stdin closes (the bench went away, however it died), so that
+ * its own shutdown runs (supergateway stops its stdio servers).
+ */
+const loopbackPreload = `
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
+    args.splice(1, 0, '127.0.0.1');
+  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
+  return listen.apply(this, args);
+};
+const end = () => process.kill(process.pid, 'SIGTERM');
+process.stdin.on('end', end).on('error', end).resume();
+`;
+export const loopbackPreloadArgs = [
+  '--import',
+  `data:text/javascript,${encodeURIComponent(loopbackPreload)}`,
+];

@@ -28,6 +28,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { loopbackPreloadArgs } from './processes.mjs';
+
 const { values } = parseArgs({
   options: {
     kind: { type: 'string', default: 'everything' },
@@ -54,23 +56,12 @@ if (values.kind !== 'everything' && values.kind !== 'demo') {
   process.exit(2);
 }
 
-// server-everything listens on every interface at $PORT; this preload (as in bench/use.mjs) binds
-// it to 127.0.0.1 on a free port, reports the address on stderr, and ends it when its stdin closes,
-// so the servers go when this process goes, however it ended.
+// server-everything listens on every interface at $PORT; processes.mjs's preload binds it to
+// 127.0.0.1 on a free port, reports the address on stderr, and ends it when its stdin closes, so
+// the servers go when this process goes, however it ended.
 const everythingScript = fileURLToPath(
   new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
 );
-const loopbackPreload = `
-import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
-    args.splice(1, 0, '127.0.0.1');
-  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
-  return listen.apply(this, args);
-};
-process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
-`;
 
 const serverPids = new Set([process.pid]);
 
@@ -90,12 +81,7 @@ function serverCpuMs() {
 async function startEverything() {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      `data:text/javascript,${encodeURIComponent(loopbackPreload)}`,
-      everythingScript,
-      'streamableHttp',
-    ],
+    [...loopbackPreloadArgs, everythingScript, 'streamableHttp'],
     // stdout gets a line per request: it goes nowhere.
     { env: { PATH: process.env.PATH ?? '', PORT: '0' }, stdio: ['pipe', 'ignore', 'pipe'] },
   );

@@ -42,6 +42,7 @@ import {
   stopOnExit,
   timedRun,
   peerBinaries,
+  loopbackPreloadArgs,
 } from './processes.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -152,26 +153,13 @@ const mcpcEnv = { ...homeEnv(dirs.mcpcHome), MCPC_HOME_DIR: join(dirs.mcpcHome, 
 const inspectorEnv = homeEnv(dirs.inspectorHome);
 
 // ---------------------------------------------------------------------------------------------
-// The server: server-everything's Streamable HTTP transport in a child process. It listens on all
-// interfaces at $PORT; a preload binds it to 127.0.0.1 on a free port instead, reports the port on
-// stderr, and exits the server when its stdin closes (the bench went away, however it died).
-
-const preload = `
-import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] !== 'string')
-    args.splice(1, 0, '127.0.0.1');
-  this.once('listening', () => process.stderr.write('BENCH_LISTENING ' + JSON.stringify(this.address()) + '\\n'));
-  return listen.apply(this, args);
-};
-process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
-`;
+// The server: server-everything's Streamable HTTP transport in a child process, kept on 127.0.0.1
+// on a free port by processes.mjs's preload, and ended when its stdin closes.
 
 async function startServer() {
   const child = spawn(
     process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(preload)}`, everything, 'streamableHttp'],
+    [...loopbackPreloadArgs, everything, 'streamableHttp'],
     // stdout gets a line per request: it goes nowhere.
     { env: { ...baseEnv, PORT: '0' }, stdio: ['pipe', 'ignore', 'pipe'] },
   );
