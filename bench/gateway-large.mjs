@@ -13,54 +13,30 @@
 // Environment: BENCH_LARGE_MIB (default 10), BENCH_LARGE_RUNS calls per path (default 5; the
 // first of each is a warm-up and not counted), BENCH_GATEWAY_NODE_OPTIONS as in gateway.mjs.
 
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
   applyPolicy,
   baseEnv,
+  benchSandbox,
   memory,
   mib,
-  missingFiles,
   patchbay,
+  positiveNumber,
   repo,
   resetPeak,
-  sandboxEnv,
   sleep,
   startGateway,
   startListening,
   startPassthrough,
 } from './gateway-parts.mjs';
-import { killTree, live, stopOnExit } from './processes.mjs';
 
 const script = 'bench/gateway-large.mjs';
-const missing = missingFiles();
-if (missing) {
-  console.error(`${script}: ${missing}`);
-  process.exit(1);
-}
-const number = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!(value > 0)) {
-    console.error(`${script}: ${name} must be a positive number`);
-    process.exit(2);
-  }
-  return value;
-};
+const number = (name, fallback) => positiveNumber(script, name, fallback);
 const sizeMib = number('BENCH_LARGE_MIB', 10);
 const runs = Math.max(2, Math.round(number('BENCH_LARGE_RUNS', 5)));
 
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'patchbay-bench-large-')));
-const home = join(root, 'home');
-const project = join(root, 'project');
-for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
-const fail = stopOnExit(script, () => {
-  for (const child of live) killTree(child);
-  rmSync(root, { recursive: true, force: true });
-});
-const orFail = (promise) => promise.catch((error) => fail(error.message));
-const env = sandboxEnv(home, project);
+const { project, env, fail, orFail } = benchSandbox(script, 'large');
 
 const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
 

@@ -5,12 +5,22 @@
 // into its own `fail`, which cleans up.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { benchEnv, killTree, live, loopbackPreloadArgs, timedRun } from './processes.mjs';
+import { benchEnv, killTree, live, loopbackPreloadArgs, stopOnExit, timedRun } from './processes.mjs';
 
 export const repo = fileURLToPath(new URL('..', import.meta.url));
 export const binary = join(repo, 'dist/cli/main.js');
@@ -25,6 +35,39 @@ export function missingFiles() {
   ])
     if (!existsSync(file)) return `${file} is missing; ${fix}.`;
   return null;
+}
+
+/** A positive number from the environment variable `name` (or `fallback`); exits 2 otherwise. */
+export function positiveNumber(script, name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!(value > 0)) {
+    console.error(`${script}: ${name} must be a positive number`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/**
+ * How a standalone gateway bench (gateway-soak.mjs, gateway-large.mjs) begins: the build checked,
+ * a throwaway home and project removed however the script ends (with every child it started), the
+ * sandbox's environment, and `fail`/`orFail`, which report, clean up and exit.
+ */
+export function benchSandbox(script, prefix) {
+  const missing = missingFiles();
+  if (missing) {
+    console.error(`${script}: ${missing}`);
+    process.exit(1);
+  }
+  const root = realpathSync(mkdtempSync(join(tmpdir(), `patchbay-bench-${prefix}-`)));
+  const home = join(root, 'home');
+  const project = join(root, 'project');
+  for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
+  const fail = stopOnExit(script, () => {
+    for (const child of live) killTree(child);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const orFail = (promise) => promise.catch((error) => fail(error.message));
+  return { root, home, project, env: sandboxEnv(home, project), fail, orFail };
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

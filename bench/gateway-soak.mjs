@@ -9,37 +9,22 @@
 //
 // Usage: npm run build && node bench/gateway-soak.mjs        (BENCH_SOAK_MINUTES=2 for a check)
 
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 
 import {
   applyPolicy,
+  benchSandbox,
   cpuMs,
   memory,
   mib,
-  missingFiles,
   patchbay,
-  sandboxEnv,
+  positiveNumber,
   startEverything,
   startGateway,
 } from './gateway-parts.mjs';
-import { killTree, live, stopOnExit } from './processes.mjs';
 
 const script = 'bench/gateway-soak.mjs';
-const missing = missingFiles();
-if (missing) {
-  console.error(`${script}: ${missing}`);
-  process.exit(1);
-}
-const number = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!(value > 0)) {
-    console.error(`${script}: ${name} must be a positive number`);
-    process.exit(2);
-  }
-  return value;
-};
+const number = (name, fallback) => positiveNumber(script, name, fallback);
 const minutes = number('BENCH_SOAK_MINUTES', 10);
 const sampleMs = number('BENCH_SOAK_SAMPLE_S', 5) * 1000;
 const durationMs = minutes * 60_000;
@@ -51,16 +36,7 @@ let clientWarnings = 0;
 process.removeAllListeners('warning');
 process.on('warning', () => clientWarnings++);
 
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'patchbay-bench-soak-')));
-const home = join(root, 'home');
-const project = join(root, 'project');
-for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
-const fail = stopOnExit(script, () => {
-  for (const child of live) killTree(child);
-  rmSync(root, { recursive: true, force: true });
-});
-const orFail = (promise) => promise.catch((error) => fail(error.message));
-const env = sandboxEnv(home, project);
+const { project, env, orFail } = benchSandbox(script, 'soak');
 
 const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
 
