@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { ServerEntry, Transport } from '../config/entry.js';
 import type { RefreshState } from '../auth/refresh.js';
-import { resolvePaths, type Paths } from '../core/paths.js';
+import type { Paths } from '../core/paths.js';
 import type { EraHints } from './era-hints.js';
 import { ConnectError, type ConnectStep } from './connect-error.js';
 import { connect, type Session } from './session.js';
@@ -61,7 +61,11 @@ export interface ProbeOptions {
   /** Working directory for a stdio server (defaults to the current one). */
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Where stored logins and era hints are (the caller's resolved paths); else resolved from `env`. */
+  /**
+   * Where stored logins and era hints are (the caller's resolved paths); else resolved from `env`.
+   * Only a check given them remembers the server's tool names for shell completion, in the cache
+   * they name (a library caller's check writes nothing it was not pointed at).
+   */
   paths?: Paths;
   /** Whose refreshes and era hints the check shares (a console's); default the process's. */
   refreshState?: RefreshState;
@@ -129,8 +133,7 @@ export async function probeServer(entry: ServerEntry, options: ProbeOptions): Pr
       // For shell completion: remembered in the background, never waited on; not by a read-only
       // check (--no-refresh writes no file).
       (names) => {
-        if (options.name && options.env && !readOnly)
-          rememberToolNames(options.paths ?? resolvePaths(options.env), options.name, names);
+        if (options.name && options.paths && !readOnly) rememberToolNames(options.paths, options.name, names);
       },
     );
     const result: ProbeResult = {
