@@ -110,6 +110,8 @@ export interface Paths {
   legacyCredentials: string;
   /** The gateway's bearer token for HTTP clients (gateway/token.ts). */
   gatewayToken: string;
+  /** The gateway's shared state on one machine: API keys, the member vault, sign-ins (state/files.ts). */
+  gatewayState: string;
   /** Which servers spoke the 2025 era when last seen (connect/era-hints.ts). */
   eraHints: string;
   /** Usage-limit counts (policy/limits.ts). */
@@ -140,6 +142,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     authIndex: join(dataDir, AUTH_INDEX_FILE),
     legacyCredentials: join(configDir, 'credentials.json'),
     gatewayToken: join(dataDir, 'gateway-token'),
+    gatewayState: join(dataDir, 'gateway'),
     eraHints: join(dataDir, ERA_HINTS_FILE),
     usage: join(stateDir, USAGE_FILE),
     pins: join(stateDir, PINS_FILE),

@@ -18,7 +18,7 @@
  * that is not `initialize` is still answered, statelessly.
  */
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -37,6 +37,14 @@ import {
 import { isLoopbackHost } from '../core/loopback.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { CALLER_KEY } from './caller.js';
+import {
+  bearerOf,
+  challengeHeader,
+  type Authenticator,
+  type GatewayRoute,
+  type Identity,
+  type Refusal,
+} from './inbound.js';
 import type { Gateway } from './gateway.js';
 import { HotPath } from './hot-path.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
@@ -74,8 +82,15 @@ export interface HttpLimits {
 export interface HttpGatewayOptions extends HttpLimits {
   host: string;
   port: number;
-  /** The bearer token every request must carry; undefined with --dangerously-no-auth. */
-  token: string | undefined;
+  /** Who may call `/mcp` (inbound.ts); undefined with --dangerously-no-auth. */
+  authenticator: Authenticator | undefined;
+  /** Paths served besides `/mcp` (protected-resource metadata, sign-in pages, health). */
+  routes?: GatewayRoute[];
+  /**
+   * The gateway's URL as hosts reach it (`https://mcp.example.com`), when that is not the listener's
+   * own (behind a TLS-terminating proxy): its host is accepted in `Host` and its origin in `Origin`.
+   */
+  publicUrl?: URL;
 }
 
 export interface HttpGateway {
@@ -101,7 +116,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     maxSessions: options.maxSessions ?? MAX_SESSIONS,
     idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
   });
-  const route = async (
+  const routeMcp = async (
     request: Request,
     parsedBody: unknown,
     ended: Ended,
@@ -135,22 +150,36 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   const allowedHosts = new Set(
     (loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()]).map((name) => authority(name, port)),
   );
+  const { publicUrl, authenticator } = options;
+  if (publicUrl) allowedHosts.add(publicAuthority(publicUrl));
+  const selfOrigins = new Set([origin, ...(publicUrl ? [publicUrl.origin] : [])]);
+  const routes = options.routes ?? [];
   let inFlight = 0;
-  const { token } = options;
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Answered 503 already; node:http may still have parsed what the client sent.
     if (refused.has(req.socket)) return;
     void (async () => {
-      const path = (req.url ?? '/').split('?', 1)[0];
-      if (path !== MCP_PATH) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
+      const path = (req.url ?? '/').split('?', 1)[0]!;
+      const route = path === MCP_PATH ? undefined : routes.find((candidate) => routeMatches(candidate, path));
+      if (path !== MCP_PATH && !route) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
       if (!hostAllowed(req.headers.host, allowedHosts))
         return plain(res, 403, 'Forbidden: the Host header does not name this server (DNS rebinding?).');
-      if (!originAllowed(req.headers.origin, loopback, origin))
+      if (!originAllowed(req.headers.origin, loopback, selfOrigins))
         return plain(res, 403, 'Forbidden: requests from web pages of other origins are refused.');
-      if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="patchbay"');
-        return plain(res, 401, 'A bearer token is required: patchbay serve --print-token shows it.');
+      if (route) return await route.handle(req, res);
+      let identity: Identity = { auth: 'none', subject: null };
+      if (authenticator) {
+        const answer = await authenticator.authenticate(bearerOf(req), req);
+        if (!answer.ok)
+          return refuse(
+            res,
+            authenticator,
+            answer.kind === 'refused'
+              ? answer
+              : { ok: false, kind: 'refused', status: 401, description: 'A bearer token is required.' },
+          );
+        identity = answer.identity;
       }
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
       if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
@@ -180,7 +209,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
                 sessionId,
                 hostName: server.getClientVersion()?.name ?? null,
                 hostCapabilities: server.getClientCapabilities(),
-                caller: callerOf(req, token !== undefined),
+                caller: callerOf(req, identity),
               }));
             if (served) return;
           } else hot.cancel(sessionId, parsedBody);
@@ -189,7 +218,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
           req,
           res,
           origin,
-          (request) => route(request, parsedBody, ended, callerInfo(req, token !== undefined)),
+          (request) => routeMcp(request, parsedBody, ended, callerInfo(req, identity)),
           body ? { body } : {},
         );
       } finally {
@@ -220,27 +249,26 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 /**
  * What this exchange established about its caller, handed to the gateway as the request's
- * authInfo (the SDK passes it through to handlers as ctx.http.authInfo) for the audit log. The
- * token itself is not in it. A team gateway's member (subject, groups) would go here too.
+ * authInfo (the SDK passes it through to handlers as ctx.http.authInfo) for policy, listings and
+ * the audit log. The credential itself is not in it.
  */
-function callerInfo(req: IncomingMessage, tokenChecked: boolean): AuthInfo {
-  const caller = callerOf(req, tokenChecked);
+function callerInfo(req: IncomingMessage, identity: Identity): AuthInfo {
+  const caller = callerOf(req, identity);
   return {
     token: '',
-    clientId: caller.auth,
-    scopes: [],
+    clientId: caller.client ?? caller.auth,
+    scopes: caller.scopes ?? [],
     extra: { [CALLER_KEY]: caller },
   };
 }
 
-/** The audit log's caller of this exchange (callerInfo's, for the hot path). */
-function callerOf(req: IncomingMessage, tokenChecked: boolean): AuditCaller {
+/** The caller of this exchange: who the credential names, and the session and peer (callerInfo's, for the hot path). */
+function callerOf(req: IncomingMessage, identity: Identity): AuditCaller {
   const session = req.headers['mcp-session-id'];
   const { remoteAddress, remotePort } = req.socket;
   return {
     transport: 'http',
-    auth: tokenChecked ? 'gateway-token' : 'none',
-    subject: null,
+    ...identity,
     ...(typeof session === 'string'
       ? { session: `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}` }
       : {}),
@@ -311,9 +339,10 @@ function capConnections(server: HttpServer, total: number, perClient: number): W
  * No Origin: not a browser (hosts, CLIs), allowed. A browser page: only one of this computer
  * when serving loopback, else only this server's own origin.
  */
-function originAllowed(origin: string | undefined, loopback: boolean, self: string): boolean {
+function originAllowed(origin: string | undefined, loopback: boolean, self: Set<string>): boolean {
   if (origin === undefined) return true;
-  if (!loopback) return origin === self;
+  if (self.has(origin)) return true;
+  if (!loopback) return false;
   try {
     const { hostname, protocol } = new URL(origin);
     return (
@@ -325,12 +354,27 @@ function originAllowed(origin: string | undefined, loopback: boolean, self: stri
   }
 }
 
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]!);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** 401 or 403 with the authenticator's challenge (RFC 6750 §3; RFC 9728 §5.1 on a team gateway). */
+function refuse(res: ServerResponse, authenticator: Authenticator, refusal: Refusal): void {
+  res.setHeader(
+    'WWW-Authenticate',
+    challengeHeader({
+      ...authenticator.challenge(),
+      ...(refusal.error ? { error: refusal.error, error_description: refusal.description } : {}),
+      ...(refusal.scope ? { scope: refusal.scope } : {}),
+    }),
+  );
+  plain(res, refusal.status, refusal.description);
+}
+
+function routeMatches(route: GatewayRoute, path: string): boolean {
+  return route.path.endsWith('/') ? path.startsWith(route.path) : path === route.path;
+}
+
+/** A public URL's host:port as a Host header names it (the scheme's default port when none). */
+function publicAuthority(url: URL): string {
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : DEFAULT_HTTP_PORT;
+  return authority(url.hostname.replace(/^\[|\]$/g, '').toLowerCase(), port);
 }
 
 /** The body, or 'too-large' as soon as it passes the limit (the rest is not read). */

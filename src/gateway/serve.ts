@@ -132,8 +132,13 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const { gatewayToken } = await import('./token.js');
+  const { firstOf, staticToken } = await import('./inbound.js');
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
-  const served = await serveHttp(gateway, { ...options.http, token, ...limitsSet(options) });
+  const authenticator =
+    token === undefined
+      ? undefined
+      : firstOf([staticToken(token)], 'A bearer token is required: patchbay serve --print-token shows it.');
+  const served = await serveHttp(gateway, { ...options.http, authenticator, ...limitsSet(options) });
   const done = stopped.then(async () => {
     watcher.close();
     await served.close();

@@ -52,11 +52,24 @@ export interface AuditCaller {
   transport: 'stdio' | 'http';
   /**
    * How the request was authenticated: `gateway-token` (the bearer token of patchbay serve),
-   * `none` (--dangerously-no-auth), or `parent-process` (stdio: whoever started patchbay serve).
+   * `api-key` (a named key of `patchbay keys`), `oauth` (an access token of the team's
+   * authorization server), `none` (--dangerously-no-auth), or `parent-process` (stdio: whoever
+   * started patchbay serve).
    */
-  auth: 'gateway-token' | 'none' | 'parent-process';
-  /** Whom the credential names: null for the one static token; a team gateway's member subject. */
+  auth: 'gateway-token' | 'api-key' | 'oauth' | 'none' | 'parent-process';
+  /**
+   * The member the credential names: null for the one static token; the IdP's subject (OAuth) or
+   * the key's owner (API key) on a team gateway. Policy rules naming members match this or email.
+   */
   subject: string | null;
+  /** The member's email, when the IdP gave one. */
+  email?: string;
+  /** The member's groups (the IdP's groups claim; an API key's own). Rules naming groups match these. */
+  groups?: string[];
+  /** The OAuth client (the host's registration) or the API key's name. */
+  client?: string;
+  /** The scopes the credential carries. */
+  scopes?: string[];
   /** A 2025-era HTTP session: `sha256:` and 16 hex digits of its Mcp-Session-Id (not the id itself). */
   session?: string;
   /** The HTTP peer, `address:port` (IPv6 in brackets). */
@@ -162,6 +175,9 @@ function auditCaller(caller: AuditCaller): AuditCaller {
     transport: caller.transport,
     auth: caller.auth,
     subject: caller.subject,
+    ...(caller.email !== undefined ? { email: caller.email } : {}),
+    ...(caller.groups !== undefined ? { groups: caller.groups } : {}),
+    ...(caller.client !== undefined ? { client: caller.client } : {}),
     ...(caller.session !== undefined ? { session: caller.session } : {}),
     ...(caller.peer !== undefined ? { peer: caller.peer } : {}),
   };
@@ -405,6 +421,9 @@ function isCaller(value: unknown): value is AuditCaller {
     typeof c.transport === 'string' &&
     typeof c.auth === 'string' &&
     (c.subject === null || typeof c.subject === 'string') &&
+    (c.email === undefined || typeof c.email === 'string') &&
+    (c.groups === undefined || (Array.isArray(c.groups) && c.groups.every((g) => typeof g === 'string'))) &&
+    (c.client === undefined || typeof c.client === 'string') &&
     (c.session === undefined || typeof c.session === 'string') &&
     (c.peer === undefined || typeof c.peer === 'string')
   );

@@ -1,0 +1,54 @@
+/**
+ * The store interface for the gateway's mutable shared state: API keys, per-member upstream
+ * logins (the vault), sign-in states, the authorization server's records, and later (#20) limit
+ * windows, sessions and pending rounds. One interface, two backends: files on one machine (the
+ * default, `state/files.ts`) and Redis for replicas. Jobs are written once, against this.
+ *
+ * A namespace holds records by key. Values are JSON. A record may expire; an expired record is
+ * absent to every read.
+ */
+
+export interface PutOptions {
+  /** The record is gone this many milliseconds from now. */
+  ttlMs?: number;
+}
+
+export interface RecordStore<T> {
+  get(key: string): Promise<T | undefined>;
+  put(key: string, value: T, options?: PutOptions): Promise<void>;
+  /**
+   * Read and remove in one step: of two callers taking one key at once, exactly one gets the
+   * value (single-use sign-in states, authorization codes).
+   */
+  take(key: string): Promise<T | undefined>;
+  /** True when a record was there. */
+  delete(key: string): Promise<boolean>;
+  /** Every live record (for small namespaces: listings, lookups by a secondary field). */
+  entries(): Promise<Array<[key: string, value: T]>>;
+  /**
+   * Change one record atomically: `change` gets the current value (undefined when absent) and
+   * returns the new one, or undefined to delete it. Returns what was stored.
+   */
+  update(
+    key: string,
+    change: (current: T | undefined) => T | undefined,
+    options?: PutOptions,
+  ): Promise<T | undefined>;
+}
+
+export interface StateStore {
+  /** Where the state lives, for messages (`files in ~/.local/share/patchbay/gateway`, `redis://host:6379`). */
+  readonly description: string;
+  /**
+   * A namespace's records. `secret`: the backend keeps them as it keeps secrets (0600 files); the
+   * values themselves are encrypted by their owner where the issue requires it (the vault).
+   */
+  records<T>(namespace: string, options?: { secret?: boolean }): RecordStore<T>;
+  close(): Promise<void>;
+}
+
+/** Namespaces are fixed words of the code, never user input: a file name or a key prefix. */
+export function checkNamespace(namespace: string): string {
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(namespace)) throw new Error(`invalid state namespace: ${namespace}`);
+  return namespace;
+}
