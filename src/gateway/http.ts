@@ -87,6 +87,11 @@ export interface HttpGatewayOptions extends HttpLimits {
   /** Paths served besides `/mcp` (protected-resource metadata, sign-in pages, health). */
   routes?: GatewayRoute[];
   /**
+   * A team gateway's front door, made once the listener's URL is known (a port of 0 is chosen by
+   * the system): its authenticator and routes replace the two above. Requests wait for it.
+   */
+  front?: (mcpUrl: URL) => Promise<{ authenticator: Authenticator; routes: GatewayRoute[] }>;
+  /**
    * The gateway's URL as hosts reach it (`https://mcp.example.com`), when that is not the listener's
    * own (behind a TLS-terminating proxy): its host is accepted in `Host` and its origin in `Origin`.
    */
@@ -150,16 +155,27 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   const allowedHosts = new Set(
     (loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()]).map((name) => authority(name, port)),
   );
-  const { publicUrl, authenticator } = options;
+  const { publicUrl } = options;
   if (publicUrl) allowedHosts.add(publicAuthority(publicUrl));
   const selfOrigins = new Set([origin, ...(publicUrl ? [publicUrl.origin] : [])]);
-  const routes = options.routes ?? [];
+  const mcpUrl = new URL(MCP_PATH, publicUrl ?? origin);
+  let { authenticator, routes = [] } = options;
+  const front = options.front?.(mcpUrl).then((made) => ({ authenticator, routes } = made));
   let inFlight = 0;
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Answered 503 already; node:http may still have parsed what the client sent.
     if (refused.has(req.socket)) return;
     void (async () => {
+      // A front door that failed to start serves nothing, least of all without its authenticator.
+      if (
+        front &&
+        !(await front.then(
+          () => true,
+          () => false,
+        ))
+      )
+        return plain(res, 503, 'The gateway did not start.');
       const path = (req.url ?? '/').split('?', 1)[0]!;
       const route = path === MCP_PATH ? undefined : routes.find((candidate) => routeMatches(candidate, path));
       if (path !== MCP_PATH && !route) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
@@ -231,9 +247,15 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     });
   });
 
+  // Already listening (requests wait for it): a front door that fails must not leave the port open.
+  await front?.catch(async (error: unknown) => {
+    await closeServer(httpServer);
+    throw error;
+  });
+
   let closing: Promise<void> | undefined;
   return {
-    url: `${origin}${MCP_PATH}`,
+    url: mcpUrl.href,
     handler,
     close() {
       closing ??= (async () => {

@@ -14,7 +14,9 @@ import { PatchbayError } from '../errors.js';
 import { ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey } from '../policy/pins.js';
 import { Gateway, type GatewayUpstream } from './gateway.js';
+import type { Deployment } from './deployment.js';
 import type { HttpLimits } from './http.js';
+import type { TeamFront } from './team.js';
 import { PolicyGate } from './policy-gate.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
@@ -29,6 +31,8 @@ export interface StartOptions extends HttpLimits {
   servers: string[] | undefined;
   /** --dangerously-no-auth: HTTP hosts need no token. */
   noAuth: boolean;
+  /** `serve --config FILE`: a team deployment (who signs in how, public URL, vault); HTTP only. */
+  deployment?: Deployment;
   /** Connect timeout of an upstream whose entry sets none. */
   timeoutMs: number;
   /** The audit log keeps each call's arguments (secrets masked). */
@@ -133,6 +137,29 @@ export async function startGateway(
   const { serveHttp } = await import('./http.js');
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
+  const { deployment } = options;
+  if (deployment) {
+    const { FileState } = await import('../state/files.js');
+    const { teamFront } = await import('./team.js');
+    const state = new FileState(callbacks.paths.gatewayState);
+    let team: TeamFront | undefined;
+    const served = await serveHttp(gateway, {
+      ...options.http,
+      authenticator: undefined,
+      ...(deployment.publicUrl ? { publicUrl: deployment.publicUrl } : {}),
+      front: async (resource) =>
+        (team = await teamFront({ deployment, paths: callbacks.paths, state, resource })),
+      ...limitsSet(options),
+    });
+    const done = stopped.then(async () => {
+      watcher.close();
+      await served.close();
+      await team?.close();
+      await gateway.close();
+      await state.close();
+    });
+    return { url: served.url, tokenRequired: true, servers, done };
+  }
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const authenticator =
     token === undefined

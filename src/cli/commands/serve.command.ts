@@ -9,6 +9,7 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
     )
     .option('--http [[host:]port]', `speak Streamable HTTP at http://host:port/mcp (default 127.0.0.1:7431)`)
     .option('--servers <names>', 'serve only these servers (comma-separated)')
+    .option('--config <file>', 'a team deployment file: sign-in, public URL, TLS, vault (see README)')
     .option('--print-token', 'print the bearer token HTTP hosts must send, and exit')
     .option(
       '--dangerously-expose',
@@ -44,7 +45,8 @@ URIs are kept. A server that is down or needs a login stays listed, and calling 
 Examples:
   $ claude mcp add patchbay -- patchbay serve
   $ patchbay serve --http 7431
-  $ patchbay serve --print-token`,
+  $ patchbay serve --print-token
+  $ patchbay serve --config /etc/patchbay/gateway.jsonc`,
     )
     .action(
       act(async (flags) => {

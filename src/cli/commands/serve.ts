@@ -23,6 +23,8 @@ import { packageVersion } from '../../core/version.js';
 export interface ServeOptions extends StartOptions {
   printToken: boolean;
   expose: boolean;
+  /** `--config FILE`: a team deployment, read by runServe (gateway/deployment.ts). */
+  configFile?: string;
 }
 
 /** The flags that only mean something with --http (their option names). */
@@ -50,9 +52,14 @@ export function parseServeOptions(
     maxConnections?: string;
     maxConnectionsPerClient?: string;
     logArguments?: boolean;
+    config?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
+  if (raw.config !== undefined && raw.dangerouslyNoAuth)
+    throw new PatchbayError('usage', '--dangerously-no-auth does not go with --config.', {
+      hint: 'A team deployment always authenticates; say how in its auth section.',
+    });
   const httpOnly = (Object.keys(HTTP_ONLY) as Array<keyof typeof HTTP_ONLY>).filter(
     (flag) => raw[flag] !== undefined,
   );
@@ -72,7 +79,8 @@ export function parseServeOptions(
     ?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  if (http) {
+  // With --config, whether the address may be exposed depends on the file (runServe checks it).
+  if (http && raw.config === undefined) {
     if (!isLoopbackHost(http.host) && !raw.dangerouslyExpose)
       throw new PatchbayError(
         'usage',
@@ -85,7 +93,7 @@ export function parseServeOptions(
       throw new PatchbayError('usage', '--dangerously-no-auth is refused off loopback.', {
         hint: 'Keep the token, or serve on 127.0.0.1.',
       });
-  } else if (raw.dangerouslyExpose || raw.dangerouslyNoAuth) {
+  } else if (!http && (raw.dangerouslyExpose || raw.dangerouslyNoAuth)) {
     throw new PatchbayError('usage', '--dangerously-expose and --dangerously-no-auth go with --http.');
   }
   return {
@@ -96,6 +104,7 @@ export function parseServeOptions(
     noAuth: Boolean(raw.dangerouslyNoAuth),
     timeoutMs: timeoutFrom(raw.timeout, env),
     logArguments: Boolean(raw.logArguments),
+    ...(raw.config !== undefined ? { configFile: raw.config } : {}),
     ...(raw.maxSessions !== undefined
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
@@ -170,6 +179,7 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     note(io, `(kept in ${io.paths.gatewayToken}, mode 0600)`);
     return EXIT.ok;
   }
+  if (options.configFile !== undefined) ({ options, io } = await withDeployment(options, io));
   const { startGateway } = await import('../../gateway/serve.js');
   const gateway = await startGateway(options, {
     env: io.env,
@@ -206,4 +216,30 @@ function describe(servers: string[]): string {
   return servers.length === 0
     ? 'no servers configured (patchbay add …)'
     : `${servers.length} server${servers.length === 1 ? '' : 's'} (${servers.join(', ')})`;
+}
+
+/**
+ * `--config FILE`: the deployment read and applied. Its listen address, servers and project
+ * directory count where no flag says otherwise; an address other machines can reach needs API
+ * keys or OAuth on (or --dangerously-expose for the static token alone).
+ */
+async function withDeployment(options: ServeOptions, io: Io): Promise<{ options: ServeOptions; io: Io }> {
+  const { loadDeployment } = await import('../../gateway/deployment.js');
+  const deployment = await loadDeployment(options.configFile!, io.env, io.cwd);
+  const http = options.http ?? deployment.listen ?? { host: '127.0.0.1', port: DEFAULT_PORT };
+  const { auth } = deployment;
+  const signsMembersIn = auth.apiKeys || auth.oauth !== undefined || auth.authorizationServer !== undefined;
+  if (!isLoopbackHost(http.host) && !signsMembersIn && !options.expose)
+    throw new PatchbayError(
+      'usage',
+      `Refusing to serve on ${http.host}: ${deployment.file} turns on only the static token, meant for one person on this computer.`,
+      {
+        hint: 'Turn on auth.apiKeys or auth.oauth / auth.authorizationServer in the file, or add --dangerously-expose.',
+      },
+    );
+  const servers = options.servers ?? deployment.servers;
+  return {
+    options: { ...options, http, deployment, servers },
+    io: deployment.project ? { ...io, cwd: deployment.project } : io,
+  };
 }

@@ -1,0 +1,339 @@
+/**
+ * `patchbay serve --config FILE`: everything a team deployment sets, in one reviewed JSONC file —
+ * where it listens and is reached, TLS, which proxies are trusted, how members sign in (static
+ * token, API keys, an OAuth issuer that speaks the MCP authorization spec, or the gateway's own
+ * authorization server in front of the organisation's OpenID Connect provider), how the IdP's
+ * claims map to members and groups, where the member vault's key comes from, the project
+ * directory whose `.mcp.json` and team policy it serves, and how it logs.
+ *
+ * Secrets are never written in the file: a secret field holds a `${VAR}` reference, expanded from
+ * the environment at start. A wrong field is reported with its file:line:col; nothing is guessed.
+ *
+ * Example:
+ *
+ *     {
+ *       "listen": "0.0.0.0:8443",
+ *       "publicUrl": "https://mcp.example.com",
+ *       "tls": { "cert": "/etc/patchbay/tls.crt", "key": "/etc/patchbay/tls.key" },
+ *       "project": "/srv/patchbay",
+ *       "auth": {
+ *         "apiKeys": true,
+ *         "authorizationServer": {
+ *           "idp": { "issuer": "https://login.example.com", "clientId": "patchbay",
+ *                    "clientSecret": "${IDP_CLIENT_SECRET}" },
+ *           "claims": { "groups": "groups" }
+ *         }
+ *       },
+ *       "vault": { "key": "env:PATCHBAY_VAULT_KEY" },
+ *       "logs": "json"
+ *     }
+ */
+
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+
+import { z } from 'zod';
+
+import { expandString } from '../config/expand.js';
+import { parseDuration } from '../core/duration.js';
+import { parseJsonSource, type ParsedJson } from '../core/json-source.js';
+import { PatchbayError } from '../errors.js';
+
+/** How the IdP's (or an access token's) claims name a member. Dotted paths reach nested claims. */
+export interface ClaimMapping {
+  /** Default `sub`. */
+  subject: string;
+  /** Default `email`. */
+  email: string;
+  /** Default `groups`; a string or an array of strings in the token. */
+  groups: string;
+  /**
+   * An IdP's group value (an Entra object id, an Okta group name) → the group name policy files
+   * use. Values not listed keep their own name.
+   */
+  groupNames: Record<string, string>;
+}
+
+/** Mode 1: an issuer that already supports the MCP authorization spec; the gateway only points to it. */
+export interface ExternalIssuer {
+  issuer: URL;
+  /** Scopes every request needs (advertised in the protected-resource metadata). */
+  scopes: string[];
+  /** Opaque tokens are checked here (RFC 7662); JWTs are checked locally against the issuer's keys. */
+  introspection?: { endpoint?: URL; clientId: string; clientSecret: string };
+  claims: ClaimMapping;
+}
+
+/** Mode 2: the gateway's own authorization server, signing members in at the organisation's IdP. */
+export interface OwnAuthorizationServer {
+  idp: { issuer: URL; clientId: string; clientSecret: string; scopes: string[] };
+  scopes: string[];
+  claims: ClaimMapping;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+/** Where the vault's encryption key comes from: never the file itself, never beside the data. */
+export type KeySource = { from: 'env'; name: string } | { from: 'file'; path: string };
+
+export interface Deployment {
+  /** The file read (for messages). */
+  file: string;
+  listen?: { host: string; port: number };
+  /** The URL hosts add, without `/mcp`; the resource its tokens are bound to is `<publicUrl>/mcp`. */
+  publicUrl?: URL;
+  tls?: { cert: string; key: string };
+  /** Addresses (or CIDR ranges) whose `X-Forwarded-*` headers are believed. */
+  trustedProxies: string[];
+  /** The directory whose `.mcp.json` and team policy file are served (default: where serve starts). */
+  project?: string;
+  /** Only these configured servers (all when unset). */
+  servers?: string[];
+  auth: {
+    /** The single-user static token (gateway-token file); default on unless OAuth or API keys are on. */
+    staticToken: boolean;
+    apiKeys: boolean;
+    oauth?: ExternalIssuer;
+    authorizationServer?: OwnAuthorizationServer;
+  };
+  vault?: { key: KeySource };
+  logs: 'text' | 'json';
+  /** SIGTERM: in-flight calls get this long to finish before the gateway exits. */
+  drainMs: number;
+}
+
+const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).min(1);
+
+const claimsSchema = z
+  .strictObject({
+    subject: z.string().min(1).optional(),
+    email: z.string().min(1).optional(),
+    groups: z.string().min(1).optional(),
+    groupNames: z.record(z.string(), z.string().min(1)).optional(),
+  })
+  .optional();
+
+const httpsOrLoopbackUrl = z.string().min(1);
+
+const schema = z.strictObject({
+  $schema: z.string().optional(),
+  listen: z.string().min(1).optional(),
+  publicUrl: httpsOrLoopbackUrl.optional(),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  trustedProxies: z.array(z.string().min(1)).optional(),
+  project: z.string().min(1).optional(),
+  servers: z.array(z.string().min(1)).optional(),
+  auth: z
+    .strictObject({
+      staticToken: z.boolean().optional(),
+      apiKeys: z.boolean().optional(),
+      oauth: z
+        .strictObject({
+          issuer: httpsOrLoopbackUrl,
+          scopes: scopeList.optional(),
+          introspection: z
+            .strictObject({
+              endpoint: httpsOrLoopbackUrl.optional(),
+              clientId: z.string().min(1),
+              clientSecret: z.string().min(1),
+            })
+            .optional(),
+          claims: claimsSchema,
+        })
+        .optional(),
+      authorizationServer: z
+        .strictObject({
+          idp: z.strictObject({
+            issuer: httpsOrLoopbackUrl,
+            clientId: z.string().min(1),
+            clientSecret: z.string().min(1),
+            scopes: scopeList.optional(),
+          }),
+          scopes: scopeList.optional(),
+          claims: claimsSchema,
+          accessTokenTtl: z.string().optional(),
+          refreshTokenTtl: z.string().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  vault: z.strictObject({ key: z.string().min(1) }).optional(),
+  logs: z.enum(['text', 'json']).optional(),
+  drainTimeout: z.string().optional(),
+});
+
+type Raw = z.infer<typeof schema>;
+
+/** Read and check a deployment file; `env` expands the `${VAR}` of secret fields. */
+export async function loadDeployment(path: string, env: NodeJS.ProcessEnv, cwd: string): Promise<Deployment> {
+  const file = resolve(cwd, path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PatchbayError(
+      'not-found',
+      `Could not read the deployment file ${file}: ${(error as Error).message}.`,
+      {
+        hint: 'Check the path given to patchbay serve --config.',
+      },
+    );
+  }
+  return parseDeployment(text, file, env);
+}
+
+export function parseDeployment(text: string, file: string, env: NodeJS.ProcessEnv): Deployment {
+  const parsed = parseJsonSource(text, { jsonc: true, fileLabel: file });
+  const result = schema.safeParse(parsed.value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw fieldError(parsed, file, issue.path as Array<string | number>, issue.message);
+  }
+  return build(result.data, parsed, file, env);
+}
+
+function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEnv): Deployment {
+  const at = (path: Array<string | number>, message: string) => fieldError(parsed, file, path, message);
+  const url = (text: string, path: Array<string | number>) => checkedUrl(text, path, at);
+  const secret = (text: string, path: Array<string | number>) => {
+    if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(text.trim()))
+      throw at(path, 'a secret is given as a ${VAR} reference, never written in the file');
+    return expandString(text, env, path.join('.'));
+  };
+  const duration = (text: string | undefined, path: Array<string | number>, fallback: number) => {
+    if (text === undefined) return fallback;
+    try {
+      return parseDuration(text, path.join('.'));
+    } catch (error) {
+      throw at(path, (error as Error).message);
+    }
+  };
+  const auth = raw.auth ?? {};
+  if (auth.oauth && auth.authorizationServer)
+    throw at(
+      ['auth'],
+      'set either oauth (an issuer that supports the MCP spec) or authorizationServer (the gateway signs members in), not both',
+    );
+  const deployment: Deployment = {
+    file,
+    trustedProxies: raw.trustedProxies ?? [],
+    auth: {
+      staticToken: auth.staticToken ?? !(auth.apiKeys || auth.oauth || auth.authorizationServer),
+      apiKeys: auth.apiKeys ?? false,
+    },
+    logs: raw.logs ?? 'text',
+    drainMs: duration(raw.drainTimeout, ['drainTimeout'], DEFAULT_DRAIN_MS),
+  };
+  if (raw.listen) deployment.listen = listenAddress(raw.listen, (message) => at(['listen'], message));
+  if (raw.publicUrl) {
+    const publicUrl = url(raw.publicUrl, ['publicUrl']);
+    if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash)
+      throw at(['publicUrl'], "the gateway's base URL, without a path (its MCP endpoint is <publicUrl>/mcp)");
+    deployment.publicUrl = publicUrl;
+  }
+  if (raw.tls)
+    deployment.tls = { cert: resolve(file, '..', raw.tls.cert), key: resolve(file, '..', raw.tls.key) };
+  if (raw.project)
+    deployment.project = isAbsolute(raw.project) ? raw.project : resolve(file, '..', raw.project);
+  if (raw.servers) deployment.servers = raw.servers;
+  if (auth.oauth) {
+    const { introspection } = auth.oauth;
+    deployment.auth.oauth = {
+      issuer: url(auth.oauth.issuer, ['auth', 'oauth', 'issuer']),
+      scopes: auth.oauth.scopes ?? DEFAULT_SCOPES,
+      claims: claims(auth.oauth.claims),
+      ...(introspection
+        ? {
+            introspection: {
+              ...(introspection.endpoint
+                ? { endpoint: url(introspection.endpoint, ['auth', 'oauth', 'introspection', 'endpoint']) }
+                : {}),
+              clientId: introspection.clientId,
+              clientSecret: secret(introspection.clientSecret, [
+                'auth',
+                'oauth',
+                'introspection',
+                'clientSecret',
+              ]),
+            },
+          }
+        : {}),
+    };
+  }
+  if (auth.authorizationServer) {
+    const own = auth.authorizationServer;
+    const base = ['auth', 'authorizationServer'];
+    deployment.auth.authorizationServer = {
+      idp: {
+        issuer: url(own.idp.issuer, [...base, 'idp', 'issuer']),
+        clientId: own.idp.clientId,
+        clientSecret: secret(own.idp.clientSecret, [...base, 'idp', 'clientSecret']),
+        scopes: own.idp.scopes ?? ['openid', 'email', 'profile'],
+      },
+      scopes: own.scopes ?? DEFAULT_SCOPES,
+      claims: claims(own.claims),
+      accessTokenTtlSeconds: duration(own.accessTokenTtl, [...base, 'accessTokenTtl'], 3_600_000) / 1000,
+      refreshTokenTtlSeconds:
+        duration(own.refreshTokenTtl, [...base, 'refreshTokenTtl'], 720 * 3_600_000) / 1000,
+    };
+  }
+  if (raw.vault)
+    deployment.vault = { key: keySource(raw.vault.key, (message) => at(['vault', 'key'], message)) };
+  return deployment;
+}
+
+export const DEFAULT_SCOPES = ['mcp'];
+export const DEFAULT_DRAIN_MS = 30_000;
+
+function claims(raw: z.infer<typeof claimsSchema>): ClaimMapping {
+  return {
+    subject: raw?.subject ?? 'sub',
+    email: raw?.email ?? 'email',
+    groups: raw?.groups ?? 'groups',
+    groupNames: raw?.groupNames ?? {},
+  };
+}
+
+function keySource(text: string, error: (message: string) => Error): KeySource {
+  const match = /^(env|file):(.+)$/.exec(text);
+  if (!match) throw error('env:NAME (an environment variable) or file:/path (a file only the gateway reads)');
+  return match[1] === 'env' ? { from: 'env', name: match[2]! } : { from: 'file', path: match[2]! };
+}
+
+function listenAddress(text: string, error: (message: string) => Error): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$|^(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3] ?? match?.[4]);
+  if (!match || !(port >= 0 && port <= 65_535)) throw error('[host:]port, e.g. 0.0.0.0:8443 or 7431');
+  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}
+
+/** https, or http to this machine (a test or a local IdP). */
+function checkedUrl(
+  text: string,
+  path: Array<string | number>,
+  at: (path: Array<string | number>, message: string) => Error,
+): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw at(path, `not a URL: ${text}`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+    throw at(path, 'must be https (http only to this machine)');
+  return url;
+}
+
+function fieldError(
+  parsed: ParsedJson,
+  file: string,
+  path: Array<string | number>,
+  message: string,
+): PatchbayError {
+  const position = parsed.positionOf(path) ?? parsed.positionOf(path.slice(0, -1));
+  const where = position ? `${file}:${position.line}:${position.column}` : file;
+  return new PatchbayError('config-shape', `${where}: ${path.join('.') || '(top level)'}: ${message}.`, {
+    hint: `Fix ${file} and start patchbay serve --config again.`,
+  });
+}
