@@ -8,6 +8,7 @@
 
 import type { Paths } from '../core/paths.js';
 import type { StateStore } from '../state/store.js';
+import { apiKeysFront } from './api-keys.js';
 import type { Deployment } from './deployment.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
 import { gatewayToken } from './token.js';
@@ -26,11 +27,16 @@ export interface TeamContext {
   resource: URL;
 }
 
-export async function teamFront({ deployment, paths }: TeamContext): Promise<TeamFront> {
+export async function teamFront({ deployment, paths, state }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
   const { auth } = deployment;
+  if (auth.apiKeys) {
+    const keys = apiKeysFront(deployment, state);
+    authenticators.push(keys);
+    closers.push(() => keys.close());
+  }
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
   if (authenticators.length === 0)
     throw new Error('a team gateway needs at least one way in: auth.staticToken, auth.apiKeys or auth.oauth');
