@@ -5,7 +5,9 @@
  * The same corpus goes through both — every server-everything tool with valid arguments, invalid
  * arguments, an unknown tool, the denied tool, the limited tool past its limit, progress on a
  * long-running tool, a cancellation — from hosts of both eras, and the answers must be the same;
- * the audit logs must hold one line per call with the same fields.
+ * so must every resource read (each listed resource, both templates, a URI no upstream offers and
+ * one whose upstream has none) and every prompt (with and without arguments, a missing argument, an
+ * unknown prompt). The audit logs must hold one line per call with the same fields.
  */
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -108,6 +110,8 @@ async function call(
 const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { progress?: boolean }?]> = [
   ['echo', 'ev__echo', { message: 'hello through both paths' }],
   ['echo, unicode', 'ev__echo', { message: 'grüße 🚀 "quoted" \\ back\nslash' }],
+  // Past what the hot path parses: streamed through, its id rewritten in passing.
+  ['echo, 300 KiB', 'ev__echo', { message: `grüße 🚀 "id":"x" ${'0123456789abcdef'.repeat(19_200)}` }],
   ['annotated error', 'ev__get-annotated-message', { messageType: 'error' }],
   ['annotated with image', 'ev__get-annotated-message', { messageType: 'success', includeImage: true }],
   ['resource links', 'ev__get-resource-links', { count: 2 }],
@@ -171,7 +175,93 @@ async function runCorpus(era: 'legacy' | 'auto') {
   }
 }
 
+/** The prompts corpus: [label, prompt, arguments]. */
+const PROMPTS: Array<[string, string, Record<string, string> | undefined]> = [
+  ['simple prompt', 'ev__simple-prompt', undefined],
+  ['prompt with arguments', 'ev__args-prompt', { city: 'Lyon', state: 'Rhône' }],
+  ['prompt, optional argument left out', 'ev__args-prompt', { city: 'Lyon' }],
+  ['prompt, required argument missing', 'ev__args-prompt', { state: 'Rhône' }],
+  ['completable prompt', 'ev__completable-prompt', { department: 'Engineering', name: 'Alice' }],
+  ['prompt with an embedded resource', 'ev__resource-prompt', { resourceType: 'Text', resourceId: '2' }],
+  ['prompt with an embedded blob', 'ev__resource-prompt', { resourceType: 'Blob', resourceId: '3' }],
+  ['unknown prompt', 'ev__no-such-prompt', undefined],
+];
+
+/** Requests the hot path hands to the full path by design (nothing upstream offers them). */
+const FALLBACKS = { prompts: 1, resources: 1 };
+
+async function settled<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T } | { error: { code: unknown; message: string } }> {
+  try {
+    return { result: await run() };
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message: string };
+    return { error: { code, message } };
+  }
+}
+
+async function runReads() {
+  const [hotHost, fullHost] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+  try {
+    const { resources } = await fullHost.client.listResources();
+    const { resourceTemplates } = await fullHost.client.listResourceTemplates();
+    const uris: Array<[string, string]> = [
+      ...resources.map((resource): [string, string] => [`resource ${resource.name}`, resource.uri]),
+      ['text template', 'demo://resource/dynamic/text/7'],
+      ['blob template', 'demo://resource/dynamic/blob/8'],
+      ['template, resource its upstream does not have', 'demo://resource/dynamic/text/not-a-number'],
+      ['a URI no upstream offers', 'demo://resource/static/document/no-such-file.md'],
+    ];
+    const rows: Array<{ label: string; hot: unknown; full: unknown }> = [];
+    for (const [label, uri] of uris) {
+      const [a, b] = await Promise.all([
+        settled(() => hotHost.client.readResource({ uri })),
+        settled(() => fullHost.client.readResource({ uri })),
+      ]);
+      rows.push({ label, hot: normalized(a as Outcome), full: normalized(b as Outcome) });
+    }
+    const beforePrompts = hotHost.relays.hot;
+    for (const [label, name, args] of PROMPTS) {
+      const request = { name, ...(args ? { arguments: args } : {}) };
+      const [a, b] = await Promise.all([
+        settled(() => hotHost.client.getPrompt(request)),
+        settled(() => fullHost.client.getPrompt(request)),
+      ]);
+      rows.push({ label, hot: normalized(a as Outcome), full: normalized(b as Outcome) });
+    }
+    return {
+      rows,
+      templates: resourceTemplates.map((template) => template.uriTemplate),
+      reads: uris.length,
+      hotReads: beforePrompts,
+      hotPrompts: hotHost.relays.hot - beforePrompts,
+      fullRelays: fullHost.relays.hot,
+    };
+  } finally {
+    await Promise.all([hotHost.client.close(), fullHost.client.close()]);
+  }
+}
+
 describe('the hot path answers as the full path does', () => {
+  it('reads every resource and gets every prompt as the full path does, on the hot path', async () => {
+    const { rows, templates, reads, hotReads, hotPrompts, fullRelays } = await runReads();
+    // The corpus covers what server-everything offers: listed resources and both templates.
+    expect(templates).toEqual(
+      expect.arrayContaining([
+        'demo://resource/dynamic/text/{resourceId}',
+        'demo://resource/dynamic/blob/{resourceId}',
+      ]),
+    );
+    expect(reads).toBeGreaterThan(4);
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotReads).toBe(reads - FALLBACKS.resources);
+    expect(hotPrompts).toBe(PROMPTS.length - FALLBACKS.prompts);
+  }, 120_000);
+
   it('for a 2025-era host: the whole corpus, and the hot path served it', async () => {
     const { rows, hotRelays, fullRelays } = await runCorpus('legacy');
     expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
@@ -246,12 +336,19 @@ describe('the hot path answers as the full path does', () => {
       lines
         .map((line) => ({
           keys: Object.keys(line).sort().join(','),
+          kind: line.kind,
           tool: line.tool,
           decision: line.decision,
           outcome: line.outcome,
           host: line.host,
+          resultBytes: line.resultBytes,
+          error: normalized({ rejected: String(line.error ?? '') }),
+          arguments: line.arguments,
         }))
         .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
     expect(shape(hotLines)).toEqual(shape(fullLines));
+    // Reads and prompts are in it, as the full path writes them.
+    for (const kind of ['resource', 'prompt'])
+      expect(hotLines.filter((line) => line.kind === kind).length).toBeGreaterThan(4);
   });
 });
