@@ -60,17 +60,16 @@ async function host(gateway: RunningGateway, era: 'legacy' | 'auto', capabilitie
     { name: 'differential-host', version: '1.0.0' },
     { capabilities, versionNegotiation: { mode: era } },
   );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(gateway.url), {
-      requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
-      fetch: async (url, init) => {
-        const response = await fetch(url, init);
-        if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
-        return response;
-      },
-    }),
-  );
-  return { client, relays };
+  const transport = new StreamableHTTPClientTransport(new URL(gateway.url), {
+    requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
+      return response;
+    },
+  });
+  await client.connect(transport);
+  return { client, relays, transport };
 }
 
 type Outcome =
@@ -317,6 +316,59 @@ describe('the hot path answers as the full path does', () => {
         call(b.client, 'ev__echo', { message: 'after' }),
       ]);
       expect(after).toEqual(reference);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
+
+  it('leaves a request with an unsupported or absent MCP-Protocol-Version to the full path', async () => {
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      const post = async (side: Side, sessionId: string, version: string | undefined) => {
+        const response = await fetch(side.gateway.url, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${side.gateway.token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': sessionId,
+            ...(version ? { 'mcp-protocol-version': version } : {}),
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 41,
+            method: 'tools/call',
+            params: { name: 'ev__echo', arguments: { message: 'which path?' } },
+          }),
+        });
+        return {
+          status: response.status,
+          type: response.headers.get('content-type'),
+          relay: response.headers.get('x-patchbay-relay'),
+          body: await response.text(),
+        };
+      };
+      const version = a.transport.protocolVersion!;
+      for (const asked of ['1999-01-01', undefined]) {
+        const [x, y] = await Promise.all([
+          post(hot, a.transport.sessionId!, asked),
+          post(full, b.transport.sessionId!, asked),
+        ]);
+        expect(x.relay, `version ${asked}`).toBeNull();
+        expect(x.status).toBe(y.status);
+        expect(x.body.replace(/\d{4}-\d\d-\d\d(, )?/g, '')).toBe(y.body.replace(/\d{4}-\d\d-\d\d(, )?/g, ''));
+      }
+      // With the session's version: hot, and answered in the full path's shape (SSE).
+      const [x, y] = await Promise.all([
+        post(hot, a.transport.sessionId!, version),
+        post(full, b.transport.sessionId!, version),
+      ]);
+      expect(x.relay).toBe('hot');
+      expect({ status: x.status, type: x.type, body: x.body }).toEqual({
+        status: y.status,
+        type: y.type,
+        body: y.body,
+      });
     } finally {
       await Promise.all([a.client.close(), b.client.close()]);
     }
