@@ -14,6 +14,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { startSessionServer, type SessionServer } from '../fixtures/session-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
@@ -23,6 +24,8 @@ interface Side {
 }
 
 let everything: EverythingServer;
+/** A 2025-era upstream that answers each POST with JSON, not SSE (the demo server's tools). */
+let jsonUpstream: SessionServer;
 let hot: Side;
 let full: Side;
 
@@ -31,6 +34,7 @@ async function side(hotPath: boolean): Promise<Side> {
   if (!hotPath) sandbox.env.PATCHBAY_HOT_PATH = '0';
   for (const args of [
     ['add', 'ev', everything.url],
+    ['add', 'js', jsonUpstream.url],
     ['permit', 'ev', 'get-env', 'deny'],
     ['limit', 'ev', 'get-sum', '2/hour'],
   ]) {
@@ -41,7 +45,7 @@ async function side(hotPath: boolean): Promise<Side> {
 }
 
 beforeAll(async () => {
-  everything = await startEverything('streamableHttp');
+  [everything, jsonUpstream] = await Promise.all([startEverything('streamableHttp'), startSessionServer()]);
   [hot, full] = await Promise.all([side(true), side(false)]);
 }, 60_000);
 
@@ -51,6 +55,7 @@ afterAll(async () => {
     await each?.sandbox.cleanup();
   }
   await everything?.close();
+  await jsonUpstream?.close();
 });
 
 /** A host; `relays` counts the answers the hot path gave it (its diagnostic header). */
@@ -270,6 +275,32 @@ describe('the hot path answers as the full path does', () => {
     expect(fullRelays).toBe(0);
     expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
   }, 120_000);
+
+  it('for an upstream that answers JSON: tools, a prompt and a resource, on the hot path', async () => {
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      const requests: Array<[string, (client: Client) => Promise<unknown>]> = [
+        ['echo', (client) => client.callTool({ name: 'js__echo', arguments: { text: 'json upstream' } })],
+        [
+          'echo, 100 KiB',
+          (client) => client.callTool({ name: 'js__echo', arguments: { text: 'é'.repeat(50_000) } }),
+        ],
+        ['add', (client) => client.callTool({ name: 'js__add', arguments: { a: 2, b: 40 } })],
+        ['prompt', (client) => client.getPrompt({ name: 'js__greet', arguments: { name: 'Ada' } })],
+        ['resource', (client) => client.readResource({ uri: 'demo://readme' })],
+      ];
+      for (const [label, run] of requests) {
+        const [x, y] = await Promise.all([settled(() => run(a.client)), settled(() => run(b.client))]);
+        expect(normalized(x as Outcome), label).toEqual(normalized(y as Outcome));
+        expect(x, label).toHaveProperty('result');
+        expect(JSON.stringify(x), label).not.toContain('"isError":true');
+      }
+      expect(a.relays.hot).toBe(requests.length);
+      expect(b.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
 
   it('for a 2026-07-28 host (served by the full path on both)', async () => {
     const { rows, hotRelays } = await runCorpus('auto');
