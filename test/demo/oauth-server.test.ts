@@ -632,7 +632,8 @@ describe('revocation (RFC 7009)', () => {
 
 describe('access tokens expire', () => {
   it('an access token past its lifetime is refused; the refresh token still works', async () => {
-    const short = await startDemoServer({ oauth: { accessTokenTtlSeconds: 1 } });
+    // Two seconds: expiry is in whole seconds (oidc-provider), so a token lives between one and two.
+    const short = await startDemoServer({ oauth: { accessTokenTtlSeconds: 2 } });
     try {
       const server = short.authorizationServer!;
       const registered = await fetch(server.endpoints.registration, {
@@ -678,9 +679,9 @@ describe('access tokens expire', () => {
         refresh_token: string;
         expires_in: number;
       };
-      expect(tokens.expires_in).toBe(1);
+      expect(tokens.expires_in).toBe(2);
       expect(await server.verify(tokens.access_token, short.url)).toBeDefined();
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
       expect(await server.verify(tokens.access_token, short.url)).toBeUndefined();
       const unauthorized = await fetch(short.url, {
         method: 'POST',
