@@ -244,7 +244,6 @@ export async function startDemoAuthorizationServer(
     }
     await next();
     // The metadata names the scopes of the demo only (oidc-provider adds OpenID Connect's `openid`).
-
     if (ctx.oidc?.route === 'discovery' && isRecord(ctx.body)) {
       ctx.body = { ...ctx.body, scopes_supported: scopes };
     }

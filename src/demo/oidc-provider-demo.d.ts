@@ -4,7 +4,7 @@
  * interaction policy it extends. Declarations of one module merge, so this only adds.
  */
 declare module 'oidc-provider' {
-  /** An access token as oidc-provider keeps it (opaque format: the value is its id). */
+  /** An access token as oidc-provider's AccessToken model finds it (unexpired only). */
   export interface AccessTokenEntity {
     clientId: string;
     accountId: string;
@@ -18,11 +18,6 @@ declare module 'oidc-provider' {
   export interface ClientEntity {
     clientId: string;
     clientName?: string;
-    grantTypeAllowed(type: string): boolean;
-  }
-
-  export interface Grant {
-    readonly clientId?: string;
   }
 
   export interface KoaContextLike {
@@ -30,11 +25,6 @@ declare module 'oidc-provider' {
     path: string;
     query: Record<string, string | string[] | undefined>;
     body?: unknown;
-  }
-
-  export interface Interaction {
-    /** Epoch seconds. */
-    exp: number;
   }
 
   /** One reason a prompt is shown; `check` answers true (REQUEST_PROMPT) to show it. */
