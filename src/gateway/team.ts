@@ -10,6 +10,7 @@ import type { Paths } from '../core/paths.js';
 import type { StateStore } from '../state/store.js';
 import { apiKeysFront } from './api-keys.js';
 import type { Deployment } from './deployment.js';
+import { externalIssuerFront } from './external-issuer.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
 import { gatewayToken } from './token.js';
 
@@ -27,7 +28,7 @@ export interface TeamContext {
   resource: URL;
 }
 
-export async function teamFront({ deployment, paths, state }: TeamContext): Promise<TeamFront> {
+export async function teamFront({ deployment, paths, state, resource }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -38,6 +39,12 @@ export async function teamFront({ deployment, paths, state }: TeamContext): Prom
     closers.push(() => keys.close());
   }
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
+  // Last: it refuses any bearer it is given (an opaque one goes to introspection).
+  if (auth.oauth) {
+    const oauth = await externalIssuerFront(auth.oauth, resource);
+    authenticators.push(oauth.authenticator);
+    routes.push(...oauth.routes);
+  }
   if (authenticators.length === 0)
     throw new Error('a team gateway needs at least one way in: auth.staticToken, auth.apiKeys or auth.oauth');
   return {
