@@ -12,6 +12,10 @@
  * Then the scopes: a token without every required one is a 403 `insufficient_scope` naming them,
  * which a host steps up from.
  *
+ * A host sends the same token on every request: an accepted JWT's answer is kept (by its digest,
+ * answer-cache.ts) for at most a minute and never past its expiry, so a repeat costs a hash, not a
+ * signature check. A key the issuer withdraws stops working within that minute of the refetch.
+ *
  * Every refusal says why, for the person reading it; none repeats the token.
  */
 
@@ -24,6 +28,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 
+import { AnswerCache } from './answer-cache.js';
 import type { ClaimMapping } from './deployment.js';
 import type { Authenticated, Authenticator, Refusal } from './inbound.js';
 import type { Introspection } from './introspection.js';
@@ -48,6 +53,9 @@ export const CLOCK_TOLERANCE_SECONDS = 10;
 export const JWKS_COOLDOWN_MS = 30_000;
 /** Keys are fetched again after this even when every `kid` is known (a removed key stops working). */
 export const JWKS_MAX_AGE_MS = 10 * 60_000;
+/** Accepted JWTs remembered (0: none), each for at most VERIFIED_MAX_TTL_MS. */
+export const VERIFIED_MAX_ENTRIES = 10_000;
+export const VERIFIED_MAX_TTL_MS = 60_000;
 
 /** Where the issuer's signing keys come from. */
 export type KeySource =
@@ -70,6 +78,8 @@ export interface AccessTokenOptions {
   /** RFC 9728 §5.1: named in every challenge. */
   resourceMetadataUrl: URL;
   clockToleranceSeconds?: number;
+  /** Default VERIFIED_MAX_ENTRIES; 0 checks every JWT's signature on every request. */
+  verifiedCacheEntries?: number;
 }
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
@@ -80,6 +90,7 @@ export function accessTokens(options: AccessTokenOptions): Authenticator {
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
   const required = options.scopes;
   const getKey = options.keys ? keyResolver(options.keys) : undefined;
+  const verified = new AnswerCache<Authenticated>(options.verifiedCacheEntries ?? VERIFIED_MAX_ENTRIES);
   const challenge = {
     resource_metadata: options.resourceMetadataUrl.href,
     ...(required.length ? { scope: required.join(' ') } : {}),
@@ -111,6 +122,9 @@ export function accessTokens(options: AccessTokenOptions): Authenticator {
   };
 
   const checkJwt = async (token: string, keys: JWTVerifyGetKey): Promise<Authenticated> => {
+    const key = AnswerCache.keyOf(token);
+    const known = verified.get(key);
+    if (known) return known;
     let payload: Record<string, unknown>;
     let typ: string | undefined;
     try {
@@ -128,7 +142,17 @@ export function accessTokens(options: AccessTokenOptions): Authenticator {
     }
     if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase()))
       return invalid(`it is a "${typ}" token, not an access token`);
-    return admit(payload);
+    const answer = admit(payload);
+    if (answer.ok) {
+      const now = Date.now();
+      verified.set(
+        key,
+        answer,
+        Math.min(now + VERIFIED_MAX_TTL_MS, ((payload.exp as number) + tolerance) * 1000),
+        now,
+      );
+    }
+    return answer;
   };
 
   const checkOpaque = async (token: string, introspection: Introspection): Promise<Authenticated> => {

@@ -8,7 +8,7 @@
  * cache holds no token.
  */
 
-import { createHash } from 'node:crypto';
+import { AnswerCache } from './answer-cache.js';
 
 export interface IntrospectionOptions {
   endpoint: URL;
@@ -46,22 +46,19 @@ export function introspection(options: IntrospectionOptions): Introspection {
   const inactiveTtl = options.inactiveTtlMs ?? DEFAULT_INACTIVE_TTL_MS;
   const fetchFn = options.fetch ?? fetch;
   const basic = `Basic ${Buffer.from(`${formEncode(options.clientId)}:${formEncode(options.clientSecret)}`).toString('base64')}`;
-  const cache = new Map<string, { answer: Introspected; until: number }>();
+  const cache = new AnswerCache<Introspected>(maxEntries);
   const pending = new Map<string, Promise<Introspected>>();
   let requests = 0;
 
   const remember = (key: string, answer: Introspected) => {
     if ('error' in answer) return; // a failure is not an answer: the next request asks again
     const now = Date.now();
-    let ttl = inactiveTtl;
+    let until = now + inactiveTtl;
     if (answer.active) {
       const exp = answer.claims.exp;
-      ttl = typeof exp === 'number' ? Math.min(maxTtl, exp * 1000 - now) : maxTtl;
+      until = Math.min(now + maxTtl, typeof exp === 'number' ? exp * 1000 : Infinity);
     }
-    if (ttl <= 0) return;
-    cache.delete(key);
-    cache.set(key, { answer, until: now + ttl });
-    while (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+    cache.set(key, answer, until, now);
   };
 
   const ask = async (token: string): Promise<Introspected> => {
@@ -104,16 +101,9 @@ export function introspection(options: IntrospectionOptions): Introspection {
 
   return {
     async introspect(token) {
-      const key = createHash('sha256').update(token).digest('base64url');
+      const key = AnswerCache.keyOf(token);
       const hit = cache.get(key);
-      if (hit) {
-        if (hit.until > Date.now()) {
-          cache.delete(key);
-          cache.set(key, hit);
-          return hit.answer;
-        }
-        cache.delete(key);
-      }
+      if (hit) return hit;
       let inFlight = pending.get(key);
       if (!inFlight) {
         inFlight = ask(token).then((answer) => {

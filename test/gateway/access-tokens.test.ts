@@ -4,6 +4,7 @@
  * scopes, and opaque tokens through a real RFC 7662 endpoint with its cache.
  */
 
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -101,6 +102,8 @@ async function mint(
     scope: 'mcp',
     iat: now,
     exp: now + 300,
+    // RS256 signatures are deterministic: without it, two tokens minted in one second are one.
+    jti: randomUUID(),
     ...claims,
   };
   for (const name of Object.keys(payload)) if (payload[name] === undefined) delete payload[name];
@@ -288,6 +291,35 @@ describe('JWT access tokens', () => {
       'does not publish',
     );
     expect(jwks.fetches).toBe(before);
+  });
+});
+
+describe('accepted tokens remembered', () => {
+  it('a repeated token is not verified again, and not past its expiry', async () => {
+    const server = await startJwks([keyA.publicJwk]);
+    try {
+      const check = checker({ keys: { jwksUri: server.url, cooldownMs: 0 }, clockToleranceSeconds: 0 });
+      const token = await mint(keyA, { exp: Math.floor(Date.now() / 1000) + 2 });
+      expect((await check.authenticate(token, REQ)).ok).toBe(true);
+      // Withdrawn key, refetched for an unknown kid: the token already accepted stays accepted.
+      server.keys = [keyB.publicJwk];
+      refusal(await check.authenticate(await mint(keyB, {}, { kid: 'other' }), REQ));
+      expect(server.fetches).toBe(2);
+      expect((await check.authenticate(token, REQ)).ok).toBe(true);
+      // Until it expires.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(refusal(await check.authenticate(token, REQ)).description).toMatch(/expired|does not publish/);
+      // With no memory, every request verifies the signature.
+      const strict = checker({ keys: { jwksUri: server.url, cooldownMs: 0 }, verifiedCacheEntries: 0 });
+      server.keys = [keyA.publicJwk];
+      const again = await mint(keyA);
+      expect((await strict.authenticate(again, REQ)).ok).toBe(true);
+      server.keys = [keyB.publicJwk];
+      refusal(await strict.authenticate(await mint(keyB, {}, { kid: 'other' }), REQ));
+      expect(refusal(await strict.authenticate(again, REQ)).description).toContain('does not publish');
+    } finally {
+      await server.close();
+    }
   });
 });
 
