@@ -114,16 +114,30 @@ describe('the gateway as a protected resource', () => {
 });
 
 /** The host's side of the redirect: a loopback `/callback` listener. */
-async function callbackListener(): Promise<{ url: string; next: Promise<URLSearchParams>; server: Server }> {
-  let deliver!: (params: URLSearchParams) => void;
-  const next = new Promise<URLSearchParams>((resolve) => (deliver = resolve));
+async function callbackListener(): Promise<{
+  url: string;
+  next(): Promise<URLSearchParams>;
+  server: Server;
+}> {
+  const arrived: URLSearchParams[] = [];
+  const waiting: Array<(params: URLSearchParams) => void> = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     res.writeHead(200, { 'content-type': 'text/plain' }).end('done\n');
-    if (url.pathname === '/callback') deliver(url.searchParams);
+    if (url.pathname !== '/callback') return;
+    const resolve = waiting.shift();
+    if (resolve) resolve(url.searchParams);
+    else arrived.push(url.searchParams);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`, next, server };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
+    next: () => {
+      const ready = arrived.shift();
+      return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+    },
+    server,
+  };
 }
 
 /** An in-memory OAuthClientProvider whose browser is browser.mjs, as a host's would be. */
@@ -182,7 +196,7 @@ describe('hosts find everything from the gateway URL alone', () => {
       const first = new StreamableHTTPClientTransport(new URL(gateway.url), { authProvider: provider });
       const client = new Client({ name: 'sdk-host', version: '1.0.0' });
       await expect(client.connect(first, { timeout: 20_000 })).rejects.toBeInstanceOf(UnauthorizedError);
-      const params = await callback.next;
+      const params = await callback.next();
       expect(params.get('code')).toBeTruthy();
       await first.finishAuth(params);
       expect(provider.discovery?.resourceMetadataUrl).toBe(metadataUrl);
@@ -241,6 +255,64 @@ describe('hosts find everything from the gateway URL alone', () => {
       expect(tools.stdout).toContain('echo');
     } finally {
       await host.cleanup();
+    }
+  }, 60_000);
+
+  // Last: it restarts the gateway.
+  it('too few scopes: 403 insufficient_scope naming them, and the SDK client steps up', async () => {
+    // A token for the gateway with the one scope it asks for…
+    const callback = await callbackListener();
+    let stricter: RunningGateway | undefined;
+    try {
+      const provider = new HostProvider(callback.url);
+      const first = new StreamableHTTPClientTransport(new URL(gateway.url), { authProvider: provider });
+      await expect(new Client({ name: 'h', version: '1' }).connect(first)).rejects.toBeInstanceOf(
+        UnauthorizedError,
+      );
+      await first.finishAuth(await callback.next());
+      expect(decodeJwt(provider.saved!.access_token).scope).toBe('mcp:read');
+
+      // …then the gateway, restarted at the same URL, asks for one more.
+      const config = join(served.root, 'deployment-stepup.jsonc');
+      await writeFile(
+        config,
+        JSON.stringify({ auth: { oauth: { issuer: as.issuer, scopes: ['mcp:read', 'mcp:write'] } } }),
+      );
+      await gateway.stop();
+      stricter = await startGateway(served, ['--config', config, '--http', `127.0.0.1:${gateway.port}`]);
+      const direct = stricter.url;
+      expect(direct).toBe(gateway.url);
+
+      const response = await fetch(direct, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${provider.saved!.access_token}`,
+        },
+        body: INITIALIZE,
+      });
+      expect(response.status).toBe(403);
+      const challenge = response.headers.get('www-authenticate') ?? '';
+      expect(challenge).toContain('error="insufficient_scope"');
+      expect(challenge).toContain('scope="mcp:read mcp:write"');
+      expect(challenge).toContain(`resource_metadata="${metadataUrl}"`);
+
+      // The SDK's transport reads the 403, asks for the scopes named, and the new token is enough.
+      const stepUp = new StreamableHTTPClientTransport(new URL(direct), { authProvider: provider });
+      await expect(new Client({ name: 'h', version: '1' }).connect(stepUp)).rejects.toBeInstanceOf(
+        UnauthorizedError,
+      );
+      await stepUp.finishAuth(await callback.next());
+      expect(decodeJwt(provider.saved!.access_token).scope).toBe('mcp:read mcp:write');
+      const client = new Client({ name: 'h', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(direct), { authProvider: provider }));
+      expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+      await client.close();
+    } finally {
+      callback.server.close();
+      callback.server.closeAllConnections();
+      await stricter?.stop();
     }
   }, 60_000);
 });
