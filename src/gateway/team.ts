@@ -41,7 +41,7 @@ export async function teamFront({ deployment, paths, state, resource }: TeamCont
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
   // Last: it refuses any bearer it is given (an opaque one goes to introspection).
   if (auth.oauth) {
-    const oauth = await externalIssuerFront(auth.oauth, resource);
+    const oauth = await externalIssuerFront(auth.oauth, resource, deployment.file);
     authenticators.push(oauth.authenticator);
     routes.push(...oauth.routes);
   }

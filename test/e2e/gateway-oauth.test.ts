@@ -113,6 +113,16 @@ describe('the gateway as a protected resource', () => {
   });
 });
 
+describe('a deployment whose issuer cannot be used', () => {
+  it('does not start, and says why', async () => {
+    const config = join(served.root, 'deployment-wrong.jsonc');
+    await writeFile(config, JSON.stringify({ auth: { oauth: { issuer: `${as.issuer}/elsewhere` } } }));
+    await expect(startGateway(served, ['--config', config])).rejects.toThrow(
+      /auth\.oauth\.issuer: no authorization server metadata for .*\/elsewhere/,
+    );
+  });
+});
+
 /** The host's side of the redirect: a loopback `/callback` listener. */
 async function callbackListener(): Promise<{
   url: string;
