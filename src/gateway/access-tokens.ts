@@ -16,7 +16,8 @@
  * answer-cache.ts) for at most a minute and never past its expiry, so a repeat costs a hash, not a
  * signature check. A key the issuer withdraws stops working within that minute of the refetch.
  *
- * Every refusal says why, for the person reading it; none repeats the token.
+ * Every refusal says why, for the person reading it; none repeats the token or anything read from
+ * it (the description goes into a WWW-Authenticate header: RFC 6750 §3 allows no quotes there).
  */
 
 import {
@@ -141,7 +142,8 @@ export function accessTokens(options: AccessTokenOptions): Authenticator {
       return invalid(jwtProblem(error, options.issuer, resource));
     }
     if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase()))
-      return invalid(`it is a "${typ}" token, not an access token`);
+      // What the token says is not repeated: it would land in a response header.
+      return invalid('its type (typ) says it is not an access token');
     const answer = admit(payload);
     if (answer.ok) {
       const now = Date.now();
@@ -161,7 +163,7 @@ export function accessTokens(options: AccessTokenOptions): Authenticator {
     if (!answer.active) return invalid('the issuer says it is not active (revoked, expired or unknown)');
     const { claims } = answer;
     if (claims.iss !== undefined && claims.iss !== options.issuer)
-      return invalid(`it was issued by ${JSON.stringify(claims.iss)}, not ${options.issuer}`);
+      return invalid(`it was issued by another issuer, not ${options.issuer}`);
     if (claims.aud !== undefined) {
       const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!audience.includes(resource)) return invalid(`it is for another resource, not ${resource}`);
@@ -214,7 +216,7 @@ function jwtProblem(error: unknown, issuer: string, resource: string): string {
       case 'exp':
         return 'it has no expiry';
       default:
-        return `its "${error.claim}" claim is not acceptable (${error.reason})`;
+        return `its ${error.claim} claim is not acceptable (${error.reason})`;
     }
   }
   if (error instanceof errors.JOSEAlgNotAllowed)

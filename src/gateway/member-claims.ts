@@ -38,7 +38,7 @@ export function memberOf(
 ): Identity | string {
   const subject = claimAt(claims, mapping.subject);
   if (typeof subject !== 'string' || subject === '' || subject.length > 1024)
-    return `it names no member (no "${mapping.subject}" claim)`;
+    return `it names no member (no ${mapping.subject} claim)`;
   const identity: Identity = { auth, subject };
   const email = claimAt(claims, mapping.email);
   if (typeof email === 'string' && email) identity.email = email;
