@@ -46,7 +46,8 @@ beforeAll(async () => {
   const config = join(served.root, 'deployment.jsonc');
   await writeFile(
     config,
-    JSON.stringify({ auth: { oauth: { issuer: as.issuer, scopes: ['mcp:read'] } } }, null, 2),
+    // API keys beside OAuth: machines and members through one door.
+    JSON.stringify({ auth: { apiKeys: true, oauth: { issuer: as.issuer, scopes: ['mcp:read'] } } }, null, 2),
   );
   gateway = await startGateway(served, ['--config', config]);
   metadataUrl = `http://127.0.0.1:${gateway.port}/.well-known/oauth-protected-resource/mcp`;
@@ -100,6 +101,16 @@ describe('the gateway as a protected resource', () => {
         resource_name: 'patchbay team gateway',
       });
     }
+  });
+
+  it('an API key still goes in beside OAuth (the scopes are the same), and an unknown one gets the OAuth challenge', async () => {
+    const created = await served.run(['keys', 'create', 'ci', '--service', '--scope', 'mcp:read']);
+    expect(created.code, created.stderr).toBe(0);
+    const key = created.stdout.trim();
+    expect((await post(key)).status).toBe(200);
+    const unknown = await post(`${key.slice(0, -4)}zzzz`);
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.get('www-authenticate')).toContain(`resource_metadata="${metadataUrl}"`);
   });
 
   it('a bad token: 401 invalid_token with why, never the token', async () => {
