@@ -26,12 +26,19 @@ export interface TeamContext {
   resource: URL;
 }
 
-export async function teamFront({ deployment, paths }: TeamContext): Promise<TeamFront> {
+export async function teamFront({ deployment, paths, state, resource }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
   const { auth } = deployment;
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
+  if (auth.authorizationServer) {
+    // Its tokens: iss = own.issuer, aud = own.audience, keys = own.jwks() (local, no round trip).
+    const { startAuthorizationServer } = await import('./authorization-server/index.js');
+    const own = await startAuthorizationServer({ settings: auth.authorizationServer, state, resource });
+    routes.push(...own.routes);
+    closers.push(own.close);
+  }
   if (authenticators.length === 0)
     throw new Error('a team gateway needs at least one way in: auth.staticToken, auth.apiKeys or auth.oauth');
   return {
