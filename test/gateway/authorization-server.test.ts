@@ -78,8 +78,10 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function organisationIdp(groupsClaim?: string): Promise<OrganisationIdp> {
-  const idp = await startOrganisationIdp(groupsClaim ? { groupsClaim } : {});
+async function organisationIdp(
+  options: Parameters<typeof startOrganisationIdp>[0] = {},
+): Promise<OrganisationIdp> {
+  const idp = await startOrganisationIdp(options);
   cleanups.push(async () => {
     await idp.close();
     expect(idp.serverErrors, 'the IdP answered 500').toEqual([]);
@@ -96,8 +98,13 @@ interface Team {
 }
 
 /** `patchbay serve --config` in this process: the deployment file, the real listener. */
-async function teamGateway(options: { claims?: string; groupsClaim?: string } = {}): Promise<Team> {
-  const idp = await organisationIdp(options.groupsClaim);
+async function teamGateway(
+  options: { claims?: string; groupsClaim?: string; claimsInIdToken?: boolean } = {},
+): Promise<Team> {
+  const idp = await organisationIdp({
+    ...(options.groupsClaim ? { groupsClaim: options.groupsClaim } : {}),
+    ...(options.claimsInIdToken === false ? { claimsInIdToken: false } : {}),
+  });
   const home = temporaryDirectory();
   const env = {
     HOME: home,
@@ -333,6 +340,30 @@ describe("the gateway's own authorization server", () => {
       sub: MEMBERS.bob.sub,
       groups: ['revenue'],
     });
+  });
+
+  it('reads email and groups from UserInfo when the ID token carries only the subject', async () => {
+    const team = await teamGateway({ claimsInIdToken: false });
+    const bob = await connect(team, 'bob');
+    expect(team.idp.userinfoRequests).toBe(1);
+    expect(await verified(team, bob.saved!.access_token)).toMatchObject({
+      sub: MEMBERS.bob.sub,
+      email: MEMBERS.bob.email,
+      groups: ['sales'],
+    });
+  });
+
+  it("shows the IdP's refusal on a page and issues nothing", async () => {
+    const team = await teamGateway();
+    team.idp.deny = true;
+    const host = new HostProvider(new RedirectBrowser());
+    expect(await auth(host, { serverUrl: team.mcpUrl, resourceMetadataUrl: team.resourceMetadataUrl })).toBe(
+      'REDIRECT',
+    );
+    expect(host.landed).toBeUndefined();
+    expect(host.page).toMatchObject({ status: 403 });
+    expect(host.page!.text).toMatch(/access_denied: The member is not assigned to this application/);
+    expect(host.saved).toBeUndefined();
   });
 
   it('rotates refresh tokens: the new one works, the old one is refused', async () => {
