@@ -486,7 +486,7 @@ async function startFlow(team: Team, host: HostProvider): Promise<{ authorizatio
 }
 
 describe('the authorization server on its own', () => {
-  async function ownServer(options: { withDocuments?: boolean } = {}) {
+  async function ownServer(options: { withDocuments?: boolean; publicOrigin?: string } = {}) {
     const idp = await organisationIdp();
     const dir = temporaryDirectory();
     const state = new FileState(join(dir, 'state'));
@@ -501,7 +501,7 @@ describe('the authorization server on its own', () => {
       void route.handle(req, res);
     });
     const origin = await listen(listener);
-    const resource = new URL('/mcp', origin);
+    const resource = new URL('/mcp', options.publicOrigin ?? origin);
     const start = () =>
       startAuthorizationServer({
         settings: {
@@ -523,7 +523,7 @@ describe('the authorization server on its own', () => {
           : {}),
       });
     const server = (mounted.server = await start());
-    await idp.register(new URL('/oauth/signed-in', origin).href);
+    await idp.register(new URL('/oauth/signed-in', resource).href);
     const metadata = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ resource: resource.href, authorization_servers: [server.issuer] }));
@@ -534,7 +534,7 @@ describe('the authorization server on its own', () => {
       issuer: server.issuer,
       resourceMetadataUrl: new URL('/.well-known/oauth-protected-resource/mcp', await listen(metadata)),
     };
-    return { server, team, start };
+    return { server, team, start, origin };
   }
 
   it('exposes issuer, audience and its public keys; keys made on first start are kept for the next', async () => {
@@ -569,6 +569,20 @@ describe('the authorization server on its own', () => {
     });
     expect(payload).toMatchObject({ sub: MEMBERS.bob.sub, groups: ['sales'], client_id: clientId });
     expect(decodeJwt(host.saved!.access_token).exp! - decodeJwt(host.saved!.access_token).iat!).toBe(300);
+  });
+
+  it("behind a proxy, names the gateway's public URL in its metadata, whatever the request's Host or forwarded headers say", async () => {
+    const { server, origin } = await ownServer({ publicOrigin: 'https://mcp.example.com' });
+    expect(server.issuer).toBe('https://mcp.example.com/oauth');
+    expect(server.audience).toBe('https://mcp.example.com/mcp');
+    const response = await fetch(`${origin}/.well-known/oauth-authorization-server/oauth`, {
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' },
+    });
+    expect(await response.json()).toMatchObject({
+      issuer: 'https://mcp.example.com/oauth',
+      token_endpoint: 'https://mcp.example.com/oauth/token',
+      registration_endpoint: 'https://mcp.example.com/oauth/reg',
+    });
   });
 
   it('fetches client ID metadata documents only from public https URLs', () => {
