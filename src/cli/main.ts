@@ -27,6 +27,7 @@ import { getCommand } from './commands/get.command.js';
 import { helpCommand } from './commands/help.command.js';
 import { importCommand } from './commands/import.command.js';
 import { installCommand, uninstallCommand } from './commands/install.command.js';
+import { keysCommand } from './commands/keys.command.js';
 import { listCommand } from './commands/list.command.js';
 import { logCommand, statsCommand } from './commands/log.command.js';
 import { loginCommand } from './commands/login.command.js';
@@ -86,7 +87,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
       reviewCommand,
     ],
   ],
-  ['Serve to hosts:', [serveCommand, connectCommand, installCommand, uninstallCommand]],
+  ['Serve to hosts:', [serveCommand, keysCommand, connectCommand, installCommand, uninstallCommand]],
   ['More:', [uiCommand, demoCommand, completionCommand, helpCommand]],
 ];
 

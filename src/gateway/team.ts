@@ -8,6 +8,7 @@
 
 import type { Paths } from '../core/paths.js';
 import type { StateStore } from '../state/store.js';
+import { apiKeysFront } from './api-keys.js';
 import type { Deployment } from './deployment.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
 import { gatewayToken } from './token.js';
@@ -31,6 +32,11 @@ export async function teamFront({ deployment, paths, state, resource }: TeamCont
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
   const { auth } = deployment;
+  if (auth.apiKeys) {
+    const keys = apiKeysFront(deployment, state);
+    authenticators.push(keys);
+    closers.push(() => keys.close());
+  }
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
   if (auth.authorizationServer) {
     // Its tokens: iss = own.issuer, aud = own.audience, keys = own.jwks() (local, no round trip).
