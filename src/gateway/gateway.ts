@@ -58,7 +58,7 @@ export class Gateway {
   private readonly announcers: Array<(kind: Kind) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
-  /** Tool calls relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
+  /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
   readonly hotPath: HotPath | undefined;
 
   constructor(private readonly options: GatewayOptions) {
@@ -85,9 +85,12 @@ export class Gateway {
         ? undefined
         : new HotPath({
             resolveTool: (name) => this.listings.resolve('tool', name),
+            resolvePrompt: (name) => this.listings.resolve('prompt', name),
+            owner: (uri) => this.listings.owner(uri),
             pinKey,
             gate: options.gate,
             onLog: (upstream, params) => this.relay.passLog(upstream, params),
+            onListChanged: (upstream, kind) => this.relay.listChanged(upstream, kind),
             onWarning: options.onWarning,
           });
   }

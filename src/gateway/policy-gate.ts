@@ -16,7 +16,7 @@ import type { Tool as Listed } from '@modelcontextprotocol/client';
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
-import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
+import { maskSecretsInText, recordCall, type AuditCaller } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
 import { byteLength, type Admission } from '../policy/admission.js';
@@ -153,8 +153,25 @@ export class PolicyGate {
 
   /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */
   async relayed<T>(read: RelayedRead, run: () => Promise<T>): Promise<T> {
+    const finish = this.beginRelayed(read);
+    try {
+      const result = await run();
+      await finish({ bytes: byteLength(result) });
+      return result;
+    } catch (error) {
+      await finish({ error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  /**
+   * The start of `relayed`, for a relay that runs the read its own way (hot-path.ts): the clock
+   * starts now, and the function it returns writes the one audit line (the result's serialized
+   * size, or the error's message).
+   */
+  beginRelayed(read: RelayedRead): (end: { bytes: number } | { error: string }) => Promise<boolean> {
     const started = Date.now();
-    const record = (outcome: AuditOutcome, result?: unknown, error?: string) =>
+    return (end) =>
       recordCall(
         {
           time: new Date(started).toISOString(),
@@ -167,23 +184,15 @@ export class PolicyGate {
           // A URI can carry a credential in its query (as tool arguments can).
           tool: read.kind === 'resource' ? maskSecretsInText(read.name) : read.name,
           decision: 'not-governed',
-          outcome,
+          outcome: 'error' in end ? 'error' : 'ok',
           durationMs: Date.now() - started,
           argumentBytes: byteLength(read.args ?? {}),
-          resultBytes: result === undefined ? 0 : byteLength(result),
-          ...(error ? { error } : {}),
+          resultBytes: 'error' in end ? 0 : end.bytes,
+          ...('error' in end && end.error ? { error: end.error } : {}),
           arguments: read.args ?? {},
         },
         { paths: this.options.policy.paths, logArguments: this.options.logArguments },
       );
-    try {
-      const result = await run();
-      await record('ok', result);
-      return result;
-    } catch (error) {
-      await record('error', undefined, error instanceof Error ? error.message : String(error));
-      throw error;
-    }
   }
 }
 

@@ -200,12 +200,17 @@ export class Relay {
       ['notifications/prompts/list_changed', 'prompts'],
       ['notifications/resources/list_changed', 'resources'],
     ] as const) {
-      client.setNotificationHandler(method, () => {
-        // Read it again: a change is announced downstream when the listing differs.
-        void upstream.list(kind).catch(() => undefined);
-        if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
-      });
+      client.setNotificationHandler(method, () => this.listChanged(upstream, kind));
     }
+  }
+
+  /**
+   * An upstream said a listing changed (to its client, or on a hot-path call's stream): read it
+   * again; a change is announced downstream when the listing differs.
+   */
+  listChanged(upstream: Upstream, kind: 'tools' | 'prompts' | 'resources'): void {
+    void upstream.list(kind).catch(() => undefined);
+    if (kind === 'resources') void upstream.list('templates').catch(() => undefined);
   }
 
   /** An upstream's log message, to every host with a session, its logger named after the upstream. */
