@@ -66,6 +66,7 @@ export interface ExternalIssuer {
 
 /** Mode 2: the gateway's own authorization server, signing members in at the organisation's IdP. */
 export interface OwnAuthorizationServer {
+  /** The gateway's one client there; its redirect URI to register: `<publicUrl>/oauth/signed-in`. */
   idp: { issuer: URL; clientId: string; clientSecret: string; scopes: string[] };
   scopes: string[];
   claims: ClaimMapping;
