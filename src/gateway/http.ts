@@ -257,6 +257,8 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     };
     void (async () => {
       const open = openRoutes.find((candidate) => routeMatches(candidate, path));
+      // Draining: every answer ends its connection, so that clients reconnect elsewhere.
+      if (drain.draining) res.setHeader('connection', 'close');
       if (open) return await open.handle(req, res);
       if (drain.draining) {
         res.setHeader('Retry-After', '5');

@@ -85,7 +85,11 @@ describe('parseDeployment', () => {
   });
 
   it.each([
-    ['an unknown field', `{\n  "listen": "7431",\n  "listne": "x"\n}`, /gateway\.jsonc:3:\d+: listne: Unrecognized key: "listne"/],
+    [
+      'an unknown field',
+      `{\n  "listen": "7431",\n  "listne": "x"\n}`,
+      /gateway\.jsonc:3:\d+: listne: Unrecognized key: "listne"/,
+    ],
     ['a wrong type', `{\n  "logs": "xml"\n}`, /gateway\.jsonc:2:\d+: logs: /],
     ['a bad listen address', `{\n  "listen": "example.com"\n}`, /:2:\d+: listen: \[host:\]port/],
     ['a port out of range', `{\n  "listen": "0.0.0.0:70000"\n}`, /:2:\d+: listen: /],
