@@ -231,6 +231,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     },
   );
   const drain = new Drain();
+  let inFlight = 0;
   options.readiness?.add('listener', () =>
     httpServer.listening ? { ready: true } : { ready: false, reason: 'not-listening' },
   );
@@ -264,6 +265,9 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         res.setHeader('Retry-After', '5');
         return deny(503, 'draining', 'The gateway is shutting down; try again.');
       }
+      // In flight from here (authentication, body) until its answer is over: a drain waits for it.
+      const leave = drain.enter();
+      res.once('close', leave);
       // A front door that failed to start serves nothing, least of all without its authenticator.
       if (
         front &&
@@ -305,11 +309,12 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       // Standing streams (a session's GET, a 2026 subscriptions/listen) are bounded by the number
       // of sessions and subscriptions, not counted as requests in flight.
       const standing = req.method === 'GET' || isListen(parsedBody);
-      if (!standing && drain.inFlight >= MAX_CONCURRENT_REQUESTS) {
+      if (standing) leave();
+      if (!standing && inFlight >= MAX_CONCURRENT_REQUESTS) {
         res.setHeader('Retry-After', '1');
         return deny(503, 'busy', 'Too many requests at once; try again.');
       }
-      const leave = standing ? undefined : drain.enter();
+      if (!standing) inFlight++;
       let end!: () => void;
       const ended = new Promise<void>((resolve) => (end = resolve));
       try {
@@ -341,7 +346,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         );
       } finally {
         end();
-        leave?.();
+        if (!standing) inFlight--;
       }
     })().catch(() => {
       if (!res.headersSent) plain(res, 500, 'Internal error.');
