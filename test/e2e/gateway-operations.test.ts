@@ -309,6 +309,49 @@ describe('behind a proxy', () => {
   });
 });
 
+describe('behind a proxy over IPv6', () => {
+  it('matches an IPv6 range: trusted from ::1 inside it, not from ::1 outside it', async () => {
+    const sendV6 = (port: number, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '::1', port, path: '/mcp', method: 'POST', headers, agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on('error', reject);
+        req.end(PING);
+      });
+    const headers = (port: number) => ({
+      ...mcpHeaders(port),
+      host: 'gateway.internal:8080',
+      'x-forwarded-host': `[::1]:${port}`,
+      'x-forwarded-for': '2001:db8::7',
+    });
+    const inside = await getFreePort();
+    await startGateway([
+      '--servers',
+      'demo',
+      '--http',
+      `[::1]:${inside}`,
+      '--trust-proxy',
+      '::/127,10.0.0.0/8',
+    ]);
+    expect(await sendV6(inside, headers(inside))).toBe(200);
+    const outside = await getFreePort();
+    await startGateway([
+      '--servers',
+      'demo',
+      '--http',
+      `[::1]:${outside}`,
+      '--trust-proxy',
+      'fd00::/8,127.0.0.1',
+    ]);
+    expect(await sendV6(outside, headers(outside))).toBe(403);
+  });
+});
+
 describe('exposure', () => {
   it('refuses another interface without authentication beyond the static token', async () => {
     const plain = await sandbox.run(['serve', '--http', '0.0.0.0:0']);
