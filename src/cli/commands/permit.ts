@@ -2,9 +2,13 @@
  * Writing policy: `patchbay permit <name> <tool-or-glob> allow|ask|deny|default [-s scope]` (or
  * `--group read-only|other <decision>`, the console's group setting),
  * `patchbay enable|disable <name> [-s scope]`, `patchbay limit <name> [tool-or-glob] <N/unit>|none
- * [-s scope]`. The scope is local by default (you, this project); `project` writes the team's
- * committed `.patchbay.json`; `user` every project. Each says what it wrote where, and when a
- * stricter rule elsewhere still decides.
+ * [-s scope]`. On a team gateway, `permit … --member M --group G` writes a rule only for those
+ * members (a `rules` entry; `--group` with a tool and a decision names members' groups, without a
+ * tool it stays the tools' group), `limit … --per-member N/unit` counts each member apart, and
+ * `limit … --member/--group` limits only them (policy/rules has the precedence). The scope is
+ * local by default (you, this project); `project` writes the team's committed `.patchbay.json`;
+ * `user` every project. Each says what it wrote where, and when a stricter rule elsewhere still
+ * decides.
  */
 
 import { PatchbayError } from '../../errors.js';
