@@ -31,7 +31,8 @@
  *               audience: present only on a rule for some members: { members, groups } (the
  *                 tools' verdicts above are those of a caller no rule names: stdio, the token)
  *   limits      every limit of the policy files for this server: limit objects
- *   memberLimits  limits counted per member or only for some members: { pattern, limit, scope,
+ *   memberLimits  (present only when there are any) limits counted per member or only for some
+ *               members: { pattern, limit, scope,
  *               path, perMember (counted for each member apart), audience ({ members, groups },
  *               null: everyone) }
  *   changes     tools recorded as changed since pinned and not reviewed: [{ tool, changedAt }]
@@ -161,7 +162,8 @@ export interface ServerPolicyView {
   tools: ToolPolicyView[] | null;
   rules: RuleView[];
   limits: LimitView[];
-  memberLimits: MemberLimitView[];
+  /** Present only when a policy file sets limits per member or for some members. */
+  memberLimits?: MemberLimitView[];
   changes: Array<{ tool: string; changedAt: string }>;
   projectPolicy: ProjectPolicyStatus | null;
 }
@@ -238,6 +240,7 @@ async function policyView(
     paths: io.paths,
     onWarning: (message) => note(io, message),
   });
+  const memberLimits = memberLimitViews(server.name, sources);
   const view: ServerPolicyView = {
     server: server.name,
     status: state.status,
@@ -247,9 +250,9 @@ async function policyView(
     tools: null,
     rules: ruleViews(server.name, sources),
     limits,
-    memberLimits: memberLimitViews(server.name, sources),
     changes: [],
     projectPolicy: projectPolicyStatus(policy, server.name),
+    ...(memberLimits.length > 0 ? { memberLimits } : {}),
   };
   if (listing && !listing.ok) {
     view.status = listing.status;
@@ -528,7 +531,7 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
           `  ${p.yellow(`limit ${text(limit.pattern)} ${text(limit.limit)} matches no listed tool`)} ${p.dim(`(${limit.scope}, ${text(limit.path)})`)}`,
         );
   }
-  for (const limit of view.memberLimits) {
+  for (const limit of view.memberLimits ?? []) {
     const who = [
       limit.audience ? `for ${audienceText(limit.audience)}` : '',
       limit.perMember ? 'per member' : '',
@@ -539,13 +542,7 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
       `  limit    ${text(limit.pattern === '*' ? 'all tools' : limit.pattern)} ${text(limit.limit)} ${text(who)}  ${p.dim(`(${limit.scope}, ${text(limit.path)})`)}`,
     );
   }
-  if (
-    !options.check &&
-    usable &&
-    view.rules.length === 0 &&
-    view.limits.length === 0 &&
-    view.memberLimits.length === 0
-  )
+  if (!options.check && usable && view.rules.length === 0 && view.limits.length === 0 && !view.memberLimits)
     out(`  ${p.dim('no rules or limits for this server in the policy files')}`);
 }
 
