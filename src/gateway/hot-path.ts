@@ -153,6 +153,9 @@ export class HotPath {
     const route = await this.route(request);
     if (!route) return false;
     const { upstream } = route;
+    // A prompt or resource of a server hidden from the member: the full path says it is unknown.
+    if (request.method !== 'tools/call' && this.options.gate?.hidden(upstream.name, exchange.caller))
+      return false;
     const pass = upstream.current()?.passThrough();
     if (!pass) return false;
     const record =
@@ -198,7 +201,8 @@ export class HotPath {
     const tool = { ...(listed ?? {}), name: route.name };
     const pinKey = this.options.pinKey(upstream);
     // A tool set to ask needs the full path (its question, its answer).
-    if (gate.policy.verdict(upstream.name, pinKey, tool).decision === 'ask') return 'full-path';
+    if (gate.policy.verdict(upstream.name, pinKey, tool, exchange.caller).decision === 'ask')
+      return 'full-path';
     const decision = await gate.admit({
       server: upstream.name,
       pinKey,
