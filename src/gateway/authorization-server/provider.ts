@@ -17,6 +17,7 @@ import { StateAdapter } from './adapter.js';
 import { SIGNING_ALG, type ServerKeys } from './keys.js';
 import type { Members } from './members.js';
 import { escapeHtml } from './pages.js';
+import { loadOidcProvider } from './library.js';
 
 /** Tests only: which client ID metadata document URLs may be fetched, and how. */
 export interface ClientDocumentFetch {
@@ -47,7 +48,7 @@ interface ClientLike {
 }
 
 export async function makeProvider(options: ProviderOptions): Promise<Provider> {
-  const { default: Provider, errors } = await import('oidc-provider');
+  const { default: Provider, errors } = await loadOidcProvider();
   const { issuer, resource, settings, members } = options;
   const accessTtl = settings.accessTokenTtlSeconds;
   const refreshTtl = settings.refreshTokenTtlSeconds;
