@@ -9,9 +9,7 @@
  * client's (numbers), so the two never claim each other's messages.
  */
 
-import type { JSONRPCMessage } from '@modelcontextprotocol/client';
-
-import type { SdkTransport } from './session-types.js';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 
 type Message = Record<string, unknown>;
 
@@ -31,10 +29,10 @@ interface Route {
   progressToken: string | number | undefined;
 }
 
-const CHANNELS = new WeakMap<SdkTransport, RawChannel>();
+const CHANNELS = new WeakMap<Transport, RawChannel>();
 
 /** The raw channel of a connected transport (made once: it wraps the SDK client's onmessage). */
-export function rawChannelOf(transport: SdkTransport): RawChannel {
+export function rawChannelOf(transport: Transport): RawChannel {
   const known = CHANNELS.get(transport);
   if (known) return known;
   const byId = new Map<string, Route>();
