@@ -115,6 +115,8 @@ export class HotPath {
     const route = await this.options.resolveTool(call.name);
     if (!route) return false;
     const { upstream } = route;
+    // Called with each member's own login: the full path picks the member's session.
+    if (upstream.perMember) return false;
     const pass = upstream.current()?.passThrough();
     if (!pass) return false;
     const listed = upstream.kept('tools').find((tool) => tool.name === route.name);

@@ -10,6 +10,7 @@ import type { Paths } from '../core/paths.js';
 import type { StateStore } from '../state/store.js';
 import type { Deployment } from './deployment.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
+import type { MemberLogins } from './signin.js';
 import { gatewayToken } from './token.js';
 
 export interface TeamFront {
@@ -24,9 +25,11 @@ export interface TeamContext {
   state: StateStore;
   /** The gateway's MCP endpoint as hosts reach it: the resource its tokens are bound to (RFC 8707). */
   resource: URL;
+  /** Members' own upstream logins (a deployment with a vault): their sign-in and links pages. */
+  members?: MemberLogins;
 }
 
-export async function teamFront({ deployment, paths }: TeamContext): Promise<TeamFront> {
+export async function teamFront({ deployment, paths, members, resource }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -34,8 +37,10 @@ export async function teamFront({ deployment, paths }: TeamContext): Promise<Tea
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
   if (authenticators.length === 0)
     throw new Error('a team gateway needs at least one way in: auth.staticToken, auth.apiKeys or auth.oauth');
+  const authenticator = firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.');
+  if (members) routes.push(...members.routes({ authenticator, base: new URL('/', resource) }));
   return {
-    authenticator: firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.'),
+    authenticator,
     routes,
     close: async () => {
       await Promise.all(closers.map((close) => close()));
