@@ -62,7 +62,7 @@ export interface LoginResult {
 }
 
 export async function login(request: LoginRequest): Promise<LoginResult> {
-  const { entry, store, env } = request;
+  const { entry, store } = request;
   if (entry.transport === 'stdio' || !entry.url) {
     throw new PatchbayError('usage', `${request.name} is a local command; OAuth applies to remote servers.`);
   }
@@ -224,7 +224,9 @@ export function authBase(url: string, discovered: Discovered, http: HttpClient, 
     serverUrl: url,
     fetchFn: http.fetch,
     ...(scope ? { scope } : {}),
-    ...(discovered.resourceMetadataUrl ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) } : {}),
+    ...(discovered.resourceMetadataUrl
+      ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) }
+      : {}),
   };
 }
 

@@ -58,7 +58,14 @@ export interface MemberLinkFacts {
 
 type VaultRecord =
   | ({ kind: 'tokens'; sealed: Sealed } & MemberLinkFacts)
-  | { kind: 'client'; issuer: string; redirectUri?: string; clientId: string; registeredAt: number; sealed: Sealed }
+  | {
+      kind: 'client';
+      issuer: string;
+      redirectUri?: string;
+      clientId: string;
+      registeredAt: number;
+      sealed: Sealed;
+    }
   | { kind: 'key-check'; sealed: Sealed };
 
 /** Serialises work per key. In-process now; a store-backed lock makes it hold across replicas. */
@@ -113,7 +120,9 @@ export async function readVaultKey(
       throw new PatchbayError(
         'config-shape',
         `${where} is inside the gateway's state directory ${stateDirectory}: the key must never be kept beside the data it protects.`,
-        { hint: 'Move the key file elsewhere (e.g. /etc/patchbay/vault.key, mode 0600) and point vault.key at it.' },
+        {
+          hint: 'Move the key file elsewhere (e.g. /etc/patchbay/vault.key, mode 0600) and point vault.key at it.',
+        },
       );
     try {
       text = await readFile(source.path, 'utf8');
@@ -146,6 +155,7 @@ export interface MemberVaultOptions {
 export class MemberVault {
   private readonly records: RecordStore<VaultRecord>;
   private readonly lock: VaultLock;
+  private readonly index: MemberVaultFacts;
 
   constructor(
     state: StateStore,
@@ -155,6 +165,7 @@ export class MemberVault {
     if (key.length !== 32) throw new PatchbayError('internal', 'a vault key is 32 bytes');
     this.records = state.records<VaultRecord>(VAULT_NAMESPACE, { secret: true });
     this.lock = options.lock ?? processLock();
+    this.index = new MemberVaultFacts(state);
   }
 
   /**
@@ -167,8 +178,7 @@ export class MemberVault {
       await this.records.put(KEY_CHECK, { kind: 'key-check', sealed: this.seal(KEY_CHECK, KEY_CHECK_TEXT) });
       return;
     }
-    if (found.kind !== 'key-check' || this.open(KEY_CHECK, found.sealed) !== KEY_CHECK_TEXT)
-      throw wrongKey();
+    if (found.kind !== 'key-check' || this.open(KEY_CHECK, found.sealed) !== KEY_CHECK_TEXT) throw wrongKey();
   }
 
   /** One member's login to one server, as patchbay's OAuth client keeps logins. */
@@ -182,24 +192,13 @@ export class MemberVault {
   }
 
   /** Logins, optionally of one member and/or one server (facts only). */
-  async links(filter: { member?: string; server?: string } = {}): Promise<MemberLinkFacts[]> {
-    const out: MemberLinkFacts[] = [];
-    for (const [, record] of await this.records.entries()) {
-      if (record.kind !== 'tokens') continue;
-      if (filter.member !== undefined && record.member !== filter.member) continue;
-      if (filter.server !== undefined && record.server !== filter.server) continue;
-      const { kind: _kind, sealed: _sealed, ...facts } = record;
-      out.push(facts);
-    }
-    return out.sort((a, b) => a.member.localeCompare(b.member) || a.server.localeCompare(b.server));
+  links(filter: { member?: string; server?: string } = {}): Promise<MemberLinkFacts[]> {
+    return this.index.links(filter);
   }
 
   /** Remove a member's logins (to one server, or all); how many. */
-  async revoke(member: string, server?: string): Promise<number> {
-    let removed = 0;
-    for (const link of await this.links({ member, ...(server === undefined ? {} : { server }) }))
-      if (await this.records.delete(tokensKey(link.member, link.server))) removed++;
-    return removed;
+  revoke(member: string, server?: string): Promise<number> {
+    return this.index.revoke(member, server);
   }
 
   // ----- what MemberLogin uses --------------------------------------------------------------
@@ -261,7 +260,10 @@ export class MemberVault {
       current?.kind === 'tokens'
         ? {
             ...current,
-            lastRefreshError: { at, message: redactSecrets(message, [known?.accessToken, known?.refreshToken]) },
+            lastRefreshError: {
+              at,
+              message: redactSecrets(message, [known?.accessToken, known?.refreshToken]),
+            },
           }
         : undefined,
     );
@@ -279,7 +281,11 @@ export class MemberVault {
     for (const [key, record] of await this.records.entries()) {
       if (record.kind !== 'client' || record.issuer !== issuer) continue;
       if (match.clientId !== undefined && record.clientId !== match.clientId) continue;
-      if (match.redirectUri !== undefined && record.redirectUri !== undefined && record.redirectUri !== match.redirectUri)
+      if (
+        match.redirectUri !== undefined &&
+        record.redirectUri !== undefined &&
+        record.redirectUri !== match.redirectUri
+      )
         continue;
       fits.push({ key, registeredAt: record.registeredAt, exact: record.redirectUri === match.redirectUri });
     }
@@ -312,7 +318,11 @@ export class MemberVault {
     for (const [key, record] of await this.records.entries()) {
       if (record.kind !== 'client' || record.issuer !== issuer) continue;
       if (match.clientId !== undefined && record.clientId !== match.clientId) continue;
-      if (match.redirectUri !== undefined && record.redirectUri !== undefined && record.redirectUri !== match.redirectUri)
+      if (
+        match.redirectUri !== undefined &&
+        record.redirectUri !== undefined &&
+        record.redirectUri !== match.redirectUri
+      )
         continue;
       if (await this.records.delete(key)) deleted++;
     }
@@ -350,6 +360,37 @@ export class MemberVault {
       // Wrong key, or a record moved from another key: neither is readable, and neither is said apart.
       throw recordKey === KEY_CHECK ? wrongKey() : unreadable(recordKey);
     }
+  }
+}
+
+/**
+ * The vault's facts without its key: which member has a login to which server, and removing
+ * them (`patchbay vault list|revoke`, the members' links page). Never opens a sealed value.
+ */
+export class MemberVaultFacts {
+  private readonly records: RecordStore<VaultRecord>;
+
+  constructor(state: StateStore) {
+    this.records = state.records<VaultRecord>(VAULT_NAMESPACE, { secret: true });
+  }
+
+  async links(filter: { member?: string; server?: string } = {}): Promise<MemberLinkFacts[]> {
+    const out: MemberLinkFacts[] = [];
+    for (const [, record] of await this.records.entries()) {
+      if (record.kind !== 'tokens') continue;
+      if (filter.member !== undefined && record.member !== filter.member) continue;
+      if (filter.server !== undefined && record.server !== filter.server) continue;
+      const { kind: _kind, sealed: _sealed, ...facts } = record;
+      out.push(facts);
+    }
+    return out.sort((a, b) => a.member.localeCompare(b.member) || a.server.localeCompare(b.server));
+  }
+
+  async revoke(member: string, server?: string): Promise<number> {
+    let removed = 0;
+    for (const link of await this.links({ member, ...(server === undefined ? {} : { server }) }))
+      if (await this.records.delete(tokensKey(link.member, link.server))) removed++;
+    return removed;
   }
 }
 
@@ -428,6 +469,19 @@ class MemberLogin implements TokenStore {
   }
 }
 
+/** A link as `/me/links` and `patchbay vault list` show it: facts, never a token. */
+export function linkView(link: MemberLinkFacts) {
+  return {
+    member: link.member,
+    server: link.server,
+    issuer: link.issuer,
+    obtainedAt: new Date(link.obtainedAt).toISOString(),
+    ...(link.lastRefreshAt ? { lastRefreshAt: new Date(link.lastRefreshAt).toISOString() } : {}),
+    ...(link.scope ? { scope: link.scope } : {}),
+    ...(link.lastRefreshError ? { lastRefreshError: link.lastRefreshError.message } : {}),
+  };
+}
+
 /** Record keys: the member's subject is any string an IdP gives, so it is encoded. */
 function tokensKey(member: string, server: string): string {
   return `tokens ${encodeURIComponent(member)} ${encodeURIComponent(server)}`;
@@ -436,7 +490,6 @@ function tokensKey(member: string, server: string): string {
 function clientKey(issuer: string, redirectUri: string | undefined): string {
   return `client ${encodeURIComponent(issuer)} ${encodeURIComponent(redirectUri ?? '')}`;
 }
-
 
 /** The record's key is what the ciphertext is bound to. */
 function aad(recordKey: string): Buffer {
@@ -448,7 +501,7 @@ function wrongKey(): PatchbayError {
     'read-failed',
     "The vault key does not open this gateway's member vault: it is not the key the vault was written with.",
     {
-      hint: 'Start with the original vault.key; or, to start over, remove the members\' links (patchbay vault revoke) and the vault file, and let members sign in again.',
+      hint: "Start with the original vault.key; or, to start over, remove the members' links (patchbay vault revoke) and the vault file, and let members sign in again.",
     },
   );
 }

@@ -401,10 +401,7 @@ export class OAuthTokenSource implements AuthProvider {
   }
 
   /** The client the tokens were issued to, at the issuer that issued them. */
-  private async clientFor(
-    store: TokenStore,
-    current: StoredTokens,
-  ): Promise<OAuthClientInformationMixed> {
+  private async clientFor(store: TokenStore, current: StoredTokens): Promise<OAuthClientInformationMixed> {
     const choice = refreshingClient(this.settings.clientId, current);
     if (choice.kind === 'configured') {
       const secret = this.settings.name

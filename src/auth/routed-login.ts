@@ -56,18 +56,26 @@ export async function beginRoutedLogin(
   const issuer = discovered.authorizationServerMetadata?.issuer ?? discovered.authorizationServerUrl;
   const state = newState();
   let authorizationUrl: URL | undefined;
-  const provider = await loginProvider(request, discovered, { state, redirectUrl: request.redirectUrl }, {
-    onAuthorizationUrl: (url) => {
-      authorizationUrl = url;
+  const provider = await loginProvider(
+    request,
+    discovered,
+    { state, redirectUrl: request.redirectUrl },
+    {
+      onAuthorizationUrl: (url) => {
+        authorizationUrl = url;
+      },
     },
-  });
+  );
   const scope = entry.oauth?.scopes ?? discovered.challengeScope;
   const outcome = await sdk.auth(provider, {
     ...authBase(entry.url, discovered, request.http, scope),
     forceReauthorization: true,
   });
   if (outcome !== 'REDIRECT' || !authorizationUrl)
-    throw new PatchbayError('auth-failed', `${request.name}'s authorization server gave no authorization URL`);
+    throw new PatchbayError(
+      'auth-failed',
+      `${request.name}'s authorization server gave no authorization URL`,
+    );
   return {
     authorizationUrl,
     pending: {
@@ -104,9 +112,13 @@ export async function finishRoutedLogin(
   } catch (error) {
     if (error instanceof PatchbayError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new PatchbayError('auth-failed', `the sign-in to ${request.name} failed: ${message.slice(0, 300)}`, {
-      cause: error,
-    });
+    throw new PatchbayError(
+      'auth-failed',
+      `the sign-in to ${request.name} failed: ${message.slice(0, 300)}`,
+      {
+        cause: error,
+      },
+    );
   }
   const tokens = await request.store.getTokens(tokenKey(pending.issuer, url));
   if (!tokens) throw new PatchbayError('auth-failed', 'the sign-in finished but no tokens were stored');

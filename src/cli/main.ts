@@ -41,6 +41,7 @@ import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
+import { vaultCommand } from './commands/vault.command.js';
 import type { Action, Cli, DefineCommand } from './define.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 import { packageVersion } from '../core/version.js';
@@ -86,7 +87,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
       reviewCommand,
     ],
   ],
-  ['Serve to hosts:', [serveCommand, connectCommand, installCommand, uninstallCommand]],
+  ['Serve to hosts:', [serveCommand, connectCommand, installCommand, uninstallCommand, vaultCommand]],
   ['More:', [uiCommand, demoCommand, completionCommand, helpCommand]],
 ];
 

@@ -63,8 +63,7 @@ export class Relay {
     ctx: ServerContext,
     server: Server,
   ) {
-    const route =
-      (await this.options.listings.resolve('tool', name)) ?? this.unlistedPerMemberTool(name);
+    const route = (await this.options.listings.resolve('tool', name)) ?? this.unlistedPerMemberTool(name);
     if (!route) {
       // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
       const down = this.options

@@ -87,7 +87,9 @@ export async function startGateway(
   const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
   const { deployment } = options;
   // On HTTP, a perMember upstream is called with each member's own login: that needs the vault.
-  const perMember = upstreams.filter((upstream) => upstream.entry?.perMember).map((upstream) => upstream.name);
+  const perMember = upstreams
+    .filter((upstream) => upstream.entry?.perMember)
+    .map((upstream) => upstream.name);
   if (options.http && perMember.length > 0 && !deployment?.vault)
     throw new PatchbayError(
       'usage',
@@ -103,7 +105,9 @@ export async function startGateway(
       ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
       : undefined;
   const memberVault =
-    state && deployment?.vault ? { vault: await openMemberVault(deployment, callbacks, state), state } : undefined;
+    state && deployment?.vault
+      ? { vault: await openMemberVault(deployment, callbacks, state), state }
+      : undefined;
   const policy = new ToolPolicy({
     paths: callbacks.paths,
     sources: registry.policy.sources,

@@ -36,7 +36,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 
 import { inspectAuthorizationResponse } from '../auth/callback.js';
-import type { MemberLinkFacts, MemberVault } from '../auth/member-vault.js';
+import { linkView, type MemberVault } from '../auth/member-vault.js';
 import type { PendingLogin } from '../auth/routed-login.js';
 import type { Paths } from '../core/paths.js';
 import { PatchbayError } from '../errors.js';
@@ -123,15 +123,24 @@ export class MemberLogins {
    * The session a call of `template` by this scope's member goes through: the member's own,
    * after a sign-in if they have no login yet.
    */
-  async sessionFor(template: Upstream, scope: CallScope, purpose: string, host: HostQuestions): Promise<Upstream> {
+  async sessionFor(
+    template: Upstream,
+    scope: CallScope,
+    purpose: string,
+    host: HostQuestions,
+  ): Promise<Upstream> {
     const member = callerOf(scope).subject;
     if (member === null)
       throw new PatchbayError(
         'needs-auth',
         `${template.name} is called with each member's own login, and this request names no member`,
-        { hint: 'Connect to the gateway with your own credential (an API key or an OAuth sign-in), not the shared token.' },
+        {
+          hint: 'Connect to the gateway with your own credential (an API key or an OAuth sign-in), not the shared token.',
+        },
       );
     if (await this.vault.has(member, template.name)) return this.sessions.get(template, member);
+    // Removed elsewhere (patchbay vault revoke, another replica's links page): its session goes too.
+    await this.sessions.drop(member, template.name);
     const link = await this.createLink(member, template.name, purpose);
     const message = `${template.name} acts as you: sign in to it once with your own account. patchbay keeps the login for you (encrypted, never sent to this app).`;
     const caps = hostCapabilities(scope)?.elicitation as { url?: unknown } | undefined;
@@ -143,9 +152,13 @@ export class MemberLogins {
         elicitationId: link.elicitationId,
       })) as { action?: string } | undefined;
       if (answer?.action !== 'accept')
-        throw new PatchbayError('needs-auth', `the sign-in to ${template.name} was ${answer?.action === 'decline' ? 'declined' : 'cancelled'}`, {
-          hint: `Call it again to get a new sign-in link, or sign in at ${link.url} and call again.`,
-        });
+        throw new PatchbayError(
+          'needs-auth',
+          `the sign-in to ${template.name} was ${answer?.action === 'decline' ? 'declined' : 'cancelled'}`,
+          {
+            hint: `Call it again to get a new sign-in link, or sign in at ${link.url} and call again.`,
+          },
+        );
       const cancelled = scope.call ? scope.call.signal : scope.ctx.mcpReq.signal;
       await this.waitForSignIn(link.id, member, template.name, cancelled);
       if (!isModernRequest(scope.ctx))
@@ -155,8 +168,7 @@ export class MemberLogins {
       return this.sessions.get(template, member);
     }
     const text = `${template.name} needs your own sign-in: open ${link.url} , sign in, then call again.`;
-    if (isModernRequest(scope.ctx))
-      throw new PatchbayError('needs-auth', text, { hint: `Open ${link.url}` });
+    if (isModernRequest(scope.ctx)) throw new PatchbayError('needs-auth', text, { hint: `Open ${link.url}` });
     throw new UrlElicitationRequiredError(
       [{ mode: 'url', message, url: link.url, elicitationId: link.elicitationId }],
       text,
@@ -211,17 +223,27 @@ export class MemberLogins {
       throw new PatchbayError('internal', 'the sign-in pages are not served (no public URL known yet)');
     const id = randomBytes(16).toString('base64url');
     const elicitationId = randomBytes(16).toString('base64url');
-    await this.links.put(id, { member, server, purpose, elicitationId, createdAt: Date.now() }, { ttlMs: LINK_TTL_MS });
+    await this.links.put(
+      id,
+      { member, server, purpose, elicitationId, createdAt: Date.now() },
+      { ttlMs: LINK_TTL_MS },
+    );
     return { id, elicitationId, url: new URL(`${SIGNIN_PATH.slice(1)}${id}`, this.base).href };
   }
 
   /** Until the member has a login to the server (in this process: at once; else by looking). */
-  private async waitForSignIn(linkId: string, member: string, server: string, cancelled: AbortSignal): Promise<void> {
+  private async waitForSignIn(
+    linkId: string,
+    member: string,
+    server: string,
+    cancelled: AbortSignal,
+  ): Promise<void> {
     const deadline = Date.now() + (this.options.waitMs ?? LINK_TTL_MS);
     for (;;) {
       if (await this.vault.has(member, server)) return;
       if (this.closed) throw new PatchbayError('connect-failed', 'the gateway is closing');
-      if (cancelled.aborted) throw cancelled.reason instanceof Error ? cancelled.reason : new Error('cancelled');
+      if (cancelled.aborted)
+        throw cancelled.reason instanceof Error ? cancelled.reason : new Error('cancelled');
       const left = deadline - Date.now();
       if (left <= 0)
         throw new PatchbayError('needs-auth', `the sign-in to ${server} was not finished in time`, {
@@ -250,7 +272,8 @@ export class MemberLogins {
   /** GET /signin/<id>: the member who owns the link starts the upstream's OAuth flow. */
   private async start(id: string, req: IncomingMessage, res: ServerResponse, member: string | undefined) {
     if (req.method !== 'GET') return page(res, 405, 'Not allowed', 'Open the sign-in link in a browser.');
-    if (!/^[A-Za-z0-9_-]{22}$/.test(id)) return page(res, 404, 'No such link', 'This is not a sign-in link of this gateway.');
+    if (!/^[A-Za-z0-9_-]{22}$/.test(id))
+      return page(res, 404, 'No such link', 'This is not a sign-in link of this gateway.');
     if (member === undefined)
       return page(
         res,
@@ -260,13 +283,28 @@ export class MemberLogins {
       );
     const link = await this.links.get(id);
     if (!link)
-      return page(res, 410, 'Link used or expired', 'This sign-in link was already used or has expired. Call the tool again for a new one.');
+      return page(
+        res,
+        410,
+        'Link used or expired',
+        'This sign-in link was already used or has expired. Call the tool again for a new one.',
+      );
     // Another member's link: refused, and left for its owner.
     if (link.member !== member)
-      return page(res, 403, 'Not your link', 'This sign-in link was made for another member. Call the tool yourself for your own.');
+      return page(
+        res,
+        403,
+        'Not your link',
+        'This sign-in link was made for another member. Call the tool yourself for your own.',
+      );
     const taken = await this.links.take(id);
     if (!taken || taken.member !== member)
-      return page(res, 410, 'Link used or expired', 'This sign-in link was already used. Call the tool again for a new one.');
+      return page(
+        res,
+        410,
+        'Link used or expired',
+        'This sign-in link was already used. Call the tool again for a new one.',
+      );
     const template = this.options.entryOf?.(taken.server);
     if (!template?.entry?.url)
       return page(res, 404, 'Server gone', `${taken.server} is no longer served by this gateway.`);
@@ -292,9 +330,20 @@ export class MemberLogins {
     const params = new URL(req.url ?? '/', 'http://gateway').searchParams;
     const state = params.get('state') ?? '';
     if (member === undefined)
-      return page(res, 401, 'Sign in to the gateway first', 'The sign-in must be finished by the member who started it.');
+      return page(
+        res,
+        401,
+        'Sign in to the gateway first',
+        'The sign-in must be finished by the member who started it.',
+      );
     const found = state ? await this.pending.get(state) : undefined;
-    if (!found) return page(res, 410, 'Sign-in used or expired', 'This sign-in was already finished or has expired. Call the tool again.');
+    if (!found)
+      return page(
+        res,
+        410,
+        'Sign-in used or expired',
+        'This sign-in was already finished or has expired. Call the tool again.',
+      );
     if (found.member !== member)
       return page(res, 403, 'Not your sign-in', 'This sign-in was started by another member.');
     const pending = await this.pending.take(state);
@@ -332,7 +381,12 @@ export class MemberLogins {
   /** GET /me/links: the member's logins; POST (form `remove=<server>`): remove one. */
   private async linksPage(req: IncomingMessage, res: ServerResponse, member: string | undefined) {
     if (member === undefined)
-      return page(res, 401, 'Sign in to the gateway first', 'Your links are shown to you, signed in to this gateway.');
+      return page(
+        res,
+        401,
+        'Sign in to the gateway first',
+        'Your links are shown to you, signed in to this gateway.',
+      );
     if (req.method === 'POST') {
       const form = new URLSearchParams(await readSmallBody(req));
       const server = form.get('remove');
@@ -341,7 +395,8 @@ export class MemberLogins {
       res.end();
       return;
     }
-    if (req.method !== 'GET') return page(res, 405, 'Not allowed', 'GET to see your links, POST to remove one.');
+    if (req.method !== 'GET')
+      return page(res, 405, 'Not allowed', 'GET to see your links, POST to remove one.');
     const links = await this.vault.links({ member });
     if (/application\/json/.test(req.headers.accept ?? '')) {
       res.writeHead(200, { 'content-type': 'application/json', ...PAGE_HEADERS });
@@ -361,7 +416,11 @@ export class MemberLogins {
     return html(res, 200, 'Your links', `<p>Signed in as ${escapeHtml(member)}.</p>${body}`);
   }
 
-  private async loginRequest(server: string, member: string, entry: import('../config/entry.js').ServerEntry) {
+  private async loginRequest(
+    server: string,
+    member: string,
+    entry: import('../config/entry.js').ServerEntry,
+  ) {
     const { createHttpClient } = await import('../connect/network.js');
     const http = await createHttpClient({ env: this.options.env, ...(entry.tls ? { tls: entry.tls } : {}) });
     return {
@@ -373,19 +432,6 @@ export class MemberLogins {
       redirectUrl: new URL(CALLBACK_PATH.slice(1), this.base).href,
     };
   }
-}
-
-/** A link as `/me/links` and `patchbay vault list` show it: facts, never a token. */
-export function linkView(link: MemberLinkFacts) {
-  return {
-    member: link.member,
-    server: link.server,
-    issuer: link.issuer,
-    obtainedAt: new Date(link.obtainedAt).toISOString(),
-    ...(link.lastRefreshAt ? { lastRefreshAt: new Date(link.lastRefreshAt).toISOString() } : {}),
-    ...(link.scope ? { scope: link.scope } : {}),
-    ...(link.lastRefreshError ? { lastRefreshError: link.lastRefreshError.message } : {}),
-  };
 }
 
 const PAGE_HEADERS = {
@@ -403,7 +449,8 @@ function html(res: ServerResponse, status: number, title: string, body: string):
   if (res.headersSent) return void res.end();
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     ...PAGE_HEADERS,
   });
   res.end(

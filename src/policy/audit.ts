@@ -408,7 +408,9 @@ function isAuditEntry(value: unknown): value is AuditEntry {
     (v.hostClaimed === undefined || v.hostClaimed === null || typeof v.hostClaimed === 'string') &&
     AUDIT_VIAS.includes(v.via as AuditVia) &&
     (v.caller === undefined || isCaller(v.caller)) &&
-    (v.upstreamCredential === undefined || v.upstreamCredential === 'shared' || v.upstreamCredential === 'member') &&
+    (v.upstreamCredential === undefined ||
+      v.upstreamCredential === 'shared' ||
+      v.upstreamCredential === 'member') &&
     (v.kind === undefined || AUDIT_KINDS.includes(v.kind as AuditKind)) &&
     typeof v.server === 'string' &&
     typeof v.tool === 'string' &&

@@ -16,7 +16,10 @@ import { MemberVault } from '../../src/auth/member-vault.js';
 import { FileState } from '../../src/state/files.js';
 import { launchChromium } from '../helpers/browser.js';
 import { startTeamGateway, type TeamGateway } from '../helpers/team-gateway.js';
-import { startAuthorizationServer, type AuthorizationServer } from '../fixtures/oauth/authorization-server.js';
+import {
+  startAuthorizationServer,
+  type AuthorizationServer,
+} from '../fixtures/oauth/authorization-server.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
 
 const JWT = /eyJ[\w-]+\.[\w-]+\./;
@@ -30,7 +33,9 @@ const contexts = new Map<string, BrowserContext>();
 beforeAll(async () => {
   as = await startAuthorizationServer();
   upstream = await startProtectedMcpServer({ authorizationServer: as });
-  team = await startTeamGateway([{ name: 'crm', entry: { transport: 'http', url: upstream.url, perMember: true } }]);
+  team = await startTeamGateway([
+    { name: 'crm', entry: { transport: 'http', url: upstream.url, perMember: true } },
+  ]);
   browser = await launchChromium();
 }, 60_000);
 
@@ -54,7 +59,11 @@ async function browserOf(bearer: string): Promise<BrowserContext> {
 }
 
 /** Open a sign-in link as the member, logged in at the upstream's authorization server as `account`. */
-async function signIn(bearer: string, account: string, link: string): Promise<{ text: string; callback: string }> {
+async function signIn(
+  bearer: string,
+  account: string,
+  link: string,
+): Promise<{ text: string; callback: string }> {
   as.account = account;
   const page = await (await browserOf(bearer)).newPage();
   let callback = '';
@@ -126,7 +135,7 @@ describe('a perMember upstream on a team gateway', () => {
     }
   }, 90_000);
 
-  it('answers a host without URL elicitation with -32042 and the link; its retry after the sign-in carries its own token, never the other member\'s', async () => {
+  it("answers a host without URL elicitation with -32042 and the link; its retry after the sign-in carries its own token, never the other member's", async () => {
     const bob = await host('bob-token', {});
     try {
       const refused = await echo(bob, 'from bob').then(
@@ -158,7 +167,7 @@ describe('a perMember upstream on a team gateway', () => {
     }
   }, 90_000);
 
-  it('refuses another member\'s link, a replayed link and a replayed callback', async () => {
+  it("refuses another member's link, a replayed link and a replayed callback", async () => {
     await team.gateway.members!.revoke('alice', 'crm');
     const alice = await host('alice-token', {});
     let link: string;
@@ -195,8 +204,12 @@ describe('a perMember upstream on a team gateway', () => {
           headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
         })
       ).json()) as { member: string; links: Array<{ member: string; server: string }> };
-    expect((await mine('alice-token')).links).toEqual([expect.objectContaining({ member: 'alice', server: 'crm' })]);
-    expect((await mine('bob-token')).links).toEqual([expect.objectContaining({ member: 'bob', server: 'crm' })]);
+    expect((await mine('alice-token')).links).toEqual([
+      expect.objectContaining({ member: 'alice', server: 'crm' }),
+    ]);
+    expect((await mine('bob-token')).links).toEqual([
+      expect.objectContaining({ member: 'bob', server: 'crm' }),
+    ]);
     expect((await fetch(`${team.origin}/me/links`)).status).toBe(401);
     const removed = await fetch(`${team.origin}/me/links`, {
       method: 'POST',

@@ -31,7 +31,13 @@ export function testAuthenticator(): Authenticator {
       const identity = MEMBERS[bearer];
       return identity
         ? { ok: true, identity }
-        : { ok: false, kind: 'refused', status: 401, error: 'invalid_token', description: 'unknown test bearer' };
+        : {
+            ok: false,
+            kind: 'refused',
+            status: 401,
+            error: 'invalid_token',
+            description: 'unknown test bearer',
+          };
     },
     challenge: () => ({ realm: 'patchbay-test' }),
   };
