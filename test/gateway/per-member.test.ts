@@ -13,6 +13,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MemberVault } from '../../src/auth/member-vault.js';
+import { readAudit } from '../../src/policy/audit.js';
 import { FileState } from '../../src/state/files.js';
 import { launchChromium } from '../helpers/browser.js';
 import { startTeamGateway, type TeamGateway } from '../helpers/team-gateway.js';
@@ -197,6 +198,35 @@ describe('a perMember upstream on a team gateway', () => {
     expect(await team.vault.links({ member: 'bob', server: 'crm' })).toHaveLength(1);
   }, 90_000);
 
+  it('asks a 2026-07-28 host with input_required for the URL, and goes on once the member signed in', async () => {
+    await team.gateway.members!.revoke('alice', 'crm');
+    const asked: Array<Record<string, unknown>> = [];
+    const alice = new Client(
+      { name: 'modern-host', version: '1.0.0' },
+      { capabilities: { elicitation: { url: {} } }, versionNegotiation: { mode: 'auto' } },
+    );
+    alice.setRequestHandler('elicitation/create', async (request) => {
+      const params = request.params as Record<string, unknown>;
+      asked.push(params);
+      expect((await signIn('alice-token', 'alice', String(params.url))).text).toContain('Signed in');
+      return { action: 'accept' as const };
+    });
+    await alice.connect(
+      new StreamableHTTPClientTransport(new URL(team.url), {
+        requestInit: { headers: { Authorization: 'Bearer alice-token' } },
+      }),
+    );
+    try {
+      const before = callSubjects().length;
+      const result = await echo(alice, 'modern alice');
+      expect(JSON.stringify(result.content)).toContain('modern alice');
+      expect(asked).toEqual([expect.objectContaining({ mode: 'url' })]);
+      expect(callSubjects().slice(before)).toEqual(['alice']);
+    } finally {
+      await alice.close();
+    }
+  }, 90_000);
+
   it('shows each member only their own links, and removes them', async () => {
     const mine = async (bearer: string) =>
       (await (
@@ -220,6 +250,14 @@ describe('a perMember upstream on a team gateway', () => {
     expect(removed.status).toBe(303);
     expect((await mine('bob-token')).links).toEqual([]);
     expect((await mine('alice-token')).links).toHaveLength(1);
+  });
+
+  it('writes whose login went upstream in each audit line', async () => {
+    const { entries } = await readAudit({ paths: team.paths, server: 'crm' });
+    const calls = entries.filter((entry) => entry.outcome === 'ok');
+    expect(calls.length).toBeGreaterThan(3);
+    for (const entry of calls) expect(entry.upstreamCredential).toBe('member');
+    expect(new Set(calls.map((entry) => entry.caller?.subject))).toEqual(new Set(['alice', 'bob']));
   });
 
   it('keeps no token in the clear in the vault file, and a wrong key is a clear error', async () => {

@@ -15,6 +15,8 @@ import { RefreshState } from '../../src/auth/refresh.js';
 import type { ServerEntry } from '../../src/config/entry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { Gateway } from '../../src/gateway/gateway.js';
+import { PolicyGate } from '../../src/gateway/policy-gate.js';
+import { ToolPolicy } from '../../src/policy/enforce.js';
 import { serveHttp } from '../../src/gateway/http.js';
 import type { Authenticator, Identity } from '../../src/gateway/inbound.js';
 import { FileState } from '../../src/state/files.js';
@@ -51,6 +53,7 @@ export interface TeamGateway {
   key: Buffer;
   gateway: Gateway;
   vault: MemberVault;
+  paths: ReturnType<typeof resolvePaths>;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,13 @@ export async function startTeamGateway(
     cwd: dir,
     version: 'test',
     memberVault: { vault, state },
+    // No policy files: annotations decide; every call is in the audit log.
+    gate: new PolicyGate({
+      policy: new ToolPolicy({ paths, sources: [] }),
+      logArguments: false,
+      paths: { userConfigPath: join(dir, 'config', 'patchbay', 'config.json'), projectRoot: dir },
+      reload: async () => [],
+    }),
   });
   const authenticator = testAuthenticator();
   const served = await serveHttp(gateway, {
@@ -97,6 +107,7 @@ export async function startTeamGateway(
     key,
     gateway,
     vault,
+    paths,
     close: async () => {
       await served.close();
       await gateway.close();
