@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -45,5 +47,27 @@ describe('patchbay vault', () => {
     expect(left.links.map((link: { server: string }) => link.server)).toEqual(['tickets']);
     expect((await sandbox.run(['vault', 'revoke'])).code).toBe(2);
     expect((await sandbox.run(['vault', 'revoke', '--member', 'carol'])).code).toBe(1);
+  });
+
+  it('refuses to serve a perMember server over HTTP without a vault key, or with the wrong one', async () => {
+    await sandbox.run(['add', '-s', 'user', 'crm', 'http://127.0.0.1:9/mcp']);
+    expect((await sandbox.run(['set', 'crm', 'per-member', 'true'])).code).toBe(0);
+    const get = await sandbox.run(['get', 'crm', '--no-check']);
+    expect(get.stdout).toContain('per member');
+    const noVault = join(sandbox.root, 'no-vault.jsonc');
+    await writeFile(noVault, '{ "listen": "127.0.0.1:0" }');
+    const refused = await sandbox.run(['serve', '--config', noVault]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("crm is called with each member's own login (perMember)");
+    const withVault = join(sandbox.root, 'vault.jsonc');
+    await writeFile(withVault, '{ "listen": "127.0.0.1:0", "vault": { "key": "env:VAULT_KEY" } }');
+    const short = await sandbox.run(['serve', '--config', withVault], { env: { VAULT_KEY: 'c2hvcnQ=' } });
+    expect(short.stderr).toContain('does not hold a 32-byte key');
+    // The vault was written (beforeAll) under another key.
+    const wrong = await sandbox.run(['serve', '--config', withVault], {
+      env: { VAULT_KEY: randomBytes(32).toString('base64') },
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("The vault key does not open this gateway's member vault");
   });
 });
