@@ -287,17 +287,23 @@ export class Relay {
         ),
       );
     // The calling member's own session (after a sign-in if they have no login yet), never the shared one.
-    return members
-      .sessionFor(upstream, scope, upstream.name, {
-        ask: (params) => this.ask(scope, 'elicitation/create', params),
-      })
-      .then((own) =>
-        this.within(own, scope, () =>
-          own.request((client, _session, lost) =>
-            whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
-          ),
+    const questions = {
+      ask: (params: Record<string, unknown>) => this.ask(scope, 'elicitation/create', params),
+    };
+    const run = (own: Upstream) =>
+      this.within(own, scope, () =>
+        own.request((client, _session, lost) =>
+          whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
         ),
       );
+    return members.sessionFor(upstream, scope, upstream.name, questions).then((own) =>
+      run(own).catch(async (error: unknown) => {
+        if (!(error instanceof PatchbayError) || error.code !== 'needs-auth') throw error;
+        // The member's login no longer works upstream (refresh refused, access revoked): once, sign in again.
+        await members.loginFailed(upstream, scope);
+        return run(await members.sessionFor(upstream, scope, upstream.name, questions));
+      }),
+    );
   }
 
   /** Whose login a request of this upstream goes with (the audit log's `upstreamCredential`). */

@@ -175,6 +175,12 @@ export class MemberLogins {
     );
   }
 
+  /** The member's login to `template`'s server was refused upstream: it is removed, to sign in again. */
+  async loginFailed(template: Upstream, scope: CallScope): Promise<void> {
+    const member = callerOf(scope).subject;
+    if (member !== null) await this.revoke(member, template.name);
+  }
+
   /** Remove a member's links (one server, or all) and close their sessions; how many were removed. */
   async revoke(member: string, server?: string): Promise<number> {
     const removed = await this.vault.revoke(member, server);

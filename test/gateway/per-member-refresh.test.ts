@@ -97,6 +97,15 @@ describe("a member's upstream login", () => {
       await echo(alice, 'a6');
       expect(subjects().slice(-2)).toEqual(['bob', 'alice']);
       expect(as.serverErrors).toEqual([]);
+
+      // The upstream's administrator revokes everything: once the token lapses, the member is sent
+      // to sign in again (not told to run `patchbay login`), and the link is gone until then.
+      as.revokeAll();
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const again = (await echo(bob, 'b2').catch((error: unknown) => error)) as ProtocolError;
+      expect(again.code).toBe(-32042);
+      expect(await team.vault.links({ member: 'bob' })).toEqual([]);
+      expect(await team.vault.links({ member: 'alice' })).toHaveLength(1);
     } finally {
       await alice.close();
       await bob.close();
