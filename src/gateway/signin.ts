@@ -56,8 +56,8 @@ export const LINKS_PATH = '/me/links';
 interface LinkRecord {
   member: string;
   server: string;
-  /** What the call was (`tool x__y`): the page names it. */
-  purpose: string;
+  /** The request it was made for: its method and id, and the host session (hashed) it came in. */
+  request: { method: string; id: string | number; session?: string };
   elicitationId: string;
   createdAt: number;
 }
@@ -141,7 +141,12 @@ export class MemberLogins {
     if (await this.vault.has(member, template.name)) return this.sessions.get(template, member);
     // Removed elsewhere (patchbay vault revoke, another replica's links page): its session goes too.
     await this.sessions.drop(member, template.name);
-    const link = await this.createLink(member, template.name, purpose);
+    const caller = callerOf(scope);
+    const link = await this.createLink(member, template.name, {
+      method: `${scope.ctx.mcpReq.method} ${purpose}`,
+      id: scope.ctx.mcpReq.id,
+      ...(caller.session ? { session: caller.session } : {}),
+    });
     const message = `${template.name} acts as you: sign in to it once with your own account. patchbay keeps the login for you (encrypted, never sent to this app).`;
     const caps = hostCapabilities(scope)?.elicitation as { url?: unknown } | undefined;
     if (caps && typeof caps === 'object' && caps.url !== undefined) {
@@ -161,9 +166,10 @@ export class MemberLogins {
         );
       const cancelled = scope.call ? scope.call.signal : scope.ctx.mcpReq.signal;
       await this.waitForSignIn(link.id, member, template.name, cancelled);
+      // 2025-11-25: the host hears that this elicitation is done (a stateless request has no stream: nothing to tell).
       if (!isModernRequest(scope.ctx))
-        await scope.server
-          .createElicitationCompletionNotifier(link.elicitationId)()
+        await Promise.resolve()
+          .then(() => scope.server.createElicitationCompletionNotifier(link.elicitationId)())
           .catch(() => undefined);
       return this.sessions.get(template, member);
     }
@@ -224,14 +230,14 @@ export class MemberLogins {
 
   // ----- links --------------------------------------------------------------------------------
 
-  private async createLink(member: string, server: string, purpose: string) {
+  private async createLink(member: string, server: string, request: LinkRecord['request']) {
     if (!this.base)
       throw new PatchbayError('internal', 'the sign-in pages are not served (no public URL known yet)');
     const id = randomBytes(16).toString('base64url');
     const elicitationId = randomBytes(16).toString('base64url');
     await this.links.put(
       id,
-      { member, server, purpose, elicitationId, createdAt: Date.now() },
+      { member, server, request, elicitationId, createdAt: Date.now() },
       { ttlMs: LINK_TTL_MS },
     );
     return { id, elicitationId, url: new URL(`${SIGNIN_PATH.slice(1)}${id}`, this.base).href };
