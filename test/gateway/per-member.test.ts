@@ -227,6 +227,37 @@ describe('a perMember upstream on a team gateway', () => {
     }
   }, 90_000);
 
+  it('tells a 2026-07-28 host without URL elicitation where to sign in, in the tool result', async () => {
+    const modern = new Client(
+      { name: 'modern-host', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
+    await team.gateway.members!.revoke('bob', 'crm');
+    await modern.connect(
+      new StreamableHTTPClientTransport(new URL(team.url), {
+        requestInit: { headers: { Authorization: 'Bearer bob-token' } },
+      }),
+    );
+    try {
+      const result = await echo(modern, 'x');
+      expect(result.isError).toBe(true);
+      expect(JSON.stringify(result.content)).toMatch(
+        /needs your own sign-in: open http:\/\/\S+\/signin\/[\w-]{22}/,
+      );
+    } finally {
+      await modern.close();
+    }
+    // Bob signs in again for the tests that follow.
+    const bob = await host('bob-token', {});
+    try {
+      const refused = (await echo(bob, 'x').catch((error: unknown) => error)) as ProtocolError;
+      const link = /(http:\/\/\S+\/signin\/[\w-]{22})/.exec(refused.message)![1]!;
+      expect((await signIn('bob-token', 'bob', link)).text).toContain('Signed in');
+    } finally {
+      await bob.close();
+    }
+  }, 90_000);
+
   it('shows each member only their own links, and removes them', async () => {
     const mine = async (bearer: string) =>
       (await (
