@@ -2,14 +2,22 @@
 // A fixture MCP server for bench/gateway-large.mjs: one tool, `blob`, whose result is one text
 // item of `mib` MiB (the letters a–z repeated; `mib` may be a fraction), over Streamable HTTP on
 // 127.0.0.1 with the SDK's `createMcpHandler` (both protocol eras; the 2025 one statelessly, as
-// patchbay's demo server), behind a small node:http adapter that streams the answer out.
+// patchbay's demo server), behind a small node:http adapter that streams the answer out. With
+// BIG_SERVER_SESSIONS=1 it serves 2025-era sessions only (one Streamable HTTP session transport per
+// `initialize`, as server-everything does), the upstream the gateway's hot path relays as bytes.
 //
 // Usage: node bench/big-server.mjs [port]   (0 by default: a free port)
 // Prints `big-server at <url>` on stderr; ends when its stdin closes (or on SIGTERM).
 
 import http from 'node:http';
 
-import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { randomUUID } from 'node:crypto';
+
+import {
+  createMcpHandler,
+  McpServer,
+  WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server';
 import * as z from 'zod';
 
 const MIB = 1024 * 1024;
@@ -34,7 +42,35 @@ function createServer() {
   return server;
 }
 
-const handler = createMcpHandler(createServer, { keepAliveMs: 0 });
+const handler =
+  process.env.BIG_SERVER_SESSIONS === '1'
+    ? sessionHandler()
+    : createMcpHandler(createServer, { keepAliveMs: 0 });
+
+/** 2025-era sessions: a transport per `initialize`, found again by its Mcp-Session-Id. */
+function sessionHandler() {
+  const sessions = new Map();
+  return {
+    async fetch(request) {
+      const id = request.headers.get('mcp-session-id');
+      if (id) {
+        const transport = sessions.get(id);
+        if (transport) return transport.handleRequest(request);
+        return Response.json(
+          { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+          { status: 404 },
+        );
+      }
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => sessions.set(sessionId, transport),
+        onsessionclosed: (sessionId) => sessions.delete(sessionId),
+      });
+      await createServer().connect(transport);
+      return transport.handleRequest(request);
+    },
+  };
+}
 
 const httpServer = http.createServer(async (req, res) => {
   try {

@@ -2,7 +2,10 @@
 // A large tool result through the gateway: `blob` of bench/big-server.mjs returns one text item of
 // BENCH_LARGE_MIB MiB (default 10), called straight, through the bare HTTP pass-through (the
 // floor) and through `patchbay serve --http` (with the deny rule, limit and audit log of
-// bench/gateway.mjs). For each call: its time, and the peak resident memory the relay process
+// bench/gateway.mjs) twice: to big-server as a 2026-07-28 upstream (the full path: SDK client and
+// server) and to a second big-server that serves 2025-era sessions (BIG_SERVER_SESSIONS=1; the hot
+// path, which passes the bytes through — each answer's x-patchbay-relay header is counted to show
+// which path served it). For each call: its time, and the peak resident memory the relay process
 // gained during it — its VmHWM is reset to its current RSS just before the call
 // (/proc/<pid>/clear_refs, 5) and read just after, so the peak is the kernel's, not a sample's.
 // A relay that streams the answer gains far less than the result's size; one that holds it whole
@@ -41,8 +44,15 @@ const { project, env, fail, orFail } = benchSandbox(script, 'large');
 const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
 
 const big = await orFail(startListening('big-server', [join(repo, 'bench/big-server.mjs')], baseEnv));
+const big25 = await orFail(
+  startListening('big-server (2025 sessions)', [join(repo, 'bench/big-server.mjs')], {
+    ...baseEnv,
+    BIG_SERVER_SESSIONS: '1',
+  }),
+);
 await orFail(patchbay(['add', 'big', big.url], env, project));
-await orFail(applyPolicy(['big'], env, project));
+await orFail(patchbay(['add', 'big25', big25.url], env, project));
+await orFail(applyPolicy(['big', 'big25'], env, project));
 const token = (await orFail(patchbay(['serve', '--print-token'], env, project))).trim();
 const gateway = await orFail(startGateway(env, project, 'patchbay serve --http'));
 const floor = await orFail(startPassthrough(big.url));
@@ -50,11 +60,17 @@ await sleep(500);
 if (!resetPeak(gateway.child.pid))
   fail('cannot reset VmHWM through /proc/<pid>/clear_refs here; the peak would not be per call.');
 
-async function connect(url, headers = {}) {
+async function connect(url, headers = {}, relays = { hot: 0 }) {
   const client = new Client({ name: 'patchbay-bench-large', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }), {
-    timeout: 30_000,
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers },
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
+      return response;
+    },
   });
+  await client.connect(transport, { timeout: 30_000 });
   return client;
 }
 const paths = [
@@ -68,24 +84,36 @@ const paths = [
   },
   {
     id: 'gateway',
-    label: 'patchbay serve --http (deny rule, limit, audit) → big-server',
+    label: 'patchbay serve --http (deny rule, limit, audit) → big-server, 2026-07-28 (full path)',
     url: gateway.url,
     headers: { Authorization: `Bearer ${token}` },
     tool: 'big__blob',
+    upstream: big,
+    relay: gateway.child.pid,
+  },
+  {
+    id: 'gateway-hot',
+    label: 'patchbay serve --http (deny rule, limit, audit) → big-server, 2025 session (hot path)',
+    url: gateway.url,
+    headers: { Authorization: `Bearer ${token}` },
+    tool: 'big25__blob',
+    upstream: big25,
     relay: gateway.child.pid,
   },
 ];
 for (const path of paths) {
-  path.client = await orFail(connect(path.url, path.headers));
+  path.relays = { hot: 0 };
+  path.client = await orFail(connect(path.url, path.headers, path.relays));
   path.results = [];
 }
 
 const expectedLength = Math.round(sizeMib * 1024 * 1024);
 async function measure(path) {
+  const upstream = path.upstream ?? big;
   const relayBefore = path.relay ? memory(path.relay) : null;
   if (path.relay) resetPeak(path.relay);
-  resetPeak(big.child.pid);
-  const upstreamBefore = memory(big.child.pid);
+  resetPeak(upstream.child.pid);
+  const upstreamBefore = memory(upstream.child.pid);
   const started = performance.now();
   const result = await path.client.callTool(
     { name: path.tool, arguments: { mib: sizeMib } },
@@ -98,7 +126,7 @@ async function measure(path) {
       `${path.id}: expected ${expectedLength} characters of text, got ${JSON.stringify(result).slice(0, 300)}`,
     );
   const relayAfter = path.relay ? memory(path.relay) : null;
-  const upstreamAfter = memory(big.child.pid);
+  const upstreamAfter = memory(upstream.child.pid);
   return {
     ms,
     relayExtra: relayAfter ? relayAfter.hwm - relayBefore.rss : null,
@@ -143,14 +171,21 @@ for (const path of paths) {
       `${mib(median(path.results.map((r) => r.upstreamExtra)))} |`,
   );
 }
-const gw = paths[2];
-const gwExtra = max(gw.results.map((r) => r.relayExtra));
 console.log(
-  `\n- Target: the gateway's peak extra memory well under the result's size (streamed): at most ` +
-    `${mib(gwExtra)} for ${sizeMib} MiB (${(gwExtra / sizeMib).toFixed(2)}× the size) — ` +
-    `${gwExtra < sizeMib / 2 ? 'met' : 'MISSED'} (taking "well under" as below half). The floor, a bare ` +
-    `pipe, peaked at ${mib(max(paths[1].results.map((r) => r.relayExtra)))}: socket and stream buffers ` +
-    `not yet given back.`,
+  `\n- Answers the hot path gave (x-patchbay-relay: hot), of ${runs} calls each: ` +
+    `full-path row ${paths[2].relays.hot}, hot-path row ${paths[3].relays.hot}.`,
+);
+for (const gw of paths.slice(2)) {
+  const gwExtra = max(gw.results.map((r) => r.relayExtra));
+  console.log(
+    `- Target (${gw.id}): the gateway's peak extra memory well under the result's size (streamed): at most ` +
+      `${mib(gwExtra)} for ${sizeMib} MiB (${(gwExtra / sizeMib).toFixed(2)}× the size) — ` +
+      `${gwExtra < sizeMib / 2 ? 'met' : 'MISSED'} (taking "well under" as below half).`,
+  );
+}
+console.log(
+  `- The floor, a bare pipe, peaked at ${mib(max(paths[1].results.map((r) => r.relayExtra)))}: socket ` +
+    'and stream buffers not yet given back.',
 );
 console.log(
   '- Peak extra RSS: VmHWM after the call minus VmRSS before it, VmHWM reset just before the call; ' +
@@ -162,3 +197,4 @@ for (const path of paths) await path.client.close().catch(() => undefined);
 await gateway.stop();
 await floor.stop();
 await big.stop();
+await big25.stop();

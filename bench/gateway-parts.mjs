@@ -106,6 +106,8 @@ export const auditFile = (home) => join(home, '.local', 'state', 'patchbay', 'au
  * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: they go on its node command line, before the binary.
  */
 export const gatewayNodeOptions = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+/** The same for the `patchbay connect` bridge process (BENCH_CONNECT_NODE_OPTIONS). */
+export const connectNodeOptions = (process.env.BENCH_CONNECT_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
 
 // ---------------------------------------------------------------------------------------------
 // Processes that listen: bound to 127.0.0.1 by the preload of processes.mjs.

@@ -29,6 +29,7 @@
 //                        supergateway, mcp-proxy)
 //   BENCH_GATEWAY_NODE_OPTIONS  node options for the (first) gateway process, e.g.
 //                        `--cpu-prof --cpu-prof-dir=/tmp/gw-prof` (see bench/README.md)
+//   BENCH_CONNECT_NODE_OPTIONS  the same for the `patchbay connect` bridge process
 //
 // The client is the SDK's (`@modelcontextprotocol/client`, default 2025-era handshake) in this
 // process, one connected client per target; every result must be the text "Echo: <message>" for
@@ -62,6 +63,7 @@ import {
   cpuMs,
   descendant,
   everything,
+  connectNodeOptions,
   gatewayNodeOptions,
   homeEnv,
   isEverythingStdio,
@@ -417,7 +419,7 @@ const targets = [
     connect: () =>
       connectStdio({
         command: process.execPath,
-        args: [binary, 'connect', 'ev'],
+        args: [...connectNodeOptions, binary, 'connect', 'ev'],
         env: patchbayEnv,
         cwd: dirs.project,
       }),

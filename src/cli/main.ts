@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
+import { graceAfterSignal } from './signals.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, exitCodeOf, PatchbayError } from '../errors.js';
 import { addJsonCommand } from './commands/add-json.command.js';
@@ -27,6 +28,7 @@ import { getCommand } from './commands/get.command.js';
 import { helpCommand } from './commands/help.command.js';
 import { importCommand } from './commands/import.command.js';
 import { installCommand, uninstallCommand } from './commands/install.command.js';
+import { keysCommand } from './commands/keys.command.js';
 import { listCommand } from './commands/list.command.js';
 import { logCommand, statsCommand } from './commands/log.command.js';
 import { loginCommand } from './commands/login.command.js';
@@ -87,7 +89,10 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
       reviewCommand,
     ],
   ],
-  ['Serve to hosts:', [serveCommand, connectCommand, installCommand, uninstallCommand, vaultCommand]],
+  [
+    'Serve to hosts:',
+    [serveCommand, keysCommand, vaultCommand, connectCommand, installCommand, uninstallCommand],
+  ],
   ['More:', [uiCommand, demoCommand, completionCommand, helpCommand]],
 ];
 
@@ -179,17 +184,23 @@ function reportError(error: unknown, io: Io): number {
 
 /**
  * Ctrl-C (or a SIGTERM) ends the stdio servers patchbay started before patchbay itself: they run
- * in their own process groups, out of the terminal's reach. Exit status 128 + signal number.
+ * in their own process groups, out of the terminal's reach. Exit status 128 + signal number,
+ * unless the command returned by itself within its grace (signals.ts: a gateway's drain). A second
+ * signal ends the process at once.
  */
 function exitCleanlyOnSignals(interrupt: AbortController): void {
   const onSignal = (signal: NodeJS.Signals, code: number, graceMs: number) => {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) {
+        void terminateProcessGroups(0).finally(() => process.exit(code));
+        return;
+      }
       // A command with a request in flight cancels it (the server is told) and returns by itself;
       // whatever is still running after the grace period is ended here.
       interrupt.abort(new Error(`interrupted by ${signal}`));
       const timer = setTimeout(() => {
         void terminateProcessGroups().finally(() => process.exit(code));
-      }, graceMs);
+      }, graceAfterSignal(graceMs));
       timer.unref();
     });
   };

@@ -25,6 +25,7 @@ import {
 import type { Lost } from './liveness.js';
 import type { HttpClient } from './network.js';
 import { raceAbort } from '../core/race.js';
+import { rawChannelOf, type RawChannel } from './raw-channel.js';
 import type { PassThrough, SdkTransport, ServerIdentity, Session } from './session-types.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
 
@@ -108,6 +109,13 @@ export class LiveSession implements Session {
         if (this.opened === opened) opened.watch.noticeBroken(method);
       },
     };
+  }
+
+  rawChannel(): RawChannel | undefined {
+    const { opened } = this;
+    if (this.closed || this.lost.aborted || this.renewing || opened.kind !== 'stdio') return undefined;
+    if (this.era !== 'legacy') return undefined;
+    return rawChannelOf(opened.transport);
   }
 
   requestOptions(): { timeout: number; signal?: AbortSignal } {

@@ -17,6 +17,7 @@ import type { EraHints } from './era-hints.js';
 import type { ConnectionWatch } from './liveness.js';
 import type { HttpClient } from './network.js';
 import type { StdioProcessTransport } from './stdio-transport.js';
+import type { RawChannel } from './raw-channel.js';
 
 export interface ConnectOptions {
   /** The server's configured name: for headersHelper's environment and for hints. */
@@ -115,6 +116,11 @@ export interface Session {
    * instead of SDK messages (the gateway's hot path); undefined for every other session.
    */
   passThrough(): PassThrough | undefined;
+  /**
+   * A 2025-era stdio session's raw side (raw-channel.ts), the stdio counterpart of passThrough;
+   * undefined for every other session, and while the session is closed, lost or renewing.
+   */
+  rawChannel(): RawChannel | undefined;
   /** Options for one request: the per-request timeout and the caller's signal. */
   requestOptions(): { timeout: number; signal?: AbortSignal };
   /** The reason, step and hint for a failed request of this session (timed out after `timeoutMs`). */

@@ -6,7 +6,7 @@
  * statelessly), behind node:http through core/web-handler.ts.
  *
  * With `oauth`, it is a protected resource as the MCP authorization spec describes, in front of
- * its own authorization server (oauth-server.ts): without a valid bearer token (RFC 6750) it
+ * its own authorization server (oauth-server.ts, on oidc-provider): without a valid bearer token (RFC 6750) it
  * answers 401 with `WWW-Authenticate: Bearer resource_metadata="…"`, and it serves its protected
  * resource metadata (RFC 9728) naming that authorization server.
  */
@@ -248,13 +248,13 @@ async function protect(
     authorizationServer,
     metadataPath,
     metadata,
-    guard: (request, serve) => {
+    guard: async (request, serve) => {
       const header = request.headers.get('authorization');
-      if (header === null) return Promise.resolve(refuse());
+      if (header === null) return refuse();
       // RFC 6750 §2.1: `Bearer <token>` in the Authorization header, the only way this server takes one.
       const token = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
-      if (!token || !authorizationServer.verify(token, resource)) {
-        return Promise.resolve(refuse('The access token is unknown, expired or for another server.'));
+      if (!token || !(await authorizationServer.verify(token, resource))) {
+        return refuse('The access token is unknown, expired or for another server.');
       }
       return serve(request);
     },

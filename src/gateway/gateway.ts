@@ -7,6 +7,7 @@
 
 import { Server } from '@modelcontextprotocol/server';
 
+import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
@@ -66,7 +67,7 @@ export class Gateway {
   private readonly announcers: Array<(kind: Kind) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
-  /** Tool calls relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
+  /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
   readonly hotPath: HotPath | undefined;
   /** Members' own logins and sessions (with a member vault). */
   readonly members: MemberLogins | undefined;
@@ -105,9 +106,12 @@ export class Gateway {
         ? undefined
         : new HotPath({
             resolveTool: (name) => this.listings.resolve('tool', name),
+            resolvePrompt: (name) => this.listings.resolve('prompt', name),
+            owner: (uri) => this.listings.owner(uri),
             pinKey,
             gate: options.gate,
             onLog: (upstream, params) => this.relay.passLog(upstream, params),
+            onListChanged: (upstream, kind) => this.relay.listChanged(upstream, kind),
             onWarning: options.onWarning,
           });
   }
@@ -191,8 +195,8 @@ export class Gateway {
     const { listings, relay } = this;
     // Every answer goes through `sealed`: a local fault is never sent to a host as it is.
     const seal = (what: string) => (error: unknown) => sealed(what, error, this.options.onWarning);
-    server.setRequestHandler('tools/list', async () => ({
-      tools: (await listings.tools().catch(seal('tools/list'))) as never,
+    server.setRequestHandler('tools/list', async (_request, ctx) => ({
+      tools: (await listings.tools(callerOf({ ctx, server })).catch(seal('tools/list'))) as never,
     }));
     server.setRequestHandler(
       'tools/call',
@@ -201,8 +205,8 @@ export class Gateway {
           .callTool(request.params.name, request.params.arguments, ctx, server)
           .catch(seal('tools/call'))) as never,
     );
-    server.setRequestHandler('prompts/list', async () => ({
-      prompts: (await listings.prompts().catch(seal('prompts/list'))) as never,
+    server.setRequestHandler('prompts/list', async (_request, ctx) => ({
+      prompts: (await listings.prompts(callerOf({ ctx, server })).catch(seal('prompts/list'))) as never,
     }));
     server.setRequestHandler(
       'prompts/get',
@@ -211,11 +215,13 @@ export class Gateway {
           .getPrompt(request.params.name, request.params.arguments, ctx, server)
           .catch(seal('prompts/get'))) as never,
     );
-    server.setRequestHandler('resources/list', async () => ({
-      resources: (await listings.resources().catch(seal('resources/list'))) as never,
+    server.setRequestHandler('resources/list', async (_request, ctx) => ({
+      resources: (await listings.resources(callerOf({ ctx, server })).catch(seal('resources/list'))) as never,
     }));
-    server.setRequestHandler('resources/templates/list', async () => ({
-      resourceTemplates: (await listings.templates().catch(seal('resources/templates/list'))) as never,
+    server.setRequestHandler('resources/templates/list', async (_request, ctx) => ({
+      resourceTemplates: (await listings
+        .templates(callerOf({ ctx, server }))
+        .catch(seal('resources/templates/list'))) as never,
     }));
     server.setRequestHandler(
       'resources/read',

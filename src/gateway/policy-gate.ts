@@ -1,7 +1,8 @@
 /**
  * The gateway's side of policy (policy/ decides; this applies it to listings and calls):
  *
- * - a listing leaves denied tools out, and marks each tool with its permission in `_meta`;
+ * - a listing leaves denied tools out, and marks each tool with its permission in `_meta`, for the
+ *   member asking (rules may name members and groups; a server hidden from a member lists nothing);
  * - a call of a denied tool is refused; one set to ask is put to the host's person (elicitation:
  *   allow once, always, or deny), and a host that cannot ask gets a tool error that says how to
  *   allow it; then the limits are counted; then the call goes upstream;
@@ -16,9 +17,10 @@ import type { Tool as Listed } from '@modelcontextprotocol/client';
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
-import { maskSecretsInText, recordCall, type AuditCaller, type AuditOutcome } from '../policy/audit.js';
+import { maskSecretsInText, recordCall, type AuditCaller } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
+import type { Member } from '../policy/rules.js';
 import { byteLength, type Admission } from '../policy/admission.js';
 import { admitCall, recordFailure, recordResult, type CallResult } from '../use/guarded-call.js';
 
@@ -78,9 +80,11 @@ export class PolicyGate {
    */
   async mark(
     listings: ReadonlyArray<{ server: string; pinKey: string; tools: Listed[] }>,
+    member?: Member,
   ): Promise<Listed[][]> {
     const verdicts = await this.options.policy.screenAll(
       listings.map(({ server, pinKey, tools }) => ({ server, key: pinKey, tools: tools as ListedTool[] })),
+      member,
     );
     return listings.map(({ tools }, index) =>
       tools.map((tool) => {
@@ -157,10 +161,32 @@ export class PolicyGate {
     return { kind: 'admitted', admission };
   }
 
+  /** The server is hidden from this member (policy/rules serverHidden): nothing of it is listed or served. */
+  hidden(server: string, member: Member | undefined): boolean {
+    return this.options.policy.hidden(server, member);
+  }
+
   /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */
   async relayed<T>(read: RelayedRead, run: () => Promise<T>): Promise<T> {
+    const finish = this.beginRelayed(read);
+    try {
+      const result = await run();
+      await finish({ bytes: byteLength(result) });
+      return result;
+    } catch (error) {
+      await finish({ error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  /**
+   * The start of `relayed`, for a relay that runs the read its own way (hot-path.ts): the clock
+   * starts now, and the function it returns writes the one audit line (the result's serialized
+   * size, or the error's message).
+   */
+  beginRelayed(read: RelayedRead): (end: { bytes: number } | { error: string }) => Promise<boolean> {
     const started = Date.now();
-    const record = (outcome: AuditOutcome, result?: unknown, error?: string) =>
+    return (end) =>
       recordCall(
         {
           time: new Date(started).toISOString(),
@@ -174,23 +200,15 @@ export class PolicyGate {
           // A URI can carry a credential in its query (as tool arguments can).
           tool: read.kind === 'resource' ? maskSecretsInText(read.name) : read.name,
           decision: 'not-governed',
-          outcome,
+          outcome: 'error' in end ? 'error' : 'ok',
           durationMs: Date.now() - started,
           argumentBytes: byteLength(read.args ?? {}),
-          resultBytes: result === undefined ? 0 : byteLength(result),
-          ...(error ? { error } : {}),
+          resultBytes: 'error' in end ? 0 : end.bytes,
+          ...('error' in end && end.error ? { error: end.error } : {}),
           arguments: read.args ?? {},
         },
         { paths: this.options.policy.paths, logArguments: this.options.logArguments },
       );
-    try {
-      const result = await run();
-      await record('ok', result);
-      return result;
-    } catch (error) {
-      await record('error', undefined, error instanceof Error ? error.message : String(error));
-      throw error;
-    }
   }
 }
 

@@ -112,13 +112,14 @@ describe('patchbay against the demo server with OAuth', () => {
 
   it('an expired access token is refreshed at the demo server, which rotates the refresh token', async () => {
     await demo.close();
-    demo = await startDemoServer({ oauth: { accessTokenTtlSeconds: 1 } });
+    // Two seconds: expiry is in whole seconds (oidc-provider), so a token lives between one and two.
+    demo = await startDemoServer({ oauth: { accessTokenTtlSeconds: 2 } });
     expect((await sandbox.run(['add', 'demo', demo.url], { env })).code).toBe(0);
     const login = await sandbox.run(['login', 'demo', '--timeout', '30'], { env });
     expect(login.code, login.stderr).toBe(0);
     const secrets = join(sandbox.root, 'data', 'auth-secrets.json');
     const first = tokensIn(await readFile(secrets, 'utf8'));
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
 
     const call = await sandbox.run(['call', 'demo', 'add', 'a=2', 'b=40'], { env });
     expect(call.code, call.stderr).toBe(0);

@@ -78,32 +78,88 @@ function authorizationUrl(clientId: string, challenge: string, extra: Record<str
   return url.href;
 }
 
+/** The cookies one browser holds for the authorization server, and every Set-Cookie it was sent. */
+class CookieJar {
+  private readonly cookies = new Map<string, string>();
+  readonly setCookies: string[] = [];
+
+  take(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      this.setCookies.push(line);
+      const pair = line.split(';', 1)[0]!;
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  header(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+}
+
+/** One request as a browser sends it: the jar's cookies, redirects not followed. */
+async function browse(url: string, jar: CookieJar, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (jar.header()) headers.set('cookie', jar.header());
+  const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+  jar.take(response);
+  return response;
+}
+
 interface LoginPage {
+  /** The authorization endpoint's own answer: a redirect to the login page, or an error. */
+  authorization: Response;
+  /** The login page (or, when the authorization endpoint did not send the browser there, its answer). */
   response: Response;
   html: string;
-  loginId: string;
-  cookie: string;
+  /** Where the page's form posts. */
+  action: string;
+  jar: CookieJar;
 }
 
-async function openLoginPage(url: string): Promise<LoginPage> {
-  const response = await fetch(url, { redirect: 'manual' });
+/** The authorization URL opened in a fresh browser, following the redirect to this server's login page only. */
+async function openLoginPage(url: string, server: DemoAuthorizationServer = as): Promise<LoginPage> {
+  const jar = new CookieJar();
+  const authorization = await browse(url, jar);
+  const location = authorization.headers.get('location');
+  const target = location ? new URL(location, url) : undefined;
+  let response = authorization;
+  if (target?.origin === server.issuer && target.pathname.startsWith('/interaction/')) {
+    await authorization.body?.cancel();
+    response = await browse(target.href, jar);
+  }
   const html = await response.text();
-  const loginId = /name="login" value="([^"]+)"/.exec(html)?.[1] ?? '';
-  const cookie = (response.headers.getSetCookie()[0] ?? '').split(';', 1)[0]!;
-  return { response, html, loginId, cookie };
+  const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+  return { authorization, response, html, action: action ? new URL(action, server.issuer).href : '', jar };
 }
 
+/**
+ * The page's form posted as a browser would, following redirects within the authorization server
+ * (back to its authorization endpoint): the answer that leaves it, or the page it shows.
+ */
 async function submit(
   page: LoginPage,
   fields: Record<string, string>,
-  cookie = page.cookie,
+  jar = page.jar,
+  server: DemoAuthorizationServer = as,
 ): Promise<Response> {
-  return fetch(as.endpoints.authorization, {
+  let response = await browse(page.action, jar, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-    body: new URLSearchParams({ login: page.loginId, ...fields }).toString(),
-    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
   });
+  for (let hop = 0; hop < 5; hop++) {
+    const location = response.headers.get('location');
+    if (!location || response.status < 300 || response.status >= 400) break;
+    const next = new URL(location, server.issuer);
+    if (next.origin !== server.issuer) break;
+    await response.body?.cancel();
+    response = await browse(next.href, jar);
+  }
+  return response;
 }
 
 /** Through the login page with the right password: the redirect back to the client. */
@@ -233,7 +289,8 @@ describe('dynamic client registration (RFC 7591)', () => {
       body: '{',
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: 'invalid_client_metadata' });
+    // oidc-provider: a body it cannot parse is a malformed request, before any metadata is read.
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
   });
 });
 
@@ -260,11 +317,19 @@ describe('the authorization endpoint and its login page', () => {
     expect(page.html).toContain('&#60;script&#62;alert(&#34;owned&#34;)&#60;/script&#62; &#38; co');
     // The demo user, the password on the page, and the form.
     expect(page.html).toContain('user name <code>demo</code>, password <code>demo</code>');
-    expect(page.html).toMatch(/<form method="post" action="\/authorize">/);
+    // The page is oidc-provider's interaction: the form posts to the page's own URL.
+    expect(page.authorization.status).toBe(303);
+    expect(page.response.url).toMatch(new RegExp(`^${as.issuer}/interaction/[A-Za-z0-9_-]+$`));
+    expect(page.html).toMatch(/<form method="post" action="\/interaction\/[A-Za-z0-9_-]+">/);
+    expect(page.action).toBe(page.response.url);
     expect(page.html).toContain('type="password"');
     expect(page.html).toContain('value="allow">Allow</button>');
-    expect(page.loginId).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(page.response.headers.getSetCookie()[0]).toMatch(/; HttpOnly; SameSite=Strict/);
+    // The cookies that tie the login to this browser (login CSRF, RFC 6749 §10.12).
+    expect(page.jar.setCookies.length).toBeGreaterThan(0);
+    for (const line of page.jar.setCookies) {
+      expect(line).toMatch(/;\s*httponly/i);
+      expect(line).toMatch(/;\s*samesite=strict/i);
+    }
   });
 
   it('refuses a wrong password with the page again, and lets the right one through', async () => {
@@ -311,7 +376,11 @@ describe('the authorization endpoint and its login page', () => {
 
   it('refuses a login form posted without the cookie of the browser that opened it', async () => {
     const page = await openLoginPage(authorizationUrl(client.client_id, pkce().challenge));
-    const response = await submit(page, { username: 'demo', password: 'demo', decision: 'allow' }, '');
+    const response = await submit(
+      page,
+      { username: 'demo', password: 'demo', decision: 'allow' },
+      new CookieJar(),
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
   });
@@ -359,10 +428,14 @@ describe('the authorization endpoint and its login page', () => {
     expect(response.status).toBe(303);
     const back = new URL(response.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
-    expect(back.searchParams.get('error')).toBe(error);
-    expect(back.searchParams.get('state')).toBe('state-123');
-    expect(back.searchParams.get('iss')).toBe(as.issuer);
-    expect(back.searchParams.has('code')).toBe(false);
+    // A request for response_type=token is answered in the fragment, that response type's default
+    // response mode (RFC 6749 §4.2.2.1; OAuth 2.0 Multiple Response Type Encoding Practices §2.1).
+    const params =
+      extra.response_type === 'token' ? new URLSearchParams(back.hash.slice(1)) : back.searchParams;
+    expect(params.get('error')).toBe(error);
+    expect(params.get('state')).toBe('state-123');
+    expect(params.get('iss')).toBe(as.issuer);
+    expect(params.has('code')).toBe(false);
   });
 });
 
@@ -377,7 +450,7 @@ describe('the token endpoint', () => {
     expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'mcp' });
     expect(tokens.access_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const grant = as.verify(tokens.access_token as string, demo.url);
+    const grant = await as.verify(tokens.access_token as string, demo.url);
     expect(grant).toMatchObject({
       clientId: client.client_id,
       subject: 'demo',
@@ -385,19 +458,21 @@ describe('the token endpoint', () => {
       resource: demo.url,
     });
     expect(grant!.expiresAt - Date.now()).toBeGreaterThan(3_500_000);
-    expect(as.verify(tokens.access_token as string, 'http://127.0.0.1:1/mcp')).toBeUndefined();
+    expect(await as.verify(tokens.access_token as string, 'http://127.0.0.1:1/mcp')).toBeUndefined();
   });
 
-  it('refuses a wrong verifier, and the code is spent by it', async () => {
+  it('refuses a wrong verifier; the code stays for the one who holds the right one', async () => {
     const { verifier, challenge } = pkce();
     const code = (await authorize(client.client_id, challenge)).searchParams.get('code')!;
     const wrong = await exchange(client, code, pkce().verifier);
     expect(wrong.status).toBe(400);
-    expect(wrong.body).toMatchObject({ error: 'invalid_grant' });
-    expect(wrong.body.error_description).toMatch(/code_verifier/);
+    // oidc-provider says why only in its logs (error_detail), never to the client.
+    expect(wrong.body).toEqual({ error: 'invalid_grant', error_description: 'grant request is invalid' });
+    // A failed PKCE check does not spend the code: whoever sent the wrong verifier cannot use it,
+    // the client that holds the right one still can (RFC 7636 §4.6).
     const right = await exchange(client, code, verifier);
-    expect(right.status).toBe(400);
-    expect(right.body).toMatchObject({ error: 'invalid_grant' });
+    expect(right.status).toBe(200);
+    expect(await as.verify(right.body.access_token as string, demo.url)).toBeDefined();
   });
 
   it('refuses a code used twice, and revokes what its first use gave', async () => {
@@ -405,14 +480,11 @@ describe('the token endpoint', () => {
     const code = (await authorize(client.client_id, challenge)).searchParams.get('code')!;
     const first = await exchange(client, code, verifier);
     expect(first.status).toBe(200);
-    expect(as.verify(first.body.access_token as string, demo.url)).toBeDefined();
+    expect(await as.verify(first.body.access_token as string, demo.url)).toBeDefined();
     const second = await exchange(client, code, verifier);
     expect(second.status).toBe(400);
-    expect(second.body).toMatchObject({
-      error: 'invalid_grant',
-      error_description: 'The code was already used.',
-    });
-    expect(as.verify(first.body.access_token as string, demo.url)).toBeUndefined();
+    expect(second.body).toEqual({ error: 'invalid_grant', error_description: 'grant request is invalid' });
+    expect(await as.verify(first.body.access_token as string, demo.url)).toBeUndefined();
     const refresh = await tokenRequest({
       grant_type: 'refresh_token',
       client_id: client.client_id,
@@ -479,7 +551,7 @@ describe('the token endpoint', () => {
     expect(refreshed.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(refreshed.body.refresh_token).not.toBe(first.refresh_token);
     expect(refreshed.body.access_token).not.toBe(first.access_token);
-    expect(as.verify(refreshed.body.access_token as string, demo.url)).toBeDefined();
+    expect(await as.verify(refreshed.body.access_token as string, demo.url)).toBeDefined();
 
     // The new refresh token works once more…
     const again = await tokenRequest({
@@ -496,7 +568,7 @@ describe('the token endpoint', () => {
     });
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
-    expect(as.verify(again.body.access_token as string, demo.url)).toBeUndefined();
+    expect(await as.verify(again.body.access_token as string, demo.url)).toBeUndefined();
     const after = await tokenRequest({
       grant_type: 'refresh_token',
       client_id: client.client_id,
@@ -553,14 +625,15 @@ describe('revocation (RFC 7009)', () => {
         }).toString(),
       });
     expect((await revoke(tokens.refresh_token as string)).status).toBe(200);
-    expect(as.verify(tokens.access_token as string, demo.url)).toBeUndefined();
+    expect(await as.verify(tokens.access_token as string, demo.url)).toBeUndefined();
     expect((await revoke('unknown')).status).toBe(200);
   });
 });
 
 describe('access tokens expire', () => {
   it('an access token past its lifetime is refused; the refresh token still works', async () => {
-    const short = await startDemoServer({ oauth: { accessTokenTtlSeconds: 1 } });
+    // Two seconds: expiry is in whole seconds (oidc-provider), so a token lives between one and two.
+    const short = await startDemoServer({ oauth: { accessTokenTtlSeconds: 2 } });
     try {
       const server = short.authorizationServer!;
       const registered = await fetch(server.endpoints.registration, {
@@ -582,18 +655,13 @@ describe('access tokens expire', () => {
         code_challenge_method: 'S256',
         resource: short.url,
       }).toString();
-      const page = await fetch(url, { redirect: 'manual' });
-      const html = await page.text();
-      const loginId = /name="login" value="([^"]+)"/.exec(html)![1]!;
-      const posted = await fetch(server.endpoints.authorization, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          cookie: page.headers.getSetCookie()[0]!.split(';', 1)[0]!,
-        },
-        body: new URLSearchParams({ login: loginId, username: 'demo', password: 'demo', decision: 'allow' }),
-        redirect: 'manual',
-      });
+      const page = await openLoginPage(url.href, server);
+      const posted = await submit(
+        page,
+        { username: 'demo', password: 'demo', decision: 'allow' },
+        page.jar,
+        server,
+      );
       const code = new URL(posted.headers.get('location')!).searchParams.get('code')!;
       const response = await fetch(server.endpoints.token, {
         method: 'POST',
@@ -611,10 +679,10 @@ describe('access tokens expire', () => {
         refresh_token: string;
         expires_in: number;
       };
-      expect(tokens.expires_in).toBe(1);
-      expect(server.verify(tokens.access_token, short.url)).toBeDefined();
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
-      expect(server.verify(tokens.access_token, short.url)).toBeUndefined();
+      expect(tokens.expires_in).toBe(2);
+      expect(await server.verify(tokens.access_token, short.url)).toBeDefined();
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(await server.verify(tokens.access_token, short.url)).toBeUndefined();
       const unauthorized = await fetch(short.url, {
         method: 'POST',
         headers: {

@@ -5,13 +5,16 @@
  * The same corpus goes through both — every server-everything tool with valid arguments, invalid
  * arguments, an unknown tool, the denied tool, the limited tool past its limit, progress on a
  * long-running tool, a cancellation — from hosts of both eras, and the answers must be the same;
- * the audit logs must hold one line per call with the same fields.
+ * so must every resource read (each listed resource, both templates, a URI no upstream offers and
+ * one whose upstream has none) and every prompt (with and without arguments, a missing argument, an
+ * unknown prompt). The audit logs must hold one line per call with the same fields.
  */
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { startSessionServer, type SessionServer } from '../fixtures/session-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
@@ -21,6 +24,8 @@ interface Side {
 }
 
 let everything: EverythingServer;
+/** A 2025-era upstream that answers each POST with JSON, not SSE (the demo server's tools). */
+let jsonUpstream: SessionServer;
 let hot: Side;
 let full: Side;
 
@@ -29,6 +34,7 @@ async function side(hotPath: boolean): Promise<Side> {
   if (!hotPath) sandbox.env.PATCHBAY_HOT_PATH = '0';
   for (const args of [
     ['add', 'ev', everything.url],
+    ['add', 'js', jsonUpstream.url],
     ['permit', 'ev', 'get-env', 'deny'],
     ['limit', 'ev', 'get-sum', '2/hour'],
   ]) {
@@ -39,7 +45,7 @@ async function side(hotPath: boolean): Promise<Side> {
 }
 
 beforeAll(async () => {
-  everything = await startEverything('streamableHttp');
+  [everything, jsonUpstream] = await Promise.all([startEverything('streamableHttp'), startSessionServer()]);
   [hot, full] = await Promise.all([side(true), side(false)]);
 }, 60_000);
 
@@ -49,6 +55,7 @@ afterAll(async () => {
     await each?.sandbox.cleanup();
   }
   await everything?.close();
+  await jsonUpstream?.close();
 });
 
 /** A host; `relays` counts the answers the hot path gave it (its diagnostic header). */
@@ -58,17 +65,16 @@ async function host(gateway: RunningGateway, era: 'legacy' | 'auto', capabilitie
     { name: 'differential-host', version: '1.0.0' },
     { capabilities, versionNegotiation: { mode: era } },
   );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(gateway.url), {
-      requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
-      fetch: async (url, init) => {
-        const response = await fetch(url, init);
-        if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
-        return response;
-      },
-    }),
-  );
-  return { client, relays };
+  const transport = new StreamableHTTPClientTransport(new URL(gateway.url), {
+    requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      if (response.headers.get('x-patchbay-relay') === 'hot') relays.hot++;
+      return response;
+    },
+  });
+  await client.connect(transport);
+  return { client, relays, transport };
 }
 
 type Outcome =
@@ -108,6 +114,8 @@ async function call(
 const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { progress?: boolean }?]> = [
   ['echo', 'ev__echo', { message: 'hello through both paths' }],
   ['echo, unicode', 'ev__echo', { message: 'grüße 🚀 "quoted" \\ back\nslash' }],
+  // Past what the hot path parses: streamed through, its id rewritten in passing.
+  ['echo, 300 KiB', 'ev__echo', { message: `grüße 🚀 "id":"x" ${'0123456789abcdef'.repeat(19_200)}` }],
   ['annotated error', 'ev__get-annotated-message', { messageType: 'error' }],
   ['annotated with image', 'ev__get-annotated-message', { messageType: 'success', includeImage: true }],
   ['resource links', 'ev__get-resource-links', { count: 2 }],
@@ -171,7 +179,93 @@ async function runCorpus(era: 'legacy' | 'auto') {
   }
 }
 
+/** The prompts corpus: [label, prompt, arguments]. */
+const PROMPTS: Array<[string, string, Record<string, string> | undefined]> = [
+  ['simple prompt', 'ev__simple-prompt', undefined],
+  ['prompt with arguments', 'ev__args-prompt', { city: 'Lyon', state: 'Rhône' }],
+  ['prompt, optional argument left out', 'ev__args-prompt', { city: 'Lyon' }],
+  ['prompt, required argument missing', 'ev__args-prompt', { state: 'Rhône' }],
+  ['completable prompt', 'ev__completable-prompt', { department: 'Engineering', name: 'Alice' }],
+  ['prompt with an embedded resource', 'ev__resource-prompt', { resourceType: 'Text', resourceId: '2' }],
+  ['prompt with an embedded blob', 'ev__resource-prompt', { resourceType: 'Blob', resourceId: '3' }],
+  ['unknown prompt', 'ev__no-such-prompt', undefined],
+];
+
+/** Requests the hot path hands to the full path by design (nothing upstream offers them). */
+const FALLBACKS = { prompts: 1, resources: 1 };
+
+async function settled<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T } | { error: { code: unknown; message: string } }> {
+  try {
+    return { result: await run() };
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message: string };
+    return { error: { code, message } };
+  }
+}
+
+async function runReads() {
+  const [hotHost, fullHost] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+  try {
+    const { resources } = await fullHost.client.listResources();
+    const { resourceTemplates } = await fullHost.client.listResourceTemplates();
+    const uris: Array<[string, string]> = [
+      ...resources.map((resource): [string, string] => [`resource ${resource.name}`, resource.uri]),
+      ['text template', 'demo://resource/dynamic/text/7'],
+      ['blob template', 'demo://resource/dynamic/blob/8'],
+      ['template, resource its upstream does not have', 'demo://resource/dynamic/text/not-a-number'],
+      ['a URI no upstream offers', 'demo://resource/static/document/no-such-file.md'],
+    ];
+    const rows: Array<{ label: string; hot: unknown; full: unknown }> = [];
+    for (const [label, uri] of uris) {
+      const [a, b] = await Promise.all([
+        settled(() => hotHost.client.readResource({ uri })),
+        settled(() => fullHost.client.readResource({ uri })),
+      ]);
+      rows.push({ label, hot: normalized(a as Outcome), full: normalized(b as Outcome) });
+    }
+    const beforePrompts = hotHost.relays.hot;
+    for (const [label, name, args] of PROMPTS) {
+      const request = { name, ...(args ? { arguments: args } : {}) };
+      const [a, b] = await Promise.all([
+        settled(() => hotHost.client.getPrompt(request)),
+        settled(() => fullHost.client.getPrompt(request)),
+      ]);
+      rows.push({ label, hot: normalized(a as Outcome), full: normalized(b as Outcome) });
+    }
+    return {
+      rows,
+      templates: resourceTemplates.map((template) => template.uriTemplate),
+      reads: uris.length,
+      hotReads: beforePrompts,
+      hotPrompts: hotHost.relays.hot - beforePrompts,
+      fullRelays: fullHost.relays.hot,
+    };
+  } finally {
+    await Promise.all([hotHost.client.close(), fullHost.client.close()]);
+  }
+}
+
 describe('the hot path answers as the full path does', () => {
+  it('reads every resource and gets every prompt as the full path does, on the hot path', async () => {
+    const { rows, templates, reads, hotReads, hotPrompts, fullRelays } = await runReads();
+    // The corpus covers what server-everything offers: listed resources and both templates.
+    expect(templates).toEqual(
+      expect.arrayContaining([
+        'demo://resource/dynamic/text/{resourceId}',
+        'demo://resource/dynamic/blob/{resourceId}',
+      ]),
+    );
+    expect(reads).toBeGreaterThan(4);
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotReads).toBe(reads - FALLBACKS.resources);
+    expect(hotPrompts).toBe(PROMPTS.length - FALLBACKS.prompts);
+  }, 120_000);
+
   it('for a 2025-era host: the whole corpus, and the hot path served it', async () => {
     const { rows, hotRelays, fullRelays } = await runCorpus('legacy');
     expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
@@ -181,6 +275,32 @@ describe('the hot path answers as the full path does', () => {
     expect(fullRelays).toBe(0);
     expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
   }, 120_000);
+
+  it('for an upstream that answers JSON: tools, a prompt and a resource, on the hot path', async () => {
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      const requests: Array<[string, (client: Client) => Promise<unknown>]> = [
+        ['echo', (client) => client.callTool({ name: 'js__echo', arguments: { text: 'json upstream' } })],
+        [
+          'echo, 100 KiB',
+          (client) => client.callTool({ name: 'js__echo', arguments: { text: 'é'.repeat(50_000) } }),
+        ],
+        ['add', (client) => client.callTool({ name: 'js__add', arguments: { a: 2, b: 40 } })],
+        ['prompt', (client) => client.getPrompt({ name: 'js__greet', arguments: { name: 'Ada' } })],
+        ['resource', (client) => client.readResource({ uri: 'demo://readme' })],
+      ];
+      for (const [label, run] of requests) {
+        const [x, y] = await Promise.all([settled(() => run(a.client)), settled(() => run(b.client))]);
+        expect(normalized(x as Outcome), label).toEqual(normalized(y as Outcome));
+        expect(x, label).toHaveProperty('result');
+        expect(JSON.stringify(x), label).not.toContain('"isError":true');
+      }
+      expect(a.relays.hot).toBe(requests.length);
+      expect(b.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
 
   it('for a 2026-07-28 host (served by the full path on both)', async () => {
     const { rows, hotRelays } = await runCorpus('auto');
@@ -232,6 +352,59 @@ describe('the hot path answers as the full path does', () => {
     }
   }, 60_000);
 
+  it('leaves a request with an unsupported or absent MCP-Protocol-Version to the full path', async () => {
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      const post = async (side: Side, sessionId: string, version: string | undefined) => {
+        const response = await fetch(side.gateway.url, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${side.gateway.token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': sessionId,
+            ...(version ? { 'mcp-protocol-version': version } : {}),
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 41,
+            method: 'tools/call',
+            params: { name: 'ev__echo', arguments: { message: 'which path?' } },
+          }),
+        });
+        return {
+          status: response.status,
+          type: response.headers.get('content-type'),
+          relay: response.headers.get('x-patchbay-relay'),
+          body: await response.text(),
+        };
+      };
+      const version = a.transport.protocolVersion!;
+      for (const asked of ['1999-01-01', undefined]) {
+        const [x, y] = await Promise.all([
+          post(hot, a.transport.sessionId!, asked),
+          post(full, b.transport.sessionId!, asked),
+        ]);
+        expect(x.relay, `version ${asked}`).toBeNull();
+        expect(x.status).toBe(y.status);
+        expect(x.body.replace(/\d{4}-\d\d-\d\d(, )?/g, '')).toBe(y.body.replace(/\d{4}-\d\d-\d\d(, )?/g, ''));
+      }
+      // With the session's version: hot, and answered in the full path's shape (SSE).
+      const [x, y] = await Promise.all([
+        post(hot, a.transport.sessionId!, version),
+        post(full, b.transport.sessionId!, version),
+      ]);
+      expect(x.relay).toBe('hot');
+      expect({ status: x.status, type: x.type, body: x.body }).toEqual({
+        status: y.status,
+        type: y.type,
+        body: y.body,
+      });
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 60_000);
+
   it('writes one audit line per call, with the same fields and decisions as the full path', async () => {
     // Lines are written off the path: give the last ones a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -246,12 +419,19 @@ describe('the hot path answers as the full path does', () => {
       lines
         .map((line) => ({
           keys: Object.keys(line).sort().join(','),
+          kind: line.kind,
           tool: line.tool,
           decision: line.decision,
           outcome: line.outcome,
           host: line.host,
+          resultBytes: line.resultBytes,
+          error: normalized({ rejected: String(line.error ?? '') }),
+          arguments: line.arguments,
         }))
         .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
     expect(shape(hotLines)).toEqual(shape(fullLines));
+    // Reads and prompts are in it, as the full path writes them.
+    for (const kind of ['resource', 'prompt'])
+      expect(hotLines.filter((line) => line.kind === kind).length).toBeGreaterThan(4);
   });
 });

@@ -74,7 +74,7 @@ async function candidatesFor(
     else operands.push(word);
   }
 
-  if (pendingOption) return optionValues(pendingOption);
+  if (pendingOption) return optionValues(pendingOption, command);
   if (current.startsWith('-')) return flagsOf(command, program);
   const subcommands =
     command.commands.length > 0 && operands.length === 0
@@ -125,9 +125,11 @@ function findOption(command: Command, program: Command, word: string): Option | 
   return undefined;
 }
 
-function optionValues(option: Option): Candidate[] {
+function optionValues(option: Option, command: Command): Candidate[] {
   if (option.argChoices) return option.argChoices.map((choice): Candidate => [choice, '']);
-  if (option.long === '--scope') return SCOPES.map((scope): Candidate => [scope, 'scope']);
+  // `keys create --scope` is an OAuth scope the key carries, not a configuration file.
+  if (option.long === '--scope' && command.parent?.name() !== 'keys')
+    return SCOPES.map((scope): Candidate => [scope, 'scope']);
   return [];
 }
 

@@ -1,0 +1,127 @@
+/**
+ * One contract, both backends of the state store: what the gateway's jobs rely on, checked
+ * against the file backend and against a real redis-server on loopback.
+ */
+
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { FileState } from '../../src/state/files.js';
+import { RedisState } from '../../src/state/redis.js';
+import type { StateStore } from '../../src/state/store.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Backend {
+  name: string;
+  /** A fresh store (a second call: another handle on the same state, as another process has). */
+  open(): Promise<StateStore>;
+}
+
+let redis: RedisServer;
+let directory: string;
+const opened: StateStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  directory = await mkdtemp(join(tmpdir(), 'patchbay-state-'));
+});
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close()));
+  await redis?.close();
+  await rm(directory, { recursive: true, force: true });
+});
+
+const backends: Backend[] = [
+  { name: 'files', open: async () => track(new FileState(directory)) },
+  { name: 'redis', open: async () => track(await RedisState.connect(redis.url)) },
+];
+
+function track(store: StateStore): StateStore {
+  opened.push(store);
+  return store;
+}
+
+describe.each(backends)('state store contract: $name', (backend) => {
+  it('keeps, lists and deletes records, each namespace apart', async () => {
+    const store = await backend.open();
+    const keys = store.records<{ n: number }>('contract-basic');
+    const other = store.records<{ n: number }>('contract-other');
+    await keys.put('a', { n: 1 });
+    await keys.put('b:with:colons', { n: 2 });
+    await other.put('a', { n: 9 });
+    expect(await keys.get('a')).toEqual({ n: 1 });
+    expect(await keys.get('missing')).toBeUndefined();
+    expect(Object.fromEntries(await keys.entries())).toEqual({ a: { n: 1 }, 'b:with:colons': { n: 2 } });
+    expect(await keys.delete('a')).toBe(true);
+    expect(await keys.delete('a')).toBe(false);
+    expect(await other.get('a')).toEqual({ n: 9 });
+  });
+
+  it('forgets a record when its time is up, in get and in entries', async () => {
+    const store = await backend.open();
+    const records = store.records<string>('contract-ttl');
+    await records.put('short', 'x', { ttlMs: 80 });
+    await records.put('long', 'y', { ttlMs: 60_000 });
+    expect(await records.get('short')).toBe('x');
+    await sleep(200);
+    expect(await records.get('short')).toBeUndefined();
+    expect(await records.entries()).toEqual([['long', 'y']]);
+  });
+
+  it('take: of many takers at once (two handles), exactly one gets the value', async () => {
+    const [one, two] = [await backend.open(), await backend.open()];
+    await one.records<string>('contract-take').put('state', 'secret-state');
+    const takes = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        (i % 2 ? one : two).records<string>('contract-take').take('state'),
+      ),
+    );
+    expect(takes.filter((value) => value === 'secret-state')).toHaveLength(1);
+    expect(await one.records<string>('contract-take').get('state')).toBeUndefined();
+  });
+
+  it('update: concurrent changes from two handles lose nothing', async () => {
+    const [one, two] = [await backend.open(), await backend.open()];
+    await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        (i % 2 ? one : two).records<number>('contract-update').update('count', (n) => (n ?? 0) + 1),
+      ),
+    );
+    expect(await one.records<number>('contract-update').get('count')).toBe(24);
+    // Returning undefined deletes.
+    expect(await one.records<number>('contract-update').update('count', () => undefined)).toBeUndefined();
+    expect(await two.records<number>('contract-update').get('count')).toBeUndefined();
+  });
+});
+
+describe('file backend specifics', () => {
+  it('keeps a secret namespace 0600 and refuses to rewrite a file that does not parse', async () => {
+    const store = new FileState(directory);
+    await store.records<string>('contract-secret', { secret: true }).put('k', 'v');
+    expect((await stat(join(directory, 'contract-secret.json'))).mode & 0o777).toBe(0o600);
+    const broken = join(directory, 'contract-broken.json');
+    await writeFile(broken, '{ not json');
+    const records = store.records<string>('contract-broken');
+    await expect(records.put('k', 'v')).rejects.toThrow(/does not parse/);
+    expect(await readFile(broken, 'utf8')).toBe('{ not json');
+  });
+});
+
+describe('redis backend specifics', () => {
+  it('says which Redis it could not reach, within its bound', async () => {
+    const started = Date.now();
+    await expect(RedisState.connect('redis://127.0.0.1:1')).rejects.toThrow(
+      /Could not reach Redis at 127\.0\.0\.1:1/,
+    );
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('refuses a URL that is not Redis', async () => {
+    await expect(RedisState.connect('http://127.0.0.1:6379')).rejects.toThrow(/Not a Redis URL/);
+  });
+});
