@@ -12,16 +12,23 @@ import type { HttpClient } from './http-client.js';
 import { discover, scopeStillMissing, unionOfScopes, type Discovered } from './discovery.js';
 import { DEVICE_CODE_GRANT, deviceAuthorizationEndpoint, deviceLogin } from './device.js';
 import { rememberingFetch, schemaIssues, unusableDocument } from './metadata-error.js';
-import { DEVICE_REGISTRATION_SLOT, newState, PatchbayOAuthProvider, tokenKey } from './oauth-provider.js';
+import {
+  DEVICE_REGISTRATION_SLOT,
+  newState,
+  PatchbayOAuthProvider,
+  tokenKey,
+  type ProviderEvents,
+  type ProviderSettings,
+} from './oauth-provider.js';
 import type { StoredTokens } from './store-records.js';
-import type { CredentialStore } from './store.js';
+import type { TokenStore } from './token-store.js';
 
 export interface LoginRequest {
   http: HttpClient;
   name: string;
   /** The expanded entry (http or sse). */
   entry: ServerEntry;
-  store: CredentialStore;
+  store: TokenStore;
   env: NodeJS.ProcessEnv;
   /** `--oauth-scope "a b"`; else the entry's pinned `oauth.scopes`; else what the server asks for. */
   scope?: string;
@@ -55,7 +62,7 @@ export interface LoginResult {
 }
 
 export async function login(request: LoginRequest): Promise<LoginResult> {
-  const { entry, store, env } = request;
+  const { entry, store } = request;
   if (entry.transport === 'stdio' || !entry.url) {
     throw new PatchbayError('usage', `${request.name} is a local command; OAuth applies to remote servers.`);
   }
@@ -85,7 +92,6 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
         request.returnTo,
       );
     }
-    const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
     const registrationMatch = listener ? { redirectUri: listener.redirectUri } : {};
     const previous = entry.oauth?.clientId ? undefined : await store.getClient(issuer, registrationMatch);
     if (previous?.kind === 'dynamic') {
@@ -93,18 +99,14 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
       // suspect (servers forget clients); the next login then registers afresh.
       dropRegistration = () => store.deleteClient(issuer, registrationMatch);
     }
-    const provider = new PatchbayOAuthProvider(
-      store,
+    const provider = await loginProvider(
+      request,
+      discovered,
       {
-        resource: url,
         state,
-        discovery: discovered,
         ...(listener
           ? { redirectUrl: listener.redirectUri }
           : { registrationSlot: DEVICE_REGISTRATION_SLOT }),
-        ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
-        ...(clientSecret ? { clientSecret } : {}),
-        ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
       },
       {
         onAuthorizationUrl: (authorizationUrl) => showAuthorizationUrl(authorizationUrl, request),
@@ -113,14 +115,7 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     );
     // Pinned scopes win, then the ones the 401 asked for; else the SDK takes scopes_supported.
     const scope = request.scope ?? entry.oauth?.scopes ?? discovered.challengeScope;
-    const base = {
-      serverUrl: url,
-      fetchFn: http.fetch,
-      ...(scope ? { scope } : {}),
-      ...(discovered.resourceMetadataUrl
-        ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) }
-        : {}),
-    };
+    const base = authBase(url, discovered, http, scope);
     if (request.device) {
       await loginWithDeviceCode(request, provider, discovered, http, scope, deadline, sdk);
       const tokens = await store.getTokens(tokenKey(issuer, url));
@@ -194,6 +189,47 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
 
+/**
+ * The provider of one login: who patchbay is at this server (a configured client and its secret,
+ * a Client ID Metadata Document, else a dynamic registration), where the login is kept, and where
+ * the browser comes back (`where`: a loopback listener, a gateway's route, or none for the device
+ * flow). Shared by `login` and the gateway's sign-in pages (routed-login.ts).
+ */
+export async function loginProvider(
+  request: Pick<LoginRequest, 'name' | 'entry' | 'store' | 'env'>,
+  discovered: Discovered,
+  where: Pick<ProviderSettings, 'state' | 'redirectUrl' | 'registrationSlot'>,
+  events: ProviderEvents,
+): Promise<PatchbayOAuthProvider> {
+  const { entry, store, env } = request;
+  const url = entry.url!;
+  const clientSecret = entry.oauth?.clientId ? await store.getClientSecret(request.name, url) : undefined;
+  return new PatchbayOAuthProvider(
+    store,
+    {
+      resource: url,
+      discovery: discovered,
+      ...where,
+      ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
+      ...(clientSecret ? { clientSecret } : {}),
+      ...(env.PATCHBAY_CLIENT_METADATA_URL ? { clientMetadataUrl: env.PATCHBAY_CLIENT_METADATA_URL } : {}),
+    },
+    events,
+  );
+}
+
+/** The options of the SDK's `auth()` for one login round: the server, its metadata URL, the scope. */
+export function authBase(url: string, discovered: Discovered, http: HttpClient, scope: string | undefined) {
+  return {
+    serverUrl: url,
+    fetchFn: http.fetch,
+    ...(scope ? { scope } : {}),
+    ...(discovered.resourceMetadataUrl
+      ? { resourceMetadataUrl: new URL(discovered.resourceMetadataUrl) }
+      : {}),
+  };
+}
+
 /** The first login plus step-up rounds for more scopes. */
 const MAX_LOGIN_ROUNDS = 3;
 
@@ -202,7 +238,7 @@ const MAX_LOGIN_ROUNDS = 3;
  * redirect URI, so coming back on the same port reuses it instead of registering again.
  */
 async function reusablePort(
-  store: CredentialStore,
+  store: TokenStore,
   issuer: string,
   entry: ServerEntry,
 ): Promise<number | undefined> {

@@ -23,7 +23,8 @@ import type {
 
 import { PatchbayError } from '../errors.js';
 import type { ClientKind } from './store-records.js';
-import type { ClientMatch, CredentialStore } from './store.js';
+import type { ClientMatch } from './store.js';
+import type { TokenStore } from './token-store.js';
 
 /** The key of a server's tokens in the credential store: the issuer and the protected resource. */
 export function tokenKey(issuer: string, resource: string): string {
@@ -75,7 +76,7 @@ export class PatchbayOAuthProvider implements OAuthClientProvider {
   private discovery: OAuthDiscoveryState | undefined;
 
   constructor(
-    private readonly store: CredentialStore,
+    private readonly store: TokenStore,
     private readonly settings: ProviderSettings,
     private readonly events: ProviderEvents = {},
   ) {

@@ -42,7 +42,7 @@ import {
 } from './refresh-decisions.js';
 import { sameResource } from './resource-url.js';
 import type { StoredTokens } from './store-records.js';
-import type { CredentialStore } from './store.js';
+import type { TokenStore } from './token-store.js';
 
 export {
   CredentialError,
@@ -65,7 +65,7 @@ export interface TokenSourceSettings {
   authServerMetadataUrl?: string;
   /** Every request (MCP server and authorization server) goes through it: proxies, TLS. */
   fetch: FetchLike;
-  store: CredentialStore | (() => Promise<CredentialStore>);
+  store: TokenStore | (() => Promise<TokenStore>);
   /** Called with each access token this source hands out, so messages can be redacted of it. */
   onToken?(accessToken: string): void;
   /** Bound on one refresh (discovery and the token request); default 15 s. */
@@ -115,7 +115,7 @@ export const processRefreshState = new RefreshState();
 export class OAuthTokenSource implements AuthProvider {
   readonly fetch: FetchLike;
   private readonly origin: string;
-  private store: Promise<CredentialStore> | undefined;
+  private store: Promise<TokenStore> | undefined;
   private key: string | undefined;
   private current: StoredTokens | undefined;
   private loaded = false;
@@ -204,7 +204,7 @@ export class OAuthTokenSource implements AuthProvider {
     return `patchbay login ${this.settings.name ?? '<name>'}`;
   }
 
-  private openStore(): Promise<CredentialStore> {
+  private openStore(): Promise<TokenStore> {
     const { store } = this.settings;
     this.store ??= typeof store === 'function' ? store() : Promise.resolve(store);
     return this.store;
@@ -271,10 +271,10 @@ export class OAuthTokenSource implements AuthProvider {
 
   /** Server keys are per credential store: two data directories are two worlds. */
   private async flightKey(key: string): Promise<string> {
-    return `${(await this.openStore()).describe().dataDirectory}\n${key}`;
+    return `${(await this.openStore()).refreshScope()}\n${key}`;
   }
 
-  private refreshUnderLock(store: CredentialStore, key: string, cause: RefreshCause): Promise<StoredTokens> {
+  private refreshUnderLock(store: TokenStore, key: string, cause: RefreshCause): Promise<StoredTokens> {
     const login = this.loginHint();
     return store.withServerLock(
       key,
@@ -299,7 +299,7 @@ export class OAuthTokenSource implements AuthProvider {
   }
 
   private async requestRefresh(
-    store: CredentialStore,
+    store: TokenStore,
     current: StoredTokens,
     refreshToken: string,
     key: string,
@@ -401,10 +401,7 @@ export class OAuthTokenSource implements AuthProvider {
   }
 
   /** The client the tokens were issued to, at the issuer that issued them. */
-  private async clientFor(
-    store: CredentialStore,
-    current: StoredTokens,
-  ): Promise<OAuthClientInformationMixed> {
+  private async clientFor(store: TokenStore, current: StoredTokens): Promise<OAuthClientInformationMixed> {
     const choice = refreshingClient(this.settings.clientId, current);
     if (choice.kind === 'configured') {
       const secret = this.settings.name

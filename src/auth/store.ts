@@ -64,6 +64,7 @@ import {
   type TokenFacts,
 } from './store-records.js';
 import type { SecretVault, Section } from './store-vault.js';
+import type { TokenStore } from './token-store.js';
 
 export type {
   ClientFacts,
@@ -146,7 +147,7 @@ interface FoundRecord {
   facts: RecordReader | undefined;
 }
 
-export class CredentialStore {
+export class CredentialStore implements TokenStore {
   private readonly dataDir: string;
   private readonly indexPath: string;
   private readonly locksDirectory: string;
@@ -175,6 +176,11 @@ export class CredentialStore {
 
   get backend(): StoredIn {
     return this.writeVault.kind;
+  }
+
+  /** One refresh at a time per login of this data directory (token-store.ts). */
+  refreshScope(): string {
+    return this.dataDir;
   }
 
   describe(): StoreDescription {

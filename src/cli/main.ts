@@ -43,6 +43,7 @@ import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
+import { vaultCommand } from './commands/vault.command.js';
 import type { Action, Cli, DefineCommand } from './define.js';
 import { paint, processIo, useColor, writeLine, type Io } from './io.js';
 import { packageVersion } from '../core/version.js';
@@ -88,7 +89,10 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
       reviewCommand,
     ],
   ],
-  ['Serve to hosts:', [serveCommand, keysCommand, connectCommand, installCommand, uninstallCommand]],
+  [
+    'Serve to hosts:',
+    [serveCommand, keysCommand, vaultCommand, connectCommand, installCommand, uninstallCommand],
+  ],
   ['More:', [uiCommand, demoCommand, completionCommand, helpCommand]],
 ];
 

@@ -36,6 +36,8 @@ export interface ServerView {
   toolCount: number | null;
   resourceCount: number | null;
   promptCount: number | null;
+  /** `perMember`: a team gateway calls it with each member's own login (absent: one shared login). */
+  perMember?: true;
   /** Round-trip time of the check: connect, handshake and listings. */
   durationMs: number | null;
   /**
@@ -100,6 +102,7 @@ export function serverView(
     durationMs: probe?.durationMs ?? null,
     renewsOnUse: probe?.renewsOnUse === true,
     changedTools: [],
+    ...(entry?.perMember ? { perMember: true as const } : {}),
   };
 }
 

@@ -62,6 +62,11 @@ export interface ServerEntry {
    * else the user's environment, as other hosts give it.
    */
   inheritEnv?: boolean;
+  /**
+   * http/sse, patchbay's own key (Claude Code ignores it): a team gateway calls this server with
+   * each member's own login (kept in its member vault) instead of one shared login. Unset: shared.
+   */
+  perMember?: boolean;
   /** Milliseconds. */
   timeout?: number;
 }
@@ -193,6 +198,15 @@ export function entryFromRaw(raw: JsonValue): { entry?: ServerEntry; problems: E
     if (oauth !== undefined) entry.oauth = oauthFromRaw(oauth, problems);
     const tls = getOwn(raw, 'tls');
     if (tls !== undefined) entry.tls = tlsFromRaw(tls, problems);
+    const perMember = getOwn(raw, 'perMember');
+    if (perMember !== undefined) {
+      if (typeof perMember !== 'boolean')
+        problems.push({
+          path: ['perMember'],
+          message: `expected true or false but found ${typeName(perMember)}`,
+        });
+      else entry.perMember = perMember;
+    }
   }
   return problems.length === 0 ? { entry, problems } : { problems };
 }
@@ -272,6 +286,7 @@ export function entryToRaw(entry: ServerEntry): JsonObject {
       for (const key of TLS_KEYS) if (entry.tls[key] !== undefined) setOwn(tls, key, entry.tls[key]);
       setOwn(raw, 'tls', tls);
     }
+    if (entry.perMember !== undefined) setOwn(raw, 'perMember', entry.perMember);
   }
   if (entry.timeout !== undefined) setOwn(raw, 'timeout', entry.timeout);
   return raw;

@@ -127,7 +127,7 @@ async function tokenSourceFor(
         ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
         : {}),
       fetch: http.fetch,
-      store: () => openCredentialStore(env, { paths: options.paths }),
+      store: options.tokenStore ?? (() => openCredentialStore(env, { paths: options.paths })),
       ...(options.refreshState ? { shared: options.refreshState } : {}),
       onToken: (token) => {
         if (!secrets.includes(token)) secrets.push(token);

@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 
 import type { OAuthTokenSource, RefreshState } from '../auth/refresh.js';
 import type { StoredAccess } from '../auth/stored-token.js';
+import type { TokenStore } from '../auth/token-store.js';
 import type { ServerEntry, Transport } from '../config/entry.js';
 import type { Paths } from '../core/paths.js';
 import type { Target } from './classify.js';
@@ -57,6 +58,11 @@ export interface ConnectOptions {
    * issuer metadata, the 401 loop guard. Default: the one of this process (auth/refresh.ts).
    */
   refreshState?: RefreshState;
+  /**
+   * With `credentials: 'refresh'`: where the login is, instead of the user's credential store (a
+   * team gateway's member vault: the calling member's own login to this server).
+   */
+  tokenStore?: () => Promise<TokenStore>;
   /**
    * Open the standalone GET stream for server-initiated messages after a 2025-era handshake
    * (default true). A check that lists and leaves does not need one: its GET is answered 405

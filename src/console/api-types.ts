@@ -67,6 +67,8 @@ export interface ConnectorSummary {
   /** Tools whose definition changed since first allowed (review them in the CLI: patchbay review). */
   changedTools: string[];
   auth: AuthView;
+  /** `member`: a team gateway calls it with each member's own login (perMember); absent: one shared login. */
+  upstreamCredential?: 'member';
 }
 
 export interface AuthView {

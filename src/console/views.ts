@@ -59,6 +59,7 @@ export function summaryOf(
     toolCount: probe?.toolCount ?? null,
     changedTools: changed,
     auth,
+    ...(server.winner.entry?.perMember ? { upstreamCredential: 'member' as const } : {}),
   };
 }
 

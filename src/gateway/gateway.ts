@@ -16,6 +16,9 @@ import type { PolicyGate } from './policy-gate.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
+import type { MemberVault } from '../auth/member-vault.js';
+import type { StateStore } from '../state/store.js';
+import { MemberLogins } from './signin.js';
 
 export const GATEWAY_NAME = 'patchbay';
 
@@ -48,6 +51,11 @@ export interface GatewayOptions {
   gate?: PolicyGate;
   /** Something hosts cannot be told but the person running the gateway should (stderr). */
   onWarning?: (message: string) => void;
+  /**
+   * A team gateway's member vault: `perMember` upstreams are then called with each member's own
+   * login (signin.ts). Without it, every upstream is called with its one shared login.
+   */
+  memberVault?: { vault: MemberVault; state: StateStore };
 }
 
 export class Gateway {
@@ -61,8 +69,19 @@ export class Gateway {
   private readonly relay: Relay;
   /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
   readonly hotPath: HotPath | undefined;
+  /** Members' own logins and sessions (with a member vault). */
+  readonly members: MemberLogins | undefined;
+  private readonly configs = new WeakMap<Upstream, GatewayUpstream>();
 
   constructor(private readonly options: GatewayOptions) {
+    if (options.memberVault)
+      this.members = new MemberLogins({
+        ...options.memberVault,
+        env: options.env,
+        paths: options.paths,
+        entryOf: (server) => this.upstreams.find((upstream) => upstream.name === server),
+        openSession: (template, member) => this.makeMemberSession(template, member),
+      });
     const upstreams = () => this.upstreams;
     const pinKey = (upstream: Upstream) => this.pinKeys.get(upstream)!;
     this.listings = new Listings({
@@ -79,6 +98,7 @@ export class Gateway {
       pinKey,
       gate: options.gate,
       servers: this.servers,
+      members: this.members,
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -97,7 +117,8 @@ export class Gateway {
   }
 
   private makeUpstream(config: GatewayUpstream): Upstream {
-    const upstream = new Upstream({
+    const { members } = this;
+    const upstream: Upstream = new Upstream({
       ...config,
       env: this.options.env,
       paths: this.options.paths,
@@ -106,10 +127,32 @@ export class Gateway {
       configureClient: (client, owner) => this.relay.configureUpstreamClient(client, owner),
       onConnected: (client) => this.relay.passLogLevel(client),
       onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
+      // Listed through a member's session when one is open; calls never go through this one.
+      ...(members && config.entry?.perMember ? { listVia: () => members.sessions.anyOpen(upstream) } : {}),
     });
     this.madeFrom.set(upstream, JSON.stringify(config));
     this.pinKeys.set(upstream, config.pinKey);
+    this.configs.set(upstream, config);
     return upstream;
+  }
+
+  /** Member `member`'s own session of a perMember upstream: their login, from the vault. */
+  private makeMemberSession(template: Upstream, member: string): Upstream {
+    const config = this.configs.get(template)!;
+    const vault = this.options.memberVault!.vault;
+    const session = new Upstream({
+      ...config,
+      env: this.options.env,
+      paths: this.options.paths,
+      refreshState: this.options.refreshState,
+      cwd: this.options.cwd,
+      tokenStore: () => Promise.resolve(vault.forMember(member, template.name)),
+      configureClient: (client, owner) => this.relay.configureUpstreamClient(client, owner),
+      onConnected: (client) => this.relay.passLogLevel(client),
+      onListChanged: (_owner, kind) => this.announce(kind === 'templates' ? 'resources' : kind),
+    });
+    this.pinKeys.set(session, config.pinKey);
+    return session;
   }
 
   /**
@@ -126,6 +169,7 @@ export class Gateway {
     this.upstreams = next;
     this.listings.reconfigured();
     await Promise.all(dropped.map((upstream) => upstream.close()));
+    await Promise.all(dropped.map((upstream) => this.members?.sessions.dropTemplate(upstream)));
     const made = next.filter((upstream) => before.get(upstream.name) !== upstream);
     if (dropped.length > 0 || made.length > 0) {
       for (const kind of ['tools', 'prompts', 'resources'] as const) this.announce(kind);
@@ -221,6 +265,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.relay.close();
+    await this.members?.close();
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
 }

@@ -153,6 +153,8 @@ export class HotPath {
     const route = await this.route(request);
     if (!route) return false;
     const { upstream } = route;
+    // Called with each member's own login: the full path picks the member's session.
+    if (upstream.perMember) return false;
     // A prompt or resource of a server hidden from the member: the full path says it is unknown.
     if (request.method !== 'tools/call' && this.options.gate?.hidden(upstream.name, exchange.caller))
       return false;

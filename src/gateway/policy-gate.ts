@@ -45,6 +45,8 @@ export interface GatedCall {
   host: string | null;
   /** What the gateway itself knows of the caller, for the audit log. */
   caller: AuditCaller;
+  /** Whose login the call goes upstream with (the audit log's `upstreamCredential`). */
+  upstreamCredential?: 'shared' | 'member';
   /** Ask the host's person (undefined: the host cannot be asked). */
   ask: ((params: ReturnType<typeof approvalQuestion>) => Promise<unknown>) | undefined;
   run: () => Promise<CallResult>;
@@ -128,7 +130,11 @@ export class PolicyGate {
       {
         via: 'gateway',
         host: call.host,
-        audit: { hostClaimed: call.host, caller: call.caller },
+        audit: {
+          hostClaimed: call.host,
+          caller: call.caller,
+          upstreamCredential: call.upstreamCredential ?? 'shared',
+        },
         logArguments: this.options.logArguments,
         ask: call.ask
           ? async (verdict) =>
@@ -188,6 +194,7 @@ export class PolicyGate {
           hostClaimed: read.host,
           via: 'gateway',
           caller: read.caller,
+          upstreamCredential: read.upstreamCredential ?? 'shared',
           kind: read.kind,
           server: read.server,
           // A URI can carry a credential in its query (as tool arguments can).
@@ -214,6 +221,7 @@ export interface RelayedRead {
   args: Record<string, unknown> | undefined;
   host: string | null;
   caller: AuditCaller;
+  upstreamCredential?: 'shared' | 'member';
 }
 
 function refusal(text: string): CallResult {

@@ -23,6 +23,7 @@ import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.
 import type { Listings } from './listings.js';
 import type { CallResult, PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
+import type { MemberLogins } from './signin.js';
 import type { Upstream } from './upstream.js';
 
 /** Tool calls may run long; progress notifications reset the clock. */
@@ -42,6 +43,8 @@ export interface RelayOptions {
   gate: PolicyGate | undefined;
   /** The hosts connected now (stdio, 2025-era HTTP sessions): upstream log messages go to each. */
   servers: ReadonlySet<Server>;
+  /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
+  members?: MemberLogins | undefined;
 }
 
 export class Relay {
@@ -60,7 +63,7 @@ export class Relay {
     ctx: ServerContext,
     server: Server,
   ) {
-    const route = await this.options.listings.resolve('tool', name);
+    const route = (await this.options.listings.resolve('tool', name)) ?? this.unlistedPerMemberTool(name);
     if (!route) {
       // A tool of an upstream never listed (down since the gateway started): say why, not "unknown".
       const down = this.options
@@ -86,6 +89,7 @@ export class Relay {
           args,
           host: hostName(scope),
           caller: callerOf(scope),
+          upstreamCredential: this.credentialOf(upstream),
           ask: hostCapabilities(scope)?.elicitation
             ? (params) => this.ask(scope, 'elicitation/create', params)
             : undefined,
@@ -248,7 +252,16 @@ export class Relay {
   ): Promise<T> {
     const { gate } = this.options;
     if (!gate) return run();
-    return gate.relayed({ ...read, host: hostName(scope), caller: callerOf(scope) }, run);
+    const upstream = this.options.upstreams().find((candidate) => candidate.name === read.server);
+    return gate.relayed(
+      {
+        ...read,
+        host: hostName(scope),
+        caller: callerOf(scope),
+        upstreamCredential: upstream ? this.credentialOf(upstream) : 'shared',
+      },
+      run,
+    );
   }
 
   /**
@@ -279,11 +292,49 @@ export class Relay {
     const { call, ctx } = scope;
     const cancelled = call ? call.signal : ctx.mcpReq.signal;
     const host = call ? () => call.ctx : () => ctx;
-    return this.within(upstream, scope, () =>
-      upstream.request((client, _session, lost) =>
-        whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
-      ),
+    const { members } = this.options;
+    if (!upstream.perMember || !members)
+      return this.within(upstream, scope, () =>
+        upstream.request((client, _session, lost) =>
+          whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
+        ),
+      );
+    // The calling member's own session (after a sign-in if they have no login yet), never the shared one.
+    const questions = {
+      ask: (params: Record<string, unknown>) => this.ask(scope, 'elicitation/create', params),
+    };
+    const run = (own: Upstream) =>
+      this.within(own, scope, () =>
+        own.request((client, _session, lost) =>
+          whileEither(cancelled, lost, (signal) => send(client, relayOptions(host, signal))),
+        ),
+      );
+    return members.sessionFor(upstream, scope, upstream.name, questions).then((own) =>
+      run(own).catch(async (error: unknown) => {
+        if (!(error instanceof PatchbayError) || error.code !== 'needs-auth') throw error;
+        // The member's login no longer works upstream (refresh refused, access revoked): once, sign in again.
+        await members.loginFailed(upstream, scope);
+        return run(await members.sessionFor(upstream, scope, upstream.name, questions));
+      }),
     );
+  }
+
+  /** Whose login a request of this upstream goes with (the audit log's `upstreamCredential`). */
+  private credentialOf(upstream: Upstream): 'shared' | 'member' {
+    return upstream.perMember && this.options.members ? 'member' : 'shared';
+  }
+
+  /**
+   * A tool of a perMember upstream that no one could list yet (no member has signed in, and there
+   * is no shared login to list with): routed by its `<server>__` prefix, so that calling it starts
+   * the caller's sign-in.
+   */
+  private unlistedPerMemberTool(name: string): { upstream: Upstream; name: string } | undefined {
+    if (!this.options.members) return undefined;
+    const upstream = this.options
+      .upstreams()
+      .find((candidate) => candidate.perMember && name.startsWith(`${candidate.name}__`));
+    return upstream ? { upstream, name: name.slice(upstream.name.length + 2) } : undefined;
   }
 
   private async within<T>(upstream: Upstream, scope: CallScope, run: () => Promise<T>): Promise<T> {

@@ -92,6 +92,29 @@ export async function startGateway(
     );
   }
   const { upstreams, files, registry } = await configuredUpstreams(options, callbacks);
+  const { deployment } = options;
+  // On HTTP, a perMember upstream is called with each member's own login: that needs the vault.
+  const perMember = upstreams
+    .filter((upstream) => upstream.entry?.perMember)
+    .map((upstream) => upstream.name);
+  if (options.http && perMember.length > 0 && !deployment?.vault)
+    throw new PatchbayError(
+      'usage',
+      `${perMember.join(', ')} ${perMember.length > 1 ? 'are' : 'is'} called with each member's own login (perMember), which a gateway keeps in its member vault; this gateway has none.`,
+      {
+        hint: deployment
+          ? `Add "vault": { "key": "env:PATCHBAY_VAULT_KEY" } to ${deployment.file} (a 32-byte key: openssl rand -base64 32).`
+          : 'Serve a team with patchbay serve --config FILE and a vault.key, or remove perMember from the entry (patchbay set <name> --unset per-member).',
+      },
+    );
+  const state =
+    deployment && options.http
+      ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
+      : undefined;
+  const memberVault =
+    state && deployment?.vault
+      ? { vault: await openMemberVault(deployment, callbacks, state), state }
+      : undefined;
   const policy = new ToolPolicy({
     paths: callbacks.paths,
     sources: registry.policy.sources,
@@ -110,6 +133,7 @@ export async function startGateway(
     paths: callbacks.paths,
     // The gateway's own, not the process's: its upstreams share one refresh per login.
     refreshState: new (await import('../auth/refresh.js')).RefreshState(),
+    ...(memberVault ? { memberVault } : {}),
     cwd: callbacks.cwd,
     version: callbacks.version,
     ...(options.bridge ? { bridge: true } : {}),
@@ -123,6 +147,14 @@ export async function startGateway(
     () =>
       void configuredUpstreams(options, callbacks, true)
         .then((next) => {
+          // Never served with a shared login instead: a perMember server needs the vault.
+          const added = next.upstreams.filter((upstream) => upstream.entry?.perMember);
+          if (options.http && !memberVault && added.length > 0)
+            throw new PatchbayError(
+              'usage',
+              `${added.map((upstream) => upstream.name).join(', ')} is perMember, and this gateway has no member vault; the change is not served.`,
+              { hint: 'Serve with patchbay serve --config FILE and a vault.key.' },
+            );
           policy.update(next.registry.policy.sources);
           return gateway.reconfigure(next.upstreams);
         })
@@ -145,18 +177,21 @@ export async function startGateway(
   const listener = listenerOptions(options, () => gateway.upstreams.length);
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
-  const { deployment } = options;
-  if (deployment) {
-    const { FileState } = await import('../state/files.js');
+  if (deployment && state) {
     const { teamFront } = await import('./team.js');
-    const state = new FileState(callbacks.paths.gatewayState);
     let team: TeamFront | undefined;
     const served = await serveHttp(gateway, {
       ...options.http,
       authenticator: undefined,
       ...(deployment.publicUrl ? { publicUrl: deployment.publicUrl } : {}),
       front: async (resource) =>
-        (team = await teamFront({ deployment, paths: callbacks.paths, state, resource })),
+        (team = await teamFront({
+          deployment,
+          paths: callbacks.paths,
+          state,
+          resource,
+          ...(gateway.members ? { members: gateway.members } : {}),
+        })),
       ...limitsSet(options),
       ...listener.http(callbacks.listenerEvents),
     });
@@ -188,6 +223,26 @@ export async function startGateway(
     await gateway.close();
   });
   return { url: served.url, tokenRequired: token !== undefined, servers, done };
+}
+
+/** The member vault of a deployment: its key read (never from beside the data) and checked. */
+async function openMemberVault(
+  deployment: Deployment,
+  callbacks: Pick<GatewayCallbacks, 'env' | 'paths'>,
+  state: import('../state/store.js').StateStore,
+) {
+  const [{ MemberVault, readVaultKey }, { openCredentialStore }] = await Promise.all([
+    import('../auth/member-vault.js'),
+    import('../auth/store.js'),
+  ]);
+  const key = await readVaultKey(deployment.vault!.key, callbacks.env, callbacks.paths.gatewayState);
+  const vault = new MemberVault(state, key, {
+    // A pre-registered client's secret is the operator's (patchbay set <name> oauth.client-secret).
+    clientSecret: async (name, url) =>
+      (await openCredentialStore(callbacks.env, { paths: callbacks.paths })).getClientSecret(name, url),
+  });
+  await vault.check();
+  return vault;
 }
 
 /** The servers to serve, as the config files say now, and those files (to watch). */

@@ -15,6 +15,7 @@ import { accessTokens } from './access-tokens.js';
 import { externalIssuerFront } from './external-issuer.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
 import { resourceMetadataRoutes, resourceMetadataUrl } from './resource-metadata.js';
+import type { MemberLogins } from './signin.js';
 import { gatewayToken } from './token.js';
 
 export interface TeamFront {
@@ -29,9 +30,17 @@ export interface TeamContext {
   state: StateStore;
   /** The gateway's MCP endpoint as hosts reach it: the resource its tokens are bound to (RFC 8707). */
   resource: URL;
+  /** Members' own upstream logins (a deployment with a vault): their sign-in and links pages. */
+  members?: MemberLogins;
 }
 
-export async function teamFront({ deployment, paths, state, resource }: TeamContext): Promise<TeamFront> {
+export async function teamFront({
+  deployment,
+  paths,
+  state,
+  resource,
+  members,
+}: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -72,8 +81,11 @@ export async function teamFront({ deployment, paths, state, resource }: TeamCont
     throw new PatchbayError('config-shape', `${deployment.file}: auth: no way in is turned on.`, {
       hint: 'Turn on auth.apiKeys, auth.oauth or auth.authorizationServer (or auth.staticToken for one person).',
     });
+  const authenticator = firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.');
+  // Members' sign-in pages for their own upstream logins: they sign in as they do to /mcp.
+  if (members) routes.push(...members.routes({ authenticator, base: new URL('/', resource) }));
   return {
-    authenticator: firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.'),
+    authenticator,
     routes,
     close: async () => {
       await Promise.all(closers.map((close) => close()));

@@ -16,6 +16,7 @@ import {
 
 import { PatchbayError } from '../errors.js';
 import type { RefreshState } from '../auth/refresh.js';
+import type { TokenStore } from '../auth/token-store.js';
 import type { Paths } from '../core/paths.js';
 import type { ServerEntry } from '../config/entry.js';
 import { ConnectError } from '../connect/connect-error.js';
@@ -49,6 +50,13 @@ export interface UpstreamOptions {
   onConnected?: (client: Client, upstream: Upstream) => Promise<void>;
   /** Called when a listing changed from what was kept (or arrived for the first time). */
   onListChanged: (upstream: Upstream, kind: ListKind) => void;
+  /** One member's session of a `perMember` upstream: its login, from the member vault. */
+  tokenStore?: () => Promise<TokenStore>;
+  /**
+   * A `perMember` upstream's listings: read through a member's open session when there is one
+   * (definitions are the server's, not the member's), else through this upstream's own (shared) login.
+   */
+  listVia?: () => Upstream | undefined;
 }
 
 const BACKOFF_FIRST_MS = 1_000;
@@ -67,6 +75,19 @@ export class Upstream {
 
   constructor(private readonly options: UpstreamOptions) {
     this.name = options.name;
+  }
+
+  /** The expanded entry (undefined for one that cannot be used). */
+  get entry(): ServerEntry | undefined {
+    return this.options.entry;
+  }
+
+  /**
+   * Called with each member's own login (`perMember` in its entry): on a team gateway, calls never
+   * go through this upstream's shared session but through the calling member's (member-sessions.ts).
+   */
+  get perMember(): boolean {
+    return this.options.entry?.perMember === true && this.options.tokenStore === undefined;
   }
 
   /** What the upstream offers of a kind, as last read (empty before the first good listing). */
@@ -110,6 +131,7 @@ export class Upstream {
         env: this.options.env,
         paths: this.options.paths,
         refreshState: this.options.refreshState,
+        ...(this.options.tokenStore ? { tokenStore: this.options.tokenStore } : {}),
         cwd: this.options.cwd,
         configureClient: (client) => this.options.configureClient(client, this),
       });
@@ -174,7 +196,10 @@ export class Upstream {
 
   /** Read a listing (following every page), keep it, and say so when it changed. */
   async list<K extends ListKind>(kind: K): Promise<Array<Listing[K]>> {
-    const items = await this.request((client, session) => READERS[kind](client, session.requestOptions()));
+    const via = this.options.listVia?.();
+    const items = via
+      ? await via.list(kind)
+      : await this.request((client, session) => READERS[kind](client, session.requestOptions()));
     const before = this.listings[kind];
     // TypeScript cannot correlate a generic key on the write side; the read side is checked.
     (this.listings as { [P in K]?: Array<Listing[P]> })[kind] = items;

@@ -42,7 +42,7 @@ export interface AdmissionRequest {
   /** The host's name (for the audit log). */
   host: string | null;
   /** What the gateway knows of the caller, for the audit log (audit.ts). */
-  audit?: Pick<AuditEntry, 'hostClaimed' | 'caller'>;
+  audit?: Pick<AuditEntry, 'hostClaimed' | 'caller' | 'upstreamCredential'>;
   logArguments: boolean;
   /**
    * How the person is asked about a tool set to ask: a function (its answer; 'later' when the

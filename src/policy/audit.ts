@@ -86,6 +86,11 @@ export interface AuditEntry {
   via: AuditVia;
   /** Through the gateway: what patchbay knows of the caller. */
   caller?: AuditCaller;
+  /**
+   * Through the gateway: whose login went upstream — the one `shared` login of the server, or the
+   * calling `member`'s own (a `perMember` server on a team gateway).
+   */
+  upstreamCredential?: 'shared' | 'member';
   /** Absent for a tool call. */
   kind?: AuditKind;
   server: string;
@@ -154,6 +159,7 @@ export function auditLine(entry: AuditEntry, logArguments: boolean): string {
     ...(entry.hostClaimed !== undefined ? { hostClaimed: entry.hostClaimed } : {}),
     via: entry.via,
     ...(entry.caller ? { caller: auditCaller(entry.caller) } : {}),
+    ...(entry.upstreamCredential ? { upstreamCredential: entry.upstreamCredential } : {}),
     ...(entry.kind && entry.kind !== 'tool' ? { kind: entry.kind } : {}),
     server: entry.server,
     tool: entry.tool,
@@ -402,6 +408,9 @@ function isAuditEntry(value: unknown): value is AuditEntry {
     (v.hostClaimed === undefined || v.hostClaimed === null || typeof v.hostClaimed === 'string') &&
     AUDIT_VIAS.includes(v.via as AuditVia) &&
     (v.caller === undefined || isCaller(v.caller)) &&
+    (v.upstreamCredential === undefined ||
+      v.upstreamCredential === 'shared' ||
+      v.upstreamCredential === 'member') &&
     (v.kind === undefined || AUDIT_KINDS.includes(v.kind as AuditKind)) &&
     typeof v.server === 'string' &&
     typeof v.tool === 'string' &&

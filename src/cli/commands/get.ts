@@ -105,6 +105,7 @@ function printDetail(view: DetailView, io: Io): void {
       for (const [key, value] of Object.entries(view.oauth)) out(`oauth`, `${key} = ${String(value)}`);
     }
     for (const [key, value] of Object.entries(view.tls ?? {})) out('tls', `${key} = ${String(value)}`);
+    if (view.perMember) out('credentials', "per member (a team gateway uses each member's own login)");
   }
   if (view.timeout !== null) out('timeout', `${view.timeout} ms`);
   if (view.resolved) {

@@ -46,6 +46,8 @@ const HELP_TOPICS: Record<string, (io: Io) => string> = {
       'headersHelper (a command printing a JSON object of headers, run without a shell), timeout,',
       "and patchbay's own keys, which Claude Code ignores: tls {caFile, certFile, keyFile} (PEM paths)",
       'and inheritEnv (stdio: false starts the server with a minimal environment, see below).',
+      'perMember (http/sse, true): a team gateway (serve --config) calls the server with each',
+      "member's own login, kept encrypted in its member vault (vault.key), instead of one shared login.",
       '',
       'Durations: "timeout" in a file is milliseconds (Claude Code\'s format: 30000 is 30 s); it is',
       "that server's time limit in every command (list, get, tools, call, doctor, serve, the console)",

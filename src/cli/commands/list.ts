@@ -129,6 +129,7 @@ function printTable(views: ServerView[], io: Io, projectRoot: string): void {
     const extras =
       view.status === 'connected' ? connectedDetails(view).map((name) => terminalText(name)) : [];
     if (view.durationMs !== null) extras.push(`${view.durationMs} ms`);
+    if (view.perMember) extras.push('per member');
     if (view.shadows.length > 0) extras.push(`shadows ${view.shadows.map((s) => s.scope).join(', ')}`);
     const line = [
       colour(STATUS_SYMBOL[view.status]),

@@ -36,6 +36,8 @@
  *               path, perMember (counted for each member apart), audience ({ members, groups },
  *               null: everyone) }
  *   changes     tools recorded as changed since pinned and not reviewed: [{ tool, changedAt }]
+ *   upstreamCredential  only for a perMember server: "member" (a team gateway calls it with each
+ *               member's own login); absent: "shared" (one login for every caller)
  *   projectPolicy  null when the project has no readable .patchbay.json; else { path, sha256,
  *               state: approved | pending | rejected | not-needed (it only tightens), hint,
  *               changes: [{ effect: loosens|tightens|none, server, what, why }] } — the file's
@@ -166,6 +168,8 @@ export interface ServerPolicyView {
   memberLimits?: MemberLimitView[];
   changes: Array<{ tool: string; changedAt: string }>;
   projectPolicy: ProjectPolicyStatus | null;
+  /** Only for a perMember server (absent means the one shared login). */
+  upstreamCredential?: 'member';
 }
 
 /** What a contact with the server gave: its tools, or why there are none. */
@@ -253,6 +257,7 @@ async function policyView(
     changes: [],
     projectPolicy: projectPolicyStatus(policy, server.name),
     ...(memberLimits.length > 0 ? { memberLimits } : {}),
+    ...(server.winner.entry?.perMember ? { upstreamCredential: 'member' as const } : {}),
   };
   if (listing && !listing.ok) {
     view.status = listing.status;
@@ -472,6 +477,13 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
       view.default
         ? `${decisionText(view.default.decision, p)} (${text(view.default.path)}, ${view.default.scope})`
         : p.dim('none set: annotations decide (read-only → allow, destructive → ask, otherwise allow)')
+    }`,
+  );
+  out(
+    `  login    ${
+      view.upstreamCredential === 'member'
+        ? "per member (a team gateway calls it with each member's own login)"
+        : 'shared (one login for every caller)'
     }`,
   );
   const serverWide = view.limits.filter((limit) => limit.pattern === '*');

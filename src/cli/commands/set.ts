@@ -53,6 +53,7 @@ export const SET_KEYS: Readonly<Record<string, KeySpec>> = {
   'oauth.callback-port': { path: ['oauth', 'callbackPort'], kind: 'port', for: 'remote' },
   'oauth.scope': { path: ['oauth', 'scopes'], kind: 'string', for: 'remote' },
   'oauth.metadata-url': { path: ['oauth', 'authServerMetadataUrl'], kind: 'url', for: 'remote' },
+  'per-member': { path: ['perMember'], kind: 'boolean', for: 'remote' },
   'tls.ca-file': { path: ['tls', 'caFile'], kind: 'path', for: 'remote' },
   'tls.cert-file': { path: ['tls', 'certFile'], kind: 'path', for: 'remote' },
   'tls.key-file': { path: ['tls', 'keyFile'], kind: 'path', for: 'remote' },
