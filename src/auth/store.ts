@@ -64,7 +64,9 @@ import {
   type TokenFacts,
 } from './store-records.js';
 import type { SecretVault, Section } from './store-vault.js';
-import type { TokenStore } from './token-store.js';
+import type { ClientMatch, ServerLockOptions, TokenStore } from './token-store.js';
+
+export type { ClientMatch, ServerLockOptions };
 
 export type {
   ClientFacts,
@@ -114,16 +116,6 @@ export interface CredentialListing {
 }
 
 /** Which registration of an issuer `getClient`/`deleteClient` mean. */
-export interface ClientMatch {
-  /** A registration bound to this redirect URI, or to none (pre-registered, metadata document). */
-  redirectUri?: string;
-  clientId?: string;
-}
-
-export interface ServerLockOptions {
-  /** How long to wait for another process's refresh; default 60 s. */
-  timeoutMs?: number;
-}
 
 /** `${issuer} ${redirectUri}`; issuers are URLs, so no key is a prefix of another's issuer. */
 function clientKey(issuer: string, redirectUri: string | undefined): string {

@@ -6,8 +6,18 @@
  * store). The client code is one; where the tokens live is this interface.
  */
 
-import type { ClientMatch, ServerLockOptions } from './store.js';
 import type { StoredClient, StoredTokens } from './store-records.js';
+
+export interface ClientMatch {
+  /** A registration bound to this redirect URI, or to none (pre-registered, metadata document). */
+  redirectUri?: string;
+  clientId?: string;
+}
+
+export interface ServerLockOptions {
+  /** How long to wait for another process's refresh; default 60 s. */
+  timeoutMs?: number;
+}
 
 /** The facts of a stored token set that a token source chooses by (no secret in them). */
 export interface TokenListingEntry {
