@@ -24,6 +24,8 @@ export interface RawChannel {
   send(message: Message, onMessage: (message: Message) => void): Promise<void>;
   /** Stop routing messages of this id and progress token to the relay (cancelled, timed out). */
   release(id: string, progressToken?: string | number): void;
+  /** Send a notification (a relayed request's cancellation) through the session's transport. */
+  notify(message: Message): Promise<void>;
 }
 
 interface Route {
@@ -82,6 +84,9 @@ export function rawChannelOf(transport: SdkTransport): RawChannel {
       }
     },
     release,
+    async notify(message) {
+      await transport.send(message as unknown as JSONRPCMessage);
+    },
   };
   CHANNELS.set(transport, channel);
   return channel;

@@ -1,7 +1,8 @@
 /**
  * The gateway's hot path against its reference, the full path (the SDK server and client), on the
- * built binary: two gateways over the same server-everything (Streamable HTTP), one with the hot
- * path and one with PATCHBAY_HOT_PATH=0, each with a deny rule, a usage limit and the audit log.
+ * built binary: two gateways over the same server-everything (Streamable HTTP), and each over its
+ * own server-everything child on stdio, one with the hot path and one with PATCHBAY_HOT_PATH=0,
+ * each with a deny rule, a usage limit and the audit log on both upstreams.
  * The same corpus goes through both — every server-everything tool with valid arguments, invalid
  * arguments, an unknown tool, the denied tool, the limited tool past its limit, progress on a
  * long-running tool, a cancellation — from hosts of both eras, and the answers must be the same;
@@ -13,7 +14,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startSessionServer, type SessionServer } from '../fixtures/session-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -35,8 +36,11 @@ async function side(hotPath: boolean): Promise<Side> {
   for (const args of [
     ['add', 'ev', everything.url],
     ['add', 'js', jsonUpstream.url],
+    ['add', 'evs', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio'],
     ['permit', 'ev', 'get-env', 'deny'],
     ['limit', 'ev', 'get-sum', '2/hour'],
+    ['permit', 'evs', 'get-env', 'deny'],
+    ['limit', 'evs', 'get-sum', '2/hour'],
   ]) {
     const run = await sandbox.run(args);
     expect(run.code, run.stderr).toBe(0);
@@ -162,11 +166,13 @@ function normalized(outcome: Outcome): unknown {
   );
 }
 
-async function runCorpus(era: 'legacy' | 'auto') {
+/** The corpus through `server`'s tools (`ev`: Streamable HTTP; `evs`: the same server on stdio). */
+async function runCorpus(era: 'legacy' | 'auto', server = 'ev') {
   const [hotHost, fullHost] = await Promise.all([host(hot.gateway, era), host(full.gateway, era)]);
   try {
     const rows: Array<{ label: string; hot: unknown; full: unknown }> = [];
-    for (const [label, name, args, options] of CORPUS) {
+    for (const [label, tool, args, options] of CORPUS) {
+      const name = tool.replace(/^ev__/, `${server}__`);
       const [a, b] = await Promise.all([
         call(hotHost.client, name, args, options),
         call(fullHost.client, name, args, options),
@@ -276,6 +282,39 @@ describe('the hot path answers as the full path does', () => {
     expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
   }, 120_000);
 
+  it('for a stdio upstream: the whole corpus and every prompt, and the hot path served them', async () => {
+    const { rows, hotRelays, fullRelays } = await runCorpus('legacy', 'evs');
+    // The one difference allowed: the full path may lose the last progress notification of a
+    // stdio upstream — it arrives in the same read as the result, and the SDK server sends the
+    // result before the gateway's relayed notification — where the hot path relays it in order.
+    for (const row of rows) {
+      const [h, f] = [row.hot, row.full] as Array<{ progress?: unknown[] }>;
+      if (h.progress && f.progress && h.progress.length === f.progress.length + 1)
+        expect(h.progress.slice(0, f.progress.length), row.label).toEqual(f.progress);
+      if (h.progress && f.progress) h.progress = h.progress.slice(0, f.progress.length);
+    }
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      for (const [label, name, args] of PROMPTS) {
+        const request = { name: name.replace(/^ev__/, 'evs__'), ...(args ? { arguments: args } : {}) };
+        const [x, y] = await Promise.all([
+          settled(() => a.client.getPrompt(request)),
+          settled(() => b.client.getPrompt(request)),
+        ]);
+        expect(normalized(x as Outcome), label).toEqual(normalized(y as Outcome));
+      }
+      expect(a.relays.hot).toBe(PROMPTS.length - FALLBACKS.prompts);
+      expect(b.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 120_000);
+
   it('for an upstream that answers JSON: tools, a prompt and a resource, on the hot path', async () => {
     const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
     try {
@@ -332,25 +371,30 @@ describe('the hot path answers as the full path does', () => {
     }
   }, 60_000);
 
-  it('cancels: the upstream hears it, the host is not answered, and the next call is served', async () => {
-    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
-    try {
-      const args = { duration: 5, steps: 5 };
-      const [x, y] = await Promise.all([
-        call(a.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
-        call(b.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
-      ]);
-      expect(x).toEqual({ rejected: 'aborted' });
-      expect(y).toEqual({ rejected: 'aborted' });
-      const [after, reference] = await Promise.all([
-        call(a.client, 'ev__echo', { message: 'after' }),
-        call(b.client, 'ev__echo', { message: 'after' }),
-      ]);
-      expect(after).toEqual(reference);
-    } finally {
-      await Promise.all([a.client.close(), b.client.close()]);
-    }
-  }, 60_000);
+  it.each(['ev', 'evs'])(
+    'cancels (%s): the upstream hears it, the host is not answered, and the next call is served',
+    async (server) => {
+      const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+      try {
+        const args = { duration: 5, steps: 5 };
+        const [x, y] = await Promise.all([
+          call(a.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+          call(b.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+        ]);
+        expect(x).toEqual({ rejected: 'aborted' });
+        expect(y).toEqual({ rejected: 'aborted' });
+        const [after, reference] = await Promise.all([
+          call(a.client, `${server}__echo`, { message: 'after' }),
+          call(b.client, `${server}__echo`, { message: 'after' }),
+        ]);
+        expect(after).toEqual(reference);
+        expect(a.relays.hot).toBe(2);
+      } finally {
+        await Promise.all([a.client.close(), b.client.close()]);
+      }
+    },
+    60_000,
+  );
 
   it('leaves a request with an unsupported or absent MCP-Protocol-Version to the full path', async () => {
     const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
@@ -408,13 +452,20 @@ describe('the hot path answers as the full path does', () => {
   it('writes one audit line per call, with the same fields and decisions as the full path', async () => {
     // Lines are written off the path: give the last ones a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const read = async ({ sandbox }: Side) => {
-      const log = await sandbox.run(['log', 'ev', '--json']);
+    const read = async ({ sandbox }: Side, server: string) => {
+      const log = await sandbox.run(['log', server, '--json']);
       expect(log.code, log.stderr).toBe(0);
       return JSON.parse(log.stdout) as Array<Record<string, unknown>>;
     };
-    const [hotLines, fullLines] = await Promise.all([read(hot), read(full)]);
+    const [hotLines, fullLines, hotStdio, fullStdio] = await Promise.all([
+      read(hot, 'ev'),
+      read(full, 'ev'),
+      read(hot, 'evs'),
+      read(full, 'evs'),
+    ]);
     expect(hotLines.length).toBe(fullLines.length);
+    expect(hotStdio.length).toBe(fullStdio.length);
+    expect(hotStdio.length).toBeGreaterThan(CORPUS.length);
     const shape = (lines: Array<Record<string, unknown>>) =>
       lines
         .map((line) => ({
@@ -430,6 +481,7 @@ describe('the hot path answers as the full path does', () => {
         }))
         .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
     expect(shape(hotLines)).toEqual(shape(fullLines));
+    expect(shape(hotStdio)).toEqual(shape(fullStdio));
     // Reads and prompts are in it, as the full path writes them.
     for (const kind of ['resource', 'prompt'])
       expect(hotLines.filter((line) => line.kind === kind).length).toBeGreaterThan(4);
