@@ -111,20 +111,30 @@ export class LineReply implements HostSide {
   ended = false;
   readonly committed = false;
   private parts: Buffer[] = [];
+  /** A message was written in this turn of the event loop. */
+  private sentThisTurn = false;
 
   constructor(private readonly out: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {}
 
   open(): void {}
 
   send(text: string): void {
-    if (!this.ended) this.line(text);
+    if (this.ended) return;
+    this.line(text);
+    if (this.sentThisTurn) return;
+    this.sentThisTurn = true;
+    setImmediate(() => (this.sentThisTurn = false));
   }
 
   finish(text: string): void {
     if (this.ended) return;
     this.ended = true;
     this.parts = [];
-    this.line(text);
+    // A host's SDK client handles a notification a microtask after reading it and a response at
+    // once: a progress notification read in the same chunk as the response would be dropped. The
+    // response written a turn later gives the host the chance to read them apart.
+    if (this.sentThisTurn) setImmediate(() => this.line(text));
+    else this.line(text);
   }
 
   streamStart(): void {

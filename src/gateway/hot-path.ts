@@ -180,18 +180,31 @@ export class HotPath {
   ): Promise<boolean> {
     const caps = host.hostCapabilities;
     if (!caps || caps.elicitation !== undefined || caps.sampling !== undefined) return false;
-    const route = await this.route(request);
-    if (!route) return false;
-    const link = this.link(route.upstream);
-    if (!link) return false;
-    const side = reply();
-    const record =
-      request.method === 'tools/call'
-        ? await this.admitTool(host, side, request, route)
-        : this.auditRead(host, request, route);
-    if (record === 'answered' || record === 'full-path') return record === 'answered';
-    await this.forward(side, key, request, route, link, record);
-    return true;
+    // The host may cancel while the request is being decided (routed, admitted): heard here.
+    const early: { reason?: string | undefined; cancelled?: true } = {};
+    this.inFlight.set(key, { cancel: (reason) => Object.assign(early, { reason, cancelled: true }) });
+    try {
+      const route = await this.route(request);
+      if (!route) return false;
+      const link = this.link(route.upstream);
+      if (!link) return false;
+      const side = reply();
+      const record =
+        request.method === 'tools/call'
+          ? await this.admitTool(host, side, request, route)
+          : this.auditRead(host, request, route);
+      if (record === 'answered' || record === 'full-path') return record === 'answered';
+      if (early.cancelled) {
+        // As the full path's: admitted, then ended by the cancellation before it went upstream.
+        record({ error: new Error(early.reason ?? 'This operation was aborted') });
+        side.abandon();
+        return true;
+      }
+      await this.forward(side, key, request, route, link, record);
+      return true;
+    } finally {
+      this.inFlight.delete(key);
+    }
   }
 
   /** The open upstream session's raw side, if it has one (a 2025-era Streamable HTTP or stdio session). */

@@ -17,6 +17,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startSessionServer, type SessionServer } from '../fixtures/session-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import {
+  call,
+  CORPUS,
+  FALLBACKS,
+  normalized,
+  PROMPTS,
+  settled,
+  withoutLateProgress,
+  type Outcome,
+} from '../helpers/hot-corpus.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 interface Side {
@@ -81,91 +91,6 @@ async function host(gateway: RunningGateway, era: 'legacy' | 'auto', capabilitie
   return { client, relays, transport };
 }
 
-type Outcome =
-  | { result: unknown; progress?: unknown[] }
-  | { error: { code: unknown; message: string } }
-  | { rejected: string };
-
-async function call(
-  client: Client,
-  name: string,
-  args: Record<string, unknown> | undefined,
-  options: { progress?: boolean; abortAfterMs?: number } = {},
-): Promise<Outcome> {
-  const progress: unknown[] = [];
-  const abort = new AbortController();
-  const timer = options.abortAfterMs ? setTimeout(() => abort.abort(), options.abortAfterMs) : undefined;
-  try {
-    const result = await client.callTool(
-      { name, ...(args ? { arguments: args } : {}) },
-      {
-        timeout: 30_000,
-        signal: abort.signal,
-        ...(options.progress ? { onprogress: (p: unknown) => progress.push(p) } : {}),
-      },
-    );
-    return options.progress ? { result, progress } : { result };
-  } catch (error) {
-    if (abort.signal.aborted) return { rejected: 'aborted' };
-    const { code, message } = error as { code?: unknown; message: string };
-    return { error: { code, message } };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The corpus: [label, tool, arguments, options]. */
-const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { progress?: boolean }?]> = [
-  ['echo', 'ev__echo', { message: 'hello through both paths' }],
-  ['echo, unicode', 'ev__echo', { message: 'grüße 🚀 "quoted" \\ back\nslash' }],
-  // Past what the hot path parses: streamed through, its id rewritten in passing.
-  ['echo, 300 KiB', 'ev__echo', { message: `grüße 🚀 "id":"x" ${'0123456789abcdef'.repeat(19_200)}` }],
-  ['annotated error', 'ev__get-annotated-message', { messageType: 'error' }],
-  ['annotated with image', 'ev__get-annotated-message', { messageType: 'success', includeImage: true }],
-  ['resource links', 'ev__get-resource-links', { count: 2 }],
-  ['resource reference', 'ev__get-resource-reference', { resourceType: 'Text', resourceId: 1 }],
-  ['structured content', 'ev__get-structured-content', { location: 'Chicago' }],
-  ['sum', 'ev__get-sum', { a: 1, b: 2 }],
-  ['tiny image', 'ev__get-tiny-image', {}],
-  [
-    'gzip',
-    'ev__gzip-file-as-resource',
-    { name: 'x.gz', data: 'data:text/plain;base64,aGVsbG8=', outputType: 'resource' },
-  ],
-  ['logging on', 'ev__toggle-simulated-logging', {}],
-  ['logging off', 'ev__toggle-simulated-logging', {}],
-  ['subscriber updates on', 'ev__toggle-subscriber-updates', {}],
-  ['subscriber updates off', 'ev__toggle-subscriber-updates', {}],
-  ['elicitation (host cannot answer)', 'ev__trigger-elicitation-request', {}],
-  ['sampling (host cannot answer)', 'ev__trigger-sampling-request', { prompt: 'hi' }],
-  ['research query', 'ev__simulate-research-query', { topic: 'relays' }],
-  [
-    'long-running with progress',
-    'ev__trigger-long-running-operation',
-    { duration: 1, steps: 3 },
-    { progress: true },
-  ],
-  ['invalid arguments', 'ev__get-sum', { a: 'one' }],
-  ['no arguments', 'ev__echo', undefined],
-  ['unknown tool', 'ev__no-such-tool', {}],
-  ['denied tool', 'ev__get-env', {}],
-  ['limited tool past its limit', 'ev__get-sum', { a: 2, b: 3 }],
-];
-
-/** What may differ between two runs of the same call on two upstream sessions. */
-function normalized(outcome: Outcome): unknown {
-  return JSON.parse(
-    JSON.stringify(outcome)
-      // The limit's window is reported with the time it reopens.
-      .replace(/reopens at [^".]+/g, 'reopens at <time>')
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
-      // Each gateway has its own sandbox (where its policy file is)…
-      .replace(/patchbay-test-[A-Za-z0-9]+/g, '<sandbox>')
-      // …and its own upstream session, which some tools name.
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session>'),
-  );
-}
-
 /** The corpus through `server`'s tools (`ev`: Streamable HTTP; `evs`: the same server on stdio). */
 async function runCorpus(era: 'legacy' | 'auto', server = 'ev') {
   const [hotHost, fullHost] = await Promise.all([host(hot.gateway, era), host(full.gateway, era)]);
@@ -182,32 +107,6 @@ async function runCorpus(era: 'legacy' | 'auto', server = 'ev') {
     return { rows, hotRelays: hotHost.relays.hot, fullRelays: fullHost.relays.hot };
   } finally {
     await Promise.all([hotHost.client.close(), fullHost.client.close()]);
-  }
-}
-
-/** The prompts corpus: [label, prompt, arguments]. */
-const PROMPTS: Array<[string, string, Record<string, string> | undefined]> = [
-  ['simple prompt', 'ev__simple-prompt', undefined],
-  ['prompt with arguments', 'ev__args-prompt', { city: 'Lyon', state: 'Rhône' }],
-  ['prompt, optional argument left out', 'ev__args-prompt', { city: 'Lyon' }],
-  ['prompt, required argument missing', 'ev__args-prompt', { state: 'Rhône' }],
-  ['completable prompt', 'ev__completable-prompt', { department: 'Engineering', name: 'Alice' }],
-  ['prompt with an embedded resource', 'ev__resource-prompt', { resourceType: 'Text', resourceId: '2' }],
-  ['prompt with an embedded blob', 'ev__resource-prompt', { resourceType: 'Blob', resourceId: '3' }],
-  ['unknown prompt', 'ev__no-such-prompt', undefined],
-];
-
-/** Requests the hot path hands to the full path by design (nothing upstream offers them). */
-const FALLBACKS = { prompts: 1, resources: 1 };
-
-async function settled<T>(
-  run: () => Promise<T>,
-): Promise<{ result: T } | { error: { code: unknown; message: string } }> {
-  try {
-    return { result: await run() };
-  } catch (error) {
-    const { code, message } = error as { code?: unknown; message: string };
-    return { error: { code, message } };
   }
 }
 
@@ -284,15 +183,7 @@ describe('the hot path answers as the full path does', () => {
 
   it('for a stdio upstream: the whole corpus and every prompt, and the hot path served them', async () => {
     const { rows, hotRelays, fullRelays } = await runCorpus('legacy', 'evs');
-    // The one difference allowed: the full path may lose the last progress notification of a
-    // stdio upstream — it arrives in the same read as the result, and the SDK server sends the
-    // result before the gateway's relayed notification — where the hot path relays it in order.
-    for (const row of rows) {
-      const [h, f] = [row.hot, row.full] as Array<{ progress?: unknown[] }>;
-      if (h.progress && f.progress && h.progress.length === f.progress.length + 1)
-        expect(h.progress.slice(0, f.progress.length), row.label).toEqual(f.progress);
-      if (h.progress && f.progress) h.progress = h.progress.slice(0, f.progress.length);
-    }
+    withoutLateProgress(rows);
     expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
       rows.map(({ label, full }) => ({ label, hot: full })),
     );
