@@ -12,6 +12,7 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
 
 import type { SdkTransport } from './session-types.js';
+import { StdioProcessTransport } from './stdio-transport.js';
 
 type Message = Record<string, unknown>;
 
@@ -46,6 +47,25 @@ export function rawChannelOf(transport: SdkTransport): RawChannel {
     const routed = route(message as unknown as Message);
     if (!routed) sdkOnMessage?.(message, extra);
   };
+  // patchbay's own stdio transport shows each line first: the relay's messages are then parsed
+  // once, without the SDK's schema check (a relay passes them on as they are); the rest, and every
+  // line while nothing is relayed, take the SDK's way.
+  if (transport instanceof StdioProcessTransport)
+    transport.claimLine = (line) => {
+      if (byId.size === 0) return false;
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        return false;
+      }
+      return (
+        typeof message === 'object' &&
+        message !== null &&
+        !Array.isArray(message) &&
+        route(message as Message)
+      );
+    };
   const release = (id: string, progressToken?: string | number) => {
     byId.delete(id);
     if (progressToken !== undefined) byProgressToken.delete(progressToken);
