@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { analyzeMetafile, build } from 'esbuild';
+import { analyzeMetafile, build, transform } from 'esbuild';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const src = `${repo}src/`;
@@ -71,6 +71,28 @@ const moduleUrlPlugin = {
         loader: 'ts',
         resolveDir: dirname(path),
       };
+    });
+  },
+};
+
+/**
+ * oidc-provider (the gateway's and the demo's authorization server) knows its models by their class
+ * names (`this.constructor.name`: AccessToken, Session, …): the kind a token carries, the lifetime
+ * and extra claims it gets, the adapter's model name. Minified, those names are mangled: access
+ * tokens came out without `exp` and without the member's claims. Its modules alone are transformed
+ * with esbuild's keepNames first (a defineProperty per class at load), so the rest of the bundle
+ * does not pay for it.
+ */
+const keepNamesPlugin = {
+  name: 'keep-names-oidc-provider',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]oidc-provider[\\/].*\.js$/ }, async ({ path }) => {
+      const { code } = await transform(await readFile(path, 'utf8'), {
+        keepNames: true,
+        loader: 'js',
+        sourcefile: path,
+      });
+      return { contents: code, loader: 'js', resolveDir: dirname(path) };
     });
   },
 };
@@ -138,7 +160,7 @@ const result = await build({
   // Prefer a package's ESM build: jsonc-parser's `main` is UMD, whose require()s esbuild cannot see.
   mainFields: ['module', 'main'],
   logLevel: 'warning',
-  plugins: [moduleUrlPlugin, lazyAjvPlugin],
+  plugins: [moduleUrlPlugin, lazyAjvPlugin, keepNamesPlugin],
   absWorkingDir: repo,
 });
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
+import { graceAfterSignal } from './signals.js';
 import { terminalText } from '../core/terminal-text.js';
 import { EXIT, exitCodeOf, PatchbayError } from '../errors.js';
 import { addJsonCommand } from './commands/add-json.command.js';
@@ -179,17 +180,23 @@ function reportError(error: unknown, io: Io): number {
 
 /**
  * Ctrl-C (or a SIGTERM) ends the stdio servers patchbay started before patchbay itself: they run
- * in their own process groups, out of the terminal's reach. Exit status 128 + signal number.
+ * in their own process groups, out of the terminal's reach. Exit status 128 + signal number,
+ * unless the command returned by itself within its grace (signals.ts: a gateway's drain). A second
+ * signal ends the process at once.
  */
 function exitCleanlyOnSignals(interrupt: AbortController): void {
   const onSignal = (signal: NodeJS.Signals, code: number, graceMs: number) => {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) {
+        void terminateProcessGroups(0).finally(() => process.exit(code));
+        return;
+      }
       // A command with a request in flight cancels it (the server is told) and returns by itself;
       // whatever is still running after the grace period is ended here.
       interrupt.abort(new Error(`interrupted by ${signal}`));
       const timer = setTimeout(() => {
         void terminateProcessGroups().finally(() => process.exit(code));
-      }, graceMs);
+      }, graceAfterSignal(graceMs));
       timer.unref();
     });
   };

@@ -14,7 +14,19 @@
  *     "servers": { "sentry": { "enabled": false,
  *                              "tools": { "delete_*": "deny", "search": "allow" },
  *                              "groups": { "read-only": "allow", "other": "ask" },
- *                              "limits": { "*": "100/hour", "create_*": "5/day" } } } }
+ *                              "limits": { "*": "100/hour", "create_*": "5/day" },
+ *                              "memberLimits": { "*": "20/hour" },     // counted per member
+ *                              "rules": [                              // for some members only
+ *                                { "groups": ["sales"], "tools": { "*": "deny" } },
+ *                                { "members": ["alice@example.com"], "groups": ["eng"],
+ *                                  "tools": { "delete_*": "allow" }, "memberLimits": { "*": "50/hour" } }
+ *                              ] } } }
+ *
+ * A `rules` entry applies only to callers it names: a member by subject or email (`members`), or
+ * anyone in one of its `groups` (the member's groups, as the gateway's sign-in maps them); an
+ * entry that names neither applies to everyone. How such rules rank against the others is in
+ * policy/rules.ts. `memberLimits` are counted for each member apart (callers without a subject
+ * share one count, "local"); `limits` are counted for everyone they apply to together.
  *
  * A document that does not have this shape makes its file "broken" like a malformed server
  * entry: reported with file:line:col, and never rewritten.
@@ -50,6 +62,21 @@ export interface ServerPolicy {
    * naming the tool wins over its group; a group wins over `default` and the annotations.
    */
   groups?: Partial<Record<ToolGroup, Decision>>;
+  /** Tool name or glob → `N/minute|hour|day`, counted for each member apart. */
+  memberLimits?: Record<string, string>;
+  /** Rules and limits for some members or groups only. */
+  rules?: MemberRule[];
+}
+
+/** Rules and limits that apply only to the callers named (neither named: everyone). */
+export interface MemberRule {
+  /** Members by subject or email. */
+  members?: string[];
+  /** Members' groups (not the tool groups `read-only` / `other`). */
+  groups?: string[];
+  tools?: Record<string, Decision>;
+  limits?: Record<string, string>;
+  memberLimits?: Record<string, string>;
 }
 
 export const TOOL_GROUPS = ['read-only', 'other'] as const;
@@ -151,7 +178,10 @@ function checkDoc(
   for (const [name, raw] of Object.entries(servers)) {
     const here = [...at, 'servers', name];
     if (!isObject(raw)) {
-      problems.push({ path: here, expected: 'an object ({ "enabled", "tools", "groups", "limits" })' });
+      problems.push({
+        path: here,
+        expected: 'an object ({ "enabled", "tools", "groups", "limits", "memberLimits", "rules" })',
+      });
       continue;
     }
     const server: ServerPolicy = {};
@@ -192,21 +222,108 @@ function checkDoc(
         }
       }
     }
-    const limits = getOwn(raw, 'limits');
-    if (limits !== undefined) {
-      if (!isObject(limits))
-        problems.push({ path: [...here, 'limits'], expected: 'an object of tool → "N/minute|hour|day"' });
-      else {
-        server.limits = {};
-        for (const [pattern, limit] of Object.entries(limits)) {
-          if (typeof limit === 'string') server.limits[pattern] = limit;
-          else problems.push({ path: [...here, 'limits', pattern], expected: 'a string like "100/hour"' });
-        }
-      }
+    const limits = checkLimits(raw, 'limits', here, problems);
+    if (limits) server.limits = limits;
+    const memberLimits = checkLimits(raw, 'memberLimits', here, problems);
+    if (memberLimits) server.memberLimits = memberLimits;
+    const rules = getOwn(raw, 'rules');
+    if (rules !== undefined) {
+      if (!Array.isArray(rules))
+        problems.push({
+          path: [...here, 'rules'],
+          expected: 'a list of { "members", "groups", "tools", "limits", "memberLimits" }',
+        });
+      else
+        server.rules = rules.map((rule, index) =>
+          checkMemberRule(rule, [...here, 'rules', String(index)], problems),
+        );
     }
     doc.servers[name] = server;
   }
   return doc;
+}
+
+function checkTools(
+  raw: JsonObject,
+  here: string[],
+  problems: Array<{ path: string[]; expected: string }>,
+): Record<string, Decision> | undefined {
+  const tools = getOwn(raw, 'tools');
+  if (tools === undefined) return undefined;
+  if (!isObject(tools)) {
+    problems.push({ path: [...here, 'tools'], expected: 'an object of tool → decision' });
+    return undefined;
+  }
+  const checked: Record<string, Decision> = {};
+  for (const [pattern, decision] of Object.entries(tools)) {
+    if (isDecision(decision)) checked[pattern] = decision;
+    else problems.push({ path: [...here, 'tools', pattern], expected: DECISION_TEXT });
+  }
+  return checked;
+}
+
+function checkLimits(
+  raw: JsonObject,
+  field: 'limits' | 'memberLimits',
+  here: string[],
+  problems: Array<{ path: string[]; expected: string }>,
+): Record<string, string> | undefined {
+  const limits = getOwn(raw, field);
+  if (limits === undefined) return undefined;
+  if (!isObject(limits)) {
+    problems.push({ path: [...here, field], expected: 'an object of tool → "N/minute|hour|day"' });
+    return undefined;
+  }
+  const checked: Record<string, string> = {};
+  for (const [pattern, limit] of Object.entries(limits)) {
+    if (typeof limit === 'string') checked[pattern] = limit;
+    else problems.push({ path: [...here, field, pattern], expected: 'a string like "100/hour"' });
+  }
+  return checked;
+}
+
+function checkNames(
+  raw: JsonObject,
+  field: 'members' | 'groups',
+  here: string[],
+  problems: Array<{ path: string[]; expected: string }>,
+): string[] | undefined {
+  const names = getOwn(raw, field);
+  if (names === undefined) return undefined;
+  if (!Array.isArray(names) || !names.every((name) => typeof name === 'string' && name.length > 0)) {
+    problems.push({
+      path: [...here, field],
+      expected: field === 'members' ? 'a list of subjects or emails' : 'a list of group names',
+    });
+    return undefined;
+  }
+  return names as string[];
+}
+
+function checkMemberRule(
+  raw: JsonValue,
+  here: string[],
+  problems: Array<{ path: string[]; expected: string }>,
+): MemberRule {
+  const rule: MemberRule = {};
+  if (!isObject(raw)) {
+    problems.push({
+      path: here,
+      expected: 'an object ({ "members", "groups", "tools", "limits", "memberLimits" })',
+    });
+    return rule;
+  }
+  const members = checkNames(raw, 'members', here, problems);
+  if (members) rule.members = members;
+  const groups = checkNames(raw, 'groups', here, problems);
+  if (groups) rule.groups = groups;
+  const tools = checkTools(raw, here, problems);
+  if (tools) rule.tools = tools;
+  const limits = checkLimits(raw, 'limits', here, problems);
+  if (limits) rule.limits = limits;
+  const memberLimits = checkLimits(raw, 'memberLimits', here, problems);
+  if (memberLimits) rule.memberLimits = memberLimits;
+  return rule;
 }
 
 export function isDecision(value: unknown): value is Decision {
@@ -304,10 +421,12 @@ export async function editServerPolicy(
       const policy = objectAt(servers, [server], path);
       const changed = edit(policy);
       // Leave no empty shells behind (an emptied server, then an emptied `servers`).
-      for (const key of ['tools', 'groups', 'limits']) {
+      for (const key of ['tools', 'groups', 'limits', 'memberLimits']) {
         const inner = getOwn(policy, key);
         if (isObject(inner) && Object.keys(inner).length === 0) delete policy[key];
       }
+      const rules = getOwn(policy, 'rules');
+      if (Array.isArray(rules) && rules.length === 0) delete policy['rules'];
       if (Object.keys(policy).length === 0) delete servers[server];
       if (Object.keys(servers).length === 0) delete doc['servers'];
       if (scope === 'project' && changed && trusted) carried = contentDigest(root);
@@ -369,12 +488,86 @@ export function setLimit(
   return setPatternValue(scope, paths, server, 'limits', pattern, limit === 'none' ? undefined : limit);
 }
 
+/** The members and groups a rule names (both empty: everyone). */
+export interface Audience {
+  members: string[];
+  groups: string[];
+}
+
+export function hasAudience(audience: Audience | undefined): audience is Audience {
+  return audience !== undefined && (audience.members.length > 0 || audience.groups.length > 0);
+}
+
+const sameNames = (a: unknown, b: string[]) => {
+  const have = Array.isArray(a) ? (a as unknown[]).map(String) : [];
+  return have.length === b.length && [...have].sort().join('\u0000') === [...b].sort().join('\u0000');
+};
+
+/**
+ * Set (or, given undefined, remove) a value of the `rules` entry for exactly these members and
+ * groups (made when missing, dropped when emptied): a member-scoped permission or limit.
+ */
+export function setMemberRuleValue(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  audience: Audience,
+  field: 'tools' | 'limits' | 'memberLimits',
+  pattern: string,
+  value: string | undefined,
+): Promise<{ path: string; changed: boolean }> {
+  return editServerPolicy(scope, paths, server, (policy) => {
+    const existing = getOwn(policy, 'rules');
+    const rules: JsonValue[] = Array.isArray(existing) ? existing : [];
+    let rule = rules.find(
+      (entry) =>
+        isObject(entry) &&
+        sameNames(getOwn(entry, 'members'), audience.members) &&
+        sameNames(getOwn(entry, 'groups'), audience.groups),
+    ) as JsonObject | undefined;
+    if (!rule) {
+      if (value === undefined) return false;
+      rule = createObject();
+      if (audience.members.length > 0) setOwn(rule, 'members', [...audience.members]);
+      if (audience.groups.length > 0) setOwn(rule, 'groups', [...audience.groups]);
+      rules.push(rule);
+      if (!Array.isArray(existing)) setOwn(policy, 'rules', rules);
+    }
+    const inner = getOwn(rule, field);
+    const values = (isObject(inner) ? inner : createObject()) as Record<string, JsonValue>;
+    if (!isObject(inner)) setOwn(rule, field, values as JsonObject);
+    let changed: boolean;
+    if (value === undefined) {
+      changed = Object.hasOwn(values, pattern);
+      delete values[pattern];
+    } else {
+      changed = values[pattern] !== value;
+      values[pattern] = value;
+    }
+    if (Object.keys(values).length === 0) delete rule[field];
+    if (!['tools', 'limits', 'memberLimits'].some((key) => getOwn(rule!, key) !== undefined))
+      rules.splice(rules.indexOf(rule), 1);
+    return changed;
+  });
+}
+
+/** A per-member limit of one scope (`*`: the whole server), or `none` to remove it. */
+export function setMemberLimit(
+  scope: PolicyScope,
+  paths: PolicyPaths,
+  server: string,
+  pattern: string,
+  limit: string,
+): Promise<{ path: string; changed: boolean }> {
+  return setPatternValue(scope, paths, server, 'memberLimits', pattern, limit === 'none' ? undefined : limit);
+}
+
 /** Set (or, given undefined, remove) the value a server's `tools`, `groups` or `limits` holds for a key. */
 function setPatternValue(
   scope: PolicyScope,
   paths: PolicyPaths,
   server: string,
-  field: 'tools' | 'groups' | 'limits',
+  field: 'tools' | 'groups' | 'limits' | 'memberLimits',
   pattern: string,
   value: string | undefined,
 ): Promise<{ path: string; changed: boolean }> {

@@ -9,9 +9,8 @@
  * client's (numbers), so the two never claim each other's messages.
  */
 
-import type { JSONRPCMessage } from '@modelcontextprotocol/client';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 
-import type { SdkTransport } from './session-types.js';
 import { StdioProcessTransport } from './stdio-transport.js';
 
 type Message = Record<string, unknown>;
@@ -34,10 +33,10 @@ interface Route {
   progressToken: string | number | undefined;
 }
 
-const CHANNELS = new WeakMap<SdkTransport, RawChannel>();
+const CHANNELS = new WeakMap<Transport, RawChannel>();
 
 /** The raw channel of a connected transport (made once: it wraps the SDK client's onmessage). */
-export function rawChannelOf(transport: SdkTransport): RawChannel {
+export function rawChannelOf(transport: Transport): RawChannel {
   const known = CHANNELS.get(transport);
   if (known) return known;
   const byId = new Map<string, Route>();

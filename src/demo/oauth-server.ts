@@ -25,7 +25,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { errors, interactionPolicy, type Interaction, type KoaContextLike } from 'oidc-provider';
+import type { errors as OidcErrors, Interaction, KoaContextLike } from 'oidc-provider';
+
+import { loadOidcProvider } from '../gateway/authorization-server/library.js';
 
 import { closeServer, listen } from '../core/web-handler.js';
 import { DEMO_USER, pageHeaders, renderErrorPage, renderLoginPage } from './login-page.js';
@@ -118,6 +120,7 @@ export async function startDemoAuthorizationServer(
   // A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) must not reach this server.
   const allowedHosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
 
+  const { default: Provider, errors, interactionPolicy } = await loadOidcProvider();
   const store = new DemoOAuthStore();
   const policy = interactionPolicy.base();
   // The demo shows its login page on every authorization, even to a browser that logged in before.
@@ -162,7 +165,10 @@ export async function startDemoAuthorizationServer(
       id_token_signed_response_alg: 'ES256',
     },
     // Validators run on every client, registered or loaded: loopback redirect URIs only.
-    extraClientMetadata: { properties: ['redirect_uris', 'client_name'], validator: checkClientMetadata },
+    extraClientMetadata: {
+      properties: ['redirect_uris', 'client_name'],
+      validator: checkClientMetadata(errors),
+    },
     // A loopback redirect URI's port changes from login to login: the client must always name it.
     allowOmittingSingleRegisteredRedirectUri: false,
     findAccount: (_ctx: unknown, sub: string) =>
@@ -398,28 +404,25 @@ export async function startDemoAuthorizationServer(
  * no fragment or user info (RFC 8252 §7.3): the clients are apps on this machine, registered
  * as native apps so that a loopback redirect URI matches on any port.
  */
-function checkClientMetadata(
-  _ctx: unknown,
-  key: string,
-  value: unknown,
-  metadata: Record<string, unknown>,
-): void {
-  if (key === 'client_name') {
-    if (typeof value === 'string' && value.length > 200) metadata.client_name = value.slice(0, 200);
-    return;
-  }
-  if (key !== 'redirect_uris') return;
-  const uris = Array.isArray(value) ? value : [];
-  if (
-    uris.length === 0 ||
-    uris.length > MAX_REDIRECT_URIS ||
-    !uris.every((uri) => typeof uri === 'string' && isLoopbackRedirectUri(uri))
-  ) {
-    throw new errors.InvalidClientMetadata!(
-      'redirect_uris must be 1 to 10 loopback URIs: http://127.0.0.1, http://[::1] or http://localhost, any port.',
-    );
-  }
-  metadata.application_type = 'native';
+function checkClientMetadata(errors: typeof OidcErrors) {
+  return (_ctx: unknown, key: string, value: unknown, metadata: Record<string, unknown>): void => {
+    if (key === 'client_name') {
+      if (typeof value === 'string' && value.length > 200) metadata.client_name = value.slice(0, 200);
+      return;
+    }
+    if (key !== 'redirect_uris') return;
+    const uris = Array.isArray(value) ? value : [];
+    if (
+      uris.length === 0 ||
+      uris.length > MAX_REDIRECT_URIS ||
+      !uris.every((uri) => typeof uri === 'string' && isLoopbackRedirectUri(uri))
+    ) {
+      throw new errors.InvalidClientMetadata!(
+        'redirect_uris must be 1 to 10 loopback URIs: http://127.0.0.1, http://[::1] or http://localhost, any port.',
+      );
+    }
+    metadata.application_type = 'native';
+  };
 }
 
 function isLoopbackRedirectUri(text: string): boolean {

@@ -38,6 +38,8 @@ import { expandString } from '../config/expand.js';
 import { parseDuration } from '../core/duration.js';
 import { parseJsonSource, type ParsedJson } from '../core/json-source.js';
 import { PatchbayError } from '../errors.js';
+import { DEFAULT_DRAIN_MS } from './drain.js';
+import { TrustedProxies } from './proxies.js';
 
 /** How the IdP's (or an access token's) claims name a member. Dotted paths reach nested claims. */
 export interface ClaimMapping {
@@ -66,6 +68,7 @@ export interface ExternalIssuer {
 
 /** Mode 2: the gateway's own authorization server, signing members in at the organisation's IdP. */
 export interface OwnAuthorizationServer {
+  /** The gateway's one client there; its redirect URI to register: `<publicUrl>/oauth/signed-in`. */
   idp: { issuer: URL; clientId: string; clientSecret: string; scopes: string[] };
   scopes: string[];
   claims: ClaimMapping;
@@ -187,7 +190,12 @@ export function parseDeployment(text: string, file: string, env: NodeJS.ProcessE
   const result = schema.safeParse(parsed.value);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw fieldError(parsed, file, issue.path as Array<string | number>, issue.message);
+    // An unknown field is pointed at itself, not at the object around it.
+    const path = [
+      ...(issue.path as Array<string | number>),
+      ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []),
+    ];
+    throw fieldError(parsed, file, path, issue.message);
   }
   return build(result.data, parsed, file, env);
 }
@@ -198,7 +206,12 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
   const secret = (text: string, path: Array<string | number>) => {
     if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(text.trim()))
       throw at(path, 'a secret is given as a ${VAR} reference, never written in the file');
-    return expandString(text, env, path.join('.'));
+    try {
+      return expandString(text, env, path.join('.'));
+    } catch (error) {
+      // Unset: said with the place in the file, like every other mistake in it.
+      throw at(path, (error as Error).message);
+    }
   };
   const duration = (text: string | undefined, path: Array<string | number>, fallback: number) => {
     if (text === undefined) return fallback;
@@ -224,6 +237,13 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
     logs: raw.logs ?? 'text',
     drainMs: duration(raw.drainTimeout, ['drainTimeout'], DEFAULT_DRAIN_MS),
   };
+  for (const [index, entry] of (raw.trustedProxies ?? []).entries()) {
+    try {
+      new TrustedProxies([entry]);
+    } catch {
+      throw at(['trustedProxies', index], `${JSON.stringify(entry)} is not an IP address or CIDR range`);
+    }
+  }
   if (raw.listen) deployment.listen = listenAddress(raw.listen, (message) => at(['listen'], message));
   if (raw.publicUrl) {
     const publicUrl = url(raw.publicUrl, ['publicUrl']);
@@ -283,7 +303,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
 }
 
 export const DEFAULT_SCOPES = ['mcp'];
-export const DEFAULT_DRAIN_MS = 30_000;
+export { DEFAULT_DRAIN_MS };
 
 function claims(raw: z.infer<typeof claimsSchema>): ClaimMapping {
   return {

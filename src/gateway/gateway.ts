@@ -7,6 +7,7 @@
 
 import { Server } from '@modelcontextprotocol/server';
 
+import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
@@ -151,8 +152,8 @@ export class Gateway {
     const { listings, relay } = this;
     // Every answer goes through `sealed`: a local fault is never sent to a host as it is.
     const seal = (what: string) => (error: unknown) => sealed(what, error, this.options.onWarning);
-    server.setRequestHandler('tools/list', async () => ({
-      tools: (await listings.tools().catch(seal('tools/list'))) as never,
+    server.setRequestHandler('tools/list', async (_request, ctx) => ({
+      tools: (await listings.tools(callerOf({ ctx, server })).catch(seal('tools/list'))) as never,
     }));
     server.setRequestHandler(
       'tools/call',
@@ -161,8 +162,8 @@ export class Gateway {
           .callTool(request.params.name, request.params.arguments, ctx, server)
           .catch(seal('tools/call'))) as never,
     );
-    server.setRequestHandler('prompts/list', async () => ({
-      prompts: (await listings.prompts().catch(seal('prompts/list'))) as never,
+    server.setRequestHandler('prompts/list', async (_request, ctx) => ({
+      prompts: (await listings.prompts(callerOf({ ctx, server })).catch(seal('prompts/list'))) as never,
     }));
     server.setRequestHandler(
       'prompts/get',
@@ -171,11 +172,13 @@ export class Gateway {
           .getPrompt(request.params.name, request.params.arguments, ctx, server)
           .catch(seal('prompts/get'))) as never,
     );
-    server.setRequestHandler('resources/list', async () => ({
-      resources: (await listings.resources().catch(seal('resources/list'))) as never,
+    server.setRequestHandler('resources/list', async (_request, ctx) => ({
+      resources: (await listings.resources(callerOf({ ctx, server })).catch(seal('resources/list'))) as never,
     }));
-    server.setRequestHandler('resources/templates/list', async () => ({
-      resourceTemplates: (await listings.templates().catch(seal('resources/templates/list'))) as never,
+    server.setRequestHandler('resources/templates/list', async (_request, ctx) => ({
+      resourceTemplates: (await listings
+        .templates(callerOf({ ctx, server }))
+        .catch(seal('resources/templates/list'))) as never,
     }));
     server.setRequestHandler(
       'resources/read',

@@ -186,6 +186,9 @@ export class HotPath {
     try {
       const route = await this.route(request);
       if (!route) return false;
+      // A prompt or resource of a server hidden from the member: the full path says it is unknown.
+      if (request.method !== 'tools/call' && this.options.gate?.hidden(route.upstream.name, host.caller))
+        return false;
       const link = this.link(route.upstream);
       if (!link) return false;
       const side = reply();
@@ -247,7 +250,7 @@ export class HotPath {
     const tool = { ...(listed ?? {}), name: route.name };
     const pinKey = this.options.pinKey(upstream);
     // A tool set to ask needs the full path (its question, its answer).
-    if (gate.policy.verdict(upstream.name, pinKey, tool).decision === 'ask') return 'full-path';
+    if (gate.policy.verdict(upstream.name, pinKey, tool, host.caller).decision === 'ask') return 'full-path';
     const decision = await gate.admit({
       server: upstream.name,
       pinKey,

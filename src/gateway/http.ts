@@ -13,6 +13,10 @@
  * 4. a body over MAX_BODY_BYTES: 413, read no further;
  * 5. at most MAX_CONCURRENT_REQUESTS requests at once: 503 with Retry-After.
  *
+ * `/healthz` and `/readyz` (health.ts, routes marked `open`) are answered before steps 1–3. With
+ * TLS files the listener is https (tls.ts); behind a proxy, `X-Forwarded-*` count only from the
+ * trusted ones (proxies.ts); a drain (drain.ts) refuses new requests and lets those in flight end.
+ *
  * 2026-07-28 requests are served per request (`createMcpHandler`); 2025-era hosts get sessions
  * (legacy-sessions.ts: bounded in number, expired when idle), and a 2025 request without a session
  * that is not `initialize` is still answered, statelessly.
@@ -35,6 +39,10 @@ import {
 } from '@modelcontextprotocol/server';
 
 import { isLoopbackHost } from '../core/loopback.js';
+import { Drain } from './drain.js';
+import type { Readiness } from './health.js';
+import { peerOf, type Forwarded, type TrustedProxies } from './proxies.js';
+import { createTlsServer, type TlsFiles } from './tls.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { CALLER_KEY } from './caller.js';
 import {
@@ -96,11 +104,43 @@ export interface HttpGatewayOptions extends HttpLimits {
    * own (behind a TLS-terminating proxy): its host is accepted in `Host` and its origin in `Origin`.
    */
   publicUrl?: URL;
+  /** Speak TLS with these files (reloaded when they change, or on SIGHUP). */
+  tls?: TlsFiles;
+  /** The proxies whose `X-Forwarded-*` headers are believed; nobody's when unset. */
+  trustedProxies?: TrustedProxies;
+  /** `/readyz`'s checks: the listener adds its own (listener, front, draining). */
+  readiness?: Readiness;
+  /** What the person running the gateway may want logged. */
+  events?: ListenerEvents;
+}
+
+/** A request answered with a refusal before it reached the gateway. Never carries a credential. */
+export interface RefusedRequest {
+  status: number;
+  /** A fixed word: not-found, host, origin, unauthenticated, invalid_token, insufficient_scope, … */
+  reason: string;
+  method: string;
+  path: string;
+  peer: string | undefined;
+}
+
+export interface ListenerEvents {
+  onRefused?: (refused: RefusedRequest) => void;
+  onTlsReloaded?: () => void;
+  onTlsReloadFailed?: (error: Error) => void;
 }
 
 export interface HttpGateway {
   url: string;
   handler: McpHttpHandler;
+  /**
+   * Stop taking connections and requests (503, Retry-After, Connection: close; /readyz 503), and
+   * resolve once the requests in flight have been answered or `withinMs` has passed: with how many
+   * were still in flight then. `close` follows.
+   */
+  drain(withinMs: number): Promise<{ cut: number }>;
+  /** Requests being answered now (standing streams not counted). */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
@@ -136,21 +176,37 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   // node:http refuses a headers timeout above the request timeout (which includes the headers).
   const headersTimeout = Math.min(options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout);
-  const httpServer: HttpServer = createServer({
+  const serverOptions = {
     headersTimeout,
     requestTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // The timeouts are only checked this often (node's default, 30 s, let a slow client stay ~90 s).
     connectionsCheckingInterval: Math.min(1_000, headersTimeout / 2),
-  });
+  };
+  const { events = {}, tls } = options;
+  const secure = tls
+    ? await createTlsServer(serverOptions, tls, {
+        ...(events.onTlsReloaded ? { onReloaded: events.onTlsReloaded } : {}),
+        ...(events.onTlsReloadFailed ? { onReloadFailed: events.onTlsReloadFailed } : {}),
+      })
+    : undefined;
+  // An https server has the API of an http one; its connections are counted once TLS is up.
+  const httpServer = (secure?.server ?? createServer(serverOptions)) as HttpServer;
   const refused = capConnections(
     httpServer,
     options.maxConnections ?? MAX_CONNECTIONS,
     options.maxConnectionsPerClient ?? MAX_CONNECTIONS_PER_CLIENT,
+    secure ? 'secureConnection' : 'connection',
   );
-  await listen(httpServer, options.host, options.port);
+  try {
+    await listen(httpServer, options.host, options.port);
+  } catch (error) {
+    secure?.stopWatching();
+    throw error;
+  }
   const { port } = httpServer.address() as AddressInfo;
-  const origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const scheme = secure ? 'https' : 'http';
+  const origin = `${scheme}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   const loopback = isLoopbackHost(options.host);
   const allowedHosts = new Set(
     (loopback ? LOOPBACK_NAMES : [options.host.toLowerCase()]).map((name) => authority(name, port)),
@@ -159,14 +215,59 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   if (publicUrl) allowedHosts.add(publicAuthority(publicUrl));
   const selfOrigins = new Set([origin, ...(publicUrl ? [publicUrl.origin] : [])]);
   const mcpUrl = new URL(MCP_PATH, publicUrl ?? origin);
+  // Open routes (health) are the caller's and stay; the front door's are added once it is built.
+  const openRoutes = (options.routes ?? []).filter((route) => route.open);
   let { authenticator, routes = [] } = options;
-  const front = options.front?.(mcpUrl).then((made) => ({ authenticator, routes } = made));
+  let frontState: 'building' | 'built' | 'failed' = 'building';
+  const front = options.front?.(mcpUrl).then(
+    (made) => {
+      ({ authenticator } = made);
+      routes = [...routes, ...made.routes];
+      frontState = 'built';
+    },
+    (error: unknown) => {
+      frontState = 'failed';
+      throw error;
+    },
+  );
+  const drain = new Drain();
   let inFlight = 0;
+  options.readiness?.add('listener', () =>
+    httpServer.listening ? { ready: true } : { ready: false, reason: 'not-listening' },
+  );
+  if (front)
+    options.readiness?.add('front', () =>
+      frontState === 'built' ? { ready: true } : { ready: false, reason: frontState },
+    );
+  options.readiness?.add('draining', () =>
+    drain.draining ? { ready: false, reason: 'draining', count: drain.inFlight } : { ready: true },
+  );
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Answered 503 already; node:http may still have parsed what the client sent.
     if (refused.has(req.socket)) return;
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const forwarded = options.trustedProxies?.forwarded(req);
+    const peer = peerOf(req, forwarded);
+    // Under a prefix route (a sign-in page) the rest of the path may be a state: not logged.
+    const prefix = routes.find((route) => route.path.endsWith('/') && path.startsWith(route.path));
+    const logged = { method: req.method ?? '', path: prefix ? `${prefix.path}…` : path, peer };
+    const deny = (status: number, reason: string, text: string) => {
+      events.onRefused?.({ status, reason, ...logged });
+      plain(res, status, text);
+    };
     void (async () => {
+      const open = openRoutes.find((candidate) => routeMatches(candidate, path));
+      // Draining: every answer ends its connection, so that clients reconnect elsewhere.
+      if (drain.draining) res.setHeader('connection', 'close');
+      if (open) return await open.handle(req, res);
+      if (drain.draining) {
+        res.setHeader('Retry-After', '5');
+        return deny(503, 'draining', 'The gateway is shutting down; try again.');
+      }
+      // In flight from here (authentication, body) until its answer is over: a drain waits for it.
+      const leave = drain.enter();
+      res.once('close', leave);
       // A front door that failed to start serves nothing, least of all without its authenticator.
       if (
         front &&
@@ -175,37 +276,43 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
           () => false,
         ))
       )
-        return plain(res, 503, 'The gateway did not start.');
-      const path = (req.url ?? '/').split('?', 1)[0]!;
+        return deny(503, 'not-started', 'The gateway did not start.');
       const route = path === MCP_PATH ? undefined : routes.find((candidate) => routeMatches(candidate, path));
-      if (path !== MCP_PATH && !route) return plain(res, 404, `Not found. The MCP endpoint is ${MCP_PATH}.`);
-      if (!hostAllowed(req.headers.host, allowedHosts))
-        return plain(res, 403, 'Forbidden: the Host header does not name this server (DNS rebinding?).');
+      if (path !== MCP_PATH && !route)
+        return deny(404, 'not-found', `Not found. The MCP endpoint is ${MCP_PATH}.`);
+      if (!hostAllowed(forwardedHost(req, forwarded), allowedHosts, defaultPort(forwarded)))
+        return deny(403, 'host', 'Forbidden: the Host header does not name this server (DNS rebinding?).');
       if (!originAllowed(req.headers.origin, loopback, selfOrigins))
-        return plain(res, 403, 'Forbidden: requests from web pages of other origins are refused.');
+        return deny(403, 'origin', 'Forbidden: requests from web pages of other origins are refused.');
       if (route) return await route.handle(req, res);
       let identity: Identity = { auth: 'none', subject: null };
       if (authenticator) {
         const answer = await authenticator.authenticate(bearerOf(req), req);
-        if (!answer.ok)
-          return refuse(
-            res,
-            authenticator,
+        if (!answer.ok) {
+          const refusal: Refusal =
             answer.kind === 'refused'
               ? answer
-              : { ok: false, kind: 'refused', status: 401, description: 'A bearer token is required.' },
-          );
+              : { ok: false, kind: 'refused', status: 401, description: 'A bearer token is required.' };
+          events.onRefused?.({
+            status: refusal.status,
+            reason: refusal.error ?? 'unauthenticated',
+            ...logged,
+          });
+          return refuse(res, authenticator, refusal);
+        }
         identity = answer.identity;
       }
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
-      if (body === 'too-large') return plain(res, 413, `Request body larger than ${MAX_BODY_BYTES} bytes.`);
+      if (body === 'too-large')
+        return deny(413, 'too-large', `Request body larger than ${MAX_BODY_BYTES} bytes.`);
       const parsedBody = body === undefined || body.length === 0 ? undefined : parseJson(body);
       // Standing streams (a session's GET, a 2026 subscriptions/listen) are bounded by the number
       // of sessions and subscriptions, not counted as requests in flight.
       const standing = req.method === 'GET' || isListen(parsedBody);
+      if (standing) leave();
       if (!standing && inFlight >= MAX_CONCURRENT_REQUESTS) {
         res.setHeader('Retry-After', '1');
-        return plain(res, 503, 'Too many requests at once; try again.');
+        return deny(503, 'busy', 'Too many requests at once; try again.');
       }
       if (!standing) inFlight++;
       let end!: () => void;
@@ -225,7 +332,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
                 sessionId,
                 hostName: server.getClientVersion()?.name ?? null,
                 hostCapabilities: server.getClientCapabilities(),
-                caller: callerOf(req, identity),
+                caller: callerOf(req, identity, peer),
               }));
             if (served) return;
           } else hot.cancel(sessionId, parsedBody);
@@ -234,7 +341,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
           req,
           res,
           origin,
-          (request) => routeMcp(request, parsedBody, ended, callerInfo(req, identity)),
+          (request) => routeMcp(request, parsedBody, ended, callerInfo(req, identity, peer)),
           body ? { body } : {},
         );
       } finally {
@@ -257,8 +364,18 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   return {
     url: mcpUrl.href,
     handler,
+    async drain(withinMs) {
+      const finished = drain.start(withinMs);
+      // No new connection; the idle kept-alive ones go now, the busy ones after their answer.
+      httpServer.close();
+      httpServer.closeIdleConnections();
+      await finished;
+      return { cut: drain.inFlight };
+    },
+    inFlight: () => drain.inFlight,
     close() {
       closing ??= (async () => {
+        secure?.stopWatching();
         await Promise.all([handler.close(), sessions.close()]);
         await closeServer(httpServer);
       })();
@@ -274,8 +391,8 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
  * authInfo (the SDK passes it through to handlers as ctx.http.authInfo) for policy, listings and
  * the audit log. The credential itself is not in it.
  */
-function callerInfo(req: IncomingMessage, identity: Identity): AuthInfo {
-  const caller = callerOf(req, identity);
+function callerInfo(req: IncomingMessage, identity: Identity, peer: string | undefined): AuthInfo {
+  const caller = callerOf(req, identity, peer);
   return {
     token: '',
     clientId: caller.client ?? caller.auth,
@@ -284,19 +401,19 @@ function callerInfo(req: IncomingMessage, identity: Identity): AuthInfo {
   };
 }
 
-/** The caller of this exchange: who the credential names, and the session and peer (callerInfo's, for the hot path). */
-function callerOf(req: IncomingMessage, identity: Identity): AuditCaller {
+/**
+ * The caller of this exchange: who the credential names, and the session and peer (callerInfo's,
+ * for the hot path). The peer is the client a trusted proxy names, else the TCP peer.
+ */
+function callerOf(req: IncomingMessage, identity: Identity, peer: string | undefined): AuditCaller {
   const session = req.headers['mcp-session-id'];
-  const { remoteAddress, remotePort } = req.socket;
   return {
     transport: 'http',
     ...identity,
     ...(typeof session === 'string'
       ? { session: `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}` }
       : {}),
-    ...(remoteAddress
-      ? { peer: `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort}` }
-      : {}),
+    ...(peer ? { peer } : {}),
   };
 }
 
@@ -312,25 +429,44 @@ function authority(name: string, port: number): string {
  * §5.4, RFC 3986 §3.2.3 — also for `name:` with an empty port), so `Host: localhost` is accepted
  * only by a gateway bound to port 80. No Host at all, userinfo, or anything else: refused.
  */
-function hostAllowed(host: string | undefined, allowed: Set<string>): boolean {
+function hostAllowed(
+  host: string | undefined,
+  allowed: Set<string>,
+  defaultPort = DEFAULT_HTTP_PORT,
+): boolean {
   const match = /^(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::(\d*))?$/i.exec(host ?? '');
   if (!match) return false;
-  const port = match[2] ? Number(match[2]) : DEFAULT_HTTP_PORT;
+  const port = match[2] ? Number(match[2]) : defaultPort;
   return port <= 65_535 && allowed.has(`${match[1]!.toLowerCase()}:${port}`);
 }
 
 const DEFAULT_HTTP_PORT = 80;
+
+/** The Host the client asked for: a trusted proxy's X-Forwarded-Host, else the request's own. */
+function forwardedHost(req: IncomingMessage, forwarded: Forwarded | undefined): string | undefined {
+  return forwarded?.host ?? req.headers.host;
+}
+
+/** A Host without a port: 443 when the trusted proxy says the client spoke https, else 80. */
+function defaultPort(forwarded: Forwarded | undefined): number {
+  return forwarded?.host !== undefined && forwarded.proto === 'https' ? 443 : DEFAULT_HTTP_PORT;
+}
 
 /**
  * At most `total` connections at once, and `perClient` from one address: one more is answered
  * 503 and closed before its request is served, and the connections already open go on. Returns
  * the refused sockets, whose requests the caller must not serve.
  */
-function capConnections(server: HttpServer, total: number, perClient: number): WeakSet<Socket> {
+function capConnections(
+  server: HttpServer,
+  total: number,
+  perClient: number,
+  event: 'connection' | 'secureConnection',
+): WeakSet<Socket> {
   const refused = new WeakSet<Socket>();
   const byAddress = new Map<string, number>();
   let open = 0;
-  server.on('connection', (socket: Socket) => {
+  server.on(event, (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     const fromThere = byAddress.get(address) ?? 0;
     if (open >= total || fromThere >= perClient) {

@@ -103,6 +103,12 @@ export function challengeHeader(params: Record<string, string>): string {
 export interface GatewayRoute {
   /** The path, or a prefix ending in `/` that matches everything under it. */
   path: string;
+  /**
+   * Served before the Host and Origin checks, without waiting for the front door, and while the
+   * gateway drains: for answers that say nothing about anyone (/healthz, /readyz), which a load
+   * balancer asks for by the listener's address.
+   */
+  open?: boolean;
   /** Serves the request (its own authentication, if any). */
   handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> | void;
 }

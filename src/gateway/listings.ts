@@ -23,6 +23,7 @@ import {
 import { exposedNames, type Original } from './names.js';
 import { isDenied, type PolicyGate } from './policy-gate.js';
 import type { ListKind, Listing, Upstream } from './upstream.js';
+import type { Member } from '../policy/rules.js';
 
 export const LIST_BUDGET_MS = 3_000;
 
@@ -74,9 +75,14 @@ export class Listings {
   }
 
   /** Every upstream's items of a kind: read now where that takes less than the budget, else as last seen. */
-  private gather<K extends ListKind>(kind: K): Promise<Array<Gathered<Listing[K]>>> {
+  private gather<K extends ListKind>(kind: K, member?: Member): Promise<Array<Gathered<Listing[K]>>> {
+    const { gate } = this.options;
+    // A server hidden from the member is not listed to them at all (nor read for them).
+    const upstreams = this.options
+      .upstreams()
+      .filter((upstream) => !member || !gate?.hidden(upstream.name, member));
     return Promise.all(
-      this.options.upstreams().map(async (upstream) => {
+      upstreams.map(async (upstream) => {
         const reading = upstream.list(kind).catch(() => upstream.kept(kind));
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<Array<Listing[K]>>((resolve) => {
@@ -89,8 +95,14 @@ export class Listings {
     );
   }
 
-  async tools(): Promise<Tool[]> {
+  /**
+   * The tools `member` may use (all of them marked, denied ones left out). Without a member (the
+   * gateway's own routing), every upstream's tools, marked as for a caller nobody names.
+   */
+  async tools(member?: Member): Promise<Tool[]> {
     const generation = this.generation;
+    // Names are made over every upstream's tools whoever asks, so a name leads to the same tool
+    // for every member; a member's hidden servers are left out afterwards.
     const gathered = await this.gather('tools');
     const { gate } = this.options;
     if (gate) {
@@ -103,6 +115,7 @@ export class Listings {
             pinKey: this.options.pinKey(upstream),
             tools: items,
           })),
+          member,
         )
         .catch((error: unknown) => {
           this.options.onWarning?.(
@@ -112,12 +125,12 @@ export class Listings {
         });
       gathered.forEach((listing, index) => (listing.items = marked[index]!));
     }
-    return this.exposed('tools', generation, gathered);
+    return this.exposed('tools', generation, gathered, member);
   }
 
-  async prompts(): Promise<Prompt[]> {
+  async prompts(member?: Member): Promise<Prompt[]> {
     const generation = this.generation;
-    return this.exposed('prompts', generation, await this.gather('prompts'));
+    return this.exposed('prompts', generation, await this.gather('prompts'), member);
   }
 
   /**
@@ -128,6 +141,7 @@ export class Listings {
     kind: 'tools' | 'prompts',
     generation: number,
     gathered: Array<Gathered<T>>,
+    member?: Member,
   ): T[] {
     const names = this.naming(
       gathered.flatMap(({ upstream, items }) =>
@@ -144,25 +158,28 @@ export class Listings {
       else this.promptRoutes = routes;
     }
     const byOriginal = invert(names);
-    return gathered.flatMap(({ upstream, items }) =>
-      items
-        .filter((item) => !isDenied(item as Tool))
-        .map((item) => ({
-          ...item,
-          name: byOriginal.get(key(upstream.name, item.name))!,
-          title: this.titled(item.title ?? annotatedTitle(item) ?? item.name, upstream.name),
-          _meta: {
-            ...item._meta,
-            'io.patchbay/server': upstream.name,
-            'io.patchbay/name': item.name,
-          },
-        })),
-    );
+    const { gate } = this.options;
+    return gathered
+      .filter(({ upstream }) => !member || !gate?.hidden(upstream.name, member))
+      .flatMap(({ upstream, items }) =>
+        items
+          .filter((item) => !isDenied(item as Tool))
+          .map((item) => ({
+            ...item,
+            name: byOriginal.get(key(upstream.name, item.name))!,
+            title: this.titled(item.title ?? annotatedTitle(item) ?? item.name, upstream.name),
+            _meta: {
+              ...item._meta,
+              'io.patchbay/server': upstream.name,
+              'io.patchbay/name': item.name,
+            },
+          })),
+      );
   }
 
   /** Resources in config order; a URI two upstreams list is the first one's. */
-  async resources(): Promise<Resource[]> {
-    const gathered = await this.gather('resources');
+  async resources(member?: Member): Promise<Resource[]> {
+    const gathered = await this.gather('resources', member);
     const seen = new Set<string>();
     return gathered.flatMap(({ upstream, items }) =>
       items
@@ -174,8 +191,8 @@ export class Listings {
     );
   }
 
-  async templates(): Promise<ResourceTemplateType[]> {
-    const gathered = await this.gather('templates');
+  async templates(member?: Member): Promise<ResourceTemplateType[]> {
+    const gathered = await this.gather('templates', member);
     return gathered.flatMap(({ upstream, items }) =>
       items.map((template) => ({
         ...template,

@@ -1,7 +1,8 @@
 /**
  * The gateway's side of policy (policy/ decides; this applies it to listings and calls):
  *
- * - a listing leaves denied tools out, and marks each tool with its permission in `_meta`;
+ * - a listing leaves denied tools out, and marks each tool with its permission in `_meta`, for the
+ *   member asking (rules may name members and groups; a server hidden from a member lists nothing);
  * - a call of a denied tool is refused; one set to ask is put to the host's person (elicitation:
  *   allow once, always, or deny), and a host that cannot ask gets a tool error that says how to
  *   allow it; then the limits are counted; then the call goes upstream;
@@ -19,6 +20,7 @@ import { setToolRule } from '../config/policy-files.js';
 import { maskSecretsInText, recordCall, type AuditCaller } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
+import type { Member } from '../policy/rules.js';
 import { byteLength, type Admission } from '../policy/admission.js';
 import { admitCall, recordFailure, recordResult, type CallResult } from '../use/guarded-call.js';
 
@@ -76,9 +78,11 @@ export class PolicyGate {
    */
   async mark(
     listings: ReadonlyArray<{ server: string; pinKey: string; tools: Listed[] }>,
+    member?: Member,
   ): Promise<Listed[][]> {
     const verdicts = await this.options.policy.screenAll(
       listings.map(({ server, pinKey, tools }) => ({ server, key: pinKey, tools: tools as ListedTool[] })),
+      member,
     );
     return listings.map(({ tools }, index) =>
       tools.map((tool) => {
@@ -149,6 +153,11 @@ export class PolicyGate {
     if (admission.kind === 'later')
       return { kind: 'refused', result: refusal(`${call.server}'s tool ${call.tool.name} needs approval.`) };
     return { kind: 'admitted', admission };
+  }
+
+  /** The server is hidden from this member (policy/rules serverHidden): nothing of it is listed or served. */
+  hidden(server: string, member: Member | undefined): boolean {
+    return this.options.policy.hidden(server, member);
   }
 
   /** Relay a resource read or prompt, and write it to the audit log (decision `not-governed`). */

@@ -101,14 +101,21 @@ export class Relay {
     }
   }
 
+  /** The upstream is hidden from this request's member by policy (policy/rules serverHidden). */
+  private hidden(upstream: Upstream, ctx: ServerContext, server: Server): boolean {
+    return this.options.gate?.hidden(upstream.name, callerOf({ ctx, server })) ?? false;
+  }
+
   async getPrompt(
     name: string,
     args: Record<string, string> | undefined,
     ctx: ServerContext,
     server: Server,
   ) {
+    const route = await this.options.listings.resolve('prompt', name);
+    // A server hidden from the member (a rule for them denies all of it) is unknown to them.
     const { upstream, name: promptName } =
-      (await this.options.listings.resolve('prompt', name)) ?? unknownItem('prompt', name);
+      route && !this.hidden(route.upstream, ctx, server) ? route : unknownItem('prompt', name);
     return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
       this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
         this.forward(upstream, scope, (client, options) =>
@@ -119,7 +126,8 @@ export class Relay {
   }
 
   async readResource(uri: string, ctx: ServerContext, server: Server) {
-    const upstream = (await this.options.listings.owner(uri)) ?? unknownItem('resource', uri);
+    const owner = await this.options.listings.owner(uri);
+    const upstream = owner && !this.hidden(owner, ctx, server) ? owner : unknownItem('resource', uri);
     return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
       this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
         this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
@@ -144,7 +152,7 @@ export class Relay {
     } else {
       upstream = await this.options.listings.templateOwner(ref.uri);
     }
-    if (!upstream) return none;
+    if (!upstream || this.hidden(upstream, ctx, server)) return none;
     return this.withHost(ctx, server, `complete ${JSON.stringify(ref)}`, (scope) =>
       this.forward(upstream, scope, async (client, options) =>
         client.getServerCapabilities()?.completions

@@ -15,14 +15,15 @@ import { ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey } from '../policy/pins.js';
 import { Gateway, type GatewayUpstream } from './gateway.js';
 import type { Deployment } from './deployment.js';
-import type { HttpLimits } from './http.js';
+import type { HttpLimits, ListenerEvents } from './http.js';
+import { listenerOptions, type ListenerOptions } from './operations.js';
 import type { TeamFront } from './team.js';
 import { PolicyGate } from './policy-gate.js';
 
 /** Set for the processes a gateway starts: a gateway among its own upstreams would start itself forever. */
 export const GATEWAY_MARK = 'PATCHBAY_GATEWAY_PID';
 
-export interface StartOptions extends HttpLimits {
+export interface StartOptions extends HttpLimits, ListenerOptions {
   /** Serve Streamable HTTP here; undefined: stdio. */
   http: { host: string; port: number } | undefined;
   /** `patchbay connect <name>`: that one server over stdio, under its own names. */
@@ -57,6 +58,12 @@ export interface GatewayCallbacks {
   onReloaded: (servers: string[]) => void;
   /** A config change was not applied (the servers stay as they were). */
   onReloadFailed: (error: unknown) => void;
+  /** HTTP: refusals before the gateway (status, reason, peer) and TLS reloads. */
+  listenerEvents?: ListenerEvents;
+  /** HTTP: stopped; the calls in flight get `withinMs` to finish. */
+  onDraining?: (inFlight: number, withinMs: number) => void;
+  /** HTTP: the drain is over; `cut` calls were still in flight and are ended. */
+  onDrained?: (cut: number) => void;
 }
 
 export interface RunningGateway {
@@ -135,6 +142,7 @@ export async function startGateway(
     return { url: undefined, tokenRequired: false, servers, done };
   }
   const { serveHttp } = await import('./http.js');
+  const listener = listenerOptions(options, () => gateway.upstreams.length);
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
   const { deployment } = options;
@@ -150,8 +158,10 @@ export async function startGateway(
       front: async (resource) =>
         (team = await teamFront({ deployment, paths: callbacks.paths, state, resource })),
       ...limitsSet(options),
+      ...listener.http(callbacks.listenerEvents),
     });
     const done = stopped.then(async () => {
+      await listener.drain(served, callbacks);
       watcher.close();
       await served.close();
       await team?.close();
@@ -165,8 +175,14 @@ export async function startGateway(
     token === undefined
       ? undefined
       : firstOf([staticToken(token)], 'A bearer token is required: patchbay serve --print-token shows it.');
-  const served = await serveHttp(gateway, { ...options.http, authenticator, ...limitsSet(options) });
+  const served = await serveHttp(gateway, {
+    ...options.http,
+    authenticator,
+    ...limitsSet(options),
+    ...listener.http(callbacks.listenerEvents),
+  });
   const done = stopped.then(async () => {
+    await listener.drain(served, callbacks);
     watcher.close();
     await served.close();
     await gateway.close();

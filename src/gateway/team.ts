@@ -7,10 +7,14 @@
  */
 
 import type { Paths } from '../core/paths.js';
+import { PatchbayError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
 import { apiKeysFront } from './api-keys.js';
 import type { Deployment } from './deployment.js';
+import { accessTokens } from './access-tokens.js';
+import { externalIssuerFront } from './external-issuer.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
+import { resourceMetadataRoutes, resourceMetadataUrl } from './resource-metadata.js';
 import { gatewayToken } from './token.js';
 
 export interface TeamFront {
@@ -27,7 +31,7 @@ export interface TeamContext {
   resource: URL;
 }
 
-export async function teamFront({ deployment, paths, state }: TeamContext): Promise<TeamFront> {
+export async function teamFront({ deployment, paths, state, resource }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -38,8 +42,36 @@ export async function teamFront({ deployment, paths, state }: TeamContext): Prom
     closers.push(() => keys.close());
   }
   if (auth.staticToken) authenticators.push(staticToken(await gatewayToken(paths)));
+  // OAuth last: it refuses any bearer it is given (an opaque one goes to introspection).
+  if (auth.oauth) {
+    const oauth = await externalIssuerFront(auth.oauth, resource, deployment.file);
+    authenticators.push(oauth.authenticator);
+    routes.push(...oauth.routes);
+  }
+  if (auth.authorizationServer) {
+    const { startAuthorizationServer } = await import('./authorization-server/index.js');
+    const own = await startAuthorizationServer({ settings: auth.authorizationServer, state, resource });
+    closers.push(own.close);
+    // Its own tokens are checked like any issuer's, against its keys read locally (no round trip).
+    authenticators.push(
+      accessTokens({
+        issuer: own.issuer,
+        resource,
+        scopes: own.scopes,
+        claims: auth.authorizationServer.claims,
+        resourceMetadataUrl: resourceMetadataUrl(resource),
+        keys: { local: () => own.jwks() },
+      }),
+    );
+    routes.push(
+      ...own.routes,
+      ...resourceMetadataRoutes({ resource, authorizationServers: [own.issuer], scopes: own.scopes }),
+    );
+  }
   if (authenticators.length === 0)
-    throw new Error('a team gateway needs at least one way in: auth.staticToken, auth.apiKeys or auth.oauth');
+    throw new PatchbayError('config-shape', `${deployment.file}: auth: no way in is turned on.`, {
+      hint: 'Turn on auth.apiKeys, auth.oauth or auth.authorizationServer (or auth.staticToken for one person).',
+    });
   return {
     authenticator: firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.'),
     routes,

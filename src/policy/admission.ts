@@ -112,7 +112,8 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
   const allowIt = `patchbay permit ${server} ${tool.name} allow`;
 
   if (request.screen) await policy.screen(server, request.pinKey, [tool]);
-  const verdict = policy.verdict(server, request.pinKey, tool);
+  const member = request.audit?.caller ?? undefined;
+  const verdict = policy.verdict(server, request.pinKey, tool, member);
   // The project's unapproved policy file would loosen this: approving it is the other way.
   const orApprove = verdict.heldBack
     ? `; or approve ${verdict.heldBack.path}, which would ${verdict.heldBack.decision} it: ${APPROVE_POLICY_COMMAND}`
@@ -157,7 +158,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
     if (approval === 'always' && !verdict.changed) await request.allowAlways();
     if (approval === 'always' || !verdict.changed) await policy.pin(request.pinKey, tool);
   }
-  const limited = await policy.consumeLimits(server, tool.name);
+  const limited = await policy.consumeLimits(server, tool.name, member);
   if (limited) return refuse('limited', 'limit-reached', limited.message, limited.hint);
   return {
     kind: 'admitted',

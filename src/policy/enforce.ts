@@ -14,7 +14,7 @@ import type { Paths } from '../core/paths.js';
 import { maskJsonSecrets } from './audit.js';
 import { consume, parseLimit, type LimitRefusal, type LimitRule } from './limits.js';
 import { checkServers, checkTools, type ListedTool } from './pins.js';
-import { limitsFor, toolVerdict, type ToolVerdict } from './rules.js';
+import { limitsFor, serverHidden, toolVerdict, type Member, type ToolVerdict } from './rules.js';
 
 export interface ToolPolicyOptions {
   /** Where usage counts and pins are. */
@@ -55,10 +55,11 @@ export class ToolPolicy {
   /** `screen` for several servers at once: one pass over the pin store for all of them. */
   async screenAll(
     listings: ReadonlyArray<{ server: string; key: string; tools: ListedTool[] }>,
+    member?: Member,
   ): Promise<Array<Map<string, ToolVerdict>>> {
     const plain = listings.map(
       ({ server, tools }) =>
-        new Map(tools.map((tool) => [tool.name, toolVerdict(server, facts(tool), this.sources)])),
+        new Map(tools.map((tool) => [tool.name, toolVerdict(server, facts(tool), this.sources, { member })])),
     );
     const checked = await checkServers(
       listings.map(({ key, tools }, index) => ({
@@ -77,17 +78,32 @@ export class ToolPolicy {
         tools.map((tool) => [
           tool.name,
           changed.has(tool.name)
-            ? toolVerdict(server, facts(tool), this.sources, { definitionChanged: true })
+            ? toolVerdict(server, facts(tool), this.sources, { definitionChanged: true, member })
             : plain[index]!.get(tool.name)!,
         ]),
       );
     });
   }
 
-  /** The verdict for a call, with what the last `screen` of this server saw of the definition. */
-  verdict(server: string, key: string, tool: ListedTool): ToolVerdict {
+  /**
+   * The verdict for a call, with what the last `screen` of this server saw of the definition. A
+   * server hidden from the member denies every tool (as a denied tool, it was never listed).
+   */
+  verdict(server: string, key: string, tool: ListedTool, member?: Member): ToolVerdict {
     const definitionChanged = this.changed.get(key)?.has(tool.name) ?? false;
-    return toolVerdict(server, facts(tool), this.sources, { definitionChanged });
+    const verdict = toolVerdict(server, facts(tool), this.sources, { definitionChanged, member });
+    if (verdict.decision !== 'deny' && this.hidden(server, member))
+      return {
+        ...verdict,
+        decision: 'deny',
+        because: `${server} is not available to ${memberText(member)}`,
+      };
+    return verdict;
+  }
+
+  /** The server is hidden from this member: nothing of it is listed or served to them. */
+  hidden(server: string, member: Member | undefined): boolean {
+    return serverHidden(server, this.sources, member);
   }
 
   /** A tool the person just allowed is pinned as it is now. */
@@ -96,13 +112,25 @@ export class ToolPolicy {
   }
 
   /** Count one call of `tool` against each limit that applies; the refusal if one is reached. */
-  async consumeLimits(server: string, tool: string): Promise<LimitRefusal | undefined> {
-    const rules: LimitRule[] = limitsFor(server, tool, this.sources).map((applied) => ({
+  async consumeLimits(server: string, tool: string, member?: Member): Promise<LimitRefusal | undefined> {
+    const rules: LimitRule[] = limitsFor(server, tool, this.sources, member).map((applied) => ({
       key: applied.key,
       limit: parseLimit(applied.text),
-      label: applied.pattern === '*' ? server : `${server} ${applied.pattern}`,
+      label:
+        (applied.pattern === '*' ? server : `${server} ${applied.pattern}`) +
+        (applied.audience ? ` for ${applied.audience}` : '') +
+        (applied.perMember ? ` per member (${applied.perMember})` : ''),
       server,
       ...(applied.pattern === '*' ? {} : { tool: applied.pattern }),
+      ...(applied.perMember || applied.audience
+        ? {
+            hint: `Wait until then, or raise the limit: patchbay limit ${server}${
+              applied.pattern === '*' ? '' : ` '${applied.pattern}'`
+            }${applied.perMember ? ' --per-member' : ''} <N>/${parseLimit(applied.text).unit}${
+              applied.audience ? ` (the rule for ${applied.audience})` : ''
+            }`,
+          }
+        : {}),
     }));
     if (rules.length === 0) return undefined;
     const result = await consume(rules, {
@@ -111,6 +139,10 @@ export class ToolPolicy {
     });
     return result.ok ? undefined : result;
   }
+}
+
+function memberText(member: Member | undefined): string {
+  return member?.email ?? member?.subject ?? 'this caller';
 }
 
 function facts(tool: ListedTool) {

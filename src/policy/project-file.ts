@@ -18,7 +18,7 @@
 
 import { APPROVE_POLICY_COMMAND, type Decision, type PolicySource } from '../config/policy-files.js';
 import type { PolicySet, ProjectChoice } from '../config/registry.js';
-import { stricter } from './rules.js';
+import { audienceText, stricter } from './rules.js';
 
 export type PolicyEffect = 'loosens' | 'tightens' | 'none';
 
@@ -126,6 +126,46 @@ export function classifyPolicyFile(doc: PolicySource['doc'], trusted: PolicySour
         changes.push({ ...entry, effect: 'loosens', why: 'your default denies them' });
       else changes.push({ ...entry, effect: 'tightens', why: `these tools: ${decision} at least` });
     }
+    // Rules for some members: like the others, only for whom they name.
+    for (const rule of policy.rules ?? []) {
+      const audience = audienceText(rule);
+      const whom = audience ? ` for ${audience}` : '';
+      for (const [pattern, decision] of Object.entries(rule.tools ?? {})) {
+        const entry = {
+          kind: 'rule' as const,
+          server,
+          pattern,
+          what: `${decision} ${server}/${pattern}${whom}`,
+        };
+        if (decision === 'allow')
+          changes.push({ ...entry, effect: 'loosens', why: `these tools would run without asking${whom}` });
+        else if (decision === 'ask' && trustedDefault === 'deny')
+          changes.push({ ...entry, effect: 'loosens', why: 'your default denies them' });
+        else changes.push({ ...entry, effect: 'tightens', why: `these tools: ${decision} at least${whom}` });
+      }
+      for (const [field, perMember] of [
+        ['limits', ''],
+        ['memberLimits', ' per member'],
+      ] as const)
+        for (const [pattern, limit] of Object.entries(rule[field] ?? {}))
+          changes.push({
+            effect: 'tightens',
+            kind: 'limit',
+            server,
+            pattern,
+            what: `limit ${server}/${pattern} ${limit}${perMember}${whom}`,
+            why: 'counted in addition to every other limit',
+          });
+    }
+    for (const [pattern, limit] of Object.entries(policy.memberLimits ?? {}))
+      changes.push({
+        effect: 'tightens',
+        kind: 'limit',
+        server,
+        pattern,
+        what: `limit ${server}/${pattern} ${limit} per member`,
+        why: 'counted in addition to every other limit',
+      });
     for (const [pattern, limit] of Object.entries(policy.limits ?? {}))
       changes.push({
         effect: 'tightens',

@@ -1,5 +1,7 @@
 /** `patchbay serve` flags: what is accepted, and the usage error for what is not. */
 
+import { resolve } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { parseListen, parseServeOptions } from '../../src/cli/commands/serve.js';
@@ -61,6 +63,58 @@ describe('parseServeOptions', () => {
     [{ http: '0.0.0.0:80' }, /Refusing to serve on 0.0.0.0/],
     [{ http: '0.0.0.0:80', dangerouslyExpose: true, dangerouslyNoAuth: true }, /refused off loopback/],
     [{ http: 'localhost:99999' }, /expected \[host:\]port/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => parseServeOptions(raw, {})).toThrow(message);
+  });
+
+  it('reads the operations flags: TLS files (absolute), trusted proxies, the drain, the log format', () => {
+    expect(
+      parseServeOptions(
+        {
+          http: '0',
+          tlsCert: 'cert.pem',
+          tlsKey: '/etc/key.pem',
+          trustProxy: '10.0.0.0/8, fd00::/8,127.0.0.1',
+          drainTimeout: '5s',
+          logFormat: 'json',
+        },
+        {},
+      ),
+    ).toMatchObject({
+      tls: { cert: resolve('cert.pem'), key: '/etc/key.pem' },
+      trustedProxies: ['10.0.0.0/8', 'fd00::/8', '127.0.0.1'],
+      drainMs: 5_000,
+      logFormat: 'json',
+    });
+    const plain = parseServeOptions({ http: '0' }, {});
+    expect([plain.tls, plain.trustedProxies, plain.drainMs, plain.logFormat]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    // A deployment file serves HTTP: its flags need no --http, nor does --dangerously-expose.
+    expect(
+      parseServeOptions({ config: 'gw.jsonc', drainTimeout: '1m', dangerouslyExpose: true }, {}),
+    ).toMatchObject({ configFile: 'gw.jsonc', drainMs: 60_000, expose: true });
+    expect(parseServeOptions({ logFormat: 'json' }, {}).logFormat).toBe('json');
+  });
+
+  it.each([
+    [{ http: '0', tlsCert: 'c.pem' }, /--tls-cert and --tls-key go together/],
+    [{ http: '0', tlsKey: 'k.pem' }, /--tls-cert and --tls-key go together/],
+    [{ tlsCert: 'c.pem', tlsKey: 'k.pem' }, /--tls-cert, --tls-key go with --http/],
+    [{ trustProxy: '10.0.0.1' }, /--trust-proxy go with --http/],
+    [{ drainTimeout: '5s' }, /--drain-timeout go with --http/],
+    [
+      { http: '0', trustProxy: '10.0.0.0/40' },
+      /--trust-proxy: "10.0.0.0\/40" is not an IP address or CIDR range/,
+    ],
+    [{ http: '0', trustProxy: 'proxy.internal' }, /is not an IP address/],
+    [{ http: '0', drainTimeout: 'never' }, /--drain-timeout/],
+    [{ logFormat: 'yaml' }, /Invalid --log-format "yaml": expected text or json/],
+    [{ http: '0.0.0.0:0', tlsCert: 'c.pem', tlsKey: 'k.pem' }, /Refusing to serve on 0.0.0.0/],
+    [{ config: 'gw.jsonc', dangerouslyNoAuth: true }, /--dangerously-no-auth does not go with --config/],
   ])('refuses %j', (raw, message) => {
     expect(() => parseServeOptions(raw, {})).toThrow(message);
   });

@@ -6,7 +6,7 @@ import { BINARY, type Sandbox } from './sandbox.js';
 
 export interface RunningGateway {
   child: ChildProcess;
-  /** The endpoint from its first line, `http://127.0.0.1:<port>/mcp`. */
+  /** The endpoint from its first line, `http://127.0.0.1:<port>/mcp` (https with TLS). */
   url: string;
   port: number;
   /** The bearer token hosts send, as `patchbay serve --print-token` gives it in the same sandbox. */
@@ -62,7 +62,8 @@ export async function startGateway(sandbox: Sandbox, args: string[] = []): Promi
     const onClose = (code: number | null, signal: NodeJS.Signals | null) =>
       fail(`exited (${signal ?? `code ${code}`}) before giving its URL`);
     const onData = () => {
-      const match = /patchbay gateway at (http:\/\/\S+\/mcp)/.exec(text);
+      // https with --tls-cert; the URL ends a text line or a JSON string (--log-format json).
+      const match = /patchbay gateway at (https?:\/\/[^\s"]+\/mcp)/.exec(text);
       if (match) {
         settle();
         resolve(match[1]!);

@@ -7,6 +7,8 @@ export const logCommand: DefineCommand = (program, { io, act }) =>
     .description('Show the audit log: every call through patchbay serve or patchbay call')
     .argument('[name]', 'only this server')
     .addOption(sinceOption('24h'))
+    .option('--member <subject-or-email>', "only this member's calls (local: calls without a member)")
+    .option('--group <group>', 'only calls of members of this group')
     .addOption(jsonOption('the entries'))
     .addHelpText(
       'after',
@@ -19,7 +21,8 @@ tool, decision, outcome, duration and sizes. Arguments only with --log-arguments
 Examples:
   $ patchbay log
   $ patchbay log notion --since 1h
-  $ patchbay log --since 2026-01-31T09:00 --json`,
+  $ patchbay log --since 2026-01-31T09:00 --json
+  $ patchbay log --member alice@example.com`,
     )
     .action(
       act(async (name: string | undefined, flags) => {
@@ -33,6 +36,9 @@ export const statsCommand: DefineCommand = (program, { io, act }) =>
     .command('stats')
     .description('Summarise the audit log: calls, errors and latency per server and tool')
     .addOption(sinceOption('1d'))
+    .option('--member <subject-or-email>', "only this member's calls (local: calls without a member)")
+    .option('--group <group>', 'only calls of members of this group')
+    .option('--by <what>', 'tool (default: per server and tool) or member (one row per member)')
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -43,7 +49,8 @@ Percentiles are over the calls that reached the server; refused calls count as e
 Examples:
   $ patchbay stats
   $ patchbay stats --since 1w
-  $ patchbay stats --json`,
+  $ patchbay stats --json
+  $ patchbay stats --by member --group eng`,
     )
     .action(
       act(async (flags) => {

@@ -1,6 +1,8 @@
 /**
- * `patchbay log [name] [--since 1h] [--json]`: the calls recorded in the audit log, one line each.
- * `patchbay stats [--since 1d] [--json]`: calls, errors and latency per server and tool.
+ * `patchbay log [name] [--since 1h] [--member M] [--group G] [--json]`: the calls recorded in the
+ * audit log, one line each.
+ * `patchbay stats [--since 1d] [--member M] [--group G] [--by member] [--json]`: calls, errors and
+ * latency per server and tool, or per member.
  * Every name in the log came from a host or a server, so it is made printable before it is shown.
  */
 
@@ -15,6 +17,13 @@ import {
   type AuditRead,
   type CallStats,
 } from '../../policy/audit.js';
+import {
+  matchesMember,
+  summarizeByMember,
+  type MemberFilter,
+  type MemberStats,
+} from '../../policy/audit-members.js';
+import { PatchbayError } from '../../errors.js';
 import { note, paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 
@@ -23,11 +32,32 @@ export interface LogOptions {
   name: string | undefined;
   since: Date;
   json: boolean;
+  /** `--member`, `--group`: only this member's (subject or email) or group's calls. */
+  filter?: MemberFilter;
 }
 
 export interface StatsOptions {
   since: Date;
   json: boolean;
+  filter?: MemberFilter;
+  /** `--by member`: one row per member instead of per server and tool. */
+  by?: 'tool' | 'member';
+}
+
+type MemberFlags = { member?: string; group?: string };
+
+function parseFilter(raw: MemberFlags): { filter?: MemberFilter } {
+  if (raw.member === undefined && raw.group === undefined) return {};
+  return {
+    filter: {
+      ...(raw.member !== undefined ? { member: raw.member } : {}),
+      ...(raw.group !== undefined ? { group: raw.group } : {}),
+    },
+  };
+}
+
+function filtered(read: AuditRead, filter: MemberFilter | undefined): AuditRead {
+  return filter ? { ...read, entries: read.entries.filter((entry) => matchesMember(entry, filter)) } : read;
 }
 
 export const DEFAULT_LOG_SINCE = '24h';
@@ -35,25 +65,38 @@ export const DEFAULT_STATS_SINCE = '1d';
 
 export function parseLogOptions(
   name: string | undefined,
-  raw: { since?: string; json?: boolean },
+  raw: { since?: string; json?: boolean } & MemberFlags,
   now: Date = new Date(),
 ): LogOptions {
   return {
     name: name === undefined ? undefined : validateName(name),
     since: parseSince(raw.since ?? DEFAULT_LOG_SINCE, now),
     json: Boolean(raw.json),
+    ...parseFilter(raw),
   };
 }
 
 export function parseStatsOptions(
-  raw: { since?: string; json?: boolean },
+  raw: { since?: string; json?: boolean; by?: string } & MemberFlags,
   now: Date = new Date(),
 ): StatsOptions {
-  return { since: parseSince(raw.since ?? DEFAULT_STATS_SINCE, now), json: Boolean(raw.json) };
+  if (raw.by !== undefined && raw.by !== 'member' && raw.by !== 'tool')
+    throw new PatchbayError('usage', `Invalid --by ${JSON.stringify(raw.by)}: expected member or tool.`, {
+      hint: 'For example: patchbay stats --by member',
+    });
+  return {
+    since: parseSince(raw.since ?? DEFAULT_STATS_SINCE, now),
+    json: Boolean(raw.json),
+    ...parseFilter(raw),
+    ...(raw.by === 'member' ? { by: 'member' as const } : {}),
+  };
 }
 
 export async function runLog(options: LogOptions, io: Io): Promise<number> {
-  const read = await readAudit({ paths: io.paths, since: options.since, server: options.name });
+  const read = filtered(
+    await readAudit({ paths: io.paths, since: options.since, server: options.name }),
+    options.filter,
+  );
   if (options.json) printJson(io, read.entries);
   reportSkipped(read, io);
   if (read.entries.length === 0) {
@@ -71,15 +114,18 @@ export async function runLog(options: LogOptions, io: Io): Promise<number> {
 }
 
 export async function runStats(options: StatsOptions, io: Io): Promise<number> {
-  const read = await readAudit({ paths: io.paths, since: options.since });
-  const rows = summarize(read.entries);
+  const read = filtered(await readAudit({ paths: io.paths, since: options.since }), options.filter);
+  const rows = options.by === 'member' ? summarizeByMember(read.entries) : summarize(read.entries);
   if (options.json) printJson(io, rows);
   reportSkipped(read, io);
   if (read.entries.length === 0) {
     sayNothing(read, options.since, io, undefined);
     return EXIT.ok;
   }
-  if (!options.json) printStats(rows, summarizeCalls(read.entries), io);
+  if (!options.json) {
+    if (options.by === 'member') printMemberStats(rows as MemberStats[], summarizeCalls(read.entries), io);
+    else printStats(rows as ReturnType<typeof summarize>, summarizeCalls(read.entries), io);
+  }
   writeLine(io.stderr, paint(useColor(io)).dim(`since ${localTime(options.since)}; each call: patchbay log`));
   return EXIT.ok;
 }
@@ -154,6 +200,8 @@ function callerText(caller: NonNullable<AuditEntry['caller']>): string {
     clean(caller.transport),
     caller.peer ? clean(caller.peer) : undefined,
     caller.subject ? `${clean(caller.auth)}:${clean(caller.subject)}` : clean(caller.auth),
+    caller.email && caller.email !== caller.subject ? `<${clean(caller.email)}>` : undefined,
+    caller.groups?.length ? `groups ${clean(caller.groups.join(','))}` : undefined,
     caller.session ? `session ${clean(caller.session)}` : undefined,
   ]
     .filter(Boolean)
@@ -188,6 +236,43 @@ function printStats(
   ];
   const widths = STATS_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
   // Names to the left, figures to the right, so digits line up.
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  writeLine(io.stdout, p.bold(line(table[0]!)));
+  for (const cells of table.slice(1, -1)) writeLine(io.stdout, line(cells));
+  writeLine(io.stdout, p.bold(line(table[table.length - 1]!)));
+}
+
+const MEMBER_COLUMNS = ['member', 'groups', 'calls', 'errors', 'denied', 'limited', 'p50', 'p95', 'max'];
+
+function printMemberStats(rows: readonly MemberStats[], total: CallStats, io: Io): void {
+  const p = paint(useColor(io, 'stdout'));
+  const cells = (member: string, groups: string, stats: CallStats) => [
+    member,
+    groups,
+    String(stats.calls),
+    String(stats.errors),
+    String(stats.denied),
+    String(stats.limited),
+    latency(stats.p50Ms),
+    latency(stats.p95Ms),
+    latency(stats.maxMs),
+  ];
+  const table = [
+    MEMBER_COLUMNS,
+    ...rows.map((row) =>
+      cells(
+        clean(row.email && row.email !== row.member ? `${row.member} <${row.email}>` : row.member),
+        clean((row.groups ?? []).join(',')),
+        row,
+      ),
+    ),
+    cells('total', '', total),
+  ];
+  const widths = MEMBER_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) =>
     cells
       .map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))

@@ -2,18 +2,26 @@
  * Writing policy: `patchbay permit <name> <tool-or-glob> allow|ask|deny|default [-s scope]` (or
  * `--group read-only|other <decision>`, the console's group setting),
  * `patchbay enable|disable <name> [-s scope]`, `patchbay limit <name> [tool-or-glob] <N/unit>|none
- * [-s scope]`. The scope is local by default (you, this project); `project` writes the team's
- * committed `.patchbay.json`; `user` every project. Each says what it wrote where, and when a
- * stricter rule elsewhere still decides.
+ * [-s scope]`. On a team gateway, `permit … --member M --group G` writes a rule only for those
+ * members (a `rules` entry; `--group` with a tool and a decision names members' groups, without a
+ * tool it stays the tools' group), `limit … --per-member N/unit` counts each member apart, and
+ * `limit … --member/--group` limits only them (policy/rules has the precedence). The scope is
+ * local by default (you, this project); `project` writes the team's committed `.patchbay.json`;
+ * `user` every project. Each says what it wrote where, and when a stricter rule elsewhere still
+ * decides.
  */
 
 import { PatchbayError } from '../../errors.js';
 import {
   DECISIONS,
+  hasAudience,
   isDecision,
   isToolGroup,
   setGroupRule,
   setLimit,
+  setMemberLimit,
+  setMemberRuleValue,
+  type Audience,
   setServerEnabled,
   setToolRule,
   TOOL_GROUPS,
@@ -25,7 +33,7 @@ import {
 import { findServer, notFoundError, type Registry } from '../../config/registry.js';
 import { staticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { toolVerdict } from '../../policy/rules.js';
+import { audienceText, toolVerdict } from '../../policy/rules.js';
 import { note, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 import { parseScope } from './add.js';
@@ -39,15 +47,36 @@ export interface PermitOptions {
   /** `default` removes the scope's rule for the pattern. */
   decision: Decision | 'default';
   scope: PolicyScope;
+  /** `--member`, `--group <members' group>`: the rule is only for them. */
+  audience?: Audience;
+}
+
+type AudienceFlags = { group?: string | string[]; member?: string | string[] };
+
+const list = (value: string | string[] | undefined): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+/** The members and members' groups named by `--member` and `--group` (undefined: none). */
+function parseAudience(flags: AudienceFlags): Audience | undefined {
+  const audience = { members: list(flags.member), groups: list(flags.group) };
+  for (const name of [...audience.members, ...audience.groups])
+    if (name.trim() === '' || name.length > 256)
+      throw new PatchbayError('usage', `Invalid member or group ${JSON.stringify(name)}.`, {
+        hint: 'For example: --member alice@example.com --group eng',
+      });
+  return hasAudience(audience) ? audience : undefined;
 }
 
 export function parsePermitOptions(
   name: string,
   pattern: string,
   decisionArgument: string | undefined,
-  flags: { scope?: string; group?: string },
+  flags: { scope?: string } & AudienceFlags,
 ): PermitOptions {
-  if (flags.group !== undefined) return parseGroupPermit(name, pattern, decisionArgument, flags);
+  const groups = list(flags.group);
+  // `--group read-only|other`, or any group without a tool: the tools' group (given in place of the tool).
+  if (groups.length > 0 && (decisionArgument === undefined || groups.some((group) => isToolGroup(group))))
+    return parseGroupPermit(name, pattern, decisionArgument, { ...flags, group: groups.join(',') });
   if (decisionArgument === undefined)
     throw new PatchbayError('usage', 'Missing the decision: allow, ask, deny or default.', {
       hint: `For example: patchbay permit ${name} ${pattern} ask`,
@@ -59,11 +88,13 @@ export function parsePermitOptions(
       `Invalid decision ${JSON.stringify(decision)}: expected ${DECISIONS.join(', ')} or default.`,
       { hint: `For example: patchbay permit ${name} 'delete_*' deny` },
     );
+  const audience = parseAudience(flags);
   return {
     name: validateName(name),
     pattern: validPattern(pattern),
     decision,
     scope: parseScope(flags.scope),
+    ...(audience ? { audience } : {}),
   };
 }
 
@@ -72,13 +103,17 @@ function parseGroupPermit(
   name: string,
   decision: string,
   extra: string | undefined,
-  flags: { scope?: string; group?: string },
+  flags: { scope?: string; group?: string; member?: string | string[] },
 ): PermitOptions {
+  if (flags.member !== undefined)
+    throw new PatchbayError('usage', '--member takes a tool and a decision, not a tools group.', {
+      hint: `For example: patchbay permit ${name} '*' allow --member alice@example.com`,
+    });
   const example = `patchbay permit ${name} --group read-only allow`;
   if (!isToolGroup(flags.group))
     throw new PatchbayError(
       'usage',
-      `Invalid group ${JSON.stringify(flags.group)}: expected ${TOOL_GROUPS.join(' or ')}.`,
+      `Invalid group ${JSON.stringify(flags.group)}: expected ${TOOL_GROUPS.join(' or ')} (a members' group takes a tool and a decision: patchbay permit ${name} <tool-or-glob> ${decision} --group ${flags.group}).`,
       {
         hint: `For example: ${example}`,
       },
@@ -115,10 +150,20 @@ export async function runPermit(options: PermitOptions, io: Io): Promise<number>
   const registry = await knownServer(options.name, io);
   const { path, changed } = options.group
     ? await setGroupRule(options.scope, paths(registry), options.name, options.group, options.decision)
-    : await setToolRule(options.scope, paths(registry), options.name, options.pattern, options.decision);
+    : options.audience
+      ? await setMemberRuleValue(
+          options.scope,
+          paths(registry),
+          options.name,
+          options.audience,
+          'tools',
+          options.pattern,
+          options.decision === 'default' ? undefined : options.decision,
+        )
+      : await setToolRule(options.scope, paths(registry), options.name, options.pattern, options.decision);
   const what = options.group
     ? `${options.name}'s ${options.group === 'read-only' ? 'read-only tools' : 'other tools (not read-only)'}`
-    : `${options.name} ${options.pattern}`;
+    : `${options.name} ${options.pattern}${options.audience ? ` for ${audienceText(options.audience)}` : ''}`;
   if (options.decision === 'default')
     note(
       io,
@@ -132,7 +177,7 @@ export async function runPermit(options: PermitOptions, io: Io): Promise<number>
       `${what}: ${options.decision} (${options.scope}, ${path})${changed ? '' : ', as it already was'}.`,
     );
   // What now decides, for a tool named exactly so: a stricter rule elsewhere may still win.
-  if (!options.group && !/[*?]/.test(options.pattern)) {
+  if (!options.group && !options.audience && !/[*?]/.test(options.pattern)) {
     const after = await loadForCommand(io);
     const verdict = toolVerdict(options.name, { name: options.pattern }, after.policy.sources);
     if (options.decision === 'default' || verdict.decision !== options.decision)
@@ -178,13 +223,36 @@ export interface LimitOptions {
   /** `none` removes the limit. */
   limit: string;
   scope: PolicyScope;
+  /** `--per-member`: counted for each member apart. */
+  perMember?: boolean;
+  /** `--member`, `--group`: the limit is only for them. */
+  audience?: Audience;
 }
 
 export async function parseLimitOptions(
   name: string,
   rest: string[],
-  flags: { scope?: string },
+  flags: { scope?: string; perMember?: string } & AudienceFlags,
 ): Promise<LimitOptions> {
+  const audience = parseAudience(flags);
+  const extra = {
+    ...(audience ? { audience } : {}),
+    ...(flags.perMember !== undefined ? { perMember: true } : {}),
+  };
+  if (flags.perMember !== undefined) {
+    if (rest.length > 1)
+      throw new PatchbayError(
+        'usage',
+        'With --per-member, give at most the tool or glob after the server name.',
+        {
+          hint: `For example: patchbay limit ${name} --per-member 20/hour, or patchbay limit ${name} 'create_*' --per-member 5/day`,
+        },
+      );
+    return {
+      ...(await parseLimitOptions(name, [...rest, flags.perMember], { ...flags, perMember: undefined })),
+      ...extra,
+    };
+  }
   if (rest.length < 1 || rest.length > 2)
     throw new PatchbayError(
       'usage',
@@ -203,22 +271,32 @@ export async function parseLimitOptions(
     pattern: rest.length === 2 ? validPattern(rest[0]!) : '*',
     limit: limit.replace(/\s+/g, ''),
     scope: parseScope(flags.scope),
+    ...extra,
   };
 }
 
 export async function runLimit(options: LimitOptions, io: Io): Promise<number> {
   const registry = await knownServer(options.name, io);
-  const { path, changed } = await setLimit(
-    options.scope,
-    paths(registry),
-    options.name,
-    options.pattern,
-    options.limit,
-  );
+  const value = options.limit === 'none' ? undefined : options.limit;
+  const { path, changed } = options.audience
+    ? await setMemberRuleValue(
+        options.scope,
+        paths(registry),
+        options.name,
+        options.audience,
+        options.perMember ? 'memberLimits' : 'limits',
+        options.pattern,
+        value,
+      )
+    : options.perMember
+      ? await setMemberLimit(options.scope, paths(registry), options.name, options.pattern, options.limit)
+      : await setLimit(options.scope, paths(registry), options.name, options.pattern, options.limit);
   const what =
-    options.pattern === '*'
+    (options.pattern === '*'
       ? `${options.name} (all its tools together)`
-      : `${options.name} ${options.pattern}`;
+      : `${options.name} ${options.pattern}`) +
+    (options.audience ? ` for ${audienceText(options.audience)}` : '') +
+    (options.perMember ? ', per member' : '');
   if (options.limit === 'none')
     note(
       io,

@@ -28,7 +28,13 @@
  *                 tools the pattern names (null when not contacted; [] points at a typo);
  *                 heldBack: true for a rule of the unapproved project file that would loosen
  *                 (it has no effect until `patchbay approve --policy`)
+ *               audience: present only on a rule for some members: { members, groups } (the
+ *                 tools' verdicts above are those of a caller no rule names: stdio, the token)
  *   limits      every limit of the policy files for this server: limit objects
+ *   memberLimits  (present only when there are any) limits counted per member or only for some
+ *               members: { pattern, limit, scope,
+ *               path, perMember (counted for each member apart), audience ({ members, groups },
+ *               null: everyone) }
  *   changes     tools recorded as changed since pinned and not reviewed: [{ tool, changedAt }]
  *   projectPolicy  null when the project has no readable .patchbay.json; else { path, sha256,
  *               state: approved | pending | rejected | not-needed (it only tightens), hint,
@@ -71,7 +77,7 @@ import {
   projectPolicyStatus,
   type ProjectPolicyStatus,
 } from '../../policy/project-file.js';
-import { defaultInEffect, globMatches, type DecisionSource } from '../../policy/rules.js';
+import { audienceText, defaultInEffect, globMatches, type DecisionSource } from '../../policy/rules.js';
 import { timeoutFrom } from '../health.js';
 import { CHECK_POOL_SIZE, mapBounded } from '../../core/pool.js';
 import { listServerTools, toolPermissionViews, type ToolListing } from '../../use/tool-views.js';
@@ -132,6 +138,19 @@ export interface RuleView {
   matches: string[] | null;
   /** A rule of the unapproved project file that would loosen: no effect until approved. */
   heldBack: boolean;
+  /** A rule for some members only: whom it names. */
+  audience?: { members: string[]; groups: string[] };
+}
+
+export interface MemberLimitView {
+  pattern: string;
+  limit: string;
+  scope: PolicyScope;
+  path: string;
+  /** Counted for each member apart. */
+  perMember: boolean;
+  /** Only for these members or groups; null: everyone. */
+  audience: { members: string[]; groups: string[] } | null;
 }
 
 export interface ServerPolicyView {
@@ -143,6 +162,8 @@ export interface ServerPolicyView {
   tools: ToolPolicyView[] | null;
   rules: RuleView[];
   limits: LimitView[];
+  /** Present only when a policy file sets limits per member or for some members. */
+  memberLimits?: MemberLimitView[];
   changes: Array<{ tool: string; changedAt: string }>;
   projectPolicy: ProjectPolicyStatus | null;
 }
@@ -219,6 +240,7 @@ async function policyView(
     paths: io.paths,
     onWarning: (message) => note(io, message),
   });
+  const memberLimits = memberLimitViews(server.name, sources);
   const view: ServerPolicyView = {
     server: server.name,
     status: state.status,
@@ -230,6 +252,7 @@ async function policyView(
     limits,
     changes: [],
     projectPolicy: projectPolicyStatus(policy, server.name),
+    ...(memberLimits.length > 0 ? { memberLimits } : {}),
   };
   if (listing && !listing.ok) {
     view.status = listing.status;
@@ -298,7 +321,7 @@ function ruleViews(server: string, sources: PolicySource[]): RuleView[] {
             .map((change) => change.pattern),
         )
       : undefined;
-    return Object.entries(source.doc.servers?.[server]?.tools ?? {}).map(([pattern, decision]) => ({
+    const everyone = Object.entries(source.doc.servers?.[server]?.tools ?? {}).map(([pattern, decision]) => ({
       pattern,
       decision,
       scope: source.scope,
@@ -306,6 +329,54 @@ function ruleViews(server: string, sources: PolicySource[]): RuleView[] {
       matches: null,
       heldBack: loosening?.has(pattern) ?? false,
     }));
+    // Rules for some members (the project file's are held back like its others when they loosen).
+    const scoped = (source.doc.servers?.[server]?.rules ?? []).flatMap((rule) =>
+      Object.entries(rule.tools ?? {}).map(([pattern, decision]) => ({
+        pattern,
+        decision,
+        scope: source.scope,
+        path: source.path,
+        matches: null,
+        heldBack: source.unapproved !== undefined && decision !== 'deny',
+        audience: { members: rule.members ?? [], groups: rule.groups ?? [] },
+      })),
+    );
+    return [...everyone, ...scoped];
+  });
+}
+
+function memberLimitViews(server: string, sources: PolicySource[]): MemberLimitView[] {
+  return sources.flatMap((source) => {
+    const policy = source.doc.servers?.[server];
+    const at = { scope: source.scope, path: source.path };
+    return [
+      ...Object.entries(policy?.memberLimits ?? {}).map(([pattern, limit]) => ({
+        pattern,
+        limit,
+        ...at,
+        perMember: true,
+        audience: null,
+      })),
+      ...(policy?.rules ?? []).flatMap((rule) => {
+        const audience = { members: rule.members ?? [], groups: rule.groups ?? [] };
+        return [
+          ...Object.entries(rule.limits ?? {}).map(([pattern, limit]) => ({
+            pattern,
+            limit,
+            ...at,
+            perMember: false,
+            audience,
+          })),
+          ...Object.entries(rule.memberLimits ?? {}).map(([pattern, limit]) => ({
+            pattern,
+            limit,
+            ...at,
+            perMember: true,
+            audience,
+          })),
+        ];
+      }),
+    ];
   });
 }
 
@@ -444,8 +515,9 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
             ? `  ${p.yellow('matches no listed tool')}`
             : `  ${p.dim(`matches ${rule.matches.map(text).join(', ')}`)}`;
       const held = rule.heldBack ? `  ${p.yellow('not in effect: the project file is not approved')}` : '';
+      const audience = rule.audience ? `  for ${text(audienceText(rule.audience))}` : '';
       out(
-        `    ${text(rule.pattern).padEnd(width)}  ${decisionText(rule.decision, p, 5)}  ${p.dim(`${rule.scope}, ${text(rule.path)}`)}${held}${matches}`,
+        `    ${text(rule.pattern).padEnd(width)}  ${decisionText(rule.decision, p, 5)}${audience}  ${p.dim(`${rule.scope}, ${text(rule.path)}`)}${held}${matches}`,
       );
     }
     // Limits on some tools: with the tools listed they are shown under each; else here.
@@ -459,7 +531,18 @@ function printServer(view: ServerPolicyView, options: PolicyOptions, io: Io, p: 
           `  ${p.yellow(`limit ${text(limit.pattern)} ${text(limit.limit)} matches no listed tool`)} ${p.dim(`(${limit.scope}, ${text(limit.path)})`)}`,
         );
   }
-  if (!options.check && usable && view.rules.length === 0 && view.limits.length === 0)
+  for (const limit of view.memberLimits ?? []) {
+    const who = [
+      limit.audience ? `for ${audienceText(limit.audience)}` : '',
+      limit.perMember ? 'per member' : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    out(
+      `  limit    ${text(limit.pattern === '*' ? 'all tools' : limit.pattern)} ${text(limit.limit)} ${text(who)}  ${p.dim(`(${limit.scope}, ${text(limit.path)})`)}`,
+    );
+  }
+  if (!options.check && usable && view.rules.length === 0 && view.limits.length === 0 && !view.memberLimits)
     out(`  ${p.dim('no rules or limits for this server in the policy files')}`);
 }
 

@@ -36,6 +36,20 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       '--max-connections-per-client <n>',
       'HTTP: connections open at once from one address (default 256)',
     )
+    .option(
+      '--tls-cert <file>',
+      'HTTP: serve https with this PEM certificate (chain); reloaded when it changes',
+    )
+    .option('--tls-key <file>', "HTTP: the certificate's PEM private key")
+    .option(
+      '--trust-proxy <addresses>',
+      'HTTP: believe X-Forwarded-For/-Proto/-Host only from these addresses or CIDR ranges (comma-separated)',
+    )
+    .option(
+      '--drain-timeout <duration>',
+      'HTTP: on SIGTERM, time the calls in flight get to finish before the gateway exits (default 30s)',
+    )
+    .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
     .addHelpText(
       'after',
       `
@@ -46,7 +60,11 @@ Examples:
   $ claude mcp add patchbay -- patchbay serve
   $ patchbay serve --http 7431
   $ patchbay serve --print-token
-  $ patchbay serve --config /etc/patchbay/gateway.jsonc`,
+  $ patchbay serve --config /etc/patchbay/gateway.jsonc
+  $ patchbay serve --http 0.0.0.0:8443 --dangerously-expose --tls-cert cert.pem --tls-key key.pem
+
+Every HTTP gateway answers GET /healthz (200 while the process is up) and GET /readyz (200 when
+it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM).`,
     )
     .action(
       act(async (flags) => {

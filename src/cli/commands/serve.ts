@@ -6,12 +6,18 @@
  * --dangerously-expose, and still a token; --dangerously-no-auth is refused off loopback.
  */
 
+import { resolve } from 'node:path';
+
 import { EXIT, PatchbayError } from '../../errors.js';
 import { isLoopbackHost } from '../../core/loopback.js';
 import { validateName } from '../../config/validate.js';
 import { timeoutFrom } from '../health.js';
 import { parseDuration } from '../../core/duration.js';
 import type { StartOptions } from '../../gateway/serve.js';
+import { DEFAULT_DRAIN_MS } from '../../gateway/drain.js';
+import { TrustedProxies } from '../../gateway/proxies.js';
+import { gatewayLog, LOG_FORMATS, type LogFormat } from '../gateway-log.js';
+import { drainOnSignal } from '../signals.js';
 import { note, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 import { packageVersion } from '../../core/version.js';
@@ -25,6 +31,8 @@ export interface ServeOptions extends StartOptions {
   expose: boolean;
   /** `--config FILE`: a team deployment, read by runServe (gateway/deployment.ts). */
   configFile?: string;
+  /** `--log-format`; unset: the deployment's `logs`, else text. */
+  logFormat?: LogFormat;
 }
 
 /** The flags that only mean something with --http (their option names). */
@@ -35,6 +43,10 @@ const HTTP_ONLY = {
   requestTimeout: '--request-timeout',
   maxConnections: '--max-connections',
   maxConnectionsPerClient: '--max-connections-per-client',
+  tlsCert: '--tls-cert',
+  tlsKey: '--tls-key',
+  trustProxy: '--trust-proxy',
+  drainTimeout: '--drain-timeout',
 } as const;
 
 export function parseServeOptions(
@@ -53,6 +65,11 @@ export function parseServeOptions(
     maxConnectionsPerClient?: string;
     logArguments?: boolean;
     config?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+    trustProxy?: string;
+    drainTimeout?: string;
+    logFormat?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -63,8 +80,24 @@ export function parseServeOptions(
   const httpOnly = (Object.keys(HTTP_ONLY) as Array<keyof typeof HTTP_ONLY>).filter(
     (flag) => raw[flag] !== undefined,
   );
-  if (!raw.http && httpOnly.length > 0)
+  // A deployment file serves HTTP (its listen address, or the default one).
+  if (!raw.http && raw.config === undefined && httpOnly.length > 0)
     throw new PatchbayError('usage', `${httpOnly.map((flag) => HTTP_ONLY[flag]).join(', ')} go with --http.`);
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined))
+    throw new PatchbayError('usage', '--tls-cert and --tls-key go together.', {
+      hint: 'Give the PEM certificate (chain) and its private key: --tls-cert cert.pem --tls-key key.pem',
+    });
+  if (raw.logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(raw.logFormat))
+    throw new PatchbayError(
+      'usage',
+      `Invalid --log-format ${JSON.stringify(raw.logFormat)}: expected text or json.`,
+    );
+  const trustedProxies = raw.trustProxy
+    ?.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  // Checked here, so that a wrong entry is a usage error before anything starts.
+  if (trustedProxies) new TrustedProxies(trustedProxies);
   const headersTimeoutMs =
     raw.headersTimeout === undefined ? undefined : parseDuration(raw.headersTimeout, '--headers-timeout');
   const requestTimeoutMs =
@@ -93,7 +126,7 @@ export function parseServeOptions(
       throw new PatchbayError('usage', '--dangerously-no-auth is refused off loopback.', {
         hint: 'Keep the token, or serve on 127.0.0.1.',
       });
-  } else if (!http && (raw.dangerouslyExpose || raw.dangerouslyNoAuth)) {
+  } else if (!http && raw.config === undefined && (raw.dangerouslyExpose || raw.dangerouslyNoAuth)) {
     throw new PatchbayError('usage', '--dangerously-expose and --dangerously-no-auth go with --http.');
   }
   return {
@@ -105,6 +138,14 @@ export function parseServeOptions(
     timeoutMs: timeoutFrom(raw.timeout, env),
     logArguments: Boolean(raw.logArguments),
     ...(raw.config !== undefined ? { configFile: raw.config } : {}),
+    ...(raw.tlsCert !== undefined && raw.tlsKey !== undefined
+      ? { tls: { cert: resolve(raw.tlsCert), key: resolve(raw.tlsKey) } }
+      : {}),
+    ...(trustedProxies ? { trustedProxies } : {}),
+    ...(raw.drainTimeout !== undefined
+      ? { drainMs: parseDuration(raw.drainTimeout, '--drain-timeout') }
+      : {}),
+    ...(raw.logFormat !== undefined ? { logFormat: raw.logFormat as LogFormat } : {}),
     ...(raw.maxSessions !== undefined
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
@@ -180,6 +221,9 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (options.configFile !== undefined) ({ options, io } = await withDeployment(options, io));
+  const log = gatewayLog(io, options.logFormat ?? 'text');
+  // The process waits for the drain after SIGTERM instead of ending at once (cli/signals.ts).
+  if (options.http) drainOnSignal(options.drainMs ?? DEFAULT_DRAIN_MS);
   const { startGateway } = await import('../../gateway/serve.js');
   const gateway = await startGateway(options, {
     env: io.env,
@@ -189,26 +233,63 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     stdin: io.stdin,
     stop: io.interrupt,
     load: () => loadForCommand(io),
-    onWarning: (message) => note(io, message),
-    onReloaded: (servers) => note(io, `The configuration changed; now serving ${describe(servers)}.`),
+    onWarning: (message) => log.warn('warning', message),
+    onReloaded: (servers) =>
+      log.info('reload', `The configuration changed; now serving ${describe(servers)}.`, { servers }),
     onReloadFailed: (error) =>
-      note(
-        io,
+      log.warn(
+        'reload-failed',
         `The configuration changed but was not applied (the servers stay as they were): ${error instanceof Error ? error.message : String(error)}`,
       ),
+    listenerEvents: {
+      onRefused: (refused) => log.refused(refused),
+      onTlsReloaded: () => log.info('tls-reload', 'The TLS certificate changed; serving the new one.'),
+      onTlsReloadFailed: (error) =>
+        log.warn(
+          'tls-reload-failed',
+          `The TLS files changed but were not applied (the old pair stays): ${error.message}`,
+        ),
+    },
+    onDraining: (inFlight, withinMs) =>
+      log.info(
+        'draining',
+        inFlight === 0
+          ? 'Stopping: no call in flight.'
+          : `Stopping: waiting up to ${Math.round(withinMs / 1000)}s for ${inFlight} call${inFlight === 1 ? '' : 's'} in flight.`,
+        { inFlight, withinMs },
+      ),
+    onDrained: (cut) => {
+      if (cut > 0)
+        log.warn('drain-timeout', `${cut} call${cut === 1 ? ' was' : 's were'} still in flight and ended.`, {
+          cut,
+        });
+    },
   });
   if (gateway.url === undefined) {
-    note(io, `patchbay ${options.bridge ? 'bridge' : 'gateway'} on stdio: ${describe(gateway.servers)}`);
-  } else {
-    note(io, `patchbay gateway at ${gateway.url}: ${describe(gateway.servers)}`);
-    note(
-      io,
-      gateway.tokenRequired
-        ? `Hosts send "Authorization: Bearer <token>"; patchbay serve --print-token shows it.`
-        : 'No token required (--dangerously-no-auth): any program on this computer can use every server.',
+    log.info(
+      'start',
+      `patchbay ${options.bridge ? 'bridge' : 'gateway'} on stdio: ${describe(gateway.servers)}`,
+      {
+        transport: 'stdio',
+        servers: gateway.servers,
+      },
     );
+  } else {
+    log.info('start', `patchbay gateway at ${gateway.url}: ${describe(gateway.servers)}`, {
+      url: gateway.url,
+      servers: gateway.servers,
+    });
+    if (options.logFormat !== 'json')
+      note(
+        io,
+        gateway.tokenRequired
+          ? `Hosts send "Authorization: Bearer <token>"; patchbay serve --print-token shows it.`
+          : 'No token required (--dangerously-no-auth): any program on this computer can use every server.',
+      );
+    else if (!gateway.tokenRequired) log.warn('no-auth', 'No token required (--dangerously-no-auth).');
   }
   await gateway.done;
+  if (gateway.url !== undefined) log.info('stop', 'patchbay gateway stopped.');
   return EXIT.ok;
 }
 
@@ -229,6 +310,14 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
   const http = options.http ?? deployment.listen ?? { host: '127.0.0.1', port: DEFAULT_PORT };
   const { auth } = deployment;
   const signsMembersIn = auth.apiKeys || auth.oauth !== undefined || auth.authorizationServer !== undefined;
+  if (!signsMembersIn && !auth.staticToken)
+    throw new PatchbayError(
+      'usage',
+      `${deployment.file} turns every way in off: a gateway never serves without authentication.`,
+      {
+        hint: 'Turn on auth.staticToken, auth.apiKeys, auth.oauth or auth.authorizationServer in the file.',
+      },
+    );
   if (!isLoopbackHost(http.host) && !signsMembersIn && !options.expose)
     throw new PatchbayError(
       'usage',
@@ -238,8 +327,20 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       },
     );
   const servers = options.servers ?? deployment.servers;
+  // A flag says otherwise than the file: the flag wins.
+  const tls = options.tls ?? deployment.tls;
+  const trustedProxies = options.trustedProxies ?? deployment.trustedProxies;
   return {
-    options: { ...options, http, deployment, servers },
+    options: {
+      ...options,
+      http,
+      deployment,
+      servers,
+      ...(tls ? { tls } : {}),
+      trustedProxies,
+      drainMs: options.drainMs ?? deployment.drainMs,
+      logFormat: options.logFormat ?? deployment.logs,
+    },
     io: deployment.project ? { ...io, cwd: deployment.project } : io,
   };
 }

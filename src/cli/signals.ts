@@ -1,0 +1,20 @@
+/**
+ * How long the process waits, after SIGINT or SIGTERM, for the command to return by itself
+ * before cli/main.ts ends it. Most commands cancel what they do and return within the default;
+ * `serve --http` drains its in-flight calls first (gateway/drain.ts) and says how long that may take.
+ */
+
+/** Beyond the drain: closing sessions and upstreams after it. */
+export const AFTER_DRAIN_MS = 5_000;
+
+let drainMs: number | undefined;
+
+/** The running command returns by itself within `ms` of a signal (plus AFTER_DRAIN_MS). */
+export function drainOnSignal(ms: number): void {
+  drainMs = ms;
+}
+
+/** How long to wait for the command after a signal whose own default is `fallbackMs`. */
+export function graceAfterSignal(fallbackMs: number): number {
+  return drainMs === undefined ? fallbackMs : drainMs + AFTER_DRAIN_MS;
+}

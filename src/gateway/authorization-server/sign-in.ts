@@ -1,0 +1,275 @@
+/**
+ * The login interaction of the gateway's own authorization server: instead of a form, the
+ * member's browser goes to the organisation's IdP and comes back; the gateway checks the answer,
+ * maps its claims to a member and finishes the interaction (login, then consent for the scopes
+ * the deployment allows — the gateway is a first-party server, so there is no consent page).
+ *
+ * The IdP's `state` is bound to the interaction and to the browser that started it: a record in
+ * the state store (single use, ten minutes) and a cookie holding a secret whose hash the record
+ * keeps. A return from the IdP that was already used, that expired, or that arrives in another
+ * browser (another member's code pasted into this one) is refused with a page saying so. After the
+ * IdP, the browser goes back to the interaction's own URL, where oidc-provider's interaction
+ * cookie must name the same interaction before the login is finished.
+ *
+ *     <prefix>/interaction/<uid>           login → the IdP; consent → granted
+ *     <prefix>/signed-in?code&state&iss     the IdP's return (the redirect URI registered there)
+ *     <prefix>/interaction/<uid>/login      the login finished for that interaction
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+
+import type { RecordStore, StateStore } from '../../state/store.js';
+import type { ClaimMapping } from '../deployment.js';
+import type { IdpChecks, OrganisationIdp } from './idp.js';
+import { memberFromClaims, type Members } from './members.js';
+import { page } from './pages.js';
+
+const SIGN_IN_TTL_MS = 10 * 60_000;
+const LOGIN_TTL_MS = 60_000;
+const BINDING_COOKIE = 'patchbay_sign_in';
+
+interface PendingSignIn {
+  uid: string;
+  checks: IdpChecks;
+  /** sha256 of the secret in the browser's cookie. */
+  binding: string;
+}
+
+export interface SignInContext {
+  provider: Provider;
+  idp: OrganisationIdp;
+  members: Members;
+  claims: ClaimMapping;
+  state: StateStore;
+  /** The IdP's return URL, as registered there. */
+  returnUrl: URL;
+  /** The path the authorization server is mounted at, e.g. `/oauth`. */
+  prefix: string;
+  /** The gateway's resource (its `/mcp` URL) and the scopes the deployment allows on it. */
+  resource: string;
+  scopes: string[];
+}
+
+export class SignIn {
+  private readonly pending: RecordStore<PendingSignIn>;
+  private readonly logins: RecordStore<{ accountId: string }>;
+
+  constructor(private readonly context: SignInContext) {
+    this.pending = context.state.records<PendingSignIn>('as-sign-ins', { secret: true });
+    this.logins = context.state.records<{ accountId: string }>('as-logins', { secret: true });
+  }
+
+  /** Serves `path` (under the prefix) when it is one of the sign-in routes; false otherwise. */
+  async serve(path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const inner = path.slice(this.context.prefix.length);
+    if (inner === '/signed-in') return this.returned(req, res).then(() => true);
+    const match = /^\/interaction\/([\w-]{1,64})(\/login)?$/.exec(inner);
+    if (!match) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      page(res, 405, 'Method not allowed', 'This page is only opened by a browser following a redirect.');
+      return true;
+    }
+    const details = await this.interaction(req, res, match[1]!);
+    if (!details) return true;
+    if (match[2]) await this.finishLogin(details, req, res);
+    else await this.interact(details, req, res);
+    return true;
+  }
+
+  /** The interaction this browser is in, if it is `uid`; otherwise the page says why not. */
+  private async interaction(
+    req: IncomingMessage,
+    res: ServerResponse,
+    uid: string,
+  ): Promise<Interaction | undefined> {
+    let details: Interaction;
+    try {
+      details = await this.context.provider.interactionDetails(req, res);
+    } catch {
+      page(res, 400, 'Sign-in expired', EXPIRED);
+      return undefined;
+    }
+    if (details.uid !== uid) {
+      page(res, 400, 'Sign-in refused', 'This sign-in belongs to another browser session. ' + START_AGAIN);
+      return undefined;
+    }
+    return details;
+  }
+
+  private async interact(details: Interaction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { provider } = this.context;
+    if (details.prompt.name === 'login') return this.toIdp(details, res);
+    if (details.prompt.name === 'consent') {
+      const accountId = details.session?.accountId;
+      const clientId = details.params.client_id;
+      if (!accountId || typeof clientId !== 'string') return page(res, 400, 'Sign-in refused', EXPIRED);
+      const grant =
+        (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+        new provider.Grant({ accountId, clientId });
+      const missing = details.prompt.details;
+      if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        if (resource !== this.context.resource) continue;
+        const allowed = scopes.filter((scope) => this.context.scopes.includes(scope));
+        if (allowed.length) grant.addResourceScope(resource, allowed.join(' '));
+      }
+      const grantId = await grant.save();
+      return provider.interactionFinished(
+        req,
+        res,
+        { consent: { grantId } },
+        { mergeWithLastSubmission: true },
+      );
+    }
+    page(
+      res,
+      400,
+      'Sign-in refused',
+      `The authorization server asked for "${details.prompt.name}", which this gateway does not handle.`,
+    );
+  }
+
+  /** Off to the organisation's IdP, with the state bound to this interaction and this browser. */
+  private async toIdp(details: Interaction, res: ServerResponse): Promise<void> {
+    let started: Awaited<ReturnType<OrganisationIdp['authorizationUrl']>>;
+    try {
+      started = await this.context.idp.authorizationUrl();
+    } catch (error) {
+      return page(
+        res,
+        502,
+        'Identity provider unreachable',
+        `The gateway could not read the identity provider's configuration: ${messageOf(error)}. Ask the gateway's operator to check auth.authorizationServer.idp.issuer.`,
+      );
+    }
+    const secret = randomBytes(32).toString('base64url');
+    await this.pending.put(
+      started.checks.state,
+      { uid: details.uid, checks: started.checks, binding: sha256(secret) },
+      { ttlMs: SIGN_IN_TTL_MS },
+    );
+    res.writeHead(303, {
+      location: started.url.href,
+      'set-cookie': this.bindingCookie(secret, SIGN_IN_TTL_MS / 1000),
+      'cache-control': 'no-store',
+    });
+    res.end();
+  }
+
+  /** The IdP's return: checked, exchanged, mapped to a member; then back to the interaction. */
+  private async returned(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const state = query.get('state');
+    const pending = state ? await this.pending.get(state) : undefined;
+    if (!state || !pending)
+      return page(
+        res,
+        400,
+        'Sign-in refused',
+        'This return from the identity provider was already used, has expired, or was never started here. ' +
+          START_AGAIN,
+      );
+    const secret = cookieOf(req, BINDING_COOKIE);
+    if (!secret || !sameHash(sha256(secret), pending.binding))
+      return page(
+        res,
+        400,
+        'Sign-in refused',
+        'This return from the identity provider belongs to a sign-in started in another browser. ' +
+          START_AGAIN,
+      );
+    // Single use: of two deliveries of one return, one goes on.
+    if (!(await this.pending.take(state)))
+      return page(
+        res,
+        400,
+        'Sign-in refused',
+        'This return from the identity provider was already used. ' + START_AGAIN,
+      );
+    res.setHeader('set-cookie', this.bindingCookie('', 0));
+    const error = query.get('error');
+    if (error)
+      return page(
+        res,
+        403,
+        'Sign-in refused by the identity provider',
+        `${error}${query.get('error_description') ? `: ${query.get('error_description')}` : ''}. ${START_AGAIN}`,
+      );
+    // The URL the IdP redirected to, as registered there: behind a proxy, req.url's origin is not it.
+    const returned = new URL(this.context.returnUrl);
+    returned.search = query.toString();
+    let claims: Record<string, unknown>;
+    try {
+      claims = await this.context.idp.finish(returned, pending.checks);
+    } catch (cause) {
+      return page(
+        res,
+        400,
+        'Sign-in refused',
+        `The identity provider's answer did not check out: ${messageOf(cause)}. ${START_AGAIN}`,
+      );
+    }
+    const member = memberFromClaims(claims, this.context.claims);
+    if ('error' in member)
+      return page(
+        res,
+        403,
+        'Sign-in refused',
+        `${member.error}. Ask the gateway's operator to check auth.authorizationServer.claims.`,
+      );
+    await this.context.members.put(member);
+    await this.logins.put(pending.uid, { accountId: member.subject }, { ttlMs: LOGIN_TTL_MS });
+    res.writeHead(303, {
+      location: `${this.context.prefix}/interaction/${pending.uid}/login`,
+      'cache-control': 'no-store',
+    });
+    res.end();
+  }
+
+  private async finishLogin(details: Interaction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const login = await this.logins.take(details.uid);
+    if (!login || details.prompt.name !== 'login') return page(res, 400, 'Sign-in expired', EXPIRED);
+    await this.context.provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: login.accountId } },
+      { mergeWithLastSubmission: false },
+    );
+  }
+
+  private bindingCookie(value: string, maxAgeSeconds: number): string {
+    const secure = this.context.returnUrl.protocol === 'https:' ? '; Secure' : '';
+    return `${BINDING_COOKIE}=${value}; Path=${this.context.returnUrl.pathname}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
+  }
+}
+
+const START_AGAIN = 'Start again from your MCP client (connect or sign in once more).';
+const EXPIRED = `This sign-in has expired or was opened outside the browser that started it. ${START_AGAIN}`;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\.$/, '');
+}
