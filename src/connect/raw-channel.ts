@@ -11,6 +11,8 @@
 
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 
+import { StdioProcessTransport } from './stdio-transport.js';
+
 type Message = Record<string, unknown>;
 
 export interface RawChannel {
@@ -22,6 +24,8 @@ export interface RawChannel {
   send(message: Message, onMessage: (message: Message) => void): Promise<void>;
   /** Stop routing messages of this id and progress token to the relay (cancelled, timed out). */
   release(id: string, progressToken?: string | number): void;
+  /** Send a notification (a relayed request's cancellation) through the session's transport. */
+  notify(message: Message): Promise<void>;
 }
 
 interface Route {
@@ -42,6 +46,25 @@ export function rawChannelOf(transport: Transport): RawChannel {
     const routed = route(message as unknown as Message);
     if (!routed) sdkOnMessage?.(message, extra);
   };
+  // patchbay's own stdio transport shows each line first: the relay's messages are then parsed
+  // once, without the SDK's schema check (a relay passes them on as they are); the rest, and every
+  // line while nothing is relayed, take the SDK's way.
+  if (transport instanceof StdioProcessTransport)
+    transport.claimLine = (line) => {
+      if (byId.size === 0) return false;
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        return false;
+      }
+      return (
+        typeof message === 'object' &&
+        message !== null &&
+        !Array.isArray(message) &&
+        route(message as Message)
+      );
+    };
   const release = (id: string, progressToken?: string | number) => {
     byId.delete(id);
     if (progressToken !== undefined) byProgressToken.delete(progressToken);
@@ -80,6 +103,9 @@ export function rawChannelOf(transport: Transport): RawChannel {
       }
     },
     release,
+    async notify(message) {
+      await transport.send(message as unknown as JSONRPCMessage);
+    },
   };
   CHANNELS.set(transport, channel);
   return channel;

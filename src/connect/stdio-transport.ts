@@ -65,6 +65,11 @@ export class StdioProcessTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /**
+   * Sees each stdout line before the SDK's parse and schema check (raw-channel.ts: a relay's own
+   * responses and progress, passed on as they are); returns whether it took the line.
+   */
+  claimLine: ((line: string) => boolean) | undefined;
 
   private readonly parameters: StdioServerParameters;
   private readonly readBuffer = new ReadBuffer();
@@ -74,6 +79,8 @@ export class StdioProcessTransport implements Transport {
   private stray: string | undefined;
   /** The start of the stdout line being read (what a stray line would show). */
   private lineHead: Buffer | undefined;
+  /** The pieces of the stdout line being read, while `claimLine` is set. */
+  private lineParts: Buffer[] = [];
   /** Whether stdout's last chunk ended inside a line. */
   private midLine = false;
   /** Set when a line outgrew the ReadBuffer: the rest of it is dropped. */
@@ -238,6 +245,7 @@ export class StdioProcessTransport implements Transport {
 
   private appendToLine(piece: Buffer): void {
     if (this.discardingLine) return;
+    if (this.claimLine) this.lineParts.push(piece);
     // Usually a view into the chunk; copied only while a line spans chunks and the head is short.
     if (!this.lineHead) this.lineHead = piece;
     else if (this.lineHead.length < STRAY_HEAD_BYTES) this.lineHead = Buffer.concat([this.lineHead, piece]);
@@ -255,10 +263,19 @@ export class StdioProcessTransport implements Transport {
   private endLine(): void {
     const head = this.lineHead;
     this.lineHead = undefined;
+    const parts = this.lineParts;
+    if (parts.length > 0) this.lineParts = [];
     if (this.discardingLine) {
       this.discardingLine = false;
       this.readBuffer.clear();
       return;
+    }
+    if (this.claimLine && parts.length > 0) {
+      const line = parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+      if (this.claimLine(line)) {
+        this.readBuffer.clear();
+        return;
+      }
     }
     let message: JSONRPCMessage | null;
     try {

@@ -112,6 +112,7 @@ export class Gateway {
             gate: options.gate,
             onLog: (upstream, params) => this.relay.passLog(upstream, params),
             onListChanged: (upstream, kind) => this.relay.listChanged(upstream, kind),
+            during: (upstream) => this.relay.hotCall(upstream),
             onWarning: options.onWarning,
           });
   }

@@ -51,6 +51,8 @@ export class Relay {
   private readonly scope = new AsyncLocalStorage<CallScope>();
   /** Calls in flight per upstream: an upstream request that arrives outside any call's async scope (stdio) goes to the only one. */
   private readonly inFlight = new Map<Upstream, Set<CallScope>>();
+  /** Hot-path requests in flight per stdio upstream (hot-path.ts): calls whose host cannot be asked. */
+  private readonly hotCalls = new Map<Upstream, number>();
   private readonly inputs = new InputRelay();
   /** The host's log level, passed to every connected upstream that logs (and to later ones). */
   private logLevel: string | undefined;
@@ -348,12 +350,26 @@ export class Relay {
     }
   }
 
+  /**
+   * A hot-path request to a stdio upstream is in flight until the returned function is called: it
+   * counts among the calls an upstream's question may belong to, as it would on the full path
+   * (its host cannot be asked, so a question that may be its is declined).
+   */
+  hotCall(upstream: Upstream): () => void {
+    this.hotCalls.set(upstream, (this.hotCalls.get(upstream) ?? 0) + 1);
+    return () => {
+      const left = (this.hotCalls.get(upstream) ?? 1) - 1;
+      if (left === 0) this.hotCalls.delete(upstream);
+      else this.hotCalls.set(upstream, left);
+    };
+  }
+
   /** The call an upstream's request belongs to: the async scope it came in, or the upstream's only call in flight. */
   private callOf(upstream: Upstream): CallScope | undefined {
     const current = this.scope.getStore();
     if (current) return current;
     const calls = this.inFlight.get(upstream);
-    return calls?.size === 1 ? [...calls][0] : undefined;
+    return calls?.size === 1 && !this.hotCalls.has(upstream) ? [...calls][0] : undefined;
   }
 
   /** Put an upstream's question to the host of the call it belongs to, in that host's era. */

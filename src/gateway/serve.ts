@@ -163,8 +163,8 @@ export async function startGateway(
   );
   const servers = upstreams.map((upstream) => upstream.name);
   if (!options.http) {
-    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
-    const handle = serveStdio(() => gateway.createServer());
+    const { serveStdioFront } = await import('./stdio-front.js');
+    const handle = await serveStdioFront(gateway);
     const hostGone = new Promise<void>((resolve) => callbacks.stdin.once('end', () => resolve()));
     const done = Promise.race([stopped, hostGone]).then(async () => {
       watcher.close();

@@ -1,7 +1,8 @@
 /**
  * The gateway's hot path against its reference, the full path (the SDK server and client), on the
- * built binary: two gateways over the same server-everything (Streamable HTTP), one with the hot
- * path and one with PATCHBAY_HOT_PATH=0, each with a deny rule, a usage limit and the audit log.
+ * built binary: two gateways over the same server-everything (Streamable HTTP), and each over its
+ * own server-everything child on stdio, one with the hot path and one with PATCHBAY_HOT_PATH=0,
+ * each with a deny rule, a usage limit and the audit log on both upstreams.
  * The same corpus goes through both — every server-everything tool with valid arguments, invalid
  * arguments, an unknown tool, the denied tool, the limited tool past its limit, progress on a
  * long-running tool, a cancellation — from hosts of both eras, and the answers must be the same;
@@ -13,9 +14,19 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startSessionServer, type SessionServer } from '../fixtures/session-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import {
+  call,
+  CORPUS,
+  FALLBACKS,
+  normalized,
+  PROMPTS,
+  settled,
+  withoutLateProgress,
+  type Outcome,
+} from '../helpers/hot-corpus.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 interface Side {
@@ -35,8 +46,11 @@ async function side(hotPath: boolean): Promise<Side> {
   for (const args of [
     ['add', 'ev', everything.url],
     ['add', 'js', jsonUpstream.url],
+    ['add', 'evs', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio'],
     ['permit', 'ev', 'get-env', 'deny'],
     ['limit', 'ev', 'get-sum', '2/hour'],
+    ['permit', 'evs', 'get-env', 'deny'],
+    ['limit', 'evs', 'get-sum', '2/hour'],
   ]) {
     const run = await sandbox.run(args);
     expect(run.code, run.stderr).toBe(0);
@@ -77,96 +91,13 @@ async function host(gateway: RunningGateway, era: 'legacy' | 'auto', capabilitie
   return { client, relays, transport };
 }
 
-type Outcome =
-  | { result: unknown; progress?: unknown[] }
-  | { error: { code: unknown; message: string } }
-  | { rejected: string };
-
-async function call(
-  client: Client,
-  name: string,
-  args: Record<string, unknown> | undefined,
-  options: { progress?: boolean; abortAfterMs?: number } = {},
-): Promise<Outcome> {
-  const progress: unknown[] = [];
-  const abort = new AbortController();
-  const timer = options.abortAfterMs ? setTimeout(() => abort.abort(), options.abortAfterMs) : undefined;
-  try {
-    const result = await client.callTool(
-      { name, ...(args ? { arguments: args } : {}) },
-      {
-        timeout: 30_000,
-        signal: abort.signal,
-        ...(options.progress ? { onprogress: (p: unknown) => progress.push(p) } : {}),
-      },
-    );
-    return options.progress ? { result, progress } : { result };
-  } catch (error) {
-    if (abort.signal.aborted) return { rejected: 'aborted' };
-    const { code, message } = error as { code?: unknown; message: string };
-    return { error: { code, message } };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The corpus: [label, tool, arguments, options]. */
-const CORPUS: Array<[string, string, Record<string, unknown> | undefined, { progress?: boolean }?]> = [
-  ['echo', 'ev__echo', { message: 'hello through both paths' }],
-  ['echo, unicode', 'ev__echo', { message: 'grüße 🚀 "quoted" \\ back\nslash' }],
-  // Past what the hot path parses: streamed through, its id rewritten in passing.
-  ['echo, 300 KiB', 'ev__echo', { message: `grüße 🚀 "id":"x" ${'0123456789abcdef'.repeat(19_200)}` }],
-  ['annotated error', 'ev__get-annotated-message', { messageType: 'error' }],
-  ['annotated with image', 'ev__get-annotated-message', { messageType: 'success', includeImage: true }],
-  ['resource links', 'ev__get-resource-links', { count: 2 }],
-  ['resource reference', 'ev__get-resource-reference', { resourceType: 'Text', resourceId: 1 }],
-  ['structured content', 'ev__get-structured-content', { location: 'Chicago' }],
-  ['sum', 'ev__get-sum', { a: 1, b: 2 }],
-  ['tiny image', 'ev__get-tiny-image', {}],
-  [
-    'gzip',
-    'ev__gzip-file-as-resource',
-    { name: 'x.gz', data: 'data:text/plain;base64,aGVsbG8=', outputType: 'resource' },
-  ],
-  ['logging on', 'ev__toggle-simulated-logging', {}],
-  ['logging off', 'ev__toggle-simulated-logging', {}],
-  ['subscriber updates on', 'ev__toggle-subscriber-updates', {}],
-  ['subscriber updates off', 'ev__toggle-subscriber-updates', {}],
-  ['elicitation (host cannot answer)', 'ev__trigger-elicitation-request', {}],
-  ['sampling (host cannot answer)', 'ev__trigger-sampling-request', { prompt: 'hi' }],
-  ['research query', 'ev__simulate-research-query', { topic: 'relays' }],
-  [
-    'long-running with progress',
-    'ev__trigger-long-running-operation',
-    { duration: 1, steps: 3 },
-    { progress: true },
-  ],
-  ['invalid arguments', 'ev__get-sum', { a: 'one' }],
-  ['no arguments', 'ev__echo', undefined],
-  ['unknown tool', 'ev__no-such-tool', {}],
-  ['denied tool', 'ev__get-env', {}],
-  ['limited tool past its limit', 'ev__get-sum', { a: 2, b: 3 }],
-];
-
-/** What may differ between two runs of the same call on two upstream sessions. */
-function normalized(outcome: Outcome): unknown {
-  return JSON.parse(
-    JSON.stringify(outcome)
-      // The limit's window is reported with the time it reopens.
-      .replace(/reopens at [^".]+/g, 'reopens at <time>')
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
-      // Each gateway has its own sandbox (where its policy file is)…
-      .replace(/patchbay-test-[A-Za-z0-9]+/g, '<sandbox>')
-      // …and its own upstream session, which some tools name.
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session>'),
-  );
-}
-
-async function runCorpus(era: 'legacy' | 'auto') {
+/** The corpus through `server`'s tools (`ev`: Streamable HTTP; `evs`: the same server on stdio). */
+async function runCorpus(era: 'legacy' | 'auto', server = 'ev') {
   const [hotHost, fullHost] = await Promise.all([host(hot.gateway, era), host(full.gateway, era)]);
   try {
     const rows: Array<{ label: string; hot: unknown; full: unknown }> = [];
-    for (const [label, name, args, options] of CORPUS) {
+    for (const [label, tool, args, options] of CORPUS) {
+      const name = tool.replace(/^ev__/, `${server}__`);
       const [a, b] = await Promise.all([
         call(hotHost.client, name, args, options),
         call(fullHost.client, name, args, options),
@@ -176,32 +107,6 @@ async function runCorpus(era: 'legacy' | 'auto') {
     return { rows, hotRelays: hotHost.relays.hot, fullRelays: fullHost.relays.hot };
   } finally {
     await Promise.all([hotHost.client.close(), fullHost.client.close()]);
-  }
-}
-
-/** The prompts corpus: [label, prompt, arguments]. */
-const PROMPTS: Array<[string, string, Record<string, string> | undefined]> = [
-  ['simple prompt', 'ev__simple-prompt', undefined],
-  ['prompt with arguments', 'ev__args-prompt', { city: 'Lyon', state: 'Rhône' }],
-  ['prompt, optional argument left out', 'ev__args-prompt', { city: 'Lyon' }],
-  ['prompt, required argument missing', 'ev__args-prompt', { state: 'Rhône' }],
-  ['completable prompt', 'ev__completable-prompt', { department: 'Engineering', name: 'Alice' }],
-  ['prompt with an embedded resource', 'ev__resource-prompt', { resourceType: 'Text', resourceId: '2' }],
-  ['prompt with an embedded blob', 'ev__resource-prompt', { resourceType: 'Blob', resourceId: '3' }],
-  ['unknown prompt', 'ev__no-such-prompt', undefined],
-];
-
-/** Requests the hot path hands to the full path by design (nothing upstream offers them). */
-const FALLBACKS = { prompts: 1, resources: 1 };
-
-async function settled<T>(
-  run: () => Promise<T>,
-): Promise<{ result: T } | { error: { code: unknown; message: string } }> {
-  try {
-    return { result: await run() };
-  } catch (error) {
-    const { code, message } = error as { code?: unknown; message: string };
-    return { error: { code, message } };
   }
 }
 
@@ -276,6 +181,31 @@ describe('the hot path answers as the full path does', () => {
     expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
   }, 120_000);
 
+  it('for a stdio upstream: the whole corpus and every prompt, and the hot path served them', async () => {
+    const { rows, hotRelays, fullRelays } = await runCorpus('legacy', 'evs');
+    withoutLateProgress(rows);
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
+    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+    try {
+      for (const [label, name, args] of PROMPTS) {
+        const request = { name: name.replace(/^ev__/, 'evs__'), ...(args ? { arguments: args } : {}) };
+        const [x, y] = await Promise.all([
+          settled(() => a.client.getPrompt(request)),
+          settled(() => b.client.getPrompt(request)),
+        ]);
+        expect(normalized(x as Outcome), label).toEqual(normalized(y as Outcome));
+      }
+      expect(a.relays.hot).toBe(PROMPTS.length - FALLBACKS.prompts);
+      expect(b.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([a.client.close(), b.client.close()]);
+    }
+  }, 120_000);
+
   it('for an upstream that answers JSON: tools, a prompt and a resource, on the hot path', async () => {
     const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
     try {
@@ -332,25 +262,30 @@ describe('the hot path answers as the full path does', () => {
     }
   }, 60_000);
 
-  it('cancels: the upstream hears it, the host is not answered, and the next call is served', async () => {
-    const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
-    try {
-      const args = { duration: 5, steps: 5 };
-      const [x, y] = await Promise.all([
-        call(a.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
-        call(b.client, 'ev__trigger-long-running-operation', args, { abortAfterMs: 600 }),
-      ]);
-      expect(x).toEqual({ rejected: 'aborted' });
-      expect(y).toEqual({ rejected: 'aborted' });
-      const [after, reference] = await Promise.all([
-        call(a.client, 'ev__echo', { message: 'after' }),
-        call(b.client, 'ev__echo', { message: 'after' }),
-      ]);
-      expect(after).toEqual(reference);
-    } finally {
-      await Promise.all([a.client.close(), b.client.close()]);
-    }
-  }, 60_000);
+  it.each(['ev', 'evs'])(
+    'cancels (%s): the upstream hears it, the host is not answered, and the next call is served',
+    async (server) => {
+      const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+      try {
+        const args = { duration: 5, steps: 5 };
+        const [x, y] = await Promise.all([
+          call(a.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+          call(b.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+        ]);
+        expect(x).toEqual({ rejected: 'aborted' });
+        expect(y).toEqual({ rejected: 'aborted' });
+        const [after, reference] = await Promise.all([
+          call(a.client, `${server}__echo`, { message: 'after' }),
+          call(b.client, `${server}__echo`, { message: 'after' }),
+        ]);
+        expect(after).toEqual(reference);
+        expect(a.relays.hot).toBe(2);
+      } finally {
+        await Promise.all([a.client.close(), b.client.close()]);
+      }
+    },
+    60_000,
+  );
 
   it('leaves a request with an unsupported or absent MCP-Protocol-Version to the full path', async () => {
     const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
@@ -408,13 +343,20 @@ describe('the hot path answers as the full path does', () => {
   it('writes one audit line per call, with the same fields and decisions as the full path', async () => {
     // Lines are written off the path: give the last ones a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const read = async ({ sandbox }: Side) => {
-      const log = await sandbox.run(['log', 'ev', '--json']);
+    const read = async ({ sandbox }: Side, server: string) => {
+      const log = await sandbox.run(['log', server, '--json']);
       expect(log.code, log.stderr).toBe(0);
       return JSON.parse(log.stdout) as Array<Record<string, unknown>>;
     };
-    const [hotLines, fullLines] = await Promise.all([read(hot), read(full)]);
+    const [hotLines, fullLines, hotStdio, fullStdio] = await Promise.all([
+      read(hot, 'ev'),
+      read(full, 'ev'),
+      read(hot, 'evs'),
+      read(full, 'evs'),
+    ]);
     expect(hotLines.length).toBe(fullLines.length);
+    expect(hotStdio.length).toBe(fullStdio.length);
+    expect(hotStdio.length).toBeGreaterThan(CORPUS.length);
     const shape = (lines: Array<Record<string, unknown>>) =>
       lines
         .map((line) => ({
@@ -430,6 +372,7 @@ describe('the hot path answers as the full path does', () => {
         }))
         .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
     expect(shape(hotLines)).toEqual(shape(fullLines));
+    expect(shape(hotStdio)).toEqual(shape(fullStdio));
     // Reads and prompts are in it, as the full path writes them.
     for (const kind of ['resource', 'prompt'])
       expect(hotLines.filter((line) => line.kind === kind).length).toBeGreaterThan(4);

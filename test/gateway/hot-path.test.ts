@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { Answer, ResponseStream, SseParser, type MessageSink } from '../../src/gateway/hot-path.js';
+import { Answer, ResponseStream, SseParser, type MessageSink } from '../../src/gateway/hot-bytes.js';
 
 /** The events an SseParser dispatches, each event's data joined as an SSE client joins it. */
 function collector(): MessageSink & { events: string[] } {

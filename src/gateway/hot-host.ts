@@ -1,0 +1,211 @@
+/**
+ * The hot path's host side: where one relayed request's answer goes, in the shape the full path's
+ * SDK transport would give it — SSE events on the host's POST (`HttpReply`, as the session
+ * transport answers), or whole JSON-RPC lines on stdout (`LineReply`, as the stdio transport
+ * writes them, between the SDK server's own lines).
+ */
+
+import type { ServerResponse } from 'node:http';
+
+import { nextEol } from './hot-bytes.js';
+import type { HostSide } from './hot-wire.js';
+
+/** On every answer the hot path gave over HTTP (a diagnostic: which path served a request). */
+export const RELAY_HEADER = 'x-patchbay-relay';
+
+/** A 2025-era host's POST, answered as SSE. */
+export class HttpReply implements HostSide {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly sessionId: string,
+  ) {}
+
+  get ended(): boolean {
+    return this.res.writableEnded;
+  }
+
+  get committed(): boolean {
+    return this.streaming;
+  }
+
+  private streaming = false;
+
+  open(): void {
+    if (!this.res.headersSent) this.res.writeHead(200, sseHeaders(this.sessionId));
+  }
+
+  send(text: string): void {
+    if (this.res.writableEnded) return;
+    this.open();
+    this.event(text);
+  }
+
+  finish(text: string): void {
+    if (this.res.writableEnded) return;
+    this.open();
+    this.event(text);
+    this.res.end();
+  }
+
+  streamStart(): void {
+    this.open();
+    this.streaming = true;
+    this.res.write('event: message\ndata: ');
+  }
+
+  streamWrite(bytes: Buffer): void {
+    writeData(this.res, bytes);
+  }
+
+  streamEnd(): void {
+    this.res.end('\n\n');
+  }
+
+  abandon(): void {
+    if (!this.res.headersSent) this.res.writeHead(202);
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  drained(): Promise<void> | undefined {
+    const { res } = this;
+    if (!res.writableNeedDrain) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.once('drain', done);
+      res.once('close', done);
+    });
+  }
+
+  onGone(listener: () => void): () => void {
+    const { res } = this;
+    const onClose = () => {
+      if (!res.writableFinished) listener();
+    };
+    res.once('close', onClose);
+    return () => res.off('close', onClose);
+  }
+
+  private event(text: string): void {
+    this.res.write('event: message\ndata: ');
+    writeData(this.res, Buffer.from(text));
+    this.res.write('\n\n');
+  }
+}
+
+/**
+ * A stdio host's request, answered with whole lines on the stream the SDK server writes to. Each
+ * message is one write of one line, so it never splits another's; a large response is collected
+ * and written whole (a line cannot be interleaved), so its memory is its size. JSON whitespace
+ * line breaks (a pretty-printed upstream answer, SSE data lines joined) become spaces: stdio
+ * messages are one line each.
+ */
+export class LineReply implements HostSide {
+  ended = false;
+  readonly committed = false;
+  private parts: Buffer[] = [];
+  /** A message was written in this turn of the event loop. */
+  private sentThisTurn = false;
+
+  constructor(private readonly out: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {}
+
+  open(): void {}
+
+  send(text: string): void {
+    if (this.ended) return;
+    this.line(text);
+    if (this.sentThisTurn) return;
+    this.sentThisTurn = true;
+    setImmediate(() => (this.sentThisTurn = false));
+  }
+
+  finish(text: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.parts = [];
+    // A host's SDK client handles a notification a microtask after reading it and a response at
+    // once: a progress notification read in the same chunk as the response would be dropped. The
+    // response written a turn later gives the host the chance to read them apart.
+    if (this.sentThisTurn) setImmediate(() => this.line(text));
+    else this.line(text);
+  }
+
+  streamStart(): void {
+    this.parts = [];
+  }
+
+  streamWrite(bytes: Buffer): void {
+    this.parts.push(Buffer.from(bytes));
+  }
+
+  streamEnd(): void {
+    const text = Buffer.concat(this.parts).toString('utf8');
+    this.finish(text);
+  }
+
+  abandon(): void {
+    this.ended = true;
+    this.parts = [];
+  }
+
+  destroy(): void {
+    this.abandon();
+  }
+
+  drained(): Promise<void> | undefined {
+    const { out } = this;
+    if (!out.writableNeedDrain) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.once('drain', done);
+      out.once('close', done);
+    });
+  }
+
+  onGone(): () => void {
+    // The host going away ends the whole stdio gateway.
+    return () => undefined;
+  }
+
+  private line(text: string): void {
+    const flat = text.includes('\n') || text.includes('\r') ? text.replace(/[\r\n]/g, ' ') : text;
+    this.out.write(`${flat}\n`);
+  }
+}
+
+/** SSE data bytes: a line break inside them (JSON whitespace) starts another `data:` line. */
+function writeData(res: ServerResponse, bytes: Buffer): void {
+  for (let from = 0; ;) {
+    const eol = nextEol(bytes, from);
+    if (eol < 0) {
+      if (from < bytes.length) res.write(from === 0 ? bytes : bytes.subarray(from));
+      return;
+    }
+    if (eol > from) res.write(bytes.subarray(from, eol));
+    res.write('\ndata: ');
+    from = eol + 1;
+  }
+}
+
+/** The headers of the full path's answer to a POST (the SDK's session transport, as SSE). */
+function sseHeaders(sessionId: string): Record<string, string> {
+  return {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'mcp-session-id': sessionId,
+    [RELAY_HEADER]: 'hot',
+  };
+}
