@@ -1,6 +1,6 @@
 // What the gateway benchmarks share (bench/gateway.mjs, gateway-soak.mjs, gateway-large.mjs): the
 // processes they start (server-everything, `patchbay serve --http`, a node script that listens,
-// the bare HTTP pass-through), their sandboxes, and what /proc says about a process (memory, CPU).
+// the bare HTTP pass-through, the loopback OAuth issuer), their sandboxes, and what /proc says about a process (memory, CPU).
 // A function that cannot do its job rejects (or throws) with a message; each script turns that
 // into its own `fail`, which cleans up.
 
@@ -26,6 +26,7 @@ export const repo = fileURLToPath(new URL('..', import.meta.url));
 export const binary = join(repo, 'dist/cli/main.js');
 export const everything = join(repo, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 export const passthroughScript = join(repo, 'bench/passthrough.mjs');
+export const issuerScript = join(repo, 'bench/issuer.mjs');
 
 /** The built binary and server-everything must be there; the message says what to run. */
 export function missingFiles() {
@@ -199,6 +200,27 @@ export async function startEverything() {
 }
 
 /**
+ * bench/issuer.mjs: a loopback authorization server's metadata and JWKS publishing `publicJwk`;
+ * its stdout (a line per request) is counted by path.
+ */
+export async function startIssuer(publicJwk) {
+  const issuer = await startListening(
+    'bench issuer',
+    [issuerScript, JSON.stringify(publicJwk)],
+    baseEnv,
+    'pipe',
+  );
+  issuer.issuer = `http://127.0.0.1:${issuer.port}`;
+  issuer.requests = {};
+  createInterface({ input: issuer.child.stdout }).on('line', (line) => {
+    const [method, path] = line.split(' ');
+    const key = `${method} ${path}`;
+    issuer.requests[key] = (issuer.requests[key] ?? 0) + 1;
+  });
+  return issuer;
+}
+
+/**
  * The physical floor: bench/passthrough.mjs, a bare node:http server that pipes every request to
  * `upstreamUrl`'s origin (keep-alive agent) and the answer back, parsing nothing.
  */
@@ -206,9 +228,12 @@ export function startPassthrough(upstreamUrl) {
   return startListening('bare HTTP pass-through', [passthroughScript, upstreamUrl], baseEnv);
 }
 
-/** `patchbay serve --http 127.0.0.1:0` in a sandbox; resolves when it prints its URL. */
-export async function startGateway(env, cwd, what, nodeOptions = gatewayNodeOptions) {
-  const child = spawn(process.execPath, [...nodeOptions, binary, 'serve', '--http', '127.0.0.1:0'], {
+/**
+ * `patchbay serve --http 127.0.0.1:0` in a sandbox, with `args` after it (e.g. `--config FILE`);
+ * resolves when it prints its URL.
+ */
+export async function startGateway(env, cwd, what, nodeOptions = gatewayNodeOptions, args = []) {
+  const child = spawn(process.execPath, [...nodeOptions, binary, 'serve', '--http', '127.0.0.1:0', ...args], {
     env,
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -3,7 +3,12 @@
 // (with a deny rule, a limit and the audit log active) beside the same call sent straight to the
 // server and through a bare node:http pass-through (the floor: what any node relay costs), on
 // loopback, sequentially (c=1) and with 32 calls in flight at once on one client (c=32); and the
-// gateway's resident memory with 50 upstreams connected. Peers can run beside it:
+// gateway's resident memory with 50 upstreams connected. Beside the static token, the same gateway
+// set-up (a second sandbox: same upstreams, deny rule, limit and audit log) runs as
+// `patchbay serve --http --config <deployment>` with `auth.oauth` (mode 1): its issuer is
+// bench/issuer.mjs (metadata and JWKS on loopback, its own process) and the bench mints one RS256
+// access token for it, so that OAuth and the static token are compared in one run (issue #19).
+// Peers can run beside it:
 //   - supergateway and mcp-proxy (stdio server → Streamable HTTP), compared with patchbay serving
 //     the same stdio server (`patchbay add evs -- node <everything> stdio`) and with the server over
 //     plain stdio;
@@ -25,9 +30,10 @@
 //   BENCH_UPSTREAMS      upstreams of the memory measurement (default 50; 0 skips it)
 //   BENCH_CALL_TIMEOUT_S a call that takes longer is an error (default 30)
 //   BENCH_TARGETS        only these rows, comma-separated ids (direct-http, floor-http,
-//                        gateway-http, connect, mcp-remote, direct-stdio, gateway-stdio,
-//                        supergateway, mcp-proxy)
-//   BENCH_GATEWAY_NODE_OPTIONS  node options for the (first) gateway process, e.g.
+//                        gateway-http, gateway-http-oauth, connect, mcp-remote, direct-stdio,
+//                        gateway-stdio, supergateway, mcp-proxy); the issuer and the OAuth gateway
+//                        start only when gateway-http-oauth is among them
+//   BENCH_GATEWAY_NODE_OPTIONS  node options for the (first, static-token) gateway process, e.g.
 //                        `--cpu-prof --cpu-prof-dir=/tmp/gw-prof` (see bench/README.md)
 //   BENCH_CONNECT_NODE_OPTIONS  the same for the `patchbay connect` bridge process
 //
@@ -40,6 +46,7 @@
 // time per call of the client (this process), the relay and the upstream server, from /proc.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -52,6 +59,8 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 import {
   DENIED_TOOL,
@@ -77,6 +86,7 @@ import {
   sleep,
   startEverything,
   startGateway,
+  startIssuer,
   startListening,
   startPassthrough,
   stopChild,
@@ -144,6 +154,8 @@ const root = realpathSync(mkdtempSync(join(tmpdir(), 'patchbay-bench-gateway-'))
 const dirs = {
   patchbayHome: join(root, 'patchbay-home'),
   project: join(root, 'project'),
+  oauthHome: join(root, 'oauth-home'),
+  oauthProject: join(root, 'oauth-project'),
   manyHome: join(root, 'many-home'),
   manyProject: join(root, 'many-project'),
   mcpRemoteHome: join(root, 'mcp-remote-home'),
@@ -176,6 +188,7 @@ const fail = stopOnExit('bench/gateway.mjs', cleanUp);
 // Environments (bench/gateway-parts.mjs drops inherited settings that would change what is measured).
 
 const patchbayEnv = sandboxEnv(dirs.patchbayHome, dirs.project);
+const oauthEnv = sandboxEnv(dirs.oauthHome, dirs.oauthProject);
 const manyEnv = sandboxEnv(dirs.manyHome, dirs.manyProject);
 /** A helper of bench/gateway-parts.mjs that could not do its job ends the bench. */
 const orFail = (promise) => promise.catch((error) => fail(error.message));
@@ -321,6 +334,57 @@ const auth = { Authorization: `Bearer ${token}` };
 const floor = await orFail(startPassthrough(server.url));
 console.error(`bare HTTP pass-through at ${floor.url} (pid ${floor.child.pid})`);
 
+// BENCH_TARGETS=direct-http,gateway-http keeps only those rows (e.g. for a profile of the gateway).
+const only = (process.env.BENCH_TARGETS ?? '').split(',').filter(Boolean);
+const wanted = (id) => only.length === 0 || only.includes(id);
+
+// The same gateway with OAuth instead of the static token (issue #19's comparison): a second
+// sandbox set up as the first (ev and evs, the deny rule, the limit, the audit log), served with
+// `--config` whose `auth.oauth` names bench/issuer.mjs. The bench holds the RS256 key pair (jose)
+// and mints one access token as the issuer would: for the gateway's /mcp URL (RFC 8707), scope
+// `mcp`, valid for an hour. The gateway fetches the issuer's metadata at start and its keys on the
+// first token, then checks every request's token locally (an accepted token is remembered by its
+// digest for up to a minute, then its signature is verified again).
+const OAUTH_SCOPE = 'mcp';
+let issuer = null;
+let oauthGateway = null;
+let oauthAuth = null;
+if (wanted('gateway-http-oauth')) {
+  const kid = 'bench-rs256';
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  issuer = await orFail(startIssuer({ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }));
+  console.error(`bench issuer at ${issuer.issuer} (pid ${issuer.child.pid})`);
+  await patchbay(['add', 'ev', server.url], oauthEnv, dirs.oauthProject);
+  await patchbay(['add', 'evs', '--', process.execPath, everything, 'stdio'], oauthEnv, dirs.oauthProject);
+  await orFail(applyPolicy(['ev', 'evs'], oauthEnv, dirs.oauthProject));
+  const deploymentFile = join(root, 'deployment-oauth.jsonc');
+  writeFileSync(
+    deploymentFile,
+    `${JSON.stringify({ auth: { oauth: { issuer: issuer.issuer, scopes: [OAUTH_SCOPE] } } }, null, 2)}\n`,
+  );
+  oauthGateway = await orFail(
+    startGateway(
+      oauthEnv,
+      dirs.oauthProject,
+      'patchbay serve --http --config (auth.oauth)',
+      [],
+      ['--config', deploymentFile],
+    ),
+  );
+  console.error(`patchbay gateway with auth.oauth at ${oauthGateway.url} (pid ${oauthGateway.child.pid})`);
+  const now = Math.floor(Date.now() / 1000);
+  const accessToken = await new SignJWT({ scope: OAUTH_SCOPE, client_id: 'patchbay-bench' })
+    .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+    .setIssuer(issuer.issuer)
+    .setSubject('bench-member')
+    .setAudience(oauthGateway.url)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .setJti(randomUUID())
+    .sign(privateKey);
+  oauthAuth = { Authorization: `Bearer ${accessToken}` };
+}
+
 const skipped = [];
 // --stdio of supergateway is run through a shell: the paths are quoted.
 const quote = (text) => `'${text.replaceAll("'", `'\\''`)}'`;
@@ -412,6 +476,26 @@ const targets = [
     upstreamPid: httpUpstream,
     upstream: 'http',
   },
+  ...(oauthGateway
+    ? [
+        {
+          id: 'gateway-http-oauth',
+          label:
+            'patchbay serve --http --config, auth.oauth (deny rule, limit, audit) → server-everything (Streamable HTTP)',
+          tool: 'ev__echo',
+          deniedTool: `ev__${DENIED_TOOL}`,
+          connect: async () => ({
+            ...(await connectHttp(oauthGateway.url, oauthAuth)),
+            stderr: oauthGateway.stderr,
+          }),
+          baseline: 'direct-http',
+          relayPid: () => oauthGateway.child.pid,
+          relayName: 'patchbay serve --http --config (auth.oauth), ev + evs',
+          upstreamPid: httpUpstream,
+          upstream: 'http',
+        },
+      ]
+    : []),
   {
     id: 'connect',
     label: 'patchbay connect ev (stdio bridge) → server-everything (Streamable HTTP)',
@@ -504,8 +588,6 @@ if (mcpProxy)
     upstreamPid: () => descendant(mcpProxy.child.pid, isEverythingStdio),
     besideOf: 'gateway-stdio',
   });
-// BENCH_TARGETS=direct-http,gateway-http keeps only those rows (e.g. for a profile of the gateway).
-const only = (process.env.BENCH_TARGETS ?? '').split(',').filter(Boolean);
 if (only.length > 0) {
   const unknown = only.filter((id) => !targets.some((target) => target.id === id));
   if (unknown.length > 0)
@@ -629,8 +711,11 @@ if (supergateway) await supergateway.stop();
 if (mcpProxy) await mcpProxy.stop();
 await floor.stop();
 await gateway.stop();
+if (oauthGateway) await oauthGateway.stop();
+if (issuer) await issuer.stop();
 // The audit log of the sandbox: the gateway's calls, and `patchbay connect`'s (it logs too).
 const audit = auditSummary(auditFile(dirs.patchbayHome));
+const oauthAudit = auditSummary(auditFile(dirs.oauthHome));
 const auditedCalls = targets
   .filter((target) => ['gateway-http', 'gateway-stdio', 'connect'].includes(target.id))
   .map((target) => `${target.id} ${target.calls}`);
@@ -843,6 +928,39 @@ const versus = (ours, peer, key) =>
     }
 }
 
+// OAuth against the static token (issue #19: "token checking adds ≤ 0.1 ms p50 per call with keys
+// cached; report the gateway's p50 and calls/s with OAuth on versus the static token, same run").
+// The same gateway set-up, the same upstream, batches interleaved in the same rounds: the
+// differences are what the token check (and the member it names) costs end to end. On a busy
+// machine the run-to-run noise of a p50 can exceed 0.1 ms; the relay's CPU per call is the steadier
+// figure, and bench/token-check.mjs measures the check alone.
+{
+  const oauth = usable('gateway-http-oauth');
+  const gw = usable('gateway-http');
+  if (oauth && gw)
+    for (const [key, concurrency] of BOTH) {
+      const relayPerCall = (target) => target[key].cpu.relay / target[key].latencies.length;
+      const signed = (value) =>
+        Number.isFinite(value) ? `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)}` : 'n/a';
+      const p50 = oauth[key].p50 - gw[key].p50;
+      verdicts.push(
+        `OAuth (auth.oauth, RS256 JWT) vs static token, c=${concurrency}: p50 ${ms(oauth[key].p50)} vs ` +
+          `${ms(gw[key].p50)} (${signed(p50)} ms), p99 ${ms(oauth[key].p99)} vs ${ms(gw[key].p99)}, calls/s ` +
+          `${perSecond(oauth[key].rate)} vs ${perSecond(gw[key].rate)} (${ratio(oauth[key].rate / gw[key].rate)}), ` +
+          `gateway CPU ${relayPerCall(oauth).toFixed(2)} vs ${relayPerCall(gw).toFixed(2)} ms per call ` +
+          `(${signed(relayPerCall(oauth) - relayPerCall(gw))} ms)` +
+          (key === 'c1'
+            ? ` — p50 ${p50 <= 0.1 ? 'within' : 'above'} issue #19's +0.1 ms in this run (read it with the ` +
+              `run's noise; bench/token-check.mjs times the check alone).`
+            : '.'),
+      );
+    }
+  else if (wanted('gateway-http-oauth') || wanted('gateway-http'))
+    verdicts.push(
+      'OAuth vs static token: not measured (both gateway-http and gateway-http-oauth must run and not fail).',
+    );
+}
+
 const notes = [
   ...skipped,
   `"vs direct" divides by the direct row of the same upstream transport (HTTP rows by direct HTTP, ` +
@@ -863,6 +981,20 @@ const notes = [
         .map(([key, count]) => `${key} ${count}`)
         .join(', ') || 'none'
     }; calls made (warm-up included): ${auditedCalls.join(', ')}.`,
+  ...(oauthGateway
+    ? [
+        `The OAuth gateway (its own sandbox, the same policy) logged: ${
+          Object.entries(oauthAudit)
+            .map(([key, count]) => `${key} ${count}`)
+            .join(', ') || 'none'
+        }; calls made (warm-up included): gateway-http-oauth ${byId.get('gateway-http-oauth')?.calls ?? 0}. ` +
+          `The bench issuer answered (the gateway's requests, start-up included): ${
+            Object.entries(issuer.requests)
+              .map(([key, count]) => `${key} ${count}`)
+              .join(', ') || 'none'
+          }.`,
+      ]
+    : []),
   `Load average ${loadBefore} before the bench, ${loadAfter} after.`,
 ];
 if (warnings.size > 0)
@@ -873,6 +1005,7 @@ if (warnings.size > 0)
   );
 for (const [what, stderr] of [
   ['patchbay serve --http', gateway.stderr],
+  ...(issuer ? [['bench issuer', issuer.stderr]] : []),
   ...(many ? [['patchbay serve --http (many upstreams)', many.stderr]] : []),
   ['server-everything (Streamable HTTP)', server.stderr],
   ...(supergateway ? [['supergateway', supergateway.stderr]] : []),
@@ -892,7 +1025,7 @@ for (const target of broken) {
       (target.errorTexts.size
         ? `; e.g. ${[...target.errorTexts.values()].map((text) => `"${text}"`).join('; ')}`
         : '') +
-      (target.id.startsWith('gateway') && gateway.stderr.text.trim()
+      (['gateway-http', 'gateway-stdio'].includes(target.id) && gateway.stderr.text.trim()
         ? `; gateway stderr: ${lastLines(gateway.stderr.text)}`
         : '') +
       (target.stderr?.text.trim() ? `; its stderr: ${lastLines(target.stderr.text)}` : ''),
