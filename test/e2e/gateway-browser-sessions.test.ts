@@ -347,7 +347,7 @@ describe('a sign-in link opened in an ordinary browser (the gateway identifies i
     await alice.close();
   }, 60_000);
 
-  it("ends a browser's session when a host's sign-in in the same browser names another member", async () => {
+  it("ends a browser's session when a host's sign-in in the same browser names another member, and uses that sign-in instead of a second one at the IdP", async () => {
     const { context, page } = await personBrowser();
     try {
       idp.member = 'bob';
@@ -365,6 +365,19 @@ describe('a sign-in link opened in an ordinary browser (the gateway identifies i
       });
       expect((await context.cookies(origin)).find((c) => c.name === SESSION_COOKIE)).toBeUndefined();
       expect((await withCookie('/me/links', bobsSession.value)).status).toBe(303);
+
+      // That host sign-in identifies this browser as alice: no second trip to the IdP.
+      const atIdp = idp.authorizations.length;
+      await page.goto(`${origin}/me/links`);
+      expect(await page.locator('body').innerText()).toContain(`Signed in as ${MEMBERS.alice.sub}`);
+      expect(idp.authorizations).toHaveLength(atIdp);
+      // Signing out ends both: the next visit goes to the IdP.
+      await page.getByRole('button', { name: /Sign out/ }).click();
+      await page.waitForLoadState();
+      expect(await page.locator('body').innerText()).toContain('Signed out');
+      const again = await context.request.get(`${origin}/me/links`, { maxRedirects: 0 });
+      expect(again.status()).toBe(303);
+      expect(again.headers().location).toMatch(new RegExp(`^${idp.issuer}/auth\\?`));
     } finally {
       await context.close();
     }

@@ -151,10 +151,8 @@ export async function startAuthorizationServer(
     routes,
     browser: {
       find: (req) => sessions.find(req),
-      signIn: (_req, res, returnTo) => signIn.toIdpForBrowser(res, returnTo),
-      signOut: async (req, res) => {
-        res.setHeader('set-cookie', await sessions.end(req));
-      },
+      signIn: (req, res, returnTo) => signIn.toIdpForBrowser(req, res, returnTo),
+      signOut: (req, res) => signIn.signOutBrowser(req, res),
     },
     close: async () => {
       // Nothing held open: every record is in the state store, which the gateway closes.

@@ -148,12 +148,40 @@ export class SignIn {
 
   /**
    * A browser without a gateway session, on one of the gateway's own pages: off to the IdP, back
-   * with a session, then to `returnTo` (a path of this gateway, checked here).
+   * with a session, then to `returnTo` (a path of this gateway, checked here). When this browser
+   * already signed in here for a host (oidc-provider's session names a member), that sign-in
+   * identifies it: no second trip to the IdP.
    */
-  async toIdpForBrowser(res: ServerResponse, returnTo: string): Promise<void> {
+  async toIdpForBrowser(req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void> {
     if (!/^\/(?!\/)[\w\-/]{0,200}$/.test(returnTo))
       return page(res, 400, 'Sign-in refused', 'That is not a page of this gateway.');
+    const known = await this.providerSession(req, res);
+    const member = known?.accountId ? await this.context.members.get(known.accountId) : undefined;
+    if (member && this.context.sessions) {
+      const cookie = await this.context.sessions.create(req, member);
+      res.writeHead(303, { location: returnTo, 'set-cookie': cookie, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     return this.toIdp({ returnTo }, res);
+  }
+
+  /** Signs this browser out of the gateway: its browser session and its session here. */
+  async signOutBrowser(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const cookies = [];
+    if (this.context.sessions) cookies.push(await this.context.sessions.end(req));
+    const known = await this.providerSession(req, res);
+    if (known?.accountId) await known.destroy();
+    res.setHeader('set-cookie', cookies);
+  }
+
+  /** oidc-provider's session of this browser (its signed cookie), if it can be read. */
+  private async providerSession(req: IncomingMessage, res: ServerResponse) {
+    try {
+      return await this.context.provider.Session.get({ req, res });
+    } catch {
+      return undefined;
+    }
   }
 
   /** Off to the organisation's IdP, with the state bound to this interaction (or page) and this browser. */
