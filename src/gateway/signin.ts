@@ -32,6 +32,8 @@
  *   redirect URI, single-use state bound to the browser by a cookie), gets a gateway session
  *   cookie (HttpOnly, SameSite=Lax, Secure on https, 8 h) naming the member the IdP named, and
  *   comes back to the page it asked for, which then checks that member as it checks a bearer's.
+ *   A browser that signed in at the gateway's authorization server for a host already is known
+ *   from that sign-in (no second IdP round trip).
  *   `/me/links` offers "Sign out" (ends the session); a host's sign-in in the same browser as
  *   another member ends it too. Every POST is refused when its Origin is another site's, and a
  *   POST made with a browser session must carry that session's CSRF token.

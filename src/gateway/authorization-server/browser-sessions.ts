@@ -11,9 +11,12 @@
  * - HttpOnly, SameSite=Lax (the host's link is a top-level navigation from another app: it must
  *   carry the cookie; a cross-site POST must not), Path=/, Secure and `__Host-` on https;
  * - a cookie the store does not know (forged, expired, signed out) names nobody;
- * - the session ends when the member signs out (`/me/links`), and when this browser signs in at
- *   the IdP as someone else (a new browser session, or a host's sign-in through the gateway's
- *   authorization server in the same browser).
+ * - a browser that already signed in here for a host (Claude Code opens the gateway's OAuth
+ *   sign-in in the same system browser) is identified by that: oidc-provider's own session, from
+ *   its signed cookie, names the member, and no second trip to the IdP is made (sign-in.ts);
+ * - the session ends when the member signs out (`/me/links`; oidc-provider's session in this
+ *   browser ends with it), and when this browser signs in at the IdP as someone else (a new
+ *   browser session, or a host's sign-in through the gateway's authorization server).
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
