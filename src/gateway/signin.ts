@@ -20,8 +20,27 @@
  *   It is handed only to the member's own host, over the member's authenticated connection.
  * - Opening it needs the member's own credential: the same bearer the host sends to `/mcp`
  *   (checked by the gateway's authenticator), or a browser session of the gateway's own sign-in
- *   when the deployment has one (`browserMember`). A request that authenticates as another member
- *   is refused without using the link up; one without credentials is told to sign in first.
+ *   when the deployment has one (`browser`). The person completing the flow must be the member
+ *   who started it (the spec's URL-mode elicitation security considerations: otherwise a leaked
+ *   link lets someone bind their own upstream account to the victim's member), so the browser is
+ *   identified, never trusted: a request that authenticates as another member is refused without
+ *   using the link up (it stays valid for its owner).
+ * - Browser sessions (authorization-server/browser-sessions.ts), when the deployment runs the
+ *   gateway's own authorization server (auth.authorizationServer): a browser arriving without a
+ *   bearer and without a session (a host opened the link in the system browser) is sent through
+ *   the organisation IdP's sign-in, the one the member's host went through (same client, same
+ *   redirect URI, single-use state bound to the browser by a cookie), gets a gateway session
+ *   cookie (HttpOnly, SameSite=Lax, Secure on https, 8 h) naming the member the IdP named, and
+ *   comes back to the page it asked for, which then checks that member as it checks a bearer's.
+ *   A browser that signed in at the gateway's authorization server for a host already is known
+ *   from that sign-in (no second IdP round trip).
+ *   `/me/links` offers "Sign out" (ends the session); a host's sign-in in the same browser as
+ *   another member ends it too. Every POST is refused when its Origin is another site's, and a
+ *   POST made with a browser session must carry that session's CSRF token.
+ * - LIMITATION: with an external issuer only (auth.oauth, mode 1) or API keys only, the gateway
+ *   has no way to identify a browser (the issuer's clients are the hosts; the gateway is no client
+ *   of it), so the link works only for a request carrying the member's bearer; an ordinary browser
+ *   is told so on the page. Turning on auth.authorizationServer gives browsers a sign-in.
  * - The OAuth flow then runs with a new `state` (its own record, `signin-pending`, single use,
  *   bound to the member and the upstream, the PKCE verifier in it); the callback needs the same
  *   member again, checks `state` and `iss` as `patchbay login` does, and stores the tokens under the
@@ -30,7 +49,7 @@
  * - Pages are `no-store`, `no-referrer` (the link never leaks in a Referer), framed by nobody.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
@@ -88,10 +107,29 @@ export interface MemberLoginsOptions {
 export interface MemberPagesOptions {
   /** The gateway's authenticator: a request with the member's bearer is that member. */
   authenticator: Authenticator;
-  /** A browser session of the gateway's own sign-in, when the deployment has one. */
-  browserMember?: (req: IncomingMessage) => Promise<Identity | undefined>;
+  /** Browser sessions of the gateway's own sign-in, when the deployment has one. */
+  browser?: BrowserSessionsHook;
   /** The gateway's base URL as members reach it (links are made under it). */
   base: URL;
+}
+
+/** Who a browser is, on the gateway's own pages (authorization-server/browser-sessions.ts). */
+export interface BrowserSessionsHook {
+  /** The member this browser's gateway session names, and the session's CSRF token. */
+  find(req: IncomingMessage): Promise<{ identity: Identity; csrf: string } | undefined>;
+  /** Sends the browser to sign in, back to `returnTo` (a path of this gateway) with a session. */
+  signIn(req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void>;
+  /** Ends this browser's session: sets the header that clears its cookie. */
+  signOut(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/** Who asks for a page: by a bearer, or by a browser session (whose POSTs need its CSRF token). */
+interface Asker {
+  member: string | undefined;
+  /** Set when the member comes from a browser session. */
+  csrf?: string;
+  /** A bearer was sent (accepted or not): no browser sign-in is offered. */
+  bearer: boolean;
 }
 
 /** How the relay asks the host of a call (elicitation, in the host's era). */
@@ -106,6 +144,7 @@ export class MemberLogins {
   private readonly pending: RecordStore<PendingRecord>;
   private readonly waiters = new Map<string, Set<() => void>>();
   private base: URL | undefined;
+  private browser: BrowserSessionsHook | undefined;
   private closed = false;
 
   constructor(private readonly options: MemberLoginsOptions) {
@@ -197,27 +236,31 @@ export class MemberLogins {
   /** The sign-in page, its OAuth callback, and the members' links page. */
   routes(pages: MemberPagesOptions): GatewayRoute[] {
     this.base = pages.base;
-    const who = async (req: IncomingMessage): Promise<Identity | undefined> => {
+    this.browser = pages.browser;
+    const who = async (req: IncomingMessage): Promise<Asker> => {
       const bearer = bearerOf(req);
       if (bearer !== undefined) {
         const answer = await pages.authenticator.authenticate(bearer, req);
-        return answer.ok ? answer.identity : undefined;
+        return { member: answer.ok ? (answer.identity.subject ?? undefined) : undefined, bearer: true };
       }
-      return pages.browserMember?.(req);
+      const session = await pages.browser?.find(req);
+      return session
+        ? { member: session.identity.subject ?? undefined, csrf: session.csrf, bearer: false }
+        : { member: undefined, bearer: false };
     };
     return [
       {
         path: SIGNIN_PATH,
         handle: async (req, res) => {
-          const member = (await who(req))?.subject ?? undefined;
+          const asker = await who(req);
           const path = (req.url ?? '/').split('?', 1)[0]!;
-          if (path === CALLBACK_PATH) return this.callback(req, res, member);
-          return this.start(path.slice(SIGNIN_PATH.length), req, res, member);
+          if (path === CALLBACK_PATH) return this.callback(req, res, asker.member);
+          return this.start(path.slice(SIGNIN_PATH.length), req, res, asker);
         },
       },
       {
         path: LINKS_PATH,
-        handle: async (req, res) => this.linksPage(req, res, (await who(req))?.subject ?? undefined),
+        handle: async (req, res) => this.linksPage(req, res, await who(req)),
       },
     ];
   }
@@ -282,17 +325,16 @@ export class MemberLogins {
   // ----- pages --------------------------------------------------------------------------------
 
   /** GET /signin/<id>: the member who owns the link starts the upstream's OAuth flow. */
-  private async start(id: string, req: IncomingMessage, res: ServerResponse, member: string | undefined) {
+  private async start(id: string, req: IncomingMessage, res: ServerResponse, asker: Asker) {
+    const { member } = asker;
     if (req.method !== 'GET') return page(res, 405, 'Not allowed', 'Open the sign-in link in a browser.');
     if (!/^[A-Za-z0-9_-]{22}$/.test(id))
       return page(res, 404, 'No such link', 'This is not a sign-in link of this gateway.');
-    if (member === undefined)
-      return page(
-        res,
-        401,
-        'Sign in to the gateway first',
-        'This link must be opened by the member it was made for, signed in to this gateway.',
-      );
+    if (member === undefined) {
+      // A browser: identified at the organisation's IdP first, then back here (the link is not used yet).
+      if (this.browser && !asker.bearer) return this.browser.signIn(req, res, `${SIGNIN_PATH}${id}`);
+      return page(res, 401, 'Sign in to the gateway first', this.noBrowserSignIn(asker));
+    }
     const link = await this.links.get(id);
     if (!link)
       return page(
@@ -307,7 +349,10 @@ export class MemberLogins {
         res,
         403,
         'Not your link',
-        'This sign-in link was made for another member. Call the tool yourself for your own.',
+        'This sign-in link was made for another member. Call the tool yourself for your own.' +
+          (asker.csrf
+            ? ` This browser is signed in to the gateway as ${member}: if that is not you, sign out on ${LINKS_PATH} and open the link again.`
+            : ''),
       );
     const taken = await this.links.take(id);
     if (!taken || taken.member !== member)
@@ -391,16 +436,36 @@ export class MemberLogins {
   }
 
   /** GET /me/links: the member's logins; POST (form `remove=<server>`): remove one. */
-  private async linksPage(req: IncomingMessage, res: ServerResponse, member: string | undefined) {
-    if (member === undefined)
+  private async linksPage(req: IncomingMessage, res: ServerResponse, asker: Asker) {
+    const { member } = asker;
+    if (member === undefined) {
+      if (this.browser && !asker.bearer && (req.method === 'GET' || req.method === 'HEAD'))
+        return this.browser.signIn(req, res, LINKS_PATH);
       return page(
         res,
         401,
         'Sign in to the gateway first',
-        'Your links are shown to you, signed in to this gateway.',
+        `Your links are shown to you, signed in to this gateway. ${this.noBrowserSignIn(asker)}`,
       );
+    }
     if (req.method === 'POST') {
+      // Never on another site's behalf: its Origin, when the browser sends one, must be this gateway's.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== this.base?.origin)
+        return page(res, 403, 'Refused', 'This form was sent from another site.');
       const form = new URLSearchParams(await readSmallBody(req));
+      // A browser session's cookie goes with any request: its forms carry the session's own token.
+      if (asker.csrf !== undefined && !sameToken(form.get('csrf') ?? '', asker.csrf))
+        return page(
+          res,
+          403,
+          'Refused',
+          'This form is stale or was not sent from your links page. Open the page again.',
+        );
+      if (form.get('signout') !== null) {
+        if (asker.csrf !== undefined) await this.browser?.signOut(req, res);
+        return page(res, 200, 'Signed out', 'This browser is no longer signed in to the gateway.');
+      }
       const server = form.get('remove');
       if (server) await this.revoke(member, server);
       res.writeHead(303, { location: LINKS_PATH, ...PAGE_HEADERS });
@@ -415,17 +480,37 @@ export class MemberLogins {
       res.end(JSON.stringify({ member, links: links.map(linkView) }));
       return;
     }
+    const csrf = asker.csrf ? `<input type="hidden" name="csrf" value="${escapeHtml(asker.csrf)}">` : '';
     const rows = links
       .map(
         (link) =>
           `<tr><td>${escapeHtml(link.server)}</td><td>${escapeHtml(link.issuer)}</td><td>${new Date(link.obtainedAt).toISOString()}</td>` +
-          `<td><form method="post" action="${LINKS_PATH}"><input type="hidden" name="remove" value="${escapeHtml(link.server)}"><button>Remove</button></form></td></tr>`,
+          `<td><form method="post" action="${LINKS_PATH}">${csrf}<input type="hidden" name="remove" value="${escapeHtml(link.server)}"><button>Remove</button></form></td></tr>`,
       )
       .join('');
+    const signOut = asker.csrf
+      ? `<form method="post" action="${LINKS_PATH}">${csrf}<input type="hidden" name="signout" value="1"><button>Sign out of the gateway in this browser</button></form>`
+      : '';
     const body = links.length
       ? `<table><tr><th>Server</th><th>Signed in at</th><th>Since</th><th></th></tr>${rows}</table>`
       : '<p>You have no links: servers that act as you will ask you to sign in when you first use them.</p>';
-    return html(res, 200, 'Your links', `<p>Signed in as ${escapeHtml(member)}.</p>${body}`);
+    // same-origin, not no-referrer: its forms' POSTs then carry this page's Origin (checked), not `null`.
+    return html(res, 200, 'Your links', `<p>Signed in as ${escapeHtml(member)}.</p>${body}${signOut}`, {
+      'referrer-policy': 'same-origin',
+    });
+  }
+
+  /** What a person without a credential on the page can do. */
+  private noBrowserSignIn(asker: Asker): string {
+    if (asker.bearer) return 'The credential sent with this request was refused.';
+    if (this.browser)
+      return 'Your sign-in to the gateway in this browser has ended. Call the tool again for a new link.';
+    return (
+      'This gateway cannot recognise you in a browser: it knows members by API keys or by access tokens ' +
+      "from the organisation's identity provider, which a browser does not send. Open this link from a " +
+      "client that sends your gateway credential, or ask the gateway's operator to turn on the gateway's " +
+      'own sign-in (auth.authorizationServer), which signs browsers in too.'
+    );
   }
 
   private async loginRequest(
@@ -457,19 +542,32 @@ function page(res: ServerResponse, status: number, title: string, text: string):
   html(res, status, title, `<p>${escapeHtml(text)}</p>`);
 }
 
-function html(res: ServerResponse, status: number, title: string, body: string): void {
+function html(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return void res.end();
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'content-security-policy':
       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     ...PAGE_HEADERS,
+    ...headers,
   });
   res.end(
     `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)} · patchbay</title>` +
       `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}td,th{padding:.3rem .6rem;text-align:left}</style>` +
       `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
   );
+}
+
+function sameToken(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 function escapeHtml(text: string): string {

@@ -15,7 +15,7 @@ import { accessTokens } from './access-tokens.js';
 import { externalIssuerFront } from './external-issuer.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
 import { resourceMetadataRoutes, resourceMetadataUrl } from './resource-metadata.js';
-import type { MemberLogins } from './signin.js';
+import type { BrowserSessionsHook, MemberLogins } from './signin.js';
 import { gatewayToken } from './token.js';
 
 export interface TeamFront {
@@ -45,6 +45,7 @@ export async function teamFront({
   const routes: GatewayRoute[] = [];
   const closers: Array<() => Promise<void>> = [];
   const { auth } = deployment;
+  let browser: BrowserSessionsHook | undefined;
   if (auth.apiKeys) {
     const keys = apiKeysFront(deployment, state);
     authenticators.push(keys);
@@ -61,6 +62,7 @@ export async function teamFront({
     const { startAuthorizationServer } = await import('./authorization-server/index.js');
     const own = await startAuthorizationServer({ settings: auth.authorizationServer, state, resource });
     closers.push(own.close);
+    browser = own.browser;
     // Its own tokens are checked like any issuer's, against its keys read locally (no round trip).
     authenticators.push(
       accessTokens({
@@ -82,8 +84,12 @@ export async function teamFront({
       hint: 'Turn on auth.apiKeys, auth.oauth or auth.authorizationServer (or auth.staticToken for one person).',
     });
   const authenticator = firstOf(authenticators, 'Sign in: this gateway needs a bearer credential.');
-  // Members' sign-in pages for their own upstream logins: they sign in as they do to /mcp.
-  if (members) routes.push(...members.routes({ authenticator, base: new URL('/', resource) }));
+  // Members' sign-in pages for their own upstream logins: they sign in as they do to /mcp (a
+  // browser through the gateway's own authorization server's IdP sign-in, when it runs).
+  if (members)
+    routes.push(
+      ...members.routes({ authenticator, base: new URL('/', resource), ...(browser ? { browser } : {}) }),
+    );
   return {
     authenticator,
     routes,

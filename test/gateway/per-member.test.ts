@@ -302,4 +302,41 @@ describe('a perMember upstream on a team gateway', () => {
     const other = new MemberVault(new FileState(team.stateDir), Buffer.alloc(32, 7));
     await expect(other.check()).rejects.toThrow(/vault key does not open/);
   });
+
+  it('tells a browser without a credential what to do when the gateway cannot sign browsers in (API keys, an external issuer)', async () => {
+    await team.gateway.members!.revoke('alice', 'crm');
+    const alice = await host('alice-token', {});
+    let link: string;
+    try {
+      const refused = (await echo(alice, 'x').catch((error: unknown) => error)) as ProtocolError;
+      link = /(http:\/\/\S+\/signin\/[\w-]{22})/.exec(refused.message)![1]!;
+    } finally {
+      await alice.close();
+    }
+    // An ordinary browser sends no bearer, and this deployment has no browser sign-in.
+    const page = await fetch(link, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(page.status).toBe(401);
+    const text = await page.text();
+    expect(text).toContain('cannot recognise you in a browser');
+    expect(text).toContain('auth.authorizationServer');
+    // A POST on the links page from another web page (this computer's, which the listener lets by)
+    // is refused even with the member's bearer.
+    const crossSite = await fetch(`${team.origin}/me/links`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        authorization: 'Bearer bob-token',
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'http://127.0.0.1:1',
+      },
+      body: 'remove=crm',
+    });
+    expect(crossSite.status).toBe(403);
+    // The link is still alice's to use, with her credential.
+    const opened = await fetch(link, {
+      redirect: 'manual',
+      headers: { authorization: 'Bearer alice-token' },
+    });
+    expect(opened.status).toBe(302);
+  });
 });

@@ -14,6 +14,9 @@
  *     <origin>/oauth/{auth,token,reg,token/revocation,jwks}    oidc-provider's endpoints
  *     <origin>/oauth/interaction/…, /oauth/signed-in           the member's sign-in (sign-in.ts)
  *
+ * The same sign-in identifies a member's browser on the gateway's own pages (sign-in links,
+ * `/me/links`): `browser` (browser-sessions.ts).
+ *
  * Access tokens are JWTs (RS256, `typ: at+jwt`): `iss` the issuer, `aud` the gateway's `/mcp`
  * URL, `sub` the member's subject, `email`, `groups`, `scope`, `client_id`. A checker verifies
  * them locally with `jwks()`.
@@ -26,6 +29,8 @@ import type { JWK } from 'jose';
 import type { StateStore } from '../../state/store.js';
 import type { OwnAuthorizationServer } from '../deployment.js';
 import type { GatewayRoute } from '../inbound.js';
+import type { BrowserSessionsHook } from '../signin.js';
+import { BrowserSessions } from './browser-sessions.js';
 import { organisationIdp } from './idp.js';
 import { publicJwk, serverKeys } from './keys.js';
 import { Members } from './members.js';
@@ -54,6 +59,8 @@ export interface GatewayAuthorizationServer {
   /** The public signing keys (what `<issuer>/jwks` serves), read locally: no HTTP round trip. */
   jwks(): { keys: JWK[] };
   routes: GatewayRoute[];
+  /** Members' browser sessions on the gateway's own pages, signed in through the same IdP. */
+  browser: BrowserSessionsHook;
   close(): Promise<void>;
 }
 
@@ -77,6 +84,7 @@ export async function startAuthorizationServer(
   });
   const serve = provider.callback();
   const returnUrl = new URL(`${ISSUER_PATH}/signed-in`, issuerUrl);
+  const sessions = new BrowserSessions(state, issuerUrl);
   const signIn = new SignIn({
     provider,
     idp: organisationIdp(settings.idp, settings.claims, returnUrl),
@@ -87,6 +95,7 @@ export async function startAuthorizationServer(
     prefix: ISSUER_PATH,
     resource,
     scopes: settings.scopes,
+    sessions,
   });
   const forwarded = {
     proto: issuerUrl.protocol.slice(0, -1),
@@ -140,6 +149,11 @@ export async function startAuthorizationServer(
     scopes: settings.scopes,
     jwks: () => publicKeys,
     routes,
+    browser: {
+      find: (req) => sessions.find(req),
+      signIn: (req, res, returnTo) => signIn.toIdpForBrowser(req, res, returnTo),
+      signOut: (req, res) => signIn.signOutBrowser(req, res),
+    },
     close: async () => {
       // Nothing held open: every record is in the state store, which the gateway closes.
     },

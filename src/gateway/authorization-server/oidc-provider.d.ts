@@ -101,5 +101,12 @@ declare module 'oidc-provider' {
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
     readonly Grant: GrantModel;
+    /** The browser's session at this provider, from its signed cookie (a new, empty one when none). */
+    readonly Session: {
+      get(ctx: { req: IncomingMessage; res: ServerResponse }): Promise<{
+        accountId?: string;
+        destroy(): Promise<void>;
+      }>;
+    };
   }
 }

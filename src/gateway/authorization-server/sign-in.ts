@@ -14,9 +14,15 @@
  *     <prefix>/interaction/<uid>           login → the IdP; consent → granted
  *     <prefix>/signed-in?code&state&iss     the IdP's return (the redirect URI registered there)
  *     <prefix>/interaction/<uid>/login      the login finished for that interaction
+ *
+ * The same IdP sign-in also opens a member's browser session on the gateway's own pages
+ * (browser-sessions.ts): `toIdpForBrowser` stores the state with the page to go back to instead
+ * of an interaction, and the return (same URL, so operators register one redirect URI) gives the
+ * browser its session cookie and sends it back there. A host's sign-in in a browser whose gateway
+ * session names another member ends that session.
  */
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type Provider from 'oidc-provider';
@@ -24,6 +30,7 @@ import type { Interaction } from 'oidc-provider';
 
 import type { RecordStore, StateStore } from '../../state/store.js';
 import type { ClaimMapping } from '../deployment.js';
+import { cookieOf, sameSecret as sameHash, sha256, type BrowserSessions } from './browser-sessions.js';
 import type { IdpChecks, OrganisationIdp } from './idp.js';
 import { memberFromClaims, type Members } from './members.js';
 import { page } from './pages.js';
@@ -33,7 +40,10 @@ const LOGIN_TTL_MS = 60_000;
 const BINDING_COOKIE = 'patchbay_sign_in';
 
 interface PendingSignIn {
-  uid: string;
+  /** The oidc-provider interaction this sign-in finishes (a host's sign-in)… */
+  uid?: string;
+  /** …or the gateway page a browser session goes back to (a path of this gateway). */
+  returnTo?: string;
   checks: IdpChecks;
   /** sha256 of the secret in the browser's cookie. */
   binding: string;
@@ -52,6 +62,8 @@ export interface SignInContext {
   /** The gateway's resource (its `/mcp` URL) and the scopes the deployment allows on it. */
   resource: string;
   scopes: string[];
+  /** Members' browser sessions on the gateway's own pages. */
+  sessions?: BrowserSessions;
 }
 
 export class SignIn {
@@ -102,7 +114,7 @@ export class SignIn {
 
   private async interact(details: Interaction, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { provider } = this.context;
-    if (details.prompt.name === 'login') return this.toIdp(details, res);
+    if (details.prompt.name === 'login') return this.toIdp({ uid: details.uid }, res);
     if (details.prompt.name === 'consent') {
       const accountId = details.session?.accountId;
       const clientId = details.params.client_id;
@@ -134,8 +146,46 @@ export class SignIn {
     );
   }
 
-  /** Off to the organisation's IdP, with the state bound to this interaction and this browser. */
-  private async toIdp(details: Interaction, res: ServerResponse): Promise<void> {
+  /**
+   * A browser without a gateway session, on one of the gateway's own pages: off to the IdP, back
+   * with a session, then to `returnTo` (a path of this gateway, checked here). When this browser
+   * already signed in here for a host (oidc-provider's session names a member), that sign-in
+   * identifies it: no second trip to the IdP.
+   */
+  async toIdpForBrowser(req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void> {
+    if (!/^\/(?!\/)[\w\-/]{0,200}$/.test(returnTo))
+      return page(res, 400, 'Sign-in refused', 'That is not a page of this gateway.');
+    const known = await this.providerSession(req, res);
+    const member = known?.accountId ? await this.context.members.get(known.accountId) : undefined;
+    if (member && this.context.sessions) {
+      const cookie = await this.context.sessions.create(req, member);
+      res.writeHead(303, { location: returnTo, 'set-cookie': cookie, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    return this.toIdp({ returnTo }, res);
+  }
+
+  /** Signs this browser out of the gateway: its browser session and its session here. */
+  async signOutBrowser(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const cookies = [];
+    if (this.context.sessions) cookies.push(await this.context.sessions.end(req));
+    const known = await this.providerSession(req, res);
+    if (known?.accountId) await known.destroy();
+    res.setHeader('set-cookie', cookies);
+  }
+
+  /** oidc-provider's session of this browser (its signed cookie), if it can be read. */
+  private async providerSession(req: IncomingMessage, res: ServerResponse) {
+    try {
+      return await this.context.provider.Session.get({ req, res });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Off to the organisation's IdP, with the state bound to this interaction (or page) and this browser. */
+  private async toIdp(target: { uid: string } | { returnTo: string }, res: ServerResponse): Promise<void> {
     let started: Awaited<ReturnType<OrganisationIdp['authorizationUrl']>>;
     try {
       started = await this.context.idp.authorizationUrl();
@@ -150,7 +200,11 @@ export class SignIn {
     const secret = randomBytes(32).toString('base64url');
     await this.pending.put(
       started.checks.state,
-      { uid: details.uid, checks: started.checks, binding: sha256(secret) },
+      {
+        ...('returnTo' in target ? { returnTo: target.returnTo } : { uid: target.uid }),
+        checks: started.checks,
+        binding: sha256(secret),
+      },
       { ttlMs: SIGN_IN_TTL_MS },
     );
     res.writeHead(303, {
@@ -191,7 +245,8 @@ export class SignIn {
         'Sign-in refused',
         'This return from the identity provider was already used. ' + START_AGAIN,
       );
-    res.setHeader('set-cookie', this.bindingCookie('', 0));
+    const cookies = [this.bindingCookie('', 0)];
+    res.setHeader('set-cookie', cookies);
     const error = query.get('error');
     if (error)
       return page(
@@ -223,6 +278,17 @@ export class SignIn {
         `${member.error}. Ask the gateway's operator to check auth.authorizationServer.claims.`,
       );
     await this.context.members.put(member);
+    const { sessions } = this.context;
+    if (pending.returnTo !== undefined && sessions) {
+      cookies.push(await sessions.create(req, member));
+      res.writeHead(303, { location: pending.returnTo, 'set-cookie': cookies, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (pending.uid === undefined) return page(res, 400, 'Sign-in expired', EXPIRED);
+    // This browser is someone else now: its gateway session for the former member ends.
+    const ended = await sessions?.signedInAs(req, member.subject);
+    if (ended) res.setHeader('set-cookie', [...cookies, ended]);
     await this.logins.put(pending.uid, { accountId: member.subject }, { ttlMs: LOGIN_TTL_MS });
     res.writeHead(303, {
       location: `${this.context.prefix}/interaction/${pending.uid}/login`,
@@ -250,24 +316,6 @@ export class SignIn {
 
 const START_AGAIN = 'Start again from your MCP client (connect or sign in once more).';
 const EXPIRED = `This sign-in has expired or was opened outside the browser that started it. ${START_AGAIN}`;
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
-}
-
-function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
-  }
-  return undefined;
-}
 
 function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
