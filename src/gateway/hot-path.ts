@@ -36,13 +36,13 @@ import { randomBytes } from 'node:crypto';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
-import type { AuditCaller } from '../policy/audit.js';
+import type { AuditCaller, CallObserver } from '../policy/audit.js';
 import { firstText, recordFailure, recordSummary, type CallResult } from '../use/guarded-call.js';
 import { HttpLink } from './hot-http-upstream.js';
 import { HttpReply, LineReply } from './hot-host.js';
 import { StdioLink } from './hot-stdio-upstream.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
-import type { PolicyGate } from './policy-gate.js';
+import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
 import { CALL_TIMEOUT_MS } from './relay.js';
 import type { Upstream } from './upstream.js';
@@ -56,6 +56,8 @@ export interface HotPathOptions {
   owner(uri: string): Promise<Upstream | undefined>;
   pinKey(upstream: Upstream): string;
   gate: PolicyGate | undefined;
+  /** Without a gate: told of each tool call once it ended (the metrics; the gate tells its own). */
+  ungated?: CallObserver | undefined;
   /** An upstream's log message, sent to every host as the full path sends it. */
   onLog(upstream: Upstream, params: Record<string, unknown>): void;
   /** An upstream's list_changed, handled as the full path's upstream client handles it. */
@@ -245,7 +247,11 @@ export class HotPath {
     request: HotRequest,
     route: Route,
   ): Promise<((ending: Ending) => void) | 'answered' | 'full-path'> {
-    const { gate } = this.options;
+    const { gate, ungated } = this.options;
+    if (!gate && ungated) {
+      const end = ungatedCall(ungated, { server: route.upstream.name, tool: route.name, host: host.hostName });
+      return (ending) => end('error' in ending ? { error: ending.error } : { isError: ending.isError });
+    }
     if (!gate) return () => undefined;
     const { upstream } = route;
     const listed = upstream.kept('tools').find((tool) => tool.name === route.name);

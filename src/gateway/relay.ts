@@ -21,7 +21,8 @@ import { PatchbayError } from '../errors.js';
 import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
 import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
 import type { Listings } from './listings.js';
-import type { CallResult, PolicyGate } from './policy-gate.js';
+import type { CallObserver } from '../policy/audit.js';
+import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
 import type { Upstream } from './upstream.js';
@@ -41,6 +42,8 @@ export interface RelayOptions {
   listings: Listings;
   pinKey: (upstream: Upstream) => string;
   gate: PolicyGate | undefined;
+  /** Without a gate: told of each tool call once it ended (the metrics; the gate tells its own). */
+  ungated?: CallObserver | undefined;
   /** The hosts connected now (stdio, 2025-era HTTP sessions): upstream log messages go to each. */
   servers: ReadonlySet<Server>;
   /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
@@ -81,7 +84,18 @@ export class Relay {
           this.forward(upstream, scope, (client, options) =>
             client.callTool({ name: toolName, ...(args ? { arguments: args } : {}) }, options),
           );
-        const { gate } = this.options;
+        const { gate, ungated } = this.options;
+        if (!gate && ungated) {
+          const end = ungatedCall(ungated, { server: upstream.name, tool: toolName, host: hostName(scope) });
+          try {
+            const result = await forward();
+            end({ isError: (result as CallResult).isError === true });
+            return result;
+          } catch (error) {
+            end({ error });
+            throw error;
+          }
+        }
         if (!gate) return forward();
         const listed = upstream.kept('tools').find((tool) => tool.name === toolName);
         return gate.call({
