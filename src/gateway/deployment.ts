@@ -103,8 +103,8 @@ export interface Deployment {
   logs: 'text' | 'json';
   /** SIGTERM: in-flight calls get this long to finish before the gateway exits. */
   drainMs: number;
-  /** `/metrics`: `protected` (default: the same credential as /mcp) or `public` (anyone who reaches it). */
-  metrics: 'protected' | 'public';
+  /** `/metrics` answers anyone who reaches it; unset (`protected`): the same credential as /mcp. */
+  metrics?: 'public';
 }
 
 const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).min(1);
@@ -239,7 +239,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
     },
     logs: raw.logs ?? 'text',
     drainMs: duration(raw.drainTimeout, ['drainTimeout'], DEFAULT_DRAIN_MS),
-    metrics: raw.metrics ?? 'protected',
+    ...(raw.metrics === 'public' ? { metrics: 'public' as const } : {}),
   };
   for (const [index, entry] of (raw.trustedProxies ?? []).entries()) {
     try {

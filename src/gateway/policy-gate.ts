@@ -17,12 +17,7 @@ import type { Tool as Listed } from '@modelcontextprotocol/client';
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
-import {
-  maskSecretsInText,
-  recordCall,
-  type AuditCaller,
-  type CallObserver,
-} from '../policy/audit.js';
+import { maskSecretsInText, recordCall, type AuditCaller, type CallObserver } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
 import type { Member } from '../policy/rules.js';

@@ -18,6 +18,7 @@ import type { Client, RequestOptions } from '@modelcontextprotocol/client';
 import type { Server, ServerContext } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
+import { traceContext, traceFromMeta, traceHeaders, type TraceContext } from '../core/trace-context.js';
 import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
 import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
 import type { Listings } from './listings.js';
@@ -82,7 +83,10 @@ export class Relay {
       return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
         const forward = () =>
           this.forward(upstream, scope, (client, options) =>
-            client.callTool({ name: toolName, ...(args ? { arguments: args } : {}) }, options),
+            client.callTool(
+              { name: toolName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
+              options,
+            ),
           );
         const { gate, ungated } = this.options;
         if (!gate && ungated) {
@@ -137,7 +141,10 @@ export class Relay {
     return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
       this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
         this.forward(upstream, scope, (client, options) =>
-          client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+          client.getPrompt(
+            { name: promptName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
+            options,
+          ),
         ),
       ),
     ).catch(asProtocolError);
@@ -148,7 +155,9 @@ export class Relay {
     const upstream = owner && !this.hidden(owner, ctx, server) ? owner : unknownItem('resource', uri);
     return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
       this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
-        this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
+        this.forward(upstream, scope, (client, options) =>
+          client.readResource({ uri, ...traceMeta(scope.ctx) }, options),
+        ),
       ),
     ).catch(asProtocolError);
   }
@@ -421,8 +430,34 @@ async function whileEither<T>(a: AbortSignal, b: AbortSignal, run: (signal: Abor
  * Request options relaying progress to the host's current request, under that request's own token
  * (asked for upstream only when the host asked for progress).
  */
+/**
+ * The host's W3C trace context: its request's `traceparent`/`tracestate` headers (HTTP), else the
+ * same keys of its `_meta` (the spec's way, and the only one on stdio).
+ */
+function hostTrace(ctx: ServerContext): TraceContext | undefined {
+  const headers = ctx.http?.req?.headers;
+  const sent = headers?.get('traceparent');
+  return (
+    (sent ? traceContext(sent, headers!.get('tracestate') ?? undefined) : undefined) ??
+    traceFromMeta(ctx.mcpReq._meta)
+  );
+}
+
+/** The host's trace context as upstream `_meta` (any transport), or nothing. */
+function traceMeta(ctx: ServerContext): { _meta?: Record<string, string> } {
+  const trace = hostTrace(ctx);
+  return trace ? { _meta: { ...trace } } : {};
+}
+
 function relayOptions(host: () => ServerContext, signal: AbortSignal): RequestOptions {
-  const options: RequestOptions = { signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true };
+  const trace = hostTrace(host());
+  const options: RequestOptions = {
+    signal,
+    timeout: CALL_TIMEOUT_MS,
+    resetTimeoutOnProgress: true,
+    // Sent as headers too where the transport has them (Streamable HTTP); stdio ignores these.
+    ...(trace ? { headers: traceHeaders(trace) } : {}),
+  };
   if (host().mcpReq._meta?.progressToken === undefined) return options;
   return {
     ...options,
