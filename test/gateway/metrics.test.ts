@@ -18,7 +18,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext, loadRegistry } from '../../src/config/registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { traceContext } from '../../src/core/trace-context.js';
+import { parseServeOptions } from '../../src/cli/commands/serve.js';
+import { parseDeployment } from '../../src/gateway/deployment.js';
+import {
+  GatewayMetrics,
+  MAX_TOOLS_PER_SERVER,
+  OTHER_TOOL,
+  measuredState,
+} from '../../src/gateway/metrics.js';
+import { ungatedCall } from '../../src/gateway/policy-gate.js';
 import { startGateway } from '../../src/gateway/serve.js';
+import type { AuditEntry, AuditOutcome } from '../../src/policy/audit.js';
+import { FileState } from '../../src/state/files.js';
 import { gatewayToken } from '../../src/gateway/token.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 
@@ -268,5 +279,87 @@ describe('traceContext', () => {
     ).toBeDefined();
     // A tracestate that is not a plain header value is left out, the traceparent kept.
     expect(traceContext(TRACEPARENT_HOT, 'a=b\r\nx: y')).toEqual({ traceparent: TRACEPARENT_HOT });
+  });
+});
+
+describe('GatewayMetrics', () => {
+  const entry = (tool: string, outcome: AuditOutcome = 'ok'): AuditEntry => ({
+    time: new Date().toISOString(),
+    host: null,
+    via: 'gateway',
+    server: 's',
+    tool,
+    decision: 'allowed',
+    outcome,
+    durationMs: 12,
+    argumentBytes: 0,
+    resultBytes: 0,
+  });
+
+  it('keeps tool labels bounded per server, and leaves resource reads out', async () => {
+    const metrics = new GatewayMetrics({ upstreams: () => [{ name: 's', up: false }] });
+    for (let i = 0; i < MAX_TOOLS_PER_SERVER + 5; i++) metrics.observe(entry(`t${i}`));
+    metrics.observe({ ...entry('demo://resource/1'), kind: 'resource' });
+    const { body } = await metrics.text();
+    expect(
+      sample(body, 'patchbay_calls_total', {
+        server: 's',
+        tool: OTHER_TOOL,
+        outcome: 'ok',
+        decision: 'allowed',
+      }),
+    ).toBe(5);
+    expect(body).not.toContain('demo://');
+    expect(sample(body, 'patchbay_upstream_up', { server: 's' })).toBe(0);
+  });
+
+  it('counts the tool calls of a gateway without a policy gate through the same observer', async () => {
+    const metrics = new GatewayMetrics({ upstreams: () => [] });
+    ungatedCall(metrics.observe, { server: 's', tool: 'x', host: null })({ isError: true });
+    ungatedCall(metrics.observe, { server: 's', tool: 'x', host: null })({ error: new Error('gone') });
+    const { body } = await metrics.text();
+    expect(
+      sample(body, 'patchbay_calls_total', {
+        server: 's',
+        tool: 'x',
+        outcome: 'tool-error',
+        decision: 'not-governed',
+      }),
+    ).toBe(1);
+    expect(
+      sample(body, 'patchbay_calls_total', {
+        server: 's',
+        tool: 'x',
+        outcome: 'error',
+        decision: 'not-governed',
+      }),
+    ).toBe(1);
+  });
+
+  it('times every state store operation by op', async () => {
+    const metrics = new GatewayMetrics({ upstreams: () => [] });
+    const directory = mkdtempSync(join(tmpdir(), 'patchbay-state-'));
+    try {
+      const state = measuredState(new FileState(directory), metrics.stateSeconds);
+      const records = state.records<{ n: number }>('test-records');
+      await records.put('a', { n: 1 });
+      expect(await records.get('a')).toEqual({ n: 1 });
+      expect(await records.take('a')).toEqual({ n: 1 });
+      await state.close();
+      const { body } = await metrics.text();
+      for (const op of ['put', 'get', 'take'])
+        expect(sample(body, 'patchbay_state_store_seconds_count', { op }), op).toBe(1);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('is public by --metrics-public or the deployment\'s "metrics": "public", protected otherwise', () => {
+    expect(parseServeOptions({ http: true, metricsPublic: true }, {}).metricsPublic).toBe(true);
+    expect(parseServeOptions({ http: true }, {}).metricsPublic).toBeUndefined();
+    expect(() => parseServeOptions({ metricsPublic: true }, {})).toThrow(/--metrics-public go with --http/);
+    expect(parseDeployment('{ "metrics": "public" }', '/d.json', {}).metrics).toBe('public');
+    expect(parseDeployment('{}', '/d.json', {}).metrics).toBeUndefined();
+    expect(() => parseDeployment('{ "metrics": "open" }', '/d.json', {})).toThrow();
   });
 });
