@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,7 @@ import { FileState } from '../../src/state/files.js';
 import { gatewayToken } from '../../src/gateway/token.js';
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
 
+const META_ECHO = fileURLToPath(new URL('../fixtures/stdio/meta-echo.mjs', import.meta.url));
 const TRACEPARENT_HOT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const TRACEPARENT_FULL = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -88,7 +90,11 @@ beforeAll(async () => {
   writeFileSync(
     paths.userConfig,
     JSON.stringify({
-      mcpServers: { ev: { type: 'http', url: upstreamUrl } },
+      mcpServers: {
+        ev: { type: 'http', url: upstreamUrl },
+        // A stdio upstream: the trace context can only travel in `_meta`.
+        m: { type: 'stdio', command: process.execPath, args: [META_ECHO] },
+      },
       policy: { servers: { ev: { tools: { 'get-env': 'deny' }, limits: { 'get-sum': '1/hour' } } } },
     }),
   );
@@ -257,6 +263,32 @@ describe('gateway metrics and trace context', () => {
     // The SDK client's own requests (listings) carry none: nothing is invented.
     for (const entry of posted('tools/list')) expect(entry.headers.traceparent).toBeUndefined();
   });
+});
+
+describe('trace context to a stdio upstream', () => {
+  it('travels in `_meta` on the hot path and the full path', async () => {
+    const hot = await host(TRACEPARENT_HOT);
+    const full = await host(TRACEPARENT_FULL, { elicitation: {} });
+    try {
+      const metaOf = async (client: Client) => {
+        const result = await client.callTool({ name: 'm__meta', arguments: {} });
+        expect(result.isError, JSON.stringify(result)).toBeFalsy();
+        return JSON.parse((result.content as Array<{ text: string }>)[0]!.text) as Record<string, unknown>;
+      };
+      expect(await metaOf(hot.client)).toMatchObject({
+        traceparent: TRACEPARENT_HOT,
+        tracestate: 'rojo=00f067aa0ba902b7',
+      });
+      expect(hot.relays.hot).toBe(1);
+      expect(await metaOf(full.client)).toMatchObject({
+        traceparent: TRACEPARENT_FULL,
+        tracestate: 'rojo=00f067aa0ba902b7',
+      });
+      expect(full.relays.hot).toBe(0);
+    } finally {
+      await Promise.all([hot.client.close(), full.client.close()]);
+    }
+  }, 60_000);
 });
 
 describe('traceContext', () => {
