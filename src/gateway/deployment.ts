@@ -103,6 +103,8 @@ export interface Deployment {
   logs: 'text' | 'json';
   /** SIGTERM: in-flight calls get this long to finish before the gateway exits. */
   drainMs: number;
+  /** `/metrics` answers anyone who reaches it; unset (`protected`): the same credential as /mcp. */
+  metrics?: 'public';
 }
 
 const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).min(1);
@@ -163,6 +165,7 @@ const schema = z.strictObject({
   vault: z.strictObject({ key: z.string().min(1) }).optional(),
   logs: z.enum(['text', 'json']).optional(),
   drainTimeout: z.string().optional(),
+  metrics: z.enum(['protected', 'public']).optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -236,6 +239,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
     },
     logs: raw.logs ?? 'text',
     drainMs: duration(raw.drainTimeout, ['drainTimeout'], DEFAULT_DRAIN_MS),
+    ...(raw.metrics === 'public' ? { metrics: 'public' as const } : {}),
   };
   for (const [index, entry] of (raw.trustedProxies ?? []).entries()) {
     try {

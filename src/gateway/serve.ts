@@ -38,6 +38,8 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   timeoutMs: number;
   /** The audit log keeps each call's arguments (secrets masked). */
   logArguments: boolean;
+  /** HTTP: `/metrics` answers without authentication (a scraper on a private network). */
+  metricsPublic?: boolean;
 }
 
 export interface GatewayCallbacks {
@@ -107,10 +109,13 @@ export async function startGateway(
           : 'Serve a team with patchbay serve --config FILE and a vault.key, or remove perMember from the entry (patchbay set <name> --unset per-member).',
       },
     );
-  const state =
+  // HTTP only: a stdio gateway has nowhere to serve /metrics.
+  const metrics = options.http ? await gatewayMetrics(() => gateway.upstreams) : undefined;
+  const fileState =
     deployment && options.http
       ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
       : undefined;
+  const state = fileState && metrics ? metrics.measured(fileState) : fileState;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -120,9 +125,10 @@ export async function startGateway(
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
   });
-  const gateway = new Gateway({
+  const gateway: Gateway = new Gateway({
     upstreams,
     onWarning: callbacks.onWarning,
+    ...(metrics ? { observe: metrics.metrics.observe } : {}),
     gate: new PolicyGate({
       policy,
       logArguments: options.logArguments,
@@ -175,6 +181,7 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const listener = listenerOptions(options, () => gateway.upstreams.length);
+  const listening = withMetrics(listener.http(callbacks.listenerEvents), metrics!, options.metricsPublic);
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
   if (deployment && state) {
@@ -193,8 +200,9 @@ export async function startGateway(
           ...(gateway.members ? { members: gateway.members } : {}),
         })),
       ...limitsSet(options),
-      ...listener.http(callbacks.listenerEvents),
+      ...listening,
     });
+    metrics?.metrics.countSessions(() => served.sessions());
     const done = stopped.then(async () => {
       await listener.drain(served, callbacks);
       watcher.close();
@@ -214,8 +222,9 @@ export async function startGateway(
     ...options.http,
     authenticator,
     ...limitsSet(options),
-    ...listener.http(callbacks.listenerEvents),
+    ...listening,
   });
+  metrics?.metrics.countSessions(() => served.sessions());
   const done = stopped.then(async () => {
     await listener.drain(served, callbacks);
     watcher.close();
@@ -223,6 +232,39 @@ export async function startGateway(
     await gateway.close();
   });
   return { url: served.url, tokenRequired: token !== undefined, servers, done };
+}
+
+/** The gateway's metrics (gateway/metrics.ts, loaded only for an HTTP gateway), and its state store timed. */
+async function gatewayMetrics(upstreams: () => ReadonlyArray<{ name: string; problem(): unknown }>) {
+  const { GatewayMetrics, measuredState, metricsRoute } = await import('./metrics.js');
+  const metrics = new GatewayMetrics({
+    upstreams: () => upstreams().map((upstream) => ({ name: upstream.name, up: !upstream.problem() })),
+  });
+  return {
+    metrics,
+    route: (isPublic: boolean) => metricsRoute(metrics, isPublic),
+    measured: (store: import('../state/store.js').StateStore) => measuredState(store, metrics.stateSeconds),
+  };
+}
+
+/** The listener's options with `/metrics` among its routes, and its refusals counted. */
+function withMetrics(
+  http: ReturnType<ReturnType<typeof listenerOptions>['http']>,
+  metrics: Awaited<ReturnType<typeof gatewayMetrics>>,
+  isPublic = false,
+): typeof http {
+  const events = http.events;
+  return {
+    ...http,
+    routes: [...(http.routes ?? []), metrics.route(isPublic)],
+    events: {
+      ...events,
+      onRefused(refused) {
+        metrics.metrics.refused(refused.reason);
+        events?.onRefused?.(refused);
+      },
+    },
+  };
 }
 
 /** The member vault of a deployment: its key read (never from beside the data) and checked. */

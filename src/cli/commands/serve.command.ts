@@ -49,6 +49,10 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       '--drain-timeout <duration>',
       'HTTP: on SIGTERM, time the calls in flight get to finish before the gateway exits (default 30s)',
     )
+    .option(
+      '--metrics-public',
+      'HTTP: serve GET /metrics without the bearer token (for a scraper on a private network)',
+    )
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
     .addHelpText(
       'after',
@@ -64,7 +68,8 @@ Examples:
   $ patchbay serve --http 0.0.0.0:8443 --dangerously-expose --tls-cert cert.pem --tls-key key.pem
 
 Every HTTP gateway answers GET /healthz (200 while the process is up) and GET /readyz (200 when
-it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM).`,
+it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM), and
+GET /metrics (Prometheus; with the same bearer token as /mcp unless --metrics-public).`,
     )
     .action(
       act(async (flags) => {

@@ -47,6 +47,7 @@ const HTTP_ONLY = {
   tlsKey: '--tls-key',
   trustProxy: '--trust-proxy',
   drainTimeout: '--drain-timeout',
+  metricsPublic: '--metrics-public',
 } as const;
 
 export function parseServeOptions(
@@ -70,6 +71,7 @@ export function parseServeOptions(
     trustProxy?: string;
     drainTimeout?: string;
     logFormat?: string;
+    metricsPublic?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -146,6 +148,7 @@ export function parseServeOptions(
       ? { drainMs: parseDuration(raw.drainTimeout, '--drain-timeout') }
       : {}),
     ...(raw.logFormat !== undefined ? { logFormat: raw.logFormat as LogFormat } : {}),
+    ...(raw.metricsPublic ? { metricsPublic: true } : {}),
     ...(raw.maxSessions !== undefined
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
@@ -339,6 +342,7 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       ...(tls ? { tls } : {}),
       trustedProxies,
       drainMs: options.drainMs ?? deployment.drainMs,
+      ...(options.metricsPublic || deployment.metrics === 'public' ? { metricsPublic: true } : {}),
       logFormat: options.logFormat ?? deployment.logs,
     },
     io: deployment.project ? { ...io, cwd: deployment.project } : io,
