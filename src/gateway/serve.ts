@@ -34,6 +34,8 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   noAuth: boolean;
   /** `serve --config FILE`: a team deployment (who signs in how, public URL, vault); HTTP only. */
   deployment?: Deployment;
+  /** `--state redis://…` (or the deployment's "state"): the gateway's state in Redis; unset: files. HTTP only. */
+  state?: string;
   /** Connect timeout of an upstream whose entry sets none. */
   timeoutMs: number;
   /** The audit log keeps each call's arguments (secrets masked). */
@@ -107,10 +109,10 @@ export async function startGateway(
           : 'Serve a team with patchbay serve --config FILE and a vault.key, or remove perMember from the entry (patchbay set <name> --unset per-member).',
       },
     );
-  const state =
-    deployment && options.http
-      ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
-      : undefined;
+  // Every HTTP gateway has its state store: files on this machine, or Redis (--state) for replicas.
+  const state = options.http
+    ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
+    : undefined;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -119,6 +121,10 @@ export async function startGateway(
     paths: callbacks.paths,
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
+    // A store that counts windows itself (Redis) counts the limits, exactly across replicas.
+    ...(state?.windows
+      ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
+      : {}),
   });
   const gateway = new Gateway({
     upstreams,
@@ -175,6 +181,10 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const listener = listenerOptions(options, () => gateway.upstreams.length);
+  if (state)
+    listener.readiness.add('state', async () =>
+      (await state.reachable()) ? { ready: true } : { ready: false, reason: 'unreachable' },
+    );
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
   if (deployment && state) {
@@ -221,6 +231,7 @@ export async function startGateway(
     watcher.close();
     await served.close();
     await gateway.close();
+    await state?.close();
   });
   return { url: served.url, tokenRequired: token !== undefined, servers, done };
 }

@@ -21,6 +21,7 @@ import { drainOnSignal } from '../signals.js';
 import { note, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 import { packageVersion } from '../../core/version.js';
+import { parseStateOption } from '../../state/open.js';
 
 /**
  * What `patchbay serve` was asked for: how to start the gateway (gateway/serve.ts), and the
@@ -47,6 +48,7 @@ const HTTP_ONLY = {
   tlsKey: '--tls-key',
   trustProxy: '--trust-proxy',
   drainTimeout: '--drain-timeout',
+  state: '--state',
 } as const;
 
 export function parseServeOptions(
@@ -70,6 +72,7 @@ export function parseServeOptions(
     trustProxy?: string;
     drainTimeout?: string;
     logFormat?: string;
+    state?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -92,6 +95,7 @@ export function parseServeOptions(
       'usage',
       `Invalid --log-format ${JSON.stringify(raw.logFormat)}: expected text or json.`,
     );
+  const state = parseStateOption(raw.state);
   const trustedProxies = raw.trustProxy
     ?.split(',')
     .map((entry) => entry.trim())
@@ -138,6 +142,7 @@ export function parseServeOptions(
     timeoutMs: timeoutFrom(raw.timeout, env),
     logArguments: Boolean(raw.logArguments),
     ...(raw.config !== undefined ? { configFile: raw.config } : {}),
+    ...(state !== undefined ? { state } : {}),
     ...(raw.tlsCert !== undefined && raw.tlsKey !== undefined
       ? { tls: { cert: resolve(raw.tlsCert), key: resolve(raw.tlsKey) } }
       : {}),
@@ -339,6 +344,10 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       ...(tls ? { tls } : {}),
       trustedProxies,
       drainMs: options.drainMs ?? deployment.drainMs,
+      // --state wins over the file's "state".
+      ...((options.state ?? deployment.state) !== undefined
+        ? { state: options.state ?? deployment.state }
+        : {}),
       logFormat: options.logFormat ?? deployment.logs,
     },
     io: deployment.project ? { ...io, cwd: deployment.project } : io,
