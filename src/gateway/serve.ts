@@ -77,6 +77,8 @@ export interface RunningGateway {
   servers: string[];
   /** Resolves once the gateway was stopped (or, on stdio, its host went away) and has closed. */
   done: Promise<void>;
+  /** Where an HTTP gateway's state lives, for the person running it (`redis at redis://host:6379`; never a password). */
+  state?: string;
 }
 
 export async function startGateway(
@@ -181,7 +183,8 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const listener = listenerOptions(options, () => gateway.upstreams.length);
-  if (state)
+  // A store that can go away (Redis) is a check of its own; files are never "unreachable".
+  if (state && options.state !== undefined)
     listener.readiness.add('state', async () =>
       (await state.reachable()) ? { ready: true } : { ready: false, reason: 'unreachable' },
     );
@@ -213,7 +216,7 @@ export async function startGateway(
       await gateway.close();
       await state.close();
     });
-    return { url: served.url, tokenRequired: true, servers, done };
+    return { url: served.url, tokenRequired: true, servers, done, state: state.description };
   }
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const authenticator =
@@ -233,7 +236,13 @@ export async function startGateway(
     await gateway.close();
     await state?.close();
   });
-  return { url: served.url, tokenRequired: token !== undefined, servers, done };
+  return {
+    url: served.url,
+    tokenRequired: token !== undefined,
+    servers,
+    done,
+    ...(state ? { state: state.description } : {}),
+  };
 }
 
 /** The member vault of a deployment: its key read (never from beside the data) and checked. */

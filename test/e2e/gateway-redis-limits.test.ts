@@ -96,7 +96,13 @@ describe('three gateways on one Redis', () => {
     }
     const usage = join(sandbox.home, '.local', 'state', 'patchbay', 'usage.json');
     if (existsSync(usage)) expect(await readFile(usage, 'utf8')).not.toContain('echo');
-    for (const gateway of gateways) expect(await readyz(gateway)).toMatchObject({ status: 200 });
+    for (const gateway of gateways) {
+      expect(await readyz(gateway)).toMatchObject({
+        status: 200,
+        body: { checks: { state: { ready: true } } },
+      });
+      expect(gateway.stderr()).toContain(`in redis at ${redis.url}.`);
+    }
   }, 120_000);
 
   it('Redis stopped: limited calls refused with a reason that names Redis, others served, /readyz says so; back after a restart', async () => {

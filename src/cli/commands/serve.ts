@@ -284,6 +284,11 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       url: gateway.url,
       servers: gateway.servers,
     });
+    // Said only when it is not the default (files on this machine): replicas share it.
+    if (options.state !== undefined && gateway.state)
+      log.info('state', `Gateway state (limit counts, keys, vault, sign-ins) in ${gateway.state}.`, {
+        state: gateway.state,
+      });
     if (options.logFormat !== 'json')
       note(
         io,
