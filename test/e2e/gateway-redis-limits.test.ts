@@ -7,7 +7,7 @@
  */
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -143,13 +143,50 @@ describe('three gateways on one Redis', () => {
     }
   }, 120_000);
 
+  it('a team gateway whose deployment file says "state": redis takes the keys made with keys --state, not those in files', async () => {
+    const config = join(sandbox.root, 'team.jsonc');
+    await writeFile(config, JSON.stringify({ auth: { apiKeys: true }, state: redis.url }));
+    const team = await startGateway(sandbox, ['--config', config, '--servers', 'ev']);
+    gateways.push(team);
+    const inRedis = await sandbox.run(['keys', 'create', 'bot', '--service', '--state', redis.url]);
+    expect(inRedis.code, inRedis.stderr).toBe(0);
+    const inFiles = await sandbox.run(['keys', 'create', 'local', '--service']);
+    expect(inFiles.code, inFiles.stderr).toBe(0);
+    const client = new Client({ name: 'bot', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(team.url), {
+        requestInit: { headers: { Authorization: `Bearer ${inRedis.stdout.trim()}` } },
+      }),
+    );
+    try {
+      const sum = await client.callTool({ name: 'ev__get-sum', arguments: { a: 2, b: 3 } });
+      expect(sum.isError, JSON.stringify(sum.content)).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+    const refused = await fetch(team.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${inFiles.stdout.trim()}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(refused.status).toBe(401);
+    expect(team.stderr()).toContain(`in redis at ${redis.url}.`);
+  }, 60_000);
+
   it('keys --state sees the gateway store; a bad --state is a usage error; the password is never printed', async () => {
     const created = await sandbox.run(['keys', 'create', 'ci', '--service', '--state', redis.url]);
     expect(created.code, created.stderr).toBe(0);
-    const inRedis = await sandbox.run(['keys', 'list', '--json', '--state', redis.url]);
-    expect(JSON.parse(inRedis.stdout)).toEqual([expect.objectContaining({ name: 'ci' })]);
-    const inFiles = await sandbox.run(['keys', 'list', '--json']);
-    expect(JSON.parse(inFiles.stdout || '[]')).toEqual([]);
+    const names = async (args: string[]) => {
+      const run = await sandbox.run(['keys', 'list', '--json', ...args]);
+      expect(run.code, run.stderr).toBe(0);
+      return (JSON.parse(run.stdout) as Array<{ name: string }>).map((view) => view.name);
+    };
+    expect(await names(['--state', redis.url])).toContain('ci');
+    expect(await names([])).not.toContain('ci');
     const vault = await sandbox.run(['vault', 'list', '--json', '--state', redis.url]);
     expect(vault.code, vault.stderr).toBe(0);
     const bad = await sandbox.run(['serve', '--http', '0', '--state', 'http://:hunter2@127.0.0.1:1']);
