@@ -29,7 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { AuditEntry, CallObserver } from '../policy/audit.js';
-import type { RecordStore, StateStore } from '../state/store.js';
+import type { RecordStore, StateStore, WindowCounters } from '../state/store.js';
 import type { GatewayRoute } from './inbound.js';
 
 export const METRICS_PATH = '/metrics';
@@ -190,6 +190,18 @@ export function measuredState(store: StateStore, histogram: Histogram<'op'>): St
         update: (key, change, put) => timed('update', () => inner.update(key, change, put)),
       };
     },
+    ...(store.windows ? { windows: measuredWindows(store.windows, timed) } : {}),
+    reachable: () => timed('reachable', () => store.reachable()),
     close: () => store.close(),
+  };
+}
+
+function measuredWindows(
+  windows: WindowCounters,
+  timed: <T>(op: string, run: () => Promise<T>) => Promise<T>,
+): WindowCounters {
+  return {
+    charge: (calls) => timed('charge', () => windows.charge(calls)),
+    read: (keys) => timed('read', () => windows.read(keys)),
   };
 }

@@ -34,6 +34,8 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   noAuth: boolean;
   /** `serve --config FILE`: a team deployment (who signs in how, public URL, vault); HTTP only. */
   deployment?: Deployment;
+  /** `--state redis://…` (or the deployment's "state"): the gateway's state in Redis; unset: files. HTTP only. */
+  state?: string;
   /** Connect timeout of an upstream whose entry sets none. */
   timeoutMs: number;
   /** The audit log keeps each call's arguments (secrets masked). */
@@ -77,6 +79,8 @@ export interface RunningGateway {
   servers: string[];
   /** Resolves once the gateway was stopped (or, on stdio, its host went away) and has closed. */
   done: Promise<void>;
+  /** Where an HTTP gateway's state lives, for the person running it (`redis at redis://host:6379`; never a password). */
+  state?: string;
 }
 
 export async function startGateway(
@@ -111,11 +115,11 @@ export async function startGateway(
     );
   // HTTP only: a stdio gateway has nowhere to serve /metrics.
   const metrics = options.http ? await gatewayMetrics(() => gateway.upstreams) : undefined;
-  const fileState =
-    deployment && options.http
-      ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
-      : undefined;
-  const state = fileState && metrics ? metrics.measured(fileState) : fileState;
+  // Every HTTP gateway has its state store: files on this machine, or Redis (--state) for replicas.
+  const opened = options.http
+    ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
+    : undefined;
+  const state = opened && metrics ? metrics.measured(opened) : opened;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -124,6 +128,10 @@ export async function startGateway(
     paths: callbacks.paths,
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
+    // A store that counts windows itself (Redis) counts the limits, exactly across replicas.
+    ...(state?.windows
+      ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
+      : {}),
   });
   const gateway: Gateway = new Gateway({
     upstreams,
@@ -182,6 +190,11 @@ export async function startGateway(
   const { serveHttp } = await import('./http.js');
   const listener = listenerOptions(options, () => gateway.upstreams.length);
   const listening = withMetrics(listener.http(callbacks.listenerEvents), metrics!, options.metricsPublic);
+  // A store that can go away (Redis) is a check of its own; files are never "unreachable".
+  if (state && options.state !== undefined)
+    listener.readiness.add('state', async () =>
+      (await state.reachable()) ? { ready: true } : { ready: false, reason: 'unreachable' },
+    );
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
   if (deployment && state) {
@@ -211,7 +224,7 @@ export async function startGateway(
       await gateway.close();
       await state.close();
     });
-    return { url: served.url, tokenRequired: true, servers, done };
+    return { url: served.url, tokenRequired: true, servers, done, state: state.description };
   }
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const authenticator =
@@ -230,8 +243,15 @@ export async function startGateway(
     watcher.close();
     await served.close();
     await gateway.close();
+    await state?.close();
   });
-  return { url: served.url, tokenRequired: token !== undefined, servers, done };
+  return {
+    url: served.url,
+    tokenRequired: token !== undefined,
+    servers,
+    done,
+    ...(state ? { state: state.description } : {}),
+  };
 }
 
 /** The gateway's metrics (gateway/metrics.ts, loaded only for an HTTP gateway), and its state store timed. */

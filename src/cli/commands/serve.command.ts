@@ -54,6 +54,10 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       'HTTP: serve GET /metrics without the bearer token (for a scraper on a private network)',
     )
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
+    .option(
+      '--state <url>',
+      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins) in Redis (redis://host:6379, rediss://…) for replicas; default: files on this machine",
+    )
     .addHelpText(
       'after',
       `
@@ -65,6 +69,7 @@ Examples:
   $ patchbay serve --http 7431
   $ patchbay serve --print-token
   $ patchbay serve --config /etc/patchbay/gateway.jsonc
+  $ patchbay serve --config gateway.jsonc --state redis://10.0.0.5:6379
   $ patchbay serve --http 0.0.0.0:8443 --dangerously-expose --tls-cert cert.pem --tls-key key.pem
 
 Every HTTP gateway answers GET /healthz (200 while the process is up) and GET /readyz (200 when
