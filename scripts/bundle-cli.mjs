@@ -22,6 +22,8 @@
 //   binary) becomes an async function that is called and not awaited, as nothing waits for it.
 // - @napi-rs/keyring is a native addon that picks a binary per platform: left external, loaded
 //   from node_modules when the keychain is used (with require(), see EXTERNAL_IMPORTS).
+// - redis (the official client, 0.6 MB) is left external too: only a gateway with `--state redis://`
+//   loads it, and every other command should not read it with the bundle.
 //
 // A source map is written beside the bundle (`patchbay.cjs.map`) for reading stack traces; node
 // does not use it.
@@ -150,7 +152,7 @@ const result = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['@napi-rs/keyring'],
+  external: ['@napi-rs/keyring', 'redis'],
   // The SDK's packages declare no side effects; keep their exports tree-shaken.
   treeShaking: true,
   sourcemap: 'external',
@@ -164,12 +166,10 @@ const result = await build({
   absWorkingDir: repo,
 });
 
-// import() of what stays outside the bundle (the keychain addon; node:crypto where there is no
+// import() of what stays outside the bundle (the keychain addon, the redis client; node:crypto where there is no
 // globalThis.crypto) becomes require(): both are CommonJS, and node 20 lets a script compiled by
 // vm import() only with an experimental flag or warning. Any other import() fails the build.
-// `@node-rs/xxhash`: the redis client's optional import for client-side caching, which patchbay
-// does not use (not installed: the require() fails inside the client's own try, as the import would).
-const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto', '@node-rs/xxhash'];
+const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto', 'redis'];
 let bundleText = await readFile(bundleFile, 'utf8');
 for (const specifier of EXTERNAL_IMPORTS)
   bundleText = bundleText.replaceAll(
