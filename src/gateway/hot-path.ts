@@ -39,7 +39,8 @@ import { PatchbayError } from '../errors.js';
 import type { AuditCaller } from '../policy/audit.js';
 import { firstText, recordFailure, recordSummary, type CallResult } from '../use/guarded-call.js';
 import { HttpLink } from './hot-http-upstream.js';
-import { HttpReply, LineReply } from './hot-host.js';
+import { HttpReply, LineReply, ModernReply } from './hot-host.js';
+import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
 import type { PolicyGate } from './policy-gate.js';
@@ -66,6 +67,8 @@ export interface HotPathOptions {
    */
   during(upstream: Upstream): () => void;
   onWarning: ((message: string) => void) | undefined;
+  /** The gateway's identity, stamped on a 2026-07-28 host's results as its SDK server stamps it. */
+  serverInfo: ServerIdentity;
 }
 
 interface Route {
@@ -89,6 +92,14 @@ export interface HotExchange extends HotHost {
   sessionId: string;
 }
 
+/** A 2026-07-28 host's POST (no session): who it is comes from the request's envelope. */
+export interface ModernExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: unknown;
+  caller: AuditCaller;
+}
+
 const HOT_METHODS: ReadonlySet<unknown> = new Set<HotMethod>(['tools/call', 'prompts/get', 'resources/read']);
 
 /** A host request the hot path can take, as far as it reads it. */
@@ -108,6 +119,8 @@ interface InFlight {
 
 /** Where cancellations of a stdio host's requests are looked up (one host per stdio front). */
 const STDIO_HOST = 'stdio';
+/** 2026-07-28 hosts' requests, each under a key of its own (nothing cancels them by id). */
+const MODERN_HOST = 'modern';
 
 export class HotPath {
   /** Ids of this gateway's own upstream requests: never those of an SDK client (numbers). */
@@ -145,6 +158,27 @@ export class HotPath {
       callKey(exchange.sessionId, request.id),
       () => new HttpReply(exchange.res, exchange.sessionId),
     );
+  }
+
+  /**
+   * Serve a 2026-07-28 host's POST as the SDK's per-request server would answer it, or return false
+   * having written nothing. Its cancellation is its connection closing (there is no session to
+   * send `notifications/cancelled` on).
+   */
+  async serveModern(exchange: ModernExchange): Promise<boolean> {
+    const { req, res, body } = exchange;
+    if (!isJson(req.headers['content-type'])) return false;
+    const envelope = modernEnvelope(req, body);
+    if (!envelope) return false;
+    const request = hotRequest(body, true);
+    if (!request) return false;
+    const host = {
+      hostName: envelope.hostName,
+      hostCapabilities: envelope.capabilities,
+      caller: exchange.caller,
+    };
+    const key = callKey(MODERN_HOST, `${this.nextId++}`);
+    return this.take(request, host, key, () => new ModernReply(res, request.method, this.options.serverInfo));
   }
 
   /**
@@ -428,7 +462,12 @@ function upstreamParams(request: HotRequest, name: string): Record<string, unkno
   return params;
 }
 
-function hotRequest(body: unknown): HotRequest | undefined {
+/**
+ * The request, as far as the hot path reads it. A 2025-era host's `_meta` may carry only its
+ * progress token; a 2026-07-28 host's also its envelope (checked in hot-modern.ts), which is not
+ * forwarded.
+ */
+function hotRequest(body: unknown, modern = false): HotRequest | undefined {
   const message = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
   if (message.jsonrpc !== '2.0' || !HOT_METHODS.has(message.method)) return undefined;
   const method = message.method as HotMethod;
@@ -454,7 +493,8 @@ function hotRequest(body: unknown): HotRequest | undefined {
     if (key !== nameKey && key !== 'arguments' && key !== '_meta') return undefined;
   if (params._meta !== undefined && (typeof params._meta !== 'object' || params._meta === null))
     return undefined;
-  if (params._meta && Object.keys(params._meta).some((key) => key !== 'progressToken')) return undefined;
+  if (!modern && params._meta && Object.keys(params._meta).some((key) => key !== 'progressToken'))
+    return undefined;
   return { method, id, name, args: args as Record<string, unknown> | undefined, progressToken: token };
 }
 
