@@ -107,6 +107,8 @@ export class HttpReply implements HostSide {
  * response made the full path's (hot-modern.ts). The head waits for the first message.
  */
 export class ModernReply implements HostSide {
+  /** As the full path's round ends (input-relay.ts), the reason as its SDK client passes it on. */
+  readonly goneReason = 'Error: the host cancelled the request';
   private mode: 'none' | 'json' | 'sse' = 'none';
   private streaming = false;
   private stamp: StampStream | undefined;

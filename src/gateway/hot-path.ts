@@ -352,7 +352,7 @@ export class HotPath {
       host.abandon();
     };
     this.inFlight.set(key, { cancel });
-    const offGone = host.onGone(() => cancel('the host closed the connection'));
+    const offGone = host.onGone(() => cancel(host.goneReason ?? 'the host closed the connection'));
     const end = link instanceof StdioLink ? this.options.during(route.upstream) : undefined;
     try {
       const outcome = await link.exchange({

@@ -391,6 +391,33 @@ describe('the hot path answers as the full path does', () => {
     60_000,
   );
 
+  it.each(['ev', 'evs'])(
+    'cancels (%s) for a 2026-07-28 host (its connection closes): not answered, and the next call is served',
+    async (server) => {
+      const [a, b] = await Promise.all([host(hot.gateway, 'auto'), host(full.gateway, 'auto')]);
+      try {
+        const args = { duration: 5, steps: 5 };
+        const [x, y] = await Promise.all([
+          call(a.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+          call(b.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+        ]);
+        expect(x).toEqual({ rejected: 'aborted' });
+        expect(y).toEqual({ rejected: 'aborted' });
+        const [after, reference] = await Promise.all([
+          call(a.client, `${server}__echo`, { message: 'after' }),
+          call(b.client, `${server}__echo`, { message: 'after' }),
+        ]);
+        expect(after).toEqual(reference);
+        // The cancelled call's head never went out (a JSON answer waits for its response).
+        expect(a.relays.hot).toBe(1);
+        expect(b.relays.hot).toBe(0);
+      } finally {
+        await Promise.all([a.client.close(), b.client.close()]);
+      }
+    },
+    60_000,
+  );
+
   it('leaves a request with an unsupported or absent MCP-Protocol-Version to the full path', async () => {
     const [a, b] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
     try {
