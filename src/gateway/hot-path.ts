@@ -1,6 +1,6 @@
 /**
- * The hot path: a 2025-era host's `tools/call`, `prompts/get` and `resources/read` relayed as
- * bytes, not as SDK messages. Decided per request; anything it does not take falls back to the
+ * The hot path: a host's `tools/call`, `prompts/get` and `resources/read` relayed as bytes to an
+ * upstream's 2025-era session, not as SDK messages. Decided per request; anything it does not take falls back to the
  * full path (the SDK server and client, which stays the reference implementation), before a byte
  * is written:
  *
@@ -8,14 +8,21 @@
  *   elicitation nor sampling (it is never asked anything during the call) — over HTTP, on a known
  *   session, carrying an `MCP-Protocol-Version` the session transport accepts (absent or unknown:
  *   the full path, which checks it as the SDK does); over stdio (stdio-front.ts), once the host's
- *   connection is pinned to the 2025 era — for a tool, prompt or resource of an upstream whose
- *   2025-era session is open, and not a tool set to ask;
+ *   connection is pinned to the 2025 era; or a 2026-07-28 host's request over HTTP (no session)
+ *   that reads exactly as the SDK's entry would read it, its host named and its capabilities
+ *   declared (neither elicitation nor sampling) in its `_meta` envelope (hot-modern.ts) — for a
+ *   tool, prompt or resource of an upstream whose 2025-era session is open, and not a tool set to
+ *   ask;
  * - a tool call's policy decision is the gate's, the same admission the full path makes
  *   (policy-gate.ts); a prompt or a resource read is audited as the full path audits it
  *   (`beginRelayed`: decision `not-governed`);
  * - the request goes upstream with only what must change rewritten: the tool's or prompt's
  *   upstream name (a URI is the upstream's own), an id of the gateway's own (ids of many hosts
- *   share one upstream session), `_meta` reduced to the host's progress token;
+ *   share one upstream session), `_meta` reduced to the host's progress token (a 2026-07-28
+ *   host's envelope is not forwarded);
+ * - a 2026-07-28 host's answer is the one its per-request SDK server would give: JSON, or SSE from
+ *   the first progress notification on, the result stamped as the SDK's encoder stamps it
+ *   (hot-modern.ts; spliced in passing into a streamed one), its cancellation its connection closing;
  * - two sides, one logic: the upstream side is an `UpstreamLink` (hot-wire.ts) — a Streamable HTTP
  *   session's `PassThrough` (hot-http-upstream.ts) or a stdio session's raw channel
  *   (hot-stdio-upstream.ts) — and the host side a `HostSide` (hot-host.ts) — SSE on the host's POST,
