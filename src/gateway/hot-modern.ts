@@ -18,6 +18,7 @@ import {
   classifyInboundRequest,
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
+  isSpecType,
   LOG_LEVEL_META_KEY,
   PROTOCOL_VERSION_META_KEY,
   SERVER_INFO_META_KEY,
@@ -92,13 +93,14 @@ export function modernEnvelope(req: IncomingMessage, body: unknown): Envelope | 
   if (!isPlain(meta)) return undefined;
   for (const key of Object.keys(meta)) if (!ENVELOPE_KEYS.has(key)) return undefined;
   if (meta[PROTOCOL_VERSION_META_KEY] !== MODERN_REVISION) return undefined;
+  // The SDK's own schemas (the full path refuses an envelope they reject).
   const capabilities = meta[CLIENT_CAPABILITIES_META_KEY];
-  if (!isPlain(capabilities)) return undefined;
+  if (!isPlain(capabilities) || !isSpecType.ClientCapabilities(capabilities)) return undefined;
   const level = meta[LOG_LEVEL_META_KEY];
   if (level !== undefined && !LOG_LEVELS.has(level)) return undefined;
   const info = meta[CLIENT_INFO_META_KEY];
   if (info === undefined) return { hostName: null, capabilities };
-  if (!isPlain(info) || typeof info.name !== 'string' || typeof info.version !== 'string') return undefined;
+  if (!isSpecType.Implementation(info)) return undefined;
   return { hostName: info.name, capabilities };
 }
 

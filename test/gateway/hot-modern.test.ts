@@ -14,7 +14,15 @@ import {
 } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 
-import { MODERN_REVISION, modernAnswer, stampResult, StampStream } from '../../src/gateway/hot-modern.js';
+import type { IncomingMessage } from 'node:http';
+
+import {
+  MODERN_REVISION,
+  modernAnswer,
+  modernEnvelope,
+  stampResult,
+  StampStream,
+} from '../../src/gateway/hot-modern.js';
 import type { HotMethod } from '../../src/gateway/hot-wire.js';
 
 const IDENTITY = { name: 'patchbay', version: '9.9.9', title: 'patchbay gateway' };
@@ -173,5 +181,58 @@ describe('StampStream', () => {
 
   it('says so when the message has no result to stamp (its end never came)', () => {
     expect(run('tools/call', '{"result":{"content":[{"type":"text","text":"cut', 4).stamped).toBe(false);
+  });
+});
+
+describe('modernEnvelope', () => {
+  const envelope = {
+    [PROTOCOL_VERSION_META_KEY]: MODERN_REVISION,
+    [CLIENT_INFO_META_KEY]: { name: 'unit', version: '1' },
+    [CLIENT_CAPABILITIES_META_KEY]: { roots: {} },
+  };
+  const read = (headers: Record<string, string>, meta: Record<string, unknown>, name = 'ev__echo') =>
+    modernEnvelope(
+      {
+        headers: {
+          'mcp-protocol-version': MODERN_REVISION,
+          'mcp-method': 'tools/call',
+          'mcp-name': name,
+          ...headers,
+        },
+      } as unknown as IncomingMessage,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ev__echo', _meta: meta } },
+    );
+
+  it('reads the host’s name and capabilities from a request that reads as the SDK reads it', () => {
+    expect(read({}, { ...envelope, progressToken: 3 })).toEqual({
+      hostName: 'unit',
+      capabilities: { roots: {} },
+    });
+  });
+
+  it.each<[string, Record<string, string>, Record<string, unknown>, string?]>([
+    [
+      'another revision',
+      { 'mcp-protocol-version': '2099-01-01' },
+      { ...envelope, [PROTOCOL_VERSION_META_KEY]: '2099-01-01' },
+    ],
+    [
+      'a header naming another version than the body',
+      {},
+      { ...envelope, [PROTOCOL_VERSION_META_KEY]: '2025-06-18' },
+    ],
+    ['Mcp-Method not the body’s', { 'mcp-method': 'prompts/get' }, envelope],
+    ['Mcp-Name not the body’s', {}, envelope, 'ev__other'],
+    ['Mcp-Name Base64-encoded', {}, envelope, '=?base64?ZXZfX2VjaG8=?='],
+    [
+      'capabilities the SDK’s schema refuses',
+      {},
+      { ...envelope, [CLIENT_CAPABILITIES_META_KEY]: { roots: 5 } },
+    ],
+    ['client info without a version', {}, { ...envelope, [CLIENT_INFO_META_KEY]: { name: 'unit' } }],
+    ['more in _meta than the envelope', {}, { ...envelope, traceparent: '00-x' }],
+    ['an unknown log level', {}, { ...envelope, 'io.modelcontextprotocol/logLevel': 'loud' }],
+  ])('leaves %s to the full path', (_label, headers, meta, name) => {
+    expect(read(headers, meta, name)).toBeUndefined();
   });
 });
