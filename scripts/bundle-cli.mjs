@@ -167,7 +167,9 @@ const result = await build({
 // import() of what stays outside the bundle (the keychain addon; node:crypto where there is no
 // globalThis.crypto) becomes require(): both are CommonJS, and node 20 lets a script compiled by
 // vm import() only with an experimental flag or warning. Any other import() fails the build.
-const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto'];
+// `@node-rs/xxhash`: the redis client's optional import for client-side caching, which patchbay
+// does not use (not installed: the require() fails inside the client's own try, as the import would).
+const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto', '@node-rs/xxhash'];
 let bundleText = await readFile(bundleFile, 'utf8');
 for (const specifier of EXTERNAL_IMPORTS)
   bundleText = bundleText.replaceAll(

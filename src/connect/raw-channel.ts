@@ -11,7 +11,8 @@
 
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 
-import { StdioProcessTransport } from './stdio-transport.js';
+// Type only: importing the library (index.ts → connect/session → here) must not load the SDK.
+import type { StdioProcessTransport } from './stdio-transport.js';
 
 type Message = Record<string, unknown>;
 
@@ -49,7 +50,7 @@ export function rawChannelOf(transport: Transport): RawChannel {
   // patchbay's own stdio transport shows each line first: the relay's messages are then parsed
   // once, without the SDK's schema check (a relay passes them on as they are); the rest, and every
   // line while nothing is relayed, take the SDK's way.
-  if (transport instanceof StdioProcessTransport)
+  if (isLineClaiming(transport))
     transport.claimLine = (line) => {
       if (byId.size === 0) return false;
       let message: unknown;
@@ -109,4 +110,9 @@ export function rawChannelOf(transport: Transport): RawChannel {
   };
   CHANNELS.set(transport, channel);
   return channel;
+}
+
+/** patchbay's own stdio transport (it always has the field, unset until a relay claims lines). */
+function isLineClaiming(transport: Transport): transport is StdioProcessTransport {
+  return 'claimLine' in transport;
 }

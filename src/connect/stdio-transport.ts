@@ -69,7 +69,7 @@ export class StdioProcessTransport implements Transport {
    * Sees each stdout line before the SDK's parse and schema check (raw-channel.ts: a relay's own
    * responses and progress, passed on as they are); returns whether it took the line.
    */
-  claimLine: ((line: string) => boolean) | undefined;
+  claimLine: ((line: string) => boolean) | undefined = undefined;
 
   private readonly parameters: StdioServerParameters;
   private readonly readBuffer = new ReadBuffer();

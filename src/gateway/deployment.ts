@@ -25,6 +25,7 @@
  *         }
  *       },
  *       "vault": { "key": "env:PATCHBAY_VAULT_KEY" },
+ *       "state": "rediss://:${REDIS_PASSWORD}@redis.internal:6380",
  *       "logs": "json"
  *     }
  */
@@ -100,9 +101,16 @@ export interface Deployment {
     authorizationServer?: OwnAuthorizationServer;
   };
   vault?: { key: KeySource };
+  /**
+   * Where the gateway's state lives: a Redis URL (`redis://…`, `rediss://…`) for replicas; unset:
+   * files on this machine. A password in it is given as ${VAR}, like every secret.
+   */
+  state?: string;
   logs: 'text' | 'json';
   /** SIGTERM: in-flight calls get this long to finish before the gateway exits. */
   drainMs: number;
+  /** `/metrics` answers anyone who reaches it; unset (`protected`): the same credential as /mcp. */
+  metrics?: 'public';
 }
 
 const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).min(1);
@@ -161,8 +169,10 @@ const schema = z.strictObject({
     })
     .optional(),
   vault: z.strictObject({ key: z.string().min(1) }).optional(),
+  state: z.string().min(1).optional(),
   logs: z.enum(['text', 'json']).optional(),
   drainTimeout: z.string().optional(),
+  metrics: z.enum(['protected', 'public']).optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -236,6 +246,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
     },
     logs: raw.logs ?? 'text',
     drainMs: duration(raw.drainTimeout, ['drainTimeout'], DEFAULT_DRAIN_MS),
+    ...(raw.metrics === 'public' ? { metrics: 'public' as const } : {}),
   };
   for (const [index, entry] of (raw.trustedProxies ?? []).entries()) {
     try {
@@ -299,6 +310,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
   }
   if (raw.vault)
     deployment.vault = { key: keySource(raw.vault.key, (message) => at(['vault', 'key'], message)) };
+  if (raw.state) deployment.state = stateUrl(raw.state, env, (message) => at(['state'], message));
   return deployment;
 }
 
@@ -312,6 +324,37 @@ function claims(raw: z.infer<typeof claimsSchema>): ClaimMapping {
     groups: raw?.groups ?? 'groups',
     groupNames: raw?.groupNames ?? {},
   };
+}
+
+/**
+ * `files`, or a Redis URL whose password (if any) is a ${VAR} reference expanded from the
+ * environment; the expanded URL is never part of a message.
+ */
+function stateUrl(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  error: (message: string) => Error,
+): string | undefined {
+  let expanded: string;
+  try {
+    expanded = expandString(text, env, 'state');
+  } catch (cause) {
+    throw error((cause as Error).message);
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(expanded);
+  } catch {
+    url = undefined;
+  }
+  if (text.trim() === 'files') return undefined;
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:'))
+    throw error('"files", or a Redis URL: redis://host:6379 or rediss://host:6380 (TLS)');
+  if (url.password && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(text))
+    throw error(
+      'a password is given as a ${VAR} reference, never written in the file (redis://:${REDIS_PASSWORD}@host:6379)',
+    );
+  return expanded;
 }
 
 function keySource(text: string, error: (message: string) => Error): KeySource {

@@ -13,6 +13,7 @@ import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
 import type { PolicyGate } from './policy-gate.js';
+import type { CallObserver } from '../policy/audit.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
@@ -49,6 +50,11 @@ export interface GatewayOptions {
   bridge?: boolean;
   /** Permissions, limits, pins and the audit log; without it every tool is served as listed. */
   gate?: PolicyGate;
+  /**
+   * Told of every tool call (and, through the gate, every refusal and relayed read) once it
+   * ended, as the audit log records it: the gateway's metrics. Without a gate, tool calls only.
+   */
+  observe?: CallObserver;
   /** Something hosts cannot be told but the person running the gateway should (stderr). */
   onWarning?: (message: string) => void;
   /**
@@ -74,6 +80,8 @@ export class Gateway {
   private readonly configs = new WeakMap<Upstream, GatewayUpstream>();
 
   constructor(private readonly options: GatewayOptions) {
+    if (options.observe) options.gate?.observe(options.observe);
+    const ungated = options.gate ? undefined : options.observe;
     if (options.memberVault)
       this.members = new MemberLogins({
         ...options.memberVault,
@@ -97,6 +105,7 @@ export class Gateway {
       listings: this.listings,
       pinKey,
       gate: options.gate,
+      ungated,
       servers: this.servers,
       members: this.members,
     });
@@ -110,6 +119,7 @@ export class Gateway {
             owner: (uri) => this.listings.owner(uri),
             pinKey,
             gate: options.gate,
+            ungated,
             onLog: (upstream, params) => this.relay.passLog(upstream, params),
             onListChanged: (upstream, kind) => this.relay.listChanged(upstream, kind),
             during: (upstream) => this.relay.hotCall(upstream),

@@ -12,6 +12,7 @@ import type { Dispatcher } from 'undici';
 
 import type { PassThrough } from '../connect/session-types.js';
 import { Answer, PARSE_LIMIT, ResponseStream, SseParser, type MessageSink } from './hot-bytes.js';
+import { traceHeaders } from '../core/trace-context.js';
 import type { Ending, HostSide, JsonRpcId, LinkCall, Outcome, UpstreamLink } from './hot-wire.js';
 import { CALL_TIMEOUT_MS } from './relay.js';
 
@@ -43,11 +44,12 @@ export class HttpLink implements UpstreamLink {
     });
     let response: Dispatcher.ResponseData;
     try {
-      response = await postUpstream(this.pass, payload, {
-        signal,
-        headersTimeout: CALL_TIMEOUT_MS,
-        bodyTimeout: CALL_TIMEOUT_MS,
-      });
+      response = await postUpstream(
+        this.pass,
+        payload,
+        { signal, headersTimeout: CALL_TIMEOUT_MS, bodyTimeout: CALL_TIMEOUT_MS },
+        call.trace ? traceHeaders(call.trace) : undefined,
+      );
     } catch {
       // Nothing came back: the SDK session explains, reconnects or renews, as on the full path.
       return signal.aborted ? { kind: 'cancelled' } : { kind: 'refused' };
@@ -121,6 +123,8 @@ async function postUpstream(
   pass: PassThrough,
   body: string,
   options: Pick<Dispatcher.RequestOptions, 'signal' | 'headersTimeout' | 'bodyTimeout'> = {},
+  /** The host's trace context (traceparent, tracestate), when it sent a valid one. */
+  trace?: Record<string, string>,
 ): Promise<Dispatcher.ResponseData> {
   return pass.dispatcher.request({
     origin: pass.url.origin,
@@ -128,6 +132,7 @@ async function postUpstream(
     method: 'POST',
     headers: {
       ...(await pass.headers()),
+      ...trace,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     },

@@ -9,7 +9,7 @@
  *
  * Anything the hot path does not read exactly as the SDK would is left to the full path (it
  * answers the refusals): another revision, a missing or mismatched header, an envelope with more
- * than the version, client info, capabilities, a log level and a progress token.
+ * than the version, client info, capabilities, a log level, a progress token and a trace context.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -48,6 +48,9 @@ const ENVELOPE_KEYS: ReadonlySet<string> = new Set([
   CLIENT_CAPABILITIES_META_KEY,
   LOG_LEVEL_META_KEY,
   'progressToken',
+  // The host's trace context, passed upstream as for any host (hot-path.ts).
+  'traceparent',
+  'tracestate',
 ]);
 
 const LOG_LEVELS: ReadonlySet<unknown> = new Set([

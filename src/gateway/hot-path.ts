@@ -43,14 +43,15 @@ import { randomBytes } from 'node:crypto';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
-import type { AuditCaller } from '../policy/audit.js';
+import { traceFromHeaders, traceFromMeta, traceHeaders, type TraceContext } from '../core/trace-context.js';
+import type { AuditCaller, CallObserver } from '../policy/audit.js';
 import { firstText, recordFailure, recordSummary, type CallResult } from '../use/guarded-call.js';
 import { HttpLink } from './hot-http-upstream.js';
 import { HttpReply, LineReply, ModernReply } from './hot-host.js';
 import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
-import type { PolicyGate } from './policy-gate.js';
+import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
 import { CALL_TIMEOUT_MS } from './relay.js';
 import type { Upstream } from './upstream.js';
@@ -64,6 +65,8 @@ export interface HotPathOptions {
   owner(uri: string): Promise<Upstream | undefined>;
   pinKey(upstream: Upstream): string;
   gate: PolicyGate | undefined;
+  /** Without a gate: told of each tool call once it ended (the metrics; the gate tells its own). */
+  ungated?: CallObserver | undefined;
   /** An upstream's log message, sent to every host as the full path sends it. */
   onLog(upstream: Upstream, params: Record<string, unknown>): void;
   /** An upstream's list_changed, handled as the full path's upstream client handles it. */
@@ -117,6 +120,8 @@ interface HotRequest {
   name: string;
   args: Record<string, unknown> | undefined;
   progressToken: string | number | undefined;
+  /** The host's W3C trace context (its HTTP headers, else its `_meta`), passed upstream. */
+  trace: TraceContext | undefined;
 }
 
 /** A call in flight, for the host's cancellation. */
@@ -159,6 +164,7 @@ export class HotPath {
     // negotiated version. Either way the full path decides.
     const version = req.headers['mcp-protocol-version'];
     if (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return false;
+    if (req.headers.traceparent !== undefined) request.trace = traceFromHeaders(req.headers) ?? request.trace;
     return this.take(
       request,
       exchange,
@@ -179,6 +185,7 @@ export class HotPath {
     if (!envelope) return false;
     const request = hotRequest(body, true);
     if (!request) return false;
+    if (req.headers.traceparent !== undefined) request.trace = traceFromHeaders(req.headers) ?? request.trace;
     const host = {
       hostName: envelope.hostName,
       hostCapabilities: envelope.capabilities,
@@ -286,7 +293,15 @@ export class HotPath {
     request: HotRequest,
     route: Route,
   ): Promise<((ending: Ending) => void) | 'answered' | 'full-path'> {
-    const { gate } = this.options;
+    const { gate, ungated } = this.options;
+    if (!gate && ungated) {
+      const end = ungatedCall(ungated, {
+        server: route.upstream.name,
+        tool: route.name,
+        host: host.hostName,
+      });
+      return (ending) => end('error' in ending ? { error: ending.error } : { isError: ending.isError });
+    }
     if (!gate) return () => undefined;
     const { upstream } = route;
     const listed = upstream.kept('tools').find((tool) => tool.name === route.name);
@@ -368,6 +383,7 @@ export class HotPath {
         method: request.method,
         params: upstreamParams(request, route.name),
         progressToken: request.progressToken,
+        ...(request.trace ? { trace: request.trace } : {}),
         host,
         signal: aborter.signal,
         answered: record,
@@ -417,6 +433,7 @@ export class HotPath {
           signal: lost,
           timeout: CALL_TIMEOUT_MS,
           resetTimeoutOnProgress: true,
+          ...(request.trace ? { headers: traceHeaders(request.trace) } : {}),
           ...(token === undefined
             ? {}
             : {
@@ -429,14 +446,20 @@ export class HotPath {
                 },
               }),
         };
-        const args = request.args ? { arguments: request.args } : {};
+        const args = {
+          ...(request.args ? { arguments: request.args } : {}),
+          ...(request.trace ? { _meta: { ...request.trace } } : {}),
+        };
         if (request.method === 'tools/call') return client.callTool({ name: route.name, ...args }, options);
         if (request.method === 'prompts/get')
           return client.getPrompt(
             { name: route.name, ...(args as { arguments?: Record<string, string> }) },
             options,
           );
-        return client.readResource({ uri: route.name }, options);
+        return client.readResource(
+          { uri: route.name, ...(args._meta ? { _meta: args._meta } : {}) },
+          options,
+        );
       })) as CallResult;
     } catch (error) {
       record({ error });
@@ -465,7 +488,11 @@ export class HotPath {
 function upstreamParams(request: HotRequest, name: string): Record<string, unknown> {
   const params: Record<string, unknown> = request.method === 'resources/read' ? { uri: name } : { name };
   if (request.args) params.arguments = request.args;
-  if (request.progressToken !== undefined) params._meta = { progressToken: request.progressToken };
+  if (request.progressToken !== undefined || request.trace)
+    params._meta = {
+      ...(request.progressToken !== undefined ? { progressToken: request.progressToken } : {}),
+      ...request.trace,
+    };
   return params;
 }
 
@@ -500,10 +527,21 @@ function hotRequest(body: unknown, modern = false): HotRequest | undefined {
     if (key !== nameKey && key !== 'arguments' && key !== '_meta') return undefined;
   if (params._meta !== undefined && (typeof params._meta !== 'object' || params._meta === null))
     return undefined;
-  if (!modern && params._meta && Object.keys(params._meta).some((key) => key !== 'progressToken'))
+  // A 2026-07-28 host's envelope was read in hot-modern.ts (and is not forwarded).
+  if (!modern && params._meta && Object.keys(params._meta).some((key) => !HOT_META_KEYS.has(key)))
     return undefined;
-  return { method, id, name, args: args as Record<string, unknown> | undefined, progressToken: token };
+  return {
+    method,
+    id,
+    name,
+    args: args as Record<string, unknown> | undefined,
+    progressToken: token,
+    trace: traceFromMeta(params._meta),
+  };
 }
+
+/** What a host's `_meta` may hold on the hot path: its progress token, its trace context. */
+const HOT_META_KEYS: ReadonlySet<string> = new Set(['progressToken', 'traceparent', 'tracestate']);
 
 function acceptsBoth(accept: string | undefined): boolean {
   return accept !== undefined && accept.includes('application/json') && accept.includes('text/event-stream');

@@ -30,7 +30,12 @@ export class StdioLink implements UpstreamLink {
     const { upstreamId, host, signal, progressToken } = call;
     const ownToken = progressToken === undefined ? undefined : upstreamId;
     const params =
-      ownToken === undefined ? call.params : { ...call.params, _meta: { progressToken: ownToken } };
+      ownToken === undefined
+        ? call.params
+        : {
+            ...call.params,
+            _meta: { ...(call.params._meta as object | undefined), progressToken: ownToken },
+          };
     return new Promise<Outcome>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let settled = false;

@@ -5,6 +5,7 @@
  * over stdio), and how an answer is summed up for its audit line.
  */
 
+import type { TraceContext } from '../core/trace-context.js';
 import type { PatchbayError } from '../errors.js';
 import { firstText, type CallResult } from '../use/guarded-call.js';
 
@@ -70,6 +71,8 @@ export interface LinkCall {
   /** The params upstream, `_meta.progressToken` the host's (a link may put its own in its place). */
   params: Record<string, unknown>;
   progressToken: string | number | undefined;
+  /** The host's W3C trace context: also sent as headers where the link has them (HTTP). */
+  trace?: TraceContext;
   host: HostSide;
   /** Aborted when the host cancelled. */
   signal: AbortSignal;

@@ -142,6 +142,8 @@ export interface HttpGateway {
   drain(withinMs: number): Promise<{ cut: number }>;
   /** Requests being answered now (standing streams not counted). */
   inFlight(): number;
+  /** 2025-era host sessions open now. */
+  sessions(): number;
   close(): Promise<void>;
 }
 
@@ -285,7 +287,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         return deny(403, 'host', 'Forbidden: the Host header does not name this server (DNS rebinding?).');
       if (!originAllowed(req.headers.origin, loopback, selfOrigins))
         return deny(403, 'origin', 'Forbidden: requests from web pages of other origins are refused.');
-      if (route) return await route.handle(req, res);
+      if (route && !route.authenticated) return await route.handle(req, res);
       let identity: Identity = { auth: 'none', subject: null };
       if (authenticator) {
         const answer = await authenticator.authenticate(bearerOf(req), req);
@@ -303,6 +305,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         }
         identity = answer.identity;
       }
+      if (route) return await route.handle(req, res);
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
       if (body === 'too-large')
         return deny(413, 'too-large', `Request body larger than ${MAX_BODY_BYTES} bytes.`);
@@ -389,6 +392,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       return { cut: drain.inFlight };
     },
     inFlight: () => drain.inFlight,
+    sessions: () => sessions.size,
     close() {
       closing ??= (async () => {
         secure?.stopWatching();

@@ -109,6 +109,11 @@ export interface GatewayRoute {
    * balancer asks for by the listener's address.
    */
   open?: boolean;
+  /**
+   * Served only to a request the listener's authenticator accepts, as `/mcp` is (`/metrics`);
+   * otherwise the route does its own authentication, if any.
+   */
+  authenticated?: boolean;
   /** Serves the request (its own authentication, if any). */
   handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> | void;
 }

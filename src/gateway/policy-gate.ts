@@ -17,7 +17,7 @@ import type { Tool as Listed } from '@modelcontextprotocol/client';
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import { setToolRule } from '../config/policy-files.js';
-import { maskSecretsInText, recordCall, type AuditCaller } from '../policy/audit.js';
+import { maskSecretsInText, recordCall, type AuditCaller, type CallObserver } from '../policy/audit.js';
 import { approvalAnswer, approvalQuestion, type ToolPolicy } from '../policy/enforce.js';
 import type { ListedTool } from '../policy/pins.js';
 import type { Member } from '../policy/rules.js';
@@ -68,7 +68,18 @@ export function isDenied(tool: Listed): boolean {
 }
 
 export class PolicyGate {
+  private readonly observers = new Set<CallObserver>();
+  /** Every observer, once per entry; undefined while there is none (no work per call then). */
+  private observeAll: CallObserver | undefined;
+
   constructor(private readonly options: PolicyGateOptions) {}
+
+  /** Be told of every audit entry this gate records (tool calls, refusals, reads): the metrics. */
+  observe(observer: CallObserver): void {
+    this.observers.add(observer);
+    const all = [...this.observers];
+    this.observeAll = all.length === 1 ? all[0] : (entry) => all.forEach((each) => each(entry));
+  }
 
   get policy(): ToolPolicy {
     return this.options.policy;
@@ -136,6 +147,7 @@ export class PolicyGate {
           upstreamCredential: call.upstreamCredential ?? 'shared',
         },
         logArguments: this.options.logArguments,
+        observe: this.observeAll,
         ask: call.ask
           ? async (verdict) =>
               approvalAnswer(
@@ -207,7 +219,11 @@ export class PolicyGate {
           ...('error' in end && end.error ? { error: end.error } : {}),
           arguments: read.args ?? {},
         },
-        { paths: this.options.policy.paths, logArguments: this.options.logArguments },
+        {
+          paths: this.options.policy.paths,
+          logArguments: this.options.logArguments,
+          observe: this.observeAll,
+        },
       );
   }
 }
@@ -222,6 +238,36 @@ export interface RelayedRead {
   host: string | null;
   caller: AuditCaller;
   upstreamCredential?: 'shared' | 'member';
+}
+
+/**
+ * A gateway without a policy gate writes no audit log, yet its tool calls are counted as the
+ * gate's are: the entry an observer would have seen (decision `not-governed`: no rule decided),
+ * handed to it when the call ended. Returns the end of the call.
+ */
+export function ungatedCall(
+  observe: CallObserver,
+  call: { server: string; tool: string; host: string | null },
+): (end: { isError: boolean } | { error: unknown }) => void {
+  const started = Date.now();
+  return (end) => {
+    try {
+      observe({
+        time: new Date(started).toISOString(),
+        host: call.host,
+        via: 'gateway',
+        server: call.server,
+        tool: call.tool,
+        decision: 'not-governed',
+        outcome: 'error' in end ? 'error' : end.isError ? 'tool-error' : 'ok',
+        durationMs: Date.now() - started,
+        argumentBytes: 0,
+        resultBytes: 0,
+      });
+    } catch {
+      // Counting never fails a call.
+    }
+  };
 }
 
 function refusal(text: string): CallResult {

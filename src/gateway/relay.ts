@@ -18,10 +18,12 @@ import type { Client, RequestOptions } from '@modelcontextprotocol/client';
 import type { Server, ServerContext } from '@modelcontextprotocol/server';
 
 import { PatchbayError } from '../errors.js';
+import { traceContext, traceFromMeta, traceHeaders, type TraceContext } from '../core/trace-context.js';
 import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
 import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
 import type { Listings } from './listings.js';
-import type { CallResult, PolicyGate } from './policy-gate.js';
+import type { CallObserver } from '../policy/audit.js';
+import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
 import type { Upstream } from './upstream.js';
@@ -41,6 +43,8 @@ export interface RelayOptions {
   listings: Listings;
   pinKey: (upstream: Upstream) => string;
   gate: PolicyGate | undefined;
+  /** Without a gate: told of each tool call once it ended (the metrics; the gate tells its own). */
+  ungated?: CallObserver | undefined;
   /** The hosts connected now (stdio, 2025-era HTTP sessions): upstream log messages go to each. */
   servers: ReadonlySet<Server>;
   /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
@@ -79,9 +83,23 @@ export class Relay {
       return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
         const forward = () =>
           this.forward(upstream, scope, (client, options) =>
-            client.callTool({ name: toolName, ...(args ? { arguments: args } : {}) }, options),
+            client.callTool(
+              { name: toolName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
+              options,
+            ),
           );
-        const { gate } = this.options;
+        const { gate, ungated } = this.options;
+        if (!gate && ungated) {
+          const end = ungatedCall(ungated, { server: upstream.name, tool: toolName, host: hostName(scope) });
+          try {
+            const result = await forward();
+            end({ isError: (result as CallResult).isError === true });
+            return result;
+          } catch (error) {
+            end({ error });
+            throw error;
+          }
+        }
         if (!gate) return forward();
         const listed = upstream.kept('tools').find((tool) => tool.name === toolName);
         return gate.call({
@@ -123,7 +141,10 @@ export class Relay {
     return this.withHost(ctx, server, `prompt ${name}`, (scope) =>
       this.audited({ kind: 'prompt', server: upstream.name, name: promptName, args }, scope, () =>
         this.forward(upstream, scope, (client, options) =>
-          client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, options),
+          client.getPrompt(
+            { name: promptName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
+            options,
+          ),
         ),
       ),
     ).catch(asProtocolError);
@@ -134,7 +155,9 @@ export class Relay {
     const upstream = owner && !this.hidden(owner, ctx, server) ? owner : unknownItem('resource', uri);
     return this.withHost(ctx, server, `resource ${uri}`, (scope) =>
       this.audited({ kind: 'resource', server: upstream.name, name: uri, args: undefined }, scope, () =>
-        this.forward(upstream, scope, (client, options) => client.readResource({ uri }, options)),
+        this.forward(upstream, scope, (client, options) =>
+          client.readResource({ uri, ...traceMeta(scope.ctx) }, options),
+        ),
       ),
     ).catch(asProtocolError);
   }
@@ -407,8 +430,34 @@ async function whileEither<T>(a: AbortSignal, b: AbortSignal, run: (signal: Abor
  * Request options relaying progress to the host's current request, under that request's own token
  * (asked for upstream only when the host asked for progress).
  */
+/**
+ * The host's W3C trace context: its request's `traceparent`/`tracestate` headers (HTTP), else the
+ * same keys of its `_meta` (the spec's way, and the only one on stdio).
+ */
+function hostTrace(ctx: ServerContext): TraceContext | undefined {
+  const headers = ctx.http?.req?.headers;
+  const sent = headers?.get('traceparent');
+  return (
+    (sent ? traceContext(sent, headers!.get('tracestate') ?? undefined) : undefined) ??
+    traceFromMeta(ctx.mcpReq._meta)
+  );
+}
+
+/** The host's trace context as upstream `_meta` (any transport), or nothing. */
+function traceMeta(ctx: ServerContext): { _meta?: Record<string, string> } {
+  const trace = hostTrace(ctx);
+  return trace ? { _meta: { ...trace } } : {};
+}
+
 function relayOptions(host: () => ServerContext, signal: AbortSignal): RequestOptions {
-  const options: RequestOptions = { signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true };
+  const trace = hostTrace(host());
+  const options: RequestOptions = {
+    signal,
+    timeout: CALL_TIMEOUT_MS,
+    resetTimeoutOnProgress: true,
+    // Sent as headers too where the transport has them (Streamable HTTP); stdio ignores these.
+    ...(trace ? { headers: traceHeaders(trace) } : {}),
+  };
   if (host().mcpReq._meta?.progressToken === undefined) return options;
   return {
     ...options,

@@ -34,10 +34,14 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   noAuth: boolean;
   /** `serve --config FILE`: a team deployment (who signs in how, public URL, vault); HTTP only. */
   deployment?: Deployment;
+  /** `--state redis://…` (or the deployment's "state"): the gateway's state in Redis; unset: files. HTTP only. */
+  state?: string;
   /** Connect timeout of an upstream whose entry sets none. */
   timeoutMs: number;
   /** The audit log keeps each call's arguments (secrets masked). */
   logArguments: boolean;
+  /** HTTP: `/metrics` answers without authentication (a scraper on a private network). */
+  metricsPublic?: boolean;
 }
 
 export interface GatewayCallbacks {
@@ -75,6 +79,8 @@ export interface RunningGateway {
   servers: string[];
   /** Resolves once the gateway was stopped (or, on stdio, its host went away) and has closed. */
   done: Promise<void>;
+  /** Where an HTTP gateway's state lives, for the person running it (`redis at redis://host:6379`; never a password). */
+  state?: string;
 }
 
 export async function startGateway(
@@ -107,10 +113,13 @@ export async function startGateway(
           : 'Serve a team with patchbay serve --config FILE and a vault.key, or remove perMember from the entry (patchbay set <name> --unset per-member).',
       },
     );
-  const state =
-    deployment && options.http
-      ? new (await import('../state/files.js')).FileState(callbacks.paths.gatewayState)
-      : undefined;
+  // HTTP only: a stdio gateway has nowhere to serve /metrics.
+  const metrics = options.http ? await gatewayMetrics(() => gateway.upstreams) : undefined;
+  // Every HTTP gateway has its state store: files on this machine, or Redis (--state) for replicas.
+  const opened = options.http
+    ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
+    : undefined;
+  const state = opened && metrics ? metrics.measured(opened) : opened;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -119,10 +128,15 @@ export async function startGateway(
     paths: callbacks.paths,
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
+    // A store that counts windows itself (Redis) counts the limits, exactly across replicas.
+    ...(state?.windows
+      ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
+      : {}),
   });
-  const gateway = new Gateway({
+  const gateway: Gateway = new Gateway({
     upstreams,
     onWarning: callbacks.onWarning,
+    ...(metrics ? { observe: metrics.metrics.observe } : {}),
     gate: new PolicyGate({
       policy,
       logArguments: options.logArguments,
@@ -175,6 +189,12 @@ export async function startGateway(
   }
   const { serveHttp } = await import('./http.js');
   const listener = listenerOptions(options, () => gateway.upstreams.length);
+  const listening = withMetrics(listener.http(callbacks.listenerEvents), metrics!, options.metricsPublic);
+  // A store that can go away (Redis) is a check of its own; files are never "unreachable".
+  if (state && options.state !== undefined)
+    listener.readiness.add('state', async () =>
+      (await state.reachable()) ? { ready: true } : { ready: false, reason: 'unreachable' },
+    );
   const { gatewayToken } = await import('./token.js');
   const { firstOf, staticToken } = await import('./inbound.js');
   if (deployment && state) {
@@ -193,8 +213,9 @@ export async function startGateway(
           ...(gateway.members ? { members: gateway.members } : {}),
         })),
       ...limitsSet(options),
-      ...listener.http(callbacks.listenerEvents),
+      ...listening,
     });
+    metrics?.metrics.countSessions(() => served.sessions());
     const done = stopped.then(async () => {
       await listener.drain(served, callbacks);
       watcher.close();
@@ -203,7 +224,7 @@ export async function startGateway(
       await gateway.close();
       await state.close();
     });
-    return { url: served.url, tokenRequired: true, servers, done };
+    return { url: served.url, tokenRequired: true, servers, done, state: state.description };
   }
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const authenticator =
@@ -214,15 +235,56 @@ export async function startGateway(
     ...options.http,
     authenticator,
     ...limitsSet(options),
-    ...listener.http(callbacks.listenerEvents),
+    ...listening,
   });
+  metrics?.metrics.countSessions(() => served.sessions());
   const done = stopped.then(async () => {
     await listener.drain(served, callbacks);
     watcher.close();
     await served.close();
     await gateway.close();
+    await state?.close();
   });
-  return { url: served.url, tokenRequired: token !== undefined, servers, done };
+  return {
+    url: served.url,
+    tokenRequired: token !== undefined,
+    servers,
+    done,
+    ...(state ? { state: state.description } : {}),
+  };
+}
+
+/** The gateway's metrics (gateway/metrics.ts, loaded only for an HTTP gateway), and its state store timed. */
+async function gatewayMetrics(upstreams: () => ReadonlyArray<{ name: string; problem(): unknown }>) {
+  const { GatewayMetrics, measuredState, metricsRoute } = await import('./metrics.js');
+  const metrics = new GatewayMetrics({
+    upstreams: () => upstreams().map((upstream) => ({ name: upstream.name, up: !upstream.problem() })),
+  });
+  return {
+    metrics,
+    route: (isPublic: boolean) => metricsRoute(metrics, isPublic),
+    measured: (store: import('../state/store.js').StateStore) => measuredState(store, metrics.stateSeconds),
+  };
+}
+
+/** The listener's options with `/metrics` among its routes, and its refusals counted. */
+function withMetrics(
+  http: ReturnType<ReturnType<typeof listenerOptions>['http']>,
+  metrics: Awaited<ReturnType<typeof gatewayMetrics>>,
+  isPublic = false,
+): typeof http {
+  const events = http.events;
+  return {
+    ...http,
+    routes: [...(http.routes ?? []), metrics.route(isPublic)],
+    events: {
+      ...events,
+      onRefused(refused) {
+        metrics.metrics.refused(refused.reason);
+        events?.onRefused?.(refused);
+      },
+    },
+  };
 }
 
 /** The member vault of a deployment: its key read (never from beside the data) and checked. */

@@ -19,6 +19,7 @@ import {
   type AuditEntry,
   type AuditOutcome,
   type AuditVia,
+  type CallObserver,
 } from './audit.js';
 import type { Approval, ToolPolicy } from './enforce.js';
 import type { ListedTool } from './pins.js';
@@ -52,6 +53,8 @@ export interface AdmissionRequest {
   /** Write the "always allow" rule (and make it take effect). */
   allowAlways: () => Promise<void>;
   onAuditError?: (error: unknown) => void;
+  /** Sees each audit entry of this call as it is recorded (the gateway's metrics). */
+  observe?: CallObserver | undefined;
 }
 
 export type Admission =
@@ -98,6 +101,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
         paths: request.policy.paths,
         logArguments: request.logArguments,
         ...(request.onAuditError ? { onError: request.onAuditError } : {}),
+        ...(request.observe ? { observe: request.observe } : {}),
       },
     ).then(() => undefined);
   const refuse = async (

@@ -149,7 +149,15 @@ export interface RecordOptions {
   keepFiles?: number;
   /** Told about a failure to log; the call itself goes on either way. */
   onError?: (error: unknown) => void;
+  /**
+   * Told of every entry once, whether or not it could be written (the gateway's metrics count
+   * calls here: one place for the full path and the hot path).
+   */
+  observe?: CallObserver | undefined;
 }
+
+/** Sees each audit entry as it is recorded; must not throw (a throw is reported as a log failure). */
+export type CallObserver = (entry: AuditEntry) => void;
 
 /** The line written for an entry: fixed field order, error masked, arguments only if asked for. */
 export function auditLine(entry: AuditEntry, logArguments: boolean): string {
@@ -211,6 +219,13 @@ export async function recordCall(entry: AuditEntry, options: RecordOptions): Pro
       // A reporter that fails must not fail the call either.
     }
   };
+  if (options.observe) {
+    try {
+      options.observe(entry);
+    } catch (error) {
+      report(error);
+    }
+  }
   try {
     const path = options.paths.audit;
     const line = Buffer.from(auditLine(entry, options.logArguments), 'utf8');

@@ -12,7 +12,14 @@
 import type { PolicySource } from '../config/policy-files.js';
 import type { Paths } from '../core/paths.js';
 import { maskJsonSecrets } from './audit.js';
-import { consume, parseLimit, type LimitRefusal, type LimitRule } from './limits.js';
+import {
+  fileLimitCounter,
+  parseLimit,
+  type LimitCounter,
+  type LimitRefusal,
+  type LimitRule,
+  type LimitUnavailable,
+} from './limits.js';
 import { checkServers, checkTools, type ListedTool } from './pins.js';
 import { limitsFor, serverHidden, toolVerdict, type Member, type ToolVerdict } from './rules.js';
 
@@ -22,15 +29,24 @@ export interface ToolPolicyOptions {
   sources: PolicySource[];
   /** A problem that must not stop the call (a usage file set aside, a pins file unreadable). */
   onWarning?: (message: string) => void;
+  /** Where limits are counted; default: the usage file of `paths` (a gateway with --state redis:// counts in Redis). */
+  limits?: LimitCounter;
 }
 
 export class ToolPolicy {
   private sources: PolicySource[];
   /** Tools seen changed since pinned, per server key. */
   private readonly changed = new Map<string, Set<string>>();
+  private readonly limits: LimitCounter;
 
   constructor(private readonly options: ToolPolicyOptions) {
     this.sources = options.sources;
+    this.limits =
+      options.limits ??
+      fileLimitCounter({
+        paths: options.paths,
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      });
   }
 
   /** Where this policy counts, pins and records (the audit log is among them). */
@@ -111,8 +127,15 @@ export class ToolPolicy {
     await checkTools(key, [tool], { paths: this.options.paths, pinNew: () => true });
   }
 
-  /** Count one call of `tool` against each limit that applies; the refusal if one is reached. */
-  async consumeLimits(server: string, tool: string, member?: Member): Promise<LimitRefusal | undefined> {
+  /**
+   * Count one call of `tool` against each limit that applies; the refusal if one is reached, or
+   * if the counts cannot be reached (fail closed).
+   */
+  async consumeLimits(
+    server: string,
+    tool: string,
+    member?: Member,
+  ): Promise<LimitRefusal | LimitUnavailable | undefined> {
     const rules: LimitRule[] = limitsFor(server, tool, this.sources, member).map((applied) => ({
       key: applied.key,
       limit: parseLimit(applied.text),
@@ -133,11 +156,8 @@ export class ToolPolicy {
         : {}),
     }));
     if (rules.length === 0) return undefined;
-    const result = await consume(rules, {
-      paths: this.options.paths,
-      ...(this.options.onWarning ? { onWarning: this.options.onWarning } : {}),
-    });
-    return result.ok ? undefined : result;
+    const [result] = await this.limits.consume([{ rules }]);
+    return result!.ok ? undefined : result;
   }
 }
 

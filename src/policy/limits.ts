@@ -26,6 +26,7 @@ import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
+import type { WindowCounters } from '../state/store.js';
 
 export type LimitUnit = 'minute' | 'hour' | 'day';
 
@@ -144,6 +145,135 @@ export interface LimitUsage {
 
 const FORMAT_VERSION = 1;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/** The counts could not be reached (Redis away): the call is refused, nothing was counted. */
+export interface LimitUnavailable {
+  ok: false;
+  unavailable: true;
+  message: string;
+  hint: string;
+}
+
+export type LimitDecision = ConsumeResult | LimitUnavailable;
+
+/** One call to decide: its rules, counted at `now`. */
+export interface LimitRequest {
+  rules: readonly LimitRule[];
+  now?: Date;
+}
+
+/**
+ * Where limits are counted. `consume` decides the requests in their order, atomically: each is
+ * counted in all its windows, or refused with the rule that is exhausted, or (a store that cannot
+ * be reached) refused as unavailable, with nothing counted.
+ */
+export interface LimitCounter {
+  /** For messages: `the usage file …`, `redis at redis://host:6379`. */
+  readonly description: string;
+  consume(requests: readonly LimitRequest[]): Promise<LimitDecision[]>;
+  usage(rules: readonly LimitRule[], now?: Date): Promise<LimitUsage[]>;
+}
+
+/** The default: the machine's usage file, shared by every patchbay process on it (below). */
+export function fileLimitCounter(options: Omit<LimitStoreOptions, 'now'>): LimitCounter {
+  const withNow = (now: Date | undefined) => ({ ...options, ...(now ? { now } : {}) });
+  return {
+    description: `the usage file ${options.paths.usage}`,
+    consume: (requests) => Promise.all(requests.map(({ rules, now }) => consume(rules, withNow(now)))),
+    usage: (rules, now) => usage(rules, withNow(now)),
+  };
+}
+
+/** Counters live a little past their window's end, so a clock a little behind still finds them. */
+const WINDOW_GRACE_MS = 60_000;
+
+/**
+ * Limits counted by a state store that counts windows itself (Redis, for replicas): the same
+ * fixed UTC windows and the same answers as the usage file, exact across every process that
+ * shares the store. `where` names the store in a refusal (`redis at redis://10.0.0.5:6379`).
+ */
+export function storeLimitCounter(windows: WindowCounters, where: string): LimitCounter {
+  const counterKey = (rule: LimitRule, start: Date) => `${rule.limit.unit}:${start.getTime()}:${rule.key}`;
+  const unavailable = (error: unknown): LimitUnavailable => ({
+    ok: false,
+    unavailable: true,
+    message: `This call has a usage limit, and its counts could not be reached (${where}: ${
+      error instanceof Error ? error.message : String(error)
+    }); it is refused rather than let through uncounted.`,
+    hint: 'Check that Redis runs and is reachable from the gateway (its /readyz says "state"); calls go through again once it is back.',
+  });
+  return {
+    description: where,
+    async consume(requests) {
+      const decided: LimitDecision[] = new Array<LimitDecision>(requests.length);
+      const asked: number[] = [];
+      // A rule that is not a limit is an error, as with the usage file.
+      for (const { rules } of requests) rules.forEach(checkRule);
+      const charges = requests.flatMap(({ rules, now = new Date() }, index) => {
+        if (rules.length === 0) {
+          decided[index] = { ok: true };
+          return [];
+        }
+        asked.push(index);
+        return [
+          rules.map((rule) => {
+            const { start, end } = limitWindow(rule.limit.unit, now);
+            return {
+              key: counterKey(rule, start),
+              limit: rule.limit.count,
+              ttlMs: end.getTime() - now.getTime() + WINDOW_GRACE_MS,
+            };
+          }),
+        ];
+      });
+      if (charges.length === 0) return decided;
+      let results;
+      try {
+        results = await windows.charge(charges);
+      } catch (error) {
+        for (const index of asked) decided[index] = unavailable(error);
+        return decided;
+      }
+      asked.forEach((index, at) => {
+        const { rules, now = new Date() } = requests[index]!;
+        const result = results[at]!;
+        if (result.admitted) {
+          decided[index] = { ok: true };
+          return;
+        }
+        // The counts seen, as counters, so the refusal is worded as the usage file's is.
+        const counters: Counters = new Map();
+        rules.forEach((rule, position) => {
+          const byUnit = counters.get(rule.key) ?? new Map<LimitUnit, Counter>();
+          counters.set(rule.key, byUnit);
+          byUnit.set(rule.limit.unit, {
+            window: limitWindow(rule.limit.unit, now).start.getTime(),
+            used: result.used[position] ?? 0,
+          });
+        });
+        decided[index] = findRefusal(rules, counters, now) ?? unavailable(new Error('no window refused'));
+      });
+      return decided;
+    },
+    async usage(rules, now = new Date()) {
+      rules.forEach(checkRule);
+      const counts = await windows.read(
+        rules.map((rule) => counterKey(rule, limitWindow(rule.limit.unit, now).start)),
+      );
+      return rules.map((rule, index) => {
+        const { start, end } = limitWindow(rule.limit.unit, now);
+        const used = counts[index] ?? 0;
+        return {
+          rule,
+          used,
+          remaining: Math.max(0, rule.limit.count - used),
+          windowStart: start,
+          reopensAt: end,
+        };
+      });
+    },
+  };
+}
 
 /**
  * Check every rule and, only if none is exhausted, count one call against each (a key and unit

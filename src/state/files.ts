@@ -36,6 +36,11 @@ export class FileState implements StateStore {
     );
   }
 
+  reachable(): Promise<boolean> {
+    // A file that cannot be written is reported by the write that needs it.
+    return Promise.resolve(true);
+  }
+
   async close(): Promise<void> {
     // Nothing held open between calls.
   }

@@ -20,6 +20,8 @@ import {
 } from 'redis';
 
 import { PatchbayError } from '../errors.js';
+import { describeState } from './open.js';
+import { RedisWindows } from './redis-windows.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
 /** Records of all namespaces share this prefix, so one Redis can serve other things too. */
@@ -28,6 +30,8 @@ export const KEY_PREFIX = 'patchbay:';
 const UPDATE_ATTEMPTS = 50;
 /** The first connection must be made within this. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** A readiness PING that takes longer than this counts as unreachable. */
+const PING_TIMEOUT_MS = 1_000;
 /** Keys asked for per SCAN step, and per MGET. */
 const SCAN_COUNT = 500;
 
@@ -36,18 +40,29 @@ type Pool = RedisClientPoolType;
 
 export class RedisState implements StateStore {
   readonly description: string;
+  readonly windows: RedisWindows;
 
   private constructor(
     private readonly client: Client,
     private readonly pool: Pool,
     url: URL,
   ) {
-    this.description = `redis at ${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+    // Never the password (nor the user name) of the URL: this is printed and logged.
+    this.description = describeState(url.href, '');
+    this.windows = new RedisWindows(client);
   }
 
   /** Connects; a URL that cannot be reached is an error that says so (redis:// or rediss://). */
   static async connect(urlText: string): Promise<RedisState> {
-    const url = new URL(urlText);
+    let url: URL;
+    try {
+      url = new URL(urlText);
+    } catch {
+      // Not repeated: the text may hold a password.
+      throw new PatchbayError('usage', 'Not a Redis URL.', {
+        hint: 'Give redis://host:6379 or rediss://host:6380 (TLS).',
+      });
+    }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
       throw new PatchbayError('usage', `Not a Redis URL: ${url.protocol}//${url.host}`, {
         hint: 'Give redis://host:6379 or rediss://host:6380 (TLS).',
@@ -84,6 +99,15 @@ export class RedisState implements StateStore {
 
   records<T>(namespace: string): RecordStore<T> {
     return new RedisRecords<T>(this.client, this.pool, `${KEY_PREFIX}${checkNamespace(namespace)}:`);
+  }
+
+  async reachable(): Promise<boolean> {
+    if (!this.client.isReady) return false;
+    try {
+      return (await withDeadline(this.client.ping(), PING_TIMEOUT_MS)) === 'PONG';
+    } catch {
+      return false;
+    }
   }
 
   async close(): Promise<void> {

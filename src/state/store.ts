@@ -44,7 +44,41 @@ export interface StateStore {
    * values themselves are encrypted by their owner where the issue requires it (the vault).
    */
   records<T>(namespace: string, options?: { secret?: boolean }): RecordStore<T>;
+  /**
+   * Counters for limit windows where the backend counts them itself, atomically across replicas
+   * (Redis). Undefined for files: limits then stay in the machine's usage file (policy/limits.ts).
+   */
+  readonly windows?: WindowCounters;
+  /** Whether the store answers now (for /readyz): files always, Redis when a PING comes back. */
+  reachable(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** One window a call is counted in: its counter's key, the most it may reach, how long it lives. */
+export interface WindowCharge {
+  key: string;
+  limit: number;
+  /** The counter is gone this long after it was first counted (the window's end, and a margin). */
+  ttlMs: number;
+}
+
+export interface ChargeResult {
+  /** Every window was below its limit, and each was counted once. */
+  admitted: boolean;
+  /** Each window's count before this call, in the order given. */
+  used: number[];
+}
+
+export interface WindowCounters {
+  /**
+   * Decide calls in order, atomically as one step: a call whose windows are all below their limit
+   * is counted once in each (a key given twice is counted once); a call with one window at its
+   * limit counts nothing. Of N concurrent callers on any replicas against a limit L, exactly
+   * min(N, L) are admitted. Rejects when the store cannot be reached (nothing was admitted).
+   */
+  charge(calls: ReadonlyArray<readonly WindowCharge[]>): Promise<ChargeResult[]>;
+  /** The current counts (0 for a counter that does not exist). */
+  read(keys: readonly string[]): Promise<number[]>;
 }
 
 /** Namespaces are fixed words of the code, never user input: a file name or a key prefix. */

@@ -18,6 +18,7 @@ import { checkToolArguments, type CheckOptions } from '../connect/tool-arguments
 import type { EffectiveServer, Registry } from '../config/registry.js';
 import { PatchbayError } from '../errors.js';
 import { admit, type Admission, type AdmissionRequest, type Approval } from '../policy/admission.js';
+import type { CallObserver } from '../policy/audit.js';
 import { ToolPolicy } from '../policy/enforce.js';
 import { configuredServerKey, type ListedTool } from '../policy/pins.js';
 import type { ToolVerdict } from '../policy/rules.js';
@@ -49,6 +50,8 @@ export interface Caller {
   /** Write the "always allow" rule (and make it take effect). */
   allowAlways: (tool: ListedTool) => Promise<void>;
   onAuditError?: (error: unknown) => void;
+  /** Sees each audit entry of the call as it is recorded (the gateway's metrics). */
+  observe?: CallObserver | undefined;
 }
 
 /** The policy in force for one server. */
@@ -110,6 +113,7 @@ export function admitCall(
     ask: typeof ask === 'function' ? (verdict) => ask(verdict, { tool, args }) : ask,
     allowAlways: () => caller.allowAlways(tool),
     ...(caller.onAuditError ? { onAuditError: caller.onAuditError } : {}),
+    ...(caller.observe ? { observe: caller.observe } : {}),
   });
 }
 

@@ -67,6 +67,27 @@ describe('parseServeOptions', () => {
     expect(() => parseServeOptions(raw, {})).toThrow(message);
   });
 
+  it('reads --state: a Redis URL for HTTP, files when unset; anything else a usage error that never repeats a password', () => {
+    expect(parseServeOptions({ http: '0', state: 'redis://127.0.0.1:6379' }, {}).state).toBe(
+      'redis://127.0.0.1:6379',
+    );
+    expect(parseServeOptions({ http: '0', state: 'rediss://:pw@r:6380' }, {}).state).toBe(
+      'rediss://:pw@r:6380',
+    );
+    expect(parseServeOptions({ http: '0', state: 'files' }, {}).state).toBeUndefined();
+    expect(parseServeOptions({ http: '0' }, {}).state).toBeUndefined();
+    expect(parseServeOptions({ config: 'gw.jsonc', state: 'redis://r:6379' }, {}).state).toBe(
+      'redis://r:6379',
+    );
+    expect(() => parseServeOptions({ state: 'redis://r:6379' }, {})).toThrow(/--state go with --http/);
+    expect(() => parseServeOptions({ http: '0', state: 'http://:hunter2@r:1' }, {})).toThrow(
+      /^--state: http: is not a state store/,
+    );
+    expect(() => parseServeOptions({ http: '0', state: ':hunter2@nowhere' }, {})).toThrow(
+      /^--state is not a URL\.$/,
+    );
+  });
+
   it('reads the operations flags: TLS files (absolute), trusted proxies, the drain, the log format', () => {
     expect(
       parseServeOptions(

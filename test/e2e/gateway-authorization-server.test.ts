@@ -66,6 +66,7 @@ describe('a team gateway with its own authorization server (the built binary)', 
     // From the gateway's URL alone: its 401 names its protected-resource metadata.
     const options = { serverUrl: gateway.url };
     expect(await auth(host, options)).toBe('REDIRECT');
+    expect(host.page, 'the sign-in ended on a page instead of the host callback').toBeUndefined();
     const code = host.landed!.searchParams.get('code')!;
     const iss = host.landed!.searchParams.get('iss')!;
     expect(await auth(host, { ...options, authorizationCode: code, iss })).toBe('AUTHORIZED');

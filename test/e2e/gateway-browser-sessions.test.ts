@@ -16,17 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 
-import {
-  auth,
-  Client,
-  ProtocolError,
-  StreamableHTTPClientTransport,
-  type OAuthClientMetadata,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
-  type StoredOAuthClientInformation,
-  type StoredOAuthTokens,
-} from '@modelcontextprotocol/client';
+import { auth, Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -43,6 +33,7 @@ import { isPage, RedirectBrowser } from '../fixtures/oauth/redirect-browser.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { MemoryHost } from '../helpers/oauth-host.js';
 
 /** The host's redirect URI: never requested, the browser stops there and hands the URL back. */
 // Not port 9, as other tests use: Chromium refuses to open it (ERR_UNSAFE_PORT).
@@ -98,63 +89,13 @@ afterAll(async () => {
   await sandbox?.cleanup();
 });
 
-/** An MCP host's OAuth state in memory; its own sign-in browser follows redirects in-process. */
-class HostProvider implements OAuthClientProvider {
-  client: StoredOAuthClientInformation | undefined;
-  saved: StoredOAuthTokens | undefined;
-  verifier = '';
-  discovery: OAuthDiscoveryState | undefined;
-  landed: URL | undefined;
-
-  constructor(private readonly open: (url: URL) => Promise<URL>) {}
-
-  get redirectUrl() {
-    return HOST_CALLBACK;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'patchbay e2e host',
-      redirect_uris: [HOST_CALLBACK],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client;
-  }
-  saveClientInformation(client: StoredOAuthClientInformation) {
-    this.client = client;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: StoredOAuthTokens) {
-    this.saved = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.landed = await this.open(url);
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: OAuthDiscoveryState) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery;
-  }
-}
-
 /** The host signs `member` in through the gateway's authorization server (from its URL alone). */
 async function hostToken(
   member: keyof typeof MEMBERS,
   open: (url: URL) => Promise<URL> = inProcessBrowser,
 ): Promise<string> {
   idp.member = member;
-  const host = new HostProvider(open);
+  const host = new MemoryHost({ open, callback: HOST_CALLBACK });
   expect(await auth(host, { serverUrl: gateway.url })).toBe('REDIRECT');
   const code = host.landed!.searchParams.get('code')!;
   const iss = host.landed!.searchParams.get('iss') ?? undefined;

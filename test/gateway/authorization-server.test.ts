@@ -21,11 +21,6 @@ import {
   auth,
   discoverAuthorizationServerMetadata,
   refreshAuthorization,
-  type OAuthClientMetadata,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
-  type StoredOAuthClientInformation,
-  type StoredOAuthTokens,
 } from '@modelcontextprotocol/client';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,6 +39,7 @@ import { fetchOnLoopback } from '../fixtures/oauth/authorization-server.js';
 import { startClientMetadataServer } from '../fixtures/oauth/client-metadata-server.js';
 import { MEMBERS, startOrganisationIdp, type OrganisationIdp } from '../fixtures/oauth/organisation-idp.js';
 import { isPage, RedirectBrowser } from '../fixtures/oauth/redirect-browser.js';
+import { MemoryHost } from '../helpers/oauth-host.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -169,74 +165,8 @@ async function teamGateway(
   return { idp, mcpUrl, issuer, resourceMetadataUrl };
 }
 
-/** An MCP host's OAuth state, in memory; its "browser" is one RedirectBrowser profile. */
-class HostProvider implements OAuthClientProvider {
-  client: StoredOAuthClientInformation | undefined;
-  saved: StoredOAuthTokens | undefined;
-  verifier = '';
-  discovery: OAuthDiscoveryState | undefined;
-  /** Where the browser ended: the host's callback URL (with code and state), or a page. */
-  landed: URL | undefined;
-  page: { status: number; text: string } | undefined;
-
-  constructor(
-    readonly browser: RedirectBrowser,
-    readonly clientMetadataUrl?: string,
-  ) {}
-
-  get redirectUrl(): string {
-    return HOST_CALLBACK;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'patchbay test host',
-      redirect_uris: [HOST_CALLBACK],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client;
-  }
-  saveClientInformation(client: StoredOAuthClientInformation) {
-    this.client = client;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: StoredOAuthTokens) {
-    this.saved = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    const result = await this.browser.follow(url, (next) => next.href.startsWith(HOST_CALLBACK));
-    if (isPage(result)) this.page = { status: result.status, text: result.text };
-    else this.landed = result.url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: OAuthDiscoveryState) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery;
-  }
-  invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery') {
-    if (scope === 'all' || scope === 'client') this.client = undefined;
-    if (scope === 'all' || scope === 'tokens') this.saved = undefined;
-    if (scope === 'all' || scope === 'discovery') this.discovery = undefined;
-  }
-}
-
 /** A host connecting for `member` from the gateway's URL: registration, the IdP, the code exchange. */
-async function connect(
-  team: Team,
-  member: keyof typeof MEMBERS,
-  host = new HostProvider(new RedirectBrowser()),
-) {
+async function connect(team: Team, member: keyof typeof MEMBERS, host = new MemoryHost()) {
   team.idp.member = member;
   const options = { serverUrl: team.mcpUrl, resourceMetadataUrl: team.resourceMetadataUrl };
   expect(await auth(host, options)).toBe('REDIRECT');
@@ -356,7 +286,7 @@ describe("the gateway's own authorization server", () => {
   it("shows the IdP's refusal on a page and issues nothing", async () => {
     const team = await teamGateway();
     team.idp.deny = true;
-    const host = new HostProvider(new RedirectBrowser());
+    const host = new MemoryHost();
     expect(await auth(host, { serverUrl: team.mcpUrl, resourceMetadataUrl: team.resourceMetadataUrl })).toBe(
       'REDIRECT',
     );
@@ -416,7 +346,7 @@ describe("the gateway's own authorization server", () => {
 
   it('refuses a resource other than its own /mcp', async () => {
     const team = await teamGateway();
-    const host = new HostProvider(new RedirectBrowser());
+    const host = new MemoryHost();
     await connect(team, 'alice', host);
     const response = await fetch(`${team.issuer}/token`, {
       method: 'POST',
@@ -438,7 +368,7 @@ describe("the gateway's own authorization server", () => {
 
     // Bob's browser goes to the IdP and back; his return is stopped before it reaches the gateway.
     team.idp.member = 'bob';
-    const bobHost = new HostProvider(new RedirectBrowser());
+    const bobHost = new MemoryHost();
     const { authorizationUrl } = await startFlow(team, bobHost);
     const bobReturn = await bobHost.browser.follow(authorizationUrl, atIdpReturn);
     expect(isPage(bobReturn)).toBe(false);
@@ -462,7 +392,7 @@ describe("the gateway's own authorization server", () => {
 
   it('refuses an interaction opened in a browser that did not start it', async () => {
     const team = await teamGateway();
-    const host = new HostProvider(new RedirectBrowser());
+    const host = new MemoryHost();
     const { authorizationUrl } = await startFlow(team, host);
     const interaction = await host.browser.follow(authorizationUrl, (url) =>
       url.pathname.startsWith('/oauth/interaction/'),
@@ -474,7 +404,7 @@ describe("the gateway's own authorization server", () => {
 });
 
 /** The host's authorization request, made with the SDK (registration included), not yet opened. */
-async function startFlow(team: Team, host: HostProvider): Promise<{ authorizationUrl: URL }> {
+async function startFlow(team: Team, host: MemoryHost): Promise<{ authorizationUrl: URL }> {
   let opened: URL | undefined;
   host.redirectToAuthorization = async (url: URL) => {
     opened = url;
@@ -560,7 +490,7 @@ describe('the authorization server on its own', () => {
       token_endpoint_auth_method: 'none',
     });
     const { server, team } = await ownServer({ withDocuments: true });
-    const host = await connect(team, 'bob', new HostProvider(new RedirectBrowser(), clientId));
+    const host = await connect(team, 'bob', new MemoryHost({ clientMetadataUrl: clientId }));
     expect(host.client?.client_id).toBe(clientId);
     expect(documents.requests.length).toBeGreaterThanOrEqual(1);
     const { payload } = await jwtVerify(host.saved!.access_token, createLocalJWKSet(server.jwks()), {

@@ -156,6 +156,25 @@ describe('parseDeployment', () => {
     expect(idp.message).toMatch(/:2:\d+: auth\.authorizationServer\.idp\.clientSecret: a secret is given/);
   });
 
+  it('reads "state": files, or a Redis URL whose password comes from a ${VAR}, never written in the file', () => {
+    expect(parseDeployment('{}', FILE, {}).state).toBeUndefined();
+    expect(parseDeployment('{ "state": "files" }', FILE, {}).state).toBeUndefined();
+    expect(parseDeployment('{ "state": "redis://10.0.0.5:6379/2" }', FILE, {}).state).toBe(
+      'redis://10.0.0.5:6379/2',
+    );
+    expect(
+      parseDeployment('{ "state": "rediss://:${REDIS_PASSWORD}@redis.internal:6380" }', FILE, {
+        REDIS_PASSWORD: 's3cret',
+      }).state,
+    ).toBe('rediss://:s3cret@redis.internal:6380');
+    const literal = refusal('{\n  "state": "redis://:hunter2@10.0.0.5:6379"\n}');
+    expect(literal.message).toMatch(
+      /gateway\.jsonc:2:\d+: state: a password is given as a \$\{VAR\} reference/,
+    );
+    expect(literal.message).not.toContain('hunter2');
+    expect(refusal('{ "state": "postgres://db" }').message).toMatch(/state: "files", or a Redis URL/);
+  });
+
   it('names an unset ${VAR}, with where it is used', () => {
     const error = refusal(
       `{ "auth": { "authorizationServer": {

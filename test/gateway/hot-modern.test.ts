@@ -230,7 +230,7 @@ describe('modernEnvelope', () => {
       { ...envelope, [CLIENT_CAPABILITIES_META_KEY]: { roots: 5 } },
     ],
     ['client info without a version', {}, { ...envelope, [CLIENT_INFO_META_KEY]: { name: 'unit' } }],
-    ['more in _meta than the envelope', {}, { ...envelope, traceparent: '00-x' }],
+    ['more in _meta than the envelope', {}, { ...envelope, 'example.com/x': 1 }],
     ['an unknown log level', {}, { ...envelope, 'io.modelcontextprotocol/logLevel': 'loud' }],
   ])('leaves %s to the full path', (_label, headers, meta, name) => {
     expect(read(headers, meta, name)).toBeUndefined();

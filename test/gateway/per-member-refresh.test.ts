@@ -103,7 +103,10 @@ describe("a member's upstream login", () => {
       as.revokeAll();
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       const again = (await echo(bob, 'b2').catch((error: unknown) => error)) as ProtocolError;
-      expect(again.code).toBe(-32042);
+      expect(
+        again.code,
+        `not sent to sign in again: ${String((again as { message?: unknown }).message ?? JSON.stringify(again))}`,
+      ).toBe(-32042);
       expect(await team.vault.links({ member: 'bob' })).toEqual([]);
       expect(await team.vault.links({ member: 'alice' })).toHaveLength(1);
     } finally {

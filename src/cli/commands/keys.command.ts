@@ -15,6 +15,10 @@ export const keysCommand: DefineCommand = (program, { io, act }) => {
     .option('--group <group>', 'a group the key is in (repeatable)', collect)
     .option('--scope <scope>', 'a scope the key carries (repeatable; default: mcp)', collect)
     .option('--expires <duration>', 'valid for this long (e.g. 30d, 12h, 1y) or "never" (default 90d)')
+    .option(
+      '--state <url>',
+      "the gateway's state store, as serve --state (redis://…); default: files on this machine",
+    )
     .addHelpText(
       'after',
       `
@@ -37,25 +41,35 @@ Examples:
     .command('list')
     .description('Every key: owner, groups, scopes, created, expires, last used, state (never the key)')
     .addOption(jsonOption('stable; no secret or hash'))
+    .option(
+      '--state <url>',
+      "the gateway's state store, as serve --state (redis://…); default: files on this machine",
+    )
     .addHelpText('after', '\nExamples:\n  $ patchbay keys list\n  $ patchbay keys list --json')
     .action(
       act(async (flags) => {
         const { runKeysList } = await import('./keys.js');
-        return runKeysList({ json: Boolean(flags.json) }, io);
+        const { parseStateOption } = await import('../../state/open.js');
+        const state = parseStateOption(flags.state as string | undefined);
+        return runKeysList({ json: Boolean(flags.json), ...(state !== undefined ? { state } : {}) }, io);
       }),
     );
   keys
     .command('revoke')
     .description('Revoke a key: a running gateway refuses it within 5 seconds')
     .argument('<key-name>', 'the key')
+    .option(
+      '--state <url>',
+      "the gateway's state store, as serve --state (redis://…); default: files on this machine",
+    )
     .addHelpText(
       'after',
       '\nThe key stays listed, as revoked; its name may be used again.\n\nExamples:\n  $ patchbay keys revoke ci-deploy',
     )
     .action(
-      act(async (name: string) => {
+      act(async (name: string, flags) => {
         const { parseKeysRevokeOptions, runKeysRevoke } = await import('./keys.js');
-        return runKeysRevoke(parseKeysRevokeOptions(name), io);
+        return runKeysRevoke(parseKeysRevokeOptions(name, flags), io);
       }),
     );
   return keys;

@@ -8,7 +8,7 @@ import { EXIT, PatchbayError } from '../../errors.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { DEFAULT_SCOPES } from '../../gateway/deployment.js';
 import { ApiKeys, validateKeyName, type ApiKeyView } from '../../gateway/api-keys.js';
-import { FileState } from '../../state/files.js';
+import { openState, parseStateOption } from '../../state/open.js';
 import { note, paint, printJson, useColor, writeLine, type Io } from '../io.js';
 
 export interface KeysCreateOptions {
@@ -20,6 +20,8 @@ export interface KeysCreateOptions {
   scopes: string[];
   /** Undefined: never expires. */
   expiresInMs?: number;
+  /** `--state redis://…`: the store the gateway was started with; unset: files on this machine. */
+  state?: string;
 }
 
 export const DEFAULT_EXPIRY = '90d';
@@ -66,6 +68,7 @@ export function parseKeysCreateOptions(
     group?: string[];
     scope?: string[];
     expires?: string;
+    state?: string;
   },
 ): KeysCreateOptions {
   validateKeyName(name);
@@ -82,7 +85,9 @@ export function parseKeysCreateOptions(
       hint: `patchbay keys create ${name} --service (without --email)`,
     });
   const expiresInMs = parseExpiry(raw.expires ?? DEFAULT_EXPIRY);
+  const state = parseStateOption(raw.state);
   return {
+    ...(state !== undefined ? { state } : {}),
     name,
     ...(raw.member !== undefined ? { member: checkLabel(raw.member, '--member', 'a subject') } : {}),
     service: Boolean(raw.service),
@@ -93,14 +98,30 @@ export function parseKeysCreateOptions(
   };
 }
 
-export function parseKeysRevokeOptions(name: string): { name: string } {
-  return { name: validateKeyName(name) };
+export function parseKeysRevokeOptions(
+  name: string,
+  raw: { state?: string } = {},
+): { name: string; state?: string } {
+  const state = parseStateOption(raw.state);
+  return { name: validateKeyName(name), ...(state !== undefined ? { state } : {}) };
 }
 
-const keys = (io: Io) => new ApiKeys(new FileState(io.paths.gatewayState));
+/** The gateway's API keys, in the store `--state` names (the gateway's own); closed after. */
+async function withKeys<T>(
+  state: string | undefined,
+  io: Io,
+  run: (keys: ApiKeys) => Promise<T>,
+): Promise<T> {
+  const store = await openState(state, io.paths.gatewayState);
+  try {
+    return await run(new ApiKeys(store));
+  } finally {
+    await store.close();
+  }
+}
 
 export async function runKeysCreate(options: KeysCreateOptions, io: Io): Promise<number> {
-  const { key, record } = await keys(io).create(options);
+  const { key, record } = await withKeys(options.state, io, (keys) => keys.create(options));
   writeLine(io.stdout, key);
   const owner = record.member !== undefined ? `member ${record.member}` : `service:${record.name}`;
   const expires = record.expiresAt ? `expires ${record.expiresAt}` : 'never expires';
@@ -114,8 +135,8 @@ export async function runKeysCreate(options: KeysCreateOptions, io: Io): Promise
   return EXIT.ok;
 }
 
-export async function runKeysList(options: { json: boolean }, io: Io): Promise<number> {
-  const views = await keys(io).list();
+export async function runKeysList(options: { json: boolean; state?: string }, io: Io): Promise<number> {
+  const views = await withKeys(options.state, io, (keys) => keys.list());
   if (options.json) {
     printJson(io, views);
     return EXIT.ok;
@@ -156,8 +177,8 @@ function row(view: ApiKeyView): string[] {
 const day = (iso: string) => iso.slice(0, 10);
 const minute = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
 
-export async function runKeysRevoke(options: { name: string }, io: Io): Promise<number> {
-  const revoked = await keys(io).revoke(options.name);
+export async function runKeysRevoke(options: { name: string; state?: string }, io: Io): Promise<number> {
+  const revoked = await withKeys(options.state, io, (keys) => keys.revoke(options.name));
   if (!revoked)
     throw new PatchbayError('not-found', `No API key is named ${options.name}.`, {
       hint: 'See the keys there are: patchbay keys list',

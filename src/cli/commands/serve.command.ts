@@ -49,7 +49,15 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       '--drain-timeout <duration>',
       'HTTP: on SIGTERM, time the calls in flight get to finish before the gateway exits (default 30s)',
     )
+    .option(
+      '--metrics-public',
+      'HTTP: serve GET /metrics without the bearer token (for a scraper on a private network)',
+    )
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
+    .option(
+      '--state <url>',
+      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins) in Redis (redis://host:6379, rediss://…) for replicas; default: files on this machine",
+    )
     .addHelpText(
       'after',
       `
@@ -61,10 +69,12 @@ Examples:
   $ patchbay serve --http 7431
   $ patchbay serve --print-token
   $ patchbay serve --config /etc/patchbay/gateway.jsonc
+  $ patchbay serve --config gateway.jsonc --state redis://10.0.0.5:6379
   $ patchbay serve --http 0.0.0.0:8443 --dangerously-expose --tls-cert cert.pem --tls-key key.pem
 
 Every HTTP gateway answers GET /healthz (200 while the process is up) and GET /readyz (200 when
-it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM).`,
+it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM), and
+GET /metrics (Prometheus; with the same bearer token as /mcp unless --metrics-public).`,
     )
     .action(
       act(async (flags) => {

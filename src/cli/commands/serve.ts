@@ -21,6 +21,7 @@ import { drainOnSignal } from '../signals.js';
 import { note, writeLine, type Io } from '../io.js';
 import { loadForCommand } from '../registry-loader.js';
 import { packageVersion } from '../../core/version.js';
+import { parseStateOption } from '../../state/open.js';
 
 /**
  * What `patchbay serve` was asked for: how to start the gateway (gateway/serve.ts), and the
@@ -47,6 +48,8 @@ const HTTP_ONLY = {
   tlsKey: '--tls-key',
   trustProxy: '--trust-proxy',
   drainTimeout: '--drain-timeout',
+  metricsPublic: '--metrics-public',
+  state: '--state',
 } as const;
 
 export function parseServeOptions(
@@ -70,6 +73,8 @@ export function parseServeOptions(
     trustProxy?: string;
     drainTimeout?: string;
     logFormat?: string;
+    metricsPublic?: boolean;
+    state?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -92,6 +97,7 @@ export function parseServeOptions(
       'usage',
       `Invalid --log-format ${JSON.stringify(raw.logFormat)}: expected text or json.`,
     );
+  const state = parseStateOption(raw.state);
   const trustedProxies = raw.trustProxy
     ?.split(',')
     .map((entry) => entry.trim())
@@ -138,6 +144,7 @@ export function parseServeOptions(
     timeoutMs: timeoutFrom(raw.timeout, env),
     logArguments: Boolean(raw.logArguments),
     ...(raw.config !== undefined ? { configFile: raw.config } : {}),
+    ...(state !== undefined ? { state } : {}),
     ...(raw.tlsCert !== undefined && raw.tlsKey !== undefined
       ? { tls: { cert: resolve(raw.tlsCert), key: resolve(raw.tlsKey) } }
       : {}),
@@ -146,6 +153,7 @@ export function parseServeOptions(
       ? { drainMs: parseDuration(raw.drainTimeout, '--drain-timeout') }
       : {}),
     ...(raw.logFormat !== undefined ? { logFormat: raw.logFormat as LogFormat } : {}),
+    ...(raw.metricsPublic ? { metricsPublic: true } : {}),
     ...(raw.maxSessions !== undefined
       ? { maxSessions: positiveNumber('--max-sessions', raw.maxSessions, 1) }
       : {}),
@@ -279,6 +287,11 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       url: gateway.url,
       servers: gateway.servers,
     });
+    // Said only when it is not the default (files on this machine): replicas share it.
+    if (options.state !== undefined && gateway.state)
+      log.info('state', `Gateway state (limit counts, keys, vault, sign-ins) in ${gateway.state}.`, {
+        state: gateway.state,
+      });
     if (options.logFormat !== 'json')
       note(
         io,
@@ -339,6 +352,11 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       ...(tls ? { tls } : {}),
       trustedProxies,
       drainMs: options.drainMs ?? deployment.drainMs,
+      ...(options.metricsPublic || deployment.metrics === 'public' ? { metricsPublic: true } : {}),
+      // --state wins over the file's "state".
+      ...((options.state ?? deployment.state) !== undefined
+        ? { state: options.state ?? deployment.state }
+        : {}),
       logFormat: options.logFormat ?? deployment.logs,
     },
     io: deployment.project ? { ...io, cwd: deployment.project } : io,

@@ -10,6 +10,10 @@ export const vaultCommand: DefineCommand = (program, { io, act }) => {
     .description("Members' links (member, server, issuer, since); never a token, no key needed")
     .option('--member <subject>', "only this member's links")
     .option('--server <name>', 'only links to this server')
+    .option(
+      '--state <url>',
+      "the gateway's state store, as serve --state (redis://…); default: files on this machine",
+    )
     .addOption(jsonOption('stable'))
     .addHelpText(
       'after',
@@ -26,6 +30,10 @@ export const vaultCommand: DefineCommand = (program, { io, act }) => {
     .description("Remove a member's links (all, or to one server): they sign in again on next use")
     .requiredOption('--member <subject>', 'the member (their subject, as `vault list` shows it)')
     .option('--server <name>', 'only the link to this server')
+    .option(
+      '--state <url>',
+      "the gateway's state store, as serve --state (redis://…); default: files on this machine",
+    )
     .addHelpText(
       'after',
       '\nA running gateway stops using the login at its next call to the server.\n\nExamples:\n  $ patchbay vault revoke --member alice@example.com\n  $ patchbay vault revoke --member alice@example.com --server crm',

@@ -5,40 +5,52 @@
  */
 
 import { EXIT, PatchbayError, type ExitCode } from '../../errors.js';
+import { openState, parseStateOption } from '../../state/open.js';
 import { printJson, writeLine, type Io } from '../io.js';
 
 export interface VaultOptions {
   member?: string;
   server?: string;
   json: boolean;
+  /** `--state redis://…`: the store the gateway was started with; unset: files on this machine. */
+  state?: string;
 }
 
 export function parseVaultOptions(
-  raw: { member?: string; server?: string; json?: boolean },
+  raw: { member?: string; server?: string; json?: boolean; state?: string },
   memberRequired: boolean,
 ): VaultOptions {
   if (memberRequired && !raw.member?.trim())
     throw new PatchbayError('usage', 'Name the member whose links to remove.', {
       hint: 'patchbay vault list shows them; then: patchbay vault revoke --member <subject>',
     });
+  const state = parseStateOption(raw.state);
   return {
+    ...(state !== undefined ? { state } : {}),
     ...(raw.member ? { member: raw.member } : {}),
     ...(raw.server ? { server: raw.server } : {}),
     json: Boolean(raw.json),
   };
 }
 
-async function openLinks(io: Io) {
-  const [{ FileState }, { MemberVaultFacts, linkView }] = await Promise.all([
-    import('../../state/files.js'),
-    import('../../auth/member-vault.js'),
-  ]);
-  return { facts: new MemberVaultFacts(new FileState(io.paths.gatewayState)), linkView };
+/** The vault's facts in the store `--state` names (the gateway's own); closed after. */
+async function withLinks<T>(
+  options: VaultOptions,
+  io: Io,
+  run: (facts: import('../../auth/member-vault.js').MemberVaultFacts) => Promise<T>,
+): Promise<T> {
+  const { MemberVaultFacts } = await import('../../auth/member-vault.js');
+  const store = await openState(options.state, io.paths.gatewayState);
+  try {
+    return await run(new MemberVaultFacts(store));
+  } finally {
+    await store.close();
+  }
 }
 
 export async function runVaultList(options: VaultOptions, io: Io): Promise<ExitCode> {
-  const { facts, linkView } = await openLinks(io);
-  const links = (await facts.links(options)).map(linkView);
+  const { linkView } = await import('../../auth/member-vault.js');
+  const links = (await withLinks(options, io, (facts) => facts.links(options))).map(linkView);
   if (options.json) {
     printJson(io, { links });
     return EXIT.ok;
@@ -53,7 +65,7 @@ export async function runVaultList(options: VaultOptions, io: Io): Promise<ExitC
 }
 
 export async function runVaultRevoke(options: VaultOptions, io: Io): Promise<ExitCode> {
-  const removed = await (await openLinks(io)).facts.revoke(options.member!, options.server);
+  const removed = await withLinks(options, io, (facts) => facts.revoke(options.member!, options.server));
   const what = options.server ? `to ${options.server}` : 'to every server';
   writeLine(
     io.stderr,

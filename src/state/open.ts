@@ -1,0 +1,45 @@
+/**
+ * The one place a gateway's state store is chosen: `--state` (or a deployment file's `"state"`)
+ * names Redis (`redis://…`, `rediss://…` with TLS); unset or `files`, the state directory of
+ * this machine. `patchbay serve`, `keys` and `vault` all open it here, so they see one store.
+ *
+ * A Redis URL may carry a password: it is never printed (`describeState`, the store's
+ * `description`, every message here show the URL without it).
+ */
+
+import { PatchbayError } from '../errors.js';
+import type { StateStore } from './store.js';
+
+export const STATE_HINT =
+  'Give --state redis://host:6379 (or rediss://host:6380 for TLS), or leave it out for files on this machine.';
+
+/** A `--state` value checked (a usage error before anything starts); undefined: files. */
+export function parseStateOption(text: string | undefined, flag = '--state'): string | undefined {
+  if (text === undefined || text.trim() === '' || text.trim() === 'files') return undefined;
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    // The text itself is not repeated: it may hold a password.
+    throw new PatchbayError('usage', `${flag} is not a URL.`, { hint: STATE_HINT });
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new PatchbayError('usage', `${flag}: ${url.protocol} is not a state store (redis: or rediss:).`, {
+      hint: STATE_HINT,
+    });
+  return text.trim();
+}
+
+/** The store as messages name it: `redis at redis://host:6379/0` (no password), or `files in DIR`. */
+export function describeState(url: string | undefined, directory: string): string {
+  if (url === undefined) return `files in ${directory}`;
+  const parsed = new URL(url);
+  return `redis at ${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+}
+
+/** Open the store `url` names (checked by parseStateOption); undefined: files in `directory`. */
+export async function openState(url: string | undefined, directory: string): Promise<StateStore> {
+  if (url === undefined) return new (await import('./files.js')).FileState(directory);
+  const { RedisState } = await import('./redis.js');
+  return RedisState.connect(url);
+}
