@@ -124,7 +124,13 @@ export class Gateway {
             onListChanged: (upstream, kind) => this.relay.listChanged(upstream, kind),
             during: (upstream) => this.relay.hotCall(upstream),
             onWarning: options.onWarning,
+            serverInfo: this.identity(),
           });
+  }
+
+  /** Who the gateway says it is on 2026-07-28 results: createServer's server info, as its SDK server stamps it. */
+  private identity(): { name: string; version: string; title: string } {
+    return { name: GATEWAY_NAME, version: this.options.version, title: 'patchbay gateway' };
   }
 
   private makeUpstream(config: GatewayUpstream): Upstream {

@@ -8,7 +8,8 @@
 import type { ServerResponse } from 'node:http';
 
 import { nextEol } from './hot-bytes.js';
-import type { HostSide } from './hot-wire.js';
+import { modernAnswer, modernNotification, StampStream, type ServerIdentity } from './hot-modern.js';
+import type { HostSide, HotMethod } from './hot-wire.js';
 
 /** On every answer the hot path gave over HTTP (a diagnostic: which path served a request). */
 export const RELAY_HEADER = 'x-patchbay-relay';
@@ -98,6 +99,136 @@ export class HttpReply implements HostSide {
     writeData(this.res, Buffer.from(text));
     this.res.write('\n\n');
   }
+}
+
+/**
+ * A 2026-07-28 host's POST (no session), answered as the SDK's per-request transport answers it:
+ * JSON when the response is the first message, SSE from the first notification on (progress), the
+ * response made the full path's (hot-modern.ts). The head waits for the first message.
+ */
+export class ModernReply implements HostSide {
+  /** As the full path's round ends (input-relay.ts), the reason as its SDK client passes it on. */
+  readonly goneReason = 'Error: the host cancelled the request';
+  private mode: 'none' | 'json' | 'sse' = 'none';
+  private streaming = false;
+  private stamp: StampStream | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly method: HotMethod,
+    private readonly server: ServerIdentity,
+  ) {}
+
+  get ended(): boolean {
+    return this.res.writableEnded;
+  }
+
+  get committed(): boolean {
+    return this.streaming;
+  }
+
+  open(): void {}
+
+  send(text: string): void {
+    if (this.res.writableEnded) return;
+    this.sse();
+    event(this.res, modernNotification(text));
+  }
+
+  finish(text: string): void {
+    if (this.res.writableEnded) return;
+    const answer = modernAnswer(text, this.method, this.server);
+    if (this.mode === 'sse') {
+      event(this.res, answer.text);
+      this.res.end();
+      return;
+    }
+    this.res.writeHead(answer.status, { 'content-type': 'application/json', [RELAY_HEADER]: 'hot' });
+    this.res.end(answer.text);
+  }
+
+  streamStart(): void {
+    this.streaming = true;
+    const write =
+      this.mode === 'sse'
+        ? (bytes: Buffer) => writeData(this.res, bytes)
+        : (bytes: Buffer) => void this.res.write(bytes);
+    if (this.mode === 'sse') this.res.write('event: message\ndata: ');
+    else {
+      this.mode = 'json';
+      this.res.writeHead(200, { 'content-type': 'application/json', [RELAY_HEADER]: 'hot' });
+    }
+    this.stamp = new StampStream(this.method, this.server, write);
+  }
+
+  streamWrite(bytes: Buffer): void {
+    this.stamp!.push(bytes);
+  }
+
+  streamEnd(): void {
+    // A result whose end was never found cannot be the full path's answer: the exchange breaks.
+    if (!this.stamp?.stamped) return this.destroy();
+    this.res.end(this.mode === 'sse' ? '\n\n' : undefined);
+  }
+
+  abandon(): void {
+    if (!this.res.headersSent) this.res.writeHead(202);
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  drained(): Promise<void> | undefined {
+    return drained(this.res);
+  }
+
+  onGone(listener: () => void): () => void {
+    return onGone(this.res, listener);
+  }
+
+  private sse(): void {
+    if (this.mode !== 'none') return;
+    this.mode = 'sse';
+    this.res.writeHead(200, MODERN_SSE_HEADERS);
+  }
+}
+
+/** The per-request transport's SSE head (no session). */
+const MODERN_SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+  [RELAY_HEADER]: 'hot',
+};
+
+function event(res: ServerResponse, text: string): void {
+  res.write('event: message\ndata: ');
+  writeData(res, Buffer.from(text));
+  res.write('\n\n');
+}
+
+function drained(res: ServerResponse): Promise<void> | undefined {
+  if (!res.writableNeedDrain) return undefined;
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+function onGone(res: ServerResponse, listener: () => void): () => void {
+  const onClose = () => {
+    if (!res.writableFinished) listener();
+  };
+  res.once('close', onClose);
+  return () => res.off('close', onClose);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The hot path: a 2025-era host's `tools/call`, `prompts/get` and `resources/read` relayed as
- * bytes, not as SDK messages. Decided per request; anything it does not take falls back to the
+ * The hot path: a host's `tools/call`, `prompts/get` and `resources/read` relayed as bytes to an
+ * upstream's 2025-era session, not as SDK messages. Decided per request; anything it does not take falls back to the
  * full path (the SDK server and client, which stays the reference implementation), before a byte
  * is written:
  *
@@ -8,14 +8,21 @@
  *   elicitation nor sampling (it is never asked anything during the call) — over HTTP, on a known
  *   session, carrying an `MCP-Protocol-Version` the session transport accepts (absent or unknown:
  *   the full path, which checks it as the SDK does); over stdio (stdio-front.ts), once the host's
- *   connection is pinned to the 2025 era — for a tool, prompt or resource of an upstream whose
- *   2025-era session is open, and not a tool set to ask;
+ *   connection is pinned to the 2025 era; or a 2026-07-28 host's request over HTTP (no session)
+ *   that reads exactly as the SDK's entry would read it, its host named and its capabilities
+ *   declared (neither elicitation nor sampling) in its `_meta` envelope (hot-modern.ts) — for a
+ *   tool, prompt or resource of an upstream whose 2025-era session is open, and not a tool set to
+ *   ask;
  * - a tool call's policy decision is the gate's, the same admission the full path makes
  *   (policy-gate.ts); a prompt or a resource read is audited as the full path audits it
  *   (`beginRelayed`: decision `not-governed`);
  * - the request goes upstream with only what must change rewritten: the tool's or prompt's
  *   upstream name (a URI is the upstream's own), an id of the gateway's own (ids of many hosts
- *   share one upstream session), `_meta` reduced to the host's progress token;
+ *   share one upstream session), `_meta` reduced to the host's progress token (a 2026-07-28
+ *   host's envelope is not forwarded);
+ * - a 2026-07-28 host's answer is the one its per-request SDK server would give: JSON, or SSE from
+ *   the first progress notification on, the result stamped as the SDK's encoder stamps it
+ *   (hot-modern.ts; spliced in passing into a streamed one), its cancellation its connection closing;
  * - two sides, one logic: the upstream side is an `UpstreamLink` (hot-wire.ts) — a Streamable HTTP
  *   session's `PassThrough` (hot-http-upstream.ts) or a stdio session's raw channel
  *   (hot-stdio-upstream.ts) — and the host side a `HostSide` (hot-host.ts) — SSE on the host's POST,
@@ -40,7 +47,8 @@ import { traceFromHeaders, traceFromMeta, traceHeaders, type TraceContext } from
 import type { AuditCaller, CallObserver } from '../policy/audit.js';
 import { firstText, recordFailure, recordSummary, type CallResult } from '../use/guarded-call.js';
 import { HttpLink } from './hot-http-upstream.js';
-import { HttpReply, LineReply } from './hot-host.js';
+import { HttpReply, LineReply, ModernReply } from './hot-host.js';
+import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
 import { ungatedCall, type PolicyGate } from './policy-gate.js';
@@ -69,6 +77,8 @@ export interface HotPathOptions {
    */
   during(upstream: Upstream): () => void;
   onWarning: ((message: string) => void) | undefined;
+  /** The gateway's identity, stamped on a 2026-07-28 host's results as its SDK server stamps it. */
+  serverInfo: ServerIdentity;
 }
 
 interface Route {
@@ -92,6 +102,14 @@ export interface HotExchange extends HotHost {
   sessionId: string;
 }
 
+/** A 2026-07-28 host's POST (no session): who it is comes from the request's envelope. */
+export interface ModernExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: unknown;
+  caller: AuditCaller;
+}
+
 const HOT_METHODS: ReadonlySet<unknown> = new Set<HotMethod>(['tools/call', 'prompts/get', 'resources/read']);
 
 /** A host request the hot path can take, as far as it reads it. */
@@ -113,6 +131,8 @@ interface InFlight {
 
 /** Where cancellations of a stdio host's requests are looked up (one host per stdio front). */
 const STDIO_HOST = 'stdio';
+/** 2026-07-28 hosts' requests, each under a key of its own (nothing cancels them by id). */
+const MODERN_HOST = 'modern';
 
 export class HotPath {
   /** Ids of this gateway's own upstream requests: never those of an SDK client (numbers). */
@@ -151,6 +171,28 @@ export class HotPath {
       callKey(exchange.sessionId, request.id),
       () => new HttpReply(exchange.res, exchange.sessionId),
     );
+  }
+
+  /**
+   * Serve a 2026-07-28 host's POST as the SDK's per-request server would answer it, or return false
+   * having written nothing. Its cancellation is its connection closing (there is no session to
+   * send `notifications/cancelled` on).
+   */
+  async serveModern(exchange: ModernExchange): Promise<boolean> {
+    const { req, res, body } = exchange;
+    if (!isJson(req.headers['content-type'])) return false;
+    const envelope = modernEnvelope(req, body);
+    if (!envelope) return false;
+    const request = hotRequest(body, true);
+    if (!request) return false;
+    if (req.headers.traceparent !== undefined) request.trace = traceFromHeaders(req.headers) ?? request.trace;
+    const host = {
+      hostName: envelope.hostName,
+      hostCapabilities: envelope.capabilities,
+      caller: exchange.caller,
+    };
+    const key = callKey(MODERN_HOST, `${this.nextId++}`);
+    return this.take(request, host, key, () => new ModernReply(res, request.method, this.options.serverInfo));
   }
 
   /**
@@ -332,7 +374,7 @@ export class HotPath {
       host.abandon();
     };
     this.inFlight.set(key, { cancel });
-    const offGone = host.onGone(() => cancel('the host closed the connection'));
+    const offGone = host.onGone(() => cancel(host.goneReason ?? 'the host closed the connection'));
     const end = link instanceof StdioLink ? this.options.during(route.upstream) : undefined;
     try {
       const outcome = await link.exchange({
@@ -454,7 +496,12 @@ function upstreamParams(request: HotRequest, name: string): Record<string, unkno
   return params;
 }
 
-function hotRequest(body: unknown): HotRequest | undefined {
+/**
+ * The request, as far as the hot path reads it. A 2025-era host's `_meta` may carry only its
+ * progress token; a 2026-07-28 host's also its envelope (checked in hot-modern.ts), which is not
+ * forwarded.
+ */
+function hotRequest(body: unknown, modern = false): HotRequest | undefined {
   const message = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
   if (message.jsonrpc !== '2.0' || !HOT_METHODS.has(message.method)) return undefined;
   const method = message.method as HotMethod;
@@ -480,7 +527,9 @@ function hotRequest(body: unknown): HotRequest | undefined {
     if (key !== nameKey && key !== 'arguments' && key !== '_meta') return undefined;
   if (params._meta !== undefined && (typeof params._meta !== 'object' || params._meta === null))
     return undefined;
-  if (params._meta && Object.keys(params._meta).some((key) => !HOT_META_KEYS.has(key))) return undefined;
+  // A 2026-07-28 host's envelope was read in hot-modern.ts (and is not forwarded).
+  if (!modern && params._meta && Object.keys(params._meta).some((key) => !HOT_META_KEYS.has(key)))
+    return undefined;
   return {
     method,
     id,

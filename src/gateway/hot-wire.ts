@@ -46,6 +46,8 @@ export interface HostSide {
   drained(): Promise<void> | undefined;
   /** `listener` when the host goes away before its answer ended; returns the unsubscribe. */
   onGone(listener: () => void): () => void;
+  /** The cancellation's reason when the host goes away, as the full path gives it (its audit line, upstream). */
+  readonly goneReason?: string;
 }
 
 /** How one relayed request ended upstream. */

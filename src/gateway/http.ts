@@ -19,7 +19,8 @@
  *
  * 2026-07-28 requests are served per request (`createMcpHandler`); 2025-era hosts get sessions
  * (legacy-sessions.ts: bounded in number, expired when idle), and a 2025 request without a session
- * that is not `initialize` is still answered, statelessly.
+ * that is not `initialize` is still answered, statelessly. A tool call, prompt or resource read of
+ * either era may be relayed by the hot path (hot-path.ts) instead, decided per request.
  */
 
 import { createHash } from 'node:crypto';
@@ -339,6 +340,21 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
               }));
             if (served) return;
           } else hot.cancel(sessionId, parsedBody);
+        } else if (
+          hot &&
+          req.method === 'POST' &&
+          sessionId === undefined &&
+          req.headers['mcp-protocol-version'] !== undefined &&
+          HotPath.candidate(parsedBody)
+        ) {
+          // A 2026-07-28 host's request (hot-modern.ts reads it as the SDK's entry would).
+          const served = await hot.serveModern({
+            req,
+            res,
+            body: parsedBody,
+            caller: callerOf(req, identity, peer),
+          });
+          if (served) return;
         }
         await serveWebHandler(
           req,

@@ -110,8 +110,8 @@ async function runCorpus(era: 'legacy' | 'auto', server = 'ev') {
   }
 }
 
-async function runReads() {
-  const [hotHost, fullHost] = await Promise.all([host(hot.gateway, 'legacy'), host(full.gateway, 'legacy')]);
+async function runReads(era: 'legacy' | 'auto' = 'legacy') {
+  const [hotHost, fullHost] = await Promise.all([host(hot.gateway, era), host(full.gateway, era)]);
   try {
     const { resources } = await fullHost.client.listResources();
     const { resourceTemplates } = await fullHost.client.listResourceTemplates();
@@ -163,6 +163,16 @@ describe('the hot path answers as the full path does', () => {
       ]),
     );
     expect(reads).toBeGreaterThan(4);
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotReads).toBe(reads - FALLBACKS.resources);
+    expect(hotPrompts).toBe(PROMPTS.length - FALLBACKS.prompts);
+  }, 120_000);
+
+  it('for a 2026-07-28 host: every resource read and prompt, on the hot path', async () => {
+    const { rows, reads, hotReads, hotPrompts, fullRelays } = await runReads('auto');
     expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
       rows.map(({ label, full }) => ({ label, hot: full })),
     );
@@ -232,13 +242,107 @@ describe('the hot path answers as the full path does', () => {
     }
   }, 60_000);
 
-  it('for a 2026-07-28 host (served by the full path on both)', async () => {
-    const { rows, hotRelays } = await runCorpus('auto');
+  it('for a 2026-07-28 host: the whole corpus, and the hot path served most of it', async () => {
+    const { rows, hotRelays, fullRelays } = await runCorpus('auto');
     expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
       rows.map(({ label, full }) => ({ label, hot: full })),
     );
-    expect(hotRelays).toBe(0);
+    expect(fullRelays).toBe(0);
+    expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
   }, 120_000);
+
+  it('for a 2026-07-28 host and a stdio upstream: the whole corpus, on the hot path', async () => {
+    const { rows, hotRelays, fullRelays } = await runCorpus('auto', 'evs');
+    withoutLateProgress(rows);
+    expect(rows.map(({ label, hot }) => ({ label, hot }))).toEqual(
+      rows.map(({ label, full }) => ({ label, hot: full })),
+    );
+    expect(fullRelays).toBe(0);
+    expect(hotRelays).toBeGreaterThanOrEqual(CORPUS.length - 2);
+  }, 120_000);
+
+  it('answers a 2026-07-28 request in the full path’s shape (JSON; SSE once progress comes), and leaves an odd one to it', async () => {
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-host', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const post = async (side: Side, headers: Record<string, string>, params: Record<string, unknown>) => {
+      const response = await fetch(side.gateway.url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${side.gateway.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          ...headers,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'raw-1', method: 'tools/call', params }),
+      });
+      return {
+        status: response.status,
+        type: response.headers.get('content-type'),
+        relay: response.headers.get('x-patchbay-relay'),
+        body: await response.text(),
+      };
+    };
+    const cases: Array<[string, Record<string, string>, Record<string, unknown>, string | null]> = [
+      [
+        'echo',
+        { 'mcp-name': 'ev__echo' },
+        { name: 'ev__echo', arguments: { message: 'which path?' }, _meta: envelope },
+        'hot',
+      ],
+      [
+        'progress',
+        { 'mcp-name': 'ev__trigger-long-running-operation' },
+        {
+          name: 'ev__trigger-long-running-operation',
+          arguments: { duration: 1, steps: 2 },
+          _meta: { ...envelope, progressToken: 'p-1' },
+        },
+        'hot',
+      ],
+      ['Mcp-Name missing', {}, { name: 'ev__echo', arguments: { message: 'x' }, _meta: envelope }, null],
+      [
+        'Mcp-Name not the body’s',
+        { 'mcp-name': 'ev__get-sum' },
+        { name: 'ev__echo', arguments: { message: 'x' }, _meta: envelope },
+        null,
+      ],
+      [
+        'a host that can be asked',
+        { 'mcp-name': 'ev__echo' },
+        {
+          name: 'ev__echo',
+          arguments: { message: 'x' },
+          _meta: { ...envelope, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } },
+        },
+        null,
+      ],
+      [
+        'an unknown revision',
+        { 'mcp-name': 'ev__echo', 'mcp-protocol-version': '2099-01-01' },
+        {
+          name: 'ev__echo',
+          arguments: { message: 'x' },
+          _meta: { ...envelope, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' },
+        },
+        null,
+      ],
+    ];
+    for (const [label, headers, params, relay] of cases) {
+      const [x, y] = await Promise.all([post(hot, headers, params), post(full, headers, params)]);
+      expect(x.relay, label).toBe(relay);
+      expect(y.relay, label).toBeNull();
+      expect({ status: x.status, type: x.type, body: x.body }, label).toEqual({
+        status: y.status,
+        type: y.type,
+        body: y.body,
+      });
+    }
+  }, 60_000);
 
   it('for a host that can be asked (elicitation): the full path, with the question relayed', async () => {
     const make = async (gateway: RunningGateway) => {
@@ -280,6 +384,33 @@ describe('the hot path answers as the full path does', () => {
         ]);
         expect(after).toEqual(reference);
         expect(a.relays.hot).toBe(2);
+      } finally {
+        await Promise.all([a.client.close(), b.client.close()]);
+      }
+    },
+    60_000,
+  );
+
+  it.each(['ev', 'evs'])(
+    'cancels (%s) for a 2026-07-28 host (its connection closes): not answered, and the next call is served',
+    async (server) => {
+      const [a, b] = await Promise.all([host(hot.gateway, 'auto'), host(full.gateway, 'auto')]);
+      try {
+        const args = { duration: 5, steps: 5 };
+        const [x, y] = await Promise.all([
+          call(a.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+          call(b.client, `${server}__trigger-long-running-operation`, args, { abortAfterMs: 600 }),
+        ]);
+        expect(x).toEqual({ rejected: 'aborted' });
+        expect(y).toEqual({ rejected: 'aborted' });
+        const [after, reference] = await Promise.all([
+          call(a.client, `${server}__echo`, { message: 'after' }),
+          call(b.client, `${server}__echo`, { message: 'after' }),
+        ]);
+        expect(after).toEqual(reference);
+        // The cancelled call's head never went out (a JSON answer waits for its response).
+        expect(a.relays.hot).toBe(1);
+        expect(b.relays.hot).toBe(0);
       } finally {
         await Promise.all([a.client.close(), b.client.close()]);
       }
