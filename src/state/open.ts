@@ -10,6 +10,8 @@
 import { PatchbayError } from '../errors.js';
 import type { StateStore } from './store.js';
 
+export { describeState } from './describe.js';
+
 export const STATE_HINT =
   'Give --state redis://host:6379 (or rediss://host:6380 for TLS), or leave it out for files on this machine.';
 
@@ -28,13 +30,6 @@ export function parseStateOption(text: string | undefined, flag = '--state'): st
       hint: STATE_HINT,
     });
   return text.trim();
-}
-
-/** The store as messages name it: `redis at redis://host:6379/0` (no password), or `files in DIR`. */
-export function describeState(url: string | undefined, directory: string): string {
-  if (url === undefined) return `files in ${directory}`;
-  const parsed = new URL(url);
-  return `redis at ${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
 }
 
 /** Open the store `url` names (checked by parseStateOption); undefined: files in `directory`. */

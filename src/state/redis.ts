@@ -20,7 +20,7 @@ import {
 } from 'redis';
 
 import { PatchbayError } from '../errors.js';
-import { describeState } from './open.js';
+import { describeState } from './describe.js';
 import { RedisWindows } from './redis-windows.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
