@@ -561,15 +561,17 @@ describe('login with the SDK', () => {
 
 describe('refresh, rotation and revocation', () => {
   it('refreshes an expired access token with rotation; the old refresh token is then refused', async () => {
-    const as = await authorizationServer({ rotateRefreshTokens: true, accessTokenTtlSeconds: 1 });
+    // 2 s, not 1: oidc-provider counts expiry in whole seconds, so a "1 s" token — the refreshed
+    // one below too — may already be expired when it is used a moment later under load.
+    const as = await authorizationServer({ rotateRefreshTokens: true, accessTokenTtlSeconds: 2 });
     const mcp = await protectedServer(as);
     const listener = await callbackListener();
     const provider = new TestOAuthProvider(listener.redirectUrl);
     await login(provider, listener, mcp);
     const first = provider.saved!;
-    expect(first.expires_in).toBe(1);
+    expect(first.expires_in).toBe(2);
 
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
     const expired = await mcpPost(mcp, TOOLS_LIST, first.access_token);
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toContain('error="invalid_token"');

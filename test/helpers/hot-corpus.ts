@@ -88,8 +88,22 @@ export function normalized(outcome: Outcome): unknown {
       // Each gateway has its own sandbox (where its policy file is)…
       .replace(/patchbay-test-[A-Za-z0-9]+/g, '<sandbox>')
       // …and its own upstream session, which some tools name.
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session>'),
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session>')
+      // server-everything's dynamic resources say the wall-clock second they were read at, as
+      // text or inside a base64 blob: two reads a moment apart may cross a second.
+      .replace(/"blob":"([A-Za-z0-9+/=]+)"/g, (_match, blob: string) => {
+        const text = Buffer.from(blob, 'base64').toString('utf8');
+        return CLOCK.test(text) ? `"blob":"<text: ${maskClock(text).replace(/["\\]/g, '')}>"` : _match;
+      })
+      .replace(CLOCK_ALL, '<clock>'),
   );
+}
+
+const CLOCK = /\b\d{1,2}:\d\d:\d\d\s?[AP]M\b/;
+const CLOCK_ALL = new RegExp(CLOCK.source, 'g');
+
+function maskClock(text: string): string {
+  return text.replace(CLOCK_ALL, '<clock>');
 }
 
 /** The prompts corpus: [label, prompt, arguments]. */
