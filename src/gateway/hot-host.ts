@@ -72,32 +72,15 @@ export class HttpReply implements HostSide {
   }
 
   drained(): Promise<void> | undefined {
-    const { res } = this;
-    if (!res.writableNeedDrain) return undefined;
-    return new Promise((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.once('drain', done);
-      res.once('close', done);
-    });
+    return drained(this.res);
   }
 
   onGone(listener: () => void): () => void {
-    const { res } = this;
-    const onClose = () => {
-      if (!res.writableFinished) listener();
-    };
-    res.once('close', onClose);
-    return () => res.off('close', onClose);
+    return onGone(this.res, listener);
   }
 
   private event(text: string): void {
-    this.res.write('event: message\ndata: ');
-    writeData(this.res, Buffer.from(text));
-    this.res.write('\n\n');
+    event(this.res, text);
   }
 }
 
@@ -210,16 +193,17 @@ function event(res: ServerResponse, text: string): void {
   res.write('\n\n');
 }
 
-function drained(res: ServerResponse): Promise<void> | undefined {
-  if (!res.writableNeedDrain) return undefined;
+/** Resolves when `out` can take more (or closed); undefined when it can now. */
+function drained(out: NodeJS.WritableStream & { writableNeedDrain?: boolean }): Promise<void> | undefined {
+  if (!out.writableNeedDrain) return undefined;
   return new Promise((resolve) => {
     const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
+      out.off('drain', done);
+      out.off('close', done);
       resolve();
     };
-    res.once('drain', done);
-    res.once('close', done);
+    out.once('drain', done);
+    out.once('close', done);
   });
 }
 
@@ -291,17 +275,7 @@ export class LineReply implements HostSide {
   }
 
   drained(): Promise<void> | undefined {
-    const { out } = this;
-    if (!out.writableNeedDrain) return undefined;
-    return new Promise((resolve) => {
-      const done = () => {
-        out.off('drain', done);
-        out.off('close', done);
-        resolve();
-      };
-      out.once('drain', done);
-      out.once('close', done);
-    });
+    return drained(this.out);
   }
 
   onGone(): () => void {

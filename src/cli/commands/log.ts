@@ -215,44 +215,44 @@ function printStats(
   total: CallStats,
   io: Io,
 ): void {
-  const p = paint(useColor(io, 'stdout'));
-  const cells = (name: string, tool: string, stats: CallStats) => [
-    name,
-    tool,
-    String(stats.calls),
-    String(stats.errors),
-    String(stats.denied),
-    String(stats.limited),
-    latency(stats.p50Ms),
-    latency(stats.p95Ms),
-    latency(stats.maxMs),
-  ];
-  const table = [
+  printStatsTable(
     STATS_COLUMNS,
-    ...rows.map((row) =>
-      cells(clean(row.server), row.kind ? `${row.kind} ${clean(row.tool)}` : clean(row.tool), row),
-    ),
-    cells('total', '', total),
-  ];
-  const widths = STATS_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
-  // Names to the left, figures to the right, so digits line up.
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
-      .join('  ')
-      .trimEnd();
-  writeLine(io.stdout, p.bold(line(table[0]!)));
-  for (const cells of table.slice(1, -1)) writeLine(io.stdout, line(cells));
-  writeLine(io.stdout, p.bold(line(table[table.length - 1]!)));
+    rows.map((row) => [
+      clean(row.server),
+      row.kind ? `${row.kind} ${clean(row.tool)}` : clean(row.tool),
+      row,
+    ]),
+    total,
+    io,
+  );
 }
 
 const MEMBER_COLUMNS = ['member', 'groups', 'calls', 'errors', 'denied', 'limited', 'p50', 'p95', 'max'];
 
 function printMemberStats(rows: readonly MemberStats[], total: CallStats, io: Io): void {
+  printStatsTable(
+    MEMBER_COLUMNS,
+    rows.map((row) => [
+      clean(row.email && row.email !== row.member ? `${row.member} <${row.email}>` : row.member),
+      clean((row.groups ?? []).join(',')),
+      row,
+    ]),
+    total,
+    io,
+  );
+}
+
+/** Two name columns, then the figures of each row and a total row; header and total in bold. */
+function printStatsTable(
+  columns: string[],
+  rows: ReadonlyArray<[string, string, CallStats]>,
+  total: CallStats,
+  io: Io,
+): void {
   const p = paint(useColor(io, 'stdout'));
-  const cells = (member: string, groups: string, stats: CallStats) => [
-    member,
-    groups,
+  const cells = (first: string, second: string, stats: CallStats) => [
+    first,
+    second,
     String(stats.calls),
     String(stats.errors),
     String(stats.denied),
@@ -261,25 +261,16 @@ function printMemberStats(rows: readonly MemberStats[], total: CallStats, io: Io
     latency(stats.p95Ms),
     latency(stats.maxMs),
   ];
-  const table = [
-    MEMBER_COLUMNS,
-    ...rows.map((row) =>
-      cells(
-        clean(row.email && row.email !== row.member ? `${row.member} <${row.email}>` : row.member),
-        clean((row.groups ?? []).join(',')),
-        row,
-      ),
-    ),
-    cells('total', '', total),
-  ];
-  const widths = MEMBER_COLUMNS.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
-  const line = (cells: string[]) =>
-    cells
+  const table = [columns, ...rows.map((row) => cells(...row)), cells('total', '', total)];
+  const widths = columns.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  // Names to the left, figures to the right, so digits line up.
+  const line = (row: string[]) =>
+    row
       .map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
       .join('  ')
       .trimEnd();
   writeLine(io.stdout, p.bold(line(table[0]!)));
-  for (const cells of table.slice(1, -1)) writeLine(io.stdout, line(cells));
+  for (const row of table.slice(1, -1)) writeLine(io.stdout, line(row));
   writeLine(io.stdout, p.bold(line(table[table.length - 1]!)));
 }
 
