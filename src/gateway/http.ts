@@ -30,7 +30,7 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 
 import {
   createMcpHandler,
@@ -133,6 +133,8 @@ export interface ListenerEvents {
 
 export interface HttpGateway {
   url: string;
+  /** Where it listens (`127.0.0.1:7431`): differs from the URL's authority behind a load balancer. */
+  listening: string;
   handler: McpHttpHandler;
   /**
    * Stop taking connections and requests (503, Retry-After, Connection: close; /readyz 503), and
@@ -382,12 +384,15 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
   let closing: Promise<void> | undefined;
   return {
     url: mcpUrl.href,
+    listening: new URL(origin).host,
     handler,
     async drain(withinMs) {
       const finished = drain.start(withinMs);
-      // No new connection; the idle kept-alive ones go now, the busy ones after their answer.
-      httpServer.close();
-      httpServer.closeIdleConnections();
+      // No new connection. Kept-alive ones stay until the drain is over: a request sent on one just
+      // now is answered 503 with Connection: close (a clear retry), where closing it under the
+      // sender would reset a POST that no one may safely send again. (http.Server's own close()
+      // would also close the idle ones at once: the listening socket is closed as net's is.)
+      NetServer.prototype.close.call(httpServer);
       await finished;
       return { cut: drain.inFlight };
     },

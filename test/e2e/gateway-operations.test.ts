@@ -112,9 +112,10 @@ async function audited(): Promise<AuditEntry[]> {
   return JSON.parse(run.stdout) as AuditEntry[];
 }
 
-/** The JSON lines of a gateway's stderr (every line must be one). */
+/** The JSON lines of a gateway's stderr (every whole line must be one; a line still being written is not read). */
 function jsonLines(stderr: string): Array<Record<string, unknown>> {
   return stderr
+    .slice(0, stderr.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -403,26 +404,46 @@ describe('JSON logs', () => {
   });
 });
 
-/** A socket that has sent the start of a request (so it is not idle when the drain begins). */
-function begun(port: number, head: string): Promise<Socket> {
+/** A kept-alive connection in the middle of its second request. */
+interface Begun {
+  socket: Socket;
+  /** Everything the gateway sent after the first answer, once the connection has closed. */
+  answer: Promise<string>;
+}
+
+/**
+ * A connection the gateway has surely taken (one request already answered on it, kept alive),
+ * that has sent the start of a second request, so it is not idle when the drain begins.
+ * Everything read and the close are listened for from the start: nothing is missed whenever it comes.
+ */
+function begun(port: number, head: string): Promise<Begun> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => {
-      socket.write(head);
-      resolve(socket);
+    const socket = connect({ port, host: '127.0.0.1' }, () =>
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`),
+    );
+    let first = '';
+    let rest = '';
+    let started = false;
+    const answer = new Promise<string>((settle) => {
+      socket.on('close', () => settle(rest));
+      socket.on('error', () => settle(rest));
     });
     socket.once('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      if (started) return void (rest += chunk.toString());
+      first += chunk.toString();
+      if (!first.endsWith('\r\n\r\nok\n')) return;
+      started = true;
+      socket.write(head);
+      resolve({ socket, answer });
+    });
   });
 }
 
-/** Finish the request begun on `socket` and read the whole answer (the gateway closes after it). */
-function finish(socket: Socket, rest: string): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('close', () => resolve(text));
-    socket.on('error', () => resolve(text));
-    socket.write(rest);
-  });
+/** Finish the request begun and read the whole answer (the gateway closes after it). */
+function finish(begun: Begun, rest: string): Promise<string> {
+  begun.socket.write(rest);
+  return begun.answer;
 }
 
 describe('SIGTERM drains', () => {
