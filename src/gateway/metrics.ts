@@ -191,6 +191,13 @@ export function measuredState(store: StateStore, histogram: Histogram<'op'>): St
       };
     },
     ...(store.windows ? { windows: measuredWindows(store.windows, timed) } : {}),
+    bus: {
+      get replica() {
+        return store.bus.replica;
+      },
+      publish: (channel, message) => timed('publish', () => store.bus.publish(channel, message)),
+      subscribe: (channel, onMessage) => store.bus.subscribe(channel, onMessage),
+    },
     reachable: () => timed('reachable', () => store.reachable()),
     close: () => store.close(),
   };

@@ -42,6 +42,8 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   logArguments: boolean;
   /** HTTP: `/metrics` answers without authentication (a scraper on a private network). */
   metricsPublic?: boolean;
+  /** HTTP: `--public-url`, the base URL hosts reach this gateway by (a load balancer in front). */
+  publicUrl?: URL;
 }
 
 export interface GatewayCallbacks {
@@ -73,6 +75,8 @@ export interface GatewayCallbacks {
 export interface RunningGateway {
   /** The HTTP endpoint hosts connect to; undefined on stdio. */
   url: string | undefined;
+  /** HTTP: the address it listens on (`127.0.0.1:7431`), which a public URL may not show. */
+  listening?: string;
   /** Hosts must send the gateway token (HTTP without --dangerously-no-auth). */
   tokenRequired: boolean;
   /** The servers served at start, in config order. */
@@ -224,7 +228,14 @@ export async function startGateway(
       await gateway.close();
       await state.close();
     });
-    return { url: served.url, tokenRequired: true, servers, done, state: state.description };
+    return {
+      url: served.url,
+      listening: served.listening,
+      tokenRequired: true,
+      servers,
+      done,
+      state: state.description,
+    };
   }
   const token = options.noAuth ? undefined : await gatewayToken(callbacks.paths);
   const authenticator =
@@ -233,6 +244,7 @@ export async function startGateway(
       : firstOf([staticToken(token)], 'A bearer token is required: patchbay serve --print-token shows it.');
   const served = await serveHttp(gateway, {
     ...options.http,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     authenticator,
     ...limitsSet(options),
     ...listening,
@@ -247,6 +259,7 @@ export async function startGateway(
   });
   return {
     url: served.url,
+    listening: served.listening,
     tokenRequired: token !== undefined,
     servers,
     done,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
 import { PatchbayError } from '../errors.js';
+import { LocalBus } from './local-bus.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
 interface Stored {
@@ -24,6 +25,8 @@ const LOCK_TIMEOUT_MS = 15_000;
 
 export class FileState implements StateStore {
   readonly description: string;
+  /** One machine, one gateway process: its messages stay in memory. */
+  readonly bus = new LocalBus();
 
   constructor(private readonly directory: string) {
     this.description = `files in ${directory}`;

@@ -21,6 +21,7 @@ import {
 
 import { PatchbayError } from '../errors.js';
 import { describeState } from './describe.js';
+import { RedisBus } from './redis-bus.js';
 import { RedisWindows } from './redis-windows.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
@@ -41,6 +42,7 @@ type Pool = RedisClientPoolType;
 export class RedisState implements StateStore {
   readonly description: string;
   readonly windows: RedisWindows;
+  readonly bus: RedisBus;
 
   private constructor(
     private readonly client: Client,
@@ -50,6 +52,7 @@ export class RedisState implements StateStore {
     // Never the password (nor the user name) of the URL: this is printed and logged.
     this.description = describeState(url.href, '');
     this.windows = new RedisWindows(client);
+    this.bus = new RedisBus(client, KEY_PREFIX);
   }
 
   /** Connects; a URL that cannot be reached is an error that says so (redis:// or rediss://). */
@@ -111,6 +114,7 @@ export class RedisState implements StateStore {
   }
 
   async close(): Promise<void> {
+    await this.bus.close();
     await Promise.allSettled([this.client.close(), this.pool.close()]);
   }
 }

@@ -49,9 +49,32 @@ export interface StateStore {
    * (Redis). Undefined for files: limits then stay in the machine's usage file (policy/limits.ts).
    */
   readonly windows?: WindowCounters;
+  /**
+   * Messages between the processes that share this state: files, the one process of this machine
+   * (in memory); Redis, every replica (pub/sub).
+   */
+  readonly bus: MessageBus;
   /** Whether the store answers now (for /readyz): files always, Redis when a PING comes back. */
   reachable(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * Fire-and-forget messages to whoever listens on a channel now, on any replica: how a replica
+ * reaches the one that holds a host's stream or a paused call. Nothing is kept for a listener that
+ * is not there (publish says whether any replica heard it), and a message is heard at most once per
+ * subscription. Channels are names made by the code (a session's or a replica's), never user input.
+ */
+export interface MessageBus {
+  /** This process's own name on the bus (random per start): a channel other replicas reply to. */
+  readonly replica: string;
+  /**
+   * Deliver `message` (JSON) to every current subscriber of `channel`; resolves to the number of
+   * replicas (processes) that have one: 0 when nobody listens.
+   */
+  publish(channel: string, message: unknown): Promise<number>;
+  /** Hear `channel` until the returned function is called. Resolves once subscribed. */
+  subscribe(channel: string, onMessage: (message: unknown) => void): Promise<() => Promise<void>>;
 }
 
 /** One window a call is counted in: its counter's key, the most it may reach, how long it lives. */

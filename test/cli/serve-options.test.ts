@@ -88,6 +88,26 @@ describe('parseServeOptions', () => {
     );
   });
 
+  it('reads --public-url: https anywhere, http on loopback only, a base URL without a path; not with --config', () => {
+    expect(parseServeOptions({ http: '0', publicUrl: 'https://mcp.example.com' }, {}).publicUrl?.href).toBe(
+      'https://mcp.example.com/',
+    );
+    expect(parseServeOptions({ http: '0', publicUrl: 'http://127.0.0.1:9000' }, {}).publicUrl?.href).toBe(
+      'http://127.0.0.1:9000/',
+    );
+    expect(() => parseServeOptions({ http: '0', publicUrl: 'http://mcp.example.com' }, {})).toThrow(
+      /must be https/,
+    );
+    expect(() => parseServeOptions({ http: '0', publicUrl: 'https://mcp.example.com/mcp' }, {})).toThrow(
+      /without a path/,
+    );
+    expect(() => parseServeOptions({ http: '0', publicUrl: 'not a url' }, {})).toThrow(/not a URL/);
+    expect(() => parseServeOptions({ publicUrl: 'https://mcp.example.com' }, {})).toThrow(/go with --http/);
+    expect(() =>
+      parseServeOptions({ config: 'team.jsonc', publicUrl: 'https://mcp.example.com' }, {}),
+    ).toThrow(/does not go with --config/);
+  });
+
   it('reads the operations flags: TLS files (absolute), trusted proxies, the drain, the log format', () => {
     expect(
       parseServeOptions(

@@ -8,6 +8,7 @@ export interface RunningGateway {
   child: ChildProcess;
   /** The endpoint from its first line, `http://127.0.0.1:<port>/mcp` (https with TLS). */
   url: string;
+  /** The port it listens on (with --public-url, not the URL's). */
   port: number;
   /** The bearer token hosts send, as `patchbay serve --print-token` gives it in the same sandbox. */
   token: string;
@@ -46,7 +47,7 @@ export async function startGateway(sandbox: Sandbox, args: string[] = []): Promi
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, port } = await new Promise<{ url: string; port: number }>((resolve, reject) => {
     const settle = () => {
       clearTimeout(timer);
       child.off('error', onError).off('close', onClose);
@@ -63,10 +64,12 @@ export async function startGateway(sandbox: Sandbox, args: string[] = []): Promi
       fail(`exited (${signal ?? `code ${code}`}) before giving its URL`);
     const onData = () => {
       // https with --tls-cert; the URL ends a text line or a JSON string (--log-format json).
-      const match = /patchbay gateway at (https?:\/\/[^\s"]+\/mcp)/.exec(text);
+      const match = /patchbay gateway at (https?:\/\/[^\s"]+\/mcp)(?: \(listening on [^\s)]*:(\d+)\))?/.exec(
+        text,
+      );
       if (match) {
         settle();
-        resolve(match[1]!);
+        resolve({ url: match[1]!, port: Number(match[2] ?? new URL(match[1]!).port) });
       }
     };
     const timer = setTimeout(() => fail(`gave no URL within ${URL_WITHIN_MS / 1000} s`), URL_WITHIN_MS);
@@ -98,5 +101,5 @@ export async function startGateway(sandbox: Sandbox, args: string[] = []): Promi
     clearTimeout(killer);
   };
 
-  return { child, url, port: Number(new URL(url).port), token, stderr: () => text, applied, stop };
+  return { child, url, port, token, stderr: () => text, applied, stop };
 }

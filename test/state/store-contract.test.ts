@@ -99,6 +99,40 @@ describe.each(backends)('state store contract: $name', (backend) => {
   });
 });
 
+describe.each(backends)('message bus contract: $name', (backend) => {
+  it('delivers a copy to each current subscriber, says whether a replica heard it, and stops on unsubscribe', async () => {
+    const store = await backend.open();
+    const heard: unknown[] = [];
+    const sent = { n: 1, nested: { list: [1, 2] } };
+    const stopOne = await store.bus.subscribe('contract-bus', (message) => heard.push(['one', message]));
+    const stopTwo = await store.bus.subscribe('contract-bus', (message) => heard.push(['two', message]));
+    await store.bus.subscribe('contract-elsewhere', (message) => heard.push(['elsewhere', message]));
+    // One replica holds both subscriptions: it counts once.
+    expect(await store.bus.publish('contract-bus', sent)).toBe(1);
+    await until(() => heard.length === 2);
+    expect(heard).toEqual(
+      expect.arrayContaining([
+        ['one', sent],
+        ['two', sent],
+      ]),
+    );
+    expect((heard[0] as unknown[])[1]).not.toBe(sent);
+    await stopOne();
+    expect(await store.bus.publish('contract-bus', { n: 2 })).toBe(1);
+    await until(() => heard.length === 3);
+    expect(heard[2]).toEqual(['two', { n: 2 }]);
+    await stopTwo();
+    expect(await store.bus.publish('contract-bus', { n: 3 })).toBe(0);
+    await sleep(50);
+    expect(heard).toHaveLength(3);
+  });
+});
+
+async function until(what: () => boolean, withinMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + withinMs; !what(); await sleep(10))
+    if (Date.now() > deadline) throw new Error('not within the time');
+}
+
 describe('file backend specifics', () => {
   it('keeps a secret namespace 0600 and refuses to rewrite a file that does not parse', async () => {
     const store = new FileState(directory);
@@ -119,6 +153,33 @@ describe('redis backend specifics', () => {
       /Could not reach Redis at 127\.0\.0\.1:1/,
     );
     expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('carries bus messages between two handles (two replicas), and subscribes again after Redis restarts', async () => {
+    const own = await startRedis();
+    const [one, two] = [await RedisState.connect(own.url), await RedisState.connect(own.url)];
+    try {
+      expect(one.bus.replica).not.toBe(two.bus.replica);
+      const heard: unknown[] = [];
+      await two.bus.subscribe('contract-replicas', (message) => heard.push(message));
+      expect(await one.bus.publish('contract-replicas', { from: 'one' })).toBe(1);
+      await until(() => heard.length === 1);
+      await own.kill();
+      await expect(one.bus.publish('contract-replicas', { lost: true })).rejects.toThrow();
+      await own.restart();
+      // Both handles reconnect on their own; the subscription comes back with them.
+      for (const deadline = Date.now() + 10_000; ; await sleep(100)) {
+        const count = await one.bus.publish('contract-replicas', { after: 'restart' }).catch(() => 0);
+        if (count === 1) break;
+        if (Date.now() > deadline) throw new Error('the subscription did not come back');
+      }
+      await until(() => heard.length >= 2);
+      expect(heard.at(-1)).toEqual({ after: 'restart' });
+      expect(heard).not.toContainEqual({ lost: true });
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+      await own.close();
+    }
   });
 
   it('refuses a URL that is not Redis', async () => {

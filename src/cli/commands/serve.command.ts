@@ -46,6 +46,10 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       'HTTP: believe X-Forwarded-For/-Proto/-Host only from these addresses or CIDR ranges (comma-separated)',
     )
     .option(
+      '--public-url <url>',
+      'HTTP: the URL hosts use to reach this gateway (a load balancer in front of replicas), without /mcp',
+    )
+    .option(
       '--drain-timeout <duration>',
       'HTTP: on SIGTERM, time the calls in flight get to finish before the gateway exits (default 30s)',
     )

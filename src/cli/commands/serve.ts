@@ -47,6 +47,7 @@ const HTTP_ONLY = {
   tlsCert: '--tls-cert',
   tlsKey: '--tls-key',
   trustProxy: '--trust-proxy',
+  publicUrl: '--public-url',
   drainTimeout: '--drain-timeout',
   metricsPublic: '--metrics-public',
   state: '--state',
@@ -71,6 +72,7 @@ export function parseServeOptions(
     tlsCert?: string;
     tlsKey?: string;
     trustProxy?: string;
+    publicUrl?: string;
     drainTimeout?: string;
     logFormat?: string;
     metricsPublic?: boolean;
@@ -98,6 +100,11 @@ export function parseServeOptions(
       `Invalid --log-format ${JSON.stringify(raw.logFormat)}: expected text or json.`,
     );
   const state = parseStateOption(raw.state);
+  const publicUrl = raw.publicUrl === undefined ? undefined : parsePublicUrl(raw.publicUrl);
+  if (publicUrl && raw.config !== undefined)
+    throw new PatchbayError('usage', '--public-url does not go with --config.', {
+      hint: 'Set "publicUrl" in the deployment file.',
+    });
   const trustedProxies = raw.trustProxy
     ?.split(',')
     .map((entry) => entry.trim())
@@ -149,6 +156,7 @@ export function parseServeOptions(
       ? { tls: { cert: resolve(raw.tlsCert), key: resolve(raw.tlsKey) } }
       : {}),
     ...(trustedProxies ? { trustedProxies } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
     ...(raw.drainTimeout !== undefined
       ? { drainMs: parseDuration(raw.drainTimeout, '--drain-timeout') }
       : {}),
@@ -175,6 +183,37 @@ export function parseServeOptions(
         }
       : {}),
   };
+}
+
+/** `--public-url`: http(s), a base URL without a path (the MCP endpoint is `<it>/mcp`). */
+function parsePublicUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PatchbayError('usage', `Invalid --public-url ${JSON.stringify(text)}: not a URL.`, {
+      hint: 'Give the base URL hosts use, for example --public-url https://mcp.example.com',
+    });
+  }
+  if (
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.pathname !== '/' ||
+    url.search ||
+    url.hash
+  )
+    throw new PatchbayError(
+      'usage',
+      `Invalid --public-url ${JSON.stringify(text)}: an http(s) base URL without a path is expected.`,
+      {
+        hint: 'Give the base URL hosts use, for example --public-url https://mcp.example.com (its MCP endpoint is …/mcp).',
+      },
+    );
+  // Tokens travel to it: plain http only to this computer, as the deployment file's publicUrl.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, '')))
+    throw new PatchbayError('usage', `--public-url ${url.origin} must be https (http only on loopback).`, {
+      hint: 'Terminate TLS at the load balancer and give its https URL.',
+    });
+  return url;
 }
 
 /** A whole positive number of a flag, times `unit`. */
@@ -283,10 +322,13 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
       },
     );
   } else {
-    log.info('start', `patchbay gateway at ${gateway.url}: ${describe(gateway.servers)}`, {
-      url: gateway.url,
-      servers: gateway.servers,
-    });
+    // Behind a load balancer (--public-url) the URL is not where this replica listens: said too.
+    const elsewhere = gateway.listening && new URL(gateway.url).host !== gateway.listening;
+    log.info(
+      'start',
+      `patchbay gateway at ${gateway.url}${elsewhere ? ` (listening on ${gateway.listening})` : ''}: ${describe(gateway.servers)}`,
+      { url: gateway.url, listening: gateway.listening, servers: gateway.servers },
+    );
     // Said only when it is not the default (files on this machine): replicas share it.
     if (options.state !== undefined && gateway.state)
       log.info('state', `Gateway state (limit counts, keys, vault, sign-ins) in ${gateway.state}.`, {
