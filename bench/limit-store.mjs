@@ -1,6 +1,6 @@
 /**
  * The per-call cost of a limit decision at 1 in flight: the usage file (the default: lock file,
- * read, fsync'd atomic write) against Redis (one EVALSHA of the window script), in the same run,
+ * read, atomic write) against Redis (one EVALSHA of the window script), in the same run,
  * through the code the gateway uses (policy/limits.ts: fileLimitCounter, storeLimitCounter over
  * state/redis.ts). A PING to the same Redis is the floor of a round trip.
  *

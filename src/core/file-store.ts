@@ -109,12 +109,25 @@ export async function updateJsonFile<T>(
   });
 }
 
+export interface AtomicWriteOptions {
+  mode: number;
+  secret: boolean;
+  /**
+   * false: the rename is atomic (readers and a crashed process see the old file or the new one)
+   * but not forced to the disk before returning, so a power loss may keep the old contents. For
+   * files rewritten on every call (limit counts), where an fsync per call would be most of the
+   * call's cost; everything else is durable (the default).
+   */
+  durable?: boolean;
+}
+
 export async function writeFileAtomic(
   path: string,
   contents: string,
-  options: { mode: number; secret: boolean },
+  options: AtomicWriteOptions,
 ): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const durable = options.durable ?? true;
   let mode = options.mode;
   try {
     const stat = await fs.stat(path);
@@ -127,7 +140,7 @@ export async function writeFileAtomic(
   try {
     handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     await handle.writeFile(contents, 'utf8');
-    await handle.sync();
+    if (durable) await handle.sync();
     await handle.close();
     handle = undefined;
     await fs.chmod(temp, mode);
@@ -145,6 +158,7 @@ export async function writeFileAtomic(
     );
   }
   // Persist the rename itself; not every platform lets a directory be opened, hence best effort.
+  if (!durable) return;
   try {
     const dir = await fs.open(dirname(path), 'r');
     await dir.sync().catch(() => undefined);

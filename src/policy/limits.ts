@@ -15,8 +15,12 @@
  *       "counters": { "sentry:delete_*": { "day": { "window": "2026-11-21T00:00:00Z", "used": 5 } } } }
  *
  * `consume` reads, checks and counts under one exclusive lock file for all its rules, and writes
- * the file atomically (temp file, fsync, rename), so concurrent processes lose no update and a
- * crash leaves the old counts whole. Windows that have ended are dropped on every write. A file
+ * the file atomically (temp file, rename), so concurrent processes lose no update and a crashed
+ * process leaves the old counts or the new ones whole. The write is not fsync'd: it happens on
+ * every admitted call, and the fsync was most of a call's cost at 1 in flight (1.1 of 1.9 ms
+ * measured). What that gives up: after a power loss (not a process crash: the kernel still holds
+ * the write) the counts of the last seconds may be lost, so a limit may allow that many calls
+ * again; a file left unreadable by it is set aside as below. Windows that have ended are dropped on every write. A file
  * that cannot be understood is set aside as `usage.json.corrupt-<time>` and counting starts again
  * from zero: a damaged counter file must never block calls for good.
  */
@@ -349,7 +353,12 @@ async function drain(path: string, batch: Batch): Promise<void> {
         const decided = group.map((each) => countOne(each.rules, counters, each.now));
         if (decided.some((result) => result.ok)) {
           const latest = new Date(Math.max(...group.map((each) => each.now.getTime())));
-          await writeFileAtomic(path, serialize(counters, latest), { mode: 0o600, secret: false });
+          await writeFileAtomic(path, serialize(counters, latest), {
+            mode: 0o600,
+            secret: false,
+            // Written on every admitted call: atomic, not fsync'd (see the module comment).
+            durable: false,
+          });
         }
         return decided;
       });
