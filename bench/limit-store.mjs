@@ -49,10 +49,12 @@ const state = await RedisState.connect(`redis://127.0.0.1:${port}`);
 try {
   const rule = { key: 'bench:echo', limit: { count: 1_000_000_000, unit: 'day' }, label: 'bench echo' };
   const file = fileLimitCounter({ paths: { usage: join(directory, 'usage.json') } });
+  const held = fileLimitCounter({ paths: { usage: join(directory, 'held-usage.json') }, holdLock: true });
   const store = storeLimitCounter(state.windows, state.description);
   const rows = [
     ['redis PING (round-trip floor)', () => state.reachable()],
     ['usage file (default)', () => file.consume([{ rules: [rule] }])],
+    ['usage file, lock kept (a gateway)', () => held.consume([{ rules: [rule] }])],
     ['redis window script', () => store.consume([{ rules: [rule] }])],
   ];
   console.log(

@@ -132,6 +132,8 @@ export async function startGateway(
     paths: callbacks.paths,
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
+    // A gateway decides many calls: it keeps the usage file's lock across a burst of them.
+    holdLimitLock: true,
     // A store that counts windows itself (Redis) counts the limits, exactly across replicas.
     ...(state?.windows
       ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
@@ -188,6 +190,7 @@ export async function startGateway(
       watcher.close();
       await handle.close().catch(() => undefined);
       await gateway.close();
+      await policy.close();
     });
     return { url: undefined, tokenRequired: false, servers, done };
   }
@@ -226,6 +229,7 @@ export async function startGateway(
       await served.close();
       await team?.close();
       await gateway.close();
+      await policy.close();
       await state.close();
     });
     return {
@@ -255,6 +259,7 @@ export async function startGateway(
     watcher.close();
     await served.close();
     await gateway.close();
+    await policy.close();
     await state?.close();
   });
   return {

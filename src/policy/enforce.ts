@@ -31,6 +31,8 @@ export interface ToolPolicyOptions {
   onWarning?: (message: string) => void;
   /** Where limits are counted; default: the usage file of `paths` (a gateway with --state redis:// counts in Redis). */
   limits?: LimitCounter;
+  /** A long-lived process (a gateway): keep the usage file's lock across bursts of calls (limits.ts). */
+  holdLimitLock?: boolean;
 }
 
 export class ToolPolicy {
@@ -46,7 +48,13 @@ export class ToolPolicy {
       fileLimitCounter({
         paths: options.paths,
         ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        ...(options.holdLimitLock ? { holdLock: true } : {}),
       });
+  }
+
+  /** Give back what the limit counter holds (a kept lock): the gateway stops serving. */
+  async close(): Promise<void> {
+    await this.limits.close?.();
   }
 
   /** Where this policy counts, pins and records (the audit log is among them). */
