@@ -72,7 +72,8 @@ const metricsUrl = new URL('/metrics', gateway.url);
 async function sampleHeap() {
   try {
     const text = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${token}` } })).text();
-    const read = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    // In MiB, as memory() gives RSS.
+    const read = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
     heapSamples.push({
       ms: elapsed(),
       used: read('nodejs_heap_size_used_bytes'),
