@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import {
@@ -168,6 +168,31 @@ export async function writeFileAtomic(
   }
 }
 
+/**
+ * writeFileAtomic's quick form, for a file this process rewrites on every call while it holds the
+ * file's lock (the usage counts of a gateway): a temporary file of `mode` renamed over it, done
+ * synchronously — four system calls of a few microseconds on a local disk, where the same work
+ * through the thread pool costs a hand-off each, which on a busy machine is most of a call's
+ * wait — and not fsync'd (see writeFileAtomic's `durable`).
+ */
+export function replaceFileSync(path: string, contents: string, mode: number): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, contents, { mode, flag: 'wx' });
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new PatchbayError(
+      'write-failed',
+      `Could not write ${path}: ${(error as Error).message}. The old file is intact.`,
+      {
+        hint: `Check free space and permissions of ${dirname(path)}.`,
+        cause: error,
+      },
+    );
+  }
+}
+
 /** A lock older than this is taken to be left by a crashed process. */
 const STALE_LOCK_MS = 30_000;
 /** A lock is broken only when at least this old, so one that just changed hands never is. */
@@ -254,6 +279,8 @@ export class HeldFileLock {
   private idle: NodeJS.Timeout | undefined;
   /** Not kept again before this time (epoch ms): a waiting process's turn. */
   private yieldUntil = 0;
+  /** A give-back under way (the lock file is still there until it is over). */
+  private givingBack: Promise<void> | undefined;
 
   constructor(
     private readonly path: string,
@@ -263,6 +290,8 @@ export class HeldFileLock {
   async run<T>(work: (kept: boolean) => Promise<T>): Promise<T> {
     clearTimeout(this.idle);
     this.idle = undefined;
+    // Our own lock file, not yet removed, would look like another process's.
+    if (this.givingBack) await this.givingBack;
     if (!this.release && Date.now() < this.yieldUntil)
       return withFileLock(this.path, this.options.timeoutMs, () => work(false));
     const kept = this.release !== undefined;
@@ -295,7 +324,14 @@ export class HeldFileLock {
     this.idle = undefined;
     const release = this.release;
     this.release = undefined;
-    await release?.().catch(() => undefined);
+    if (!release) return this.givingBack;
+    const done = release()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.givingBack === done) this.givingBack = undefined;
+      });
+    this.givingBack = done;
+    return done;
   }
 }
 

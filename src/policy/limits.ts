@@ -31,7 +31,7 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { HeldFileLock, withFileLock, writeFileAtomic } from '../core/file-store.js';
+import { HeldFileLock, replaceFileSync, withFileLock, writeFileAtomic } from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
 import type { WindowCounters } from '../state/store.js';
 
@@ -376,7 +376,7 @@ async function drain(path: string, batch: Batch): Promise<void> {
         ...group.map((each) => each.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS),
       );
       // The group decided against the counts of the file (read now, or kept in memory with its lock).
-      const decide = async (kept: Counters | undefined) => {
+      const decide = async (kept: Counters | undefined, holding: boolean) => {
         const loaded = kept ? { counters: kept, problem: undefined } : await readCounters(path);
         if (loaded.problem) {
           const aside = await setAside(path);
@@ -388,12 +388,11 @@ async function drain(path: string, batch: Batch): Promise<void> {
         const decided = group.map((each) => countOne(each.rules, counters, each.now));
         if (decided.some((result) => result.ok)) {
           const latest = new Date(Math.max(...group.map((each) => each.now.getTime())));
-          await writeFileAtomic(path, serialize(counters, latest), {
-            mode: 0o600,
-            secret: false,
-            // Written on every admitted call: atomic, not fsync'd (see the module comment).
-            durable: false,
-          });
+          const text = serialize(counters, latest);
+          // Written on every admitted call: atomic, not fsync'd (see the module comment); with the
+          // lock kept, at once (no thread-pool hand-offs while calls wait).
+          if (holding) replaceFileSync(path, text, 0o600);
+          else await writeFileAtomic(path, text, { mode: 0o600, secret: false, durable: false });
         }
         return { decided, counters };
       };
@@ -401,11 +400,11 @@ async function drain(path: string, batch: Batch): Promise<void> {
       const results = holder
         ? await holder.lock.run(async (kept) => {
             // Kept since the last batch: nobody else wrote, the counts in memory are the file's.
-            const { decided, counters } = await decide(kept ? holder.counters : undefined);
+            const { decided, counters } = await decide(kept ? holder.counters : undefined, true);
             holder.counters = counters;
             return decided;
           })
-        : (await withFileLock(path, lockTimeoutMs, () => decide(undefined))).decided;
+        : (await withFileLock(path, lockTimeoutMs, () => decide(undefined, false))).decided;
       if (warning) group[0]!.options.onWarning?.(warning);
       group.forEach((each, index) => each.resolve(results[index]!));
     } catch (error) {
