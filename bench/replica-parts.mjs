@@ -93,26 +93,34 @@ export async function startRedis() {
 }
 
 /**
- * The commands Redis has run so far, by name (`evalsha`, `xadd`, `get`, …), from `INFO
- * commandstats` through redis-cli (so the bench's own process opens no connection of its own).
+ * The commands Redis has run so far, by name (`evalsha`, `xadd`, `get`, …): how many, and the
+ * microseconds Redis spent executing them (its own measure, without reading and writing the
+ * sockets), from `INFO commandstats` through redis-cli (so the bench's own process opens no
+ * connection of its own).
  */
 export function redisCommands(port) {
   const out = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`redis-cli INFO commandstats failed: ${out.stderr}`);
   const counts = {};
-  for (const match of out.stdout.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-    counts[match[1]] = Number(match[2]);
+  for (const match of out.stdout.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+    counts[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
   return counts;
 }
 
-/** What Redis ran between two redisCommands() readings, without the bench's own INFO. */
-export function commandsBetween(before, after) {
-  const delta = {};
-  for (const [name, calls] of Object.entries(after)) {
-    const n = calls - (before[name] ?? 0) - (name === 'info' ? 1 : 0);
-    if (n > 0) delta[name] = n;
+/**
+ * What Redis ran between two redisCommands() readings (without the bench's own INFO), added into
+ * `into` (`{ name: { calls, usec } }`).
+ */
+export function addCommandsBetween(into, before, after) {
+  for (const [name, { calls, usec }] of Object.entries(after)) {
+    const was = before[name] ?? { calls: 0, usec: 0 };
+    const n = calls - was.calls - (name === 'info' ? 1 : 0);
+    if (n <= 0 || name === 'info') continue;
+    const sum = (into[name] ??= { calls: 0, usec: 0 });
+    sum.calls += n;
+    sum.usec += usec - was.usec;
   }
-  return delta;
+  return into;
 }
 
 /**

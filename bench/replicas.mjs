@@ -45,7 +45,7 @@ import {
   startEverything,
 } from './gateway-parts.mjs';
 import {
-  commandsBetween,
+  addCommandsBetween,
   connectClient,
   fixedMs,
   freePort,
@@ -260,8 +260,7 @@ for (let round = 0; round < rounds; round++) {
         ((machine.busy - before.machine.busy) / (machine.total - before.machine.total)) *
         cpus().length *
         batch.ms;
-      for (const [name, n] of Object.entries(commandsBetween(before.commands, redisCommands(redis.port))))
-        run.redis[name] = (run.redis[name] ?? 0) + n;
+      addCommandsBetween(run.redis, before.commands, redisCommands(redis.port));
       for (const [name, n] of Object.entries(row.served))
         run.served[name] = (run.served[name] ?? 0) + n - (served[name] ?? 0);
       run.latencies.push(...batch.latencies);
@@ -306,18 +305,17 @@ for (const row of rows)
       replicaCpu,
       processesCores: processesCpu / run.ms,
       machineCores: run.machineBusyMs / run.ms,
+      // PING is the replicas' readiness checks, not the calls'.
       redisPerCall:
-        sum(
-          Object.entries(run.redis)
-            .filter(([name]) => name !== 'ping')
-            .map(([, n]) => n),
-        ) / calls,
+        sum(Object.entries(run.redis).map(([name, c]) => (name === 'ping' ? 0 : c.calls))) / calls,
+      redisUsPerCall:
+        sum(Object.entries(run.redis).map(([name, c]) => (name === 'ping' ? 0 : c.usec))) / calls,
     });
   }
 const perCall = (run, value) =>
   run.calls > 0 && Number.isFinite(value) ? (value / run.calls).toFixed(2) : '—';
 const table = [
-  '| path | c | p50 | p99 | calls/s | CPU ms/call: client · haproxy · replicas · redis · upstream | cores busy: these processes / whole machine | Redis commands/call (incl. those a script runs) | errors |',
+  '| path | c | p50 | p99 | calls/s | CPU ms/call: client · haproxy · replicas · redis · upstream | cores busy: these processes / whole machine | Redis commands/call (incl. those a script runs) · µs Redis spent on them (a script counted with its commands) | errors |',
   '| --- | --: | --: | --: | --: | --: | --: | --: | --: |',
 ];
 for (const row of rows)
@@ -328,7 +326,7 @@ for (const row of rows)
         `${perCall(run, run.cpu.client)} · ${row.haproxy ? perCall(run, run.cpu.haproxy) : '—'} · ` +
         `${Object.keys(row.replicas).length ? perCall(run, run.replicaCpu) : '—'} · ${perCall(run, run.cpu.redis)} · ` +
         `${perCall(run, run.cpu.upstream)} | ${run.processesCores.toFixed(2)} / ${run.machineCores.toFixed(2)} | ` +
-        `${run.redisPerCall.toFixed(2)} | ${row.errors} |`,
+        `${run.redisPerCall.toFixed(2)} · ${run.redisUsPerCall.toFixed(1)} µs | ${row.errors} |`,
     );
   }
 
@@ -371,11 +369,15 @@ const verdicts = [];
   for (const [key, concurrency] of BOTH) {
     const run = byId.get('solo')[key];
     const commands = Object.entries(run.redis)
-      .map(([name, n]) => `${name} ${(n / run.calls).toFixed(2)}`)
+      .filter(([name]) => name !== 'ping')
+      .map(
+        ([name, c]) =>
+          `${name} ${(c.calls / run.calls).toFixed(2)} (${(c.usec / c.calls).toFixed(1)} µs each)`,
+      )
       .join(', ');
     verdicts.push(
       `Redis commands per call through the solo replica, c=${concurrency}: ${commands || 'none'} (INFO ` +
-        `commandstats counts the commands a script runs too: the limit's EVALSHA runs a GET of each window per ` +
+        `commandstats, whose µs are Redis's own execution time without the sockets; it counts the commands a script runs too: the limit's EVALSHA runs a GET of each window per ` +
         `batch, an INCR per call, and a PEXPIRE when it opens a window; at c=${CONCURRENCY} one EVALSHA decides the calls that waited together).`,
     );
   }
@@ -391,7 +393,7 @@ const notes = [
     }; calls made through the replicas (warm-up included): ${sum(rows.filter((row) => row.id !== 'direct').map((row) => row.calls))}.`,
   `haproxy: one thread, round-robin per request, no affinity, /healthz checked every 2 s per replica ` +
     `(those checks are in the replicas' CPU, a few per second). Redis commands/call leaves out PING ` +
-    `(the replicas' readiness checks).`,
+    `(the replicas' readiness checks) and the bench's own INFO.`,
   `CPU is user + system time from /proc/<pid>/stat (10 ms ticks) over the measured batches, divided by the calls; ` +
     `"cores busy" is CPU time over wall time: of the processes of this bench, and of the whole machine from /proc/stat ` +
     `(other work included).`,

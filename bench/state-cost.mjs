@@ -36,7 +36,7 @@ import {
   startEverything,
 } from './gateway-parts.mjs';
 import {
-  commandsBetween,
+  addCommandsBetween,
   connectClient,
   installed,
   load,
@@ -124,8 +124,7 @@ for (let round = 0; round < rounds; round++) {
     const commands = redisCommands(redis.port);
     const batch = await load(row, share(round), 1);
     row.cpu += cpuMs(row.gw.child.pid) - cpu;
-    for (const [name, n] of Object.entries(commandsBetween(commands, redisCommands(redis.port))))
-      row.redis[name] = (row.redis[name] ?? 0) + n;
+    addCommandsBetween(row.redis, commands, redisCommands(redis.port));
     row.latencies.push(...batch.latencies);
     row.ms += batch.ms;
     row.roundP50.push(
@@ -167,7 +166,9 @@ for (const row of rows) {
     `| ${row.label}${row.errors ? ' ⚠' : ''} | ${n} | ${ms3(row.p50)} | ${ms3(row.p90)} | ${ms3(row.p99)} | ${ms3(row.mean)} | ` +
       `${row.cpuPerCall.toFixed(2)} | ${
         commands.length
-          ? commands.map(([name, count]) => `${name} ${(count / n).toFixed(2)}`).join(', ')
+          ? commands
+              .map(([name, c]) => `${name} ${(c.calls / n).toFixed(2)} (${(c.usec / c.calls).toFixed(1)} µs)`)
+              .join(', ')
           : '0'
       } | ${row.errors} |`,
   );
