@@ -278,6 +278,10 @@ for (const row of rows) await row.client.close().catch(() => undefined);
 await haproxy.stop();
 for (const replica of [solo, ...trio]) await replica.stop();
 const audit = auditSummary(auditFile(env.HOME));
+// The size of an audit line, for sizing a stream or a log (echo's short arguments: a floor).
+const auditText = readFileSync(auditFile(env.HOME), 'utf8');
+const auditLineBytes =
+  Buffer.byteLength(auditText) / Math.max(1, auditText.split('\n').filter(Boolean).length);
 await redis.stop();
 await server.stop();
 
@@ -390,7 +394,7 @@ const notes = [
       Object.entries(audit)
         .map(([key, count]) => `${key} ${count}`)
         .join(', ') || 'none'
-    }; calls made through the replicas (warm-up included): ${sum(rows.filter((row) => row.id !== 'direct').map((row) => row.calls))}.`,
+    } (${auditLineBytes.toFixed(0)} bytes a line on average); calls made through the replicas (warm-up included): ${sum(rows.filter((row) => row.id !== 'direct').map((row) => row.calls))}.`,
   `haproxy: one thread, round-robin per request, no affinity, /healthz checked every 2 s per replica ` +
     `(those checks are in the replicas' CPU, a few per second). Redis commands/call leaves out PING ` +
     `(the replicas' readiness checks) and the bench's own INFO.`,
