@@ -212,6 +212,23 @@ for (const row of rows) {
   console.error(`${row.label}: ${row.protocol}, warm-up ${w1.errors + w32.errors} errors`);
 }
 
+// What each process spends with no call at all (timers, haproxy's health checks, readiness): a
+// share of every replica's CPU per call that does not shrink with load, the more so the fewer calls
+// each replica serves.
+const IDLE_MS = 3000;
+const idlePids = {
+  ...Object.fromEntries(
+    [solo, ...trio].map((replica, i) => [i === 0 ? 'solo' : `r${i - 1}`, replica.child.pid]),
+  ),
+  haproxy: haproxy.child.pid,
+  redis: redis.child.pid,
+};
+const idleBefore = Object.fromEntries(Object.entries(idlePids).map(([name, pid]) => [name, cpuMs(pid)]));
+await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+const idle = Object.fromEntries(
+  Object.entries(idlePids).map(([name, pid]) => [name, ((cpuMs(pid) - idleBefore[name]) * 1000) / IDLE_MS]),
+);
+
 // ---------------------------------------------------------------------------------------------
 // Measurement: interleaved rounds, each row one batch at c=1, then each one at c=32, each round
 // starting one row further along.
@@ -395,6 +412,9 @@ const notes = [
         .map(([key, count]) => `${key} ${count}`)
         .join(', ') || 'none'
     } (${auditLineBytes.toFixed(0)} bytes a line on average); calls made through the replicas (warm-up included): ${sum(rows.filter((row) => row.id !== 'direct').map((row) => row.calls))}.`,
+  `Idle (${IDLE_MS / 1000} s without calls, after the warm-up), CPU ms per second: ${Object.entries(idle)
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+    .join(', ')} (10 ms ticks: ±${(10000 / IDLE_MS).toFixed(1)}).`,
   `haproxy: one thread, round-robin per request, no affinity, /healthz checked every 2 s per replica ` +
     `(those checks are in the replicas' CPU, a few per second). Redis commands/call leaves out PING ` +
     `(the replicas' readiness checks) and the bench's own INFO.`,
