@@ -336,7 +336,7 @@ for (const row of rows)
 const perCall = (run, value) =>
   run.calls > 0 && Number.isFinite(value) ? (value / run.calls).toFixed(2) : '—';
 const table = [
-  '| path | c | p50 | p99 | calls/s | CPU ms/call: client · haproxy · replicas · redis · upstream | cores busy: these processes / whole machine | Redis commands/call (incl. those a script runs) · µs Redis spent on them (a script counted with its commands) | errors |',
+  '| path | c | p50 | p99 | calls/s | CPU ms/call: client · haproxy · replicas · redis · upstream | cores busy: ours / machine | Redis cmds/call · µs | errors |',
   '| --- | --: | --: | --: | --: | --: | --: | --: | --: |',
 ];
 for (const row of rows)
