@@ -8,7 +8,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
@@ -168,6 +168,7 @@ export async function startHaproxy(dir, pools) {
     'global',
     '  maxconn 1024',
     '  nbthread 1',
+    `  stats socket ${join(dir, 'haproxy.sock')} mode 600 level user`,
     'defaults',
     '  mode http',
     '  timeout connect 2s',
@@ -216,7 +217,38 @@ export async function startHaproxy(dir, pools) {
         throw new Error(`haproxy did not answer on ${pool.port}: ${lastLines(output.text)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  return { child, config, stderr: output, stop: () => stopChild(child, () => child.kill('SIGTERM')) };
+  return {
+    child,
+    config,
+    stderr: output,
+    stats: () => haproxyStats(join(dir, 'haproxy.sock')),
+    stop: () => stopChild(child, () => child.kill('SIGTERM')),
+  };
+}
+
+/**
+ * haproxy's counters per server (`show stat` on its stats socket), by server name: `connect`
+ * (connections it opened to the server) and `reuse` (requests sent on one it already had).
+ */
+async function haproxyStats(socketPath) {
+  const text = await new Promise((resolve, reject) => {
+    let out = '';
+    const socket = createConnection(socketPath, () => socket.end('show stat\n'));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (out += chunk));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+  const [head, ...lines] = text.trim().split('\n');
+  const fields = head.replace(/^# /, '').split(',');
+  const stats = {};
+  for (const line of lines) {
+    const values = line.split(',');
+    const row = Object.fromEntries(fields.map((field, i) => [field, values[i]]));
+    if (row.svname === 'FRONTEND' || row.svname === 'BACKEND') continue;
+    stats[row.svname] = { connect: Number(row.connect) || 0, reuse: Number(row.reuse) || 0 };
+  }
+  return stats;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -182,6 +182,7 @@ const emptyRun = () => ({
   machineBusyMs: 0,
   redis: {},
   served: {},
+  connections: {},
 });
 for (const row of rows)
   Object.assign(row, { errors: 0, errorTexts: new Map(), calls: 0, c1: emptyRun(), c32: emptyRun() });
@@ -262,6 +263,7 @@ for (let round = 0; round < rounds; round++) {
         replicas: Object.fromEntries(Object.entries(row.replicas).map(([name, pid]) => [name, cpuMs(pid)])),
         machine: machineJiffies(),
         commands: redisCommands(redis.port),
+        balancer: row.haproxy ? await haproxy.stats() : null,
       };
       const batch = await load(row, share(total, round), concurrency);
       const client = process.cpuUsage(before.client);
@@ -278,6 +280,14 @@ for (let round = 0; round < rounds; round++) {
         cpus().length *
         batch.ms;
       addCommandsBetween(run.redis, before.commands, redisCommands(redis.port));
+      if (row.haproxy) {
+        const after = await haproxy.stats();
+        for (const name of Object.keys(row.replicas)) {
+          const was = before.balancer[name] ?? { connect: 0, reuse: 0 };
+          const now = after[name] ?? was;
+          run.connections[name] = (run.connections[name] ?? 0) + now.connect - was.connect;
+        }
+      }
       for (const [name, n] of Object.entries(row.served))
         run.served[name] = (run.served[name] ?? 0) + n - (served[name] ?? 0);
       run.latencies.push(...batch.latencies);
@@ -361,7 +371,8 @@ for (const row of rows.filter((candidate) => Object.keys(candidate.replicas).len
       return (
         `${name} ${(ms / Math.max(1, served)).toFixed(2)} ms per call it served (${served} calls, ` +
         `${((100 * served) / Math.max(1, sum(Object.values(run.served)) || run.calls)).toFixed(0)}% of the HTTP requests), ` +
-        `${(ms / run.ms).toFixed(2)} of a core`
+        `${(ms / run.ms).toFixed(2)} of a core` +
+        (row.haproxy ? `, ${run.connections[name] ?? 0} new connections from haproxy` : '')
       );
     });
     replicaLines.push(`${row.label}, c=${concurrency}: ${parts.join('; ')}.`);
