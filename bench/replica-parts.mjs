@@ -310,7 +310,11 @@ export async function load(row, count, concurrency, { timeoutMs = 30_000, maxErr
         if (result.isError || text !== `Echo: ${message}`)
           why = `expected "Echo: ${message}", got ${JSON.stringify(result).slice(0, 300)}`;
       } catch (error) {
-        why = `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`.slice(0, 300);
+        // fetch's own message ("fetch failed") says nothing; its cause says what the socket did.
+        const cause = error?.cause
+          ? ` (cause: ${error.cause.code ?? error.cause.name ?? ''} ${error.cause.message ?? ''})`
+          : '';
+        why = `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}${cause}`.slice(0, 300);
       }
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (why) {
