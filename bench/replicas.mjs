@@ -18,6 +18,7 @@
 //   BENCH_CALLS_C32   measured calls per row at concurrency 32 (default 1500)
 //   BENCH_WARMUP      checked, untimed calls per row at c=1 first (default 50; then 64 at c=32)
 //   BENCH_ROUNDS      rounds, one batch of each row per round (default 5)
+//   BENCH_ROWS        only these rows, comma-separated (direct, solo, solo-lb, trio-lb)
 //   BENCH_HOST_ERA    the client's version negotiation: auto (default: 2026-07-28 with patchbay,
 //                     no sessions; the 2025 era with server-everything) or legacy (2025-era
 //                     sessions everywhere: the 3-replica row then needs sessions shared in Redis)
@@ -175,6 +176,12 @@ const rows = [
     haproxy: true,
   },
 ];
+// BENCH_ROWS=solo-lb,trio-lb keeps only those rows (e.g. to look at one path longer).
+const only = (process.env.BENCH_ROWS ?? '').split(',').filter(Boolean);
+const unknown = only.filter((id) => !rows.some((row) => row.id === id));
+if (unknown.length > 0)
+  fail(`BENCH_ROWS: no row ${unknown.join(', ')} (${rows.map((row) => row.id).join(', ')})`);
+if (only.length > 0) rows.splice(0, rows.length, ...rows.filter((row) => only.includes(row.id)));
 const emptyRun = () => ({
   latencies: [],
   ms: 0,
@@ -380,7 +387,7 @@ for (const row of rows.filter((candidate) => Object.keys(candidate.replicas).len
 
 const byId = new Map(rows.map((row) => [row.id, row]));
 const verdicts = [];
-{
+if (byId.has('solo-lb') && byId.has('trio-lb') && byId.has('direct')) {
   const one = byId.get('solo-lb').c32;
   const three = byId.get('trio-lb').c32;
   const direct = byId.get('direct').c32;
@@ -398,6 +405,8 @@ const verdicts = [];
       `for what it does cost (CPU per call, spread, no errors across replicas), not for how it scales; ` +
       `scaling out needs cores (machines) per replica.`,
   );
+}
+if (byId.has('solo'))
   for (const [key, concurrency] of BOTH) {
     const run = byId.get('solo')[key];
     const commands = Object.entries(run.redis)
@@ -413,7 +422,6 @@ const verdicts = [];
         `batch, an INCR per call, and a PEXPIRE when it opens a window; at c=${CONCURRENCY} one EVALSHA decides the calls that waited together).`,
     );
   }
-}
 
 const notes = [
   `Protocol each row's client negotiated: ${rows.map((row) => `${row.id} ${row.protocol}`).join(', ')}.`,
