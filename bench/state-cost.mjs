@@ -15,6 +15,9 @@
 //                     (default 10)
 //   BENCH_HOST_ERA    the client's version negotiation: auto (default: 2026-07-28 with patchbay)
 //                     or legacy (a 2025-era session, as bench/gateway.mjs's client)
+//   BENCH_LIMIT       off: no limit on ev (the deny rule and the audit log stay), so that what
+//                     differs is the rest of the state (the audit stream, sessions…) without the
+//                     usage file's fsync on one side and the window script on the other
 // No timing assertions: it prints the figures and the target beside them, and fails only when a
 // call's answer is wrong.
 
@@ -25,6 +28,7 @@ import { join } from 'node:path';
 
 import {
   applyPolicy,
+  DENIED_TOOL,
   auditFile,
   auditSummary,
   benchSandbox,
@@ -68,6 +72,7 @@ const calls = positiveInt('BENCH_CALLS', 2000);
 const warmup = positiveInt('BENCH_WARMUP', 100);
 const rounds = positiveInt('BENCH_ROUNDS', 10);
 const era = process.env.BENCH_HOST_ERA || 'auto';
+const withLimit = process.env.BENCH_LIMIT !== 'off';
 if (!['auto', 'legacy'].includes(era)) {
   console.error(`${script}: BENCH_HOST_ERA must be auto or legacy`);
   process.exit(2);
@@ -86,7 +91,8 @@ async function gateway(id, label, args) {
   for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
   const env = sandboxEnv(home, project);
   await orFail(runPatchbay(['add', 'ev', server.url], env, project));
-  await orFail(applyPolicy(['ev'], env, project));
+  if (withLimit) await orFail(applyPolicy(['ev'], env, project));
+  else await orFail(runPatchbay(['permit', 'ev', DENIED_TOOL, 'deny'], env, project));
   const token = (await orFail(runPatchbay(['serve', '--print-token'], env, project))).trim();
   const gw = await orFail(startServe(env, project, label, args));
   return { id, label, home, gw, headers: { Authorization: `Bearer ${token}` } };
@@ -183,7 +189,7 @@ const lines = [
     `${signed(perRound[perRound.length - 1])}, median ${signed(quantile(perRound, 0.5))}: the run's noise.`,
   `Mean: ${signed(redisRow.mean - files.mean)}; the gateway's CPU per call: ${signed(redisRow.cpuPerCall - files.cpuPerCall)} ` +
     `(10 ms ticks over ${calls} calls: ±${(20 / calls).toFixed(3)} ms).`,
-  `Both gateways: a deny rule, a limit of ${LIMIT} on ev and the audit log on; their audit logs hold ` +
+  `Both gateways: a deny rule, ${withLimit ? `a limit of ${LIMIT} on ev` : 'no limit (BENCH_LIMIT=off)'} and the audit log on; their audit logs hold ` +
     rows
       .map(
         (row) =>
