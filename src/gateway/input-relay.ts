@@ -169,24 +169,24 @@ export interface SharedPauses {
 
 /** The store's paused-call records and a bus-rpc service for forwarded rounds. */
 export function sharedPauses(store: StateStore): SharedPauses {
-  return { records: store.records<PausedRecord>('paused-calls'), rpc: new BusRpc(store.bus, ROUNDS_SERVICE) };
+  // Secret: a requestState is all a host needs to continue the call (0600 files).
+  return {
+    records: store.records<PausedRecord>('paused-calls', { secret: true }),
+    rpc: new BusRpc(store.bus, ROUNDS_SERVICE),
+  };
 }
 
 export class InputRelay {
   /** The calls paused in this process's memory, by requestState. */
   private readonly paused = new Map<string, { call: RelayedCall; timer: NodeJS.Timeout }>();
-  /** Resolves once this replica hears rounds forwarded to it (before any pause is recorded). */
-  private readonly serving: Promise<void> | undefined;
-
   constructor(
     private readonly pauseMs = PAUSE_MS,
     private readonly shared?: SharedPauses,
   ) {
-    this.serving = shared?.rpc.serve((message, { signal }) =>
-      this.forwarded(message as ForwardedRound, signal),
-    );
-    // A replica that cannot hear yet fails its first pause (below), not its start.
-    this.serving?.catch(() => undefined);
+    // A replica that cannot hear yet (the store away) fails its pauses (below), not its start.
+    void shared?.rpc
+      .serve((message, { signal }) => this.forwarded(message as ForwardedRound, signal))
+      .catch(() => undefined);
   }
 
   /** Whether another call may pause (else its questions are declined). */
@@ -224,9 +224,9 @@ export class InputRelay {
   private async claim(state: string, purpose: string): Promise<string | undefined> {
     if (!this.shared) return undefined;
     const { records } = this.shared;
-    const record = await records.get(state);
+    const record = await records.get(state).catch(unrecorded);
     if (!record || record.purpose !== purpose) throw invalidState();
-    const taken = await records.take(state);
+    const taken = await records.take(state).catch(unrecorded);
     if (!taken) throw invalidState();
     return taken.replica;
   }
@@ -260,7 +260,8 @@ export class InputRelay {
     this.paused.set(state, { call, timer });
     if (this.shared) {
       try {
-        await this.serving;
+        // Heard before recorded: a retry elsewhere must find this replica listening.
+        await this.shared.rpc.ready();
         await this.shared.records.put(
           state,
           { replica: this.shared.rpc.replica, purpose: call.purpose },
@@ -270,10 +271,7 @@ export class InputRelay {
         this.paused.delete(state);
         clearTimeout(timer);
         call.cancel('the paused call could not be recorded');
-        throw new ProtocolError(
-          ProtocolErrorCode.InternalError,
-          `patchbay could not record the paused call in its shared state (${error instanceof Error ? error.message : String(error)}), so no retry could continue it; call again once the state store answers (GET /readyz says).`,
-        );
+        unrecorded(error);
       }
     }
     const inputRequests: Record<string, InputRequest> = {};
@@ -318,6 +316,14 @@ export class InputRelay {
     await Promise.all(held.map((state) => this.shared!.records.delete(state).catch(() => undefined)));
     await this.shared.rpc.close();
   }
+}
+
+/** The store did not answer (Redis away): the paused call cannot be found or kept, and the host is told why. */
+function unrecorded(error: unknown): never {
+  throw new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `patchbay could not reach the shared state that keeps paused calls (${error instanceof Error ? error.message : String(error)}); call again without requestState once it answers (GET /readyz says).`,
+  );
 }
 
 function invalidState(): ProtocolError {

@@ -86,7 +86,7 @@ export class BusRpc {
   /** Answer requests for this service with `handler`; resolves once this replica hears them. */
   async serve(handler: RpcHandler): Promise<void> {
     this.handler = handler;
-    await this.listening();
+    await this.ready();
   }
 
   /** Ask `replica` and wait for its reply; rejects with a BusRpcError when none can come. */
@@ -94,7 +94,7 @@ export class BusRpc {
     const { timeoutMs, signal } = options;
     if (this.closed) throw new BusRpcError('closed', 'this replica is closing');
     // The reply comes to our channel: hear it before asking.
-    await this.listening();
+    await this.ready();
     signal?.throwIfAborted();
     const id = randomUUID();
     const reply = new Promise<unknown>((resolve, reject) => {
@@ -159,11 +159,11 @@ export class BusRpc {
     await unsubscribe?.();
   }
 
-  private listening(): Promise<unknown> {
+  /** Resolves once this replica hears its channel; a failed subscription is tried again by the next call. */
+  async ready(): Promise<void> {
     this.subscribed ??= this.bus.subscribe(replicaChannel(this.replica), (message) => this.hear(message));
-    // A subscription that failed (the store unreachable) is tried again by the next caller.
     this.subscribed.catch(() => (this.subscribed = undefined));
-    return this.subscribed;
+    await this.subscribed;
   }
 
   private send(replica: string, envelope: Envelope): Promise<number> {

@@ -222,6 +222,22 @@ describe.skipIf(!hasRedis())('InputRelay across replicas', () => {
     await vi.waitFor(() => expect(signal?.aborted).toBe(true));
   });
 
+  it('says plainly when the shared state is away, for a pause and for a retry', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const one = (await a.relay.round(round().ctx, 'tool a', asking)) as Paused;
+    await redis.kill();
+    try {
+      await expect(b.relay.round(round({ state: one.requestState }).ctx, 'tool a', asking)).rejects.toThrow(
+        /could not reach the shared state that keeps paused calls/,
+      );
+      await expect(a.relay.round(round().ctx, 'tool a', asking)).rejects.toThrow(
+        /could not reach the shared state that keeps paused calls/,
+      );
+    } finally {
+      await redis.restart();
+    }
+  });
+
   it('keeps the same rounds on the file store (one process)', async () => {
     const { relay } = await replica(new FileState(directory));
     const one = (await relay.round(round().ctx, 'tool a', asking)) as Paused;
