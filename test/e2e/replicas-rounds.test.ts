@@ -89,6 +89,8 @@ async function callRaw(params: Record<string, unknown>) {
     }),
   });
   const text = await response.text();
+  if (!response.ok)
+    throw new Error(`HTTP ${response.status} from ${response.headers.get(REPLICA_HEADER)}: ${text}`);
   const messages = response.headers.get('content-type')?.includes('text/event-stream')
     ? text
         .split('\n')
