@@ -305,16 +305,14 @@ export class InputRelay {
   }
 
   async close(): Promise<void> {
-    const held = [...this.paused.keys()];
     for (const [, { call, timer }] of this.paused) {
       clearTimeout(timer);
       call.cancel('the gateway is closing');
     }
     this.paused.clear();
-    if (!this.shared) return;
-    // Their records would send retries here; gone now, a retry is told so at once instead.
-    await Promise.all(held.map((state) => this.shared!.records.delete(state).catch(() => undefined)));
-    await this.shared.rpc.close();
+    // Their records stay until they expire: a retry is forwarded here, heard by nobody, and told
+    // the call was lost with this replica (clearer than a requestState said to be unknown).
+    await this.shared?.rpc.close();
   }
 }
 

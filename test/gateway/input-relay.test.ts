@@ -206,6 +206,14 @@ describe.skipIf(!hasRedis())('InputRelay across replicas', () => {
       /lost with the patchbay replica that held it .*call again without requestState/,
     );
 
+    // A replica that closed (drained, stopped) holds its paused calls no more: said the same way.
+    const c = await replica();
+    const held = (await c.relay.round(round().ctx, 'tool a', asking)) as Paused;
+    await c.relay.close();
+    await expect(b.relay.round(round({ state: held.requestState }).ctx, 'tool a', asking)).rejects.toThrow(
+      /lost with the patchbay replica that held it/,
+    );
+
     let signal: AbortSignal | undefined;
     const slow = async (call: RelayedCall) => {
       signal = call.signal;
