@@ -9,6 +9,7 @@ import { Server } from '@modelcontextprotocol/server';
 
 import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
+import { sharedPauses } from './input-relay.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
@@ -62,6 +63,11 @@ export interface GatewayOptions {
    * login (signin.ts). Without it, every upstream is called with its one shared login.
    */
   memberVault?: { vault: MemberVault; state: StateStore };
+  /**
+   * An HTTP gateway's state store: a 2026-07-28 host's paused calls are recorded there, so that
+   * its retry may land on any replica (input-relay.ts). Without it (stdio), in memory only.
+   */
+  state?: StateStore;
 }
 
 export class Gateway {
@@ -108,6 +114,7 @@ export class Gateway {
       ungated,
       servers: this.servers,
       members: this.members,
+      pauses: options.state ? sharedPauses(options.state) : undefined,
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -281,7 +288,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    this.relay.close();
+    await this.relay.close();
     await this.members?.close();
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }

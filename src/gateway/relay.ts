@@ -20,7 +20,13 @@ import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { PatchbayError } from '../errors.js';
 import { traceContext, traceFromMeta, traceHeaders, type TraceContext } from '../core/trace-context.js';
 import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
-import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
+import {
+  InputRelay,
+  isModernRequest,
+  PAUSE_MS,
+  type QuestionMethod,
+  type SharedPauses,
+} from './input-relay.js';
 import type { Listings } from './listings.js';
 import type { CallObserver } from '../policy/audit.js';
 import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
@@ -49,6 +55,8 @@ export interface RelayOptions {
   servers: ReadonlySet<Server>;
   /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
   members?: MemberLogins | undefined;
+  /** An HTTP gateway's paused input_required calls, shared with its other replicas (input-relay.ts). */
+  pauses?: SharedPauses | undefined;
 }
 
 export class Relay {
@@ -57,11 +65,13 @@ export class Relay {
   private readonly inFlight = new Map<Upstream, Set<CallScope>>();
   /** Hot-path requests in flight per stdio upstream (hot-path.ts): calls whose host cannot be asked. */
   private readonly hotCalls = new Map<Upstream, number>();
-  private readonly inputs = new InputRelay();
+  private readonly inputs: InputRelay;
   /** The host's log level, passed to every connected upstream that logs (and to later ones). */
   private logLevel: string | undefined;
 
-  constructor(private readonly options: RelayOptions) {}
+  constructor(private readonly options: RelayOptions) {
+    this.inputs = new InputRelay(PAUSE_MS, options.pauses);
+  }
 
   async callTool(
     name: string,
@@ -260,8 +270,8 @@ export class Relay {
     }
   }
 
-  close(): void {
-    this.inputs.close();
+  close(): Promise<void> {
+    return this.inputs.close();
   }
 
   /** Resource reads and prompts are not governed by rules, but are in the audit log. */

@@ -154,6 +154,8 @@ export async function startGateway(
     // The gateway's own, not the process's: its upstreams share one refresh per login.
     refreshState: new (await import('../auth/refresh.js')).RefreshState(),
     ...(memberVault ? { memberVault } : {}),
+    // Paused input_required calls across replicas (stdio gateways have no store: in memory).
+    ...(state ? { state } : {}),
     cwd: callbacks.cwd,
     version: callbacks.version,
     ...(options.bridge ? { bridge: true } : {}),
