@@ -40,6 +40,7 @@ import { expandString } from '../config/expand.js';
 import { parseDuration } from '../core/duration.js';
 import { parseJsonSource, type ParsedJson } from '../core/json-source.js';
 import { PatchbayError } from '../errors.js';
+import { parseRedisUrl } from '../state/redis-url.js';
 import { DEFAULT_DRAIN_MS } from './drain.js';
 import { TrustedProxies } from './proxies.js';
 
@@ -103,7 +104,8 @@ export interface Deployment {
   };
   vault?: { key: KeySource };
   /**
-   * Where the gateway's state lives: a Redis URL (`redis://…`, `rediss://…`) for replicas; unset:
+   * Where the gateway's state lives: a Redis URL (`redis://…`, `rediss://…`, `redis+sentinel://…`,
+   * `redis+cluster://…`; state/open.ts) for replicas; unset:
    * files on this machine. A password in it is given as ${VAR}, like every secret.
    */
   state?: string;
@@ -350,16 +352,17 @@ function stateUrl(
   } catch (cause) {
     throw error((cause as Error).message);
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(expanded);
-  } catch {
-    url = undefined;
-  }
   if (text.trim() === 'files') return undefined;
-  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:'))
-    throw error('"files", or a Redis URL: redis://host:6379 or rediss://host:6380 (TLS)');
-  if (url.password && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(text))
+  let password: string | undefined;
+  try {
+    const target = parseRedisUrl(expanded);
+    password = target.kind === 'server' ? new URL(target.url).password : target.password;
+  } catch {
+    throw error(
+      '"files", or a Redis URL: redis://host:6379, rediss://host:6380 (TLS), redis+sentinel://host:26379/<master-name> or redis+cluster://host:7000,host:7001',
+    );
+  }
+  if (password && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(text))
     throw error(
       'a password is given as a ${VAR} reference, never written in the file (redis://:${REDIS_PASSWORD}@host:6379)',
     );
