@@ -163,10 +163,11 @@ class RedisRecords<T> implements RecordStore<T> {
 
   async update(key: string, change: (current: T | undefined) => T | undefined, options: PutOptions = {}) {
     const full = this.prefix + key;
-    const ttl = expiry(options)?.expiration.value;
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const read = await this.client.get(full);
       const next = change(decode<T>(read));
+      // Read after the change: a caller may set the lifetime from what it saw (a getter).
+      const ttl = expiry(options)?.expiration.value;
       const written = await runScript(
         this.client,
         UPDATE_SCRIPT,

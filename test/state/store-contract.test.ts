@@ -108,6 +108,26 @@ describe.each(backends)('state store contract: $name', (backend) => {
     expect(await one.records<number>('contract-update').update('count', () => undefined)).toBeUndefined();
     expect(await two.records<number>('contract-update').get('count')).toBeUndefined();
   });
+
+  it('update: reads the lifetime after the change (a caller keeps the lifetime it saw)', async () => {
+    const store = await backend.open();
+    const records = store.records<{ until: number }>('contract-update-ttl');
+    await records.put('r', { until: Date.now() + 150 });
+    let until: number | undefined;
+    const lifetime = {
+      get ttlMs() {
+        return until === undefined ? undefined : Math.max(1, until - Date.now());
+      },
+    };
+    await records.update(
+      'r',
+      (current) => ((until = current?.until), current && { until: current.until }),
+      lifetime,
+    );
+    expect(await records.get('r')).toBeDefined();
+    await sleep(300);
+    expect(await records.get('r')).toBeUndefined();
+  });
 });
 
 describe.each(backends)('message bus contract: $name', (backend) => {
