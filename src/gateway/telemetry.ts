@@ -14,7 +14,8 @@
  *   and duration. Its parent is the host's `traceparent`, when it sent one: the paths run each
  *   call `within` that context. The upstream is sent the host's traceparent as it came
  *   (trace-context.ts), so the gateway's span and the upstream's are siblings in the host's trace.
- *   A host's unsampled flag is honoured (parent-based sampling): such a call exports nothing.
+ *   A host's unsampled flag is honoured (the SDK's default sampler, parent-based, always on for
+ *   a root; `OTEL_TRACES_SAMPLER` changes it): such a call exports nothing.
  * - What a span says, with privacy in mind: the server, the tool (prompt name, resource URI), the
  *   member's subject (the IdP's opaque id or the API key's owner — never their email, groups,
  *   address, session or credential), the decision and outcome, the byte counts. Never arguments or
@@ -118,7 +119,6 @@ export async function startTelemetry(
   };
   const provider = new sdk.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': version }),
-    sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
     spanProcessors: [new sdk.BatchSpanProcessor(said)],
   });
   const tracer = provider.getTracer('patchbay', version);

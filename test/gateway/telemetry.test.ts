@@ -28,6 +28,7 @@ const HOST_SPAN_ID = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${HOST_TRACE_ID}-${HOST_SPAN_ID}-01`;
 const FULL_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const FULL_SPAN_ID = 'b7ad6b7169203331';
+const UNSAMPLED_TRACE_ID = '1af7651916cd43dd8448eb211c80319d';
 const SPAN_KIND_SERVER = 2;
 const STATUS_ERROR = 2;
 
@@ -139,7 +140,12 @@ describe('OpenTelemetry export', () => {
     const hot = await host(gw, TRACEPARENT);
     const full = await host(gw, `00-${FULL_TRACE_ID}-${FULL_SPAN_ID}-01`, { elicitation: {} });
     const untraced = await host(gw, undefined);
+    // The host's trace is not sampled: its call exports nothing (parent-based sampling).
+    const unsampled = await host(gw, `00-${UNSAMPLED_TRACE_ID}-${FULL_SPAN_ID}-00`);
     try {
+      expect(
+        (await unsampled.client.callTool({ name: 'ev__echo', arguments: { message: 'x' } })).isError,
+      ).toBeFalsy();
       expect(
         (await hot.client.callTool({ name: 'ev__echo', arguments: { message: 'secret-arg' } })).isError,
       ).toBeFalsy();
@@ -155,13 +161,16 @@ describe('OpenTelemetry export', () => {
       const [resource] = (await untraced.client.listResources()).resources;
       await untraced.client.readResource({ uri: resource!.uri });
       // Batched (5 s): nothing need have left yet; stopping flushes after the drain.
-      await Promise.all([hot.client.close(), full.client.close(), untraced.client.close()]);
+      await Promise.all(
+        [hot.client, full.client, untraced.client, unsampled.client].map((client) => client.close()),
+      );
     } finally {
       await gw.stop();
     }
     spans = receiver.spans;
     expect(receiver.refused).toBe(0);
     expect(spans).toHaveLength(6);
+    expect(spans.filter((span) => span.traceId === UNSAMPLED_TRACE_ID)).toEqual([]);
     for (const span of spans) {
       expect(span.resource['service.name']).toBe('pb-test');
       expect(span.resource['service.version']).toBe('0.0.0-test');
