@@ -22,8 +22,9 @@
  *   results; an error's text masked as the audit log masks it.
  * - Spans are batched (the SDK's BatchSpanProcessor: a bounded queue of 2048 that drops beyond it,
  *   batches of 512 every 5 s; `OTEL_BSP_*` tune it) and flushed when the gateway stops, after the
- *   drain. A collector that refuses or cannot be reached is said once on stderr, and again only
- *   after an export went through.
+ *   drain, for at most 5 s (a collector that is away does not hold the exit). A collector that
+ *   refuses spans, or stays away past the exporter's own retries, is said once on stderr, and
+ *   again only after an export went through.
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';

@@ -43,7 +43,8 @@ interface Running {
 }
 
 /** A gateway over server-everything with this environment (OTEL_* or not). */
-async function gateway(extraEnv: NodeJS.ProcessEnv): Promise<Running> {
+/** `said`: the warnings are collected there (else none about OpenTelemetry may come). */
+async function gateway(extraEnv: NodeJS.ProcessEnv, said?: string[]): Promise<Running> {
   const home = mkdtempSync(join(tmpdir(), 'patchbay-otel-'));
   homes.push(home);
   const env: NodeJS.ProcessEnv = {
@@ -63,7 +64,7 @@ async function gateway(extraEnv: NodeJS.ProcessEnv): Promise<Running> {
     }),
   );
   const stop = new AbortController();
-  const warnings: string[] = [];
+  const warnings = said ?? [];
   const running = await startGateway(
     {
       http: { host: '127.0.0.1', port: 0 },
@@ -91,7 +92,7 @@ async function gateway(extraEnv: NodeJS.ProcessEnv): Promise<Running> {
     stop: async () => {
       stop.abort();
       await running.done;
-      expect(warnings.filter((warning) => warning.includes('OpenTelemetry'))).toEqual([]);
+      if (!said) expect(warnings.filter((warning) => warning.includes('OpenTelemetry'))).toEqual([]);
     },
   };
 }
@@ -233,6 +234,26 @@ describe('OpenTelemetry export', () => {
     expect(denied?.status.code).toBe(0);
     expect(denied).toMatchObject({ traceId: HOST_TRACE_ID, parentSpanId: HOST_SPAN_ID });
   });
+
+  it('says once on stderr when the collector refuses the spans', async () => {
+    const warnings: string[] = [];
+    // The receiver refuses any other path (415: not retried, unlike a collector that is away).
+    const refusing = `${receiver.url}/not-traces`;
+    const gw = await gateway({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: refusing }, warnings);
+    const traced = await host(gw, TRACEPARENT);
+    try {
+      for (const message of ['a', 'b'])
+        expect(
+          (await traced.client.callTool({ name: 'ev__echo', arguments: { message } })).isError,
+        ).toBeFalsy();
+      await traced.client.close();
+    } finally {
+      await gw.stop();
+    }
+    const said = warnings.filter((warning) => warning.startsWith('OpenTelemetry'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`could not be exported to ${refusing}`);
+  }, 60_000);
 
   it('exports nothing when no endpoint is configured', async () => {
     const before = receiver.spans.length;
