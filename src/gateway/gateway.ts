@@ -15,6 +15,7 @@ import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { CallObserver } from '../policy/audit.js';
+import type { CallTracing } from './telemetry.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
@@ -56,6 +57,8 @@ export interface GatewayOptions {
    * ended, as the audit log records it: the gateway's metrics. Without a gate, tool calls only.
    */
   observe?: CallObserver;
+  /** OpenTelemetry export (telemetry.ts), when configured: a span per relayed call. */
+  tracing?: CallTracing;
   /** Something hosts cannot be told but the person running the gateway should (stderr). */
   onWarning?: (message: string) => void;
   /**
@@ -87,7 +90,8 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     if (options.observe) options.gate?.observe(options.observe);
-    const ungated = options.gate ? undefined : options.observe;
+    if (options.tracing) options.gate?.observe(options.tracing.observe);
+    const ungated = options.gate ? undefined : bothObservers(options.observe, options.tracing?.observe);
     if (options.memberVault)
       this.members = new MemberLogins({
         ...options.memberVault,
@@ -115,6 +119,7 @@ export class Gateway {
       servers: this.servers,
       members: this.members,
       pauses: options.state ? sharedPauses(options.state) : undefined,
+      tracing: options.tracing,
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -132,6 +137,7 @@ export class Gateway {
             during: (upstream) => this.relay.hotCall(upstream),
             onWarning: options.onWarning,
             serverInfo: this.identity(),
+            tracing: options.tracing,
           });
   }
 
@@ -292,4 +298,9 @@ export class Gateway {
     await this.members?.close();
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
+}
+
+/** Without a gate, the metrics and the trace export are told of each call by one observer. */
+function bothObservers(a: CallObserver | undefined, b: CallObserver | undefined): CallObserver | undefined {
+  return a && b ? (entry) => (a(entry), b(entry)) : (a ?? b);
 }

@@ -29,6 +29,7 @@ import {
 } from './input-relay.js';
 import type { Listings } from './listings.js';
 import type { CallObserver } from '../policy/audit.js';
+import type { CallTracing } from './telemetry.js';
 import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
@@ -57,6 +58,8 @@ export interface RelayOptions {
   members?: MemberLogins | undefined;
   /** An HTTP gateway's paused input_required calls, shared with its other replicas (input-relay.ts). */
   pauses?: SharedPauses | undefined;
+  /** OpenTelemetry export, when configured: each call runs within the host's trace context. */
+  tracing?: CallTracing | undefined;
 }
 
 export class Relay {
@@ -302,7 +305,8 @@ export class Relay {
   /**
    * Serve a host's request in its era: directly for a 2025-era host (questions go to it as
    * requests), or as input_required rounds for a 2026-07-28 host, `purpose` naming what a round's
-   * retry must be for.
+   * retry must be for. With trace export on, within the host's trace context (the span of the
+   * call's audit entry is its child).
    */
   private withHost<T>(
     ctx: ServerContext,
@@ -310,8 +314,12 @@ export class Relay {
     purpose: string,
     run: (scope: CallScope) => Promise<T>,
   ) {
-    if (!isModernRequest(ctx)) return run({ ctx, server });
-    return this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }));
+    const { tracing } = this.options;
+    const serve = () =>
+      isModernRequest(ctx)
+        ? this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }))
+        : run({ ctx, server });
+    return tracing ? tracing.within(hostTrace(ctx), serve) : serve();
   }
 
   /**

@@ -124,6 +124,8 @@ export async function startGateway(
     ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
     : undefined;
   const state = opened && metrics ? metrics.measured(opened) : opened;
+  // HTTP only, and the SDK loaded only when an OTLP endpoint is configured.
+  const tracing = options.http ? await gatewayTracing(env, deployment, callbacks) : undefined;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -143,6 +145,7 @@ export async function startGateway(
     upstreams,
     onWarning: callbacks.onWarning,
     ...(metrics ? { observe: metrics.metrics.observe } : {}),
+    ...(tracing ? { tracing } : {}),
     gate: new PolicyGate({
       policy,
       logArguments: options.logArguments,
@@ -233,6 +236,7 @@ export async function startGateway(
       await gateway.close();
       await policy.close();
       await state.close();
+      await tracing?.shutdown();
     });
     return {
       url: served.url,
@@ -263,6 +267,7 @@ export async function startGateway(
     await gateway.close();
     await policy.close();
     await state?.close();
+    await tracing?.shutdown();
   });
   return {
     url: served.url,
@@ -285,6 +290,17 @@ async function gatewayMetrics(upstreams: () => ReadonlyArray<{ name: string; pro
     route: (isPublic: boolean) => metricsRoute(metrics, isPublic),
     measured: (store: import('../state/store.js').StateStore) => measuredState(store, metrics.stateSeconds),
   };
+}
+
+/** OpenTelemetry trace export (telemetry.ts) when the environment or the deployment file configures it. */
+async function gatewayTracing(
+  env: NodeJS.ProcessEnv,
+  deployment: Deployment | undefined,
+  callbacks: Pick<GatewayCallbacks, 'version' | 'onWarning'>,
+) {
+  const { startTelemetry, telemetryConfig } = await import('./telemetry.js');
+  const config = telemetryConfig(env, deployment);
+  return config ? startTelemetry(config, callbacks.version, callbacks.onWarning) : undefined;
 }
 
 /** The listener's options with `/metrics` among its routes, and its refusals counted. */
