@@ -22,6 +22,7 @@ import {
 import { PatchbayError } from '../errors.js';
 import { describeState } from './describe.js';
 import { RedisBus } from './redis-bus.js';
+import { RedisLeases } from './redis-leases.js';
 import { RedisWindows } from './redis-windows.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
@@ -43,6 +44,7 @@ export class RedisState implements StateStore {
   readonly description: string;
   readonly windows: RedisWindows;
   readonly bus: RedisBus;
+  readonly leases: RedisLeases;
 
   private constructor(
     private readonly client: Client,
@@ -53,6 +55,7 @@ export class RedisState implements StateStore {
     this.description = describeState(url.href, '');
     this.windows = new RedisWindows(client);
     this.bus = new RedisBus(client, KEY_PREFIX);
+    this.leases = new RedisLeases(client, `${KEY_PREFIX}lease:`);
   }
 
   /** Connects; a URL that cannot be reached is an error that says so (redis:// or rediss://). */
