@@ -138,6 +138,10 @@ export async function startGateway(
     ...(state?.windows
       ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
       : {}),
+    // A shared store (--state redis://…) keeps the pins, so replicas agree; files: this machine's pins.json.
+    ...(state && options.state !== undefined
+      ? { pins: (await import('../policy/pin-records.js')).storePins(state) }
+      : {}),
   });
   const gateway: Gateway = new Gateway({
     upstreams,

@@ -38,6 +38,10 @@ export const reviewCommand: DefineCommand = (program, { io, act }) =>
     .description('Show how tools changed since they were pinned (a diff), and accept the changes')
     .argument('<name>', 'server name')
     .option('--accept [tool...]', 'accept the changes shown: all of them, or only the tools named')
+    .option(
+      '--state <url>',
+      "a team gateway's pins, in its state store as serve --state (redis://…); default: this machine's pins",
+    )
     .addOption(jsonOption('the changes: old and new definition, summary, diff'))
     .addHelpText(
       'after',
@@ -46,12 +50,14 @@ The first time a tool is allowed, its description and schemas are pinned. When a
 them, the tool is asked about before each call until the change is accepted here. --accept
 accepts only the version shown in the same run: a tool that changed again meanwhile is left
 flagged (exit 1). Changes are noticed when patchbay call, patchbay serve or patchbay policy
-lists the tools.
+lists the tools. A team gateway's replicas on Redis keep one set of pins there: review them with
+--state and the same URL (a change accepted once is accepted on every replica).
 
 Examples:
   $ patchbay review github
   $ patchbay review github --accept
-  $ patchbay review github --accept create_issue --json`,
+  $ patchbay review github --accept create_issue --json
+  $ patchbay review github --state redis://redis.internal:6379 --accept`,
     )
     .action(
       act(async (name: string, flags) => {

@@ -63,12 +63,14 @@ import {
 } from '../../config/registry.js';
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
+import { parseStateOption } from '../../state/open.js';
 import { formatDuration, parseLimit } from '../../policy/limits.js';
 import {
   configuredServerKey,
   acceptChanges,
   changedTools,
   type ListedTool,
+  type PinStoreOptions,
   type ToolChange,
 } from '../../policy/pins.js';
 import { diffViews } from '../../policy/pin-diff.js';
@@ -594,11 +596,13 @@ export interface ReviewOptions {
   /** undefined: only show; 'all': every change shown; else these tools. */
   accept: 'all' | string[] | undefined;
   json: boolean;
+  /** `--state redis://…`: a team gateway's pins, in its state store; unset: this machine's pins file. */
+  state?: string;
 }
 
 export function parseReviewOptions(
   name: string,
-  raw: { accept?: boolean | string[]; json?: boolean },
+  raw: { accept?: boolean | string[]; json?: boolean; state?: string },
 ): ReviewOptions {
   let accept: ReviewOptions['accept'];
   if (raw.accept === true) accept = 'all';
@@ -610,7 +614,13 @@ export function parseReviewOptions(
         });
     accept = raw.accept.length === 0 ? 'all' : [...new Set(raw.accept)];
   }
-  return { name: validateName(name), accept, json: Boolean(raw.json) };
+  const state = parseStateOption(raw.state);
+  return {
+    name: validateName(name),
+    accept,
+    json: Boolean(raw.json),
+    ...(state !== undefined ? { state } : {}),
+  };
 }
 
 export async function runReview(options: ReviewOptions, io: Io): Promise<number> {
@@ -618,12 +628,41 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const key = configuredServerKey(server);
-  const changes = await changedTools(key, { paths: io.paths });
-  const accepted = options.accept ? await accept(key, changes, options.accept, io) : undefined;
+  return withPinStore(options.state, io, (pins) => review(options, server.name, key, pins, io));
+}
+
+/** This machine's pins file, or a team gateway's pins in the store `--state` names (closed after). */
+async function withPinStore<T>(
+  state: string | undefined,
+  io: Io,
+  run: (pins: PinStoreOptions) => Promise<T>,
+): Promise<T> {
+  if (state === undefined) return run({ paths: io.paths });
+  const [{ openState }, { storePins }] = await Promise.all([
+    import('../../state/open.js'),
+    import('../../policy/pin-records.js'),
+  ]);
+  const store = await openState(state, io.paths.gatewayState);
+  try {
+    return await run({ paths: io.paths, storage: storePins(store) });
+  } finally {
+    await store.close();
+  }
+}
+
+async function review(
+  options: ReviewOptions,
+  serverName: string,
+  key: string,
+  pins: PinStoreOptions,
+  io: Io,
+): Promise<number> {
+  const changes = await changedTools(key, pins);
+  const accepted = options.accept ? await accept(key, changes, options.accept, pins) : undefined;
 
   if (options.json) {
     printJson(io, {
-      server: server.name,
+      server: serverName,
       changes: changes.map((change) => {
         const diff = diffViews(change.pinnedView, change.newView);
         return {
@@ -648,8 +687,8 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   if (changes.length === 0) {
     note(
       io,
-      `No changes to review for ${server.name}: every pinned tool is as it was pinned. ` +
-        `(A change is recorded when patchbay call, patchbay serve or patchbay policy ${server.name} lists the tools.)`,
+      `No changes to review for ${serverName}: every pinned tool is as it was pinned. ` +
+        `(A change is recorded when patchbay call, patchbay serve or patchbay policy ${serverName} lists the tools.)`,
     );
   }
   changes.forEach((change, index) => {
@@ -661,7 +700,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
       note(
         io,
         `Until reviewed, ${changes.length === 1 ? 'this tool is' : 'these tools are'} asked about before each call (unless denied). ` +
-          `To accept: patchbay review ${server.name} --accept${changes.length > 1 ? ' [tool...]' : ''}`,
+          `To accept: patchbay review ${serverName} --accept${changes.length > 1 ? ' [tool...]' : ''}`,
       );
     return EXIT.ok;
   }
@@ -674,7 +713,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
     note(
       io,
       `Not accepted, changed again since it was read: ${accepted.stale.map((name) => terminalText(name)).join(', ')}. ` +
-        `Review the new version: patchbay review ${server.name}`,
+        `Review the new version: patchbay review ${serverName}`,
     );
   if (accepted.notChanged.length > 0)
     note(io, `No change to accept for: ${accepted.notChanged.map((name) => terminalText(name)).join(', ')}.`);
@@ -690,14 +729,14 @@ async function accept(
   key: string,
   shown: ToolChange[],
   which: 'all' | string[],
-  io: Io,
+  pins: PinStoreOptions,
 ): Promise<{ accepted: string[]; stale: string[]; notChanged: string[] }> {
   const reviewed = new Map(shown.map((change) => [change.name, change.newDigest]));
   const wanted = which === 'all' ? [...reviewed.keys()] : which;
   const names = wanted.filter((name) => reviewed.has(name));
   const notShown = wanted.filter((name) => !reviewed.has(name));
   if (names.length === 0) return { accepted: [], stale: [], notChanged: notShown };
-  const result = await acceptChanges(key, names, { paths: io.paths, reviewed });
+  const result = await acceptChanges(key, names, { ...pins, reviewed });
   return { accepted: result.accepted, stale: result.stale, notChanged: [...result.notChanged, ...notShown] };
 }
 
