@@ -60,6 +60,14 @@ describe('parseReviewOptions', () => {
     expect(() => parseReviewOptions('sentry', { accept: [''] })).toThrow(/empty/);
     expect(() => parseReviewOptions('../x', {})).toThrow(PatchbayError);
   });
+
+  it("--state names a team gateway's store (Redis); files is this machine's pins file", () => {
+    expect(parseReviewOptions('sentry', { state: 'redis://127.0.0.1:6379' }).state).toBe(
+      'redis://127.0.0.1:6379',
+    );
+    expect(parseReviewOptions('sentry', { state: 'files' })).not.toHaveProperty('state');
+    expect(() => parseReviewOptions('sentry', { state: 'http://127.0.0.1' })).toThrow(/not a state store/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
