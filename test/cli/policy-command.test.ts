@@ -40,6 +40,11 @@ describe('parsePolicyOptions', () => {
     expect(() => parsePolicyOptions('no good', {}, {})).toThrow(PatchbayError);
     expect(() => parsePolicyOptions('ok', { timeout: '0' }, {})).toThrow(/--timeout/);
   });
+
+  it("--state names a team gateway's store for its pins and counts", () => {
+    expect(parsePolicyOptions('ok', { state: 'rediss://cache:6380' }, {}).state).toBe('rediss://cache:6380');
+    expect(() => parsePolicyOptions('ok', { state: 'nonsense' }, {})).toThrow(/--state/);
+  });
 });
 
 describe('parseReviewOptions', () => {

@@ -9,6 +9,10 @@ export const policyCommand: DefineCommand = (program, { io, act }) =>
     .addOption(jsonOption('one object per server'))
     .addOption(noCheckOption('only what the policy files say: contact no server, list no tools'))
     .addOption(timeoutOption('per-server timeout'))
+    .option(
+      '--state <url>',
+      "a team gateway's pins and limit counts, in its state store as serve --state (redis://…); default: this machine's",
+    )
     .addHelpText(
       'after',
       `
@@ -23,7 +27,8 @@ disabled or not approved, is never contacted. Exit status as list's (patchbay he
 Examples:
   $ patchbay policy
   $ patchbay policy sentry
-  $ patchbay policy --no-check --json`,
+  $ patchbay policy --no-check --json
+  $ patchbay policy github --state redis://redis.internal:6379`,
     )
     .action(
       act(async (name: string | undefined, flags) => {

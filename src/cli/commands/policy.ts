@@ -64,7 +64,7 @@ import {
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
 import { parseStateOption } from '../../state/open.js';
-import { formatDuration, parseLimit } from '../../policy/limits.js';
+import { formatDuration, parseLimit, type LimitCounter } from '../../policy/limits.js';
 import {
   configuredServerKey,
   acceptChanges,
@@ -101,18 +101,22 @@ export interface PolicyOptions {
   /** false with --no-check: the files only, nothing contacted. */
   check: boolean;
   timeoutMs: number;
+  /** `--state redis://…`: a team gateway's pins and limit counts, in its state store; unset: this machine's. */
+  state?: string;
 }
 
 export function parsePolicyOptions(
   name: string | undefined,
-  raw: { json?: boolean; check?: boolean; timeout?: string },
+  raw: { json?: boolean; check?: boolean; timeout?: string; state?: string },
   env: NodeJS.ProcessEnv,
 ): PolicyOptions {
+  const state = parseStateOption(raw.state);
   return {
     name: name === undefined ? undefined : validateName(name),
     json: Boolean(raw.json),
     check: raw.check !== false,
     timeoutMs: timeoutFrom(raw.timeout, env),
+    ...(state !== undefined ? { state } : {}),
   };
 }
 
@@ -184,9 +188,11 @@ export async function runPolicy(options: PolicyOptions, io: Io): Promise<number>
   const listings = options.check
     ? await listAll(targets, options.timeoutMs, io)
     : new Array<Listing | undefined>(targets.length).fill(undefined);
-  const views = await Promise.all(
-    targets.map(({ server, state }, index) =>
-      policyView(server, state, listings[index], registry.policy, io),
+  const views = await withSharedState(options.state, io, (shared) =>
+    Promise.all(
+      targets.map(({ server, state }, index) =>
+        policyView(server, state, listings[index], registry.policy, shared, io),
+      ),
     ),
   );
 
@@ -238,6 +244,7 @@ async function policyView(
   state: StaticState,
   listing: Listing | undefined,
   policy: PolicySet,
+  shared: SharedState,
   io: Io,
 ): Promise<ServerPolicyView> {
   const sources = policy.sources;
@@ -245,6 +252,7 @@ async function policyView(
   const limits = await limitStates(server.name, sources, {
     paths: io.paths,
     onWarning: (message) => note(io, message),
+    ...(shared.limits ? { counter: shared.limits } : {}),
   });
   const memberLimits = memberLimitViews(server.name, sources);
   const view: ServerPolicyView = {
@@ -269,14 +277,14 @@ async function policyView(
     view.status = 'connected';
     view.reason = null;
     view.hint = null;
-    view.tools = await toolViews(server.name, key, listing.tools, sources, limits, io);
+    view.tools = await toolViews(server.name, key, listing.tools, sources, limits, shared.pins);
     for (const rule of view.rules)
       rule.matches = listing.tools
         .map((tool) => tool.name)
         .filter((name) => rule.pattern === name || globMatches(rule.pattern, name));
   }
   // Read after the listing: a change this run just noticed is among them.
-  view.changes = (await changedTools(key, { paths: io.paths })).map((change) => ({
+  view.changes = (await changedTools(key, shared.pins)).map((change) => ({
     tool: change.name,
     changedAt: change.changedAt,
   }));
@@ -289,9 +297,9 @@ async function toolViews(
   tools: ListedTool[],
   sources: PolicySource[],
   limits: LimitView[],
-  io: Io,
+  pins: PinStoreOptions,
 ): Promise<ToolPolicyView[]> {
-  const views = await toolPermissionViews(server, key, tools, sources, limits, io.paths);
+  const views = await toolPermissionViews(server, key, tools, sources, limits, pins.paths, pins.storage);
   return views.map((view) => ({
     name: view.name,
     decision: view.decision,
@@ -588,6 +596,39 @@ function utcClock(date: Date, now: Date): string {
   return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? clock : `${iso.slice(0, 10)} ${clock}`;
 }
 
+/** Where policy and review read pins and limit counts. */
+interface SharedState {
+  pins: PinStoreOptions;
+  /** Undefined: the usage file of this machine. */
+  limits?: LimitCounter;
+}
+
+/**
+ * This machine's pins and usage files, or a team gateway's pins and counts in the store
+ * `--state` names (opened here, closed after): what its replicas enforce, not this machine's.
+ */
+async function withSharedState<T>(
+  state: string | undefined,
+  io: Io,
+  run: (shared: SharedState) => Promise<T>,
+): Promise<T> {
+  if (state === undefined) return run({ pins: { paths: io.paths } });
+  const [{ openState }, { storePins }, { storeLimitCounter }] = await Promise.all([
+    import('../../state/open.js'),
+    import('../../policy/pin-records.js'),
+    import('../../policy/limits.js'),
+  ]);
+  const store = await openState(state, io.paths.gatewayState);
+  try {
+    return await run({
+      pins: { paths: io.paths, storage: storePins(store) },
+      ...(store.windows ? { limits: storeLimitCounter(store.windows, store.description) } : {}),
+    });
+  } finally {
+    await store.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // patchbay review
 
@@ -628,26 +669,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const key = configuredServerKey(server);
-  return withPinStore(options.state, io, (pins) => review(options, server.name, key, pins, io));
-}
-
-/** This machine's pins file, or a team gateway's pins in the store `--state` names (closed after). */
-async function withPinStore<T>(
-  state: string | undefined,
-  io: Io,
-  run: (pins: PinStoreOptions) => Promise<T>,
-): Promise<T> {
-  if (state === undefined) return run({ paths: io.paths });
-  const [{ openState }, { storePins }] = await Promise.all([
-    import('../../state/open.js'),
-    import('../../policy/pin-records.js'),
-  ]);
-  const store = await openState(state, io.paths.gatewayState);
-  try {
-    return await run({ paths: io.paths, storage: storePins(store) });
-  } finally {
-    await store.close();
-  }
+  return withSharedState(options.state, io, ({ pins }) => review(options, server.name, key, pins, io));
 }
 
 async function review(
