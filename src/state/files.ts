@@ -33,7 +33,8 @@ export class FileState implements StateStore {
 
   constructor(private readonly directory: string) {
     this.description = `files in ${directory}`;
-    this.leases = recordLeases(this.records('leases'));
+    // Secret: a lease's name may hold a member's subject (the vault's refresh locks).
+    this.leases = recordLeases(this.records('leases', { secret: true }));
   }
 
   records<T>(namespace: string, options: { secret?: boolean } = {}): RecordStore<T> {

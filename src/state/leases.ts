@@ -60,7 +60,17 @@ async function acquireWithin(
   let unsubscribe: (() => Promise<void>) | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
-      const lease = await store.leases.acquire(name, leaseMs);
+      const lease = await store.leases.acquire(name, leaseMs).catch((error: unknown) => {
+        // Fail closed: work that must happen once is not done without the lock.
+        throw new PatchbayError(
+          'connect-failed',
+          `The shared state could not be reached to take the lock ${what(name)} (${error instanceof Error ? error.message : String(error)}); nothing was done.`,
+          {
+            hint: 'Check that Redis runs and is reachable from the gateway (its /readyz says "state"); try again once it is back.',
+            cause: error,
+          },
+        );
+      });
       if (lease) return lease;
       if (!unsubscribe) {
         // Listen for the holder's release, then try once more at once: a release that came
@@ -74,7 +84,7 @@ async function acquireWithin(
       if (left <= 0)
         throw new PatchbayError(
           'lock-timeout',
-          `Another process held the lock ${name.split(' ')[0]} for longer than ${Math.round(waitMs / 1000)} s.`,
+          `Another process held the lock ${what(name)} for longer than ${Math.round(waitMs / 1000)} s.`,
           { hint: 'Try again; a holder that went away loses its lease within its bound.' },
         );
       // Random, growing, bounded: waiters on several replicas do not retry in lockstep.
@@ -91,6 +101,11 @@ async function acquireWithin(
   } finally {
     await unsubscribe?.().catch(() => undefined);
   }
+}
+
+/** A lock's kind for messages (`vault`, `pins`): its name may hold a member's subject. */
+function what(name: string): string {
+  return name.split(' ')[0]!;
 }
 
 function releasedChannel(name: string): string {

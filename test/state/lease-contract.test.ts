@@ -136,3 +136,28 @@ describe.each(backends)('lease contract: $name', (backend) => {
     await next.leases.release(taken!);
   });
 });
+
+describe('leases on redis, with Redis away', () => {
+  it('refuse the work (nothing done) with a reason that says the shared state is unreachable', async () => {
+    const own = await startRedis();
+    const store = await RedisState.connect(own.url);
+    try {
+      await own.kill();
+      let ran = false;
+      const refused = withLease(
+        store,
+        'vault tokens alice crm',
+        { leaseMs: 5_000, waitMs: 1_000 },
+        async () => {
+          ran = true;
+        },
+      );
+      await expect(refused).rejects.toMatchObject({ code: 'connect-failed' });
+      await expect(refused).rejects.toThrow(/shared state could not be reached to take the lock vault \(/);
+      expect(ran).toBe(false);
+    } finally {
+      await store.close();
+      await own.close();
+    }
+  });
+});
