@@ -140,6 +140,10 @@ export async function startGateway(
     ...(state?.windows
       ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
       : {}),
+    // A shared store (--state redis://…) keeps the pins, so replicas agree; files: this machine's pins.json.
+    ...(state && options.state !== undefined
+      ? { pins: (await import('../policy/pin-records.js')).storePins(state) }
+      : {}),
   });
   const gateway: Gateway = new Gateway({
     upstreams,
@@ -329,12 +333,14 @@ async function openMemberVault(
   callbacks: Pick<GatewayCallbacks, 'env' | 'paths'>,
   state: import('../state/store.js').StateStore,
 ) {
-  const [{ MemberVault, readVaultKey }, { openCredentialStore }] = await Promise.all([
+  const [{ MemberVault, readVaultKey, storeLock }, { openCredentialStore }] = await Promise.all([
     import('../auth/member-vault.js'),
     import('../auth/store.js'),
   ]);
   const key = await readVaultKey(deployment.vault!.key, callbacks.env, callbacks.paths.gatewayState);
   const vault = new MemberVault(state, key, {
+    // One refresh per member login across every replica on the store, not only in this process.
+    lock: storeLock(state),
     // A pre-registered client's secret is the operator's (patchbay set <name> oauth.client-secret).
     clientSecret: async (name, url) =>
       (await openCredentialStore(callbacks.env, { paths: callbacks.paths })).getClientSecret(name, url),

@@ -20,7 +20,7 @@ import {
   type LimitRule,
   type LimitUnavailable,
 } from './limits.js';
-import { checkServers, checkTools, type ListedTool } from './pins.js';
+import { checkServers, checkTools, type ListedTool, type PinStorage } from './pins.js';
 import { limitsFor, serverHidden, toolVerdict, type Member, type ToolVerdict } from './rules.js';
 
 export interface ToolPolicyOptions {
@@ -33,6 +33,8 @@ export interface ToolPolicyOptions {
   limits?: LimitCounter;
   /** A long-lived process (a gateway): keep the usage file's lock across bursts of calls (limits.ts). */
   holdLimitLock?: boolean;
+  /** Where pins are kept; default: the pins file of `paths` (a gateway with --state redis:// keeps them in Redis). */
+  pins?: PinStorage;
 }
 
 export class ToolPolicy {
@@ -91,7 +93,7 @@ export class ToolPolicy {
         tools,
         pinNew: (name: string) => plain[index]!.get(name)?.decision === 'allow',
       })),
-      { paths: this.options.paths },
+      this.pinStore(),
     );
     return listings.map(({ server, key, tools }, index) => {
       const changed = new Set(
@@ -132,7 +134,11 @@ export class ToolPolicy {
 
   /** A tool the person just allowed is pinned as it is now. */
   async pin(key: string, tool: ListedTool): Promise<void> {
-    await checkTools(key, [tool], { paths: this.options.paths, pinNew: () => true });
+    await checkTools(key, [tool], { ...this.pinStore(), pinNew: () => true });
+  }
+
+  private pinStore() {
+    return { paths: this.options.paths, ...(this.options.pins ? { storage: this.options.pins } : {}) };
   }
 
   /**

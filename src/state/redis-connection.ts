@@ -27,7 +27,11 @@ import type { RedisTarget } from './redis-url.js';
 /** The commands the store uses, as every shape's client has them. */
 export interface RedisCommands {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, options?: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  set(
+    key: string,
+    value: string,
+    options?: { condition?: 'NX'; expiration?: { type: 'PX'; value: number } },
+  ): Promise<unknown>;
   getDel(key: string): Promise<string | null>;
   del(key: string): Promise<number>;
   mGet(keys: string[]): Promise<Array<string | null>>;

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { PatchbayError } from '../errors.js';
 import { RedisBus } from './redis-bus.js';
 import { redisConnection, runScript, type RedisCommands, type RedisConnection } from './redis-connection.js';
+import { RedisLeases } from './redis-leases.js';
 import { describeRedis, parseRedisUrl } from './redis-url.js';
 import { RedisWindows } from './redis-windows.js';
 import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
@@ -52,6 +53,7 @@ export class RedisState implements StateStore {
   readonly description: string;
   readonly windows: RedisWindows;
   readonly bus: RedisBus;
+  readonly leases: RedisLeases;
 
   private constructor(
     private readonly connection: RedisConnection,
@@ -61,6 +63,7 @@ export class RedisState implements StateStore {
     this.description = description;
     this.windows = new RedisWindows(connection.commands);
     this.bus = new RedisBus(connection.pubsub, KEY_PREFIX);
+    this.leases = new RedisLeases(connection.commands, `${KEY_PREFIX}lease:`);
   }
 
   /**

@@ -46,12 +46,19 @@ export interface ReplicaOptions {
   args?: string[];
   /** A Redis already running (the caller stops it); default: one started for these replicas. */
   redis?: RedisServer;
+  /**
+   * The balancer's port, picked by the caller (balancerPort()) to write it into a deployment file
+   * first: with `--config` in `args`, the public URL is the file's `publicUrl` (serve refuses
+   * --public-url beside --config), so it is not passed.
+   */
+  port?: number;
 }
 
 export async function startReplicas(sandbox: Sandbox, options: ReplicaOptions = {}): Promise<Replicas> {
   const count = options.count ?? 3;
   const redis = options.redis ?? (await startRedis());
-  const port = await balancerPort();
+  const port = options.port ?? (await balancerPort());
+  const fromFile = options.args?.includes('--config') ?? false;
   const gateways: RunningGateway[] = [];
   let balancer: ChildProcess | undefined;
   try {
@@ -60,8 +67,7 @@ export async function startReplicas(sandbox: Sandbox, options: ReplicaOptions = 
         startGateway(sandbox, [
           '--state',
           redis.url,
-          '--public-url',
-          `http://127.0.0.1:${port}`,
+          ...(fromFile ? [] : ['--public-url', `http://127.0.0.1:${port}`]),
           '--trust-proxy',
           '127.0.0.1',
           ...(options.args ?? []),
@@ -159,7 +165,7 @@ async function startHaproxy(sandbox: Sandbox, port: number, backends: number[]):
  * replica's, started before haproxy binds) can be given it: that replica would answer in
  * haproxy's place, every request reaching it alone.
  */
-async function balancerPort(): Promise<number> {
+export async function balancerPort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     if (await isFree(port)) return port;
