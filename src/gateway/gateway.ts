@@ -80,6 +80,7 @@ export class Gateway {
   private readonly pinKeys = new WeakMap<Upstream, string>();
   private readonly servers = new Set<Server>();
   private readonly announcers: Array<(kind: Kind) => void> = [];
+  private readonly loggers: Array<(params: Record<string, unknown>) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
   /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
@@ -120,6 +121,9 @@ export class Gateway {
       members: this.members,
       pauses: options.state ? sharedPauses(options.state) : undefined,
       tracing: options.tracing,
+      onLog: (params) => {
+        for (const logger of this.loggers) logger(params);
+      },
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -277,6 +281,14 @@ export class Gateway {
   /** Also tell `kind` changes to something other than the connected servers (HTTP subscriptions). */
   onAnnounce(announcer: (kind: Kind) => void): void {
     this.announcers.push(announcer);
+  }
+
+  /**
+   * Also tell each upstream log message (its logger named after the upstream) to something other
+   * than the connected servers, which have it already (the hosts of other replicas).
+   */
+  onUpstreamLog(listener: (params: Record<string, unknown>) => void): void {
+    this.loggers.push(listener);
   }
 
   /** A listing changed upstream (or the config did): every connected host hears it. */

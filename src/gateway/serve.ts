@@ -214,6 +214,7 @@ export async function startGateway(
     let team: TeamFront | undefined;
     const served = await serveHttp(gateway, {
       ...options.http,
+      state,
       authenticator: undefined,
       ...(deployment.publicUrl ? { publicUrl: deployment.publicUrl } : {}),
       front: async (resource) =>
@@ -255,6 +256,7 @@ export async function startGateway(
   const served = await serveHttp(gateway, {
     ...options.http,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(state ? { state } : {}),
     authenticator,
     ...limitsSet(options),
     ...listening,
