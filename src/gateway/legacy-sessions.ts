@@ -118,7 +118,11 @@ export class LegacySessions {
         return jsonRpcError(404, -32001, 'Session not found (expired or closed); initialize again.');
       let body = parsedBody;
       if (this.shared && request.method === 'POST' && body !== undefined) {
-        body = await this.shared.route(id, body);
+        try {
+          body = await this.shared.route(id, body);
+        } catch {
+          return this.unreachable('to pass on this answer');
+        }
         // Only answers to questions another replica asked: forwarded there.
         if (body === undefined) return new Response(null, { status: 202 });
       }
@@ -204,12 +208,7 @@ export class LegacySessions {
         session = await restoring;
       } catch (error) {
         if (error instanceof Full) return this.full();
-        return jsonRpcError(
-          503,
-          -32000,
-          `The gateway could not reach its state store (${this.options.state!.description}) to find this session; try again.`,
-          { 'retry-after': '1' },
-        );
+        return this.unreachable('to find this session');
       }
     }
     return session && sameOwner(session.owner, owner) ? session : undefined;
@@ -226,9 +225,11 @@ export class LegacySessions {
     const session = await this.open(record.owner, id);
     try {
       await replayInitialize(session.transport, id, record);
-    } catch (error) {
+    } catch {
+      // A record this version cannot serve (say, a protocol version it no longer speaks, after an
+      // upgrade): as unknown, and the host initializes again.
       await session.server.close().catch(() => undefined);
-      throw error;
+      return undefined;
     }
     this.sessions.set(id, session);
     shared.touch(id);
@@ -281,6 +282,15 @@ export class LegacySessions {
     if ('method' in message && message.method === 'notifications/cancelled')
       this.options.onCancelled?.(id, message);
     await deliverTo(session.transport, id, message).catch(() => undefined);
+  }
+
+  private unreachable(what: string): Response {
+    return jsonRpcError(
+      503,
+      -32000,
+      `The gateway could not reach its state store (${this.options.state!.description}) ${what}; try again.`,
+      { 'retry-after': '1' },
+    );
   }
 
   private full(): Response {

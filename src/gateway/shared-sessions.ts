@@ -180,7 +180,7 @@ export class SharedSessions {
    * A host's POSTed body, before this replica's copy handles it: answers to another replica's
    * requests are forwarded there, a cancellation is also published (the call may run elsewhere),
    * and answers to this replica's own requests get their own IDs back. Returns what is left for
-   * this copy, undefined when nothing is.
+   * this copy, undefined when nothing is; rejects when an answer could not be forwarded.
    */
   async route(session: string, body: unknown): Promise<unknown> {
     const messages = Array.isArray(body) ? body : [body];
@@ -201,8 +201,9 @@ export class SharedSessions {
       const [, replica, id] = tagged;
       const untagged = { ...candidate, id: Number(id) } as JSONRPCMessage;
       if (replica === this.replica) return untagged;
-      // Nobody hears it when that replica is gone: so is the call that asked.
-      await this.publish(replicaChannel(replica!), {
+      // Nobody hears it when that replica is gone: so is the call that asked. A store away now
+      // rejects (the host is told, not left waiting).
+      await this.state.bus.publish(replicaChannel(replica!), {
         kind: 'answer',
         from: this.replica,
         session,

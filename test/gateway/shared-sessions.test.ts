@@ -241,6 +241,45 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
   });
 });
 
+describe.skipIf(!hasRedis())('2025-era sessions while Redis is away', () => {
+  it('are served where a copy is held, refused with the reason where one would be made', async () => {
+    const own = await startRedis();
+    const open = async () => {
+      const store = await RedisState.connect(own.url);
+      stores.push(store);
+      return store;
+    };
+    const [a, b, c] = [replica(await open()), replica(await open()), replica(await open())];
+    const served: number[] = [];
+    const { client, transport } = await host([a, b], served);
+    try {
+      await client.listTools();
+      expect(a.sessions.size + b.sessions.size).toBe(2);
+      await own.kill();
+      const list = (to: Replica) =>
+        roundRobin([to], [])(URL_, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': transport.sessionId!,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+        });
+      const held = await list(a);
+      expect(held.status).toBe(200);
+      expect(await held.text()).toContain('"ask"');
+      const refused = await list(c);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain('could not reach its state store');
+    } finally {
+      await client.close();
+      await Promise.all([a, b, c].map((each) => each.sessions.close()));
+      await own.close();
+    }
+  });
+});
+
 describe('2025-era sessions on the file backend', () => {
   it('are served again from the record by a new process (a restart), bound to their caller', async () => {
     const first = replica(new FileState(directory));
