@@ -81,6 +81,7 @@ export class Gateway {
   private readonly servers = new Set<Server>();
   private readonly announcers: Array<(kind: Kind) => void> = [];
   private readonly loggers: Array<(params: Record<string, unknown>) => void> = [];
+  private readonly levelListeners: Array<(level: string) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
   /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
@@ -271,6 +272,7 @@ export class Gateway {
     );
     server.setRequestHandler('logging/setLevel', async (request) => {
       await relay.setLogLevel(request.params.level);
+      for (const listener of this.levelListeners) listener(request.params.level);
       return {};
     });
     this.servers.add(server);
@@ -289,6 +291,16 @@ export class Gateway {
    */
   onUpstreamLog(listener: (params: Record<string, unknown>) => void): void {
     this.loggers.push(listener);
+  }
+
+  /** Also tell a host's `logging/setLevel` (gateway-wide: every upstream's level) to the other replicas. */
+  onLogLevel(listener: (level: string) => void): void {
+    this.levelListeners.push(listener);
+  }
+
+  /** The log level a host set on another replica: this replica's upstreams log at it too. */
+  setLogLevel(level: string): Promise<void> {
+    return this.relay.setLogLevel(level);
   }
 
   /** A listing changed upstream (or the config did): every connected host hears it. */

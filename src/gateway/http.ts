@@ -178,10 +178,13 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     {
       ...(options.state ? { state: options.state } : {}),
       onCancelled: (sessionId, message) => gateway.hotPath?.cancel(sessionId, message),
+      onLogLevel: (level) => void gateway.setLogLevel(level).catch(() => undefined),
     },
   );
-  // An upstream's log message is observed by this replica only: the other replicas' hosts hear it too.
+  // An upstream's log message is observed by this replica only: the other replicas' hosts hear it
+  // too; and the log level a host sets here is every replica's.
   gateway.onUpstreamLog((params) => sessions.shareLog(params));
+  gateway.onLogLevel((level) => sessions.shareLogLevel(level));
   const routeMcp = async (
     request: Request,
     parsedBody: unknown,

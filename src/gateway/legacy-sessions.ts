@@ -55,6 +55,8 @@ export interface LegacySessionOptions {
   state?: StateStore;
   /** A host's `notifications/cancelled` published by the replica it landed on (the hot path's calls here). */
   onCancelled?: (session: string, message: JSONRPCMessage) => void;
+  /** The upstreams' log level a host set on another replica. */
+  onLogLevel?: (level: string) => void;
 }
 
 interface LegacySession {
@@ -88,6 +90,7 @@ export class LegacySessions {
             void session.server.sendLoggingMessage(params as never).catch(() => undefined);
         },
         deliver: (id, message) => void this.deliver(id, message),
+        logLevel: (level) => options.onLogLevel?.(level),
       });
     this.sweeper = setInterval(() => void this.sweep(), Math.min(limits.idleMs / 2, 60_000));
     this.sweeper.unref();
@@ -100,6 +103,11 @@ export class LegacySessions {
   /** An upstream log message observed by this replica (sent to its own copies already): for the others. */
   shareLog(params: Record<string, unknown>): void {
     this.shared?.shareLog(params);
+  }
+
+  /** A host set the upstreams' log level on this replica: for the others. */
+  shareLogLevel(level: string): void {
+    this.shared?.shareLogLevel(level);
   }
 
   /** Whether this 2025-era request belongs here (a session's, or one opening a session). */

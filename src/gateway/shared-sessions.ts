@@ -18,6 +18,8 @@
  *     others (`stream`), and one that held an older one closes it, so that there is one.
  *   - events one replica observes — an upstream's log message, on that replica's own upstream
  *     session — are sent there to its copies, and published (`log`) for the copies elsewhere.
+ *     The upstreams' log level a host sets (gateway-wide, as on one process) is published
+ *     (`level`) to every replica's upstreams; a replica started later logs at the default.
  *   - a server→host request during a call (elicitation, sampling) goes on the call's POST stream,
  *     on the replica running the call; its ID names that replica (`tag`). The host's answer, on
  *     whichever replica it lands, is forwarded there (`answer`, on the replica's own channel) and
@@ -65,6 +67,7 @@ export interface SessionRecord {
 type SessionMessage =
   | { kind: 'drop' | 'stream'; from: string; session: string }
   | { kind: 'log'; from: string; params: Record<string, unknown> }
+  | { kind: 'level'; from: string; level: string }
   | { kind: 'cancel' | 'answer'; from: string; session: string; message: JSONRPCMessage };
 
 /** What a replica does with what it hears of the others. */
@@ -77,6 +80,8 @@ export interface SharedSessionEvents {
   log(params: Record<string, unknown>): void;
   /** A message of the host for this replica's copy, as if POSTed here (an answer, a cancellation). */
   deliver(session: string, message: JSONRPCMessage): void;
+  /** A host set the (gateway-wide) log level of the upstreams on another replica. */
+  logLevel(level: string): void;
 }
 
 const BROADCAST = 'sessions';
@@ -171,6 +176,11 @@ export class SharedSessions {
     void this.publish(BROADCAST, { kind: 'log', from: this.replica, params });
   }
 
+  /** A host set the upstreams' log level here: the other replicas' upstreams log at it too. */
+  shareLogLevel(level: string): void {
+    void this.publish(BROADCAST, { kind: 'level', from: this.replica, level });
+  }
+
   /** The ID a copy here gives a request it sends the host: the host's answer names this replica. */
   tag(id: RequestId): string {
     return `${this.replica}/${id}`;
@@ -230,6 +240,8 @@ export class SharedSessions {
         return this.events.streamMoved(message.session);
       case 'log':
         return this.events.log(message.params);
+      case 'level':
+        return this.events.logLevel(message.level);
       case 'answer':
       case 'cancel':
         return this.events.deliver(message.session, message.message);

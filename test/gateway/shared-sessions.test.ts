@@ -30,11 +30,14 @@ interface Replica {
   sessions: LegacySessions;
   /** Every server it made (one per copy of a session). */
   servers: Server[];
+  /** The log levels other replicas told it of. */
+  levels: string[];
 }
 
 /** A server whose one tool asks the host a question (elicitation) and answers with the reply. */
 function replica(state: StateStore | undefined): Replica {
   const servers: Server[] = [];
+  const levels: string[] = [];
   const sessions = new LegacySessions(
     () => {
       const server = new Server(
@@ -59,9 +62,9 @@ function replica(state: StateStore | undefined): Replica {
       return server;
     },
     LIMITS,
-    state ? { state } : {},
+    state ? { state, onLogLevel: (level) => void levels.push(level) } : {},
   );
-  return { sessions, servers };
+  return { sessions, servers, levels };
 }
 
 function authInfo(subject: string | null): AuthInfo {
@@ -181,7 +184,7 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
     }
   });
 
-  it('tells the host of a change once, on its one stream, and of a log message seen elsewhere', async () => {
+  it('tells the host of a change once, on its one stream, and of a log message seen elsewhere; shares the log level', async () => {
     const [a, b] = [replica(await redisStore()), replica(await redisStore())];
     const served: number[] = [];
     const { client } = await host([a, b], served);
@@ -206,6 +209,10 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
       for (let i = 0; i < 50 && heard.length < 2; i++) await sleep(20);
       await sleep(200);
       expect(heard.sort()).toEqual(['log:seen on a', 'tools']);
+      // A host set the upstreams' log level on a: b's upstreams log at it too.
+      a.sessions.shareLogLevel('debug');
+      for (let i = 0; i < 50 && b.levels.length === 0; i++) await sleep(20);
+      expect([a.levels, b.levels]).toEqual([[], ['debug']]);
     } finally {
       await client.close();
       await a.sessions.close();
