@@ -3,16 +3,17 @@
  * they hear `list_changed` and the upstreams' log messages, and a server that can ask them back
  * (elicitation, sampling) during a call. Stateless serving could do neither.
  *
- * - A session starts with `initialize` and ends with DELETE, with the gateway, or when it has been
- *   idle for `idleMs`: no request and no stream open for that long (a host that keeps its GET
- *   stream open is never idle; one that crashed is swept).
+ * - A session starts with `initialize` and ends with DELETE, with the gateway (without a state
+ *   store), or when it has been idle for `idleMs`: no request and no stream open for that long (a
+ *   host that keeps its GET stream open is never idle; one that crashed is swept).
  * - At most `maxSessions` at once; one more `initialize` is answered 503 with the reason.
  * - An unknown or expired session ID is answered 404, which tells the host to initialize again.
  * - A session is bound to the caller that initialized it (the credential's kind and member): a
  *   request of another caller is answered 404, as for a session that does not exist.
  * - With a state store (every `serve --http`), sessions are shared by the replicas of a gateway
  *   (shared-sessions.ts): each replica holds copies of the sessions it serves, made on demand
- *   from the store's record, and `maxSessions` bounds each replica's copies.
+ *   from the store's record, and `maxSessions` bounds each replica's copies. A replica that stops
+ *   closes its copies only: the others (or the gateway started again on the same state) go on.
  */
 
 import { randomUUID } from 'node:crypto';

@@ -116,12 +116,19 @@ export class SharedSessions {
 
   /** Subscribed to the broadcast and this replica's channel (once; again after a failure). */
   ready(): Promise<void> {
-    this.subscribed ??= Promise.all([
-      this.state.bus.subscribe(BROADCAST, (message) => this.heard(message as SessionMessage)),
-      this.state.bus.subscribe(replicaChannel(this.replica), (message) =>
-        this.heard(message as SessionMessage),
-      ),
-    ]);
+    this.subscribed ??= (async () => {
+      const hear = (message: unknown) => this.heard(message as SessionMessage);
+      const made = await Promise.allSettled([
+        this.state.bus.subscribe(BROADCAST, hear),
+        this.state.bus.subscribe(replicaChannel(this.replica), hear),
+      ]);
+      const stops = made.flatMap((each) => (each.status === 'fulfilled' ? [each.value] : []));
+      const failed = made.find((each) => each.status === 'rejected');
+      if (!failed) return stops;
+      // Both or neither: a channel heard twice after the next try would deliver twice.
+      await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+      throw failed.reason;
+    })();
     this.subscribed.catch(() => (this.subscribed = undefined));
     return this.subscribed.then(() => undefined);
   }
@@ -136,13 +143,13 @@ export class SharedSessions {
   }
 
   /**
-   * The session was active here: its record lives on, written at most every touchMs (`force`: the
-   * sweep of a held stream). A record gone meanwhile ends this copy. Never awaited on a request's
+   * The session was active here (a request, or a stream held open): its record lives on, written
+   * at most every touchMs. A record gone meanwhile ends this copy. Never awaited on a request's
    * path; a store away now is tried again at the next activity.
    */
-  touch(id: string, force = false): void {
+  touch(id: string): void {
     const now = Date.now();
-    if (!force && now - (this.written.get(id) ?? 0) < this.touchMs) return;
+    if (now - (this.written.get(id) ?? 0) < this.touchMs) return;
     this.written.set(id, now);
     this.records
       .update(id, (current) => current && { ...current, lastActive: now }, { ttlMs: this.ttlMs })
