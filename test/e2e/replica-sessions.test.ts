@@ -157,10 +157,12 @@ describe.skipIf(!ready)('a 2025-era host across three replicas', () => {
     const sessions = hosts.map((each) => each.transport.sessionId);
     // Warm: each host's session is served by every replica (and its GET stream is open somewhere).
     for (const each of hosts) for (let i = 0; i < 3; i++) await echo(each.client, 'warm');
-    // The replica holding host a's standing stream goes away.
-    const stream = hosts[0]!.exchanges.find(
-      (exchange) => exchange.method === 'GET' && exchange.status === 200,
-    );
+    // The replica holding host a's standing stream goes away (the client opens it in the
+    // background once initialized: waited for).
+    const opened = () =>
+      hosts[0]!.exchanges.find((exchange) => exchange.method === 'GET' && exchange.status === 200);
+    for (let waited = 0; !opened() && waited < 5_000; waited += 50) await sleep(50);
+    const stream = opened();
     expect(stream?.replica).toMatch(/^r[0-2]$/);
     const victim = Number(stream!.replica!.slice(1));
     let killedAt = Infinity;
