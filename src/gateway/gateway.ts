@@ -80,6 +80,8 @@ export class Gateway {
   private readonly pinKeys = new WeakMap<Upstream, string>();
   private readonly servers = new Set<Server>();
   private readonly announcers: Array<(kind: Kind) => void> = [];
+  private readonly loggers: Array<(params: Record<string, unknown>) => void> = [];
+  private readonly levelListeners: Array<(level: string) => void> = [];
   private readonly listings: Listings;
   private readonly relay: Relay;
   /** Tool calls, prompts and resource reads relayed as bytes (hot-path.ts); undefined with PATCHBAY_HOT_PATH=0. */
@@ -120,6 +122,9 @@ export class Gateway {
       members: this.members,
       pauses: options.state ? sharedPauses(options.state) : undefined,
       tracing: options.tracing,
+      onLog: (params) => {
+        for (const logger of this.loggers) logger(params);
+      },
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -267,6 +272,7 @@ export class Gateway {
     );
     server.setRequestHandler('logging/setLevel', async (request) => {
       await relay.setLogLevel(request.params.level);
+      for (const listener of this.levelListeners) listener(request.params.level);
       return {};
     });
     this.servers.add(server);
@@ -277,6 +283,24 @@ export class Gateway {
   /** Also tell `kind` changes to something other than the connected servers (HTTP subscriptions). */
   onAnnounce(announcer: (kind: Kind) => void): void {
     this.announcers.push(announcer);
+  }
+
+  /**
+   * Also tell each upstream log message (its logger named after the upstream) to something other
+   * than the connected servers, which have it already (the hosts of other replicas).
+   */
+  onUpstreamLog(listener: (params: Record<string, unknown>) => void): void {
+    this.loggers.push(listener);
+  }
+
+  /** Also tell a host's `logging/setLevel` (gateway-wide: every upstream's level) to the other replicas. */
+  onLogLevel(listener: (level: string) => void): void {
+    this.levelListeners.push(listener);
+  }
+
+  /** The log level a host set on another replica: this replica's upstreams log at it too. */
+  setLogLevel(level: string): Promise<void> {
+    return this.relay.setLogLevel(level);
   }
 
   /** A listing changed upstream (or the config did): every connected host hears it. */

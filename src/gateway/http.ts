@@ -18,7 +18,8 @@
  * trusted ones (proxies.ts); a drain (drain.ts) refuses new requests and lets those in flight end.
  *
  * 2026-07-28 requests are served per request (`createMcpHandler`); 2025-era hosts get sessions
- * (legacy-sessions.ts: bounded in number, expired when idle), and a 2025 request without a session
+ * (legacy-sessions.ts: bounded in number, expired when idle, shared by the replicas through the
+ * state store), and a 2025 request without a session
  * that is not `initialize` is still answered, statelessly. A tool call, prompt or resource read of
  * either era may be relayed by the hot path (hot-path.ts) instead, decided per request.
  */
@@ -58,6 +59,7 @@ import type { Gateway } from './gateway.js';
 import { HotPath } from './hot-path.js';
 import { LegacySessions, MAX_SESSIONS, SESSION_IDLE_MS, type Ended } from './legacy-sessions.js';
 import { closeServer, listen, serveWebHandler } from '../core/web-handler.js';
+import type { StateStore } from '../state/store.js';
 
 export const MCP_PATH = '/mcp';
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -113,6 +115,11 @@ export interface HttpGatewayOptions extends HttpLimits {
   readiness?: Readiness;
   /** What the person running the gateway may want logged. */
   events?: ListenerEvents;
+  /**
+   * The gateway's state store: 2025-era sessions are kept there, so that any replica serves any
+   * session (shared-sessions.ts). Without one, this process's only.
+   */
+  state?: StateStore;
 }
 
 /** A request answered with a refusal before it reached the gateway. Never carries a credential. */
@@ -162,10 +169,22 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         ? handler.notify.promptsChanged()
         : handler.notify.resourcesChanged(),
   );
-  const sessions = new LegacySessions(() => gateway.createServer(), {
-    maxSessions: options.maxSessions ?? MAX_SESSIONS,
-    idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
-  });
+  const sessions = new LegacySessions(
+    () => gateway.createServer(),
+    {
+      maxSessions: options.maxSessions ?? MAX_SESSIONS,
+      idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,
+    },
+    {
+      ...(options.state ? { state: options.state } : {}),
+      onCancelled: (sessionId, message) => gateway.hotPath?.cancel(sessionId, message),
+      onLogLevel: (level) => void gateway.setLogLevel(level).catch(() => undefined),
+    },
+  );
+  // An upstream's log message is observed by this replica only: the other replicas' hosts hear it
+  // too; and the log level a host sets here is every replica's.
+  gateway.onUpstreamLog((params) => sessions.shareLog(params));
+  gateway.onLogLevel((level) => sessions.shareLogLevel(level));
   const routeMcp = async (
     request: Request,
     parsedBody: unknown,
@@ -329,7 +348,8 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         const sessionId = req.headers['mcp-session-id'];
         if (hot && req.method === 'POST' && typeof sessionId === 'string') {
           if (HotPath.candidate(parsedBody)) {
-            const server = sessions.hold(sessionId, ended);
+            const caller = callerOf(req, identity, peer);
+            const server = await sessions.hold(sessionId, ended, caller);
             const served =
               server !== undefined &&
               (await hot.serve({
@@ -339,7 +359,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
                 sessionId,
                 hostName: server.getClientVersion()?.name ?? null,
                 hostCapabilities: server.getClientCapabilities(),
-                caller: callerOf(req, identity, peer),
+                caller,
               }));
             if (served) return;
           } else hot.cancel(sessionId, parsedBody);

@@ -54,6 +54,8 @@ export interface RelayOptions {
   ungated?: CallObserver | undefined;
   /** The hosts connected now (stdio, 2025-era HTTP sessions): upstream log messages go to each. */
   servers: ReadonlySet<Server>;
+  /** Told of each upstream log message once it went to `servers` (for the hosts of other replicas). */
+  onLog?: (params: Record<string, unknown>) => void;
   /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
   members?: MemberLogins | undefined;
   /** An HTTP gateway's paused input_required calls, shared with its other replicas (input-relay.ts). */
@@ -266,11 +268,11 @@ export class Relay {
   /** An upstream's log message, to every host with a session, its logger named after the upstream. */
   passLog(upstream: Upstream, params: Record<string, unknown>): void {
     const logger = typeof params.logger === 'string' ? params.logger : undefined;
+    const named = { ...params, logger: `${upstream.name}${logger ? `/${logger}` : ''}` };
     for (const server of this.options.servers) {
-      void server
-        .sendLoggingMessage({ ...params, logger: `${upstream.name}${logger ? `/${logger}` : ''}` } as never)
-        .catch(() => undefined);
+      void server.sendLoggingMessage(named as never).catch(() => undefined);
     }
+    this.options.onLog?.(named);
   }
 
   close(): Promise<void> {
@@ -419,9 +421,13 @@ export class Relay {
       if (this.inputs.full) throw new Error('too many calls are waiting for their hosts');
       return scope.call.ask(method, params as Record<string, unknown>);
     }
+    // On the call's own response stream (the SDK would send it on the host's standing GET stream):
+    // the question travels with the call, on the replica running it, and reaches a host that
+    // opened no GET stream.
+    const options = { relatedRequestId: scope.ctx.mcpReq.id };
     return method === 'elicitation/create'
-      ? scope.ctx.mcpReq.elicitInput(params as never)
-      : scope.ctx.mcpReq.requestSampling(params as never);
+      ? scope.ctx.mcpReq.elicitInput(params as never, options)
+      : scope.ctx.mcpReq.requestSampling(params as never, options);
   }
 }
 

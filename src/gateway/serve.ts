@@ -218,6 +218,7 @@ export async function startGateway(
     let team: TeamFront | undefined;
     const served = await serveHttp(gateway, {
       ...options.http,
+      state,
       authenticator: undefined,
       ...(deployment.publicUrl ? { publicUrl: deployment.publicUrl } : {}),
       front: async (resource) =>
@@ -259,6 +260,7 @@ export async function startGateway(
   const served = await serveHttp(gateway, {
     ...options.http,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(state ? { state } : {}),
     authenticator,
     ...limitsSet(options),
     ...listening,

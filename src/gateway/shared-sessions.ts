@@ -1,0 +1,332 @@
+/**
+ * 2025-era host sessions shared by the replicas of one gateway (#20), through the state store: a
+ * host behind a load balancer with no affinity may send each request of its session to another
+ * replica, and the replica that opened the session may go away. legacy-sessions.ts keeps each
+ * replica's live copies; this module is what they share.
+ *
+ * - The record (namespace `sessions`, key: the session ID) is written before the host gets its
+ *   `initialize` answer: the caller it is bound to, the negotiated protocol version, the client's
+ *   info and capabilities. A replica that gets a request of a session it does not hold makes a
+ *   copy from it (`replayInitialize`). The record lives `idleMs` (+ TOUCH_MS) past the last
+ *   activity any replica saw: each replica writes it again at most every TOUCH_MS while it serves
+ *   the session or holds its stream. Gone (expired, DELETE) → 404 on every replica.
+ * - Which replica tells the host what (each event reaches a host once, on its one GET stream):
+ *   - events every replica observes — a config reload (each replica watches the config files)
+ *     and an upstream's `list_changed` (each replica has its own session with that upstream, and
+ *     is told on it) — are sent by every replica to its own copies: only the copy holding the
+ *     host's GET stream writes them. A replica that opens a session's GET stream tells the
+ *     others (`stream`), and one that held an older one closes it, so that there is one.
+ *   - events one replica observes — an upstream's log message, on that replica's own upstream
+ *     session — are sent there to its copies, and published (`log`) for the copies elsewhere.
+ *     The upstreams' log level a host sets (gateway-wide, as on one process) is published
+ *     (`level`) to every replica's upstreams; a replica started later logs at the default.
+ *   - a server→host request during a call (elicitation, sampling) goes on the call's POST stream,
+ *     on the replica running the call; its ID names that replica (`tag`). The host's answer, on
+ *     whichever replica it lands, is forwarded there (`answer`, on the replica's own channel) and
+ *     handed to its transport as if it had been POSTed there. A host's `notifications/cancelled`
+ *     is published (`cancel`) to the replica running the call, wherever that is.
+ *   - DELETE removes the record and tells every replica to drop its copy (`drop`).
+ * - The bus keeps nothing for a replica that is away (state/store.ts): a message missed is
+ *   caught up by the record (a copy whose record is gone is dropped at its next write).
+ */
+
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type ClientCapabilities,
+  type Implementation,
+  type WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server';
+
+import type { RecordStore, StateStore } from '../state/store.js';
+
+export const SESSIONS_NAMESPACE = 'sessions';
+/** A replica writes a session's record again at most this often (bounded store writes per request). */
+export const TOUCH_MS = 5_000;
+
+/** Who a session belongs to: the authenticated caller that initialized it. */
+export interface SessionOwner {
+  auth: string;
+  subject: string | null;
+}
+
+export interface SessionRecord {
+  owner: SessionOwner;
+  protocolVersion: string;
+  clientInfo: Implementation;
+  capabilities: ClientCapabilities;
+  /** Epoch milliseconds. */
+  created: number;
+  lastActive: number;
+}
+
+/** What the bus carries between replicas (see the module comment). */
+type SessionMessage =
+  | { kind: 'drop' | 'stream'; from: string; session: string }
+  | { kind: 'log'; from: string; params: Record<string, unknown> }
+  | { kind: 'level'; from: string; level: string }
+  | { kind: 'cancel' | 'answer'; from: string; session: string; message: JSONRPCMessage };
+
+/** What a replica does with what it hears of the others. */
+export interface SharedSessionEvents {
+  /** The session ended elsewhere (DELETE) or its record is gone: close this replica's copy. */
+  drop(session: string): void;
+  /** Another replica opened this session's GET stream: close ours, if we hold one. */
+  streamMoved(session: string): void;
+  /** An upstream log message another replica observed, for this replica's copies. */
+  log(params: Record<string, unknown>): void;
+  /** A message of the host for this replica's copy, as if POSTed here (an answer, a cancellation). */
+  deliver(session: string, message: JSONRPCMessage): void;
+  /** A host set the (gateway-wide) log level of the upstreams on another replica. */
+  logLevel(level: string): void;
+}
+
+const BROADCAST = 'sessions';
+/** A replica's own channel: answers to the questions it asked. */
+const replicaChannel = (replica: string) => `sessions:${replica}`;
+/** `<replica>/<n>`: the ID of a request a replica's copy sent, naming that replica. */
+const TAGGED = /^([0-9a-f-]{36})\/(\d+)$/;
+
+export class SharedSessions {
+  private readonly records: RecordStore<SessionRecord>;
+  /** When this replica last wrote each session's record. */
+  private readonly written = new Map<string, number>();
+  private subscribed: Promise<Array<() => Promise<void>>> | undefined;
+  private readonly ttlMs: number;
+  private readonly touchMs: number;
+
+  constructor(
+    private readonly state: StateStore,
+    idleMs: number,
+    private readonly events: SharedSessionEvents,
+  ) {
+    this.records = state.records<SessionRecord>(SESSIONS_NAMESPACE);
+    this.touchMs = Math.min(TOUCH_MS, idleMs / 4);
+    this.ttlMs = idleMs + this.touchMs;
+    // Listening from the start; a store away now is tried again by the next session that needs it.
+    void this.ready().catch(() => undefined);
+  }
+
+  get replica(): string {
+    return this.state.bus.replica;
+  }
+
+  /** Subscribed to the broadcast and this replica's channel (once; again after a failure). */
+  ready(): Promise<void> {
+    this.subscribed ??= (async () => {
+      const hear = (message: unknown) => this.heard(message as SessionMessage);
+      const made = await Promise.allSettled([
+        this.state.bus.subscribe(BROADCAST, hear),
+        this.state.bus.subscribe(replicaChannel(this.replica), hear),
+      ]);
+      const stops = made.flatMap((each) => (each.status === 'fulfilled' ? [each.value] : []));
+      const failed = made.find((each) => each.status === 'rejected');
+      if (!failed) return stops;
+      // Both or neither: a channel heard twice after the next try would deliver twice.
+      await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+      throw failed.reason;
+    })();
+    this.subscribed.catch(() => (this.subscribed = undefined));
+    return this.subscribed.then(() => undefined);
+  }
+
+  get(id: string): Promise<SessionRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    await this.records.put(id, record, { ttlMs: this.ttlMs });
+    this.written.set(id, Date.now());
+  }
+
+  /**
+   * The session was active here (a request, or a stream held open): its record lives on, written
+   * at most every touchMs. A record gone meanwhile ends this copy. Never awaited on a request's
+   * path; a store away now is tried again at the next activity.
+   */
+  touch(id: string): void {
+    const now = Date.now();
+    if (now - (this.written.get(id) ?? 0) < this.touchMs) return;
+    this.written.set(id, now);
+    this.records
+      .update(id, (current) => current && { ...current, lastActive: now }, { ttlMs: this.ttlMs })
+      .then(
+        (kept) => {
+          if (kept === undefined) this.events.drop(id);
+        },
+        () => this.written.delete(id),
+      );
+  }
+
+  /** This replica's copy is gone (idle, closed); the record stays for the others. */
+  forgetCopy(id: string): void {
+    this.written.delete(id);
+  }
+
+  /** The host ended the session (DELETE): gone on every replica. */
+  async end(id: string): Promise<void> {
+    this.written.delete(id);
+    await this.records.delete(id);
+    await this.publish(BROADCAST, { kind: 'drop', from: this.replica, session: id });
+  }
+
+  /** This replica now holds the session's GET stream. */
+  streamOpened(id: string): void {
+    void this.publish(BROADCAST, { kind: 'stream', from: this.replica, session: id });
+  }
+
+  /** An upstream log message observed here (already sent to this replica's copies). */
+  shareLog(params: Record<string, unknown>): void {
+    void this.publish(BROADCAST, { kind: 'log', from: this.replica, params });
+  }
+
+  /** A host set the upstreams' log level here: the other replicas' upstreams log at it too. */
+  shareLogLevel(level: string): void {
+    void this.publish(BROADCAST, { kind: 'level', from: this.replica, level });
+  }
+
+  /** The ID a copy here gives a request it sends the host: the host's answer names this replica. */
+  tag(id: RequestId): string {
+    return `${this.replica}/${id}`;
+  }
+
+  /**
+   * A host's POSTed body, before this replica's copy handles it: answers to another replica's
+   * requests are forwarded there, a cancellation is also published (the call may run elsewhere),
+   * and answers to this replica's own requests get their own IDs back. Returns what is left for
+   * this copy, undefined when nothing is; rejects when an answer could not be forwarded.
+   */
+  async route(session: string, body: unknown): Promise<unknown> {
+    const messages = Array.isArray(body) ? body : [body];
+    const left: unknown[] = [];
+    for (const message of messages) {
+      const kept = await this.routeOne(session, message);
+      if (kept !== undefined) left.push(kept);
+    }
+    if (left.length === 0) return undefined;
+    return Array.isArray(body) ? left : left[0];
+  }
+
+  private async routeOne(session: string, message: unknown): Promise<unknown> {
+    const candidate = message as JSONRPCMessage;
+    if (isJSONRPCResultResponse(candidate) || isJSONRPCErrorResponse(candidate)) {
+      const tagged = typeof candidate.id === 'string' ? TAGGED.exec(candidate.id) : null;
+      if (!tagged) return message;
+      const [, replica, id] = tagged;
+      const untagged = { ...candidate, id: Number(id) } as JSONRPCMessage;
+      if (replica === this.replica) return untagged;
+      // Nobody hears it when that replica is gone: so is the call that asked. A store away now
+      // rejects (the host is told, not left waiting).
+      await this.state.bus.publish(replicaChannel(replica!), {
+        kind: 'answer',
+        from: this.replica,
+        session,
+        message: untagged,
+      });
+      return undefined;
+    }
+    if (isJSONRPCNotification(candidate) && candidate.method === 'notifications/cancelled')
+      await this.publish(BROADCAST, { kind: 'cancel', from: this.replica, session, message: candidate });
+    return message;
+  }
+
+  private async publish(channel: string, message: SessionMessage): Promise<void> {
+    await this.state.bus.publish(channel, message).catch(() => undefined);
+  }
+
+  private heard(message: SessionMessage): void {
+    if (message.from === this.replica) return;
+    switch (message.kind) {
+      case 'drop':
+        this.written.delete(message.session);
+        return this.events.drop(message.session);
+      case 'stream':
+        return this.events.streamMoved(message.session);
+      case 'log':
+        return this.events.log(message.params);
+      case 'level':
+        return this.events.logLevel(message.level);
+      case 'answer':
+      case 'cancel':
+        return this.events.deliver(message.session, message.message);
+    }
+  }
+
+  async close(): Promise<void> {
+    const unsubscribe = await this.subscribed?.catch(() => []);
+    await Promise.all((unsubscribe ?? []).map((stop) => stop()));
+  }
+}
+
+/**
+ * Requests a session's copy sends the host carry IDs that name this replica (SharedSessions.tag),
+ * so that the host's answer can find its way back here from any replica: the SDK numbers them
+ * per server, and copies on two replicas would send the same numbers.
+ */
+export function tagOutgoing(message: JSONRPCMessage, tag: (id: RequestId) => string): JSONRPCMessage {
+  if (isJSONRPCRequest(message)) return { ...message, id: tag(message.id) };
+  // The server cancels its own request (a timeout, the call ended): by the ID the host was given.
+  if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+    const params = message.params as { requestId?: RequestId } | undefined;
+    if (params?.requestId !== undefined)
+      return { ...message, params: { ...params, requestId: tag(params.requestId) } } as JSONRPCMessage;
+  }
+  return message;
+}
+
+const LOCAL = 'http://patchbay.invalid/mcp';
+const ACCEPT = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+
+/**
+ * Make a fresh transport and server what the host's own `initialize` made them on the replica
+ * that served it: the session's ID, the negotiated version, the client's info and capabilities
+ * (which decide what the server may ask the host). The SDK sets these only as it handles an
+ * `initialize` (the server's fields are private; the transport takes its ID from its generator
+ * then), so the handshake is replayed, through the transport's public handleRequest, with what
+ * the record keeps; nothing of it reaches the host. The transport must generate `id`.
+ */
+export async function replayInitialize(
+  transport: WebStandardStreamableHTTPServerTransport,
+  id: string,
+  record: SessionRecord,
+): Promise<void> {
+  const initialize = {
+    jsonrpc: '2.0',
+    id: 'patchbay-restore',
+    method: 'initialize',
+    params: {
+      protocolVersion: record.protocolVersion,
+      capabilities: record.capabilities,
+      clientInfo: record.clientInfo,
+    },
+  };
+  const answer = await transport.handleRequest(
+    new Request(LOCAL, { method: 'POST', headers: ACCEPT, body: JSON.stringify(initialize) }),
+    { parsedBody: initialize },
+  );
+  // The answer's SSE stream ends with the initialize result.
+  const text = await answer.text();
+  if (!answer.ok || !text.includes('"result"') || transport.sessionId !== id)
+    throw new Error(`the session could not be restored (${answer.status})`);
+  await deliverTo(transport, id, { jsonrpc: '2.0', method: 'notifications/initialized' });
+}
+
+/** A message of the host, handed to a session's transport as if it had been POSTed to it. */
+export async function deliverTo(
+  transport: WebStandardStreamableHTTPServerTransport,
+  id: string,
+  message: JSONRPCMessage,
+): Promise<void> {
+  const answer = await transport.handleRequest(
+    new Request(LOCAL, {
+      method: 'POST',
+      headers: { ...ACCEPT, 'mcp-session-id': id },
+      body: JSON.stringify(message),
+    }),
+    { parsedBody: message },
+  );
+  await answer.body?.cancel();
+}

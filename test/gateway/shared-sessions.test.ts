@@ -1,0 +1,326 @@
+/**
+ * 2025-era sessions shared through the state store (shared-sessions.ts, legacy-sessions.ts): two
+ * "replicas" — two LegacySessions, each with its own handle on one store — behind a fetch that
+ * sends each request of the SDK's client to the next one in turn (no sockets: the requests are the
+ * Web Requests the listener would hand over). Against a real redis-server, and the file backend
+ * for what one process does with it (a copy made again from the record after a restart).
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Server, type AuthInfo } from '@modelcontextprotocol/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CALLER_KEY } from '../../src/gateway/caller.js';
+import { LegacySessions } from '../../src/gateway/legacy-sessions.js';
+import { SESSIONS_NAMESPACE, type SessionRecord } from '../../src/gateway/shared-sessions.js';
+import { FileState } from '../../src/state/files.js';
+import { RedisState } from '../../src/state/redis.js';
+import type { StateStore } from '../../src/state/store.js';
+import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
+
+const URL_ = new URL('http://gateway.test/mcp');
+const LIMITS = { maxSessions: 10, idleMs: 60_000 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Replica {
+  sessions: LegacySessions;
+  /** Every server it made (one per copy of a session). */
+  servers: Server[];
+  /** The log levels other replicas told it of. */
+  levels: string[];
+}
+
+/** A server whose one tool asks the host a question (elicitation) and answers with the reply. */
+function replica(state: StateStore | undefined): Replica {
+  const servers: Server[] = [];
+  const levels: string[] = [];
+  const sessions = new LegacySessions(
+    () => {
+      const server = new Server(
+        { name: 'replica', version: '1' },
+        { capabilities: { tools: { listChanged: true }, logging: {} } },
+      );
+      server.setRequestHandler('tools/list', async () => ({
+        tools: [{ name: 'ask', inputSchema: { type: 'object' as const } }],
+      }));
+      server.setRequestHandler('tools/call', async (_request, ctx) => {
+        // On the call's stream, as the gateway's relay asks (relay.ts).
+        const answer = await ctx.mcpReq.elicitInput(
+          {
+            message: 'Your name?',
+            requestedSchema: { type: 'object', properties: { name: { type: 'string' } } },
+          },
+          { relatedRequestId: ctx.mcpReq.id },
+        );
+        return { content: [{ type: 'text' as const, text: JSON.stringify(answer.content) }] };
+      });
+      servers.push(server);
+      return server;
+    },
+    LIMITS,
+    state ? { state, onLogLevel: (level) => void levels.push(level) } : {},
+  );
+  return { sessions, servers, levels };
+}
+
+function authInfo(subject: string | null): AuthInfo {
+  return {
+    token: '',
+    clientId: 'test',
+    scopes: [],
+    extra: { [CALLER_KEY]: { transport: 'http', auth: 'gateway-token', subject } },
+  };
+}
+
+/** A fetch that hands each request to the next replica in turn, recording which one served it. */
+function roundRobin(replicas: Replica[], served: number[], subject: string | null = null) {
+  let next = 0;
+  return async (input: string | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const text = request.method === 'POST' ? await request.clone().text() : '';
+    const index = next++ % replicas.length;
+    served.push(index);
+    return replicas[index]!.sessions.handle(
+      request,
+      text ? JSON.parse(text) : undefined,
+      new Promise(() => undefined),
+      authInfo(subject),
+    );
+  };
+}
+
+async function host(replicas: Replica[], served: number[]) {
+  const client = new Client(
+    { name: 'shared-host', version: '1.0.0' },
+    { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'legacy' } },
+  );
+  client.setRequestHandler('elicitation/create', async () => ({
+    action: 'accept' as const,
+    content: { name: 'Grace Hopper' },
+  }));
+  const transport = new StreamableHTTPClientTransport(URL_, { fetch: roundRobin(replicas, served) });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+let redis: RedisServer | undefined;
+let directory: string;
+const stores: StateStore[] = [];
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'patchbay-sessions-'));
+  if (hasRedis()) redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  await redis?.close();
+  await rm(directory, { recursive: true, force: true });
+});
+
+async function redisStore(): Promise<StateStore> {
+  const store = await RedisState.connect(redis!.url);
+  stores.push(store);
+  return store;
+}
+
+describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', () => {
+  it('keep one session wherever each request lands, bound to its caller', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const { client, transport } = await host([a, b], served);
+    try {
+      const id = transport.sessionId!;
+      const record = await stores[0]!.records<SessionRecord>(SESSIONS_NAMESPACE).get(id);
+      expect(record).toMatchObject({
+        owner: { auth: 'gateway-token', subject: null },
+        clientInfo: { name: 'shared-host' },
+        capabilities: { elicitation: {} },
+      });
+      for (let i = 0; i < 4; i++)
+        expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['ask']);
+      expect(new Set(served)).toEqual(new Set([0, 1]));
+      expect(transport.sessionId).toBe(id);
+      expect(a.sessions.size).toBe(1);
+      expect(b.sessions.size).toBe(1);
+      // Another caller with the same session ID: as unknown.
+      const stranger = await roundRobin(
+        [a, b],
+        [],
+        'mallory',
+      )(URL_, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': id,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(stranger.status).toBe(404);
+    } finally {
+      await client.close();
+      await a.sessions.close();
+      await b.sessions.close();
+    }
+  });
+
+  it('relays a question to the host and its answer to the replica that asked, wherever it lands', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const { client } = await host([a, b], served);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const result = await client.callTool({ name: 'ask', arguments: {} }, { timeout: 10_000 });
+        expect(JSON.stringify(result.content)).toContain('Grace Hopper');
+      }
+    } finally {
+      await client.close();
+      await a.sessions.close();
+      await b.sessions.close();
+    }
+  });
+
+  it('tells the host of a change once, on its one stream, and of a log message seen elsewhere; shares the log level', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const { client } = await host([a, b], served);
+    const heard: string[] = [];
+    client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('tools'));
+    client.setNotificationHandler(
+      'notifications/message',
+      (n) => void heard.push(`log:${String(n.params.data)}`),
+    );
+    try {
+      // The GET stream is opened after initialized; both replicas then hold a copy.
+      await client.listTools();
+      await client.listTools();
+      for (let i = 0; i < 50 && a.servers.length + b.servers.length < 2; i++) await sleep(20);
+      await sleep(200);
+      // Both replicas reloaded their config: each tells its own copies.
+      for (const server of [...a.servers, ...b.servers]) await server.sendToolListChanged();
+      // An upstream's log message, observed by one replica only: its copies, and the others'.
+      for (const server of a.servers)
+        await server.sendLoggingMessage({ level: 'info', data: 'seen on a' }).catch(() => undefined);
+      a.sessions.shareLog({ level: 'info', data: 'seen on a' });
+      for (let i = 0; i < 50 && heard.length < 2; i++) await sleep(20);
+      await sleep(200);
+      expect(heard.sort()).toEqual(['log:seen on a', 'tools']);
+      // A host set the upstreams' log level on a: b's upstreams log at it too.
+      a.sessions.shareLogLevel('debug');
+      for (let i = 0; i < 50 && b.levels.length === 0; i++) await sleep(20);
+      expect([a.levels, b.levels]).toEqual([[], ['debug']]);
+    } finally {
+      await client.close();
+      await a.sessions.close();
+      await b.sessions.close();
+    }
+  });
+
+  it('DELETE ends the session on every replica', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const { client, transport } = await host([a, b], served);
+    const id = transport.sessionId!;
+    await client.listTools();
+    await client.listTools();
+    expect(a.sessions.size + b.sessions.size).toBe(2);
+    await transport.terminateSession();
+    for (let i = 0; i < 50 && a.sessions.size + b.sessions.size > 0; i++) await sleep(20);
+    expect(a.sessions.size + b.sessions.size).toBe(0);
+    expect(await stores[0]!.records(SESSIONS_NAMESPACE).get(id)).toBeUndefined();
+    const again = await roundRobin([a, b], [])(URL_, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': id,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(again.status).toBe(404);
+    await client.close();
+    await a.sessions.close();
+    await b.sessions.close();
+  });
+});
+
+describe.skipIf(!hasRedis())('2025-era sessions while Redis is away', () => {
+  it('are served where a copy is held, refused with the reason where one would be made', async () => {
+    const own = await startRedis();
+    const open = async () => {
+      const store = await RedisState.connect(own.url);
+      stores.push(store);
+      return store;
+    };
+    const [a, b, c] = [replica(await open()), replica(await open()), replica(await open())];
+    const served: number[] = [];
+    const { client, transport } = await host([a, b], served);
+    try {
+      await client.listTools();
+      expect(a.sessions.size + b.sessions.size).toBe(2);
+      await own.kill();
+      const list = (to: Replica) =>
+        roundRobin([to], [])(URL_, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': transport.sessionId!,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+        });
+      const held = await list(a);
+      expect(held.status).toBe(200);
+      expect(await held.text()).toContain('"ask"');
+      const refused = await list(c);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain('could not reach its state store');
+    } finally {
+      await client.close();
+      await Promise.all([a, b, c].map((each) => each.sessions.close()));
+      await own.close();
+    }
+  });
+});
+
+describe('2025-era sessions on the file backend', () => {
+  it('are served again from the record by a new process (a restart), bound to their caller', async () => {
+    const first = replica(new FileState(directory));
+    const served: number[] = [];
+    const { client, transport } = await host([first], served);
+    const id = transport.sessionId!;
+    await first.sessions.close();
+    // The host goes on with the same session, now served by another process.
+    const second = replica(new FileState(directory));
+    const fetch = roundRobin([second], []);
+    const list = await fetch(URL_, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': id,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }),
+    });
+    expect(list.status).toBe(200);
+    expect(await list.text()).toContain('"ask"');
+    expect(second.servers[0]!.getClientVersion()?.name).toBe('shared-host');
+    expect(second.servers[0]!.getClientCapabilities()?.elicitation).toBeDefined();
+    const unknown = await fetch(URL_, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': 'no-such-session',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/list' }),
+    });
+    expect(unknown.status).toBe(404);
+    await client.close().catch(() => undefined);
+    await second.sessions.close();
+  });
+});
