@@ -198,6 +198,8 @@ export function measuredState(store: StateStore, histogram: Histogram<'op'>): St
       publish: (channel, message) => timed('publish', () => store.bus.publish(channel, message)),
       subscribe: (channel, onMessage) => store.bus.subscribe(channel, onMessage),
     },
+    // The log's writes are batched and spooled off the call (state/spooled-log.ts): not timed here.
+    ...(store.log ? { log: store.log.bind(store) } : {}),
     reachable: () => timed('reachable', () => store.reachable()),
     close: () => store.close(),
   };

@@ -136,6 +136,8 @@ export async function startGateway(
     ...(state?.windows
       ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
       : {}),
+    // A store with a shared log (Redis): every replica records its calls in one audit stream.
+    ...(state?.log ? { audit: state.log('audit', { onWarning: callbacks.onWarning }) } : {}),
   });
   const gateway: Gateway = new Gateway({
     upstreams,

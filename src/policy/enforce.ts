@@ -11,6 +11,7 @@
 
 import type { PolicySource } from '../config/policy-files.js';
 import type { Paths } from '../core/paths.js';
+import type { SharedLog } from '../state/store.js';
 import { maskJsonSecrets } from './audit.js';
 import {
   fileLimitCounter,
@@ -31,6 +32,8 @@ export interface ToolPolicyOptions {
   onWarning?: (message: string) => void;
   /** Where limits are counted; default: the usage file of `paths` (a gateway with --state redis:// counts in Redis). */
   limits?: LimitCounter;
+  /** Where calls are recorded; default: the audit file of `paths` (--state redis://: the audit stream). */
+  audit?: Pick<SharedLog, 'write'>;
 }
 
 export class ToolPolicy {
@@ -52,6 +55,11 @@ export class ToolPolicy {
   /** Where this policy counts, pins and records (the audit log is among them). */
   get paths(): Paths {
     return this.options.paths;
+  }
+
+  /** The audit stream the calls are recorded in, when not the file of `paths` (audit.ts `sink`). */
+  get auditSink(): Pick<SharedLog, 'write'> | undefined {
+    return this.options.audit;
   }
 
   /** The policy files changed (a `permit` in another terminal, an edited .patchbay.json). */

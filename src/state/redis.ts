@@ -11,6 +11,9 @@
  *   number of times.
  */
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import {
   createClient,
   createClientPool,
@@ -22,8 +25,23 @@ import {
 import { PatchbayError } from '../errors.js';
 import { describeState } from './describe.js';
 import { RedisBus } from './redis-bus.js';
+import { RedisLog } from './redis-log.js';
 import { RedisWindows } from './redis-windows.js';
-import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
+import { SpooledLog } from './spooled-log.js';
+import {
+  checkNamespace,
+  type PutOptions,
+  type RecordStore,
+  type SharedLogOptions,
+  type StateStore,
+} from './store.js';
+
+export interface RedisStateOptions {
+  /** This machine's state directory: where a shared log's spool is kept while Redis is away. */
+  directory?: string;
+  /** The audit stream's approximate bound (redis-log.ts DEFAULT_MAX_LINES). */
+  maxLogLines?: number;
+}
 
 /** Records of all namespaces share this prefix, so one Redis can serve other things too. */
 export const KEY_PREFIX = 'patchbay:';
@@ -43,11 +61,14 @@ export class RedisState implements StateStore {
   readonly description: string;
   readonly windows: RedisWindows;
   readonly bus: RedisBus;
+  /** One writer per log name, so that one process has one spool and one batch per log. */
+  private readonly logs = new Map<string, SpooledLog>();
 
   private constructor(
     private readonly client: Client,
     private readonly pool: Pool,
     url: URL,
+    private readonly options: RedisStateOptions,
   ) {
     // Never the password (nor the user name) of the URL: this is printed and logged.
     this.description = describeState(url.href, '');
@@ -56,7 +77,7 @@ export class RedisState implements StateStore {
   }
 
   /** Connects; a URL that cannot be reached is an error that says so (redis:// or rediss://). */
-  static async connect(urlText: string): Promise<RedisState> {
+  static async connect(urlText: string, options: RedisStateOptions = {}): Promise<RedisState> {
     let url: URL;
     try {
       url = new URL(urlText);
@@ -97,11 +118,22 @@ export class RedisState implements StateStore {
         },
       );
     }
-    return new RedisState(client, pool, url);
+    return new RedisState(client, pool, url, options);
   }
 
   records<T>(namespace: string): RecordStore<T> {
     return new RedisRecords<T>(this.client, this.pool, `${KEY_PREFIX}${checkNamespace(namespace)}:`);
+  }
+
+  log(name: string, options: SharedLogOptions = {}): SpooledLog {
+    let log = this.logs.get(name);
+    if (!log) {
+      const backend = new RedisLog(this.client, KEY_PREFIX, name, this.options.maxLogLines);
+      // Without a directory (a reader such as patchbay log --state): a spool in the temp dir.
+      const directory = this.options.directory ?? tmpdir();
+      this.logs.set(name, (log = new SpooledLog(backend, join(directory, `${name}-spool.jsonl`), options)));
+    }
+    return log;
   }
 
   async reachable(): Promise<boolean> {
@@ -114,6 +146,8 @@ export class RedisState implements StateStore {
   }
 
   async close(): Promise<void> {
+    // Lines still in flight are stored or spooled before the connection goes.
+    await Promise.all([...this.logs.values()].map((log) => log.close()));
     await this.bus.close();
     await Promise.allSettled([this.client.close(), this.pool.close()]);
   }
