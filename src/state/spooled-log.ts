@@ -114,6 +114,8 @@ export class SpooledLog implements SharedLog {
   /** Append to the spool under its lock; false when the spool was emptied meanwhile (send directly). */
   private async toSpool(lines: readonly LoggedLine[]): Promise<boolean> {
     try {
+      // The lock file lives beside the spool: the directory first.
+      await fs.mkdir(dirname(this.spoolPath), { recursive: true, mode: 0o700 });
       return await withFileLock(this.spoolPath, LOCK_TIMEOUT_MS, async () => {
         if (!this.spooling) return false;
         const text = lines.map((line) => `${JSON.stringify(line)}\n`).join('');
@@ -126,7 +128,6 @@ export class SpooledLog implements SharedLog {
           this.dropped += lines.length;
           return true;
         }
-        await fs.mkdir(dirname(this.spoolPath), { recursive: true, mode: 0o700 });
         await fs.appendFile(this.spoolPath, text, { mode: 0o600 });
         return true;
       });

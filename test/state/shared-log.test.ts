@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RedisLog, lineId } from '../../src/state/redis-log.js';
@@ -46,8 +46,8 @@ async function all(
   return lines;
 }
 
-async function raw<T>(run: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
-  const client = createClient({ url: redis.url });
+async function raw<T>(run: (client: RedisClientType) => Promise<T>): Promise<T> {
+  const client = createClient({ url: redis.url }) as unknown as RedisClientType;
   await client.connect();
   try {
     return await run(client);
@@ -61,7 +61,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('the shared log on Redis', () => {
   it('appends a line once per id: sent again (an unknown outcome retried) it is skipped', async () => {
     await raw(async (client) => {
-      const log = new RedisLog(client as never, 'patchbay:', 'log-idem');
+      const log = new RedisLog(client, 'patchbay:', 'log-idem');
       const line = { id: lineId(), line: '{"n":1}' };
       expect(await log.append([line])).toBe(1);
       expect(await log.append([line, { id: lineId(), line: '{"n":2}' }])).toBe(1);
@@ -72,7 +72,7 @@ describe('the shared log on Redis', () => {
 
   it('pages in order past one XRANGE page, from a time on, and stays near its bound', async () => {
     await raw(async (client) => {
-      const log = new RedisLog(client as never, 'patchbay:', 'log-pages', 1000);
+      const log = new RedisLog(client, 'patchbay:', 'log-pages', 1000);
       const lines = Array.from({ length: 1500 }, (_, n) => ({ id: lineId(), line: String(n) }));
       for (let at = 0; at < lines.length; at += 300) await log.append(lines.slice(at, at + 300));
       const read = await all(log);
@@ -121,7 +121,7 @@ describe('the shared log on Redis', () => {
     const store = await open();
     const log = store.log('audit-left');
     const landed = { id: lineId(), line: '"landed"' };
-    await raw((client) => new RedisLog(client as never, 'patchbay:', 'audit-left').append([landed]));
+    await raw((client) => new RedisLog(client, 'patchbay:', 'audit-left').append([landed]));
     // As a process killed mid-flush leaves it: one line that did land, one that did not.
     await writeFile(
       join(directory, 'audit-left-spool.jsonl'),
