@@ -25,10 +25,13 @@
  * When a line is durable. The full path (policy-gate.ts `call`, `patchbay call`) awaits the line
  * before the answer is sent: in the file, or in Redis or the local spool. The gateway's hot path
  * (hot-path.ts) streams the upstream's answer through and writes the line just after it (off the
- * path, setImmediate): a replica killed in between loses the lines of the calls it had just
- * answered. That loss window is one Redis round trip plus the wait behind a write in flight;
- * bench/audit-stream.mjs measures it (stream time minus the call's end, and lines lost per kill -9
- * under load): about 0.2 ms p50 and under 2 ms p99 on a loopback Redis (figures in bench/README).
+ * path, setImmediate): a replica killed with -9 in between loses the lines of the calls it had
+ * just answered. That loss window is one Redis round trip plus the wait behind a write in flight,
+ * longer when the process is starved of CPU. bench/audit-stream.mjs measures it: on the 2-core
+ * dev machine at load ~15 (other work), answer → acknowledged by Redis p50 0.8 ms, p99 17 ms, max
+ * 22 ms at 16 calls in flight; 10 kills at random moments lost 79 of 2,765 answered calls' lines
+ * (0 in 8 kills, 31 and 48 in two). Closing it means a local write-ahead before the answer (the
+ * spool as a journal), which the hot path does not do today.
  * What Redis keeps after its own crash is its persistence's business (appendfsync).
  *
  * Through the gateway, a line also says what patchbay established itself about the caller

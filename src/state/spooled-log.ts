@@ -63,7 +63,7 @@ export class SpooledLog implements SharedLog {
     if (!this.timer) this.start();
     return new Promise((done) => {
       this.waiting.push({ line: { id: lineId(), line: text }, done });
-      this.running ??= this.drain().finally(() => (this.running = undefined));
+      this.running ??= this.drain();
     });
   }
 
@@ -88,8 +88,13 @@ export class SpooledLog implements SharedLog {
     await this.flushing;
   }
 
+  /** Runs while lines wait; clears `running` in the same step it finds none (no line left behind). */
   private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
+    for (;;) {
+      if (this.waiting.length === 0) {
+        this.running = undefined;
+        return;
+      }
       const group = this.waiting.splice(0, BATCH);
       const lines = group.map((waiting) => waiting.line);
       if (!this.spooling) {
