@@ -87,6 +87,15 @@ describe('the shared log on Redis', () => {
     });
   });
 
+  it('writes one after another as a caller awaits each (a write as a batch ends is not left waiting)', async () => {
+    const store = await open();
+    const log = store.log('log-sequential');
+    for (let n = 0; n < 50; n++) await log.write(String(n));
+    expect((await all(log)).map((each) => each.line)).toEqual(
+      Array.from({ length: 50 }, (_, n) => String(n)),
+    );
+  });
+
   it('spools while Redis is down (0600), sends in order once it is back, each line once', async () => {
     const store = await open();
     const other = await open();
