@@ -60,7 +60,7 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
     .option(
       '--state <url>',
-      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins) in Redis (redis://host:6379, rediss://…) for replicas; default: files on this machine",
+      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins, the audit log) in Redis (redis://host:6379, rediss://…) for replicas; default: files on this machine",
     )
     .addHelpText(
       'after',
