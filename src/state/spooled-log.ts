@@ -35,7 +35,11 @@ export const MAX_SPOOL_BYTES = 64 * 1024 * 1024;
 export const FLUSH_EVERY_MS = 1_000;
 /** Lines per write: a spool of many thousand lines goes in steps, each a bounded script run. */
 const BATCH = 200;
-const LOCK_TIMEOUT_MS = 10_000;
+/**
+ * A flush holds the spool's lock while it sends (a spool of 64 MiB: some seconds); a line spooled
+ * meanwhile waits for it rather than be dropped.
+ */
+const LOCK_TIMEOUT_MS = 60_000;
 
 interface Waiting {
   line: LoggedLine;
