@@ -93,7 +93,9 @@ redis.stdout.resume();
 const url = `redis://127.0.0.1:${port}`;
 const directory = await mkdtemp(join(tmpdir(), 'patchbay-bench-audit-'));
 const state = await RedisState.connect(url, { directory });
-const client = state['client'];
+// The store's own connection (a plain client here: one redis-server).
+const connection = state['connection'];
+const client = connection.commands;
 
 const percentiles = (times) => {
   times.sort((a, b) => a - b);
@@ -117,7 +119,7 @@ try {
   });
   const log = state.log('bench-latency');
   const rows = [
-    ['redis PING (round-trip floor)', () => client.ping()],
+    ['redis PING (round-trip floor)', () => connection.ping()],
     ['bare XADD', () => client.xAdd('bench:bare', '*', { line })],
     ['audit write (SADD id + XADD)', () => log.write(line)],
   ];

@@ -6,6 +6,10 @@
 // RSS after the warm-up (the first minute; half of a run shorter than 2 minutes), at the end, the
 // growth between them in %, the highest sample, an RSS per minute, and calls done and errors.
 // Issue #18's target: growth after warm-up at most 10% over 10 minutes. A shorter run says so.
+// To tell a leak from a heap that grows under load, the gateway's own /metrics (prom-client's
+// default metrics) is read with each sample: V8's heap in use (its lowest value in each minute,
+// i.e. after the collections of that minute, is what a leak raises), the heap V8 reserved, and
+// memory outside the heap (Buffers).
 //
 // Usage: npm run build && node bench/gateway-soak.mjs        (BENCH_SOAK_MINUTES=2 for a check)
 
@@ -63,6 +67,23 @@ console.error(
 const started = performance.now();
 const elapsed = () => performance.now() - started;
 const samples = [{ ms: 0, rss: memory(pid)?.rss ?? NaN, calls: 0 }];
+const heapSamples = [];
+const metricsUrl = new URL('/metrics', gateway.url);
+async function sampleHeap() {
+  try {
+    const text = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${token}` } })).text();
+    // In MiB, as memory() gives RSS.
+    const read = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    heapSamples.push({
+      ms: elapsed(),
+      used: read('nodejs_heap_size_used_bytes'),
+      total: read('nodejs_heap_size_total_bytes'),
+      external: read('nodejs_external_memory_bytes'),
+    });
+  } catch {
+    // A missed sample is only a gap.
+  }
+}
 let calls = 0;
 let errors = 0;
 const errorTexts = new Set();
@@ -71,6 +92,7 @@ const cpuBefore = cpuMs(pid);
 const sampler = setInterval(() => {
   const sample = { ms: elapsed(), rss: memory(pid)?.rss ?? NaN, calls };
   samples.push(sample);
+  void sampleHeap();
   if (samples.length % Math.max(1, Math.round(60_000 / sampleMs)) === 0)
     console.error(
       `  ${(sample.ms / 60_000).toFixed(1)} min: RSS ${mib(sample.rss)}, ${calls} calls, ${errors} errors`,
@@ -130,6 +152,30 @@ console.log(
     `${(cpu / (calls + errors)).toFixed(2)} |`,
 );
 console.log(`\n- RSS by minute: ${perMinute.join(', ')}.`);
+const heapMinutes = [];
+for (let minute = 1; minute * 60_000 <= totalMs + sampleMs; minute++) {
+  const inMinute = heapSamples.filter((h) => h.ms >= (minute - 1) * 60_000 && h.ms < minute * 60_000);
+  if (inMinute.length === 0) continue;
+  heapMinutes.push({
+    minute,
+    lowestUsed: Math.min(...inMinute.map((h) => h.used)),
+    total: inMinute.at(-1).total,
+    external: inMinute.at(-1).external,
+  });
+}
+if (heapMinutes.length > 1) {
+  console.log(
+    `- V8 heap by minute (lowest in use / reserved / outside the heap): ${heapMinutes
+      .map((h) => `${h.minute} min ${mib(h.lowestUsed)} / ${mib(h.total)} / ${mib(h.external)}`)
+      .join(', ')}.`,
+  );
+  const first = heapMinutes.find((h) => h.minute * 60_000 > warmupMs) ?? heapMinutes[0];
+  const last = heapMinutes.at(-1);
+  console.log(
+    `- Lowest heap in use, after warm-up to the last minute: ${mib(first.lowestUsed)} → ${mib(last.lowestUsed)} ` +
+      `(${(((last.lowestUsed - first.lowestUsed) / first.lowestUsed) * 100).toFixed(1)}%): a leak raises it minute after minute.`,
+  );
+}
 console.log(
   `- Target: growth after warm-up ≤ 10% over 10 minutes — ${growth <= 10 ? 'met' : 'MISSED'}` +
     `${minutes < 10 ? ` (this run was shortened to ${minutes} min: BENCH_SOAK_MINUTES)` : ''}.`,

@@ -1,6 +1,6 @@
 /**
  * The per-call cost of a limit decision at 1 in flight: the usage file (the default: lock file,
- * read, fsync'd atomic write) against Redis (one EVALSHA of the window script), in the same run,
+ * read, atomic write) against Redis (one EVALSHA of the window script), in the same run,
  * through the code the gateway uses (policy/limits.ts: fileLimitCounter, storeLimitCounter over
  * state/redis.ts). A PING to the same Redis is the floor of a round trip.
  *
@@ -49,10 +49,12 @@ const state = await RedisState.connect(`redis://127.0.0.1:${port}`);
 try {
   const rule = { key: 'bench:echo', limit: { count: 1_000_000_000, unit: 'day' }, label: 'bench echo' };
   const file = fileLimitCounter({ paths: { usage: join(directory, 'usage.json') } });
+  const held = fileLimitCounter({ paths: { usage: join(directory, 'held-usage.json') }, holdLock: true });
   const store = storeLimitCounter(state.windows, state.description);
   const rows = [
     ['redis PING (round-trip floor)', () => state.reachable()],
     ['usage file (default)', () => file.consume([{ rules: [rule] }])],
+    ['usage file, lock kept (a gateway)', () => held.consume([{ rules: [rule] }])],
     ['redis window script', () => store.consume([{ rules: [rule] }])],
   ];
   console.log(

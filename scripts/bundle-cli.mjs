@@ -24,6 +24,8 @@
 //   from node_modules when the keychain is used (with require(), see EXTERNAL_IMPORTS).
 // - redis (the official client, 0.6 MB) is left external too: only a gateway with `--state redis://`
 //   loads it, and every other command should not read it with the bundle.
+// - OpenTelemetry's API, trace SDK and OTLP exporter (about 70 kB minified) are bundled: they are
+//   only run (a lazy import()) by a gateway with an OTLP endpoint configured (gateway/telemetry.ts).
 //
 // A source map is written beside the bundle (`patchbay.cjs.map`) for reading stack traces; node
 // does not use it.
@@ -167,9 +169,10 @@ const result = await build({
 });
 
 // import() of what stays outside the bundle (the keychain addon, the redis client; node:crypto where there is no
-// globalThis.crypto) becomes require(): both are CommonJS, and node 20 lets a script compiled by
+// globalThis.crypto; node's http and https, which OpenTelemetry's OTLP exporter imports when it first
+// sends) becomes require(): both are CommonJS, and node 20 lets a script compiled by
 // vm import() only with an experimental flag or warning. Any other import() fails the build.
-const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto', 'redis'];
+const EXTERNAL_IMPORTS = ['@napi-rs/keyring', 'node:crypto', 'redis', 'http', 'https'];
 let bundleText = await readFile(bundleFile, 'utf8');
 for (const specifier of EXTERNAL_IMPORTS)
   bundleText = bundleText.replaceAll(

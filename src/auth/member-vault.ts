@@ -12,9 +12,9 @@
  *   `patchbay vault list|revoke` and the members' links page read and delete without the key.
  * - A key-check record says at start whether the key is the one the vault was written with: a
  *   wrong key is a clear error, not a "corrupt token" later.
- * - Refresh is single flight per (member, server): within this process by a lock held here (the
- *   `VaultLock` seam; replicas get a store-backed lock in #20), and the refresh itself is
- *   refresh.ts's, as for every other login.
+ * - Refresh is single flight per (member, server): a `VaultLock` — in this process
+ *   (`processLock`, the default), or across replicas by the state store's lease (`storeLock`, what
+ *   a gateway uses) — and the refresh itself is refresh.ts's, as for every other login.
  */
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { relative, resolve, isAbsolute } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
+import { withLease } from '../state/leases.js';
 import type { RecordStore, StateStore } from '../state/store.js';
 import type { ClientMatch, ServerLockOptions } from './store.js';
 import type { RefreshError, StoredClient, StoredTokens } from './store-records.js';
@@ -68,9 +69,32 @@ type VaultRecord =
     }
   | { kind: 'key-check'; sealed: Sealed };
 
-/** Serialises work per key. In-process now; a store-backed lock makes it hold across replicas. */
+/** Serialises work per key: in this process (`processLock`), or across replicas (`storeLock`). */
 export interface VaultLock {
-  run<T>(key: string, work: () => Promise<T>): Promise<T>;
+  run<T>(key: string, work: () => Promise<T>, options?: { waitMs?: number }): Promise<T>;
+}
+
+/** A refresh holder that vanished blocks the others at most this long (renewed while it works). */
+export const VAULT_LEASE_MS = 10_000;
+/** How long a refresh waits for another replica's, unless the caller says (refresh.ts does). */
+const VAULT_WAIT_MS = 60_000;
+
+/**
+ * One holder at a time per key across every process that shares `state` (replicas on Redis; on
+ * files, the processes of this machine): the store's lease, taken by one caller per process at a
+ * time so that a process's waiters do not all poll the store.
+ */
+export function storeLock(
+  state: Pick<StateStore, 'leases' | 'bus'>,
+  leaseMs: number = VAULT_LEASE_MS,
+): VaultLock {
+  const local = processLock();
+  return {
+    run: (key, work, options) =>
+      local.run(key, () =>
+        withLease(state, `vault ${key}`, { leaseMs, waitMs: options?.waitMs ?? VAULT_WAIT_MS }, work),
+      ),
+  };
 }
 
 /** One holder at a time per key, in this process. */
@@ -271,8 +295,8 @@ export class MemberVault {
   }
 
   /** @internal */
-  withLock<T>(member: string, server: string, work: () => Promise<T>): Promise<T> {
-    return this.lock.run(tokensKey(member, server), work);
+  withLock<T>(member: string, server: string, work: () => Promise<T>, waitMs?: number): Promise<T> {
+    return this.lock.run(tokensKey(member, server), work, waitMs === undefined ? {} : { waitMs });
   }
 
   /** @internal Registrations are the gateway's (one client per authorization server and redirect URI), shared by members. */
@@ -431,9 +455,15 @@ class MemberLogin implements TokenStore {
   withServerLock<T>(
     serverKey: string,
     work: (current: StoredTokens | undefined) => Promise<T>,
-    _options?: ServerLockOptions,
+    options?: ServerLockOptions,
   ): Promise<T> {
-    return this.vault.withLock(this.member, this.server, async () => work(await this.getTokens(serverKey)));
+    // Read under the lock: the holder before us (on any replica) may have refreshed already.
+    return this.vault.withLock(
+      this.member,
+      this.server,
+      async () => work(await this.getTokens(serverKey)),
+      options?.timeoutMs,
+    );
   }
 
   getClient(issuer: string, match: ClientMatch = {}): Promise<StoredClient | undefined> {

@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import {
@@ -109,12 +109,25 @@ export async function updateJsonFile<T>(
   });
 }
 
+export interface AtomicWriteOptions {
+  mode: number;
+  secret: boolean;
+  /**
+   * false: the rename is atomic (readers and a crashed process see the old file or the new one)
+   * but not forced to the disk before returning, so a power loss may keep the old contents. For
+   * files rewritten on every call (limit counts), where an fsync per call would be most of the
+   * call's cost; everything else is durable (the default).
+   */
+  durable?: boolean;
+}
+
 export async function writeFileAtomic(
   path: string,
   contents: string,
-  options: { mode: number; secret: boolean },
+  options: AtomicWriteOptions,
 ): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const durable = options.durable ?? true;
   let mode = options.mode;
   try {
     const stat = await fs.stat(path);
@@ -127,7 +140,7 @@ export async function writeFileAtomic(
   try {
     handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     await handle.writeFile(contents, 'utf8');
-    await handle.sync();
+    if (durable) await handle.sync();
     await handle.close();
     handle = undefined;
     await fs.chmod(temp, mode);
@@ -145,12 +158,38 @@ export async function writeFileAtomic(
     );
   }
   // Persist the rename itself; not every platform lets a directory be opened, hence best effort.
+  if (!durable) return;
   try {
     const dir = await fs.open(dirname(path), 'r');
     await dir.sync().catch(() => undefined);
     await dir.close();
   } catch {
     // ignore
+  }
+}
+
+/**
+ * writeFileAtomic's quick form, for a file this process rewrites on every call while it holds the
+ * file's lock (the usage counts of a gateway): a temporary file of `mode` renamed over it, done
+ * synchronously — four system calls of a few microseconds on a local disk, where the same work
+ * through the thread pool costs a hand-off each, which on a busy machine is most of a call's
+ * wait — and not fsync'd (see writeFileAtomic's `durable`).
+ */
+export function replaceFileSync(path: string, contents: string, mode: number): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, contents, { mode, flag: 'wx' });
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new PatchbayError(
+      'write-failed',
+      `Could not write ${path}: ${(error as Error).message}. The old file is intact.`,
+      {
+        hint: `Check free space and permissions of ${dirname(path)}.`,
+        cause: error,
+      },
+    );
   }
 }
 
@@ -164,6 +203,16 @@ const MIN_BREAK_AGE_MS = 1_000;
  * owner is gone (or that is older than STALE_LOCK_MS) is removed; waiting is bounded.
  */
 export async function withFileLock<T>(path: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  const release = await acquireFileLock(path, timeoutMs);
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
+}
+
+/** Takes `<path>.lock` (waiting up to `timeoutMs`); resolves to the function that gives it back. */
+async function acquireFileLock(path: string, timeoutMs: number): Promise<() => Promise<void>> {
   const lockPath = `${path}.lock`;
   // pid for staleness checks, plus a nonce so an owner never mistakes another acquisition for its own.
   const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
@@ -202,14 +251,92 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
       delay = Math.min(delay * 2, 100);
     }
   }
-  try {
-    return await work();
-  } finally {
+  return async () => {
     // Remove the lock only if it is still ours.
     const current = await fs.readFile(lockPath, 'utf8').catch(() => undefined);
     if (current === token) await fs.rm(lockPath, { force: true });
+  };
+}
+
+/**
+ * The same lock, kept by a long-lived process (a gateway) across a burst of work instead of taken
+ * and given back for each piece: taking it costs a dozen file operations, which at one call in
+ * flight were most of a limit decision. It is given back after `idleMs` without work, and at the
+ * latest once it has been held `maxHoldMs`, so other processes wait at most about that long (far
+ * below STALE_LOCK_MS: a held lock is never judged stale while its owner lives).
+ *
+ * Waiters poll (withFileLock sleeps up to 200 ms between tries), so after giving the lock back
+ * at its bound it is not kept again for YIELD_MS: runs take it and give it back each, as
+ * withFileLock does, and the gaps between them let a waiting process in.
+ *
+ * `run` tells the work whether the lock was kept since the last run (`kept`): then nothing else
+ * wrote the file meanwhile and what the work read last time still holds. Runs must not overlap
+ * (the caller serializes them).
+ */
+export class HeldFileLock {
+  private release: (() => Promise<void>) | undefined;
+  private heldSince = 0;
+  private idle: NodeJS.Timeout | undefined;
+  /** Not kept again before this time (epoch ms): a waiting process's turn. */
+  private yieldUntil = 0;
+  /** A give-back under way (the lock file is still there until it is over). */
+  private givingBack: Promise<void> | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: { timeoutMs: number; idleMs: number; maxHoldMs: number },
+  ) {}
+
+  async run<T>(work: (kept: boolean) => Promise<T>): Promise<T> {
+    clearTimeout(this.idle);
+    this.idle = undefined;
+    // Our own lock file, not yet removed, would look like another process's.
+    if (this.givingBack) await this.givingBack;
+    if (!this.release && Date.now() < this.yieldUntil)
+      return withFileLock(this.path, this.options.timeoutMs, () => work(false));
+    const kept = this.release !== undefined;
+    if (!this.release) {
+      this.release = await acquireFileLock(this.path, this.options.timeoutMs);
+      this.heldSince = Date.now();
+    }
+    let result: T;
+    try {
+      result = await work(kept);
+    } catch (error) {
+      // What the work left is unknown: give the lock back, and read afresh next time.
+      await this.giveBack();
+      throw error;
+    }
+    if (Date.now() - this.heldSince >= this.options.maxHoldMs) {
+      this.yieldUntil = Date.now() + YIELD_MS;
+      await this.giveBack();
+    } else {
+      this.idle = setTimeout(() => void this.giveBack(), this.options.idleMs);
+      // A process with nothing else to do may end: its lock is then stale, and is broken.
+      this.idle.unref();
+    }
+    return result;
+  }
+
+  /** Give the lock back now (a gateway closing). */
+  async giveBack(): Promise<void> {
+    clearTimeout(this.idle);
+    this.idle = undefined;
+    const release = this.release;
+    this.release = undefined;
+    if (!release) return this.givingBack;
+    const done = release()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.givingBack === done) this.givingBack = undefined;
+      });
+    this.givingBack = done;
+    return done;
   }
 }
+
+/** Longer than a waiter's longest sleep between tries (withFileLock: up to twice 100 ms). */
+const YIELD_MS = 250;
 
 /**
  * Break a lock whose owner is gone. Only the owner or a breaker ever removes a lock, and breakers

@@ -4,7 +4,7 @@
  * token, API keys, an OAuth issuer that speaks the MCP authorization spec, or the gateway's own
  * authorization server in front of the organisation's OpenID Connect provider), how the IdP's
  * claims map to members and groups, where the member vault's key comes from, the project
- * directory whose `.mcp.json` and team policy it serves, and how it logs.
+ * directory whose `.mcp.json` and team policy it serves, how it logs, and where its traces go.
  *
  * Secrets are never written in the file: a secret field holds a `${VAR}` reference, expanded from
  * the environment at start. A wrong field is reported with its file:line:col; nothing is guessed.
@@ -26,7 +26,8 @@
  *       },
  *       "vault": { "key": "env:PATCHBAY_VAULT_KEY" },
  *       "state": "rediss://:${REDIS_PASSWORD}@redis.internal:6380",
- *       "logs": "json"
+ *       "logs": "json",
+ *       "telemetry": { "otlp": "https://otel-collector.internal:4318" }
  *     }
  */
 
@@ -39,6 +40,7 @@ import { expandString } from '../config/expand.js';
 import { parseDuration } from '../core/duration.js';
 import { parseJsonSource, type ParsedJson } from '../core/json-source.js';
 import { PatchbayError } from '../errors.js';
+import { parseRedisUrl } from '../state/redis-url.js';
 import { DEFAULT_DRAIN_MS } from './drain.js';
 import { TrustedProxies } from './proxies.js';
 
@@ -102,7 +104,8 @@ export interface Deployment {
   };
   vault?: { key: KeySource };
   /**
-   * Where the gateway's state lives: a Redis URL (`redis://…`, `rediss://…`) for replicas; unset:
+   * Where the gateway's state lives: a Redis URL (`redis://…`, `rediss://…`, `redis+sentinel://…`,
+   * `redis+cluster://…`; state/open.ts) for replicas; unset:
    * files on this machine. A password in it is given as ${VAR}, like every secret.
    */
   state?: string;
@@ -111,6 +114,11 @@ export interface Deployment {
   drainMs: number;
   /** `/metrics` answers anyone who reaches it; unset (`protected`): the same credential as /mcp. */
   metrics?: 'public';
+  /**
+   * OpenTelemetry trace export: the collector's OTLP/HTTP base URL (spans go to `<otlp>/v1/traces`).
+   * The standard OTEL_EXPORTER_OTLP_* environment overrides it (gateway/telemetry.ts).
+   */
+  telemetry?: { otlp: URL };
 }
 
 const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).min(1);
@@ -173,6 +181,7 @@ const schema = z.strictObject({
   logs: z.enum(['text', 'json']).optional(),
   drainTimeout: z.string().optional(),
   metrics: z.enum(['protected', 'public']).optional(),
+  telemetry: z.strictObject({ otlp: z.string().min(1) }).optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -311,6 +320,8 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
   if (raw.vault)
     deployment.vault = { key: keySource(raw.vault.key, (message) => at(['vault', 'key'], message)) };
   if (raw.state) deployment.state = stateUrl(raw.state, env, (message) => at(['state'], message));
+  // Spans name members (their subject): https, or http only to a collector on this machine.
+  if (raw.telemetry) deployment.telemetry = { otlp: url(raw.telemetry.otlp, ['telemetry', 'otlp']) };
   return deployment;
 }
 
@@ -341,16 +352,17 @@ function stateUrl(
   } catch (cause) {
     throw error((cause as Error).message);
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(expanded);
-  } catch {
-    url = undefined;
-  }
   if (text.trim() === 'files') return undefined;
-  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:'))
-    throw error('"files", or a Redis URL: redis://host:6379 or rediss://host:6380 (TLS)');
-  if (url.password && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(text))
+  let password: string | undefined;
+  try {
+    const target = parseRedisUrl(expanded);
+    password = target.kind === 'server' ? new URL(target.url).password : target.password;
+  } catch {
+    throw error(
+      '"files", or a Redis URL: redis://host:6379, rediss://host:6380 (TLS), redis+sentinel://host:26379/<master-name> or redis+cluster://host:7000,host:7001',
+    );
+  }
+  if (password && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(text))
     throw error(
       'a password is given as a ${VAR} reference, never written in the file (redis://:${REDIS_PASSWORD}@host:6379)',
     );

@@ -9,11 +9,13 @@ import { Server } from '@modelcontextprotocol/server';
 
 import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
+import { sharedPauses } from './input-relay.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
 import type { Paths } from '../core/paths.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { CallObserver } from '../policy/audit.js';
+import type { CallTracing } from './telemetry.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
@@ -55,6 +57,8 @@ export interface GatewayOptions {
    * ended, as the audit log records it: the gateway's metrics. Without a gate, tool calls only.
    */
   observe?: CallObserver;
+  /** OpenTelemetry export (telemetry.ts), when configured: a span per relayed call. */
+  tracing?: CallTracing;
   /** Something hosts cannot be told but the person running the gateway should (stderr). */
   onWarning?: (message: string) => void;
   /**
@@ -62,6 +66,11 @@ export interface GatewayOptions {
    * login (signin.ts). Without it, every upstream is called with its one shared login.
    */
   memberVault?: { vault: MemberVault; state: StateStore };
+  /**
+   * An HTTP gateway's state store: a 2026-07-28 host's paused calls are recorded there, so that
+   * its retry may land on any replica (input-relay.ts). Without it (stdio), in memory only.
+   */
+  state?: StateStore;
 }
 
 export class Gateway {
@@ -81,7 +90,8 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     if (options.observe) options.gate?.observe(options.observe);
-    const ungated = options.gate ? undefined : options.observe;
+    if (options.tracing) options.gate?.observe(options.tracing.observe);
+    const ungated = options.gate ? undefined : bothObservers(options.observe, options.tracing?.observe);
     if (options.memberVault)
       this.members = new MemberLogins({
         ...options.memberVault,
@@ -108,6 +118,8 @@ export class Gateway {
       ungated,
       servers: this.servers,
       members: this.members,
+      pauses: options.state ? sharedPauses(options.state) : undefined,
+      tracing: options.tracing,
     });
     this.upstreams = options.upstreams.map((upstream) => this.makeUpstream(upstream));
     this.hotPath =
@@ -125,6 +137,7 @@ export class Gateway {
             during: (upstream) => this.relay.hotCall(upstream),
             onWarning: options.onWarning,
             serverInfo: this.identity(),
+            tracing: options.tracing,
           });
   }
 
@@ -281,8 +294,13 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    this.relay.close();
+    await this.relay.close();
     await this.members?.close();
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
+}
+
+/** Without a gate, the metrics and the trace export are told of each call by one observer. */
+function bothObservers(a: CallObserver | undefined, b: CallObserver | undefined): CallObserver | undefined {
+  return a && b ? (entry) => (a(entry), b(entry)) : (a ?? b);
 }

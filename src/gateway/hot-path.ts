@@ -54,6 +54,7 @@ import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot
 import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
 import { CALL_TIMEOUT_MS } from './relay.js';
+import type { CallTracing } from './telemetry.js';
 import type { Upstream } from './upstream.js';
 
 export { RELAY_HEADER } from './hot-host.js';
@@ -79,6 +80,8 @@ export interface HotPathOptions {
   onWarning: ((message: string) => void) | undefined;
   /** The gateway's identity, stamped on a 2026-07-28 host's results as its SDK server stamps it. */
   serverInfo: ServerIdentity;
+  /** OpenTelemetry export, when configured: each call runs within the host's trace context. */
+  tracing?: CallTracing | undefined;
 }
 
 interface Route {
@@ -220,7 +223,15 @@ export class HotPath {
     this.cancel(STDIO_HOST, message);
   }
 
-  private async take(
+  private take(request: HotRequest, host: HotHost, key: string, reply: () => HostSide): Promise<boolean> {
+    // Trace export off: this one check is all it costs.
+    const { tracing } = this.options;
+    return tracing
+      ? tracing.within(request.trace, () => this.takeNow(request, host, key, reply))
+      : this.takeNow(request, host, key, reply);
+  }
+
+  private async takeNow(
     request: HotRequest,
     host: HotHost,
     key: string,

@@ -202,6 +202,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
     options.maxConnections ?? MAX_CONNECTIONS,
     options.maxConnectionsPerClient ?? MAX_CONNECTIONS_PER_CLIENT,
     secure ? 'secureConnection' : 'connection',
+    options.trustedProxies,
   );
   try {
     await listen(httpServer, options.host, options.port);
@@ -478,7 +479,8 @@ function defaultPort(forwarded: Forwarded | undefined): number {
 }
 
 /**
- * At most `total` connections at once, and `perClient` from one address: one more is answered
+ * At most `total` connections at once, and `perClient` from one address other than a trusted
+ * proxy's: one more is answered
  * 503 and closed before its request is served, and the connections already open go on. Returns
  * the refused sockets, whose requests the caller must not serve.
  */
@@ -487,6 +489,8 @@ function capConnections(
   total: number,
   perClient: number,
   event: 'connection' | 'secureConnection',
+  /** A trusted proxy (a load balancer) carries many clients: only the total bounds it. */
+  proxies?: TrustedProxies,
 ): WeakSet<Socket> {
   const refused = new WeakSet<Socket>();
   const byAddress = new Map<string, number>();
@@ -494,7 +498,8 @@ function capConnections(
   server.on(event, (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     const fromThere = byAddress.get(address) ?? 0;
-    if (open >= total || fromThere >= perClient) {
+    const capped = !proxies?.trusts(address);
+    if (open >= total || (capped && fromThere >= perClient)) {
       refused.add(socket);
       socket.pause();
       const body = `Too many connections${open >= total ? '' : ' from this address'}; close some and try again.\n`;

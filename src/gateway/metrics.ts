@@ -198,6 +198,11 @@ export function measuredState(store: StateStore, histogram: Histogram<'op'>): St
       publish: (channel, message) => timed('publish', () => store.bus.publish(channel, message)),
       subscribe: (channel, onMessage) => store.bus.subscribe(channel, onMessage),
     },
+    leases: {
+      acquire: (name, leaseMs) => timed('lease-acquire', () => store.leases.acquire(name, leaseMs)),
+      renew: (lease, leaseMs) => timed('lease-renew', () => store.leases.renew(lease, leaseMs)),
+      release: (lease) => timed('lease-release', () => store.leases.release(lease)),
+    },
     // The log's writes are batched and spooled off the call (state/spooled-log.ts): not timed here.
     ...(store.log ? { log: store.log.bind(store) } : {}),
     reachable: () => timed('reachable', () => store.reachable()),

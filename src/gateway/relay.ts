@@ -20,9 +20,16 @@ import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { PatchbayError } from '../errors.js';
 import { traceContext, traceFromMeta, traceHeaders, type TraceContext } from '../core/trace-context.js';
 import { callerOf, hostCapabilities, hostName, type CallScope } from './caller.js';
-import { InputRelay, isModernRequest, type QuestionMethod } from './input-relay.js';
+import {
+  InputRelay,
+  isModernRequest,
+  PAUSE_MS,
+  type QuestionMethod,
+  type SharedPauses,
+} from './input-relay.js';
 import type { Listings } from './listings.js';
 import type { CallObserver } from '../policy/audit.js';
+import type { CallTracing } from './telemetry.js';
 import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
@@ -49,6 +56,10 @@ export interface RelayOptions {
   servers: ReadonlySet<Server>;
   /** A team gateway's members' own logins: `perMember` upstreams are called through them. */
   members?: MemberLogins | undefined;
+  /** An HTTP gateway's paused input_required calls, shared with its other replicas (input-relay.ts). */
+  pauses?: SharedPauses | undefined;
+  /** OpenTelemetry export, when configured: each call runs within the host's trace context. */
+  tracing?: CallTracing | undefined;
 }
 
 export class Relay {
@@ -57,11 +68,13 @@ export class Relay {
   private readonly inFlight = new Map<Upstream, Set<CallScope>>();
   /** Hot-path requests in flight per stdio upstream (hot-path.ts): calls whose host cannot be asked. */
   private readonly hotCalls = new Map<Upstream, number>();
-  private readonly inputs = new InputRelay();
+  private readonly inputs: InputRelay;
   /** The host's log level, passed to every connected upstream that logs (and to later ones). */
   private logLevel: string | undefined;
 
-  constructor(private readonly options: RelayOptions) {}
+  constructor(private readonly options: RelayOptions) {
+    this.inputs = new InputRelay(PAUSE_MS, options.pauses);
+  }
 
   async callTool(
     name: string,
@@ -260,8 +273,8 @@ export class Relay {
     }
   }
 
-  close(): void {
-    this.inputs.close();
+  close(): Promise<void> {
+    return this.inputs.close();
   }
 
   /** Resource reads and prompts are not governed by rules, but are in the audit log. */
@@ -292,7 +305,8 @@ export class Relay {
   /**
    * Serve a host's request in its era: directly for a 2025-era host (questions go to it as
    * requests), or as input_required rounds for a 2026-07-28 host, `purpose` naming what a round's
-   * retry must be for.
+   * retry must be for. With trace export on, within the host's trace context (the span of the
+   * call's audit entry is its child).
    */
   private withHost<T>(
     ctx: ServerContext,
@@ -300,8 +314,12 @@ export class Relay {
     purpose: string,
     run: (scope: CallScope) => Promise<T>,
   ) {
-    if (!isModernRequest(ctx)) return run({ ctx, server });
-    return this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }));
+    const { tracing } = this.options;
+    const serve = () =>
+      isModernRequest(ctx)
+        ? this.inputs.round(ctx, purpose, (call) => run({ ctx, server, call }))
+        : run({ ctx, server });
+    return tracing ? tracing.within(hostTrace(ctx), serve) : serve();
   }
 
   /**

@@ -124,6 +124,8 @@ export async function startGateway(
     ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
     : undefined;
   const state = opened && metrics ? metrics.measured(opened) : opened;
+  // HTTP only, and the SDK loaded only when an OTLP endpoint is configured.
+  const tracing = options.http ? await gatewayTracing(env, deployment, callbacks) : undefined;
   const memberVault =
     state && deployment?.vault
       ? { vault: await openMemberVault(deployment, callbacks, state), state }
@@ -132,9 +134,15 @@ export async function startGateway(
     paths: callbacks.paths,
     sources: registry.policy.sources,
     onWarning: callbacks.onWarning,
+    // A gateway decides many calls: it keeps the usage file's lock across a burst of them.
+    holdLimitLock: true,
     // A store that counts windows itself (Redis) counts the limits, exactly across replicas.
     ...(state?.windows
       ? { limits: (await import('../policy/limits.js')).storeLimitCounter(state.windows, state.description) }
+      : {}),
+    // A shared store (--state redis://…) keeps the pins, so replicas agree; files: this machine's pins.json.
+    ...(state && options.state !== undefined
+      ? { pins: (await import('../policy/pin-records.js')).storePins(state) }
       : {}),
     // A store with a shared log (Redis): every replica records its calls in one audit stream.
     ...(state?.log ? { audit: state.log('audit', { onWarning: callbacks.onWarning }) } : {}),
@@ -143,6 +151,7 @@ export async function startGateway(
     upstreams,
     onWarning: callbacks.onWarning,
     ...(metrics ? { observe: metrics.metrics.observe } : {}),
+    ...(tracing ? { tracing } : {}),
     gate: new PolicyGate({
       policy,
       logArguments: options.logArguments,
@@ -154,6 +163,8 @@ export async function startGateway(
     // The gateway's own, not the process's: its upstreams share one refresh per login.
     refreshState: new (await import('../auth/refresh.js')).RefreshState(),
     ...(memberVault ? { memberVault } : {}),
+    // Paused input_required calls across replicas (stdio gateways have no store: in memory).
+    ...(state ? { state } : {}),
     cwd: callbacks.cwd,
     version: callbacks.version,
     ...(options.bridge ? { bridge: true } : {}),
@@ -190,6 +201,7 @@ export async function startGateway(
       watcher.close();
       await handle.close().catch(() => undefined);
       await gateway.close();
+      await policy.close();
     });
     return { url: undefined, tokenRequired: false, servers, done };
   }
@@ -228,7 +240,9 @@ export async function startGateway(
       await served.close();
       await team?.close();
       await gateway.close();
+      await policy.close();
       await state.close();
+      await tracing?.shutdown();
     });
     return {
       url: served.url,
@@ -257,7 +271,9 @@ export async function startGateway(
     watcher.close();
     await served.close();
     await gateway.close();
+    await policy.close();
     await state?.close();
+    await tracing?.shutdown();
   });
   return {
     url: served.url,
@@ -280,6 +296,17 @@ async function gatewayMetrics(upstreams: () => ReadonlyArray<{ name: string; pro
     route: (isPublic: boolean) => metricsRoute(metrics, isPublic),
     measured: (store: import('../state/store.js').StateStore) => measuredState(store, metrics.stateSeconds),
   };
+}
+
+/** OpenTelemetry trace export (telemetry.ts) when the environment or the deployment file configures it. */
+async function gatewayTracing(
+  env: NodeJS.ProcessEnv,
+  deployment: Deployment | undefined,
+  callbacks: Pick<GatewayCallbacks, 'version' | 'onWarning'>,
+) {
+  const { startTelemetry, telemetryConfig } = await import('./telemetry.js');
+  const config = telemetryConfig(env, deployment);
+  return config ? startTelemetry(config, callbacks.version, callbacks.onWarning) : undefined;
 }
 
 /** The listener's options with `/metrics` among its routes, and its refusals counted. */
@@ -308,12 +335,14 @@ async function openMemberVault(
   callbacks: Pick<GatewayCallbacks, 'env' | 'paths'>,
   state: import('../state/store.js').StateStore,
 ) {
-  const [{ MemberVault, readVaultKey }, { openCredentialStore }] = await Promise.all([
+  const [{ MemberVault, readVaultKey, storeLock }, { openCredentialStore }] = await Promise.all([
     import('../auth/member-vault.js'),
     import('../auth/store.js'),
   ]);
   const key = await readVaultKey(deployment.vault!.key, callbacks.env, callbacks.paths.gatewayState);
   const vault = new MemberVault(state, key, {
+    // One refresh per member login across every replica on the store, not only in this process.
+    lock: storeLock(state),
     // A pre-registered client's secret is the operator's (patchbay set <name> oauth.client-secret).
     clientSecret: async (name, url) =>
       (await openCredentialStore(callbacks.env, { paths: callbacks.paths })).getClientSecret(name, url),

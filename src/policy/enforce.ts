@@ -21,7 +21,7 @@ import {
   type LimitRule,
   type LimitUnavailable,
 } from './limits.js';
-import { checkServers, checkTools, type ListedTool } from './pins.js';
+import { checkServers, checkTools, type ListedTool, type PinStorage } from './pins.js';
 import { limitsFor, serverHidden, toolVerdict, type Member, type ToolVerdict } from './rules.js';
 
 export interface ToolPolicyOptions {
@@ -32,6 +32,10 @@ export interface ToolPolicyOptions {
   onWarning?: (message: string) => void;
   /** Where limits are counted; default: the usage file of `paths` (a gateway with --state redis:// counts in Redis). */
   limits?: LimitCounter;
+  /** A long-lived process (a gateway): keep the usage file's lock across bursts of calls (limits.ts). */
+  holdLimitLock?: boolean;
+  /** Where pins are kept; default: the pins file of `paths` (a gateway with --state redis:// keeps them in Redis). */
+  pins?: PinStorage;
   /** Where calls are recorded; default: the audit file of `paths` (--state redis://: the audit stream). */
   audit?: Pick<SharedLog, 'write'>;
 }
@@ -49,7 +53,13 @@ export class ToolPolicy {
       fileLimitCounter({
         paths: options.paths,
         ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        ...(options.holdLimitLock ? { holdLock: true } : {}),
       });
+  }
+
+  /** Give back what the limit counter holds (a kept lock): the gateway stops serving. */
+  async close(): Promise<void> {
+    await this.limits.close?.();
   }
 
   /** Where this policy counts, pins and records (the audit log is among them). */
@@ -91,7 +101,7 @@ export class ToolPolicy {
         tools,
         pinNew: (name: string) => plain[index]!.get(name)?.decision === 'allow',
       })),
-      { paths: this.options.paths },
+      this.pinStore(),
     );
     return listings.map(({ server, key, tools }, index) => {
       const changed = new Set(
@@ -132,7 +142,11 @@ export class ToolPolicy {
 
   /** A tool the person just allowed is pinned as it is now. */
   async pin(key: string, tool: ListedTool): Promise<void> {
-    await checkTools(key, [tool], { paths: this.options.paths, pinNew: () => true });
+    await checkTools(key, [tool], { ...this.pinStore(), pinNew: () => true });
+  }
+
+  private pinStore() {
+    return { paths: this.options.paths, ...(this.options.pins ? { storage: this.options.pins } : {}) };
   }
 
   /**

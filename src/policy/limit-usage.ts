@@ -5,7 +5,7 @@
 
 import type { PolicyScope, PolicySource } from '../config/policy-files.js';
 import type { Paths } from '../core/paths.js';
-import { parseLimit, usage, type LimitRule } from './limits.js';
+import { parseLimit, usage, type LimitCounter, type LimitRule } from './limits.js';
 import { globMatches, limitsFor } from './rules.js';
 
 export interface LimitState {
@@ -25,7 +25,12 @@ export interface LimitState {
 export async function limitStates(
   server: string,
   sources: PolicySource[],
-  options: { paths: Paths; onWarning?: (message: string) => void },
+  options: {
+    paths: Paths;
+    onWarning?: (message: string) => void;
+    /** Where the counts are; default: the usage file of `paths` (a team gateway's: its store). */
+    counter?: LimitCounter;
+  },
 ): Promise<LimitState[]> {
   const written = sources.flatMap((source) =>
     Object.entries(source.doc.servers?.[server]?.limits ?? {}).map(([pattern, text]) => ({
@@ -51,12 +56,14 @@ export async function limitStates(
   });
   const rules = parsed.flatMap(({ rule }) => (rule ? [rule] : []));
   const counts =
-    rules.length > 0
-      ? await usage(rules, {
-          paths: options.paths,
-          ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-        })
-      : [];
+    rules.length === 0
+      ? []
+      : options.counter
+        ? await options.counter.usage(rules)
+        : await usage(rules, {
+            paths: options.paths,
+            ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+          });
   return written.map(({ source, pattern, text }, index) => {
     const { rule, problem } = parsed[index]!;
     const count = rule && counts.find((candidate) => candidate.rule === rule);

@@ -15,8 +15,15 @@
  *       "counters": { "sentry:delete_*": { "day": { "window": "2026-11-21T00:00:00Z", "used": 5 } } } }
  *
  * `consume` reads, checks and counts under one exclusive lock file for all its rules, and writes
- * the file atomically (temp file, fsync, rename), so concurrent processes lose no update and a
- * crash leaves the old counts whole. Windows that have ended are dropped on every write. A file
+ * the file atomically (temp file, rename), so concurrent processes lose no update and a crashed
+ * process leaves the old counts or the new ones whole. The write is not fsync'd: it happens on
+ * every admitted call, and the fsync was most of a call's cost at 1 in flight (1.1 of 1.9 ms
+ * measured). What that gives up: after a power loss (not a process crash: the kernel still holds
+ * the write) the counts of the last seconds may be lost, so a limit may allow that many calls
+ * again; a file left unreadable by it is set aside as below. A gateway (holdLock) keeps the lock
+ * across a burst of calls and decides from the counts in memory meanwhile, writing each admitted
+ * call as before: a decision at 1 in flight then costs one atomic write instead of a dozen file
+ * operations (core/file-store.ts HeldFileLock says how other processes still get their turn). Windows that have ended are dropped on every write. A file
  * that cannot be understood is set aside as `usage.json.corrupt-<time>` and counting starts again
  * from zero: a damaged counter file must never block calls for good.
  */
@@ -24,7 +31,7 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { withFileLock, writeFileAtomic } from '../core/file-store.js';
+import { HeldFileLock, replaceFileSync, withFileLock, writeFileAtomic } from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
 import type { WindowCounters } from '../state/store.js';
 
@@ -119,6 +126,12 @@ export interface LimitStoreOptions {
   onWarning?: (message: string) => void;
   /** How long to wait for another process holding the usage file's lock. */
   lockTimeoutMs?: number;
+  /**
+   * A long-lived process (a gateway): keep the usage file's lock across a burst of calls
+   * (HeldFileLock) and decide from the counts in memory while it is kept. Every admitted call is
+   * still written to the file before it is answered.
+   */
+  holdLock?: boolean;
 }
 
 export interface LimitRefusal {
@@ -172,6 +185,8 @@ export interface LimitCounter {
   readonly description: string;
   consume(requests: readonly LimitRequest[]): Promise<LimitDecision[]>;
   usage(rules: readonly LimitRule[], now?: Date): Promise<LimitUsage[]>;
+  /** Give back what is held (a kept lock) when the process stops serving. */
+  close?(): Promise<void>;
 }
 
 /** The default: the machine's usage file, shared by every patchbay process on it (below). */
@@ -181,6 +196,11 @@ export function fileLimitCounter(options: Omit<LimitStoreOptions, 'now'>): Limit
     description: `the usage file ${options.paths.usage}`,
     consume: (requests) => Promise.all(requests.map(({ rules, now }) => consume(rules, withNow(now)))),
     usage: (rules, now) => usage(rules, withNow(now)),
+    close: async () => {
+      const kept = heldLocks.get(options.paths.usage);
+      heldLocks.delete(options.paths.usage);
+      await kept?.lock.giveBack();
+    },
   };
 }
 
@@ -319,6 +339,24 @@ interface Batch {
  * lock is contended only across processes and a burst in the gateway does not back off for nothing.
  */
 const batches = new Map<string, Batch>();
+/** Usage files whose lock this process keeps (holdLock), with the counts read under it. */
+const heldLocks = new Map<string, { lock: HeldFileLock; counters: Counters | undefined }>();
+/** Given back after this long without a decision, or once held this long. */
+const HOLD_IDLE_MS = 25;
+const HOLD_MAX_MS = 250;
+
+function heldLock(path: string, timeoutMs: number) {
+  let held = heldLocks.get(path);
+  if (!held) {
+    held = {
+      lock: new HeldFileLock(path, { timeoutMs, idleMs: HOLD_IDLE_MS, maxHoldMs: HOLD_MAX_MS }),
+      counters: undefined,
+    };
+    heldLocks.set(path, held);
+  }
+  return held;
+}
+
 /** Directories of usage files made (or found) by this process: mkdir once, not per call. */
 const madeDirs = new Set<string>();
 
@@ -337,8 +375,9 @@ async function drain(path: string, batch: Batch): Promise<void> {
       const lockTimeoutMs = Math.max(
         ...group.map((each) => each.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS),
       );
-      const results = await withFileLock(path, lockTimeoutMs, async (): Promise<ConsumeResult[]> => {
-        const loaded = await readCounters(path);
+      // The group decided against the counts of the file (read now, or kept in memory with its lock).
+      const decide = async (kept: Counters | undefined, holding: boolean) => {
+        const loaded = kept ? { counters: kept, problem: undefined } : await readCounters(path);
         if (loaded.problem) {
           const aside = await setAside(path);
           warning =
@@ -349,10 +388,23 @@ async function drain(path: string, batch: Batch): Promise<void> {
         const decided = group.map((each) => countOne(each.rules, counters, each.now));
         if (decided.some((result) => result.ok)) {
           const latest = new Date(Math.max(...group.map((each) => each.now.getTime())));
-          await writeFileAtomic(path, serialize(counters, latest), { mode: 0o600, secret: false });
+          const text = serialize(counters, latest);
+          // Written on every admitted call: atomic, not fsync'd (see the module comment); with the
+          // lock kept, at once (no thread-pool hand-offs while calls wait).
+          if (holding) replaceFileSync(path, text, 0o600);
+          else await writeFileAtomic(path, text, { mode: 0o600, secret: false, durable: false });
         }
-        return decided;
-      });
+        return { decided, counters };
+      };
+      const holder = group.some((each) => each.options.holdLock) ? heldLock(path, lockTimeoutMs) : undefined;
+      const results = holder
+        ? await holder.lock.run(async (kept) => {
+            // Kept since the last batch: nobody else wrote, the counts in memory are the file's.
+            const { decided, counters } = await decide(kept ? holder.counters : undefined, true);
+            holder.counters = counters;
+            return decided;
+          })
+        : (await withFileLock(path, lockTimeoutMs, () => decide(undefined, false))).decided;
       if (warning) group[0]!.options.onWarning?.(warning);
       group.forEach((each, index) => each.resolve(results[index]!));
     } catch (error) {

@@ -35,7 +35,25 @@ export interface PinStoreOptions {
   paths: Paths;
   /** How long to wait for another process holding the pins file's lock. */
   lockTimeoutMs?: number;
+  /**
+   * Where pins are kept when not in this machine's file: a team gateway's shared state store
+   * (`pin-records.ts`, Redis), so that every replica and `review --state` see one set of pins.
+   */
+  storage?: PinStorage;
 }
+
+/**
+ * A place pins are kept other than pins.json. `keys` are the server keys the caller reads or
+ * decides about; a decision touches only those servers.
+ */
+export interface PinStorage {
+  /** A snapshot of those servers' pins (every server's when `keys` is undefined). */
+  read(keys?: readonly string[]): Promise<PinsDocument>;
+  /** As `updatePins`: decided on a snapshot, and again under the storage's lock to write. */
+  update<T>(keys: readonly string[], decide: PinDecision<T>): Promise<T>;
+}
+
+export type PinDecision<T> = (document: PinsDocument) => { result: T; dirty: boolean };
 
 export interface StoredChange {
   digest: string;
@@ -104,8 +122,9 @@ export class PinsDocument {
   }
 }
 
-/** The pins as they are now: a lock-free read. */
-export async function readPins(options: PinStoreOptions): Promise<PinsDocument> {
+/** The pins as they are now: a lock-free read (of `keys` only, where the storage can tell). */
+export async function readPins(options: PinStoreOptions, keys?: readonly string[]): Promise<PinsDocument> {
+  if (options.storage) return options.storage.read(keys);
   return loadPins(options.paths.pins);
 }
 
@@ -116,8 +135,10 @@ export async function readPins(options: PinStoreOptions): Promise<PinsDocument> 
  */
 export async function updatePins<T>(
   options: PinStoreOptions,
-  decide: (document: PinsDocument) => { result: T; dirty: boolean },
+  decide: PinDecision<T>,
+  keys: readonly string[] = [],
 ): Promise<T> {
+  if (options.storage) return options.storage.update(keys, decide);
   const path = options.paths.pins;
   const snapshot = decide(await loadPins(path));
   if (!snapshot.dirty) return snapshot.result;
@@ -191,22 +212,28 @@ function checkShape(file: LoadedFile): JsonObject {
   const servers = getOwn(object, 'servers');
   if (servers === undefined) return object;
   expect(servers, ['servers'], 'an object', isObject(servers));
-  for (const [key, server] of Object.entries(servers as JsonObject)) {
-    expect(server, ['servers', key], 'an object', isObject(server));
-    const tools = getOwn(server as JsonObject, 'tools');
-    if (tools === undefined) continue;
-    expect(tools, ['servers', key, 'tools'], 'an object', isObject(tools));
-    for (const [name, pin] of Object.entries(tools as JsonObject)) {
-      const at = ['servers', key, 'tools', name];
-      expect(pin, at, 'an object', isObject(pin));
-      checkRecord(pin as JsonObject, at, 'pinnedAt', expect);
-      const change = getOwn(pin as JsonObject, 'change');
-      if (change === undefined) continue;
-      expect(change, [...at, 'change'], 'an object', isObject(change));
-      checkRecord(change as JsonObject, [...at, 'change'], 'changedAt', expect);
-    }
-  }
+  for (const [key, server] of Object.entries(servers as JsonObject))
+    checkServerPins(server, ['servers', key], expect);
   return object;
+}
+
+type Expect = (value: JsonValue | undefined, path: string[], what: string, ok: boolean) => void;
+
+/** One server's pins (`{ "tools": { … } }`), as the file and the store's records keep them. */
+export function checkServerPins(server: JsonValue | undefined, at: string[], expect: Expect): void {
+  expect(server, at, 'an object', isObject(server));
+  const tools = getOwn(server as JsonObject, 'tools');
+  if (tools === undefined) return;
+  expect(tools, [...at, 'tools'], 'an object', isObject(tools));
+  for (const [name, pin] of Object.entries(tools as JsonObject)) {
+    const path = [...at, 'tools', name];
+    expect(pin, path, 'an object', isObject(pin));
+    checkRecord(pin as JsonObject, path, 'pinnedAt', expect);
+    const change = getOwn(pin as JsonObject, 'change');
+    if (change === undefined) continue;
+    expect(change, [...path, 'change'], 'an object', isObject(change));
+    checkRecord(change as JsonObject, [...path, 'change'], 'changedAt', expect);
+  }
 }
 
 /** One recorded version of a tool: its digest, its view and when it was recorded. */
@@ -214,7 +241,7 @@ function checkRecord(
   record: JsonObject,
   at: string[],
   timeField: 'pinnedAt' | 'changedAt',
-  expect: (value: JsonValue | undefined, path: string[], what: string, ok: boolean) => void,
+  expect: Expect,
 ): void {
   const digest = getOwn(record, 'digest');
   expect(digest, [...at, 'digest'], 'a sha256 hex digest', typeof digest === 'string' && DIGEST.test(digest));

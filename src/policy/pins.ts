@@ -29,7 +29,7 @@ export {
   type PinnedField,
   type PinnedView,
 } from './pin-view.js';
-export type { PinStoreOptions } from './pin-store.js';
+export type { PinStorage, PinStoreOptions } from './pin-store.js';
 
 export type PinStatus =
   /** Not pinned, and `pinNew` said not to pin it (the tool is not allowed yet). */
@@ -130,12 +130,16 @@ export async function checkServers(
     return { key, listed, allowed };
   });
   // Decided on a lock-free snapshot first, and again under the lock only when there is something to write.
-  return updatePins(options, (document: PinsDocument) => {
-    const decided = prepared.map(({ key, listed, allowed }) =>
-      evaluate(document, key, listed, allowed, changedAt),
-    );
-    return { result: decided.map((one) => one.results), dirty: decided.some((one) => one.dirty) };
-  });
+  return updatePins(
+    options,
+    (document: PinsDocument) => {
+      const decided = prepared.map(({ key, listed, allowed }) =>
+        evaluate(document, key, listed, allowed, changedAt),
+      );
+      return { result: decided.map((one) => one.results), dirty: decided.some((one) => one.dirty) };
+    },
+    [...new Set(prepared.map(({ key }) => key))],
+  );
 }
 
 interface ListedView {
@@ -192,7 +196,7 @@ function evaluate(
 
 /** The server's tools that differ from their pins, with both definitions. */
 export async function changedTools(key: string, options: PinStoreOptions): Promise<ToolChange[]> {
-  const document = await readPins(options);
+  const document = await readPins(options, [key]);
   const changes: ToolChange[] = [];
   for (const [name, pin] of document.pins(key)) {
     if (!pin.change) continue;
@@ -216,26 +220,30 @@ export async function acceptChanges(
   options: AcceptOptions,
 ): Promise<AcceptResult> {
   const pinnedAt = (options.now ?? new Date()).toISOString();
-  return updatePins(options, (document: PinsDocument) => {
-    const names =
-      toolNames === 'all'
-        ? [...document.pins(key)].filter(([, pin]) => pin.change).map(([n]) => n)
-        : toolNames;
-    const result: AcceptResult = { accepted: [], notChanged: [], stale: [] };
-    for (const name of new Set(names)) {
-      const change = document.pin(key, name)?.change;
-      if (!change) {
-        result.notChanged.push(name);
-        continue;
+  return updatePins(
+    options,
+    (document: PinsDocument) => {
+      const names =
+        toolNames === 'all'
+          ? [...document.pins(key)].filter(([, pin]) => pin.change).map(([n]) => n)
+          : toolNames;
+      const result: AcceptResult = { accepted: [], notChanged: [], stale: [] };
+      for (const name of new Set(names)) {
+        const change = document.pin(key, name)?.change;
+        if (!change) {
+          result.notChanged.push(name);
+          continue;
+        }
+        const seen = options.reviewed?.get(name);
+        if (seen !== undefined && seen !== change.digest) {
+          result.stale.push(name);
+          continue;
+        }
+        document.setPin(key, name, { digest: change.digest, pinnedAt, view: change.view });
+        result.accepted.push(name);
       }
-      const seen = options.reviewed?.get(name);
-      if (seen !== undefined && seen !== change.digest) {
-        result.stale.push(name);
-        continue;
-      }
-      document.setPin(key, name, { digest: change.digest, pinnedAt, view: change.view });
-      result.accepted.push(name);
-    }
-    return { result, dirty: result.accepted.length > 0 };
-  });
+      return { result, dirty: result.accepted.length > 0 };
+    },
+    [key],
+  );
 }

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 
 import { withFileLock, writeFileAtomic } from '../core/file-store.js';
 import { PatchbayError } from '../errors.js';
+import { recordLeases } from './leases.js';
 import { LocalBus } from './local-bus.js';
-import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
+import { checkNamespace, type Leases, type PutOptions, type RecordStore, type StateStore } from './store.js';
 
 interface Stored {
   value: unknown;
@@ -27,9 +28,13 @@ export class FileState implements StateStore {
   readonly description: string;
   /** One machine, one gateway process: its messages stay in memory. */
   readonly bus = new LocalBus();
+  /** Under the leases file's lock: every process of this machine (a gateway, the CLI) sees them. */
+  readonly leases: Leases;
 
   constructor(private readonly directory: string) {
     this.description = `files in ${directory}`;
+    // Secret: a lease's name may hold a member's subject (the vault's refresh locks).
+    this.leases = recordLeases(this.records('leases', { secret: true }));
   }
 
   records<T>(namespace: string, options: { secret?: boolean } = {}): RecordStore<T> {

@@ -18,8 +18,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 
-import type { RedisClientType } from 'redis';
-
+import { runScript, type RedisCommands } from './redis-connection.js';
 import { checkNamespace, type LoggedLine } from './store.js';
 
 /** About a month of an active team's calls, in ~300 MB of Redis memory at ~300 bytes a line. */
@@ -46,7 +45,7 @@ for i = 1, #KEYS - 1 do
 end
 return added
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const APPEND_SCRIPT = { text: SCRIPT, sha: createHash('sha1').update(SCRIPT).digest('hex') };
 
 /** Stream entries asked for per XRANGE: a reader holds at most one page. */
 const PAGE = 500;
@@ -66,7 +65,7 @@ export class RedisLog {
   private readonly seenPrefix: string;
 
   constructor(
-    private readonly client: RedisClientType,
+    private readonly client: RedisCommands,
     prefix: string,
     name: string,
     private readonly maxLines = DEFAULT_MAX_LINES,
@@ -88,7 +87,7 @@ export class RedisLog {
       String(SEEN_TTL_S),
       ...lines.flatMap((line) => [line.id, line.line]),
     ];
-    return Number(await withDeadline(this.evalScript(keys, args), APPEND_TIMEOUT_MS));
+    return Number(await withDeadline(runScript(this.client, APPEND_SCRIPT, keys, args), APPEND_TIMEOUT_MS));
   }
 
   /** Every line from `sinceMs` (the stream's clock: when Redis stored it) on, paged. */
@@ -104,17 +103,6 @@ export class RedisLog {
       // Exclusive: the page after the last entry read.
       start = `(${page[page.length - 1]!.id}`;
     }
-  }
-
-  private async evalScript(keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.client.evalSha(SCRIPT_SHA, { keys, arguments: args });
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    }
-    // Not known to this Redis (first use, a restart): load it, then send it again.
-    await this.client.scriptLoad(SCRIPT);
-    return this.client.evalSha(SCRIPT_SHA, { keys, arguments: args });
   }
 }
 

@@ -5,7 +5,7 @@
  * replicas). Each counter lives as long as its window (PEXPIRE on its first count).
  *
  * The script is sent by its SHA-1 (EVALSHA); a Redis that does not know it (first use, after a
- * restart or SCRIPT FLUSH) answers NOSCRIPT, and it is loaded once and sent again.
+ * restart or SCRIPT FLUSH) answers NOSCRIPT, and it is sent whole once (runScript).
  *
  * The calls of one process that arrive while a script is in flight wait together and go in the
  * next one: at many calls in flight, one round trip decides them all, with the same answers.
@@ -16,8 +16,7 @@
 
 import { createHash } from 'node:crypto';
 
-import type { RedisClientType } from 'redis';
-
+import { runScript, type RedisCommands } from './redis-connection.js';
 import type { ChargeResult, WindowCharge, WindowCounters } from './store.js';
 
 export const WINDOW_PREFIX = 'patchbay:{limits}:';
@@ -64,6 +63,7 @@ return results
 `;
 
 const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const CHARGE_SCRIPT = { text: SCRIPT, sha: SCRIPT_SHA };
 
 /**
  * A decision that takes longer is refused as unavailable (a Redis that stopped answering without
@@ -90,7 +90,7 @@ export class RedisWindows implements WindowCounters {
   private waiting: Pending[] = [];
   private running = false;
 
-  constructor(private readonly client: RedisClientType) {}
+  constructor(private readonly client: RedisCommands) {}
 
   charge(calls: ReadonlyArray<readonly WindowCharge[]>): Promise<ChargeResult[]> {
     if (calls.length === 0) return Promise.resolve([]);
@@ -143,14 +143,7 @@ export class RedisWindows implements WindowCounters {
     return reply.map(([admitted, ...used]) => ({ admitted: admitted === 1, used: used.map(Number) }));
   }
 
-  private async evalScript(keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.client.evalSha(SCRIPT_SHA, { keys, arguments: args });
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    }
-    // Not known to this Redis (first use, a restart, SCRIPT FLUSH): load it, then send it again.
-    await this.client.scriptLoad(SCRIPT);
-    return this.client.evalSha(SCRIPT_SHA, { keys, arguments: args });
+  private evalScript(keys: string[], args: string[]): Promise<unknown> {
+    return runScript(this.client, CHARGE_SCRIPT, keys, args);
   }
 }

@@ -2,30 +2,27 @@
  * The Redis backend of the state store, for gateways that run as several replicas: every record
  * is one Redis string `<prefix><namespace>:<key>` holding its JSON, with Redis's own expiry for
  * records put with a TTL. Chosen client: the official `redis` (node-redis), which speaks RESP3,
- * Sentinel and Cluster, and gives isolated connections from a pool for optimistic transactions.
+ * Sentinel and Cluster. One server, a Sentinel-watched master or a Cluster (redis-url.ts,
+ * redis-connection.ts): the same records, counters and bus over each.
  *
  * Atomicity, as the interface promises it:
  * - `take` is GETDEL: of two replicas taking one key, exactly one gets the value;
- * - `update` is an optimistic transaction (WATCH the key, read, MULTI/SET/EXEC on a connection of
- *   its own from the pool), retried when another writer changed the key in between, a bounded
- *   number of times.
+ * - `update` reads the record, computes the change, and writes it with a compare-and-set script
+ *   (only if the record is still what was read); when another writer changed it in between, it
+ *   reads again, a bounded number of times. One key per script, so it works on a Cluster too
+ *   (a WATCH/MULTI transaction there would need a connection of its own per master).
  */
 
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  createClient,
-  createClientPool,
-  WatchError,
-  type RedisClientPoolType,
-  type RedisClientType,
-} from 'redis';
-
 import { PatchbayError } from '../errors.js';
-import { describeState } from './describe.js';
 import { RedisBus } from './redis-bus.js';
+import { redisConnection, runScript, type RedisCommands, type RedisConnection } from './redis-connection.js';
+import { RedisLeases } from './redis-leases.js';
 import { RedisLog } from './redis-log.js';
+import { describeRedis, parseRedisUrl } from './redis-url.js';
 import { RedisWindows } from './redis-windows.js';
 import { SpooledLog } from './spooled-log.js';
 import {
@@ -54,82 +51,83 @@ const PING_TIMEOUT_MS = 1_000;
 /** Keys asked for per SCAN step, and per MGET. */
 const SCAN_COUNT = 500;
 
-type Client = RedisClientType;
-type Pool = RedisClientPoolType;
+/**
+ * `update`'s write. KEYS[1]: the record. ARGV[1]: its JSON as read ('' when absent: JSON is never
+ * empty); ARGV[2]: the new JSON ('' deletes it); ARGV[3]: its time to live in ms ('' for none).
+ * Returns 1 when written, 0 when the record changed since it was read.
+ */
+const UPDATE_TEXT = `
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2])
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;
+const UPDATE_SCRIPT = { text: UPDATE_TEXT, sha: createHash('sha1').update(UPDATE_TEXT).digest('hex') };
 
 export class RedisState implements StateStore {
   readonly description: string;
   readonly windows: RedisWindows;
   readonly bus: RedisBus;
+  readonly leases: RedisLeases;
   /** One writer per log name, so that one process has one spool and one batch per log. */
   private readonly logs = new Map<string, SpooledLog>();
 
   private constructor(
-    private readonly client: Client,
-    private readonly pool: Pool,
-    url: URL,
+    private readonly connection: RedisConnection,
+    description: string,
     private readonly options: RedisStateOptions,
   ) {
     // Never the password (nor the user name) of the URL: this is printed and logged.
-    this.description = describeState(url.href, '');
-    this.windows = new RedisWindows(client);
-    this.bus = new RedisBus(client, KEY_PREFIX);
+    this.description = description;
+    this.windows = new RedisWindows(connection.commands);
+    this.bus = new RedisBus(connection.pubsub, KEY_PREFIX);
+    this.leases = new RedisLeases(connection.commands, `${KEY_PREFIX}lease:`);
   }
 
-  /** Connects; a URL that cannot be reached is an error that says so (redis:// or rediss://). */
+  /**
+   * Connects; a URL that cannot be reached is an error that says so (redis://, rediss://,
+   * redis+sentinel://, redis+cluster://).
+   */
   static async connect(urlText: string, options: RedisStateOptions = {}): Promise<RedisState> {
-    let url: URL;
-    try {
-      url = new URL(urlText);
-    } catch {
-      // Not repeated: the text may hold a password.
-      throw new PatchbayError('usage', 'Not a Redis URL.', {
-        hint: 'Give redis://host:6379 or rediss://host:6380 (TLS).',
-      });
-    }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
-      throw new PatchbayError('usage', `Not a Redis URL: ${url.protocol}//${url.host}`, {
-        hint: 'Give redis://host:6379 or rediss://host:6380 (TLS).',
-      });
+    const target = parseRedisUrl(urlText);
+    const description = describeRedis(target);
     // Reconnects on its own for as long as it runs (a bounded back-off); commands made while
     // Redis is away fail at once rather than queue, so callers can refuse clearly.
-    const socket = {
+    const connection = redisConnection(target, {
       connectTimeout: CONNECT_TIMEOUT_MS,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),
-    };
-    const client: Client = createClient({ url: urlText, socket, disableOfflineQueue: true });
-    const pool: Pool = createClientPool(
-      { url: urlText, socket, disableOfflineQueue: true },
-      { minimum: 1, maximum: 8 },
-    );
-    // Reconnection is the client's own; errors between commands are reported by the commands.
-    client.on('error', () => undefined);
-    pool.on('error', () => undefined);
+    });
     try {
-      await withDeadline(Promise.all([client.connect(), pool.connect()]), CONNECT_TIMEOUT_MS);
+      await withDeadline(connection.connect(), CONNECT_TIMEOUT_MS);
     } catch (error) {
-      await Promise.allSettled([client.destroy(), pool.destroy()]);
+      await connection.destroy().catch(() => undefined);
       throw new PatchbayError(
         'connect-failed',
-        `Could not reach Redis at ${url.host}: ${(error as Error).message}`,
+        `Could not reach ${target.kind === 'server' ? `Redis at ${new URL(target.url).host}` : description}: ${(error as Error).message}`,
         {
-          hint: 'Check that Redis runs and that the URL (host, port, password) is right.',
+          hint: 'Check that Redis runs and that the URL (host, port, password, master name) is right.',
           cause: error,
         },
       );
     }
-    return new RedisState(client, pool, url, options);
+    return new RedisState(connection, description, options);
   }
 
   records<T>(namespace: string): RecordStore<T> {
-    return new RedisRecords<T>(this.client, this.pool, `${KEY_PREFIX}${checkNamespace(namespace)}:`);
+    return new RedisRecords<T>(
+      this.connection.commands,
+      `${KEY_PREFIX}${checkNamespace(namespace)}:`,
+      this.connection.crossSlot,
+    );
   }
 
   log(name: string, options: SharedLogOptions = {}): SpooledLog {
     let log = this.logs.get(name);
     if (!log) {
-      const backend = new RedisLog(this.client, KEY_PREFIX, name, this.options.maxLogLines);
-      // Without a directory (a reader such as patchbay log --state): a spool in the temp dir.
+      const backend = new RedisLog(this.connection.commands, KEY_PREFIX, name, this.options.maxLogLines);
+      // Without a directory (RedisState.connect called directly): a spool in the temp dir.
       const directory = this.options.directory ?? tmpdir();
       this.logs.set(name, (log = new SpooledLog(backend, join(directory, `${name}-spool.jsonl`), options)));
     }
@@ -137,9 +135,9 @@ export class RedisState implements StateStore {
   }
 
   async reachable(): Promise<boolean> {
-    if (!this.client.isReady) return false;
+    if (!this.connection.isReady) return false;
     try {
-      return (await withDeadline(this.client.ping(), PING_TIMEOUT_MS)) === 'PONG';
+      return (await withDeadline(this.connection.ping(), PING_TIMEOUT_MS)) === 'PONG';
     } catch {
       return false;
     }
@@ -149,15 +147,16 @@ export class RedisState implements StateStore {
     // Lines still in flight are stored or spooled before the connection goes.
     await Promise.all([...this.logs.values()].map((log) => log.close()));
     await this.bus.close();
-    await Promise.allSettled([this.client.close(), this.pool.close()]);
+    await this.connection.close().catch(() => undefined);
   }
 }
 
 class RedisRecords<T> implements RecordStore<T> {
   constructor(
-    private readonly client: Client,
-    private readonly pool: Pool,
+    private readonly client: RedisCommands,
     private readonly prefix: string,
+    /** MGET may name keys of any slot (not on a Cluster). */
+    private readonly crossSlot: boolean,
   ) {}
 
   async get(key: string): Promise<T | undefined> {
@@ -186,7 +185,9 @@ class RedisRecords<T> implements RecordStore<T> {
     const entries: Array<[string, T]> = [];
     for (let start = 0; start < keys.length; start += SCAN_COUNT) {
       const chunk = keys.slice(start, start + SCAN_COUNT);
-      const values = await this.client.mGet(chunk);
+      const values = this.crossSlot
+        ? await this.client.mGet(chunk)
+        : await Promise.all(chunk.map((key) => this.client.get(key)));
       chunk.forEach((key, index) => {
         const value = decode<T>(values[index] ?? null);
         // Gone (expired, deleted) between the scan and the read: not an entry.
@@ -196,28 +197,26 @@ class RedisRecords<T> implements RecordStore<T> {
     return entries;
   }
 
-  update(key: string, change: (current: T | undefined) => T | undefined, options: PutOptions = {}) {
+  async update(key: string, change: (current: T | undefined) => T | undefined, options: PutOptions = {}) {
     const full = this.prefix + key;
-    return this.pool.execute(async (client) => {
-      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-        await client.watch(full);
-        const next = change(decode<T>(await client.get(full)));
-        const transaction = client.multi();
-        if (next === undefined) transaction.del(full);
-        else transaction.set(full, JSON.stringify(next), expiry(options));
-        try {
-          await transaction.exec();
-          return next;
-        } catch (error) {
-          if (!(error instanceof WatchError)) throw error;
-        }
-        // Lost to another writer: step aside for a random moment, so that many writers of one
-        // key take turns instead of colliding again in lockstep.
-        await sleep(Math.random() * Math.min(2 ** attempt, 50));
-      }
-      throw new PatchbayError('write-failed', `Could not update ${full}: other writers kept changing it.`, {
-        hint: 'Try again; if it persists, something writes this record in a loop.',
-      });
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const read = await this.client.get(full);
+      const next = change(decode<T>(read));
+      // Read after the change: a caller may set the lifetime from what it saw (a getter).
+      const ttl = expiry(options)?.expiration.value;
+      const written = await runScript(
+        this.client,
+        UPDATE_SCRIPT,
+        [full],
+        [read ?? '', next === undefined ? '' : JSON.stringify(next), ttl === undefined ? '' : String(ttl)],
+      );
+      if (written === 1) return next;
+      // Lost to another writer: step aside for a random moment, so that many writers of one
+      // key take turns instead of colliding again in lockstep.
+      await sleep(Math.random() * Math.min(2 ** attempt, 50));
+    }
+    throw new PatchbayError('write-failed', `Could not update ${full}: other writers kept changing it.`, {
+      hint: 'Try again; if it persists, something writes this record in a loop.',
     });
   }
 }

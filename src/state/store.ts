@@ -55,6 +55,11 @@ export interface StateStore {
    */
   readonly bus: MessageBus;
   /**
+   * Locks with a bounded lease (`state/leases.ts`): one holder per name across every process that
+   * shares this state, and a holder that vanishes loses its lease when the time is up.
+   */
+  readonly leases: Leases;
+  /**
    * An append-only log every replica writes and any reader pages through (Redis: a Stream), for
    * the audit log. Undefined for files: the audit log is then policy/audit.ts's JSONL file.
    */
@@ -80,6 +85,25 @@ export interface MessageBus {
   publish(channel: string, message: unknown): Promise<number>;
   /** Hear `channel` until the returned function is called. Resolves once subscribed. */
   subscribe(channel: string, onMessage: (message: unknown) => void): Promise<() => Promise<void>>;
+}
+
+/** A lease held: the name it locks and the random token that proves who holds it. */
+export interface Lease {
+  name: string;
+  token: string;
+}
+
+/**
+ * The store's part of a lock: single steps, each atomic across replicas. Waiting, renewing while
+ * the work runs and releasing after it are `withLease`'s (`state/leases.ts`), written once.
+ */
+export interface Leases {
+  /** Take `name` for `leaseMs` if nobody holds it now; undefined when someone does. */
+  acquire(name: string, leaseMs: number): Promise<Lease | undefined>;
+  /** Extend a lease still held by this token for `leaseMs` from now; false when it is not. */
+  renew(lease: Lease, leaseMs: number): Promise<boolean>;
+  /** Give the lease up if this token still holds it; false when it does not (expired, taken). */
+  release(lease: Lease): Promise<boolean>;
 }
 
 /** One window a call is counted in: its counter's key, the most it may reach, how long it lives. */

@@ -16,7 +16,7 @@ import type { Decision, PolicyScope, PolicySource, ToolGroup } from '../config/p
 import type { StaticState } from '../config/status.js';
 import { ConnectError } from '../connect/connect-error.js';
 import { limitsApplying, type LimitState } from '../policy/limit-usage.js';
-import { checkTools, type ListedTool, type ToolPinResult } from '../policy/pins.js';
+import { checkTools, type ListedTool, type PinStorage, type ToolPinResult } from '../policy/pins.js';
 import { toolGroup, toolVerdict, type DecisionSource } from '../policy/rules.js';
 
 export interface ToolPermissionView<L = LimitState> {
@@ -52,12 +52,18 @@ export async function toolPermissionViews<L extends { pattern: string; limit: st
   sources: PolicySource[],
   limits: L[],
   paths: Paths,
+  /** Where the pins are when not in `paths`' file (a team gateway's store). */
+  storage?: PinStorage,
 ): Promise<Array<ToolPermissionView<L>>> {
   // Compared with the pins without pinning anything (pinNew: never); a tool that differs from its
   // pin is recorded as changed, the pin itself kept, so that `patchbay review` can show it.
   const pins = new Map<string, ToolPinResult>();
   const changed = new Map<string, ToolPinResult>();
-  for (const result of await checkTools(pinKey, tools, { paths, pinNew: () => false })) {
+  for (const result of await checkTools(pinKey, tools, {
+    paths,
+    pinNew: () => false,
+    ...(storage ? { storage } : {}),
+  })) {
     if (!pins.has(result.name)) pins.set(result.name, result);
     if (result.status === 'changed' && !changed.has(result.name)) changed.set(result.name, result);
   }

@@ -40,6 +40,11 @@ describe('parsePolicyOptions', () => {
     expect(() => parsePolicyOptions('no good', {}, {})).toThrow(PatchbayError);
     expect(() => parsePolicyOptions('ok', { timeout: '0' }, {})).toThrow(/--timeout/);
   });
+
+  it("--state names a team gateway's store for its pins and counts", () => {
+    expect(parsePolicyOptions('ok', { state: 'rediss://cache:6380' }, {}).state).toBe('rediss://cache:6380');
+    expect(() => parsePolicyOptions('ok', { state: 'nonsense' }, {})).toThrow(/--state/);
+  });
 });
 
 describe('parseReviewOptions', () => {
@@ -59,6 +64,14 @@ describe('parseReviewOptions', () => {
   it('refuses an empty tool name and an invalid server name', () => {
     expect(() => parseReviewOptions('sentry', { accept: [''] })).toThrow(/empty/);
     expect(() => parseReviewOptions('../x', {})).toThrow(PatchbayError);
+  });
+
+  it("--state names a team gateway's store (Redis); files is this machine's pins file", () => {
+    expect(parseReviewOptions('sentry', { state: 'redis://127.0.0.1:6379' }).state).toBe(
+      'redis://127.0.0.1:6379',
+    );
+    expect(parseReviewOptions('sentry', { state: 'files' })).not.toHaveProperty('state');
+    expect(() => parseReviewOptions('sentry', { state: 'http://127.0.0.1' })).toThrow(/not a state store/);
   });
 });
 

@@ -236,4 +236,32 @@ describe('connections per client address', () => {
       for (const socket of [...first, ...extras]) socket.destroy();
     }
   }, 30_000);
+
+  it('does not cap a trusted proxy (a load balancer carries many clients), only the total', async () => {
+    const { port } = await startGateway([
+      '--servers',
+      'demo',
+      '--max-connections-per-client',
+      '2',
+      '--trust-proxy',
+      '127.0.0.1',
+    ]);
+    const host = `127.0.0.1:${port}`;
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => open(port)));
+    try {
+      const statuses = await Promise.all(sockets.map((socket) => statusOn(socket, rawRequest({ host }))));
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+      // Another address, not trusted, still has its cap.
+      const others = await Promise.all([
+        open(port, '127.0.0.2'),
+        open(port, '127.0.0.2'),
+        open(port, '127.0.0.2'),
+      ]);
+      sockets.push(...others);
+      const theirs = await Promise.all(others.map((socket) => statusOn(socket, rawRequest({ host }))));
+      expect(theirs.filter((status) => status === 200)).toHaveLength(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  }, 30_000);
 });

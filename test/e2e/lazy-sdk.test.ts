@@ -57,6 +57,8 @@ for (const args of [
         /@modelcontextprotocol|\/undici\/|\/zod\/|\/connect\/(network|session)\.(js|ts)/.test(module),
       ),
     ).toEqual([]);
+    // Nor OpenTelemetry, which only a gateway with trace export configured runs.
+    expect(modules.filter((module) => module.includes('@opentelemetry'))).toEqual([]);
   });
 }
 

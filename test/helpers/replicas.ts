@@ -11,6 +11,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 
 import { getFreePort } from '../fixtures/fault-servers.js';
@@ -45,12 +46,19 @@ export interface ReplicaOptions {
   args?: string[];
   /** A Redis already running (the caller stops it); default: one started for these replicas. */
   redis?: RedisServer;
+  /**
+   * The balancer's port, picked by the caller (balancerPort()) to write it into a deployment file
+   * first: with `--config` in `args`, the public URL is the file's `publicUrl` (serve refuses
+   * --public-url beside --config), so it is not passed.
+   */
+  port?: number;
 }
 
 export async function startReplicas(sandbox: Sandbox, options: ReplicaOptions = {}): Promise<Replicas> {
   const count = options.count ?? 3;
   const redis = options.redis ?? (await startRedis());
-  const port = await getFreePort();
+  const port = options.port ?? (await balancerPort());
+  const fromFile = options.args?.includes('--config') ?? false;
   const gateways: RunningGateway[] = [];
   let balancer: ChildProcess | undefined;
   try {
@@ -59,8 +67,7 @@ export async function startReplicas(sandbox: Sandbox, options: ReplicaOptions = 
         startGateway(sandbox, [
           '--state',
           redis.url,
-          '--public-url',
-          `http://127.0.0.1:${port}`,
+          ...(fromFile ? [] : ['--public-url', `http://127.0.0.1:${port}`]),
           '--trust-proxy',
           '127.0.0.1',
           ...(options.args ?? []),
@@ -153,9 +160,32 @@ async function startHaproxy(sandbox: Sandbox, port: number, backends: number[]):
   }
 }
 
+/**
+ * A free loopback port outside the kernel's ephemeral range, so that no `listen(0)` meanwhile (a
+ * replica's, started before haproxy binds) can be given it: that replica would answer in
+ * haproxy's place, every request reaching it alone.
+ */
+export async function balancerPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isFree(port)) return port;
+  }
+  return getFreePort();
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createNetServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** haproxy answers on `port`: the answer carries the header it adds (not another server on that port). */
 async function healthy(port: number): Promise<boolean> {
   try {
-    return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+    const answer = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return answer.ok && answer.headers.has(REPLICA_HEADER);
   } catch {
     return false;
   }

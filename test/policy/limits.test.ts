@@ -333,16 +333,20 @@ describe('consume across processes', () => {
   const BUILT = fileURLToPath(new URL('../../dist/policy/limits.js', import.meta.url));
   const SOURCE = fileURLToPath(new URL('../../src/policy/limits.ts', import.meta.url));
 
-  it(
-    'loses no update: 10 processes × 30 calls against 200/day pass exactly 200',
+  it.each([
+    ['each taking the lock per call', 0],
+    ['half of them keeping it across their calls, as gateways do', 5],
+  ])(
+    'loses no update: 10 processes × 30 calls against 200/day pass exactly 200, %s',
     { timeout: 20_000 },
-    async () => {
+    async (_how, holding) => {
       if (!existsSync(BUILT) || statSync(BUILT).mtimeMs < statSync(SOURCE).mtimeMs) {
         throw new Error(`${BUILT} is missing or older than its source: run npm run build first.`);
       }
       const now = '2026-11-21T20:47:13Z';
-      const workers = Array.from({ length: 10 }, () => {
-        const child = spawn(process.execPath, [WORKER, '30', '200/day', now], {
+      const workers = Array.from({ length: 10 }, (_, index) => {
+        const hold = index < holding ? ['sentry', 'hold'] : [];
+        const child = spawn(process.execPath, [WORKER, '30', '200/day', now, ...hold], {
           env: { PATH: process.env.PATH, PATCHBAY_STATE_DIR: env.PATCHBAY_STATE_DIR },
           stdio: ['pipe', 'pipe', 'pipe'],
         });

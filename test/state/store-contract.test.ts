@@ -1,6 +1,7 @@
 /**
  * One contract, both backends of the state store: what the gateway's jobs rely on, checked
- * against the file backend and against a real redis-server on loopback.
+ * against the file backend and against real redis-servers on loopback — one server, a master
+ * behind Sentinel, and a 3-master Cluster.
  */
 
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -13,6 +14,12 @@ import { FileState } from '../../src/state/files.js';
 import { RedisState } from '../../src/state/redis.js';
 import type { StateStore } from '../../src/state/store.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import {
+  startCluster,
+  startSentinel,
+  type ClusterSetup,
+  type SentinelSetup,
+} from '../helpers/redis-topologies.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,22 +30,26 @@ interface Backend {
 }
 
 let redis: RedisServer;
+let sentinel: SentinelSetup;
+let cluster: ClusterSetup;
 let directory: string;
 const opened: StateStore[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
   directory = await mkdtemp(join(tmpdir(), 'patchbay-state-'));
+  [redis, sentinel, cluster] = await Promise.all([startRedis(), startSentinel(), startCluster()]);
 });
 afterAll(async () => {
   await Promise.all(opened.map((store) => store.close()));
-  await redis?.close();
+  await Promise.all([redis?.close(), sentinel?.close(), cluster?.close()]);
   await rm(directory, { recursive: true, force: true });
 });
 
 const backends: Backend[] = [
   { name: 'files', open: async () => track(new FileState(directory)) },
   { name: 'redis', open: async () => track(await RedisState.connect(redis.url)) },
+  { name: 'redis sentinel', open: async () => track(await RedisState.connect(sentinel.url)) },
+  { name: 'redis cluster', open: async () => track(await RedisState.connect(cluster.url)) },
 ];
 
 function track(store: StateStore): StateStore {
@@ -96,6 +107,26 @@ describe.each(backends)('state store contract: $name', (backend) => {
     // Returning undefined deletes.
     expect(await one.records<number>('contract-update').update('count', () => undefined)).toBeUndefined();
     expect(await two.records<number>('contract-update').get('count')).toBeUndefined();
+  });
+
+  it('update: reads the lifetime after the change (a caller keeps the lifetime it saw)', async () => {
+    const store = await backend.open();
+    const records = store.records<{ until: number }>('contract-update-ttl');
+    await records.put('r', { until: Date.now() + 150 });
+    let until: number | undefined;
+    const lifetime = {
+      get ttlMs() {
+        return until === undefined ? undefined : Math.max(1, until - Date.now());
+      },
+    };
+    await records.update(
+      'r',
+      (current) => ((until = current?.until), current && { until: current.until }),
+      lifetime,
+    );
+    expect(await records.get('r')).toBeDefined();
+    await sleep(300);
+    expect(await records.get('r')).toBeUndefined();
   });
 });
 

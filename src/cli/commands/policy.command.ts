@@ -9,6 +9,10 @@ export const policyCommand: DefineCommand = (program, { io, act }) =>
     .addOption(jsonOption('one object per server'))
     .addOption(noCheckOption('only what the policy files say: contact no server, list no tools'))
     .addOption(timeoutOption('per-server timeout'))
+    .option(
+      '--state <url>',
+      "a team gateway's pins and limit counts, in its state store as serve --state (redis://…); default: this machine's",
+    )
     .addHelpText(
       'after',
       `
@@ -23,7 +27,8 @@ disabled or not approved, is never contacted. Exit status as list's (patchbay he
 Examples:
   $ patchbay policy
   $ patchbay policy sentry
-  $ patchbay policy --no-check --json`,
+  $ patchbay policy --no-check --json
+  $ patchbay policy github --state redis://redis.internal:6379`,
     )
     .action(
       act(async (name: string | undefined, flags) => {
@@ -38,6 +43,10 @@ export const reviewCommand: DefineCommand = (program, { io, act }) =>
     .description('Show how tools changed since they were pinned (a diff), and accept the changes')
     .argument('<name>', 'server name')
     .option('--accept [tool...]', 'accept the changes shown: all of them, or only the tools named')
+    .option(
+      '--state <url>',
+      "a team gateway's pins, in its state store as serve --state (redis://…); default: this machine's pins",
+    )
     .addOption(jsonOption('the changes: old and new definition, summary, diff'))
     .addHelpText(
       'after',
@@ -46,12 +55,14 @@ The first time a tool is allowed, its description and schemas are pinned. When a
 them, the tool is asked about before each call until the change is accepted here. --accept
 accepts only the version shown in the same run: a tool that changed again meanwhile is left
 flagged (exit 1). Changes are noticed when patchbay call, patchbay serve or patchbay policy
-lists the tools.
+lists the tools. A team gateway's replicas on Redis keep one set of pins there: review them with
+--state and the same URL (a change accepted once is accepted on every replica).
 
 Examples:
   $ patchbay review github
   $ patchbay review github --accept
-  $ patchbay review github --accept create_issue --json`,
+  $ patchbay review github --accept create_issue --json
+  $ patchbay review github --state redis://redis.internal:6379 --accept`,
     )
     .action(
       act(async (name: string, flags) => {

@@ -63,12 +63,14 @@ import {
 } from '../../config/registry.js';
 import { staticState, type ServerStatus, type StaticState } from '../../config/status.js';
 import { validateName } from '../../config/validate.js';
-import { formatDuration, parseLimit } from '../../policy/limits.js';
+import { parseStateOption } from '../../state/open.js';
+import { formatDuration, parseLimit, type LimitCounter } from '../../policy/limits.js';
 import {
   configuredServerKey,
   acceptChanges,
   changedTools,
   type ListedTool,
+  type PinStoreOptions,
   type ToolChange,
 } from '../../policy/pins.js';
 import { diffViews } from '../../policy/pin-diff.js';
@@ -99,18 +101,22 @@ export interface PolicyOptions {
   /** false with --no-check: the files only, nothing contacted. */
   check: boolean;
   timeoutMs: number;
+  /** `--state redis://…`: a team gateway's pins and limit counts, in its state store; unset: this machine's. */
+  state?: string;
 }
 
 export function parsePolicyOptions(
   name: string | undefined,
-  raw: { json?: boolean; check?: boolean; timeout?: string },
+  raw: { json?: boolean; check?: boolean; timeout?: string; state?: string },
   env: NodeJS.ProcessEnv,
 ): PolicyOptions {
+  const state = parseStateOption(raw.state);
   return {
     name: name === undefined ? undefined : validateName(name),
     json: Boolean(raw.json),
     check: raw.check !== false,
     timeoutMs: timeoutFrom(raw.timeout, env),
+    ...(state !== undefined ? { state } : {}),
   };
 }
 
@@ -182,9 +188,11 @@ export async function runPolicy(options: PolicyOptions, io: Io): Promise<number>
   const listings = options.check
     ? await listAll(targets, options.timeoutMs, io)
     : new Array<Listing | undefined>(targets.length).fill(undefined);
-  const views = await Promise.all(
-    targets.map(({ server, state }, index) =>
-      policyView(server, state, listings[index], registry.policy, io),
+  const views = await withSharedState(options.state, io, (shared) =>
+    Promise.all(
+      targets.map(({ server, state }, index) =>
+        policyView(server, state, listings[index], registry.policy, shared, io),
+      ),
     ),
   );
 
@@ -236,6 +244,7 @@ async function policyView(
   state: StaticState,
   listing: Listing | undefined,
   policy: PolicySet,
+  shared: SharedState,
   io: Io,
 ): Promise<ServerPolicyView> {
   const sources = policy.sources;
@@ -243,6 +252,7 @@ async function policyView(
   const limits = await limitStates(server.name, sources, {
     paths: io.paths,
     onWarning: (message) => note(io, message),
+    ...(shared.limits ? { counter: shared.limits } : {}),
   });
   const memberLimits = memberLimitViews(server.name, sources);
   const view: ServerPolicyView = {
@@ -267,14 +277,14 @@ async function policyView(
     view.status = 'connected';
     view.reason = null;
     view.hint = null;
-    view.tools = await toolViews(server.name, key, listing.tools, sources, limits, io);
+    view.tools = await toolViews(server.name, key, listing.tools, sources, limits, shared.pins);
     for (const rule of view.rules)
       rule.matches = listing.tools
         .map((tool) => tool.name)
         .filter((name) => rule.pattern === name || globMatches(rule.pattern, name));
   }
   // Read after the listing: a change this run just noticed is among them.
-  view.changes = (await changedTools(key, { paths: io.paths })).map((change) => ({
+  view.changes = (await changedTools(key, shared.pins)).map((change) => ({
     tool: change.name,
     changedAt: change.changedAt,
   }));
@@ -287,9 +297,9 @@ async function toolViews(
   tools: ListedTool[],
   sources: PolicySource[],
   limits: LimitView[],
-  io: Io,
+  pins: PinStoreOptions,
 ): Promise<ToolPolicyView[]> {
-  const views = await toolPermissionViews(server, key, tools, sources, limits, io.paths);
+  const views = await toolPermissionViews(server, key, tools, sources, limits, pins.paths, pins.storage);
   return views.map((view) => ({
     name: view.name,
     decision: view.decision,
@@ -586,6 +596,39 @@ function utcClock(date: Date, now: Date): string {
   return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? clock : `${iso.slice(0, 10)} ${clock}`;
 }
 
+/** Where policy and review read pins and limit counts. */
+interface SharedState {
+  pins: PinStoreOptions;
+  /** Undefined: the usage file of this machine. */
+  limits?: LimitCounter;
+}
+
+/**
+ * This machine's pins and usage files, or a team gateway's pins and counts in the store
+ * `--state` names (opened here, closed after): what its replicas enforce, not this machine's.
+ */
+async function withSharedState<T>(
+  state: string | undefined,
+  io: Io,
+  run: (shared: SharedState) => Promise<T>,
+): Promise<T> {
+  if (state === undefined) return run({ pins: { paths: io.paths } });
+  const [{ openState }, { storePins }, { storeLimitCounter }] = await Promise.all([
+    import('../../state/open.js'),
+    import('../../policy/pin-records.js'),
+    import('../../policy/limits.js'),
+  ]);
+  const store = await openState(state, io.paths.gatewayState);
+  try {
+    return await run({
+      pins: { paths: io.paths, storage: storePins(store) },
+      ...(store.windows ? { limits: storeLimitCounter(store.windows, store.description) } : {}),
+    });
+  } finally {
+    await store.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // patchbay review
 
@@ -594,11 +637,13 @@ export interface ReviewOptions {
   /** undefined: only show; 'all': every change shown; else these tools. */
   accept: 'all' | string[] | undefined;
   json: boolean;
+  /** `--state redis://…`: a team gateway's pins, in its state store; unset: this machine's pins file. */
+  state?: string;
 }
 
 export function parseReviewOptions(
   name: string,
-  raw: { accept?: boolean | string[]; json?: boolean },
+  raw: { accept?: boolean | string[]; json?: boolean; state?: string },
 ): ReviewOptions {
   let accept: ReviewOptions['accept'];
   if (raw.accept === true) accept = 'all';
@@ -610,7 +655,13 @@ export function parseReviewOptions(
         });
     accept = raw.accept.length === 0 ? 'all' : [...new Set(raw.accept)];
   }
-  return { name: validateName(name), accept, json: Boolean(raw.json) };
+  const state = parseStateOption(raw.state);
+  return {
+    name: validateName(name),
+    accept,
+    json: Boolean(raw.json),
+    ...(state !== undefined ? { state } : {}),
+  };
 }
 
 export async function runReview(options: ReviewOptions, io: Io): Promise<number> {
@@ -618,12 +669,22 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   const server = findServer(registry, options.name);
   if (!server) throw notFoundError(registry, options.name);
   const key = configuredServerKey(server);
-  const changes = await changedTools(key, { paths: io.paths });
-  const accepted = options.accept ? await accept(key, changes, options.accept, io) : undefined;
+  return withSharedState(options.state, io, ({ pins }) => review(options, server.name, key, pins, io));
+}
+
+async function review(
+  options: ReviewOptions,
+  serverName: string,
+  key: string,
+  pins: PinStoreOptions,
+  io: Io,
+): Promise<number> {
+  const changes = await changedTools(key, pins);
+  const accepted = options.accept ? await accept(key, changes, options.accept, pins) : undefined;
 
   if (options.json) {
     printJson(io, {
-      server: server.name,
+      server: serverName,
       changes: changes.map((change) => {
         const diff = diffViews(change.pinnedView, change.newView);
         return {
@@ -648,8 +709,8 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
   if (changes.length === 0) {
     note(
       io,
-      `No changes to review for ${server.name}: every pinned tool is as it was pinned. ` +
-        `(A change is recorded when patchbay call, patchbay serve or patchbay policy ${server.name} lists the tools.)`,
+      `No changes to review for ${serverName}: every pinned tool is as it was pinned. ` +
+        `(A change is recorded when patchbay call, patchbay serve or patchbay policy ${serverName} lists the tools.)`,
     );
   }
   changes.forEach((change, index) => {
@@ -661,7 +722,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
       note(
         io,
         `Until reviewed, ${changes.length === 1 ? 'this tool is' : 'these tools are'} asked about before each call (unless denied). ` +
-          `To accept: patchbay review ${server.name} --accept${changes.length > 1 ? ' [tool...]' : ''}`,
+          `To accept: patchbay review ${serverName} --accept${changes.length > 1 ? ' [tool...]' : ''}`,
       );
     return EXIT.ok;
   }
@@ -674,7 +735,7 @@ export async function runReview(options: ReviewOptions, io: Io): Promise<number>
     note(
       io,
       `Not accepted, changed again since it was read: ${accepted.stale.map((name) => terminalText(name)).join(', ')}. ` +
-        `Review the new version: patchbay review ${server.name}`,
+        `Review the new version: patchbay review ${serverName}`,
     );
   if (accepted.notChanged.length > 0)
     note(io, `No change to accept for: ${accepted.notChanged.map((name) => terminalText(name)).join(', ')}.`);
@@ -690,14 +751,14 @@ async function accept(
   key: string,
   shown: ToolChange[],
   which: 'all' | string[],
-  io: Io,
+  pins: PinStoreOptions,
 ): Promise<{ accepted: string[]; stale: string[]; notChanged: string[] }> {
   const reviewed = new Map(shown.map((change) => [change.name, change.newDigest]));
   const wanted = which === 'all' ? [...reviewed.keys()] : which;
   const names = wanted.filter((name) => reviewed.has(name));
   const notShown = wanted.filter((name) => !reviewed.has(name));
   if (names.length === 0) return { accepted: [], stale: [], notChanged: notShown };
-  const result = await acceptChanges(key, names, { paths: io.paths, reviewed });
+  const result = await acceptChanges(key, names, { ...pins, reviewed });
   return { accepted: result.accepted, stale: result.stale, notChanged: [...result.notChanged, ...notShown] };
 }
 

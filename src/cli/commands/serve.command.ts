@@ -60,7 +60,7 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
     .option(
       '--state <url>',
-      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins, the audit log) in Redis (redis://host:6379, rediss://…) for replicas; default: files on this machine",
+      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins, the audit log) in Redis for replicas: redis://host:6379, rediss://… (TLS), redis+sentinel://host:26379,host:26380/<master-name>, redis+cluster://host:7000,host:7001; default: files on this machine",
     )
     .addHelpText(
       'after',
@@ -78,7 +78,17 @@ Examples:
 
 Every HTTP gateway answers GET /healthz (200 while the process is up) and GET /readyz (200 when
 it may be sent requests; 503 with a JSON list of what is not ready, and at once on SIGTERM), and
-GET /metrics (Prometheus; with the same bearer token as /mcp unless --metrics-public).`,
+GET /metrics (Prometheus; with the same bearer token as /mcp unless --metrics-public).
+
+Redis behind Sentinel is named by the sentinels and the master's name (the password, if any, is
+the data nodes'); a Cluster by any of its nodes. On a Cluster, records and bus channels spread
+over every master, and the limit counters share one hash slot ({limits}), so one master counts
+every limit.
+
+Trace export (OpenTelemetry, OTLP/HTTP JSON): set OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; OTEL_SERVICE_NAME, default patchbay-gateway), or "telemetry":
+{ "otlp": "https://collector:4318" } in the --config file. One span per relayed call, a child of
+the host's traceparent; it names the server, the tool, the member's subject, never arguments.`,
     )
     .action(
       act(async (flags) => {
