@@ -2,15 +2,17 @@
  * A shared log in Redis (the audit log of replicas): one Stream, `patchbay:{<name>}:stream`, each
  * entry `id` (the line's unique id) and `line` (its JSON). It is bounded with an approximate
  * MAXLEN (`XADD … MAXLEN ~ n`: Redis trims whole nodes, so it holds n lines or slightly more),
- * DEFAULT_MAX_LINES unless `--audit-max-lines` says otherwise; older lines are dropped by Redis.
+ * DEFAULT_MAX_LINES unless the store was opened with another (`openState`'s `maxLogLines`; no
+ * flag of `serve` sets it yet); older lines are dropped by Redis: export them as you go.
  *
  * Idempotent appends. A connection that drops while a write is in flight leaves its outcome
  * unknown, and the writer sends such lines again (spooled-log.ts). So one Lua script, atomic on
  * the server, adds each line's id to a set of the ids seen in the hour the line was made
  * (`patchbay:{<name>}:seen:<hour>`, SADD) and appends the line only when the id was new: a line
  * that did land is not appended twice. A set lives SEEN_TTL_S after its last addition: a line
- * sent again later than that (an outage longer than two days) could be recorded twice. The sets
- * cost about 50 bytes per line of the last ~two days in Redis's memory.
+ * with an unknown outcome sent again later than that (an outage of more than six hours) could be
+ * recorded twice. The sets cost about 50 bytes per line of the last six hours or so in Redis's
+ * memory (300 calls/s: ~320 MB), beside the stream's ~360 bytes per line.
  *
  * The hash tag `{<name>}` keeps the stream and its sets in one slot (one script may touch them
  * all on a Redis Cluster too).
@@ -24,7 +26,7 @@ import { checkNamespace, type LoggedLine } from './store.js';
 /** About a month of an active team's calls, in ~300 MB of Redis memory at ~300 bytes a line. */
 export const DEFAULT_MAX_LINES = 1_000_000;
 /** How long a line's id is remembered after its hour: the horizon of a safe retry. */
-export const SEEN_TTL_S = 2 * 24 * 3600;
+export const SEEN_TTL_S = 6 * 3600;
 /** A write that takes longer is given up (its outcome unknown, so it is sent again later). */
 export const APPEND_TIMEOUT_MS = 3_000;
 const HOUR_MS = 3_600_000;
