@@ -203,6 +203,8 @@ export function measuredState(store: StateStore, histogram: Histogram<'op'>): St
       renew: (lease, leaseMs) => timed('lease-renew', () => store.leases.renew(lease, leaseMs)),
       release: (lease) => timed('lease-release', () => store.leases.release(lease)),
     },
+    // The log's writes are batched and spooled off the call (state/spooled-log.ts): not timed here.
+    ...(store.log ? { log: store.log.bind(store) } : {}),
     reachable: () => timed('reachable', () => store.reachable()),
     close: () => store.close(),
   };

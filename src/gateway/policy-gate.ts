@@ -221,6 +221,7 @@ export class PolicyGate {
         },
         {
           paths: this.options.policy.paths,
+          sink: this.options.policy.auditSink,
           logArguments: this.options.logArguments,
           observe: this.observeAll,
         },

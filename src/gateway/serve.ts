@@ -144,6 +144,8 @@ export async function startGateway(
     ...(state && options.state !== undefined
       ? { pins: (await import('../policy/pin-records.js')).storePins(state) }
       : {}),
+    // A store with a shared log (Redis): every replica records its calls in one audit stream.
+    ...(state?.log ? { audit: state.log('audit', { onWarning: callbacks.onWarning }) } : {}),
   });
   const gateway: Gateway = new Gateway({
     upstreams,

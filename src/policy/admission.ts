@@ -99,6 +99,7 @@ export async function admit(request: AdmissionRequest): Promise<Admission> {
       },
       {
         paths: request.policy.paths,
+        sink: request.policy.auditSink,
         logArguments: request.logArguments,
         ...(request.onAuditError ? { onError: request.onAuditError } : {}),
         ...(request.observe ? { observe: request.observe } : {}),

@@ -11,6 +11,7 @@
 
 import type { PolicySource } from '../config/policy-files.js';
 import type { Paths } from '../core/paths.js';
+import type { SharedLog } from '../state/store.js';
 import { maskJsonSecrets } from './audit.js';
 import {
   fileLimitCounter,
@@ -35,6 +36,8 @@ export interface ToolPolicyOptions {
   holdLimitLock?: boolean;
   /** Where pins are kept; default: the pins file of `paths` (a gateway with --state redis:// keeps them in Redis). */
   pins?: PinStorage;
+  /** Where calls are recorded; default: the audit file of `paths` (--state redis://: the audit stream). */
+  audit?: Pick<SharedLog, 'write'>;
 }
 
 export class ToolPolicy {
@@ -62,6 +65,11 @@ export class ToolPolicy {
   /** Where this policy counts, pins and records (the audit log is among them). */
   get paths(): Paths {
     return this.options.paths;
+  }
+
+  /** The audit stream the calls are recorded in, when not the file of `paths` (audit.ts `sink`). */
+  get auditSink(): Pick<SharedLog, 'write'> | undefined {
+    return this.options.audit;
   }
 
   /** The policy files changed (a `permit` in another terminal, an edited .patchbay.json). */

@@ -50,8 +50,13 @@ export function parseStateOption(text: string | undefined, flag = '--state'): st
 }
 
 /** Open the store `url` names (checked by parseStateOption); undefined: files in `directory`. */
-export async function openState(url: string | undefined, directory: string): Promise<StateStore> {
+export async function openState(
+  url: string | undefined,
+  directory: string,
+  options: { maxLogLines?: number } = {},
+): Promise<StateStore> {
   if (url === undefined) return new (await import('./files.js')).FileState(directory);
   const { RedisState } = await import('./redis.js');
-  return RedisState.connect(url);
+  // The directory still matters: a shared log's spool is kept there while Redis is away.
+  return RedisState.connect(url, { directory, ...options });
 }

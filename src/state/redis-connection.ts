@@ -38,6 +38,13 @@ export interface RedisCommands {
   scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** The audit stream's pages (redis-log.ts). */
+  xRange(
+    key: string,
+    start: string,
+    end: string,
+    options?: { COUNT?: number },
+  ): Promise<Array<{ id: string; message: Record<string, string> }> | null>;
 }
 
 /** Pub/sub as the bus uses it (redis-bus.ts). */

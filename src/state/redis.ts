@@ -14,14 +14,31 @@
  */
 
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { RedisBus } from './redis-bus.js';
 import { redisConnection, runScript, type RedisCommands, type RedisConnection } from './redis-connection.js';
 import { RedisLeases } from './redis-leases.js';
+import { RedisLog } from './redis-log.js';
 import { describeRedis, parseRedisUrl } from './redis-url.js';
 import { RedisWindows } from './redis-windows.js';
-import { checkNamespace, type PutOptions, type RecordStore, type StateStore } from './store.js';
+import { SpooledLog } from './spooled-log.js';
+import {
+  checkNamespace,
+  type PutOptions,
+  type RecordStore,
+  type SharedLogOptions,
+  type StateStore,
+} from './store.js';
+
+export interface RedisStateOptions {
+  /** This machine's state directory: where a shared log's spool is kept while Redis is away. */
+  directory?: string;
+  /** The audit stream's approximate bound (redis-log.ts DEFAULT_MAX_LINES). */
+  maxLogLines?: number;
+}
 
 /** Records of all namespaces share this prefix, so one Redis can serve other things too. */
 export const KEY_PREFIX = 'patchbay:';
@@ -54,10 +71,13 @@ export class RedisState implements StateStore {
   readonly windows: RedisWindows;
   readonly bus: RedisBus;
   readonly leases: RedisLeases;
+  /** One writer per log name, so that one process has one spool and one batch per log. */
+  private readonly logs = new Map<string, SpooledLog>();
 
   private constructor(
     private readonly connection: RedisConnection,
     description: string,
+    private readonly options: RedisStateOptions,
   ) {
     // Never the password (nor the user name) of the URL: this is printed and logged.
     this.description = description;
@@ -70,7 +90,7 @@ export class RedisState implements StateStore {
    * Connects; a URL that cannot be reached is an error that says so (redis://, rediss://,
    * redis+sentinel://, redis+cluster://).
    */
-  static async connect(urlText: string): Promise<RedisState> {
+  static async connect(urlText: string, options: RedisStateOptions = {}): Promise<RedisState> {
     const target = parseRedisUrl(urlText);
     const description = describeRedis(target);
     // Reconnects on its own for as long as it runs (a bounded back-off); commands made while
@@ -92,7 +112,7 @@ export class RedisState implements StateStore {
         },
       );
     }
-    return new RedisState(connection, description);
+    return new RedisState(connection, description, options);
   }
 
   records<T>(namespace: string): RecordStore<T> {
@@ -101,6 +121,17 @@ export class RedisState implements StateStore {
       `${KEY_PREFIX}${checkNamespace(namespace)}:`,
       this.connection.crossSlot,
     );
+  }
+
+  log(name: string, options: SharedLogOptions = {}): SpooledLog {
+    let log = this.logs.get(name);
+    if (!log) {
+      const backend = new RedisLog(this.connection.commands, KEY_PREFIX, name, this.options.maxLogLines);
+      // Without a directory (RedisState.connect called directly): a spool in the temp dir.
+      const directory = this.options.directory ?? tmpdir();
+      this.logs.set(name, (log = new SpooledLog(backend, join(directory, `${name}-spool.jsonl`), options)));
+    }
+    return log;
   }
 
   async reachable(): Promise<boolean> {
@@ -113,6 +144,8 @@ export class RedisState implements StateStore {
   }
 
   async close(): Promise<void> {
+    // Lines still in flight are stored or spooled before the connection goes.
+    await Promise.all([...this.logs.values()].map((log) => log.close()));
     await this.bus.close();
     await this.connection.close().catch(() => undefined);
   }

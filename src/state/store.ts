@@ -59,6 +59,11 @@ export interface StateStore {
    * shares this state, and a holder that vanishes loses its lease when the time is up.
    */
   readonly leases: Leases;
+  /**
+   * An append-only log every replica writes and any reader pages through (Redis: a Stream), for
+   * the audit log. Undefined for files: the audit log is then policy/audit.ts's JSONL file.
+   */
+  log?(name: string, options?: SharedLogOptions): SharedLog;
   /** Whether the store answers now (for /readyz): files always, Redis when a PING comes back. */
   reachable(): Promise<boolean>;
   close(): Promise<void>;
@@ -132,4 +137,27 @@ export interface WindowCounters {
 export function checkNamespace(namespace: string): string {
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(namespace)) throw new Error(`invalid state namespace: ${namespace}`);
   return namespace;
+}
+
+/** One line of a shared log, under the unique id it was written with (what makes a retry safe). */
+export interface LoggedLine {
+  id: string;
+  /** A JSON text, one line. */
+  line: string;
+}
+
+export interface SharedLogOptions {
+  /** Told when lines go to the local spool (the store is unreachable) and when they are sent. */
+  onWarning?: (message: string) => void;
+}
+
+export interface SharedLog {
+  /**
+   * Store one line. Never rejects: resolves once the line is in the store, or in the local spool
+   * while the store cannot be reached (sent from there in order once it can). A line is stored
+   * once, even when a write whose outcome was unknown is sent again.
+   */
+  write(line: string): Promise<void>;
+  /** The stored lines, oldest first, from `sinceMs` (epoch ms) on, a page at a time. */
+  read(options?: { sinceMs?: number }): AsyncIterable<LoggedLine>;
 }

@@ -45,6 +45,19 @@ describe('parseLogOptions and parseStatsOptions', () => {
     });
   });
 
+  it('--jsonl: an export, of everything unless --since is given; not with --json', () => {
+    expect(parseLogOptions(undefined, { jsonl: true }, now)).toEqual({
+      name: undefined,
+      json: false,
+      jsonl: true,
+    });
+    expect(parseLogOptions(undefined, { jsonl: true, since: '1h' }, now)).toMatchObject({
+      since: new Date('2026-01-31T11:00:00.000Z'),
+      jsonl: true,
+    });
+    expect(() => parseLogOptions(undefined, { jsonl: true, json: true }, now)).toThrow(/choose one/);
+  });
+
   it.each([
     ['a bad name', () => parseLogOptions('no spaces', {}, now)],
     ['a bad --since for log', () => parseLogOptions(undefined, { since: 'yesterday' }, now)],
@@ -273,6 +286,34 @@ describe('runLog and runStats', () => {
     const entries = JSON.parse(io.out()) as AuditEntry[];
     expect(entries.map((entry) => entry.decision)).toEqual(['allowed', 'allowed', 'denied']);
     expect(entries[0]).toMatchObject({ server: 'notion', tool: 'search', durationMs: 80, via: 'gateway' });
+  });
+
+  it('log --jsonl: every entry in time order, one JSON line each, escaped, filters applied', async () => {
+    await sample();
+    const io = captureIo();
+    await runLog(parseLogOptions(undefined, { jsonl: true }), io);
+    const lines = io.out().trimEnd().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines.map((line) => (JSON.parse(line) as AuditEntry).tool)).toEqual([
+      'old',
+      'search',
+      'search',
+      'issues',
+      'search',
+    ]);
+    // A host's escape sequence stays escaped JSON, never a raw ESC on the terminal.
+    expect(io.out()).not.toContain('\u001b');
+    expect(io.out()).toContain('evil\\u001b[2Jhost');
+    expect(io.err()).toContain('5 calls exported');
+    const only = captureIo();
+    await runLog(parseLogOptions('sentry', { jsonl: true, since: '1h' }), only);
+    expect(
+      only
+        .out()
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as AuditEntry).tool),
+    ).toEqual(['issues']);
   });
 
   it('say when calls exist but none in the window', async () => {

@@ -1,6 +1,6 @@
 /**
  * Debian's `redis-server`, started on a free loopback port for one test file and stopped after:
- * no persistence, no other interface. `.ci/run` installs it when missing.
+ * no persistence (unless `persistIn`), no other interface. `.ci/run` installs it when missing.
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -25,8 +25,20 @@ export function hasRedis(): boolean {
   return spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisOptions {
+  /**
+   * Keep what it holds across kill()/restart(): an append-only file in this directory, fsynced on
+   * every write (as an audit stream is deployed), instead of no persistence.
+   */
+  persistIn?: string;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const port = await getFreePort();
+  const persistence = options.persistIn
+    ? ['--dir', options.persistIn, '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
+  const launch = (at: number) => launchOn(at, persistence);
   let child = await launch(port);
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
@@ -47,21 +59,10 @@ export async function startRedis(): Promise<RedisServer> {
   return server;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launchOn(port: number, persistence: string[]): Promise<ChildProcess> {
   const child = spawn(
     REDIS_SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--protected-mode',
-      'yes',
-    ],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'yes'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -1,14 +1,20 @@
 /**
- * `patchbay log [name] [--since 1h] [--member M] [--group G] [--json]`: the calls recorded in the
- * audit log, one line each.
- * `patchbay stats [--since 1d] [--member M] [--group G] [--by member] [--json]`: calls, errors and
- * latency per server and tool, or per member.
+ * `patchbay log [name] [--since 1h] [--member M] [--group G] [--json | --jsonl] [--state URL]`: the
+ * calls recorded in the audit log, one line each; `--jsonl` streams every entry as one JSON line
+ * (an export for a SIEM: page by page from a stream, all of it unless --since is given).
+ * `patchbay stats [--since 1d] [--member M] [--group G] [--by member] [--json] [--state URL]`:
+ * calls, errors and latency per server and tool, or per member.
+ * `--state redis://…` reads the audit stream the gateway's replicas write instead of this
+ * machine's file, through the same reader (policy/audit.ts) and filters.
  * Every name in the log came from a host or a server, so it is made printable before it is shown.
  */
+
+import { once } from 'node:events';
 
 import { EXIT } from '../../errors.js';
 import { validateName } from '../../config/validate.js';
 import {
+  auditEntries,
   parseSince,
   readAudit,
   summarize,
@@ -16,6 +22,7 @@ import {
   type AuditEntry,
   type AuditRead,
   type CallStats,
+  type ReadAuditOptions,
 } from '../../policy/audit.js';
 import {
   matchesMember,
@@ -25,15 +32,21 @@ import {
 } from '../../policy/audit-members.js';
 import { PatchbayError } from '../../errors.js';
 import { note, paint, printJson, useColor, warn, writeLine, type Io } from '../io.js';
-import { terminalText } from '../../core/terminal-text.js';
+import { terminalJson, terminalText } from '../../core/terminal-text.js';
+import type { SharedLog } from '../../state/store.js';
 
 export interface LogOptions {
   /** Only this server's calls. */
   name: string | undefined;
-  since: Date;
+  /** Unset only with --jsonl and no --since: the whole log. */
+  since?: Date;
   json: boolean;
+  /** `--jsonl`: each entry as one JSON line, streamed as it is read. */
+  jsonl?: true;
   /** `--member`, `--group`: only this member's (subject or email) or group's calls. */
   filter?: MemberFilter;
+  /** `--state redis://…`: the audit stream of the gateway's store; unset: this machine's files. */
+  state?: string;
 }
 
 export interface StatsOptions {
@@ -42,9 +55,53 @@ export interface StatsOptions {
   filter?: MemberFilter;
   /** `--by member`: one row per member instead of per server and tool. */
   by?: 'tool' | 'member';
+  state?: string;
 }
 
-type MemberFlags = { member?: string; group?: string };
+type MemberFlags = { member?: string; group?: string; state?: string };
+
+/** `--state`, checked now (a usage error before anything is read); absent when unset. */
+async function parseState(raw: MemberFlags): Promise<{ state?: string }> {
+  if (raw.state === undefined) return {};
+  const { parseStateOption } = await import('../../state/open.js');
+  const state = parseStateOption(raw.state);
+  return state === undefined ? {} : { state };
+}
+
+/**
+ * The audit log to read: the stream of the store `--state` names (closed after), or the files.
+ * `where` names it for messages.
+ */
+async function withAuditLog<T>(
+  state: string | undefined,
+  io: Io,
+  run: (log: Pick<SharedLog, 'read'> | undefined, where: string) => Promise<T>,
+): Promise<T> {
+  if (state === undefined) return run(undefined, io.paths.audit);
+  const { openState } = await import('../../state/open.js');
+  const store = await openState(state, io.paths.gatewayState);
+  try {
+    // Every store --state can name (Redis) has a shared log; files are read above.
+    return await run(store.log?.('audit'), `the audit stream of ${store.description}`);
+  } finally {
+    await store.close();
+  }
+}
+
+function readOptions(
+  io: Io,
+  log: Pick<SharedLog, 'read'> | undefined,
+  options: { since?: Date | undefined; name?: string | undefined; filter?: MemberFilter | undefined },
+): ReadAuditOptions {
+  const { filter } = options;
+  return {
+    paths: io.paths,
+    log,
+    ...(options.since ? { since: options.since } : {}),
+    ...(options.name !== undefined ? { server: options.name } : {}),
+    ...(filter ? { where: (entry: AuditEntry) => matchesMember(entry, filter) } : {}),
+  };
+}
 
 function parseFilter(raw: MemberFlags): { filter?: MemberFilter } {
   if (raw.member === undefined && raw.group === undefined) return {};
@@ -56,24 +113,41 @@ function parseFilter(raw: MemberFlags): { filter?: MemberFilter } {
   };
 }
 
-function filtered(read: AuditRead, filter: MemberFilter | undefined): AuditRead {
-  return filter ? { ...read, entries: read.entries.filter((entry) => matchesMember(entry, filter)) } : read;
-}
-
 export const DEFAULT_LOG_SINCE = '24h';
 export const DEFAULT_STATS_SINCE = '1d';
 
 export function parseLogOptions(
   name: string | undefined,
-  raw: { since?: string; json?: boolean } & MemberFlags,
+  raw: { since?: string; json?: boolean; jsonl?: boolean } & MemberFlags,
   now: Date = new Date(),
 ): LogOptions {
+  if (raw.json && raw.jsonl)
+    throw new PatchbayError('usage', '--json and --jsonl: choose one.', {
+      hint: 'patchbay log --json (one array) or patchbay log --jsonl (one entry per line, streamed)',
+    });
+  // An export takes everything unless told otherwise; the listing, the last day.
+  const since = raw.since ?? (raw.jsonl ? undefined : DEFAULT_LOG_SINCE);
   return {
     name: name === undefined ? undefined : validateName(name),
-    since: parseSince(raw.since ?? DEFAULT_LOG_SINCE, now),
+    ...(since !== undefined ? { since: parseSince(since, now) } : {}),
     json: Boolean(raw.json),
+    ...(raw.jsonl ? { jsonl: true as const } : {}),
     ...parseFilter(raw),
   };
+}
+
+/** parseLogOptions, and `--state` checked (it loads the store's module only when given). */
+export async function parseLogCommand(
+  name: string | undefined,
+  raw: { since?: string; json?: boolean; jsonl?: boolean } & MemberFlags,
+): Promise<LogOptions> {
+  return { ...parseLogOptions(name, raw), ...(await parseState(raw)) };
+}
+
+export async function parseStatsCommand(
+  raw: { since?: string; json?: boolean; by?: string } & MemberFlags,
+): Promise<StatsOptions> {
+  return { ...parseStatsOptions(raw), ...(await parseState(raw)) };
 }
 
 export function parseStatsOptions(
@@ -93,50 +167,91 @@ export function parseStatsOptions(
 }
 
 export async function runLog(options: LogOptions, io: Io): Promise<number> {
-  const read = filtered(
-    await readAudit({ paths: io.paths, since: options.since, server: options.name }),
-    options.filter,
-  );
-  if (options.json) printJson(io, read.entries);
-  reportSkipped(read, io);
-  if (read.entries.length === 0) {
-    sayNothing(read, options.since, io, options.name);
+  return withAuditLog(options.state, io, async (log, where) => {
+    const selected = readOptions(io, log, options);
+    if (options.jsonl) return exportLines(selected, options.since, io);
+    const read = await readAudit(selected);
+    const since = options.since!;
+    if (options.json) printJson(io, read.entries);
+    reportSkipped(read, io);
+    if (read.entries.length === 0) {
+      sayNothing(read, since, io, options.name, log ? where : undefined);
+      return EXIT.ok;
+    }
+    if (!options.json) printEntries(read.entries, io);
+    writeLine(
+      io.stderr,
+      paint(useColor(io)).dim(
+        `${plural(read.entries.length, 'call')} since ${localTime(since)}; totals: patchbay stats`,
+      ),
+    );
     return EXIT.ok;
+  });
+}
+
+/**
+ * `--jsonl`: one entry per line as it is read (a stream's page at a time, so memory stays bounded
+ * however long the log), waiting for stdout to drain (a pipe into a SIEM's shipper).
+ */
+async function exportLines(selected: ReadAuditOptions, since: Date | undefined, io: Io): Promise<number> {
+  const counts = { malformed: 0 };
+  let lines = 0;
+  for await (const entry of auditEntries(selected, counts)) {
+    lines++;
+    // Names came from hosts and servers: escaped as every JSON patchbay prints.
+    if (!io.stdout.write(`${terminalJson(entry, 0)}\n`)) await once(io.stdout, 'drain');
   }
-  if (!options.json) printEntries(read.entries, io);
+  reportSkipped({ malformed: counts.malformed }, io);
   writeLine(
     io.stderr,
-    paint(useColor(io)).dim(
-      `${plural(read.entries.length, 'call')} since ${localTime(options.since)}; totals: patchbay stats`,
-    ),
+    paint(useColor(io)).dim(`${plural(lines, 'call')}${since ? ` since ${localTime(since)}` : ''} exported`),
   );
   return EXIT.ok;
 }
 
 export async function runStats(options: StatsOptions, io: Io): Promise<number> {
-  const read = filtered(await readAudit({ paths: io.paths, since: options.since }), options.filter);
+  return withAuditLog(options.state, io, async (log, where) => {
+    const read = await readAudit(readOptions(io, log, options));
+    printStatsOf(read, options, io, log ? where : undefined);
+    return EXIT.ok;
+  });
+}
+
+function printStatsOf(read: AuditRead, options: StatsOptions, io: Io, stream: string | undefined): void {
   const rows = options.by === 'member' ? summarizeByMember(read.entries) : summarize(read.entries);
   if (options.json) printJson(io, rows);
   reportSkipped(read, io);
   if (read.entries.length === 0) {
-    sayNothing(read, options.since, io, undefined);
-    return EXIT.ok;
+    sayNothing(read, options.since, io, undefined, stream);
+    return;
   }
   if (!options.json) {
     if (options.by === 'member') printMemberStats(rows as MemberStats[], summarizeCalls(read.entries), io);
     else printStats(rows as ReturnType<typeof summarize>, summarizeCalls(read.entries), io);
   }
   writeLine(io.stderr, paint(useColor(io)).dim(`since ${localTime(options.since)}; each call: patchbay log`));
-  return EXIT.ok;
 }
 
-function reportSkipped(read: AuditRead, io: Io): void {
+function reportSkipped(read: Pick<AuditRead, 'malformed'>, io: Io): void {
   if (read.malformed > 0)
     warn(io, `${plural(read.malformed, 'line')} of the audit log could not be read and were skipped.`);
 }
 
 /** Nothing to show: say whether nothing was ever recorded, or only nothing in this window. */
-function sayNothing(read: AuditRead, since: Date, io: Io, name: string | undefined): void {
+function sayNothing(
+  read: AuditRead,
+  since: Date,
+  io: Io,
+  name: string | undefined,
+  stream: string | undefined,
+): void {
+  if (stream !== undefined) {
+    note(
+      io,
+      `No calls${name ? ` to ${name}` : ''} in ${stream} since ${localTime(since)}. Look further back: --since 1w`,
+    );
+    return;
+  }
   if (read.files.length === 0) {
     note(
       io,

@@ -60,7 +60,7 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
     .option('--log-format <format>', 'text (default) or json: one JSON object per line on stderr')
     .option(
       '--state <url>',
-      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins) in Redis for replicas: redis://host:6379, rediss://… (TLS), redis+sentinel://host:26379,host:26380/<master-name>, redis+cluster://host:7000,host:7001; default: files on this machine",
+      "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins, the audit log) in Redis for replicas: redis://host:6379, rediss://… (TLS), redis+sentinel://host:26379,host:26380/<master-name>, redis+cluster://host:7000,host:7001; default: files on this machine",
     )
     .addHelpText(
       'after',

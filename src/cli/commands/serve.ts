@@ -331,9 +331,13 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     );
     // Said only when it is not the default (files on this machine): replicas share it.
     if (options.state !== undefined && gateway.state)
-      log.info('state', `Gateway state (limit counts, keys, vault, sign-ins) in ${gateway.state}.`, {
-        state: gateway.state,
-      });
+      log.info(
+        'state',
+        `Gateway state (limit counts, keys, vault, sign-ins, audit log) in ${gateway.state}.`,
+        {
+          state: gateway.state,
+        },
+      );
     if (options.logFormat !== 'json')
       note(
         io,
