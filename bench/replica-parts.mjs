@@ -177,7 +177,7 @@ export async function startHaproxy(dir, pools) {
     '  timeout tunnel 1h',
     '  retries 3',
     '  option redispatch',
-    '  retry-on conn-failure empty-response',
+    '  retry-on conn-failure',
   ];
   pools.forEach((pool, i) => {
     lines.push(

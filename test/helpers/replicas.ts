@@ -122,10 +122,11 @@ async function startHaproxy(sandbox: Sandbox, port: number, backends: number[]):
       '  timeout server 5m',
       // A host's standing SSE stream stays open as long as it likes.
       '  timeout tunnel 1h',
-      // A replica that refuses the connection (killed) is not the host's problem: try another.
+      // A replica that refuses the connection (killed) is not the host's problem: try another. Not
+      // on an empty response: the call may have run on a replica that died under it.
       '  retries 3',
       '  option redispatch',
-      '  retry-on conn-failure empty-response',
+      '  retry-on conn-failure',
       'frontend hosts',
       `  bind 127.0.0.1:${port}`,
       '  option forwardfor',
