@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, promises as fs, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import {
@@ -190,6 +190,26 @@ export function replaceFileSync(path: string, contents: string, mode: number): v
         cause: error,
       },
     );
+  }
+}
+
+/** A file's size in bytes; 0 when it does not exist (other errors are thrown). */
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await fs.stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+/** fileSize, synchronously: for a check on a path that must not wait (a log's rotation). */
+export function fileSizeNow(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
   }
 }
 

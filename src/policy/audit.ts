@@ -41,11 +41,11 @@
  * decision `not-governed`: allow/ask/deny rules apply to tools only.
  */
 
-import { closeSync, constants, openSync, promises as fs, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, promises as fs, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
-import { withFileLock } from '../core/file-store.js';
+import { fileSize, fileSizeNow, withFileLock } from '../core/file-store.js';
 import { maskJsonSecrets, maskSecretsInText } from '../core/redact.js';
 import type { Paths } from '../core/paths.js';
 import type { SharedLog } from '../state/store.js';
@@ -288,24 +288,6 @@ function appendWhole(path: string, line: Buffer): void {
     while (written < line.length) written += writeSync(fd, line, written, line.length - written);
   } finally {
     closeSync(fd);
-  }
-}
-
-function fileSizeNow(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await fs.stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
   }
 }
 

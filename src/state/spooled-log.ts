@@ -18,10 +18,10 @@
  * the process being killed, not the machine losing power), and never rejects.
  */
 
-import { promises as fs, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { withFileLock, writeFileAtomic } from '../core/file-store.js';
+import { fileSize, fileSizeNow, withFileLock, writeFileAtomic } from '../core/file-store.js';
 import { lineId } from './redis-log.js';
 import type { LoggedLine, SharedLog, SharedLogOptions } from './store.js';
 
@@ -74,7 +74,14 @@ export class SpooledLog implements SharedLog {
   private start(): void {
     // A spool left behind (by a process killed while Redis was away, or by another replica on
     // this machine): its lines are older, so new ones queue behind them until it is sent.
-    this.spooling = fileSizeNow(this.spoolPath) > 0;
+    // A spool that cannot even be looked at is found by the first write to it.
+    this.spooling = (() => {
+      try {
+        return fileSizeNow(this.spoolPath) > 0;
+      } catch {
+        return false;
+      }
+    })();
     this.timer = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
     this.timer.unref();
     if (this.spooling) void this.flush();
@@ -211,23 +218,6 @@ async function readOrEmpty(path: string): Promise<string> {
     return await fs.readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw error;
-  }
-}
-
-function fileSizeNow(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await fs.stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
 }

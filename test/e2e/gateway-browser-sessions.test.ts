@@ -299,10 +299,16 @@ describe('a sign-in link opened in an ordinary browser (the gateway identifies i
       await context.clearCookies();
       await context.addCookies([bobsSession]);
       await hostToken('alice', async (url) => {
-        // The host's callback is not listened on: the request for it is enough.
-        const callback = page.waitForRequest((request) => request.url().startsWith(HOST_CALLBACK));
-        await page.goto(url.href).catch(() => undefined);
-        return new URL((await callback).url());
+        // In a tab of its own: no host listens on the callback, and the refused connection's
+        // error page lands late, in the middle of whatever that tab loads next.
+        const tab = await context.newPage();
+        try {
+          const callback = tab.waitForRequest((request) => request.url().startsWith(HOST_CALLBACK));
+          await tab.goto(url.href).catch(() => undefined);
+          return new URL((await callback).url());
+        } finally {
+          await tab.close();
+        }
       });
       expect((await context.cookies(origin)).find((c) => c.name === SESSION_COOKIE)).toBeUndefined();
       expect((await withCookie('/me/links', bobsSession.value)).status).toBe(303);
