@@ -7,7 +7,7 @@
 //   - solo behind haproxy: the same replica through Debian's haproxy (one backend);
 //   - 3 replicas behind haproxy: three more replicas, round-robin per request, no affinity.
 // Every replica runs as bench/gateway.mjs's gateway rows do: a deny rule, a limit (counted in
-// Redis: one script per decision, batched) and the audit log on (one sandbox, one file). All
+// Redis: one script per decision, batched) and the audit log on (one stream in Redis). All
 // replicas share one Redis (Debian's redis-server, no persistence). 1 and 32 calls in flight on
 // one client per row, in interleaved rounds. No timing assertions: the bench fails only when a
 // call's answer is wrong.
@@ -28,7 +28,8 @@
 // kept busy together, how busy the whole machine was meanwhile (/proc/stat: other work included),
 // the Redis commands run per call (INFO commandstats), and how the balancer spread the calls.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
@@ -36,7 +37,6 @@ import {
   DENIED_TOOL,
   LIMIT,
   applyPolicy,
-  auditFile,
   auditSummary,
   benchSandbox,
   cpuMs,
@@ -311,9 +311,12 @@ const loadAfter = loadNow();
 for (const row of rows) await row.client.close().catch(() => undefined);
 await haproxy.stop();
 for (const replica of [solo, ...trio]) await replica.stop();
-const audit = auditSummary(auditFile(env.HOME));
+// The replicas' audit lines are one stream in Redis: exported as JSONL, as a SIEM would take them.
+const auditExport = join(root, 'audit-export.jsonl');
+writeFileSync(auditExport, await patchbay(['log', '--state', redis.url, '--jsonl']));
+const audit = auditSummary(auditExport);
 // The size of an audit line, for sizing a stream or a log (echo's short arguments: a floor).
-const auditText = readFileSync(auditFile(env.HOME), 'utf8');
+const auditText = readFileSync(auditExport, 'utf8');
 const auditLineBytes =
   Buffer.byteLength(auditText) / Math.max(1, auditText.split('\n').filter(Boolean).length);
 await redis.stop();
@@ -426,7 +429,7 @@ if (byId.has('solo'))
 const notes = [
   `Protocol each row's client negotiated: ${rows.map((row) => `${row.id} ${row.protocol}`).join(', ')}.`,
   `The replicas' policy: ${DENIED_TOOL} denied on ev (unlisted, checked), a limit of ${LIMIT} on ev counted in ` +
-    `Redis, the audit log on (one file for all four replicas: one sandbox). Its lines: ${
+    `Redis, the audit log on (one stream in Redis for all four replicas, read back with patchbay log --state --jsonl). Its lines: ${
       Object.entries(audit)
         .map(([key, count]) => `${key} ${count}`)
         .join(', ') || 'none'
