@@ -109,6 +109,8 @@ export interface Deployment {
    * files on this machine. A password in it is given as ${VAR}, like every secret.
    */
   state?: string;
+  /** The shared audit stream (Redis) keeps about this many lines; unset: the store's default. */
+  auditMaxLines?: number;
   logs: 'text' | 'json';
   /** SIGTERM: in-flight calls get this long to finish before the gateway exits. */
   drainMs: number;
@@ -178,6 +180,7 @@ const schema = z.strictObject({
     .optional(),
   vault: z.strictObject({ key: z.string().min(1) }).optional(),
   state: z.string().min(1).optional(),
+  audit: z.strictObject({ maxLines: z.number().int().min(1000) }).optional(),
   logs: z.enum(['text', 'json']).optional(),
   drainTimeout: z.string().optional(),
   metrics: z.enum(['protected', 'public']).optional(),
@@ -320,6 +323,7 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
   if (raw.vault)
     deployment.vault = { key: keySource(raw.vault.key, (message) => at(['vault', 'key'], message)) };
   if (raw.state) deployment.state = stateUrl(raw.state, env, (message) => at(['state'], message));
+  if (raw.audit) deployment.auditMaxLines = raw.audit.maxLines;
   // Spans name members (their subject): https, or http only to a collector on this machine.
   if (raw.telemetry) deployment.telemetry = { otlp: url(raw.telemetry.otlp, ['telemetry', 'otlp']) };
   return deployment;

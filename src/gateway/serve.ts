@@ -44,6 +44,8 @@ export interface StartOptions extends HttpLimits, ListenerOptions {
   metricsPublic?: boolean;
   /** HTTP: `--public-url`, the base URL hosts reach this gateway by (a load balancer in front). */
   publicUrl?: URL;
+  /** HTTP with a shared store: the audit stream keeps about this many lines (`--audit-max-lines`). */
+  auditMaxLines?: number;
 }
 
 export interface GatewayCallbacks {
@@ -121,7 +123,13 @@ export async function startGateway(
   const metrics = options.http ? await gatewayMetrics(() => gateway.upstreams) : undefined;
   // Every HTTP gateway has its state store: files on this machine, or Redis (--state) for replicas.
   const opened = options.http
-    ? await (await import('../state/open.js')).openState(options.state, callbacks.paths.gatewayState)
+    ? await (
+        await import('../state/open.js')
+      ).openState(
+        options.state,
+        callbacks.paths.gatewayState,
+        options.auditMaxLines !== undefined ? { maxLogLines: options.auditMaxLines } : {},
+      )
     : undefined;
   const state = opened && metrics ? metrics.measured(opened) : opened;
   // HTTP only, and the SDK loaded only when an OTLP endpoint is configured.

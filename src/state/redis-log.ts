@@ -2,8 +2,9 @@
  * A shared log in Redis (the audit log of replicas): one Stream, `patchbay:{<name>}:stream`, each
  * entry `id` (the line's unique id) and `line` (its JSON). It is bounded with an approximate
  * MAXLEN (`XADD … MAXLEN ~ n`: Redis trims whole nodes, so it holds n lines or slightly more),
- * DEFAULT_MAX_LINES unless the store was opened with another (`openState`'s `maxLogLines`; no
- * flag of `serve` sets it yet); older lines are dropped by Redis: export them as you go.
+ * DEFAULT_MAX_LINES unless the store was opened with another (`openState`'s `maxLogLines`:
+ * `serve --audit-max-lines`, a deployment's `"audit": { "maxLines" }`); older lines are dropped
+ * by Redis: export them as you go.
  *
  * Idempotent appends. A connection that drops while a write is in flight leaves its outcome
  * unknown, and the writer sends such lines again (spooled-log.ts). So one Lua script, atomic on

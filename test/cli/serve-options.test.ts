@@ -108,6 +108,24 @@ describe('parseServeOptions', () => {
     ).toThrow(/does not go with --config/);
   });
 
+  it('reads --audit-max-lines: with a shared store (--state, or a deployment file), at least 1000', () => {
+    expect(
+      parseServeOptions({ http: '0', state: 'redis://127.0.0.1:6379', auditMaxLines: '2000000' }, {})
+        .auditMaxLines,
+    ).toBe(2_000_000);
+    expect(parseServeOptions({ config: 'team.jsonc', auditMaxLines: '5000' }, {}).auditMaxLines).toBe(5000);
+    expect(() => parseServeOptions({ http: '0', auditMaxLines: '5000' }, {})).toThrow(/goes with --state/);
+    expect(() =>
+      parseServeOptions({ http: '0', state: 'redis://127.0.0.1:6379', auditMaxLines: '10' }, {}),
+    ).toThrow(/at least 1000/);
+    expect(() =>
+      parseServeOptions({ http: '0', state: 'redis://127.0.0.1:6379', auditMaxLines: 'many' }, {}),
+    ).toThrow(/whole number/);
+    expect(() => parseServeOptions({ auditMaxLines: '5000', state: 'redis://127.0.0.1:6379' }, {})).toThrow(
+      /go with --http/,
+    );
+  });
+
   it('reads the operations flags: TLS files (absolute), trusted proxies, the drain, the log format', () => {
     expect(
       parseServeOptions(

@@ -175,6 +175,14 @@ describe('parseDeployment', () => {
     expect(refusal('{ "state": "postgres://db" }').message).toMatch(/state: "files", or a Redis URL/);
   });
 
+  it('reads "audit": the shared stream\'s cap in lines, a whole number of at least 1000', () => {
+    expect(parseDeployment('{}', FILE, {}).auditMaxLines).toBeUndefined();
+    expect(parseDeployment('{ "audit": { "maxLines": 5000000 } }', FILE, {}).auditMaxLines).toBe(5_000_000);
+    expect(refusal('{ "audit": { "maxLines": 10 } }').message).toMatch(/audit\.maxLines/);
+    expect(refusal('{ "audit": { "maxLines": 2500.5 } }').message).toMatch(/audit\.maxLines/);
+    expect(refusal('{ "audit": { "lines": 5000 } }').message).toMatch(/audit/);
+  });
+
   it('names an unset ${VAR}, with where it is used', () => {
     const error = refusal(
       `{ "auth": { "authorizationServer": {

@@ -62,6 +62,10 @@ export const serveCommand: DefineCommand = (program, { io, act }) =>
       '--state <url>',
       "HTTP: keep the gateway's state (limit counts, keys, vault, sign-ins, the audit log) in Redis for replicas: redis://host:6379, rediss://… (TLS), redis+sentinel://host:26379,host:26380/<master-name>, redis+cluster://host:7000,host:7001; default: files on this machine",
     )
+    .option(
+      '--audit-max-lines <n>',
+      'HTTP, with --state redis://…: the shared audit stream keeps about this many lines, the oldest trimmed (default 1000000)',
+    )
     .addHelpText(
       'after',
       `

@@ -37,6 +37,9 @@ export interface ServeOptions extends StartOptions {
 }
 
 /** The flags that only mean something with --http (their option names). */
+/** The fewest lines an audit stream may be capped at (its trimming is approximate). */
+const MIN_AUDIT_LINES = 1000;
+
 const HTTP_ONLY = {
   maxSessions: '--max-sessions',
   sessionIdleTimeout: '--session-idle-timeout',
@@ -51,6 +54,7 @@ const HTTP_ONLY = {
   drainTimeout: '--drain-timeout',
   metricsPublic: '--metrics-public',
   state: '--state',
+  auditMaxLines: '--audit-max-lines',
 } as const;
 
 export function parseServeOptions(
@@ -77,6 +81,7 @@ export function parseServeOptions(
     logFormat?: string;
     metricsPublic?: boolean;
     state?: string;
+    auditMaxLines?: string;
   },
   env: NodeJS.ProcessEnv,
 ): ServeOptions {
@@ -100,6 +105,21 @@ export function parseServeOptions(
       `Invalid --log-format ${JSON.stringify(raw.logFormat)}: expected text or json.`,
     );
   const state = parseStateOption(raw.state);
+  const auditMaxLines =
+    raw.auditMaxLines === undefined ? undefined : positiveNumber('--audit-max-lines', raw.auditMaxLines, 1);
+  if (auditMaxLines !== undefined && auditMaxLines < MIN_AUDIT_LINES)
+    throw new PatchbayError(
+      'usage',
+      `--audit-max-lines ${auditMaxLines} is too few: at least ${MIN_AUDIT_LINES}.`,
+      {
+        hint: 'The stream is trimmed approximately; export it (patchbay log --state … --jsonl) to keep more.',
+      },
+    );
+  // Files rotate the audit log by size; the cap is the shared stream's (a deployment's "state" counts).
+  if (auditMaxLines !== undefined && state === undefined && raw.config === undefined)
+    throw new PatchbayError('usage', '--audit-max-lines goes with --state redis://…', {
+      hint: 'On files the audit log rotates by size (audit.jsonl, kept 0600).',
+    });
   const publicUrl = raw.publicUrl === undefined ? undefined : parsePublicUrl(raw.publicUrl);
   if (publicUrl && raw.config !== undefined)
     throw new PatchbayError('usage', '--public-url does not go with --config.', {
@@ -152,6 +172,7 @@ export function parseServeOptions(
     logArguments: Boolean(raw.logArguments),
     ...(raw.config !== undefined ? { configFile: raw.config } : {}),
     ...(state !== undefined ? { state } : {}),
+    ...(auditMaxLines !== undefined ? { auditMaxLines } : {}),
     ...(raw.tlsCert !== undefined && raw.tlsKey !== undefined
       ? { tls: { cert: resolve(raw.tlsCert), key: resolve(raw.tlsKey) } }
       : {}),
@@ -386,6 +407,14 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       },
     );
   const servers = options.servers ?? deployment.servers;
+  if (options.auditMaxLines !== undefined && (options.state ?? deployment.state) === undefined)
+    throw new PatchbayError(
+      'usage',
+      `--audit-max-lines goes with a shared store; ${deployment.file} has no "state".`,
+      {
+        hint: 'Add "state": "redis://…" to the file (or --state), or leave the flag out: on files the audit log rotates by size.',
+      },
+    );
   // A flag says otherwise than the file: the flag wins.
   const tls = options.tls ?? deployment.tls;
   const trustedProxies = options.trustedProxies ?? deployment.trustedProxies;
@@ -399,9 +428,12 @@ async function withDeployment(options: ServeOptions, io: Io): Promise<{ options:
       trustedProxies,
       drainMs: options.drainMs ?? deployment.drainMs,
       ...(options.metricsPublic || deployment.metrics === 'public' ? { metricsPublic: true } : {}),
-      // --state wins over the file's "state".
+      // --state wins over the file's "state", --audit-max-lines over its "audit".
       ...((options.state ?? deployment.state) !== undefined
         ? { state: options.state ?? deployment.state }
+        : {}),
+      ...((options.auditMaxLines ?? deployment.auditMaxLines) !== undefined
+        ? { auditMaxLines: options.auditMaxLines ?? deployment.auditMaxLines }
         : {}),
       logFormat: options.logFormat ?? deployment.logs,
     },
