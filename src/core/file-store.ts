@@ -109,6 +109,11 @@ export async function updateJsonFile<T>(
   });
 }
 
+/** A hidden file beside `path`, unique to this process and call, to write whole before it takes `path`'s place. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
 export interface AtomicWriteOptions {
   mode: number;
   secret: boolean;
@@ -126,7 +131,7 @@ export async function writeFileAtomic(
   contents: string,
   options: AtomicWriteOptions,
 ): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
   const durable = options.durable ?? true;
   let mode = options.mode;
   try {
@@ -176,7 +181,7 @@ export async function writeFileAtomic(
  * wait — and not fsync'd (see writeFileAtomic's `durable`).
  */
 export function replaceFileSync(path: string, contents: string, mode: number): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
   try {
     writeFileSync(temp, contents, { mode, flag: 'wx' });
     renameSync(temp, path);

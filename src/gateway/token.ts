@@ -11,6 +11,7 @@ import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
+import { tempPathFor } from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
 
 /** The token in `paths.gatewayToken`, made (32 random bytes, 0600) on first use. */
@@ -20,7 +21,7 @@ export async function gatewayToken(paths: Paths): Promise<string> {
   const path = paths.gatewayToken;
   const token = randomBytes(32).toString('base64url');
   await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = tempPathFor(path);
   try {
     await writeFile(temp, `${token}\n`, { mode: 0o600, flag: 'wx' });
     await link(temp, path);
