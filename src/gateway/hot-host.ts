@@ -14,15 +14,39 @@ import type { HostSide, HotMethod } from './hot-wire.js';
 /** On every answer the hot path gave over HTTP (a diagnostic: which path served a request). */
 export const RELAY_HEADER = 'x-patchbay-relay';
 
-/** A 2025-era host's POST, answered as SSE. */
-export class HttpReply implements HostSide {
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly sessionId: string,
-  ) {}
+/** What an answer on an HTTP response does the same whatever its shape (HttpReply, ModernReply). */
+abstract class ResponseReply {
+  constructor(protected readonly res: ServerResponse) {}
 
   get ended(): boolean {
     return this.res.writableEnded;
+  }
+
+  abandon(): void {
+    if (!this.res.headersSent) this.res.writeHead(202);
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  drained(): Promise<void> | undefined {
+    return drained(this.res);
+  }
+
+  onGone(listener: () => void): () => void {
+    return onGone(this.res, listener);
+  }
+}
+
+/** A 2025-era host's POST, answered as SSE. */
+export class HttpReply extends ResponseReply implements HostSide {
+  constructor(
+    res: ServerResponse,
+    private readonly sessionId: string,
+  ) {
+    super(res);
   }
 
   get committed(): boolean {
@@ -62,23 +86,6 @@ export class HttpReply implements HostSide {
     this.res.end('\n\n');
   }
 
-  abandon(): void {
-    if (!this.res.headersSent) this.res.writeHead(202);
-    this.res.end();
-  }
-
-  destroy(): void {
-    this.res.destroy();
-  }
-
-  drained(): Promise<void> | undefined {
-    return drained(this.res);
-  }
-
-  onGone(listener: () => void): () => void {
-    return onGone(this.res, listener);
-  }
-
   private event(text: string): void {
     event(this.res, text);
   }
@@ -89,7 +96,7 @@ export class HttpReply implements HostSide {
  * JSON when the response is the first message, SSE from the first notification on (progress), the
  * response made the full path's (hot-modern.ts). The head waits for the first message.
  */
-export class ModernReply implements HostSide {
+export class ModernReply extends ResponseReply implements HostSide {
   /** As the full path's round ends (input-relay.ts), the reason as its SDK client passes it on. */
   readonly goneReason = 'Error: the host cancelled the request';
   private mode: 'none' | 'json' | 'sse' = 'none';
@@ -97,13 +104,11 @@ export class ModernReply implements HostSide {
   private stamp: StampStream | undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    res: ServerResponse,
     private readonly method: HotMethod,
     private readonly server: ServerIdentity,
-  ) {}
-
-  get ended(): boolean {
-    return this.res.writableEnded;
+  ) {
+    super(res);
   }
 
   get committed(): boolean {
@@ -151,23 +156,6 @@ export class ModernReply implements HostSide {
     // A result whose end was never found cannot be the full path's answer: the exchange breaks.
     if (!this.stamp?.stamped) return this.destroy();
     this.res.end(this.mode === 'sse' ? '\n\n' : undefined);
-  }
-
-  abandon(): void {
-    if (!this.res.headersSent) this.res.writeHead(202);
-    this.res.end();
-  }
-
-  destroy(): void {
-    this.res.destroy();
-  }
-
-  drained(): Promise<void> | undefined {
-    return drained(this.res);
-  }
-
-  onGone(listener: () => void): () => void {
-    return onGone(this.res, listener);
   }
 
   private sse(): void {
