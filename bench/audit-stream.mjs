@@ -20,12 +20,13 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import { startRedis } from './replica-parts.mjs';
 
 const repo = new URL('..', import.meta.url);
 const { RedisState } = await import(new URL('dist/state/redis.js', repo).href);
@@ -70,27 +71,8 @@ const lines = Number(process.argv[2] ?? 2000);
 const kills = Number(process.argv[3] ?? 10);
 const inFlight = Number(process.argv[4] ?? 16);
 
-const port = await new Promise((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = server.address();
-    server.close(() => resolve(free));
-  });
-});
-const redis = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-await new Promise((resolve, reject) => {
-  let out = '';
-  redis.stdout.on('data', (chunk) => {
-    out += chunk;
-    if (out.includes('Ready to accept connections')) resolve();
-  });
-  redis.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-});
-redis.stdout.resume();
-const url = `redis://127.0.0.1:${port}`;
+const redis = await startRedis();
+const { url } = redis;
 const directory = await mkdtemp(join(tmpdir(), 'patchbay-bench-audit-'));
 const state = await RedisState.connect(url, { directory });
 // The store's own connection (a plain client here: one redis-server).
@@ -202,6 +184,6 @@ try {
   );
 } finally {
   await state.close();
-  redis.kill('SIGTERM');
+  await redis.stop();
   await rm(directory, { recursive: true, force: true });
 }

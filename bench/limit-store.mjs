@@ -9,12 +9,12 @@
  * Starts Debian's redis-server on a free loopback port (no persistence) and stops it after.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+
+import { startRedis } from './replica-parts.mjs';
 
 const repo = new URL('..', import.meta.url);
 const { fileLimitCounter, storeLimitCounter } = await import(new URL('dist/policy/limits.js', repo).href);
@@ -23,29 +23,10 @@ const { RedisState } = await import(new URL('dist/state/redis.js', repo).href);
 const decisions = Number(process.argv[2] ?? 2000);
 const warmup = Math.min(200, decisions / 10);
 
-const port = await new Promise((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = server.address();
-    server.close(() => resolve(free));
-  });
-});
-const redis = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-await new Promise((resolve, reject) => {
-  let out = '';
-  redis.stdout.on('data', (chunk) => {
-    out += chunk;
-    if (out.includes('Ready to accept connections')) resolve();
-  });
-  redis.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-});
-redis.stdout.resume();
+const redis = await startRedis();
 
 const directory = await mkdtemp(join(tmpdir(), 'patchbay-bench-limits-'));
-const state = await RedisState.connect(`redis://127.0.0.1:${port}`);
+const state = await RedisState.connect(redis.url);
 try {
   const rule = { key: 'bench:echo', limit: { count: 1_000_000_000, unit: 'day' }, label: 'bench echo' };
   const file = fileLimitCounter({ paths: { usage: join(directory, 'usage.json') } });
@@ -89,6 +70,6 @@ try {
   );
 } finally {
   await state.close();
-  redis.kill('SIGTERM');
+  await redis.stop();
   await rm(directory, { recursive: true, force: true });
 }
