@@ -5,13 +5,13 @@
  * `redis-cli --cluster create`). No persistence; everything in a temporary directory.
  */
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { getFreePort } from '../fixtures/fault-servers.js';
-import { REDIS_SERVER } from './redis.js';
+import { launchRedisServer, stop } from './redis.js';
 
 export const SENTINEL_MASTER = 'pbmaster';
 
@@ -47,37 +47,8 @@ const BASE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
 
 async function launch(args: string[], ready: string | RegExp): Promise<RedisNode> {
   const port = Number(args[args.indexOf('--port') + 1]);
-  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start on ${port}:\n${output}`)),
-      10_000,
-    );
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (typeof ready === 'string' ? output.includes(ready) : ready.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`));
-    });
-  });
-  child.stdout?.resume();
-  child.stderr?.resume();
+  const child = await launchRedisServer(args, ready);
   return { port, child, kill: () => stop(child, 'SIGKILL') };
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  await exited;
 }
 
 /**

@@ -59,12 +59,31 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   return server;
 }
 
-async function launchOn(port: number, persistence: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'yes'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function launchOn(port: number, persistence: string[]): Promise<ChildProcess> {
+  return launchRedisServer([
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    ...persistence,
+    '--protected-mode',
+    'yes',
+  ]);
+}
+
+/**
+ * `redis-server` with these arguments (a `--port` among them), resolved once its output says
+ * `ready` (by default, that it accepts connections): also the nodes of a Sentinel or a Cluster
+ * (redis-topologies.ts).
+ */
+export async function launchRedisServer(
+  args: string[],
+  ready: string | RegExp = 'Ready to accept connections',
+): Promise<ChildProcess> {
+  const port = args[args.indexOf('--port') + 1];
+  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -73,7 +92,7 @@ async function launchOn(port: number, persistence: string[]): Promise<ChildProce
     );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      if (typeof ready === 'string' ? output.includes(ready) : ready.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -90,7 +109,8 @@ async function launchOn(port: number, persistence: string[]): Promise<ChildProce
   return child;
 }
 
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/** Stop a redis-server started here and wait until it has exited. */
+export async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
