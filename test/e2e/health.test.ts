@@ -51,26 +51,28 @@ describe('health checks', () => {
     await sandbox.run(['add', 'gone', `http://127.0.0.1:${refusedPort}/mcp`]);
     await sandbox.run(['add', 'missing', '--', 'patchbay-test-no-such-command']);
 
+    // The timeout leaves a healthy loopback server room on a loaded 2-core CI machine (1.5 s
+    // did not, once): what is tested is that the hanging one is cut off at it, not its value.
     const started = Date.now();
-    const list = await sandbox.run(['list', '--json', '--timeout', '1.5']);
+    const list = await sandbox.run(['list', '--json', '--timeout', '4']);
     const elapsed = Date.now() - started;
     expect(list.code).toBe(8);
     const views = JSON.parse(list.stdout) as View[];
     const byName = Object.fromEntries(views.map((view) => [view.name, view]));
-    expect(byName.demo).toMatchObject({
+    expect(byName.demo, byName.demo!.reason ?? '').toMatchObject({
       status: 'connected',
       toolCount: 3,
       server: { name: 'patchbay-demo' },
     });
     expect(byName.locked).toMatchObject({ status: 'needs-auth' });
     expect(byName.slow!.status).toBe('failed');
-    expect(byName.slow!.reason).toMatch(/1\.5 s/);
+    expect(byName.slow!.reason).toMatch(/\b4 s/);
     expect(byName.gone!.status).toBe('failed');
     expect(byName.gone!.reason).toMatch(/refused/);
     expect(byName.missing!.status).toBe('failed');
     expect(byName.missing!.reason).toMatch(/not found/);
     // Each check is bounded by the timeout (plus teardown), whatever the machine's load.
-    for (const view of views) expect(view.durationMs ?? 0).toBeLessThan(1_500 + 1_000);
+    for (const view of views) expect(view.durationMs ?? 0).toBeLessThan(4_000 + 1_000);
     expect(elapsed).toBeLessThan(15_000);
     // Config order is kept.
     expect(views.map((view) => view.name)).toEqual(['demo', 'locked', 'slow', 'gone', 'missing']);
