@@ -39,6 +39,8 @@ export interface CallOptions {
   logArguments: boolean;
   /** --allow-unknown-args: send argument names the tool's schema does not declare. */
   allowUnknownArgs: boolean;
+  /** --task: run a tool that allows it as a task (one that requires it always runs as one). */
+  task: boolean;
 }
 
 export function parseCallOptions(
@@ -55,6 +57,7 @@ export function parseCallOptions(
     yes?: boolean;
     logArguments?: boolean;
     allowUnknownArgs?: boolean;
+    task?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
@@ -76,12 +79,14 @@ export function parseCallOptions(
     yes: Boolean(raw.yes),
     logArguments: Boolean(raw.logArguments),
     allowUnknownArgs: Boolean(raw.allowUnknownArgs),
+    task: Boolean(raw.task),
   };
 }
 
 interface ToolInfo {
   name: string;
   inputSchema?: JsonSchema;
+  execution?: { taskSupport?: unknown };
 }
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
@@ -90,20 +95,25 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     options.name,
     options.timeoutMs,
     io,
-    async (session, opened): Promise<CallResult | Interrupted> => {
-      const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }] = await Promise.all([
+    async (session, opened): Promise<CallResult | Interrupted | TaskStoppedOutcome> => {
+      const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }, tasks] = await Promise.all([
         import('../../use/guarded-call.js'),
         import('../call-policy.js'),
+        import('./task-call.js'),
       ]);
       let interrupted = false;
+      let asTask = false;
       try {
         const outcome = await guardedSessionCall(
           session,
           opened,
           {
             toolName: options.tool,
-            args: (tool) =>
-              typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options),
+            args: (tool) => {
+              // Decided before policy is asked: a tool that cannot run as asked is a usage error.
+              asTask = tasks.runsAsTask(session, tool as ToolInfo, options.task, options.name);
+              return typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options);
+            },
             check: (tool) => ({
               allowUnknown: options.allowUnknownArgs,
               hint: argumentsHint(tool as ToolInfo, options),
@@ -116,6 +126,16 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
             notFoundHint: `patchbay tools ${options.name} lists them.`,
             onWarning: (message) => note(io, message),
             send: async (request) => {
+              if (asTask)
+                try {
+                  return await tasks.callAsTask(session, request, options.name, io, (report) =>
+                    describeProgress(options.tool, report),
+                  );
+                } catch (error) {
+                  // Ctrl-C before the task was created: the creating request was cancelled.
+                  interrupted = io.interrupt?.aborted === true && !(error instanceof tasks.TaskStopped);
+                  throw error;
+                }
               const progress = progressLine(io, options.tool);
               try {
                 return await session.request((client) =>
@@ -141,6 +161,8 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
         return resultOrThrow(outcome) as CallResult;
       } catch (error) {
         if (interrupted) return new Interrupted();
+        // The task was cancelled or left running after Ctrl-C; task-call.ts said which.
+        if (error instanceof tasks.TaskStopped) return new TaskStoppedOutcome();
         throw error;
       }
     },
@@ -150,6 +172,7 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     note(io, `Cancelled ${options.tool}: the server was told to stop.`);
     return EXIT.interrupted;
   }
+  if (outcome instanceof TaskStoppedOutcome) return EXIT.interrupted;
   const result = outcome;
   if (options.json) {
     printJson(io, result);
@@ -159,6 +182,8 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
 }
 
 class Interrupted extends Error {}
+
+class TaskStoppedOutcome {}
 
 /** Progress notifications as a line on a terminal: `42 %` with the server's message, or a count. */
 function progressLine(io: Io, tool: string): { update(progress: ProgressReport): void; finish(): void } {
