@@ -41,6 +41,7 @@ import { removeCommand } from './commands/remove.command.js';
 import { searchCommand } from './commands/search.command.js';
 import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
+import { taskCommand, tasksCommand } from './commands/tasks.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
 import { vaultCommand } from './commands/vault.command.js';
@@ -75,6 +76,10 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
   [
     'Use a server:',
     [toolsCommand, toolCommand, resourcesCommand, promptsCommand, callCommand, readCommand, promptCommand],
+  ],
+  [
+    'Tasks (tool calls a server runs in the background):',
+    [tasksCommand, taskCommand],
   ],
   [
     'Control (permissions, limits, audit):',

@@ -328,7 +328,12 @@ interface CallResult {
   isError?: boolean;
 }
 
-async function printResult(result: CallResult, options: CallOptions, io: Io): Promise<number> {
+/** A tool's result as call prints it (also `task --result`): text, files for binary content. */
+export async function printResult(
+  result: CallResult,
+  options: Pick<CallOptions, 'tool' | 'outputDir'>,
+  io: Io,
+): Promise<number> {
   const text: string[] = [];
   const files: string[] = [];
   let directory: string | undefined;
