@@ -192,13 +192,39 @@ export async function waitForTaskResult(
     return stripRelatedTask(result);
   } catch (error) {
     if (watch.signal?.aborted) throw new TaskWaitAborted(latest);
-    throw error;
+    throw (await endedWithoutResult(session, taskId, error)) ?? error;
   } finally {
     stop.abort();
     watch.signal?.removeEventListener('abort', onAbort);
     unsubscribe();
     await polling;
   }
+}
+
+/**
+ * A task that failed or was cancelled has no result, and servers say so each their own way (an
+ * internal error, "no result stored"): the task's own status says it plainly.
+ */
+async function endedWithoutResult(
+  session: Session,
+  taskId: string,
+  error: unknown,
+): Promise<PatchbayError | undefined> {
+  if (error instanceof PatchbayError || session.lost.aborted) return undefined;
+  const task = await session
+    .request((client) =>
+      client.request({ method: 'tasks/get', params: { taskId } }, TASK, session.requestOptions()),
+    )
+    .catch(() => undefined);
+  if (!task || (task.status !== 'failed' && task.status !== 'cancelled')) return undefined;
+  const why = task.statusMessage ? `: ${task.statusMessage}` : '';
+  return new PatchbayError(
+    'task-failed',
+    `Task ${taskId} ${task.status === 'failed' ? 'failed' : 'was cancelled'}${why}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** Every task the server lists (`tasks/list`, all pages, bounded). */
@@ -242,15 +268,30 @@ export async function getTask(session: Session, taskId: string, signal?: AbortSi
 export async function cancelTask(session: Session, taskId: string): Promise<TaskInfo> {
   refuseModern(session, 'cancel a task');
   if (!serverTasks(session).cancel)
-    throw new PatchbayError('usage', 'The server does not let clients cancel its tasks (no tasks.cancel capability).');
-  return unknownTaskAsNotFound(taskId, () =>
-    session.request((client) =>
+    throw new PatchbayError(
+      'usage',
+      'The server does not let clients cancel its tasks (no tasks.cancel capability).',
+    );
+  try {
+    return await session.request((client) =>
       // Not the caller's signal: a cancel is what Ctrl-C asked for, it must not be cut short by it.
       client.request({ method: 'tasks/cancel', params: { taskId } }, TASK, {
         timeout: session.requestOptions().timeout,
       }),
-    ),
-  );
+    );
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== INVALID_PARAMS) throw error;
+    // -32602 is the answer both to an unknown task and to one that already ended: asked which.
+    const task = await getTask(session, taskId);
+    if (!isTerminal(task)) throw error;
+    throw new PatchbayError(
+      'conflict',
+      `Task ${taskId} already ended (${task.status}); there is nothing to cancel.`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +431,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function checkTask(value: unknown): TaskInfo | undefined {
-  if (!isObject(value) || typeof value.taskId !== 'string' || typeof value.status !== 'string') return undefined;
+  if (!isObject(value) || typeof value.taskId !== 'string' || typeof value.status !== 'string')
+    return undefined;
   const task: TaskInfo = { taskId: value.taskId, status: value.status };
   if (typeof value.statusMessage === 'string') task.statusMessage = value.statusMessage;
   if (typeof value.createdAt === 'string') task.createdAt = value.createdAt;

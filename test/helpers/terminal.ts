@@ -17,6 +17,8 @@ export interface Terminal {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Type a line and press Enter. */
   type(line: string): void;
+  /** Press keys without Enter: '\u0003' is Ctrl-C (the terminal sends SIGINT to the command). */
+  press(keys: string): void;
   /** Everything shown so far, without escape sequences. */
   screen(): string;
   exited: Promise<number>;
@@ -51,6 +53,9 @@ export function runInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd: strin
     exited,
     type(line) {
       child.stdin.write(`${line}\r`);
+    },
+    press(keys) {
+      child.stdin.write(keys);
     },
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {

@@ -62,7 +62,9 @@ export function runsAsTask(
     throw new PatchbayError(
       'usage',
       `${tool.name} ${support === 'required' ? 'must run' : 'would run'} as a task, but ${server} does not say it runs tool calls as tasks (no tasks.requests.tools.call capability).`,
-      support === 'optional' ? { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` } : {},
+      support === 'optional'
+        ? { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` }
+        : {},
     );
   return true;
 }
@@ -92,8 +94,7 @@ export async function callAsTask(
   try {
     return await runToolTask(session, request, {
       ...(io.interrupt ? { signal: io.interrupt } : {}),
-      onCreated: (task) =>
-        note(io, `${request.name} runs as task ${task.taskId} on ${server}.`),
+      onCreated: (task) => note(io, `${request.name} runs as task ${task.taskId} on ${server}.`),
       onStatus: (task) => live.status(`${request.name} ${taskStatusText(task)}`),
       onProgress: (report) => live.status(describeProgress(report)),
     });

@@ -33,7 +33,7 @@ Examples:
 export const taskCommand: DefineCommand = (program, { io, act }) => {
   const task = program
     .command('task')
-    .description("Show one task; --result waits for and prints its result, --cancel cancels it")
+    .description('Show one task; --result waits for and prints its result, --cancel cancels it')
     .argument('<name>', 'server name')
     .argument('<id>', 'task id (see: patchbay tasks <name>)')
     .option('--result', "wait until the task ends and print its result, as call prints a tool's")

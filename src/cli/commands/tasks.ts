@@ -74,7 +74,10 @@ export async function runTasks(options: TasksOptions, io: Io): Promise<number> {
   const p = paint(useColor(io, 'stdout'));
   const ids = tasks.map((task) => terminalText(task.taskId, { max: 80 }));
   const width = Math.max(2, ...ids.map((id) => id.length));
-  writeLine(io.stdout, p.dim(`${'ID'.padEnd(width)}  ${'STATUS'.padEnd(14)}  ${'UPDATED'.padEnd(24)}  MESSAGE`));
+  writeLine(
+    io.stdout,
+    p.dim(`${'ID'.padEnd(width)}  ${'STATUS'.padEnd(14)}  ${'UPDATED'.padEnd(24)}  MESSAGE`),
+  );
   tasks.forEach((task, index) => {
     const status = terminalText(task.status, { max: 14 });
     const updated = terminalText(task.lastUpdatedAt ?? task.createdAt ?? '', { max: 24 });
@@ -111,10 +114,16 @@ function printTask(task: TaskInfo, options: TaskOptions, io: Io): void {
   const p = paint(useColor(io, 'stdout'));
   const line = (label: string, value: string | number | null | undefined) => {
     if (value === undefined) return;
-    writeLine(io.stdout, `${p.dim(label.padEnd(10))}${terminalText(String(value ?? 'unlimited'), { max: 200 })}`);
+    writeLine(
+      io.stdout,
+      `${p.dim(label.padEnd(10))}${terminalText(String(value ?? 'unlimited'), { max: 200 })}`,
+    );
   };
   line('task', task.taskId);
-  writeLine(io.stdout, `${p.dim('status'.padEnd(10))}${colorStatus(p, terminalText(task.status, { max: 20 }))}`);
+  writeLine(
+    io.stdout,
+    `${p.dim('status'.padEnd(10))}${colorStatus(p, terminalText(task.status, { max: 20 }))}`,
+  );
   line('message', task.statusMessage);
   line('created', task.createdAt);
   line('updated', task.lastUpdatedAt);
@@ -144,7 +153,8 @@ async function runTaskResult(options: TaskOptions, io: Io): Promise<number> {
         const task = await getTask(session, options.taskId);
         return await waitForTaskResult(session, task, {
           ...(io.interrupt ? { signal: io.interrupt } : {}),
-          onStatus: (moved) => live.status(`task ${terminalText(moved.taskId, { max: 40 })} ${taskStatusText(moved)}`),
+          onStatus: (moved) =>
+            live.status(`task ${terminalText(moved.taskId, { max: 40 })} ${taskStatusText(moved)}`),
         });
       } catch (error) {
         if (error instanceof TaskWaitAborted) return new StoppedWaiting(error.task);
