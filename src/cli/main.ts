@@ -77,10 +77,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
     'Use a server:',
     [toolsCommand, toolCommand, resourcesCommand, promptsCommand, callCommand, readCommand, promptCommand],
   ],
-  [
-    'Tasks (tool calls a server runs in the background):',
-    [tasksCommand, taskCommand],
-  ],
+  ['Tasks (tool calls a server runs in the background):', [tasksCommand, taskCommand]],
   [
     'Control (permissions, limits, audit):',
     [
