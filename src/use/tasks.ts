@@ -354,7 +354,11 @@ async function pollStatus(
 type StatusListener = (task: TaskInfo) => void;
 const STATUS_LISTENERS = new WeakMap<Client, Set<StatusListener>>();
 
-/** Follow `notifications/tasks/status` on a client (one handler per client, many listeners). */
+/**
+ * Follow `notifications/tasks/status` on a client (one handler per client, many listeners). A
+ * front end that shows these notifications listens here rather than setting its own handler for
+ * the method, which the first wait for a result would replace.
+ */
 export function onTaskStatus(client: Client, listener: StatusListener): () => void {
   let listeners = STATUS_LISTENERS.get(client);
   if (!listeners) {
