@@ -161,10 +161,10 @@ describe('on a terminal', () => {
 });
 
 describe('without a terminal', () => {
-  it('Ctrl-C (SIGINT) cancels the task and says which', async () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s cancels the task and says which', async (signal) => {
     const call = spawnBinary(['call', 'tf', 'slow-report', 'seconds=60']);
     const id = await call.waitFor(/runs as task (\w+) on tf\./);
-    call.child.kill('SIGINT');
+    call.child.kill(signal);
     const { code, stderr } = await call.exited;
     expect(code, stderr).toBe(130);
     expect(stderr).toContain(`Cancelled task ${id} of slow-report (cancelled).`);

@@ -32,6 +32,8 @@ import { terminalText } from '../../core/terminal-text.js';
 
 /** How long the process waits for the answer to "cancel or leave running?" after a Ctrl-C. */
 const QUESTION_MS = 10 * 60_000;
+/** Without a terminal: how long the process waits for the task's cancellation to be sent (SIGTERM too). */
+const CANCEL_MS = 5_000;
 
 /**
  * Whether this call runs as a task: required by the tool, or asked for with --task where the
@@ -90,7 +92,7 @@ export async function callAsTask(
 ): Promise<CallResult> {
   const live = liveView(io);
   const interactive = isInteractive(io);
-  const release = interactive ? holdOnSignal(QUESTION_MS) : () => undefined;
+  const release = holdOnSignal(interactive ? QUESTION_MS : CANCEL_MS);
   try {
     return await runToolTask(session, request, {
       ...(io.interrupt ? { signal: io.interrupt } : {}),
