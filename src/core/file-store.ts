@@ -295,7 +295,10 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
  * withFileLock does, and the gaps between them let a waiting process in.
  *
  * `run` tells the work whether the lock was kept since the last run (`kept`): then nothing else
- * wrote the file meanwhile and what the work read last time still holds. Runs must not overlap
+ * wrote the file meanwhile and what the work read last time still holds; and whether it stays
+ * held after the run (`held`: not during a yield, when the run takes and gives it back itself).
+ * Only while `held` may the work leave a write for later: `beforeGiveBack` is called, with the
+ * lock still ours, each time it is given back, to finish such a write. Runs must not overlap
  * (the caller serializes them).
  */
 export class HeldFileLock {
@@ -309,16 +312,21 @@ export class HeldFileLock {
 
   constructor(
     private readonly path: string,
-    private readonly options: { timeoutMs: number; idleMs: number; maxHoldMs: number },
+    private readonly options: {
+      timeoutMs: number;
+      idleMs: number;
+      maxHoldMs: number;
+      beforeGiveBack?: () => void;
+    },
   ) {}
 
-  async run<T>(work: (kept: boolean) => Promise<T>): Promise<T> {
+  async run<T>(work: (kept: boolean, held: boolean) => Promise<T>): Promise<T> {
     clearTimeout(this.idle);
     this.idle = undefined;
     // Our own lock file, not yet removed, would look like another process's.
     if (this.givingBack) await this.givingBack;
     if (!this.release && Date.now() < this.yieldUntil)
-      return withFileLock(this.path, this.options.timeoutMs, () => work(false));
+      return withFileLock(this.path, this.options.timeoutMs, () => work(false, false));
     const kept = this.release !== undefined;
     if (!this.release) {
       this.release = await acquireFileLock(this.path, this.options.timeoutMs);
@@ -326,7 +334,7 @@ export class HeldFileLock {
     }
     let result: T;
     try {
-      result = await work(kept);
+      result = await work(kept, true);
     } catch (error) {
       // What the work left is unknown: give the lock back, and read afresh next time.
       await this.giveBack();
@@ -350,6 +358,12 @@ export class HeldFileLock {
     const release = this.release;
     this.release = undefined;
     if (!release) return this.givingBack;
+    // A throw here must not keep the lock: the hook reports its own failures.
+    try {
+      this.options.beforeGiveBack?.();
+    } catch {
+      // Nothing more to do: the lock goes back all the same.
+    }
     const done = release()
       .catch(() => undefined)
       .finally(() => {
