@@ -236,6 +236,22 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
   }
 }
 
+/** `<path>.lock.waiting`: touched by each try of a process waiting for `<path>.lock`. */
+function waitingPathOf(path: string): string {
+  return `${path}.lock.waiting`;
+}
+
+/** Whether a process tried to take `<path>.lock` lately (it sleeps at most 200 ms between tries). */
+function someoneWaitsFor(path: string): boolean {
+  try {
+    return Date.now() - statSync(waitingPathOf(path)).mtimeMs < WAITER_FRESH_MS;
+  } catch {
+    return false;
+  }
+}
+
+const WAITER_FRESH_MS = 1_000;
+
 /** Takes `<path>.lock` (waiting up to `timeoutMs`); resolves to the function that gives it back. */
 async function acquireFileLock(path: string, timeoutMs: number): Promise<() => Promise<void>> {
   const lockPath = `${path}.lock`;
@@ -243,6 +259,7 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
   const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
+  let announced = false;
   for (;;) {
     try {
       const handle = await fs.open(
@@ -252,6 +269,8 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
       );
       await handle.writeFile(token);
       await handle.close();
+      // Another waiter's announcement may go with it: that one makes it again on its next try.
+      if (announced) await fs.rm(waitingPathOf(path), { force: true }).catch(() => undefined);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -265,6 +284,10 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
         );
       }
       if (await removeIfStale(lockPath)) continue;
+      // Say that someone waits: a holder that keeps the lock across its runs (HeldFileLock) then
+      // gives it back at its bound. Best effort: at worst it is given back at each bound anyway.
+      await fs.writeFile(waitingPathOf(path), '', { mode: 0o600 }).catch(() => undefined);
+      announced = true;
       if (Date.now() > deadline) {
         throw new PatchbayError(
           'lock-timeout',
@@ -286,9 +309,10 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
 /**
  * The same lock, kept by a long-lived process (a gateway) across a burst of work instead of taken
  * and given back for each piece: taking it costs a dozen file operations, which at one call in
- * flight were most of a limit decision. It is given back after `idleMs` without work, and at the
- * latest once it has been held `maxHoldMs`, so other processes wait at most about that long (far
- * below STALE_LOCK_MS: a held lock is never judged stale while its owner lives).
+ * flight were most of a limit decision. It is given back after `idleMs` without work, and, when
+ * another process waits for it (each of its tries touches `<path>.lock.waiting`), once it has
+ * been held `maxHoldMs`, so other processes wait at most about that long (far below
+ * STALE_LOCK_MS: a held lock is never judged stale while its owner lives).
  *
  * Waiters poll (withFileLock sleeps up to 200 ms between tries), so after giving the lock back
  * at its bound it is not kept again for YIELD_MS: runs take it and give it back each, as
@@ -341,13 +365,17 @@ export class HeldFileLock {
       throw error;
     }
     if (Date.now() - this.heldSince >= this.options.maxHoldMs) {
-      this.yieldUntil = Date.now() + YIELD_MS;
-      await this.giveBack();
-    } else {
-      this.idle = setTimeout(() => void this.giveBack(), this.options.idleMs);
-      // A process with nothing else to do may end: its lock is then stale, and is broken.
-      this.idle.unref();
+      if (someoneWaitsFor(this.path)) {
+        this.yieldUntil = Date.now() + YIELD_MS;
+        await this.giveBack();
+        return result;
+      }
+      // Nobody waits: keep it for another bound (a stat at each bound, not lock files at each run).
+      this.heldSince = Date.now();
     }
+    this.idle = setTimeout(() => void this.giveBack(), this.options.idleMs);
+    // A process with nothing else to do may end: its lock is then stale, and is broken.
+    this.idle.unref();
     return result;
   }
 

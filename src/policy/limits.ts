@@ -22,10 +22,10 @@
  * the write) the counts of the last seconds may be lost, so a limit may allow that many calls
  * again; a file left unreadable by it is set aside as below. A gateway (holdLock) keeps the lock
  * across a burst of calls and decides from the counts in memory meanwhile, writing the admitted
- * calls at the end of the event loop's turn (HeldUsage below): a decision at 1 in flight then costs
- * no file operation before the call goes upstream, instead of a dozen (core/file-store.ts
- * HeldFileLock says how other processes still get their turn). Windows that have ended are
- * dropped on every write. A file
+ * calls at most 20 ms later (HeldUsage below, which says what a crash then loses): a decision at
+ * 1 in flight then costs no file operation before the call goes upstream, instead of a dozen
+ * (core/file-store.ts HeldFileLock says how other processes still get their turn). Windows that
+ * have ended are dropped on every write. A file
  * that cannot be understood is set aside as `usage.json.corrupt-<time>` and counting starts again
  * from zero: a damaged counter file must never block calls for good.
  */
@@ -131,7 +131,7 @@ export interface LimitStoreOptions {
   /**
    * A long-lived process (a gateway): keep the usage file's lock across a burst of calls
    * (HeldFileLock) and decide from the counts in memory while it is kept. Every admitted call is
-   * still written to the file, at the end of the event loop's turn that admitted it (HeldUsage).
+   * still written to the file, at most WRITE_EVERY_MS (20 ms) after it was admitted (HeldUsage).
    */
   holdLock?: boolean;
   /** How long a kept lock waits for the next decision before it is given back (default 25 ms). */
@@ -199,7 +199,18 @@ export function fileLimitCounter(options: Omit<LimitStoreOptions, 'now'>): Limit
   return {
     description: `the usage file ${options.paths.usage}`,
     consume: (requests) => Promise.all(requests.map(({ rules, now }) => consume(rules, withNow(now)))),
-    usage: (rules, now) => usage(rules, withNow(now)),
+    usage: (rules, now) => {
+      // This process's own counts not yet written are part of the answer.
+      const held = heldLocks.get(options.paths.usage);
+      if (held?.unwrittenAt) {
+        try {
+          writeHeldNow(options.paths.usage, held);
+        } catch {
+          // Shown from the file as it is; the next decision reports the failed write.
+        }
+      }
+      return usage(rules, withNow(now));
+    },
     close: async () => {
       const kept = heldLocks.get(options.paths.usage);
       heldLocks.delete(options.paths.usage);
@@ -346,30 +357,37 @@ const batches = new Map<string, Batch>();
 /**
  * A usage file whose lock this process keeps (holdLock), with the counts read under it, and the
  * counts admitted but not yet written. While the lock is kept the counts in memory are the truth
- * and nobody else reads the file, so the write of a decision is left to the end of the event
- * loop's turn (setImmediate): it no longer stands between the decision and the request going
- * upstream, and decisions of one turn share one write. It is always done before the lock is given
- * back. What that gives up: a process killed in that same turn loses the counts of its calls
- * admitted in it (their answers were not sent yet: the upstream's answer comes in a later turn).
- * A write that fails (a full disk) refuses the next calls with its error while the counts wait
- * in memory; if the lock must be given back before a write succeeds, they are lost, and the old
- * file is left as it was.
+ * and nobody else reads the file, so the write of a decision is left for later: it no longer
+ * stands between the decision and the request going upstream, and the decisions of up to
+ * WRITE_EVERY_MS share one write (the rename that replaces the file was most of a gateway's CPU
+ * per call: ext4 pushes the new file's data out when a rename replaces one). It is always done
+ * before the lock is given back.
+ *
+ * What that gives up: a gateway killed (kill -9, out of memory) loses the counts of the calls it
+ * admitted in its last WRITE_EVERY_MS, so a limit may allow that many calls again. A power loss
+ * already loses more (the writes are not fsync'd). A write that fails (a full disk) refuses the
+ * next calls with its error while the counts wait in memory; if the lock must be given back
+ * before a write succeeds, they are lost, and the old file is left as it was.
  */
 interface HeldUsage {
   lock: HeldFileLock;
   counters: Counters | undefined;
   /** The time of the latest admitted decision not yet written (undefined: all written). */
   unwrittenAt: Date | undefined;
-  /** The end-of-turn write, when one is scheduled. */
-  writeSoon: NodeJS.Immediate | undefined;
+  /** The coming write, when one is scheduled. */
+  writeSoon: NodeJS.Timeout | undefined;
+  /** When the counts were last written (epoch ms). */
+  writtenAt: number;
   /** The last write failed: the next decision writes first, and fails the calls if it still cannot. */
   writeFailed: boolean;
 }
 
 const heldLocks = new Map<string, HeldUsage>();
-/** Given back after this long without a decision, or once held this long. */
+/** Given back after this long without a decision, or once held this long while someone waits. */
 const HOLD_IDLE_MS = 25;
 const HOLD_MAX_MS = 250;
+/** A kept lock's counts are written at most this long after a decision (HeldUsage). */
+const WRITE_EVERY_MS = 20;
 
 function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
   let held = heldLocks.get(path);
@@ -384,6 +402,7 @@ function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
       counters: undefined,
       unwrittenAt: undefined,
       writeSoon: undefined,
+      writtenAt: 0,
       writeFailed: false,
     };
     held = usage;
@@ -394,7 +413,7 @@ function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
 
 /** Write the held counts if some are unwritten; throws (write-failed) when the file cannot take them. */
 function writeHeldNow(path: string, held: HeldUsage): void {
-  clearImmediate(held.writeSoon);
+  clearTimeout(held.writeSoon);
   held.writeSoon = undefined;
   if (!held.unwrittenAt || !held.counters) return;
   try {
@@ -404,18 +423,22 @@ function writeHeldNow(path: string, held: HeldUsage): void {
     throw error;
   }
   held.unwrittenAt = undefined;
+  held.writtenAt = Date.now();
   held.writeFailed = false;
 }
 
 function writeHeldSoon(path: string, held: HeldUsage, latest: Date): void {
   if (!held.unwrittenAt || latest > held.unwrittenAt) held.unwrittenAt = latest;
-  held.writeSoon ??= setImmediate(() => {
+  if (held.writeSoon) return;
+  // Not before the request is on its way upstream, nor sooner than WRITE_EVERY_MS after the last.
+  const wait = Math.max(0, held.writtenAt + WRITE_EVERY_MS - Date.now());
+  held.writeSoon = setTimeout(() => {
     try {
       writeHeldNow(path, held);
     } catch {
       // writeFailed is set: the next decision tries again and refuses its calls if it fails.
     }
-  });
+  }, wait);
 }
 
 /** Directories of usage files made (or found) by this process: mkdir once, not per call. */
