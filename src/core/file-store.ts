@@ -9,7 +9,17 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  promises as fs,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import {
@@ -222,6 +232,64 @@ export function fileSizeNow(path: string): number {
 const STALE_LOCK_MS = 30_000;
 /** A lock is broken only when at least this old, so one that just changed hands never is. */
 const MIN_BREAK_AGE_MS = 1_000;
+
+/**
+ * A file rewritten often by the one process that holds its lock (a gateway's usage counts): the
+ * first write replaces it (replaceFileSync), the next ones overwrite it in place through an open
+ * descriptor, one write() at offset 0, padded with spaces to the length it had (the contents are
+ * JSON, where trailing spaces are allowed). A rename that replaces a file makes ext4 push the new
+ * file's data out at once (auto_da_alloc); that was the largest part of a gateway's CPU per call.
+ * A single write of at most one page is never cut short by a kill, so a crash still leaves the
+ * old contents or the new ones whole; larger contents are replaced as before. `close` when the
+ * lock is given back: another process may then replace the file, and the descriptor would write
+ * to the old one.
+ */
+export class OverwrittenFile {
+  private fd: number | undefined;
+  private length = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+  ) {}
+
+  write(contents: string): void {
+    let bytes = Buffer.from(contents);
+    if (this.fd === undefined || bytes.length > IN_PLACE_MAX_BYTES) {
+      this.close();
+      replaceFileSync(this.path, contents, this.mode);
+      this.fd = openSync(this.path, 'r+');
+      this.length = bytes.length;
+      return;
+    }
+    if (bytes.length < this.length)
+      bytes = Buffer.concat([bytes, Buffer.alloc(this.length - bytes.length, 0x20)]);
+    try {
+      writeSync(this.fd, bytes, 0, bytes.length, 0);
+    } catch (error) {
+      this.close();
+      throw new PatchbayError('write-failed', `Could not write ${this.path}: ${(error as Error).message}.`, {
+        hint: `Check free space and permissions of ${dirname(this.path)}.`,
+        cause: error,
+      });
+    }
+    this.length = bytes.length;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing an open descriptor of a regular file does not fail in a way that matters here.
+    }
+  }
+}
+
+/** One page: a write() of at most this much at offset 0 is done whole or not at all under a kill. */
+const IN_PLACE_MAX_BYTES = 4096;
 
 /**
  * An exclusive lock: `<file>.lock` created with O_EXCL, holding the owner's pid. A lock whose

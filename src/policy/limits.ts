@@ -33,7 +33,13 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { HeldFileLock, replaceFileSync, withFileLock, writeFileAtomic } from '../core/file-store.js';
+import {
+  HeldFileLock,
+  OverwrittenFile,
+  replaceFileSync,
+  withFileLock,
+  writeFileAtomic,
+} from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
 import type { WindowCounters } from '../state/store.js';
 
@@ -374,6 +380,8 @@ interface HeldUsage {
   counters: Counters | undefined;
   /** The time of the latest admitted decision not yet written (undefined: all written). */
   unwrittenAt: Date | undefined;
+  /** The usage file, overwritten in place while the lock is kept. */
+  file: OverwrittenFile;
   /** The coming write, when one is scheduled. */
   writeSoon: NodeJS.Timeout | undefined;
   /** When the counts were last written (epoch ms). */
@@ -397,8 +405,15 @@ function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
         timeoutMs,
         idleMs,
         maxHoldMs: HOLD_MAX_MS,
-        beforeGiveBack: () => writeHeldNow(path, usage),
+        beforeGiveBack: () => {
+          try {
+            writeHeldNow(path, usage);
+          } finally {
+            usage.file.close();
+          }
+        },
       }),
+      file: new OverwrittenFile(path, 0o600),
       counters: undefined,
       unwrittenAt: undefined,
       writeSoon: undefined,
@@ -417,7 +432,7 @@ function writeHeldNow(path: string, held: HeldUsage): void {
   held.writeSoon = undefined;
   if (!held.unwrittenAt || !held.counters) return;
   try {
-    replaceFileSync(path, serialize(held.counters, held.unwrittenAt), 0o600);
+    held.file.write(serialize(held.counters, held.unwrittenAt));
   } catch (error) {
     held.writeFailed = true;
     throw error;

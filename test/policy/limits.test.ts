@@ -383,10 +383,12 @@ describe('a gateway keeping the usage lock', () => {
     try {
       expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
       await afterWrite();
-      // Something takes the file's place: a directory, which no rename can replace.
+      // Something takes the file's place: a directory, which no rename can replace. Counts
+      // larger than a page are replaced rather than overwritten in place (OverwrittenFile).
       await rm(file);
       await mkdir(join(file, 'in-the-way'), { recursive: true });
-      expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
+      const many = Array.from({ length: 80 }, (_, index) => rule(`server-${index}`, '10/hour'));
+      expect(await gateway.consume([{ rules: [sentry, ...many], now }])).toEqual([{ ok: true }]);
       await afterWrite(); // This write fails.
       const refused = gateway.consume([{ rules: [sentry], now }]);
       await expect(refused).rejects.toThrow(PatchbayError);
