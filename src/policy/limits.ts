@@ -400,16 +400,16 @@ const WRITE_EVERY_MS = 20;
 function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
   let held = heldLocks.get(path);
   if (!held) {
-    const usage: HeldUsage = {
+    const made: HeldUsage = {
       lock: new HeldFileLock(path, {
         timeoutMs,
         idleMs,
         maxHoldMs: HOLD_MAX_MS,
         beforeGiveBack: () => {
           try {
-            writeHeldNow(path, usage);
+            writeHeldNow(path, made);
           } finally {
-            usage.file.close();
+            made.file.close();
           }
         },
       }),
@@ -420,7 +420,7 @@ function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
       writtenAt: 0,
       writeFailed: false,
     };
-    held = usage;
+    held = made;
     heldLocks.set(path, held);
   }
   return held;
@@ -514,7 +514,7 @@ async function drain(path: string, batch: Batch): Promise<void> {
             // Kept since the last batch: nobody else wrote, the counts in memory are the file's.
             const { decided, counters } = await decide(
               kept ? holder.counters : undefined,
-              // Kept past this run: written at the end of the turn (HeldUsage); else now, at once.
+              // Kept past this run: written within WRITE_EVERY_MS (HeldUsage); else now, at once.
               held
                 ? (_, latest) => writeHeldSoon(path, holder, latest)
                 : (written, latest) => replaceFileSync(path, serialize(written, latest), 0o600),
