@@ -68,6 +68,9 @@ export function parseShellOptions(
   };
 }
 
+/** A list's changes closer together than this are shown as one. */
+const LIST_CHANGE_QUIET_MS = 100;
+
 /** How long Tab waits for the server before offering nothing (the line editor waits meanwhile). */
 const COMPLETION_WAIT_MS = 2_000;
 
@@ -76,8 +79,22 @@ export async function runShell(options: ShellOptions, io: Io): Promise<number> {
   const terminal = interactive ? new TerminalLine(io, `${options.name}> `) : undefined;
   // Set once connected; a list change before that has nothing to forget.
   const known: { names?: Names } = {};
+  const pendingChanges = new Map<string, NodeJS.Timeout>();
   const showNotice = (notice: Notice) => {
-    if (notice.kind === 'list-changed') known.names?.forget(notice.list);
+    if (notice.kind === 'list-changed' && !pendingChanges.has(notice.list)) {
+      known.names?.forget(notice.list);
+      // A burst of changes to one list (server-everything adds a tool at a time) is told once.
+      const timer = setTimeout(() => {
+        pendingChanges.delete(notice.list);
+        known.names?.forget(notice.list);
+        show(notice);
+      }, LIST_CHANGE_QUIET_MS);
+      pendingChanges.set(notice.list, timer);
+      return;
+    }
+    if (notice.kind !== 'list-changed') show(notice);
+  };
+  const show = (notice: Notice) => {
     const print = options.json
       ? () => jsonLine(io, notice.kind, noticeFields(notice))
       : () => writeLine(io.stderr, describeNotice(notice, useColor(io)));
@@ -207,6 +224,11 @@ export async function runShell(options: ShellOptions, io: Io): Promise<number> {
     if (io.interrupt?.aborted) return EXIT.interrupted;
     return exitWith ?? status;
   } finally {
+    // Changes still being gathered are told before leaving, not dropped.
+    for (const [list, timer] of pendingChanges) {
+      clearTimeout(timer);
+      show({ kind: 'list-changed', list: list as 'tools' | 'prompts' | 'resources' });
+    }
     terminal?.close();
     for (const close of closers) await close().catch(() => undefined);
     for (const end of base.subscriptions.values())
