@@ -234,6 +234,38 @@ describe('patchbay shell on a terminal', () => {
     expect(await terminal.exited, terminal.screen()).toBe(0);
   }, 60_000);
 
+  it("completes a prompt argument's value from the server, and Ctrl-C cancels a call, not the shell", async () => {
+    const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
+    await terminal.waitFor(/ev> $/m, 20_000);
+    // Argument names from the prompt's declaration, values from the server (completion/complete).
+    terminal.keys('prompt completable-prompt dep\t');
+    await terminal.waitFor(/completable-prompt department=$/m);
+    terminal.keys('Eng\t');
+    await terminal.waitFor(/department=Engineering$/m);
+    terminal.keys(' name=\t');
+    // The second Tab once the first was answered (keys typed during an answer are taken as text).
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    terminal.keys('\t');
+    // Narrowed by the department already chosen: three names, listed on the second Tab.
+    await terminal.waitFor(/name=Alice[\s\S]*name=Bob[\s\S]*name=Charlie/);
+    terminal.keys('B\t');
+    await terminal.waitFor(/name=Bob$/m);
+    terminal.keys('\r');
+    await terminal.waitFor(/Please promote Bob to the head of the Engineering team\./);
+    await terminal.waitFor(/ev> $/m);
+    terminal.type('call trigger-long-running-operation duration=30 steps=30');
+    await terminal.waitFor(/trigger-long-running-operation/);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    terminal.keys('\u0003');
+    await terminal.waitFor(/Cancelled trigger-long-running-operation: the server was told to stop\./);
+    await terminal.waitFor(/ev> $/m);
+    terminal.type('call echo message=still-here');
+    await terminal.waitFor(/Echo: still-here/);
+    terminal.type('exit');
+    // A cancelled command is the person's choice, not a failure.
+    expect(await terminal.exited, terminal.screen()).toBe(0);
+  }, 60_000);
+
   it("asks a server's question in place, and goes on with the session", async () => {
     const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
     await terminal.waitFor(/ev> $/m, 20_000);
