@@ -13,23 +13,46 @@ import { gunzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { McpServer } from '@modelcontextprotocol/server';
+
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
 import { EVERYTHING_SCRIPT } from '../fixtures/everything.js';
+import { startModernServer, type NotifyingServer } from '../fixtures/modern-servers.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { runInTerminal } from '../helpers/terminal.js';
 
 let sandbox: Sandbox;
 let demo: DemoServer;
+let notes: NotifyingServer;
+
+/** A 2026-07-28 server whose one resource can be subscribed to, and a tool that changes it. */
+function notesServer(): McpServer {
+  const server = new McpServer(
+    { name: 'notes', version: '1.0.0' },
+    { capabilities: { resources: { subscribe: true, listChanged: true }, tools: {} } },
+  );
+  server.registerResource('today', 'note://today', { mimeType: 'text/plain' }, () => ({
+    contents: [{ uri: 'note://today', mimeType: 'text/plain', text: 'nothing yet' }],
+  }));
+  server.registerTool('touch', { description: 'Change note://today.' }, () => {
+    notes.notify.resourceUpdated('note://today');
+    return { content: [{ type: 'text', text: 'touched' }] };
+  });
+  return server;
+}
 
 beforeAll(async () => {
   sandbox = await createSandbox();
   demo = await startDemoServer();
+  notes = await startModernServer(() => notesServer());
   await sandbox.run(['add', 'ev', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
   await sandbox.run(['add', 'demo', demo.url]);
+  await sandbox.run(['add', 'notes', notes.url]);
 }, 30_000);
 
 afterAll(async () => {
   await demo?.close();
+  await notes?.close();
   await sandbox?.cleanup();
 });
 
@@ -171,6 +194,25 @@ describe('patchbay shell without a terminal (a line protocol)', () => {
     expect(result.code).toBe(error!.exitCode);
     expect(result.code).not.toBe(0);
   }, 60_000);
+
+  it('subscribes on a 2026-07-28 server through subscriptions/listen, and unsubscribes', async () => {
+    const script = [
+      'subscribe note://today',
+      'call touch',
+      'wait 1s',
+      'unsubscribe note://today',
+      'call touch',
+      'wait 500ms',
+      'subscribe',
+    ].join('\n');
+    const result = await sandbox.run(['shell', 'notes', '--json'], { input: `${script}\n` });
+    expect(result.code, result.stderr).toBe(0);
+    const events = lines(result.stdout);
+    const updates = events.filter((event) => event.kind === 'resource-updated');
+    // One update: the second touch came after unsubscribing.
+    expect(updates).toEqual([{ kind: 'resource-updated', uri: 'note://today' }]);
+    expect(events.at(-1)).toEqual({ kind: 'result', command: 'subscribe', value: { subscriptions: [] } });
+  }, 30_000);
 
   it('exits 0 when every command succeeded, with N on exit N, and at the first failure with -e', async () => {
     const ok = await sandbox.run(['shell', 'ev', '--timeout', '20'], { input: 'call echo message=one\n' });
