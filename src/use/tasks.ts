@@ -231,7 +231,7 @@ async function endedWithoutResult(
 export async function listTasks(session: Session, signal?: AbortSignal): Promise<TaskInfo[]> {
   refuseModern(session, 'list tasks');
   if (!serverTasks(session).list)
-    throw new PatchbayError('usage', 'The server does not list its tasks (no tasks.list capability).', {
+    throw new PatchbayError('unsupported', 'The server does not list its tasks (no tasks.list capability).', {
       hint: 'Ask for one task by its id: patchbay task <name> <id>',
     });
   const tasks: TaskInfo[] = [];
@@ -269,7 +269,7 @@ export async function cancelTask(session: Session, taskId: string): Promise<Task
   refuseModern(session, 'cancel a task');
   if (!serverTasks(session).cancel)
     throw new PatchbayError(
-      'usage',
+      'unsupported',
       'The server does not let clients cancel its tasks (no tasks.cancel capability).',
     );
   try {
@@ -311,7 +311,7 @@ function waitBound(task: TaskInfo, requestTimeoutMs: number): number {
 function refuseModern(session: Session, what: string): void {
   if (session.era !== 'modern') return;
   throw new PatchbayError(
-    'usage',
+    'unsupported',
     `patchbay cannot ${what} on this server yet: it speaks protocol ${session.protocolVersion ?? '2026-07-28'}, where tasks are the io.modelcontextprotocol/tasks extension, which patchbay does not run.`,
   );
 }

@@ -118,7 +118,7 @@ describe('on a terminal', () => {
     const started = await terminal.waitFor(/runs as task (\w+) on tf\./);
     const id = /runs as task (\w+) on tf\./.exec(started)![1]!;
     await terminal.waitFor(/step 1 of 4/);
-    terminal.press('\u0003');
+    terminal.keys('\u0003');
     await terminal.waitFor(/Cancel the task, or leave it running\? \[C\]ancel \/ \[l\]eave: $/m);
     terminal.type('l');
     expect(await terminal.exited, terminal.screen()).toBe(130);
@@ -150,7 +150,7 @@ describe('on a terminal', () => {
     const started = await terminal.waitFor(/runs as task (\w+) on tf\./);
     const id = /runs as task (\w+) on tf\./.exec(started)![1]!;
     await terminal.waitFor(/step 1 of 60/);
-    terminal.press('\u0003');
+    terminal.keys('\u0003');
     await terminal.waitFor(/\[C\]ancel \/ \[l\]eave: $/m);
     terminal.type('');
     expect(await terminal.exited, terminal.screen()).toBe(130);

@@ -11,8 +11,6 @@
  * the session that made it, which patchbay ends on exit.
  */
 
-import { createInterface } from 'node:readline/promises';
-
 import { PatchbayError } from '../../errors.js';
 import type { Session } from '../../connect/session.js';
 import type { CallResult } from '../../use/guarded-call.js';
@@ -26,6 +24,7 @@ import {
 } from '../../use/tasks.js';
 import { isInteractive, note, type Io } from '../io.js';
 import { holdTerminal, liveView } from '../progress.js';
+import { askOrCancel, ownTerminal, type QuestionSource } from '../questions.js';
 import { holdOnSignal } from '../signals.js';
 import { resultCommand, taskStatusText } from './task-text.js';
 import { terminalText } from '../../core/terminal-text.js';
@@ -57,12 +56,12 @@ export function runsAsTask(
   if (support === 'optional' && !wanted) return false;
   if (session.era === 'modern')
     throw new PatchbayError(
-      'usage',
+      'unsupported',
       `${tool.name} runs as a task, and ${server} speaks protocol ${session.protocolVersion ?? '2026-07-28'}, whose tasks extension (io.modelcontextprotocol/tasks) patchbay does not run yet.`,
     );
   if (!serverTasks(session).toolCalls)
     throw new PatchbayError(
-      'usage',
+      'unsupported',
       `${tool.name} ${support === 'required' ? 'must run' : 'would run'} as a task, but ${server} does not say it runs tool calls as tasks (no tasks.requests.tools.call capability).`,
       support === 'optional'
         ? { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` }
@@ -88,7 +87,11 @@ export async function callAsTask(
   request: { name: string; arguments: Record<string, unknown> },
   server: string,
   io: Io,
-  describeProgress: (report: { progress: number; total?: number; message?: string }) => string,
+  how: {
+    describeProgress: (report: { progress: number; total?: number; message?: string }) => string;
+    /** Where "cancel or leave running?" is asked (the shell lends its line editor). */
+    questions?: QuestionSource;
+  },
 ): Promise<CallResult> {
   const live = liveView(io);
   const interactive = isInteractive(io);
@@ -98,12 +101,14 @@ export async function callAsTask(
       ...(io.interrupt ? { signal: io.interrupt } : {}),
       onCreated: (task) => note(io, `${request.name} runs as task ${task.taskId} on ${server}.`),
       onStatus: (task) => live.status(`${request.name} ${taskStatusText(task)}`),
-      onProgress: (report) => live.status(describeProgress(report)),
+      onProgress: (report) => live.status(how.describeProgress(report)),
     });
   } catch (error) {
     if (!(error instanceof TaskWaitAborted)) throw error;
     live.finish();
-    const choice = interactive ? await askCancelOrLeave(error.task, io) : 'cancel';
+    const choice = interactive
+      ? await askCancelOrLeave(error.task, io, how.questions ?? ownTerminal)
+      : 'cancel';
     if (choice === 'leave') {
       note(io, `Left task ${error.task.taskId} running on ${server}.`);
       note(io, `Fetch its result later: ${resultCommand(server, error.task.taskId)}`);
@@ -127,26 +132,29 @@ export async function callAsTask(
   }
 }
 
-async function askCancelOrLeave(task: TaskInfo, io: Io): Promise<'cancel' | 'leave'> {
+async function askCancelOrLeave(
+  task: TaskInfo,
+  io: Io,
+  questions: QuestionSource,
+): Promise<'cancel' | 'leave'> {
   const release = holdTerminal();
-  const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
-  // Ctrl-C again at the question: cancel, as a second Ctrl-C means "stop".
-  const again = new Promise<'cancel'>((resolve) => prompt.once('SIGINT', () => resolve('cancel')));
-  const closed = new Promise<'cancel'>((resolve) => prompt.once('close', () => resolve('cancel')));
+  const { prompt, done } = questions(io);
   try {
     note(io, `\nTask ${task.taskId} is ${taskStatusText(task)}.`);
     for (;;) {
-      const asked = prompt
-        .question('Cancel the task, or leave it running? [C]ancel / [l]eave: ')
-        .then((typed) => typed.trim().toLowerCase())
-        .catch(() => 'cancel');
-      const answer = await Promise.race([asked, again, closed]);
-      if (answer === 'cancel' || answer === '' || answer === 'c') return 'cancel';
-      if (answer === 'l' || answer === 'leave') return 'leave';
+      // Ctrl-C again at the question (or the terminal closing): cancel, as a second Ctrl-C means "stop".
+      const answer = await askOrCancel(
+        prompt,
+        (signal) => prompt.question('Cancel the task, or leave it running? [C]ancel / [l]eave: ', { signal }),
+        'c',
+      );
+      const choice = answer.trim().toLowerCase();
+      if (choice === '' || choice === 'c' || choice === 'cancel') return 'cancel';
+      if (choice === 'l' || choice === 'leave') return 'leave';
       note(io, 'Type c to cancel the task or l to leave it running.');
     }
   } finally {
-    prompt.close();
+    done();
     release();
   }
 }

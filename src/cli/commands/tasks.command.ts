@@ -16,7 +16,8 @@ export const tasksCommand: DefineCommand = (program, { io, act }) =>
 Tasks are tool calls a server runs in the background (protocol 2025-11-25). A server may keep a
 task only as long as the session that started it: server-everything, for one, forgets it when
 that session ends, so another command sees none of them.
-Exit codes: 0 listed (also when there are none), 2 the server lists no tasks, 8 not reachable.
+Exit codes: 0 listed (also when there are none), 1 the server does not list tasks, 8 not
+reachable.
 
 Examples:
   $ patchbay tasks ev
@@ -50,9 +51,9 @@ export const taskCommand: DefineCommand = (program, { io, act }) => {
 With --result the task's status is shown on a terminal as it moves, and the server's questions
 are asked as call asks them (declined without a terminal, or --accept-defaults). Ctrl-C stops
 waiting and leaves the task running (cancel it with --cancel).
-Exit codes: 0 shown, cancelled, or a result without isError; 1 a result with isError or a task
-that failed or was cancelled; 2 an unknown task id or a server without tasks; 8 not reachable;
-130 Ctrl-C.
+Exit codes: 0 shown, cancelled, or a result without isError; 1 a result with isError, a task
+that failed or was cancelled (or already ended, for --cancel), a server without tasks; 2 an
+unknown task id; 8 not reachable; 130 Ctrl-C.
 
 Examples:
   $ patchbay task ev 3f2a9c

@@ -9,6 +9,7 @@
 
 import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { PatchbayError } from '../../errors.js';
+import { completeArgument } from '../../use/complete.js';
 import { guardedSessionCall, type CallResult } from '../../use/guarded-call.js';
 import type { TaskInfo } from '../../use/tasks.js';
 import { consoleTasks, taskError, view } from '../tasks.js';
@@ -83,37 +84,16 @@ export const useRoutes: Route[] = [
   },
 ];
 
-/** The most values shown for one completion (the protocol's own cap). */
-const MAX_COMPLETIONS = 100;
-
 /**
- * `completion/complete` through the server, as the SDK client sends it: what a prompt argument
- * or a template variable may be, given what is typed so far (and the other values filled in).
+ * `completion/complete` through the server (use/complete.ts, the job `patchbay complete` and the
+ * shell use too): what a prompt argument or a template variable may be, given what is typed so
+ * far (and the other values filled in). Asked on each pause in typing, so nothing is listed first.
  */
 async function complete(ctx: ConsoleContext, name: string, body: unknown): Promise<CompletionOutcome> {
   const request = completionRequest(objectBody(body));
   return withServer(ctx, name, async (session): Promise<CompletionOutcome> => {
-    if (!session.client.getServerCapabilities()?.completions)
-      return { values: [], hasMore: false, supported: false };
-    const result = await session.request((client) =>
-      client.complete(
-        {
-          ref:
-            request.ref.type === 'prompt'
-              ? { type: 'ref/prompt', name: request.ref.name }
-              : { type: 'ref/resource', uri: request.ref.uri },
-          argument: request.argument,
-          ...(request.context ? { context: { arguments: request.context } } : {}),
-        },
-        session.requestOptions(),
-      ),
-    );
-    const values = result.completion.values.filter((value) => typeof value === 'string');
-    return {
-      values: values.slice(0, MAX_COMPLETIONS),
-      hasMore: result.completion.hasMore === true || values.length > MAX_COMPLETIONS,
-      supported: true,
-    };
+    const { values, hasMore, supported } = await completeArgument(session, request);
+    return { values, hasMore, supported };
   });
 }
 
