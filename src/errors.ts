@@ -56,6 +56,8 @@ export type ErrorCode =
   | 'limit-reached'
   | 'registry-failed'
   | 'unsupported'
+  /** A task (use/tasks.ts) that ended failed or cancelled, so it has no result. */
+  | 'task-failed'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -98,6 +100,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'registry-failed': EXIT.error,
   // The server does not offer what was asked of it (completions without the capability).
   unsupported: EXIT.error,
+  'task-failed': EXIT.error,
   internal: EXIT.error,
 };
 

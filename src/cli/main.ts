@@ -42,6 +42,7 @@ import { removeCommand } from './commands/remove.command.js';
 import { searchCommand } from './commands/search.command.js';
 import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
+import { taskCommand, tasksCommand } from './commands/tasks.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
 import { vaultCommand } from './commands/vault.command.js';
@@ -88,6 +89,7 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
       shellCommand,
     ],
   ],
+  ['Tasks (tool calls a server runs in the background):', [tasksCommand, taskCommand]],
   [
     'Control (permissions, limits, audit):',
     [

@@ -43,6 +43,8 @@ export interface CallOptions {
   allowUnknownArgs: boolean;
   /** Where an approval is asked on a terminal (the shell lends its line editor). */
   questions?: QuestionSource;
+  /** --task: run a tool that allows it as a task (one that requires it always runs as one). */
+  task: boolean;
 }
 
 export function parseCallOptions(
@@ -59,6 +61,7 @@ export function parseCallOptions(
     yes?: boolean;
     logArguments?: boolean;
     allowUnknownArgs?: boolean;
+    task?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
@@ -80,12 +83,14 @@ export function parseCallOptions(
     yes: Boolean(raw.yes),
     logArguments: Boolean(raw.logArguments),
     allowUnknownArgs: Boolean(raw.allowUnknownArgs),
+    task: Boolean(raw.task),
   };
 }
 
 interface ToolInfo {
   name: string;
   inputSchema?: JsonSchema;
+  execution?: { taskSupport?: unknown };
 }
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
@@ -111,18 +116,24 @@ export async function callOnSession(
   base: Record<string, unknown>,
   io: Io,
 ): Promise<CallResult | Interrupted> {
-  const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }] = await Promise.all([
+  const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }, tasks] = await Promise.all([
     import('../../use/guarded-call.js'),
     import('../call-policy.js'),
+    import('./task-call.js'),
   ]);
   let interrupted = false;
+  let asTask = false;
   try {
     const outcome = await guardedSessionCall(
       session,
       opened,
       {
         toolName: options.tool,
-        args: (tool) => typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options),
+        args: (tool) => {
+          // Decided before policy is asked: a tool that cannot run as asked is refused unasked.
+          asTask = tasks.runsAsTask(session, tool as ToolInfo, options.task, options.name);
+          return typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options);
+        },
         check: (tool) => ({
           allowUnknown: options.allowUnknownArgs,
           hint: argumentsHint(tool as ToolInfo, options),
@@ -135,6 +146,17 @@ export async function callOnSession(
         notFoundHint: `patchbay tools ${options.name} lists them.`,
         onWarning: (message) => note(io, message),
         send: async (request) => {
+          if (asTask)
+            try {
+              return await tasks.callAsTask(session, request, options.name, io, {
+                describeProgress: (report) => describeProgress(options.tool, report),
+                ...(options.questions ? { questions: options.questions } : {}),
+              });
+            } catch (error) {
+              // Ctrl-C before the task was created: the creating request was cancelled.
+              interrupted = io.interrupt?.aborted === true && !(error instanceof tasks.TaskStopped);
+              throw error;
+            }
           const progress = progressLine(io, options.tool);
           try {
             return await session.request((client) =>
@@ -160,6 +182,8 @@ export async function callOnSession(
     return resultOrThrow(outcome) as CallResult;
   } catch (error) {
     if (interrupted) return new Interrupted();
+    // The task was cancelled or left running after Ctrl-C; task-call.ts said which.
+    if (error instanceof tasks.TaskStopped) return new TaskStoppedOutcome();
     throw error;
   }
 }
@@ -170,6 +194,7 @@ export async function printCallOutcome(
   options: CallOptions,
   io: Io,
 ): Promise<number> {
+  if (outcome instanceof TaskStoppedOutcome) return EXIT.interrupted;
   if (outcome instanceof Interrupted) {
     note(io, `Cancelled ${options.tool}: the server was told to stop.`);
     return EXIT.interrupted;
@@ -184,6 +209,9 @@ export async function printCallOutcome(
 
 /** A call cancelled by Ctrl-C: the server was told (notifications/cancelled). */
 export class Interrupted extends Error {}
+
+/** A task stopped by Ctrl-C (cancelled, or left running): task-call.ts has said which. */
+export class TaskStoppedOutcome extends Interrupted {}
 
 /** Progress notifications as a line on a terminal: `42 %` with the server's message, or a count. */
 function progressLine(io: Io, tool: string): { update(progress: ProgressReport): void; finish(): void } {
@@ -328,7 +356,12 @@ export interface CallResult {
   isError?: boolean;
 }
 
-async function printResult(result: CallResult, options: CallOptions, io: Io): Promise<number> {
+/** A tool's result as call prints it (also `task --result`): text, files for binary content. */
+export async function printResult(
+  result: CallResult,
+  options: Pick<CallOptions, 'tool' | 'outputDir'>,
+  io: Io,
+): Promise<number> {
   const text: string[] = [];
   const files: string[] = [];
   let directory: string | undefined;
