@@ -12,7 +12,8 @@
  *   that reads exactly as the SDK's entry would read it, its host named and its capabilities
  *   declared (neither elicitation nor sampling) in its `_meta` envelope (hot-modern.ts) — for a
  *   tool, prompt or resource of an upstream whose 2025-era session is open, and not a tool set to
- *   ask;
+ *   ask; a task-augmented call, and any tool call of a 2026-07-28 host that declares the tasks
+ *   extension, are the full path's (tasks.ts);
  * - a tool call's policy decision is the gate's, the same admission the full path makes
  *   (policy-gate.ts); a prompt or a resource read is audited as the full path audits it
  *   (`beginRelayed`: decision `not-governed`);
@@ -50,6 +51,7 @@ import { HttpLink } from './hot-http-upstream.js';
 import { HttpReply, LineReply, ModernReply } from './hot-host.js';
 import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
+import { declaresTasks } from './tasks.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
 import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
@@ -188,6 +190,8 @@ export class HotPath {
     if (!envelope) return false;
     const request = hotRequest(body, true);
     if (!request) return false;
+    // A host that speaks the tasks extension may be answered with a task: the full path's (relay.ts).
+    if (request.method === 'tools/call' && declaresTasks(envelope.capabilities)) return false;
     if (req.headers.traceparent !== undefined) request.trace = traceFromHeaders(req.headers) ?? request.trace;
     const host = {
       hostName: envelope.hostName,
