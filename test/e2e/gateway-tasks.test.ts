@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
@@ -46,9 +46,13 @@ beforeAll(async () => {
   await sandbox.run(['add', 'ev', http.url]);
   await sandbox.run(['add', 'evsse', sse.url, '--transport', 'sse']);
   await sandbox.run(['add', 'evio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
-  // The task tool of one upstream denied, of another limited: a task-creating call is a call.
-  await sandbox.run(['permit', 'evsse', 'simulate-research-query', 'deny']);
-  await sandbox.run(['limit', 'evio', 'simulate-research-query', '2/day']);
+  // The same server under names whose task tool is denied, set to ask; evio's is limited: a
+  // task-creating call is a call of its tool.
+  await sandbox.run(['add', 'evdeny', http.url]);
+  await sandbox.run(['add', 'evask', http.url]);
+  await sandbox.run(['permit', 'evdeny', 'simulate-research-query', 'deny']);
+  await sandbox.run(['permit', 'evask', 'simulate-research-query', 'ask']);
+  await sandbox.run(['limit', 'evio', 'simulate-research-query', '3/day']);
   gateway = await startGateway(sandbox);
 }, 60_000);
 
@@ -84,7 +88,15 @@ async function legacyHost(): Promise<Host> {
       message: String(request.params.message),
       relatedTask: (request.params._meta as Record<string, unknown> | undefined)?.[RELATED_TASK],
     });
-    return { action: 'accept' as const, content: { interpretation: 'programming' } };
+    // The gateway's approval question (a tool set to ask), or the research query's.
+    const approval = JSON.stringify(request.params).includes('"decision"');
+    return {
+      action: 'accept' as const,
+      content: (approval ? { decision: 'once' } : { interpretation: 'programming' }) as Record<
+        string,
+        string
+      >,
+    };
   });
   client.setNotificationHandler('notifications/tasks/status' as never, (notification: { params: never }) => {
     statuses.push(notification.params);
@@ -190,7 +202,7 @@ describe('a 2025-11-25 host', () => {
     }
   });
 
-  for (const server of ['ev', 'evio'] as const) {
+  for (const server of ['ev', 'evsse', 'evio'] as const) {
     it(`runs ${server}'s research query as a task: status, the elicitation answered through tasks/result, the result`, async () => {
       const legacy = await host('legacy');
       try {
@@ -225,6 +237,47 @@ describe('a 2025-11-25 host', () => {
     }, 40_000);
   }
 
+  it("runs a task through patchbay serve over stdio (the host is the gateway's parent)", async () => {
+    const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+    const client = new Client(
+      { name: 'stdio-tasks-host', version: '1.0.0' },
+      { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: 'legacy' } },
+    );
+    const statuses: string[] = [];
+    client.setNotificationHandler('notifications/tasks/status' as never, (notification: { params: Wire }) => {
+      statuses.push(String(notification.params.taskId));
+    });
+    client.setRequestHandler('elicitation/create', async () => ({
+      action: 'accept' as const,
+      content: { interpretation: 'comedy' },
+    }));
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BINARY, 'serve', '--servers', 'evio'],
+        env: sandbox.env as Record<string, string>,
+        cwd: sandbox.project,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      const request = (method: string, params: Record<string, unknown>) =>
+        client.request({ method, params } as never, ANY, { timeout: 60_000 });
+      const created = await request('tools/call', {
+        name: 'evio__simulate-research-query',
+        arguments: { topic: 'python', ambiguous: true },
+        task: {},
+      });
+      const taskId = created.task.taskId as string;
+      const result = await request('tasks/result', { taskId });
+      expect(JSON.stringify(result.content)).toContain('Research Report: python (comedy)');
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(new Set(statuses)).toEqual(new Set([taskId]));
+    } finally {
+      await client.close();
+    }
+  }, 40_000);
+
   it('cancels a task, and another session can neither read nor cancel it', async () => {
     const owner = await host('legacy');
     const other = await host('legacy');
@@ -254,13 +307,25 @@ describe('a 2025-11-25 host', () => {
     const legacy = await host('legacy');
     try {
       const denied = await legacy.request('tools/call', {
-        name: 'evsse__simulate-research-query',
+        name: 'evdeny__simulate-research-query',
         arguments: { topic: 'denied' },
         task: { ttl: 60_000 },
       });
       expect(denied.isError).toBe(true);
       expect(denied.task).toBeUndefined();
-      // The limit is 2/day; the research test above made one task of evio already.
+      expect(JSON.stringify(denied.content)).toContain('policy denies');
+      // Set to ask: the host's person is asked first, then the task is made.
+      const asked = await legacy.request('tools/call', {
+        name: 'evask__simulate-research-query',
+        arguments: { topic: 'asked' },
+        task: { ttl: 60_000 },
+      });
+      expect(asked.task?.taskId).toMatch(/^pbt_/);
+      expect(legacy.asked.map((question) => question.message).join('\n')).toContain(
+        'simulate-research-query',
+      );
+      await legacy.request('tasks/cancel', { taskId: asked.task.taskId });
+      // The limit is 3/day; the research test above made one task of evio already, and stdio one more.
       const second = await legacy.request('tools/call', {
         name: 'evio__simulate-research-query',
         arguments: { topic: 'second' },
@@ -283,14 +348,11 @@ describe('a 2025-11-25 host', () => {
     const entries = (JSON.parse(log.stdout) as Array<Wire>).filter(
       (entry) => entry.via === 'gateway' && entry.tool === 'simulate-research-query',
     );
-    expect(entries.filter((entry) => entry.server === 'evsse').map((entry) => entry.decision)).toEqual([
-      'denied',
-    ]);
-    expect(entries.filter((entry) => entry.server === 'evio').map((entry) => entry.decision)).toEqual([
-      'allowed',
-      'allowed',
-      'limited',
-    ]);
+    const decisions = (server: string) =>
+      entries.filter((entry) => entry.server === server).map((entry) => entry.decision);
+    expect(decisions('evdeny')).toEqual(['denied']);
+    expect(decisions('evask')).toEqual(['asked']);
+    expect(decisions('evio')).toEqual(['allowed', 'allowed', 'allowed', 'limited']);
     expect(entries.find((entry) => entry.server === 'ev')).toMatchObject({
       outcome: 'ok',
       host: 'legacy-tasks-host',
@@ -344,20 +406,11 @@ describe('a 2026-07-28 host (the tasks extension)', () => {
     const modern = await host('modern');
     const plain = await host('modern', { tasks: false });
     try {
-      const created = await modern
-        .request('tools/call', {
-          name: 'evio__simulate-research-query',
-          arguments: { topic: 'to cancel' },
-        })
-        .catch((error: unknown) => ({ error }));
-      // evio's limit may be spent by the 2025 tests in this file: the sse upstream is denied, so use ev.
-      const made =
-        'taskId' in created
-          ? created
-          : await modern.request('tools/call', {
-              name: 'ev__simulate-research-query',
-              arguments: { topic: 'to cancel' },
-            });
+      // Over the legacy SSE upstream this time.
+      const made = await modern.request('tools/call', {
+        name: 'evsse__simulate-research-query',
+        arguments: { topic: 'to cancel' },
+      });
       const taskId = made.taskId as string;
       expect(taskId).toMatch(/^pbt_/);
       await expect(plain.request('tasks/get', { taskId })).rejects.toMatchObject({ code: -32021 });
