@@ -12,6 +12,9 @@
  *   line for the creating call, and a task no one else (another session) can read or cancel.
  */
 
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { Client, StreamableHTTPClientTransport, type StandardSchemaV1 } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -76,6 +79,12 @@ async function host(era: 'legacy' | 'modern', options: { tasks?: boolean } = {})
   return era === 'legacy' ? legacyHost() : modernHost(options.tasks !== false);
 }
 
+/** The gateway a modern host talks to, and with which bearer (the gateway token, or a member's key). */
+interface Target {
+  url: string;
+  bearer: string;
+}
+
 async function legacyHost(): Promise<Host> {
   const client = new Client(
     { name: 'legacy-tasks-host', version: '1.0.0' },
@@ -120,7 +129,10 @@ async function legacyHost(): Promise<Host> {
  * no runtime for the tasks extension). Each request carries the per-request envelope and the
  * SEP-2243 routing headers, as the SDK's client sends them.
  */
-async function modernHost(declaresTasks: boolean): Promise<Host & { capabilities(): Promise<Wire> }> {
+async function modernHost(
+  declaresTasks: boolean,
+  target: Target = { url: gateway.url, bearer: gateway.token },
+): Promise<Host & { capabilities(): Promise<Wire> }> {
   let id = 0;
   const meta = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -137,10 +149,10 @@ async function modernHost(declaresTasks: boolean): Promise<Host & { capabilities
         : typeof params.taskId === 'string'
           ? params.taskId
           : undefined;
-    const response = await fetch(gateway.url, {
+    const response = await fetch(target.url, {
       method: 'POST',
       headers: {
-        authorization: `Bearer ${gateway.token}`,
+        authorization: `Bearer ${target.bearer}`,
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'mcp-protocol-version': '2026-07-28',
@@ -424,4 +436,37 @@ describe('a 2026-07-28 host (the tasks extension)', () => {
       await Promise.all([modern.close(), plain.close()]);
     }
   }, 30_000);
+});
+
+describe('on a team gateway', () => {
+  it("keeps one member's task from another (2026-07-28 hosts: no session, the member is the owner)", async () => {
+    const key = async (member: string) => {
+      const run = await sandbox.run(['keys', 'create', `${member}-laptop`, '--member', member]);
+      expect(run.code, run.stderr).toBe(0);
+      return run.stdout.trim();
+    };
+    const [alice, bob] = [await key('alice'), await key('bob')];
+    const config = join(sandbox.root, 'team.jsonc');
+    await writeFile(config, '{ "auth": { "apiKeys": true } }\n');
+    const team = await startGateway(sandbox, ['--config', config, '--servers', 'ev']);
+    try {
+      const asAlice = await modernHost(true, { url: team.url, bearer: alice });
+      const alsoAlice = await modernHost(true, { url: team.url, bearer: alice });
+      const asBob = await modernHost(true, { url: team.url, bearer: bob });
+      const created = await asAlice.request('tools/call', {
+        name: 'ev__simulate-research-query',
+        arguments: { topic: 'members' },
+      });
+      const taskId = created.taskId as string;
+      for (const method of ['tasks/get', 'tasks/cancel'])
+        await expect(asBob.request(method, { taskId }), method).rejects.toMatchObject({ code: -32602 });
+      await expect(asBob.request('tasks/update', { taskId, inputResponses: {} })).rejects.toMatchObject({
+        code: -32602,
+      });
+      expect((await alsoAlice.request('tasks/get', { taskId })).taskId).toBe(taskId);
+      await asAlice.request('tasks/cancel', { taskId });
+    } finally {
+      await team.stop();
+    }
+  }, 40_000);
 });
