@@ -51,7 +51,7 @@ import { HttpLink } from './hot-http-upstream.js';
 import { HttpReply, LineReply, ModernReply } from './hot-host.js';
 import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
-import { declaresTasks } from './tasks.js';
+import { declaresTasks, MISSING_TASKS, requiresTask } from './tasks.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
 import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
@@ -97,6 +97,8 @@ export interface HotHost {
   hostName: string | null;
   hostCapabilities: { elicitation?: unknown; sampling?: unknown } | undefined;
   caller: AuditCaller;
+  /** A 2026-07-28 host (its capabilities are its request's). */
+  modern?: boolean;
 }
 
 /** One host POST the HTTP front hands over. */
@@ -197,6 +199,7 @@ export class HotPath {
       hostName: envelope.hostName,
       hostCapabilities: envelope.capabilities,
       caller: exchange.caller,
+      modern: true,
     };
     const key = callKey(MODERN_HOST, `${this.nextId++}`);
     return this.take(request, host, key, () => new ModernReply(res, request.method, this.options.serverInfo));
@@ -256,6 +259,18 @@ export class HotPath {
         return false;
       const link = this.link(route.upstream);
       if (!link) return false;
+      // A tool that runs only as a task, for a 2026-07-28 host without the tasks extension: refused as the full path refuses it.
+      if (request.method === 'tools/call' && host.modern && this.requiresTask(route)) {
+        const side = reply();
+        answer(side, request.id, {
+          error: {
+            code: MISSING_TASKS.code,
+            message: MISSING_TASKS.message(request.name),
+            data: MISSING_TASKS.data,
+          },
+        });
+        return true;
+      }
       const side = reply();
       const record =
         request.method === 'tools/call'
@@ -273,6 +288,10 @@ export class HotPath {
     } finally {
       this.inFlight.delete(key);
     }
+  }
+
+  private requiresTask(route: Route): boolean {
+    return requiresTask(route.upstream.kept('tools').find((tool) => tool.name === route.name));
   }
 
   /** The open upstream session's raw side, if it has one (a 2025-era Streamable HTTP or stdio session). */

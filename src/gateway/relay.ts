@@ -45,10 +45,12 @@ import {
   declaresTasks,
   detailedTask,
   legacyTask,
+  MISSING_TASKS,
   modernTask,
   ownerOf,
   relatedTaskMeta,
   RELATED_TASK,
+  requiresTask,
   TaskBook,
   TASKS_EXTENSION as TASKS_EXTENSION_NAME,
   TERMINAL,
@@ -126,6 +128,17 @@ export class Relay {
       return unknownItem('tool', name);
     }
     const { upstream, name: toolName } = route;
+    if (
+      isModernRequest(ctx) &&
+      !declaresTasks(
+        hostCapabilities({ ctx, server }) as { extensions?: Record<string, unknown> } | undefined,
+      ) &&
+      requiresTask(upstream.kept('tools').find((tool) => tool.name === toolName))
+    )
+      throw new MissingRequiredClientCapabilityError(
+        MISSING_TASKS.data as never,
+        MISSING_TASKS.message(name),
+      );
     try {
       return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
         const asTask = this.taskMode(upstream, toolName, scope, task);

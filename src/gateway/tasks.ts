@@ -212,6 +212,24 @@ export function declaresTasks(capabilities: { extensions?: Record<string, unknow
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
+/** Whether an upstream's listed tool runs only as a task (`execution.taskSupport: "required"`). */
+export function requiresTask(tool: unknown): boolean {
+  return (
+    (tool as { execution?: { taskSupport?: unknown } } | undefined)?.execution?.taskSupport === 'required'
+  );
+}
+
+/**
+ * A 2026-07-28 host that did not declare the tasks extension calls a tool that runs only as a
+ * task: SEP-2663 (and SEP-2575's missing required capabilities) say -32021, naming the extension.
+ */
+export const MISSING_TASKS = {
+  code: -32021,
+  message: (tool: string) =>
+    `${tool} runs only as a task: declare the ${TASKS_EXTENSION} extension to call it`,
+  data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+};
+
 /** The task as a 2025-era host reads it: the upstream's, under the gateway's id. */
 export function legacyTask(task: UpstreamTask, record: TaskRecord): UpstreamTask {
   return { ...task, taskId: record.id };

@@ -426,6 +426,22 @@ describe('a 2026-07-28 host (the tasks extension)', () => {
       const taskId = made.taskId as string;
       expect(taskId).toMatch(/^pbt_/);
       await expect(plain.request('tasks/get', { taskId })).rejects.toMatchObject({ code: -32021 });
+      // A tool that runs only as a task, for a host without the extension: -32021 naming it.
+      await expect(
+        plain.request('tools/call', { name: 'ev__simulate-research-query', arguments: { topic: 'x' } }),
+      ).rejects.toMatchObject({
+        code: -32021,
+        data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+      });
+      // Any other tool is called as ever, for either host.
+      for (const each of [modern, plain]) {
+        const echoed = await each.request('tools/call', { name: 'ev__echo', arguments: { message: 'sync' } });
+        expect(echoed).toMatchObject({
+          resultType: 'complete',
+          content: [{ type: 'text', text: 'Echo: sync' }],
+        });
+        expect(echoed.taskId).toBeUndefined();
+      }
       const ack = await modern.request('tasks/cancel', { taskId });
       expect(ack.resultType).toBe('complete');
       expect((await pollUntil(modern, taskId, (task) => terminal.has(task.status))).status).toBe('cancelled');
