@@ -240,7 +240,7 @@ export class Gateway {
         instructions:
           'patchbay: every MCP server configured in patchbay, behind one endpoint. Tools and prompts are named <server>__<name>.',
       },
-      (request, ctx) => this.relay.takesTask(request, ctx, server),
+      (request, ctx) => this.relay.tasks.takes(request, ctx, server),
     );
     const { listings, relay } = this;
     // Every answer goes through `sealed`: a local fault is never sent to a host as it is.
@@ -269,32 +269,32 @@ export class Gateway {
       'tasks/get',
       taskParams,
       async (params, ctx) =>
-        (await relay.getTask(taskId(params), ctx, server).catch(seal('tasks/get'))) as Result,
+        (await relay.tasks.get(taskId(params), ctx, server).catch(seal('tasks/get'))) as Result,
     );
     server.setRequestHandler(
       'tasks/result',
       taskParams,
       async (params, ctx) =>
-        (await relay.taskResult(taskId(params), ctx, server).catch(seal('tasks/result'))) as Result,
+        (await relay.tasks.result(taskId(params), ctx, server).catch(seal('tasks/result'))) as Result,
     );
     server.setRequestHandler(
       'tasks/cancel',
       taskParams,
       async (params, ctx) =>
-        (await relay.cancelTask(taskId(params), ctx, server).catch(seal('tasks/cancel'))) as Result,
+        (await relay.tasks.cancel(taskId(params), ctx, server).catch(seal('tasks/cancel'))) as Result,
     );
     server.setRequestHandler(
       'tasks/list',
       taskParams,
-      async (_params, ctx) => (await relay.listTasks(ctx, server).catch(seal('tasks/list'))) as Result,
+      async (_params, ctx) => (await relay.tasks.list(ctx, server).catch(seal('tasks/list'))) as Result,
     );
     server.setRequestHandler(
       'tasks/update',
       taskParams,
       async (params, ctx) =>
-        (await relay
-          // The SDK lifts a 2026-07-28 request's inputResponses out of its params into the context.
-          .updateTask(taskId(params), ctx.mcpReq.inputResponses ?? params.inputResponses, ctx, server)
+        // The SDK lifts a 2026-07-28 request's inputResponses out of its params into the context.
+        (await relay.tasks
+          .update(taskId(params), ctx.mcpReq.inputResponses ?? params.inputResponses, ctx, server)
           .catch(seal('tasks/update'))) as Result,
     );
     server.setRequestHandler('prompts/list', async (_request, ctx) => ({
