@@ -8,8 +8,10 @@
  * - a 2026-07-28 host speaking the tasks extension: a task handle, `tasks/get` polled to
  *   `input_required` with the question inlined, `tasks/update` answering it, the result inlined;
  *   `tasks/cancel` acked; `tasks/list` and `tasks/result` unknown;
- * - the same policy as calls (a deny rule, a limit counting the task-creating call), one audit
- *   line for the creating call, and a task no one else (another session) can read or cancel.
+ * - the same policy as calls (a deny rule, an ask rule, a limit counting the task-creating call),
+ *   one audit line for the creating call, and a task no one else (another session, another
+ *   member of a team gateway) can read, answer or cancel;
+ * - a 2026-07-28 host without the extension: -32021 for a tool that runs only as a task.
  */
 
 import { writeFile } from 'node:fs/promises';
