@@ -5,7 +5,14 @@
  * in relay.ts, and how failures read in protocol-errors.ts.
  */
 
-import { Server } from '@modelcontextprotocol/server';
+import {
+  Server,
+  type JSONRPCRequest,
+  type Result,
+  type ServerContext,
+  type ServerOptions,
+  type StandardSchemaV1,
+} from '@modelcontextprotocol/server';
 
 import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
@@ -18,6 +25,7 @@ import type { CallObserver } from '../policy/audit.js';
 import type { CallTracing } from './telemetry.js';
 import { sealed } from './protocol-errors.js';
 import { Relay, type CompleteParams } from './relay.js';
+import { LEGACY_TASKS_CAPABILITY, TASKS_EXTENSION } from './tasks.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
 import type { MemberVault } from '../auth/member-vault.js';
 import type { StateStore } from '../state/store.js';
@@ -211,9 +219,13 @@ export class Gateway {
     }
   }
 
-  /** A low-level MCP server over this gateway, for one downstream connection (or one request). */
-  createServer(): Server {
-    const server = new Server(
+  /**
+   * A low-level MCP server over this gateway, for one downstream connection (or one request).
+   * `era`, when the serving entry knows it, picks how tasks are offered: the 2025-11-25 `tasks`
+   * capability, or the 2026-07-28 tasks extension (tasks.ts). Not knowing it, both.
+   */
+  createServer(era?: 'legacy' | 'modern'): Server {
+    const server: Server = new GatewayServer(
       { name: GATEWAY_NAME, version: this.options.version, title: 'patchbay gateway' },
       {
         capabilities: {
@@ -222,10 +234,13 @@ export class Gateway {
           prompts: { listChanged: true },
           completions: {},
           logging: {},
-        },
+          ...(era !== 'modern' ? { tasks: LEGACY_TASKS_CAPABILITY } : {}),
+          ...(era !== 'legacy' ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
+        } as ServerOptions['capabilities'],
         instructions:
           'patchbay: every MCP server configured in patchbay, behind one endpoint. Tools and prompts are named <server>__<name>.',
       },
+      (request, ctx) => this.relay.tasks.takes(request, ctx, server),
     );
     const { listings, relay } = this;
     // Every answer goes through `sealed`: a local fault is never sent to a host as it is.
@@ -237,8 +252,50 @@ export class Gateway {
       'tools/call',
       async (request, ctx) =>
         (await relay
-          .callTool(request.params.name, request.params.arguments, ctx, server)
+          .callTool(
+            request.params.name,
+            request.params.arguments,
+            ctx,
+            server,
+            (request.params as { task?: Record<string, unknown> }).task,
+          )
           .catch(seal('tools/call'))) as never,
+    );
+    // Tasks (tasks.ts), both eras: registered with their own params schema, as the SDK's
+    // 2026-07-28 codec has none for them (tasks/update is the extension's own method).
+    const taskParams = { params: OBJECT_PARAMS };
+    const taskId = (params: Record<string, unknown>) => params.taskId;
+    server.setRequestHandler(
+      'tasks/get',
+      taskParams,
+      async (params, ctx) =>
+        (await relay.tasks.get(taskId(params), ctx, server).catch(seal('tasks/get'))) as Result,
+    );
+    server.setRequestHandler(
+      'tasks/result',
+      taskParams,
+      async (params, ctx) =>
+        (await relay.tasks.result(taskId(params), ctx, server).catch(seal('tasks/result'))) as Result,
+    );
+    server.setRequestHandler(
+      'tasks/cancel',
+      taskParams,
+      async (params, ctx) =>
+        (await relay.tasks.cancel(taskId(params), ctx, server).catch(seal('tasks/cancel'))) as Result,
+    );
+    server.setRequestHandler(
+      'tasks/list',
+      taskParams,
+      async (_params, ctx) => (await relay.tasks.list(ctx, server).catch(seal('tasks/list'))) as Result,
+    );
+    server.setRequestHandler(
+      'tasks/update',
+      taskParams,
+      async (params, ctx) =>
+        // The SDK lifts a 2026-07-28 request's inputResponses out of its params into the context.
+        (await relay.tasks
+          .update(taskId(params), ctx.mcpReq.inputResponses ?? params.inputResponses, ctx, server)
+          .catch(seal('tasks/update'))) as Result,
     );
     server.setRequestHandler('prompts/list', async (_request, ctx) => ({
       prompts: (await listings.prompts(callerOf({ ctx, server })).catch(seal('prompts/list'))) as never,
@@ -323,6 +380,44 @@ export class Gateway {
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
 }
+
+/**
+ * The SDK's server, except that a `tools/call` that creates a task answers with the task (the
+ * SDK checks every tools/call answer as a CallToolResult, which a task is not); the decision is
+ * made before the handler runs (`takesTask`), so every other call keeps the SDK's checks and its
+ * multi round-trip handling.
+ */
+class GatewayServer extends Server {
+  constructor(
+    info: ConstructorParameters<typeof Server>[0],
+    options: ServerOptions,
+    private readonly takesTask: (request: JSONRPCRequest, ctx: ServerContext) => Promise<boolean>,
+  ) {
+    super(info, options);
+  }
+
+  protected override _wrapHandler(
+    method: string,
+    handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>,
+  ): (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result> {
+    const wrapped = super._wrapHandler(method, handler);
+    if (method !== 'tools/call') return wrapped;
+    return async (request, ctx) =>
+      (await this.takesTask(request, ctx)) ? handler(request, ctx) : wrapped(request, ctx);
+  }
+}
+
+/** The params of a task request: any object (read by the relay). */
+const OBJECT_PARAMS: StandardSchemaV1<unknown, Record<string, unknown>> = {
+  '~standard': {
+    version: 1,
+    vendor: 'patchbay',
+    validate: (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? { value: value as Record<string, unknown> }
+        : { issues: [{ message: 'params must be an object' }] },
+  },
+};
 
 /** Without a gate, the metrics and the trace export are told of each call by one observer. */
 function bothObservers(a: CallObserver | undefined, b: CallObserver | undefined): CallObserver | undefined {

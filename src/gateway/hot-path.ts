@@ -12,7 +12,8 @@
  *   that reads exactly as the SDK's entry would read it, its host named and its capabilities
  *   declared (neither elicitation nor sampling) in its `_meta` envelope (hot-modern.ts) — for a
  *   tool, prompt or resource of an upstream whose 2025-era session is open, and not a tool set to
- *   ask;
+ *   ask; a task-augmented call, and any tool call of a 2026-07-28 host that declares the tasks
+ *   extension, are the full path's (tasks.ts);
  * - a tool call's policy decision is the gate's, the same admission the full path makes
  *   (policy-gate.ts); a prompt or a resource read is audited as the full path audits it
  *   (`beginRelayed`: decision `not-governed`);
@@ -50,6 +51,7 @@ import { HttpLink } from './hot-http-upstream.js';
 import { HttpReply, LineReply, ModernReply } from './hot-host.js';
 import { modernEnvelope, type ServerIdentity } from './hot-modern.js';
 import { StdioLink } from './hot-stdio-upstream.js';
+import { declaresTasks, MISSING_TASKS, requiresTask } from './tasks.js';
 import type { Ending, HostSide, HotMethod, JsonRpcId, UpstreamLink } from './hot-wire.js';
 import { ungatedCall, type PolicyGate } from './policy-gate.js';
 import { sealed, unavailable } from './protocol-errors.js';
@@ -95,6 +97,8 @@ export interface HotHost {
   hostName: string | null;
   hostCapabilities: { elicitation?: unknown; sampling?: unknown } | undefined;
   caller: AuditCaller;
+  /** A 2026-07-28 host (its capabilities are its request's). */
+  modern?: boolean;
 }
 
 /** One host POST the HTTP front hands over. */
@@ -188,11 +192,14 @@ export class HotPath {
     if (!envelope) return false;
     const request = hotRequest(body, true);
     if (!request) return false;
+    // A host that speaks the tasks extension may be answered with a task: the full path's (relay.ts).
+    if (request.method === 'tools/call' && declaresTasks(envelope.capabilities)) return false;
     if (req.headers.traceparent !== undefined) request.trace = traceFromHeaders(req.headers) ?? request.trace;
     const host = {
       hostName: envelope.hostName,
       hostCapabilities: envelope.capabilities,
       caller: exchange.caller,
+      modern: true,
     };
     const key = callKey(MODERN_HOST, `${this.nextId++}`);
     return this.take(request, host, key, () => new ModernReply(res, request.method, this.options.serverInfo));
@@ -252,6 +259,18 @@ export class HotPath {
         return false;
       const link = this.link(route.upstream);
       if (!link) return false;
+      // A tool that runs only as a task, for a 2026-07-28 host without the tasks extension: refused as the full path refuses it.
+      if (request.method === 'tools/call' && host.modern && this.requiresTask(route)) {
+        const side = reply();
+        answer(side, request.id, {
+          error: {
+            code: MISSING_TASKS.code,
+            message: MISSING_TASKS.message(request.name),
+            data: MISSING_TASKS.data,
+          },
+        });
+        return true;
+      }
       const side = reply();
       const record =
         request.method === 'tools/call'
@@ -269,6 +288,10 @@ export class HotPath {
     } finally {
       this.inFlight.delete(key);
     }
+  }
+
+  private requiresTask(route: Route): boolean {
+    return requiresTask(route.upstream.kept('tools').find((tool) => tool.name === route.name));
   }
 
   /** The open upstream session's raw side, if it has one (a 2025-era Streamable HTTP or stdio session). */

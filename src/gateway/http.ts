@@ -157,7 +157,7 @@ export interface HttpGateway {
 }
 
 export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): Promise<HttpGateway> {
-  const handler = createMcpHandler(() => gateway.createServer(), {
+  const handler = createMcpHandler(({ era }) => gateway.createServer(era), {
     keepAliveMs: 15_000,
     maxSubscriptions: options.maxSessions ?? MAX_SESSIONS,
   });
@@ -170,7 +170,7 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
         : handler.notify.resourcesChanged(),
   );
   const sessions = new LegacySessions(
-    () => gateway.createServer(),
+    () => gateway.createServer('legacy'),
     {
       maxSessions: options.maxSessions ?? MAX_SESSIONS,
       idleMs: options.sessionIdleMs ?? SESSION_IDLE_MS,

@@ -8,6 +8,8 @@
  * - Elicitation and sampling requests an upstream makes during a call are relayed to the host that
  *   made it: as requests to a 2025-era host, as `input_required` rounds to a 2026-07-28 host
  *   (input-relay.ts). Upstream log messages reach every connected host.
+ * - Tasks (a task-creating call, tasks/*, their status notifications and questions) travel the
+ *   same way, in task-relay.ts; a task-creating call is a tool call to the policy gate.
  * - A call to an upstream that cannot be reached is a tool error that says why and how to fix it;
  *   every other failure is mapped to JSON-RPC in protocol-errors.ts.
  */
@@ -33,6 +35,7 @@ import type { CallTracing } from './telemetry.js';
 import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
+import { TaskRelay } from './task-relay.js';
 import type { Upstream } from './upstream.js';
 
 /** Tool calls may run long; progress notifications reset the clock. */
@@ -71,11 +74,20 @@ export class Relay {
   /** Hot-path requests in flight per stdio upstream (hot-path.ts): calls whose host cannot be asked. */
   private readonly hotCalls = new Map<Upstream, number>();
   private readonly inputs: InputRelay;
+  /** Tasks hosts create through the gateway (task-relay.ts). */
+  readonly tasks: TaskRelay;
   /** The host's log level, passed to every connected upstream that logs (and to later ones). */
   private logLevel: string | undefined;
 
   constructor(private readonly options: RelayOptions) {
     this.inputs = new InputRelay(PAUSE_MS, options.pauses);
+    this.tasks = new TaskRelay({
+      listings: options.listings,
+      forward: (upstream, scope, send) => this.forward(upstream, scope, send),
+      withHost: (ctx, server, purpose, run) => this.withHost(ctx, server, purpose, run),
+      ask: (scope, method, params) => this.ask(scope, method, params),
+      traceMeta,
+    });
   }
 
   async callTool(
@@ -83,6 +95,8 @@ export class Relay {
     args: Record<string, unknown> | undefined,
     ctx: ServerContext,
     server: Server,
+    /** A 2025-era host's `params.task` (it asks for the call to run as a task). */
+    task?: Record<string, unknown>,
   ) {
     const route = (await this.options.listings.resolve('tool', name)) ?? this.unlistedPerMemberTool(name);
     if (!route) {
@@ -94,15 +108,19 @@ export class Relay {
       return unknownItem('tool', name);
     }
     const { upstream, name: toolName } = route;
+    this.tasks.refuseUntasked(upstream, toolName, name, ctx, server);
     try {
       return await this.withHost(ctx, server, `tool ${name}`, async (scope) => {
-        const forward = () =>
-          this.forward(upstream, scope, (client, options) =>
-            client.callTool(
-              { name: toolName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
-              options,
-            ),
-          );
+        const asTask = this.tasks.mode(upstream, toolName, scope, task);
+        const forward = asTask
+          ? () => this.tasks.create(upstream, toolName, name, args, scope, asTask)
+          : () =>
+              this.forward(upstream, scope, (client, options) =>
+                client.callTool(
+                  { name: toolName, ...(args ? { arguments: args } : {}), ...traceMeta(scope.ctx) },
+                  options,
+                ),
+              );
         const { gate, ungated } = this.options;
         if (!gate && ungated) {
           const end = ungatedCall(ungated, { server: upstream.name, tool: toolName, host: hostName(scope) });
@@ -227,6 +245,12 @@ export class Relay {
   configureUpstreamClient(client: Client, upstream: Upstream): void {
     client.registerCapabilities({ elicitation: { form: {}, url: {} }, sampling: {} });
     client.setRequestHandler('elicitation/create', async (request) => {
+      const ofTask = this.tasks.question(
+        upstream,
+        'elicitation/create',
+        request.params as Record<string, unknown>,
+      );
+      if (ofTask) return (await ofTask.catch(() => ({ action: 'decline' as const }))) as never;
       const call = this.callOf(upstream);
       if (!call || !hostCapabilities(call)?.elicitation) return { action: 'decline' as const };
       try {
@@ -236,6 +260,12 @@ export class Relay {
       }
     });
     client.setRequestHandler('sampling/createMessage', async (request) => {
+      const ofTask = this.tasks.question(
+        upstream,
+        'sampling/createMessage',
+        request.params as Record<string, unknown>,
+      );
+      if (ofTask) return (await ofTask) as never;
       const call = this.callOf(upstream);
       if (!call || !hostCapabilities(call)?.sampling)
         throw new Error(
@@ -243,6 +273,12 @@ export class Relay {
         );
       return (await this.ask(call, 'sampling/createMessage', request.params)) as never;
     });
+    // A 2025-11-25 notification (the client SDK types the newest era's methods only).
+    client.setNotificationHandler(
+      'notifications/tasks/status' as never,
+      (notification: { params?: unknown }) =>
+        this.tasks.status(upstream, (notification.params ?? {}) as Record<string, unknown>),
+    );
     // An upstream's log messages reach every host with a session (stdio, 2025-era HTTP).
     client.setNotificationHandler('notifications/message', (notification) =>
       this.passLog(upstream, notification.params as Record<string, unknown>),

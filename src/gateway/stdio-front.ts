@@ -25,7 +25,7 @@ const MAX_LINE_BYTES = 10 * 1024 * 1024;
 export async function serveStdioFront(gateway: Gateway): Promise<{ close(): Promise<void> }> {
   const { serveStdio, StdioServerTransport } = await import('@modelcontextprotocol/server/stdio');
   const hot = gateway.hotPath;
-  if (!hot) return serveStdio(() => gateway.createServer());
+  if (!hot) return serveStdio(({ era }) => gateway.createServer(era));
   // The SDK transport reads what the hot path leaves: the host's lines are split and parsed here
   // once (without the SDK's per-message schema check, which the hot path's own reading replaces),
   // and every line not taken is written on to the SDK transport as it came.
@@ -36,7 +36,7 @@ export async function serveStdioFront(gateway: Gateway): Promise<{ close(): Prom
   let legacy: Server | undefined;
   const handle = serveStdio(
     ({ era }) => {
-      const server = gateway.createServer();
+      const server = gateway.createServer(era);
       legacy = era === 'legacy' ? server : undefined;
       return server;
     },
