@@ -493,7 +493,7 @@ function explainTokenFailure(
       {
         hint:
           code === 'invalid_client'
-            ? `Store the right ${credential}: patchbay add ${name} <url> --client-id ${request.clientId} ${method === 'private_key_jwt' ? '--client-key <file>' : '--client-secret'} --force`
+            ? `Store the right ${credential}: patchbay add ${name} ${request.resource} --client-id ${request.clientId} ${method === 'private_key_jwt' ? '--client-key <file>' : '--client-secret'} ${request.grant === 'client_credentials' ? '--grant client_credentials --force' : '--force, with the same --idp-* and --id-token-* flags'}`
             : `Ask the server's operator to allow client ${request.clientId} the ${request.grant === 'client_credentials' ? 'client_credentials' : 'JWT bearer'} grant.`,
         cause: error,
       },
