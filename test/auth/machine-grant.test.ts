@@ -122,7 +122,8 @@ describe('parseClientKey', () => {
     expect(createPrivateKey({ key: ec.jwk, format: 'jwk' }).asymmetricKeyType).toBe('ec');
   });
 
-  it('refuses a public key, a certificate, garbage, and an algorithm the key cannot sign with', () => {
+  it('refuses a public key, garbage, and an algorithm the key cannot sign with', () => {
+    expect(() => parseClientKey('hello', 'x.pem')).toThrow(/is not an unencrypted private key/);
     const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .publicKey.export({ format: 'pem', type: 'spki' })
       .toString();
