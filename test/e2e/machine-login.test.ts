@@ -449,4 +449,38 @@ describe('cross-app access', () => {
     const retried = await run(['login', 'corp', '--id-token-file', fresh]);
     expect(retried.code, retried.stderr).toBe(0);
   });
+
+  it('the ID token from an environment variable (--id-token-env); missing, it says where it looked', async () => {
+    xaa = await startCrossAppAccess();
+    mcp = await startProtectedMcpServer({ authorizationServer: xaa.as });
+    const added = await run(
+      [
+        'add',
+        'corp',
+        mcp.url,
+        '--client-id',
+        xaa.clientId,
+        '--client-secret',
+        '--idp-issuer',
+        xaa.idp.issuer,
+        '--idp-client-id',
+        xaa.idpClientId,
+        '--idp-client-secret',
+        '--id-token-env',
+        'CORP_ID_TOKEN',
+      ],
+      { MCP_CLIENT_SECRET: xaa.clientSecret, PATCHBAY_IDP_CLIENT_SECRET: xaa.idpClientSecret },
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const missing = await run(['login', 'corp']);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('error: there is no ID token in $CORP_ID_TOKEN');
+    expect(xaa.exchanges).toEqual([]);
+    const login = await run(['login', 'corp'], { CORP_ID_TOKEN: await xaa.idToken('bob') });
+    expect(login.code, login.stderr).toBe(0);
+    expect(xaa.bearerGrants).toEqual([{ ok: true, subject: 'bob' }]);
+    const got = await run(['get', 'corp']);
+    expect(got.stdout).toContain('oauth       grant = cross_app_access');
+    expect(got.stdout).toContain('oauth       idTokenEnv = CORP_ID_TOKEN');
+  });
 });
