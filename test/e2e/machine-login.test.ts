@@ -18,8 +18,11 @@ import {
   type AuthorizationServerOptions,
   type PreRegisteredClient,
 } from '../fixtures/oauth/authorization-server.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+
 import { startCrossAppAccess, type CrossAppAccess } from '../fixtures/oauth/cross-app-access.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { startGateway } from '../helpers/gateway.js';
 import { JWT, oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
@@ -268,6 +271,41 @@ describe('client credentials', () => {
     expect(as!.tokenRequests('refresh_token')).toBe(0);
     await noBrowser();
     await keptOnlyInTheStore(SECRET);
+  });
+
+  it("the gateway's shared login of a machine client renews itself with a new grant", async () => {
+    await startServers(machineClient(), { accessTokenTtlSeconds: 3 });
+    // The gateway runs with the sandbox's env: the same credential store as the commands.
+    Object.assign(sandbox.env, oauthEnv(sandbox));
+    const added = await run(
+      ['add', 'build', mcp!.url, '--client-id', 'ci-bot', '--client-secret', '--grant', 'client_credentials'],
+      { MCP_CLIENT_SECRET: SECRET },
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect((await run(['login', 'build'])).code).toBe(0);
+    const gateway = await startGateway(sandbox);
+    const client = new Client({ name: 'test-host', version: '1.0.0' });
+    try {
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(gateway.url), {
+          requestInit: { headers: { Authorization: `Bearer ${gateway.token}` } },
+        }),
+      );
+      const call = async (text: string) =>
+        JSON.stringify(
+          (await client.callTool({ name: 'build__echo', arguments: { text } }, { timeout: 30_000 })).content,
+        );
+      expect(await call('through the gateway')).toContain('through the gateway');
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      expect(await call('still through')).toContain('still through');
+      expect(as!.tokenRequests('client_credentials')).toBe(2);
+      expect(gateway.stderr()).not.toContain(SECRET);
+      expect(gateway.stderr()).not.toMatch(JWT);
+    } finally {
+      await client.close();
+      await gateway.stop();
+    }
+    await noBrowser();
   });
 
   it('a wrong secret: exit 1, what the server said, how to store the right one; the secret never printed', async () => {
