@@ -55,6 +55,9 @@ export type ErrorCode =
   | 'policy-denied'
   | 'limit-reached'
   | 'registry-failed'
+  | 'unsupported'
+  /** A task (use/tasks.ts) that ended failed or cancelled, so it has no result. */
+  | 'task-failed'
   | 'internal';
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -95,6 +98,9 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'limit-reached': EXIT.refused,
   // An MCP Registry that could not be reached or answered something else than its API.
   'registry-failed': EXIT.error,
+  // The server does not offer what was asked of it (completions without the capability).
+  unsupported: EXIT.error,
+  'task-failed': EXIT.error,
   internal: EXIT.error,
 };
 

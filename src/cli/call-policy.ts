@@ -4,8 +4,6 @@
  * "always" writes an allow rule in the local scope; a refusal is a PatchbayError (its exit status).
  */
 
-import { createInterface } from 'node:readline/promises';
-
 import { PatchbayError } from '../errors.js';
 import { setToolRule } from '../config/policy-files.js';
 import type { Approval } from '../policy/admission.js';
@@ -15,6 +13,7 @@ import type { Caller, GuardedOutcome } from '../use/guarded-call.js';
 import { isInteractive, note, type Io } from './io.js';
 import { terminalText } from '../core/terminal-text.js';
 import { holdTerminal } from './progress.js';
+import { askOrCancel, ownTerminal, type QuestionSource } from './questions.js';
 import type { OpenedServer } from './server-session.js';
 
 export interface CallPolicyOptions {
@@ -22,6 +21,8 @@ export interface CallPolicyOptions {
   yes: boolean;
   /** --log-arguments */
   logArguments: boolean;
+  /** Where the approval is asked (default: an interface of its own; the shell lends its). */
+  questions?: QuestionSource;
 }
 
 export function terminalCaller(
@@ -38,7 +39,8 @@ export function terminalCaller(
     ask: options.yes
       ? async () => 'once'
       : isInteractive(io)
-        ? (verdict, { tool, args }) => askOnTerminal(server.name, tool.name, args, verdict, io)
+        ? (verdict, { tool, args }) =>
+            askOnTerminal(server.name, tool.name, args, verdict, io, options.questions ?? ownTerminal)
         : {
             unavailable: 'there is no terminal to ask on',
             hint: `Run it in a terminal, pass --yes to approve this call, or allow it: patchbay permit ${server.name} ${toolName} allow`,
@@ -71,23 +73,24 @@ async function askOnTerminal(
   args: Record<string, unknown>,
   verdict: ToolVerdict,
   io: Io,
+  questions: QuestionSource,
 ): Promise<Approval> {
   const release = holdTerminal();
-  const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
+  const { prompt, done } = questions(io);
   try {
     note(io, `Allow ${server}'s tool ${tool}? ${terminalText(verdict.because)}`);
     note(io, `Arguments: ${terminalText(summarizeArguments(args))}`);
-    const answer = await Promise.race([
-      prompt.question('[y] yes, this once  [a] always  [N] no: '),
-      new Promise<string>((resolve) => prompt.once('SIGINT', () => resolve(''))),
-      new Promise<string>((resolve) => prompt.once('close', () => resolve(''))),
-    ]);
+    const answer = await askOrCancel(
+      prompt,
+      (signal) => prompt.question('[y] yes, this once  [a] always  [N] no: ', { signal }),
+      '',
+    );
     const choice = answer.trim().toLowerCase();
     if (choice === 'y' || choice === 'yes') return 'once';
     if (choice === 'a' || choice === 'always') return 'always';
     return 'deny';
   } finally {
-    prompt.close();
+    done();
     release();
   }
 }

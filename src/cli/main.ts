@@ -8,16 +8,17 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { terminateProcessGroups } from '../connect/live-children.js';
 import { graceAfterSignal } from './signals.js';
-import { terminalText } from '../core/terminal-text.js';
-import { EXIT, exitCodeOf, PatchbayError } from '../errors.js';
+import { EXIT } from '../errors.js';
 import { addJsonCommand } from './commands/add-json.command.js';
 import { addCommand } from './commands/add.command.js';
 import { approveCommand, rejectCommand, resetProjectChoicesCommand } from './commands/approve.command.js';
 import { authCommand } from './commands/auth.command.js';
 import { callCommand } from './commands/call.command.js';
+import { serverCompleteCommand } from './commands/server-complete.command.js';
+import { shellCommand } from './commands/shell.command.js';
 import { completionCommand } from './commands/completion.command.js';
 import { promptsCommand, resourcesCommand } from './commands/catalog.command.js';
 import { demoCommand } from './commands/demo.command.js';
@@ -41,11 +42,13 @@ import { removeCommand } from './commands/remove.command.js';
 import { searchCommand } from './commands/search.command.js';
 import { setCommand } from './commands/set.command.js';
 import { connectCommand, serveCommand } from './commands/serve.command.js';
+import { taskCommand, tasksCommand } from './commands/tasks.command.js';
 import { toolCommand, toolsCommand } from './commands/tools.command.js';
 import { uiCommand } from './commands/ui.command.js';
 import { vaultCommand } from './commands/vault.command.js';
 import type { Action, Cli, DefineCommand } from './define.js';
-import { paint, processIo, useColor, writeLine, type Io } from './io.js';
+import { processIo, type Io } from './io.js';
+import { reportError } from './report-error.js';
 import { packageVersion } from '../core/version.js';
 
 /**
@@ -74,8 +77,19 @@ export const COMMAND_GROUPS: ReadonlyArray<readonly [heading: string, commands: 
   ['Authenticate:', [loginCommand, logoutCommand, authCommand]],
   [
     'Use a server:',
-    [toolsCommand, toolCommand, resourcesCommand, promptsCommand, callCommand, readCommand, promptCommand],
+    [
+      toolsCommand,
+      toolCommand,
+      resourcesCommand,
+      promptsCommand,
+      callCommand,
+      readCommand,
+      promptCommand,
+      serverCompleteCommand,
+      shellCommand,
+    ],
   ],
+  ['Tasks (tool calls a server runs in the background):', [tasksCommand, taskCommand]],
   [
     'Control (permissions, limits, audit):',
     [
@@ -150,36 +164,6 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   } catch (error) {
     return reportError(error, io);
   }
-}
-
-function reportError(error: unknown, io: Io): number {
-  if (error instanceof CommanderError) {
-    if (
-      error.code === 'commander.helpDisplayed' ||
-      error.code === 'commander.version' ||
-      error.code === 'commander.help'
-    )
-      return EXIT.ok;
-    // commander has already printed its message.
-    writeLine(io.stderr, 'Run `patchbay help <command>` for usage.');
-    return EXIT.usage;
-  }
-  const p = paint(useColor(io));
-  if (error instanceof PatchbayError) {
-    // Messages and hints quote servers, files and processes; printed through the one sanitizer.
-    writeLine(io.stderr, `${p.red('error:')} ${terminalText(error.message, { multiline: true })}`);
-    if (error.hint)
-      writeLine(io.stderr, `${p.dim('hint:')} ${terminalText(error.hint, { multiline: true })}`);
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  writeLine(io.stderr, `${p.red('error:')} ${terminalText(message, { multiline: true })}`);
-  writeLine(
-    io.stderr,
-    `${p.dim('hint:')} this is a bug in patchbay; please report it with the command you ran.`,
-  );
-  if (io.env.PATCHBAY_DEBUG && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
-  return exitCodeOf(error);
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import { basename } from 'node:path';
-import { createInterface, type Interface } from 'node:readline/promises';
+import type { Interface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
 
 import type { Client } from '@modelcontextprotocol/client';
@@ -24,12 +24,15 @@ import {
 import { isInteractive, note, type Io } from './io.js';
 import { terminalText } from '../core/terminal-text.js';
 import { holdTerminal } from './progress.js';
+import { askOrCancel, ownTerminal, type QuestionSource } from './questions.js';
 
 export interface ServerRequestOptions {
   /** Answer roots/list with the current directory. */
   roots: boolean;
   /** Answer form questions with the schema's defaults, without asking (for scripts). */
   acceptDefaults: boolean;
+  /** Where questions are asked on a terminal (default: an interface of their own; the shell lends its). */
+  questions?: QuestionSource;
 }
 
 export function answerServerRequests(client: Client, io: Io, options: ServerRequestOptions): void {
@@ -94,23 +97,22 @@ async function answerElicitation(
     return { action: 'decline' };
   }
   const release = holdTerminal();
-  const prompt = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
-  // Ctrl-C at a question: readline takes the terminal's raw input, so it raises SIGINT here.
-  const cancelled = new Promise<'cancel'>((resolve) => prompt.once('SIGINT', () => resolve('cancel')));
-  const closed = new Promise<'cancel'>((resolve) => prompt.once('close', () => resolve('cancel')));
+  const { prompt, done } = (options.questions ?? ownTerminal)(io);
   try {
-    const answer = await Promise.race([
-      isUrl ? askToOpen(prompt, params, message, io) : askForm(prompt, params, message, io),
-      cancelled,
-      closed,
-    ]);
+    // Ctrl-C at a question: readline takes the terminal's raw input, so it raises SIGINT here.
+    const answer = await askOrCancel<ElicitAnswer | 'cancel'>(
+      prompt,
+      (signal) =>
+        isUrl ? askToOpen(prompt, params, message, io, signal) : askForm(prompt, params, message, io, signal),
+      'cancel',
+    );
     if (answer === 'cancel') {
       note(io, '\nCancelled the answer to the server.');
       return { action: 'cancel' };
     }
     return answer;
   } finally {
-    prompt.close();
+    done();
     release();
   }
 }
@@ -120,6 +122,7 @@ async function askToOpen(
   params: ElicitParams,
   message: string,
   io: Io,
+  signal: AbortSignal,
 ): Promise<ElicitAnswer> {
   const { checkAuthorizationUrl, openAuthorizationUrl } = await import('../auth/browser.js');
   note(io, `The server asks: ${message}`);
@@ -131,7 +134,7 @@ async function askToOpen(
     return { action: 'decline' };
   }
   note(io, `It wants you to open: ${url.href}`);
-  const consent = (await prompt.question('Open it? [y/N] ')).trim().toLowerCase();
+  const consent = (await prompt.question('Open it? [y/N] ', { signal })).trim().toLowerCase();
   if (consent !== 'y' && consent !== 'yes') return { action: 'decline' };
   const opened = await openAuthorizationUrl(url, io.env);
   if (!opened.opened) note(io, `${opened.reason}; open the URL above yourself.`);
@@ -143,6 +146,7 @@ async function askForm(
   params: ElicitParams,
   message: string,
   io: Io,
+  signal: AbortSignal,
 ): Promise<ElicitAnswer> {
   note(io, `The server asks: ${message}`);
   const content: Record<string, FieldValue> = {};
@@ -151,7 +155,7 @@ async function askForm(
     if (field.description) note(io, `  ${terminalText(field.description)}`);
     const question = terminalText(questionFor(key, field, required.has(key)));
     for (;;) {
-      const typed = (await prompt.question(question)).trim();
+      const typed = (await prompt.question(question, { signal })).trim();
       if (typed === '' && field.default !== undefined) {
         content[key] = field.default as FieldValue;
         break;
@@ -169,6 +173,6 @@ async function askForm(
       note(io, terminalText(read.problem));
     }
   }
-  const send = (await prompt.question('Send these answers? [Y/n] ')).trim().toLowerCase();
+  const send = (await prompt.question('Send these answers? [Y/n] ', { signal })).trim().toLowerCase();
   return send === 'n' || send === 'no' ? { action: 'decline' } : { action: 'accept', content };
 }

@@ -8,6 +8,8 @@ import { PatchbayError } from '../errors.js';
 import { terminalText } from '../core/terminal-text.js';
 import { findServer, notFoundError, type EffectiveServer, type Registry } from '../config/registry.js';
 import { staticState, unusableError } from '../config/status.js';
+import type { Client } from '@modelcontextprotocol/client';
+
 import type { Session } from '../connect/session.js';
 import { validateName } from '../config/validate.js';
 import { timeoutFrom } from './health.js';
@@ -21,11 +23,17 @@ export interface OpenedServer {
   server: EffectiveServer;
 }
 
-async function openServer(
+/**
+ * Open the server by name and leave it open: for `useServer` below, and for the shell, which
+ * keeps one session for many commands (and closes it itself).
+ */
+export async function openServer(
   name: string,
   timeoutMs: number,
   io: Io,
   options: Partial<ServerRequestOptions> = {},
+  /** More for each new client before it connects (the shell's notification handlers). */
+  configure?: (client: Client) => void,
 ): Promise<{ session: Session; opened: OpenedServer }> {
   const registry = await loadForCommand(io);
   const server = findServer(registry, name);
@@ -42,11 +50,14 @@ async function openServer(
     cwd: io.cwd,
     env: io.env,
     paths: io.paths,
-    configureClient: (client) =>
+    configureClient: (client) => {
       answerServerRequests(client, io, {
         roots: options.roots ?? false,
         acceptDefaults: options.acceptDefaults ?? false,
-      }),
+        ...(options.questions ? { questions: options.questions } : {}),
+      });
+      configure?.(client);
+    },
   });
   return { session, opened: { registry, server } };
 }
@@ -67,12 +78,20 @@ export async function useServer<T>(
   try {
     return await use(session, opened);
   } catch (error) {
-    if (error instanceof PatchbayError) throw error;
-    await session.settle();
-    throw missingCapability(name, error) ?? session.explain(error);
+    throw await explainUseFailure(name, session, error);
   } finally {
     await session.close();
   }
+}
+
+/**
+ * What a failed use of an open session is shown as: patchbay's own errors as they are, anything
+ * else (a request the SDK rejected, a timeout, a dead connection) explained as `list` would.
+ */
+export async function explainUseFailure(name: string, session: Session, error: unknown): Promise<Error> {
+  if (error instanceof PatchbayError) return error;
+  await session.settle();
+  return missingCapability(name, error) ?? session.explain(error);
 }
 
 /** JSON-RPC -32021: the server needs a capability the client did not declare. */

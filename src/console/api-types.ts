@@ -26,7 +26,9 @@
  *   PUT    /api/servers/:name/permissions             { pattern, decision, scope? } → 204
  *   PUT    /api/servers/:name/groups                  { group, decision, scope? } → 204 (decision "default" removes)
  *   PUT    /api/servers/:name/limits                  { pattern, limit, scope? } → 204 (limit "none" removes)
- *   POST   /api/servers/:name/call                    { tool, arguments, approved? } → CallOutcome
+ *   POST   /api/servers/:name/call                    { tool, arguments, approved? } → CallOutcome (status "task": started as a task)
+ *   GET    /api/servers/:name/tasks/:id               → TaskRun (a task this console started: its status, then its outcome)
+ *   DELETE /api/servers/:name/tasks/:id               → TaskRun (the task cancelled)
  *   POST   /api/servers/:name/read                    { uri } → ReadOutcome
  *   POST   /api/servers/:name/prompt                  { prompt, arguments } → PromptOutcome
  *   POST   /api/servers/:name/complete                CompletionRequest → CompletionOutcome (the server's completion/complete)
@@ -261,11 +263,37 @@ export interface ConnectorDetail extends ConnectorSummary {
 export type ContentBlock = Record<string, unknown> & { type: string };
 
 export interface CallOutcome {
-  /** `needs-approval`: the tool is set to ask; confirm and send again with approved: true. */
-  status: 'ok' | 'tool-error' | 'needs-approval';
+  /**
+   * `needs-approval`: the tool is set to ask; confirm and send again with approved: true.
+   * `task`: the tool runs as a task (its execution requires one); follow it at
+   * GET /api/servers/:name/tasks/:id until its run is done.
+   */
+  status: 'ok' | 'tool-error' | 'needs-approval' | 'task';
   because?: string;
   content: ContentBlock[];
   structuredContent?: unknown;
+  task?: TaskView;
+}
+
+/** A task as the server describes it (every string the server's). */
+export interface TaskView {
+  taskId: string;
+  status: string;
+  statusMessage?: string;
+  createdAt?: string;
+  lastUpdatedAt?: string;
+  pollInterval?: number;
+}
+
+/** A task the console started, as it runs: its latest status, then how it ended. */
+export interface TaskRun {
+  tool: string;
+  task: TaskView;
+  done: boolean;
+  /** Once done with a result: the tool's result, as a call's. */
+  outcome?: CallOutcome;
+  /** Once done without a result (failed, cancelled, the connection lost). */
+  error?: ApiError;
 }
 
 export interface ReadOutcome {

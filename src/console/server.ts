@@ -34,6 +34,7 @@ import { authRoutes, LoginFlows } from './routes/auth.js';
 import { detailRoutes } from './routes/detail.js';
 import { editRoutes } from './routes/edit.js';
 import { serverRoutes } from './routes/servers.js';
+import { taskRoutes } from './routes/tasks.js';
 import { useRoutes } from './routes/use.js';
 import { allowedFor, guardRequest, SECURITY_HEADERS, withSecurityHeaders, type Allowed } from './security.js';
 import { isControlRequest, registerConsole } from './registration.js';
@@ -78,6 +79,7 @@ export const CONSOLE_ROUTES: readonly Route[] = [
   ...editRoutes,
   ...detailRoutes,
   ...useRoutes,
+  ...taskRoutes,
   ...authRoutes,
   ...activityRoutes,
 ];

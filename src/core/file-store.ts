@@ -9,7 +9,17 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  promises as fs,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PatchbayError } from '../errors.js';
 import {
@@ -224,6 +234,64 @@ const STALE_LOCK_MS = 30_000;
 const MIN_BREAK_AGE_MS = 1_000;
 
 /**
+ * A file rewritten often by the one process that holds its lock (a gateway's usage counts): the
+ * first write replaces it (replaceFileSync), the next ones overwrite it in place through an open
+ * descriptor, one write() at offset 0, padded with spaces to the length it had (the contents are
+ * JSON, where trailing spaces are allowed). A rename that replaces a file makes ext4 push the new
+ * file's data out at once (auto_da_alloc); that was the largest part of a gateway's CPU per call.
+ * A single write of at most one page is never cut short by a kill, so a crash still leaves the
+ * old contents or the new ones whole; larger contents are replaced as before. `close` when the
+ * lock is given back: another process may then replace the file, and the descriptor would write
+ * to the old one.
+ */
+export class OverwrittenFile {
+  private fd: number | undefined;
+  private length = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+  ) {}
+
+  write(contents: string): void {
+    let bytes = Buffer.from(contents);
+    if (this.fd === undefined || bytes.length > IN_PLACE_MAX_BYTES) {
+      this.close();
+      replaceFileSync(this.path, contents, this.mode);
+      this.fd = openSync(this.path, 'r+');
+      this.length = bytes.length;
+      return;
+    }
+    if (bytes.length < this.length)
+      bytes = Buffer.concat([bytes, Buffer.alloc(this.length - bytes.length, 0x20)]);
+    try {
+      writeSync(this.fd, bytes, 0, bytes.length, 0);
+    } catch (error) {
+      this.close();
+      throw new PatchbayError('write-failed', `Could not write ${this.path}: ${(error as Error).message}.`, {
+        hint: `Check free space and permissions of ${dirname(this.path)}.`,
+        cause: error,
+      });
+    }
+    this.length = bytes.length;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing an open descriptor of a regular file does not fail in a way that matters here.
+    }
+  }
+}
+
+/** One page: a write() of at most this much at offset 0 is done whole or not at all under a kill. */
+const IN_PLACE_MAX_BYTES = 4096;
+
+/**
  * An exclusive lock: `<file>.lock` created with O_EXCL, holding the owner's pid. A lock whose
  * owner is gone (or that is older than STALE_LOCK_MS) is removed; waiting is bounded.
  */
@@ -236,6 +304,22 @@ export async function withFileLock<T>(path: string, timeoutMs: number, work: () 
   }
 }
 
+/** `<path>.lock.waiting`: touched by each try of a process waiting for `<path>.lock`. */
+function waitingPathOf(path: string): string {
+  return `${path}.lock.waiting`;
+}
+
+/** Whether a process tried to take `<path>.lock` lately (it sleeps at most 200 ms between tries). */
+function someoneWaitsFor(path: string): boolean {
+  try {
+    return Date.now() - statSync(waitingPathOf(path)).mtimeMs < WAITER_FRESH_MS;
+  } catch {
+    return false;
+  }
+}
+
+const WAITER_FRESH_MS = 1_000;
+
 /** Takes `<path>.lock` (waiting up to `timeoutMs`); resolves to the function that gives it back. */
 async function acquireFileLock(path: string, timeoutMs: number): Promise<() => Promise<void>> {
   const lockPath = `${path}.lock`;
@@ -243,6 +327,7 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
   const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
+  let announced = false;
   for (;;) {
     try {
       const handle = await fs.open(
@@ -252,6 +337,8 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
       );
       await handle.writeFile(token);
       await handle.close();
+      // Another waiter's announcement may go with it: that one makes it again on its next try.
+      if (announced) await fs.rm(waitingPathOf(path), { force: true }).catch(() => undefined);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -265,6 +352,10 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
         );
       }
       if (await removeIfStale(lockPath)) continue;
+      // Say that someone waits: a holder that keeps the lock across its runs (HeldFileLock) then
+      // gives it back at its bound. Best effort: at worst it is given back at each bound anyway.
+      await fs.writeFile(waitingPathOf(path), '', { mode: 0o600 }).catch(() => undefined);
+      announced = true;
       if (Date.now() > deadline) {
         throw new PatchbayError(
           'lock-timeout',
@@ -286,16 +377,20 @@ async function acquireFileLock(path: string, timeoutMs: number): Promise<() => P
 /**
  * The same lock, kept by a long-lived process (a gateway) across a burst of work instead of taken
  * and given back for each piece: taking it costs a dozen file operations, which at one call in
- * flight were most of a limit decision. It is given back after `idleMs` without work, and at the
- * latest once it has been held `maxHoldMs`, so other processes wait at most about that long (far
- * below STALE_LOCK_MS: a held lock is never judged stale while its owner lives).
+ * flight were most of a limit decision. It is given back after `idleMs` without work, and, when
+ * another process waits for it (each of its tries touches `<path>.lock.waiting`), once it has
+ * been held `maxHoldMs`, so other processes wait at most about that long (far below
+ * STALE_LOCK_MS: a held lock is never judged stale while its owner lives).
  *
  * Waiters poll (withFileLock sleeps up to 200 ms between tries), so after giving the lock back
  * at its bound it is not kept again for YIELD_MS: runs take it and give it back each, as
  * withFileLock does, and the gaps between them let a waiting process in.
  *
  * `run` tells the work whether the lock was kept since the last run (`kept`): then nothing else
- * wrote the file meanwhile and what the work read last time still holds. Runs must not overlap
+ * wrote the file meanwhile and what the work read last time still holds; and whether it stays
+ * held after the run (`held`: not during a yield, when the run takes and gives it back itself).
+ * Only while `held` may the work leave a write for later: `beforeGiveBack` is called, with the
+ * lock still ours, each time it is given back, to finish such a write. Runs must not overlap
  * (the caller serializes them).
  */
 export class HeldFileLock {
@@ -309,16 +404,21 @@ export class HeldFileLock {
 
   constructor(
     private readonly path: string,
-    private readonly options: { timeoutMs: number; idleMs: number; maxHoldMs: number },
+    private readonly options: {
+      timeoutMs: number;
+      idleMs: number;
+      maxHoldMs: number;
+      beforeGiveBack?: () => void;
+    },
   ) {}
 
-  async run<T>(work: (kept: boolean) => Promise<T>): Promise<T> {
+  async run<T>(work: (kept: boolean, held: boolean) => Promise<T>): Promise<T> {
     clearTimeout(this.idle);
     this.idle = undefined;
     // Our own lock file, not yet removed, would look like another process's.
     if (this.givingBack) await this.givingBack;
     if (!this.release && Date.now() < this.yieldUntil)
-      return withFileLock(this.path, this.options.timeoutMs, () => work(false));
+      return withFileLock(this.path, this.options.timeoutMs, () => work(false, false));
     const kept = this.release !== undefined;
     if (!this.release) {
       this.release = await acquireFileLock(this.path, this.options.timeoutMs);
@@ -326,20 +426,24 @@ export class HeldFileLock {
     }
     let result: T;
     try {
-      result = await work(kept);
+      result = await work(kept, true);
     } catch (error) {
       // What the work left is unknown: give the lock back, and read afresh next time.
       await this.giveBack();
       throw error;
     }
     if (Date.now() - this.heldSince >= this.options.maxHoldMs) {
-      this.yieldUntil = Date.now() + YIELD_MS;
-      await this.giveBack();
-    } else {
-      this.idle = setTimeout(() => void this.giveBack(), this.options.idleMs);
-      // A process with nothing else to do may end: its lock is then stale, and is broken.
-      this.idle.unref();
+      if (someoneWaitsFor(this.path)) {
+        this.yieldUntil = Date.now() + YIELD_MS;
+        await this.giveBack();
+        return result;
+      }
+      // Nobody waits: keep it for another bound (a stat at each bound, not lock files at each run).
+      this.heldSince = Date.now();
     }
+    this.idle = setTimeout(() => void this.giveBack(), this.options.idleMs);
+    // A process with nothing else to do may end: its lock is then stale, and is broken.
+    this.idle.unref();
     return result;
   }
 
@@ -350,6 +454,12 @@ export class HeldFileLock {
     const release = this.release;
     this.release = undefined;
     if (!release) return this.givingBack;
+    // A throw here must not keep the lock: the hook reports its own failures.
+    try {
+      this.options.beforeGiveBack?.();
+    } catch {
+      // Nothing more to do: the lock goes back all the same.
+    }
     const done = release()
       .catch(() => undefined)
       .finally(() => {

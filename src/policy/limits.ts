@@ -21,9 +21,11 @@
  * measured). What that gives up: after a power loss (not a process crash: the kernel still holds
  * the write) the counts of the last seconds may be lost, so a limit may allow that many calls
  * again; a file left unreadable by it is set aside as below. A gateway (holdLock) keeps the lock
- * across a burst of calls and decides from the counts in memory meanwhile, writing each admitted
- * call as before: a decision at 1 in flight then costs one atomic write instead of a dozen file
- * operations (core/file-store.ts HeldFileLock says how other processes still get their turn). Windows that have ended are dropped on every write. A file
+ * across a burst of calls and decides from the counts in memory meanwhile, writing the admitted
+ * calls at most 20 ms later (HeldUsage below, which says what a crash then loses): a decision at
+ * 1 in flight then costs no file operation before the call goes upstream, instead of a dozen
+ * (core/file-store.ts HeldFileLock says how other processes still get their turn). Windows that
+ * have ended are dropped on every write. A file
  * that cannot be understood is set aside as `usage.json.corrupt-<time>` and counting starts again
  * from zero: a damaged counter file must never block calls for good.
  */
@@ -31,7 +33,13 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { PatchbayError } from '../errors.js';
-import { HeldFileLock, replaceFileSync, withFileLock, writeFileAtomic } from '../core/file-store.js';
+import {
+  HeldFileLock,
+  OverwrittenFile,
+  replaceFileSync,
+  withFileLock,
+  writeFileAtomic,
+} from '../core/file-store.js';
 import type { Paths } from '../core/paths.js';
 import type { WindowCounters } from '../state/store.js';
 
@@ -129,9 +137,11 @@ export interface LimitStoreOptions {
   /**
    * A long-lived process (a gateway): keep the usage file's lock across a burst of calls
    * (HeldFileLock) and decide from the counts in memory while it is kept. Every admitted call is
-   * still written to the file before it is answered.
+   * still written to the file, at most WRITE_EVERY_MS (20 ms) after it was admitted (HeldUsage).
    */
   holdLock?: boolean;
+  /** How long a kept lock waits for the next decision before it is given back (default 25 ms). */
+  holdIdleMs?: number;
 }
 
 export interface LimitRefusal {
@@ -195,7 +205,18 @@ export function fileLimitCounter(options: Omit<LimitStoreOptions, 'now'>): Limit
   return {
     description: `the usage file ${options.paths.usage}`,
     consume: (requests) => Promise.all(requests.map(({ rules, now }) => consume(rules, withNow(now)))),
-    usage: (rules, now) => usage(rules, withNow(now)),
+    usage: (rules, now) => {
+      // This process's own counts not yet written are part of the answer.
+      const held = heldLocks.get(options.paths.usage);
+      if (held?.unwrittenAt) {
+        try {
+          writeHeldNow(options.paths.usage, held);
+        } catch {
+          // Shown from the file as it is; the next decision reports the failed write.
+        }
+      }
+      return usage(rules, withNow(now));
+    },
     close: async () => {
       const kept = heldLocks.get(options.paths.usage);
       heldLocks.delete(options.paths.usage);
@@ -339,22 +360,100 @@ interface Batch {
  * lock is contended only across processes and a burst in the gateway does not back off for nothing.
  */
 const batches = new Map<string, Batch>();
-/** Usage files whose lock this process keeps (holdLock), with the counts read under it. */
-const heldLocks = new Map<string, { lock: HeldFileLock; counters: Counters | undefined }>();
-/** Given back after this long without a decision, or once held this long. */
+/**
+ * A usage file whose lock this process keeps (holdLock), with the counts read under it, and the
+ * counts admitted but not yet written. While the lock is kept the counts in memory are the truth
+ * and nobody else reads the file, so the write of a decision is left for later: it no longer
+ * stands between the decision and the request going upstream, and the decisions of up to
+ * WRITE_EVERY_MS share one write (the rename that replaces the file was most of a gateway's CPU
+ * per call: ext4 pushes the new file's data out when a rename replaces one). It is always done
+ * before the lock is given back.
+ *
+ * What that gives up: a gateway killed (kill -9, out of memory) loses the counts of the calls it
+ * admitted in its last WRITE_EVERY_MS, so a limit may allow that many calls again. A power loss
+ * already loses more (the writes are not fsync'd). A write that fails (a full disk) refuses the
+ * next calls with its error while the counts wait in memory; if the lock must be given back
+ * before a write succeeds, they are lost, and the old file is left as it was.
+ */
+interface HeldUsage {
+  lock: HeldFileLock;
+  counters: Counters | undefined;
+  /** The time of the latest admitted decision not yet written (undefined: all written). */
+  unwrittenAt: Date | undefined;
+  /** The usage file, overwritten in place while the lock is kept. */
+  file: OverwrittenFile;
+  /** The coming write, when one is scheduled. */
+  writeSoon: NodeJS.Timeout | undefined;
+  /** When the counts were last written (epoch ms). */
+  writtenAt: number;
+  /** The last write failed: the next decision writes first, and fails the calls if it still cannot. */
+  writeFailed: boolean;
+}
+
+const heldLocks = new Map<string, HeldUsage>();
+/** Given back after this long without a decision, or once held this long while someone waits. */
 const HOLD_IDLE_MS = 25;
 const HOLD_MAX_MS = 250;
+/** A kept lock's counts are written at most this long after a decision (HeldUsage). */
+const WRITE_EVERY_MS = 20;
 
-function heldLock(path: string, timeoutMs: number) {
+function heldLock(path: string, timeoutMs: number, idleMs: number): HeldUsage {
   let held = heldLocks.get(path);
   if (!held) {
-    held = {
-      lock: new HeldFileLock(path, { timeoutMs, idleMs: HOLD_IDLE_MS, maxHoldMs: HOLD_MAX_MS }),
+    const made: HeldUsage = {
+      lock: new HeldFileLock(path, {
+        timeoutMs,
+        idleMs,
+        maxHoldMs: HOLD_MAX_MS,
+        beforeGiveBack: () => {
+          try {
+            writeHeldNow(path, made);
+          } finally {
+            made.file.close();
+          }
+        },
+      }),
+      file: new OverwrittenFile(path, 0o600),
       counters: undefined,
+      unwrittenAt: undefined,
+      writeSoon: undefined,
+      writtenAt: 0,
+      writeFailed: false,
     };
+    held = made;
     heldLocks.set(path, held);
   }
   return held;
+}
+
+/** Write the held counts if some are unwritten; throws (write-failed) when the file cannot take them. */
+function writeHeldNow(path: string, held: HeldUsage): void {
+  clearTimeout(held.writeSoon);
+  held.writeSoon = undefined;
+  if (!held.unwrittenAt || !held.counters) return;
+  try {
+    held.file.write(serialize(held.counters, held.unwrittenAt));
+  } catch (error) {
+    held.writeFailed = true;
+    throw error;
+  }
+  held.unwrittenAt = undefined;
+  held.writtenAt = Date.now();
+  held.writeFailed = false;
+}
+
+function writeHeldSoon(path: string, held: HeldUsage, latest: Date): void {
+  if (!held.unwrittenAt || latest > held.unwrittenAt) held.unwrittenAt = latest;
+  if (held.writeSoon) return;
+  // Not before the request is on its way upstream, nor sooner than WRITE_EVERY_MS after the last.
+  const wait = Math.max(0, held.writtenAt + WRITE_EVERY_MS - Date.now());
+  held.writeSoon = setTimeout(() => {
+    try {
+      writeHeldNow(path, held);
+    } catch {
+      // writeFailed is set: the next decision tries again and refuses its calls if it fails.
+    }
+  }, wait);
 }
 
 /** Directories of usage files made (or found) by this process: mkdir once, not per call. */
@@ -375,8 +474,12 @@ async function drain(path: string, batch: Batch): Promise<void> {
       const lockTimeoutMs = Math.max(
         ...group.map((each) => each.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS),
       );
-      // The group decided against the counts of the file (read now, or kept in memory with its lock).
-      const decide = async (kept: Counters | undefined, holding: boolean) => {
+      // The group decided against the counts of the file (read now, or kept in memory with its
+      // lock), and `write` records the admitted ones.
+      const decide = async (
+        kept: Counters | undefined,
+        write: (counters: Counters, latest: Date) => Promise<void> | void,
+      ) => {
         const loaded = kept ? { counters: kept, problem: undefined } : await readCounters(path);
         if (loaded.problem) {
           const aside = await setAside(path);
@@ -388,23 +491,39 @@ async function drain(path: string, batch: Batch): Promise<void> {
         const decided = group.map((each) => countOne(each.rules, counters, each.now));
         if (decided.some((result) => result.ok)) {
           const latest = new Date(Math.max(...group.map((each) => each.now.getTime())));
-          const text = serialize(counters, latest);
-          // Written on every admitted call: atomic, not fsync'd (see the module comment); with the
-          // lock kept, at once (no thread-pool hand-offs while calls wait).
-          if (holding) replaceFileSync(path, text, 0o600);
-          else await writeFileAtomic(path, text, { mode: 0o600, secret: false, durable: false });
+          await write(counters, latest);
         }
         return { decided, counters };
       };
-      const holder = group.some((each) => each.options.holdLock) ? heldLock(path, lockTimeoutMs) : undefined;
+      // Written for every admitted call: atomic, not fsync'd (see the module comment).
+      const writeNow = (counters: Counters, latest: Date) =>
+        writeFileAtomic(path, serialize(counters, latest), { mode: 0o600, secret: false, durable: false });
+      const holding = group.find((each) => each.options.holdLock)?.options;
+      const holder = holding ? heldLock(path, lockTimeoutMs, holding.holdIdleMs ?? HOLD_IDLE_MS) : undefined;
       const results = holder
-        ? await holder.lock.run(async (kept) => {
+        ? await holder.lock.run(async (kept, held) => {
+            // A write that failed is tried again before deciding more; if it fails, so do the calls.
+            // Not by throwing here: that would give the lock back, and the unwritten counts with it.
+            if (kept && holder.writeFailed) {
+              try {
+                writeHeldNow(path, holder);
+              } catch (error) {
+                return error as Error;
+              }
+            }
             // Kept since the last batch: nobody else wrote, the counts in memory are the file's.
-            const { decided, counters } = await decide(kept ? holder.counters : undefined, true);
+            const { decided, counters } = await decide(
+              kept ? holder.counters : undefined,
+              // Kept past this run: written within WRITE_EVERY_MS (HeldUsage); else now, at once.
+              held
+                ? (_, latest) => writeHeldSoon(path, holder, latest)
+                : (written, latest) => replaceFileSync(path, serialize(written, latest), 0o600),
+            );
             holder.counters = counters;
             return decided;
           })
-        : (await withFileLock(path, lockTimeoutMs, () => decide(undefined, false))).decided;
+        : (await withFileLock(path, lockTimeoutMs, () => decide(undefined, writeNow))).decided;
+      if (results instanceof Error) throw results;
       if (warning) group[0]!.options.onWarning?.(warning);
       group.forEach((each, index) => each.resolve(results[index]!));
     } catch (error) {

@@ -59,6 +59,21 @@ describe('HeldFileLock', () => {
     await lock.giveBack();
   });
 
+  it('keeps the lock past its bound while nobody waits for it', async () => {
+    const lock = new HeldFileLock(file, { timeoutMs: 5_000, idleMs: 10_000, maxHoldMs: 60 });
+    const kept: boolean[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 400) {
+      await lock.run(async (was) => kept.push(was));
+      await sleep(20);
+    }
+    // Taken once, then kept through several bounds: no run took it afresh.
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.slice(1).every(Boolean)).toBe(true);
+    await lock.giveBack();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
   it('gives the lock back when the work fails, and reads afresh after', async () => {
     const lock = new HeldFileLock(file, { timeoutMs: 5_000, idleMs: 10_000, maxHoldMs: 10_000 });
     await lock.run(async () => undefined);

@@ -17,6 +17,8 @@ export interface Terminal {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Type a line and press Enter. */
   type(line: string): void;
+  /** Type keys as they are, without Enter (a half-typed line, Tab as "\t", Ctrl-C as "\u0003"). */
+  keys(text: string): void;
   /** Everything shown so far, without escape sequences. */
   screen(): string;
   exited: Promise<number>;
@@ -51,6 +53,9 @@ export function runInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd: strin
     exited,
     type(line) {
       child.stdin.write(`${line}\r`);
+    },
+    keys(text) {
+      child.stdin.write(text);
     },
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {

@@ -17,6 +17,7 @@ import { resolvePaths, type Paths } from '../../src/core/paths.js';
 import { PatchbayError } from '../../src/errors.js';
 import {
   consume,
+  fileLimitCounter,
   formatDuration,
   formatLimit,
   limitWindow,
@@ -325,6 +326,81 @@ describe('consume', () => {
     const warnings: string[] = [];
     await usage([rule('sentry', '1/day')], { paths, onWarning: (message) => warnings.push(message) });
     expect(warnings[0]).toContain('unknown version 2');
+  });
+});
+
+describe('a gateway keeping the usage lock', () => {
+  const now = new Date('2026-11-21T20:47:13Z');
+  const sentry = rule('sentry', '10/hour', { server: 'sentry' });
+  // Longer than the 20 ms a kept lock's counts may wait to be written.
+  const afterWrite = () => new Promise((resolve) => setTimeout(resolve, 80));
+  const usedInFile = async () =>
+    (JSON.parse(await readFile(file, 'utf8')) as { counters: Record<string, { hour: { used: number } }> })
+      .counters.sentry!.hour.used;
+  // Long enough that the lock is not given back between the steps of a test on a loaded machine.
+  const counter = () => fileLimitCounter({ paths, holdLock: true, holdIdleMs: 10_000 });
+
+  it('writes what it admitted soon after, not before the call goes on, with the lock still kept', async () => {
+    const gateway = counter();
+    try {
+      expect(
+        await gateway.consume([
+          { rules: [sentry], now },
+          { rules: [sentry], now },
+        ]),
+      ).toEqual([{ ok: true }, { ok: true }]);
+      // Not yet: the decision did not wait for the file, the call went on at once.
+      expect(existsSync(file)).toBe(false);
+      await afterWrite();
+      expect(await usedInFile()).toBe(2);
+      expect(existsSync(`${file}.lock`)).toBe(true);
+    } finally {
+      await gateway.close!();
+    }
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('shows its own counts not yet written in the usage it reports', async () => {
+    const gateway = counter();
+    try {
+      await gateway.consume([{ rules: [sentry], now }]);
+      expect((await gateway.usage([sentry], now))[0]!.used).toBe(1);
+    } finally {
+      await gateway.close!();
+    }
+  });
+
+  it('writes what is unwritten before it gives the lock back', async () => {
+    const gateway = counter();
+    expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
+    await gateway.close!();
+    expect(await usedInFile()).toBe(1);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('refuses calls while the file cannot take the counts, and loses none of them once it can', async () => {
+    const gateway = counter();
+    try {
+      expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
+      await afterWrite();
+      // Something takes the file's place: a directory, which no rename can replace. Counts
+      // larger than a page are replaced rather than overwritten in place (OverwrittenFile).
+      await rm(file);
+      await mkdir(join(file, 'in-the-way'), { recursive: true });
+      const many = Array.from({ length: 80 }, (_, index) => rule(`server-${index}`, '10/hour'));
+      expect(await gateway.consume([{ rules: [sentry, ...many], now }])).toEqual([{ ok: true }]);
+      await afterWrite(); // This write fails.
+      const refused = gateway.consume([{ rules: [sentry], now }]);
+      await expect(refused).rejects.toThrow(PatchbayError);
+      await expect(refused).rejects.toThrow(/Could not write .*usage\.json.*The old file is intact/);
+      await rm(file, { recursive: true });
+      expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
+      await afterWrite();
+      // The call admitted while the write failed is counted; the refused one is not.
+      expect(await usedInFile()).toBe(3);
+    } finally {
+      await gateway.close!();
+    }
   });
 });
 

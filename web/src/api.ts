@@ -23,6 +23,7 @@ import type {
   ReadOutcome,
   Scope,
   SessionInfo,
+  TaskRun,
   ToolGroup,
 } from '../../src/console/api-types';
 import { NO_SESSION, openSession, type SessionState } from './session';
@@ -188,6 +189,10 @@ export const api = {
       `servers/${enc(name)}/call`,
       approved ? { tool, arguments: args, approved: true } : { tool, arguments: args },
     ),
+  task: (name: string, taskId: string) =>
+    request<TaskRun>('GET', `servers/${enc(name)}/tasks/${enc(taskId)}`),
+  cancelTask: (name: string, taskId: string) =>
+    request<TaskRun>('DELETE', `servers/${enc(name)}/tasks/${enc(taskId)}`),
   read: (name: string, uri: string) => request<ReadOutcome>('POST', `servers/${enc(name)}/read`, { uri }),
   prompt: (name: string, prompt: string, args: Record<string, string>) =>
     request<PromptOutcome>('POST', `servers/${enc(name)}/prompt`, { prompt, arguments: args }),

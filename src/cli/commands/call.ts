@@ -17,8 +17,10 @@ import { timeoutFrom } from '../health.js';
 import { note, printJson, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { liveView } from '../progress.js';
+import type { QuestionSource } from '../questions.js';
 import type { ServerRequestOptions } from '../server-requests.js';
-import { parseServerRequestOptions, useServer } from '../server-session.js';
+import { parseServerRequestOptions, useServer, type OpenedServer } from '../server-session.js';
+import type { Session } from '../../connect/session.js';
 import { exampleArguments, typePhrase, type JsonSchema } from '../../connect/tool-arguments.js';
 
 export interface CallOptions {
@@ -39,6 +41,10 @@ export interface CallOptions {
   logArguments: boolean;
   /** --allow-unknown-args: send argument names the tool's schema does not declare. */
   allowUnknownArgs: boolean;
+  /** Where an approval is asked on a terminal (the shell lends its line editor). */
+  questions?: QuestionSource;
+  /** --task: run a tool that allows it as a task (one that requires it always runs as one). */
+  task: boolean;
 }
 
 export function parseCallOptions(
@@ -55,6 +61,7 @@ export function parseCallOptions(
     yes?: boolean;
     logArguments?: boolean;
     allowUnknownArgs?: boolean;
+    task?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): CallOptions {
@@ -76,12 +83,14 @@ export function parseCallOptions(
     yes: Boolean(raw.yes),
     logArguments: Boolean(raw.logArguments),
     allowUnknownArgs: Boolean(raw.allowUnknownArgs),
+    task: Boolean(raw.task),
   };
 }
 
 interface ToolInfo {
   name: string;
   inputSchema?: JsonSchema;
+  execution?: { taskSupport?: unknown };
 }
 
 export async function runCall(options: CallOptions, io: Io): Promise<number> {
@@ -90,62 +99,102 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
     options.name,
     options.timeoutMs,
     io,
-    async (session, opened): Promise<CallResult | Interrupted> => {
-      const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }] = await Promise.all([
-        import('../../use/guarded-call.js'),
-        import('../call-policy.js'),
-      ]);
-      let interrupted = false;
-      try {
-        const outcome = await guardedSessionCall(
-          session,
-          opened,
-          {
-            toolName: options.tool,
-            args: (tool) =>
-              typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options),
-            check: (tool) => ({
-              allowUnknown: options.allowUnknownArgs,
-              hint: argumentsHint(tool as ToolInfo, options),
-              onUncheckable: (why) =>
-                note(
-                  io,
-                  `Could not check the arguments against ${options.tool}'s input schema (${why}); sending them as given.`,
-                ),
-            }),
-            notFoundHint: `patchbay tools ${options.name} lists them.`,
-            onWarning: (message) => note(io, message),
-            send: async (request) => {
-              const progress = progressLine(io, options.tool);
-              try {
-                return await session.request((client) =>
-                  client.callTool(request, {
-                    ...session.requestOptions(),
-                    // Ctrl-C: the SDK sends notifications/cancelled for this request.
-                    ...(io.interrupt ? { signal: io.interrupt } : {}),
-                    onprogress: progress.update,
-                    // A long operation that keeps reporting progress is not timed out between reports.
-                    resetTimeoutOnProgress: true,
-                  }),
-                );
-              } catch (error) {
-                interrupted = io.interrupt?.aborted === true;
-                throw error;
-              } finally {
-                progress.finish();
-              }
-            },
-          },
-          terminalCaller(opened, options.tool, options, io),
-        );
-        return resultOrThrow(outcome) as CallResult;
-      } catch (error) {
-        if (interrupted) return new Interrupted();
-        throw error;
-      }
-    },
+    (session, opened) => callOnSession(session, opened, options, base, io),
     options.requests,
   );
+  return printCallOutcome(outcome, options, io);
+}
+
+/**
+ * The call on an open session (the shell keeps one for many calls): the guarded call with its
+ * progress line, the result, or `Interrupted` when Ctrl-C (io.interrupt) cancelled it.
+ */
+export async function callOnSession(
+  session: Session,
+  opened: OpenedServer,
+  options: CallOptions,
+  base: Record<string, unknown>,
+  io: Io,
+): Promise<CallResult | Interrupted> {
+  const [{ guardedSessionCall }, { resultOrThrow, terminalCaller }, tasks] = await Promise.all([
+    import('../../use/guarded-call.js'),
+    import('../call-policy.js'),
+    import('./task-call.js'),
+  ]);
+  let interrupted = false;
+  let asTask = false;
+  try {
+    const outcome = await guardedSessionCall(
+      session,
+      opened,
+      {
+        toolName: options.tool,
+        args: (tool) => {
+          // Decided before policy is asked: a tool that cannot run as asked is refused unasked.
+          asTask = tasks.runsAsTask(session, tool as ToolInfo, options.task, options.name);
+          return typedArguments(options.pairs, base, (tool as ToolInfo).inputSchema ?? {}, options);
+        },
+        check: (tool) => ({
+          allowUnknown: options.allowUnknownArgs,
+          hint: argumentsHint(tool as ToolInfo, options),
+          onUncheckable: (why) =>
+            note(
+              io,
+              `Could not check the arguments against ${options.tool}'s input schema (${why}); sending them as given.`,
+            ),
+        }),
+        notFoundHint: `patchbay tools ${options.name} lists them.`,
+        onWarning: (message) => note(io, message),
+        send: async (request) => {
+          if (asTask)
+            try {
+              return await tasks.callAsTask(session, request, options.name, io, {
+                describeProgress: (report) => describeProgress(options.tool, report),
+                ...(options.questions ? { questions: options.questions } : {}),
+              });
+            } catch (error) {
+              // Ctrl-C before the task was created: the creating request was cancelled.
+              interrupted = io.interrupt?.aborted === true && !(error instanceof tasks.TaskStopped);
+              throw error;
+            }
+          const progress = progressLine(io, options.tool);
+          try {
+            return await session.request((client) =>
+              client.callTool(request, {
+                ...session.requestOptions(),
+                // Ctrl-C: the SDK sends notifications/cancelled for this request.
+                ...(io.interrupt ? { signal: io.interrupt } : {}),
+                onprogress: progress.update,
+                // A long operation that keeps reporting progress is not timed out between reports.
+                resetTimeoutOnProgress: true,
+              }),
+            );
+          } catch (error) {
+            interrupted = io.interrupt?.aborted === true;
+            throw error;
+          } finally {
+            progress.finish();
+          }
+        },
+      },
+      terminalCaller(opened, options.tool, options, io),
+    );
+    return resultOrThrow(outcome) as CallResult;
+  } catch (error) {
+    if (interrupted) return new Interrupted();
+    // The task was cancelled or left running after Ctrl-C; task-call.ts said which.
+    if (error instanceof tasks.TaskStopped) return new TaskStoppedOutcome();
+    throw error;
+  }
+}
+
+/** What `call` prints of a call's outcome (text, files, or --json), and its exit status. */
+export async function printCallOutcome(
+  outcome: CallResult | Interrupted,
+  options: CallOptions,
+  io: Io,
+): Promise<number> {
+  if (outcome instanceof TaskStoppedOutcome) return EXIT.interrupted;
   if (outcome instanceof Interrupted) {
     note(io, `Cancelled ${options.tool}: the server was told to stop.`);
     return EXIT.interrupted;
@@ -158,7 +207,11 @@ export async function runCall(options: CallOptions, io: Io): Promise<number> {
   return printResult(result, options, io);
 }
 
-class Interrupted extends Error {}
+/** A call cancelled by Ctrl-C: the server was told (notifications/cancelled). */
+export class Interrupted extends Error {}
+
+/** A task stopped by Ctrl-C (cancelled, or left running): task-call.ts has said which. */
+export class TaskStoppedOutcome extends Interrupted {}
 
 /** Progress notifications as a line on a terminal: `42 %` with the server's message, or a count. */
 function progressLine(io: Io, tool: string): { update(progress: ProgressReport): void; finish(): void } {
@@ -189,14 +242,14 @@ const PROGRESS_BAR_WIDTH = 20;
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-async function readArgs(source: string, io: Io): Promise<string> {
+export async function readArgs(source: string, io: Io): Promise<string> {
   if (source !== '-') return source;
   const chunks: Buffer[] = [];
   for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseArgsJson(text: string): Record<string, unknown> {
+export function parseArgsJson(text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -297,13 +350,18 @@ interface ContentBlock {
   resource?: { uri: string; mimeType?: string; text?: string; blob?: string };
 }
 
-interface CallResult {
+export interface CallResult {
   content?: ContentBlock[];
   structuredContent?: unknown;
   isError?: boolean;
 }
 
-async function printResult(result: CallResult, options: CallOptions, io: Io): Promise<number> {
+/** A tool's result as call prints it (also `task --result`): text, files for binary content. */
+export async function printResult(
+  result: CallResult,
+  options: Pick<CallOptions, 'tool' | 'outputDir'>,
+  io: Io,
+): Promise<number> {
   const text: string[] = [];
   const files: string[] = [];
   let directory: string | undefined;

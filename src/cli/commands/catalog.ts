@@ -8,11 +8,12 @@ import { EXIT } from '../../errors.js';
 import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
+import type { Session } from '../../connect/session.js';
 
 export type CatalogOptions = ServerReadOptions;
 export const parseCatalogOptions = parseServerReadOptions;
 
-interface ResourceInfo {
+export interface ResourceInfo {
   uri: string;
   name?: string;
   title?: string;
@@ -20,7 +21,7 @@ interface ResourceInfo {
   description?: string;
 }
 
-interface TemplateInfo {
+export interface TemplateInfo {
   uriTemplate: string;
   name?: string;
   title?: string;
@@ -28,20 +29,40 @@ interface TemplateInfo {
   description?: string;
 }
 
+export interface Catalog {
+  resources: ResourceInfo[];
+  templates: TemplateInfo[];
+}
+
 export async function runResources(options: CatalogOptions, io: Io): Promise<number> {
-  const { resources, templates } = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    const offers = session.client.getServerCapabilities()?.resources;
-    if (!offers) return { resources: [] as ResourceInfo[], templates: [] as TemplateInfo[] };
-    // Without a cursor the SDK follows every page.
-    const [listed, templated] = await Promise.all([
-      session.request((client) => client.listResources(undefined, session.requestOptions())),
-      session.request((client) => client.listResourceTemplates(undefined, session.requestOptions())),
-    ]);
-    return {
-      resources: listed.resources as ResourceInfo[],
-      templates: templated.resourceTemplates as TemplateInfo[],
-    };
-  });
+  return printResources(
+    await useServer(options.name, options.timeoutMs, io, resourcesOnSession),
+    options,
+    io,
+  );
+}
+
+/** Every page of the server's resources and resource templates, on an open session. */
+export async function resourcesOnSession(session: Session): Promise<Catalog> {
+  const offers = session.client.getServerCapabilities()?.resources;
+  if (!offers) return { resources: [], templates: [] };
+  // Without a cursor the SDK follows every page.
+  const [listed, templated] = await Promise.all([
+    session.request((client) => client.listResources(undefined, session.requestOptions())),
+    session.request((client) => client.listResourceTemplates(undefined, session.requestOptions())),
+  ]);
+  return {
+    resources: listed.resources as ResourceInfo[],
+    templates: templated.resourceTemplates as TemplateInfo[],
+  };
+}
+
+/** What `resources` prints: each resource, then each template, or --json. */
+export function printResources(
+  { resources, templates }: Catalog,
+  options: Pick<CatalogOptions, 'name' | 'json'>,
+  io: Io,
+): number {
   if (options.json) {
     printJson(io, { resources, templates });
     return EXIT.ok;
@@ -72,7 +93,7 @@ export async function runResources(options: CatalogOptions, io: Io): Promise<num
   return EXIT.ok;
 }
 
-interface PromptInfo {
+export interface PromptInfo {
   name: string;
   title?: string;
   description?: string;
@@ -80,13 +101,24 @@ interface PromptInfo {
 }
 
 export async function runPrompts(options: CatalogOptions, io: Io): Promise<number> {
-  const prompts = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    if (!session.client.getServerCapabilities()?.prompts) return [] as PromptInfo[];
-    const { prompts: listed } = await session.request((client) =>
-      client.listPrompts(undefined, session.requestOptions()),
-    );
-    return listed as PromptInfo[];
-  });
+  return printPrompts(await useServer(options.name, options.timeoutMs, io, promptsOnSession), options, io);
+}
+
+/** Every page of the server's prompts, on an open session. */
+export async function promptsOnSession(session: Session): Promise<PromptInfo[]> {
+  if (!session.client.getServerCapabilities()?.prompts) return [];
+  const { prompts } = await session.request((client) =>
+    client.listPrompts(undefined, session.requestOptions()),
+  );
+  return prompts as PromptInfo[];
+}
+
+/** What `prompts` prints: each prompt with its arguments, or --json. */
+export function printPrompts(
+  prompts: PromptInfo[],
+  options: Pick<CatalogOptions, 'name' | 'json'>,
+  io: Io,
+): number {
   if (options.json) {
     printJson(io, prompts);
     return EXIT.ok;

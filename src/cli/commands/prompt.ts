@@ -11,6 +11,7 @@ import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalText } from '../../core/terminal-text.js';
 import type { ServerRequestOptions } from '../server-requests.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
+import type { Session } from '../../connect/session.js';
 
 export interface PromptOptions {
   name: string;
@@ -55,35 +56,52 @@ interface PromptMessage {
 }
 
 export async function runPrompt(options: PromptOptions, io: Io): Promise<number> {
-  const { messages, description } = await useServer(
+  const got = await useServer(
     options.name,
     options.timeoutMs,
     io,
-    async (session) => {
-      const { prompts } = await session.request((client) =>
-        client.listPrompts(undefined, session.requestOptions()),
-      );
-      const declared = prompts.find((candidate) => candidate.name === options.prompt);
-      if (!declared) {
-        throw new PatchbayError(
-          'not-found',
-          `${options.name} has no prompt named ${JSON.stringify(options.prompt)}.`,
-          {
-            hint: `patchbay prompts ${options.name} lists them.`,
-          },
-        );
-      }
-      checkPromptArguments(declared, options.arguments);
-      const result = await session.request((client) =>
-        client.getPrompt(
-          { name: options.prompt, arguments: { ...options.arguments } },
-          session.requestOptions(),
-        ),
-      );
-      return { messages: result.messages as PromptMessage[], description: result.description };
-    },
+    (session) => promptOnSession(session, options),
     options.requests,
   );
+  return printPrompt(got, options, io);
+}
+
+export interface GotPrompt {
+  messages: PromptMessage[];
+  description: string | undefined;
+}
+
+/** The prompt's messages, its arguments checked against its declaration first, on an open session. */
+export async function promptOnSession(
+  session: Session,
+  options: Pick<PromptOptions, 'name' | 'prompt' | 'arguments'>,
+): Promise<GotPrompt> {
+  const { prompts } = await session.request((client) =>
+    client.listPrompts(undefined, session.requestOptions()),
+  );
+  const declared = prompts.find((candidate) => candidate.name === options.prompt);
+  if (!declared) {
+    throw new PatchbayError(
+      'not-found',
+      `${options.name} has no prompt named ${JSON.stringify(options.prompt)}.`,
+      {
+        hint: `patchbay prompts ${options.name} lists them.`,
+      },
+    );
+  }
+  checkPromptArguments(declared, options.arguments);
+  const result = await session.request((client) =>
+    client.getPrompt({ name: options.prompt, arguments: { ...options.arguments } }, session.requestOptions()),
+  );
+  return { messages: result.messages as PromptMessage[], description: result.description };
+}
+
+/** What `prompt` prints: each message under its role, or --json. */
+export function printPrompt(
+  { messages, description }: GotPrompt,
+  options: Pick<PromptOptions, 'json'>,
+  io: Io,
+): number {
   if (options.json) {
     printJson(io, { description: description ?? null, messages });
     return EXIT.ok;

@@ -12,6 +12,7 @@ import { timeoutFrom } from '../health.js';
 import { note, printJson, type Io } from '../io.js';
 import type { ServerRequestOptions } from '../server-requests.js';
 import { parseServerRequestOptions, useServer } from '../server-session.js';
+import type { Session } from '../../connect/session.js';
 
 export interface ReadOptions {
   name: string;
@@ -40,7 +41,7 @@ export function parseReadOptions(
   };
 }
 
-interface Content {
+export interface Content {
   uri: string;
   mimeType?: string;
   text?: string;
@@ -52,14 +53,24 @@ export async function runRead(options: ReadOptions, io: Io): Promise<number> {
     options.name,
     options.timeoutMs,
     io,
-    async (session) => {
-      const result = await session.request((client) =>
-        client.readResource({ uri: options.uri }, session.requestOptions()),
-      );
-      return result.contents as Content[];
-    },
+    (session) => readOnSession(session, options.uri),
     options.requests,
   );
+  return printContents(contents, options, io);
+}
+
+/** The resource's contents, read on an open session (the shell keeps one for many reads). */
+export async function readOnSession(session: Session, uri: string): Promise<Content[]> {
+  const result = await session.request((client) => client.readResource({ uri }, session.requestOptions()));
+  return result.contents as Content[];
+}
+
+/** What `read` prints of a resource's contents: text to stdout, binary to -o files, or --json. */
+export async function printContents(
+  contents: Content[],
+  options: Pick<ReadOptions, 'name' | 'uri' | 'output' | 'json'>,
+  io: Io,
+): Promise<number> {
   if (options.json) {
     printJson(io, contents);
     return EXIT.ok;

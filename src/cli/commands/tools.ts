@@ -9,6 +9,7 @@ import { paint, printJson, useColor, writeLine, type Io } from '../io.js';
 import { terminalJson, terminalText } from '../../core/terminal-text.js';
 import { rememberToolNames } from '../../core/tool-name-cache.js';
 import { parseServerReadOptions, useServer, type ServerReadOptions } from '../server-session.js';
+import type { Session } from '../../connect/session.js';
 
 export type ToolsOptions = ServerReadOptions;
 
@@ -16,7 +17,7 @@ export interface ToolOptions extends ToolsOptions {
   tool: string;
 }
 
-interface ToolInfo {
+export interface ToolInfo {
   name: string;
   title?: string;
   description?: string;
@@ -38,24 +39,31 @@ export function parseToolOptions(
 }
 
 function listTools(options: ToolsOptions, io: Io): Promise<ToolInfo[]> {
-  return useServer(options.name, options.timeoutMs, io, async (session) => {
-    if (!session.client.getServerCapabilities()?.tools) return [];
-    // Without a cursor the SDK follows every page.
-    const { tools } = await session.request((client) =>
-      client.listTools(undefined, session.requestOptions()),
-    );
-    // For shell completion: remembered in the background, never waited on.
-    rememberToolNames(
-      io.paths,
-      options.name,
-      tools.map((tool) => tool.name),
-    );
-    return tools as ToolInfo[];
-  });
+  return useServer(options.name, options.timeoutMs, io, (session) =>
+    toolsOnSession(session, options.name, io),
+  );
+}
+
+/** Every page of the server's tools, on an open session (the shell keeps one), remembered for completion. */
+export async function toolsOnSession(session: Session, name: string, io: Io): Promise<ToolInfo[]> {
+  if (!session.client.getServerCapabilities()?.tools) return [];
+  // Without a cursor the SDK follows every page.
+  const { tools } = await session.request((client) => client.listTools(undefined, session.requestOptions()));
+  // For shell completion: remembered in the background, never waited on.
+  rememberToolNames(
+    io.paths,
+    name,
+    tools.map((tool) => tool.name),
+  );
+  return tools as ToolInfo[];
 }
 
 export async function runTools(options: ToolsOptions, io: Io): Promise<number> {
-  const tools = await listTools(options, io);
+  return printTools(await listTools(options, io), options, io);
+}
+
+/** What `tools` prints: one entry per tool (name, title, annotations, arguments), or --json. */
+export function printTools(tools: ToolInfo[], options: Pick<ToolsOptions, 'name' | 'json'>, io: Io): number {
   if (options.json) {
     printJson(io, tools);
     return EXIT.ok;
@@ -88,21 +96,24 @@ export async function runTools(options: ToolsOptions, io: Io): Promise<number> {
 }
 
 export async function runTool(options: ToolOptions, io: Io): Promise<number> {
-  const tools = await listTools(options, io);
+  return printTool(findTool(await listTools(options, io), options), options, io);
+}
+
+/** The tool named `options.tool`, or the not-found error that names the nearest. */
+export function findTool(tools: ToolInfo[], options: Pick<ToolOptions, 'name' | 'tool'>): ToolInfo {
   const tool = tools.find((candidate) => candidate.name === options.tool);
-  if (!tool) {
-    const names = tools.map((candidate) => candidate.name);
-    const near = names.find((candidate) => candidate.toLowerCase() === options.tool.toLowerCase());
-    throw new PatchbayError(
-      'not-found',
-      `${options.name} has no tool named ${JSON.stringify(options.tool)}.`,
-      {
-        hint: near
-          ? `Did you mean ${near}?`
-          : `patchbay tools ${options.name} lists its ${names.length} tool${names.length === 1 ? '' : 's'}.`,
-      },
-    );
-  }
+  if (tool) return tool;
+  const names = tools.map((candidate) => candidate.name);
+  const near = names.find((candidate) => candidate.toLowerCase() === options.tool.toLowerCase());
+  throw new PatchbayError('not-found', `${options.name} has no tool named ${JSON.stringify(options.tool)}.`, {
+    hint: near
+      ? `Did you mean ${near}?`
+      : `patchbay tools ${options.name} lists its ${names.length} tool${names.length === 1 ? '' : 's'}.`,
+  });
+}
+
+/** What `tool` prints: one tool's description, annotations and schemas, or --json. */
+export function printTool(tool: ToolInfo, options: Pick<ToolOptions, 'json'>, io: Io): number {
   if (options.json) {
     printJson(io, tool);
     return EXIT.ok;

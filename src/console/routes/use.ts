@@ -9,7 +9,10 @@
 
 import { checkPromptArguments } from '../../connect/prompt-arguments.js';
 import { PatchbayError } from '../../errors.js';
-import { guardedSessionCall } from '../../use/guarded-call.js';
+import { completeArgument } from '../../use/complete.js';
+import { guardedSessionCall, type CallResult } from '../../use/guarded-call.js';
+import type { TaskInfo } from '../../use/tasks.js';
+import { consoleTasks, taskError, view } from '../tasks.js';
 import type {
   CallOutcome,
   CompletionOutcome,
@@ -81,37 +84,16 @@ export const useRoutes: Route[] = [
   },
 ];
 
-/** The most values shown for one completion (the protocol's own cap). */
-const MAX_COMPLETIONS = 100;
-
 /**
- * `completion/complete` through the server, as the SDK client sends it: what a prompt argument
- * or a template variable may be, given what is typed so far (and the other values filled in).
+ * `completion/complete` through the server (use/complete.ts, the job `patchbay complete` and the
+ * shell use too): what a prompt argument or a template variable may be, given what is typed so
+ * far (and the other values filled in). Asked on each pause in typing, so nothing is listed first.
  */
 async function complete(ctx: ConsoleContext, name: string, body: unknown): Promise<CompletionOutcome> {
   const request = completionRequest(objectBody(body));
   return withServer(ctx, name, async (session): Promise<CompletionOutcome> => {
-    if (!session.client.getServerCapabilities()?.completions)
-      return { values: [], hasMore: false, supported: false };
-    const result = await session.request((client) =>
-      client.complete(
-        {
-          ref:
-            request.ref.type === 'prompt'
-              ? { type: 'ref/prompt', name: request.ref.name }
-              : { type: 'ref/resource', uri: request.ref.uri },
-          argument: request.argument,
-          ...(request.context ? { context: { arguments: request.context } } : {}),
-        },
-        session.requestOptions(),
-      ),
-    );
-    const values = result.completion.values.filter((value) => typeof value === 'string');
-    return {
-      values: values.slice(0, MAX_COMPLETIONS),
-      hasMore: result.completion.hasMore === true || values.length > MAX_COMPLETIONS,
-      supported: true,
-    };
+    const { values, hasMore, supported } = await completeArgument(session, request);
+    return { values, hasMore, supported };
   });
 }
 
@@ -146,6 +128,12 @@ function completionRequest(body: JsonBody): CompletionRequest {
   return request;
 }
 
+/**
+ * A tool whose execution requires a task is run as one (use/tasks.ts), inside the same guarded
+ * call: the answer is `status: "task"` as soon as the task exists, and the rest of the run (its
+ * status, its result, written to the audit log as any call's) goes on with its session open,
+ * followed by the page at GET /api/servers/:name/tasks/:id (routes/tasks.ts).
+ */
 async function callTool(
   ctx: ConsoleContext,
   name: string,
@@ -153,13 +141,32 @@ async function callTool(
   args: Record<string, unknown>,
   approved: boolean,
 ): Promise<CallOutcome> {
-  return withServer(ctx, name, async (session, opened) => {
+  let created: (task: TaskInfo) => void = () => undefined;
+  const taskCreated = new Promise<TaskInfo>((resolve) => (created = resolve));
+  const running = withServer(ctx, name, async (session, opened) => {
+    const tasks = await import('../../use/tasks.js');
+    let asTask = false;
     const outcome = await guardedSessionCall(
       session,
       opened,
       {
         toolName,
-        args,
+        args: (tool) => {
+          asTask = tasks.taskSupportOf(tool as { execution?: { taskSupport?: unknown } }) === 'required';
+          return args;
+        },
+        send: (request) =>
+          asTask
+            ? tasks.runToolTask(session, request, {
+                onCreated: (task) => {
+                  consoleTasks.started(name, toolName, task, () => tasks.cancelTask(session, task.taskId));
+                  created(task);
+                },
+                onStatus: (task) => consoleTasks.moved(name, task),
+              })
+            : (session.request((client) =>
+                client.callTool(request, session.requestOptions()),
+              ) as Promise<CallResult>),
         // The one check `patchbay call` makes too (connect/tool-arguments.ts), in the same words.
         check: { allowUnknown: false },
         notFoundHint: "The connector's page lists its tools.",
@@ -175,7 +182,8 @@ async function callTool(
         onAuditError: (failure) => ctx.log(`Not logged: ${String(failure)}`),
       },
     );
-    if (outcome.kind === 'later') return { status: 'needs-approval', because: outcome.because, content: [] };
+    if (outcome.kind === 'later')
+      return { status: 'needs-approval', because: outcome.because, content: [] } satisfies CallOutcome;
     if (outcome.kind === 'refused')
       throw new PatchbayError(outcome.code, outcome.message, {
         hint:
@@ -192,8 +200,19 @@ async function callTool(
       status: result.isError ? 'tool-error' : 'ok',
       content: result.content ?? [],
       ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
-    };
+    } satisfies CallOutcome;
   });
+  const first = await Promise.race([
+    running.then((outcome) => ({ outcome })),
+    taskCreated.then((task) => ({ task })),
+  ]);
+  if ('outcome' in first) return first.outcome;
+  const { taskId } = first.task;
+  running.then(
+    (outcome) => consoleTasks.ended(name, taskId, { outcome }),
+    (error: unknown) => consoleTasks.ended(name, taskId, { error: taskError(error) }),
+  );
+  return { status: 'task', content: [], task: view(first.task) };
 }
 
 async function runPrompt(

@@ -1,5 +1,5 @@
-import { useId, useMemo, useState } from 'preact/hooks';
-import { api, toApiError, type ApiError } from '../api';
+import { useEffect, useId, useMemo, useRef, useState } from 'preact/hooks';
+import { api, ApiError, toApiError } from '../api';
 import { formatMs } from '../lib/format';
 import {
   buildArguments,
@@ -8,7 +8,7 @@ import {
   type Field,
   type FieldValues,
 } from '../lib/schema-form';
-import type { CallOutcome, ToolView } from '../types';
+import type { CallOutcome, TaskRun, ToolView } from '../types';
 import { ConfirmDialog } from './confirm-dialog';
 import { ContentList, Json } from './content';
 import { ErrorNotice } from './ui';
@@ -172,6 +172,77 @@ export function CallResult({ outcome, elapsedMs }: { outcome: CallOutcome; elaps
   );
 }
 
+/** How often the page asks for a task's status (the server's own interval, within bounds). */
+function pollMs(run: TaskRun): number {
+  return Math.min(2_000, Math.max(300, run.task.pollInterval ?? 500));
+}
+
+/**
+ * A task the console started (a tool whose execution requires one): its status and the server's
+ * message as they move, a way to cancel it, then its result as a call's.
+ */
+function TaskProgress({
+  server,
+  first,
+  onEnded,
+}: {
+  server: string;
+  first: TaskRun;
+  onEnded: (run: TaskRun) => void;
+}) {
+  const [run, setRun] = useState<TaskRun>(first);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [cancelling, setCancelling] = useState(false);
+  const ended = useRef(onEnded);
+  ended.current = onEnded;
+
+  useEffect(() => {
+    if (run.done) {
+      ended.current(run);
+      return;
+    }
+    const timer = setTimeout(() => {
+      api.task(server, run.task.taskId).then(setRun, (failure: unknown) => setError(toApiError(failure)));
+    }, pollMs(run));
+    return () => clearTimeout(timer);
+  }, [server, run]);
+
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      setRun(await api.cancelTask(server, run.task.taskId));
+    } catch (failure) {
+      setError(toApiError(failure));
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  return (
+    <section class="result task-progress" data-testid="task" data-status={run.task.status} aria-live="polite">
+      <p class="result-head">
+        <strong>Task {run.task.status.replace('_', ' ')}</strong>
+        <span class="muted mono"> {run.task.taskId}</span>
+      </p>
+      {run.task.statusMessage ? <p data-testid="task-message">{run.task.statusMessage}</p> : null}
+      {run.done ? null : (
+        <div class="form-actions form-actions-start">
+          <button
+            type="button"
+            class="button"
+            disabled={cancelling}
+            onClick={() => void cancel()}
+            data-testid="task-cancel"
+          >
+            {cancelling ? 'Cancelling…' : 'Cancel task'}
+          </button>
+        </div>
+      )}
+      <ErrorNotice error={error ?? (run.error ? new ApiError(run.error, 200) : null)} testid="task-error" />
+    </section>
+  );
+}
+
 /** "Try it": a form generated from the tool's input schema, sent through the console's call path. */
 export function TryTool({
   server,
@@ -191,6 +262,7 @@ export function TryTool({
   const [outcome, setOutcome] = useState<CallOutcome | null>(null);
   const [elapsed, setElapsed] = useState<number | null>(null);
   const [approval, setApproval] = useState<{ because: string; args: Record<string, unknown> } | null>(null);
+  const [task, setTask] = useState<{ run: TaskRun; started: number } | null>(null);
 
   const send = async (args: Record<string, unknown>, approved: boolean) => {
     setBusy(true);
@@ -204,12 +276,19 @@ export function TryTool({
         return;
       }
       setApproval(null);
+      if (result.status === 'task' && result.task) {
+        setOutcome(null);
+        setTask({ run: { tool: tool.name, task: result.task, done: false }, started });
+        return;
+      }
+      setTask(null);
       setOutcome(result);
       setElapsed(performance.now() - started);
       onCalled?.();
     } catch (failure) {
       setApproval(null);
       setOutcome(null);
+      setTask(null);
       setError(toApiError(failure));
     } finally {
       setBusy(false);
@@ -245,15 +324,30 @@ export function TryTool({
           <button
             type="submit"
             class="button button-primary"
-            disabled={busy}
+            disabled={busy || (task !== null && !task.run.done)}
             data-testid={`try-${tool.name}-run`}
           >
-            {busy ? 'Running…' : 'Run'}
+            {busy || (task !== null && !task.run.done) ? 'Running…' : 'Run'}
           </button>
           {tool.decision === 'deny' ? <span class="muted">Blocked: the call will be refused.</span> : null}
         </div>
       </form>
       <ErrorNotice error={error} testid="call-error" />
+      {task ? (
+        <TaskProgress
+          key={task.run.task.taskId}
+          server={server}
+          first={task.run}
+          onEnded={(run) => {
+            setTask({ run, started: task.started });
+            if (run.outcome) {
+              setOutcome(run.outcome);
+              setElapsed(performance.now() - task.started);
+            }
+            onCalled?.();
+          }}
+        />
+      ) : null}
       {outcome ? <CallResult outcome={outcome} elapsedMs={elapsed} /> : null}
       <ConfirmDialog
         open={approval !== null}
