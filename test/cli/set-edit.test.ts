@@ -106,7 +106,7 @@ describe('patchbay set', () => {
     for (const [key, value] of [
       ['oauth.client-id', 'app'],
       ['oauth.grant', 'cross_app_access'],
-      ['oauth.client-auth', 'client_secret_post'],
+      ['oauth.client-auth-method', 'client_secret_post'],
       ['oauth.idp-issuer', 'https://idp.example.com'],
       ['oauth.idp-client-id', 'agent'],
       ['oauth.id-token-file', 'id-token'],
@@ -125,7 +125,7 @@ describe('patchbay set', () => {
     const bad = await run(['set', 'api', 'oauth.grant', 'password']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('expected one of authorization_code, client_credentials, cross_app_access');
-    const method = await run(['set', 'api', 'oauth.client-auth', 'tls_client_auth']);
+    const method = await run(['set', 'api', 'oauth.auth-method', 'tls_client_auth']);
     expect(method.code).toBe(2);
   });
 
