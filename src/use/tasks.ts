@@ -166,17 +166,14 @@ export async function startToolTask(
   };
   if (session.era === 'modern') {
     try {
+      // callTool, as a plain call: a call the server runs at once is read exactly as one.
       const result = await session.request((client) =>
-        client.request(
-          {
-            method: 'tools/call',
-            params: { name: call.name, arguments: call.arguments, _meta: tasksExtensionMeta(client) },
-          },
-          CALL_TOOL_RESULT,
+        client.callTool(
+          { name: call.name, arguments: call.arguments, _meta: tasksExtensionMeta(client) },
           options,
         ),
       );
-      return { result };
+      return { result: result as CallResult };
     } catch (error) {
       const task = taskHandleOf(error);
       if (!task) throw error;
