@@ -42,9 +42,9 @@ const CLIENT_CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities
  */
 export function tasksExtensionMeta(client: Client): Record<string, unknown> {
   const declared = (client as unknown as { _capabilities?: unknown })._capabilities;
-  const base = (
-    typeof declared === 'object' && declared !== null ? declared : CLIENT_CAPABILITIES
-  ) as { extensions?: Record<string, unknown> };
+  const base = (typeof declared === 'object' && declared !== null ? declared : CLIENT_CAPABILITIES) as {
+    extensions?: Record<string, unknown>;
+  };
   return {
     [CLIENT_CAPABILITIES_META_KEY]: {
       ...base,

@@ -81,7 +81,8 @@ export function completeJson(text: string): string | undefined {
       delete carrier.result;
       carrier.error = {
         code: TASK_HANDLE_CODE,
-        message: 'The server answered with a task (io.modelcontextprotocol/tasks), which this request did not run as one',
+        message:
+          'The server answered with a task (io.modelcontextprotocol/tasks), which this request did not run as one',
         data: { [TASK_HANDLE_KEY]: result },
       };
       changed = true;

@@ -424,7 +424,10 @@ async function pollForTaskResult(
     const { status, statusMessage } = detailed.task;
     if (status === 'completed') {
       if (detailed.result) return stripRelatedTask(detailed.result);
-      throw new PatchbayError('task-failed', `Task ${taskId} completed, but the server sent no result with it.`);
+      throw new PatchbayError(
+        'task-failed',
+        `Task ${taskId} completed, but the server sent no result with it.`,
+      );
     }
     if (status === 'failed' || status === 'cancelled') {
       const message = typeof detailed.error?.message === 'string' ? detailed.error.message : statusMessage;
@@ -501,15 +504,16 @@ async function answerQuestion(
       'unsupported',
       `The task asked something patchbay cannot answer (${method === undefined ? 'a malformed input request' : JSON.stringify(method)}).`,
     );
-  const handler = (client as unknown as { _getRequestHandler?: (method: string) => Handler | undefined })
-    ._getRequestHandler?.(method);
+  const handler = (
+    client as unknown as { _getRequestHandler?: (method: string) => Handler | undefined }
+  )._getRequestHandler?.(method);
   if (!handler)
     throw new PatchbayError('unsupported', `The task asked ${method}, which this client does not answer.`);
   const params = isObject((question as { params?: unknown }).params)
-    ? ((question as { params: Record<string, unknown> }).params)
+    ? (question as { params: Record<string, unknown> }).params
     : undefined;
   const unavailable = () => {
-    throw new Error('an answer to a task\'s question sends nothing of its own');
+    throw new Error("an answer to a task's question sends nothing of its own");
   };
   return handler(
     { jsonrpc: '2.0', id: key, method, ...(params ? { params } : {}) },
@@ -527,7 +531,11 @@ async function answerQuestion(
 }
 
 /** The questions a 2026-07-28 server may embed (SEP-2322's input requests). */
-const INPUT_METHODS: ReadonlySet<string> = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
+const INPUT_METHODS: ReadonlySet<string> = new Set([
+  'elicitation/create',
+  'sampling/createMessage',
+  'roots/list',
+]);
 
 /**
  * 2026-07-28 `tasks/cancel`: acknowledged empty whether or not the task was still running, so the
@@ -548,7 +556,10 @@ async function cancelModernTask(session: Session, taskId: string): Promise<TaskI
     );
   const before = (await read()).task;
   if (isTerminal(before))
-    throw new PatchbayError('conflict', `Task ${taskId} already ended (${before.status}); there is nothing to cancel.`);
+    throw new PatchbayError(
+      'conflict',
+      `Task ${taskId} already ended (${before.status}); there is nothing to cancel.`,
+    );
   await unknownTaskAsNotFound(session, taskId, () =>
     session.request((client) =>
       client.request({ method: 'tasks/cancel', params: taskParams(session, client, taskId) }, ACK, options),
@@ -585,7 +596,6 @@ function waitBound(task: TaskInfo, requestTimeoutMs: number): number {
   const ttl = typeof task.ttl === 'number' && task.ttl > 0 ? task.ttl : UNBOUNDED_WAIT_MS;
   return Math.max(requestTimeoutMs, Math.min(ttl, UNBOUNDED_WAIT_MS));
 }
-
 
 async function pollStatus(
   session: Session,

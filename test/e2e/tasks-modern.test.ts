@@ -6,8 +6,10 @@
  * tasks/get polled, the result inlined); the ambiguous query's question comes back as an
  * `inputRequests` entry of tasks/get and is declined without a terminal and answered on one
  * (tasks/update), by the same handlers as a normal call's; `task --cancel` from another process
- * cancels a running task (tasks/cancel) and `task` shows it; `tasks` says the era lists none; the
- * shell runs the task tool through the gateway too.
+ * cancels a running task (tasks/cancel) and `task` shows it; Ctrl-C on a terminal leaves a task
+ * running and `task --result` fetches its result later; `tasks` says the era lists none; a tool
+ * without tasks runs at once although the call declared the extension; the shell runs the task
+ * tool through the gateway too.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +112,24 @@ describe('patchbay call through the gateway (2026-07-28, the tasks extension)', 
     const again = await sandbox.run(['task', 'gw', id, '--cancel']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`Task ${id} already ended (cancelled); there is nothing to cancel.`);
+  }, 60_000);
+
+  it('Ctrl-C on a terminal leaves the task running; task --result fetches it from another process', async () => {
+    const terminal = runInTerminal(
+      ['call', 'gw', 'ev__simulate-research-query', 'topic=left'],
+      sandbox.env,
+      sandbox.project,
+    );
+    const started = await terminal.waitFor(/runs as task (pbt_[\w-]+) on gw\./, 20_000);
+    const id = /runs as task (pbt_[\w-]+) on gw\./.exec(started)![1]!;
+    terminal.keys('\u0003');
+    await terminal.waitFor(/Cancel the task, or leave it running\? \[C\]ancel \/ \[l\]eave: $/m);
+    terminal.type('l');
+    expect(await terminal.exited, terminal.screen()).toBe(130);
+    expect(terminal.screen()).toContain(`Left task ${id} running on gw.`);
+    const result = await sandbox.run(['task', 'gw', id, '--result', '--timeout', '20']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('# Research Report: left');
   }, 60_000);
 
   it('tasks says the era lists no tasks; task refuses an unknown id; a plain tool runs at once', async () => {

@@ -57,7 +57,9 @@ export function runsAsTask(
     throw new PatchbayError(
       'unsupported',
       `${tool.name} ${support === 'required' ? 'must run' : 'would run'} as a task, but ${server} does not offer the tasks extension (io.modelcontextprotocol/tasks).`,
-      support === 'required' ? {} : { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` },
+      support === 'required'
+        ? {}
+        : { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` },
     );
   }
   if (support === 'forbidden') {
