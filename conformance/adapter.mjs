@@ -5,8 +5,10 @@
  *
  * It is patchbay used the way a person uses it, not a client written for the suite:
  *   1. `patchbay add conformance <url>` (the built binary) in a throwaway home, config and data
- *      directory — with `--client-id … --client-secret` when the scenario hands out a
- *      pre-registered client;
+ *      directory — with `--client-id … --client-secret` (or `--client-key FILE`) when the
+ *      scenario hands out a pre-registered client, and `--idp-issuer … --idp-client-id …
+ *      --id-token-file FILE` when it hands out an identity provider and an ID token (cross-app
+ *      access);
  *   2. `patchbay tools conformance --json`, then `patchbay call conformance <tool> --json
  *      --accept-defaults` of every tool listed (arguments filled in from each tool's input
  *      schema; a question from the server is answered with its defaults);
@@ -19,7 +21,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +97,20 @@ async function run(root) {
       addArgs.push('--client-secret');
       addEnv.MCP_CLIENT_SECRET = context.client_secret;
     }
+    // A machine client's private key (private_key_jwt), handed over as a PEM file would be.
+    if (typeof context.private_key_pem === 'string') {
+      const keyFile = join(root, 'client-key.pem');
+      await writeFile(keyFile, context.private_key_pem, { mode: 0o600 });
+      addArgs.push('--client-key', keyFile);
+    }
+  }
+  // Cross-app access: the organisation's IdP and the ID token it issued the user, in a file as a
+  // sign-in helper would leave it.
+  if (typeof context.idp_issuer === 'string' && typeof context.idp_id_token === 'string') {
+    const tokenFile = join(root, 'id-token');
+    await writeFile(tokenFile, context.idp_id_token, { mode: 0o600 });
+    addArgs.push('--idp-issuer', context.idp_issuer, '--id-token-file', tokenFile);
+    if (typeof context.idp_client_id === 'string') addArgs.push('--idp-client-id', context.idp_client_id);
   }
   const added = await patchbay(addArgs, addEnv, project);
   if (added.code !== 0) throw new Error(`patchbay add exited with ${added.code}`);

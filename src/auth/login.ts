@@ -11,6 +11,7 @@ import type { AuthorizationResponse, CallbackListener } from './callback.js';
 import type { HttpClient } from './http-client.js';
 import { discover, scopeStillMissing, unionOfScopes, type Discovered } from './discovery.js';
 import { DEVICE_CODE_GRANT, deviceAuthorizationEndpoint, deviceLogin } from './device.js';
+import { grantForLogin, type MachineGrant } from './machine-grant.js';
 import { rememberingFetch, schemaIssues, unusableDocument } from './metadata-error.js';
 import {
   DEVICE_REGISTRATION_SLOT,
@@ -51,6 +52,8 @@ export interface LoginRequest {
   returnTo?: string;
   /** Ends the login early (the console closing); the timeout still applies. */
   signal?: AbortSignal;
+  /** Cross-app access: this login's ID token file, instead of the entry's `oauth.idTokenFile`. */
+  idTokenFile?: string;
 }
 
 export interface LoginResult {
@@ -59,6 +62,8 @@ export interface LoginResult {
   expiresAt: number | undefined;
   refreshable: boolean;
   registration: 'pre-registered' | 'metadata-document' | 'dynamic';
+  /** A login without a browser (machine-grant.ts), renewed by a new grant of this kind. */
+  grant?: MachineGrant;
 }
 
 export async function login(request: LoginRequest): Promise<LoginResult> {
@@ -78,6 +83,24 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
     const sdk = await import('@modelcontextprotocol/client');
     const discovered = await discover(url, entry, http, sdk);
     const issuer = discovered.authorizationServerMetadata?.issuer ?? discovered.authorizationServerUrl;
+    const machine = await machineGrantFor(request, discovered);
+    if (machine) {
+      const { machineLogin } = await import('./machine-login.js');
+      const tokens = await machineLogin({
+        sdk,
+        http,
+        name: request.name,
+        entry,
+        store,
+        env: request.env,
+        grant: machine.grant,
+        credential: machine.credential,
+        discovered,
+        scope: request.scope ?? entry.oauth?.scopes ?? discovered.challengeScope,
+        ...(request.idTokenFile ? { idTokenFile: request.idTokenFile } : {}),
+      });
+      return { ...describeLogin(tokens, entry, undefined), grant: machine.grant };
+    }
     const { startCallbackListener } = await import('./callback.js');
     const state = newState();
     if (!request.device) {
@@ -188,6 +211,19 @@ export async function login(request: LoginRequest): Promise<LoginResult> {
 }
 
 type ClientSdk = typeof import('@modelcontextprotocol/client');
+
+/** A login without a browser step: the entry's machine grant, or the only one the server offers its client. */
+async function machineGrantFor(
+  request: LoginRequest,
+  discovered: Discovered,
+): Promise<{ grant: MachineGrant; credential: string | undefined } | undefined> {
+  const oauth = request.entry.oauth;
+  const credential = oauth?.clientId
+    ? await request.store.getClientSecret(request.name, request.entry.url!)
+    : undefined;
+  const grant = grantForLogin(oauth, credential !== undefined, discovered.authorizationServerMetadata);
+  return grant ? { grant, credential } : undefined;
+}
 
 /**
  * The provider of one login: who patchbay is at this server (a configured client and its secret,

@@ -86,6 +86,11 @@ export function refusedBefore(tokens: StoredTokens): boolean {
  * first, since there is no refresh token but a new login may have replaced it (`reload`); or
  * refresh it (`refresh`). `quietUntil`: until when a failed early refresh is not tried again.
  */
+/** A refresh token to refresh with, or a machine login (machine-grant.ts) that a new grant renews. */
+export function renewable(tokens: StoredTokens): boolean {
+  return Boolean(tokens.refreshToken) || tokens.grant !== undefined;
+}
+
 export function planForRequest(
   tokens: StoredTokens,
   now: number,
@@ -93,7 +98,7 @@ export function planForRequest(
 ): 'use' | 'reload' | 'refresh' {
   if (!refreshDue(tokens, now)) return 'use';
   if (!expired(tokens, now) && now < quietUntil) return 'use';
-  if (!tokens.refreshToken) return 'reload';
+  if (!renewable(tokens)) return 'reload';
   return 'refresh';
 }
 
@@ -103,7 +108,7 @@ export function planForRequest(
  */
 export function planAfterReload(tokens: StoredTokens | undefined, now: number): 'none' | 'use' | 'refresh' {
   if (!tokens || expired(tokens, now)) return 'none';
-  if (!refreshDue(tokens, now) || !tokens.refreshToken) return 'use';
+  if (!refreshDue(tokens, now) || !renewable(tokens)) return 'use';
   return 'refresh';
 }
 
@@ -138,7 +143,7 @@ export function planForUnauthorized(input: {
     action: 'fail' as const,
     error: new CredentialError('needs-login', message, { hint: login, httpStatus: 401 }),
   });
-  if (sent === undefined && !stored.refreshToken) {
+  if (sent === undefined && !renewable(stored)) {
     const when = stored.expiresAt === undefined ? '' : ` at ${new Date(stored.expiresAt).toISOString()}`;
     return fail(
       `the access token from the last login expired${when}, and the authorization server issued no refresh token`,
@@ -149,7 +154,7 @@ export function planForUnauthorized(input: {
       `the server rejected an access token that ${stored.issuer} issued moments ago (HTTP 401); patchbay will not refresh it again`,
     );
   }
-  if (!stored.refreshToken) {
+  if (!renewable(stored)) {
     return fail(
       'the server rejected the access token from the last login (HTTP 401), and there is no refresh token to get another',
     );
@@ -175,7 +180,8 @@ export function planUnderLock(input: {
   login: string;
 }):
   | { action: 'use'; tokens: StoredTokens }
-  | { action: 'refresh'; tokens: StoredTokens; refreshToken: string }
+  /** `refreshToken` undefined: a machine login, renewed by a new grant of `tokens.grant`. */
+  | { action: 'refresh'; tokens: StoredTokens; refreshToken: string | undefined }
   | { action: 'fail'; error: CredentialError } {
   const { current, resource, cause, now, login } = input;
   if (!current || !sameResource(current.resource, resource)) {
@@ -195,7 +201,7 @@ export function planUnderLock(input: {
       }),
     };
   }
-  if (!current.refreshToken) {
+  if (!renewable(current)) {
     return {
       action: 'fail',
       error: new CredentialError(

@@ -22,6 +22,7 @@ import type {
 } from '@modelcontextprotocol/client';
 
 import { PatchbayError } from '../errors.js';
+import type { OAuthSettings } from '../config/entry.js';
 import { tokenKey } from './oauth-provider.js';
 import {
   asCredentialError,
@@ -61,6 +62,13 @@ export interface TokenSourceSettings {
   name?: string;
   /** A pre-registered client (`oauth.clientId`). */
   clientId?: string;
+  /**
+   * The entry's OAuth settings: how a machine login (client credentials, cross-app access) makes
+   * its new grant when the token expires (machine-grant.ts).
+   */
+  oauth?: OAuthSettings;
+  /** Where `oauth.idTokenEnv` is read (cross-app access); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** `oauth.authServerMetadataUrl`: where the issuer's metadata is, instead of discovery. */
   authServerMetadataUrl?: string;
   /** Every request (MCP server and authorization server) goes through it: proxies, TLS. */
@@ -301,7 +309,7 @@ export class OAuthTokenSource implements AuthProvider {
   private async requestRefresh(
     store: TokenStore,
     current: StoredTokens,
-    refreshToken: string,
+    refreshToken: string | undefined,
     key: string,
   ): Promise<StoredTokens> {
     const sdk = await import('@modelcontextprotocol/client');
@@ -312,6 +320,11 @@ export class OAuthTokenSource implements AuthProvider {
       const metadata = await this.metadataFor(current.issuer, fetchFn, sdk);
       endpoint = safeUrl(metadata.token_endpoint) ?? endpoint;
       const resource = await this.resourceIndicator(current, fetchFn, sdk);
+      if (refreshToken === undefined) {
+        // A machine login: no refresh token, a new grant as the login made it.
+        const tokens = await this.newMachineGrant(store, current, metadata, resource, fetchFn, sdk);
+        return nextTokenSet(current, tokens, endpoint, Date.now());
+      }
       const clientInformation = await this.clientFor(store, current);
       const tokens = await sdk.refreshAuthorization(current.issuer, {
         metadata,
@@ -398,6 +411,49 @@ export class OAuthTokenSource implements AuthProvider {
       configuredResource: facts.resource,
     });
     return allowed ? facts.resource : current.resource;
+  }
+
+  /** The grant a machine login was made with, again, as the same client with the stored secret or key. */
+  private async newMachineGrant(
+    store: TokenStore,
+    current: StoredTokens,
+    metadata: AuthorizationServerMetadata,
+    resource: string,
+    fetchFn: FetchLike,
+    sdk: ClientSdk,
+  ) {
+    const name = this.settings.name;
+    const clientId = this.settings.clientId ?? current.clientId;
+    const credential =
+      name && clientId ? await store.getClientSecret(name, this.settings.resource) : undefined;
+    if (!current.grant || !name || !clientId || !credential) {
+      throw new CredentialError(
+        'needs-login',
+        'the access token from the last login expired, and patchbay no longer holds the client credentials that obtained it',
+        { hint: this.loginHint() },
+      );
+    }
+    const { requestMachineTokens } = await import('./machine-grant.js');
+    const { identityAssertionSource } = await import('./machine-login.js');
+    const oauth = this.settings.oauth;
+    return requestMachineTokens({
+      sdk,
+      name,
+      grant: current.grant,
+      clientId,
+      credential,
+      ...(oauth?.clientAuthMethod ? { clientAuthMethod: oauth.clientAuthMethod } : {}),
+      metadata,
+      authorizationServerUrl: current.issuer,
+      resource,
+      ...(current.scope ? { scope: current.scope } : {}),
+      ...(current.grant === 'cross_app_access'
+        ? {
+            identity: await identityAssertionSource(store, name, oauth, this.settings.env ?? process.env),
+          }
+        : {}),
+      fetchFn,
+    });
   }
 
   /** The client the tokens were issued to, at the issuer that issued them. */

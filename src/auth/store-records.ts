@@ -45,6 +45,11 @@ export interface StoredTokens {
   lastRefreshAt?: number;
   /** Kept in the index, not with the secret; cleared by the next `saveTokens` that omits it. */
   lastRefreshError?: RefreshError;
+  /**
+   * A login without a browser (machine-grant.ts): renewed by a new grant of this kind, not by a
+   * refresh token. Absent for a person's login (authorization code, device code).
+   */
+  grant?: 'client_credentials' | 'cross_app_access';
 }
 
 /** How patchbay came to have a client: configured, a Client ID Metadata Document URL, or RFC 7591. */
@@ -112,7 +117,8 @@ export function tokenFacts(tokens: StoredTokens): TokenFacts {
     obtainedAt: tokens.obtainedAt,
     lastRefreshAt: tokens.lastRefreshAt,
     lastRefreshError: tokens.lastRefreshError,
-    refreshable: tokens.refreshToken !== undefined,
+    // A machine login renews itself with a new grant.
+    refreshable: tokens.refreshToken !== undefined || tokens.grant !== undefined,
   };
 }
 
@@ -242,7 +248,12 @@ export function readStoredTokens(record: RecordReader): StoredTokens {
     clientId: record.optionalString('clientId'),
     obtainedAt: record.number('obtainedAt'),
     lastRefreshAt: record.optionalNumber('lastRefreshAt'),
+    grant: machineGrantOf(record.optionalString('grant')),
   };
+}
+
+function machineGrantOf(value: string | undefined): StoredTokens['grant'] {
+  return value === 'client_credentials' || value === 'cross_app_access' ? value : undefined;
 }
 
 export function readTokenFacts(record: RecordReader): TokenFacts {

@@ -9,7 +9,15 @@ import { isAbsolute, resolve } from 'node:path';
 
 import { PatchbayError } from '../errors.js';
 import { parseDuration } from '../core/duration.js';
-import { SCOPES, TRANSPORTS, type Scope, type ServerEntry, type Transport } from './entry.js';
+import {
+  CLIENT_AUTH_METHODS,
+  OAUTH_GRANTS,
+  SCOPES,
+  TRANSPORTS,
+  type Scope,
+  type ServerEntry,
+  type Transport,
+} from './entry.js';
 import { hasReferences } from './expand.js';
 import { isSecretName, maskUrl, maskValue } from './mask.js';
 import { isLoopbackHost } from '../core/loopback.js';
@@ -35,6 +43,15 @@ export interface RawAddFlags {
   caFile?: string;
   clientCert?: string;
   clientKey?: string;
+  /** The OAuth client's private key (private_key_jwt), when --client-key is taken by mTLS. */
+  oauthClientKey?: string;
+  grant?: string;
+  clientAuth?: string;
+  idpIssuer?: string;
+  idpClientId?: string;
+  idpClientSecret?: boolean;
+  idTokenFile?: string;
+  idTokenEnv?: string;
   force?: boolean;
 }
 
@@ -44,6 +61,10 @@ export interface AddOptions {
   entry: ServerEntry;
   force: boolean;
   wantsClientSecret: boolean;
+  /** `--client-key FILE` (without --client-cert) or `--oauth-client-key FILE`: read and stored privately. */
+  clientKeyFile?: string;
+  /** `--idp-client-secret`: the secret of patchbay's client at the IdP (cross-app access). */
+  wantsIdpClientSecret?: boolean;
   warnings: string[];
 }
 
@@ -98,6 +119,7 @@ export function parseAddOptions(
   const requested = parseTransport(flags.transport);
   const warnings: string[] = [];
   let entry: ServerEntry;
+  let clientKeyFile: string | undefined;
 
   if (operands.length === 0) {
     throw new PatchbayError('usage', `Missing the URL or command for ${name}.`, {
@@ -139,6 +161,14 @@ export function parseAddOptions(
     for (const flag of [
       'clientId',
       'clientSecret',
+      'oauthClientKey',
+      'grant',
+      'clientAuth',
+      'idpIssuer',
+      'idpClientId',
+      'idpClientSecret',
+      'idTokenFile',
+      'idTokenEnv',
       'callbackPort',
       'headersHelper',
       'caFile',
@@ -175,8 +205,20 @@ export function parseAddOptions(
       entry.headers = map;
     }
     if (flags.headersHelper) entry.headersHelper = flags.headersHelper;
-    const tls = tlsFromFlags(flags);
+    // --client-key is the mTLS key beside --client-cert (as it always was); alone, the OAuth client's.
+    const oauthKeyFlag =
+      flags.oauthClientKey ?? (flags.clientCert === undefined ? flags.clientKey : undefined);
+    const tls = tlsFromFlags(flags.clientCert === undefined ? { ...flags, clientKey: undefined } : flags);
     if (tls) entry.tls = tls;
+    if (flags.clientKey !== undefined && flags.clientCert === undefined && flags.clientId === undefined) {
+      throw new PatchbayError(
+        'usage',
+        "--client-key without --client-cert is the OAuth client's private key (private_key_jwt), and needs --client-id; with --client-cert it is the key of a TLS client certificate.",
+        {
+          hint: `patchbay add ${name} <url> --client-id <id> --client-key private-key.pem   or   --client-cert client.pem --client-key client-key.pem`,
+        },
+      );
+    }
     if (flags.clientId !== undefined || flags.callbackPort !== undefined) {
       entry.oauth = {};
       if (flags.clientId !== undefined) {
@@ -195,6 +237,8 @@ export function parseAddOptions(
         },
       );
     }
+    machineFlags(name, flags, entry, oauthKeyFlag, warnings);
+    if (oauthKeyFlag !== undefined) clientKeyFile = absolutePath(oauthKeyFlag, '--client-key');
   }
   if (flags.timeout !== undefined)
     // Seconds when bare, as every other --timeout; the file keeps milliseconds (Claude Code's format).
@@ -206,8 +250,129 @@ export function parseAddOptions(
     entry,
     force: Boolean(flags.force),
     wantsClientSecret: Boolean(flags.clientSecret),
+    ...(clientKeyFile !== undefined ? { clientKeyFile } : {}),
+    wantsIdpClientSecret: Boolean(flags.idpClientSecret),
     warnings,
   };
+}
+
+/**
+ * Logins without a browser: `--grant`, `--client-auth`, the OAuth client key, and cross-app
+ * access's IdP (`--idp-issuer`, `--idp-client-id`, where the ID token is). Written into
+ * `entry.oauth`; the secrets and the key are stored by the caller, never in the entry.
+ */
+function machineFlags(
+  name: string,
+  flags: RawAddFlags,
+  entry: ServerEntry,
+  oauthKeyFlag: string | undefined,
+  found: string[],
+): void {
+  const crossApp = [flags.idpIssuer, flags.idpClientId, flags.idTokenFile, flags.idTokenEnv].some(
+    (value) => value !== undefined,
+  );
+  if (flags.idpClientSecret && !crossApp) {
+    throw new PatchbayError('usage', '--idp-client-secret goes with --idp-issuer and --idp-client-id.');
+  }
+  if (flags.clientSecret && oauthKeyFlag !== undefined) {
+    throw new PatchbayError(
+      'usage',
+      'Give the OAuth client a secret (--client-secret) or a private key (--client-key), not both.',
+    );
+  }
+  const grant = parseChoice(flags.grant, '--grant', OAUTH_GRANTS);
+  const method = parseChoice(flags.clientAuth, '--client-auth', CLIENT_AUTH_METHODS);
+  if (!grant && !method && !crossApp && oauthKeyFlag === undefined) return;
+  const effective =
+    grant ?? (crossApp ? 'cross_app_access' : oauthKeyFlag !== undefined ? 'client_credentials' : undefined);
+  if (effective !== undefined && effective !== 'authorization_code' && flags.clientId === undefined) {
+    throw new PatchbayError(
+      'usage',
+      `${effective === 'cross_app_access' ? 'Cross-app access' : 'A client credentials login'} needs --client-id: the client the authorization server knows.`,
+      {
+        hint: `patchbay add ${name} <url> --client-id <id> --client-secret   (or --client-key <private-key-file>)`,
+      },
+    );
+  }
+  if (
+    (effective === 'client_credentials' || effective === 'cross_app_access') &&
+    !flags.clientSecret &&
+    oauthKeyFlag === undefined
+  ) {
+    throw new PatchbayError(
+      'usage',
+      `--grant ${effective} needs the client's secret (--client-secret) or private key (--client-key FILE).`,
+      {
+        hint: `MCP_CLIENT_SECRET=… patchbay add ${name} <url> --client-id <id> --client-secret${effective === 'cross_app_access' ? ' --idp-issuer <url> --idp-client-id <id> --id-token-file <file>' : ''}`,
+      },
+    );
+  }
+  if (method === 'private_key_jwt' && oauthKeyFlag === undefined) {
+    throw new PatchbayError(
+      'usage',
+      '--client-auth private_key_jwt needs the private key: --client-key FILE.',
+    );
+  }
+  if ((method === 'client_secret_basic' || method === 'client_secret_post') && !flags.clientSecret) {
+    throw new PatchbayError('usage', `--client-auth ${method} needs the secret: --client-secret.`);
+  }
+  if (effective === 'cross_app_access' && (!flags.idpIssuer || !flags.idpClientId)) {
+    throw new PatchbayError(
+      'usage',
+      "Cross-app access needs the organisation's identity provider: --idp-issuer <url> and --idp-client-id <id>.",
+      {
+        hint: `patchbay add ${name} <url> --client-id <id> --client-secret --idp-issuer https://idp.example.com --idp-client-id <id> --id-token-file <file>`,
+      },
+    );
+  }
+  if (crossApp && effective !== 'cross_app_access') {
+    throw new PatchbayError(
+      'usage',
+      `--idp-* and --id-token-* flags are for --grant cross_app_access, not ${effective}.`,
+    );
+  }
+  if (flags.idTokenFile !== undefined && flags.idTokenEnv !== undefined) {
+    throw new PatchbayError('usage', 'Give the ID token one place: --id-token-file or --id-token-env.');
+  }
+  const oauth = (entry.oauth ??= {});
+  if (effective) oauth.grant = effective;
+  if (method) oauth.clientAuthMethod = method;
+  if (flags.idpIssuer !== undefined) {
+    found.push(...validateUrl(flags.idpIssuer, '--idp-issuer').warnings);
+    oauth.idpIssuer = flags.idpIssuer;
+  }
+  if (flags.idpClientId !== undefined) {
+    if (flags.idpClientId === '') throw new PatchbayError('usage', '--idp-client-id is empty.');
+    oauth.idpClientId = flags.idpClientId;
+  }
+  if (flags.idTokenFile !== undefined) oauth.idTokenFile = absolutePath(flags.idTokenFile, '--id-token-file');
+  if (flags.idTokenEnv !== undefined) {
+    if (!isValidEnvName(flags.idTokenEnv))
+      throw new PatchbayError(
+        'usage',
+        `--id-token-env ${JSON.stringify(flags.idTokenEnv)} is not a variable name.`,
+      );
+    oauth.idTokenEnv = flags.idTokenEnv;
+  }
+}
+
+function parseChoice<T extends string>(
+  value: string | undefined,
+  flag: string,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new PatchbayError(
+    'usage',
+    `Invalid ${flag} ${JSON.stringify(value)}: expected ${choices.join(', ')}.`,
+  );
+}
+
+/** Stored absolute: a relative path in the file would be read from the file's directory. */
+function absolutePath(path: string, flag: string): string {
+  if (path === '') throw new PatchbayError('usage', `${flag} is empty.`);
+  return hasReferences(path) || isAbsolute(path) ? path : resolve(path);
 }
 
 /**

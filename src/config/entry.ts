@@ -29,7 +29,29 @@ export interface OAuthSettings {
   /** Space-separated, as in Claude Code. */
   scopes?: string;
   authServerMetadataUrl?: string;
+  /**
+   * How a token is obtained: a person in a browser (`authorization_code`, the default), a machine
+   * client with its own secret or key (`client_credentials`), or an identity assertion from the
+   * organisation's IdP exchanged for an ID-JAG and then for the server's token
+   * (`cross_app_access`, SEP-990). The secret or key lives in the credential store, never here.
+   */
+  grant?: OAuthGrant;
+  /** How the client authenticates at the token endpoint; default: from the server's metadata. */
+  clientAuthMethod?: ClientAuthMethod;
+  /** Cross-app access: the organisation's IdP (its issuer; its token endpoint is discovered). */
+  idpIssuer?: string;
+  /** Cross-app access: patchbay's client at the IdP. */
+  idpClientId?: string;
+  /** Cross-app access: a file holding the IdP's ID token, read at each grant (kept fresh by others). */
+  idTokenFile?: string;
+  /** Cross-app access: an environment variable holding the IdP's ID token, read at each grant. */
+  idTokenEnv?: string;
 }
+
+export const OAUTH_GRANTS = ['authorization_code', 'client_credentials', 'cross_app_access'] as const;
+export type OAuthGrant = (typeof OAUTH_GRANTS)[number];
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /**
  * Per-server TLS for a private CA or a client certificate (mTLS): PEM file paths, `${VAR}`
@@ -217,7 +239,15 @@ function oauthFromRaw(raw: JsonValue, problems: EntryProblem[]): OAuthSettings |
     return undefined;
   }
   const settings: OAuthSettings = {};
-  for (const key of ['clientId', 'scopes', 'authServerMetadataUrl'] as const) {
+  for (const key of [
+    'clientId',
+    'scopes',
+    'authServerMetadataUrl',
+    'idpIssuer',
+    'idpClientId',
+    'idTokenFile',
+    'idTokenEnv',
+  ] as const) {
     const value = getOwn(raw, key);
     if (value === undefined) continue;
     if (typeof value !== 'string' || value.length === 0) {
@@ -235,6 +265,24 @@ function oauthFromRaw(raw: JsonValue, problems: EntryProblem[]): OAuthSettings |
         message: `expected a port number (1-65535) but found ${JSON.stringify(port)}`,
       });
     } else settings.callbackPort = port;
+  }
+  const grant = getOwn(raw, 'grant');
+  if (grant !== undefined) {
+    if (typeof grant !== 'string' || !(OAUTH_GRANTS as readonly string[]).includes(grant)) {
+      problems.push({
+        path: ['oauth', 'grant'],
+        message: `expected one of ${OAUTH_GRANTS.join(', ')} but found ${JSON.stringify(grant)}`,
+      });
+    } else settings.grant = grant as OAuthGrant;
+  }
+  const method = getOwn(raw, 'clientAuthMethod');
+  if (method !== undefined) {
+    if (typeof method !== 'string' || !(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
+      problems.push({
+        path: ['oauth', 'clientAuthMethod'],
+        message: `expected one of ${CLIENT_AUTH_METHODS.join(', ')} but found ${JSON.stringify(method)}`,
+      });
+    } else settings.clientAuthMethod = method as ClientAuthMethod;
   }
   return settings;
 }

@@ -123,6 +123,8 @@ async function tokenSourceFor(
       resource: entry.url ?? url.href,
       ...(options.name ? { name: options.name } : {}),
       ...(entry.oauth?.clientId ? { clientId: entry.oauth.clientId } : {}),
+      ...(entry.oauth ? { oauth: entry.oauth } : {}),
+      env,
       ...(entry.oauth?.authServerMetadataUrl
         ? { authServerMetadataUrl: entry.oauth.authServerMetadataUrl }
         : {}),

@@ -57,6 +57,27 @@ describe('planForRequest and planAfterReload', () => {
   });
 });
 
+describe('a machine login (no refresh token, a new grant renews it)', () => {
+  const machine = tokens({ refreshToken: undefined, grant: 'client_credentials' });
+
+  it('is refreshed when due, on a 401, and under the lock, with no refresh token', () => {
+    expect(planForRequest(machine, t0 + HOUR - 1_000, 0)).toBe('refresh');
+    expect(planAfterReload(machine, t0 + HOUR - 1_000)).toBe('refresh');
+    expect(
+      planForUnauthorized({ stored: machine, sent: 'at-1', lastAfter401: undefined, now: t0, login: LOGIN }),
+    ).toEqual({ action: 'refresh', cause: { kind: 'rejected', rejected: 'at-1' } });
+    expect(
+      planUnderLock({
+        current: { ...machine, expiresAt: t0 - 1 },
+        resource: machine.resource,
+        cause: { kind: 'expiry', seen: 'at-1' },
+        now: t0,
+        login: LOGIN,
+      }),
+    ).toEqual({ action: 'refresh', tokens: { ...machine, expiresAt: t0 - 1 }, refreshToken: undefined });
+  });
+});
+
 describe('planForUnauthorized', () => {
   const base = { lastAfter401: undefined, now: t0, login: LOGIN };
 

@@ -63,4 +63,90 @@ describe('parseAddOptions', () => {
     const entry = parseAddOptions('a', ['https://x.example.com'], { header: ['__proto__: x'] }, false).entry;
     expect(Object.keys(entry.headers!)).toEqual(['__proto__']);
   });
+
+  it('logins without a browser: --grant, --client-auth, the OAuth key, cross-app access', () => {
+    const url = ['https://x.example.com/mcp'];
+    const machine = parseAddOptions(
+      'a',
+      url,
+      { clientId: 'bot', clientSecret: true, grant: 'client_credentials', clientAuth: 'client_secret_post' },
+      false,
+    );
+    expect(machine.entry.oauth).toEqual({
+      clientId: 'bot',
+      grant: 'client_credentials',
+      clientAuthMethod: 'client_secret_post',
+    });
+    expect(machine.wantsClientSecret).toBe(true);
+
+    // --client-key alone is the OAuth client's key; beside --client-cert, the TLS one as before.
+    const keyed = parseAddOptions('a', url, { clientId: 'bot', clientKey: 'bot.pem' }, false);
+    expect(keyed.entry.oauth).toEqual({ clientId: 'bot', grant: 'client_credentials' });
+    expect(keyed.clientKeyFile).toMatch(/\/bot\.pem$/);
+    expect(keyed.entry.tls).toBeUndefined();
+    const mtls = parseAddOptions('a', url, { clientCert: '/c.pem', clientKey: '/k.pem' }, false);
+    expect(mtls.entry.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(mtls.clientKeyFile).toBeUndefined();
+    const both = parseAddOptions(
+      'a',
+      url,
+      { clientId: 'bot', clientCert: '/c.pem', clientKey: '/k.pem', oauthClientKey: '/o.pem' },
+      false,
+    );
+    expect(both.entry.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(both.clientKeyFile).toBe('/o.pem');
+
+    const xaa = parseAddOptions(
+      'a',
+      url,
+      {
+        clientId: 'app',
+        clientSecret: true,
+        idpIssuer: 'https://idp.example.com',
+        idpClientId: 'agent',
+        idpClientSecret: true,
+        idTokenFile: '/run/id-token',
+      },
+      false,
+    );
+    expect(xaa.entry.oauth).toEqual({
+      clientId: 'app',
+      grant: 'cross_app_access',
+      idpIssuer: 'https://idp.example.com',
+      idpClientId: 'agent',
+      idTokenFile: '/run/id-token',
+    });
+    expect(xaa.wantsIdpClientSecret).toBe(true);
+  });
+
+  it('refuses a machine client it could not log in with', () => {
+    const url = ['https://x.example.com/mcp'];
+    const refused = (flags: Parameters<typeof parseAddOptions>[2]) => () =>
+      parseAddOptions('a', url, flags, false);
+    expect(refused({ clientKey: 'k.pem' })).toThrow(/needs --client-id/);
+    expect(refused({ grant: 'client_credentials' })).toThrow(/needs --client-id/);
+    expect(refused({ clientId: 'x', grant: 'client_credentials' })).toThrow(/--client-secret/);
+    expect(refused({ clientId: 'x', clientSecret: true, clientKey: 'k.pem' })).toThrow(/not both/);
+    expect(refused({ clientId: 'x', clientSecret: true, grant: 'password' })).toThrow(/Invalid --grant/);
+    expect(refused({ clientId: 'x', clientSecret: true, clientAuth: 'private_key_jwt' })).toThrow(
+      /needs the private key/,
+    );
+    expect(refused({ clientId: 'x', clientSecret: true, idpIssuer: 'https://idp.example.com' })).toThrow(
+      /--idp-client-id/,
+    );
+    expect(
+      refused({ clientId: 'x', clientSecret: true, grant: 'client_credentials', idTokenFile: '/t' }),
+    ).toThrow(/are for --grant cross_app_access/);
+    expect(
+      refused({
+        clientId: 'x',
+        clientSecret: true,
+        idpIssuer: 'https://i',
+        idpClientId: 'c',
+        idTokenFile: '/t',
+        idTokenEnv: 'T',
+      }),
+    ).toThrow(/one place/);
+    expect(() => parseAddOptions('a', ['x'], { clientKey: 'k.pem' }, true)).toThrow(/not to a stdio command/);
+  });
 });

@@ -102,6 +102,33 @@ describe('patchbay set', () => {
     expect(file.projects[box.project].otherSetting).toBe('kept');
   });
 
+  it('sets how a login without a browser is made, refusing a grant or method that does not exist', async () => {
+    for (const [key, value] of [
+      ['oauth.client-id', 'app'],
+      ['oauth.grant', 'cross_app_access'],
+      ['oauth.client-auth-method', 'client_secret_post'],
+      ['oauth.idp-issuer', 'https://idp.example.com'],
+      ['oauth.idp-client-id', 'agent'],
+      ['oauth.id-token-file', 'id-token'],
+    ]) {
+      const result = await run(['set', 'api', key!, value!]);
+      expect(result.code, result.stderr).toBe(0);
+    }
+    expect((await readJson(userConfig)).projects[box.project].mcpServers.api.oauth).toEqual({
+      clientId: 'app',
+      grant: 'cross_app_access',
+      clientAuthMethod: 'client_secret_post',
+      idpIssuer: 'https://idp.example.com',
+      idpClientId: 'agent',
+      idTokenFile: join(box.project, 'id-token'),
+    });
+    const bad = await run(['set', 'api', 'oauth.grant', 'password']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('expected one of authorization_code, client_credentials, cross_app_access');
+    const method = await run(['set', 'api', 'oauth.auth-method', 'tls_client_auth']);
+    expect(method.code).toBe(2);
+  });
+
   it('prints secrets masked', async () => {
     const result = await run(['set', 'api', 'header.Authorization', 'Bearer secretVALUE123456789']);
     expect(result.code, result.stderr).toBe(0);

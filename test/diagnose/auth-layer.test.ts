@@ -72,6 +72,20 @@ describe('a server behind OAuth', () => {
     expectNothingChanged(server);
   });
 
+  it('a machine client (client credentials) needs no PKCE nor registration: login, no browser', async () => {
+    const server = await started(startOAuthProtectedServer({ pkce: false, registration: false }));
+    const origin = `http://127.0.0.1:${server.port}`;
+    const entry = { type: 'http', url: server.url, oauth: { clientId: 'bot', grant: 'client_credentials' } };
+    const diagnosis = await diagnose(serverFor('build', entry), optionsWith());
+    expect(diagnosis.verdict).toBe('needs-auth');
+    const auth = layer(diagnosis, 'auth');
+    expect(auth.summary).toBe(
+      `login required: OAuth with ${origin} (client credentials, the configured client ID, no browser)`,
+    );
+    expect(auth.fix).toBe('patchbay login build');
+    expectNothingChanged(server);
+  });
+
   it('finds the metadata at the well-known address when the challenge does not point at it', async () => {
     const server = await started(startOAuthProtectedServer({ resourceMetadata: false }));
     const diagnosis = await diagnose(serverFor('corp', { type: 'http', url: server.url }), optionsWith());

@@ -7,6 +7,7 @@
  * server's question is asked in place, a tool set to ask is approved in place.
  */
 
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -18,7 +19,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { startDemoServer, type DemoServer } from '../../src/demo/demo-server.js';
 import { EVERYTHING_SCRIPT } from '../fixtures/everything.js';
 import { startModernServer, type NotifyingServer } from '../fixtures/modern-servers.js';
-import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { runInTerminal } from '../helpers/terminal.js';
 
 let sandbox: Sandbox;
@@ -193,6 +194,58 @@ describe('patchbay shell without a terminal (a line protocol)', () => {
     // The last command failed: the shell's status is its status.
     expect(result.code).toBe(error!.exitCode);
     expect(result.code).not.toBe(0);
+  }, 60_000);
+
+  it("runs a task tool, then lists the session's tasks and shows one and its result (kept by the session)", async () => {
+    // Interactive over pipes: each command is sent once the previous one has answered.
+    const child = spawn(process.execPath, [BINARY, 'shell', 'ev', '--json', '--timeout', '30'], {
+      env: sandbox.env,
+      cwd: sandbox.project,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const events: Array<Record<string, unknown>> = [];
+    const waiting: Array<() => void> = [];
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line === '') continue;
+        events.push(JSON.parse(line) as Record<string, unknown>);
+        waiting.splice(0).forEach((wake) => wake());
+      }
+    });
+    const answers = () => events.filter((event) => event.kind === 'result' || event.kind === 'error');
+    const send = async (line: string) => {
+      const before = answers().length;
+      child.stdin.write(`${line}\n`);
+      while (answers().length === before) await new Promise<void>((wake) => waiting.push(wake));
+      return answers().at(-1)!;
+    };
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      // simulate-research-query runs only as a task: call runs it as one, and prints its result.
+      const called = await send('call simulate-research-query topic=shells');
+      expect(called).toMatchObject({ kind: 'result', command: 'call' });
+      expect(JSON.stringify(called.value)).toContain('Research Report: shells');
+      // server-everything keeps a session's tasks: the shell's one session still sees this one.
+      const listed = await send('tasks');
+      const tasks = listed.value as Array<{ taskId: string; status: string }>;
+      expect(tasks).toHaveLength(1);
+      expect(tasks[0]!.status).toBe('completed');
+      const shown = await send(`task ${tasks[0]!.taskId}`);
+      expect(shown.value).toMatchObject({ taskId: tasks[0]!.taskId, status: 'completed' });
+      const result = await send(`task ${tasks[0]!.taskId} --result`);
+      expect(JSON.stringify(result.value)).toContain('Research Report: shells');
+      const unknown = await send('task no-such-task');
+      expect(unknown).toMatchObject({ kind: 'error', command: 'task' });
+      child.stdin.end('exit 0\n');
+      expect(await closed).toBe(0);
+    } finally {
+      child.kill();
+    }
   }, 60_000);
 
   it('subscribes on a 2026-07-28 server through subscriptions/listen, and unsubscribes', async () => {

@@ -110,14 +110,15 @@ describe('on a terminal', () => {
   });
 
   it('Ctrl-C offers to leave the task running; it is then shown, waited for and fetched', async () => {
+    // Long enough to still be running after the three commands that look at it, on a loaded machine.
     const terminal = runInTerminal(
-      ['call', 'tf', 'slow-report', 'seconds=4', 'label=left'],
+      ['call', 'tf', 'slow-report', 'seconds=15', 'label=left'],
       sandbox.env,
       sandbox.project,
     );
     const started = await terminal.waitFor(/runs as task (\w+) on tf\./);
     const id = /runs as task (\w+) on tf\./.exec(started)![1]!;
-    await terminal.waitFor(/step 1 of 4/);
+    await terminal.waitFor(/step 1 of 15/);
     terminal.keys('\u0003');
     await terminal.waitFor(/Cancel the task, or leave it running\? \[C\]ancel \/ \[l\]eave: $/m);
     terminal.type('l');
@@ -132,7 +133,7 @@ describe('on a terminal', () => {
     );
     expect(mine?.status).toBe('working');
     const table = await sandbox.run(['tasks', 'tf']);
-    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+working\\s+\\S+\\s+step \\d of 4$`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+working\\s+\\S+\\s+step \\d+ of 15$`, 'm'));
 
     const shown = await sandbox.run(['task', 'tf', id]);
     expect(shown.code, shown.stderr).toBe(0);
@@ -143,7 +144,7 @@ describe('on a terminal', () => {
     const result = await sandbox.run(['task', 'tf', id, '--result']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('report left done\n');
-  });
+  }, 60_000);
 
   it('Ctrl-C offers to cancel the task, and cancels it', async () => {
     const terminal = runInTerminal(['call', 'tf', 'slow-report', 'seconds=60'], sandbox.env, sandbox.project);

@@ -37,7 +37,34 @@ export const addCommand: DefineCommand = (program, { io, argv, act }) =>
     )
     .option('--ca-file <path>', 'PEM file of CA certificates to trust for this server (a private CA)')
     .option('--client-cert <path>', 'PEM client certificate for mutual TLS (with --client-key)')
-    .option('--client-key <path>', 'PEM private key of the client certificate')
+    .option(
+      '--client-key <path>',
+      "with --client-cert: the certificate's PEM key (mutual TLS); alone, with --client-id: the OAuth client's private key (PEM or JWK) for private_key_jwt, stored privately",
+    )
+    .option('--oauth-client-key <path>', "the OAuth client's private key when --client-key is the TLS one")
+    .addOption(
+      new Option(
+        '--grant <grant>',
+        'how a login gets a token: authorization_code (a browser), client_credentials (this machine), cross_app_access (your IdP); default: from the flags and the server',
+      ).choices(['authorization_code', 'client_credentials', 'cross_app_access']),
+    )
+    .addOption(
+      new Option(
+        '--client-auth <method>',
+        'how the client authenticates at the token endpoint (default: what the server lists)',
+      ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+    )
+    .option('--idp-issuer <url>', "cross-app access: your organisation's identity provider (issuer URL)")
+    .option('--idp-client-id <id>', "cross-app access: patchbay's client ID at the identity provider")
+    .option(
+      '--idp-client-secret',
+      "cross-app access: ask for that client's secret (or read PATCHBAY_IDP_CLIENT_SECRET); stored privately",
+    )
+    .option(
+      '--id-token-file <path>',
+      'cross-app access: a file holding the ID token from the identity provider, read at each login and renewal',
+    )
+    .option('--id-token-env <VAR>', 'cross-app access: an environment variable holding that ID token')
     // Not timeoutOption(): this one is written into the entry, not a limit on this run.
     .option(
       '--timeout <duration>',
@@ -60,6 +87,9 @@ Examples:
   $ patchbay add -t sse legacy https://example.com/sse
   $ patchbay add -s project -H "X-Api-Key: \${API_KEY}" api https://api.example.com/mcp
   $ patchbay add --client-id my-app --callback-port 8080 corp https://mcp.corp.example/mcp
+  $ MCP_CLIENT_SECRET=… patchbay add --client-id ci-bot --client-secret build https://mcp.corp.example/mcp
+  $ patchbay add --client-id ci-bot --client-key bot-key.pem build https://mcp.corp.example/mcp
+  $ MCP_CLIENT_SECRET=… patchbay add --client-id app --client-secret --idp-issuer https://acme.okta.com --idp-client-id mcp-agent --id-token-file ~/.acme/id-token corp https://mcp.corp.example/mcp
   $ patchbay add --ca-file /etc/ssl/corp-ca.pem intranet https://mcp.intranet.example/mcp
   $ patchbay add -e ROOT=\${HOME}/src files -- npx -y @modelcontextprotocol/server-filesystem /tmp
   $ patchbay add weather --from-registry io.github.acme-labs/weather@1.3.0 -e OPENWEATHER_API_KEY=\${OPENWEATHER_API_KEY}`,

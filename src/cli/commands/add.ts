@@ -31,13 +31,27 @@ export async function runAdd(
   const context = createContext(io.env, io.cwd, io.paths);
   let clientSecret: string | undefined;
   if (options.wantsClientSecret) clientSecret = await obtainClientSecret(io, options.name);
+  if (options.clientKeyFile !== undefined) {
+    // Read and checked before anything is written: a bad key leaves the config as it was.
+    const { readClientKeyFile, storedClientKey } = await import('../../auth/machine-grant.js');
+    clientSecret = storedClientKey(await readClientKeyFile(options.clientKeyFile));
+  }
+  const idpIssuer = options.entry.oauth?.idpIssuer;
+  const idpClientSecret =
+    options.wantsIdpClientSecret && idpIssuer ? await obtainIdpClientSecret(io, options.name) : undefined;
   for (const warning of options.warnings) warn(io, warning);
 
   const result = await addServer(context, options.scope, options.name, raw, { force: options.force });
   if (clientSecret !== undefined) {
     const { storeClientSecret } = await import('../../auth/client-secrets.js');
     const where = await storeClientSecret(io, options.name, options.entry.url!, clientSecret);
-    note(io, `Stored the client secret in ${where}.`);
+    const what = options.clientKeyFile !== undefined ? 'client private key' : 'client secret';
+    note(io, `Stored the ${what} in ${where}.`);
+  }
+  if (idpClientSecret !== undefined && idpIssuer) {
+    const { storeClientSecret } = await import('../../auth/client-secrets.js');
+    const where = await storeClientSecret(io, options.name, idpIssuer, idpClientSecret);
+    note(io, `Stored the identity provider's client secret in ${where}.`);
   }
   const verb = result.replaced ? 'Replaced' : 'Added';
   const shown = maskEntry(options.entry);
@@ -74,6 +88,23 @@ export async function runAdd(
     );
   note(io, `Check it with: patchbay get ${options.name}`);
   return 0;
+}
+
+async function obtainIdpClientSecret(io: Io, name: string): Promise<string> {
+  const fromEnv = io.env.PATCHBAY_IDP_CLIENT_SECRET;
+  if (fromEnv) return fromEnv;
+  if (!isInteractive(io)) {
+    throw new PatchbayError(
+      'no-tty',
+      '--idp-client-secret needs the secret, but there is no terminal to ask on.',
+      {
+        hint: `Pass it in the environment instead: PATCHBAY_IDP_CLIENT_SECRET=... patchbay add ${name} ... --idp-client-secret`,
+      },
+    );
+  }
+  const secret = await readHiddenLine(io, `Identity provider client secret for ${name}: `);
+  if (!secret) throw new PatchbayError('usage', 'No client secret entered; nothing was changed.');
+  return secret;
 }
 
 async function obtainClientSecret(io: Io, name: string): Promise<string> {

@@ -7,6 +7,7 @@ import { validateName } from '../../config/validate.js';
 import { note, writeLine, type Io } from '../io.js';
 import { parseDuration } from '../../core/duration.js';
 import { loadForCommand } from '../registry-loader.js';
+import { resolve } from 'node:path';
 
 export interface LoginOptions {
   name: string;
@@ -14,6 +15,8 @@ export interface LoginOptions {
   device: boolean;
   scope: string | undefined;
   timeoutMs: number;
+  /** Cross-app access: this login's ID token file. */
+  idTokenFile?: string;
 }
 
 /** How long a login waits for the browser by default. */
@@ -21,7 +24,14 @@ const LOGIN_TIMEOUT_MS = 5 * 60_000;
 
 export function parseLoginOptions(
   name: string,
-  raw: { browser?: boolean; device?: boolean; oauthScope?: string; scope?: string; timeout?: string },
+  raw: {
+    browser?: boolean;
+    device?: boolean;
+    oauthScope?: string;
+    scope?: string;
+    timeout?: string;
+    idTokenFile?: string;
+  },
   io?: Io,
 ): LoginOptions {
   const timeoutMs =
@@ -35,6 +45,7 @@ export function parseLoginOptions(
     device: Boolean(raw.device),
     scope: scope || undefined,
     timeoutMs,
+    ...(raw.idTokenFile ? { idTokenFile: resolve(raw.idTokenFile) } : {}),
   };
 }
 
@@ -81,6 +92,7 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
     // The redirect URL may be pasted (a browser on another machine), or piped in by a script.
     pasteFrom: io.stdin,
     timeoutMs: options.timeoutMs,
+    ...(options.idTokenFile ? { idTokenFile: options.idTokenFile } : {}),
     say: (message) => note(io, message),
   })
     .catch((error: unknown) => {
@@ -99,11 +111,16 @@ export async function runLogin(options: LoginOptions, io: Io): Promise<number> {
   const expiry =
     result.expiresAt === undefined
       ? 'no expiry given'
-      : `expires ${new Date(result.expiresAt).toISOString()}${result.refreshable ? ', refreshed automatically' : ', no refresh token'}`;
+      : `expires ${new Date(result.expiresAt).toISOString()}${result.grant ? ', renewed by a new grant' : result.refreshable ? ', refreshed automatically' : ', no refresh token'}`;
   writeLine(io.stdout, `Logged in to ${options.name} at ${result.issuer}`);
   writeLine(io.stdout, `  scopes        ${result.scope ?? '(none granted explicitly)'}`);
   writeLine(io.stdout, `  token         ${expiry}`);
   writeLine(io.stdout, `  client        ${result.registration}`);
+  if (result.grant)
+    writeLine(
+      io.stdout,
+      `  grant         ${result.grant === 'client_credentials' ? 'client credentials (no browser)' : 'cross-app access: ID token → ID-JAG → token (no browser)'}`,
+    );
   writeLine(io.stdout, `  stored in     ${store.describe().location}`);
   return EXIT.ok;
 }

@@ -53,6 +53,13 @@ export const SET_KEYS: Readonly<Record<string, KeySpec>> = {
   'oauth.callback-port': { path: ['oauth', 'callbackPort'], kind: 'port', for: 'remote' },
   'oauth.scope': { path: ['oauth', 'scopes'], kind: 'string', for: 'remote' },
   'oauth.metadata-url': { path: ['oauth', 'authServerMetadataUrl'], kind: 'url', for: 'remote' },
+  // Logins without a browser (README: Logins without a browser); checked as the file is.
+  'oauth.grant': { path: ['oauth', 'grant'], kind: 'string', for: 'remote' },
+  'oauth.auth-method': { path: ['oauth', 'clientAuthMethod'], kind: 'string', for: 'remote' },
+  'oauth.idp-issuer': { path: ['oauth', 'idpIssuer'], kind: 'url', for: 'remote' },
+  'oauth.idp-client-id': { path: ['oauth', 'idpClientId'], kind: 'string', for: 'remote' },
+  'oauth.id-token-file': { path: ['oauth', 'idTokenFile'], kind: 'path', for: 'remote' },
+  'oauth.id-token-env': { path: ['oauth', 'idTokenEnv'], kind: 'string', for: 'remote' },
   'per-member': { path: ['perMember'], kind: 'boolean', for: 'remote' },
   'tls.ca-file': { path: ['tls', 'caFile'], kind: 'path', for: 'remote' },
   'tls.cert-file': { path: ['tls', 'certFile'], kind: 'path', for: 'remote' },
@@ -70,6 +77,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   type: 'transport',
   'oauth.scopes': 'oauth.scope',
   'oauth.auth-server-metadata-url': 'oauth.metadata-url',
+  'oauth.client-auth-method': 'oauth.auth-method',
 };
 
 /** The keys for help and completion: `header.<Name>` for a map. */

@@ -16,7 +16,9 @@ import {
   useServer,
   type ServerReadOptions,
 } from '../server-session.js';
+import type { CallResult } from '../../use/guarded-call.js';
 import type { TaskInfo } from '../../use/tasks.js';
+import type { Session } from '../../connect/session.js';
 import { resultCommand, taskStatusText } from './task-text.js';
 
 export type TasksOptions = ServerReadOptions;
@@ -59,10 +61,17 @@ export function parseTaskOptions(
 }
 
 export async function runTasks(options: TasksOptions, io: Io): Promise<number> {
-  const tasks = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    const { listTasks } = await import('../../use/tasks.js');
-    return listTasks(session);
-  });
+  const tasks = await useServer(options.name, options.timeoutMs, io, tasksOnSession);
+  return printTasks(tasks, options, io);
+}
+
+/** The tasks of a server on an open session (`patchbay tasks`, the shell's `tasks`). */
+export async function tasksOnSession(session: Session): Promise<TaskInfo[]> {
+  const { listTasks } = await import('../../use/tasks.js');
+  return listTasks(session);
+}
+
+export function printTasks(tasks: TaskInfo[], options: { name: string; json: boolean }, io: Io): number {
   if (options.json) {
     printJson(io, tasks);
     return EXIT.ok;
@@ -91,26 +100,88 @@ export async function runTasks(options: TasksOptions, io: Io): Promise<number> {
 }
 
 export async function runTask(options: TaskOptions, io: Io): Promise<number> {
-  if (options.action === 'result') return runTaskResult(options, io);
-  const task = await useServer(options.name, options.timeoutMs, io, async (session) => {
-    const jobs = await import('../../use/tasks.js');
-    return options.action === 'cancel'
-      ? jobs.cancelTask(session, options.taskId)
-      : jobs.getTask(session, options.taskId);
-  });
+  const outcome = await useServer(
+    options.name,
+    options.timeoutMs,
+    io,
+    (session) => taskOnSession(session, options, io),
+    options.requests,
+  );
+  return printTaskOutcome(outcome, options, io);
+}
+
+/** What `task` found or did: the task (shown, or cancelled), its result, or a wait stopped. */
+export type TaskOutcome =
+  | { kind: 'task'; task: TaskInfo }
+  | { kind: 'result'; result: CallResult }
+  | { kind: 'stopped'; task: TaskInfo };
+
+/** `patchbay task` on an open session (the shell's `task` too). */
+export async function taskOnSession(
+  session: Session,
+  options: Pick<TaskOptions, 'taskId' | 'action'>,
+  io: Io,
+): Promise<TaskOutcome> {
+  const jobs = await import('../../use/tasks.js');
+  if (options.action === 'cancel')
+    return { kind: 'task', task: await jobs.cancelTask(session, options.taskId) };
+  // Known first: an unknown id is said as such, and a wait starts from the task's own state.
+  const task = await jobs.getTask(session, options.taskId);
+  if (options.action === 'show') return { kind: 'task', task };
+  const live = liveView(io);
+  try {
+    const result = await jobs.waitForTaskResult(session, task, {
+      ...(io.interrupt ? { signal: io.interrupt } : {}),
+      onStatus: (moved) =>
+        live.status(`task ${terminalText(moved.taskId, { max: 40 })} ${taskStatusText(moved)}`),
+    });
+    return { kind: 'result', result };
+  } catch (error) {
+    if (error instanceof jobs.TaskWaitAborted) return { kind: 'stopped', task: error.task };
+    throw error;
+  } finally {
+    live.finish();
+  }
+}
+
+export async function printTaskOutcome(
+  outcome: TaskOutcome,
+  options: Pick<TaskOptions, 'name' | 'taskId' | 'action' | 'json' | 'outputDir'>,
+  io: Io,
+): Promise<number> {
+  if (outcome.kind === 'stopped') {
+    note(io, `Stopped waiting; task ${outcome.task.taskId} runs on (${taskStatusText(outcome.task)}).`);
+    note(io, `Cancel it: patchbay task ${options.name} ${options.taskId} --cancel`);
+    return EXIT.interrupted;
+  }
+  if (outcome.kind === 'result') {
+    if (options.json) {
+      printJson(io, outcome.result);
+      return outcome.result.isError ? EXIT.error : EXIT.ok;
+    }
+    const { printResult } = await import('./call.js');
+    return printResult(
+      outcome.result as Parameters<typeof printResult>[0],
+      { tool: `task-${options.taskId}`, outputDir: options.outputDir },
+      io,
+    );
+  }
   if (options.json) {
-    printJson(io, task);
+    printJson(io, outcome.task);
     return EXIT.ok;
   }
   if (options.action === 'cancel') {
-    note(io, `Cancelled task ${task.taskId} on ${options.name} (now ${taskStatusText(task)}).`);
+    note(
+      io,
+      `Cancelled task ${outcome.task.taskId} on ${options.name} (now ${taskStatusText(outcome.task)}).`,
+    );
     return EXIT.ok;
   }
-  printTask(task, options, io);
+  printTask(outcome.task, options.name, io);
   return EXIT.ok;
 }
 
-function printTask(task: TaskInfo, options: TaskOptions, io: Io): void {
+function printTask(task: TaskInfo, name: string, io: Io): void {
   const p = paint(useColor(io, 'stdout'));
   const line = (label: string, value: string | number | null | undefined) => {
     if (value === undefined) return;
@@ -130,7 +201,7 @@ function printTask(task: TaskInfo, options: TaskOptions, io: Io): void {
   line('ttl', task.ttl === undefined ? undefined : task.ttl === null ? null : `${task.ttl} ms`);
   line('poll', task.pollInterval === undefined ? undefined : `${task.pollInterval} ms`);
   if (task.status === 'working' || task.status === 'input_required' || task.status === 'completed')
-    note(io, `Its result: ${resultCommand(options.name, task.taskId)}`);
+    note(io, `Its result: ${resultCommand(name, task.taskId)}`);
 }
 
 function colorStatus(p: ReturnType<typeof paint>, status: string): string {
@@ -138,51 +209,4 @@ function colorStatus(p: ReturnType<typeof paint>, status: string): string {
   if (status === 'failed' || status === 'cancelled') return p.red(status);
   if (status === 'input_required') return p.yellow(status);
   return status;
-}
-
-async function runTaskResult(options: TaskOptions, io: Io): Promise<number> {
-  const outcome = await useServer(
-    options.name,
-    options.timeoutMs,
-    io,
-    async (session) => {
-      const { waitForTaskResult, getTask, TaskWaitAborted } = await import('../../use/tasks.js');
-      const live = liveView(io);
-      try {
-        // Known first: an unknown id is said as such, and the wait starts from the task's own state.
-        const task = await getTask(session, options.taskId);
-        return await waitForTaskResult(session, task, {
-          ...(io.interrupt ? { signal: io.interrupt } : {}),
-          onStatus: (moved) =>
-            live.status(`task ${terminalText(moved.taskId, { max: 40 })} ${taskStatusText(moved)}`),
-        });
-      } catch (error) {
-        if (error instanceof TaskWaitAborted) return new StoppedWaiting(error.task);
-        throw error;
-      } finally {
-        live.finish();
-      }
-    },
-    options.requests,
-  );
-  if (outcome instanceof StoppedWaiting) {
-    note(io, `Stopped waiting; task ${outcome.task.taskId} runs on (${taskStatusText(outcome.task)}).`);
-    note(io, `Cancel it: patchbay task ${options.name} ${options.taskId} --cancel`);
-    return EXIT.interrupted;
-  }
-  if (options.json) {
-    printJson(io, outcome);
-    return outcome.isError ? EXIT.error : EXIT.ok;
-  }
-  const { printResult } = await import('./call.js');
-  return printResult(
-    outcome as Parameters<typeof printResult>[0],
-    { tool: `task-${options.taskId}`, outputDir: options.outputDir },
-    io,
-  );
-}
-
-/** Ctrl-C while waiting for a result: the task runs on. */
-class StoppedWaiting {
-  constructor(readonly task: TaskInfo) {}
 }

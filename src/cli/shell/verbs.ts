@@ -1,10 +1,10 @@
 /**
  * The shell's verbs, one table: each its usage, what it does, how it runs on the open session and
  * how Tab completes its words. The verbs that a one-shot command also does (tools, tool, call,
- * read, prompt, resources, prompts, complete) run that command's own job on the session and print
+ * tasks, task, read, prompt, resources, prompts, complete) run that command's own job on the session and print
  * with its own printer; only the session is kept.
  *
- * Adding a verb is adding a row: `tasks` and `task` come as rows built on use/tasks.ts.
+ * Adding a verb is adding a row.
  */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -205,6 +205,58 @@ const call: Verb = {
     return Object.keys(properties)
       .filter((key) => !Object.hasOwn(given, key))
       .map((key) => `${key}=`);
+  },
+};
+
+const tasks: Verb = {
+  name: 'tasks',
+  usage: '',
+  summary: "list the server's tasks (tools run in the background)",
+  async run(ctx, args) {
+    operands(tasks, flagsOf(tasks, args, {}).positionals, 0, 0);
+    const { tasksOnSession, printTasks } = await import('../commands/tasks.js');
+    const list = await tasksOnSession(ctx.session);
+    if (ctx.options.json) return (ctx.result('tasks', list), EXIT.ok);
+    return printTasks(list, { name: ctx.options.name, json: false }, ctx.io);
+  },
+};
+
+const taskFlags = {
+  result: { type: 'boolean' },
+  cancel: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+} as const;
+
+const task: Verb = {
+  name: 'task',
+  usage: '<id> [--result [-o DIR] | --cancel]',
+  summary: 'show a task; --result waits for its result, --cancel cancels it',
+  async run(ctx, args) {
+    const { values, positionals } = flagsOf(task, args, taskFlags);
+    const [taskId] = operands(task, positionals, 1, 1);
+    if (values.result && values.cancel)
+      throw usageError(task, '--result and --cancel cannot be used together.');
+    const { taskOnSession, printTaskOutcome } = await import('../commands/tasks.js');
+    const options = {
+      name: ctx.options.name,
+      taskId: taskId!,
+      action: values.result ? ('result' as const) : values.cancel ? ('cancel' as const) : ('show' as const),
+      json: false,
+      outputDir: typeof values.output === 'string' ? values.output : undefined,
+    };
+    const outcome = await taskOnSession(ctx.session, options, ctx.io);
+    if (ctx.options.json && outcome.kind !== 'stopped') {
+      ctx.result('task', outcome.kind === 'result' ? outcome.result : outcome.task);
+      return outcome.kind === 'result' && outcome.result.isError ? EXIT.error : EXIT.ok;
+    }
+    return printTaskOutcome(outcome, options, ctx.io);
+  },
+  async complete(ctx, before, current) {
+    if (current.startsWith('-')) return Object.keys(taskFlags).map((flag) => `--${flag}`);
+    if (before.some((word) => !word.startsWith('-'))) return [];
+    // The ids of the tasks the server lists now (a server without tasks offers none).
+    const { tasksOnSession } = await import('../commands/tasks.js');
+    return (await tasksOnSession(ctx.session).catch(() => [])).map((each) => each.taskId);
   },
 };
 
@@ -510,6 +562,8 @@ export const VERBS: Verb[] = [
   tools,
   tool,
   call,
+  tasks,
+  task,
   resources,
   read,
   subscribe,

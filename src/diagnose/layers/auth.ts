@@ -5,6 +5,7 @@
  * GETs public documents: nothing is registered, no token is requested, nothing is stored.
  */
 
+import { configuredMachineGrant } from '../../auth/machine-grant.js';
 import { describeIssues, rememberingFetch, schemaIssues } from '../../auth/metadata-error.js';
 import type { FetchLike, HttpClient } from '../../connect/network.js';
 import { splitTemplate } from '../../config/expand.js';
@@ -273,6 +274,22 @@ function judgeMetadata(
     finding: failed('auth', summary, evidence, fix),
   });
   const operator = "The server's OAuth set-up is incomplete: tell its operator";
+  // A machine client (client credentials, cross-app access) uses the token endpoint only: no
+  // browser step, so neither the authorization endpoint nor PKCE is needed.
+  const machine = configuredMachineGrant(context.entry.oauth);
+  if (machine) {
+    if (!evidence.tokenEndpoint) return broken(`${issuer} names no token endpoint`, operator);
+    const grant = machine === 'client_credentials' ? 'client credentials' : 'cross-app access';
+    return {
+      needsAuth: true,
+      finding: failed(
+        'auth',
+        `login required: OAuth with ${issuer} (${grant}, the configured client ID, no browser)`,
+        evidence,
+        `patchbay login ${context.name}`,
+      ),
+    };
+  }
   if (!evidence.authorizationEndpoint || !evidence.tokenEndpoint)
     return broken(
       `${issuer} names no ${evidence.authorizationEndpoint ? 'token' : 'authorization'} endpoint`,
