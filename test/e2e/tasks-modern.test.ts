@@ -151,11 +151,13 @@ describe('patchbay call through the gateway (2026-07-28, the tasks extension)', 
 });
 
 describe('patchbay shell through the gateway', () => {
-  it('runs the task tool in its session', async () => {
+  it('runs the task tool in its session; its tasks verb says the era lists none', async () => {
     const result = await sandbox.run(['shell', 'gw', '--timeout', '20'], {
-      input: 'call ev__simulate-research-query topic=shells\n',
+      input: 'call ev__simulate-research-query topic=shells\ntasks\n',
     });
-    expect(result.code, result.stderr).toBe(0);
+    // The tasks verb fails (this era lists no tasks); the shell exits with its failure's status.
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('has no tasks/list');
     expect(result.stdout).toContain('# Research Report: shells');
     expect(result.stderr).toMatch(/runs as task pbt_[\w-]+ on gw\./);
   }, 60_000);
