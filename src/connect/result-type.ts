@@ -7,11 +7,25 @@
  * request sent as 2026-07-28 or later, a JSON-RPC result without `resultType` gets `complete`, in
  * a JSON body and in each event of an SSE stream. Nothing else is changed, and a message that is
  * not JSON passes as it came.
+ *
+ * The same revision's tasks extension (io.modelcontextprotocol/tasks, SEP-2663) lets a server
+ * answer `tools/call` with `resultType: "task"` and a task handle, which the SDK refuses as an
+ * unsupported result type before its caller sees the body. A server sends one only to a request
+ * that declared the extension, which patchbay does only when it runs a tool as a task
+ * (use/tasks.ts). Here such a result becomes a JSON-RPC error carrying the whole handle under
+ * TASK_HANDLE_KEY, which the SDK passes on intact (ProtocolError.data): use/tasks.ts takes the
+ * handle from it, and any other caller that somehow received one gets a clear error rather than
+ * an empty result. (Patchbay speaks 2026-07-28 only over Streamable HTTP, so this is the one seam.)
  */
 
 import type { FetchLike } from './network.js';
 
 const FIRST_REVISION_WITH_RESULT_TYPE = '2026-07-28';
+
+/** Where the rewritten error's `data` carries a `resultType: "task"` result (patchbay's own key). */
+export const TASK_HANDLE_KEY = 'dev.patchbay/taskHandle';
+/** The rewritten error's code (JSON-RPC's implementation-defined range; never sent on). */
+export const TASK_HANDLE_CODE = -32099;
 
 export function completingResults(fetch: FetchLike): FetchLike {
   return async (url, init) => {
@@ -44,7 +58,10 @@ function rebuilt(response: Response, body: ConstructorParameters<typeof Response
   });
 }
 
-/** The JSON text with `resultType: 'complete'` added where a result lacks it; undefined if unchanged. */
+/**
+ * The JSON text with `resultType: 'complete'` added where a result lacks it, and a task handle
+ * (`resultType: 'task'`) made into the error that carries it; undefined if unchanged.
+ */
 export function completeJson(text: string): string | undefined {
   let parsed: unknown;
   try {
@@ -58,7 +75,20 @@ export function completeJson(text: string): string | undefined {
     if (typeof message !== 'object' || message === null) continue;
     const result = (message as { result?: unknown }).result;
     if (typeof result !== 'object' || result === null || Array.isArray(result)) continue;
-    if ('resultType' in result) continue;
+    const { resultType } = result as { resultType?: unknown };
+    if (resultType === 'task') {
+      const carrier = message as Record<string, unknown>;
+      delete carrier.result;
+      carrier.error = {
+        code: TASK_HANDLE_CODE,
+        message:
+          'The server answered with a task (io.modelcontextprotocol/tasks), which this request did not run as one',
+        data: { [TASK_HANDLE_KEY]: result },
+      };
+      changed = true;
+      continue;
+    }
+    if (resultType !== undefined) continue;
     (result as Record<string, unknown>).resultType = 'complete';
     changed = true;
   }

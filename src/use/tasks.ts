@@ -18,13 +18,22 @@
  * renewed by `session.request`.
  *
  * The 2026-07-28 revision moves tasks into the extension `io.modelcontextprotocol/tasks`
- * (`resultType: "task"`, `tasks/update`, no `tasks/list` nor `tasks/result`). The SDK refuses a
- * `resultType` it does not know, and no server on hand speaks the extension yet, so a session of
- * that era is refused here with a clear error rather than half supported.
+ * (SEP-2663). A request declares it in its own client capabilities (tasksExtensionMeta: only the
+ * requests of a call run as a task, and the tasks/* requests after it, so that no plain call
+ * turns into a task); the server then decides whether the call runs as a task and, if so, answers
+ * with a flat handle (`resultType: "task"`, `taskId`, `status`, `ttlMs`, `pollIntervalMs`), which
+ * reaches this file as the error connect/result-type.ts makes of it (the SDK refuses that result
+ * type). The task is then polled with `tasks/get`, whose answer (a DetailedTask) inlines the
+ * result or the error once it ended, and, while it is `input_required`, the server's questions
+ * (`inputRequests`, keyed), which are answered by the same handlers as a normal call's and sent
+ * back with `tasks/update`; `tasks/cancel` is acknowledged empty. There is no `tasks/list`, no
+ * `tasks/result` and no status notification in that era.
  */
 
 import type { Client } from '@modelcontextprotocol/client';
 
+import { TASKS_EXTENSION, tasksExtensionMeta } from '../connect/client-capabilities.js';
+import { TASK_HANDLE_KEY } from '../connect/result-type.js';
 import type { Session } from '../connect/session.js';
 import { PatchbayError } from '../errors.js';
 import type { CallResult } from './guarded-call.js';
@@ -87,7 +96,7 @@ export function taskSupportOf(tool: { execution?: { taskSupport?: unknown } } | 
   return support === 'required' || support === 'optional' ? support : 'forbidden';
 }
 
-/** What the server said it does with tasks (2025-11-25 `capabilities.tasks`). */
+/** What the server said it does with tasks (2025-11-25 `capabilities.tasks`; 2026-07-28 the extension). */
 export interface ServerTasks {
   /** It runs tools/call as tasks. */
   toolCalls: boolean;
@@ -98,8 +107,14 @@ export interface ServerTasks {
 }
 
 export function serverTasks(session: Session): ServerTasks {
-  const tasks = (session.client.getServerCapabilities() as { tasks?: Record<string, unknown> } | undefined)
-    ?.tasks;
+  const capabilities = session.client.getServerCapabilities() as
+    { tasks?: Record<string, unknown>; extensions?: Record<string, unknown> } | undefined;
+  if (session.era === 'modern') {
+    // The extension has tasks/get, tasks/update and tasks/cancel, and no tasks/list.
+    const offered = capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
+    return { toolCalls: offered, list: false, cancel: offered };
+  }
+  const tasks = capabilities?.tasks;
   const requests = tasks?.requests as { tools?: { call?: unknown } } | undefined;
   return {
     toolCalls: session.era === 'legacy' && requests?.tools?.call !== undefined,
@@ -108,33 +123,78 @@ export function serverTasks(session: Session): ServerTasks {
   };
 }
 
+/**
+ * Whether the server decides which calls run as tasks, so that every call should go the task way
+ * (startToolTask takes a result as well as a task): on 2026-07-28 a tool's listing no longer says
+ * whether it supports tasks (`execution` is gone from the Tool), and a server that offers the
+ * extension runs a call as a task when the tool needs or allows it, if the call declares the
+ * extension. On 2025-11-25 the client decides, from the tool's `execution.taskSupport`.
+ */
+export function serverDecidesTasks(session: Session): boolean {
+  return session.era === 'modern' && serverTasks(session).toolCalls;
+}
+
 export interface ToolTaskCall {
   name: string;
   arguments: Record<string, unknown>;
-  /** How long the server should keep the task and its result (ms); the server may choose otherwise. */
+  /**
+   * How long the server should keep the task and its result (ms); the server may choose otherwise.
+   * 2025-11-25 only: a 2026-07-28 client asks nothing of the task (the server decides).
+   */
   ttlMs?: number;
 }
 
-/** Start a tool as a task: `tools/call` with `params.task`; the task as created. */
+/**
+ * What `tools/call` gave: the task it created, or — a 2026-07-28 server decides whether a call
+ * runs as a task — the result of a call it ran at once.
+ */
+export type Started = { task: TaskInfo } | { result: CallResult };
+
+/**
+ * Start a tool as a task: `tools/call` with `params.task` (2025-11-25), or declaring the tasks
+ * extension (2026-07-28); the task as created, or the result if the server ran the call at once.
+ */
 export async function startToolTask(
   session: Session,
   call: ToolTaskCall,
   watch: Pick<TaskWatch, 'onProgress' | 'signal'> = {},
-): Promise<TaskInfo> {
-  refuseModern(session, 'run a tool as a task');
+): Promise<Started> {
+  const options = {
+    ...session.requestOptions(),
+    ...(watch.signal ? { signal: watch.signal } : {}),
+    ...(watch.onProgress ? { onprogress: watch.onProgress, resetTimeoutOnProgress: true } : {}),
+  };
+  if (session.era === 'modern') {
+    try {
+      // callTool, as a plain call: a call the server runs at once is read exactly as one.
+      const result = await session.request((client) =>
+        client.callTool(
+          { name: call.name, arguments: call.arguments, _meta: tasksExtensionMeta(client) },
+          options,
+        ),
+      );
+      return { result: result as CallResult };
+    } catch (error) {
+      const task = taskHandleOf(error);
+      if (!task) throw error;
+      return { task };
+    }
+  }
   const params: Record<string, unknown> = {
     name: call.name,
     arguments: call.arguments,
     task: call.ttlMs === undefined ? {} : { ttl: call.ttlMs },
   };
   const created = await session.request((client) =>
-    client.request({ method: 'tools/call', params }, CREATE_TASK_RESULT, {
-      ...session.requestOptions(),
-      ...(watch.signal ? { signal: watch.signal } : {}),
-      ...(watch.onProgress ? { onprogress: watch.onProgress, resetTimeoutOnProgress: true } : {}),
-    }),
+    client.request({ method: 'tools/call', params }, CREATE_TASK_RESULT, options),
   );
-  return created.task;
+  return { task: created.task };
+}
+
+/** The task handle a 2026-07-28 `tools/call` answered with (connect/result-type.ts carries it). */
+function taskHandleOf(error: unknown): TaskInfo | undefined {
+  const data = (error as { data?: unknown } | null)?.data;
+  return isObject(data) ? checkTask(data[TASK_HANDLE_KEY]) : undefined;
 }
 
 /**
@@ -146,9 +206,10 @@ export async function runToolTask(
   call: ToolTaskCall,
   watch: TaskWatch & { onCreated?: (task: TaskInfo) => void } = {},
 ): Promise<CallResult> {
-  const task = await startToolTask(session, call, watch);
-  watch.onCreated?.(task);
-  return waitForTaskResult(session, task, watch);
+  const started = await startToolTask(session, call, watch);
+  if ('result' in started) return started.result;
+  watch.onCreated?.(started.task);
+  return waitForTaskResult(session, started.task, watch);
 }
 
 /**
@@ -161,7 +222,7 @@ export async function waitForTaskResult(
   taskOrId: TaskInfo | string,
   watch: TaskWatch = {},
 ): Promise<CallResult> {
-  refuseModern(session, 'wait for a task');
+  if (session.era === 'modern') return pollForTaskResult(session, taskOrId, watch);
   let latest: TaskInfo = typeof taskOrId === 'string' ? { taskId: taskOrId, status: 'working' } : taskOrId;
   const taskId = latest.taskId;
   if (watch.signal?.aborted) throw new TaskWaitAborted(latest);
@@ -229,7 +290,12 @@ async function endedWithoutResult(
 
 /** Every task the server lists (`tasks/list`, all pages, bounded). */
 export async function listTasks(session: Session, signal?: AbortSignal): Promise<TaskInfo[]> {
-  refuseModern(session, 'list tasks');
+  if (session.era === 'modern')
+    throw new PatchbayError(
+      'unsupported',
+      `The server speaks protocol ${session.protocolVersion ?? '2026-07-28'}, whose tasks extension (${TASKS_EXTENSION}) has no tasks/list: a server does not list its tasks, the client that started one keeps its id (patchbay call prints it).`,
+      { hint: 'Ask for one task by its id: patchbay task <name> <id>' },
+    );
   if (!serverTasks(session).list)
     throw new PatchbayError('unsupported', 'The server does not list its tasks (no tasks.list capability).', {
       hint: 'Ask for one task by its id: patchbay task <name> <id>',
@@ -253,10 +319,18 @@ export async function listTasks(session: Session, signal?: AbortSignal): Promise
 
 /** One task as it is now (`tasks/get`). An id the server does not know is not-found. */
 export async function getTask(session: Session, taskId: string, signal?: AbortSignal): Promise<TaskInfo> {
-  refuseModern(session, 'read a task');
-  return unknownTaskAsNotFound(taskId, () =>
+  return (await getDetailedTask(session, taskId, signal)).task;
+}
+
+/** tasks/get, in either era; on 2026-07-28 with what the DetailedTask inlines. */
+async function getDetailedTask(
+  session: Session,
+  taskId: string,
+  signal?: AbortSignal,
+): Promise<DetailedTask> {
+  return unknownTaskAsNotFound(session, taskId, () =>
     session.request((client) =>
-      client.request({ method: 'tasks/get', params: { taskId } }, TASK, {
+      client.request({ method: 'tasks/get', params: taskParams(session, client, taskId) }, DETAILED_TASK, {
         ...session.requestOptions(),
         ...(signal ? { signal } : {}),
       }),
@@ -264,14 +338,28 @@ export async function getTask(session: Session, taskId: string, signal?: AbortSi
   );
 }
 
+/** A tasks/* request's params: on 2026-07-28 they declare the extension (servers refuse them otherwise). */
+function taskParams(
+  session: Session,
+  client: Client,
+  taskId: string,
+  more: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return session.era === 'modern'
+    ? { taskId, ...more, _meta: tasksExtensionMeta(client) }
+    : { taskId, ...more };
+}
+
 /** Stop a task (`tasks/cancel`); the task as the server left it. */
 export async function cancelTask(session: Session, taskId: string): Promise<TaskInfo> {
-  refuseModern(session, 'cancel a task');
   if (!serverTasks(session).cancel)
     throw new PatchbayError(
       'unsupported',
-      'The server does not let clients cancel its tasks (no tasks.cancel capability).',
+      session.era === 'modern'
+        ? `The server does not offer the tasks extension (${TASKS_EXTENSION}), so it has no task to cancel.`
+        : 'The server does not let clients cancel its tasks (no tasks.cancel capability).',
     );
+  if (session.era === 'modern') return cancelModernTask(session, taskId);
   try {
     return await session.request((client) =>
       // Not the caller's signal: a cancel is what Ctrl-C asked for, it must not be cut short by it.
@@ -294,6 +382,207 @@ export async function cancelTask(session: Session, taskId: string): Promise<Task
   }
 }
 
+/**
+ * 2026-07-28: wait for a task by polling `tasks/get` at the interval it suggests, answering its
+ * questions on the way, until it ended; its result (or why it has none) is inlined there.
+ */
+async function pollForTaskResult(
+  session: Session,
+  taskOrId: TaskInfo | string,
+  watch: TaskWatch,
+): Promise<CallResult> {
+  let latest: TaskInfo = typeof taskOrId === 'string' ? { taskId: taskOrId, status: 'working' } : taskOrId;
+  const taskId = latest.taskId;
+  let lastSeen = '';
+  const seen = (task: TaskInfo) => {
+    latest = task;
+    const key = `${task.status}\u0000${task.statusMessage ?? ''}`;
+    if (key === lastSeen) return;
+    lastSeen = key;
+    watch.onStatus?.(task);
+  };
+  if (typeof taskOrId !== 'string') seen(taskOrId);
+  const aborted = () => new TaskWaitAborted(latest);
+  const boundMs = waitBound(latest, session.requestOptions().timeout);
+  const until = Date.now() + boundMs;
+  /** Questions answered already: a server may show one again until it has taken the answer. */
+  const answered = new Set<string>();
+  let now = typeof taskOrId === 'string';
+  for (;;) {
+    if (watch.signal?.aborted) throw aborted();
+    if (!now && !(await pause(Math.max(MIN_POLL_MS, latest.pollInterval ?? DEFAULT_POLL_MS), watch.signal)))
+      throw aborted();
+    now = false;
+    let detailed: DetailedTask;
+    try {
+      detailed = await getDetailedTask(session, taskId, watch.signal);
+    } catch (error) {
+      if (watch.signal?.aborted) throw aborted();
+      throw error;
+    }
+    seen(detailed.task);
+    const { status, statusMessage } = detailed.task;
+    if (status === 'completed') {
+      if (detailed.result) return stripRelatedTask(detailed.result);
+      throw new PatchbayError(
+        'task-failed',
+        `Task ${taskId} completed, but the server sent no result with it.`,
+      );
+    }
+    if (status === 'failed' || status === 'cancelled') {
+      const message = typeof detailed.error?.message === 'string' ? detailed.error.message : statusMessage;
+      throw new PatchbayError(
+        'task-failed',
+        `Task ${taskId} ${status === 'failed' ? 'failed' : 'was cancelled'}${message ? `: ${message}` : ''}`,
+      );
+    }
+    const questions = Object.entries(detailed.inputRequests ?? {}).filter(([key]) => !answered.has(key));
+    if (status === 'input_required' && questions.length > 0) {
+      await answerQuestions(session, taskId, questions, watch.signal).catch((error: unknown) => {
+        throw watch.signal?.aborted ? aborted() : error;
+      });
+      for (const [key] of questions) answered.add(key);
+      now = true;
+      continue;
+    }
+    if (Date.now() > until)
+      throw new PatchbayError(
+        'task-failed',
+        `Task ${taskId} did not end within ${Math.round(boundMs / 60_000)} minutes; patchbay stopped waiting for it.`,
+        { hint: `Ask for it later: patchbay task <name> ${taskId} --result` },
+      );
+  }
+}
+
+/**
+ * A 2026-07-28 task's questions (its `inputRequests`), answered by the handlers the front end
+ * registered on the client — those that answer a normal call's questions — and sent back with
+ * `tasks/update`, keyed as the server keyed them. A question that cannot be answered (a sampling
+ * request, which patchbay declines) leaves the task unable to go on: it is cancelled, and the
+ * failure is the call's.
+ */
+async function answerQuestions(
+  session: Session,
+  taskId: string,
+  questions: Array<[string, unknown]>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const inputResponses: Record<string, unknown> = {};
+  try {
+    for (const [key, question] of questions)
+      inputResponses[key] = await answerQuestion(session.client, key, question, signal);
+  } catch (error) {
+    if (!signal?.aborted) await cancelTask(session, taskId).catch(() => undefined);
+    throw error;
+  }
+  if (signal?.aborted) return;
+  await session.request((client) =>
+    client.request(
+      { method: 'tasks/update', params: taskParams(session, client, taskId, { inputResponses }) },
+      ACK,
+      session.requestOptions(),
+    ),
+  );
+}
+
+type Handler = (request: unknown, ctx: unknown) => Promise<unknown>;
+
+/**
+ * One question, through the client's own handler for its method: the SDK keeps them where its
+ * own answering of 2026-07-28 `input_required` results finds them (`_getRequestHandler`, which it
+ * does not publish), and calls them with a context of the same shape, built here.
+ */
+async function answerQuestion(
+  client: Client,
+  key: string,
+  question: unknown,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const method = isObject(question) && typeof question.method === 'string' ? question.method : undefined;
+  if (!method || !INPUT_METHODS.has(method))
+    throw new PatchbayError(
+      'unsupported',
+      `The task asked something patchbay cannot answer (${method === undefined ? 'a malformed input request' : JSON.stringify(method)}).`,
+    );
+  const handler = (
+    client as unknown as { _getRequestHandler?: (method: string) => Handler | undefined }
+  )._getRequestHandler?.(method);
+  if (!handler)
+    throw new PatchbayError('unsupported', `The task asked ${method}, which this client does not answer.`);
+  const params = isObject((question as { params?: unknown }).params)
+    ? (question as { params: Record<string, unknown> }).params
+    : undefined;
+  const unavailable = () => {
+    throw new Error("an answer to a task's question sends nothing of its own");
+  };
+  return handler(
+    { jsonrpc: '2.0', id: key, method, ...(params ? { params } : {}) },
+    {
+      mcpReq: {
+        id: key,
+        method,
+        _meta: params?._meta,
+        signal: signal ?? new AbortController().signal,
+        send: unavailable,
+        notify: unavailable,
+      },
+    },
+  );
+}
+
+/** The questions a 2026-07-28 server may embed (SEP-2322's input requests). */
+const INPUT_METHODS: ReadonlySet<string> = new Set([
+  'elicitation/create',
+  'sampling/createMessage',
+  'roots/list',
+]);
+
+/**
+ * 2026-07-28 `tasks/cancel`: acknowledged empty whether or not the task was still running, so the
+ * task is read first (an ended one has nothing to cancel, as the 2025-11-25 answer says) and after
+ * (how the server left it). Not the caller's signal: a cancel is what Ctrl-C asked for.
+ */
+async function cancelModernTask(session: Session, taskId: string): Promise<TaskInfo> {
+  const options = { timeout: session.requestOptions().timeout };
+  const read = () =>
+    unknownTaskAsNotFound(session, taskId, () =>
+      session.request((client) =>
+        client.request(
+          { method: 'tasks/get', params: taskParams(session, client, taskId) },
+          DETAILED_TASK,
+          options,
+        ),
+      ),
+    );
+  const before = (await read()).task;
+  if (isTerminal(before))
+    throw new PatchbayError(
+      'conflict',
+      `Task ${taskId} already ended (${before.status}); there is nothing to cancel.`,
+    );
+  await unknownTaskAsNotFound(session, taskId, () =>
+    session.request((client) =>
+      client.request({ method: 'tasks/cancel', params: taskParams(session, client, taskId) }, ACK, options),
+    ),
+  );
+  return (await read().catch(() => undefined))?.task ?? { ...before, status: 'cancelled' };
+}
+
+/** Waits `ms`; false if `signal` was aborted first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(true), ms);
+    const onAbort = () => done(false);
+    function done(elapsed: boolean) {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(elapsed);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const MAX_LIST_PAGES = 100;
@@ -306,14 +595,6 @@ const UNBOUNDED_WAIT_MS = 24 * 60 * 60_000;
 function waitBound(task: TaskInfo, requestTimeoutMs: number): number {
   const ttl = typeof task.ttl === 'number' && task.ttl > 0 ? task.ttl : UNBOUNDED_WAIT_MS;
   return Math.max(requestTimeoutMs, Math.min(ttl, UNBOUNDED_WAIT_MS));
-}
-
-function refuseModern(session: Session, what: string): void {
-  if (session.era !== 'modern') return;
-  throw new PatchbayError(
-    'unsupported',
-    `patchbay cannot ${what} on this server yet: it speaks protocol ${session.protocolVersion ?? '2026-07-28'}, where tasks are the io.modelcontextprotocol/tasks extension, which patchbay does not run.`,
-  );
 }
 
 async function pollStatus(
@@ -382,13 +663,16 @@ export function onTaskStatus(client: Client, listener: StatusListener): () => vo
 /** JSON-RPC -32602: the server does not know the task (the spec's answer to an unknown id). */
 const INVALID_PARAMS = -32602;
 
-async function unknownTaskAsNotFound<T>(taskId: string, run: () => Promise<T>): Promise<T> {
+async function unknownTaskAsNotFound<T>(session: Session, taskId: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if ((error as { code?: unknown }).code !== INVALID_PARAMS) throw error;
     throw new PatchbayError('not-found', `The server knows no task ${JSON.stringify(taskId)}.`, {
-      hint: 'patchbay tasks <name> lists the tasks it keeps (a server may keep tasks only as long as the session that made them).',
+      hint:
+        session.era === 'modern'
+          ? 'A server keeps a task for its ttlMs only; check the id patchbay call printed.'
+          : 'patchbay tasks <name> lists the tasks it keeps (a server may keep tasks only as long as the session that made them).',
       cause: error,
     });
   }
@@ -434,6 +718,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A task of either era: 2026-07-28's `ttlMs` and `pollIntervalMs` read as `ttl` and `pollInterval`. */
 function checkTask(value: unknown): TaskInfo | undefined {
   if (!isObject(value) || typeof value.taskId !== 'string' || typeof value.status !== 'string')
     return undefined;
@@ -441,12 +726,39 @@ function checkTask(value: unknown): TaskInfo | undefined {
   if (typeof value.statusMessage === 'string') task.statusMessage = value.statusMessage;
   if (typeof value.createdAt === 'string') task.createdAt = value.createdAt;
   if (typeof value.lastUpdatedAt === 'string') task.lastUpdatedAt = value.lastUpdatedAt;
-  if (typeof value.ttl === 'number' || value.ttl === null) task.ttl = value.ttl;
-  if (typeof value.pollInterval === 'number') task.pollInterval = value.pollInterval;
+  const ttl = 'ttlMs' in value ? value.ttlMs : value.ttl;
+  if (typeof ttl === 'number' || ttl === null) task.ttl = ttl;
+  const pollInterval = 'pollIntervalMs' in value ? value.pollIntervalMs : value.pollInterval;
+  if (typeof pollInterval === 'number') task.pollInterval = pollInterval;
   return task;
 }
 
 const TASK = checker('task', checkTask);
+
+/**
+ * A 2026-07-28 DetailedTask: the task, and what it inlines — the result (completed), the error
+ * (failed), the server's questions (input_required). A 2025-11-25 task has none of these.
+ */
+interface DetailedTask {
+  task: TaskInfo;
+  result?: CallResult;
+  error?: { code?: unknown; message?: unknown; data?: unknown };
+  inputRequests?: Record<string, unknown>;
+}
+
+const DETAILED_TASK = checker('task', (value): DetailedTask | undefined => {
+  const task = checkTask(value);
+  if (!task || !isObject(value)) return undefined;
+  const detailed: DetailedTask = { task };
+  if (isObject(value.result)) {
+    const result = CALL_TOOL_RESULT['~standard'].validate(value.result);
+    if (!('value' in result)) return undefined;
+    detailed.result = result.value;
+  }
+  if (isObject(value.error)) detailed.error = value.error;
+  if (isObject(value.inputRequests)) detailed.inputRequests = value.inputRequests;
+  return detailed;
+});
 
 const CREATE_TASK_RESULT = checker('CreateTaskResult', (value) => {
   if (!isObject(value)) return undefined;
@@ -462,6 +774,9 @@ const LIST_TASKS_RESULT = checker('ListTasksResult', (value) => {
   if (typeof value.nextCursor === 'string') listed.nextCursor = value.nextCursor;
   return listed;
 });
+
+/** An acknowledgement (2026-07-28 `tasks/update`, `tasks/cancel`): an empty result. */
+const ACK = checker('acknowledgement', (value) => (isObject(value) ? value : undefined));
 
 const CALL_TOOL_RESULT = checker('CallToolResult', (value) => {
   if (!isObject(value)) return undefined;

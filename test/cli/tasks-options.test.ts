@@ -99,6 +99,28 @@ describe('runsAsTask', () => {
   });
 });
 
+describe('runsAsTask on a 2026-07-28 server', () => {
+  const extension = {
+    era: 'modern',
+    protocolVersion: '2026-07-28',
+    client: {
+      getServerCapabilities: () => ({ tools: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } }),
+    },
+  } as unknown as Session;
+
+  it('goes the task way for every tool where the server offers the extension (it decides)', () => {
+    expect(runsAsTask(extension, { name: 'plain' }, false, 'gw')).toBe(true);
+    expect(runsAsTask(extension, { name: 'plain' }, true, 'gw')).toBe(true);
+  });
+
+  it('calls plainly without the extension; --task is refused there', () => {
+    expect(runsAsTask(session('modern'), { name: 'plain' }, false, 'gw')).toBe(false);
+    expect(() => runsAsTask(session('modern'), { name: 'plain' }, true, 'gw')).toThrow(
+      'plain would run as a task, but gw does not offer the tasks extension (io.modelcontextprotocol/tasks).',
+    );
+  });
+});
+
 describe('tasks as text', () => {
   it('reads a task, its status message made printable', () => {
     expect(taskStatusText({ status: 'working', statusMessage: 'step 1\u001b[31m of 2' })).toBe(

@@ -8,7 +8,12 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { completeJson, completingResults } from '../../src/connect/result-type.js';
+import {
+  completeJson,
+  completingResults,
+  TASK_HANDLE_CODE,
+  TASK_HANDLE_KEY,
+} from '../../src/connect/result-type.js';
 
 let server: Server;
 let base: string;
@@ -66,6 +71,34 @@ describe('completeJson', () => {
     expect(completeJson('not json')).toBeUndefined();
     expect(completeJson('[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"x"}]')).toBe(
       '[{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete"}},{"jsonrpc":"2.0","method":"x"}]',
+    );
+  });
+});
+
+describe('a task handle (resultType "task", the tasks extension)', () => {
+  it('becomes the error that carries it, so that the SDK passes it on', () => {
+    const handle = {
+      resultType: 'task',
+      taskId: 't1',
+      status: 'working',
+      createdAt: '2026-07-28T00:00:00Z',
+      lastUpdatedAt: '2026-07-28T00:00:00Z',
+      ttlMs: 60_000,
+      pollIntervalMs: 500,
+    };
+    const rewritten = JSON.parse(completeJson(JSON.stringify({ jsonrpc: '2.0', id: 3, result: handle }))!);
+    expect(rewritten).toEqual({
+      jsonrpc: '2.0',
+      id: 3,
+      error: {
+        code: TASK_HANDLE_CODE,
+        message: expect.stringContaining('answered with a task') as unknown,
+        data: { [TASK_HANDLE_KEY]: handle },
+      },
+    });
+    // Any other result type is left as it is.
+    expect(completeJson(JSON.stringify({ jsonrpc: '2.0', id: 4, result: { resultType: 'complete' } }))).toBe(
+      undefined,
     );
   });
 });

@@ -19,7 +19,10 @@ export const callCommand: DefineCommand = (program, { io, act }) => {
     .option('-y, --yes', 'approve a tool that policy sets to ask, without asking')
     .addOption(logArgumentsOption("the call's"))
     .option('--allow-unknown-args', "send argument names the tool's schema does not declare")
-    .option('--task', 'run the tool as a task (where it allows one; one that requires it always runs as one)')
+    .option(
+      '--task',
+      'run the tool as a task (where it allows one; one that requires it always runs as one; a 2026-07-28 server decides by itself)',
+    )
     .addOption(maxOutputOption());
   for (const option of serverRequestOptions()) call.addOption(option);
   return call

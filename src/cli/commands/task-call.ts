@@ -1,6 +1,9 @@
 /**
- * `patchbay call` for a tool that runs as a task (use/tasks.ts): a tool whose
- * `execution.taskSupport` is "required" always, one that allows it ("optional") with `--task`.
+ * `patchbay call` for a tool that runs as a task (use/tasks.ts): on a 2025-11-25 server a tool
+ * whose `execution.taskSupport` is "required" always, one that allows it ("optional") with
+ * `--task`; on a 2026-07-28 server that offers the tasks extension, every call, declaring the
+ * extension, since the server decides which calls run as tasks (a call it runs at once is
+ * answered at once).
  *
  * On a terminal the task's status moves on one live line while its result is waited for; the
  * server's questions (elicitation) are asked by the same handlers as for a normal call. Ctrl-C
@@ -17,6 +20,7 @@ import type { CallResult } from '../../use/guarded-call.js';
 import {
   cancelTask,
   runToolTask,
+  serverDecidesTasks,
   serverTasks,
   taskSupportOf,
   TaskWaitAborted,
@@ -45,6 +49,19 @@ export function runsAsTask(
   server: string,
 ): boolean {
   const support = taskSupportOf(tool);
+  if (session.era === 'modern') {
+    // A listing of this era says nothing of tasks (`execution` is gone): the server decides, if
+    // it offers the extension. One that still says "required" cannot run without it.
+    if (serverDecidesTasks(session)) return true;
+    if (!wanted && support !== 'required') return false;
+    throw new PatchbayError(
+      'unsupported',
+      `${tool.name} ${support === 'required' ? 'must run' : 'would run'} as a task, but ${server} does not offer the tasks extension (io.modelcontextprotocol/tasks).`,
+      support === 'required'
+        ? {}
+        : { hint: `Call it without --task: patchbay call ${server} ${tool.name} …` },
+    );
+  }
   if (support === 'forbidden') {
     if (!wanted) return false;
     throw new PatchbayError(
@@ -54,11 +71,6 @@ export function runsAsTask(
     );
   }
   if (support === 'optional' && !wanted) return false;
-  if (session.era === 'modern')
-    throw new PatchbayError(
-      'unsupported',
-      `${tool.name} runs as a task, and ${server} speaks protocol ${session.protocolVersion ?? '2026-07-28'}, whose tasks extension (io.modelcontextprotocol/tasks) patchbay does not run yet.`,
-    );
   if (!serverTasks(session).toolCalls)
     throw new PatchbayError(
       'unsupported',

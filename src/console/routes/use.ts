@@ -152,7 +152,9 @@ async function callTool(
       {
         toolName,
         args: (tool) => {
-          asTask = tasks.taskSupportOf(tool as { execution?: { taskSupport?: unknown } }) === 'required';
+          asTask =
+            tasks.serverDecidesTasks(session) ||
+            tasks.taskSupportOf(tool as { execution?: { taskSupport?: unknown } }) === 'required';
           return args;
         },
         send: (request) =>
