@@ -69,6 +69,8 @@ interface Completed {
   text: string;
   /** Started and answered while Redis was down. */
   whileDown: boolean;
+  /** Started before Redis was stopped. */
+  startedBefore: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,6 +112,7 @@ describe.skipIf(!hasRedis())('the audit stream while Redis stops and starts unde
           isError: Boolean(result.isError),
           text: JSON.stringify(result.content),
           whileDown: startedIn === 1 && phase === 1,
+          startedBefore: startedIn === 0,
         });
       }
     });
@@ -154,7 +157,17 @@ describe.skipIf(!hasRedis())('the audit stream while Redis stops and starts unde
       for (const call of downSum) expect(call.isError, call.text).toBe(false);
       // The counts survived the restart (an append-only Redis): never one admitted over the limit.
       const admitted = completed.filter((call) => call.tool === 'echo' && !call.isError).length;
-      expect(admitted).toBe(LIMIT);
+      expect(admitted).toBeLessThanOrEqual(LIMIT);
+      // A call whose count Redis made just as it was stopped, whose answer never came back, was
+      // refused (failing closed) and still counted: only those may be missing from the limit.
+      const unsure = completed.filter(
+        (call) =>
+          call.tool === 'echo' &&
+          call.startedBefore &&
+          call.isError &&
+          /could not be reached/.test(call.text),
+      ).length;
+      expect(admitted).toBeGreaterThanOrEqual(LIMIT - unsure);
     } finally {
       running = false;
       await Promise.allSettled(loops);
