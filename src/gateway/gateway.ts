@@ -11,7 +11,6 @@ import {
   type Result,
   type ServerContext,
   type ServerOptions,
-  type StandardSchemaV1,
 } from '@modelcontextprotocol/server';
 
 import { callerOf } from './caller.js';
@@ -30,6 +29,7 @@ import { Upstream, type UpstreamOptions } from './upstream.js';
 import type { MemberVault } from '../auth/member-vault.js';
 import type { StateStore } from '../state/store.js';
 import { MemberLogins } from './signin.js';
+import { ANY_JSON_OBJECT } from '../core/checked-schema.js';
 
 export const GATEWAY_NAME = 'patchbay';
 
@@ -263,7 +263,7 @@ export class Gateway {
     );
     // Tasks (tasks.ts), both eras: registered with their own params schema, as the SDK's
     // 2026-07-28 codec has none for them (tasks/update is the extension's own method).
-    const taskParams = { params: OBJECT_PARAMS };
+    const taskParams = { params: ANY_JSON_OBJECT };
     const taskId = (params: Record<string, unknown>) => params.taskId;
     server.setRequestHandler(
       'tasks/get',
@@ -406,18 +406,6 @@ class GatewayServer extends Server {
       (await this.takesTask(request, ctx)) ? handler(request, ctx) : wrapped(request, ctx);
   }
 }
-
-/** The params of a task request: any object (read by the relay). */
-const OBJECT_PARAMS: StandardSchemaV1<unknown, Record<string, unknown>> = {
-  '~standard': {
-    version: 1,
-    vendor: 'patchbay',
-    validate: (value) =>
-      typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? { value: value as Record<string, unknown> }
-        : { issues: [{ message: 'params must be an object' }] },
-  },
-};
 
 /** Without a gate, the metrics and the trace export are told of each call by one observer. */
 function bothObservers(a: CallObserver | undefined, b: CallObserver | undefined): CallObserver | undefined {

@@ -14,7 +14,6 @@ import {
   type JSONRPCRequest,
   type Server,
   type ServerContext,
-  type StandardSchemaV1,
 } from '@modelcontextprotocol/server';
 
 import { callerOf, hostCapabilities, type CallScope } from './caller.js';
@@ -38,6 +37,7 @@ import {
   type UpstreamTask,
 } from './tasks.js';
 import type { Upstream } from './upstream.js';
+import { ANY_JSON_OBJECT } from '../core/checked-schema.js';
 
 /** The longest the gateway waits on a 2026-07-28 host's task (its TTL, when shorter). */
 const DRIVE_TIMEOUT_MS = 24 * 60 * 60_000;
@@ -153,7 +153,7 @@ export class TaskRelay {
             ...this.parts.traceMeta(scope.ctx),
           },
         },
-        LOOSE,
+        ANY_JSON_OBJECT,
         options,
       );
     });
@@ -183,7 +183,7 @@ export class TaskRelay {
   private drive(record: TaskRecord, client: Client, task: UpstreamTask): void {
     const ttl = typeof task.ttl === 'number' && task.ttl > 0 ? task.ttl : DRIVE_TIMEOUT_MS;
     client
-      .request({ method: 'tasks/result', params: { taskId: record.upstreamId } }, LOOSE, {
+      .request({ method: 'tasks/result', params: { taskId: record.upstreamId } }, ANY_JSON_OBJECT, {
         timeout: Math.min(ttl, DRIVE_TIMEOUT_MS),
       })
       .then(
@@ -213,7 +213,11 @@ export class TaskRelay {
       record.waiting = scope;
       try {
         const result = await this.parts.forward(record.upstream, scope, (client, options) =>
-          client.request({ method: 'tasks/result', params: { taskId: record.upstreamId } }, LOOSE, options),
+          client.request(
+            { method: 'tasks/result', params: { taskId: record.upstreamId } },
+            ANY_JSON_OBJECT,
+            options,
+          ),
         );
         return relatedTaskMeta(result, record.id);
       } finally {
@@ -270,7 +274,7 @@ export class TaskRelay {
                 .forward(upstream, scope, (client, options) =>
                   client.request(
                     { method: 'tasks/list', params: cursor === undefined ? {} : { cursor } },
-                    LOOSE,
+                    ANY_JSON_OBJECT,
                     options,
                   ),
                 )
@@ -322,7 +326,7 @@ export class TaskRelay {
     method: 'tasks/get' | 'tasks/cancel',
   ) {
     const answer = await this.parts.forward(record.upstream, scope, (client, options) =>
-      client.request({ method, params: { taskId: record.upstreamId } }, LOOSE, options),
+      client.request({ method, params: { taskId: record.upstreamId } }, ANY_JSON_OBJECT, options),
     );
     const task = upstreamTask(answer);
     if (!task)
@@ -378,18 +382,6 @@ export class TaskRelay {
     void send?.catch(() => undefined);
   }
 }
-
-/** Any JSON object: task messages the client SDK has no schema for (read by the functions here). */
-const LOOSE: StandardSchemaV1<unknown, Record<string, unknown>> = {
-  '~standard': {
-    version: 1,
-    vendor: 'patchbay',
-    validate: (value) =>
-      typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? { value: value as Record<string, unknown> }
-        : { issues: [{ message: 'expected an object' }] },
-  },
-};
 
 /** An upstream's task, if `value` reads as one (an id and a status). */
 function upstreamTask(value: unknown): UpstreamTask | undefined {

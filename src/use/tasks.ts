@@ -37,6 +37,7 @@ import { TASK_HANDLE_KEY } from '../connect/result-type.js';
 import type { Session } from '../connect/session.js';
 import { PatchbayError } from '../errors.js';
 import type { CallResult } from './guarded-call.js';
+import { checkedSchema, isJsonObject } from '../core/checked-schema.js';
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 
@@ -194,7 +195,7 @@ export async function startToolTask(
 /** The task handle a 2026-07-28 `tools/call` answered with (connect/result-type.ts carries it). */
 function taskHandleOf(error: unknown): TaskInfo | undefined {
   const data = (error as { data?: unknown } | null)?.data;
-  return isObject(data) ? checkTask(data[TASK_HANDLE_KEY]) : undefined;
+  return isJsonObject(data) ? checkTask(data[TASK_HANDLE_KEY]) : undefined;
 }
 
 /**
@@ -498,7 +499,7 @@ async function answerQuestion(
   question: unknown,
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
-  const method = isObject(question) && typeof question.method === 'string' ? question.method : undefined;
+  const method = isJsonObject(question) && typeof question.method === 'string' ? question.method : undefined;
   if (!method || !INPUT_METHODS.has(method))
     throw new PatchbayError(
       'unsupported',
@@ -509,7 +510,7 @@ async function answerQuestion(
   )._getRequestHandler?.(method);
   if (!handler)
     throw new PatchbayError('unsupported', `The task asked ${method}, which this client does not answer.`);
-  const params = isObject((question as { params?: unknown }).params)
+  const params = isJsonObject((question as { params?: unknown }).params)
     ? (question as { params: Record<string, unknown> }).params
     : undefined;
   const unavailable = () => {
@@ -691,36 +692,9 @@ function stripRelatedTask(result: CallResult): CallResult {
 // ---------------------------------------------------------------------------------------------
 // The answers, checked before use (Standard Schema objects, for the SDK's generic request).
 
-interface Checker<T> {
-  readonly '~standard': {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (value: unknown) => { value: T } | { issues: ReadonlyArray<{ message: string }> };
-    /** For the SDK's type inference of the request's result (never read at run time). */
-    readonly types?: { readonly input: unknown; readonly output: T };
-  };
-}
-
-function checker<T>(what: string, check: (value: unknown) => T | undefined): Checker<T> {
-  return {
-    '~standard': {
-      version: 1,
-      vendor: 'patchbay',
-      validate: (value) => {
-        const checked = check(value);
-        return checked === undefined ? { issues: [{ message: `not a valid ${what}` }] } : { value: checked };
-      },
-    },
-  };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A task of either era: 2026-07-28's `ttlMs` and `pollIntervalMs` read as `ttl` and `pollInterval`. */
 function checkTask(value: unknown): TaskInfo | undefined {
-  if (!isObject(value) || typeof value.taskId !== 'string' || typeof value.status !== 'string')
+  if (!isJsonObject(value) || typeof value.taskId !== 'string' || typeof value.status !== 'string')
     return undefined;
   const task: TaskInfo = { taskId: value.taskId, status: value.status };
   if (typeof value.statusMessage === 'string') task.statusMessage = value.statusMessage;
@@ -733,7 +707,7 @@ function checkTask(value: unknown): TaskInfo | undefined {
   return task;
 }
 
-const TASK = checker('task', checkTask);
+const TASK = checkedSchema('task', checkTask);
 
 /**
  * A 2026-07-28 DetailedTask: the task, and what it inlines — the result (completed), the error
@@ -746,28 +720,28 @@ interface DetailedTask {
   inputRequests?: Record<string, unknown>;
 }
 
-const DETAILED_TASK = checker('task', (value): DetailedTask | undefined => {
+const DETAILED_TASK = checkedSchema('task', (value): DetailedTask | undefined => {
   const task = checkTask(value);
-  if (!task || !isObject(value)) return undefined;
+  if (!task || !isJsonObject(value)) return undefined;
   const detailed: DetailedTask = { task };
-  if (isObject(value.result)) {
+  if (isJsonObject(value.result)) {
     const result = CALL_TOOL_RESULT['~standard'].validate(value.result);
     if (!('value' in result)) return undefined;
     detailed.result = result.value;
   }
-  if (isObject(value.error)) detailed.error = value.error;
-  if (isObject(value.inputRequests)) detailed.inputRequests = value.inputRequests;
+  if (isJsonObject(value.error)) detailed.error = value.error;
+  if (isJsonObject(value.inputRequests)) detailed.inputRequests = value.inputRequests;
   return detailed;
 });
 
-const CREATE_TASK_RESULT = checker('CreateTaskResult', (value) => {
-  if (!isObject(value)) return undefined;
+const CREATE_TASK_RESULT = checkedSchema('CreateTaskResult', (value) => {
+  if (!isJsonObject(value)) return undefined;
   const task = checkTask(value.task);
   return task ? { task } : undefined;
 });
 
-const LIST_TASKS_RESULT = checker('ListTasksResult', (value) => {
-  if (!isObject(value) || !Array.isArray(value.tasks)) return undefined;
+const LIST_TASKS_RESULT = checkedSchema('ListTasksResult', (value) => {
+  if (!isJsonObject(value) || !Array.isArray(value.tasks)) return undefined;
   const tasks = value.tasks.map(checkTask);
   if (tasks.some((task) => task === undefined)) return undefined;
   const listed: { tasks: TaskInfo[]; nextCursor?: string } = { tasks: tasks as TaskInfo[] };
@@ -776,10 +750,10 @@ const LIST_TASKS_RESULT = checker('ListTasksResult', (value) => {
 });
 
 /** An acknowledgement (2026-07-28 `tasks/update`, `tasks/cancel`): an empty result. */
-const ACK = checker('acknowledgement', (value) => (isObject(value) ? value : undefined));
+const ACK = checkedSchema('acknowledgement', (value) => (isJsonObject(value) ? value : undefined));
 
-const CALL_TOOL_RESULT = checker('CallToolResult', (value) => {
-  if (!isObject(value)) return undefined;
+const CALL_TOOL_RESULT = checkedSchema('CallToolResult', (value) => {
+  if (!isJsonObject(value)) return undefined;
   if (value.content !== undefined && !Array.isArray(value.content)) return undefined;
   return value as CallResult;
 });
