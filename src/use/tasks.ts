@@ -224,36 +224,31 @@ export async function waitForTaskResult(
   watch: TaskWatch = {},
 ): Promise<CallResult> {
   if (session.era === 'modern') return pollForTaskResult(session, taskOrId, watch);
-  let latest: TaskInfo = typeof taskOrId === 'string' ? { taskId: taskOrId, status: 'working' } : taskOrId;
-  const taskId = latest.taskId;
-  if (watch.signal?.aborted) throw new TaskWaitAborted(latest);
-  let lastSeen = '';
+  const follow = new StatusFollower(taskOrId, watch);
+  const taskId = follow.latest.taskId;
+  if (watch.signal?.aborted) throw new TaskWaitAborted(follow.latest);
+  // Status notifications of the session's other tasks come here too.
   const seen = (task: TaskInfo) => {
-    if (task.taskId !== taskId) return;
-    latest = task;
-    const key = `${task.status}\u0000${task.statusMessage ?? ''}`;
-    if (key === lastSeen) return;
-    lastSeen = key;
-    watch.onStatus?.(task);
+    if (task.taskId === taskId) follow.seen(task);
   };
   if (typeof taskOrId !== 'string') seen(taskOrId);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   watch.signal?.addEventListener('abort', onAbort, { once: true });
   const unsubscribe = onTaskStatus(session.client, seen);
-  const polling = pollStatus(session, taskId, () => latest.pollInterval, seen, stop.signal);
+  const polling = pollStatus(session, taskId, () => follow.latest.pollInterval, seen, stop.signal);
   try {
     const result = await session.request((client) =>
       client.request({ method: 'tasks/result', params: { taskId } }, CALL_TOOL_RESULT, {
         // The server holds the answer until the task ends: bounded by the task's lifetime, not by
         // the per-request timeout (a research task may take longer than any request should).
-        timeout: waitBound(latest, session.requestOptions().timeout),
+        timeout: waitBound(follow.latest, session.requestOptions().timeout),
         signal: stop.signal,
       }),
     );
     return stripRelatedTask(result);
   } catch (error) {
-    if (watch.signal?.aborted) throw new TaskWaitAborted(latest);
+    if (watch.signal?.aborted) throw new TaskWaitAborted(follow.latest);
     throw (await endedWithoutResult(session, taskId, error)) ?? error;
   } finally {
     stop.abort();
@@ -392,26 +387,22 @@ async function pollForTaskResult(
   taskOrId: TaskInfo | string,
   watch: TaskWatch,
 ): Promise<CallResult> {
-  let latest: TaskInfo = typeof taskOrId === 'string' ? { taskId: taskOrId, status: 'working' } : taskOrId;
-  const taskId = latest.taskId;
-  let lastSeen = '';
-  const seen = (task: TaskInfo) => {
-    latest = task;
-    const key = `${task.status}\u0000${task.statusMessage ?? ''}`;
-    if (key === lastSeen) return;
-    lastSeen = key;
-    watch.onStatus?.(task);
-  };
+  const follow = new StatusFollower(taskOrId, watch);
+  const taskId = follow.latest.taskId;
+  const seen = follow.seen;
   if (typeof taskOrId !== 'string') seen(taskOrId);
-  const aborted = () => new TaskWaitAborted(latest);
-  const boundMs = waitBound(latest, session.requestOptions().timeout);
+  const aborted = () => new TaskWaitAborted(follow.latest);
+  const boundMs = waitBound(follow.latest, session.requestOptions().timeout);
   const until = Date.now() + boundMs;
   /** Questions answered already: a server may show one again until it has taken the answer. */
   const answered = new Set<string>();
   let now = typeof taskOrId === 'string';
   for (;;) {
     if (watch.signal?.aborted) throw aborted();
-    if (!now && !(await pause(Math.max(MIN_POLL_MS, latest.pollInterval ?? DEFAULT_POLL_MS), watch.signal)))
+    if (
+      !now &&
+      !(await pause(Math.max(MIN_POLL_MS, follow.latest.pollInterval ?? DEFAULT_POLL_MS), watch.signal))
+    )
       throw aborted();
     now = false;
     let detailed: DetailedTask;
@@ -687,6 +678,30 @@ function stripRelatedTask(result: CallResult): CallResult {
   if (Object.keys(rest).length > 0) stripped._meta = rest;
   else delete stripped._meta;
   return stripped;
+}
+
+/**
+ * A task followed while its result is awaited: its latest known state, and `onStatus` told of each
+ * change of its status or message (not of every poll or notification repeating them).
+ */
+class StatusFollower {
+  latest: TaskInfo;
+  private lastSeen = '';
+
+  constructor(
+    taskOrId: TaskInfo | string,
+    private readonly watch: TaskWatch,
+  ) {
+    this.latest = typeof taskOrId === 'string' ? { taskId: taskOrId, status: 'working' } : taskOrId;
+  }
+
+  readonly seen = (task: TaskInfo): void => {
+    this.latest = task;
+    const key = `${task.status}\u0000${task.statusMessage ?? ''}`;
+    if (key === this.lastSeen) return;
+    this.lastSeen = key;
+    this.watch.onStatus?.(task);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
