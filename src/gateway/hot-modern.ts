@@ -24,6 +24,7 @@ import {
   SERVER_INFO_META_KEY,
 } from '@modelcontextprotocol/server';
 
+import { LOG_LEVELS } from '../core/log-levels.js';
 import type { HotMethod } from './hot-wire.js';
 
 /** The revision whose answers this file produces; another one takes the full path. */
@@ -53,16 +54,7 @@ const ENVELOPE_KEYS: ReadonlySet<string> = new Set([
   'tracestate',
 ]);
 
-const LOG_LEVELS: ReadonlySet<unknown> = new Set([
-  'debug',
-  'info',
-  'notice',
-  'warning',
-  'error',
-  'critical',
-  'alert',
-  'emergency',
-]);
+const KNOWN_LOG_LEVELS: ReadonlySet<unknown> = new Set(LOG_LEVELS);
 
 /**
  * The envelope of a 2026-07-28 request the hot path can serve, or undefined (the full path's: it
@@ -100,7 +92,7 @@ export function modernEnvelope(req: IncomingMessage, body: unknown): Envelope | 
   const capabilities = meta[CLIENT_CAPABILITIES_META_KEY];
   if (!isPlain(capabilities) || !isSpecType.ClientCapabilities(capabilities)) return undefined;
   const level = meta[LOG_LEVEL_META_KEY];
-  if (level !== undefined && !LOG_LEVELS.has(level)) return undefined;
+  if (level !== undefined && !KNOWN_LOG_LEVELS.has(level)) return undefined;
   const info = meta[CLIENT_INFO_META_KEY];
   if (info === undefined) return { hostName: null, capabilities };
   if (!isSpecType.Implementation(info)) return undefined;

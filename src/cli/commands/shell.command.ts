@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 
+import { LOG_LEVELS } from '../../core/log-levels.js';
 import type { DefineCommand } from '../define.js';
 import { logArgumentsOption, serverRequestOptions, timeoutOption } from '../options.js';
 
@@ -13,16 +14,9 @@ export const shellCommand: DefineCommand = (program, { io, act }) => {
     .option('-y, --yes', 'approve tools that policy sets to ask, without asking')
     .addOption(logArgumentsOption("each call's"))
     .addOption(
-      new Option('--log-level <level>', "the server's log messages to show, from this level up").choices([
-        'debug',
-        'info',
-        'notice',
-        'warning',
-        'error',
-        'critical',
-        'alert',
-        'emergency',
-      ]),
+      new Option('--log-level <level>', "the server's log messages to show, from this level up").choices(
+        LOG_LEVELS,
+      ),
     )
     .option(
       '-e, --exit-on-error',

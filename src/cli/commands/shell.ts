@@ -31,7 +31,8 @@ import { explainUseFailure, openServer, parseServerRequestOptions } from '../ser
 import { jsonLine, Names, type ShellContext, type ShellOptions } from '../shell/context.js';
 import { historyPath, HISTORY_SIZE, loadHistory, saveHistoryLine } from '../shell/history.js';
 import { describeNotice, listenForNotices, type Notice } from '../shell/notices.js';
-import { ExitShell, findVerb, LOG_LEVELS, setLogLevel, VERBS } from '../shell/verbs.js';
+import { LOG_LEVELS } from '../../core/log-levels.js';
+import { ExitShell, findVerb, setLogLevel, VERBS } from '../shell/verbs.js';
 import { lineWords, partialWords, quoteWord } from '../shell/words.js';
 
 export type { ShellOptions } from '../shell/context.js';

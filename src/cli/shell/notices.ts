@@ -7,6 +7,7 @@
 
 import type { Client } from '@modelcontextprotocol/client';
 
+import { LOG_LEVELS } from '../../core/log-levels.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { paint, type Paint } from '../io.js';
 
@@ -35,7 +36,8 @@ export function listenForNotices(client: Client, show: (notice: Notice) => void)
   );
 }
 
-const SEVERE = new Set(['error', 'critical', 'alert', 'emergency']);
+/** `error` and above. */
+const SEVERE = new Set(LOG_LEVELS.slice(LOG_LEVELS.indexOf('error')));
 
 /** One line for a person; every part the server sent made printable first. */
 export function describeNotice(notice: Notice, color: boolean): string {

@@ -10,6 +10,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { parseDuration } from '../../core/duration.js';
+import { LOG_LEVELS } from '../../core/log-levels.js';
 import { terminalText } from '../../core/terminal-text.js';
 import { EXIT, PatchbayError } from '../../errors.js';
 import { note, writeLine } from '../io.js';
@@ -30,8 +31,6 @@ export interface Verb {
 export class ExitShell {
   constructor(readonly code: number | undefined) {}
 }
-
-export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 function usageError(verb: Verb, message: string): PatchbayError {
   return new PatchbayError('usage', message, { hint: `Usage: ${verb.name} ${verb.usage}` });
@@ -473,7 +472,7 @@ const logLevel: Verb = {
     note(ctx.io, `Log messages from ${level} up are shown.`);
     return EXIT.ok;
   },
-  complete: async (_ctx, before) => (before.length === 0 ? LOG_LEVELS : []),
+  complete: async (_ctx, before) => (before.length === 0 ? [...LOG_LEVELS] : []),
 };
 
 /** logging/setLevel, when the server declares logging. */
