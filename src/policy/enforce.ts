@@ -45,6 +45,12 @@ export class ToolPolicy {
   /** Tools seen changed since pinned, per server key. */
   private readonly changed = new Map<string, Set<string>>();
   private readonly limits: LimitCounter;
+  /**
+   * What the rules say of one tool for one caller, worked out once: a gateway decides every call
+   * of every member with them. Forgotten whenever what they are made of changes (the policy files,
+   * a screen's changed definitions); a changed listing brings a new annotations object.
+   */
+  private readonly decided = new Map<string, Decided>();
 
   constructor(private readonly options: ToolPolicyOptions) {
     this.sources = options.sources;
@@ -75,6 +81,7 @@ export class ToolPolicy {
   /** The policy files changed (a `permit` in another terminal, an edited .patchbay.json). */
   update(sources: PolicySource[]): void {
     this.sources = sources;
+    this.decided.clear();
   }
 
   /**
@@ -108,6 +115,7 @@ export class ToolPolicy {
         checked[index]!.filter((result) => result.status === 'changed').map((result) => result.name),
       );
       this.changed.set(key, changed);
+      this.decided.clear();
       return new Map(
         tools.map((tool) => [
           tool.name,
@@ -124,6 +132,16 @@ export class ToolPolicy {
    * server hidden from the member denies every tool (as a denied tool, it was never listed).
    */
   verdict(server: string, key: string, tool: ListedTool, member?: Member): ToolVerdict {
+    const decided = this.decidedFor(server, tool.name, member);
+    const known = decided.verdict;
+    // The same pin key and listing (annotations) as when it was worked out.
+    if (known && known.key === key && known.annotations === tool.annotations) return known.verdict;
+    const verdict = this.freshVerdict(server, key, tool, member);
+    decided.verdict = { key, annotations: tool.annotations, verdict };
+    return verdict;
+  }
+
+  private freshVerdict(server: string, key: string, tool: ListedTool, member?: Member): ToolVerdict {
     const definitionChanged = this.changed.get(key)?.has(tool.name) ?? false;
     const verdict = toolVerdict(server, facts(tool), this.sources, { definitionChanged, member });
     if (verdict.decision !== 'deny' && this.hidden(server, member))
@@ -158,7 +176,29 @@ export class ToolPolicy {
     tool: string,
     member?: Member,
   ): Promise<LimitRefusal | LimitUnavailable | undefined> {
-    const rules: LimitRule[] = limitsFor(server, tool, this.sources, member).map((applied) => ({
+    const decided = this.decidedFor(server, tool, member);
+    decided.limits ??= this.limitRules(server, tool, member);
+    const rules = decided.limits;
+    if (rules.length === 0) return undefined;
+    const [result] = await this.limits.consume([{ rules }]);
+    return result!.ok ? undefined : result;
+  }
+
+  /** The memo of one tool for one caller (`decided`). */
+  private decidedFor(server: string, tool: string, member: Member | undefined): Decided {
+    const id = `${server}\u0000${tool}\u0000${memberKey(member)}`;
+    let decided = this.decided.get(id);
+    if (!decided) {
+      // Bounded by tools × members; a team of thousands starts over now and then, no more.
+      if (this.decided.size >= MAX_DECIDED) this.decided.clear();
+      decided = {};
+      this.decided.set(id, decided);
+    }
+    return decided;
+  }
+
+  private limitRules(server: string, tool: string, member?: Member): LimitRule[] {
+    return limitsFor(server, tool, this.sources, member).map((applied) => ({
       key: applied.key,
       limit: parseLimit(applied.text),
       label:
@@ -177,10 +217,21 @@ export class ToolPolicy {
           }
         : {}),
     }));
-    if (rules.length === 0) return undefined;
-    const [result] = await this.limits.consume([{ rules }]);
-    return result!.ok ? undefined : result;
   }
+}
+
+interface Decided {
+  /** With the pin key and the annotations (the tool's listing) it was worked out from. */
+  verdict?: { key: string; annotations: unknown; verdict: ToolVerdict };
+  limits?: LimitRule[];
+}
+
+const MAX_DECIDED = 10_000;
+
+/** Everything of a member that rules read: who they are and their groups. */
+function memberKey(member: Member | undefined): string {
+  if (!member) return '';
+  return JSON.stringify([member.subject ?? null, member.email ?? null, member.groups ?? null]);
 }
 
 function memberText(member: Member | undefined): string {

@@ -340,11 +340,22 @@ export function mostPrecise(patterns: string[], name: string): string | undefine
 }
 
 export function globMatches(pattern: string, name: string): boolean {
-  const body = [...pattern]
-    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${body}$`, 's').test(name);
+  let compiled = compiledGlobs.get(pattern);
+  if (!compiled) {
+    const body = [...pattern]
+      .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    compiled = new RegExp(`^${body}$`, 's');
+    // Patterns come from policy files, a handful per server: bounded all the same.
+    if (compiledGlobs.size >= MAX_COMPILED_GLOBS) compiledGlobs.clear();
+    compiledGlobs.set(pattern, compiled);
+  }
+  return compiled.test(name);
 }
+
+/** Each pattern compiled once: every call of a gateway matches its tool against the rules. */
+const compiledGlobs = new Map<string, RegExp>();
+const MAX_COMPILED_GLOBS = 4096;
 
 /** One limit that applies to a call: counted under `key` (the same limit set twice counts once). */
 export interface AppliedLimit {
