@@ -447,6 +447,19 @@ export class HeldFileLock {
     return result;
   }
 
+  /**
+   * Run `work` at once under the lock if it is kept and within its bound, else undefined (the
+   * caller goes through `run`). It must not throw: what it read may be the kept state.
+   */
+  runKept<T>(work: () => T): T | undefined {
+    if (!this.release || this.givingBack || Date.now() - this.heldSince >= this.options.maxHoldMs)
+      return undefined;
+    const result = work();
+    // Kept another idleMs from now, as after `run`.
+    this.idle?.refresh();
+    return result;
+  }
+
   /** Give the lock back now (a gateway closing). */
   async giveBack(): Promise<void> {
     clearTimeout(this.idle);

@@ -334,6 +334,8 @@ export function consume(rules: readonly LimitRule[], options: LimitStoreOptions)
   }
   const now = options.now ?? new Date();
   const path = options.paths.usage;
+  const atOnce = options.holdLock ? decideOnKeptLock(path, rules, now) : undefined;
+  if (atOnce) return Promise.resolve(atOnce);
   return new Promise<ConsumeResult>((resolve, reject) => {
     let batch = batches.get(path);
     if (!batch) batches.set(path, (batch = { waiting: [], draining: false }));
@@ -454,6 +456,23 @@ function writeHeldSoon(path: string, held: HeldUsage, latest: Date): void {
       // writeFailed is set: the next decision tries again and refuses its calls if it fails.
     }
   }, wait);
+}
+
+/**
+ * A gateway's common case, decided at once: the lock is kept, its counts are in memory and
+ * written, and nobody queued before this call. The same decision `drain` makes under a kept lock
+ * (countOne, a write within WRITE_EVERY_MS), without its queue, promises and lock round; anything
+ * else (no lock yet, a failed write, a bound reached, calls waiting) goes the queued way.
+ */
+function decideOnKeptLock(path: string, rules: readonly LimitRule[], now: Date): ConsumeResult | undefined {
+  const held = heldLocks.get(path);
+  if (!held?.counters || held.writeFailed || batches.has(path)) return undefined;
+  const counters = held.counters;
+  return held.lock.runKept(() => {
+    const result = countOne(rules, counters, now);
+    if (result.ok) writeHeldSoon(path, held, now);
+    return result;
+  });
 }
 
 /** Directories of usage files made (or found) by this process: mkdir once, not per call. */

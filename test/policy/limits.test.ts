@@ -370,6 +370,32 @@ describe('a gateway keeping the usage lock', () => {
     }
   });
 
+  it('decides at once while it keeps the lock: exactly the limit, the refusal named, every admitted call written', async () => {
+    const gateway = counter();
+    try {
+      // The first decision takes the lock and reads the file; the ones after it are decided from memory.
+      const results = [];
+      for (let call = 0; call < 12; call++)
+        results.push(...(await gateway.consume([{ rules: [sentry], now }])));
+      expect(results.filter((result) => result.ok)).toHaveLength(10);
+      expect(results.slice(10)).toEqual([
+        expect.objectContaining({ ok: false, rule: expect.objectContaining({ key: sentry.key }) }),
+        expect.objectContaining({ ok: false }),
+      ]);
+      await afterWrite();
+      expect(await usedInFile()).toBe(10);
+      // Those decided at once and those queued behind them count the same calls.
+      const burst = await gateway.consume([
+        { rules: [rule('sentry', '12/hour', { server: 'sentry' })], now },
+        { rules: [rule('sentry', '12/hour', { server: 'sentry' })], now },
+        { rules: [rule('sentry', '12/hour', { server: 'sentry' })], now },
+      ]);
+      expect(burst.map((result) => result.ok)).toEqual([true, true, false]);
+    } finally {
+      await gateway.close!();
+    }
+  });
+
   it('writes what is unwritten before it gives the lock back', async () => {
     const gateway = counter();
     expect(await gateway.consume([{ rules: [sentry], now }])).toEqual([{ ok: true }]);
