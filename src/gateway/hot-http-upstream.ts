@@ -67,17 +67,19 @@ export class HttpLink implements UpstreamLink {
       small: (message) => this.small(message),
     });
     const events = sse ? new SseParser(relay) : undefined;
-    try {
-      for await (const chunk of response.body) {
-        if (events) events.push(chunk as Buffer);
-        else relay.data(chunk as Buffer, false);
-        // Bounded memory: read on only once the host took what was written.
-        const wait = host.drained();
-        if (wait) await wait;
-        if (signal.aborted) return { kind: 'cancelled' };
+    const read = await readBody(response.body, host, signal, (chunk) => {
+      if (events) events.push(chunk);
+      else relay.data(chunk, false);
+    });
+    if (read === 'cancelled') return { kind: 'cancelled' };
+    if (read === 'ended' && !events && !relay.done) {
+      try {
+        relay.end();
+      } catch {
+        return { kind: 'broke' };
       }
-      if (!events && !relay.done) relay.end();
-    } catch {
+    }
+    if (read === 'failed') {
       if (signal.aborted) return { kind: 'cancelled' };
       if (relay.done && !relay.failed) return { kind: 'answered' };
       return { kind: 'broke' };
@@ -116,6 +118,50 @@ export class HttpLink implements UpstreamLink {
       // The call's own exchange reports a broken connection.
     }
   }
+}
+
+/**
+ * The upstream's answer, chunk by chunk, to `take`: read on only once the host took what was
+ * written (bounded memory). Events, not `for await`: its async iterator is a measurable share of a
+ * relayed call. 'failed': the body broke or `take` threw.
+ */
+function readBody(
+  body: Dispatcher.ResponseData['body'],
+  host: HostSide,
+  signal: AbortSignal,
+  take: (chunk: Buffer) => void,
+): Promise<'ended' | 'cancelled' | 'failed'> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (how: 'ended' | 'cancelled' | 'failed') => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (how !== 'ended') body.destroy();
+      resolve(how);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        take(chunk);
+      } catch {
+        return settle('failed');
+      }
+      if (signal.aborted) return settle('cancelled');
+      const wait = host.drained();
+      if (!wait) return;
+      body.pause();
+      void wait.then(() => {
+        if (settled) return;
+        if (signal.aborted) return settle('cancelled');
+        body.resume();
+      });
+    };
+    const onEnd = () => settle('ended');
+    const onError = () => settle('failed');
+    // Closed without its end (destroyed by the abort, or the connection gone).
+    const onClose = () => settle('failed');
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 /** A POST of JSON-RPC to the upstream session, with the headers its SDK transport would send. */

@@ -294,14 +294,13 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       const leave = drain.enter();
       res.once('close', leave);
       // A front door that failed to start serves nothing, least of all without its authenticator.
-      if (
-        front &&
-        !(await front.then(
-          () => true,
-          () => false,
-        ))
-      )
-        return deny(503, 'not-started', 'The gateway did not start.');
+      // Waited for only while it is being built: once settled, its state says (no promise per request).
+      if (front && frontState === 'building')
+        await front.then(
+          () => undefined,
+          () => undefined,
+        );
+      if (front && frontState === 'failed') return deny(503, 'not-started', 'The gateway did not start.');
       const route = path === MCP_PATH ? undefined : routes.find((candidate) => routeMatches(candidate, path));
       if (path !== MCP_PATH && !route)
         return deny(404, 'not-found', `Not found. The MCP endpoint is ${MCP_PATH}.`);
@@ -456,12 +455,27 @@ function callerOf(req: IncomingMessage, identity: Identity, peer: string | undef
   return {
     transport: 'http',
     ...identity,
-    ...(typeof session === 'string'
-      ? { session: `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}` }
-      : {}),
+    ...(typeof session === 'string' ? { session: sessionLabel(session) } : {}),
     ...(peer ? { peer } : {}),
   };
 }
+
+/**
+ * A session id as the audit log names it: a short hash, never the id (it is the session's key).
+ * Every request of a session carries it, so the hash of the last few hundred is kept.
+ */
+function sessionLabel(session: string): string {
+  let label = sessionLabels.get(session);
+  if (label === undefined) {
+    label = `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}`;
+    if (sessionLabels.size >= MAX_SESSION_LABELS) sessionLabels.delete(sessionLabels.keys().next().value!);
+    sessionLabels.set(session, label);
+  }
+  return label;
+}
+
+const sessionLabels = new Map<string, string>();
+const MAX_SESSION_LABELS = 512;
 
 /** `name:port`, an IPv6 address in brackets, as it appears in a Host header. */
 function authority(name: string, port: number): string {
@@ -586,17 +600,33 @@ function publicAuthority(url: URL): string {
 }
 
 /** The body, or 'too-large' as soon as it passes the limit (the rest is not read). */
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return 'too-large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.resolve('too-large');
+  // Events, not `for await`: an async iterator per request is a measurable share of a relayed call.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (outcome: Buffer | 'too-large' | Error) => {
+      req.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        // The rest is not read: the answer ends the exchange.
+        req.pause();
+        return done('too-large');
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    const onClose = () => {
+      if (!req.complete) done(new Error('the request was cut off'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', done).on('close', onClose);
+  });
 }
 
 const NOT_JSON = Symbol('not JSON');
