@@ -1,8 +1,8 @@
 /**
- * The hot path's host side: where one relayed request's answer goes, in the shape the full path's
- * SDK transport would give it — SSE events on the host's POST (`HttpReply`, as the session
- * transport answers), or whole JSON-RPC lines on stdout (`LineReply`, as the stdio transport
- * writes them, between the SDK server's own lines).
+ * The hot path's host side: where one relayed request's answer goes — on the host's POST
+ * (`HttpReply` for a 2025-era session, `ModernReply` for a 2026-07-28 request: JSON when the
+ * response is the only message, SSE from the first notification on), or whole JSON-RPC lines on
+ * stdout (`LineReply`, as the stdio transport writes them, between the SDK server's own lines).
  */
 
 import type { ServerResponse } from 'node:http';
@@ -40,7 +40,13 @@ abstract class ResponseReply {
   }
 }
 
-/** A 2025-era host's POST, answered as SSE. */
+/**
+ * A 2025-era host's POST. A response that is the only message is answered as JSON, which the
+ * host accepts (it must, and the hot path takes only hosts that say so): the smaller framing, and
+ * for the host one JSON parse instead of an event-stream pipeline. From the first notification
+ * (progress) or a streamed large response on, it is SSE, as the session transport answers. Either
+ * way the head goes out with the first message (node:http sends it with the first write).
+ */
 export class HttpReply extends ResponseReply implements HostSide {
   constructor(
     res: ServerResponse,
@@ -55,25 +61,29 @@ export class HttpReply extends ResponseReply implements HostSide {
 
   private streaming = false;
 
-  open(): void {
-    if (!this.res.headersSent) this.res.writeHead(200, sseHeaders(this.sessionId));
-  }
+  open(): void {}
 
   send(text: string): void {
     if (this.res.writableEnded) return;
-    this.open();
+    this.sse();
     this.event(text);
   }
 
   finish(text: string): void {
     if (this.res.writableEnded) return;
-    this.open();
-    // One write: the head, the event and the last chunk leave in one system call.
-    this.res.end(sseEvent(text));
+    // One write either way: the head, the message and the last chunk leave in one system call.
+    if (this.res.headersSent) return void this.res.end(sseEvent(text));
+    this.res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'mcp-session-id': this.sessionId,
+      [RELAY_HEADER]: 'hot',
+    });
+    this.res.end(text);
   }
 
   streamStart(): void {
-    this.open();
+    this.sse();
     this.streaming = true;
     this.res.write('event: message\ndata: ');
   }
@@ -88,6 +98,17 @@ export class HttpReply extends ResponseReply implements HostSide {
 
   private event(text: string): void {
     event(this.res, text);
+  }
+
+  /** A cancelled request's POST ends as the session transport's would: an SSE stream with no event. */
+  override abandon(): void {
+    this.sse();
+    this.res.end();
+  }
+
+  /** The SSE head, unless it is written already. */
+  private sse(): void {
+    if (!this.res.headersSent) this.res.writeHead(200, sseHeaders(this.sessionId));
   }
 }
 
