@@ -8,6 +8,7 @@
  */
 
 import { Client, StreamableHTTPClientTransport, type StandardSchemaV1 } from '@modelcontextprotocol/client';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
@@ -222,6 +223,20 @@ describe.skipIf(!ready)('tasks across replicas', () => {
     });
     expect(created.resultType).toBe('task');
     const taskId = created.taskId as string;
+    // The store's record: who holds it and whose it is, nothing secret, kept as long as the book keeps it.
+    const raw = createClient({ url: replicas.redis.url });
+    await raw.connect();
+    try {
+      const record = JSON.parse((await raw.get(`patchbay:tasks:${taskId}`))!) as Wire;
+      expect(Object.keys(record).sort()).toEqual(['owner', 'replica']);
+      expect(JSON.parse(record.owner)).toEqual(['http', 'gateway-token', null, null, null]);
+      expect(record.owner).not.toContain(replicas.token);
+      const ttl = await raw.pTTL(`patchbay:tasks:${taskId}`);
+      expect(ttl).toBeGreaterThan(300_000);
+      expect(ttl).toBeLessThanOrEqual(360_000);
+    } finally {
+      await raw.quit();
+    }
     const get = (to: number) => request(to, 'tasks/get', { taskId });
     const waiting = await pollUntil(get, [1, 2], (task) => task.status !== 'working');
     expect(waiting.status).toBe('input_required');
