@@ -235,7 +235,7 @@ describe.skipIf(!ready)('tasks across replicas', () => {
       expect(ttl).toBeGreaterThan(300_000);
       expect(ttl).toBeLessThanOrEqual(360_000);
     } finally {
-      await raw.quit();
+      await raw.close();
     }
     const get = (to: number) => request(to, 'tasks/get', { taskId });
     const waiting = await pollUntil(get, [1, 2], (task) => task.status !== 'working');
