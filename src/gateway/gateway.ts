@@ -15,6 +15,7 @@ import {
 
 import { callerOf } from './caller.js';
 import { HotPath } from './hot-path.js';
+import { SharedTasks } from './forwarded-tasks.js';
 import { sharedPauses } from './input-relay.js';
 import { Listings, LIST_BUDGET_MS, type Kind } from './listings.js';
 import type { RefreshState } from '../auth/refresh.js';
@@ -75,8 +76,9 @@ export interface GatewayOptions {
    */
   memberVault?: { vault: MemberVault; state: StateStore };
   /**
-   * An HTTP gateway's state store: a 2026-07-28 host's paused calls are recorded there, so that
-   * its retry may land on any replica (input-relay.ts). Without it (stdio), in memory only.
+   * An HTTP gateway's state store: a 2026-07-28 host's paused calls and every host's tasks are
+   * recorded there, so that its retry, or its next request about a task, may land on any replica
+   * (input-relay.ts, forwarded-tasks.ts). Without it (stdio), in memory only.
    */
   state?: StateStore;
 }
@@ -129,6 +131,7 @@ export class Gateway {
       servers: this.servers,
       members: this.members,
       pauses: options.state ? sharedPauses(options.state) : undefined,
+      sharedTasks: options.state ? new SharedTasks(options.state) : undefined,
       tracing: options.tracing,
       onLog: (params) => {
         for (const logger of this.loggers) logger(params);

@@ -35,6 +35,7 @@ import type { CallTracing } from './telemetry.js';
 import { ungatedCall, type CallResult, type PolicyGate } from './policy-gate.js';
 import { asProtocolError, unavailable, unknownItem } from './protocol-errors.js';
 import type { MemberLogins } from './signin.js';
+import type { SharedTasks } from './forwarded-tasks.js';
 import { TaskRelay } from './task-relay.js';
 import type { Upstream } from './upstream.js';
 
@@ -63,6 +64,8 @@ export interface RelayOptions {
   members?: MemberLogins | undefined;
   /** An HTTP gateway's paused input_required calls, shared with its other replicas (input-relay.ts). */
   pauses?: SharedPauses | undefined;
+  /** An HTTP gateway's task records, shared with its other replicas (forwarded-tasks.ts). */
+  sharedTasks?: SharedTasks | undefined;
   /** OpenTelemetry export, when configured: each call runs within the host's trace context. */
   tracing?: CallTracing | undefined;
 }
@@ -87,6 +90,7 @@ export class Relay {
       withHost: (ctx, server, purpose, run) => this.withHost(ctx, server, purpose, run),
       ask: (scope, method, params) => this.ask(scope, method, params),
       traceMeta,
+      shared: options.sharedTasks,
     });
   }
 
@@ -311,8 +315,8 @@ export class Relay {
     this.options.onLog?.(named);
   }
 
-  close(): Promise<void> {
-    return this.inputs.close();
+  async close(): Promise<void> {
+    await Promise.all([this.inputs.close(), this.tasks.close()]);
   }
 
   /** Resource reads and prompts are not governed by rules, but are in the audit log. */

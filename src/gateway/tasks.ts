@@ -9,7 +9,9 @@
  *   pending input requests, `tasks/update` answering them, `tasks/cancel`; no list, no result).
  * - A host never sees an upstream's task id: the gateway hands out an opaque id of its own (random,
  *   so it cannot be guessed or made up), and the book maps it to the upstream and its task id.
- *   Ids live in this process (an upstream's task lives in this replica's upstream session anyway).
+ *   The book lives in this process, beside the upstream session the task runs on; with replicas,
+ *   the state store says which replica's book holds an id, and a request about it that lands on
+ *   another replica is passed there (forwarded-tasks.ts).
  * - A task belongs to whoever created it: the member (the credential's subject and client) and,
  *   for a 2025-era HTTP host, its session. Anyone else asking for it hears that no such task
  *   exists, which is also all a guesser learns.
