@@ -69,7 +69,20 @@ export class RegistrationLimits {
    * looks at the cap. False when the request was answered (refused) here.
    */
   async admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const refusal = (await this.rate(req)) ?? (await this.full());
+    let refusal: RegistrationRefusal | undefined;
+    try {
+      refusal = (await this.rate(req)) ?? (await this.full());
+    } catch {
+      // Not counted, so not let through: the store is away, or one address's flood contends for
+      // its bucket on every replica.
+      refusal = {
+        status: 503,
+        error: 'temporarily_unavailable',
+        description:
+          'The gateway could not count this registration (its state store did not answer in time). Try again shortly.',
+        retryAfterSeconds: 1,
+      };
+    }
     if (!refusal) return true;
     refuse(res, refusal);
     return false;
