@@ -35,7 +35,7 @@ export const VAULT_NAMESPACE = 'vault';
 export type VaultKeySource = { from: 'env'; name: string } | { from: 'file'; path: string };
 
 /** AES-256-GCM output, base64url. */
-interface Sealed {
+export interface Sealed {
   v: 1;
   iv: string;
   data: string;
@@ -353,33 +353,37 @@ export class MemberVault {
     return deleted;
   }
 
+  /**
+   * Seal a secret the gateway keeps outside the vault's own records (a member's sign-in in
+   * progress: its PKCE verifier) under the vault key, bound to `context` — what the record is and
+   * whose (its namespace, key and owner), so that it opens only as that record.
+   */
+  sealFor(context: string, plaintext: string): Sealed {
+    return sealWith(this.key, sealedAad(context), plaintext);
+  }
+
+  /** What `sealFor` sealed for this same `context`; undefined when it does not open (another key, another record, not sealed). */
+  openFor(context: string, sealed: unknown): string | undefined {
+    if (!isSealed(sealed)) return undefined;
+    try {
+      return openWith(this.key, sealedAad(context), sealed);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** @internal */
   clientSecret(name: string, url: string): Promise<string | undefined> {
     return this.options.clientSecret?.(name, url) ?? Promise.resolve(undefined);
   }
 
   private seal(recordKey: string, plaintext: string): Sealed {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(aad(recordKey));
-    const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return {
-      v: 1,
-      iv: iv.toString('base64url'),
-      data: data.toString('base64url'),
-      tag: cipher.getAuthTag().toString('base64url'),
-    };
+    return sealWith(this.key, aad(recordKey), plaintext);
   }
 
   private open(recordKey: string, sealed: Sealed): string {
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(sealed.iv, 'base64url'));
-      decipher.setAAD(aad(recordKey));
-      decipher.setAuthTag(Buffer.from(sealed.tag, 'base64url'));
-      return Buffer.concat([
-        decipher.update(Buffer.from(sealed.data, 'base64url')),
-        decipher.final(),
-      ]).toString('utf8');
+      return openWith(this.key, aad(recordKey), sealed);
     } catch {
       // Wrong key, or a record moved from another key: neither is readable, and neither is said apart.
       throw recordKey === KEY_CHECK ? wrongKey() : unreadable(recordKey);
@@ -524,6 +528,43 @@ function clientKey(issuer: string, redirectUri: string | undefined): string {
 /** The record's key is what the ciphertext is bound to. */
 function aad(recordKey: string): Buffer {
   return Buffer.from(`patchbay-vault/1\n${recordKey}`, 'utf8');
+}
+
+/** A value sealed for a record outside the vault: a prefix of its own, so neither opens as the other. */
+function sealedAad(context: string): Buffer {
+  return Buffer.from(`patchbay-sealed/1\n${context}`, 'utf8');
+}
+
+function sealWith(key: Buffer, additional: Buffer, plaintext: string): Sealed {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(additional);
+  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return {
+    v: 1,
+    iv: iv.toString('base64url'),
+    data: data.toString('base64url'),
+    tag: cipher.getAuthTag().toString('base64url'),
+  };
+}
+
+/** Throws when `sealed` does not open with this key and these additional data. */
+function openWith(key: Buffer, additional: Buffer, sealed: Sealed): string {
+  const tag = Buffer.from(sealed.tag, 'base64url');
+  // A shortened tag would be accepted by GCM and is easier to forge: only the full 16 bytes open.
+  if (tag.length !== 16) throw new Error('wrong tag length');
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64url'));
+  decipher.setAAD(additional);
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64url')), decipher.final()]).toString(
+    'utf8',
+  );
+}
+
+function isSealed(value: unknown): value is Sealed {
+  if (typeof value !== 'object' || value === null) return false;
+  const { v, iv, data, tag } = value as Record<string, unknown>;
+  return v === 1 && typeof iv === 'string' && typeof data === 'string' && typeof tag === 'string';
 }
 
 function wrongKey(): PatchbayError {

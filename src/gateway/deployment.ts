@@ -77,7 +77,33 @@ export interface OwnAuthorizationServer {
   claims: ClaimMapping;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * Open dynamic client registration (RFC 7591), bounded (DEFAULT_REGISTRATION when unset);
+   * client ID metadata documents are not.
+   */
+  registration?: RegistrationBounds;
 }
+
+/** How much open registration the gateway's own authorization server takes. */
+export interface RegistrationBounds {
+  /**
+   * Registrations per client address (a token bucket: this many at once, refilled at this rate);
+   * the address is the trusted proxy's client behind one, an IPv6 client's /64.
+   */
+  rate: { count: number; perMs: number };
+  /** Registered clients kept at most; the next registration is refused until the operator raises it. */
+  maxClients: number;
+}
+
+/**
+ * 10 a minute per address: enough for an office behind one address registering its hosts, slow for
+ * a script filling the store. 10,000 clients: hosts register once per install, so room for a large
+ * team many times over, and a bound on the store.
+ */
+export const DEFAULT_REGISTRATION: RegistrationBounds = {
+  rate: { count: 10, perMs: 60_000 },
+  maxClients: 10_000,
+};
 
 /** Where the vault's encryption key comes from: never the file itself, never beside the data. */
 export type KeySource = { from: 'env'; name: string } | { from: 'file'; path: string };
@@ -174,6 +200,12 @@ const schema = z.strictObject({
           claims: claimsSchema,
           accessTokenTtl: z.string().optional(),
           refreshTokenTtl: z.string().optional(),
+          registration: z
+            .strictObject({
+              rate: z.string().min(1).optional(),
+              maxClients: z.number().int().min(1).optional(),
+            })
+            .optional(),
         })
         .optional(),
     })
@@ -318,6 +350,15 @@ function build(raw: Raw, parsed: ParsedJson, file: string, env: NodeJS.ProcessEn
       accessTokenTtlSeconds: duration(own.accessTokenTtl, [...base, 'accessTokenTtl'], 3_600_000) / 1000,
       refreshTokenTtlSeconds:
         duration(own.refreshTokenTtl, [...base, 'refreshTokenTtl'], 720 * 3_600_000) / 1000,
+      registration: {
+        rate:
+          own.registration?.rate === undefined
+            ? DEFAULT_REGISTRATION.rate
+            : registrationRate(own.registration.rate, (message) =>
+                at([...base, 'registration', 'rate'], message),
+              ),
+        maxClients: own.registration?.maxClients ?? DEFAULT_REGISTRATION.maxClients,
+      },
     };
   }
   if (raw.vault)
@@ -371,6 +412,28 @@ function stateUrl(
       'a password is given as a ${VAR} reference, never written in the file (redis://:${REDIS_PASSWORD}@host:6379)',
     );
   return expanded;
+}
+
+const RATE_UNIT_MS: Record<string, number> = {
+  second: 1_000,
+  s: 1_000,
+  minute: 60_000,
+  min: 60_000,
+  m: 60_000,
+  hour: 3_600_000,
+  h: 3_600_000,
+  day: 86_400_000,
+  d: 86_400_000,
+};
+
+/** `10/minute`, as `patchbay limit` writes a rate (and `/second`, for a test's short window). */
+function registrationRate(text: string, error: (message: string) => Error): { count: number; perMs: number } {
+  const match = /^\s*(\d{1,9})\s*\/\s*([a-z]+)\s*$/i.exec(text);
+  const count = Number(match?.[1]);
+  const unit = match?.[2]?.toLowerCase();
+  if (!match || !(count >= 1) || unit === undefined || !Object.hasOwn(RATE_UNIT_MS, unit))
+    throw error('registrations per client address, as <N>/<second|minute|hour|day>, e.g. 10/minute');
+  return { count, perMs: RATE_UNIT_MS[unit]! };
 }
 
 function keySource(text: string, error: (message: string) => Error): KeySource {

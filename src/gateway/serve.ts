@@ -238,6 +238,7 @@ export async function startGateway(
           state,
           resource,
           ...(gateway.members ? { members: gateway.members } : {}),
+          ...(listening.trustedProxies ? { trustedProxies: listening.trustedProxies } : {}),
         })),
       ...limitsSet(options),
       ...listening,

@@ -42,7 +42,9 @@
  *   of it), so the link works only for a request carrying the member's bearer; an ordinary browser
  *   is told so on the page. Turning on auth.authorizationServer gives browsers a sign-in.
  * - The OAuth flow then runs with a new `state` (its own record, `signin-pending`, single use,
- *   bound to the member and the upstream, the PKCE verifier in it); the callback needs the same
+ *   bound to the member and the upstream, the PKCE verifier in it, sealed with the vault key
+ *   (AES-256-GCM, bound to the record and its member: one that does not open counts as expired),
+ *   so that a copy of the state store does not hold a usable verifier); the callback needs the same
  *   member again, checks `state` and `iss` as `patchbay login` does, and stores the tokens under the
  *   member the link was made for, never under whoever the browser is.
  * - The tokens never leave the gateway: the page shows only "done"; `/me/links` shows facts.
@@ -55,7 +57,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 
 import { inspectAuthorizationResponse } from '../auth/callback.js';
-import { linkView, type MemberVault } from '../auth/member-vault.js';
+import { linkView, type MemberVault, type Sealed } from '../auth/member-vault.js';
 import type { PendingLogin } from '../auth/routed-login.js';
 import type { Paths } from '../core/paths.js';
 import { PatchbayError } from '../errors.js';
@@ -81,11 +83,23 @@ interface LinkRecord {
   createdAt: number;
 }
 
+/** A sign-in on its way to the upstream's authorization server, under its OAuth `state`. */
 interface PendingRecord {
   member: string;
   server: string;
   linkId: string;
-  pending: PendingLogin;
+  /** The PendingLogin (its PKCE verifier), sealed with the vault key for this record (pendingContext). */
+  sealed: Sealed;
+}
+
+/** What a pending sign-in's sealed value is bound to: its record, and whose it is. */
+export function pendingContext(
+  state: string,
+  record: Pick<PendingRecord, 'member' | 'server' | 'linkId'>,
+): string {
+  return ['signin-pending', state, record.member, record.server, record.linkId]
+    .map((part) => encodeURIComponent(part))
+    .join(' ');
 }
 
 export interface MemberLoginsOptions {
@@ -370,11 +384,9 @@ export class MemberLogins {
       const { authorizationUrl, pending } = await beginRoutedLogin({
         ...(await this.loginRequest(taken.server, member, template.entry)),
       });
-      await this.pending.put(
-        pending.state,
-        { member, server: taken.server, linkId: id, pending },
-        { ttlMs: LINK_TTL_MS },
-      );
+      const facts = { member, server: taken.server, linkId: id };
+      const sealed = this.vault.sealFor(pendingContext(pending.state, facts), JSON.stringify(pending));
+      await this.pending.put(pending.state, { ...facts, sealed }, { ttlMs: LINK_TTL_MS });
       res.writeHead(302, { location: authorizationUrl.href, ...PAGE_HEADERS });
       res.end();
     } catch (error) {
@@ -405,11 +417,21 @@ export class MemberLogins {
       return page(res, 403, 'Not your sign-in', 'This sign-in was started by another member.');
     const pending = await this.pending.take(state);
     if (!pending) return page(res, 410, 'Sign-in used or expired', 'This sign-in was already finished.');
-    const metadata = pending.pending.discovery.authorizationServerMetadata as
+    // One that does not open (another vault key, a record changed or moved, an older gateway's
+    // unsealed one) is as good as expired: the member starts again from the tool.
+    const login = this.openPending(state, pending);
+    if (!login)
+      return page(
+        res,
+        410,
+        'Sign-in used or expired',
+        'This sign-in can no longer be finished. Call the tool again for a new link.',
+      );
+    const metadata = login.discovery.authorizationServerMetadata as
       { authorization_response_iss_parameter_supported?: boolean } | undefined;
     const checked = inspectAuthorizationResponse(params, {
-      state: pending.pending.state,
-      expectedIssuer: pending.pending.issuer,
+      state: login.state,
+      expectedIssuer: login.issuer,
       requireIssuer: metadata?.authorization_response_iss_parameter_supported === true,
     });
     if ('error' in checked) return page(res, 400, 'Sign-in refused', checked.error.message);
@@ -420,7 +442,7 @@ export class MemberLogins {
       const { finishRoutedLogin } = await import('../auth/routed-login.js');
       await finishRoutedLogin(
         await this.loginRequest(pending.server, member, template.entry),
-        pending.pending,
+        login,
         checked.response,
       );
     } catch (error) {
@@ -511,6 +533,18 @@ export class MemberLogins {
       "client that sends your gateway credential, or ask the gateway's operator to turn on the gateway's " +
       'own sign-in (auth.authorizationServer), which signs browsers in too.'
     );
+  }
+
+  /** The pending sign-in's login, when its sealed value opens as this record's and names this state. */
+  private openPending(state: string, record: PendingRecord): PendingLogin | undefined {
+    const text = this.vault.openFor(pendingContext(state, record), record.sealed);
+    if (text === undefined) return undefined;
+    try {
+      const login = JSON.parse(text) as PendingLogin;
+      return login.state === state ? login : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async loginRequest(

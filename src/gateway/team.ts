@@ -14,6 +14,7 @@ import type { Deployment } from './deployment.js';
 import { accessTokens } from './access-tokens.js';
 import { externalIssuerFront } from './external-issuer.js';
 import { firstOf, staticToken, type Authenticator, type GatewayRoute } from './inbound.js';
+import type { TrustedProxies } from './proxies.js';
 import { resourceMetadataRoutes, resourceMetadataUrl } from './resource-metadata.js';
 import type { BrowserSessionsHook, MemberLogins } from './signin.js';
 import { gatewayToken } from './token.js';
@@ -32,6 +33,8 @@ export interface TeamContext {
   resource: URL;
   /** Members' own upstream logins (a deployment with a vault): their sign-in and links pages. */
   members?: MemberLogins;
+  /** The listener's trusted proxies: whose client address the authorization server believes. */
+  trustedProxies?: TrustedProxies;
 }
 
 export async function teamFront({
@@ -40,6 +43,7 @@ export async function teamFront({
   state,
   resource,
   members,
+  trustedProxies,
 }: TeamContext): Promise<TeamFront> {
   const authenticators: Authenticator[] = [];
   const routes: GatewayRoute[] = [];
@@ -60,7 +64,12 @@ export async function teamFront({
   }
   if (auth.authorizationServer) {
     const { startAuthorizationServer } = await import('./authorization-server/index.js');
-    const own = await startAuthorizationServer({ settings: auth.authorizationServer, state, resource });
+    const own = await startAuthorizationServer({
+      settings: auth.authorizationServer,
+      state,
+      resource,
+      ...(trustedProxies ? { trustedProxies } : {}),
+    });
     closers.push(own.close);
     browser = own.browser;
     // Its own tokens are checked like any issuer's, against its keys read locally (no round trip).

@@ -55,6 +55,26 @@ describe('the member vault', () => {
     expect(await vault.links({ member: 'alice' })).toEqual([]);
   });
 
+  it('seals a value kept outside the vault for one context: another context, key or shape does not open', () => {
+    const key = randomBytes(32);
+    const vault = new MemberVault(new FileState(dir), key);
+    const sealed = vault.sealFor('signin-pending s1 alice crm', 'the-verifier');
+    expect(JSON.stringify(sealed)).not.toContain('the-verifier');
+    expect(vault.openFor('signin-pending s1 alice crm', sealed)).toBe('the-verifier');
+    expect(vault.openFor('signin-pending s1 bob crm', sealed)).toBeUndefined();
+    expect(
+      new MemberVault(new FileState(dir), randomBytes(32)).openFor('signin-pending s1 alice crm', sealed),
+    ).toBeUndefined();
+    // A shortened tag, a changed ciphertext, or no sealed value at all.
+    expect(
+      vault.openFor('signin-pending s1 alice crm', { ...sealed, tag: sealed.tag.slice(0, 8) }),
+    ).toBeUndefined();
+    const data = `${sealed.data[0] === 'A' ? 'B' : 'A'}${sealed.data.slice(1)}`;
+    expect(vault.openFor('signin-pending s1 alice crm', { ...sealed, data })).toBeUndefined();
+    for (const other of [undefined, 'the-verifier', { verifier: 'the-verifier' }])
+      expect(vault.openFor('signin-pending s1 alice crm', other)).toBeUndefined();
+  });
+
   it('refuses a key that is not the one the vault was written with', async () => {
     await new MemberVault(new FileState(dir), randomBytes(32)).check();
     await expect(new MemberVault(new FileState(dir), randomBytes(32)).check()).rejects.toThrow(

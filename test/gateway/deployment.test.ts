@@ -6,7 +6,12 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_DRAIN_MS, loadDeployment, parseDeployment } from '../../src/gateway/deployment.js';
+import {
+  DEFAULT_DRAIN_MS,
+  DEFAULT_REGISTRATION,
+  loadDeployment,
+  parseDeployment,
+} from '../../src/gateway/deployment.js';
 import { PatchbayError } from '../../src/errors.js';
 
 const FILE = '/etc/patchbay/gateway.jsonc';
@@ -189,6 +194,42 @@ describe('parseDeployment', () => {
   "idp": { "issuer": "https://login.example.com", "clientId": "gw", "clientSecret": "\${IDP_SECRET}" } } } }`,
     );
     expect(error.message).toMatch(/gateway\.jsonc:2:\d+: .*IDP_SECRET is not set/);
+  });
+
+  it("reads the own authorization server's registration bounds, with defaults", () => {
+    const own = (registration: string) =>
+      parseDeployment(
+        `{ "auth": { "authorizationServer": {
+          "idp": { "issuer": "https://login.example.com", "clientId": "gw", "clientSecret": "\${S}" }
+          ${registration} } } }`,
+        FILE,
+        { S: 's' },
+      ).auth.authorizationServer?.registration;
+    expect(own('')).toEqual(DEFAULT_REGISTRATION);
+    expect(DEFAULT_REGISTRATION).toEqual({ rate: { count: 10, perMs: 60_000 }, maxClients: 10_000 });
+    expect(own(', "registration": { "rate": "30/hour", "maxClients": 500 }')).toEqual({
+      rate: { count: 30, perMs: 3_600_000 },
+      maxClients: 500,
+    });
+    expect(own(', "registration": { "rate": "5 / min" }')).toEqual({
+      rate: { count: 5, perMs: 60_000 },
+      maxClients: 10_000,
+    });
+    const at = (registration: string) =>
+      refusal(
+        `{ "auth": { "authorizationServer": {
+  "idp": { "issuer": "https://login.example.com", "clientId": "gw", "clientSecret": "\${S}" },
+  "registration": ${registration} } } }`,
+        { S: 's' },
+      ).message;
+    expect(at('{ "rate": "often" }')).toMatch(
+      /gateway\.jsonc:3:\d+: auth\.authorizationServer\.registration\.rate: registrations per client address, as <N>\/<second\|minute\|hour\|day>/,
+    );
+    expect(at('{ "rate": "0/minute" }')).toMatch(/registration\.rate: /);
+    expect(at('{ "rate": "5/fortnight" }')).toMatch(/registration\.rate: /);
+    expect(at('{ "maxClients": 0 }')).toMatch(/registration\.maxClients/);
+    expect(at('{ "maxClients": 2.5 }')).toMatch(/registration\.maxClients/);
+    expect(at('{ "max": 5 }')).toMatch(/registration\.max: Unrecognized key/);
   });
 
   it('refuses both authorization modes at once', () => {

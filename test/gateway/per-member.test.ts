@@ -5,7 +5,8 @@
  * as each member's host, and Chromium as each member's browser.
  */
 
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -13,6 +14,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MemberVault } from '../../src/auth/member-vault.js';
+import { pendingContext } from '../../src/gateway/signin.js';
 import { readAudit } from '../../src/policy/audit.js';
 import { FileState } from '../../src/state/files.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -302,6 +304,56 @@ describe('a perMember upstream on a team gateway', () => {
     const other = new MemberVault(new FileState(team.stateDir), Buffer.alloc(32, 7));
     await expect(other.check()).rejects.toThrow(/vault key does not open/);
   });
+
+  it('keeps a sign-in in progress sealed with the vault key: no PKCE verifier in the state file, and one that does not open is expired', async () => {
+    // Bob removed his login above: his next call sends him to sign in.
+    const bob = await host('bob-token', {});
+    let link: string;
+    try {
+      const refused = (await echo(bob, 'x').catch((error: unknown) => error)) as ProtocolError;
+      expect(refused.code).toBe(-32042);
+      link = /(http:\/\/\S+\/signin\/[\w-]{22})/.exec(refused.message)![1]!;
+    } finally {
+      await bob.close();
+    }
+    const started = await fetch(link, { redirect: 'manual', headers: { authorization: 'Bearer bob-token' } });
+    expect(started.status).toBe(302);
+    const authorization = new URL(started.headers.get('location')!);
+    const state = authorization.searchParams.get('state')!;
+    const challenge = authorization.searchParams.get('code_challenge')!;
+    expect(state).toBeTruthy();
+    const file = join(team.stateDir, 'signin-pending.json');
+    const text = await readFile(file, 'utf8');
+    const records = JSON.parse(text) as Record<string, { value: Record<string, unknown> }>;
+    const record = records[state]!.value;
+    // Facts in the clear (whose, for which link), the rest sealed.
+    expect(Object.keys(record).sort()).toEqual(['linkId', 'member', 'sealed', 'server']);
+    expect(record).toMatchObject({ member: 'bob', server: 'crm' });
+    expect(text).not.toContain('verifier');
+    const facts = record as { member: string; server: string; linkId: string; sealed: unknown };
+    const opened = team.vault.openFor(pendingContext(state, facts), facts.sealed);
+    const verifier = (JSON.parse(opened!) as { verifier: string }).verifier;
+    // It is the verifier of this very sign-in, and nowhere in the file.
+    expect(createHash('sha256').update(verifier).digest('base64url')).toBe(challenge);
+    expect(text).not.toContain(verifier);
+    // Bound to its record and member: moved to another, it does not open.
+    expect(
+      team.vault.openFor(pendingContext(state, { ...facts, member: 'alice' }), facts.sealed),
+    ).toBeUndefined();
+    expect(team.vault.openFor(pendingContext('other-state', facts), facts.sealed)).toBeUndefined();
+    // Changed in the store: the callback treats it as expired, and it is gone.
+    const sealed = facts.sealed as { data: string };
+    sealed.data = `${sealed.data[0] === 'A' ? 'B' : 'A'}${sealed.data.slice(1)}`;
+    await writeFile(file, JSON.stringify(records));
+    const callback = new URL('/signin/callback', team.origin);
+    callback.searchParams.set('state', state);
+    callback.searchParams.set('code', 'a-code');
+    const refused = await fetch(callback, { headers: { authorization: 'Bearer bob-token' } });
+    expect(refused.status).toBe(410);
+    expect(await refused.text()).toContain('can no longer be finished');
+    expect((JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>)[state]).toBeUndefined();
+    expect(await team.vault.links({ member: 'bob', server: 'crm' })).toEqual([]);
+  }, 90_000);
 
   it('tells a browser without a credential what to do when the gateway cannot sign browsers in (API keys, an external issuer)', async () => {
     await team.gateway.members!.revoke('alice', 'crm');

@@ -28,6 +28,14 @@ function kebab(model: string): string {
   return model.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase();
 }
 
+/** Told before a record that was not there is stored (the Client model: the registration cap). */
+export interface NewRecordGate {
+  /** Throws to refuse the record (nothing is stored). */
+  admit(id: string): Promise<void>;
+  /** An admitted record that was not stored after all. */
+  undo(id: string): Promise<void>;
+}
+
 export class StateAdapter implements Adapter {
   private readonly records: RecordStore<Stored>;
   private readonly byUid: RecordStore<string>;
@@ -37,6 +45,7 @@ export class StateAdapter implements Adapter {
   constructor(
     private readonly model: string,
     state: StateStore,
+    private readonly gate?: NewRecordGate,
   ) {
     this.records = state.records<Stored>(`as-${kebab(model)}`, { secret: true });
     this.byUid = state.records<string>('as-index-uid', { secret: true });
@@ -47,7 +56,14 @@ export class StateAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const expiresAt = expiresIn === undefined ? undefined : Date.now() + expiresIn * 1000;
     const ttl = lifetime(expiresAt);
-    await this.records.put(id, expiresAt === undefined ? { payload } : { payload, expiresAt }, ttl);
+    const gated = this.gate !== undefined && (await this.records.get(id)) === undefined;
+    if (gated) await this.gate!.admit(id);
+    try {
+      await this.records.put(id, expiresAt === undefined ? { payload } : { payload, expiresAt }, ttl);
+    } catch (error) {
+      if (gated) await this.gate!.undo(id).catch(() => undefined);
+      throw error;
+    }
     const indexKey = (value: string) => `${this.model}:${value}`;
     if (typeof payload.uid === 'string') await this.byUid.put(indexKey(payload.uid), id, ttl);
     if (typeof payload.userCode === 'string') await this.byUserCode.put(indexKey(payload.userCode), id, ttl);

@@ -1,7 +1,8 @@
 /**
  * The gateway's own authorization server (issue #19, mode 2), for an organisation whose IdP does
  * not support the MCP authorization spec (Entra, Okta, Google Workspace): MCP hosts register
- * themselves here (dynamic registration or a client ID metadata document), sign in with PKCE, and
+ * themselves here (dynamic registration, bounded per address and in number: registration.ts; or a
+ * client ID metadata document), sign in with PKCE, and
  * get access tokens bound to the gateway's `/mcp` resource; members sign in at the organisation's
  * IdP through the gateway's one pre-registered client (sign-in.ts).
  *
@@ -27,8 +28,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 
 import type { StateStore } from '../../state/store.js';
-import type { OwnAuthorizationServer } from '../deployment.js';
+import { DEFAULT_REGISTRATION, type OwnAuthorizationServer } from '../deployment.js';
 import type { GatewayRoute } from '../inbound.js';
+import type { TrustedProxies } from '../proxies.js';
 import type { BrowserSessionsHook } from '../signin.js';
 import { BrowserSessions } from './browser-sessions.js';
 import { organisationIdp } from './idp.js';
@@ -36,6 +38,7 @@ import { publicJwk, serverKeys } from './keys.js';
 import { Members } from './members.js';
 import { page } from './pages.js';
 import { makeProvider, type ClientDocumentFetch } from './provider.js';
+import { RegistrationLimits } from './registration.js';
 import { SignIn } from './sign-in.js';
 
 export const ISSUER_PATH = '/oauth';
@@ -45,6 +48,8 @@ export interface AuthorizationServerOptions {
   state: StateStore;
   /** The gateway's MCP endpoint as hosts reach it: the one resource tokens are minted for. */
   resource: URL;
+  /** The proxies whose client address is believed (registration counts per client address). */
+  trustedProxies?: TrustedProxies;
   /** Tests only: fetch client ID metadata documents from loopback with a test CA. */
   clientDocuments?: ClientDocumentFetch;
 }
@@ -73,6 +78,11 @@ export async function startAuthorizationServer(
   const resource = options.resource.href;
   const keys = await serverKeys(state);
   const members = new Members(state, settings.refreshTokenTtlSeconds * 1000);
+  const registration = new RegistrationLimits(
+    settings.registration ?? DEFAULT_REGISTRATION,
+    state,
+    options.trustedProxies,
+  );
   const provider = await makeProvider({
     issuer,
     resource,
@@ -80,6 +90,7 @@ export async function startAuthorizationServer(
     state,
     keys,
     members,
+    registration,
     ...(options.clientDocuments ? { clientDocuments: options.clientDocuments } : {}),
   });
   const serve = provider.callback();
@@ -136,9 +147,14 @@ export async function startAuthorizationServer(
       path: `${ISSUER_PATH}/`,
       handle: guarded(async (req, res) => {
         const path = (req.url ?? '/').split('?', 1)[0]!;
+        const inner = path.slice(ISSUER_PATH.length);
+        // Counted by the client's address, read before asReachedAt drops X-Forwarded-For. The
+        // pattern is oidc-provider's router's: case-insensitive, a trailing slash allowed.
+        if (req.method === 'POST' && /^\/reg\/?$/i.test(inner) && !(await registration.admit(req, res)))
+          return;
         asReachedAt(req, forwarded);
         if (await signIn.serve(path, req, res)) return;
-        toProvider(req, res, path.slice(ISSUER_PATH.length));
+        toProvider(req, res, inner);
       }),
     },
   ];

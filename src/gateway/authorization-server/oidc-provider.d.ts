@@ -73,7 +73,8 @@ declare module 'oidc-provider' {
     status: number;
   }
 
-  export const errors: {
+  /** Every error class, and their base (for an error of another status: the registration cap). */
+  export const errors: { OIDCProviderError: typeof OIDCProviderError } & {
     InvalidTarget: new (description?: string) => OIDCProviderError;
     AccessDenied: new (description?: string) => OIDCProviderError;
     [name: string]: new (description?: string) => OIDCProviderError;

@@ -1,6 +1,6 @@
 /**
  * The oidc-provider instance of the gateway's own authorization server, configured for MCP hosts:
- * open dynamic client registration, client ID metadata documents (fetched only from public https
+ * open dynamic client registration (bounded: registration.ts), client ID metadata documents (fetched only from public https
  * URLs), PKCE S256 required, the gateway's `/mcp` URL as the one resource (RFC 8707) with JWT
  * access tokens carrying the member's email and groups, rotating refresh tokens, revocation, and
  * every lifetime from the deployment. Its records are in the state store (adapter.ts).
@@ -13,11 +13,12 @@ import type Provider from 'oidc-provider';
 
 import type { StateStore } from '../../state/store.js';
 import type { OwnAuthorizationServer } from '../deployment.js';
-import { StateAdapter } from './adapter.js';
+import { StateAdapter, type NewRecordGate } from './adapter.js';
 import { SIGNING_ALG, type ServerKeys } from './keys.js';
 import type { Members } from './members.js';
 import { escapeHtml } from './pages.js';
 import { loadOidcProvider } from './library.js';
+import type { RegistrationLimits } from './registration.js';
 
 /** Tests only: which client ID metadata document URLs may be fetched, and how. */
 export interface ClientDocumentFetch {
@@ -32,6 +33,8 @@ export interface ProviderOptions {
   state: StateStore;
   keys: ServerKeys;
   members: Members;
+  /** Open registration's bounds: the cap is kept as oidc-provider stores a new client. */
+  registration: RegistrationLimits;
   clientDocuments?: ClientDocumentFetch;
 }
 
@@ -53,8 +56,21 @@ export async function makeProvider(options: ProviderOptions): Promise<Provider> 
   const accessTtl = settings.accessTokenTtlSeconds;
   const refreshTtl = settings.refreshTokenTtlSeconds;
   const documents = options.clientDocuments;
+  const registration = options.registration;
+  // The registration cap, checked in the one step that stores a new client (any replica, at once).
+  const newClients: NewRecordGate = {
+    admit: async () => {
+      const refusal = await registration.claim();
+      if (!refusal) return;
+      const error = new errors.OIDCProviderError(refusal.status, refusal.error);
+      error.error_description = refusal.description;
+      throw error;
+    },
+    undo: () => registration.release(),
+  };
   const provider = new Provider(issuer, {
-    adapter: (model: string) => new StateAdapter(model, options.state),
+    adapter: (model: string) =>
+      new StateAdapter(model, options.state, model === 'Client' ? newClients : undefined),
     jwks: { keys: options.keys.signing as JWK[] },
     cookies: { keys: options.keys.cookies },
     clientDefaults: {
@@ -120,7 +136,8 @@ export async function makeProvider(options: ProviderOptions): Promise<Provider> 
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
-      // Open, as MCP hosts register themselves (RFC 7591); no management endpoint to keep.
+      // Open, as MCP hosts register themselves (RFC 7591), within registration.ts's bounds; no
+      // management endpoint to keep.
       registration: { enabled: true, issueRegistrationAccessToken: false },
       revocation: {
         enabled: true,
