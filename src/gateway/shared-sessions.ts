@@ -24,7 +24,9 @@
  *     on the replica running the call; its ID names that replica (`tag`). The host's answer, on
  *     whichever replica it lands, is forwarded there (`answer`, on the replica's own channel) and
  *     handed to its transport as if it had been POSTed there. A host's `notifications/cancelled`
- *     is published (`cancel`) to the replica running the call, wherever that is.
+ *     of its own request is published (`cancel`) to the replica running the call, wherever that
+ *     is; one of such a question (its ID names a replica) goes where an answer would, as an error
+ *     answer (`cancelledAnswer`): the question ends there (the relay then declines it upstream).
  *   - DELETE removes the record and tells every replica to drop its copy (`drop`).
  * - The bus keeps nothing for a replica that is away (state/store.ts): a message missed is
  *   caught up by the record (a copy whose record is gone is dropped at its next write).
@@ -89,6 +91,12 @@ const BROADCAST = 'sessions';
 const replicaChannel = (replica: string) => `sessions:${replica}`;
 /** `<replica>/<n>`: the ID of a request a replica's copy sent, naming that replica. */
 const TAGGED = /^([0-9a-f-]{36})\/(\d+)$/;
+
+/**
+ * The error a question of the gateway's ends with when the host cancelled it. JSON-RPC and MCP
+ * name no code for it; this is LSP's RequestCancelled. The host never sees it: the relay declines.
+ */
+export const REQUEST_CANCELLED = -32800;
 
 export class SharedSessions {
   private readonly records: RecordStore<SessionRecord>;
@@ -195,9 +203,10 @@ export class SharedSessions {
 
   /**
    * A host's POSTed body, before this replica's copy handles it: answers to another replica's
-   * requests are forwarded there, a cancellation is also published (the call may run elsewhere),
-   * and answers to this replica's own requests get their own IDs back. Returns what is left for
-   * this copy, undefined when nothing is; rejects when an answer could not be forwarded.
+   * requests (and cancellations of them) are forwarded there, a cancellation of the host's own
+   * request is also published (the call may run elsewhere), and answers to this replica's own
+   * requests get their own IDs back. Returns what is left for this copy, undefined when nothing
+   * is; rejects when an answer could not be forwarded.
    */
   async route(session: string, body: unknown): Promise<unknown> {
     const messages = Array.isArray(body) ? body : [body];
@@ -215,22 +224,30 @@ export class SharedSessions {
     if (isJSONRPCResultResponse(candidate) || isJSONRPCErrorResponse(candidate)) {
       const tagged = typeof candidate.id === 'string' ? TAGGED.exec(candidate.id) : null;
       if (!tagged) return message;
-      const [, replica, id] = tagged;
-      const untagged = { ...candidate, id: Number(id) } as JSONRPCMessage;
-      if (replica === this.replica) return untagged;
-      // Nobody hears it when that replica is gone: so is the call that asked. A store away now
-      // rejects (the host is told, not left waiting).
-      await this.state.bus.publish(replicaChannel(replica!), {
-        kind: 'answer',
-        from: this.replica,
-        session,
-        message: untagged,
-      });
-      return undefined;
+      return this.answer(session, tagged[1]!, { ...candidate, id: Number(tagged[2]) } as JSONRPCMessage);
     }
-    if (isJSONRPCNotification(candidate) && candidate.method === 'notifications/cancelled')
+    if (isJSONRPCNotification(candidate) && candidate.method === 'notifications/cancelled') {
+      const params = candidate.params as { requestId?: unknown; reason?: unknown } | undefined;
+      const tagged = typeof params?.requestId === 'string' ? TAGGED.exec(params.requestId) : null;
+      // A question this gateway asked: it ends where it was asked, as an answer would reach it.
+      if (tagged) return this.answer(session, tagged[1]!, cancelledAnswer(Number(tagged[2]), params!.reason));
       await this.publish(BROADCAST, { kind: 'cancel', from: this.replica, session, message: candidate });
+    }
     return message;
+  }
+
+  /** An answer (untagged) to a question `replica` asked: for this copy, or forwarded there. */
+  private async answer(session: string, replica: string, answer: JSONRPCMessage): Promise<unknown> {
+    if (replica === this.replica) return answer;
+    // Nobody hears it when that replica is gone: so is the call that asked. A store away now
+    // rejects (the host is told, not left waiting).
+    await this.state.bus.publish(replicaChannel(replica), {
+      kind: 'answer',
+      from: this.replica,
+      session,
+      message: answer,
+    });
+    return undefined;
   }
 
   private async publish(channel: string, message: SessionMessage): Promise<void> {
@@ -275,6 +292,20 @@ export function tagOutgoing(message: JSONRPCMessage, tag: (id: RequestId) => str
       return { ...message, params: { ...params, requestId: tag(params.requestId) } } as JSONRPCMessage;
   }
   return message;
+}
+
+/**
+ * The host's cancellation of a question this gateway asked, as the error answer that ends the
+ * question where it waits (the SDK acts on a cancellation of requests it serves only, and by a
+ * bare number it would end the host's own request of that number instead).
+ */
+function cancelledAnswer(id: number, reason: unknown): JSONRPCMessage {
+  const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 200)}` : '';
+  return {
+    jsonrpc: '2.0',
+    id,
+    error: { code: REQUEST_CANCELLED, message: `The host cancelled the request${why}` },
+  };
 }
 
 const LOCAL = 'http://patchbay.invalid/mcp';

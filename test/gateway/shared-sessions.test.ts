@@ -76,14 +76,18 @@ function authInfo(subject: string | null): AuthInfo {
   };
 }
 
-/** A fetch that hands each request to the next replica in turn, recording which one served it. */
-function roundRobin(replicas: Replica[], served: number[], subject: string | null = null) {
+/**
+ * A fetch that hands each request to the next replica in turn, recording which one served it (and
+ * in `rpcs`, the JSON-RPC method of each: '' for an answer or a GET).
+ */
+function roundRobin(replicas: Replica[], served: number[], subject: string | null = null, rpcs?: string[]) {
   let next = 0;
   return async (input: string | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const text = request.method === 'POST' ? await request.clone().text() : '';
     const index = next++ % replicas.length;
     served.push(index);
+    rpcs?.push(text ? String((JSON.parse(text) as { method?: unknown }).method ?? '') : '');
     return replicas[index]!.sessions.handle(
       request,
       text ? JSON.parse(text) : undefined,
@@ -93,7 +97,7 @@ function roundRobin(replicas: Replica[], served: number[], subject: string | nul
   };
 }
 
-async function host(replicas: Replica[], served: number[]) {
+async function host(replicas: Replica[], served: number[], rpcs?: string[]) {
   const client = new Client(
     { name: 'shared-host', version: '1.0.0' },
     { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'legacy' } },
@@ -102,7 +106,9 @@ async function host(replicas: Replica[], served: number[]) {
     action: 'accept' as const,
     content: { name: 'Grace Hopper' },
   }));
-  const transport = new StreamableHTTPClientTransport(URL_, { fetch: roundRobin(replicas, served) });
+  const transport = new StreamableHTTPClientTransport(URL_, {
+    fetch: roundRobin(replicas, served, null, rpcs),
+  });
   await client.connect(transport);
   return { client, transport };
 }
@@ -213,6 +219,43 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
       a.sessions.shareLogLevel('debug');
       for (let i = 0; i < 50 && b.levels.length === 0; i++) await sleep(20);
       expect([a.levels, b.levels]).toEqual([[], ['debug']]);
+    } finally {
+      await client.close();
+      await a.sessions.close();
+      await b.sessions.close();
+    }
+  });
+
+  it('ends a question where it was asked when the host cancels it, wherever the cancellation lands', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const rpcs: string[] = [];
+    const { client } = await host([a, b], served, rpcs);
+    // The host cancels the question instead of answering it (and never answers).
+    client.setRequestHandler('elicitation/create', async (_request, ctx) => {
+      await client.notification({
+        method: 'notifications/cancelled',
+        params: { requestId: ctx.mcpReq.id, reason: 'the person closed the dialog' },
+      });
+      return new Promise<never>(() => undefined);
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        await expect(client.callTool({ name: 'ask', arguments: {} }, { timeout: 10_000 })).rejects.toThrow(
+          /The host cancelled the request: the person closed the dialog/,
+        );
+        expect(Date.now() - started).toBeLessThan(5_000);
+      }
+      // Some cancellations landed on the other replica than the call that asked.
+      const crossed = rpcs.filter(
+        (rpc, index) =>
+          rpc === 'notifications/cancelled' &&
+          served[rpcs.lastIndexOf('tools/call', index)] !== served[index],
+      );
+      expect(crossed.length, JSON.stringify([rpcs, served])).toBeGreaterThan(0);
+      // The session goes on.
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['ask']);
     } finally {
       await client.close();
       await a.sessions.close();
