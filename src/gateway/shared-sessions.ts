@@ -19,7 +19,8 @@
  *   - events one replica observes — an upstream's log message, on that replica's own upstream
  *     session — are sent there to its copies, and published (`log`) for the copies elsewhere.
  *     The upstreams' log level a host sets (gateway-wide, as on one process) is published
- *     (`level`) to every replica's upstreams; a replica started later logs at the default.
+ *     (`level`) to every replica's upstreams, and kept in the store (namespace `log-level`, no
+ *     expiry: as long as the gateway's state), where a replica that starts later reads it.
  *   - a server→host request during a call (elicitation, sampling) goes on the call's POST stream,
  *     on the replica running the call; its ID names that replica (`tag`). The host's answer, on
  *     whichever replica it lands, is forwarded there (`answer`, on the replica's own channel) and
@@ -92,6 +93,14 @@ const replicaChannel = (replica: string) => `sessions:${replica}`;
 /** `<replica>/<n>`: the ID of a request a replica's copy sent, naming that replica. */
 const TAGGED = /^([0-9a-f-]{36})\/(\d+)$/;
 
+/** Where the upstreams' log level a host set is kept (one record: the gateway's). */
+export const LOG_LEVEL_NAMESPACE = 'log-level';
+const LOG_LEVEL_KEY = 'upstreams';
+interface LogLevelRecord {
+  level: string;
+  /** Epoch milliseconds. */
+  set: number;
+}
 /**
  * The error a question of the gateway's ends with when the host cancelled it. JSON-RPC and MCP
  * name no code for it; this is LSP's RequestCancelled. The host never sees it: the relay declines.
@@ -100,6 +109,9 @@ export const REQUEST_CANCELLED = -32800;
 
 export class SharedSessions {
   private readonly records: RecordStore<SessionRecord>;
+  private readonly logLevels: RecordStore<LogLevelRecord>;
+  /** A level was set or heard since this replica started: newer than the one kept in the store. */
+  private levelKnown = false;
   /** When this replica last wrote each session's record. */
   private readonly written = new Map<string, number>();
   private subscribed: Promise<Array<() => Promise<void>>> | undefined;
@@ -112,6 +124,7 @@ export class SharedSessions {
     private readonly events: SharedSessionEvents,
   ) {
     this.records = state.records<SessionRecord>(SESSIONS_NAMESPACE);
+    this.logLevels = state.records<LogLevelRecord>(LOG_LEVEL_NAMESPACE);
     this.touchMs = Math.min(TOUCH_MS, idleMs / 4);
     this.ttlMs = idleMs + this.touchMs;
     // Listening from the start; a store away now is tried again by the next session that needs it.
@@ -132,13 +145,29 @@ export class SharedSessions {
       ]);
       const stops = made.flatMap((each) => (each.status === 'fulfilled' ? [each.value] : []));
       const failed = made.find((each) => each.status === 'rejected');
-      if (!failed) return stops;
+      if (!failed) {
+        void this.readLogLevel();
+        return stops;
+      }
       // Both or neither: a channel heard twice after the next try would deliver twice.
       await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
       throw failed.reason;
     })();
     this.subscribed.catch(() => (this.subscribed = undefined));
     return this.subscribed.then(() => undefined);
+  }
+
+  /**
+   * The upstreams' log level a host set before this replica started (once listening, so that a
+   * level set meanwhile is heard): this replica's upstreams log at it too. Off every request's
+   * path; a store away now leaves the default.
+   */
+  private async readLogLevel(): Promise<void> {
+    const kept = await this.logLevels.get(LOG_LEVEL_KEY).catch(() => undefined);
+    if (kept && !this.levelKnown) {
+      this.levelKnown = true;
+      this.events.logLevel(kept.level);
+    }
   }
 
   get(id: string): Promise<SessionRecord | undefined> {
@@ -191,9 +220,17 @@ export class SharedSessions {
     void this.publish(BROADCAST, { kind: 'log', from: this.replica, params });
   }
 
-  /** A host set the upstreams' log level here: the other replicas' upstreams log at it too. */
+  /**
+   * A host set the upstreams' log level here: the other replicas' upstreams log at it too, and so
+   * will those of a replica that starts later (kept before it is published: a replica starting
+   * now reads it or hears it).
+   */
   shareLogLevel(level: string): void {
-    void this.publish(BROADCAST, { kind: 'level', from: this.replica, level });
+    this.levelKnown = true;
+    void this.logLevels
+      .put(LOG_LEVEL_KEY, { level, set: Date.now() })
+      .catch(() => undefined)
+      .then(() => this.publish(BROADCAST, { kind: 'level', from: this.replica, level }));
   }
 
   /** The ID a copy here gives a request it sends the host: the host's answer names this replica. */
@@ -265,6 +302,7 @@ export class SharedSessions {
       case 'log':
         return this.events.log(message.params);
       case 'level':
+        this.levelKnown = true;
         return this.events.logLevel(message.level);
       case 'answer':
       case 'cancel':

@@ -16,7 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CALLER_KEY } from '../../src/gateway/caller.js';
 import { LegacySessions } from '../../src/gateway/legacy-sessions.js';
-import { SESSIONS_NAMESPACE, type SessionRecord } from '../../src/gateway/shared-sessions.js';
+import {
+  LOG_LEVEL_NAMESPACE,
+  SESSIONS_NAMESPACE,
+  type SessionRecord,
+} from '../../src/gateway/shared-sessions.js';
 import { FileState } from '../../src/state/files.js';
 import { RedisState } from '../../src/state/redis.js';
 import type { StateStore } from '../../src/state/store.js';
@@ -223,6 +227,31 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
       await client.close();
       await a.sessions.close();
       await b.sessions.close();
+    }
+  });
+
+  it('keeps the log level a host set for a replica started later', async () => {
+    const store = await redisStore();
+    const levels = store.records(LOG_LEVEL_NAMESPACE);
+    const a = replica(store);
+    try {
+      a.sessions.shareLogLevel('warning');
+      for (let i = 0; i < 50 && (await levels.get('upstreams')) === undefined; i++) await sleep(20);
+      // Started after the level was set: it heard nothing of it, and reads it at start.
+      const later = replica(await redisStore());
+      try {
+        for (let i = 0; i < 50 && later.levels.length === 0; i++) await sleep(20);
+        expect(later.levels).toEqual(['warning']);
+        // A level set afterwards is heard as before.
+        a.sessions.shareLogLevel('error');
+        for (let i = 0; i < 50 && later.levels.length < 2; i++) await sleep(20);
+        expect(later.levels).toEqual(['warning', 'error']);
+      } finally {
+        await later.sessions.close();
+      }
+    } finally {
+      await a.sessions.close();
+      await levels.delete('upstreams');
     }
   });
 
