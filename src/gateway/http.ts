@@ -151,8 +151,10 @@ export interface HttpGateway {
   drain(withinMs: number): Promise<{ cut: number }>;
   /** Requests being answered now (standing streams not counted). */
   inFlight(): number;
-  /** 2025-era host sessions open now. */
+  /** 2025-era host sessions open now that this replica counts as its own (legacy-sessions.ts `owned`). */
   sessions(): number;
+  /** Copies of 2025-era host sessions this replica holds now (its own and other replicas'). */
+  sessionCopies(): number;
   close(): Promise<void>;
 }
 
@@ -417,7 +419,8 @@ export async function serveHttp(gateway: Gateway, options: HttpGatewayOptions): 
       return { cut: drain.inFlight };
     },
     inFlight: () => drain.inFlight,
-    sessions: () => sessions.size,
+    sessions: () => sessions.owned,
+    sessionCopies: () => sessions.size,
     close() {
       closing ??= (async () => {
         secure?.stopWatching();

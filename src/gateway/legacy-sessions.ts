@@ -14,6 +14,8 @@
  *   (shared-sessions.ts): each replica holds copies of the sessions it serves, made on demand
  *   from the store's record, and `maxSessions` bounds each replica's copies. A replica that stops
  *   closes its copies only: the others (or the gateway started again on the same state) go on.
+ *   Each session is counted by one replica (`owned`, the `patchbay_sessions` metric): the one
+ *   that opened it, or took it over (shared-sessions.ts).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -64,6 +66,8 @@ interface LegacySession {
   transport: SessionTransport;
   server: Server;
   owner: SessionOwner;
+  /** This replica counts the session as its own (it opened it, or took it over): `owned`. */
+  owned: boolean;
   /** HTTP exchanges of this session still open (POSTs being answered, GET streams). */
   open: number;
   lastActive: number;
@@ -97,8 +101,16 @@ export class LegacySessions {
     this.sweeper.unref();
   }
 
+  /** Copies of sessions held here: the ones opened here and the ones made from the store's record. */
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Sessions this replica counts as its own: summed over replicas, each session once. */
+  get owned(): number {
+    let owned = 0;
+    for (const session of this.sessions.values()) if (session.owned) owned++;
+    return owned;
   }
 
   /** An upstream log message observed by this replica (sent to its own copies already): for the others. */
@@ -154,6 +166,7 @@ export class LegacySessions {
             protocolVersion: String(result.protocolVersion),
             clientInfo: session.server.getClientVersion() ?? { name: 'unknown', version: '' },
             capabilities: session.server.getClientCapabilities() ?? {},
+            replica: shared.replica,
             created: now,
             lastActive: now,
           });
@@ -241,6 +254,11 @@ export class LegacySessions {
       return undefined;
     }
     this.sessions.set(id, session);
+    // Counted here only if nobody else counts it; off the request's path.
+    void shared.claim(id, record).then(
+      (owned) => void (session.owned = owned),
+      () => undefined,
+    );
     shared.touch(id);
     return session;
   }
@@ -265,7 +283,14 @@ export class LegacySessions {
       this.shared && ((requestId) => this.shared!.tag(requestId)),
     );
     // Declared after the transport, whose callbacks run only once a request is handled.
-    const session: LegacySession = { transport, server, owner, open: 0, lastActive: Date.now() };
+    const session: LegacySession = {
+      transport,
+      server,
+      owner,
+      owned: id === undefined,
+      open: 0,
+      lastActive: Date.now(),
+    };
     transport.onclose = () => {
       const sessionId = transport.sessionId;
       if (sessionId === undefined || this.sessions.get(sessionId) !== session) return;

@@ -10,7 +10,10 @@
  *   their duration is not observed (nothing was sent upstream). Tool calls only: a resource's
  *   URI is no label.
  * - `patchbay_upstream_up{server}`: read from the upstreams when scraped.
- * - `patchbay_sessions`: 2025-era host sessions open on this listener.
+ * - `patchbay_sessions`: 2025-era host sessions this replica counts as its own (it opened them,
+ *   or took them over from a replica that is gone): a sum over replicas counts each session once.
+ *   `patchbay_session_copies`: the copies this replica holds, its own and others' it serves
+ *   (legacy-sessions.ts): its load, not to be summed. One process: the two are equal.
  * - `patchbay_requests_refused_total{reason}`: requests the listener answered with a refusal
  *   (401, 403, 404, 413, 503 …), by its fixed reason word.
  * - `patchbay_state_store_seconds{op}`: the state store's operations (`measuredState`).
@@ -48,6 +51,12 @@ export interface MetricsSources {
   upstreams: () => ReadonlyArray<{ name: string; up: boolean }>;
 }
 
+/** A listener's 2025-era sessions: the ones it counts as its own, and every copy it holds. */
+export interface SessionCount {
+  owned: () => number;
+  held: () => number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly calls: Counter<'server' | 'tool' | 'outcome' | 'decision'>;
@@ -55,7 +64,7 @@ export class GatewayMetrics {
   private readonly refusals: Counter<'reason'>;
   readonly stateSeconds: Histogram<'op'>;
   private readonly toolsSeen = new Map<string, Set<string>>();
-  private sessionCount: () => number = () => 0;
+  private sessionCount: SessionCount = { owned: () => 0, held: () => 0 };
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -82,13 +91,25 @@ export class GatewayMetrics {
         for (const upstream of sources.upstreams()) this.set({ server: upstream.name }, upstream.up ? 1 : 0);
       },
     });
-    const sessions = () => this.sessionCount();
+    const sessions = () => this.sessionCount;
     new Gauge({
       name: 'patchbay_sessions',
-      help: '2025-era host sessions open on this listener.',
+      help:
+        '2025-era host sessions open, counted by the one replica that opened them (or took them over): ' +
+        "sum over replicas for the gateway's total.",
       registers,
       collect() {
-        this.set(sessions());
+        this.set(sessions().owned());
+      },
+    });
+    new Gauge({
+      name: 'patchbay_session_copies',
+      help:
+        "Copies of 2025-era host sessions this replica holds (its own and other replicas' it serves): " +
+        "its load; a session is in every serving replica's count, so do not sum (patchbay_sessions).",
+      registers,
+      collect() {
+        this.set(sessions().held());
       },
     });
     this.refusals = new Counter({
@@ -121,8 +142,8 @@ export class GatewayMetrics {
     this.refusals.inc({ reason });
   }
 
-  /** Where the session count is read from (the listener, once it exists). */
-  countSessions(count: () => number): void {
+  /** Where the session counts are read from (the listener, once it exists). */
+  countSessions(count: SessionCount): void {
     this.sessionCount = count;
   }
 

@@ -243,7 +243,7 @@ export async function startGateway(
       ...limitsSet(options),
       ...listening,
     });
-    metrics?.metrics.countSessions(() => served.sessions());
+    metrics?.metrics.countSessions({ owned: () => served.sessions(), held: () => served.sessionCopies() });
     const done = stopped.then(async () => {
       await listener.drain(served, callbacks);
       watcher.close();
@@ -276,7 +276,7 @@ export async function startGateway(
     ...limitsSet(options),
     ...listening,
   });
-  metrics?.metrics.countSessions(() => served.sessions());
+  metrics?.metrics.countSessions({ owned: () => served.sessions(), held: () => served.sessionCopies() });
   const done = stopped.then(async () => {
     await listener.drain(served, callbacks);
     watcher.close();

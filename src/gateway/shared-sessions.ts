@@ -31,6 +31,10 @@
  *   - DELETE removes the record and tells every replica to drop its copy (`drop`).
  * - The bus keeps nothing for a replica that is away (state/store.ts): a message missed is
  *   caught up by the record (a copy whose record is gone is dropped at its next write).
+ * - Counting (the `patchbay_sessions` metric): a session is its opener's (the record's `replica`),
+ *   so that a sum over replicas counts each once; a replica that makes a copy of a session whose
+ *   opener no longer listens on the bus (gone, or the one process restarted) takes it over
+ *   (`claim`). A session whose opener lives but has closed its idle copy is counted by none.
  */
 
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
@@ -61,6 +65,11 @@ export interface SessionRecord {
   protocolVersion: string;
   clientInfo: Implementation;
   capabilities: ClientCapabilities;
+  /**
+   * The bus name of the replica that counts the session as its own: the one that opened it, or
+   * the one that took it over when that one was gone. Absent in records of older versions.
+   */
+  replica?: string;
   /** Epoch milliseconds. */
   created: number;
   lastActive: number;
@@ -71,6 +80,8 @@ type SessionMessage =
   | { kind: 'drop' | 'stream'; from: string; session: string }
   | { kind: 'log'; from: string; params: Record<string, unknown> }
   | { kind: 'level'; from: string; level: string }
+  /** Whether a replica still listens (publish counts the listeners); nothing to do on hearing it. */
+  | { kind: 'ping'; from: string }
   | { kind: 'cancel' | 'answer'; from: string; session: string; message: JSONRPCMessage };
 
 /** What a replica does with what it hears of the others. */
@@ -233,6 +244,29 @@ export class SharedSessions {
       .then(() => this.publish(BROADCAST, { kind: 'level', from: this.replica, level }));
   }
 
+  /**
+   * Whether this replica counts session `id`, of which it has just made a copy from `record`, as
+   * its own: when it opened it, or when the replica that did no longer listens on the bus — then
+   * it takes the session over, once across replicas (the record names whoever took it first).
+   */
+  async claim(id: string, record: SessionRecord): Promise<boolean> {
+    const holder = record.replica;
+    if (holder === this.replica) return true;
+    if (holder !== undefined) {
+      const listening = await this.state.bus.publish(replicaChannel(holder), {
+        kind: 'ping',
+        from: this.replica,
+      });
+      if (listening > 0) return false;
+    }
+    const kept = await this.records.update(
+      id,
+      (current) => current && (current.replica === holder ? { ...current, replica: this.replica } : current),
+      { ttlMs: this.ttlMs },
+    );
+    return kept?.replica === this.replica;
+  }
+
   /** The ID a copy here gives a request it sends the host: the host's answer names this replica. */
   tag(id: RequestId): string {
     return `${this.replica}/${id}`;
@@ -304,6 +338,8 @@ export class SharedSessions {
       case 'level':
         this.levelKnown = true;
         return this.events.logLevel(message.level);
+      case 'ping':
+        return;
       case 'answer':
       case 'cancel':
         return this.events.deliver(message.session, message.message);

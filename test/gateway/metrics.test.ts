@@ -368,6 +368,19 @@ describe('GatewayMetrics', () => {
     ).toBe(1);
   });
 
+  it("counts a replica's own sessions apart from the copies it holds, and says which to sum", async () => {
+    const metrics = new GatewayMetrics({ upstreams: () => [] });
+    const { body } = await metrics.text();
+    expect(sample(body, 'patchbay_sessions', {})).toBe(0);
+    expect(sample(body, 'patchbay_session_copies', {})).toBe(0);
+    metrics.countSessions({ owned: () => 2, held: () => 5 });
+    const { body: text } = await metrics.text();
+    expect(sample(text, 'patchbay_sessions', {})).toBe(2);
+    expect(sample(text, 'patchbay_session_copies', {})).toBe(5);
+    expect(text).toMatch(/^# HELP patchbay_sessions .*sum over replicas/m);
+    expect(text).toMatch(/^# HELP patchbay_session_copies .*do not sum/m);
+  });
+
   it('times every state store operation by op', async () => {
     const metrics = new GatewayMetrics({ upstreams: () => [] });
     const directory = mkdtempSync(join(tmpdir(), 'patchbay-state-'));

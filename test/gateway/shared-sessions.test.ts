@@ -255,6 +255,42 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
     }
   });
 
+  it('counts each session once across replicas: by the one that opened it, or took it over when that one went', async () => {
+    const [a, b] = [replica(await redisStore()), replica(await redisStore())];
+    const served: number[] = [];
+    const { client, transport } = await host([a, b], served);
+    const c = replica(await redisStore());
+    try {
+      const id = transport.sessionId!;
+      await client.listTools();
+      await client.listTools();
+      // Opened on a (the first request), copied to b: two copies, one session.
+      expect([a.sessions.size, b.sessions.size]).toEqual([1, 1]);
+      await sleep(100);
+      expect([a.sessions.owned, b.sessions.owned]).toEqual([1, 0]);
+      expect((await stores[0]!.records<SessionRecord>(SESSIONS_NAMESPACE).get(id))?.replica).toBeDefined();
+      // a goes away; c makes a copy: a listens no more, so c counts it now (b, which made its
+      // copy while a was there, still does not).
+      await a.sessions.close();
+      const list = await roundRobin([c], [])(URL_, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': id,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }),
+      });
+      expect(list.status).toBe(200);
+      for (let i = 0; i < 50 && c.sessions.owned === 0; i++) await sleep(20);
+      expect([b.sessions.owned, c.sessions.owned]).toEqual([0, 1]);
+      expect([b.sessions.size, c.sessions.size]).toEqual([1, 1]);
+    } finally {
+      await client.close().catch(() => undefined);
+      await Promise.all([a, b, c].map((each) => each.sessions.close()));
+    }
+  });
+
   it('ends a question where it was asked when the host cancels it, wherever the cancellation lands', async () => {
     const [a, b] = [replica(await redisStore()), replica(await redisStore())];
     const served: number[] = [];
@@ -394,5 +430,35 @@ describe('2025-era sessions on the file backend', () => {
     expect(unknown.status).toBe(404);
     await client.close().catch(() => undefined);
     await second.sessions.close();
+  });
+
+  it('after a restart, count the sessions carried over as their own and log at the level a host set', async () => {
+    const own = join(directory, 'restart');
+    const first = replica(new FileState(own));
+    const { client, transport } = await host([first], []);
+    expect(first.sessions.owned).toBe(1);
+    first.sessions.shareLogLevel('notice');
+    await sleep(50);
+    await first.sessions.close();
+    const second = replica(new FileState(own));
+    try {
+      const list = await roundRobin([second], [])(URL_, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': transport.sessionId!,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }),
+      });
+      expect(list.status).toBe(200);
+      for (let i = 0; i < 50 && (second.sessions.owned === 0 || second.levels.length === 0); i++)
+        await sleep(20);
+      expect(second.sessions.owned).toBe(1);
+      expect(second.levels).toEqual(['notice']);
+    } finally {
+      await client.close().catch(() => undefined);
+      await second.sessions.close();
+    }
   });
 });
