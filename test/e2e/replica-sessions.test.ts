@@ -152,6 +152,41 @@ describe.skipIf(!ready)('a 2025-era host across three replicas', () => {
     }
   }, 120_000);
 
+  it('ends a relayed question the host cancels, on the replica that asked, wherever the cancellation lands', async () => {
+    const { client, exchanges } = await host('cancelling-host', { elicitation: {} });
+    // The host cancels the question instead of answering it, and never answers.
+    client.setRequestHandler('elicitation/create', async (_request, ctx) => {
+      await client.notification({
+        method: 'notifications/cancelled',
+        params: { requestId: ctx.mcpReq.id, reason: 'the person closed the dialog' },
+      });
+      return new Promise<never>(() => undefined);
+    });
+    try {
+      const tools = (await client.listTools()).tools.map((tool) => tool.name);
+      const ask = tools.find((tool) => tool.startsWith('ev__') && tool.includes('elicitation'));
+      expect(ask, tools.join(', ')).toBeDefined();
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        // The gateway declines the question upstream at once (it waited for its own timeout).
+        const asked = await client.callTool({ name: ask!, arguments: {} }, { timeout: 20_000 });
+        expect(JSON.stringify(asked.content)).toContain('declined');
+        expect(Date.now() - started).toBeLessThan(10_000);
+      }
+      const posts = exchanges.filter((exchange) => exchange.method === 'POST');
+      const crossed = posts.filter(
+        (exchange, index) =>
+          exchange.rpc === 'notifications/cancelled' &&
+          posts.slice(0, index).findLast((earlier) => earlier.rpc === 'tools/call')?.replica !==
+            exchange.replica,
+      );
+      expect(crossed.length, JSON.stringify(posts)).toBeGreaterThan(0);
+      expect(posts.every((exchange) => exchange.status < 300)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
   it('goes on through the others when a replica is killed under load: only requests in flight on it fail', async () => {
     const hosts = await Promise.all(['a', 'b', 'c'].map((name) => host(`load-${name}`)));
     const sessions = hosts.map((each) => each.transport.sessionId);
