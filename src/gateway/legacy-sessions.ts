@@ -15,7 +15,7 @@
  *   from the store's record, and `maxSessions` bounds each replica's copies. A replica that stops
  *   closes its copies only: the others (or the gateway started again on the same state) go on.
  *   Each session is counted by one replica (`owned`, the `patchbay_sessions` metric): the one
- *   that opened it, or took it over (shared-sessions.ts).
+ *   that opened it, or took it over (shared-sessions.ts). Without a store, every copy here.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -66,8 +66,6 @@ interface LegacySession {
   transport: SessionTransport;
   server: Server;
   owner: SessionOwner;
-  /** This replica counts the session as its own (it opened it, or took it over): `owned`. */
-  owned: boolean;
   /** HTTP exchanges of this session still open (POSTs being answered, GET streams). */
   open: number;
   lastActive: number;
@@ -108,8 +106,10 @@ export class LegacySessions {
 
   /** Sessions this replica counts as its own: summed over replicas, each session once. */
   get owned(): number {
+    const shared = this.shared;
+    if (!shared) return this.sessions.size;
     let owned = 0;
-    for (const session of this.sessions.values()) if (session.owned) owned++;
+    for (const id of this.sessions.keys()) if (shared.counts(id)) owned++;
     return owned;
   }
 
@@ -166,7 +166,6 @@ export class LegacySessions {
             protocolVersion: String(result.protocolVersion),
             clientInfo: session.server.getClientVersion() ?? { name: 'unknown', version: '' },
             capabilities: session.server.getClientCapabilities() ?? {},
-            replica: shared.replica,
             created: now,
             lastActive: now,
           });
@@ -255,10 +254,7 @@ export class LegacySessions {
     }
     this.sessions.set(id, session);
     // Counted here only if nobody else counts it; off the request's path.
-    void shared.claim(id, record).then(
-      (owned) => void (session.owned = owned),
-      () => undefined,
-    );
+    void shared.claim(id, record).catch(() => undefined);
     shared.touch(id);
     return session;
   }
@@ -287,7 +283,6 @@ export class LegacySessions {
       transport,
       server,
       owner,
-      owned: id === undefined,
       open: 0,
       lastActive: Date.now(),
     };

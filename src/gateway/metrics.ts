@@ -11,7 +11,8 @@
  *   URI is no label.
  * - `patchbay_upstream_up{server}`: read from the upstreams when scraped.
  * - `patchbay_sessions`: 2025-era host sessions this replica counts as its own (it opened them,
- *   or took them over from a replica that is gone): a sum over replicas counts each session once.
+ *   or took them over from a replica that stopped serving them: shared-sessions.ts): a sum over
+ *   replicas counts each session once.
  *   `patchbay_session_copies`: the copies this replica holds, its own and others' it serves
  *   (legacy-sessions.ts): its load, not to be summed. One process: the two are equal.
  * - `patchbay_requests_refused_total{reason}`: requests the listener answered with a refusal

@@ -31,10 +31,13 @@
  *   - DELETE removes the record and tells every replica to drop its copy (`drop`).
  * - The bus keeps nothing for a replica that is away (state/store.ts): a message missed is
  *   caught up by the record (a copy whose record is gone is dropped at its next write).
- * - Counting (the `patchbay_sessions` metric): a session is its opener's (the record's `replica`),
- *   so that a sum over replicas counts each once; a replica that makes a copy of a session whose
- *   opener no longer listens on the bus (gone, or the one process restarted) takes it over
- *   (`claim`). A session whose opener lives but has closed its idle copy is counted by none.
+ * - Counting (the `patchbay_sessions` metric): each session is counted by one replica, the one
+ *   its record names (`replica`), so that a sum over replicas counts it once: the replica that
+ *   opened it. That one gives it up when it closes its copy (idle here); and a replica that makes
+ *   a copy or writes the record (`touch`) takes over a session nobody counts, or one whose
+ *   counter no longer listens on the bus (it went away, or the one process restarted): by a
+ *   compare-and-set on the record, so one replica does. A counter that went away is noticed at
+ *   the session's next activity elsewhere; until then, a session may be counted by none.
  */
 
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
@@ -53,6 +56,11 @@ import type { RecordStore, StateStore } from '../state/store.js';
 export const SESSIONS_NAMESPACE = 'sessions';
 /** A replica writes a session's record again at most this often (bounded store writes per request). */
 export const TOUCH_MS = 5_000;
+/**
+ * How long a replica believes what it learnt of whether another replica listens on the bus, in
+ * record writes (touchMs): at most one question per replica named, however many sessions name it.
+ */
+const HOLDER_CHECK_TOUCHES = 3;
 
 /** Who a session belongs to: the authenticated caller that initialized it. */
 export interface SessionOwner {
@@ -125,9 +133,14 @@ export class SharedSessions {
   private levelKnown = false;
   /** When this replica last wrote each session's record. */
   private readonly written = new Map<string, number>();
+  /** The sessions this replica counts (their records name it). */
+  private readonly counted = new Set<string>();
+  /** Whether the replicas named in records still listen on the bus, and when that was asked. */
+  private readonly listening = new Map<string, { listening: boolean; asked: number }>();
   private subscribed: Promise<Array<() => Promise<void>>> | undefined;
   private readonly ttlMs: number;
   private readonly touchMs: number;
+  private readonly holderCheckMs: number;
 
   constructor(
     private readonly state: StateStore,
@@ -138,6 +151,7 @@ export class SharedSessions {
     this.logLevels = state.records<LogLevelRecord>(LOG_LEVEL_NAMESPACE);
     this.touchMs = Math.min(TOUCH_MS, idleMs / 4);
     this.ttlMs = idleMs + this.touchMs;
+    this.holderCheckMs = HOLDER_CHECK_TOUCHES * this.touchMs;
     // Listening from the start; a store away now is tried again by the next session that needs it.
     void this.ready().catch(() => undefined);
   }
@@ -185,9 +199,16 @@ export class SharedSessions {
     return this.records.get(id);
   }
 
-  async create(id: string, record: SessionRecord): Promise<void> {
-    await this.records.put(id, record, { ttlMs: this.ttlMs });
+  /** A session opened here: this replica counts it. */
+  async create(id: string, record: Omit<SessionRecord, 'replica'>): Promise<void> {
+    await this.records.put(id, { ...record, replica: this.replica }, { ttlMs: this.ttlMs });
     this.written.set(id, Date.now());
+    this.counted.add(id);
+  }
+
+  /** Whether this replica counts session `id` (see the module comment). */
+  counts(id: string): boolean {
+    return this.counted.has(id);
   }
 
   /**
@@ -200,23 +221,91 @@ export class SharedSessions {
     if (now - (this.written.get(id) ?? 0) < this.touchMs) return;
     this.written.set(id, now);
     this.records
-      .update(id, (current) => current && { ...current, lastActive: now }, { ttlMs: this.ttlMs })
+      .update(
+        id,
+        (current) =>
+          current && {
+            ...current,
+            lastActive: now,
+            ...(this.mayTake(current.replica) ? { replica: this.replica } : {}),
+          },
+        { ttlMs: this.ttlMs },
+      )
       .then(
         (kept) => {
-          if (kept === undefined) this.events.drop(id);
+          if (kept === undefined) {
+            this.counted.delete(id);
+            return this.events.drop(id);
+          }
+          this.counting(id, kept);
         },
         () => this.written.delete(id),
       );
   }
 
-  /** This replica's copy is gone (idle, closed); the record stays for the others. */
+  /**
+   * This replica's copy is gone (idle, closed); the record stays for the others. A session this
+   * replica counted is given up, for the next replica that writes its record.
+   */
   forgetCopy(id: string): void {
     this.written.delete(id);
+    if (!this.counted.delete(id)) return;
+    // The record keeps its expiry: the last activity any replica wrote, and ttlMs.
+    let ttlMs = 1;
+    void this.records
+      .update(
+        id,
+        (current) => {
+          if (!current) return undefined;
+          ttlMs = Math.max(1, current.lastActive + this.ttlMs - Date.now());
+          return current.replica === this.replica ? { ...current, replica: undefined } : current;
+        },
+        // Read after the change (state/store.ts update).
+        {
+          get ttlMs() {
+            return ttlMs;
+          },
+        },
+      )
+      .catch(() => undefined);
+  }
+
+  /**
+   * Whether this replica may count a session whose record names `holder`: nobody, itself, or a
+   * replica known not to listen on the bus any more.
+   */
+  private mayTake(holder: string | undefined): boolean {
+    return holder === undefined || holder === this.replica || this.listening.get(holder)?.listening === false;
+  }
+
+  /** What this replica learnt of session `id` from its record just written or read. */
+  private counting(id: string, record: SessionRecord): void {
+    if (record.replica === this.replica) {
+      this.counted.add(id);
+      return;
+    }
+    this.counted.delete(id);
+    // Whether that replica is still there, asked at most every holderCheckMs: if not, the next
+    // write here takes the session over.
+    if (record.replica !== undefined) void this.stillListening(record.replica).catch(() => undefined);
+  }
+
+  /** Whether `holder` listens on the bus (its own channel), asked at most every holderCheckMs. */
+  private async stillListening(holder: string): Promise<boolean> {
+    const known = this.listening.get(holder);
+    if (known && Date.now() - known.asked < this.holderCheckMs) return known.listening;
+    const listening =
+      (await this.state.bus.publish(replicaChannel(holder), { kind: 'ping', from: this.replica })) > 0;
+    // Bounded: forget the oldest answers (a replica's name is new at each start).
+    if (this.listening.size >= 256) this.listening.delete(this.listening.keys().next().value!);
+    this.listening.set(holder, { listening, asked: Date.now() });
+    return listening;
   }
 
   /** The host ended the session (DELETE): gone on every replica. */
   async end(id: string): Promise<void> {
     this.written.delete(id);
+    this.counted.delete(id);
     await this.records.delete(id);
     await this.publish(BROADCAST, { kind: 'drop', from: this.replica, session: id });
   }
@@ -245,26 +334,27 @@ export class SharedSessions {
   }
 
   /**
-   * Whether this replica counts session `id`, of which it has just made a copy from `record`, as
-   * its own: when it opened it, or when the replica that did no longer listens on the bus — then
-   * it takes the session over, once across replicas (the record names whoever took it first).
+   * This replica has just made a copy of session `id` from `record`: it counts it if the record
+   * names it, or takes the session over if the record names nobody or a replica that no longer
+   * listens on the bus. Off the request's path.
    */
-  async claim(id: string, record: SessionRecord): Promise<boolean> {
+  async claim(id: string, record: SessionRecord): Promise<void> {
     const holder = record.replica;
-    if (holder === this.replica) return true;
-    if (holder !== undefined) {
-      const listening = await this.state.bus.publish(replicaChannel(holder), {
-        kind: 'ping',
-        from: this.replica,
-      });
-      if (listening > 0) return false;
-    }
+    if (holder !== undefined && holder !== this.replica && (await this.stillListening(holder)))
+      return this.counting(id, record);
+    // A copy made here is an activity of the session: its record lives on from now.
+    const now = Date.now();
     const kept = await this.records.update(
       id,
-      (current) => current && (current.replica === holder ? { ...current, replica: this.replica } : current),
+      (current) =>
+        current && {
+          ...current,
+          lastActive: now,
+          ...(current.replica === holder ? { replica: this.replica } : {}),
+        },
       { ttlMs: this.ttlMs },
     );
-    return kept?.replica === this.replica;
+    if (kept) this.counting(id, kept);
   }
 
   /** The ID a copy here gives a request it sends the host: the host's answer names this replica. */
@@ -330,6 +420,7 @@ export class SharedSessions {
     switch (message.kind) {
       case 'drop':
         this.written.delete(message.session);
+        this.counted.delete(message.session);
         return this.events.drop(message.session);
       case 'stream':
         return this.events.streamMoved(message.session);

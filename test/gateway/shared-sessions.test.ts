@@ -39,7 +39,7 @@ interface Replica {
 }
 
 /** A server whose one tool asks the host a question (elicitation) and answers with the reply. */
-function replica(state: StateStore | undefined): Replica {
+function replica(state: StateStore | undefined, limits = LIMITS): Replica {
   const servers: Server[] = [];
   const levels: string[] = [];
   const sessions = new LegacySessions(
@@ -65,7 +65,7 @@ function replica(state: StateStore | undefined): Replica {
       servers.push(server);
       return server;
     },
-    LIMITS,
+    limits,
     state ? { state, onLogLevel: (level) => void levels.push(level) } : {},
   );
   return { sessions, servers, levels };
@@ -99,6 +99,30 @@ function roundRobin(replicas: Replica[], served: number[], subject: string | nul
       authInfo(subject),
     );
   };
+}
+
+/**
+ * A request of a host straight to one replica, its exchange over at once (so that a copy nobody
+ * uses goes idle): the session ID the replica answered with.
+ */
+async function post(to: Replica, body: object, session?: string): Promise<string | undefined> {
+  const response = await to.sessions.handle(
+    new Request(URL_, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...(session ? { 'mcp-session-id': session } : {}),
+      },
+      body: JSON.stringify(body),
+    }),
+    body,
+    Promise.resolve(),
+    authInfo(null),
+  );
+  expect(response.status, await response.clone().text()).toBeLessThan(300);
+  await response.text();
+  return response.headers.get('mcp-session-id') ?? session;
 }
 
 async function host(replicas: Replica[], served: number[], rpcs?: string[]) {
@@ -287,6 +311,52 @@ describe.skipIf(!hasRedis())('2025-era sessions across two replicas on Redis', (
       expect([b.sessions.size, c.sessions.size]).toEqual([1, 1]);
     } finally {
       await client.close().catch(() => undefined);
+      await Promise.all([a, b, c].map((each) => each.sessions.close()));
+    }
+  });
+
+  it('hands the count over: a replica that closes its idle copy gives it up, and one that went away is taken over at the next activity', async () => {
+    const quick = { maxSessions: 10, idleMs: 400 };
+    const [a, b, c] = [
+      replica(await redisStore(), quick),
+      replica(await redisStore(), quick),
+      replica(await redisStore(), quick),
+    ];
+    const list = (to: Replica, id: string) => post(to, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, id);
+    try {
+      const id = (await post(a, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }))!;
+      await post(a, { jsonrpc: '2.0', method: 'notifications/initialized' }, id);
+      await list(b, id);
+      await sleep(50);
+      expect([a.sessions.owned, b.sessions.owned]).toEqual([1, 0]);
+      // The host goes on with b only: a's copy idles and closes, and a gives the session up; b,
+      // which serves it, takes it over.
+      for (let i = 0; i < 40 && !(a.sessions.size === 0 && b.sessions.owned === 1); i++) {
+        await list(b, id);
+        await sleep(50);
+      }
+      expect([a.sessions.size, a.sessions.owned, b.sessions.owned]).toEqual([0, 0, 1]);
+      // c serves it too; then b goes away without closing its copy (a crash, as far as the others
+      // can tell): c takes it over at its next requests.
+      await list(c, id);
+      await sleep(50);
+      expect(c.sessions.owned).toBe(0);
+      await b.sessions.close();
+      for (let i = 0; i < 40 && c.sessions.owned === 0; i++) {
+        await list(c, id);
+        await sleep(50);
+      }
+      expect(c.sessions.owned).toBe(1);
+    } finally {
       await Promise.all([a, b, c].map((each) => each.sessions.close()));
     }
   });
