@@ -187,6 +187,40 @@ describe.skipIf(!ready)('a 2025-era host across three replicas', () => {
     }
   }, 60_000);
 
+  it('counts each session once in patchbay_sessions summed over the replicas, its copies in patchbay_session_copies', async () => {
+    const scrape = async () => {
+      const texts = await Promise.all(
+        replicas.gateways.map(async (gateway) => {
+          const response = await fetch(`http://127.0.0.1:${gateway.port}/metrics`, {
+            headers: { Authorization: `Bearer ${replicas.token}` },
+          });
+          expect(response.status).toBe(200);
+          return response.text();
+        }),
+      );
+      const sum = (name: string) =>
+        texts.reduce((total, text) => total + Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]), 0);
+      return { owned: sum('patchbay_sessions'), copies: sum('patchbay_session_copies') };
+    };
+    const before = await scrape();
+    const hosts = await Promise.all(['count-a', 'count-b'].map((name) => host(name)));
+    try {
+      // Each session served by every replica: a copy on each.
+      const everywhere = (exchanges: Exchange[]) =>
+        new Set(
+          exchanges.filter((exchange) => exchange.method === 'POST').map((exchange) => exchange.replica),
+        ).size === replicas.gateways.length;
+      for (const each of hosts)
+        for (let i = 0; i < 10 && !everywhere(each.exchanges); i++) await echo(each.client, 'count');
+      expect(hosts.every((each) => everywhere(each.exchanges))).toBe(true);
+      const after = await scrape();
+      expect(after.owned - before.owned).toBe(2);
+      expect(after.copies - before.copies).toBe(6);
+    } finally {
+      await Promise.all(hosts.map((each) => each.client.close()));
+    }
+  }, 60_000);
+
   it('goes on through the others when a replica is killed under load: only requests in flight on it fail', async () => {
     const hosts = await Promise.all(['a', 'b', 'c'].map((name) => host(`load-${name}`)));
     const sessions = hosts.map((each) => each.transport.sessionId);
