@@ -94,6 +94,7 @@ export class LegacySessions {
         },
         deliver: (id, message) => void this.deliver(id, message),
         logLevel: (level) => options.onLogLevel?.(level),
+        holds: (id) => this.sessions.has(id),
       });
     this.sweeper = setInterval(() => void this.sweep(), Math.min(limits.idleMs / 2, 60_000));
     this.sweeper.unref();
@@ -279,13 +280,7 @@ export class LegacySessions {
       this.shared && ((requestId) => this.shared!.tag(requestId)),
     );
     // Declared after the transport, whose callbacks run only once a request is handled.
-    const session: LegacySession = {
-      transport,
-      server,
-      owner,
-      open: 0,
-      lastActive: Date.now(),
-    };
+    const session: LegacySession = { transport, server, owner, open: 0, lastActive: Date.now() };
     transport.onclose = () => {
       const sessionId = transport.sessionId;
       if (sessionId === undefined || this.sessions.get(sessionId) !== session) return;

@@ -104,6 +104,8 @@ export interface SharedSessionEvents {
   deliver(session: string, message: JSONRPCMessage): void;
   /** A host set the (gateway-wide) log level of the upstreams on another replica. */
   logLevel(level: string): void;
+  /** Whether this replica holds a copy of the session now. */
+  holds(session: string): boolean;
 }
 
 const BROADCAST = 'sessions';
@@ -282,6 +284,8 @@ export class SharedSessions {
   private counting(id: string, record: SessionRecord): void {
     if (record.replica === this.replica) {
       this.counted.add(id);
+      // The copy closed meanwhile (the record was being written): given up again.
+      if (!this.events.holds(id)) this.forgetCopy(id);
       return;
     }
     this.counted.delete(id);
