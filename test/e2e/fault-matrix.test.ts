@@ -195,10 +195,10 @@ async function checkRow(fault: Fault, command: Command): Promise<void> {
 }
 
 describe.concurrent('over Streamable HTTP', () => {
-  // A group of their own (first, so that it starts at once): vitest bounds the cases running at
-  // once per group, and these would otherwise hold the places of the ones that work.
-  describe.concurrent('waiting out the timeout', () => {
-    it.each(ROWS.filter(([fault]) => WAITING.includes(fault)))(
+  // Groups of their own (first, so that they start at once), one per fault: vitest bounds the cases
+  // running at once per group, and these would otherwise hold the places of the ones that work.
+  describe.concurrent.each(WAITING)('waiting out the timeout (%s)', (waiting) => {
+    it.each(ROWS.filter(([fault]) => fault === waiting))(
       '%s under %s: says what happened',
       async (fault, _name, command) => checkRow(fault, command),
     );
@@ -227,7 +227,7 @@ describe.concurrent('over stdio: the server process exits mid-request', () => {
   );
 });
 
-describe('one unit of time', () => {
+describe.concurrent('one unit of time', () => {
   it('add --timeout takes a duration and writes milliseconds; call honours the entry\u2019s timeout', async () => {
     const front = await startFaultFront(everything.url, 'hang-headers', 'tools/call');
     cleanups.push(() => front.close());
