@@ -128,7 +128,7 @@ describe('exit codes: one code per situation, from every command', () => {
     },
   );
 
-  it.concurrent('a tool refused by policy, and a limit reached, give the code of a refused server', async () => {
+  it('a tool refused by policy, and a limit reached, give the code of a refused server', async () => {
     const sandbox = await createSandbox();
     try {
       await sandbox.run(['add', 'x', demo.url]);
