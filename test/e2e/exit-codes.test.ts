@@ -71,31 +71,34 @@ const sandboxes = new Map<Situation, Sandbox>();
 beforeAll(async () => {
   [demo, locked] = await Promise.all([startDemoServer(), startUnauthorizedServer(401)]);
   const refusedPort = await getFreePort();
-  for (const situation of SITUATIONS) {
-    const sandbox = await createSandbox();
-    sandboxes.set(situation, sandbox);
-    switch (situation) {
-      case 'unreachable':
-        await sandbox.run(['add', 'x', `http://127.0.0.1:${refusedPort}/mcp`]);
-        break;
-      case 'needs-login':
-        await sandbox.run(['add', 'x', locked.url]);
-        break;
-      case 'pending-approval':
-        await writeFile(
-          sandbox.projectConfig,
-          JSON.stringify({ mcpServers: { x: { type: 'http', url: demo.url } } }),
-        );
-        break;
-      case 'refused-by-policy': {
-        await sandbox.run(['add', 'x', demo.url]);
-        const managed = join(sandbox.root, 'managed.json');
-        await writeFile(managed, JSON.stringify({ deniedMcpServers: [{ serverName: 'x' }] }));
-        sandbox.env.PATCHBAY_MANAGED_POLICY = managed;
-        break;
+  // The four sandboxes are made at once.
+  await Promise.all(
+    SITUATIONS.map(async (situation) => {
+      const sandbox = await createSandbox();
+      sandboxes.set(situation, sandbox);
+      switch (situation) {
+        case 'unreachable':
+          await sandbox.run(['add', 'x', `http://127.0.0.1:${refusedPort}/mcp`]);
+          break;
+        case 'needs-login':
+          await sandbox.run(['add', 'x', locked.url]);
+          break;
+        case 'pending-approval':
+          await writeFile(
+            sandbox.projectConfig,
+            JSON.stringify({ mcpServers: { x: { type: 'http', url: demo.url } } }),
+          );
+          break;
+        case 'refused-by-policy': {
+          await sandbox.run(['add', 'x', demo.url]);
+          const managed = join(sandbox.root, 'managed.json');
+          await writeFile(managed, JSON.stringify({ deniedMcpServers: [{ serverName: 'x' }] }));
+          sandbox.env.PATCHBAY_MANAGED_POLICY = managed;
+          break;
+        }
       }
-    }
-  }
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -114,11 +117,16 @@ describe('exit codes: one code per situation, from every command', () => {
         expected: (OTHERWISE[`${situation}/${command}`] as number | undefined) ?? EXPECTED[situation],
       })),
   );
-  it.each(cells)('$command when the server is $situation', async ({ situation, command, args, expected }) => {
-    const sandbox = sandboxes.get(situation)!;
-    const result = await sandbox.run(args, { env: sandbox.env });
-    expect(result.code, `${command} (${situation}):\n${result.stderr}`).toBe(expected);
-  });
+  // Each cell is one run of the binary in its situation's sandbox, which none of them changes: they
+  // run at once.
+  it.concurrent.each(cells)(
+    '$command when the server is $situation',
+    async ({ situation, command, args, expected }) => {
+      const sandbox = sandboxes.get(situation)!;
+      const result = await sandbox.run(args, { env: sandbox.env });
+      expect(result.code, `${command} (${situation}):\n${result.stderr}`).toBe(expected);
+    },
+  );
 
   it('a tool refused by policy, and a limit reached, give the code of a refused server', async () => {
     const sandbox = await createSandbox();

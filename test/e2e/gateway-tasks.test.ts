@@ -48,16 +48,21 @@ let gateway: RunningGateway;
 beforeAll(async () => {
   sandbox = await createSandbox();
   [http, sse] = await Promise.all([startEverything('streamableHttp'), startEverything('sse')]);
-  await sandbox.run(['add', 'ev', http.url]);
-  await sandbox.run(['add', 'evsse', sse.url, '--transport', 'sse']);
-  await sandbox.run(['add', 'evio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
-  // The same server under names whose task tool is denied, set to ask; evio's is limited: a
-  // task-creating call is a call of its tool.
-  await sandbox.run(['add', 'evdeny', http.url]);
-  await sandbox.run(['add', 'evask', http.url]);
-  await sandbox.run(['permit', 'evdeny', 'simulate-research-query', 'deny']);
-  await sandbox.run(['permit', 'evask', 'simulate-research-query', 'ask']);
-  await sandbox.run(['limit', 'evio', 'simulate-research-query', '3/day']);
+  // Each step's commands at once (the config files are written under a lock).
+  await Promise.all([
+    sandbox.run(['add', 'ev', http.url]),
+    sandbox.run(['add', 'evsse', sse.url, '--transport', 'sse']),
+    sandbox.run(['add', 'evio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']),
+    // The same server under names whose task tool is denied, set to ask; evio's is limited: a
+    // task-creating call is a call of its tool.
+    sandbox.run(['add', 'evdeny', http.url]),
+    sandbox.run(['add', 'evask', http.url]),
+  ]);
+  await Promise.all([
+    sandbox.run(['permit', 'evdeny', 'simulate-research-query', 'deny']),
+    sandbox.run(['permit', 'evask', 'simulate-research-query', 'ask']),
+    sandbox.run(['limit', 'evio', 'simulate-research-query', '3/day']),
+  ]);
   gateway = await startGateway(sandbox);
 }, 60_000);
 
@@ -374,7 +379,10 @@ describe('a 2025-11-25 host', () => {
   }, 30_000);
 });
 
-describe('a 2026-07-28 host (the tasks extension)', () => {
+// The 2025-11-25 cases above run one at a time: run at once, a task's elicitation does not reach
+// its host when another 2025-era host has a session (a gateway bug, not yet fixed). The cases
+// below, with no sessions, run at once: they wait on the research query's fixed stages.
+describe.concurrent('a 2026-07-28 host (the tasks extension)', () => {
   it('is offered the extension and runs the research query as a task: input_required, tasks/update, the result inlined', async () => {
     const modern = await modernHost(true);
     try {
@@ -456,7 +464,7 @@ describe('a 2026-07-28 host (the tasks extension)', () => {
   }, 30_000);
 });
 
-describe('on a team gateway', () => {
+describe.concurrent('on a team gateway', () => {
   it("keeps one member's task from another (2026-07-28 hosts: no session, the member is the owner)", async () => {
     const key = async (member: string) => {
       const run = await sandbox.run(['keys', 'create', `${member}-laptop`, '--member', member]);

@@ -6,37 +6,45 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 
-import {
-  startAuthorizationServer,
-  type AuthorizationServer,
-} from '../fixtures/oauth/authorization-server.js';
-import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
+import { startAuthorizationServer } from '../fixtures/oauth/authorization-server.js';
+import { startProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
 import { BROWSER, oauthEnv } from '../helpers/oauth.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
-let sandbox: Sandbox;
-let as: AuthorizationServer | undefined;
-let mcp: ProtectedMcpServer | undefined;
-let env: NodeJS.ProcessEnv;
+/**
+ * One test's own sandbox (with its browser) and servers, so that the tests can run at once: most
+ * of their time is spent in logins that wait on the browser, the device grant's polling or a
+ * timeout. Closed when the test ends.
+ */
+async function harness({ onTestFinished }: TestContext): Promise<{
+  sandbox: Sandbox;
+  env: NodeJS.ProcessEnv;
+  /** `server`, closed when the test ends (before the sandbox). */
+  own<T extends { close(): Promise<unknown> }>(server: T): T;
+}> {
+  const sandbox = await createSandbox();
+  const servers: Array<{ close(): Promise<unknown> }> = [];
+  onTestFinished(async () => {
+    for (const server of servers.reverse()) await server.close();
+    await sandbox.cleanup();
+  });
+  return {
+    sandbox,
+    env: { ...oauthEnv(sandbox) },
+    own: (server) => {
+      servers.push(server);
+      return server;
+    },
+  };
+}
 
-beforeEach(async () => {
-  sandbox = await createSandbox();
-  env = { ...oauthEnv(sandbox) };
-});
-afterEach(async () => {
-  await mcp?.close();
-  await as?.close();
-  mcp = undefined;
-  as = undefined;
-  await sandbox.cleanup();
-});
-
-describe('patchbay login', () => {
-  it('registers, opens the browser, exchanges the code and says who is logged in, never the token', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+describe.concurrent('patchbay login', () => {
+  it('registers, opens the browser, exchanges the code and says who is logged in, never the token', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
     expect(result.code, result.stderr).toBe(0);
@@ -66,9 +74,10 @@ describe('patchbay login', () => {
     expect(mcp.requests.some((request) => request.authorization)).toBe(true);
   });
 
-  it('a server behind OAuth without a login is needs-auth, with the login command', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('a server behind OAuth without a login is needs-auth, with the login command', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const list = await sandbox.run(['list', '--json'], { env });
     expect(list.code).toBe(4);
@@ -79,9 +88,10 @@ describe('patchbay login', () => {
     expect(as.tokenRequests()).toBe(0);
   });
 
-  it('refuses an authorization server that does not advertise PKCE, before opening a browser', async () => {
-    as = await startAuthorizationServer({ pkce: false });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('refuses an authorization server that does not advertise PKCE, before opening a browser', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer({ pkce: false }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
     expect(result.code).toBe(1);
@@ -89,9 +99,10 @@ describe('patchbay login', () => {
     await expect(readFile(env.BROWSER_LOG!, 'utf8')).rejects.toThrow();
   });
 
-  it('says when the user refuses consent, with the server\u2019s error code', async () => {
-    as = await startAuthorizationServer({ denyConsent: true });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('says when the user refuses consent, with the server\u2019s error code', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer({ denyConsent: true }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
     expect(result.code).not.toBe(0);
@@ -99,10 +110,11 @@ describe('patchbay login', () => {
   });
 });
 
-describe('patchbay login, the other ways in', () => {
-  it('reuses the registration at the next login instead of registering again', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+describe.concurrent('patchbay login, the other ways in', () => {
+  it('reuses the registration at the next login instead of registering again', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
     const registrations = as.count('/reg');
@@ -112,10 +124,11 @@ describe('patchbay login, the other ways in', () => {
     expect(as.tokenRequests('authorization_code')).toBe(2);
   });
 
-  it('a login that fails on a registration the server forgot drops it, and the next one registers again', async () => {
+  it('a login that fails on a registration the server forgot drops it, and the next one registers again', async (context) => {
+    const { sandbox, env, own } = await harness(context);
     const { openCredentialStore } = await import('../../src/auth/store.js');
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
     // As if the authorization server had lost its client store: the stored client ID means nothing.
@@ -136,19 +149,22 @@ describe('patchbay login, the other ways in', () => {
     expect(as.count('/reg')).toBe(registrations + 1);
   });
 
-  it('uses a pre-registered client and its stored secret, and registers nothing', async () => {
-    as = await startAuthorizationServer({
-      registration: false,
-      clients: [
-        {
-          client_id: 'patchbay-test',
-          client_secret: 'test-secret-value',
-          redirect_uris: ['http://localhost:47123/callback'],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
-    });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('uses a pre-registered client and its stored secret, and registers nothing', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(
+      await startAuthorizationServer({
+        registration: false,
+        clients: [
+          {
+            client_id: 'patchbay-test',
+            client_secret: 'test-secret-value',
+            redirect_uris: ['http://localhost:47123/callback'],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ],
+      }),
+    );
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     const added = await sandbox.run(
       ['add', 'corp', mcp.url, '--client-id', 'patchbay-test', '--client-secret', '--callback-port', '47123'],
       { env: { ...env, MCP_CLIENT_SECRET: 'test-secret-value' } },
@@ -161,7 +177,8 @@ describe('patchbay login, the other ways in', () => {
     expect(as.count('/reg')).toBe(0);
   });
 
-  it('identifies itself with a Client ID Metadata Document where the server supports it', async () => {
+  it('identifies itself with a Client ID Metadata Document where the server supports it', async (context) => {
+    const { sandbox, env, own } = await harness(context);
     const { startClientMetadataServer } = await import('../fixtures/oauth/client-metadata-server.js');
     const documents = await startClientMetadataServer();
     try {
@@ -173,8 +190,8 @@ describe('patchbay login, the other ways in', () => {
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
       });
-      as = await startAuthorizationServer({ cimd: true, registration: false });
-      mcp = await startProtectedMcpServer({ authorizationServer: as });
+      const as = own(await startAuthorizationServer({ cimd: true, registration: false }));
+      const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
       await sandbox.run(['add', 'corp', mcp.url]);
       const result = await sandbox.run(['login', 'corp', '--timeout', '30'], {
         env: { ...env, PATCHBAY_CLIENT_METADATA_URL: clientId },
@@ -188,9 +205,10 @@ describe('patchbay login, the other ways in', () => {
     }
   });
 
-  it('--device: shows a code to type elsewhere, polls until it is approved, registers a device client', async () => {
-    as = await startAuthorizationServer({ deviceFlow: true });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('--device: shows a code to type elsewhere, polls until it is approved, registers a device client', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer({ deviceFlow: true }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     // PATCHBAY_BROWSER stands for the person on the other device: it opens the complete URI.
     const result = await sandbox.run(['login', 'corp', '--device', '--timeout', '40'], { env });
@@ -202,18 +220,20 @@ describe('patchbay login, the other ways in', () => {
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ status: 'connected' })]);
   });
 
-  it('--device on a server without the device grant says so', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('--device on a server without the device grant says so', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--device', '--timeout', '20'], { env });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/does not offer the device authorization grant/);
   });
 
-  it('finds a path-based issuer that only serves OpenID discovery', async () => {
-    as = await startAuthorizationServer({ issuerPath: '/tenant1', only: 'oidc' });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('finds a path-based issuer that only serves OpenID discovery', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer({ issuerPath: '/tenant1', only: 'oidc' }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--timeout', '30'], { env });
     expect(result.code, result.stderr).toBe(0);
@@ -221,9 +241,10 @@ describe('patchbay login, the other ways in', () => {
     expect(as.issuer.endsWith('/tenant1')).toBe(true);
   });
 
-  it('honours an explicit authServerMetadataUrl', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as, metadataAt: 'header-only' });
+  it('honours an explicit authServerMetadataUrl', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as, metadataAt: 'header-only' }));
     await sandbox.run([
       'add-json',
       'corp',
@@ -234,9 +255,10 @@ describe('patchbay login, the other ways in', () => {
     expect(result.stdout).toContain(`at ${as.issuer}`);
   });
 
-  it('--no-browser prints the URL and takes the redirect address pasted on stdin', async () => {
-    as = await startAuthorizationServer();
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+  it('--no-browser prints the URL and takes the redirect address pasted on stdin', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     const { spawn, execFile } = await import('node:child_process');
     const { BINARY } = await import('../helpers/sandbox.js');
@@ -251,7 +273,7 @@ describe('patchbay login, the other ways in', () => {
     const authorizationUrl = await new Promise<string>((resolve) => {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        const line = stderr.split('\n').find((text) => text.startsWith(as!.endpoints.authorization));
+        const line = stderr.split('\n').find((text) => text.startsWith(as.endpoints.authorization));
         if (line) resolve(line.trim());
       });
     });
@@ -272,15 +294,18 @@ describe('patchbay login, the other ways in', () => {
   });
 });
 
-describe('patchbay login refuses authorization URLs it must not open (CVE-2025-6514)', () => {
+describe.concurrent('patchbay login refuses authorization URLs it must not open (CVE-2025-6514)', () => {
   for (const [label, endpoint, reason] of [
     ['plain http to another host', 'http://evil.example/authorize', /http:/],
     ['shell syntax in the path', "https://evil.example/a'$(touch PWNED)'", /refus/i],
     ['a javascript: URL', 'javascript:alert(1)', /./],
   ] as const) {
-    it(`refuses ${label}, and opens nothing`, async () => {
-      as = await startAuthorizationServer({ metadataOverrides: { authorization_endpoint: endpoint } });
-      mcp = await startProtectedMcpServer({ authorizationServer: as });
+    it(`refuses ${label}, and opens nothing`, async (context) => {
+      const { sandbox, env, own } = await harness(context);
+      const as = own(
+        await startAuthorizationServer({ metadataOverrides: { authorization_endpoint: endpoint } }),
+      );
+      const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
       await sandbox.run(['add', 'corp', mcp.url]);
       const result = await sandbox.run(['login', 'corp', '--timeout', '20'], { env });
       expect(result.code).not.toBe(0);
@@ -291,13 +316,16 @@ describe('patchbay login refuses authorization URLs it must not open (CVE-2025-6
   }
 });
 
-describe('patchbay login steps up', () => {
-  it('authorizes again for the scopes a 403 insufficient_scope asks for, then succeeds', async () => {
-    as = await startAuthorizationServer({ scopes: ['mcp:read', 'mcp:write'] });
-    mcp = await startProtectedMcpServer({
-      authorizationServer: as,
-      requiredScopes: ['mcp:read', 'mcp:write'],
-    });
+describe.concurrent('patchbay login steps up', () => {
+  it('authorizes again for the scopes a 403 insufficient_scope asks for, then succeeds', async (context) => {
+    const { sandbox, env, own } = await harness(context);
+    const as = own(await startAuthorizationServer({ scopes: ['mcp:read', 'mcp:write'] }));
+    const mcp = own(
+      await startProtectedMcpServer({
+        authorizationServer: as,
+        requiredScopes: ['mcp:read', 'mcp:write'],
+      }),
+    );
     await sandbox.run(['add', 'corp', mcp.url]);
     const result = await sandbox.run(['login', 'corp', '--scope', 'mcp:read', '--timeout', '40'], { env });
     expect(result.code, result.stderr).toBe(0);
@@ -309,12 +337,13 @@ describe('patchbay login steps up', () => {
   });
 });
 
-describe('an expired login', () => {
-  it('a read-only check says it renews on next use and names auth refresh; auth refresh renews it; the check is connected again', async () => {
+describe.concurrent('an expired login', () => {
+  it('a read-only check says it renews on next use and names auth refresh; auth refresh renews it; the check is connected again', async (context) => {
+    const { sandbox, env, own } = await harness(context);
     const { openCredentialStore } = await import('../../src/auth/store.js');
     const { tokenKey } = await import('../../src/auth/oauth-provider.js');
-    as = await startAuthorizationServer({ rotateRefreshTokens: true });
-    mcp = await startProtectedMcpServer({ authorizationServer: as });
+    const as = own(await startAuthorizationServer({ rotateRefreshTokens: true }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
     await sandbox.run(['add', 'corp', mcp.url]);
     expect((await sandbox.run(['login', 'corp', '--timeout', '30'], { env })).code).toBe(0);
     // Expire it by the clock, as an hour later would.

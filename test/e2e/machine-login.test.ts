@@ -10,7 +10,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 
 import {
   startAuthorizationServer,
@@ -20,7 +20,7 @@ import {
 } from '../fixtures/oauth/authorization-server.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-import { startCrossAppAccess, type CrossAppAccess } from '../fixtures/oauth/cross-app-access.js';
+import { startCrossAppAccess } from '../fixtures/oauth/cross-app-access.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../fixtures/oauth/protected-mcp-server.js';
 import { startGateway } from '../helpers/gateway.js';
 import { JWT, oauthEnv } from '../helpers/oauth.js';
@@ -28,33 +28,95 @@ import { createSandbox, type RunResult, type Sandbox } from '../helpers/sandbox.
 
 const SECRET = 'cc-S3cret-x9Q2w7Lm';
 
-let sandbox: Sandbox;
-let env: NodeJS.ProcessEnv;
-let as: AuthorizationServer | undefined;
-let xaa: CrossAppAccess | undefined;
-let mcp: ProtectedMcpServer | undefined;
-/** Every run of the binary in a test, to check that no secret was ever printed. */
-let runs: RunResult[];
+/**
+ * One test's own sandbox, servers and runs of the binary, so that the tests can run at once: a
+ * good part of their time is spent waiting for tokens to expire. Closed when the test ends.
+ */
+interface Harness {
+  sandbox: Sandbox;
+  /** Every run of the binary in the test, to check that no secret was ever printed. */
+  runs: RunResult[];
+  run(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<RunResult>;
+  /** `server`, closed when the test ends. */
+  own<T extends { close(): Promise<unknown> }>(server: T): T;
+  startServers(
+    client: PreRegisteredClient,
+    options?: AuthorizationServerOptions,
+  ): Promise<{ as: AuthorizationServer; mcp: ProtectedMcpServer }>;
+  noBrowser(): Promise<void>;
+  keptOnlyInTheStore(secret: string): Promise<void>;
+  showsNoSecret(name: string): Promise<void>;
+}
 
-beforeEach(async () => {
-  sandbox = await createSandbox();
-  env = { ...sandbox.env, ...oauthEnv(sandbox) };
-  runs = [];
-});
-afterEach(async () => {
-  await mcp?.close();
-  await as?.close();
-  await xaa?.close();
-  mcp = undefined;
-  as = undefined;
-  xaa = undefined;
-  await sandbox.cleanup();
-});
+async function harness({ onTestFinished }: TestContext): Promise<Harness> {
+  const sandbox = await createSandbox();
+  const env: NodeJS.ProcessEnv = { ...sandbox.env, ...oauthEnv(sandbox) };
+  const runs: RunResult[] = [];
+  const servers: Array<{ close(): Promise<unknown> }> = [];
+  // Servers first, in the reverse order of their start, then the sandbox.
+  onTestFinished(async () => {
+    for (const server of servers.reverse()) await server.close();
+    await sandbox.cleanup();
+  });
+  const own = <T extends { close(): Promise<unknown> }>(server: T): T => {
+    servers.push(server);
+    return server;
+  };
+  const run = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> => {
+    const result = await sandbox.run(args, { env: { ...env, ...extraEnv } });
+    runs.push(result);
+    return result;
+  };
+  const startServers = async (client: PreRegisteredClient, options: AuthorizationServerOptions = {}) => {
+    const as = own(
+      await startAuthorizationServer({
+        clientCredentials: true,
+        registration: false,
+        clients: [client],
+        ...options,
+      }),
+    );
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: as }));
+    return { as, mcp };
+  };
 
-async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  const result = await sandbox.run(args, { env: { ...env, ...extraEnv } });
-  runs.push(result);
-  return result;
+  /** No browser was asked to open anything. */
+  const noBrowser = async (): Promise<void> => {
+    await expect(readFile(env.BROWSER_LOG!, 'utf8')).rejects.toThrow();
+  };
+
+  /** `secret` is in the credential store (a 0600 file) and nowhere else: not printed, not in a config file. */
+  const keptOnlyInTheStore = async (secret: string): Promise<void> => {
+    for (const result of runs) {
+      expect(result.stdout).not.toContain(secret);
+      expect(result.stderr).not.toContain(secret);
+      expect(result.stdout).not.toMatch(JWT);
+      expect(result.stderr).not.toMatch(JWT);
+    }
+    const holders = [
+      ...(await filesUnder(sandbox.home)),
+      ...(await filesUnder(sandbox.project)),
+      ...(await filesUnder(join(sandbox.root, 'data'))),
+    ].filter((file) => file.text.includes(secret));
+    expect(holders.map((file) => file.path)).toEqual([join(sandbox.root, 'data', 'auth-secrets.json')]);
+    expect((await stat(holders[0]!.path)).mode & 0o777).toBe(0o600);
+  };
+
+  /** What shows an entry (and exports it to another host's config): all fine, none with the secret (checked after). */
+  const showsNoSecret = async (name: string): Promise<void> => {
+    for (const args of [
+      ['get', name],
+      ['get', name, '--json'],
+      ['list'],
+      ['export', '--to', 'cursor'],
+      ['auth', 'status'],
+    ]) {
+      const result = await run(args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+  };
+
+  return { sandbox, runs, run, own, startServers, noBrowser, keptOnlyInTheStore, showsNoSecret };
 }
 
 function machineClient(overrides: Partial<PreRegisteredClient> = {}): PreRegisteredClient {
@@ -66,22 +128,6 @@ function machineClient(overrides: Partial<PreRegisteredClient> = {}): PreRegiste
     redirect_uris: [],
     ...overrides,
   };
-}
-
-async function startServers(client: PreRegisteredClient, options: AuthorizationServerOptions = {}) {
-  as = await startAuthorizationServer({
-    clientCredentials: true,
-    registration: false,
-    clients: [client],
-    ...options,
-  });
-  mcp = await startProtectedMcpServer({ authorizationServer: as });
-  return { as, mcp };
-}
-
-/** No browser was asked to open anything. */
-async function noBrowser(): Promise<void> {
-  await expect(readFile(env.BROWSER_LOG!, 'utf8')).rejects.toThrow();
 }
 
 /** Every file under `dir`, with its text. */
@@ -98,42 +144,14 @@ async function filesUnder(dir: string): Promise<Array<{ path: string; text: stri
   return found;
 }
 
-/** `secret` is in the credential store (a 0600 file) and nowhere else: not printed, not in a config file. */
-async function keptOnlyInTheStore(secret: string): Promise<void> {
-  for (const result of runs) {
-    expect(result.stdout).not.toContain(secret);
-    expect(result.stderr).not.toContain(secret);
-    expect(result.stdout).not.toMatch(JWT);
-    expect(result.stderr).not.toMatch(JWT);
-  }
-  const holders = [
-    ...(await filesUnder(sandbox.home)),
-    ...(await filesUnder(sandbox.project)),
-    ...(await filesUnder(join(sandbox.root, 'data'))),
-  ].filter((file) => file.text.includes(secret));
-  expect(holders.map((file) => file.path)).toEqual([join(sandbox.root, 'data', 'auth-secrets.json')]);
-  expect((await stat(holders[0]!.path)).mode & 0o777).toBe(0o600);
-}
-
-/** What shows an entry (and exports it to another host's config): all fine, none with the secret (checked after). */
-async function showsNoSecret(name: string): Promise<void> {
-  for (const args of [
-    ['get', name],
-    ['get', name, '--json'],
-    ['list'],
-    ['export', '--to', 'cursor'],
-    ['auth', 'status'],
-  ]) {
-    const result = await run(args);
-    expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-  }
-}
-
-describe('client credentials', () => {
-  it('client_secret_basic: login with no browser, a call with the token, the secret only in the store', async () => {
-    await startServers(machineClient({ token_endpoint_auth_method: 'client_secret_basic' }));
+describe.concurrent('client credentials', () => {
+  it('client_secret_basic: login with no browser, a call with the token, the secret only in the store', async (context) => {
+    const { run, startServers, noBrowser, keptOnlyInTheStore, showsNoSecret } = await harness(context);
+    const { as, mcp } = await startServers(
+      machineClient({ token_endpoint_auth_method: 'client_secret_basic' }),
+    );
     const added = await run(
-      ['add', 'build', mcp!.url, '--client-id', 'ci-bot', '--client-secret', '--grant', 'client_credentials'],
+      ['add', 'build', mcp.url, '--client-id', 'ci-bot', '--client-secret', '--grant', 'client_credentials'],
       { MCP_CLIENT_SECRET: SECRET },
     );
     expect(added.code, added.stderr).toBe(0);
@@ -141,7 +159,7 @@ describe('client credentials', () => {
 
     const login = await run(['login', 'build']);
     expect(login.code, login.stderr).toBe(0);
-    expect(login.stdout).toContain(`Logged in to build at ${as!.issuer}`);
+    expect(login.stdout).toContain(`Logged in to build at ${as.issuer}`);
     expect(login.stdout).toMatch(/grant\s+client credentials \(no browser\)/);
     expect(login.stdout).toMatch(/renewed by a new grant/);
     await noBrowser();
@@ -149,36 +167,40 @@ describe('client credentials', () => {
     const called = await run(['call', 'build', 'echo', '--args', '{"text":"machine"}']);
     expect(called.code, called.stderr).toBe(0);
     expect(called.stdout).toContain('machine');
-    expect(as!.tokenRequests('client_credentials')).toBe(1);
-    expect(as!.tokenRequests('authorization_code')).toBe(0);
-    const grant = as!.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
+    expect(as.tokenRequests('client_credentials')).toBe(1);
+    expect(as.tokenRequests('authorization_code')).toBe(0);
+    const grant = as.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
     // Basic: the secret went in the Authorization header, not in the body.
     expect(grant.body?.client_secret).toBeUndefined();
-    expect(grant.body?.resource).toBe(mcp!.url);
+    expect(grant.body?.resource).toBe(mcp.url);
     expect(grant.status).toBe(200);
-    const accepted = mcp!.requests.filter((request) => request.clientId === 'ci-bot');
+    const accepted = mcp.requests.filter((request) => request.clientId === 'ci-bot');
     expect(accepted.length).toBeGreaterThan(0);
 
     await showsNoSecret('build');
     await keptOnlyInTheStore(SECRET);
   });
 
-  it('client_secret_post, picked from the server metadata; the grant found from the metadata too', async () => {
-    await startServers(machineClient({ token_endpoint_auth_method: 'client_secret_post' }), {
-      // A server for machine clients only: patchbay needs no --grant to know there is no browser step.
-      metadataOverrides: {
-        grant_types_supported: ['client_credentials'],
-        token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt'],
+  it('client_secret_post, picked from the server metadata; the grant found from the metadata too', async (context) => {
+    const { run, startServers, noBrowser, keptOnlyInTheStore, showsNoSecret } = await harness(context);
+    const { as, mcp } = await startServers(
+      machineClient({ token_endpoint_auth_method: 'client_secret_post' }),
+      {
+        // A server for machine clients only: patchbay needs no --grant to know there is no browser step.
+        metadataOverrides: {
+          grant_types_supported: ['client_credentials'],
+          token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt'],
+        },
       },
-    });
-    const added = await run(['add', 'build', mcp!.url, '--client-id', 'ci-bot', '--client-secret'], {
+    );
+    const added = await run(['add', 'build', mcp.url, '--client-id', 'ci-bot', '--client-secret'], {
       MCP_CLIENT_SECRET: SECRET,
     });
     expect(added.code, added.stderr).toBe(0);
     const login = await run(['login', 'build']);
     expect(login.code, login.stderr).toBe(0);
     await noBrowser();
-    const grant = as!.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
+    const grant = as.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
     expect(grant.body?.client_id).toBe('ci-bot');
     expect(grant.body?.client_secret).toBe(SECRET);
     expect(grant.status).toBe(200);
@@ -189,14 +211,16 @@ describe('client credentials', () => {
     await keptOnlyInTheStore(SECRET);
   });
 
-  it('private_key_jwt with a PEM key (ES256) and a JWK key (RS256): a signed assertion, the key only in the store', async () => {
+  it('private_key_jwt with a PEM key (ES256) and a JWK key (RS256): a signed assertion, the key only in the store', async (context) => {
+    const { sandbox, run, startServers, noBrowser, keptOnlyInTheStore, showsNoSecret } =
+      await harness(context);
     const ec = await generateKeyPair('ES256', { extractable: true });
     const rsa = await generateKeyPair('RS256', { extractable: true });
     const publicKeys: JWK[] = [
       { ...(await exportJWK(ec.publicKey)), kid: 'ec' },
       { ...(await exportJWK(rsa.publicKey)), kid: 'rsa' },
     ];
-    await startServers(
+    const { as, mcp } = await startServers(
       machineClient({
         client_secret: undefined,
         token_endpoint_auth_method: 'private_key_jwt',
@@ -206,13 +230,13 @@ describe('client credentials', () => {
     const pem = await exportPKCS8(ec.privateKey);
     const pemFile = join(sandbox.root, 'bot-key.pem');
     await writeFile(pemFile, pem, { mode: 0o600 });
-    const added = await run(['add', 'build', mcp!.url, '--client-id', 'ci-bot', '--client-key', pemFile]);
+    const added = await run(['add', 'build', mcp.url, '--client-id', 'ci-bot', '--client-key', pemFile]);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stderr).toMatch(/Stored the client private key in/);
     const login = await run(['login', 'build']);
     expect(login.code, login.stderr).toBe(0);
     await noBrowser();
-    const grant = as!.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
+    const grant = as.requests.find((request) => request.body?.grant_type === 'client_credentials')!;
     expect(grant.body?.client_assertion_type).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     expect(grant.status).toBe(200);
     expect((await run(['call', 'build', 'echo', '--args', '{"text":"signed"}'])).code).toBe(0);
@@ -227,7 +251,7 @@ describe('client credentials', () => {
     const replaced = await run([
       'add',
       'build',
-      mcp!.url,
+      mcp.url,
       '--client-id',
       'ci-bot',
       '--client-key',
@@ -237,18 +261,19 @@ describe('client credentials', () => {
     expect(replaced.code, replaced.stderr).toBe(0);
     const again = await run(['login', 'build']);
     expect(again.code, again.stderr).toBe(0);
-    expect(as!.tokenRequests('client_credentials')).toBe(2);
+    expect(as.tokenRequests('client_credentials')).toBe(2);
   });
 
-  it('renews an expired login with a new grant (there is no refresh token)', async () => {
-    await startServers(machineClient(), { accessTokenTtlSeconds: 3 });
+  it('renews an expired login with a new grant (there is no refresh token)', async (context) => {
+    const { run, startServers, noBrowser, keptOnlyInTheStore } = await harness(context);
+    const { as, mcp } = await startServers(machineClient(), { accessTokenTtlSeconds: 3 });
     expect(
       (
         await run(
           [
             'add',
             'build',
-            mcp!.url,
+            mcp.url,
             '--client-id',
             'ci-bot',
             '--client-secret',
@@ -262,23 +287,24 @@ describe('client credentials', () => {
       ).code,
     ).toBe(0);
     expect((await run(['login', 'build'])).code).toBe(0);
-    expect(as!.tokenRequests('client_credentials')).toBe(1);
+    expect(as.tokenRequests('client_credentials')).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 3_500));
     const called = await run(['call', 'build', 'echo', '--args', '{"text":"renewed"}']);
     expect(called.code, called.stderr).toBe(0);
     expect(called.stdout).toContain('renewed');
-    expect(as!.tokenRequests('client_credentials')).toBe(2);
-    expect(as!.tokenRequests('refresh_token')).toBe(0);
+    expect(as.tokenRequests('client_credentials')).toBe(2);
+    expect(as.tokenRequests('refresh_token')).toBe(0);
     await noBrowser();
     await keptOnlyInTheStore(SECRET);
   });
 
-  it("the gateway's shared login of a machine client renews itself with a new grant", async () => {
-    await startServers(machineClient(), { accessTokenTtlSeconds: 3 });
+  it("the gateway's shared login of a machine client renews itself with a new grant", async (context) => {
+    const { sandbox, run, startServers, noBrowser } = await harness(context);
+    const { as, mcp } = await startServers(machineClient(), { accessTokenTtlSeconds: 3 });
     // The gateway runs with the sandbox's env: the same credential store as the commands.
     Object.assign(sandbox.env, oauthEnv(sandbox));
     const added = await run(
-      ['add', 'build', mcp!.url, '--client-id', 'ci-bot', '--client-secret', '--grant', 'client_credentials'],
+      ['add', 'build', mcp.url, '--client-id', 'ci-bot', '--client-secret', '--grant', 'client_credentials'],
       { MCP_CLIENT_SECRET: SECRET },
     );
     expect(added.code, added.stderr).toBe(0);
@@ -297,11 +323,11 @@ describe('client credentials', () => {
         );
       expect(await call('through the gateway')).toContain('through the gateway');
       // Counted from here: on a loaded machine the gateway may start after the first token expired.
-      const grantsBefore = as!.tokenRequests('client_credentials');
+      const grantsBefore = as.tokenRequests('client_credentials');
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       expect(await call('still through')).toContain('still through');
-      expect(as!.tokenRequests('client_credentials')).toBe(grantsBefore + 1);
-      expect(as!.tokenRequests('refresh_token')).toBe(0);
+      expect(as.tokenRequests('client_credentials')).toBe(grantsBefore + 1);
+      expect(as.tokenRequests('refresh_token')).toBe(0);
       expect(gateway.stderr()).not.toContain(SECRET);
       expect(gateway.stderr()).not.toMatch(JWT);
     } finally {
@@ -311,8 +337,9 @@ describe('client credentials', () => {
     await noBrowser();
   });
 
-  it('a wrong secret: exit 1, what the server said, how to store the right one; the secret never printed', async () => {
-    await startServers(machineClient());
+  it('a wrong secret: exit 1, what the server said, how to store the right one; the secret never printed', async (context) => {
+    const { run, startServers, noBrowser, keptOnlyInTheStore } = await harness(context);
+    const { mcp } = await startServers(machineClient());
     const wrong = 'not-the-Secret-44k';
     expect(
       (
@@ -320,7 +347,7 @@ describe('client credentials', () => {
           [
             'add',
             'build',
-            mcp!.url,
+            mcp.url,
             '--client-id',
             'ci-bot',
             '--client-secret',
@@ -340,14 +367,15 @@ describe('client credentials', () => {
     );
     expect(login.stderr).toMatch(/client_secret_basic/);
     expect(login.stderr).toContain(
-      `hint: Store the right client secret: patchbay add build ${mcp!.url} --client-id ci-bot --client-secret --grant client_credentials --force`,
+      `hint: Store the right client secret: patchbay add build ${mcp.url} --client-id ci-bot --client-secret --grant client_credentials --force`,
     );
     expect(login.stdout).toBe('');
     await noBrowser();
     await keptOnlyInTheStore(wrong);
   });
 
-  it('refuses flags that do not make a machine client, before writing anything', async () => {
+  it('refuses flags that do not make a machine client, before writing anything', async (context) => {
+    const { sandbox, run } = await harness(context);
     const noId = await run(['add', 'build', 'http://127.0.0.1:9/mcp', '--grant', 'client_credentials']);
     expect(noId.code).toBe(2);
     expect(noId.stderr).toContain('needs --client-id');
@@ -380,10 +408,11 @@ describe('client credentials', () => {
   });
 });
 
-describe('cross-app access', () => {
-  it('exchanges the ID token for an ID-JAG at the IdP, then for the server token; no browser; renews with a new exchange', async () => {
-    xaa = await startCrossAppAccess({ accessTokenTtlSeconds: 3 });
-    mcp = await startProtectedMcpServer({ authorizationServer: xaa.as });
+describe.concurrent('cross-app access', () => {
+  it('exchanges the ID token for an ID-JAG at the IdP, then for the server token; no browser; renews with a new exchange', async (context) => {
+    const { sandbox, runs, run, own, noBrowser, keptOnlyInTheStore } = await harness(context);
+    const xaa = own(await startCrossAppAccess({ accessTokenTtlSeconds: 3 }));
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: xaa.as }));
     const idToken = await xaa.idToken('alice');
     const tokenFile = join(sandbox.root, 'id-token');
     await writeFile(tokenFile, idToken, { mode: 0o600 });
@@ -429,7 +458,7 @@ describe('cross-app access', () => {
     expect(called.code, called.stderr).toBe(0);
     expect(called.stdout).toContain('enterprise');
     expect(
-      mcp.requests.some((request) => request.subject === 'alice' && request.clientId === xaa!.clientId),
+      mcp.requests.some((request) => request.subject === 'alice' && request.clientId === xaa.clientId),
     ).toBe(true);
 
     // Expired: the next call makes the whole exchange again, from the ID token file. Counted from
@@ -450,9 +479,10 @@ describe('cross-app access', () => {
     await keptOnlyInTheStore(xaa.idpClientSecret);
   });
 
-  it('an ID token the IdP refuses: the IdP named, what it said, and where to put a fresh one', async () => {
-    xaa = await startCrossAppAccess();
-    mcp = await startProtectedMcpServer({ authorizationServer: xaa.as });
+  it('an ID token the IdP refuses: the IdP named, what it said, and where to put a fresh one', async (context) => {
+    const { sandbox, run, own } = await harness(context);
+    const xaa = own(await startCrossAppAccess());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: xaa.as }));
     const tokenFile = join(sandbox.root, 'id-token');
     await writeFile(tokenFile, await xaa.idToken('alice', 1));
     expect(
@@ -494,9 +524,10 @@ describe('cross-app access', () => {
     expect(retried.code, retried.stderr).toBe(0);
   });
 
-  it('the ID token from an environment variable (--id-token-env); missing, it says where it looked', async () => {
-    xaa = await startCrossAppAccess();
-    mcp = await startProtectedMcpServer({ authorizationServer: xaa.as });
+  it('the ID token from an environment variable (--id-token-env); missing, it says where it looked', async (context) => {
+    const { run, own } = await harness(context);
+    const xaa = own(await startCrossAppAccess());
+    const mcp = own(await startProtectedMcpServer({ authorizationServer: xaa.as }));
     const added = await run(
       [
         'add',

@@ -1,23 +1,26 @@
 /** The built binary, run as a user would: commands, scopes, exit codes, stdout/stderr. */
 
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
-let sandbox: Sandbox;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-});
-afterEach(async () => {
-  await sandbox.cleanup();
-});
+/**
+ * A sandbox of the test's own, removed when it ends, so that the tests can run at once (each is a
+ * few runs of the binary, mostly its start-up).
+ */
+async function ownSandbox({ onTestFinished }: TestContext): Promise<Sandbox> {
+  const sandbox = await createSandbox();
+  onTestFinished(() => sandbox.cleanup());
+  return sandbox;
+}
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 }
 
-describe('add, list, get, remove', () => {
-  it('adds an http server to the local scope by default and lists it', async () => {
+describe.concurrent('add, list, get, remove', () => {
+  it('adds an http server to the local scope by default and lists it', async (context) => {
+    const sandbox = await ownSandbox(context);
     const added = await sandbox.run(['add', 'notion', 'https://mcp.notion.com/mcp']);
     expect(added.code).toBe(0);
     expect(added.stdout).toBe('');
@@ -44,7 +47,8 @@ describe('add, list, get, remove', () => {
     });
   });
 
-  it('a URL without -t is http, never stdio; a non-URL without "--" is refused', async () => {
+  it('a URL without -t is http, never stdio; a non-URL without "--" is refused', async (context) => {
+    const sandbox = await ownSandbox(context);
     const refused = await sandbox.run(['add', 'x', 'npx']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('is not a URL');
@@ -78,7 +82,8 @@ describe('add, list, get, remove', () => {
     });
   });
 
-  it("writes .mcp.json in exactly Claude Code's format and preserves unknown keys and entries", async () => {
+  it("writes .mcp.json in exactly Claude Code's format and preserves unknown keys and entries", async (context) => {
+    const sandbox = await ownSandbox(context);
     await writeFile(
       sandbox.projectConfig,
       JSON.stringify(
@@ -111,7 +116,8 @@ describe('add, list, get, remove', () => {
     });
   });
 
-  it('refuses duplicates with a hint, and --force replaces', async () => {
+  it('refuses duplicates with a hint, and --force replaces', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run(['add', 'a', 'https://a.example.com/mcp']);
     const duplicate = await sandbox.run(['add', 'a', 'https://b.example.com/mcp']);
     expect(duplicate.code).toBe(2);
@@ -123,7 +129,8 @@ describe('add, list, get, remove', () => {
     expect(JSON.parse(got.stdout)).toMatchObject({ url: 'https://b.example.com/mcp' });
   });
 
-  it('precedence is local > project > user, and list/get show what is shadowed', async () => {
+  it('precedence is local > project > user, and list/get show what is shadowed', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run(['add', '-s', 'user', 'svc', 'https://user.example.com/mcp']);
     await sandbox.run(['add', '-s', 'project', 'svc', 'https://project.example.com/mcp']);
     await sandbox.run(['add', '-s', 'local', 'svc', 'https://local.example.com/mcp']);
@@ -146,7 +153,8 @@ describe('add, list, get, remove', () => {
     expect(after.scope).toBe('project');
   });
 
-  it('unknown names suggest the closest match', async () => {
+  it('unknown names suggest the closest match', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run(['add', 'notion', 'https://mcp.notion.com/mcp']);
     const got = await sandbox.run(['get', 'notoin']);
     expect(got.code).toBe(2);
@@ -156,7 +164,8 @@ describe('add, list, get, remove', () => {
     expect(removed.stderr).toContain('Did you mean notion?');
   });
 
-  it('names like __proto__ and constructor are ordinary names', async () => {
+  it('names like __proto__ and constructor are ordinary names', async (context) => {
+    const sandbox = await ownSandbox(context);
     for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       const added = await sandbox.run(['add', name, `https://${name.replace(/_/g, 'x')}.example.com/mcp`]);
       expect(added.code, added.stderr).toBe(0);
@@ -177,7 +186,7 @@ describe('add, list, get, remove', () => {
   });
 });
 
-describe('bad input: exit 2 and a message naming the input and the fix', () => {
+describe.concurrent('bad input: exit 2 and a message naming the input and the fix', () => {
   const cases: Array<[string, string[], string]> = [
     ['empty name', ['add', '', 'https://x.example.com'], 'it is empty'],
     ['long name', ['add', 'a'.repeat(65), 'https://x.example.com'], 'at most 64'],
@@ -210,7 +219,8 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
     ['add-json wrong shape', ['add-json', 'a', '{"type":"http","url":42}'], 'url: expected a URL string'],
   ];
   for (const [label, args, message] of cases) {
-    it(label, async () => {
+    it(label, async (context) => {
+      const sandbox = await ownSandbox(context);
       const result = await sandbox.run(args);
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(message);
@@ -218,13 +228,15 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
     });
   }
 
-  it('a header value with CR/LF is refused', async () => {
+  it('a header value with CR/LF is refused', async (context) => {
+    const sandbox = await ownSandbox(context);
     const result = await sandbox.run(['add', '-H', 'X-A: one\r\nX-B: two', 'a', 'https://x.example.com']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('line break');
   });
 
-  it('plain http to a non-loopback host warns but works; loopback does not warn', async () => {
+  it('plain http to a non-loopback host warns but works; loopback does not warn', async (context) => {
+    const sandbox = await ownSandbox(context);
     const remote = await sandbox.run(['add', 'a', 'http://example.com/mcp']);
     expect(remote.code).toBe(0);
     expect(remote.stderr).toContain('warning: URL http://example.com uses plain http');
@@ -232,7 +244,8 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
     expect(local.stderr).not.toContain('warning');
   });
 
-  it('a literal secret in the project scope draws a warning suggesting ${VAR}', async () => {
+  it('a literal secret in the project scope draws a warning suggesting ${VAR}', async (context) => {
+    const sandbox = await ownSandbox(context);
     const result = await sandbox.run([
       'add',
       '-s',
@@ -259,38 +272,43 @@ describe('bad input: exit 2 and a message naming the input and the fix', () => {
   });
 });
 
-describe('secrets are masked everywhere unless --show-secrets', () => {
-  beforeEach(async () => {
-    await sandbox.run([
-      'add',
-      '-H',
-      'Authorization: Bearer sk-secret-value',
-      '-H',
-      'X-Team: blue',
-      'a',
-      'https://user:hunter2@x.example.com/mcp?api_key=abc123&region=eu',
-    ]);
-    await sandbox.run([
-      'add',
-      '-e',
-      'GITHUB_TOKEN=ghp_secret',
-      '-e',
-      'DEBUG=1',
-      'b',
-      '--',
-      'server',
-      '--api-key',
-      'k-secret',
-    ]);
-  });
+/** Two servers whose definitions hold secrets. */
+async function sandboxWithSecrets(context: TestContext): Promise<Sandbox> {
+  const sandbox = await ownSandbox(context);
+  await sandbox.run([
+    'add',
+    '-H',
+    'Authorization: Bearer sk-secret-value',
+    '-H',
+    'X-Team: blue',
+    'a',
+    'https://user:hunter2@x.example.com/mcp?api_key=abc123&region=eu',
+  ]);
+  await sandbox.run([
+    'add',
+    '-e',
+    'GITHUB_TOKEN=ghp_secret',
+    '-e',
+    'DEBUG=1',
+    'b',
+    '--',
+    'server',
+    '--api-key',
+    'k-secret',
+  ]);
+  return sandbox;
+}
 
-  it('in the confirmation of add', async () => {
+describe.concurrent('secrets are masked everywhere unless --show-secrets', () => {
+  it('in the confirmation of add', async (context) => {
+    const sandbox = await sandboxWithSecrets(context);
     const added = await sandbox.run(['add', 'c', '--', 'server', '--token=t-secret']);
     expect(added.stderr).toContain('--token=****');
     expect(added.stderr).not.toContain('t-secret');
   });
 
-  it('in list and get, human and --json', async () => {
+  it('in list and get, human and --json', async (context) => {
+    const sandbox = await sandboxWithSecrets(context);
     const outputs = await Promise.all([
       sandbox.run(['list', '--no-check']),
       sandbox.run(['list', '--no-check', '--json']),
@@ -312,7 +330,8 @@ describe('secrets are masked everywhere unless --show-secrets', () => {
     expect(stdio.args).toEqual(['--api-key', '****']);
   });
 
-  it('--show-secrets reveals them', async () => {
+  it('--show-secrets reveals them', async (context) => {
+    const sandbox = await sandboxWithSecrets(context);
     const got = await sandbox.run(['get', 'a', '--no-check', '--json', '--show-secrets']);
     expect(JSON.parse(got.stdout)).toMatchObject({ headers: { Authorization: 'Bearer sk-secret-value' } });
   });
@@ -324,8 +343,9 @@ interface ResolvedView {
   resolved: { url: string; headers: Record<string, string> };
 }
 
-describe('${VAR} expansion', () => {
-  it('shows the template, --resolved the masked value, and an unset variable fails that server only', async () => {
+describe.concurrent('${VAR} expansion', () => {
+  it('shows the template, --resolved the masked value, and an unset variable fails that server only', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run([
       'add',
       '-H',
@@ -351,7 +371,8 @@ describe('${VAR} expansion', () => {
     expect(views.find((view) => view.name === 'b')).toMatchObject({ status: 'unchecked' });
   });
 
-  it('the default also applies when the variable is empty (POSIX :-)', async () => {
+  it('the default also applies when the variable is empty (POSIX :-)', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run(['add', 'a', 'https://${HOST:-fallback.example.com}/mcp']);
     const got = JSON.parse(
       (await sandbox.run(['get', 'a', '--no-check', '--json', '--resolved'], { env: { HOST: '' } })).stdout,
@@ -360,8 +381,9 @@ describe('${VAR} expansion', () => {
   });
 });
 
-describe('project approval', () => {
-  it('a server from a cloned .mcp.json is pending until approved, and pending again when it changes', async () => {
+describe.concurrent('project approval', () => {
+  it('a server from a cloned .mcp.json is pending until approved, and pending again when it changes', async (context) => {
+    const sandbox = await ownSandbox(context);
     await writeFile(
       sandbox.projectConfig,
       JSON.stringify({ mcpServers: { tools: { command: 'node', args: ['tools.js'] } } }),
@@ -406,7 +428,8 @@ describe('project approval', () => {
     expect(view.status).toBe('unchecked');
   });
 
-  it('approve refuses names that are not project servers', async () => {
+  it('approve refuses names that are not project servers', async (context) => {
+    const sandbox = await ownSandbox(context);
     await sandbox.run(['add', 'mine', 'https://x.example.com/mcp']);
     const result = await sandbox.run(['approve', 'mine']);
     expect(result.code).toBe(2);
@@ -414,15 +437,17 @@ describe('project approval', () => {
   });
 });
 
-describe('help and exit codes', () => {
-  it('documents the exit codes', async () => {
+describe.concurrent('help and exit codes', () => {
+  it('documents the exit codes', async (context) => {
+    const sandbox = await ownSandbox(context);
     const result = await sandbox.run(['help', 'exit-codes']);
     expect(result.code).toBe(0);
     for (const code of ['0', '1', '2', '4', '8'])
       expect(result.stdout).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'));
   });
 
-  it('--help has examples; unknown commands exit 2', async () => {
+  it('--help has examples; unknown commands exit 2', async (context) => {
+    const sandbox = await ownSandbox(context);
     const help = await sandbox.run(['add', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Examples:');

@@ -63,7 +63,9 @@ const lines = (text: string) =>
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 
-describe('patchbay complete', () => {
+// The cases use the servers as they are (each shell starts its own server-everything): they run at
+// once, the terminal ones one after another among themselves (their keys are timed to the screen).
+describe.concurrent('patchbay complete', () => {
   it("prints the server's completions for a prompt argument and a template variable", async () => {
     const department = await sandbox.run([
       'complete',
@@ -122,7 +124,7 @@ describe('patchbay complete', () => {
   }, 30_000);
 });
 
-describe('patchbay shell without a terminal (a line protocol)', () => {
+describe.concurrent('patchbay shell without a terminal (a line protocol)', () => {
   it('reads, in the same session, the resource a call registered there (impossible one-shot)', async () => {
     const out = join(sandbox.root, 'hello.gz');
     const script = [
@@ -301,111 +303,127 @@ describe('patchbay shell without a terminal (a line protocol)', () => {
   }, 60_000);
 });
 
-describe('patchbay shell on a terminal', () => {
-  it('completes a tool name on Tab, and keeps a half-typed line when a log message arrives', async () => {
-    const terminal = runInTerminal(
-      ['shell', 'ev', '--timeout', '20', '--log-level', 'debug'],
-      sandbox.env,
-      sandbox.project,
-    );
-    await terminal.waitFor(/Type help for commands/, 20_000);
-    await terminal.waitFor(/ev> $/m);
-    // Tab: "toggle-sim" has one completion.
-    terminal.keys('call toggle-sim\t');
-    await terminal.waitFor(/call toggle-simulated-logging$/m);
-    terminal.keys('\r');
-    await terminal.waitFor(/Started simulated, random-leveled logging/);
-    await terminal.waitFor(/ev> $/m);
-    // Half a line typed; the next log message arrives (every 5 s) and is printed above it.
-    terminal.keys('call echo message=kept');
-    const shown = await terminal.waitFor(
-      /\[(debug|info|notice|warning|error|critical|alert|emergency)\] [^\n]*message[^\n]*\nev> call echo message=kept/,
-      15_000,
-    );
-    expect(shown).toBeTruthy();
-    terminal.keys('\r');
-    await terminal.waitFor(/Echo: kept/);
-    terminal.type('exit');
-    expect(await terminal.exited, terminal.screen()).toBe(0);
-  }, 60_000);
+describe.concurrent('patchbay shell on a terminal', () => {
+  it.sequential(
+    'completes a tool name on Tab, and keeps a half-typed line when a log message arrives',
+    async () => {
+      const terminal = runInTerminal(
+        ['shell', 'ev', '--timeout', '20', '--log-level', 'debug'],
+        sandbox.env,
+        sandbox.project,
+      );
+      await terminal.waitFor(/Type help for commands/, 20_000);
+      await terminal.waitFor(/ev> $/m);
+      // Tab: "toggle-sim" has one completion.
+      terminal.keys('call toggle-sim\t');
+      await terminal.waitFor(/call toggle-simulated-logging$/m);
+      terminal.keys('\r');
+      await terminal.waitFor(/Started simulated, random-leveled logging/);
+      await terminal.waitFor(/ev> $/m);
+      // Half a line typed; the next log message arrives (every 5 s) and is printed above it.
+      terminal.keys('call echo message=kept');
+      const shown = await terminal.waitFor(
+        /\[(debug|info|notice|warning|error|critical|alert|emergency)\] [^\n]*message[^\n]*\nev> call echo message=kept/,
+        15_000,
+      );
+      expect(shown).toBeTruthy();
+      terminal.keys('\r');
+      await terminal.waitFor(/Echo: kept/);
+      terminal.type('exit');
+      expect(await terminal.exited, terminal.screen()).toBe(0);
+    },
+    60_000,
+  );
 
-  it("completes a prompt argument's value from the server, and Ctrl-C cancels a call, not the shell", async () => {
-    const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
-    await terminal.waitFor(/ev> $/m, 20_000);
-    // Argument names from the prompt's declaration, values from the server (completion/complete).
-    terminal.keys('prompt completable-prompt dep\t');
-    await terminal.waitFor(/completable-prompt department=$/m);
-    terminal.keys('Eng\t');
-    await terminal.waitFor(/department=Engineering$/m);
-    terminal.keys(' name=\t');
-    // The second Tab once the first was answered (keys typed during an answer are taken as text).
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    terminal.keys('\t');
-    // Narrowed by the department already chosen: three names, listed on the second Tab.
-    await terminal.waitFor(/name=Alice[\s\S]*name=Bob[\s\S]*name=Charlie/);
-    terminal.keys('B\t');
-    await terminal.waitFor(/name=Bob$/m);
-    terminal.keys('\r');
-    await terminal.waitFor(/Please promote Bob to the head of the Engineering team\./);
-    await terminal.waitFor(/ev> $/m);
-    terminal.type('call trigger-long-running-operation duration=30 steps=30');
-    await terminal.waitFor(/trigger-long-running-operation/);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    terminal.keys('\u0003');
-    await terminal.waitFor(/Cancelled trigger-long-running-operation: the server was told to stop\./);
-    await terminal.waitFor(/ev> $/m);
-    terminal.type('call echo message=still-here');
-    await terminal.waitFor(/Echo: still-here/);
-    terminal.type('exit');
-    // A cancelled command is the person's choice, not a failure.
-    expect(await terminal.exited, terminal.screen()).toBe(0);
-  }, 60_000);
+  it.sequential(
+    "completes a prompt argument's value from the server, and Ctrl-C cancels a call, not the shell",
+    async () => {
+      const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
+      await terminal.waitFor(/ev> $/m, 20_000);
+      // Argument names from the prompt's declaration, values from the server (completion/complete).
+      terminal.keys('prompt completable-prompt dep\t');
+      await terminal.waitFor(/completable-prompt department=$/m);
+      terminal.keys('Eng\t');
+      await terminal.waitFor(/department=Engineering$/m);
+      terminal.keys(' name=\t');
+      // The second Tab once the first was answered (keys typed during an answer are taken as text).
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      terminal.keys('\t');
+      // Narrowed by the department already chosen: three names, listed on the second Tab.
+      await terminal.waitFor(/name=Alice[\s\S]*name=Bob[\s\S]*name=Charlie/);
+      terminal.keys('B\t');
+      await terminal.waitFor(/name=Bob$/m);
+      terminal.keys('\r');
+      await terminal.waitFor(/Please promote Bob to the head of the Engineering team\./);
+      await terminal.waitFor(/ev> $/m);
+      terminal.type('call trigger-long-running-operation duration=30 steps=30');
+      await terminal.waitFor(/trigger-long-running-operation/);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      terminal.keys('\u0003');
+      await terminal.waitFor(/Cancelled trigger-long-running-operation: the server was told to stop\./);
+      await terminal.waitFor(/ev> $/m);
+      terminal.type('call echo message=still-here');
+      await terminal.waitFor(/Echo: still-here/);
+      terminal.type('exit');
+      // A cancelled command is the person's choice, not a failure.
+      expect(await terminal.exited, terminal.screen()).toBe(0);
+    },
+    60_000,
+  );
 
-  it("asks a server's question in place, and goes on with the session", async () => {
-    const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
-    await terminal.waitFor(/ev> $/m, 20_000);
-    terminal.type('call trigger-elicitation-request');
-    await terminal.waitFor(/^String: $/m, 20_000);
-    terminal.type('Grace Hopper');
-    await terminal.waitFor(/Boolean \(y\/n\) \(optional\): $/m);
-    terminal.type('n');
-    for (let field = 0; field < 11; field++) {
-      await terminal.waitFor(/: $/m);
+  it.sequential(
+    "asks a server's question in place, and goes on with the session",
+    async () => {
+      const terminal = runInTerminal(['shell', 'ev', '--timeout', '20'], sandbox.env, sandbox.project);
+      await terminal.waitFor(/ev> $/m, 20_000);
+      terminal.type('call trigger-elicitation-request');
+      await terminal.waitFor(/^String: $/m, 20_000);
+      terminal.type('Grace Hopper');
+      await terminal.waitFor(/Boolean \(y\/n\) \(optional\): $/m);
+      terminal.type('n');
+      for (let field = 0; field < 11; field++) {
+        await terminal.waitFor(/: $/m);
+        terminal.type('');
+      }
+      await terminal.waitFor(/Send these answers\? \[Y\/n\] $/m);
       terminal.type('');
-    }
-    await terminal.waitFor(/Send these answers\? \[Y\/n\] $/m);
-    terminal.type('');
-    await terminal.waitFor(/- Name: Grace Hopper/);
-    await terminal.waitFor(/ev> $/m);
-    terminal.type('call echo message=after');
-    await terminal.waitFor(/Echo: after/);
-    terminal.keys('\u0004');
-    expect(await terminal.exited, terminal.screen()).toBe(0);
-  }, 60_000);
+      await terminal.waitFor(/- Name: Grace Hopper/);
+      await terminal.waitFor(/ev> $/m);
+      terminal.type('call echo message=after');
+      await terminal.waitFor(/Echo: after/);
+      terminal.keys('\u0004');
+      expect(await terminal.exited, terminal.screen()).toBe(0);
+    },
+    60_000,
+  );
 
-  it('asks about a tool set to ask in place, and keeps history without secret-looking lines', async () => {
-    await sandbox.run(['permit', 'demo', 'echo', 'ask']);
-    const terminal = runInTerminal(['shell', 'demo'], sandbox.env, sandbox.project);
-    await terminal.waitFor(/demo> $/m, 20_000);
-    terminal.type('call echo text=hello-once');
-    await terminal.waitFor(/\[y\] yes, this once {2}\[a\] always {2}\[N\] no: $/m);
-    terminal.type('y');
-    await terminal.waitFor(/hello-once/);
-    await terminal.waitFor(/demo> $/m);
-    terminal.type('call echo text=token=sk-abcdefghijklmnop1234567890ABCDEF');
-    await terminal.waitFor(/\[y\] yes, this once/);
-    terminal.type('n');
-    await terminal.waitFor(/demo> $/m);
-    terminal.type(' call echo text=private');
-    await terminal.waitFor(/\[y\] yes, this once/);
-    terminal.type('n');
-    await terminal.waitFor(/demo> $/m);
-    terminal.type('exit');
-    await terminal.exited;
-    const history = await readFile(
-      join(sandbox.home, '.local', 'state', 'patchbay', 'shell-history', 'demo'),
-      'utf8',
-    );
-    expect(history).toBe('call echo text=hello-once\nexit\n');
-  }, 60_000);
+  it.sequential(
+    'asks about a tool set to ask in place, and keeps history without secret-looking lines',
+    async () => {
+      await sandbox.run(['permit', 'demo', 'echo', 'ask']);
+      const terminal = runInTerminal(['shell', 'demo'], sandbox.env, sandbox.project);
+      await terminal.waitFor(/demo> $/m, 20_000);
+      terminal.type('call echo text=hello-once');
+      await terminal.waitFor(/\[y\] yes, this once {2}\[a\] always {2}\[N\] no: $/m);
+      terminal.type('y');
+      await terminal.waitFor(/hello-once/);
+      await terminal.waitFor(/demo> $/m);
+      terminal.type('call echo text=token=sk-abcdefghijklmnop1234567890ABCDEF');
+      await terminal.waitFor(/\[y\] yes, this once/);
+      terminal.type('n');
+      await terminal.waitFor(/demo> $/m);
+      terminal.type(' call echo text=private');
+      await terminal.waitFor(/\[y\] yes, this once/);
+      terminal.type('n');
+      await terminal.waitFor(/demo> $/m);
+      terminal.type('exit');
+      await terminal.exited;
+      const history = await readFile(
+        join(sandbox.home, '.local', 'state', 'patchbay', 'shell-history', 'demo'),
+        'utf8',
+      );
+      expect(history).toBe('call echo text=hello-once\nexit\n');
+    },
+    60_000,
+  );
 });

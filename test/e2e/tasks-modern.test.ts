@@ -43,30 +43,26 @@ afterAll(async () => {
   await Promise.all([served?.cleanup(), sandbox?.cleanup()]);
 });
 
-describe('patchbay call through the gateway (2026-07-28, the tasks extension)', () => {
+describe.concurrent('patchbay call through the gateway (2026-07-28, the tasks extension)', () => {
   it('runs a tool that requires a task, and declines its question without a terminal', async () => {
-    const plain = await sandbox.run([
-      'call',
-      'gw',
-      'ev__simulate-research-query',
-      'topic=mcp',
-      '--timeout',
-      '20',
+    // The two calls run at once: each waits seconds for its task's stages.
+    const [plain, ambiguous] = await Promise.all([
+      sandbox.run(['call', 'gw', 'ev__simulate-research-query', 'topic=mcp', '--timeout', '20']),
+      sandbox.run([
+        'call',
+        'gw',
+        'ev__simulate-research-query',
+        'topic=python',
+        'ambiguous=true',
+        '--json',
+        '--timeout',
+        '20',
+      ]),
     ]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toContain('# Research Report: mcp');
     expect(plain.stderr).toMatch(/ev__simulate-research-query runs as task pbt_[\w-]+ on gw\./);
 
-    const ambiguous = await sandbox.run([
-      'call',
-      'gw',
-      'ev__simulate-research-query',
-      'topic=python',
-      'ambiguous=true',
-      '--json',
-      '--timeout',
-      '20',
-    ]);
     expect(ambiguous.code, ambiguous.stderr).toBe(0);
     const result = JSON.parse(ambiguous.stdout) as { content: Array<{ text: string }>; _meta?: unknown };
     expect(result.content[0]!.text).toContain('python (User declined - using default interpretation)');
@@ -132,25 +128,30 @@ describe('patchbay call through the gateway (2026-07-28, the tasks extension)', 
     expect(result.stdout).toContain('# Research Report: left');
   }, 60_000);
 
-  it('tasks says the era lists no tasks; task refuses an unknown id; a plain tool runs at once', async () => {
-    // Said only on 2026-07-28: the call above ran in that era.
-    const listed = await sandbox.run(['tasks', 'gw']);
-    expect(listed.code).toBe(1);
-    expect(listed.stderr).toContain(
-      'speaks protocol 2026-07-28, whose tasks extension (io.modelcontextprotocol/tasks) has no tasks/list',
-    );
-    const unknown = await sandbox.run(['task', 'gw', 'pbt_nope']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('The server knows no task "pbt_nope".');
-    // The call declares the extension; the gateway runs a tool without tasks at once.
-    const echo = await sandbox.run(['call', 'gw', 'ev__echo', 'message=hi', '--timeout', '20']);
-    expect(echo.code, echo.stderr).toBe(0);
-    expect(echo.stdout).toBe('Echo: hi\n');
-    expect(echo.stderr).not.toContain('runs as task');
-  }, 60_000);
+  // After the tests above (the others run at once): it needs a call to have run in that era.
+  it.sequential(
+    'tasks says the era lists no tasks; task refuses an unknown id; a plain tool runs at once',
+    async () => {
+      // Said only on 2026-07-28: the call above ran in that era.
+      const listed = await sandbox.run(['tasks', 'gw']);
+      expect(listed.code).toBe(1);
+      expect(listed.stderr).toContain(
+        'speaks protocol 2026-07-28, whose tasks extension (io.modelcontextprotocol/tasks) has no tasks/list',
+      );
+      const unknown = await sandbox.run(['task', 'gw', 'pbt_nope']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('The server knows no task "pbt_nope".');
+      // The call declares the extension; the gateway runs a tool without tasks at once.
+      const echo = await sandbox.run(['call', 'gw', 'ev__echo', 'message=hi', '--timeout', '20']);
+      expect(echo.code, echo.stderr).toBe(0);
+      expect(echo.stdout).toBe('Echo: hi\n');
+      expect(echo.stderr).not.toContain('runs as task');
+    },
+    60_000,
+  );
 });
 
-describe('patchbay shell through the gateway', () => {
+describe.concurrent('patchbay shell through the gateway', () => {
   it('runs the task tool in its session; its tasks verb says the era lists none', async () => {
     const result = await sandbox.run(['shell', 'gw', '--timeout', '20'], {
       input: 'call ev__simulate-research-query topic=shells\ntasks\n',

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -18,7 +18,6 @@ import { runInTerminal } from '../helpers/terminal.js';
 
 const TASK_SERVER = fileURLToPath(new URL('../fixtures/task-server.mjs', import.meta.url));
 
-let sandbox: Sandbox;
 let http: EverythingServer;
 let sse: EverythingServer;
 let taskServer: { url: string; child: ChildProcess };
@@ -34,43 +33,44 @@ afterAll(async () => {
   await Promise.all([http?.close(), sse?.close()]);
   taskServer?.child.kill('SIGKILL');
 });
-beforeEach(async () => {
-  sandbox = await createSandbox();
+/**
+ * A sandbox of the test's own, so that the tests can run at once: most of their time is spent
+ * waiting for tasks that take seconds. Removed when the test ends (the test's own onTestFinished:
+ * the global one cannot tell concurrent tests apart).
+ */
+async function taskSandbox({ onTestFinished }: TestContext): Promise<Sandbox> {
+  const sandbox = await createSandbox();
+  onTestFinished(() => sandbox.cleanup());
   await sandbox.run(['add', 'stdio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
   await sandbox.run(['add', 'http', http.url]);
   await sandbox.run(['add', 'sse', '--transport', 'sse', sse.url]);
   await sandbox.run(['add', 'tf', taskServer.url]);
-});
-afterEach(async () => {
-  await sandbox.cleanup();
-});
+  return sandbox;
+}
 
-describe.each(['stdio', 'http', 'sse'])('server-everything over %s', (name) => {
-  it('runs a tool that requires a task, and declines its question without a terminal', async () => {
-    const plain = await sandbox.run([
-      'call',
-      name,
-      'simulate-research-query',
-      'topic=mcp',
-      '--timeout',
-      '20',
+describe.concurrent.each(['stdio', 'http', 'sse'])('server-everything over %s', (name) => {
+  it('runs a tool that requires a task, and declines its question without a terminal', async (context) => {
+    const sandbox = await taskSandbox(context);
+    // The two calls run at once: each waits seconds for its task's stages.
+    const [plain, ambiguous] = await Promise.all([
+      sandbox.run(['call', name, 'simulate-research-query', 'topic=mcp', '--timeout', '20']),
+      // The ambiguous query asks through tasks/result; without a terminal the question is declined,
+      // as a normal call's is, and the server goes on with its default.
+      sandbox.run([
+        'call',
+        name,
+        'simulate-research-query',
+        'topic=python',
+        'ambiguous=true',
+        '--json',
+        '--timeout',
+        '20',
+      ]),
     ]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toContain('# Research Report: mcp');
     expect(plain.stdout).toContain('Status progressed: `working` → `completed`');
     expect(plain.stderr).toMatch(/simulate-research-query runs as task \w+ on /);
-    // The ambiguous query asks through tasks/result; without a terminal the question is declined,
-    // as a normal call's is, and the server goes on with its default.
-    const ambiguous = await sandbox.run([
-      'call',
-      name,
-      'simulate-research-query',
-      'topic=python',
-      'ambiguous=true',
-      '--json',
-      '--timeout',
-      '20',
-    ]);
     expect(ambiguous.code, ambiguous.stderr).toBe(0);
     const result = JSON.parse(ambiguous.stdout) as { content: Array<{ text: string }>; _meta?: unknown };
     expect(result.content[0]!.text).toContain('python (User declined - using default interpretation)');
@@ -80,8 +80,9 @@ describe.each(['stdio', 'http', 'sse'])('server-everything over %s', (name) => {
   });
 });
 
-describe('call --task', () => {
-  it('runs a tool that allows a task as one, and refuses one that forbids it', async () => {
+describe.concurrent('call --task', () => {
+  it('runs a tool that allows a task as one, and refuses one that forbids it', async (context) => {
+    const sandbox = await taskSandbox(context);
     const sum = await sandbox.run(['call', 'tf', 'quick-sum', 'a=2', 'b=3', '--task']);
     expect(sum.code, sum.stderr).toBe(0);
     expect(sum.stdout).toBe('sum 5\n');
@@ -94,8 +95,9 @@ describe('call --task', () => {
   });
 });
 
-describe('on a terminal', () => {
-  it("answers the research query's question in place, and prints the result", async () => {
+describe.concurrent('on a terminal', () => {
+  it("answers the research query's question in place, and prints the result", async (context) => {
+    const sandbox = await taskSandbox(context);
     const terminal = runInTerminal(
       ['call', 'stdio', 'simulate-research-query', 'topic=python', 'ambiguous=true', '--timeout', '20'],
       sandbox.env,
@@ -109,7 +111,8 @@ describe('on a terminal', () => {
     expect(terminal.screen()).toContain('# Research Report: python (snake)');
   });
 
-  it('Ctrl-C offers to leave the task running; it is then shown, waited for and fetched', async () => {
+  it('Ctrl-C offers to leave the task running; it is then shown, waited for and fetched', async (context) => {
+    const sandbox = await taskSandbox(context);
     // Long enough to still be running after the three commands that look at it, on a loaded machine.
     const terminal = runInTerminal(
       ['call', 'tf', 'slow-report', 'seconds=15', 'label=left'],
@@ -146,7 +149,8 @@ describe('on a terminal', () => {
     expect(result.stdout).toBe('report left done\n');
   }, 60_000);
 
-  it('Ctrl-C offers to cancel the task, and cancels it', async () => {
+  it('Ctrl-C offers to cancel the task, and cancels it', async (context) => {
+    const sandbox = await taskSandbox(context);
     const terminal = runInTerminal(['call', 'tf', 'slow-report', 'seconds=60'], sandbox.env, sandbox.project);
     const started = await terminal.waitFor(/runs as task (\w+) on tf\./);
     const id = /runs as task (\w+) on tf\./.exec(started)![1]!;
@@ -161,9 +165,10 @@ describe('on a terminal', () => {
   });
 });
 
-describe('without a terminal', () => {
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s cancels the task and says which', async (signal) => {
-    const call = spawnBinary(['call', 'tf', 'slow-report', 'seconds=60']);
+describe.concurrent('without a terminal', () => {
+  it.for(['SIGINT', 'SIGTERM'] as const)('%s cancels the task and says which', async (signal, context) => {
+    const sandbox = await taskSandbox(context);
+    const call = spawnBinary(sandbox, ['call', 'tf', 'slow-report', 'seconds=60']);
     const id = await call.waitFor(/runs as task (\w+) on tf\./);
     call.child.kill(signal);
     const { code, stderr } = await call.exited;
@@ -171,8 +176,9 @@ describe('without a terminal', () => {
     expect(stderr).toContain(`Cancelled task ${id} of slow-report (cancelled).`);
   });
 
-  it('task --cancel cancels a running task; the call waiting for it ends with an error', async () => {
-    const call = spawnBinary(['call', 'tf', 'slow-report', 'seconds=60']);
+  it('task --cancel cancels a running task; the call waiting for it ends with an error', async (context) => {
+    const sandbox = await taskSandbox(context);
+    const call = spawnBinary(sandbox, ['call', 'tf', 'slow-report', 'seconds=60']);
     const id = await call.waitFor(/runs as task (\w+) on tf\./);
     const cancelled = await sandbox.run(['task', 'tf', id, '--cancel']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
@@ -186,7 +192,8 @@ describe('without a terminal', () => {
     expect(again.stderr).toContain(`Task ${id} already ended (cancelled); there is nothing to cancel.`);
   });
 
-  it('task refuses an unknown id, and --result with --cancel', async () => {
+  it('task refuses an unknown id, and --result with --cancel', async (context) => {
+    const sandbox = await taskSandbox(context);
     const unknown = await sandbox.run(['task', 'tf', 'no-such-task']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('The server knows no task "no-such-task".');
@@ -201,7 +208,7 @@ describe('without a terminal', () => {
   });
 });
 
-function spawnBinary(args: string[]) {
+function spawnBinary(sandbox: Sandbox, args: string[]) {
   const child = spawn(process.execPath, [BINARY, ...args], {
     env: sandbox.env,
     cwd: sandbox.project,
