@@ -31,16 +31,13 @@ beforeAll(async () => {
     startDemoServer(),
     startHangingServer(),
   ]);
-  // At once: the config file is written under a lock.
-  await Promise.all([
-    sandbox.run(['add', 'evhttp', http.url]),
-    sandbox.run(['add', '-t', 'sse', 'evsse', sse.url]),
-    sandbox.run(['add', 'evstdio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']),
-    sandbox.run(['add', 'demo', demo.url]),
-    sandbox.run(['add', '--timeout', '2s', 'stuck', hanging.url]),
-    // The host's view: the gateway as one stdio server, as `claude mcp add patchbay -- patchbay serve`.
-    sandbox.run(['add', 'gw', '--', process.execPath, BINARY, 'serve', '--servers', UPSTREAMS.join(',')]),
-  ]);
+  await sandbox.run(['add', 'evhttp', http.url]);
+  await sandbox.run(['add', '-t', 'sse', 'evsse', sse.url]);
+  await sandbox.run(['add', 'evstdio', '--', process.execPath, EVERYTHING_SCRIPT, 'stdio']);
+  await sandbox.run(['add', 'demo', demo.url]);
+  await sandbox.run(['add', '--timeout', '2s', 'stuck', hanging.url]);
+  // The host's view: the gateway as one stdio server, as `claude mcp add patchbay -- patchbay serve`.
+  await sandbox.run(['add', 'gw', '--', process.execPath, BINARY, 'serve', '--servers', UPSTREAMS.join(',')]);
 }, 30_000);
 
 afterAll(async () => {
@@ -73,11 +70,7 @@ async function rawStatus(url: string, headers: Record<string, string>, body: str
   });
 }
 
-// Groups run at once where they share nothing they change: each starts its own gateway or
-// sandbox, or only reads. `patchbay serve --http` runs alone: it times a listing. Those that add
-// a server to the shared sandbox run alone too: the gateways running then list their upstreams
-// again, and a call made meanwhile on a loaded machine may not find its tool.
-describe.concurrent('patchbay serve over stdio, used by patchbay as a host would', () => {
+describe('patchbay serve over stdio, used by patchbay as a host would', () => {
   it('lists the tools of every upstream under <server>__<tool>, calls each, reads resources, gets prompts', async () => {
     const listed = await sandbox.run(['tools', 'gw', '--json', '--timeout', '30']);
     expect(listed.code, listed.stderr).toBe(0);
@@ -92,25 +85,22 @@ describe.concurrent('patchbay serve over stdio, used by patchbay as a host would
       expect(echo?.title).toBe(`Echo Tool (${upstream})`);
     }
     expect(tools.some((tool) => tool.name === 'demo__add')).toBe(true);
-    // Each command starts its own gateway: they run at once.
-    const [calls, sum, read, readme, prompt] = await Promise.all([
-      Promise.all(
-        ['evhttp', 'evsse', 'evstdio'].map((upstream) =>
-          sandbox.run(['call', 'gw', `${upstream}__echo`, `message=via ${upstream}`, '--timeout', '30']),
-        ),
+    const calls = await Promise.all(
+      ['evhttp', 'evsse', 'evstdio'].map((upstream) =>
+        sandbox.run(['call', 'gw', `${upstream}__echo`, `message=via ${upstream}`, '--timeout', '30']),
       ),
-      sandbox.run(['call', 'gw', 'demo__add', 'a=2', 'b=40', '--json', '--timeout', '30']),
-      sandbox.run(['read', 'gw', 'demo://resource/dynamic/text/4', '--timeout', '30']),
-      sandbox.run(['read', 'gw', 'demo://readme', '--timeout', '30']),
-      sandbox.run(['prompt', 'gw', 'demo__greet', 'name=Ada', '--timeout', '30']),
-    ]);
+    );
     calls.forEach((call, index) =>
       expect(call.stdout, call.stderr).toBe(`Echo: via ${['evhttp', 'evsse', 'evstdio'][index]}\n`),
     );
+    const sum = await sandbox.run(['call', 'gw', 'demo__add', 'a=2', 'b=40', '--json', '--timeout', '30']);
     expect(JSON.parse(sum.stdout)).toMatchObject({ structuredContent: { sum: 42 } });
+    const read = await sandbox.run(['read', 'gw', 'demo://resource/dynamic/text/4', '--timeout', '30']);
     expect(read.code, read.stderr).toBe(0);
     expect(read.stdout).toContain('Resource 4');
+    const readme = await sandbox.run(['read', 'gw', 'demo://readme', '--timeout', '30']);
     expect(readme.stdout).toContain('patchbay demo server');
+    const prompt = await sandbox.run(['prompt', 'gw', 'demo__greet', 'name=Ada', '--timeout', '30']);
     expect(prompt.stdout).toContain('Say hello to Ada.');
   }, 90_000);
 
@@ -243,7 +233,7 @@ describe('patchbay serve --http', () => {
   });
 });
 
-describe.concurrent('sessions of 2025-era hosts over HTTP', () => {
+describe('sessions of 2025-era hosts over HTTP', () => {
   it('are bounded in number, closed by DELETE, and expire when idle', async () => {
     const local = await startGateway(sandbox, [
       '--servers',
@@ -321,7 +311,7 @@ describe.concurrent('sessions of 2025-era hosts over HTTP', () => {
   }, 60_000);
 });
 
-describe.concurrent('the MCP Inspector CLI as the host', () => {
+describe('the MCP Inspector CLI as the host', () => {
   /** `mcp-inspector-cli --cli …`: its JSON answer on stdout. */
   async function inspector(args: string[]): Promise<unknown> {
     const { createRequire } = await import('node:module');
@@ -372,7 +362,23 @@ describe.concurrent('the MCP Inspector CLI as the host', () => {
   }, 60_000);
 });
 
-describe.concurrent('a config edit while serving', () => {
+describe('patchbay connect <name>', () => {
+  it('bridges one server over stdio under its own names', async () => {
+    await sandbox.run(['add', 'bridge', '--', process.execPath, BINARY, 'connect', 'evhttp']);
+    const tools = await sandbox.run(['tools', 'bridge', '--json', '--timeout', '30']);
+    expect(tools.code, tools.stderr).toBe(0);
+    const names = (JSON.parse(tools.stdout) as Array<{ name: string }>).map((tool) => tool.name);
+    expect(names).toContain('echo');
+    expect(names.some((name) => name.includes('__'))).toBe(false);
+    const echo = await sandbox.run(['call', 'bridge', 'echo', 'message=bridged', '--timeout', '30']);
+    expect(echo.stdout, echo.stderr).toBe('Echo: bridged\n');
+    const unknown = await sandbox.run(['connect', 'nosuch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No server named nosuch');
+  }, 60_000);
+});
+
+describe('a config edit while serving', () => {
   it('serves a server added meanwhile, and keeps serving when a file is saved broken', async () => {
     const own = await createSandbox();
     try {
@@ -432,22 +438,6 @@ describe.concurrent('a config edit while serving', () => {
     } finally {
       await own.cleanup();
     }
-  }, 60_000);
-});
-
-describe('patchbay connect <name>', () => {
-  it('bridges one server over stdio under its own names', async () => {
-    await sandbox.run(['add', 'bridge', '--', process.execPath, BINARY, 'connect', 'evhttp']);
-    const tools = await sandbox.run(['tools', 'bridge', '--json', '--timeout', '30']);
-    expect(tools.code, tools.stderr).toBe(0);
-    const names = (JSON.parse(tools.stdout) as Array<{ name: string }>).map((tool) => tool.name);
-    expect(names).toContain('echo');
-    expect(names.some((name) => name.includes('__'))).toBe(false);
-    const echo = await sandbox.run(['call', 'bridge', 'echo', 'message=bridged', '--timeout', '30']);
-    expect(echo.stdout, echo.stderr).toBe('Echo: bridged\n');
-    const unknown = await sandbox.run(['connect', 'nosuch']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('No server named nosuch');
   }, 60_000);
 });
 
