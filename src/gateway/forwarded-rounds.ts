@@ -92,19 +92,31 @@ export function receivedError(error: SentError): Error {
 
 /** The bus could not carry the round to the owner, or no answer came: say what it means for the host. */
 export function lostRound(error: unknown): Error {
-  if (error instanceof BusRpcError && error.reason === 'gone')
-    return new ProtocolError(
-      ProtocolErrorCode.InvalidParams,
-      'The paused call was lost with the patchbay replica that held it (that replica is gone); call again without requestState.',
-    );
-  if (error instanceof BusRpcError && error.reason === 'timeout')
-    return new ProtocolError(
-      ProtocolErrorCode.InternalError,
-      `The patchbay replica that holds the paused call stopped answering (${error.message}); the call may be lost with it: call again without requestState.`,
-    );
+  return lostOnReplica(error, {
+    gone: 'The paused call was lost with the patchbay replica that held it (that replica is gone); call again without requestState.',
+    timeout: (why) =>
+      `The patchbay replica that holds the paused call stopped answering (${why}); the call may be lost with it: call again without requestState.`,
+    failed: (why) =>
+      `patchbay could not pass the answers to the replica that holds the paused call (${why}); call again without requestState.`,
+  });
+}
+
+/**
+ * What a request forwarded to another replica over the bus (a paused call's round, a task's
+ * request) failing means for the host, in the words of what was forwarded: its holder is gone, it
+ * stopped answering, or the bus could not carry it. A cancellation is passed on as it is.
+ */
+export function lostOnReplica(
+  error: unknown,
+  words: { gone: string; timeout: (why: string) => string; failed: (why: string) => string },
+): Error {
   if (error instanceof BusRpcError && error.reason === 'cancelled') return error;
+  if (error instanceof BusRpcError && error.reason === 'gone')
+    return new ProtocolError(ProtocolErrorCode.InvalidParams, words.gone);
+  if (error instanceof BusRpcError && error.reason === 'timeout')
+    return new ProtocolError(ProtocolErrorCode.InternalError, words.timeout(error.message));
   return new ProtocolError(
     ProtocolErrorCode.InternalError,
-    `patchbay could not pass the answers to the replica that holds the paused call (${error instanceof Error ? error.message : String(error)}); call again without requestState.`,
+    words.failed(error instanceof Error ? error.message : String(error)),
   );
 }

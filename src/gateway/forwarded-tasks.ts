@@ -33,10 +33,16 @@ import {
 } from '@modelcontextprotocol/server';
 
 import type { AuditCaller } from '../policy/audit.js';
-import { BusRpc, BusRpcError } from '../state/bus-rpc.js';
+import { BusRpc } from '../state/bus-rpc.js';
 import type { RecordStore, StateStore } from '../state/store.js';
 import { CALLER_KEY } from './caller.js';
-import { FORWARD_SILENCE_MS, receivedError, sentError, type RoundReply } from './forwarded-rounds.js';
+import {
+  FORWARD_SILENCE_MS,
+  lostOnReplica,
+  receivedError,
+  sentError,
+  type RoundReply,
+} from './forwarded-rounds.js';
 import type { QuestionMethod } from './input-relay.js';
 
 /** The bus service of forwarded task requests. */
@@ -258,21 +264,13 @@ export function forwardedHost(ctx: ServerContext, caller: AuditCaller): Forwarde
 
 /** The bus could not carry the request to the holder, or no answer came: what it means for the host. */
 export function lostTask(error: unknown): Error {
-  if (error instanceof BusRpcError && error.reason === 'gone')
-    return new ProtocolError(
-      ProtocolErrorCode.InvalidParams,
-      'The task was lost with the patchbay replica that held it (that replica is gone, and the upstream session the task ran on with it); call the tool again to start a new task.',
-    );
-  if (error instanceof BusRpcError && error.reason === 'timeout')
-    return new ProtocolError(
-      ProtocolErrorCode.InternalError,
-      `The patchbay replica that holds the task stopped answering (${error.message}); the task may be lost with it: ask again, or call the tool again to start a new task.`,
-    );
-  if (error instanceof BusRpcError && error.reason === 'cancelled') return error;
-  return new ProtocolError(
-    ProtocolErrorCode.InternalError,
-    `patchbay could not pass the request to the replica that holds the task (${error instanceof Error ? error.message : String(error)}); ask again.`,
-  );
+  return lostOnReplica(error, {
+    gone: 'The task was lost with the patchbay replica that held it (that replica is gone, and the upstream session the task ran on with it); call the tool again to start a new task.',
+    timeout: (why) =>
+      `The patchbay replica that holds the task stopped answering (${why}); the task may be lost with it: ask again, or call the tool again to start a new task.`,
+    failed: (why) =>
+      `patchbay could not pass the request to the replica that holds the task (${why}); ask again.`,
+  });
 }
 
 /** The store did not answer (Redis away): the task's holder cannot be looked up, and the host is told why. */
