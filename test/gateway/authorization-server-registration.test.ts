@@ -11,11 +11,9 @@ import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { createContext, loadRegistry } from '../../src/config/registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import {
   startAuthorizationServer,
@@ -24,7 +22,7 @@ import {
 import { prefix64, RegistrationLimits } from '../../src/gateway/authorization-server/registration.js';
 import { parseDeployment, type RegistrationBounds } from '../../src/gateway/deployment.js';
 import { TrustedProxies } from '../../src/gateway/proxies.js';
-import { startGateway } from '../../src/gateway/serve.js';
+import { startInProcessGateway } from '../helpers/in-process-gateway.js';
 import { FileState } from '../../src/state/files.js';
 import { RedisState } from '../../src/state/redis.js';
 import type { StateStore } from '../../src/state/store.js';
@@ -326,35 +324,14 @@ describe('a team gateway from its deployment file', () => {
       env,
     );
     const paths = resolvePaths(env);
-    const stop = new AbortController();
-    const gateway = await startGateway(
-      {
-        http: { host: '127.0.0.1', port: 0 },
-        servers: undefined,
-        noAuth: false,
-        deployment,
-        trustedProxies: deployment.trustedProxies,
-        timeoutMs: 5_000,
-        logArguments: false,
-      },
-      {
-        env,
-        paths,
-        cwd: home,
-        version: '0.0.0-test',
-        stdin: new PassThrough(),
-        stop: stop.signal,
-        load: () => loadRegistry(createContext(env, home, paths)),
-        onWarning: () => undefined,
-        onReloaded: () => undefined,
-        onReloadFailed: () => undefined,
-      },
-    );
-    cleanups.push(async () => {
-      stop.abort();
-      await gateway.done;
+    const gateway = await startInProcessGateway({
+      env,
+      home,
+      paths,
+      options: { deployment, trustedProxies: deployment.trustedProxies, timeoutMs: 5_000 },
     });
-    const origin = new URL(gateway.url!).origin;
+    cleanups.push(() => gateway.stop());
+    const origin = new URL(gateway.url).origin;
     const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });
     expect((await register(origin, from('203.0.113.7'))).status).toBe(201);
     expect((await register(origin, from('203.0.113.7'))).status).toBe(201);

@@ -15,7 +15,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 
 import {
   auth,
@@ -25,7 +24,6 @@ import {
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { createContext, loadRegistry } from '../../src/config/registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import {
   startAuthorizationServer,
@@ -33,7 +31,7 @@ import {
 } from '../../src/gateway/authorization-server/index.js';
 import { publicDocumentUrl } from '../../src/gateway/authorization-server/provider.js';
 import { parseDeployment } from '../../src/gateway/deployment.js';
-import { startGateway } from '../../src/gateway/serve.js';
+import { startInProcessGateway } from '../helpers/in-process-gateway.js';
 import { FileState } from '../../src/state/files.js';
 import { fetchOnLoopback } from '../fixtures/oauth/authorization-server.js';
 import { startClientMetadataServer } from '../fixtures/oauth/client-metadata-server.js';
@@ -127,34 +125,14 @@ async function teamGateway(
     env,
   );
   const paths = resolvePaths(env);
-  const stop = new AbortController();
-  const gateway = await startGateway(
-    {
-      http: { host: '127.0.0.1', port: 0 },
-      servers: undefined,
-      noAuth: false,
-      deployment,
-      timeoutMs: 5_000,
-      logArguments: false,
-    },
-    {
-      env,
-      paths,
-      cwd: home,
-      version: '0.0.0-test',
-      stdin: new PassThrough(),
-      stop: stop.signal,
-      load: () => loadRegistry(createContext(env, home, paths)),
-      onWarning: () => undefined,
-      onReloaded: () => undefined,
-      onReloadFailed: () => undefined,
-    },
-  );
-  cleanups.push(async () => {
-    stop.abort();
-    await gateway.done;
+  const gateway = await startInProcessGateway({
+    env,
+    home,
+    paths,
+    options: { deployment, timeoutMs: 5_000 },
   });
-  const mcpUrl = gateway.url!;
+  cleanups.push(() => gateway.stop());
+  const mcpUrl = gateway.url;
   const issuer = new URL('/oauth', mcpUrl).href;
   await idp.register(new URL('/oauth/signed-in', mcpUrl).href);
   const metadata = createServer((_req, res) => {

@@ -10,13 +10,11 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createContext, loadRegistry } from '../../src/config/registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { traceContext } from '../../src/core/trace-context.js';
 import { parseServeOptions } from '../../src/cli/commands/serve.js';
@@ -28,7 +26,7 @@ import {
   measuredState,
 } from '../../src/gateway/metrics.js';
 import { ungatedCall } from '../../src/gateway/policy-gate.js';
-import { startGateway } from '../../src/gateway/serve.js';
+import { startInProcessGateway, type InProcessGateway } from '../helpers/in-process-gateway.js';
 import type { AuditEntry, AuditOutcome } from '../../src/policy/audit.js';
 import { FileState } from '../../src/state/files.js';
 import { gatewayToken } from '../../src/gateway/token.js';
@@ -47,8 +45,7 @@ let everything: EverythingServer;
 let recorder: Server;
 const recorded: Recorded[] = [];
 let home: string;
-let stop: AbortController;
-let done: Promise<void>;
+let gateway: InProcessGateway | undefined;
 let mcpUrl: string;
 let token: string;
 
@@ -98,36 +95,13 @@ beforeAll(async () => {
       policy: { servers: { ev: { tools: { 'get-env': 'deny' }, limits: { 'get-sum': '1/hour' } } } },
     }),
   );
-  stop = new AbortController();
-  const gateway = await startGateway(
-    {
-      http: { host: '127.0.0.1', port: 0 },
-      servers: undefined,
-      noAuth: false,
-      timeoutMs: 10_000,
-      logArguments: false,
-    },
-    {
-      env,
-      paths,
-      cwd: home,
-      version: '0.0.0-test',
-      stdin: new PassThrough(),
-      stop: stop.signal,
-      load: () => loadRegistry(createContext(env, home, paths)),
-      onWarning: () => undefined,
-      onReloaded: () => undefined,
-      onReloadFailed: () => undefined,
-    },
-  );
-  done = gateway.done;
-  mcpUrl = gateway.url!;
+  gateway = await startInProcessGateway({ env, home, paths });
+  mcpUrl = gateway.url;
   token = await gatewayToken(paths);
 }, 60_000);
 
 afterAll(async () => {
-  stop?.abort();
-  await done;
+  await gateway?.stop();
   await everything?.close();
   await new Promise((resolve) => recorder?.close(resolve));
   if (home) rmSync(home, { recursive: true, force: true });

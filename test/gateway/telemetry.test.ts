@@ -8,15 +8,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createContext, loadRegistry } from '../../src/config/registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { parseDeployment } from '../../src/gateway/deployment.js';
-import { startGateway } from '../../src/gateway/serve.js';
+import { startInProcessGateway } from '../helpers/in-process-gateway.js';
 import { outcomeOf, spanAttributes, telemetryConfig } from '../../src/gateway/telemetry.js';
 import { gatewayToken } from '../../src/gateway/token.js';
 import type { AuditEntry } from '../../src/policy/audit.js';
@@ -63,35 +61,18 @@ async function gateway(extraEnv: NodeJS.ProcessEnv, said?: string[]): Promise<Ru
       policy: { servers: { ev: { tools: { 'get-env': 'deny' } } } },
     }),
   );
-  const stop = new AbortController();
   const warnings = said ?? [];
-  const running = await startGateway(
-    {
-      http: { host: '127.0.0.1', port: 0 },
-      servers: undefined,
-      noAuth: false,
-      timeoutMs: 10_000,
-      logArguments: false,
-    },
-    {
-      env,
-      paths,
-      cwd: home,
-      version: '0.0.0-test',
-      stdin: new PassThrough(),
-      stop: stop.signal,
-      load: () => loadRegistry(createContext(env, home, paths)),
-      onWarning: (message) => warnings.push(message),
-      onReloaded: () => undefined,
-      onReloadFailed: () => undefined,
-    },
-  );
+  const running = await startInProcessGateway({
+    env,
+    home,
+    paths,
+    onWarning: (message) => warnings.push(message),
+  });
   return {
-    url: running.url!,
+    url: running.url,
     token: await gatewayToken(paths),
     stop: async () => {
-      stop.abort();
-      await running.done;
+      await running.stop();
       if (!said) expect(warnings.filter((warning) => warning.includes('OpenTelemetry'))).toEqual([]);
     },
   };
