@@ -22,14 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { EVERYTHING_SCRIPT, startEverything, type EverythingServer } from '../fixtures/everything.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { modernRequest, type Wire, type WireTarget } from '../helpers/modern-wire.js';
 import { BINARY, createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
-
-/** A JSON object from the wire, read freely by the assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped JSON, checked by the expectations
-type Wire = Record<string, any>;
 
 /** Any JSON object back (the client SDK has no runtime for tasks). */
 const ANY: StandardSchemaV1<unknown, Wire> = {
@@ -87,10 +84,7 @@ async function host(era: 'legacy' | 'modern', options: { tasks?: boolean } = {})
 }
 
 /** The gateway a modern host talks to, and with which bearer (the gateway token, or a member's key). */
-interface Target {
-  url: string;
-  bearer: string;
-}
+type Target = WireTarget;
 
 async function legacyHost(): Promise<Host> {
   const client = new Client(
@@ -149,37 +143,8 @@ async function modernHost(
       ...(declaresTasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
     },
   };
-  const request = async (method: string, params: Record<string, unknown>) => {
-    const name =
-      typeof params.name === 'string'
-        ? params.name
-        : typeof params.taskId === 'string'
-          ? params.taskId
-          : undefined;
-    const response = await fetch(target.url, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${target.bearer}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        ...(name !== undefined ? { 'mcp-name': name } : {}),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: { ...params, _meta: meta } }),
-    });
-    const text = await response.text();
-    const body = (response.headers.get('content-type') ?? '').includes('text/event-stream')
-      ? text
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => JSON.parse(line.slice(5)) as Wire)
-          .find((message) => 'result' in message || 'error' in message)
-      : (JSON.parse(text) as Wire);
-    if (!body) throw new Error(`no answer to ${method}: HTTP ${response.status} ${text}`);
-    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
-    return body.result as Wire;
-  };
+  const request = (method: string, params: Record<string, unknown>) =>
+    modernRequest(target, { id: ++id, method, params, meta });
   return {
     client: undefined as never,
     asked: [],

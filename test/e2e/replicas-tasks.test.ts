@@ -12,6 +12,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEverything, type EverythingServer } from '../fixtures/everything.js';
+import { modernRequest, type Wire } from '../helpers/modern-wire.js';
 import { hasRedis } from '../helpers/redis.js';
 import { hasHaproxy, startReplicas, type Replicas } from '../helpers/replicas.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -19,10 +20,6 @@ import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 const RESEARCH = 'ev__simulate-research-query';
-
-/** A JSON object from the wire, read freely by the assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped JSON, checked by the expectations
-type Wire = Record<string, any>;
 
 /** Any JSON object back (the client SDK has no runtime for tasks). */
 const ANY: StandardSchemaV1<unknown, Wire> = {
@@ -105,32 +102,8 @@ function modernHost() {
       extensions: { [TASKS_EXTENSION]: {} },
     },
   };
-  return async (to: number, method: string, params: Record<string, unknown>): Promise<Wire> => {
-    const name = (params.name ?? params.taskId) as string | undefined;
-    const response = await fetch(replicaUrl(to), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${replicas.token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        ...(name !== undefined ? { 'mcp-name': name } : {}),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: { ...params, _meta: meta } }),
-    });
-    const text = await response.text();
-    const body = (response.headers.get('content-type') ?? '').includes('text/event-stream')
-      ? text
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => JSON.parse(line.slice(5)) as Wire)
-          .find((message) => 'result' in message || 'error' in message)
-      : (JSON.parse(text) as Wire);
-    if (!body) throw new Error(`no answer to ${method}: HTTP ${response.status} ${text}`);
-    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
-    return body.result as Wire;
-  };
+  return (to: number, method: string, params: Record<string, unknown>): Promise<Wire> =>
+    modernRequest({ url: replicaUrl(to), bearer: replicas.token }, { id: ++id, method, params, meta });
 }
 
 const terminal = new Set(['completed', 'failed', 'cancelled']);
