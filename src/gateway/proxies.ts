@@ -91,7 +91,8 @@ function listOf(header: string | string[] | undefined): string[] {
     .filter(Boolean);
 }
 
-function unmapped(address: string): string {
+/** An IPv4 address as itself, also when a dual-stack socket shows it as `::ffff:a.b.c.d`. */
+export function unmapped(address: string): string {
   const match = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   return match ? match[1]! : address;
 }

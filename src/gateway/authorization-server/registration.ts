@@ -21,7 +21,7 @@ import { isIP } from 'node:net';
 
 import type { RecordStore, StateStore } from '../../state/store.js';
 import type { RegistrationBounds } from '../deployment.js';
-import type { TrustedProxies } from '../proxies.js';
+import { unmapped, type TrustedProxies } from '../proxies.js';
 
 /** The setting an operator raises, as the deployment file spells it. */
 const SETTINGS = 'auth.authorizationServer.registration';
@@ -188,11 +188,6 @@ function window(ms: number): string {
   ] as const)
     if (ms === length) return unit;
   return `${ms / 1000} s`;
-}
-
-function unmapped(address: string): string {
-  const match = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  return match ? match[1]! : address;
 }
 
 /** `2001:db8:1:2:3:4:5:6` → `2001:db8:1:2::/64`. */
